@@ -1,0 +1,52 @@
+"""What every analysis result offers: a DataFrame, JSON-ready records and a Plotly figure."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+
+def json_ready(value: Any) -> Any:
+    """Convert engine/pandas scalars into plain JSON values (NaN → None, times → ISO)."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    if isinstance(value, pd.Timedelta):
+        return value.total_seconds()
+    if hasattr(value, "item"):  # numpy scalar
+        return json_ready(value.item())
+    return value
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame as a list of JSON-ready records."""
+    return [json_ready(row) for row in frame.to_dict(orient="records")]
+
+
+class Result(ABC):
+    """Base of analysis results. Subclasses are dataclasses holding small aggregates."""
+
+    sql: str = ""
+
+    @abstractmethod
+    def to_frame(self) -> pd.DataFrame:
+        """The result as a pandas DataFrame."""
+
+    def to_dict(self) -> Any:
+        """The documented JSON shape (records with snake_case fields by default)."""
+        return frame_records(self.to_frame())
+
+    @abstractmethod
+    def figure(self) -> Any:
+        """A Plotly figure of the result."""

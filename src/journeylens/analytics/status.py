@@ -1,0 +1,89 @@
+"""What a workspace holds: counts of events, people, sessions, feedback and rejected rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from journeylens.analytics.result import Result
+
+if TYPE_CHECKING:
+    from journeylens.workspace import Workspace
+
+
+@dataclass
+class StatusResult(Result):
+    """Counts per table; ``rejected_by_reason`` maps reason codes to row counts."""
+
+    events: int
+    people: int
+    sessions: int
+    feedback: int
+    rejected: int
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    first_event: Any = None
+    last_event: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        from journeylens.analytics.result import json_ready
+
+        return json_ready(
+            {
+                "events": self.events,
+                "people": self.people,
+                "sessions": self.sessions,
+                "feedback": self.feedback,
+                "rejected": self.rejected,
+                "rejected_by_reason": self.rejected_by_reason,
+                "first_event": self.first_event,
+                "last_event": self.last_event,
+            }
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = [
+            ("events", self.events),
+            ("people", self.people),
+            ("sessions", self.sessions),
+            ("feedback", self.feedback),
+            ("rejected", self.rejected),
+        ]
+        rows += [(f"rejected: {reason}", n) for reason, n in self.rejected_by_reason.items()]
+        return pd.DataFrame(rows, columns=["what", "count"])
+
+    def figure(self) -> go.Figure:
+        frame = self.to_frame()
+        return go.Figure(go.Bar(x=frame["what"], y=frame["count"]))
+
+
+def run_status(workspace: Workspace) -> StatusResult:
+    """Count what ``workspace`` holds, one aggregate query per table."""
+    events = workspace.events
+    totals = workspace.store.execute(
+        events.aggregate(
+            events=events.count(),
+            people=events.person_id.nunique(),
+            sessions=events.session_id.nunique(),
+            first_event=events.ts.min(),
+            last_event=events.ts.max(),
+        )
+    ).iloc[0]
+    rejected = workspace.rejected
+    reasons = workspace.store.execute(
+        rejected.group_by("reason").aggregate(n=rejected.count()).order_by(["reason"])
+    )
+    by_reason = {str(r): int(n) for r, n in zip(reasons["reason"], reasons["n"], strict=True)}
+    by_reason = dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0])))
+    return StatusResult(
+        events=int(totals["events"]),
+        people=int(totals["people"]),
+        sessions=int(totals["sessions"]),
+        feedback=workspace.store.count("feedback"),
+        rejected=sum(by_reason.values()),
+        rejected_by_reason=by_reason,
+        first_event=None if pd.isna(totals["first_event"]) else totals["first_event"],
+        last_event=None if pd.isna(totals["last_event"]) else totals["last_event"],
+    )

@@ -1,0 +1,1 @@
+"""Getting data in: file importers, identity stitching and sessions."""

@@ -1,0 +1,131 @@
+"""How input columns become canonical columns: names, Segment's camelCase, and the user's map."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+
+from journeylens.errors import ImportFileError, did_you_mean
+from journeylens.schema import EVENTS, FEEDBACK
+
+# Columns a file may provide, per kind (the rest of the canonical columns are derived).
+INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": tuple(c for c in EVENTS.names if c not in ("person_id", "session_id")),
+    "feedback": tuple(c for c in FEEDBACK.names if c != "person_id"),
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "events": ("ts", "event"),
+    "feedback": ("ts", "metric", "score"),
+}
+# At least one of these must be a column (and each row must have one of them filled).
+IDENTITY = ("anonymous_id", "user_id")
+
+# Names other tools use for our columns (Segment's wire format first).
+ALIASES = {
+    "messageId": "event_id",
+    "message_id": "event_id",
+    "id": "event_id",
+    "timestamp": "ts",
+    "time": "ts",
+    "event_time": "ts",
+    "originalTimestamp": "ts",
+    "receivedAt": "received_at",
+    "anonymousId": "anonymous_id",
+    "userId": "user_id",
+    "previousId": "anonymous_id",
+    "event_name": "event",
+    "name": "event",
+    "feedbackId": "feedback_id",
+    "utm_source": "source",
+    "utm_medium": "medium",
+    "utm_campaign": "campaign",
+}
+
+
+def parse_map(pairs: Sequence[str]) -> dict[str, str]:
+    """Parse ``canonical=source`` pairs from the command line."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        canonical, sep, source = pair.partition("=")
+        if not sep or not canonical.strip() or not source.strip():
+            raise ImportFileError(f"--map '{pair}': expected canonical=source, e.g. ts=created_at.")
+        mapping[canonical.strip()] = source.strip()
+    return mapping
+
+
+def plan_columns(
+    path: str, kind: str, columns: Sequence[str], mapping: Mapping[str, str]
+) -> dict[str, str]:
+    """Decide ``source column → canonical column``; check required columns up front."""
+    wanted = INPUT_COLUMNS[kind]
+    for canonical, source in mapping.items():
+        if canonical not in wanted:
+            raise ImportFileError(
+                f"--map {canonical}={source}: '{canonical}' is not a {kind} column."
+                f"{did_you_mean(canonical, wanted)} Columns: {', '.join(wanted)}."
+            )
+        if columns and source not in columns:
+            raise ImportFileError(
+                f"{path}: --map {canonical}={source}, but the file has no column '{source}'."
+                f"{did_you_mean(source, columns)}"
+            )
+    plan = {source: canonical for canonical, source in mapping.items()}
+    taken = set(plan.values())
+    for name in columns:
+        if name in plan:
+            continue
+        canonical = name if name in wanted else ALIASES.get(name)
+        if canonical in wanted and canonical not in taken:
+            plan[name] = canonical
+            taken.add(canonical)
+    if columns:
+        _check_required(path, kind, set(plan.values()), columns)
+    return plan
+
+
+def _check_required(path: str, kind: str, present: set[str], columns: Sequence[str]) -> None:
+    missing = [c for c in REQUIRED[kind] if c not in present]
+    if missing:
+        name = missing[0]
+        raise ImportFileError(
+            f"{path}: missing required column '{name}'.{did_you_mean(name, columns)} "
+            f"Found columns: {', '.join(columns) or 'none'}. Rename it or pass --map "
+            f"{name}=YOUR_COLUMN; nothing was imported."
+        )
+    if not present & set(IDENTITY):
+        raise ImportFileError(
+            f"{path}: needs an 'anonymous_id' or a 'user_id' column to know whose rows these are. "
+            f"Found columns: {', '.join(columns)}; nothing was imported."
+        )
+
+
+def arrange(batch: pa.Table, plan: Mapping[str, str], kind: str) -> pa.Table:
+    """Rename to canonical names, add missing columns as nulls, pack the rest.
+
+    The result has every input column of ``kind``, ``_line``, ``_extra`` (a struct of the
+    unknown columns, null when there are none) and ``_raw`` (a struct of the row as given).
+    """
+    original = [c for c in batch.column_names if c != "_line"]
+    raw = (
+        pa.StructArray.from_arrays(
+            [batch.column(c).combine_chunks() for c in original], names=original
+        )
+        if original
+        else pa.nulls(batch.num_rows, pa.struct([]))
+    )
+    extra_names = [c for c in original if c not in plan]
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for source, canonical in plan.items():
+        columns[canonical] = batch.column(source)
+    for name in INPUT_COLUMNS[kind]:
+        columns.setdefault(name, pa.nulls(batch.num_rows, pa.string()))
+    columns["_line"] = batch.column("_line")
+    if extra_names:
+        columns["_extra"] = pa.StructArray.from_arrays(
+            [batch.column(c).combine_chunks() for c in extra_names], names=extra_names
+        )
+    else:
+        columns["_extra"] = pa.nulls(batch.num_rows, pa.struct([pa.field("_", pa.string())]))
+    columns["_raw"] = raw
+    return pa.table(columns)

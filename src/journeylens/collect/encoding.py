@@ -1,0 +1,118 @@
+"""Make sure a text file is what it claims to be before a byte of it is stored.
+
+UTF-8 (with or without a byte-order mark) and UTF-16/32 with a byte-order mark are read as they
+are. A file in another single encoding is refused with the encoding it looks like, so the user can
+re-run with ``--encoding``; nothing is stored as mojibake. A UTF-8 file with a few lines in
+another encoding (latin-1 pasted into UTF-8) keeps its good lines: the bad ones are reported by
+line number and go to the ``rejected`` table.
+"""
+
+from __future__ import annotations
+
+import codecs
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from journeylens.errors import ImportFileError
+
+CHUNK = 16 << 20
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# More bad lines than this share, or a bad first line, means the file is in another encoding.
+MIXED_LIMIT = 0.5
+
+
+@dataclass
+class TextCheck:
+    encoding: str
+    bad_lines: dict[int, str] = field(default_factory=dict)
+    cleaned: Path | None = None
+    lines: int | None = None  # newline count, when the check read the whole file
+
+
+def check_text(path: Path, encoding: str | None = None, scratch: Path | None = None) -> TextCheck:
+    """Decide how to read ``path``; see the module docstring."""
+    if encoding:
+        _verify(path, encoding)
+        return TextCheck(_arrow_name(encoding))
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return TextCheck("utf8" if name == "utf-8-sig" else name)
+    lines = _utf8_lines(path)
+    if lines is not None:
+        return TextCheck("utf8", lines=lines)
+    return _mixed(path, scratch)
+
+
+def _arrow_name(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise ImportFileError(f"Unknown encoding '{encoding}'.") from exc
+
+
+def _verify(path: Path, encoding: str) -> None:
+    decoder = codecs.getincrementaldecoder(_arrow_name(encoding))()
+    line = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line += chunk[: exc.start].count(b"\n")
+                raise ImportFileError(
+                    f"{path} line {line}: not valid {encoding} ({exc.reason})."
+                ) from exc
+            line += chunk.count(b"\n")
+
+
+def _utf8_lines(path: Path) -> int | None:
+    """The number of lines if the whole file is valid UTF-8, else None."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 0
+    with path.open("rb") as handle:
+        try:
+            while chunk := handle.read(CHUNK):
+                decoder.decode(chunk)
+                lines += chunk.count(b"\n")
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return None
+    return lines
+
+
+def _mixed(path: Path, scratch: Path | None) -> TextCheck:
+    bad: dict[int, str] = {}
+    total = 0
+    with path.open("rb") as handle:
+        for total, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                bad[total] = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+    if 1 in bad or len(bad) > MIXED_LIMIT * total:
+        raise ImportFileError(
+            f"{path}: not UTF-8 text{_guess(path)}. Convert it to UTF-8 or re-run with "
+            "--encoding NAME; nothing was imported."
+        )
+    directory = scratch or Path(tempfile.gettempdir())
+    cleaned = Path(tempfile.mkstemp(prefix="journeylens-", suffix=path.suffix, dir=directory)[1])
+    with path.open("rb") as source, cleaned.open("wb") as target:
+        for raw in source:
+            target.write(raw.decode("utf-8", errors="replace").encode("utf-8"))
+    return TextCheck("utf8", bad, cleaned, lines=total)
+
+
+def _guess(path: Path) -> str:
+    from charset_normalizer import from_path
+
+    best = from_path(path, steps=8, chunk_size=4096).best()
+    return f" (it looks like {best.encoding})" if best is not None else ""

@@ -1,0 +1,60 @@
+"""Identity stitching: every id a person used resolves to one ``person_id``.
+
+Rules, in the engine:
+
+1. A row that carries both an ``anonymous_id`` and a ``user_id`` (an ``identify`` call, or any
+   event sent after login) links that anonymous id to that user. An anonymous id linked to several
+   users (a shared computer) belongs to the *first* user it was linked to (earliest ``ts``, ties by
+   user id), as Mixpanel and Amplitude do.
+2. An ``alias`` row (``anonymous_id`` holds Segment's ``previousId``) links the previous id, which
+   may itself be a user id, to the new ``user_id``: both users become one person, named by the
+   new id. Chains of aliases resolve one level deep per rebuild.
+3. ``person_id`` is the resolved user if there is one, else the anonymous id, so anonymous events
+   before the login, on any device, join the person's journey.
+"""
+
+from __future__ import annotations
+
+import ibis
+from ibis import _
+
+
+def build_id_map(events: ibis.Table) -> ibis.Table:
+    """``(alias_id, canonical_id)``: every id that resolves to a different person id."""
+    linked = events.filter(_.anonymous_id.notnull() & _.user_id.notnull())
+    first = ibis.row_number().over(group_by=_.anonymous_id, order_by=[_.ts, _.user_id])
+    by_anonymous = (
+        linked.filter(_.type != "alias")
+        .mutate(rank=first)
+        .filter(_.rank == 0)
+        .select(alias_id=_.anonymous_id, canonical_id=_.user_id)
+    )
+    by_alias = (
+        linked.filter(_.type == "alias")
+        .mutate(rank=first)
+        .filter(_.rank == 0)
+        .select(alias_id=_.anonymous_id, canonical_id=_.user_id)
+    )
+    # An alias outranks an ordinary link for the same id.
+    merged = by_alias.union(
+        by_anonymous.anti_join(by_alias, by_anonymous.alias_id == by_alias.alias_id)
+    )
+    merged = merged.filter(merged.alias_id != merged.canonical_id)
+    # One more hop: a link to a user who was later aliased resolves to the alias target.
+    hop = by_alias.select(hop_from=by_alias.alias_id, hop_to=by_alias.canonical_id)
+    joined = merged.left_join(hop, merged.canonical_id == hop.hop_from)
+    return joined.select(
+        alias_id=joined.alias_id,
+        canonical_id=ibis.coalesce(joined.hop_to, joined.canonical_id),
+    ).distinct()
+
+
+def with_person_id(events: ibis.Table, id_map: ibis.Table) -> ibis.Table:
+    """``events`` with ``person_id`` resolved through ``id_map``."""
+    by_user = id_map.select(u_alias=id_map.alias_id, u_person=id_map.canonical_id)
+    by_anon = id_map.select(a_alias=id_map.alias_id, a_person=id_map.canonical_id)
+    joined = events.left_join(by_user, events.user_id == by_user.u_alias).left_join(
+        by_anon, events.anonymous_id == by_anon.a_alias
+    )
+    person = ibis.coalesce(joined.u_person, joined.user_id, joined.a_person, joined.anonymous_id)
+    return joined.mutate(person_id=person).drop("u_alias", "u_person", "a_alias", "a_person")

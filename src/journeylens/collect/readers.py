@@ -1,0 +1,200 @@
+"""Stream input files as Arrow batches, never the whole file in memory.
+
+Every batch carries ``_line``: the line of the file the row came from (the header is line 1
+of a CSV; a JSON Lines file counts every line; a Parquet row's "line" is its row number). CSV
+values arrive as strings (journeylens parses them, so a bad value rejects one row, not the file);
+Parquet keeps its column types.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from journeylens.errors import ImportFileError
+
+BATCH_ROWS = 262_144
+CSV_BLOCK_BYTES = 16 << 20
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+
+@dataclass
+class FileReader:
+    """An open input file: its columns, size, and the lines that are not valid text."""
+
+    path: Path
+    format: str
+    columns: list[str]
+    total_bytes: int
+    encoding: str = "utf-8"
+    bad_lines: dict[int, str] = field(default_factory=dict)
+    source: Path | None = None  # a cleaned copy read in place of ``path``
+    invalid_json: dict[int, str] = field(default_factory=dict)  # filled while reading
+    rows_estimate: int | None = None
+
+    def batches(self) -> Iterator[pa.Table]:
+        readers = {"csv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches}
+        yield from readers[self.format](self)
+
+
+def detect_format(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    fmt = FORMATS.get(suffixes[-1]) if suffixes else None
+    if fmt is None:
+        raise ImportFileError(
+            f"{path}: unknown file type; use .csv, .tsv, .parquet or .jsonl (JSON Lines)."
+        )
+    return fmt
+
+
+def open_file(path: Path, encoding: str | None = None, scratch: Path | None = None) -> FileReader:
+    """Open ``path`` for streaming, checking that it exists, is not empty and is readable text."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFileError(f"{path}: no such file.")
+    fmt = detect_format(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise ImportFileError(f"{path}: the file is empty; nothing was imported.")
+    if fmt == "parquet":
+        try:
+            columns = pq.ParquetFile(path).schema_arrow.names
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ImportFileError(f"{path}: not a readable Parquet file ({exc}).") from exc
+        rows = pq.ParquetFile(path).metadata.num_rows
+        return FileReader(path, fmt, columns, size, rows_estimate=rows)
+    from journeylens.collect.encoding import check_text
+
+    text = check_text(path, encoding, scratch)
+    reader = FileReader(path, fmt, [], size, text.encoding, text.bad_lines, text.cleaned)
+    if text.lines is not None:
+        reader.rows_estimate = max(text.lines - (1 if fmt == "csv" else 0), 0)
+    reader.columns = _csv_header(reader) if fmt == "csv" else []
+    return reader
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+
+
+def _csv_header(reader: FileReader) -> list[str]:
+    with (reader.source or reader.path).open("rb") as handle:
+        first = handle.readline()
+    if not first.strip():
+        raise ImportFileError(f"{reader.path}: the first line is empty; expected a header row.")
+    header = first.decode(reader.encoding).lstrip("\ufeff").rstrip("\r\n")
+    names = next(iter(_parse_csv_line(header, _delimiter(reader.path))))
+    return [n.strip() for n in names]
+
+
+def _parse_csv_line(line: str, delimiter: str) -> Iterator[list[str]]:
+    import csv
+
+    yield from csv.reader([line], delimiter=delimiter)
+
+
+def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
+    source = reader.source or reader.path
+    encoding = "utf8" if reader.source else reader.encoding
+    read = pacsv.ReadOptions(
+        column_names=reader.columns,
+        skip_rows=1,
+        block_size=CSV_BLOCK_BYTES,
+        encoding=encoding,
+    )
+    parse = pacsv.ParseOptions(delimiter=_delimiter(reader.path), newlines_in_values=True)
+    convert = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in reader.columns},
+        strings_can_be_null=True,
+        check_utf8=True,
+    )
+    try:
+        stream = pacsv.open_csv(
+            source, read_options=read, parse_options=parse, convert_options=convert
+        )
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            return
+        raise ImportFileError(f"{reader.path}: cannot read as CSV ({exc}).") from exc
+    line = 2
+    while True:
+        try:
+            batch = stream.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            raise ImportFileError(
+                f"{reader.path}: malformed CSV after line {line - 1} ({exc}). "
+                "Check quoting and the number of fields per row."
+            ) from exc
+        yield _with_lines(pa.Table.from_batches([batch]), line)
+        line += batch.num_rows
+
+
+def _parquet_batches(reader: FileReader) -> Iterator[pa.Table]:
+    line = 1
+    for batch in pq.ParquetFile(reader.path).iter_batches(batch_size=BATCH_ROWS):
+        yield _with_lines(pa.Table.from_batches([batch]), line)
+        line += batch.num_rows
+
+
+def _jsonl_batches(reader: FileReader) -> Iterator[pa.Table]:
+    source = reader.source or reader.path
+    decoder = msgspec.json.Decoder()
+    encoder = msgspec.json.Encoder()
+    columns: dict[str, list[object]] = {}
+    lines: list[int] = []
+    with codecs.open(
+        str(source), "r", encoding="utf-8" if reader.source else reader.encoding
+    ) as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip() or number in reader.bad_lines:
+                continue
+            try:
+                record = decoder.decode(text)
+            except msgspec.DecodeError:
+                record = None
+            if not isinstance(record, dict):
+                reader.invalid_json[number] = text.rstrip("\r\n")
+                continue
+            for key, value in record.items():
+                if isinstance(value, dict | list) or (
+                    value is not None and not isinstance(value, str)
+                ):
+                    value = encoder.encode(value).decode()
+                columns.setdefault(key, [None] * len(lines)).append(value)
+            lines.append(number)
+            for values in columns.values():
+                if len(values) < len(lines):
+                    values.append(None)
+            if len(lines) >= BATCH_ROWS // 4:
+                yield _jsonl_table(columns, lines)
+                columns, lines = {}, []
+    if lines:
+        yield _jsonl_table(columns, lines)
+
+
+def _jsonl_table(columns: dict[str, list[object]], lines: list[int]) -> pa.Table:
+    table = pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
+    return table.append_column("_line", pa.array(lines, type=pa.int64()))
+
+
+def _with_lines(table: pa.Table, first_line: int) -> pa.Table:
+    lines = pa.array(range(first_line, first_line + table.num_rows), type=pa.int64())
+    return table.append_column("_line", lines)

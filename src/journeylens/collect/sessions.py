@@ -1,0 +1,29 @@
+"""Sessions: a person's events split wherever they were inactive for longer than the gap.
+
+A session starts at a person's first event and whenever more than ``gap_minutes`` passed since
+their previous event (strictly more: an event exactly at the gap continues the session). The id
+is ``<person_id>#<n>`` with ``n`` counting the person's sessions from 1 in time order. Durations
+use epoch-second arithmetic, which every engine computes alike.
+"""
+
+from __future__ import annotations
+
+import ibis
+from ibis import _
+
+
+def with_session_id(events: ibis.Table, gap_minutes: int) -> ibis.Table:
+    """``events`` (with ``person_id``) with ``session_id`` assigned."""
+    order = [_.ts, _.event_id]
+    seconds = _.ts.epoch_seconds()
+    previous = seconds.lag().over(group_by=_.person_id, order_by=order)
+    starts = events.mutate(
+        _session_start=ibis.ifelse(
+            previous.isnull() | ((seconds - previous) > gap_minutes * 60), 1, 0
+        )
+    )
+    running = ibis.cumulative_window(group_by=_.person_id, order_by=order)
+    numbered = starts.mutate(_session_n=_._session_start.sum().over(running))
+    return numbered.mutate(session_id=_.person_id.concat("#", _._session_n.cast("string"))).drop(
+        "_session_start", "_session_n"
+    )

@@ -1,0 +1,1 @@
+"""The journey model: stage templates, the touchpoint catalog, and events placed on them."""

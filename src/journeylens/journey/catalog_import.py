@@ -1,0 +1,101 @@
+"""Merge touchpoint catalog files (CSV, Parquet, JSON Lines) into the workspace config.
+
+A catalog file has one row per touchpoint: ``touchpoint``, ``match`` (event names or glob
+patterns separated by ``|``), ``stage`` (a key or a label in any supported language), and
+optionally ``channel``, ``kind``, ``cost``, ``cost_period``, ``owner``, ``content_type``. A row
+for a touchpoint already in the catalog replaces it; bad rows go to ``rejected``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from journeylens.collect.importer import ImportSummary
+from journeylens.collect.readers import open_file
+from journeylens.config import Config, Touchpoint, parse_touchpoint
+from journeylens.errors import ConfigError, ImportFileError
+from journeylens.schema import REJECTED, TOUCHPOINTS, arrow_schema
+from journeylens.store import Store
+
+CATALOG_COLUMNS = tuple(TOUCHPOINTS.names)
+
+
+def import_catalog(
+    store: Store, config: Config, paths: Sequence[Path], mapping: Mapping[str, str]
+) -> tuple[ImportSummary, Config]:
+    """Read catalog files, validate each row, and return the merged config."""
+    started = time.perf_counter()
+    summary = ImportSummary("touchpoints", [str(p) for p in paths])
+    catalog = {t.touchpoint: t for t in config.touchpoints}
+    rejected: list[dict[str, Any]] = []
+    reasons: Counter[str] = Counter()
+    for path in paths:
+        for line, row in _rows(path, mapping):
+            summary.rows += 1
+            try:
+                touchpoint = parse_touchpoint(config, _clean(row), f"{path} line {line}")
+            except ConfigError as exc:
+                reasons["invalid_touchpoint"] += 1
+                rejected.append(_rejected(path, line, row, str(exc)))
+                continue
+            catalog[touchpoint.touchpoint] = touchpoint
+            summary.stored += 1
+    if rejected:
+        store.write("rejected", pa.Table.from_pylist(rejected, schema=arrow_schema(REJECTED)))
+    summary.rejected = len(rejected)
+    summary.rejected_by_reason = dict(reasons)
+    summary.seconds = time.perf_counter() - started
+    merged: tuple[Touchpoint, ...] = tuple(catalog.values())
+    return summary, config.with_touchpoints(merged)
+
+
+def _rows(path: Path, mapping: Mapping[str, str]) -> Any:
+    reader = open_file(path)
+    renames = {source: canonical for canonical, source in mapping.items()}
+    checked = False
+    for batch in reader.batches():
+        for row in batch.to_pylist():
+            line = row.pop("_line")
+            row = {renames.get(k, k): v for k, v in row.items()}
+            if not checked:
+                missing = [c for c in ("touchpoint", "stage") if c not in row]
+                if missing:
+                    raise ImportFileError(
+                        f"{path}: missing required column '{missing[0]}' for a touchpoint "
+                        f"catalog; columns are {', '.join(CATALOG_COLUMNS)}."
+                    )
+                checked = True
+            yield line, row
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    data = {k: v for k, v in row.items() if k in CATALOG_COLUMNS and v not in (None, "")}
+    if isinstance(data.get("match"), str):
+        data["match"] = [m.strip() for m in data["match"].split("|") if m.strip()]
+    if "cost" in data and isinstance(data["cost"], str):
+        # A cost that is not a number stays text: parse_touchpoint reports it with its key.
+        with contextlib.suppress(ValueError):
+            data["cost"] = float(data["cost"])
+    return data
+
+
+def _rejected(path: Path, line: int, row: dict[str, Any], reason: str) -> dict[str, Any]:
+    return {
+        "rejected_at": datetime.now(UTC).replace(tzinfo=None),
+        "kind": "touchpoints",
+        "source": str(path),
+        "line": line,
+        "field": None,
+        "reason": "invalid_touchpoint",
+        "detail": reason,
+        "row": json.dumps(row, default=str)[:65_536],
+    }

@@ -1,0 +1,79 @@
+"""What every storage engine offers the rest of journeylens."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+
+from journeylens.schema import TABLES, arrow_schema
+
+
+class Store(ABC):
+    """A workspace's tables on one engine.
+
+    Everything above this class talks Ibis: ``table()`` gives a lazy table, ``execute()`` runs an
+    expression once, and the write methods take Arrow data or Ibis expressions.
+    """
+
+    engine: str
+    con: Any
+
+    def table(self, name: str) -> ibis.Table:
+        return self.con.table(name)
+
+    def has_table(self, name: str) -> bool:
+        return name in self.con.list_tables()
+
+    def ensure_tables(self) -> None:
+        """Create the canonical tables that do not exist yet."""
+        for name, schema in TABLES.items():
+            if not self.has_table(name):
+                self.create(name, schema)
+
+    def create(self, name: str, schema: ibis.Schema) -> None:
+        self.write(name, pa.Table.from_batches([], schema=arrow_schema(schema)), overwrite=True)
+
+    def execute(self, expr: ibis.Expr) -> pd.DataFrame:
+        return expr.execute()
+
+    def to_arrow(self, expr: ibis.Table) -> pa.Table:
+        return expr.to_pyarrow()
+
+    def count(self, name: str) -> int:
+        return int(self.table(name).count().execute())
+
+    @abstractmethod
+    def write(self, name: str, data: pa.Table | ibis.Table, overwrite: bool = False) -> None:
+        """Append ``data`` to table ``name`` (create it if needed), or replace it."""
+
+    @abstractmethod
+    def drop(self, name: str) -> None:
+        """Drop a table if it exists."""
+
+    def replace(self, name: str, expr: ibis.Table) -> None:
+        """Replace ``name`` with the result of ``expr``, which may read ``name`` itself."""
+        staging = f"_{name}_next"
+        self.write(staging, expr, overwrite=True)
+        self.drop(name)
+        self.rename(staging, name)
+
+    @abstractmethod
+    def rename(self, old: str, new: str) -> None:
+        """Rename a table."""
+
+    def checkpoint(self) -> None:  # noqa: B027 - engines without a write-ahead log do nothing
+        """Make what was written durable."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

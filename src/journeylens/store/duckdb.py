@@ -1,0 +1,55 @@
+"""The embedded default: one DuckDB file per workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+
+from journeylens.config import DATABASE_FILE
+from journeylens.store.base import Store
+
+
+class DuckDBStore(Store):
+    """Tables in ``<workspace>/journeylens.duckdb``."""
+
+    engine = "duckdb"
+
+    def __init__(self, directory: Path, read_only: bool = False) -> None:
+        self.path = directory / DATABASE_FILE
+        self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        self.raw = self.con.con  # the duckdb connection, for Arrow appends
+
+    def write(self, name: str, data: pa.Table | ibis.Table, overwrite: bool = False) -> None:
+        if overwrite or not self.has_table(name):
+            self.con.create_table(name, data, overwrite=True)
+        elif isinstance(data, pa.Table):
+            self._append_arrow(name, data)
+        else:
+            self.con.insert(name, data)
+
+    def _append_arrow(self, name: str, data: pa.Table) -> None:
+        # Inserting from a registered Arrow table is a zero-copy scan; name-based so column
+        # order in ``data`` does not matter.
+        columns = ", ".join(f'"{c}"' for c in data.column_names)
+        self.raw.register("_journeylens_append", data)
+        try:
+            self.raw.execute(
+                f'INSERT INTO "{name}" ({columns}) SELECT {columns} FROM _journeylens_append'
+            )
+        finally:
+            self.raw.unregister("_journeylens_append")
+
+    def drop(self, name: str) -> None:
+        self.con.drop_table(name, force=True)
+
+    def rename(self, old: str, new: str) -> None:
+        # Table names are journeylens's own, never user input.
+        self.raw.execute(f'ALTER TABLE "{old}" RENAME TO "{new}"')
+
+    def checkpoint(self) -> None:
+        self.raw.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        self.con.disconnect()

@@ -1,0 +1,192 @@
+"""A workspace: one directory with a config file and the tables on an engine.
+
+>>> import tempfile
+>>> ws = init_workspace(tempfile.mkdtemp(), template="three_stage")
+>>> ws.status().events
+0
+>>> ws.close()
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import ibis
+
+from journeylens.collect.importer import ImportSummary, import_files
+from journeylens.config import (
+    CONFIG_FILE,
+    DATABASE_FILE,
+    Config,
+    Touchpoint,
+    load_config,
+    parse_config,
+    save_config,
+)
+from journeylens.errors import WorkspaceError
+from journeylens.journey.catalog import catalog_table, mapping_table
+from journeylens.journey.enrich import build_enriched_events, build_enriched_feedback
+from journeylens.journey.templates import DEFAULT_TEMPLATE, load_template
+from journeylens.store import Store, connect
+
+ENV_WORKSPACE = "JOURNEYLENS_WORKSPACE"
+
+
+class Workspace:
+    """A workspace's configuration and tables, and the analyses over them."""
+
+    def __init__(self, path: Path, config: Config, store: Store) -> None:
+        self.path = path
+        self.config = config
+        self.store = store
+
+    # -- tables -------------------------------------------------------------------------
+    @property
+    def events(self) -> ibis.Table:
+        return self.store.table("events")
+
+    @property
+    def feedback(self) -> ibis.Table:
+        return self.store.table("feedback")
+
+    @property
+    def touchpoints(self) -> ibis.Table:
+        return self.store.table("touchpoints")
+
+    @property
+    def rejected(self) -> ibis.Table:
+        return self.store.table("rejected")
+
+    # -- writing ------------------------------------------------------------------------
+    def import_files(
+        self,
+        paths: Sequence[str | Path],
+        kind: str = "events",
+        mapping: Mapping[str, str] | None = None,
+        timezone: str = "UTC",
+        encoding: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportSummary:
+        """Import events or feedback files, then place them on the journey.
+
+        Catalog files (``kind="touchpoints"``) are merged into the workspace config instead.
+        """
+        files = [Path(p) for p in paths]
+        if kind == "touchpoints":
+            from journeylens.journey.catalog_import import import_catalog
+
+            summary, config = import_catalog(self.store, self.config, files, mapping or {})
+            self.set_catalog(config.touchpoints)
+            return summary
+        summary = import_files(
+            self.store,
+            self.config,
+            files,
+            kind,
+            mapping,
+            timezone,
+            encoding,
+            progress,
+            scratch=self.path,
+        )
+        self.rebuild()
+        return summary
+
+    def set_catalog(self, touchpoints: Sequence[Touchpoint]) -> None:
+        """Replace the touchpoint catalog, save the config and re-map every event."""
+        self.config = self.config.with_touchpoints(tuple(touchpoints))
+        save_config(self.config, self.path)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Recompute identity, sessions and the journey placement of every event and answer."""
+        store = self.store
+        store.write("touchpoints", catalog_table(self.config.touchpoints), overwrite=True)
+        names = store.execute(self.events.select("event").distinct())["event"].dropna()
+        mapping = mapping_table(names.tolist(), self.config.touchpoints)
+        store.write("_event_map", mapping, overwrite=True)
+        enriched = build_enriched_events(
+            self.events, store.table("_event_map"), self.config.session_gap_minutes
+        )
+        store.replace("events", enriched)
+        feedback = build_enriched_feedback(self.feedback, self.events, self.touchpoints)
+        store.replace("feedback", feedback)
+        store.drop("_event_map")
+        store.checkpoint()
+
+    # -- reading ------------------------------------------------------------------------
+    def status(self) -> Any:
+        from journeylens.analytics.status import run_status
+
+        return run_status(self)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def resolve_path(path: str | Path | None) -> Path:
+    """The workspace directory from the argument or ``JOURNEYLENS_WORKSPACE``."""
+    chosen = path or os.environ.get(ENV_WORKSPACE)
+    if not chosen:
+        raise WorkspaceError(
+            f"No workspace given: pass --workspace DIR or set {ENV_WORKSPACE}. "
+            "Create one with 'journeylens init DIR'."
+        )
+    return Path(chosen)
+
+
+def init_workspace(
+    path: str | Path,
+    template: str = DEFAULT_TEMPLATE,
+    engine: str = "duckdb",
+    force: bool = False,
+    name: str | None = None,
+) -> Workspace:
+    """Create a workspace: a config from ``template`` and empty tables."""
+    directory = Path(path)
+    if (directory / CONFIG_FILE).exists():
+        if not force:
+            raise WorkspaceError(
+                f"'{directory}' is already a journeylens workspace; use --force to start over."
+            )
+        _remove_workspace_files(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    body = load_template(template)
+    body.pop("description", None)
+    raw = {"workspace": {"name": name or directory.name, "template": template, "engine": engine}}
+    config = parse_config({**raw, **body}, source=f"template {template}")
+    save_config(config, directory)
+    store = connect(engine, directory)
+    store.ensure_tables()
+    store.write("touchpoints", catalog_table(config.touchpoints), overwrite=True)
+    return Workspace(directory, config, store)
+
+
+def _remove_workspace_files(directory: Path) -> None:
+    for name in (CONFIG_FILE, DATABASE_FILE, DATABASE_FILE + ".wal"):
+        (directory / name).unlink(missing_ok=True)
+    shutil.rmtree(directory / "spark", ignore_errors=True)
+
+
+def open_workspace(path: str | Path | None = None, engine: str | None = None) -> Workspace:
+    """Open an existing workspace (``path`` or ``JOURNEYLENS_WORKSPACE``)."""
+    directory = resolve_path(path)
+    if not (directory / CONFIG_FILE).is_file():
+        raise WorkspaceError(
+            f"'{directory}' is not a journeylens workspace (no {CONFIG_FILE}). "
+            f"Create it with 'journeylens init {directory}'."
+        )
+    config = load_config(directory)
+    store = connect(engine or config.engine, directory)
+    store.ensure_tables()
+    return Workspace(directory, config, store)
