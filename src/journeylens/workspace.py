@@ -118,6 +118,23 @@ class Workspace:
         store.drop("_event_map")
         store.checkpoint()
 
+    def load_demo(self, events: int = 200_000, seed: int = 7) -> dict[str, Any]:
+        """Generate the synthetic multi-channel demo data set into this workspace."""
+        import time
+
+        from journeylens.demo import generate
+
+        started = time.perf_counter()
+        counts = {"events": 0, "feedback": 0}
+        for event_batch, feedback_batch in generate(self.config, events=events, seed=seed):
+            self.store.write("events", event_batch)
+            self.store.write("feedback", feedback_batch)
+            counts["events"] += event_batch.num_rows
+            counts["feedback"] += feedback_batch.num_rows
+        self.rebuild()
+        people = self.status().people
+        return {**counts, "people": people, "seconds": time.perf_counter() - started}
+
     # -- reading ------------------------------------------------------------------------
     def status(self) -> Any:
         from journeylens.analytics.status import run_status

@@ -94,12 +94,13 @@ def _delimiter(path: Path) -> str:
 
 
 def _csv_header(reader: FileReader) -> list[str]:
-    with (reader.source or reader.path).open("rb") as handle:
+    source = reader.source or reader.path
+    encoding = "utf-8-sig" if reader.source or reader.encoding == "utf8" else reader.encoding
+    with source.open(encoding=encoding, newline="") as handle:
         first = handle.readline()
     if not first.strip():
         raise ImportFileError(f"{reader.path}: the first line is empty; expected a header row.")
-    header = first.decode(reader.encoding).lstrip("\ufeff").rstrip("\r\n")
-    names = next(iter(_parse_csv_line(header, _delimiter(reader.path))))
+    names = next(iter(_parse_csv_line(first.rstrip("\r\n"), _delimiter(reader.path))))
     return [n.strip() for n in names]
 
 

@@ -353,7 +353,7 @@ class BatchValidator:
             "stages": self.stage_list,
         }
         try:
-            return self.con.execute(query, params).fetch_arrow_table()
+            return self.con.execute(query, params).to_arrow_table()
         finally:
             self.con.unregister("batch")
 

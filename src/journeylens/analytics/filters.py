@@ -1,0 +1,93 @@
+"""The filters every analysis takes: a time range and ``--where`` conditions.
+
+``--where`` conditions are ``column=value``, ``column!=value``, ``column>value`` (also ``>=``,
+``<``, ``<=``) and ``column~pattern`` (glob). A column is a canonical events column or
+``properties.KEY`` for a JSON property. Values are bound as literals, never spliced into SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import ibis
+
+from journeylens.errors import SpecError, did_you_mean
+
+_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(!=|>=|<=|=|>|<|~)\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Condition:
+    column: str
+    op: str
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        match = _CONDITION.match(text)
+        if not match:
+            raise SpecError(
+                f"Cannot read the filter '{text}'; write column=value, column!=value, "
+                "column>value or column~pattern, e.g. channel=email."
+            )
+        return cls(match[1], match[2], match[3])
+
+    def apply(self, table: ibis.Table) -> ibis.Table:
+        column = self._column(table)
+        value: object = self.value
+        if column.type().is_numeric():
+            try:
+                value = float(self.value)
+            except ValueError as exc:
+                raise SpecError(f"Filter '{self}': '{self.value}' is not a number.") from exc
+        elif self.op in (">", ">=", "<", "<=") and not column.type().is_string():
+            value = ibis.literal(self.value).cast(column.type())
+        ops = {
+            "=": lambda c, v: c == v,
+            "!=": lambda c, v: c.isnull() | (c != v),
+            ">": lambda c, v: c > v,
+            ">=": lambda c, v: c >= v,
+            "<": lambda c, v: c < v,
+            "<=": lambda c, v: c <= v,
+            "~": lambda c, v: c.cast("string").like(_glob_to_like(str(v))),
+        }
+        return table.filter(ops[self.op](column, value))
+
+    def _column(self, table: ibis.Table) -> ibis.Value:
+        if self.column.startswith("properties."):
+            key = self.column.removeprefix("properties.")
+            return table.properties.cast("json")[key].str
+        if self.column not in table.columns:
+            raise SpecError(
+                f"Unknown column '{self.column}' in filter '{self}'."
+                f"{did_you_mean(self.column, table.columns)} Use a column of the events table "
+                "or properties.KEY."
+            )
+        return table[self.column]
+
+    def __str__(self) -> str:
+        return f"{self.column}{self.op}{self.value}"
+
+
+def _glob_to_like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def apply_filters(
+    table: ibis.Table,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    where: Sequence[str] = (),
+) -> ibis.Table:
+    """``table`` restricted to ``since <= ts < until`` and every ``where`` condition."""
+    if since is not None:
+        table = table.filter(table.ts >= since)
+    if until is not None:
+        table = table.filter(table.ts < until)
+    for text in where:
+        table = Condition.parse(text).apply(table)
+    return table

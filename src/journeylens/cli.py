@@ -1,0 +1,298 @@
+"""The command line: ``journeylens <command> [options]``.
+
+Thin by design: each command parses its options, calls one workspace method or analysis, and
+renders the result. User errors print one line and exit 2 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from journeylens.workspace import Workspace
+
+app = typer.Typer(
+    help="journeylens — customer-journey analytics on DuckDB or Spark.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="Workspace directory (or JOURNEYLENS_WORKSPACE)."),
+]
+EngineOpt = Annotated[
+    str | None, typer.Option("--engine", help="duckdb or spark (default: the workspace's).")
+]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
+SinceOpt = Annotated[
+    datetime | None, typer.Option("--since", help="Only events at or after this time (UTC).")
+]
+UntilOpt = Annotated[
+    datetime | None, typer.Option("--until", help="Only events before this time (UTC).")
+]
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option("--where", help="Filter events: column=value, column!=value, column~glob."),
+]
+
+
+def _open(workspace: Path | None, engine: str | None = None) -> Workspace:
+    from journeylens.workspace import open_workspace
+
+    return open_workspace(workspace, engine)
+
+
+def _check_format(fmt: str) -> str:
+    from journeylens.cli_output import FORMATS
+    from journeylens.errors import SpecError
+
+    if fmt not in FORMATS:
+        raise SpecError(f"Unknown format '{fmt}'; use table, json or csv.")
+    return fmt
+
+
+def _filtered(ws: Workspace, since: datetime | None, until: datetime | None, where: Any) -> Any:
+    from journeylens.analytics.filters import apply_filters
+
+    return apply_filters(ws.events, since, until, where or ())
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the workspace.")],
+    template: Annotated[
+        str,
+        typer.Option(help="three_stage, four_stage_delight, four_stage_retention or five_stage."),
+    ] = "four_stage_delight",
+    engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+    force: Annotated[bool, typer.Option(help="Replace an existing workspace.")] = False,
+) -> None:
+    """Create a workspace: a TOML config from a stage template and empty tables."""
+    from journeylens.workspace import init_workspace
+
+    with init_workspace(directory, template, engine, force) as ws:
+        typer.echo(
+            f"Created workspace '{directory}' ({template}, {len(ws.config.stages)} stages, "
+            f"{len(ws.config.touchpoints)} touchpoints, engine {engine})."
+        )
+
+
+@app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="CSV, TSV, Parquet or JSON Lines files.")],
+    kind: Annotated[str, typer.Option(help="events, feedback or touchpoints.")] = "events",
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="canonical=source column, e.g. ts=created_at (repeatable)."),
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option(help="Time zone of timestamps that carry no offset.")
+    ] = "UTC",
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding, if not UTF-8 (e.g. cp1252).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Import events, feedback or a touchpoint catalog; bad rows go to the rejected table."""
+    from journeylens.collect.columns import parse_map
+
+    _check_format(fmt)
+    mapping = parse_map(map_ or [])
+    with _open(workspace, engine) as ws, _progress(files) as advance:
+        summary = ws.import_files(files, kind, mapping, timezone, encoding, advance)
+    if fmt == "json":
+        import json
+
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    data = summary.to_dict()
+    typer.echo(
+        f"Read {data['rows']:,} rows: stored {data['stored']:,}, rejected {data['rejected']:,}, "
+        f"skipped {data['duplicates_in_files'] + data['already_stored']:,} duplicates "
+        f"({data['seconds']} s)."
+    )
+    for reason, n in data["rejected_by_reason"].items():
+        typer.echo(f"  rejected {n:,}: {reason}")
+    if data["rejected"]:
+        typer.echo("See them with: journeylens rejected")
+
+
+class _progress:
+    """A progress bar on a terminal; nothing when output is redirected."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self.files = files
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not sys.stderr.isatty():
+            return None
+        from rich.progress import Progress
+
+        from journeylens.collect.readers import open_file
+
+        total = 0
+        for path in self.files:
+            try:
+                total += open_file(path).rows_estimate or 0
+            except Exception:  # noqa: BLE001 - the import itself reports unreadable files
+                total = 0
+                break
+        self.bar = Progress(transient=True)
+        self.bar.start()
+        task = self.bar.add_task("importing", total=total or None)
+        return lambda n: self.bar.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+def status(
+    workspace: WorkspaceOpt = None, engine: EngineOpt = None, fmt: FormatOpt = "table"
+) -> None:
+    """What the workspace holds: events, people, sessions, feedback, rejected rows."""
+    from journeylens.cli_output import emit
+
+    with _open(workspace, engine) as ws:
+        emit(ws.status(), _check_format(fmt), "Workspace status")
+
+
+@app.command()
+def rejected(
+    workspace: WorkspaceOpt = None,
+    limit: Annotated[int, typer.Option(help="How many rows to show.")] = 50,
+    fmt: FormatOpt = "table",
+) -> None:
+    """The rows that could not be stored, with file, line, field and reason."""
+    from journeylens.analytics.rejected import run_rejected
+    from journeylens.cli_output import emit
+
+    with _open(workspace) as ws:
+        emit(run_rejected(ws.rejected, limit), _check_format(fmt), "Rejected rows")
+
+
+@app.command()
+def touchpoints(
+    workspace: WorkspaceOpt = None,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = "table",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    where: WhereOpt = None,
+) -> None:
+    """The touchpoint catalog with volume and reach, unmapped events and content gaps."""
+    from journeylens.analytics.touchpoints import run_touchpoint_report
+    from journeylens.cli_output import emit, print_frame
+
+    _check_format(fmt)
+    with _open(workspace, engine) as ws:
+        report = run_touchpoint_report(
+            _filtered(ws, since, until, where), ws.touchpoints, ws.config
+        )
+    emit(report, fmt, "Touchpoints")
+    if fmt == "table":
+        if not report.unmapped.empty:
+            print_frame(report.unmapped, "Events no touchpoint maps")
+        if report.stages_without_touchpoints:
+            typer.echo(f"Stages with no touchpoint: {', '.join(report.stages_without_touchpoints)}")
+        if report.stages_without_events:
+            typer.echo(f"Stages no one reached: {', '.join(report.stages_without_events)}")
+
+
+@app.command()
+def stages(
+    workspace: WorkspaceOpt = None,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = "table",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    where: WhereOpt = None,
+) -> None:
+    """The stage funnel: people per stage, conversion, median time between stages."""
+    from journeylens.analytics.stages import run_stage_flow
+    from journeylens.cli_output import emit
+
+    with _open(workspace, engine) as ws:
+        result = run_stage_flow(_filtered(ws, since, until, where), ws.config.stage_keys)
+        emit(result, _check_format(fmt), "Stage funnel")
+
+
+@app.command()
+def demo(
+    workspace: WorkspaceOpt = None,
+    events: Annotated[int, typer.Option(help="About how many events to generate.")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+) -> None:
+    """Fill the workspace with a realistic multi-channel demo data set."""
+    with _open(workspace) as ws:
+        summary = ws.load_demo(events, seed)
+    typer.echo(
+        f"Generated {summary['events']:,} events and {summary['feedback']:,} feedback answers "
+        f"for {summary['people']:,} people in {summary['seconds']:.1f} s."
+    )
+
+
+@app.command()
+def summary(workspace: WorkspaceOpt = None, engine: EngineOpt = None) -> None:
+    """A journey summary: what the workspace holds, the stage funnel and the top touchpoints."""
+    from journeylens.analytics.stages import run_stage_flow
+    from journeylens.analytics.touchpoints import run_touchpoint_report
+    from journeylens.cli_output import emit, print_frame
+
+    with _open(workspace, engine) as ws:
+        emit(ws.status(), "table", "Workspace")
+        emit(run_stage_flow(ws.events, ws.config.stage_keys), "table", "Stage funnel")
+        report = run_touchpoint_report(ws.events, ws.touchpoints, ws.config)
+        top = report.catalog.sort_values("people", ascending=False).head(10)
+        print_frame(top[["touchpoint", "stage", "channel", "events", "people"]], "Top touchpoints")
+
+
+def main() -> None:
+    """Entry point: run the app, turning journeylens errors into one line and exit code 2."""
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app(standalone_mode=False)
+    except Exception as exc:  # noqa: BLE001 - the one place errors meet the user
+        _fail(exc, debug)
+    except SystemExit as exc:  # pragma: no cover - typer's own exits
+        raise exc
+
+
+def _fail(exc: BaseException, debug: bool) -> None:
+    import click
+
+    from journeylens.errors import JourneyLensError
+
+    if debug:
+        raise exc
+    if isinstance(exc, click.exceptions.Abort):
+        sys.exit(130)
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        sys.exit(2)
+    if isinstance(exc, JourneyLensError):
+        typer.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    typer.echo(
+        f"Unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True
+    )
+    sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    main()

@@ -1,0 +1,341 @@
+"""Importing files: every good row stored once, every bad row rejected with its reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from journeylens.errors import ImportFileError
+from journeylens.workspace import Workspace, init_workspace
+
+HEADER = "ts,event,anonymous_id,user_id,revenue\n"
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    workspace = init_workspace(tmp_path / "ws", template="four_stage_delight")
+    yield workspace
+    workspace.close()
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def events(ws: Workspace):
+    return ws.events.order_by(["ts", "event_id"]).execute()
+
+
+def rejected(ws: Workspace):
+    return ws.rejected.order_by(["source", "line"]).execute()
+
+
+def test_good_rows_are_stored_with_derived_columns(ws, tmp_path):
+    path = write(
+        tmp_path / "e.csv",
+        HEADER + "2026-01-01T10:00:00Z,pricing_view,a1,,\n2026-01-01T10:05:00Z,purchase,a1,u1,20\n",
+    )
+    summary = ws.import_files([path])
+    assert (summary.rows, summary.stored, summary.rejected) == (2, 2, 0)
+    frame = events(ws)
+    assert frame["person_id"].tolist() == ["u1", "u1"]  # the anonymous view joins the buyer
+    assert frame["session_id"].tolist() == ["u1#1", "u1#1"]
+    assert frame["touchpoint"].tolist() == ["pricing_page", "purchase"]
+    assert frame["revenue"].tolist()[1] == 20.0
+
+
+def test_missing_required_column_is_one_error_and_nothing_is_written(ws, tmp_path):
+    path = write(tmp_path / "e.csv", "timestamp_x,event,user_id\n2026-01-01,a,u\n")
+    with pytest.raises(ImportFileError, match="missing required column 'ts'"):
+        ws.import_files([path])
+    assert ws.store.count("events") == 0
+    assert ws.store.count("rejected") == 0
+
+
+def test_a_bad_file_among_several_stops_before_anything_is_written(ws, tmp_path):
+    good = write(tmp_path / "good.csv", HEADER + "2026-01-01T10:00:00Z,a,x,,\n")
+    bad = write(tmp_path / "bad.csv", "ts,user_id\n2026-01-01,u\n")
+    with pytest.raises(ImportFileError, match="'event'"):
+        ws.import_files([good, bad])
+    assert ws.store.count("events") == 0
+
+
+def test_no_identity_column_is_refused(ws, tmp_path):
+    path = write(tmp_path / "e.csv", "ts,event\n2026-01-01,a\n")
+    with pytest.raises(ImportFileError, match="anonymous_id"):
+        ws.import_files([path])
+
+
+def test_empty_file_is_refused_with_a_clear_message(ws, tmp_path):
+    path = write(tmp_path / "empty.csv", "")
+    with pytest.raises(ImportFileError, match="empty"):
+        ws.import_files([path])
+
+
+def test_header_only_file_stores_nothing_and_says_so(ws, tmp_path):
+    summary = ws.import_files([write(tmp_path / "h.csv", HEADER)])
+    assert (summary.rows, summary.stored, summary.rejected) == (0, 0, 0)
+
+
+def test_duplicate_ids_within_and_across_files_are_stored_once(ws, tmp_path):
+    first = write(
+        tmp_path / "a.csv",
+        "event_id,ts,event,user_id\n"
+        "e1,2026-01-01T10:00:00Z,first_wins,u\n"
+        "e1,2026-01-01T11:00:00Z,second,u\n"
+        "e2,2026-01-01T12:00:00Z,other,u\n",
+    )
+    second = write(tmp_path / "b.csv", "event_id,ts,event,user_id\ne2,2026-01-02,again,u\n")
+    summary = ws.import_files([first, second])
+    assert summary.stored == 2
+    assert summary.duplicates_in_files == 2
+    frame = events(ws)
+    assert frame.set_index("event_id")["event"].to_dict() == {"e1": "first_wins", "e2": "other"}
+    again = ws.import_files([first, second])
+    assert (again.stored, again.already_stored) == (0, 2)
+    assert ws.store.count("events") == 2
+
+
+def test_rows_without_ids_get_a_stable_hash_so_reimport_stores_nothing(ws, tmp_path):
+    path = write(
+        tmp_path / "e.csv", HEADER + "2026-01-01T10:00:00Z,a,x,,\n2026-01-01T10:01:00Z,b,x,,\n"
+    )
+    ws.import_files([path])
+    ids = sorted(events(ws)["event_id"])
+    assert ws.import_files([path]).stored == 0
+    assert sorted(events(ws)["event_id"]) == ids
+    assert ws.store.count("rejected") == 0
+
+
+def test_bad_rows_go_to_rejected_with_line_field_and_reason(ws, tmp_path):
+    path = write(
+        tmp_path / "bad.csv",
+        HEADER
+        + "2026-01-01T10:00:00Z,good,a,,\n"  # line 2
+        + "yesterday,x,a,,\n"  # line 3: unparseable
+        + "2026-01-01T10:00:00Z,purchase,a,,-5\n"  # line 4: negative revenue
+        + "2031-01-01T10:00:00Z,x,a,,\n"  # line 5: years in the future
+        + "2026-01-01T10:00:00Z,x,,,\n"  # line 6: nobody
+        + "2026-01-01T10:00:00Z,,a,,\n"  # line 7: no event name
+        + "2026-01-01T10:00:00Z,purchase,a,,ten\n",  # line 8: revenue not a number
+    )
+    summary = ws.import_files([path])
+    assert summary.stored == 1
+    got = rejected(ws)[["line", "field", "reason"]].values.tolist()
+    assert got == [
+        [3, "ts", "unparseable_timestamp"],
+        [4, "revenue", "negative_revenue"],
+        [5, "ts", "future_timestamp"],
+        [6, "anonymous_id", "missing_id"],
+        [7, "event", "missing_event"],
+        [8, "revenue", "invalid_revenue"],
+    ]
+    assert summary.rejected_by_reason["unparseable_timestamp"] == 1
+    detail = rejected(ws).set_index("line").loc[3, "detail"]
+    assert "yesterday" in detail
+    row = json.loads(rejected(ws).set_index("line").loc[3, "row"])
+    assert row["ts"] == "yesterday"
+    # Re-importing the same file does not duplicate the rejections.
+    ws.import_files([path])
+    assert ws.store.count("rejected") == 6
+
+
+def test_offsets_are_converted_to_utc_and_naive_times_use_the_timezone(ws, tmp_path):
+    path = write(
+        tmp_path / "tz.csv",
+        "event_id,ts,event,user_id\n"
+        "a,2026-03-01T12:00:00+02:00,x,u\n"
+        "b,2026-03-01T12:00:00-05:30,x,u\n"
+        "c,2026-03-01 12:00:00,x,u\n"
+        "d,1772366400,x,u\n",
+    )
+    ws.import_files([path], timezone="Europe/Stockholm")
+    got = events(ws).set_index("event_id")["ts"].astype(str).to_dict()
+    assert got["a"] == "2026-03-01 10:00:00"
+    assert got["b"] == "2026-03-01 17:30:00"
+    assert got["c"] == "2026-03-01 11:00:00"  # CET is UTC+1 in March
+    assert got["d"] == "2026-03-01 12:00:00"  # epoch seconds are UTC
+
+
+def test_markup_and_sql_looking_text_is_stored_as_given(ws, tmp_path):
+    nasty_event = "<script>alert('x')</script>"
+    nasty_id = "u'; DROP TABLE events; --"
+    table = pa.table(
+        {"ts": ["2026-01-01T10:00:00Z"], "event": [nasty_event], "user_id": [nasty_id]}
+    )
+    path = tmp_path / "nasty.parquet"
+    pq.write_table(table, path)
+    ws.import_files([path])
+    frame = events(ws)
+    assert frame["event"].tolist() == [nasty_event]
+    assert frame["person_id"].tolist() == [nasty_id]
+    assert ws.store.count("events") == 1
+
+
+def test_a_ten_megabyte_field_rejects_only_its_row(ws, tmp_path):
+    huge = "x" * (10 * 1024 * 1024)
+    path = write(
+        tmp_path / "big.csv",
+        HEADER + f"2026-01-01T10:00:00Z,{huge},a,,\n2026-01-01T10:00:00Z,fine,a,,\n",
+    )
+    summary = ws.import_files([path])
+    assert summary.stored == 1
+    bad = rejected(ws)
+    assert bad["reason"].tolist() == ["field_too_long"]
+    assert bad["field"].tolist() == ["event"]
+    assert len(bad["row"][0]) <= 65_536
+
+
+def test_latin1_lines_in_a_utf8_file_are_rejected_and_the_rest_kept(ws, tmp_path):
+    good = HEADER + "2026-01-01T10:00:00Z,café_visit,a,,\n"
+    bad = "2026-01-01T10:00:00Z,caf\xe9_latin1,a,,\n".encode("latin-1")
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(good.encode("utf-8") + bad + b"2026-01-01T11:00:00Z,after,a,,\n")
+    summary = ws.import_files([path])
+    assert summary.stored == 2
+    assert sorted(events(ws)["event"]) == ["after", "café_visit"]
+    got = rejected(ws)
+    assert got[["line", "reason"]].values.tolist() == [[3, "invalid_encoding"]]
+    assert "\\xe9" in got["row"][0]
+
+
+def test_a_file_in_another_encoding_is_refused_not_stored_as_mojibake(ws, tmp_path):
+    text = HEADER + "".join(f"2026-01-01T10:00:0{i}Z,köp_{i},å{i},,\n" for i in range(5))
+    path = write(tmp_path / "latin.csv", "ts,évènement,anonymous_id\n" + text, "latin-1")
+    with pytest.raises(ImportFileError, match="not UTF-8"):
+        ws.import_files([path])
+    assert ws.store.count("events") == 0
+
+
+def test_an_explicit_encoding_is_decoded(ws, tmp_path):
+    path = write(tmp_path / "cp.csv", HEADER + "2026-01-01T10:00:00Z,köp,å,,\n", "cp1252")
+    ws.import_files([path], encoding="cp1252")
+    assert events(ws)["event"].tolist() == ["köp"]
+
+
+def test_utf16_with_bom_is_read(ws, tmp_path):
+    path = write(tmp_path / "u16.csv", HEADER + "2026-01-01T10:00:00Z,日本,a,,\n", "utf-16")
+    ws.import_files([path])
+    assert events(ws)["event"].tolist() == ["日本"]
+
+
+def test_unknown_columns_are_kept_in_properties(ws, tmp_path):
+    path = write(tmp_path / "p.csv", "ts,event,user_id,plan,color\n2026-01-01,x,u,pro,\n")
+    ws.import_files([path])
+    # An empty value is an absent property.
+    assert json.loads(events(ws)["properties"][0]) == {"plan": "pro"}
+
+
+def test_map_renames_source_columns(ws, tmp_path):
+    path = write(tmp_path / "m.csv", "created,name,customer\n2026-01-01,x,u\n")
+    ws.import_files([path], mapping={"ts": "created", "event": "name", "user_id": "customer"})
+    assert events(ws)["person_id"].tolist() == ["u"]
+
+
+def test_map_to_a_missing_column_names_it(ws, tmp_path):
+    path = write(tmp_path / "m.csv", "created,event,user_id\n2026-01-01,x,u\n")
+    with pytest.raises(ImportFileError, match="no column 'createdd'"):
+        ws.import_files([path], mapping={"ts": "createdd"})
+
+
+def test_stage_by_label_in_any_language_and_unknown_stage_rejected(ws, tmp_path):
+    path = write(
+        tmp_path / "s.csv",
+        "ts,event,user_id,stage\n"
+        "2026-01-01,unmapped_a,u,Medvetenhet\n"
+        "2026-01-01,unmapped_b,u,nowhere\n",
+    )
+    ws.import_files([path])
+    assert events(ws)["stage"].tolist() == ["awareness"]
+    bad = rejected(ws)
+    assert bad["reason"].tolist() == ["unknown_stage"]
+    assert "awareness" in bad["detail"][0]
+
+
+def test_jsonl_with_segment_names_and_nested_properties(ws, tmp_path):
+    lines = [
+        {
+            "messageId": "m1",
+            "timestamp": "2026-01-01T10:00:00Z",
+            "event": "purchase",
+            "userId": "u1",
+            "anonymousId": "a1",
+            "properties": {"revenue_note": "x", "n": 2},
+        },
+        "not json at all",
+        {
+            "messageId": "m2",
+            "timestamp": "2026-01-01T11:00:00Z",
+            "event": "x",
+            "anonymousId": "a1",
+            "context": {"ip": "1.2.3.4"},
+        },
+    ]
+    text = "\n".join(json.dumps(x) if isinstance(x, dict) else x for x in lines) + "\n"
+    path = write(tmp_path / "s.jsonl", text)
+    summary = ws.import_files([path])
+    assert summary.stored == 2
+    frame = events(ws).set_index("event_id")
+    assert frame.loc["m1", "person_id"] == "u1"
+    assert frame.loc["m2", "person_id"] == "u1"
+    assert json.loads(frame.loc["m1", "properties"]) == {"revenue_note": "x", "n": 2}
+    assert json.loads(frame.loc["m2", "properties"]) == {"context": '{"ip":"1.2.3.4"}'}
+    assert rejected(ws)[["line", "reason"]].values.tolist() == [[2, "invalid_json"]]
+
+
+def test_parquet_with_typed_columns(ws, tmp_path):
+    table = pa.table(
+        {
+            "ts": pa.array([1767261600_000000, 1767265200_000000], pa.timestamp("us", tz="UTC")),
+            "event": ["a", "purchase"],
+            "user_id": pa.array([1, 2], pa.int64()),
+            "revenue": [None, 12.5],
+        }
+    )
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path)
+    ws.import_files([path])
+    frame = events(ws)
+    assert frame["person_id"].tolist() == ["1", "2"]
+    assert frame["ts"].astype(str).tolist() == ["2026-01-01 10:00:00", "2026-01-01 11:00:00"]
+    assert frame["revenue"].tolist()[1] == 12.5
+
+
+def test_feedback_import_checks_scales(ws, tmp_path):
+    path = write(
+        tmp_path / "f.csv",
+        "ts,user_id,metric,score,touchpoint,comment,language\n"
+        "2026-01-01,u,nps,9,checkout_payment,Smidigt!,sv\n"
+        "2026-01-01,u,nps,11,checkout_payment,,\n"
+        "2026-01-01,u,mood,3,,,\n",
+    )
+    summary = ws.import_files([path], kind="feedback")
+    assert summary.stored == 1
+    assert sorted(rejected(ws)["reason"]) == ["score_out_of_range", "unknown_metric"]
+    frame = ws.feedback.execute()
+    assert frame["person_id"].tolist() == ["u"]
+    assert frame["comment"].tolist() == ["Smidigt!"]
+
+
+def test_touchpoint_catalog_import_merges_into_the_config(ws, tmp_path):
+    path = write(
+        tmp_path / "cat.csv",
+        "touchpoint,match,stage,channel,kind,cost\n"
+        "podcast,podcast_*|promo_pod,Medvetenhet,offline,paid,500\n"
+        "broken,x,nowhere,web,owned,0\n",
+    )
+    summary = ws.import_files([path], kind="touchpoints")
+    assert (summary.stored, summary.rejected) == (1, 1)
+    podcast = {t.touchpoint: t for t in ws.config.touchpoints}["podcast"]
+    assert podcast.match == ("podcast_*", "promo_pod") and podcast.stage == "awareness"
+    from journeylens.workspace import open_workspace
+
+    ws.close()
+    reopened = open_workspace(ws.path)
+    assert "podcast" in {t.touchpoint for t in reopened.config.touchpoints}
+    reopened.close()
