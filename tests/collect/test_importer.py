@@ -332,7 +332,8 @@ def test_touchpoint_catalog_import_merges_into_the_config(ws, tmp_path):
     summary = ws.import_files([path], kind="touchpoints")
     assert (summary.stored, summary.rejected) == (1, 1)
     podcast = {t.touchpoint: t for t in ws.config.touchpoints}["podcast"]
-    assert podcast.match == ("podcast_*", "promo_pod") and podcast.stage == "awareness"
+    assert podcast.match == ("podcast_*", "promo_pod")
+    assert podcast.stage == "awareness"
     from journeylens.workspace import open_workspace
 
     ws.close()
