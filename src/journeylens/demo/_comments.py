@@ -1,0 +1,178 @@
+"""Survey comments for the demo, in the six languages journeylens ships.
+
+``positive`` and ``negative`` fit any touchpoint; ``payment`` is negative feedback about the
+checkout payment, where the demo plants its friction.
+"""
+
+from __future__ import annotations
+
+COMMENTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "positive": (
+            "Quick and easy, found what I needed right away.",
+            "Great service, the staff really knew the products.",
+            "Delivery was fast and everything arrived as promised.",
+            "The comparison guide helped me choose the right plan.",
+            "Friendly support, my question was answered within minutes.",
+            "Clear prices and no surprises at checkout.",
+            "The app is simple to use and remembers my details.",
+            "I would happily recommend you to my friends.",
+        ),
+        "negative": (
+            "Hard to find the information I was looking for.",
+            "I waited far too long for someone to answer.",
+            "The prices were not clear until the very end.",
+            "The form kept losing what I had typed.",
+            "Too many e-mails, and none of them relevant to me.",
+            "The help articles did not answer my question.",
+            "Nobody followed up on my support ticket.",
+            "The website was slow and confusing on my phone.",
+        ),
+        "payment": (
+            "The payment failed three times on my phone.",
+            "Card payment kept timing out, so I gave up.",
+            "Checkout on mobile is a nightmare.",
+            "I got an error after entering my card details.",
+        ),
+    },
+    "sv": {
+        "positive": (
+            "Snabbt och enkelt, jag hittade direkt det jag behövde.",
+            "Mycket bra service, personalen kunde verkligen produkterna.",
+            "Leveransen gick snabbt och allt kom som utlovat.",
+            "Jämförelseguiden hjälpte mig att välja rätt abonnemang.",
+            "Trevlig support, jag fick svar inom några minuter.",
+            "Tydliga priser och inga överraskningar i kassan.",
+            "Appen är lätt att använda och kommer ihåg mina uppgifter.",
+            "Jag rekommenderar er gärna till mina vänner.",
+        ),
+        "negative": (
+            "Svårt att hitta informationen jag letade efter.",
+            "Jag fick vänta alldeles för länge på svar.",
+            "Priserna var otydliga ända till slutet.",
+            "Formuläret tappade det jag hade skrivit.",
+            "För många mejl, och inget av dem var relevant för mig.",
+            "Hjälpartiklarna svarade inte på min fråga.",
+            "Ingen återkom om mitt supportärende.",
+            "Webbplatsen var långsam och rörig i mobilen.",
+        ),
+        "payment": (
+            "Betalningen misslyckades tre gånger i mobilen.",
+            "Kortbetalningen fick hela tiden timeout, så jag gav upp.",
+            "Kassan i mobilen är en mardröm.",
+            "Jag fick ett felmeddelande efter att ha fyllt i kortuppgifterna.",
+        ),
+    },
+    "nb": {
+        "positive": (
+            "Raskt og enkelt, jeg fant det jeg trengte med en gang.",
+            "Veldig god service, de ansatte kunne produktene sine.",
+            "Leveransen var rask og alt kom som lovet.",
+            "Sammenligningsguiden hjalp meg å velge riktig abonnement.",
+            "Hyggelig kundeservice, jeg fikk svar i løpet av minutter.",
+            "Tydelige priser og ingen overraskelser i kassen.",
+            "Appen er lett å bruke og husker opplysningene mine.",
+            "Jeg anbefaler dere gjerne til vennene mine.",
+        ),
+        "negative": (
+            "Vanskelig å finne informasjonen jeg lette etter.",
+            "Jeg måtte vente altfor lenge på svar.",
+            "Prisene var uklare helt til slutt.",
+            "Skjemaet mistet det jeg hadde skrevet.",
+            "Altfor mange e-poster, og ingen av dem var relevante for meg.",
+            "Hjelpeartiklene svarte ikke på spørsmålet mitt.",
+            "Ingen fulgte opp supportsaken min.",
+            "Nettsiden var treg og forvirrende på mobilen.",
+        ),
+        "payment": (
+            "Betalingen feilet tre ganger på mobilen.",
+            "Kortbetalingen fikk tidsavbrudd hele tiden, så jeg ga opp.",
+            "Kassen på mobil er et mareritt.",
+            "Jeg fikk en feilmelding etter at jeg la inn kortopplysningene.",
+        ),
+    },
+    "fi": {
+        "positive": (
+            "Nopeaa ja helppoa, löysin heti tarvitsemani.",
+            "Erinomaista palvelua, henkilökunta tunsi tuotteet hyvin.",
+            "Toimitus oli nopea ja kaikki saapui luvatusti.",
+            "Vertailuopas auttoi minua valitsemaan oikean liittymän.",
+            "Ystävällinen asiakaspalvelu, sain vastauksen muutamassa minuutissa.",
+            "Selkeät hinnat eikä yllätyksiä kassalla.",
+            "Sovellus on helppokäyttöinen ja muistaa tietoni.",
+            "Suosittelen teitä mielelläni ystävilleni.",
+        ),
+        "negative": (
+            "Etsimääni tietoa oli vaikea löytää.",
+            "Jouduin odottamaan vastausta aivan liian kauan.",
+            "Hinnat eivät olleet selvillä ennen loppua.",
+            "Lomake kadotti kirjoittamani tiedot.",
+            "Liikaa sähköposteja, eikä yksikään koskenut minua.",
+            "Ohjeartikkelit eivät vastanneet kysymykseeni.",
+            "Kukaan ei palannut tukipyyntööni.",
+            "Sivusto oli hidas ja sekava puhelimella.",
+        ),
+        "payment": (
+            "Maksu epäonnistui kolme kertaa puhelimella.",
+            "Korttimaksu aikakatkaistiin jatkuvasti, joten luovutin.",
+            "Mobiilikassa on painajainen.",
+            "Sain virheilmoituksen korttitietojen syöttämisen jälkeen.",
+        ),
+    },
+    "ro": {
+        "positive": (
+            "Rapid și simplu, am găsit imediat ce aveam nevoie.",
+            "Servicii excelente, personalul cunoștea foarte bine produsele.",
+            "Livrarea a fost rapidă și totul a sosit așa cum s-a promis.",
+            "Ghidul de comparare m-a ajutat să aleg abonamentul potrivit.",
+            "Suport amabil, am primit răspuns în câteva minute.",
+            "Prețuri clare și nicio surpriză la finalizarea comenzii.",
+            "Aplicația este ușor de folosit și îmi reține datele.",
+            "V-aș recomanda cu plăcere prietenilor mei.",
+        ),
+        "negative": (
+            "Informațiile pe care le căutam au fost greu de găsit.",
+            "Am așteptat mult prea mult un răspuns.",
+            "Prețurile nu au fost clare până la final.",
+            "Formularul a pierdut tot ce scrisesem.",
+            "Prea multe e-mailuri și niciunul relevant pentru mine.",
+            "Articolele de ajutor nu mi-au răspuns la întrebare.",
+            "Nimeni nu a revenit la tichetul meu de suport.",
+            "Site-ul a fost lent și greu de folosit pe telefon.",
+        ),
+        "payment": (
+            "Plata a eșuat de trei ori pe telefon.",
+            "Plata cu cardul expira mereu, așa că am renunțat.",
+            "Finalizarea comenzii pe mobil este un coșmar.",
+            "Am primit o eroare după ce am introdus datele cardului.",
+        ),
+    },
+    "zh": {
+        "positive": (
+            "又快又方便，马上就找到了我需要的东西。",
+            "服务很好，店员非常了解产品。",
+            "配送很快，所有东西都按时送到了。",
+            "对比指南帮我选到了合适的套餐。",
+            "客服很友好，几分钟内就回答了我的问题。",
+            "价格清楚，结账时没有任何意外。",
+            "应用很好用，还能记住我的信息。",
+            "我很愿意把你们推荐给朋友。",
+        ),
+        "negative": (
+            "很难找到我想要的信息。",
+            "等了太久才有人回复。",
+            "价格直到最后才说清楚。",
+            "表单把我填写的内容弄丢了。",
+            "邮件太多，而且都和我无关。",
+            "帮助文章没有解答我的问题。",
+            "我的工单一直没人跟进。",
+            "网站在手机上又慢又难用。",
+        ),
+        "payment": (
+            "在手机上付款失败了三次。",
+            "银行卡支付一直超时，我只好放弃了。",
+            "手机上结账简直是噩梦。",
+            "输入银行卡信息后就报错了。",
+        ),
+    },
+}
