@@ -1,0 +1,432 @@
+"""Paths: the transition graph of people's journeys and the top paths to and from a node.
+
+A person's *sequence* is their events ordered by ``(ts, event_id)`` — equal timestamps are broken
+by ``event_id`` so every engine agrees — each turned into a *node*: the event's touchpoint, event
+name, stage or channel (``PathsSpec.level``). Rules, in the order they apply:
+
+1. Events outside ``[since, until)`` and events without a ``ts`` or ``person_id`` are left out.
+2. An event whose level column is empty becomes ``"(unmapped)"``: it stays in the sequence, so
+   the pairs around it are real pairs (funnels count the same events the same way).
+3. With ``min_share`` or ``top_nodes``, rare nodes become ``"other"`` (by their count of events).
+4. With ``include_end``, a goal event (``goal``, default ``"purchase"``) becomes
+   ``"(conversion)"`` and each person's last event is followed by ``"(end)"``.
+5. With ``collapse_repeats``, a node equal to the one before it is dropped (``a a b`` → ``a b``).
+
+The transition graph counts every consecutive pair of a person's sequence, repeats included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from journeylens.analytics.result import Result, frame_records
+from journeylens.errors import SpecError
+
+Level = Literal["touchpoint", "event", "stage", "channel"]
+LEVELS: tuple[str, ...] = ("touchpoint", "event", "stage", "channel")
+END = "(end)"
+CONVERSION = "(conversion)"
+UNMAPPED = "(unmapped)"
+OTHER = "other"
+SYNTHETIC = (END, CONVERSION)
+
+__all__ = [
+    "CONVERSION",
+    "END",
+    "OTHER",
+    "UNMAPPED",
+    "PathsSpec",
+    "TopPathsResult",
+    "TransitionsResult",
+    "build_sequences",
+    "build_top_paths",
+    "build_transitions",
+    "fetch",
+    "run_top_paths",
+    "run_transitions",
+]
+
+
+@dataclass(frozen=True)
+class PathsSpec:
+    """What to draw paths over, and how much to clean them.
+
+    Parameters
+    ----------
+    level
+        The node of a path: ``"touchpoint"``, ``"event"``, ``"stage"`` or ``"channel"``.
+    collapse_repeats
+        Drop a node equal to the one before it (off: the raw graph keeps repeats).
+    min_share
+        Nodes with less than this share of all events become ``"other"``.
+    top_nodes
+        Keep this many most frequent nodes; the rest become ``"other"``.
+    max_depth
+        Nodes in a top path, counting its start (or its end) node; also the steps in the Sankey.
+    from_node, to_node
+        Top paths starting from, or leading to, this node (one of them). The transition graph
+        keeps only the pairs out of ``from_node`` / into ``to_node``.
+    top
+        How many top paths, and how many flows per step in the Sankey.
+    include_end
+        Add ``"(end)"`` after each person's last event and show goal events as ``"(conversion)"``.
+    goal
+        Event name(s) that are a conversion.
+    since, until
+        Only events with ``since <= ts < until`` (naive UTC).
+
+    Examples
+    --------
+    >>> PathsSpec(level="stage", collapse_repeats=True).level
+    'stage'
+    """
+
+    level: Level = "touchpoint"
+    collapse_repeats: bool = False
+    min_share: float | None = None
+    top_nodes: int | None = None
+    max_depth: int = 5
+    from_node: str | None = None
+    to_node: str | None = None
+    top: int = 20
+    include_end: bool = True
+    goal: tuple[str, ...] | str = ("purchase",)
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.goal, str):
+            object.__setattr__(self, "goal", (self.goal,))
+        if self.level not in LEVELS:
+            raise SpecError(f"Unknown path level '{self.level}'. Use one of {', '.join(LEVELS)}.")
+        if self.min_share is not None and not 0 <= self.min_share < 1:
+            raise SpecError(f"min_share must be in [0, 1), got {self.min_share}.")
+        for name in ("top_nodes", "top"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise SpecError(f"{name} must be at least 1, got {value}.")
+        if self.max_depth < 2:
+            raise SpecError(
+                f"max_depth must be at least 2 (a path has two nodes), got {self.max_depth}."
+            )
+        if self.from_node is not None and self.to_node is not None:
+            raise SpecError("Give from_node or to_node, not both.")
+        if self.from_node == END:
+            raise SpecError("Nothing follows '(end)': use to_node='(end)' for paths to leaving.")
+        if self.since and self.until and self.since >= self.until:
+            raise SpecError(f"since ({self.since}) must be before until ({self.until}).")
+
+    @property
+    def goals(self) -> tuple[str, ...]:
+        return tuple(self.goal)
+
+
+def fetch(expr: ir.Table) -> pd.DataFrame:
+    """Execute an expression into pandas through Arrow (no per-row Python work)."""
+    return expr.to_pyarrow().to_pandas()
+
+
+def _person_window(table: ir.Table) -> Any:
+    return ibis.window(group_by=table.person_id, order_by=[table.ts, table.event_id])
+
+
+def _grouped(seq: ir.Table, spec: PathsSpec) -> ir.Table:
+    """Map rare nodes to ``"other"`` (by their count of events)."""
+    counts = seq.group_by("node").aggregate(n=seq.count())
+    rank = ibis.row_number().over(order_by=[counts.n.desc(), counts.node])
+    share = counts.n / counts.n.sum().over()
+    keep = ibis.literal(True)
+    if spec.top_nodes is not None:
+        keep = keep & (rank < spec.top_nodes)
+    if spec.min_share is not None:
+        keep = keep & (share >= spec.min_share)
+    names = counts.select(node_=counts.node, grouped=keep.ifelse(counts.node, OTHER))
+    joined = seq.join(names, seq.node == names.node_)
+    return joined.select("person_id", "ts", "event_id", "event", node=joined.grouped)
+
+
+def build_sequences(events: ir.Table, spec: PathsSpec) -> ir.Table:
+    """Each person's events as nodes: ``person_id, ts, event_id, node`` (rules 1–5 above).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("events", journeys({"a": [("x", "2026-01-01"), ("y", "+1h")]}))
+    >>> fetch(build_sequences(events, PathsSpec()))["node"].tolist()
+    ['x', 'y']
+    """
+    t = events.filter(events.ts.notnull(), events.person_id.notnull())
+    if spec.since is not None:
+        t = t.filter(t.ts >= spec.since)
+    if spec.until is not None:
+        t = t.filter(t.ts < spec.until)
+    seq = t.select("person_id", "ts", "event_id", "event", node=t[spec.level].fill_null(UNMAPPED))
+    if spec.min_share is not None or spec.top_nodes is not None:
+        seq = _grouped(seq, spec)
+    if spec.include_end and spec.goals:
+        seq = seq.mutate(node=seq.event.isin(spec.goals).ifelse(CONVERSION, seq.node))
+    seq = seq.select("person_id", "ts", "event_id", "node")
+    if spec.collapse_repeats:
+        previous = seq.node.lag().over(_person_window(seq))
+        seq = seq.filter(previous.isnull() | (previous != seq.node))
+    return seq
+
+
+def _with_next(seq: ir.Table, spec: PathsSpec) -> ir.Table:
+    w = _person_window(seq)
+    nxt = seq.node.lead().over(w)
+    gap = seq.ts.lead().over(w).epoch_seconds() - seq.ts.epoch_seconds()
+    step = ibis.row_number().over(w)
+    pairs = seq.select("person_id", from_=seq.node, to=nxt, seconds=gap, step=step)
+    if spec.include_end:
+        return pairs.mutate(to=pairs.to.fill_null(END))
+    return pairs.filter(pairs.to.notnull())
+
+
+def build_transitions(events: ir.Table, spec: PathsSpec | None = None) -> ir.Table:
+    """The transition graph as an engine expression (``from_, to, count, people, ...``).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("events", journeys({"a": [("x", "2026-01-01"), ("y", "+1h")]}))
+    >>> int(fetch(build_transitions(events))["count"].sum())
+    2
+    """
+    spec = spec or PathsSpec()
+    pairs = _with_next(build_sequences(events, spec), spec)
+    if spec.from_node is not None:
+        pairs = pairs.filter(pairs.from_ == spec.from_node)
+    if spec.to_node is not None:
+        pairs = pairs.filter(pairs.to == spec.to_node)
+    graph = pairs.group_by("from_", "to").aggregate(
+        count=pairs.count(),
+        people=pairs.person_id.nunique(),
+        median_seconds=pairs.seconds.median(),
+    )
+    probability = graph["count"] / graph["count"].sum().over(group_by=graph.from_)
+    return graph.mutate(probability=probability).order_by(ibis.desc("count"), "from_", "to")
+
+
+def _build_flows(events: ir.Table, spec: PathsSpec) -> ir.Table:
+    """Pairs by their position in the journey (step 0 = first → second node), for the Sankey."""
+    pairs = _with_next(build_sequences(events, spec), spec)
+    pairs = pairs.filter(pairs.step < spec.max_depth - 1)
+    return pairs.group_by("step", "from_", "to").aggregate(count=pairs.count())
+
+
+@dataclass
+class TransitionsResult(Result):
+    """The transition graph: one row per ``from → to`` pair, most frequent first."""
+
+    edges: pd.DataFrame
+    flows: pd.DataFrame
+    spec: PathsSpec = field(default_factory=PathsSpec)
+    sql: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.edges.copy()
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        columns = ["from", "to", "count", "people", "probability", "median_seconds"]
+        return frame_records(self.edges[columns])
+
+    def figure(self) -> Any:
+        """A Sankey of the ``top`` flows at each of the first ``max_depth`` steps."""
+        flows = self.flows.sort_values(["step", "count"], ascending=[True, False])
+        flows = flows.groupby("step", sort=True).head(self.spec.top)
+        columns = (flows[c].tolist() for c in ("step", "from_", "to", "count"))
+        links = [
+            ((int(step), str(a)), (int(step) + 1, str(b)), int(n))
+            for step, a, b, n in zip(*columns, strict=True)
+        ]
+        return sankey(links, title="Transitions by step")
+
+
+def run_transitions(events: ir.Table, spec: PathsSpec | None = None) -> TransitionsResult:
+    """Count every consecutive pair of nodes in people's journeys.
+
+    Columns: ``from``, ``to``, ``count`` (pairs), ``people`` (distinct persons with the pair),
+    ``probability`` (``count`` / all pairs out of ``from``, ``(end)`` included, so each node's
+    probabilities sum to 1) and ``median_seconds`` between the two events (empty into ``(end)``).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("events", journeys({
+    ...     "ana": [("home", "2026-01-01 10:00"), ("product", "+1m"), ("purchase", "+2m")],
+    ...     "bo": [("home", "2026-01-01 11:00"), ("home", "+30s")],
+    ... }))
+    >>> result = run_transitions(events)
+    >>> [(r["from"], r["to"], r["count"]) for r in result.to_dict()][:2]
+    [('(conversion)', '(end)', 1), ('home', '(end)', 1)]
+    """
+    spec = spec or PathsSpec()
+    graph = build_transitions(events, spec)
+    flows = _build_flows(events, spec)
+    edges = fetch(graph).rename(columns={"from_": "from"})
+    edges["probability"] = edges["probability"].astype(float)
+    step_flows = fetch(flows)
+    return TransitionsResult(
+        edges=edges.reset_index(drop=True),
+        flows=step_flows,
+        spec=spec,
+        sql=f"{ibis.to_sql(graph)};\n{ibis.to_sql(flows)}",
+    )
+
+
+def _path_columns(seq: ir.Table, spec: PathsSpec) -> tuple[ir.BooleanValue, list[ir.Value]]:
+    """The anchor rows and the ``max_depth`` node columns of the path at each anchor."""
+    w = _person_window(seq)
+    depth = spec.max_depth
+    if spec.from_node is not None:
+        leads = [seq.node, *(seq.node.lead(i).over(w) for i in range(1, depth))]
+        steps: list[ir.Value] = [leads[0]]
+        for i in range(1, depth):
+            end = leads[i - 1].notnull().ifelse(ibis.literal(END), ibis.null("string"))
+            steps.append(leads[i].fill_null(end) if spec.include_end else leads[i])
+        return seq.node == spec.from_node, steps
+    assert spec.to_node is not None
+    if spec.to_node == END:
+        lags = [seq.node.lag(i).over(w) for i in range(depth - 2, 0, -1)]
+        return seq.node.lead().over(w).isnull(), [*lags, seq.node, ibis.literal(END)]
+    lags = [seq.node.lag(i).over(w) for i in range(depth - 1, 0, -1)]
+    return seq.node == spec.to_node, [*lags, seq.node]
+
+
+def build_top_paths(events: ir.Table, spec: PathsSpec) -> ir.Table:
+    """Paths at each occurrence of ``from_node`` / ``to_node``: ``s0…sN, count, people, share``.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("events", journeys({"a": [("x", "2026-01-01"), ("y", "+1h")]}))
+    >>> fetch(build_top_paths(events, PathsSpec(from_node="x", max_depth=3)))["s2"].tolist()
+    ['(end)']
+    """
+    if spec.from_node is None and spec.to_node is None:
+        raise SpecError("Top paths need a from_node or a to_node.")
+    seq = build_sequences(events, spec)
+    anchor, steps = _path_columns(seq, spec)
+    names = [f"s{i}" for i in range(len(steps))]
+    marked = seq.select("person_id", is_anchor=anchor, **dict(zip(names, steps, strict=True)))
+    marked = marked.filter(marked.is_anchor)
+    paths = marked.group_by(names).aggregate(
+        count=marked.count(), people=marked.person_id.nunique()
+    )
+    paths = paths.mutate(share=paths["count"] / paths["count"].sum().over())
+    return paths.order_by(ibis.desc("count"), *names).limit(spec.top)
+
+
+@dataclass
+class TopPathsResult(Result):
+    """The most frequent paths from (or to) a node, most frequent first."""
+
+    paths: pd.DataFrame
+    spec: PathsSpec = field(default_factory=PathsSpec)
+    sql: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.paths.copy()
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return frame_records(self.paths)
+
+    def figure(self) -> Any:
+        """A Sankey of the top paths, with one column of nodes per step."""
+        links: dict[tuple[tuple[int, str], tuple[int, str]], int] = {}
+        offset = 0 if self.spec.from_node is not None else self.spec.max_depth
+        for path, count in zip(self.paths["path"], self.paths["count"], strict=True):
+            start = offset - len(path) if offset else 0
+            for i in range(len(path) - 1):
+                key = ((start + i, path[i]), (start + i + 1, path[i + 1]))
+                links[key] = links.get(key, 0) + int(count)
+        anchor = self.spec.from_node or self.spec.to_node
+        title = f"Top paths {'from' if self.spec.from_node else 'to'} {anchor}"
+        return sankey([(a, b, n) for (a, b), n in links.items()], title=title)
+
+
+def _path_lists(frame: pd.DataFrame, depth: int) -> list[list[str]]:
+    steps = frame[[f"s{i}" for i in range(depth)]].to_numpy(dtype=object)
+    return [[str(n) for n in row if n is not None and n == n] for row in steps]
+
+
+def run_top_paths(events: ir.Table, spec: PathsSpec) -> TopPathsResult:
+    """The ``top`` most frequent paths of up to ``max_depth`` nodes from or to a node.
+
+    Every occurrence of the anchor node counts once: a person who passes through ``checkout``
+    twice contributes two paths from ``checkout`` (``count``); ``people`` counts them once.
+    A path from a node stops at ``(end)``; a path to a node starts at the person's first event
+    when it is shorter than ``max_depth``. ``to_node="(conversion)"`` gives the paths to
+    converting, ``to_node="(end)"`` the paths to leaving. ``share`` is ``count`` over all
+    occurrences of the anchor.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("events", journeys({
+    ...     "ana": [("home", "2026-01-01 10:00"), ("cart", "+1m"), ("purchase", "+2m")],
+    ...     "bo": [("home", "2026-01-01 11:00"), ("cart", "+1m")],
+    ... }))
+    >>> result = run_top_paths(events, PathsSpec(to_node="(conversion)", max_depth=3))
+    >>> result.to_dict()[0]["path"]
+    ['home', 'cart', '(conversion)']
+    """
+    expr = build_top_paths(events, spec)
+    frame = fetch(expr)
+    paths = pd.DataFrame(
+        {
+            "path": _path_lists(frame, spec.max_depth),
+            "count": frame["count"].astype(int),
+            "people": frame["people"].astype(int),
+            "share": frame["share"].astype(float),
+        }
+    )
+    paths.insert(1, "steps", paths["path"].map(len))
+    return TopPathsResult(paths=paths, spec=spec, sql=ibis.to_sql(expr))
+
+
+def sankey(links: Sequence[tuple[tuple[int, str], tuple[int, str], int]], title: str) -> Any:
+    """A Plotly Sankey from ``((step, node), (step, node), count)`` links.
+
+    Nodes are indexed by step, so a journey that loops (``a → b → a``) stays acyclic.
+
+    Examples
+    --------
+    >>> fig = sankey([((0, "home"), (1, "cart"), 3)], title="demo")
+    >>> list(fig.data[0].node.label)
+    ['home', 'cart']
+    """
+    import plotly.graph_objects as go
+
+    nodes: dict[tuple[int, str], int] = {}
+    for source, target, _ in links:
+        nodes.setdefault(source, len(nodes))
+        nodes.setdefault(target, len(nodes))
+    data = go.Sankey(
+        arrangement="snap",
+        node={"label": [name for _, name in nodes], "pad": 12},
+        link={
+            "source": [nodes[s] for s, _, _ in links],
+            "target": [nodes[t] for _, t, _ in links],
+            "value": [n for _, _, n in links],
+        },
+    )
+    return go.Figure(data, layout={"title": {"text": title}})

@@ -1,0 +1,389 @@
+"""Paths: hand-worked journeys, and the engine held against a pure-Python reference."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import ibis
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from journeylens.analytics.paths import (
+    PathsSpec,
+    build_sequences,
+    fetch,
+    run_top_paths,
+    run_transitions,
+)
+from journeylens.errors import SpecError
+from journeylens.testing import journeys
+
+
+@pytest.fixture
+def con() -> Any:
+    return ibis.duckdb.connect()
+
+
+def edges(result: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["from"], r["to"]): r for r in result.to_dict()}
+
+
+def test_raw_graph_counts_every_pair_including_repeats(con: Any) -> None:
+    # ana: home → home → product → purchase. bo: home → product.
+    # pairs: home→home 1, home→product 2 (ana, bo), product→(conversion) 1,
+    # (conversion)→(end) 1, product→(end) 1 (bo). Out of home: 3 pairs → 1/3 and 2/3.
+    events = con.create_table(
+        "events",
+        journeys(
+            {
+                "ana": [
+                    ("home", "2026-01-01 10:00"),
+                    ("home", "+1m"),
+                    ("product", "+2m"),
+                    ("purchase", "+10m"),
+                ],
+                "bo": [("home", "2026-01-02 09:00"), ("product", "+4m")],
+            }
+        ),
+    )
+    graph = edges(run_transitions(events))
+    assert set(graph) == {
+        ("home", "home"),
+        ("home", "product"),
+        ("product", "(conversion)"),
+        ("(conversion)", "(end)"),
+        ("product", "(end)"),
+    }
+    assert graph["home", "product"]["count"] == 2
+    assert graph["home", "product"]["people"] == 2
+    assert graph["home", "product"]["probability"] == pytest.approx(2 / 3)
+    assert graph["home", "home"]["probability"] == pytest.approx(1 / 3)
+    # ana waited 2 min, bo 4 min: the median of (120, 240) is 180 s.
+    assert graph["home", "product"]["median_seconds"] == pytest.approx(180)
+    assert graph["product", "(end)"]["median_seconds"] is None
+    assert graph["product", "(conversion)"]["median_seconds"] == pytest.approx(600)
+
+
+def test_json_shape_is_the_documented_contract(con: Any) -> None:
+    events = con.create_table("events", journeys({"a": [("x", "2026-01-01"), ("y", "+1h")]}))
+    rows = run_transitions(events).to_dict()
+    assert list(rows[0]) == ["from", "to", "count", "people", "probability", "median_seconds"]
+
+
+def test_repeat_visits_by_one_person_count_each_pair_but_one_person(con: Any) -> None:
+    # a → b → a → b: a→b twice (count 2) by one person (people 1), b→a once.
+    events = con.create_table(
+        "events",
+        journeys({"p": [("a", "2026-01-01"), ("b", "+1s"), ("a", "+1s"), ("b", "+1s")]}),
+    )
+    graph = edges(run_transitions(events, PathsSpec(include_end=False)))
+    assert graph["a", "b"]["count"] == 2
+    assert graph["a", "b"]["people"] == 1
+    assert graph["b", "a"]["count"] == 1
+    assert ("b", "(end)") not in graph
+
+
+def test_collapse_repeats_only_when_asked(con: Any) -> None:
+    # a a a b → collapsed a b: a→b 1 and b→(end) 1, no a→a.
+    events = con.create_table(
+        "events",
+        journeys({"p": [("a", "2026-01-01"), ("a", "+1s"), ("a", "+1s"), ("b", "+1m")]}),
+    )
+    raw = edges(run_transitions(events))
+    assert raw["a", "a"]["count"] == 2
+    clean = edges(run_transitions(events, PathsSpec(collapse_repeats=True)))
+    assert set(clean) == {("a", "b"), ("b", "(end)")}
+    # After collapsing, the time runs from the first a (kept) to b: 1 s + 1 s + 60 s.
+    assert clean["a", "b"]["median_seconds"] == pytest.approx(62)
+
+
+def test_equal_timestamps_are_ordered_by_event_id(con: Any) -> None:
+    # Two events at the same instant: the one with the smaller event_id comes first.
+    table = journeys({"p": [("a", "2026-01-01 10:00"), ("b", "2026-01-01 10:00")]})
+    ids = table.column("event_id").to_pylist()
+    events = con.create_table("events", table)
+    graph = edges(run_transitions(events, PathsSpec(include_end=False)))
+    first, second = ("a", "b") if ids[0] < ids[1] else ("b", "a")
+    assert set(graph) == {(first, second)}
+    assert graph[first, second]["median_seconds"] == 0
+
+
+def test_unmapped_touchpoints_stay_in_the_sequence(con: Any) -> None:
+    # The middle event has no touchpoint: it is "(unmapped)", not dropped, so a→b is not invented.
+    events = con.create_table(
+        "events",
+        journeys(
+            {
+                "p": [
+                    ("a", "2026-01-01"),
+                    ("mystery", "+1m", {"touchpoint": None}),
+                    ("b", "+1m"),
+                ]
+            }
+        ),
+    )
+    graph = edges(run_transitions(events, PathsSpec(include_end=False)))
+    assert set(graph) == {("a", "(unmapped)"), ("(unmapped)", "b")}
+
+
+def test_people_on_several_devices_are_one_sequence(con: Any) -> None:
+    # Stitched person on phone then desktop: one journey across devices, in time order.
+    events = con.create_table(
+        "events",
+        journeys(
+            {
+                "p": [
+                    ("ad", "2026-01-01 08:00", {"device": "phone", "session_id": "s1"}),
+                    ("product", "+3h", {"device": "desktop", "session_id": "s2"}),
+                    ("purchase", "+5m", {"device": "desktop", "session_id": "s2"}),
+                ]
+            }
+        ),
+    )
+    graph = edges(run_transitions(events))
+    assert graph["ad", "product"]["median_seconds"] == pytest.approx(3 * 3600)
+    assert ("product", "(conversion)") in graph
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [
+        ("stage", {("awareness", "decision"), ("decision", "(end)")}),
+        ("channel", {("paid", "web"), ("web", "(end)")}),
+        ("event", {("ad_click", "signup"), ("signup", "(end)")}),
+    ],
+)
+def test_levels_use_their_column(con: Any, level: str, expected: set[tuple[str, str]]) -> None:
+    events = con.create_table(
+        "events",
+        journeys(
+            {
+                "p": [
+                    ("ad_click", "2026-01-01", {"stage": "awareness", "channel": "paid"}),
+                    ("signup", "+1h", {"stage": "decision", "channel": "web"}),
+                ]
+            }
+        ),
+    )
+    assert set(edges(run_transitions(events, PathsSpec(level=level)))) == expected  # type: ignore[arg-type]
+
+
+def test_rare_nodes_are_grouped_into_other(con: Any) -> None:
+    # 6 events: a ×3, b ×2, c ×1. top_nodes=1 keeps a; b and c become other.
+    events = con.create_table(
+        "events",
+        journeys(
+            {
+                "p": [("a", "2026-01-01"), ("b", "+1s"), ("a", "+1s")],
+                "q": [("a", "2026-01-01"), ("b", "+1s"), ("c", "+1s")],
+            }
+        ),
+    )
+    spec = PathsSpec(top_nodes=1, include_end=False)
+    assert set(edges(run_transitions(events, spec))) == {
+        ("a", "other"),
+        ("other", "a"),
+        ("other", "other"),
+    }
+    # min_share 0.3: a 3/6 and b 2/6 stay, c 1/6 goes.
+    spec = PathsSpec(min_share=0.3, include_end=False)
+    assert ("b", "other") in edges(run_transitions(events, spec))
+
+
+def test_since_until_cut_the_window(con: Any) -> None:
+    events = con.create_table(
+        "events", journeys({"p": [("a", "2026-01-01"), ("b", "2026-01-02"), ("c", "2026-01-03")]})
+    )
+    spec = PathsSpec(since=datetime(2026, 1, 2), until=datetime(2026, 1, 3))
+    assert set(edges(run_transitions(events, spec))) == {("b", "(end)")}
+
+
+def test_from_node_filters_the_graph(con: Any) -> None:
+    events = con.create_table("events", journeys({"p": [("a", "2026-01-01"), ("b", "+1s")]}))
+    assert set(edges(run_transitions(events, PathsSpec(from_node="b")))) == {("b", "(end)")}
+
+
+@pytest.fixture
+def shop(con: Any) -> Any:
+    # ana: home → cart → purchase → home
+    # bo: home → cart → home → cart → purchase
+    # cy: home → search
+    return con.create_table(
+        "events",
+        journeys(
+            {
+                "ana": [
+                    ("home", "2026-01-01 10:00"),
+                    ("cart", "+1m"),
+                    ("purchase", "+1m"),
+                    ("home", "+1d"),
+                ],
+                "bo": [
+                    ("home", "2026-01-01 10:00"),
+                    ("cart", "+1m"),
+                    ("home", "+1m"),
+                    ("cart", "+1m"),
+                    ("purchase", "+1m"),
+                ],
+                "cy": [("home", "2026-01-01 10:00"), ("search", "+1m")],
+            }
+        ),
+    )
+
+
+def test_top_paths_from_a_node_count_every_occurrence(shop: Any) -> None:
+    # home occurs 5 times (ana 2, bo 2, cy 1). Depth 3 paths:
+    #   home cart (conversion)  ← ana#1, bo#2   → count 2, people 2
+    #   home cart home          ← bo#1          → 1
+    #   home search (end)       ← cy            → 1
+    #   home (end)              ← ana#2         → 1
+    result = run_top_paths(shop, PathsSpec(from_node="home", max_depth=3))
+    rows = {tuple(r["path"]): r for r in result.to_dict()}
+    assert rows["home", "cart", "(conversion)"]["count"] == 2
+    assert rows["home", "cart", "(conversion)"]["people"] == 2
+    assert rows["home", "cart", "(conversion)"]["share"] == pytest.approx(2 / 5)
+    assert rows["home", "(end)"]["steps"] == 2
+    assert set(rows) == {
+        ("home", "cart", "(conversion)"),
+        ("home", "cart", "home"),
+        ("home", "search", "(end)"),
+        ("home", "(end)"),
+    }
+    assert result.to_dict()[0]["path"] == ["home", "cart", "(conversion)"]
+
+
+def test_top_paths_to_conversion_and_to_leaving(shop: Any) -> None:
+    to_conversion = run_top_paths(shop, PathsSpec(to_node="(conversion)", max_depth=3))
+    assert {tuple(r["path"]): r["count"] for r in to_conversion.to_dict()} == {
+        ("home", "cart", "(conversion)"): 2
+    }
+    # Leaving: ana after home, bo after (conversion), cy after search.
+    leaving = run_top_paths(shop, PathsSpec(to_node="(end)", max_depth=3))
+    assert {tuple(r["path"]) for r in leaving.to_dict()} == {
+        ("(conversion)", "home", "(end)"),
+        ("cart", "(conversion)", "(end)"),
+        ("home", "search", "(end)"),
+    }
+
+
+def test_top_paths_to_a_node_start_at_the_first_event_when_short(shop: Any) -> None:
+    result = run_top_paths(shop, PathsSpec(to_node="cart", max_depth=4))
+    # cart occurs 3 times: ana#1 (home cart), bo#1 (home cart), bo#2 (home cart home cart).
+    paths = {tuple(r["path"]): r["count"] for r in result.to_dict()}
+    assert paths == {("home", "cart"): 2, ("home", "cart", "home", "cart"): 1}
+
+
+def test_top_limits_the_number_of_paths(shop: Any) -> None:
+    assert len(run_top_paths(shop, PathsSpec(from_node="home", max_depth=3, top=2)).paths) == 2
+
+
+def test_figures_are_acyclic_sankeys(shop: Any) -> None:
+    fig = run_transitions(shop, PathsSpec(max_depth=4)).figure()
+    sankey = fig.data[0]
+    labels = list(sankey.node.label)
+    assert labels.count("home") >= 2  # home at step 0 and again later: distinct nodes
+    assert all(s != t for s, t in zip(sankey.link.source, sankey.link.target, strict=True))
+    paths_fig = run_top_paths(shop, PathsSpec(from_node="home", max_depth=3)).figure()
+    assert sum(paths_fig.data[0].link.value) > 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"level": "page"},
+        {"min_share": 1.5},
+        {"top": 0},
+        {"max_depth": 1},
+        {"from_node": "a", "to_node": "b"},
+        {"from_node": "(end)"},
+        {"since": datetime(2026, 2, 1), "until": datetime(2026, 1, 1)},
+    ],
+)
+def test_nonsense_specs_are_refused(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(SpecError):
+        PathsSpec(**kwargs)
+
+
+def test_top_paths_need_an_anchor(shop: Any) -> None:
+    with pytest.raises(SpecError, match="from_node or a to_node"):
+        run_top_paths(shop, PathsSpec())
+
+
+# --- the engine against a pure-Python reference --------------------------------------------
+
+
+def reference_transitions(
+    rows: list[dict[str, Any]], include_end: bool, collapse: bool
+) -> dict[tuple[str, str], tuple[int, int, float | None]]:
+    """(from, to) → (count, people, median seconds), by walking each person's ordered events."""
+    by_person: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_person[row["person_id"]].append(row)
+    counts: Counter[tuple[str, str]] = Counter()
+    people: dict[tuple[str, str], set[str]] = defaultdict(set)
+    gaps: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for person, events in by_person.items():
+        events.sort(key=lambda r: (r["ts"], r["event_id"]))
+        nodes = [
+            (
+                "(conversion)"
+                if include_end and r["event"] == "purchase"
+                else r["touchpoint"] or "(unmapped)",
+                r["ts"],
+            )
+            for r in events
+        ]
+        if collapse:
+            nodes = [n for i, n in enumerate(nodes) if i == 0 or nodes[i - 1][0] != n[0]]
+        for (a, ta), (b, tb) in pairwise(nodes):
+            counts[a, b] += 1
+            people[a, b].add(person)
+            gaps[a, b].append((tb - ta).total_seconds())
+        if include_end:
+            counts[nodes[-1][0], "(end)"] += 1
+            people[nodes[-1][0], "(end)"].add(person)
+    return {
+        k: (n, len(people[k]), statistics.median(gaps[k]) if gaps[k] else None)
+        for k, n in counts.items()
+    }
+
+
+EPOCH = datetime(2026, 1, 1)
+logs = st.lists(
+    st.tuples(
+        st.sampled_from(["p1", "p2", "p3", "p4"]),
+        st.integers(0, 40),  # seconds after EPOCH: small range → many equal timestamps
+        st.sampled_from(["a", "b", "c", "purchase", None]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(log=logs, include_end=st.booleans(), collapse=st.booleans())
+def test_engine_matches_reference_on_random_logs(
+    log: list[tuple[str, int, str | None]], include_end: bool, collapse: bool
+) -> None:
+    people: dict[str, list[Any]] = defaultdict(list)
+    for person, seconds, name in log:
+        ts = (EPOCH + timedelta(seconds=seconds)).isoformat()
+        extra = {"touchpoint": name, "event": name or "view"}
+        people[person].append((name or "view", ts, extra))
+    table = journeys(people)
+    rows = table.to_pylist()
+    con = ibis.duckdb.connect()
+    events = con.create_table("events", table)
+    spec = PathsSpec(include_end=include_end, collapse_repeats=collapse)
+    got = {
+        (r["from"], r["to"]): (r["count"], r["people"], r["median_seconds"])
+        for r in run_transitions(events, spec).to_dict()
+    }
+    assert got == reference_transitions(rows, include_end, collapse)
+    sequence_rows = fetch(build_sequences(events, spec))
+    assert len(sequence_rows) <= len(rows)
