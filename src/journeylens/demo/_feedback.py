@@ -58,7 +58,7 @@ def feedback_table(
     """Survey answers for one chunk, tied to the touchpoint of the event that triggered them."""
     code = steps["code"]
     rate = np.zeros(len(names))
-    touchpoint = [None] * len(names)
+    touchpoint: list[str | None] = [None] * len(names)
     for name, trigger in TRIGGERS.items():
         tp = match_event(name, config.touchpoints)
         if tp is not None:
@@ -74,7 +74,8 @@ def feedback_table(
         hit = np.flatnonzero(picked == EV[name])
         metric[hit] = np.array(trigger.metrics)[rng.integers(0, len(trigger.metrics), hit.size)]
         dims = np.array(trigger.dimensions)[rng.integers(0, len(trigger.dimensions), hit.size)]
-        dimension[hit] = np.where(rng.random(hit.size) < 0.6, dims, None)
+        rated = rng.random(hit.size) < 0.6
+        dimension[hit[rated]] = dims[rated]
         quality[hit] = trigger.quality
     mobile_payment = np.isin(picked, PAYMENT) & (steps["device"][rows] == MOBILE)
     quality = np.clip(quality - 0.25 * mobile_payment + rng.normal(0.0, 0.15, n), 0.0, 1.0)

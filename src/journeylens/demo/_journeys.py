@@ -66,7 +66,7 @@ P_ABANDON_AFTER_PAYMENT = np.array([0.38, 0.08, 0.18])
 P_ABANDON_CART, P_ABANDON_CHECKOUT = 0.12, 0.10
 P_ASSISTED = 0.35  # of people who gave up an online checkout: go to a store or call
 
-CONSIDER_WALK = {
+CONSIDER_WALK: dict[str, dict[str, float]] = {
     "product_view": {
         "pricing_view": 3,
         "reviews_view": 2,
@@ -100,7 +100,7 @@ CONSIDER_WALK = {
     "blog_view": {"product_view": 2, "comparison_view": 1, "blog_view": 1},
     "page_not_found": {"product_view": 3, "blog_view": 1},
 }
-CONSIDER_START = {
+CONSIDER_START: dict[str, float] = {
     "product_view": 5,
     "pricing_view": 2,
     "reviews_view": 1,
@@ -108,7 +108,7 @@ CONSIDER_START = {
     "video_play": 1,
 }
 
-AFTER_WALK = {
+AFTER_WALK: dict[str, dict[str, float]] = {
     "onboarding_email_open": {"app_open": 3, "help_article_view": 2, "newsletter_click": 1},
     "app_open": {
         "app_open": 2,

@@ -42,12 +42,12 @@ def simulate(rng: np.random.Generator, people: People, extras: dict[int, list[in
     _arrive(rng, people, steps)
     exposed = _expose(rng, people, steps, cur_slot)
     intent = np.ones(people.n)
-    for code, _share, mult in jm.ARRIVALS:
-        intent[people.arrival == EV[code]] = mult
+    for name, _share, mult in jm.ARRIVALS:
+        intent[people.arrival == EV[name]] = mult
     lift_c, lift_d = np.ones(people.n), np.ones(people.n)
-    for code, (lc, ld) in jm.LIFT.items():
-        lift_c *= np.where(exposed[EV[code]], lc, 1.0)
-        lift_d *= np.where(exposed[EV[code]], ld, 1.0)
+    for name, (lc, ld) in jm.LIFT.items():
+        lift_c *= np.where(exposed[EV[name]], lc, 1.0)
+        lift_d *= np.where(exposed[EV[name]], ld, 1.0)
     consider = rng.random(people.n) < np.minimum(0.95, jm.P_CONSIDER * intent * lift_c)
     decide = consider & (rng.random(people.n) < np.minimum(0.9, jm.P_DECIDE * lift_d))
     identified = _consider(rng, people, steps, cur_slot, consider, decide)
@@ -221,12 +221,13 @@ def _decide(
     plan.append((11, "purchase", buy))
     for pos, name, mask in plan:
         who = np.flatnonzero(mask)
+        gap: np.ndarray = jm.small_gaps(rng, who.size)
+        new: np.ndarray = np.zeros(who.size, bool)
+        slot: np.ndarray = np.full(who.size, INHERIT)
         if pos == 0:
             gap, new, slot = gap0, ~cont, np.where(cont, INHERIT, slot0)
         elif 5 <= pos <= 10:
-            gap, new, slot = rng.uniform(2.0, 10.0, who.size), False, INHERIT
-        else:
-            gap, new, slot = jm.small_gaps(rng, who.size), False, INHERIT
+            gap = rng.uniform(2.0, 10.0, who.size)
         steps.add(
             idx[who],
             DECIDE,

@@ -123,8 +123,8 @@ class _Vocabulary:
         self.names = pa.array(names, pa.string())
         channel = []
         for name in names:
-            tp = match_event(name, config.touchpoints)
-            chan = tp.channel if tp is not None and tp.channel in CH else "web"
+            found = match_event(name, config.touchpoints)
+            chan = found.channel if found is not None and found.channel in CH else "web"
             channel.append(CH[chan])
         self.channel = np.array(channel, np.int8)
         self.page = np.isin(np.arange(len(names)), [jm.EV[n] for n in PAGE_VIEWS])
