@@ -1,0 +1,181 @@
+"""Markov-chain attribution: transition counts from the engine, exact removal effects in numpy.
+
+The chain's states are the last ``order`` touches of a journey (the first states of a journey are
+shorter: ``a``, then ``a>b``, ...), plus ``(start)`` and the absorbing ``(conversion)`` and
+``(null)``. The engine returns one row per observed transition with its count and, for transitions
+into ``(conversion)``, the revenue of those conversions.
+
+Removing a value ``c`` sends every state that contains ``c`` to ``(null)``. The probability of
+reaching ``(conversion)`` from ``(start)`` is solved exactly from the absorbing chain,
+``(I − Q) x = r``, on the states that remain — no simulation, so the result is deterministic. The
+removal effect is ``1 − P(without c) / P``; removing states can only lower the probability, so it
+lies in [0, 1] (rounding below 0 is clipped). The value removal effect weights each path into
+``(conversion)`` by the mean revenue of the conversions it carried. Conversions and revenue are
+then shared in proportion to the removal effects, so they sum to the totals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
+SEP = ">"
+MAX_STATES = 4000
+
+
+def _state(touches: ir.Table, order: int, window: ibis.Window) -> ir.StringValue:
+    state = touches.key
+    for back in range(1, order):
+        earlier = touches.key.lag(back).over(window)
+        state = ibis.ifelse(earlier.isnull(), state, earlier + SEP + state)
+    return state
+
+
+def build_transitions(touches: ir.Table, order: int = 1) -> ir.Table:
+    """Transition counts ``from``, ``to``, ``count``, ``revenue`` between chain states.
+
+    Examples
+    --------
+    >>> from journeylens.testing import journeys
+    >>> from journeylens.analytics._touches import build_touches
+    >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01"), ("purchase", "+1d")]}))
+    >>> frame = build_transitions(build_touches(table, ["purchase"], 10**7)).execute()
+    >>> sorted(zip(frame["from"], frame["to"]))
+    [('(start)', 'ad'), ('ad', '(conversion)')]
+    """
+    window = ibis.window(group_by=["person_id", "journey"], order_by=["t", "event_id"])
+    states = touches.mutate(state=_state(touches, order, window))
+    states = states.mutate(previous=states.state.lag().over(window))
+    steps = states.select(
+        src=states.previous.fill_null(START), dst=states.state, revenue=ibis.literal(0.0)
+    )
+    last = states.filter(states.pos == states.n)
+    ends = last.select(
+        src=last.state,
+        dst=ibis.ifelse(last.converted == 1, CONVERSION, NULL),
+        revenue=last.revenue,
+    )
+    both = steps.union(ends)
+    return (
+        both.group_by(["src", "dst"])
+        .aggregate(count=both.count(), revenue=both.revenue.sum())
+        .rename({"from": "src", "to": "dst"})
+    )
+
+
+def components(state: str) -> frozenset[str]:
+    """The values a state is made of (``"a>b"`` → ``{a, b}``)."""
+    return frozenset() if state == START else frozenset(state.split(SEP))
+
+
+@dataclass(frozen=True)
+class Chain:
+    """An absorbing Markov chain over transient states (``(start)`` first)."""
+
+    states: list[str]
+    q: np.ndarray  # transient → transient probabilities
+    to_conversion: np.ndarray  # transient → (conversion) probabilities
+    value: np.ndarray  # mean revenue of a conversion reached from each state
+
+    @classmethod
+    def from_counts(cls, counts: pd.DataFrame) -> Chain:
+        """Build the chain from the ``from``/``to``/``count``/``revenue`` rows.
+
+        Examples
+        --------
+        >>> rows = pd.DataFrame({"from": ["(start)", "a"], "to": ["a", "(conversion)"],
+        ...                      "count": [2, 1], "revenue": [0.0, 5.0]})
+        >>> Chain.from_counts(rows).conversion_probability()
+        0.5
+        """
+        seen = set(counts["from"]) | set(counts["to"])
+        transient = sorted(seen - {START, CONVERSION, NULL})
+        states = [START, *transient]
+        if len(states) > MAX_STATES:
+            raise ValueError(f"{len(states)} Markov states")
+        index = {s: i for i, s in enumerate(states)}
+        size = len(states)
+        totals = counts.groupby("from")["count"].sum()
+        q = np.zeros((size, size))
+        conv = np.zeros(size)
+        value = np.zeros(size)
+        for src, dst, count, revenue in counts[["from", "to", "count", "revenue"]].itertuples(
+            index=False
+        ):
+            share = count / totals[src]
+            if dst == CONVERSION:
+                conv[index[src]] += share
+                value[index[src]] = revenue / count
+            elif dst != NULL:
+                q[index[src], index[dst]] += share
+        return cls(states, q, conv, value)
+
+    def _solve(self, reward: np.ndarray, keep: np.ndarray) -> float:
+        if not keep[0]:
+            return 0.0
+        q = self.q[np.ix_(keep, keep)]
+        x = np.linalg.solve(np.eye(int(keep.sum())) - q, reward[keep])
+        return float(x[0])
+
+    def conversion_probability(self, keep: np.ndarray | None = None) -> float:
+        """Probability of reaching ``(conversion)`` from ``(start)`` using only ``keep`` states."""
+        mask = np.ones(len(self.states), bool) if keep is None else keep
+        return self._solve(self.to_conversion, mask)
+
+    def expected_value(self, keep: np.ndarray | None = None) -> float:
+        """Expected revenue from ``(start)`` using only ``keep`` states."""
+        mask = np.ones(len(self.states), bool) if keep is None else keep
+        return self._solve(self.to_conversion * self.value, mask)
+
+    def removal_effects(self) -> pd.DataFrame:
+        """Removal effect of every value on conversions and on revenue, in [0, 1].
+
+        Examples
+        --------
+        >>> rows = pd.DataFrame({"from": ["(start)", "a"], "to": ["a", "(conversion)"],
+        ...                      "count": [1, 1], "revenue": [0.0, 5.0]})
+        >>> Chain.from_counts(rows).removal_effects().to_dict("records")
+        [{'key': 'a', 'removal_effect': 1.0, 'value_removal_effect': 1.0}]
+        """
+        parts = [components(s) for s in self.states]
+        keys = sorted(set().union(*parts))
+        base, base_value = self.conversion_probability(), self.expected_value()
+        rows = []
+        for key in keys:
+            keep = np.array([key not in p for p in parts])
+            effect = 1 - self.conversion_probability(keep) / base if base > 0 else 0.0
+            value_effect = 1 - self.expected_value(keep) / base_value if base_value > 0 else 0.0
+            rows.append((key, float(np.clip(effect, 0, 1)), float(np.clip(value_effect, 0, 1))))
+        return pd.DataFrame(rows, columns=["key", "removal_effect", "value_removal_effect"])
+
+
+def share(effects: pd.Series, total: float) -> pd.Series:
+    """Split ``total`` in proportion to non-negative ``effects`` (all zero → zero shares).
+
+    Examples
+    --------
+    >>> share(pd.Series([1.0, 3.0]), 8.0).tolist()
+    [2.0, 6.0]
+    """
+    weight = effects.sum()
+    return effects * (total / weight) if weight > 0 else effects * 0.0
+
+
+def transition_matrix(counts: pd.DataFrame) -> pd.DataFrame:
+    """Rows ``from``, ``to``, ``count``, ``probability`` (each ``from`` sums to 1).
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"from": ["(start)", "a", "a"], "to": ["a", "(null)", "(conversion)"],
+    ...                      "count": [2, 1, 1], "revenue": [0.0, 0.0, 3.0]})
+    >>> transition_matrix(rows)["probability"].tolist()
+    [1.0, 0.5, 0.5]
+    """
+    frame = counts[["from", "to", "count"]].copy()
+    frame["probability"] = frame["count"] / frame.groupby("from")["count"].transform("sum")
+    return frame.sort_values(["from", "to"]).reset_index(drop=True)

@@ -1,0 +1,439 @@
+"""Attribution: how much of the conversions and revenue each touchpoint, channel or campaign earns.
+
+Journeys are built in the engine (:mod:`journeylens.analytics._touches`). Rule-based models are
+weight functions of a touch's position ``pos`` (1-based), the journey's length ``n`` and the
+seconds ``dt`` before the conversion, evaluated with window functions and summed per value in one
+aggregate. Markov (:mod:`~journeylens.analytics._markov`) and Shapley
+(:mod:`~journeylens.analytics._shapley`) bring back transition counts and coalition counts, which
+are small, and finish in numpy.
+
+Rule-based models give each converting journey's conversion (and revenue) to its touches:
+
+============== ==========================================================================
+model          weight of a touch
+============== ==========================================================================
+first_touch    1 to the first touch
+last_touch     1 to the last touch
+last_non_direct 1 to the last touch that is not direct; the last touch if all are direct
+linear         1/n to every touch
+time_decay     2^(−dt/half_life), normalised to sum to 1 per journey
+u_shape        first/middle/last = 40/20/40 (configurable); middle shared equally
+j_shape        20/20/60, toward the last touch
+inverse_j      60/20/20, toward the first touch
+============== ==========================================================================
+
+Position-based models (u_shape, j_shape, inverse_j) with one touch give it everything; with two
+touches the first and last share in the ratio of their weights (U: 50/50, J: 25/75, inverse J:
+75/25). A touch is *direct* when its channel is one of ``direct_channels`` (``direct``), or when
+it has neither a channel nor a source (nothing says where it came from). Repeated touches count
+each time (a journey ``a > b > a`` gives ``a`` two thirds under ``linear``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import plotly.graph_objects as go
+
+from journeylens.analytics import _markov, _shapley
+from journeylens.analytics._touches import LEVELS, build_conversions, build_touches
+from journeylens.analytics.result import Result, frame_records
+from journeylens.analytics.steps import parse_duration
+from journeylens.errors import SpecError
+
+__all__ = [
+    "MODELS",
+    "RULE_MODELS",
+    "AttributionResult",
+    "AttributionSpec",
+    "build_rule_attribution",
+    "build_journey_touches",
+    "run_attribution",
+]
+
+Weights = tuple[float, float, float]
+WeightFunction = Callable[[ir.Table, "AttributionSpec"], ir.FloatingValue]
+JOURNEY = ("person_id", "journey")
+
+
+def _first(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
+    return (t.pos == 1).cast("float64")
+
+
+def _last(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
+    return (t.pos == t.n).cast("float64")
+
+
+def _last_non_direct(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
+    chosen = t.last_non_direct_pos
+    return ibis.ifelse(chosen > 0, t.pos == chosen, t.pos == t.n).cast("float64")
+
+
+def _linear(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
+    return 1.0 / t.n.cast("float64")
+
+
+def _time_decay(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
+    # Relative to the journey's latest touch, so long journeys never underflow to 0/0.
+    raw = (-(t.dt - t.latest_dt).cast("float64") * (math.log(2) / spec.half_life_seconds)).exp()
+    return raw / raw.sum().over(group_by=list(JOURNEY))
+
+
+def _position(pick: Callable[[AttributionSpec], Weights]) -> WeightFunction:
+    def weight(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
+        first, middle, last = pick(spec)
+        ends = first + last
+        two_first = first / ends if ends > 0 else 0.5
+        many = ibis.cases(
+            (t.pos == 1, first),
+            (t.pos == t.n, last),
+            else_=middle / (t.n - 2).cast("float64"),
+        )
+        two = ibis.ifelse(t.pos == 1, two_first, 1.0 - two_first)
+        return ibis.cases((t.n == 1, 1.0), (t.n == 2, two), else_=many).cast("float64")
+
+    return weight
+
+
+RULE_MODELS: dict[str, WeightFunction] = {
+    "first_touch": _first,
+    "last_touch": _last,
+    "last_non_direct": _last_non_direct,
+    "linear": _linear,
+    "time_decay": _time_decay,
+    "u_shape": _position(lambda s: s.u_shape),
+    "j_shape": _position(lambda s: s.j_shape),
+    "inverse_j": _position(lambda s: s.inverse_j),
+}
+MODELS = (*RULE_MODELS, "markov", "shapley")
+
+
+def _weights(name: str, value: Sequence[float]) -> Weights:
+    parts = tuple(float(v) for v in value)
+    if len(parts) != 3 or min(parts) < 0 or not math.isclose(sum(parts), 1.0):
+        raise SpecError(
+            f"Invalid {name} {tuple(value)!r}: give three non-negative weights (first, middle, "
+            "last) that sum to 1, e.g. (0.4, 0.2, 0.4)."
+        )
+    return parts  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class AttributionSpec:
+    """Which attribution to compute; validated on construction (errors quote the bad value).
+
+    Parameters
+    ----------
+    model
+        One of :data:`MODELS`, a list of them, or ``"all"``.
+    level
+        Credit ``"touchpoint"``, ``"channel"`` or ``"campaign"`` values.
+    goal
+        The conversion event name(s).
+    lookback
+        Only touches this long before the conversion count (``"30d"``).
+    value
+        What the figure and the ordering show: ``"conversions"`` or ``"revenue"`` (both are
+        always computed).
+    half_life
+        The time-decay half-life: a touch ``half_life`` earlier weighs half as much.
+    u_shape, j_shape, inverse_j
+        (first, middle, last) weights of the position-based models; each sums to 1.
+    markov_order
+        States of the Markov chain are the last 1, 2 or 3 touches.
+    shapley_samples, seed
+        Permutations sampled for coalitions above 15 values, and the random seed.
+    direct_channels
+        Channels that count as direct for ``last_non_direct``.
+    since, until
+        Only events with ``since <= ts < until`` (naive UTC).
+
+    Examples
+    --------
+    >>> AttributionSpec("linear", lookback="7d").lookback_seconds
+    604800
+    >>> AttributionSpec("all").models[-2:]
+    ('markov', 'shapley')
+    """
+
+    model: str | Sequence[str]
+    level: Literal["touchpoint", "channel", "campaign"] = "touchpoint"
+    goal: str | Sequence[str] = "purchase"
+    lookback: str = "30d"
+    value: Literal["conversions", "revenue"] = "conversions"
+    half_life: str = "7d"
+    u_shape: Sequence[float] = (0.4, 0.2, 0.4)
+    j_shape: Sequence[float] = (0.2, 0.2, 0.6)
+    inverse_j: Sequence[float] = (0.6, 0.2, 0.2)
+    markov_order: int = 1
+    shapley_samples: int = 1000
+    seed: int = 0
+    direct_channels: Sequence[str] = ("direct",)
+    since: datetime | None = None
+    until: datetime | None = None
+    models: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    goals: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    lookback_seconds: int = field(init=False, repr=False, compare=False)
+    half_life_seconds: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = [self.model] if isinstance(self.model, str) else list(self.model)
+        models = MODELS if names == ["all"] else tuple(names)
+        for name in models:
+            if name not in MODELS:
+                allowed = ", ".join(("all", *MODELS))
+                raise SpecError(f"Unknown attribution model {name!r}: use one of {allowed}.")
+        if self.level not in LEVELS:
+            raise SpecError(f"Invalid level {self.level!r}: use one of {', '.join(LEVELS)}.")
+        if self.value not in ("conversions", "revenue"):
+            raise SpecError(f"Invalid value {self.value!r}: use 'conversions' or 'revenue'.")
+        if self.markov_order not in (1, 2, 3):
+            raise SpecError(f"Invalid markov_order {self.markov_order!r}: use 1, 2 or 3.")
+        if self.shapley_samples < 1:
+            raise SpecError(f"Invalid shapley_samples {self.shapley_samples!r}: use 1 or more.")
+        goals = (self.goal,) if isinstance(self.goal, str) else tuple(self.goal)
+        if not goals:
+            raise SpecError("No goal given: name the conversion event, e.g. 'purchase'.")
+        for name in ("u_shape", "j_shape", "inverse_j"):
+            object.__setattr__(self, name, _weights(name, getattr(self, name)))
+        object.__setattr__(self, "models", tuple(dict.fromkeys(models)))
+        object.__setattr__(self, "goals", goals)
+        object.__setattr__(self, "lookback_seconds", parse_duration(self.lookback))
+        object.__setattr__(self, "half_life_seconds", parse_duration(self.half_life))
+
+
+@dataclass
+class AttributionResult(Result):
+    """Attributed conversions and revenue per model and value, side by side.
+
+    ``attribution`` has ``model``, the level's column, ``conversions``, ``revenue``; ``totals``
+    the conversions and revenue that were shared out, and ``unattributed`` conversions (no touch
+    within the lookback). Markov adds ``transition_matrix`` and ``removal_effects``.
+    """
+
+    spec: AttributionSpec
+    attribution: pd.DataFrame
+    totals: dict[str, float]
+    transition_matrix: pd.DataFrame | None = None
+    removal_effects: pd.DataFrame | None = None
+    sql: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.attribution
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return frame_records(self.attribution)
+
+    def pivot(self, measure: str | None = None) -> pd.DataFrame:
+        """One row per value, one column per model, of ``measure`` (default: the spec's value)."""
+        return self.attribution.pivot_table(
+            index=self.spec.level, columns="model", values=measure or self.spec.value, sort=False
+        ).reindex(columns=list(self.spec.models))
+
+    def figure(self) -> go.Figure:
+        measure = self.spec.value
+        figure = go.Figure()
+        for model, rows in self.attribution.groupby("model", sort=False):
+            figure.add_bar(x=rows[self.spec.level], y=rows[measure], name=str(model))
+        figure.update_layout(
+            barmode="group", xaxis_title=self.spec.level, yaxis_title=f"attributed {measure}"
+        )
+        return figure
+
+
+def _filtered(events: ir.Table, spec: AttributionSpec) -> ir.Table:
+    if spec.since is not None:
+        events = events.filter(events.ts >= spec.since)
+    if spec.until is not None:
+        events = events.filter(events.ts < spec.until)
+    return events
+
+
+def build_journey_touches(events: ir.Table, spec: AttributionSpec) -> ir.Table:
+    """The touches of every journey (converting or not) for ``spec``, as an engine expression.
+
+    Examples
+    --------
+    >>> from journeylens.testing import journeys
+    >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01"), ("purchase", "+1d")]}))
+    >>> build_journey_touches(table, AttributionSpec("linear")).count().execute()
+    1
+    """
+    return build_touches(
+        _filtered(events, spec),
+        spec.goals,
+        spec.lookback_seconds,
+        spec.level,
+        spec.direct_channels,
+    )
+
+
+def build_rule_attribution(touches: ir.Table, spec: AttributionSpec) -> ir.Table:
+    """Per value: ``<model>_conversions`` and ``<model>_revenue`` for every rule-based model.
+
+    Examples
+    --------
+    >>> from journeylens.testing import journeys
+    >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01"), ("mail", "+1d"),
+    ...                                          ("purchase", "+1d")]}))
+    >>> spec = AttributionSpec("linear")
+    >>> frame = build_rule_attribution(build_journey_touches(table, spec), spec).execute()
+    >>> frame.sort_values("key")["linear_conversions"].tolist()
+    [0.5, 0.5]
+    """
+    rules = [m for m in spec.models if m in RULE_MODELS]
+    converted = touches.filter(touches.converted == 1)
+    journey = ibis.window(group_by=list(JOURNEY))
+    converted = converted.mutate(
+        latest_dt=converted.dt.min().over(journey),
+        last_non_direct_pos=ibis.ifelse(converted.direct, 0, converted.pos).max().over(journey),
+    )
+    weighted = converted.mutate(**{m: RULE_MODELS[m](converted, spec) for m in rules})
+    sums: dict[str, ir.Value] = {}
+    for m in rules:
+        sums[f"{m}_conversions"] = weighted[m].sum()
+        sums[f"{m}_revenue"] = (weighted[m] * weighted.revenue).sum()
+    return weighted.group_by("key").aggregate(**sums)
+
+
+def _long(frame: pd.DataFrame, models: Sequence[str], level: str) -> pd.DataFrame:
+    parts = [
+        pd.DataFrame(
+            {
+                "model": m,
+                level: frame["key"],
+                "conversions": frame[f"{m}_conversions"].astype(float),
+                "revenue": frame[f"{m}_revenue"].astype(float),
+            }
+        )
+        for m in models
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _run_markov(touches: ir.Table, spec: AttributionSpec, totals: dict[str, float]) -> tuple[
+    pd.DataFrame, pd.DataFrame, pd.DataFrame, str
+]:
+    expression = _markov.build_transitions(touches, spec.markov_order)
+    counts = expression.execute()
+    try:
+        chain = _markov.Chain.from_counts(counts)
+    except ValueError as error:
+        raise SpecError(
+            f"The Markov chain of order {spec.markov_order} has {error}, more than "
+            f"{_markov.MAX_STATES}: use a lower markov_order or a coarser level (channel)."
+        ) from None
+    effects = chain.removal_effects()
+    frame = pd.DataFrame(
+        {
+            "key": effects["key"],
+            "markov_conversions": _markov.share(effects["removal_effect"], totals["conversions"]),
+            "markov_revenue": _markov.share(effects["value_removal_effect"], totals["revenue"]),
+        }
+    )
+    return frame, _markov.transition_matrix(counts), effects, str(ibis.to_sql(expression))
+
+
+def _run_shapley(touches: ir.Table, spec: AttributionSpec) -> tuple[pd.DataFrame, str]:
+    expression = _shapley.build_coalitions(touches)
+    values = _shapley.shapley_values(expression.execute(), spec.shapley_samples, spec.seed)
+    frame = values.rename(columns={"conversions": "shapley_conversions"})
+    frame = frame.rename(columns={"revenue": "shapley_revenue"})
+    return frame, str(ibis.to_sql(expression))
+
+
+def _totals(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> dict[str, float]:
+    ends = touches.filter((touches.converted == 1) & (touches.pos == touches.n))
+    converting = ends.aggregate(
+        conversions=ends.count(), revenue=ends.revenue.sum(), people=ends.person_id.nunique()
+    )
+    everything = build_conversions(_filtered(events, spec), spec.goals)
+    goal = everything.aggregate(all_conversions=everything.conversions.sum())
+    row = converting.cross_join(goal).execute().iloc[0]
+    conversions = float(row["conversions"] or 0)
+    return {
+        "conversions": conversions,
+        "revenue": float(row["revenue"] or 0.0),
+        "unattributed": float(row["all_conversions"] or 0) - conversions,
+    }
+
+
+def run_attribution(
+    events: ir.Table, spec: AttributionSpec, catalog: ir.Table | None = None
+) -> AttributionResult:
+    """Attribute conversions and revenue with every model in ``spec``.
+
+    Parameters
+    ----------
+    events
+        The canonical events table.
+    spec
+        What to compute.
+    catalog
+        The touchpoint catalog; when given, values at ``touchpoint`` level are limited to
+        catalogued touchpoints (uncatalogued touches are left out of the journeys).
+
+    Returns
+    -------
+    AttributionResult
+        One row per model and value; conversions (and revenue) of each model sum to the totals.
+
+    Examples
+    --------
+    >>> from journeylens.testing import journeys
+    >>> table = ibis.memtable(journeys({
+    ...     "ann": [("ad", "2026-01-01"), ("mail", "+1d"), ("purchase", "+1d")],
+    ...     "bob": [("ad", "2026-01-01"), ("purchase", "+1d")]}))
+    >>> result = run_attribution(table, AttributionSpec(["first_touch", "last_touch"]))
+    >>> result.pivot().round(2).to_dict()
+    {'first_touch': {'ad': 2.0, 'mail': 0.0}, 'last_touch': {'ad': 1.0, 'mail': 1.0}}
+    """
+    if catalog is not None and spec.level == "touchpoint":
+        known = catalog.select("touchpoint").distinct()
+        events = events.filter(events.touchpoint.isnull() | events.touchpoint.isin(known.touchpoint))
+    # Journeys feed several small queries: materialise them once.
+    with build_journey_touches(events, spec).cache() as touches:
+        return _run(events, touches, spec)
+
+
+def _run(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> AttributionResult:
+    totals = _totals(events, touches, spec)
+    frames: list[pd.DataFrame] = []
+    sql: list[str] = []
+    matrix = effects = None
+    if any(m in RULE_MODELS for m in spec.models):
+        expression = build_rule_attribution(touches, spec)
+        frames.append(expression.execute())
+        sql.append(str(ibis.to_sql(expression)))
+    if "markov" in spec.models:
+        markov, matrix, effects, text = _run_markov(touches, spec, totals)
+        frames.append(markov)
+        sql.append(text)
+    if "shapley" in spec.models:
+        shapley, text = _run_shapley(touches, spec)
+        frames.append(shapley)
+        sql.append(text)
+    wide = _merge(frames)
+    long = _long(wide, spec.models, spec.level)
+    long = long.sort_values(
+        ["model", spec.value, spec.level],
+        ascending=[True, False, True],
+        key=lambda c: c.map(spec.models.index) if c.name == "model" else c,
+    ).reset_index(drop=True)
+    if effects is not None:
+        effects = effects.rename(columns={"key": spec.level})
+    return AttributionResult(spec, long, totals, matrix, effects, ";\n".join(sql))
+
+
+def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    wide = frames[0]
+    for frame in frames[1:]:
+        wide = wide.merge(frame, on="key", how="outer")
+    return wide.fillna(0.0)
