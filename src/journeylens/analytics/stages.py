@@ -1,0 +1,269 @@
+"""The stage flow: how people move through the designed journey stages.
+
+Conventions (the docs quote them):
+
+- A person *reaches* a stage when they have any event in it, whenever it happened: reaching
+  stage k does **not** require having been in stage k−1 first. ``people`` therefore counts
+  everyone who was ever in the stage, the same number every per-stage view shows, and
+  ``conversion_from_previous`` (people in k / people in k−1) can exceed 1 when people enter the
+  journey part-way. ``people_in_order`` / ``conversion_in_order`` count only those who reached
+  k at or after their first entry into k−1 — the funnel reading, never above 1.
+- ``median_seconds_from_previous``: first entry into k−1 to first entry into k, over the people
+  in order.
+- Events at the same instant are taken in the designed stage order, then by ``event_id``; so a
+  tie is never a step back.
+- ``went_back``: people with an event in stage k strictly after first entering a later stage.
+- ``moved_on_by``: per person who reached k+1, the last touchpoint in stage k at or before their
+  first entry into k+1. ``left_after``: per person, the touchpoint of their last staged event,
+  counted under its stage (``ended_here`` people). Empty touchpoints count as ``"(unmapped)"``.
+- Events without a person, a time, or a stage outside ``stages`` are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from journeylens.analytics.paths import UNMAPPED, fetch
+from journeylens.analytics.result import Result, json_ready
+from journeylens.errors import SpecError
+
+__all__ = [
+    "StageFlowResult",
+    "build_stage_people",
+    "build_stage_summary",
+    "build_stage_touchpoints",
+    "check_stages",
+    "run_stage_flow",
+    "staged_events",
+]
+
+
+def check_stages(stages: Sequence[str]) -> tuple[str, ...]:
+    """The designed stage order as a tuple, or a :class:`SpecError` saying what is wrong.
+
+    Examples
+    --------
+    >>> check_stages(["awareness", "decision"])
+    ('awareness', 'decision')
+    """
+    if isinstance(stages, str):
+        raise SpecError(f"stages must be a sequence of stage names, got the string '{stages}'.")
+    keys = tuple(stages)
+    if not keys:
+        raise SpecError("stages must name at least one stage, in the designed journey order.")
+    repeated = sorted({s for s in keys if keys.count(s) > 1})
+    if repeated:
+        raise SpecError(f"Each stage may appear once in the designed order; repeated: {repeated}.")
+    return keys
+
+
+def staged_events(
+    events: ir.Table,
+    stages: Sequence[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> ir.Table:
+    """Events in one of ``stages``: ``person_id, ts, event_id, touchpoint, idx`` (stage position).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("events", journeys({"a": [("x", "2026-01-01", {"stage": "s2"})]}))
+    >>> fetch(staged_events(events, ["s1", "s2"]))["idx"].tolist()
+    [1]
+    """
+    keys = check_stages(stages)
+    idx = events.stage.cases(*((k, i) for i, k in enumerate(keys)), else_=ibis.null("int64"))
+    t = events.mutate(idx=idx)
+    t = t.filter(t.idx.notnull(), t.ts.notnull(), t.person_id.notnull())
+    if since is not None:
+        t = t.filter(t.ts >= since)
+    if until is not None:
+        t = t.filter(t.ts < until)
+    return t.select(
+        "person_id", "ts", "event_id", touchpoint=t.touchpoint.fill_null(UNMAPPED), idx=t.idx
+    )
+
+
+def stage_window(table: ir.Table, descending: bool = False) -> Any:
+    """Each person's staged events in journey order (ties: designed order, then ``event_id``)."""
+    order = [table.ts, table.idx, table.event_id]
+    return ibis.window(
+        group_by=table.person_id, order_by=[c.desc() for c in order] if descending else order
+    )
+
+
+def build_stage_people(staged: ir.Table, n: int) -> ir.Table:
+    """One row per person: first (``f{k}``) and last (``l{k}``) time in each of ``n`` stages."""
+    aggs: dict[str, ir.Value] = {}
+    for k in range(n):
+        aggs[f"f{k}"] = staged.ts.min(where=staged.idx == k)
+        aggs[f"l{k}"] = staged.ts.max(where=staged.idx == k)
+    return staged.group_by("person_id").aggregate(**aggs)
+
+
+def build_stage_summary(staged: ir.Table, n: int) -> ir.Table:
+    """One row with, per stage k, ``people{k}``, ``in_order{k}``, ``median{k}``, ``back{k}``."""
+    p = build_stage_people(staged, n)
+    aggs: dict[str, ir.Value] = {}
+    for k in range(n):
+        first = p[f"f{k}"]
+        aggs[f"people{k}"] = first.count()
+        later = [p[f"l{k}"] > p[f"f{j}"] for j in range(k + 1, n)]
+        back = ibis.or_(*later).fill_null(False) if later else ibis.literal(False)
+        aggs[f"back{k}"] = p.person_id.count(where=back)
+        if k:
+            ordered = (first >= p[f"f{k - 1}"]).fill_null(False)
+            seconds = first.epoch_seconds() - p[f"f{k - 1}"].epoch_seconds()
+            aggs[f"in_order{k}"] = p.person_id.count(where=ordered)
+            aggs[f"median{k}"] = seconds.median(where=ordered)
+    return p.aggregate(**aggs)
+
+
+def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
+    """``kind, idx, touchpoint, people`` for ``moved_on`` (into the next stage) and ``left``."""
+    firsts = staged.group_by("person_id", "idx").aggregate(first=staged.ts.min())
+    before = staged.join(
+        firsts,
+        (staged.person_id == firsts.person_id)
+        & (firsts.idx == staged.idx + 1)
+        & (staged.ts <= firsts.first),
+    ).select("person_id", "ts", "event_id", "touchpoint", "idx")
+    last_before = before.mutate(
+        rank=ibis.row_number().over(
+            group_by=[before.person_id, before.idx],
+            order_by=[before.ts.desc(), before.event_id.desc()],
+        )
+    )
+    moved = last_before.filter(last_before.rank == 0)
+    moved = moved.group_by("idx", "touchpoint").aggregate(people=moved.count())
+    moved = moved.select(
+        kind=ibis.literal("moved_on"),
+        idx=moved.idx,
+        touchpoint=moved.touchpoint,
+        people=moved.people,
+    )
+    last = staged.mutate(rank=ibis.row_number().over(stage_window(staged, descending=True)))
+    left = last.filter(last.rank == 0)
+    left = left.group_by("idx", "touchpoint").aggregate(people=left.count())
+    left = left.select(
+        kind=ibis.literal("left"), idx=left.idx, touchpoint=left.touchpoint, people=left.people
+    )
+    return moved.union(left)
+
+
+@dataclass
+class StageFlowResult(Result):
+    """People per stage, conversion between stages, time between them and who went back."""
+
+    stages: pd.DataFrame
+    touchpoints: pd.DataFrame
+    sql: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.stages.copy()
+
+    def _touchpoints(self, kind: str, stage: str) -> list[dict[str, Any]]:
+        rows = self.touchpoints[
+            (self.touchpoints["kind"] == kind) & (self.touchpoints["stage"] == stage)
+        ]
+        pairs = zip(rows["touchpoint"].tolist(), rows["people"].tolist(), strict=True)
+        return [{"touchpoint": str(t), "people": int(n)} for t, n in pairs]
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        records = []
+        for row in self.stages.to_dict(orient="records"):
+            row["moved_on_by"] = self._touchpoints("moved_on", row["stage"])
+            row["left_after"] = self._touchpoints("left", row["stage"])
+            records.append(json_ready(row))
+        return records
+
+    def figure(self) -> Any:
+        """A funnel of people per stage."""
+        import plotly.graph_objects as go
+
+        data = go.Funnel(
+            y=list(self.stages["stage"]),
+            x=list(self.stages["people"]),
+            textinfo="value+percent previous",
+        )
+        return go.Figure(data, layout={"title": {"text": "People per stage"}})
+
+
+def _stage_rows(summary: pd.Series, keys: tuple[str, ...]) -> pd.DataFrame:
+    rows = []
+    for k, stage in enumerate(keys):
+        people = int(summary[f"people{k}"])
+        before = int(summary[f"people{k - 1}"]) if k else 0
+        in_order = int(summary[f"in_order{k}"]) if k else people
+        median = summary[f"median{k}"] if k else None
+        rows.append(
+            {
+                "stage": stage,
+                "people": people,
+                "conversion_from_previous": people / before if before else None,
+                "people_in_order": in_order,
+                "conversion_in_order": in_order / before if before else None,
+                "median_seconds_from_previous": None if pd.isna(median) else float(median),
+                "went_back": int(summary[f"back{k}"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run_stage_flow(
+    events: ir.Table,
+    stages: Sequence[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> StageFlowResult:
+    """The stage flow of the journey, in the designed order ``stages``.
+
+    Fields per stage: ``stage``, ``people``, ``conversion_from_previous``, ``people_in_order``,
+    ``conversion_in_order``, ``median_seconds_from_previous``, ``went_back``, ``ended_here`` and,
+    in ``to_dict()``, ``moved_on_by`` and ``left_after`` (``[{"touchpoint", "people"}]``).
+    See the module docstring for the exact conventions.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("events", journeys({
+    ...     "ana": [("ad", "2026-01-01 10:00", {"stage": "awareness"}),
+    ...             ("buy", "+1h", {"stage": "decision"})],
+    ...     "bo": [("ad", "2026-01-01 10:00", {"stage": "awareness"})],
+    ... }))
+    >>> flow = run_stage_flow(events, ["awareness", "decision"]).to_dict()
+    >>> flow[1]["people"], flow[1]["conversion_from_previous"], flow[1]["moved_on_by"]
+    (1, 0.5, [])
+    >>> flow[0]["moved_on_by"]
+    [{'touchpoint': 'ad', 'people': 1}]
+    """
+    keys = check_stages(stages)
+    staged = staged_events(events, keys, since, until)
+    summary_expr = build_stage_summary(staged, len(keys))
+    touch_expr = build_stage_touchpoints(staged)
+    summary = fetch(summary_expr).iloc[0]
+    touch = fetch(touch_expr)
+    touch["stage"] = [keys[int(i)] for i in touch["idx"]]
+    touch = touch.sort_values(
+        ["kind", "idx", "people", "touchpoint"], ascending=[True, True, False, True]
+    ).reset_index(drop=True)
+    frame = _stage_rows(summary, keys)
+    ended = touch[touch["kind"] == "left"].groupby("stage")["people"].sum()
+    frame["ended_here"] = [int(ended.get(s, 0)) for s in keys]
+    return StageFlowResult(
+        stages=frame,
+        touchpoints=touch[["kind", "stage", "touchpoint", "people"]],
+        sql=f"{ibis.to_sql(summary_expr)};\n{ibis.to_sql(touch_expr)}",
+    )
