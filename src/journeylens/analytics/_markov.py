@@ -88,8 +88,9 @@ class Chain:
 
         Examples
         --------
-        >>> rows = pd.DataFrame({"from": ["(start)", "a"], "to": ["a", "(conversion)"],
-        ...                      "count": [2, 1], "revenue": [0.0, 5.0]})
+        >>> rows = pd.DataFrame({"from": ["(start)", "a", "a"],
+        ...                      "to": ["a", "(conversion)", "(null)"],
+        ...                      "count": [2, 1, 1], "revenue": [0.0, 5.0, 0.0]})
         >>> Chain.from_counts(rows).conversion_probability()
         0.5
         """

@@ -144,11 +144,7 @@ def shapley_values(coalitions: pd.DataFrame, samples: int = 1000, seed: int = 0)
     rng = np.random.default_rng(seed)
     for row in range(len(game.masks)):
         bits = game.bits(int(game.masks[row]))
-        if len(bits) <= EXACT_MAX:
-            phi = _exact(game, row)
-        else:
-            phi = _sampled(game, row, samples, rng)
+        exact = len(bits) <= EXACT_MAX
+        phi = _exact(game, row) if exact else _sampled(game, row, samples, rng)
         total[bits] += phi
-    return pd.DataFrame(
-        {"key": game.players, "conversions": total[:, 0], "revenue": total[:, 1]}
-    )
+    return pd.DataFrame({"key": game.players, "conversions": total[:, 0], "revenue": total[:, 1]})

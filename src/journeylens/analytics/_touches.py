@@ -73,7 +73,8 @@ def build_touches(
     --------
     >>> from journeylens.testing import journeys
     >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01"), ("purchase", "+1d")]}))
-    >>> build_touches(table, ["purchase"], 86400 * 30).execute()[["key", "pos", "n"]].values.tolist()
+    >>> touches = build_touches(table, ["purchase"], 86400 * 30).execute()
+    >>> touches[["key", "pos", "n"]].values.tolist()
     [['ad', 1, 1]]
     """
     stream = _stream(events, goals, level, direct_channels)

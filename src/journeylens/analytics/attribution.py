@@ -53,8 +53,8 @@ __all__ = [
     "RULE_MODELS",
     "AttributionResult",
     "AttributionSpec",
-    "build_rule_attribution",
     "build_journey_touches",
+    "build_rule_attribution",
     "run_attribution",
 ]
 
@@ -86,7 +86,7 @@ def _time_decay(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
     return raw / raw.sum().over(group_by=list(JOURNEY))
 
 
-def _position(pick: Callable[[AttributionSpec], Weights]) -> WeightFunction:
+def _position(pick: Callable[[AttributionSpec], Sequence[float]]) -> WeightFunction:
     def weight(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
         first, middle, last = pick(spec)
         ends = first + last
@@ -122,7 +122,7 @@ def _weights(name: str, value: Sequence[float]) -> Weights:
             f"Invalid {name} {tuple(value)!r}: give three non-negative weights (first, middle, "
             "last) that sum to 1, e.g. (0.4, 0.2, 0.4)."
         )
-    return parts  # type: ignore[return-value]
+    return (parts[0], parts[1], parts[2])
 
 
 @dataclass(frozen=True)
@@ -318,9 +318,9 @@ def _long(frame: pd.DataFrame, models: Sequence[str], level: str) -> pd.DataFram
     return pd.concat(parts, ignore_index=True)
 
 
-def _run_markov(touches: ir.Table, spec: AttributionSpec, totals: dict[str, float]) -> tuple[
-    pd.DataFrame, pd.DataFrame, pd.DataFrame, str
-]:
+def _run_markov(
+    touches: ir.Table, spec: AttributionSpec, totals: dict[str, float]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
     expression = _markov.build_transitions(touches, spec.markov_order)
     counts = expression.execute()
     try:
@@ -397,7 +397,9 @@ def run_attribution(
     """
     if catalog is not None and spec.level == "touchpoint":
         known = catalog.select("touchpoint").distinct()
-        events = events.filter(events.touchpoint.isnull() | events.touchpoint.isin(known.touchpoint))
+        events = events.filter(
+            events.touchpoint.isnull() | events.touchpoint.isin(known.touchpoint)
+        )
     # Journeys feed several small queries: materialise them once.
     with build_journey_touches(events, spec).cache() as touches:
         return _run(events, touches, spec)

@@ -1,0 +1,307 @@
+"""Touchpoint ROI and the cut list: what each touchpoint costs, earns under each model, and adds.
+
+Costs come from the touchpoint catalog — ``cost`` per ``cost_period`` (day, week, month = 365.25/12
+days, quarter, year), prorated over the analysed date range; ``total`` is a one-off cost counted
+in full — or from a cost table with ``day``, ``touchpoint`` (or ``campaign``) and ``cost``, summed
+over the range. The range is the spec's ``since``/``until``, else the span of the events.
+
+The cut list names touchpoints a team could stop paying for, and why:
+
+- ``harmful``: the whole lift interval is below zero;
+- ``no_effect``: the interval includes zero and its top is under ``min_lift`` points — a
+  measured "does nothing";
+- ``uncertain``: the interval includes zero but also a lift of ``min_lift`` or more — not enough
+  data to tell, keep measuring before cutting;
+- ``never_converts``: it is among the first ``early_positions`` touches of at least
+  ``min_reach`` of people, yet no converting journey contains it.
+
+The first three only for touchpoints whose cost is at least ``min_cost_share`` of the total.
+Each row carries ``savings``: its cost over the range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from journeylens.analytics.attribution import (
+    AttributionSpec,
+    build_journey_touches,
+    run_attribution,
+)
+from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
+from journeylens.analytics.result import Result, frame_records
+from journeylens.errors import SpecError
+
+__all__ = [
+    "CutListResult",
+    "RoiResult",
+    "RoiSpec",
+    "cost_per_touchpoint",
+    "run_cut_list",
+    "run_roi",
+]
+
+PERIOD_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class RoiSpec:
+    """ROI and cut-list settings.
+
+    Parameters
+    ----------
+    attribution, incrementality
+        The attribution (at ``touchpoint`` or ``campaign`` level) and incrementality to use.
+    min_cost_share
+        A touchpoint's cost is non-trivial from this share of the total cost.
+    min_lift
+        The smallest lift (percentage points) worth paying for.
+    early_positions, min_reach
+        "Reaches many people early": among the first ``early_positions`` touches of at least
+        ``min_reach`` (a share) of people.
+
+    Examples
+    --------
+    >>> RoiSpec().attribution.models[0]
+    'first_touch'
+    """
+
+    attribution: AttributionSpec = field(default_factory=lambda: AttributionSpec("all"))
+    incrementality: IncrementalitySpec = field(default_factory=IncrementalitySpec)
+    min_cost_share: float = 0.01
+    min_lift: float = 1.0
+    early_positions: int = 3
+    min_reach: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.attribution.level == "channel":
+            raise SpecError("ROI needs costs per touchpoint or campaign: use level 'touchpoint'.")
+        if not 0 <= self.min_cost_share < 1 or not 0 <= self.min_reach <= 1:
+            raise SpecError("min_cost_share and min_reach are shares between 0 and 1.")
+
+
+def _range_days(events: ir.Table, spec: AttributionSpec) -> tuple[float, float, float]:
+    seconds = events.ts.epoch_seconds()
+    span = events.aggregate(lo=seconds.min(), hi=seconds.max()).execute().iloc[0]
+    lo = spec.since.timestamp() if spec.since else float(span["lo"])
+    hi = spec.until.timestamp() if spec.until else float(span["hi"])
+    return lo, hi, max(hi - lo, DAY) / DAY
+
+
+def cost_per_touchpoint(
+    catalog: pd.DataFrame, days: float, costs: pd.DataFrame | None = None, key: str = "touchpoint"
+) -> pd.Series:
+    """Cost per touchpoint (or campaign) over ``days``.
+
+    ``catalog`` has ``touchpoint``, ``cost``, ``cost_period``; ``costs`` (already limited to the
+    range) has ``key`` and ``cost`` and takes precedence where given.
+
+    Examples
+    --------
+    >>> catalog = pd.DataFrame({"touchpoint": ["ad", "tv"], "cost": [70.0, 500.0],
+    ...                         "cost_period": ["week", "total"]})
+    >>> cost_per_touchpoint(catalog, 14).to_dict()
+    {'ad': 140.0, 'tv': 500.0}
+    """
+    if costs is not None:
+        return costs.groupby(key)["cost"].sum().astype(float)
+    period = catalog["cost_period"].fillna("month")
+    unknown = sorted(set(period) - set(PERIOD_DAYS) - {"total"})
+    if unknown:
+        raise SpecError(
+            f"Unknown cost_period {unknown[0]!r}: use day, week, month, quarter, year or total."
+        )
+    scale = period.map(lambda p: 1.0 if p == "total" else days / PERIOD_DAYS[p])
+    cost = catalog["cost"].fillna(0.0).astype(float) * scale
+    return pd.Series(cost.to_numpy(), index=catalog[key]).groupby(level=0).sum()
+
+
+def _costs(
+    events: ir.Table,
+    spec: RoiSpec,
+    catalog: ir.Table | None,
+    costs: ir.Table | None,
+) -> pd.Series:
+    key = spec.attribution.level
+    lo, hi, days = _range_days(events, spec.attribution)
+    if costs is not None:
+        seconds = costs.day.cast("timestamp").epoch_seconds()
+        inside = costs.filter(seconds >= lo - DAY + 1, seconds <= hi)
+        frame = inside.group_by(key).aggregate(cost=inside.cost.sum()).execute()
+        return cost_per_touchpoint(pd.DataFrame(), days, frame, key)
+    if catalog is None:
+        raise SpecError("No costs: give the touchpoint catalog or a cost table.")
+    if key != "touchpoint":
+        raise SpecError("The catalog has costs per touchpoint: give a cost table for campaigns.")
+    frame = catalog.select("touchpoint", "cost", "cost_period").execute()
+    return cost_per_touchpoint(frame, days)
+
+
+@dataclass
+class RoiResult(Result):
+    """Per model and touchpoint: ``conversions``, ``revenue``, ``cost``, ``cpa``, ``roas``,
+    ``roi`` (``(revenue − cost) / cost``)."""
+
+    roi: pd.DataFrame
+    level: str = "touchpoint"
+    sql: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.roi
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return frame_records(self.roi)
+
+    def figure(self) -> go.Figure:
+        figure = go.Figure()
+        for model, rows in self.roi.groupby("model", sort=False):
+            figure.add_bar(x=rows[self.level], y=rows["roas"], name=str(model))
+        figure.update_layout(barmode="group", yaxis_title="ROAS (revenue / cost)")
+        return figure
+
+
+def run_roi(
+    events: ir.Table,
+    spec: RoiSpec,
+    catalog: ir.Table | None = None,
+    costs: ir.Table | None = None,
+) -> RoiResult:
+    """Cost, CPA, ROAS and ROI of every touchpoint under every attribution model.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> events = ibis.memtable(journeys({"ann": [("ad", "2026-01-01"),
+    ...                                          ("purchase", "+1d", {"revenue": 30.0})]}))
+    >>> catalog = ibis.memtable(pd.DataFrame({"touchpoint": ["ad"], "cost": [10.0],
+    ...                                       "cost_period": ["day"]}))
+    >>> spec = RoiSpec(attribution=AttributionSpec("last_touch"))
+    >>> run_roi(events, spec, catalog).to_frame()[["cost", "cpa", "roas"]].values.tolist()
+    [[10.0, 10.0, 3.0]]
+    """
+    attribution = run_attribution(events, spec.attribution)
+    cost = _costs(events, spec, catalog, costs)
+    level = spec.attribution.level
+    frame = attribution.to_frame().copy()
+    frame["cost"] = frame[level].map(cost).fillna(0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["cpa"] = np.where(
+            frame["conversions"] > 0, frame["cost"] / frame["conversions"], np.nan
+        )
+        frame["roas"] = np.where(frame["cost"] > 0, frame["revenue"] / frame["cost"], np.nan)
+        frame["roi"] = np.where(frame["cost"] > 0, frame["roas"] - 1, np.nan)
+    return RoiResult(frame, level, attribution.sql)
+
+
+@dataclass
+class CutListResult(Result):
+    """Touchpoints to consider cutting: ``touchpoint``, ``cost``, ``lift``, ``lift_low``,
+    ``lift_high``, ``reason``, ``savings``, ``explanation``; the costliest first."""
+
+    cuts: pd.DataFrame
+    sql: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.cuts
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return frame_records(self.cuts)
+
+    def figure(self) -> go.Figure:
+        figure = go.Figure()
+        for reason, rows in self.cuts.groupby("reason", sort=False):
+            figure.add_bar(x=rows["touchpoint"], y=rows["savings"], name=str(reason))
+        figure.update_layout(yaxis_title="savings over the range")
+        return figure
+
+
+def _reach(events: ir.Table, spec: RoiSpec) -> pd.DataFrame:
+    touches = build_journey_touches(events, spec.attribution)
+    early = touches.pos <= spec.early_positions
+    by_key = touches.group_by("key").aggregate(
+        early_people=touches.person_id.nunique(where=early),
+        converting=touches.converted.max(),
+    )
+    people = events.filter(events.person_id.notnull()).person_id.nunique()
+    return by_key.mutate(people=people.as_scalar()).execute()
+
+
+_EXPLAIN = {
+    "harmful": "lowers conversion by {a:.1f} to {b:.1f} points",
+    "no_effect": "adds no measurable conversion (lift {a:.1f} to {b:.1f} points)",
+    "uncertain": "lift {a:.1f} to {b:.1f} points: not enough data to tell",
+    "never_converts": "reaches {a:.0%} of people early but is in no converting journey",
+}
+
+
+def _reason(row: pd.Series, spec: RoiSpec, material: bool) -> str | None:
+    if material and row["lift_high"] < 0:
+        return "harmful"
+    if material and row["lift_low"] <= 0:
+        return "no_effect" if row["lift_high"] < spec.min_lift else "uncertain"
+    if row["early_share"] >= spec.min_reach and row["converting"] == 0:
+        return "never_converts"
+    return None
+
+
+def run_cut_list(
+    events: ir.Table,
+    spec: RoiSpec,
+    catalog: ir.Table | None = None,
+    costs: ir.Table | None = None,
+) -> CutListResult:
+    """Touchpoints whose cost buys no measurable conversion, with the reason and the savings.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> people = {f"p{i}": [("ad", "2026-01-01"), ("purchase", "+1d")] for i in range(30)}
+    >>> people.update({f"q{i}": [("banner", "2026-01-01")] for i in range(30)})
+    >>> catalog = ibis.memtable(pd.DataFrame({"touchpoint": ["ad", "banner"],
+    ...                                       "cost": [10.0, 50.0], "cost_period": ["day"] * 2}))
+    >>> spec = RoiSpec(incrementality=IncrementalitySpec(strata=[]))
+    >>> run_cut_list(ibis.memtable(journeys(people)), spec, catalog).to_dict()[0]["reason"]
+    'harmful'
+    """
+    cost = _costs(events, spec, catalog, costs)
+    lifts = run_incrementality(events, spec.incrementality).to_frame()
+    reach = _reach(events, spec).rename(columns={"key": "touchpoint"})
+    frame = reach.merge(lifts, on="touchpoint", how="left")
+    frame["cost"] = frame["touchpoint"].map(cost).fillna(0.0)
+    frame["early_share"] = frame["early_people"] / frame["people"].clip(lower=1)
+    threshold = spec.min_cost_share * cost.sum()
+    frame["reason"] = [
+        _reason(row, spec, row["cost"] > 0 and row["cost"] >= threshold)
+        for _, row in frame.iterrows()
+    ]
+    cuts = frame.loc[frame["reason"].notna()].copy()
+    cuts["savings"] = cuts["cost"]
+    cuts["explanation"] = [
+        _EXPLAIN[r].format(a=s if r == "never_converts" else lo, b=hi)
+        for r, s, lo, hi in zip(
+            cuts["reason"], cuts["early_share"], cuts["lift_low"], cuts["lift_high"], strict=True
+        )
+    ]
+    columns = [
+        "touchpoint",
+        "cost",
+        "lift",
+        "lift_low",
+        "lift_high",
+        "reason",
+        "savings",
+        "explanation",
+        "exposed_people",
+        "early_people",
+    ]
+    cuts = cuts[columns].sort_values(["savings", "touchpoint"], ascending=[False, True])
+    return CutListResult(cuts.reset_index(drop=True))
