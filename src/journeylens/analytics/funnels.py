@@ -1,0 +1,965 @@
+"""Funnels: how many people reach each step, how fast, where they drop off, and who.
+
+The rules (entries, windows, ties, exclusions, count modes) are those of
+:mod:`journeylens.analytics._funnel_reference`; this module builds the same thing as one engine
+expression. Events are narrowed to those matching a step or an exclusion, numbered per unit, and one
+window pass gives every event the position and time of the next event matching each step. An
+``ordered`` attempt then follows its chain with one equi-join per step on ``(unit, position)``
+(linear in the rows, never a cross product); ``any`` needs no join and ``strict`` groups events on
+``position − step`` (an attempt's steps sit on consecutive positions).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from journeylens.analytics.result import Result, frame_records, json_ready
+from journeylens.analytics.steps import (
+    Step,
+    check_key,
+    key_text,
+    parse_duration,
+    parse_step,
+    step_predicate,
+)
+from journeylens.errors import SpecError
+
+__all__ = [
+    "ConversionDriversResult",
+    "FunnelResult",
+    "FunnelSpec",
+    "FunnelTrendResult",
+    "build_funnel",
+    "build_funnel_people",
+    "dropped_people",
+    "parse_duration",
+    "parse_step",
+    "run_conversion_drivers",
+    "run_funnel",
+    "run_funnel_trend",
+]
+
+ORDERS = ("ordered", "strict", "any")
+EXCLUSIONS = ("drop", "restart")
+COUNTS = ("people", "attempts", "sessions")
+NONE_LABEL = "(none)"
+OTHER_LABEL = "other"
+QUANTILES = {"p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9}
+
+
+def _choice(name: str, value: Any, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in allowed)
+        raise SpecError(f"Invalid {name} {value!r}: use one of {options}.")
+
+
+def _parse_all(texts: Sequence[str], what: str) -> tuple[Step, ...]:
+    parsed = []
+    for index, text in enumerate(texts, start=1):
+        try:
+            parsed.append(parse_step(text))
+        except SpecError as error:
+            raise SpecError(f"{what} {index}: {error}") from None
+    return tuple(parsed)
+
+
+@dataclass(frozen=True)
+class FunnelSpec:
+    """What funnel to compute; validated on construction (errors quote the bad value).
+
+    Parameters
+    ----------
+    steps
+        Two or more steps (one is allowed) as ``[kind:]name[filter]`` text, see
+        :func:`~journeylens.analytics.steps.parse_step`.
+    within
+        The conversion window from step 1, e.g. ``"14d"``.
+    order
+        ``"ordered"`` (other events may come between), ``"strict"`` (each step is the very next
+        event) or ``"any"`` (steps after step 1 in any order).
+    exclude, exclusion
+        Exclusion steps and what they do: ``"drop"`` removes the unit, ``"restart"`` ends the
+        attempt.
+    count
+        The unit counted: ``"people"``, ``"sessions"`` or ``"attempts"``.
+    step_within
+        Optional per-step windows (time from the previous step), one per step; the first is None.
+    by, by_step, top
+        Breakdown column or JSON property, the step whose value is used (``"first"``, ``"last"`` or
+        a 1-based step number) and how many values to keep (the rest become ``"other"``).
+    since, until
+        Only events with ``since <= ts < until`` (naive UTC).
+
+    Examples
+    --------
+    >>> FunnelSpec(steps=["landing", "signup"], within="7d").window
+    604800
+    """
+
+    steps: Sequence[str]
+    within: str = "14d"
+    order: Literal["ordered", "strict", "any"] = "ordered"
+    exclude: Sequence[str] = ()
+    exclusion: Literal["drop", "restart"] = "drop"
+    count: Literal["people", "attempts", "sessions"] = "people"
+    step_within: Sequence[str | None] | None = None
+    by: str | None = None
+    by_step: Literal["first", "last"] | int = "first"
+    top: int = 10
+    since: datetime | None = None
+    until: datetime | None = None
+    parsed_steps: tuple[Step, ...] = field(init=False, repr=False, compare=False)
+    parsed_exclude: tuple[Step, ...] = field(init=False, repr=False, compare=False)
+    window: int = field(init=False, repr=False, compare=False)
+    step_windows: tuple[int | None, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.steps, str) or not self.steps:
+            raise SpecError(f"A funnel needs a list of steps, got {self.steps!r}.")
+        object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "exclude", tuple(self.exclude))
+        object.__setattr__(self, "parsed_steps", _parse_all(self.steps, "Step"))
+        object.__setattr__(self, "parsed_exclude", _parse_all(self.exclude, "Exclusion"))
+        object.__setattr__(self, "window", parse_duration(self.within))
+        _choice("order", self.order, ORDERS)
+        _choice("exclusion", self.exclusion, EXCLUSIONS)
+        _choice("count", self.count, COUNTS)
+        self._check_exclusions()
+        object.__setattr__(self, "step_windows", self._step_windows())
+        self._check_breakdown()
+        if self.since and self.until and self.since >= self.until:
+            raise SpecError(f"since {self.since} must be before until {self.until}.")
+
+    def _check_exclusions(self) -> None:
+        for text in self.exclude:
+            if text.strip() in {s.strip() for s in self.steps}:
+                raise SpecError(f"Exclusion {text!r} is also a step of the funnel; remove one.")
+
+    def _step_windows(self) -> tuple[int | None, ...]:
+        if self.step_within is None:
+            return (None,) * len(self.steps)
+        if self.order == "any":
+            raise SpecError("step_within needs order 'ordered' or 'strict', not 'any'.")
+        windows = tuple(self.step_within)
+        if len(windows) != len(self.steps):
+            raise SpecError(
+                f"step_within has {len(windows)} entries for {len(self.steps)} steps; give one "
+                "per step (None where there is no limit)."
+            )
+        if windows[0] is not None:
+            raise SpecError(f"step_within for step 1 must be None, got {windows[0]!r}.")
+        return tuple(None if w is None else parse_duration(w) for w in windows)
+
+    def _check_breakdown(self) -> None:
+        if self.by is not None:
+            check_key(self.by, "breakdown")
+        if isinstance(self.by_step, bool) or not (
+            self.by_step in ("first", "last")
+            or (isinstance(self.by_step, int) and 1 <= self.by_step <= len(self.steps))
+        ):
+            raise SpecError(
+                f"Invalid by_step {self.by_step!r}: use 'first', 'last' or a step number from 1 "
+                f"to {len(self.steps)}."
+            )
+        if isinstance(self.top, bool) or not isinstance(self.top, int) or self.top < 1:
+            raise SpecError(f"Invalid top {self.top!r}: use a whole number of at least 1.")
+
+    @property
+    def unit_columns(self) -> list[str]:
+        return ["person_id", "session_id"] if self.count == "sessions" else ["person_id"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as JSON-ready data (the ``spec`` member of :meth:`FunnelResult.to_dict`)."""
+        return json_ready(
+            {
+                "steps": list(self.steps),
+                "within": self.within,
+                "order": self.order,
+                "exclude": list(self.exclude),
+                "exclusion": self.exclusion,
+                "count": self.count,
+                "step_within": None if self.step_within is None else list(self.step_within),
+                "by": self.by,
+                "by_step": self.by_step,
+                "top": self.top,
+                "since": self.since,
+                "until": self.until,
+            }
+        )
+
+
+# --- the engine expression -----------------------------------------------------------------------
+
+
+def _any_of(predicates: Sequence[ir.BooleanValue]) -> ir.BooleanValue:
+    result: ir.BooleanValue = ibis.literal(False)
+    for predicate in predicates:
+        result = result | predicate
+    return result
+
+
+def _rows(events: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """Events matching a step or an exclusion, flagged, with their position in the unit."""
+    keys = spec.unit_columns
+    t = events.filter(*[events[k].notnull() for k in keys])
+    if spec.since is not None:
+        t = t.filter(t.ts >= ibis.literal(spec.since, "timestamp"))
+    if spec.until is not None:
+        t = t.filter(t.ts < ibis.literal(spec.until, "timestamp"))
+    flags = {f"m{k}": step_predicate(s, t) for k, s in enumerate(spec.parsed_steps)}
+    flags["x"] = _any_of([step_predicate(s, t) for s in spec.parsed_exclude])
+    value = key_text(t, spec.by) if spec.by else ibis.null("string")
+    t = t.select(*keys, "ts", "event_id", sec=t.ts.epoch_seconds().cast("int64"), bv=value, **flags)
+    window = ibis.window(group_by=keys, order_by=[t.ts, t.event_id])
+    if spec.order == "strict":  # strict needs positions among all events
+        t = t.mutate(pos=ibis.row_number().over(window))
+    t = t.filter(_any_of([t[name] for name in flags]))
+    if spec.order != "strict":
+        t = t.mutate(pos=ibis.row_number().over(window))
+    following = ibis.window(group_by=keys, order_by=t.pos, rows=(1, None))
+    nexts: dict[str, ir.Value] = {"nx": ibis.ifelse(t.x, t.pos, ibis.null()).min().over(following)}
+    for k in range(1, len(spec.parsed_steps)):
+        hit = t[f"m{k}"]
+        nexts[f"n{k}"] = ibis.ifelse(hit, t.pos, ibis.null()).min().over(following)
+        nexts[f"s{k}"] = ibis.ifelse(hit, t.sec, ibis.null()).min().over(following)
+    return t.mutate(**nexts)
+
+
+def _entries(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
+    keys = spec.unit_columns
+    first = rows.filter(rows.m0)
+    return first.select(*keys, e=first.pos, e_sec=first.sec, bv=first.bv, nx=first.nx)
+
+
+def _chains_any(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
+    entries = rows.filter(rows.m0)
+    cols = {f"g{k}": entries[f"n{k}"] for k in range(1, len(spec.steps))}
+    cols |= {f"t{k}": entries[f"s{k}"] for k in range(1, len(spec.steps))}
+    return entries.select(
+        *spec.unit_columns, e=entries.pos, e_sec=entries.sec, bv=entries.bv, nx=entries.nx, **cols
+    )
+
+
+def _chains_ordered(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
+    keys, n = spec.unit_columns, len(spec.steps)
+    first = rows.filter(rows.m0)
+    chain = {"g1": first.n1, "t1": first.s1} if n > 1 else {}
+    entries = first.select(*keys, e=first.pos, e_sec=first.sec, bv=first.bv, nx=first.nx, **chain)
+    if n <= 2:
+        return entries
+    # Chains depend only on where step 2 is, so follow each distinct one once.
+    chains = entries.select(*keys, "g1", "t1").distinct().filter(entries.g1.notnull())
+    lookup = rows.select(
+        **{f"l_{k}": rows[k] for k in keys},
+        l_pos=rows.pos,
+        **{f"l_n{k}": rows[f"n{k}"] for k in range(2, n)},
+        **{f"l_s{k}": rows[f"s{k}"] for k in range(2, n)},
+    )
+    for k in range(2, n):
+        look = lookup.view()
+        on = [chains[c] == look[f"l_{c}"] for c in keys] + [chains[f"g{k - 1}"] == look.l_pos]
+        step = {f"g{k}": look[f"l_n{k}"], f"t{k}": look[f"l_s{k}"]}
+        chains = chains.left_join(look, on).select(*[chains[c] for c in chains.columns], **step)
+    right = chains.rename({f"c_{c}": c for c in [*keys, "g1", "t1"]})
+    on = [entries[c] == right[f"c_{c}"] for c in keys] + [entries.g1 == right.c_g1]
+    joined = entries.left_join(right, on)
+    extra = {f"g{k}": right[f"g{k}"] for k in range(2, n)}
+    extra |= {f"t{k}": right[f"t{k}"] for k in range(2, n)}
+    return joined.select(*[entries[c] for c in entries.columns], **extra)
+
+
+def _chains_strict(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
+    keys, n = spec.unit_columns, len(spec.steps)
+    roles = [
+        rows.filter(rows[f"m{k}"]).select(
+            *keys, "pos", "sec", "bv", "nx", k=ibis.literal(k, "int64"), diag=rows.pos - k
+        )
+        for k in range(n)
+    ]
+    r = ibis.union(*roles) if n > 1 else roles[0]
+    is_entry = r.k == 0
+    aggs: dict[str, ir.Value] = {
+        "e": r.pos.max(where=is_entry),
+        "e_sec": r.sec.max(where=is_entry),
+        "bv": r.bv.max(where=is_entry),
+        "nx": r.nx.max(where=is_entry),
+    }
+    for k in range(1, n):
+        aggs[f"g{k}"] = r.pos.max(where=r.k == k)
+        aggs[f"t{k}"] = r.sec.max(where=r.k == k)
+    grouped = r.group_by([*keys, "diag"]).aggregate(**aggs)
+    return grouped.filter(grouped.e.notnull()).drop("diag")
+
+
+CHAINS = {"ordered": _chains_ordered, "any": _chains_any, "strict": _chains_strict}
+
+
+def _times(a: ir.Table, spec: FunnelSpec) -> list[ir.IntegerValue]:
+    times: list[ir.IntegerValue] = [a.e_sec]
+    for k in range(1, len(spec.steps)):
+        t = a[f"t{k}"]
+        times.append(ibis.greatest(times[-1], t) if spec.order == "any" else t)
+    return times
+
+
+def _evaluate(a: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """Each attempt's reach, step times, last position and exclusion flag."""
+    n = len(spec.steps)
+    times = _times(a, spec)
+    fails = []
+    for k in range(1, n):
+        ok = a[f"g{k}"].notnull() & (a[f"t{k}"] - a.e_sec <= spec.window)
+        limit = spec.step_windows[k]
+        if limit is not None:
+            ok &= times[k] - times[k - 1] <= limit
+        if spec.exclusion == "restart":
+            ok &= a.nx.isnull() | (a[f"g{k}"] < a.nx)
+        fails.append((~ok.fill_null(False), k))
+    reach = ibis.cases(*fails, else_=n) if fails else ibis.literal(n)
+    positions: list[ir.IntegerValue] = [a.e]
+    for k in range(1, n):
+        g = a[f"g{k}"]
+        positions.append(ibis.greatest(positions[-1], g) if spec.order == "any" else g)
+    last = ibis.cases(*[(reach == k + 1, p) for k, p in enumerate(positions)], else_=a.e)
+    cols = {f"t{k}": ibis.ifelse(reach > k, times[k], ibis.null()) for k in range(n)}
+    out = a.mutate(reach=reach.cast("int64"), last=last).mutate(
+        excluded=(a.nx.notnull() & (a.nx < ibis._.last))
+        if spec.exclusion == "drop"
+        else ibis.literal(False)
+    )
+    return out.select(
+        *spec.unit_columns,
+        "e",
+        "bv",
+        "reach",
+        "last",
+        "excluded",
+        *[a[f"g{k}"] for k in range(1, n)],
+        **cols,
+    )
+
+
+def _counted(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
+    if spec.count == "attempts":
+        chosen = _attempt_sequence(evaluated, spec)
+    else:
+        order = [evaluated.reach.desc(), evaluated.e.asc()]
+        rank = ibis.row_number().over(group_by=spec.unit_columns, order_by=order)
+        chosen = evaluated.filter(rank == 0)
+    return chosen.filter(~chosen.excluded)
+
+
+def _next_attempts(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """For each attempt, the entry that opens the next one (null when none).
+
+    Probe rows sort where the attempt closes — just after its last step when it completed, just
+    after ``entry + within`` otherwise — among the entry rows; the next entry is the first entry
+    row following the probe.
+    """
+    keys, n, a = spec.unit_columns, len(spec.steps), evaluated
+    done = a.reach == n
+    zero = ibis.literal(0, "int64")
+    entries = a.select(
+        *keys, o_sec=a.t0.cast("int64"), o_tie=zero, o_pos=a.e * 2, src=a.e, is_entry=True
+    )
+    probes = a.select(
+        *keys,
+        o_sec=ibis.ifelse(done, a[f"t{n - 1}"], a.t0 + spec.window).cast("int64"),
+        o_tie=ibis.ifelse(done, 0, 1).cast("int64"),
+        o_pos=ibis.ifelse(done, a["last"] * 2 + 1, 0).cast("int64"),
+        src=a.e,
+        is_entry=False,
+    )
+    both = ibis.union(entries, probes)
+    order = [both.o_sec, both.o_tie, both.o_pos]
+    after = ibis.window(group_by=keys, order_by=order, rows=(1, None))
+    nxt = ibis.ifelse(both.is_entry, both.src, ibis.null()).min().over(after)
+    hops = both.mutate(dst=nxt)
+    return hops.filter(~hops.is_entry & hops.dst.notnull()).select(*keys, "src", "dst")
+
+
+def _attempt_sequence(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """The attempts Mixpanel-style totals count: from the first entry, each next one in turn.
+
+    Following the chain of next attempts is a pointer walk; it is done by doubling (the set of
+    attempts reached in fewer than 2**i hops, with the 2**i-hop pointers), so the expression has
+    log2(max entries per unit) rounds. That bound is read with one small query first.
+    """
+    keys = spec.unit_columns
+    most = evaluated.group_by(keys).aggregate(n=evaluated.count()).n.max().execute()
+    rounds = max(1, math.ceil(math.log2(max(int(most or 1), 1) + 1)))
+    hops = _next_attempts(evaluated, spec)
+    reached = evaluated.group_by(keys).aggregate(node=evaluated.e.min())
+    for i in range(rounds):
+        jump = hops.view()
+        on = [reached[k] == jump[k] for k in keys] + [reached.node == jump.src]
+        step = reached.join(jump, on).select(*[reached[k] for k in keys], node=jump.dst)
+        reached = ibis.union(reached, step, distinct=True)
+        if i < rounds - 1:
+            second = hops.view()
+            on = [hops[k] == second[k] for k in keys] + [hops.dst == second.src]
+            hops = hops.join(second, on).select(
+                *[hops[k] for k in keys], src=hops.src, dst=second.dst
+            )
+    on = [evaluated[k] == reached[k] for k in keys] + [evaluated.e == reached.node]
+    return evaluated.semi_join(reached, on)
+
+
+def _segment(counted: ir.Table, rows: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """Attach the breakdown value of the chosen step, top values kept, the rest 'other'."""
+    keys = spec.unit_columns
+    if spec.by is None:
+        return counted.mutate(segment=ibis.null("string"))
+    if spec.by_step == "first":
+        valued = counted.mutate(value=counted.bv)
+    else:
+        at = counted["last"] if spec.by_step == "last" else _step_position(counted, spec.by_step)
+        look = rows.select(**{f"v_{k}": rows[k] for k in keys}, v_pos=rows.pos, v_bv=rows.bv)
+        on = [counted[k] == look[f"v_{k}"] for k in keys] + [at == look.v_pos]
+        joined = counted.left_join(look, on)
+        valued = joined.select(*[counted[c] for c in counted.columns], value=look.v_bv)
+    valued = valued.mutate(value=valued.value.fill_null(NONE_LABEL))
+    sizes = valued.group_by("value").aggregate(entrants=ibis._.count())
+    ranks = sizes.select(
+        r_value=sizes.value,
+        rank=ibis.row_number().over(order_by=[sizes.entrants.desc(), sizes.value.asc()]),
+    )
+    joined = valued.join(ranks, valued.value == ranks.r_value)
+    segment = ibis.ifelse(joined["rank"] < spec.top, joined.value, ibis.literal(OTHER_LABEL))
+    return joined.select(*[valued[c] for c in counted.columns], segment=segment)
+
+
+def _step_position(counted: ir.Table, step: int) -> ir.IntegerValue:
+    position = counted.e if step == 1 else counted[f"g{step - 1}"]
+    return ibis.ifelse(counted.reach >= step, position, ibis.null())
+
+
+def build_funnel_people(events: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """One row per counted unit: the steps it reached and when (an expression, not executed).
+
+    Columns: the unit columns (``person_id``, plus ``session_id`` for sessions, plus ``attempt``
+    — the entry's position — for attempts), ``reach`` (steps reached), ``t0`` … ``t{n-1}`` (epoch
+    seconds of reaching each step, null past ``reach``) and ``segment`` (the breakdown value or
+    ``"other"``; null without ``by``).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("e", journeys({"ann": [("a", "2026-01-01"), ("b", "+1h")]}))
+    >>> build_funnel_people(events, FunnelSpec(steps=["a", "b"])).execute()["reach"].tolist()
+    [2]
+    """
+    rows = _rows(events, spec)
+    evaluated = _evaluate(CHAINS[spec.order](rows, spec), spec)
+    counted = _segment(_counted(evaluated, spec), rows, spec)
+    times = [f"t{k}" for k in range(len(spec.steps))]
+    extra = ["e"] if spec.count == "attempts" else []
+    out = counted.select(*spec.unit_columns, *extra, "reach", *times, "segment")
+    return out.rename({"attempt": "e"}) if extra else out
+
+
+def _step_stats(people: ir.Table, spec: FunnelSpec) -> ir.Table:
+    parts = []
+    for k in range(len(spec.steps)):
+        reached = people.filter(people.reach > k)
+        previous = reached[f"t{k - 1}"] if k else reached.t0
+        parts.append(
+            reached.select(
+                segment=reached.segment,
+                step=ibis.literal(k + 1, "int64"),
+                from_previous=(reached[f"t{k}"] - previous).cast("float64"),
+                from_start=(reached[f"t{k}"] - reached.t0).cast("float64"),
+            )
+        )
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def build_funnel(events: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """The funnel as one engine expression: people and timing per step (and breakdown value).
+
+    Rows have ``segment`` (null for the whole funnel, else a breakdown value), ``step``
+    (1-based), ``people`` (units reaching the step), ``median_seconds_to_convert`` (from the
+    previous step) and ``p25``/``p50``/``p75``/``p90`` seconds from step 1.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("e", journeys({"ann": [("a", "2026-01-01"), ("b", "+1h")]}))
+    >>> build_funnel(events, FunnelSpec(steps=["a", "b"])).execute()["people"].tolist()
+    [1, 1]
+    """
+    people = build_funnel_people(events, spec)
+    stats = _step_stats(people, spec)
+    overall = stats.mutate(segment=ibis.null("string"))
+    tables = [overall, stats] if spec.by else [overall]
+    both = ibis.union(*tables) if len(tables) > 1 else overall
+    aggs: dict[str, ir.Value] = {
+        "people": both.count(),
+        "median_seconds_to_convert": both.from_previous.median(),
+    }
+    aggs |= {name: both.from_start.quantile(q) for name, q in QUANTILES.items()}
+    return both.group_by(["segment", "step"]).aggregate(**aggs).order_by(["segment", "step"])
+
+
+# --- results -------------------------------------------------------------------------------------
+
+Z95 = 1.959963984540054
+
+
+def wilson(successes: int, trials: int) -> tuple[float | None, float | None]:
+    """The Wilson score 95% interval of a proportion (None, None without trials).
+
+    Examples
+    --------
+    >>> low, high = wilson(8, 10)
+    >>> round(low, 3), round(high, 3)
+    (0.49, 0.943)
+    """
+    if trials <= 0:
+        return None, None
+    p, z2 = successes / trials, Z95 * Z95
+    denominator = 1 + z2 / trials
+    centre = (p + z2 / (2 * trials)) / denominator
+    half = Z95 * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float | None, float | None]:
+    """Two-sided two-proportion z-test (pooled); returns (z, p-value), Nones when undefined.
+
+    Examples
+    --------
+    >>> z, p = two_proportion_test(30, 100, 50, 100)
+    >>> round(z, 2), round(p, 4)
+    (-2.89, 0.0039)
+    """
+    if n1 <= 0 or n2 <= 0:
+        return None, None
+    pooled = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return None, None
+    z = (x1 / n1 - x2 / n2) / se
+    return z, math.erfc(abs(z) / math.sqrt(2))
+
+
+def _ratio(top: float, bottom: float) -> float | None:
+    return top / bottom if bottom else None
+
+
+def _step_frame(raw: pd.DataFrame, spec: FunnelSpec) -> pd.DataFrame:
+    """Complete per-step rows for one segment (steps nobody reached get 0 people)."""
+    by_step = raw.set_index("step") if len(raw) else pd.DataFrame()
+    counts = {int(k): int(v) for k, v in zip(raw["step"], raw["people"], strict=True)}
+    records, start, previous = [], 0, 0
+    for number, label in enumerate(spec.steps, start=1):
+        hit = number in counts
+        people = counts.get(number, 0)
+        start = people if number == 1 else start
+        low, high = wilson(people, start)
+        record: dict[str, Any] = {
+            "step": label,
+            "step_number": number,
+            "people": people,
+            "conversion_from_start": _ratio(people, start),
+            "conversion_from_previous": _ratio(people, previous) if number > 1 else _ratio(1, 1),
+            "dropped": previous - people if number > 1 else 0,
+            "median_seconds_to_convert": by_step.loc[number, "median_seconds_to_convert"]
+            if hit and number > 1
+            else None,
+            "ci_low": low,
+            "ci_high": high,
+        }
+        for name in QUANTILES:
+            record[f"{name}_seconds_from_start"] = by_step.loc[number, name] if hit else None
+        records.append(record)
+        previous = people
+    frame = pd.DataFrame.from_records(records)
+    if start == 0:
+        frame["conversion_from_previous"] = None
+    return frame
+
+
+@dataclass
+class FunnelResult(Result):
+    """Per-step counts, conversion and timing, overall and per breakdown value.
+
+    ``to_dict()`` is ``{"steps": [...], "breakdown": [...], "spec": {...}}``; each step record has
+    ``step`` (the label), ``step_number``, ``people`` (units of ``spec.count``),
+    ``conversion_from_start``, ``conversion_from_previous``, ``dropped``,
+    ``median_seconds_to_convert``, ``p25``/``p50``/``p75``/``p90_seconds_from_start``, ``ci_low``
+    and ``ci_high`` (Wilson 95% of ``conversion_from_start``). ``breakdown`` is present when
+    ``spec.by`` is set: one record per value with ``value``, ``entrants``, ``conversions``,
+    ``conversion``, ``rest_conversion``, ``z``, ``p_value``, ``significant`` (p < 0.05) and its
+    ``steps``.
+    """
+
+    spec: FunnelSpec
+    steps: pd.DataFrame
+    breakdown: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sql: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        """The overall steps, one row per step."""
+        return self.steps
+
+    def breakdown_frame(self) -> pd.DataFrame:
+        """Steps per breakdown value (column ``value`` first), empty without a breakdown."""
+        parts = [frame.assign(value=value) for value, frame in self.breakdown.items()]
+        if not parts:
+            return pd.DataFrame()
+        frame = pd.concat(parts, ignore_index=True)
+        return frame[["value", *[c for c in frame.columns if c != "value"]]]
+
+    def significance(self) -> pd.DataFrame:
+        """Each breakdown value's overall conversion against all other values (z-test)."""
+        total = self.steps["people"].iloc[0], self.steps["people"].iloc[-1]
+        rows = []
+        for value, frame in self.breakdown.items():
+            n1, x1 = int(frame["people"].iloc[0]), int(frame["people"].iloc[-1])
+            n2, x2 = int(total[0]) - n1, int(total[1]) - x1
+            z, p = two_proportion_test(x1, n1, x2, n2)
+            rows.append(
+                {
+                    "value": value,
+                    "entrants": n1,
+                    "conversions": x1,
+                    "conversion": _ratio(x1, n1),
+                    "rest_conversion": _ratio(x2, n2),
+                    "z": z,
+                    "p_value": p,
+                    "significant": p is not None and p < 0.05,
+                }
+            )
+        return pd.DataFrame.from_records(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape (see the class docstring)."""
+        out: dict[str, Any] = {"steps": frame_records(self.steps)}
+        if self.spec.by is not None:
+            tests = frame_records(self.significance()) if self.breakdown else []
+            for record in tests:
+                record["steps"] = frame_records(self.breakdown[record["value"]])
+            out["breakdown"] = tests
+        out["spec"] = self.spec.to_dict()
+        return out
+
+    def figure(self) -> Any:
+        """A Plotly funnel: one trace overall, or one per breakdown value."""
+        import plotly.graph_objects as go
+
+        series = self.breakdown or {"all": self.steps}
+        fig = go.Figure()
+        for name, frame in series.items():
+            fig.add_trace(
+                go.Funnel(
+                    name=name,
+                    y=list(frame["step"]),
+                    x=list(frame["people"]),
+                    textinfo="value+percent initial",
+                )
+            )
+        fig.update_layout(title="Funnel", legend_title=self.spec.by or "")
+        return fig
+
+
+def run_funnel(events: ir.Table, spec: FunnelSpec) -> FunnelResult:
+    """Compute a funnel: execute :func:`build_funnel` once and shape the small result.
+
+    Parameters
+    ----------
+    events
+        An events table in the canonical schema (any Ibis backend).
+    spec
+        The funnel to compute.
+
+    Returns
+    -------
+    FunnelResult
+        Steps overall and per breakdown value, with the SQL that ran.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("e", journeys({
+    ...     "ann": [("landing", "2026-01-01 10:00"), ("signup", "+1h")],
+    ...     "bob": [("landing", "2026-01-01 11:00")],
+    ... }))
+    >>> result = run_funnel(events, FunnelSpec(steps=["landing", "signup"]))
+    >>> [s["people"] for s in result.to_dict()["steps"]]
+    [2, 1]
+    """
+    expr = build_funnel(events, spec)
+    raw = expr.execute()
+    overall = raw[raw["segment"].isna()]
+    breakdown: dict[str, pd.DataFrame] = {}
+    if spec.by is not None:
+        segments = raw[raw["segment"].notna()]
+        order = segments[segments["step"] == 1].sort_values(
+            ["people", "segment"], ascending=[False, True]
+        )
+        for value in order["segment"]:
+            breakdown[str(value)] = _step_frame(segments[segments["segment"] == value], spec)
+    return FunnelResult(spec, _step_frame(overall, spec), breakdown, str(ibis.to_sql(expr)))
+
+
+def dropped_people(events: ir.Table, spec: FunnelSpec, step: int) -> ir.Table:
+    """The units that reached step ``step - 1`` but not ``step`` — an audience to export.
+
+    Parameters
+    ----------
+    events, spec
+        As for :func:`run_funnel`.
+    step
+        A 1-based step number from 2 to the number of steps.
+
+    Returns
+    -------
+    ibis.Table
+        An expression with the unit columns (``person_id``; ``session_id`` for sessions;
+        ``attempt`` for attempts) and ``segment``.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("e", journeys({
+    ...     "ann": [("landing", "2026-01-01 10:00"), ("signup", "+1h")],
+    ...     "bob": [("landing", "2026-01-01 11:00")],
+    ... }))
+    >>> spec = FunnelSpec(steps=["landing", "signup"])
+    >>> dropped_people(events, spec, 2).execute()["person_id"].tolist()
+    ['bob']
+    """
+    if isinstance(step, bool) or not isinstance(step, int) or not 2 <= step <= len(spec.steps):
+        raise SpecError(
+            f"Invalid step {step!r} for dropped people: use a step number from 2 to "
+            f"{len(spec.steps)} (people who reached the step before it but not it)."
+        )
+    people = build_funnel_people(events, spec)
+    units = [c for c in people.columns if c in (*spec.unit_columns, "attempt")]
+    return people.filter(people.reach == step - 1).select(*units, "segment")
+
+
+# --- trends and drivers --------------------------------------------------------------------------
+
+PERIODS = {"day": 86400, "week": 7 * 86400}
+# 1970-01-01 was a Thursday: shift by three days so weeks start on Monday.
+_WEEK_SHIFT = 3 * 86400
+DRIVER_COLUMNS = ("channel", "device", "interaction", "campaign", "source")
+
+
+@dataclass
+class FunnelTrendResult(Result):
+    """Conversion (entry to last step) per entry period: ``period``, ``entrants``,
+    ``conversions``, ``conversion``, ``ci_low``, ``ci_high``."""
+
+    spec: FunnelSpec
+    every: str
+    frame: pd.DataFrame
+    sql: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame
+
+    def figure(self) -> Any:
+        import plotly.graph_objects as go
+
+        fig = go.Figure(go.Scatter(x=self.frame["period"], y=self.frame["conversion"]))
+        fig.update_layout(title=f"Conversion by {self.every} of entry", yaxis_tickformat=".0%")
+        return fig
+
+
+def run_funnel_trend(events: ir.Table, spec: FunnelSpec, every: str = "day") -> FunnelTrendResult:
+    """Funnel conversion per period of entry (UTC day, or week starting Monday).
+
+    A unit belongs to the period of its counted attempt's step-1 event and converts when that
+    attempt reaches the last step.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("e", journeys({
+    ...     "ann": [("landing", "2026-01-01 10:00"), ("signup", "+1h")],
+    ...     "bob": [("landing", "2026-01-02 11:00")],
+    ... }))
+    >>> trend = run_funnel_trend(events, FunnelSpec(steps=["landing", "signup"]))
+    >>> trend.to_frame()["conversion"].tolist()
+    [1.0, 0.0]
+    """
+    _choice("every", every, tuple(PERIODS))
+    people = build_funnel_people(events, spec)
+    size, shift = PERIODS[every], (_WEEK_SHIFT if every == "week" else 0)
+    shifted = people.t0 + shift
+    start = shifted - shifted % size - shift
+    done = people.reach == len(spec.steps)
+    expr = (
+        people.mutate(period=start)
+        .group_by("period")
+        .aggregate(entrants=ibis._.count(), conversions=done.sum())
+        .order_by("period")
+    )
+    raw = expr.execute()
+    rows = []
+    for record in raw.to_dict(orient="records"):
+        n, x = int(record["entrants"]), int(record["conversions"])
+        low, high = wilson(x, n)
+        period = pd.Timestamp(int(record["period"]), unit="s")
+        rows.append(
+            {
+                "period": period,
+                "entrants": n,
+                "conversions": x,
+                "conversion": x / n,
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
+    columns = ["period", "entrants", "conversions", "conversion", "ci_low", "ci_high"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    return FunnelTrendResult(spec, every, frame, str(ibis.to_sql(expr)))
+
+
+@dataclass
+class ConversionDriversResult(Result):
+    """Events and property values most associated with converting and with dropping at a step.
+
+    Rows: ``direction`` (``converts`` or ``drops``), ``kind`` (``event`` or a column name),
+    ``value``, ``units`` (units with the feature), ``converted`` (of them), ``conversion_with``,
+    ``conversion_without`` and ``odds_ratio`` (with 0.5 added to each cell, Haldane).
+    """
+
+    spec: FunnelSpec
+    step: int
+    frame: pd.DataFrame
+    sql: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame
+
+    def figure(self) -> Any:
+        import plotly.graph_objects as go
+
+        labels = [f"{k}={v}" for k, v in zip(self.frame["kind"], self.frame["value"], strict=True)]
+        odds = [math.log(x) for x in self.frame["odds_ratio"]]
+        fig = go.Figure(go.Bar(x=odds, y=labels, orientation="h"))
+        fig.update_layout(title=f"Drivers of step {self.step}", xaxis_title="log odds ratio")
+        return fig
+
+
+def _features(events: ir.Table, spec: FunnelSpec) -> ir.Table:
+    names = {s.name for s in spec.parsed_steps if s.kind == "event" and s.name}
+    parts = [
+        events.filter(
+            events.event.notnull(), ~events.event.isin(sorted(names)) if names else True
+        ).select(*spec.unit_columns, "ts", kind=ibis.literal("event"), value=events.event)
+    ]
+    for column in DRIVER_COLUMNS:
+        parts.append(
+            events.filter(events[column].notnull()).select(
+                *spec.unit_columns, "ts", kind=ibis.literal(column), value=events[column]
+            )
+        )
+    return ibis.union(*parts)
+
+
+def run_conversion_drivers(
+    events: ir.Table, spec: FunnelSpec, step: int, min_count: int = 5, top: int = 10
+) -> ConversionDriversResult:
+    """What goes with converting to ``step``, and with dropping before it (odds ratios).
+
+    The population is the units that reached step ``step - 1``; a unit converts when it reached
+    ``step``. A unit *has* a feature when, between its step-1 event and its step ``step`` event
+    (or the end of its window when it dropped), it did an event (other than the funnel's own
+    events) or had a ``channel``, ``device``, ``interaction``, ``campaign`` or ``source`` value.
+    Features held by fewer than ``min_count`` units are left out; the ``top`` highest odds ratios
+    are reported as ``converts`` and the ``top`` lowest as ``drops``.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("e", journeys({
+    ...     "ann": [("landing", "2026-01-01 10:00"), ("help", "+1m"), ("signup", "+1h")],
+    ...     "bob": [("landing", "2026-01-01 11:00"), ("pricing", "+1m")],
+    ... }))
+    >>> spec = FunnelSpec(steps=["landing", "signup"])
+    >>> drivers = run_conversion_drivers(events, spec, 2, min_count=1)
+    >>> drivers.to_frame()[["direction", "value"]].values.tolist()
+    [['converts', 'help'], ['drops', 'pricing']]
+    """
+    if isinstance(step, bool) or not isinstance(step, int) or not 2 <= step <= len(spec.steps):
+        raise SpecError(f"Invalid step {step!r}: use a step number from 2 to {len(spec.steps)}.")
+    people = build_funnel_people(events, spec).filter(ibis._.reach >= step - 1)
+    unit = [*spec.unit_columns, *(["attempt"] if spec.count == "attempts" else [])]
+    converted = people.reach >= step
+    end = ibis.ifelse(converted, people[f"t{step - 1}"], people.t0 + spec.window)
+    people = people.select(*unit, "t0", end=end.cast("int64"), converted=converted)
+    feats = _features(events, spec).view()
+    sec = feats.ts.epoch_seconds().cast("int64")
+    on = [people[k] == feats[k] for k in spec.unit_columns]
+    joined = people.join(feats, [*on, sec >= people.t0, sec <= people.end])
+    have = joined.select(*[people[c] for c in unit], people.converted, feats.kind, feats.value)
+    have = have.distinct()
+    expr = (
+        have.group_by(["kind", "value"])
+        .aggregate(units=have.count(), converted=have.converted.sum())
+        .filter(ibis._.units >= min_count)
+    )
+    totals = people.aggregate(n=people.count(), c=people.converted.sum())
+    stats, sizes = expr.execute(), totals.execute()
+    n, c = int(sizes["n"].iloc[0]), int(sizes["c"].iloc[0] or 0)
+    frame = _odds(stats, n, c, top)
+    return ConversionDriversResult(spec, step, frame, str(ibis.to_sql(expr)))
+
+
+def _odds(stats: pd.DataFrame, n: int, c: int, top: int) -> pd.DataFrame:
+    rows = []
+    for record in stats.to_dict(orient="records"):
+        units, a = int(record["units"]), int(record["converted"])
+        b, cc = c - a, units - a
+        d = (n - c) - cc
+        odds = ((a + 0.5) * (d + 0.5)) / ((b + 0.5) * (cc + 0.5))
+        rows.append(
+            {
+                "kind": record["kind"],
+                "value": record["value"],
+                "units": units,
+                "converted": a,
+                "conversion_with": a / units,
+                "conversion_without": _ratio(b, n - units),
+                "odds_ratio": odds,
+            }
+        )
+    columns = [
+        "direction",
+        "kind",
+        "value",
+        "units",
+        "converted",
+        "conversion_with",
+        "conversion_without",
+        "odds_ratio",
+    ]
+    ranked = sorted(rows, key=lambda r: (-r["odds_ratio"], r["kind"], r["value"]))
+    ups = [dict(r, direction="converts") for r in ranked if r["odds_ratio"] > 1][:top]
+    downs = [dict(r, direction="drops") for r in reversed(ranked) if r["odds_ratio"] < 1][:top]
+    return pd.DataFrame.from_records(ups + downs, columns=columns)

@@ -1,0 +1,329 @@
+"""Funnel steps and durations: parse the user's text once, then match events in the engine or in
+Python with the same rules.
+
+A step is ``[kind:]name[filter]...`` where ``kind`` is ``event`` (the default), ``touchpoint`` or
+``stage``, and each ``[key op value]`` filter compares a canonical column or a JSON property of the
+event. A step may be filters alone (``[plan=pro]``: any event with that property).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from journeylens.errors import SpecError, did_you_mean
+from journeylens.schema import EVENTS
+
+# Which column each step kind matches its name against.
+KIND_COLUMNS: dict[str, str] = {"event": "event", "touchpoint": "touchpoint", "stage": "stage"}
+
+DURATION_UNITS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+    "=": operator.eq,
+}
+EQUALITY = frozenset({"=", "!="})
+
+# Columns a filter may not name: times have since/until, properties are reached by key.
+UNFILTERABLE = frozenset({"ts", "received_at", "properties"})
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_KIND = re.compile(r"^([A-Za-z_]+):(.*)$", re.DOTALL)
+_FILTER = re.compile(
+    r"""\[\s*(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>>=|<=|!=|>|<|=)\s*
+    (?P<value>"[^"]*"|'[^']*'|[^\]]*?)\s*\]""",
+    re.VERBOSE,
+)
+_PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One ``[key op value]`` condition; ``value`` is a float when it was written as a number."""
+
+    key: str
+    op: str
+    value: str | float
+    raw: str = ""
+
+    @property
+    def is_column(self) -> bool:
+        return self.key in EVENTS.names
+
+
+@dataclass(frozen=True)
+class Step:
+    """A parsed funnel step: what it matches and how it was written."""
+
+    text: str
+    kind: str
+    name: str | None
+    filters: tuple[Filter, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.text
+
+
+def parse_duration(text: str) -> int:
+    """Parse a duration such as ``30s``, ``30m``, ``2h``, ``7d`` or ``1w`` into whole seconds.
+
+    Parameters
+    ----------
+    text
+        A positive whole number followed by one unit: ``s``, ``m``, ``h``, ``d`` or ``w``.
+
+    Returns
+    -------
+    int
+        The duration in seconds.
+
+    Raises
+    ------
+    SpecError
+        When the text is not a positive duration.
+
+    Examples
+    --------
+    >>> parse_duration("2h")
+    7200
+    >>> parse_duration("14d")
+    1209600
+    """
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if not match or int(match[1]) == 0:
+        raise SpecError(
+            f"Invalid duration {text!r}: write a positive whole number and a unit "
+            "(s, m, h, d or w), for example '30m', '2h', '7d' or '1w'."
+        )
+    return int(match[1]) * DURATION_UNITS[match[2]]
+
+
+def _value(raw: str) -> str | float:
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        return raw[1:-1]
+    try:
+        number = float(raw)
+    except ValueError:
+        return raw
+    return number if math.isfinite(number) else raw
+
+
+def _check_filter(item: Filter, text: str) -> None:
+    dtype = EVENTS[item.key] if item.is_column else None
+    if item.key in UNFILTERABLE:
+        raise SpecError(
+            f"Step {text!r} filters on {item.key!r}, which cannot be filtered in a step; "
+            "use since/until for times and name JSON properties directly, e.g. [plan=pro]."
+        )
+    if dtype is not None and dtype.is_numeric() and not isinstance(item.value, float):
+        raise SpecError(
+            f"Step {text!r} compares the numeric column {item.key!r} with {item.value!r}; "
+            "write a number, e.g. [revenue>100]."
+        )
+    numeric_target = dtype.is_numeric() if dtype is not None else isinstance(item.value, float)
+    if item.op not in EQUALITY and not numeric_target:
+        raise SpecError(
+            f"Step {text!r} uses {item.op!r} with the text value {item.value!r}; "
+            "only = and != compare text, >, >=, <, <= need a number."
+        )
+
+
+def _parse_filters(rest: str, text: str) -> tuple[str, tuple[Filter, ...]]:
+    start = rest.find("[")
+    if start < 0:
+        return rest.strip(), ()
+    name, tail = rest[:start].strip(), rest[start:]
+    filters: list[Filter] = []
+    while tail.strip():
+        match = _FILTER.match(tail.strip())
+        if not match:
+            raise SpecError(
+                f"Cannot read the filter {tail.strip()!r} in step {text!r}: write "
+                "[key op value] with op one of =, !=, >, >=, <, <=, "
+                "e.g. event:purchase[revenue>100]."
+            )
+        raw = match["value"]
+        item = Filter(match["key"], match["op"], _value(raw), raw.strip("\"'"))
+        _check_filter(item, text)
+        filters.append(item)
+        tail = tail.strip()[match.end() :]
+    return name, tuple(filters)
+
+
+def parse_step(text: str) -> Step:
+    """Parse one funnel step written as ``[kind:]name[key op value]...``.
+
+    Parameters
+    ----------
+    text
+        ``event:NAME``, ``touchpoint:NAME`` or ``stage:NAME``; a bare ``NAME`` means
+        ``event:NAME``. Filters in brackets compare a canonical column (``channel``,
+        ``revenue``, ...) or a JSON property; numbers compare numerically, quoted or other
+        values compare as text (``=`` and ``!=`` only). A step may be filters alone.
+
+    Returns
+    -------
+    Step
+        The parsed step; its ``label`` is the text as written (stripped).
+
+    Raises
+    ------
+    SpecError
+        When the kind is unknown, the name is empty or a filter cannot be read.
+
+    Examples
+    --------
+    >>> step = parse_step("event:purchase[revenue>100]")
+    >>> step.kind, step.name, step.filters[0].op, step.filters[0].value
+    ('event', 'purchase', '>', 100.0)
+    >>> parse_step("signup").kind
+    'event'
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise SpecError(f"Empty funnel step {text!r}: name an event, e.g. 'event:signup'.")
+    clean = text.strip()
+    kind, rest = "event", clean
+    match = _KIND.match(clean)
+    if match and "[" not in match[1]:
+        kind, rest = match[1], match[2]
+        if kind not in KIND_COLUMNS:
+            raise SpecError(
+                f"Unknown step kind {kind!r} in step {clean!r}.{did_you_mean(kind, KIND_COLUMNS)}"
+                f" Known: {', '.join(repr(k) for k in KIND_COLUMNS)}; write "
+                f"'event:{rest}' for an event whose name contains ':'."
+            )
+    name, filters = _parse_filters(rest, clean)
+    if not name and not filters:
+        raise SpecError(f"Step {clean!r} names nothing: write e.g. 'event:signup' or '[plan=pro]'.")
+    return Step(text=clean, kind=kind, name=name or None, filters=filters)
+
+
+def check_key(key: str, what: str) -> str:
+    """Validate a breakdown or filter key: a canonical column or a JSON property name."""
+    if key in UNFILTERABLE or not _PROPERTY_KEY.match(key or ""):
+        raise SpecError(
+            f"Invalid {what} {key!r}: name a canonical column such as 'channel' or 'device', "
+            "or a JSON property made of letters, digits and '_'."
+        )
+    return key
+
+
+# --- in the engine -------------------------------------------------------------------------------
+
+
+def _json(table: ir.Table, key: str) -> ir.Value:
+    return table.properties.cast("json")[key]
+
+
+def key_text(table: ir.Table, key: str) -> ir.StringValue:
+    """A canonical column or JSON property as text (numbers as their float text)."""
+    if key in EVENTS.names:
+        return table[key].cast("string")
+    value = _json(table, key)
+    return value.unwrap_as("string").coalesce(value.unwrap_as("float64").cast("string"))
+
+
+def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
+    compare = OPERATORS[item.op]
+    if item.is_column:
+        column = table[item.key]
+        if column.type().is_numeric():
+            return compare(column.cast("float64"), ibis.literal(item.value, "float64"))
+        return compare(column, ibis.literal(item.raw, "string"))
+    value = _json(table, item.key)
+    if isinstance(item.value, float):
+        return compare(value.unwrap_as("float64"), ibis.literal(item.value, "float64"))
+    return compare(value.unwrap_as("string"), ibis.literal(item.value, "string"))
+
+
+def step_predicate(step: Step, table: ir.Table) -> ir.BooleanValue:
+    """The engine predicate of a step over an events table (never null: missing means no match).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.schema import EVENTS
+    >>> t = ibis.table(EVENTS, name="events")
+    >>> _ = step_predicate(parse_step("purchase[revenue>100]"), t)
+    """
+    parts: list[ir.BooleanValue] = []
+    if step.name is not None:
+        parts.append(table[KIND_COLUMNS[step.kind]] == ibis.literal(step.name, "string"))
+    parts.extend(_filter_expr(table, item) for item in step.filters)
+    predicate = parts[0]
+    for part in parts[1:]:
+        predicate = predicate & part
+    return predicate.fill_null(False)
+
+
+# --- in Python (the reference) -------------------------------------------------------------------
+
+
+def _row_value(row: Mapping[str, Any], item: Filter) -> Any:
+    if item.is_column:
+        return row.get(item.key)
+    try:
+        props = json.loads(row.get("properties") or "{}")
+    except ValueError:
+        return None
+    value = props.get(item.key) if isinstance(props, dict) else None
+    if isinstance(item.value, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        return None
+    return value if isinstance(value, str) else None
+
+
+def step_matches(step: Step, row: Mapping[str, Any]) -> bool:
+    """Whether one event (a dict of canonical columns) matches the step, in plain Python.
+
+    Examples
+    --------
+    >>> step_matches(parse_step("purchase[revenue>100]"), {"event": "purchase", "revenue": 120.0})
+    True
+    """
+    if step.name is not None and row.get(KIND_COLUMNS[step.kind]) != step.name:
+        return False
+    for item in step.filters:
+        value = _row_value(row, item)
+        if value is None:
+            return False
+        target: Any = item.value
+        if item.is_column and EVENTS[item.key].is_numeric():
+            value = float(value)
+        elif item.is_column:
+            target = item.raw
+        if not OPERATORS[item.op](value, target):
+            return False
+    return True
+
+
+def row_key_text(row: Mapping[str, Any], key: str) -> str | None:
+    """The Python twin of :func:`key_text` for the reference."""
+    if key in EVENTS.names:
+        value = row.get(key)
+        return None if value is None else str(value)
+    try:
+        props = json.loads(row.get("properties") or "{}")
+    except ValueError:
+        return None
+    value = props.get(key) if isinstance(props, dict) else None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(float(value))
+    return None
