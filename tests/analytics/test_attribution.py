@@ -1,0 +1,173 @@
+"""Rule-based attribution on hand-worked journeys, the side-by-side table and the JSON shape."""
+
+from __future__ import annotations
+
+import ibis
+import pytest
+
+from journeylens.analytics.attribution import (
+    MODELS,
+    AttributionSpec,
+    run_attribution,
+)
+from journeylens.errors import SpecError
+from journeylens.testing import journeys
+
+# alice: ad (paid) 14 days, blog (organic) 7 days and home (direct) 0 days before buying for 100;
+# bob: ad 2 days and mail 1 day before buying for 50; carol: home only, buys for 20;
+# dave never buys; erin's only touch is 40 days before her purchase (outside the 30-day lookback).
+PEOPLE = {
+    "alice": [
+        ("ad", "2026-01-01", {"channel": "paid", "source": "google"}),
+        ("blog", "+7d", {"channel": "organic"}),
+        ("home", "+7d", {"channel": "direct"}),
+        ("purchase", "+0s", {"revenue": 100.0}),
+    ],
+    "bob": [
+        ("ad", "2026-01-02", {"channel": "paid"}),
+        ("mail", "+1d", {"channel": "email"}),
+        ("purchase", "+1d", {"revenue": 50.0}),
+    ],
+    "carol": [
+        ("home", "2026-01-03", {"channel": "direct"}),
+        ("purchase", "+1h", {"revenue": 20.0}),
+    ],
+    "dave": [("ad", "2026-01-03", {"channel": "paid"})],
+    "erin": [("ad", "2026-01-01", {"channel": "paid"}), ("purchase", "+40d", {"revenue": 5.0})],
+}
+REVENUE = {"alice": 100.0, "bob": 50.0, "carol": 20.0}
+A, B = 2 ** (-2 / 7), 2 ** (-1 / 7)  # bob's time-decay weights before normalising
+
+# Weights each converting journey gives its touches, worked out by hand.
+EXPECTED = {
+    "first_touch": {"alice": {"ad": 1}, "bob": {"ad": 1}, "carol": {"home": 1}},
+    "last_touch": {"alice": {"home": 1}, "bob": {"mail": 1}, "carol": {"home": 1}},
+    "last_non_direct": {"alice": {"blog": 1}, "bob": {"mail": 1}, "carol": {"home": 1}},
+    "linear": {
+        "alice": {"ad": 1 / 3, "blog": 1 / 3, "home": 1 / 3},
+        "bob": {"ad": 1 / 2, "mail": 1 / 2},
+        "carol": {"home": 1},
+    },
+    "time_decay": {  # 2^(-14/7), 2^(-7/7), 2^0 = 1/4, 1/2, 1 of 7/4
+        "alice": {"ad": 1 / 7, "blog": 2 / 7, "home": 4 / 7},
+        "bob": {"ad": A / (A + B), "mail": B / (A + B)},
+        "carol": {"home": 1},
+    },
+    "u_shape": {
+        "alice": {"ad": 0.4, "blog": 0.2, "home": 0.4},
+        "bob": {"ad": 0.5, "mail": 0.5},
+        "carol": {"home": 1},
+    },
+    "j_shape": {
+        "alice": {"ad": 0.2, "blog": 0.2, "home": 0.6},
+        "bob": {"ad": 0.25, "mail": 0.75},
+        "carol": {"home": 1},
+    },
+    "inverse_j": {
+        "alice": {"ad": 0.6, "blog": 0.2, "home": 0.2},
+        "bob": {"ad": 0.75, "mail": 0.25},
+        "carol": {"home": 1},
+    },
+}
+
+
+def expected_totals(model: str) -> dict[str, tuple[float, float]]:
+    totals: dict[str, tuple[float, float]] = {}
+    for person, weights in EXPECTED[model].items():
+        for touchpoint, weight in weights.items():
+            conversions, revenue = totals.get(touchpoint, (0.0, 0.0))
+            totals[touchpoint] = (conversions + weight, revenue + weight * REVENUE[person])
+    return totals
+
+
+@pytest.fixture(scope="module")
+def result():
+    return run_attribution(ibis.memtable(journeys(PEOPLE)), AttributionSpec("all"))
+
+
+@pytest.mark.parametrize("model", list(EXPECTED))
+def test_rule_model_matches_hand_worked_weights(result, model):
+    frame = result.to_frame()
+    rows = frame[frame["model"] == model].set_index("touchpoint")
+    for touchpoint, (conversions, revenue) in expected_totals(model).items():
+        assert rows.loc[touchpoint, "conversions"] == pytest.approx(conversions)
+        assert rows.loc[touchpoint, "revenue"] == pytest.approx(revenue)
+    assert rows["conversions"].sum() == pytest.approx(3)
+
+
+def test_touch_outside_lookback_leaves_conversion_unattributed(result):
+    assert result.totals == {"conversions": 3.0, "revenue": 170.0, "unattributed": 1.0}
+
+
+def test_longer_lookback_attributes_erins_purchase():
+    spec = AttributionSpec("first_touch", lookback="60d")
+    result = run_attribution(ibis.memtable(journeys(PEOPLE)), spec)
+    assert result.pivot().loc["ad", "first_touch"] == pytest.approx(3)
+    assert result.totals["unattributed"] == 0
+
+
+def test_every_model_shares_out_the_totals(result):
+    sums = result.to_frame().groupby("model")[["conversions", "revenue"]].sum()
+    assert list(result.pivot().columns) == list(MODELS)
+    assert sums["conversions"].tolist() == pytest.approx([3.0] * len(MODELS))
+    assert sums["revenue"].tolist() == pytest.approx([170.0] * len(MODELS))
+
+
+def test_custom_position_weights_apply_to_two_touch_journeys():
+    spec = AttributionSpec("u_shape", u_shape=(0.3, 0.4, 0.3))
+    pivot = run_attribution(ibis.memtable(journeys(PEOPLE)), spec).pivot()
+    assert pivot.loc["ad", "u_shape"] == pytest.approx(0.3 + 0.5)
+    assert pivot.loc["blog", "u_shape"] == pytest.approx(0.4)
+
+
+def test_touches_at_the_same_second_as_the_purchase_belong_to_it():
+    people = {"ann": [("ad", "2026-01-01"), ("purchase", "+0s"), ("mail", "+0s")]}
+    frame = run_attribution(ibis.memtable(journeys(people)), AttributionSpec("linear")).to_frame()
+    assert frame.set_index("touchpoint")["conversions"].to_dict() == {"ad": 0.5, "mail": 0.5}
+
+
+def test_second_purchase_starts_a_new_journey():
+    people = {
+        "ann": [("ad", "2026-01-01"), ("purchase", "+1d"), ("mail", "+1d"), ("purchase", "+1d")]
+    }
+    pivot = run_attribution(ibis.memtable(journeys(people)), AttributionSpec("first_touch")).pivot()
+    assert pivot["first_touch"].to_dict() == {"ad": 1.0, "mail": 1.0}
+
+
+def test_channel_level_names_missing_channels():
+    spec = AttributionSpec("last_touch", level="channel")
+    people = {"ann": [("ad", "2026-01-01"), ("purchase", "+1d")]}
+    frame = run_attribution(ibis.memtable(journeys(people)), spec).to_frame()
+    assert frame[["channel", "conversions"]].values.tolist() == [["(none)", 1.0]]
+
+
+def test_catalog_limits_touchpoints():
+    catalog = ibis.memtable({"touchpoint": ["ad", "mail", "blog"]})
+    result = run_attribution(
+        ibis.memtable(journeys(PEOPLE)), AttributionSpec("last_touch"), catalog
+    )
+    assert "home" not in set(result.to_frame()["touchpoint"])
+
+
+def test_json_records_have_the_documented_fields(result):
+    records = result.to_dict()
+    assert {"model", "touchpoint", "conversions", "revenue"} <= set(records[0])
+    assert len(records) == len(MODELS) * 4
+    figure = result.figure()
+    assert figure.layout.barmode == "group"
+    assert len(figure.data) == len(MODELS)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"model": "lienar"}, "Unknown attribution model 'lienar'"),
+        ({"model": "linear", "level": "device"}, "Invalid level 'device'"),
+        ({"model": "linear", "lookback": "soon"}, "Invalid duration 'soon'"),
+        ({"model": "u_shape", "u_shape": (0.5, 0.5, 0.5)}, "Invalid u_shape"),
+        ({"model": "markov", "markov_order": 4}, "Invalid markov_order 4"),
+    ],
+)
+def test_spec_errors_quote_the_bad_value(arguments, message):
+    with pytest.raises(SpecError, match=message):
+        AttributionSpec(**arguments)

@@ -1,0 +1,201 @@
+"""Markov-chain attribution: a chain worked out by hand, and ChannelAttribution as an oracle."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from journeylens.analytics._markov import Chain
+from journeylens.analytics.attribution import (
+    AttributionSpec,
+    build_journey_touches,
+    run_attribution,
+)
+from journeylens.schema import EVENTS, arrow_schema
+from journeylens.testing import journeys
+
+# ann: ad > email > buys 10, then ad (no purchase yet); bob: ad (40 days before, outside the
+# lookback) then ad > buys 0; cy: email, never buys.
+PEOPLE = {
+    "ann": [
+        ("ad", "2026-01-01"),
+        ("email", "+1d"),
+        ("purchase", "+1h", {"revenue": 10.0}),
+        ("ad", "+1d"),
+    ],
+    "bob": [("ad", "2026-01-01"), ("ad", "+40d"), ("purchase", "+1d")],
+    "cy": [("email", "2026-01-01")],
+}
+
+
+def test_removal_effects_match_the_chain_worked_by_hand():
+    result = run_attribution(ibis.memtable(journeys(PEOPLE)), AttributionSpec("markov"))
+    # Transitions: start→ad 3, start→email 1; ad→email 1, ad→conv 1, ad→null 1;
+    # email→conv 1, email→null 1. P(conv) = 3/4·(1/3 + 1/3·1/2) + 1/4·1/2 = 1/2.
+    # Without ad: 1/4·1/2 = 1/8 → RE 3/4. Without email: 3/4·1/3 = 1/4 → RE 1/2.
+    effects = result.removal_effects.set_index("touchpoint")
+    assert effects["removal_effect"].to_dict() == pytest.approx({"ad": 0.75, "email": 0.5})
+    # Value: ad→conv carries 0, email→conv 10. E = 3/4·1/3·1/2·10 + 1/4·1/2·10 = 2.5;
+    # without ad 1.25 (RE 1/2), without email 0 (RE 1).
+    assert effects["value_removal_effect"].to_dict() == pytest.approx({"ad": 0.5, "email": 1.0})
+    pivot = result.pivot("conversions")["markov"]
+    assert pivot.to_dict() == pytest.approx({"ad": 2 * 0.75 / 1.25, "email": 2 * 0.5 / 1.25})
+    revenue = result.pivot("revenue")["markov"]
+    assert revenue.to_dict() == pytest.approx({"ad": 10 / 3, "email": 20 / 3})
+
+
+def test_transition_matrix_rows_sum_to_one():
+    result = run_attribution(ibis.memtable(journeys(PEOPLE)), AttributionSpec("markov"))
+    matrix = result.transition_matrix
+    assert matrix.groupby("from")["probability"].sum().tolist() == pytest.approx([1, 1, 1])
+    start = matrix[matrix["from"] == "(start)"].set_index("to")["count"].to_dict()
+    assert start == {"ad": 3, "email": 1}
+
+
+def test_second_order_states_are_the_last_two_touches():
+    # a > b buys, a alone does not, b alone buys. Order 2: start→a 2, start→b 1, a→a>b 1,
+    # a→null 1, a>b→conv 1, b→conv 1. P = 2/3·1/2 + 1/3 = 2/3. Without a (states a, a>b):
+    # 1/3 → RE 1/2. Without b (states b, a>b): 0 → RE 1.
+    people = {
+        "p": [("a", "2026-01-01"), ("b", "+1h"), ("purchase", "+1h")],
+        "q": [("a", "2026-01-01")],
+        "r": [("b", "2026-01-01"), ("purchase", "+1h")],
+    }
+    result = run_attribution(
+        ibis.memtable(journeys(people)), AttributionSpec("markov", markov_order=2)
+    )
+    states = set(result.transition_matrix["to"])
+    assert "a>b" in states
+    effects = result.removal_effects.set_index("touchpoint")["removal_effect"].to_dict()
+    assert effects == pytest.approx({"a": 0.5, "b": 1.0})
+
+
+def test_removal_effects_are_never_negative_and_deterministic():
+    rng = np.random.default_rng(3)
+    counts = pd.DataFrame(
+        {
+            "from": ["(start)", "(start)", "a", "a", "b", "b", "a"],
+            "to": ["a", "b", "b", "(conversion)", "a", "(null)", "(null)"],
+            "count": rng.integers(1, 50, 7),
+            "revenue": [0, 0, 0, 30.0, 0, 0, 0],
+        }
+    )
+    first = Chain.from_counts(counts).removal_effects()
+    assert (first[["removal_effect", "value_removal_effect"]] >= 0).all().all()
+    pd.testing.assert_frame_equal(first, Chain.from_counts(counts).removal_effects())
+
+
+# --- ChannelAttribution as an oracle -------------------------------------------------------
+
+PEERS = Path(os.environ.get("JOURNEYLENS_PEERS_VENV", "/work/peers-venv"))
+PEER_PYTHON = PEERS / "bin" / "python"
+
+PEER_SCRIPT = """
+import json, sys
+import pandas as pd
+import ChannelAttribution as ca
+paths = pd.DataFrame(json.load(sys.stdin))
+heuristic = ca.heuristic_models(paths, "path", "conv", var_value="value", flg_pro=False)
+markov = ca.markov_model(paths, "path", "conv", var_value="value", var_null="null",
+                         out_more=True, flg_pro=False, verbose=False, nsim_start=1e6, seed=1,
+                         max_step=200)
+print(json.dumps({"heuristic": heuristic.to_dict("records"),
+                  "removal": markov["removal_effects"].to_dict("records")}))
+"""
+
+
+def random_events(seed: int, people: int) -> pa.Table:
+    """People with 1-5 touches on four channels; later channels convert more often."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["search", "social", "email", "display"])
+    lengths = rng.integers(1, 6, people)
+    person = np.repeat(np.arange(people), lengths)
+    channel = rng.choice(4, person.size, p=[0.3, 0.3, 0.2, 0.2])
+    step = np.concatenate([np.arange(n) for n in lengths])
+    start = datetime(2026, 1, 1)
+    ts = [start + timedelta(hours=int(h)) for h in person * 24 + step * 2]
+    rate = np.array([0.25, 0.05, 0.3, 0.1])
+    last = np.cumsum(lengths) - 1
+    buys = rng.random(people) < rate[channel[last]] + 0.03 * lengths
+    buyers = np.flatnonzero(buys)
+    rows = {
+        "event_id": [f"t{i}" for i in range(person.size)] + [f"c{i}" for i in buyers],
+        "ts": ts + [start + timedelta(hours=int(b) * 24 + 12) for b in buyers],
+        "event": list(names[channel]) + ["purchase"] * buyers.size,
+        "person_id": [f"p{p}" for p in person] + [f"p{b}" for b in buyers],
+        "touchpoint": list(names[channel]) + [None] * buyers.size,
+        "revenue": [None] * person.size + list(rng.integers(10, 100, buyers.size) * 1.0),
+    }
+    rows["received_at"] = rows["ts"]
+    size = len(rows["ts"])
+    full = {name: rows.get(name, [None] * size) for name in EVENTS.names}
+    return pa.table(full, schema=arrow_schema(EVENTS))
+
+
+def peer_paths(events: ibis.Table, spec: AttributionSpec) -> pd.DataFrame:
+    """Our journeys as ChannelAttribution's input: one row per distinct path."""
+    touches = build_journey_touches(events, spec).execute()
+    touches = touches.sort_values(["person_id", "journey", "pos"])
+    journeys_ = touches.groupby(["person_id", "journey"]).agg(
+        path=("key", " > ".join), conv=("converted", "max"), value=("revenue", "max")
+    )
+    journeys_["null"] = 1 - journeys_["conv"]
+    return journeys_.groupby("path", as_index=False)[["conv", "null", "value"]].sum()
+
+
+@pytest.fixture(scope="module")
+def peer():
+    if not PEER_PYTHON.exists():
+        pytest.skip(f"ChannelAttribution's virtualenv {PEERS} is absent (see docs/attribution.md)")
+    events = ibis.memtable(random_events(seed=7, people=3000))
+    spec = AttributionSpec(["first_touch", "last_touch", "linear", "markov"])
+    paths = peer_paths(events, spec)
+    output = subprocess.run(
+        [str(PEER_PYTHON), "-c", PEER_SCRIPT],
+        input=json.dumps(paths.to_dict("records")),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    line = output.stdout.strip().splitlines()[-1]
+    return run_attribution(events, spec), json.loads(line)
+
+
+@pytest.mark.parametrize(
+    ("model", "theirs"),
+    [("first_touch", "first_touch"), ("last_touch", "last_touch"), ("linear", "linear_touch")],
+)
+def test_heuristics_agree_with_channelattribution(peer, model, theirs):
+    ours, peer_output = peer
+    heuristic = pd.DataFrame(peer_output["heuristic"]).set_index("channel_name")
+    assert ours.pivot("conversions")[model].to_dict() == pytest.approx(
+        heuristic[f"{theirs}_conversions"].to_dict()
+    )
+    assert ours.pivot("revenue")[model].to_dict() == pytest.approx(
+        heuristic[f"{theirs}_value"].to_dict()
+    )
+
+
+def test_markov_removal_effects_agree_with_channelattribution(peer):
+    # ChannelAttribution simulates the chain (1e6 paths here); ours is exact, so they agree
+    # to within its sampling error. By default it cuts simulated paths at the longest observed
+    # path, which lowers removal effects by a few points: max_step=200 lifts that cut. Its
+    # transition matrix drops self-loops (a > a); order-1 removal effects do not depend on them.
+    ours, peer_output = peer
+    removal = pd.DataFrame(peer_output["removal"]).set_index("channel_name")
+    effects = ours.removal_effects.set_index("touchpoint")
+    for channel in removal.index:
+        theirs = removal.loc[channel, "removal_effects_conversion"]
+        assert effects.loc[channel, "removal_effect"] == pytest.approx(theirs, rel=0.02)
+        theirs = removal.loc[channel, "removal_effects_conversion_value"]
+        assert effects.loc[channel, "value_removal_effect"] == pytest.approx(theirs, rel=0.02)
