@@ -20,6 +20,7 @@ still add up exactly to ``c(T)``. With 15 values or fewer in all, every value is
 
 from __future__ import annotations
 
+from functools import cache
 from math import factorial
 
 import ibis.expr.types as ir
@@ -84,6 +85,16 @@ def _local_index(masks: np.ndarray, bits: list[int]) -> np.ndarray:
     return index
 
 
+@cache
+def _lattice(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Subset sizes of the ``2^k`` subsets, and the Shapley weight of each size."""
+    size = np.zeros(1 << k, dtype=np.int64)
+    for b in range(k):
+        size.reshape(-1, 2, 1 << b)[:, 1] += 1
+    weight = np.array([factorial(s) * factorial(k - s - 1) / factorial(k) for s in range(k)])
+    return size, weight
+
+
 def _exact(game: _Game, row: int) -> np.ndarray:
     bits = game.bits(int(game.masks[row]))
     k = len(bits)
@@ -92,19 +103,45 @@ def _exact(game: _Game, row: int) -> np.ndarray:
     rate = np.zeros((1 << k, 2))
     seen = np.zeros(1 << k, bool)
     rate[local], seen[local] = game.rates[inside], True
-    best = rate.copy()
-    for b in range(k):  # best[U] = max over observed subsets of U
-        view = best.reshape(-1, 2, 1 << b, 2)
-        view[:, 1] = np.maximum(view[:, 1], view[:, 0])
-    f = np.where(seen[:, None], rate, best)
-    size = np.array([bin(j).count("1") for j in range(1 << k)])
-    weight = np.array([factorial(s) * factorial(k - s - 1) / factorial(k) for s in range(k)])
+    f = _subset_best(rate, seen)
+    size, weight = _lattice(k)
     phi = np.zeros((k, 2))
     for b in range(k):
         pair = f.reshape(-1, 2, 1 << b, 2)
         without = size.reshape(-1, 2, 1 << b)[:, 0]
         phi[b] = (weight[without][..., None] * (pair[:, 1] - pair[:, 0])).sum(axis=(0, 1))
     return phi * game.journeys[row]
+
+
+def _subset_best(rate: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    best = rate.copy()
+    for b in range(len(seen).bit_length() - 1):  # best[U] = max over observed subsets of U
+        view = best.reshape(-1, 2, 1 << b, 2)
+        view[:, 1] = np.maximum(view[:, 1], view[:, 0])
+    return np.where(seen[:, None], rate, best)
+
+
+def _exact_all(game: _Game) -> np.ndarray:
+    """Every value at once on the lattice of all players (few players, many coalitions)."""
+    k = len(game.players)
+    rate = np.zeros((1 << k, 2))
+    seen = np.zeros(1 << k, bool)
+    rate[game.masks.astype(np.int64)], seen[game.masks.astype(np.int64)] = game.rates, True
+    f = _subset_best(rate, seen)
+    subsets = np.arange(1 << k)
+    v = np.zeros((1 << k, 2))
+    chunk = max(1, (1 << 22) >> k)
+    for lo in range(0, len(game.masks), chunk):
+        masks = game.masks[lo : lo + chunk].astype(np.int64)
+        n = game.journeys[lo : lo + chunk]
+        v += np.einsum("t,tsj->sj", n, f[masks[:, None] & subsets[None, :]])
+    size, weight = _lattice(k)
+    phi = np.zeros((k, 2))
+    for b in range(k):
+        pair = v.reshape(-1, 2, 1 << b, 2)
+        without = size.reshape(-1, 2, 1 << b)[:, 0]
+        phi[b] = (weight[without][..., None] * (pair[:, 1] - pair[:, 0])).sum(axis=(0, 1))
+    return phi
 
 
 def _sampled(game: _Game, row: int, samples: int, rng: np.random.Generator) -> np.ndarray:
@@ -140,6 +177,11 @@ def shapley_values(coalitions: pd.DataFrame, samples: int = 1000, seed: int = 0)
     [5.0, 5.0]
     """
     game = _Game(coalitions)
+    if len(game.players) <= EXACT_MAX:
+        total = _exact_all(game)
+        return pd.DataFrame(
+            {"key": game.players, "conversions": total[:, 0], "revenue": total[:, 1]}
+        )
     total = np.zeros((len(game.players), 2))
     rng = np.random.default_rng(seed)
     for row in range(len(game.masks)):

@@ -1,0 +1,146 @@
+"""Benchmark: raw events → every attribution model, against pandas paths + ChannelAttribution.
+
+journeylens builds journeys in DuckDB and runs all ten models (eight rule-based, exact Markov,
+Shapley). The peer builds paths with pandas (sort, group, join) and runs ChannelAttribution's
+Markov model (order 1, its default simulation) in its own virtualenv; its time is the pandas part
+plus the model's own run, measured inside the peer process. Figures are from one run.
+
+    .venv/bin/python bench/attribution.py --events 1000000 10000000
+    JOURNEYLENS_PEERS_VENV=/path/to/venv  # a virtualenv with ChannelAttribution and pandas
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from journeylens.analytics.attribution import AttributionSpec, run_attribution
+from journeylens.schema import EVENTS, arrow_schema
+
+TOUCHPOINTS = [f"tp{i:02d}" for i in range(12)]
+PEERS = Path(os.environ.get("JOURNEYLENS_PEERS_VENV", "/work/peers-venv"))
+
+PEER = """
+import json, sys, time
+import pandas as pd
+import ChannelAttribution as ca
+paths = pd.read_parquet(sys.argv[1])
+start = time.perf_counter()
+ca.markov_model(paths, "path", "conv", var_value="value", var_null="null", flg_pro=False,
+                verbose=False)
+print(json.dumps({"seconds": time.perf_counter() - start}))
+"""
+
+
+def generate(events: int, seed: int = 0) -> pa.Table:
+    """People with 1-8 touches a few hours apart over 90 days; about one in six buys."""
+    rng = np.random.default_rng(seed)
+    people = events // 5
+    lengths = rng.integers(1, 9, people)
+    buys = rng.random(people) < 0.05 + 0.03 * lengths
+    per_person = lengths + buys
+    total = int(per_person.sum())
+    person = np.repeat(np.arange(people), per_person)
+    step = np.arange(total) - np.repeat(np.cumsum(per_person) - per_person, per_person)
+    start = rng.integers(0, 90 * 86400, people)
+    seconds = np.repeat(start, per_person) + step * rng.integers(600, 36000, total)
+    is_purchase = np.zeros(total, bool)
+    is_purchase[np.cumsum(per_person)[buys] - 1] = True
+    weights = np.linspace(2, 1, len(TOUCHPOINTS))
+    choice = rng.choice(len(TOUCHPOINTS), total, p=weights / weights.sum())
+    names = pa.array([*TOUCHPOINTS, "purchase"])
+    index = pa.array(np.where(is_purchase, len(TOUCHPOINTS), choice).astype(np.int32))
+    event = pa.DictionaryArray.from_arrays(index, names).cast(pa.string())
+    touchpoint = pa.array(np.where(is_purchase, None, np.asarray(event)), pa.string())
+    ts = pa.array(np.datetime64("2026-01-01", "s") + seconds, pa.timestamp("us"))
+    revenue = np.where(is_purchase, rng.gamma(2.0, 40.0, total), np.nan)
+    columns = {
+        "event_id": pa.array(np.arange(total)).cast(pa.string()),
+        "ts": ts,
+        "received_at": ts,
+        "event": event,
+        "type": pa.array(np.full(total, "track")),
+        "person_id": pa.array(person).cast(pa.string()),
+        "touchpoint": touchpoint,
+        "revenue": pa.array(revenue, from_pandas=True),
+    }
+    schema = arrow_schema(EVENTS)
+    full = [columns.get(f.name, pa.nulls(total, f.type)) for f in schema]
+    return pa.Table.from_arrays(full, schema=schema)
+
+
+def ours(table: pa.Table) -> float:
+    start = time.perf_counter()
+    con = ibis.duckdb.connect()
+    events = con.create_table("events", table)
+    run_attribution(events, AttributionSpec("all"))
+    return time.perf_counter() - start
+
+
+def pandas_paths(table: pa.Table, lookback: int = 30 * 86400) -> pd.DataFrame:
+    """Paths as ChannelAttribution wants them: the same journeys as journeylens builds."""
+    frame = table.select(["person_id", "ts", "event_id", "event", "touchpoint", "revenue"])
+    df = frame.to_pandas()
+    df["t"] = df["ts"].astype("int64") // 10**6
+    df["conv"] = (df["event"] == "purchase").astype(int)
+    df = df.sort_values(["person_id", "t", "conv", "event_id"])
+    df["journey"] = df.groupby("person_id")["conv"].cumsum() - df["conv"]
+    conversions = df.loc[df["conv"] == 1, ["person_id", "journey", "t", "revenue"]]
+    touches = df.loc[df["conv"] == 0, ["person_id", "journey", "t", "touchpoint"]]
+    touches = touches.merge(
+        conversions.rename(columns={"t": "end"}), on=["person_id", "journey"], how="left"
+    )
+    last = touches.groupby(["person_id", "journey"])["t"].transform("max")
+    touches["converted"] = touches["end"].notna().astype(int)
+    touches["end"] = touches["end"].fillna(last)
+    touches = touches[touches["end"] - touches["t"] <= lookback]
+    journeys = touches.groupby(["person_id", "journey"], sort=False).agg(
+        path=("touchpoint", " > ".join), conv=("converted", "max"), value=("revenue", "max")
+    )
+    journeys["value"] = journeys["value"].fillna(0.0)
+    journeys["null"] = 1 - journeys["conv"]
+    return journeys.groupby("path", as_index=False)[["conv", "null", "value"]].sum()
+
+
+def peer(table: pa.Table) -> float | None:
+    python = PEERS / "bin" / "python"
+    if not python.exists():
+        return None
+    start = time.perf_counter()
+    paths = pandas_paths(table)
+    building = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "paths.parquet"
+        paths.to_parquet(path)
+        out = subprocess.run(
+            [str(python), "-c", PEER, str(path)], capture_output=True, text=True, check=True
+        )
+    return building + json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000])
+    args = parser.parse_args()
+    print(f"{'events':>12} {'journeylens s':>14} {'pandas+CA s':>12} {'ratio':>7}")
+    for size in args.events:
+        table = generate(size)
+        mine = ours(table)
+        theirs = peer(table)
+        ratio = f"{theirs / mine:6.1f}x" if theirs else "   n/a"
+        shown = f"{theirs:12.2f}" if theirs else f"{'absent':>12}"
+        print(f"{table.num_rows:>12,} {mine:14.2f} {shown} {ratio}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Shapley attribution: the axioms, a brute-force reference, and sampling above 15 values."""
+
+from __future__ import annotations
+
+import itertools
+from math import factorial
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from journeylens.analytics import _shapley
+from journeylens.analytics._shapley import SEP, shapley_values
+from journeylens.analytics.attribution import AttributionSpec, run_attribution
+from journeylens.testing import journeys
+
+
+def coalitions(rows: list[tuple[str, int, int, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(SEP.join(sorted(c.split(","))), n, k, v) for c, n, k, v in rows],
+        columns=["coalition", "journeys", "conversions", "revenue"],
+    )
+
+
+def brute_force(frame: pd.DataFrame) -> dict[str, float]:
+    """Shapley over every order of the players, v(S) = Σ_T n(T)·rate(T ∩ S) as documented."""
+    rate = {
+        frozenset(c.split(SEP)): k / n
+        for c, n, k in frame[["coalition", "journeys", "conversions"]].itertuples(index=False)
+    }
+
+    def f(group: frozenset[str]) -> float:
+        if group in rate:
+            return rate[group]
+        return max((r for s, r in rate.items() if s <= group), default=0.0)
+
+    def v(members: frozenset[str]) -> float:
+        return sum(n * f(t & members) for t, n in zip(rate, frame["journeys"], strict=True))
+
+    players = sorted(set().union(*rate))
+    totals = dict.fromkeys(players, 0.0)
+    for order in itertools.permutations(players):
+        seen: frozenset[str] = frozenset()
+        for player in order:
+            totals[player] += v(seen | {player}) - v(seen)
+            seen = seen | {player}
+    return {p: total / factorial(len(players)) for p, total in totals.items()}
+
+
+def values(frame: pd.DataFrame) -> dict[str, float]:
+    return shapley_values(frame).set_index("key")["conversions"].to_dict()
+
+
+def test_efficiency_values_add_up_to_all_conversions_and_revenue():
+    frame = coalitions(
+        [("a", 10, 3, 30.0), ("b", 8, 1, 5.0), ("a,b", 5, 4, 60.0), ("a,b,c", 4, 1, 9.0)]
+    )
+    result = shapley_values(frame)
+    assert result["conversions"].sum() == pytest.approx(9)
+    assert result["revenue"].sum() == pytest.approx(104)
+
+
+def test_symmetric_touchpoints_get_the_same_credit():
+    frame = coalitions([("a", 10, 4, 0.0), ("b", 10, 4, 0.0), ("a,b", 10, 6, 0.0)])
+    # Each single journey type keeps its own 4; in a,b each adds 0.4 alone and 0.2 after the
+    # other, so each gets 10·(0.4 + 0.2)/2 = 3.
+    assert values(frame) == pytest.approx({"a": 7.0, "b": 7.0})
+
+
+def test_null_player_gets_nothing():
+    # z only ever joins a, and a converts at the same rate with or without it.
+    frame = coalitions([("a", 10, 5, 0.0), ("a,z", 20, 10, 0.0), ("b", 4, 1, 0.0)])
+    assert values(frame)["z"] == pytest.approx(0.0)
+
+
+def test_unseen_coalition_takes_the_best_seen_part():
+    # a,b,c was seen, a,b was not: it is given a's rate (the best seen subset), so c's
+    # marginal after a,b is 0.9 - 0.5.
+    frame = coalitions([("a", 10, 5, 0.0), ("b", 10, 1, 0.0), ("a,b,c", 10, 9, 0.0)])
+    assert values(frame) == pytest.approx(brute_force(frame))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exact_agrees_with_brute_force_on_random_games(seed):
+    rng = np.random.default_rng(seed)
+    players = list("abcde")
+    rows = []
+    for size in (1, 2, 3):
+        for group in itertools.combinations(players, size):
+            if rng.random() < 0.6:
+                n = int(rng.integers(1, 30))
+                rows.append((",".join(group), n, int(rng.integers(0, n + 1)), 0.0))
+    frame = coalitions(rows)
+    assert values(frame) == pytest.approx(brute_force(frame))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_per_coalition_exact_agrees_with_brute_force(monkeypatch, seed):
+    # Above 15 values in all, each coalition's game is solved on its own members.
+    rng = np.random.default_rng(seed)
+    rows = [
+        (",".join(g), int(n), int(rng.integers(0, n + 1)), 0.0)
+        for g in itertools.combinations("abcde", 2)
+        if (n := rng.integers(1, 30)) and rng.random() < 0.7
+    ]
+    rows += [("a", 10, 3, 0.0), ("b,c,d", 7, 5, 0.0)]
+    frame = coalitions(rows)
+    monkeypatch.setattr(_shapley, "EXACT_MAX", 3)
+    assert values(frame) == pytest.approx(brute_force(frame))
+
+
+def test_sampling_approximates_the_exact_values_and_keeps_the_total(monkeypatch):
+    frame = coalitions(
+        [
+            ("a", 10, 2, 0.0),
+            ("b", 10, 3, 0.0),
+            ("a,b", 6, 3, 0.0),
+            ("a,b,c,d", 8, 6, 0.0),
+            ("c,d", 5, 1, 0.0),
+        ]
+    )
+    exact = values(frame)
+    monkeypatch.setattr(_shapley, "EXACT_MAX", 1)
+    sampled = shapley_values(frame, samples=4000, seed=5).set_index("key")["conversions"]
+    assert sampled.sum() == pytest.approx(sum(exact.values()))
+    assert sampled.to_dict() == pytest.approx(exact, abs=0.1)
+    again = shapley_values(frame, samples=4000, seed=5).set_index("key")["conversions"]
+    assert again.to_dict() == sampled.to_dict()
+
+
+def test_shapley_through_the_engine_uses_non_converting_journeys():
+    # a converts 1 of 2 journeys alone (ann, bob), a,b converts 1 of 1 (cy): b raises a's rate.
+    people = {
+        "ann": [("a", "2026-01-01"), ("purchase", "+1h")],
+        "bob": [("a", "2026-01-01")],
+        "cy": [("b", "2026-01-01"), ("a", "+1h"), ("b", "+1h"), ("purchase", "+1h")],
+    }
+    result = run_attribution(ibis.memtable(journeys(people)), AttributionSpec("shapley"))
+    # a,b: b alone was never seen (rate 0), a alone 1/2 → a gets (1/2 + 1)/2, b gets 1/4.
+    assert result.pivot()["shapley"].to_dict() == pytest.approx({"a": 1.75, "b": 0.25})
