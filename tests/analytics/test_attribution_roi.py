@@ -1,0 +1,104 @@
+"""Touchpoint ROI from catalog and cost-table costs, and the cut list's reasons."""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+import pytest
+
+from journeylens.analytics.attribution import AttributionSpec
+from journeylens.analytics.incrementality import IncrementalitySpec
+from journeylens.analytics.roi import RoiSpec, cost_per_touchpoint, run_cut_list, run_roi
+from journeylens.errors import SpecError
+from journeylens.testing import journeys
+
+# Ten days of data: ann buys for 120 after an ad, bob for 30 after an ad and a mail.
+PEOPLE = {
+    "ann": [("ad", "2026-01-01"), ("purchase", "+1d", {"revenue": 120.0})],
+    "bob": [("ad", "2026-01-05"), ("mail", "+1d"), ("purchase", "+5d", {"revenue": 30.0})],
+}
+CATALOG = pd.DataFrame(
+    {"touchpoint": ["ad", "mail"], "cost": [7.0, 500.0], "cost_period": ["week", "total"]}
+)
+
+
+def test_catalog_costs_are_prorated_over_the_range():
+    assert cost_per_touchpoint(CATALOG, 10).to_dict() == {"ad": 10.0, "mail": 500.0}
+    month = pd.DataFrame({"touchpoint": ["tv"], "cost": [365.25], "cost_period": ["year"]})
+    assert cost_per_touchpoint(month, 30)["tv"] == pytest.approx(30)
+
+
+def test_unknown_cost_period_is_named():
+    bad = CATALOG.assign(cost_period=["fortnight", "week"])
+    with pytest.raises(SpecError, match="Unknown cost_period 'fortnight'"):
+        cost_per_touchpoint(bad, 10)
+
+
+def test_roi_per_model_from_the_catalog():
+    spec = RoiSpec(attribution=AttributionSpec("last_touch"))
+    frame = run_roi(ibis.memtable(journeys(PEOPLE)), spec, ibis.memtable(CATALOG)).to_frame()
+    rows = frame.set_index("touchpoint")
+    # ann's purchase is 10 days after her ad: the range is 10 days, the ad costs 7 a week.
+    assert rows.loc["ad", "cost"] == pytest.approx(10)
+    assert rows.loc["ad", "cpa"] == pytest.approx(10)
+    assert rows.loc["ad", "roas"] == pytest.approx(12)
+    assert rows.loc["mail", "roi"] == pytest.approx(30 / 500 - 1)
+
+
+def test_cost_table_by_day_is_summed_within_the_range():
+    costs = ibis.memtable(
+        pd.DataFrame(
+            {
+                "day": pd.to_datetime(["2026-01-01", "2026-01-09", "2026-03-01"]),
+                "touchpoint": ["ad", "ad", "ad"],
+                "cost": [5.0, 5.0, 100.0],
+            }
+        )
+    )
+    spec = RoiSpec(attribution=AttributionSpec("first_touch"))
+    frame = run_roi(ibis.memtable(journeys(PEOPLE)), spec, costs=costs).to_frame()
+    assert frame.set_index("touchpoint").loc["ad", "cost"] == pytest.approx(10)
+
+
+def cut_list_people() -> dict:
+    people = {f"buyer{i}": [("ad", "2026-01-01"), ("purchase", "+1d")] for i in range(40)}
+    people.update(
+        {f"lurker{i}": [("banner", "2026-01-01"), ("newsletter", "+1h")] for i in range(40)}
+    )
+    for i in range(2):  # podcast: 4 people, half buy — too few to tell
+        people[f"pod{i}"] = [("podcast", "2026-01-02"), ("ad", "+1h"), ("purchase", "+1h")]
+        people[f"pod-lurker{i}"] = [("podcast", "2026-01-02")]
+    return people
+
+
+def test_cut_list_tells_harmful_uncertain_and_never_converting_apart():
+    catalog = pd.DataFrame(
+        {
+            "touchpoint": ["ad", "banner", "newsletter", "podcast"],
+            "cost": [10.0, 50.0, 0.0, 20.0],
+            "cost_period": ["day"] * 4,
+        }
+    )
+    spec = RoiSpec(incrementality=IncrementalitySpec(strata=[], bootstrap=300))
+    cuts = run_cut_list(ibis.memtable(journeys(cut_list_people())), spec, ibis.memtable(catalog))
+    rows = cuts.to_frame().set_index("touchpoint")
+    assert rows["reason"].to_dict() == {
+        "banner": "harmful",
+        "podcast": "uncertain",
+        "newsletter": "never_converts",
+    }
+    assert rows.loc["banner", "savings"] == pytest.approx(rows.loc["banner", "cost"])
+    assert {"touchpoint", "cost", "lift", "reason"} <= set(cuts.to_dict()[0])
+
+
+def test_no_effect_when_the_interval_is_tight_around_zero():
+    people = {f"a{i}": [("ad", "2026-01-01")] + [("purchase", "+1d")] * (i % 2) for i in range(400)}
+    people.update(
+        {f"b{i}": [("mail", "2026-01-01")] + [("purchase", "+1d")] * (i % 2) for i in range(400)}
+    )
+    catalog = pd.DataFrame(
+        {"touchpoint": ["ad", "mail"], "cost": [5.0, 5.0], "cost_period": ["day"] * 2}
+    )
+    spec = RoiSpec(incrementality=IncrementalitySpec(strata=[], bootstrap=300), min_lift=10)
+    cuts = run_cut_list(ibis.memtable(journeys(people)), spec, ibis.memtable(catalog)).to_frame()
+    assert set(cuts["reason"]) == {"no_effect"}
