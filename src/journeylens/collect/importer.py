@@ -101,11 +101,8 @@ def import_files(
     staging, rejected_staging = f"_staging_{table}", "_staging_rejected"
     summary = ImportSummary(kind, [str(p) for p in paths])
     validator = BatchValidator(kind, config, Limits.from_config(config, timezone))
-    staged_schema = arrow_schema(schema).append(pa.field("_order", pa.int64()))
-    store.write(staging, pa.Table.from_batches([], schema=staged_schema), overwrite=True)
-    store.write(
-        rejected_staging, pa.Table.from_batches([], schema=arrow_schema(REJECTED)), overwrite=True
-    )
+    store.create_scratch(staging, arrow_schema(schema).append(pa.field("_order", pa.int64())))
+    store.create_scratch(rejected_staging, arrow_schema(REJECTED))
     reasons: Counter[str] = Counter()
     try:
         for index, (reader, plan) in enumerate(opened):
@@ -130,8 +127,11 @@ def import_files(
                     summary.rows += len(lines)
         summary.rejected = sum(reasons.values())
         summary.rejected_by_reason = dict(reasons.most_common())
-        _commit(store, table, staging, id_col, summary)
+        _dedupe(store, table, staging, id_col, summary)
         _commit_rejected(store, rejected_staging)
+    except BaseException:
+        store.drop(incoming_table(table))
+        raise
     finally:
         validator.close()
         store.drop(staging)
@@ -219,19 +219,28 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _commit(store: Store, table: str, staging: str, id_col: str, summary: ImportSummary) -> None:
-    """Move staged rows into ``table``: first occurrence per id wins, stored ids are skipped."""
+def incoming_table(table: str) -> str:
+    """The scratch table holding an import's new, de-duplicated rows for ``table``."""
+    return f"_incoming_{table}"
+
+
+def _dedupe(store: Store, table: str, staging: str, id_col: str, summary: ImportSummary) -> None:
+    """Keep the first staged row per id and drop ids already stored, into the incoming table.
+
+    The caller folds the incoming rows into ``table`` while it recomputes the derived
+    columns, so the table is rewritten once per import.
+    """
     staged = store.table(staging)
     first = ibis.row_number().over(group_by=staged[id_col], order_by=staged._order)
     unique = staged.mutate(_rank=first).filter(ibis._._rank == 0)
     existing = store.table(table)
     new = unique.anti_join(existing, unique[id_col] == existing[id_col])
-    new = new.select(*existing.columns)
+    incoming = incoming_table(table)
+    store.create_scratch(incoming, arrow_schema(TARGETS[summary.kind][1]))
+    store.write(incoming, new.select(*existing.columns))
     staged_count = int(staged.count().execute())
     unique_count = int(unique.count().execute())
-    before = store.count(table)
-    store.write(table, new)
-    summary.stored = store.count(table) - before
+    summary.stored = store.count(incoming)
     summary.duplicates_in_files = staged_count - unique_count
     summary.already_stored = unique_count - summary.stored
 

@@ -58,14 +58,21 @@ def _text(col: str) -> str:
     )
 
 
-def _timestamp(col: str, dtype: pa.DataType) -> str:
+def _naive(instant: str) -> str:
+    """A TIMESTAMPTZ as naive UTC, by epoch arithmetic (no time-zone library per row)."""
+    return f"make_timestamp(epoch_us({instant}))"
+
+
+def _timestamp(col: str, dtype: pa.DataType, utc: bool) -> str:
     """SQL that parses ``col`` to a naive UTC timestamp (NULL when it cannot)."""
     if pa.types.is_timestamp(dtype):
         if dtype.tz is not None:
-            return f"CAST(b.{col} AS TIMESTAMPTZ) AT TIME ZONE 'UTC'"
+            return _naive(f"CAST(b.{col} AS TIMESTAMPTZ)")
         # A naive timestamp is wall-clock time in the import's --timezone.
+        if utc:
+            return f"CAST(b.{col} AS TIMESTAMP)"
         zone = "current_setting('TimeZone')"
-        return f"timezone({zone}, CAST(b.{col} AS TIMESTAMP)) AT TIME ZONE 'UTC'"
+        return _naive(f"timezone({zone}, CAST(b.{col} AS TIMESTAMP))")
     if pa.types.is_date(dtype):
         return f"CAST(b.{col} AS TIMESTAMP)"
     if pa.types.is_integer(dtype) or pa.types.is_floating(dtype):
@@ -74,7 +81,7 @@ def _timestamp(col: str, dtype: pa.DataType) -> str:
     return (
         f"CASE WHEN regexp_full_match(trim({text}), '[0-9]{{9,13}}(\\.[0-9]+)?') "
         f"THEN {_epoch(f'TRY_CAST(trim({text}) AS DOUBLE)')} "
-        f"ELSE TRY_CAST(trim({text}) AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END"
+        f"ELSE {_naive(f'TRY_CAST(trim({text}) AS TIMESTAMPTZ)')} END"
     )
 
 
@@ -265,7 +272,27 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
     return identity + ts_rules + specific + length + comment + properties + stage
 
 
-def _parsed(kind: str, batch: pa.Table) -> str:
+def _screen(kind: str) -> str:
+    """A cheap per-row test for "breaks some rule": non-zero when any rule fails.
+
+    Every rule is evaluated as a flat boolean (no CASE branches per row) and the length rules
+    are folded into one byte-length test, which is never below the character length.
+    """
+    length_cols = [c for c in TEXT_COLUMNS[kind] if c != "comment"]
+    longest = f"greatest({', '.join(f'coalesce(strlen(p.{c}), 0)' for c in length_cols)})"
+    conditions = [cond for cond, code, _, _ in _rules(kind) if code != "field_too_long"]
+    conditions.append(
+        f"{longest} > $max_field AND {longest.replace('strlen', 'length')} > $max_field"
+    )
+    conditions.append("length(p.properties) > $max_props")
+    if kind == "feedback":
+        conditions.append("length(p.comment) > $max_props")
+    return " | ".join(
+        f"(CAST(coalesce({cond}, false) AS BIGINT) << {i})" for i, cond in enumerate(conditions)
+    )
+
+
+def _parsed(kind: str, batch: pa.Table, utc: bool) -> str:
     """SELECT list that parses a batch ``b`` (joined to the stage names ``s``)."""
     text_cols = [
         c for c in TEXT_COLUMNS[kind] if c not in ("type", "metric", "stage", "interaction")
@@ -275,8 +302,8 @@ def _parsed(kind: str, batch: pa.Table) -> str:
     received_type = batch.schema.field("received_at").type
     items += [
         f"{_text('ts')} AS ts_text",
-        f"{_timestamp('ts', ts_type)} AS ts",
-        f"coalesce({_timestamp('received_at', received_type)}, $now) AS received_at",
+        f"{_timestamp('ts', ts_type, utc)} AS ts",
+        f"coalesce({_timestamp('received_at', received_type, utc)}, $now) AS received_at",
         f"{_text('stage')} AS stage_text",
         "s.key AS stage",
         f"lower({_text('interaction')}) AS interaction",
@@ -286,8 +313,7 @@ def _parsed(kind: str, batch: pa.Table) -> str:
         f"ELSE json_merge_patch(coalesce(CASE WHEN json_valid({_text('properties')}) "
         f"THEN {_text('properties')} END, '{{}}'), to_json(b._extra)) END, '{{}}') AS properties",
         "b._line AS _line",
-        f"left(to_json(b._raw), {ROW_PREVIEW_CHARS}) AS _row",
-        "md5(to_json(b._raw)) AS _hash",
+        "b._raw AS _raw",
     ]
     if kind == "events":
         items += [
@@ -306,22 +332,30 @@ def _parsed(kind: str, batch: pa.Table) -> str:
     return ",\n  ".join(items)
 
 
-def _query(kind: str, batch: pa.Table) -> str:
+def _query(kind: str, batch: pa.Table, utc: bool = True) -> str:
     rules = _rules(kind)
     reason = " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _, _ in rules)
     field = " ".join(f"WHEN {cond} THEN '{name}'" for cond, _, name, _ in rules)
     detail = " ".join(f"WHEN {cond} THEN {msg}" for cond, _, _, msg in rules)
     id_col = "event_id" if kind == "events" else "feedback_id"
+    # Materialised steps parse each value once; the field, detail and row preview are
+    # computed only for rejected rows (CASE evaluates a branch only for the rows that take it).
     return f"""
-WITH p AS (
-  SELECT {_parsed(kind, batch)}
+WITH p AS MATERIALIZED (
+  SELECT {_parsed(kind, batch, utc)}
   FROM batch AS b LEFT JOIN stage_names AS s ON lower(trim(CAST(b.stage AS VARCHAR))) = s.name
+), r AS MATERIALIZED (
+  SELECT p.*, {_screen(kind)} AS _bad FROM p
 )
-SELECT p.* REPLACE (coalesce(p.{id_col}, substr(p._hash, 1, 32)) AS {id_col}),
-  CASE {reason} END AS _reason,
-  CASE {field} END AS _field,
-  CASE {detail} END AS _detail
-FROM p"""
+SELECT p.* EXCLUDE (_raw, _bad) REPLACE (
+    CASE WHEN p.{id_col} IS NULL THEN substr(md5(to_json(p._raw)), 1, 32) ELSE p.{id_col} END
+    AS {id_col}
+  ),
+  CASE WHEN p._bad <> 0 THEN CASE {reason} END END AS _reason,
+  CASE WHEN p._bad <> 0 THEN CASE {field} END END AS _field,
+  CASE WHEN p._bad <> 0 THEN CASE {detail} END END AS _detail,
+  CASE WHEN p._bad <> 0 THEN left(to_json(p._raw), {ROW_PREVIEW_CHARS}) END AS _row
+FROM r AS p"""
 
 
 class BatchValidator:
@@ -341,7 +375,9 @@ class BatchValidator:
     def check(self, batch: pa.Table) -> pa.Table:
         """Parse ``batch`` (from :func:`columns.arrange`) and tag every row with its reason."""
         key = (str(batch.schema.field("ts").type), str(batch.schema.field("received_at").type))
-        query = self._queries.setdefault(key, _query(self.kind, batch))
+        if key not in self._queries:
+            self._queries[key] = _query(self.kind, batch, self.limits.timezone == "UTC")
+        query = self._queries[key]
         self.con.register("batch", batch)
         self.con.register("stage_names", self.stage_names)
         params = {

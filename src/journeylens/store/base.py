@@ -37,6 +37,13 @@ class Store(ABC):
     def create(self, name: str, schema: ibis.Schema) -> None:
         self.write(name, pa.Table.from_batches([], schema=arrow_schema(schema)), overwrite=True)
 
+    def create_scratch(self, name: str, schema: pa.Schema) -> None:
+        """Create an empty working table for one operation (dropped by the caller).
+
+        Engines that can keep it out of the durable store (a temporary table) do so.
+        """
+        self.write(name, pa.Table.from_batches([], schema=schema), overwrite=True)
+
     def execute(self, expr: ibis.Expr) -> pd.DataFrame:
         return expr.execute()
 

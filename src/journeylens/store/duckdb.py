@@ -41,6 +41,11 @@ class DuckDBStore(Store):
         finally:
             self.raw.unregister("_journeylens_append")
 
+    def create_scratch(self, name: str, schema: pa.Schema) -> None:
+        # A temporary table writes no WAL and never reaches the database file.
+        empty = pa.Table.from_batches([], schema=schema)
+        self.con.create_table(name, empty, temp=True, overwrite=True)
+
     def drop(self, name: str) -> None:
         self.con.drop_table(name, force=True)
 
