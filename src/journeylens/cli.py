@@ -273,15 +273,13 @@ def main() -> None:
 
 
 def _fail(exc: BaseException, debug: bool) -> None:
-    import click
-
     from journeylens.errors import JourneyLensError
 
     if debug:
         raise exc
-    if isinstance(exc, click.exceptions.Abort):
+    if type(exc).__name__ == "Abort":
         sys.exit(130)
-    if isinstance(exc, click.ClickException):
+    if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # a usage error from the parser
         exc.show()
         sys.exit(2)
     if isinstance(exc, JourneyLensError):

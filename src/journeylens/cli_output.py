@@ -25,13 +25,53 @@ def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    frame = readable(frame)
     table = Table(title=title, show_lines=False)
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
         table.add_column(str(column), justify="right" if numeric else "left")
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
-    Console(soft_wrap=False).print(table, markup=False)
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:
+        console = Console(soft_wrap=False, width=max(console.width, 200))
+    console.print(table, markup=False)
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy for people: nested values dropped, rates as percentages, seconds as durations."""
+    keep = [c for c in frame.columns if not frame[c].map(_nested).any()]
+    out = frame[keep].copy()
+    for column in out.columns:
+        name = str(column)
+        if "seconds" in name and pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = out[column].map(duration)
+        elif ("conversion" in name or name.endswith(("_rate", "_share", "probability"))) and (
+            pd.api.types.is_float_dtype(out[column])
+        ):
+            out[column] = out[column].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
+    return out
+
+
+def _nested(value: Any) -> bool:
+    return isinstance(value, list | dict | tuple)
+
+
+def duration(seconds: Any) -> str:
+    """``93784`` → ``'1d 2h'``: the two largest units, for tables."""
+    if seconds is None or pd.isna(seconds):
+        return ""
+    value = float(seconds)
+    units = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
+    parts = []
+    for name, size in units:
+        if value >= size or (name == "s" and not parts):
+            count = int(value // size)
+            value -= count * size
+            parts.append(f"{count}{name}")
+        if len(parts) == 2:
+            break
+    return " ".join(parts)
 
 
 def _cell(value: Any) -> str:

@@ -48,10 +48,9 @@ def run_touchpoint_report(
     events: ibis.Table, catalog: ibis.Table, config: Config
 ) -> TouchpointReport:
     """Join the catalog to per-touchpoint volume and reach; list unmapped events."""
-    volume = (
-        events.filter(events.touchpoint.notnull())
-        .group_by("touchpoint")
-        .aggregate(events=events.count(), people=events.person_id.nunique())
+    mapped = events.filter(events.touchpoint.notnull())
+    volume = mapped.group_by("touchpoint").aggregate(
+        events=mapped.count(), people=mapped.person_id.nunique()
     )
     joined = catalog.left_join(volume, catalog.touchpoint == volume.touchpoint)
     table = joined.select(
@@ -72,10 +71,10 @@ def run_touchpoint_report(
     )
     frame = frame.drop(columns="_o").reset_index(drop=True)
     frame[["events", "people"]] = frame[["events", "people"]].astype("int64")
+    orphans = events.filter(events.touchpoint.isnull())
     unmapped = (
-        events.filter(events.touchpoint.isnull())
-        .group_by("event")
-        .aggregate(events=events.count(), people=events.person_id.nunique())
+        orphans.group_by("event")
+        .aggregate(events=orphans.count(), people=orphans.person_id.nunique())
         .order_by([ibis.desc("events"), "event"])
         .execute()
     )

@@ -1,0 +1,167 @@
+"""The command line as a user and a script see it: output shapes, exit codes, speed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+JOURNEYLENS = [sys.executable, "-m", "journeylens.cli"]
+
+
+def run(
+    *args: str, workspace: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env.pop("JOURNEYLENS_WORKSPACE", None)
+    if workspace is not None:
+        env["JOURNEYLENS_WORKSPACE"] = str(workspace)
+    result = subprocess.run(
+        [*JOURNEYLENS, *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "ws"
+    run("init", str(path), "--template", "five_stage")
+    run("demo", "--events", "20000", "--seed", "3", workspace=path)
+    return path
+
+
+def test_status_json_has_the_documented_shape(demo_ws):
+    data = json.loads(run("status", "--format", "json", workspace=demo_ws).stdout)
+    expected = {"events", "people", "sessions", "feedback", "rejected", "rejected_by_reason"}
+    assert expected <= set(data)
+    assert data["events"] > 15_000
+    assert 0 < data["people"] < data["events"]
+    assert data["sessions"] >= data["people"]
+    assert data["feedback"] > 0
+    assert data["rejected"] == 0
+    assert data["rejected_by_reason"] == {}
+
+
+def test_stages_json_records(demo_ws):
+    rows = json.loads(run("stages", "--format", "json", workspace=demo_ws).stdout)
+    assert [r["stage"] for r in rows] == [
+        "awareness",
+        "consideration",
+        "purchase",
+        "usage",
+        "loyalty",
+    ]
+    for row in rows:
+        assert {"stage", "people", "conversion_from_previous"} <= set(row)
+    assert rows[0]["people"] >= rows[2]["people"] > 0
+
+
+def test_touchpoints_lists_reach_and_gaps(demo_ws):
+    data = json.loads(run("touchpoints", "--format", "json", workspace=demo_ws).stdout)
+    by_name = {t["touchpoint"]: t for t in data["touchpoints"]}
+    assert by_name["purchase"]["people"] > 0
+    assert "page_not_found" in {u["event"] for u in data["unmapped_events"]}
+    assert data["stages_without_touchpoints"] == []
+
+
+def test_csv_output_and_where_filter(demo_ws):
+    all_rows = run("stages", "--format", "csv", workspace=demo_ws).stdout.splitlines()
+    assert all_rows[0].startswith("stage,people")
+    mobile = json.loads(
+        run("stages", "--format", "json", "--where", "device=mobile", workspace=demo_ws).stdout
+    )
+    everyone = json.loads(run("stages", "--format", "json", workspace=demo_ws).stdout)
+    assert 0 < mobile[0]["people"] < everyone[0]["people"]
+
+
+def test_import_reports_stored_and_rejected(tmp_path):
+    ws = tmp_path / "ws"
+    run("init", str(ws))
+    data = tmp_path / "e.csv"
+    data.write_text("ts,event,user_id\n2026-01-01T10:00:00Z,purchase,u\nnope,x,u\n")
+    out = json.loads(run("import", str(data), "--format", "json", workspace=ws).stdout)
+    assert (out["stored"], out["rejected"]) == (1, 1)
+    assert out["rejected_by_reason"] == {"unparseable_timestamp": 1}
+    status = json.loads(run("status", "--format", "json", workspace=ws).stdout)
+    assert status["rejected_by_reason"] == {"unparseable_timestamp": 1}
+    shown = run("rejected", "--format", "json", workspace=ws).stdout
+    assert json.loads(shown)[0]["line"] == 3
+
+
+def test_user_errors_are_one_line_and_exit_2(tmp_path):
+    result = run("status", "--workspace", str(tmp_path / "missing"), check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: ")
+    assert "journeylens init" in result.stderr
+    assert "Traceback" not in result.stderr
+    ws = tmp_path / "ws"
+    run("init", str(ws))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,event,user_id\n2026-01-01,x,u\n")
+    result = run("import", str(bad), workspace=ws, check=False)
+    assert result.returncode == 2
+    assert "missing required column 'ts'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_template_suggests_the_closest(tmp_path):
+    result = run("init", str(tmp_path / "x"), "--template", "five_stages", check=False)
+    assert result.returncode == 2
+    assert "Did you mean 'five_stage'?" in result.stderr
+
+
+def test_init_refuses_to_overwrite_without_force(tmp_path):
+    run("init", str(tmp_path / "ws"))
+    assert run("init", str(tmp_path / "ws"), check=False).returncode == 2
+    run("init", str(tmp_path / "ws"), "--force")
+
+
+def test_help_starts_fast_and_lists_commands():
+    started = time.perf_counter()
+    out = run("--help").stdout
+    elapsed = time.perf_counter() - started
+    for command in ("init", "import", "status", "stages", "touchpoints", "demo"):
+        assert command in out
+    assert elapsed < 5, f"--help took {elapsed:.1f}s"
+
+
+def test_analytics_never_imports_the_web_or_terminal_layers():
+    code = (
+        "import sys, journeylens.analytics.status, journeylens.workspace;"
+        "bad = {'fastapi', 'typer', 'uvicorn', 'starlette'} & set(sys.modules);"
+        "print(sorted(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_api_is_pinned():
+    import journeylens
+
+    assert journeylens.__all__ == sorted(
+        [
+            "Config",
+            "ConfigError",
+            "EngineError",
+            "ImportFileError",
+            "ImportSummary",
+            "JourneyLensError",
+            "SpecError",
+            "Stage",
+            "Touchpoint",
+            "UnknownNameError",
+            "Workspace",
+            "WorkspaceError",
+            "init_workspace",
+            "open_workspace",
+        ]
+    )
+    for name in journeylens.__all__:
+        assert getattr(journeylens, name) is not None
