@@ -1,11 +1,12 @@
 # journeylens — one entry point for set-up, running, tests and benchmarks.
 VENV ?= .venv
+PEERS ?= .venv-peers
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 WORKSPACE ?= demo-workspace
 DEMO_EVENTS ?= 200000
 
-.PHONY: install install-test system-deps run test lint bench clean
+.PHONY: install peers system-deps run test lint bench clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -13,6 +14,15 @@ $(VENV)/bin/python:
 
 install: $(VENV)/bin/python
 	$(PIP) install -e ".[spark,test]"
+
+# Peer libraries used as oracles (pm4py, ChannelAttribution, polars) live in their own
+# virtualenv so their pins never touch journeylens's.
+$(PEERS)/bin/python:
+	python3 -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --upgrade pip wheel setuptools
+
+peers: $(PEERS)/bin/python
+	$(PEERS)/bin/python -m pip install -r bench/peers-requirements.txt
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -22,16 +32,18 @@ run: install
 	$(VENV)/bin/journeylens demo --workspace $(WORKSPACE) --events $(DEMO_EVENTS) --seed 7
 	$(VENV)/bin/journeylens summary --workspace $(WORKSPACE)
 
-test: install system-deps
-	$(VENV)/bin/python -m pytest
+test: install peers system-deps
+	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(VENV)/bin/python -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy src
 
-bench: install
-	$(PY) bench/import.py
+bench: install peers
+	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(PY) bench/import.py
+	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(PY) bench/paths.py --peers $(CURDIR)/$(PEERS)
+	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(PY) bench/attribution.py
 
 clean:
-	rm -rf $(VENV) $(WORKSPACE) .pytest_cache
+	rm -rf $(VENV) $(PEERS) $(WORKSPACE) .pytest_cache

@@ -230,6 +230,85 @@ def stages(
 
 
 @app.command()
+def paths(
+    workspace: WorkspaceOpt = None,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = "table",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    where: WhereOpt = None,
+    level: Annotated[str, typer.Option(help="touchpoint, event, stage or channel.")] = "touchpoint",
+    from_node: Annotated[
+        str | None, typer.Option("--from", help="Top paths starting at this node.")
+    ] = None,
+    to_node: Annotated[
+        str | None, typer.Option("--to", help="Top paths leading to this node, e.g. (conversion).")
+    ] = None,
+    collapse_repeats: Annotated[
+        bool, typer.Option(help="Merge immediate repeats of a node.")
+    ] = False,
+    top_nodes: Annotated[
+        int | None, typer.Option(help="Keep this many nodes; group the rest as 'other'.")
+    ] = None,
+    min_share: Annotated[
+        float | None, typer.Option(help="Group nodes under this share of events as 'other'.")
+    ] = None,
+    max_depth: Annotated[int, typer.Option(help="Nodes per top path.")] = 5,
+    top: Annotated[int, typer.Option(help="How many top paths.")] = 20,
+    ends: Annotated[
+        bool | None,
+        typer.Option(
+            help="Add '(end)' after each journey and show goals as '(conversion)' "
+            "(default: on for --from/--to, off for the raw graph)."
+        ),
+    ] = None,
+    goal: Annotated[
+        list[str] | None, typer.Option(help="Goal event(s) (default: the workspace's).")
+    ] = None,
+) -> None:
+    """The transition graph (raw by default), or top paths --from / --to a node."""
+    from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions
+    from journeylens.cli_output import emit
+
+    _check_format(fmt)
+    with _open(workspace, engine) as ws:
+        anchored = from_node is not None or to_node is not None
+        spec = PathsSpec(
+            level=level,  # type: ignore[arg-type]
+            collapse_repeats=collapse_repeats,
+            min_share=min_share,
+            top_nodes=top_nodes,
+            max_depth=max_depth,
+            from_node=from_node,
+            to_node=to_node,
+            top=top,
+            include_end=anchored if ends is None else ends,
+            goal=tuple(goal or ws.config.conversion_events),
+        )
+        events = _filtered(ws, since, until, where)
+        result = run_top_paths(events, spec) if anchored else run_transitions(events, spec)
+        emit(result, fmt, "Top paths" if anchored else "Transitions")
+
+
+@app.command()
+def conformance(
+    workspace: WorkspaceOpt = None,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = "table",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    where: WhereOpt = None,
+) -> None:
+    """Who follows the designed stage order, who skips stages, who goes back."""
+    from journeylens.analytics.conformance import run_conformance
+    from journeylens.cli_output import emit
+
+    with _open(workspace, engine) as ws:
+        result = run_conformance(_filtered(ws, since, until, where), ws.config.stage_keys)
+        emit(result, _check_format(fmt), "Stage-order conformance")
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOpt = None,
     events: Annotated[int, typer.Option(help="About how many events to generate.")] = 200_000,

@@ -40,13 +40,16 @@ def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy for people: nested values dropped, rates as percentages, seconds as durations."""
-    keep = [c for c in frame.columns if not frame[c].map(_nested).any()]
+    keep = [c for c in frame.columns if not frame[c].map(_records).any()]
     out = frame[keep].copy()
+    for column in out.columns:
+        if out[column].map(_nested).any():
+            out[column] = out[column].map(lambda v: " → ".join(map(str, v)) if _nested(v) else v)
     for column in out.columns:
         name = str(column)
         if "seconds" in name and pd.api.types.is_numeric_dtype(out[column]):
             out[column] = out[column].map(duration)
-        elif ("conversion" in name or name.endswith(("_rate", "_share", "probability"))) and (
+        elif ("conversion" in name or name.endswith(("rate", "share", "probability"))) and (
             pd.api.types.is_float_dtype(out[column])
         ):
             out[column] = out[column].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
@@ -54,7 +57,17 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _nested(value: Any) -> bool:
-    return isinstance(value, list | dict | tuple)
+    return isinstance(value, list | tuple) or (
+        hasattr(value, "tolist") and not hasattr(value, "item")
+    )
+
+
+def _records(value: Any) -> bool:
+    """Lists of records or mappings have no place in a flat table."""
+    if isinstance(value, dict):
+        return True
+    items = value.tolist() if hasattr(value, "tolist") and not hasattr(value, "item") else value
+    return isinstance(items, list | tuple) and any(isinstance(i, dict) for i in items)
 
 
 def duration(seconds: Any) -> str:
