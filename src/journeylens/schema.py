@@ -85,11 +85,23 @@ REJECTED = ibis.schema(
     }
 )
 
+# A change a team made to a touchpoint ("new payment form"), so analyses can compare before/after.
+ANNOTATIONS = ibis.schema(
+    {
+        "annotation_id": "string",
+        "touchpoint": "string",
+        "ts": "timestamp",
+        "note": "string",
+        "created_at": "timestamp",
+    }
+)
+
 TABLES: dict[str, ibis.Schema] = {
     "events": EVENTS,
     "feedback": FEEDBACK,
     "touchpoints": TOUCHPOINTS,
     "rejected": REJECTED,
+    "annotations": ANNOTATIONS,
 }
 
 # Columns an importer fills from the file; the rest are derived by journeylens.
