@@ -309,6 +309,61 @@ def conformance(
 
 
 @app.command()
+def attribution(
+    workspace: WorkspaceOpt = None,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = "table",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    where: WhereOpt = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="first_touch, last_touch, last_non_direct, linear, time_decay, u_shape, "
+            "j_shape, inverse_j, markov, shapley, incrementality, or all (repeatable)."
+        ),
+    ] = None,
+    level: Annotated[str, typer.Option(help="touchpoint, channel or campaign.")] = "touchpoint",
+    goal: Annotated[
+        str | None, typer.Option(help="Conversion event (default: the workspace's).")
+    ] = None,
+    lookback: Annotated[str, typer.Option(help="Touches this long before a conversion.")] = "30d",
+    value: Annotated[str, typer.Option(help="conversions or revenue.")] = "conversions",
+    half_life: Annotated[str, typer.Option(help="Half-life of time decay.")] = "7d",
+    markov_order: Annotated[int, typer.Option(help="Markov chain order (1-3).")] = 1,
+    roi: Annotated[bool, typer.Option("--roi", help="Cost, CPA and ROAS per touchpoint.")] = False,
+    cut_list: Annotated[
+        bool, typer.Option("--cut-list", help="Touchpoints that cost money and change nothing.")
+    ] = False,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for lift intervals.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed for sampling (same seed, same numbers).")] = 0,
+) -> None:
+    """Which touchpoints earn conversions and revenue: rule-based, Markov, Shapley, lift, ROI."""
+    from journeylens.cli_output import emit
+
+    _check_format(fmt)
+    with _open(workspace, engine) as ws:
+        events = _filtered(ws, since, until, where)
+        goal_event = goal or ws.config.conversion_events[0]
+        result = ws.attribution(
+            events,
+            models=model or ["all"],
+            level=level,
+            goal=goal_event,
+            lookback=lookback,
+            value=value,
+            half_life=half_life,
+            markov_order=markov_order,
+            bootstrap=bootstrap,
+            seed=seed,
+            roi=roi,
+            cut_list=cut_list,
+        )
+        title = "Cut list" if cut_list else "ROI" if roi else "Attribution"
+        emit(result, fmt, title)
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOpt = None,
     events: Annotated[int, typer.Option(help="About how many events to generate.")] = 200_000,

@@ -18,7 +18,8 @@ def emit(result: Any, fmt: str, title: str | None = None) -> None:
     elif fmt == "csv":
         sys.stdout.write(result.to_frame().to_csv(index=False))
     else:
-        print_frame(result.to_frame(), title)
+        display = getattr(result, "display_frame", None)
+        print_frame(display() if display else result.to_frame(), title)
 
 
 def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
@@ -49,9 +50,9 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
         name = str(column)
         if "seconds" in name and pd.api.types.is_numeric_dtype(out[column]):
             out[column] = out[column].map(duration)
-        elif ("conversion" in name or name.endswith(("rate", "share", "probability"))) and (
-            pd.api.types.is_float_dtype(out[column])
-        ):
+        elif (
+            name.startswith("conversion_") or name.endswith(("rate", "share", "probability"))
+        ) and (pd.api.types.is_float_dtype(out[column])):
             out[column] = out[column].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
     return out
 

@@ -157,6 +157,58 @@ class Workspace:
 
         return run_status(self)
 
+    def stages(self, events: ibis.Table | None = None) -> Any:
+        """The stage funnel of the journey (see :func:`analytics.stages.run_stage_flow`)."""
+        from journeylens.analytics.stages import run_stage_flow
+
+        return run_stage_flow(self.events if events is None else events, self.config.stage_keys)
+
+    def touchpoint_report(self, events: ibis.Table | None = None) -> Any:
+        """Volume and reach per touchpoint, unmapped events and content gaps."""
+        from journeylens.analytics.touchpoints import run_touchpoint_report
+
+        source = self.events if events is None else events
+        return run_touchpoint_report(source, self.touchpoints, self.config)
+
+    def paths(self, spec: Any = None, events: ibis.Table | None = None) -> Any:
+        """The transition graph, or top paths when ``spec`` names ``from_node``/``to_node``."""
+        from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions
+
+        spec = spec or PathsSpec(include_end=False, goal=self.config.conversion_events)
+        source = self.events if events is None else events
+        if spec.from_node is not None or spec.to_node is not None:
+            return run_top_paths(source, spec)
+        return run_transitions(source, spec)
+
+    def conformance(self, events: ibis.Table | None = None) -> Any:
+        """How people follow, skip or go back on the designed stage order."""
+        from journeylens.analytics.conformance import run_conformance
+
+        source = self.events if events is None else events
+        return run_conformance(source, self.config.stage_keys)
+
+    def attribution(
+        self,
+        events: ibis.Table | None = None,
+        roi: bool = False,
+        cut_list: bool = False,
+        **options: Any,
+    ) -> Any:
+        """Attribution models side by side, or ROI / the cut list (see ``attribution_report``)."""
+        from journeylens.analytics.attribution_report import (
+            run_attribution_report,
+            run_roi_report,
+        )
+
+        source = self.events if events is None else events
+        options.setdefault("goal", self.config.conversion_events[0])
+        if roi or cut_list:
+            keep = {
+                k: options[k] for k in ("goal", "lookback", "bootstrap", "seed") if k in options
+            }
+            return run_roi_report(source, self.touchpoints, cut_list=cut_list, **keep)
+        return run_attribution_report(source, self.touchpoints, **options)
+
     def close(self) -> None:
         self.store.close()
 

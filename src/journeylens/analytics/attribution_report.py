@@ -1,0 +1,122 @@
+"""Every attribution view in one call: credit-sharing models, incrementality, ROI, the cut list.
+
+This is what ``journeylens attribution`` and ``Workspace.attribution`` run. With ``models``
+including ``incrementality`` (or ``all``), the lift of each touchpoint is added as records with
+``model="incrementality"``, beside the credit-sharing models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import pandas as pd
+import plotly.graph_objects as go
+
+from journeylens.analytics.attribution import MODELS, AttributionSpec, run_attribution
+from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
+from journeylens.analytics.result import Result, frame_records
+from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
+
+
+@dataclass
+class AttributionReport(Result):
+    """Records of every requested model, side by side (``model`` names the model)."""
+
+    records: pd.DataFrame
+    level: str
+    parts: tuple[Result, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.records
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return frame_records(self.records)
+
+    def display_frame(self) -> pd.DataFrame:
+        """One row per value, a column of conversions per model, and the lift when present."""
+        credit = self.records[self.records["model"] != "incrementality"]
+        table = credit.pivot_table(
+            index=self.level, columns="model", values="conversions", sort=False
+        )
+        lift = self.records[self.records["model"] == "incrementality"]
+        if not lift.empty:
+            table = table.join(
+                lift.set_index(self.level)[["lift", "lift_low", "lift_high"]], how="outer"
+            )
+        order = table.columns[0] if len(table.columns) else None
+        if order is not None:
+            table = table.sort_values(order, ascending=False)
+        return table.reset_index()
+
+    def figure(self) -> go.Figure:
+        figure = go.Figure()
+        credit = self.records[self.records["model"] != "incrementality"]
+        for model, rows in credit.groupby("model", sort=False):
+            figure.add_bar(x=rows[self.level], y=rows["conversions"], name=str(model))
+        figure.update_layout(barmode="group", xaxis_title=self.level, yaxis_title="conversions")
+        return figure
+
+
+def run_attribution_report(
+    events: ibis.Table,
+    catalog: ibis.Table | None,
+    models: Sequence[str] = ("all",),
+    level: str = "touchpoint",
+    goal: str = "purchase",
+    lookback: str = "30d",
+    value: str = "conversions",
+    half_life: str = "7d",
+    markov_order: int = 1,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> AttributionReport:
+    """Run the requested models (``"all"`` = every credit model plus incrementality)."""
+    wanted = list(models)
+    everything = "all" in wanted
+    credit = list(MODELS) if everything else [m for m in wanted if m != "incrementality"]
+    frames = []
+    parts: list[Result] = []
+    if credit:
+        spec = AttributionSpec(
+            credit if len(credit) > 1 else credit[0],
+            level=level,  # type: ignore[arg-type]
+            goal=goal,
+            lookback=lookback,
+            value=value,  # type: ignore[arg-type]
+            half_life=half_life,
+            markov_order=markov_order,
+            seed=seed,
+        )
+        result = run_attribution(events, spec, catalog)
+        parts.append(result)
+        frames.append(result.to_frame())
+    if (everything or "incrementality" in wanted) and level == "touchpoint":
+        lift = run_incrementality(
+            events, IncrementalitySpec(goal=goal, bootstrap=bootstrap, seed=seed)
+        )
+        parts.append(lift)
+        frames.append(lift.to_frame().assign(model="incrementality"))
+    records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return AttributionReport(records, level, tuple(parts))
+
+
+def run_roi_report(
+    events: ibis.Table,
+    catalog: ibis.Table | None,
+    goal: str = "purchase",
+    lookback: str = "30d",
+    bootstrap: int = 1000,
+    seed: int = 0,
+    cut_list: bool = False,
+) -> Result:
+    """ROI per touchpoint and model, or (``cut_list``) the touchpoints to cut."""
+    spec = RoiSpec(
+        attribution=AttributionSpec("all", goal=goal, lookback=lookback, seed=seed),
+        incrementality=IncrementalitySpec(goal=goal, bootstrap=bootstrap, seed=seed),
+    )
+    if cut_list:
+        return run_cut_list(events, spec, catalog)
+    return run_roi(events, spec, catalog)
