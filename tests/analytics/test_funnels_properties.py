@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journeylens.analytics._funnel_reference import reference_outcomes
+from journeylens.analytics._funnel_reference import Outcome, reference_outcomes
 from journeylens.analytics.funnels import FunnelSpec, build_funnel_people
 from journeylens.schema import EVENTS, arrow_schema
 
@@ -76,6 +76,7 @@ spec_args = st.fixed_dictionaries(
         "count": st.sampled_from(["people", "sessions", "attempts"]),
         "by_step": st.sampled_from(["first", "last", 1, 2]),
         "step_gap": st.sampled_from([None, "3m"]),
+        "by": st.sampled_from([None, "channel", "level"]),
     }
 )
 
@@ -86,7 +87,7 @@ def _spec(args: dict) -> FunnelSpec:
     if args["by_step"] not in ("first", "last") and args["by_step"] > n:
         args["by_step"] = "first"
     within = None if gap is None or args["order"] == "any" else [None] + [gap] * (n - 1)
-    return FunnelSpec(**args, by="channel", step_within=within)
+    return FunnelSpec(**args, step_within=within)
 
 
 def _engine(table: ibis.Table, spec: FunnelSpec) -> list[tuple]:
@@ -95,15 +96,17 @@ def _engine(table: ibis.Table, spec: FunnelSpec) -> list[tuple]:
     out = []
     for row in frame.to_dict(orient="records"):
         times = tuple(int(row[c]) for c in columns[: row["reach"]])
-        out.append((row["person_id"], row["reach"], times, row["segment"]))
+        out.append((row["person_id"], row["reach"], times, row["segment"] or None))
     return sorted(out)
 
 
 def _reference(log: list, spec: FunnelSpec) -> list[tuple]:
-    return sorted(
-        (o.unit[0], o.reach, o.times, o.segment if o.segment is not None else "(none)")
-        for o in reference_outcomes(log, spec)
-    )
+    def label(outcome: Outcome) -> str | None:
+        if spec.by is None:
+            return None
+        return outcome.segment if outcome.segment is not None else "(none)"
+
+    return sorted((o.unit[0], o.reach, o.times, label(o)) for o in reference_outcomes(log, spec))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -217,62 +217,80 @@ def _rows(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     flags = {f"m{k}": step_predicate(s, t) for k, s in enumerate(spec.parsed_steps)}
     flags["x"] = _any_of([step_predicate(s, t) for s in spec.parsed_exclude])
     value = key_text(t, spec.by) if spec.by else ibis.null("string")
-    t = t.select(*keys, "ts", "event_id", sec=t.ts.epoch_seconds().cast("int64"), bv=value, **flags)
+    sec = t.ts.epoch_seconds().cast("int64")
+    t = t.select(*keys, "ts", "event_id", sec=sec, bv=value, **flags)
     window = ibis.window(group_by=keys, order_by=[t.ts, t.event_id])
     if spec.order == "strict":  # strict needs positions among all events
         t = t.mutate(pos=ibis.row_number().over(window))
     t = t.filter(_any_of([t[name] for name in flags]))
     if spec.order != "strict":
         t = t.mutate(pos=ibis.row_number().over(window))
-    following = ibis.window(group_by=keys, order_by=t.pos, rows=(1, None))
-    nexts: dict[str, ir.Value] = {"nx": ibis.ifelse(t.x, t.pos, ibis.null()).min().over(following)}
-    for k in range(1, len(spec.parsed_steps)):
-        hit = t[f"m{k}"]
-        nexts[f"n{k}"] = ibis.ifelse(hit, t.pos, ibis.null()).min().over(following)
-        nexts[f"s{k}"] = ibis.ifelse(hit, t.sec, ibis.null()).min().over(following)
-    return t.mutate(**nexts)
+    return t
+
+
+def _next(rows: ir.Table, spec: FunnelSpec, source: str, target: str) -> ir.Table:
+    """For each ``source`` event, the position and time of the next ``target`` event.
+
+    Only the events of the two flags take part, so each step's window pass is over a small
+    slice of the rows rather than one wide pass with an aggregate per step.
+    """
+    keys = spec.unit_columns
+    part = rows.filter(rows[source] | rows[target])
+    after = ibis.window(group_by=keys, order_by=part.pos, rows=(1, None))
+    hit = part[target]
+    part = part.mutate(
+        l_n=ibis.ifelse(hit, part.pos, ibis.null()).min().over(after),
+        l_s=ibis.ifelse(hit, part.sec, ibis.null()).min().over(after),
+    )
+    part = part.filter(part[source])
+    return part.select(**{f"l_{k}": part[k] for k in keys}, l_pos=part.pos, l_n="l_n", l_s="l_s")
+
+
+def _attach(
+    left: ir.Table, nexts: ir.Table, spec: FunnelSpec, at: str, names: tuple[str, str | None]
+) -> ir.Table:
+    """Left-join the next positions at ``left[at]``, naming them ``names`` (position, time)."""
+    # A view keeps Ibis from reading the left keys through the (nullable) right side.
+    nexts = nexts.view()
+    on = [left[k] == nexts[f"l_{k}"] for k in spec.unit_columns] + [left[at] == nexts.l_pos]
+    extra = {names[0]: nexts.l_n} | ({names[1]: nexts.l_s} if names[1] else {})
+    return left.left_join(nexts, on).select(*[left[c] for c in left.columns], **extra)
 
 
 def _entries(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
-    keys = spec.unit_columns
     first = rows.filter(rows.m0)
-    return first.select(*keys, e=first.pos, e_sec=first.sec, bv=first.bv, nx=first.nx)
+    entries = first.select(*spec.unit_columns, e=first.pos, e_sec=first.sec, bv=first.bv)
+    if not spec.parsed_exclude or spec.order == "strict":  # strict steps leave no gap
+        return entries.mutate(nx=ibis.null("int64"))
+    return _attach(entries, _next(rows, spec, "m0", "x"), spec, "e", ("nx", None))
 
 
 def _chains_any(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
-    entries = rows.filter(rows.m0)
-    cols = {f"g{k}": entries[f"n{k}"] for k in range(1, len(spec.steps))}
-    cols |= {f"t{k}": entries[f"s{k}"] for k in range(1, len(spec.steps))}
-    return entries.select(
-        *spec.unit_columns, e=entries.pos, e_sec=entries.sec, bv=entries.bv, nx=entries.nx, **cols
-    )
+    entries = _entries(rows, spec)
+    for k in range(1, len(spec.steps)):
+        entries = _attach(entries, _next(rows, spec, "m0", f"m{k}"), spec, "e", (f"g{k}", f"t{k}"))
+    return entries
 
 
 def _chains_ordered(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
     keys, n = spec.unit_columns, len(spec.steps)
-    first = rows.filter(rows.m0)
-    chain = {"g1": first.n1, "t1": first.s1} if n > 1 else {}
-    entries = first.select(*keys, e=first.pos, e_sec=first.sec, bv=first.bv, nx=first.nx, **chain)
-    if n <= 2:
+    entries = _entries(rows, spec)
+    if n == 1:
+        return entries
+    entries = _attach(entries, _next(rows, spec, "m0", "m1"), spec, "e", ("g1", "t1"))
+    if n == 2:
         return entries
     # Chains depend only on where step 2 is, so follow each distinct one once.
-    chains = entries.select(*keys, "g1", "t1").distinct().filter(entries.g1.notnull())
-    lookup = rows.select(
-        **{f"l_{k}": rows[k] for k in keys},
-        l_pos=rows.pos,
-        **{f"l_n{k}": rows[f"n{k}"] for k in range(2, n)},
-        **{f"l_s{k}": rows[f"s{k}"] for k in range(2, n)},
-    )
+    chains = entries.select(*keys, "g1", "t1").distinct()
+    chains = chains.filter(chains.g1.notnull())
     for k in range(2, n):
-        look = lookup.view()
-        on = [chains[c] == look[f"l_{c}"] for c in keys] + [chains[f"g{k - 1}"] == look.l_pos]
-        step = {f"g{k}": look[f"l_n{k}"], f"t{k}": look[f"l_s{k}"]}
-        chains = chains.left_join(look, on).select(*[chains[c] for c in chains.columns], **step)
-    right = chains.rename({f"c_{c}": c for c in [*keys, "g1", "t1"]})
+        nexts = _next(rows, spec, f"m{k - 1}", f"m{k}")
+        chains = _attach(chains, nexts, spec, f"g{k - 1}", (f"g{k}", f"t{k}"))
+    right = chains.rename({f"c_{c}": c for c in [*keys, "g1", "t1"]}).view()
     on = [entries[c] == right[f"c_{c}"] for c in keys] + [entries.g1 == right.c_g1]
-    joined = entries.left_join(right, on)
     extra = {f"g{k}": right[f"g{k}"] for k in range(2, n)}
     extra |= {f"t{k}": right[f"t{k}"] for k in range(2, n)}
+    joined = entries.left_join(right, on)
     return joined.select(*[entries[c] for c in entries.columns], **extra)
 
 
@@ -280,7 +298,7 @@ def _chains_strict(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
     keys, n = spec.unit_columns, len(spec.steps)
     roles = [
         rows.filter(rows[f"m{k}"]).select(
-            *keys, "pos", "sec", "bv", "nx", k=ibis.literal(k, "int64"), diag=rows.pos - k
+            *keys, "pos", "sec", "bv", k=ibis.literal(k, "int64"), diag=rows.pos - k
         )
         for k in range(n)
     ]
@@ -290,13 +308,13 @@ def _chains_strict(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
         "e": r.pos.max(where=is_entry),
         "e_sec": r.sec.max(where=is_entry),
         "bv": r.bv.max(where=is_entry),
-        "nx": r.nx.max(where=is_entry),
     }
     for k in range(1, n):
         aggs[f"g{k}"] = r.pos.max(where=r.k == k)
         aggs[f"t{k}"] = r.sec.max(where=r.k == k)
     grouped = r.group_by([*keys, "diag"]).aggregate(**aggs)
-    return grouped.filter(grouped.e.notnull()).drop("diag")
+    grouped = grouped.filter(grouped.e.notnull()).drop("diag")
+    return grouped.mutate(nx=ibis.null("int64"))  # consecutive steps leave no room to exclude
 
 
 CHAINS = {"ordered": _chains_ordered, "any": _chains_any, "strict": _chains_strict}
@@ -423,6 +441,7 @@ def _segment(counted: ir.Table, rows: ir.Table, spec: FunnelSpec) -> ir.Table:
     else:
         at = counted["last"] if spec.by_step == "last" else _step_position(counted, spec.by_step)
         look = rows.select(**{f"v_{k}": rows[k] for k in keys}, v_pos=rows.pos, v_bv=rows.bv)
+        look = look.view()
         on = [counted[k] == look[f"v_{k}"] for k in keys] + [at == look.v_pos]
         joined = counted.left_join(look, on)
         valued = joined.select(*[counted[c] for c in counted.columns], value=look.v_bv)

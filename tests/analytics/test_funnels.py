@@ -1,0 +1,441 @@
+"""Funnels on hand-worked journeys; each number in these tests is worked out in the comments."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import ibis
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from journeylens.analytics import funnels
+from journeylens.analytics.funnels import (
+    FunnelSpec,
+    build_funnel,
+    dropped_people,
+    run_conversion_drivers,
+    run_funnel,
+    run_funnel_trend,
+    two_proportion_test,
+    wilson,
+)
+from journeylens.analytics.steps import parse_duration, parse_step
+from journeylens.errors import SpecError
+from journeylens.schema import EVENTS, arrow_schema
+from journeylens.testing import journeys
+
+_names = itertools.count()
+Events = Callable[[dict], ibis.Table]
+
+
+@pytest.fixture(scope="module")
+def table_of() -> Iterator[Callable[[pa.Table], ibis.Table]]:
+    """Arrow events in, an Ibis table out; the one place that names the engine."""
+    con = ibis.duckdb.connect()
+    yield lambda arrow: con.create_table(f"events_{next(_names)}", arrow)
+    con.disconnect()
+
+
+@pytest.fixture
+def events(table_of: Callable[[pa.Table], ibis.Table]) -> Events:
+    return lambda people: table_of(journeys(people))
+
+
+def people(result: funnels.FunnelResult) -> list[int]:
+    return result.to_frame()["people"].tolist()
+
+
+def test_public_surface_is_pinned() -> None:
+    assert sorted(funnels.__all__) == [
+        "ConversionDriversResult",
+        "FunnelResult",
+        "FunnelSpec",
+        "FunnelTrendResult",
+        "build_funnel",
+        "build_funnel_people",
+        "dropped_people",
+        "parse_duration",
+        "parse_step",
+        "run_conversion_drivers",
+        "run_funnel",
+        "run_funnel_trend",
+    ]
+
+
+SHOP = {
+    # ann converts fully: signup 1h after landing, purchase 1d after signup.
+    "ann": [("landing", "2026-01-01 10:00"), ("signup", "+1h"), ("purchase", "+1d")],
+    # bob signs up 2h after landing and stops.
+    "bob": [("landing", "2026-01-01 11:00"), ("signup", "+2h")],
+    # cy only lands.
+    "cy": [("landing", "2026-01-02 09:00")],
+}
+
+
+def test_ordered_funnel_counts_conversion_and_drop_off(events: Events) -> None:
+    result = run_funnel(events(SHOP), FunnelSpec(steps=["landing", "signup", "purchase"]))
+    frame = result.to_frame()
+    assert people(result) == [3, 2, 1]
+    assert frame["conversion_from_start"].tolist() == pytest.approx([1, 2 / 3, 1 / 3])
+    assert frame["conversion_from_previous"].tolist() == pytest.approx([1, 2 / 3, 1 / 2])
+    assert frame["dropped"].tolist() == [0, 1, 1]
+    # signup: ann 3600 s, bob 7200 s → median 5400; purchase: ann 86400 s after signup.
+    assert frame["median_seconds_to_convert"].tolist()[1:] == [5400, 86400]
+    assert frame["p90_seconds_from_start"].tolist()[2] == 3600 + 86400
+    low, high = wilson(2, 3)
+    assert (frame["ci_low"][1], frame["ci_high"][1]) == pytest.approx((low, high))
+
+
+def test_to_dict_has_the_documented_shape(events: Events) -> None:
+    spec = FunnelSpec(steps=["landing", "signup"])
+    shape = run_funnel(events(SHOP), spec).to_dict()
+    assert list(shape) == ["steps", "spec"]
+    first = shape["steps"][0]
+    for key in ("step", "people", "conversion_from_start", "conversion_from_previous", "dropped"):
+        assert key in first
+    assert first["step"] == "landing"
+    assert shape["spec"]["steps"] == ["landing", "signup"]
+
+
+def test_window_includes_event_exactly_at_seven_days(events: Events) -> None:
+    log = {"ann": [("a", "2026-01-01 00:00"), ("b", "+7d")]}
+    assert people(run_funnel(events(log), FunnelSpec(steps=["a", "b"], within="7d"))) == [1, 1]
+
+
+def test_window_excludes_second_past_seven_days(events: Events) -> None:
+    log = {"ann": [("a", "2026-01-01 00:00"), ("b", "+604801s")]}
+    assert people(run_funnel(events(log), FunnelSpec(steps=["a", "b"], within="7d"))) == [1, 0]
+
+
+def test_later_entry_converts_after_first_attempt_expires(events: Events) -> None:
+    # The first landing is 15 days before the signup; the second is 1 hour before it.
+    log = {"ann": [("a", "2026-01-01 00:00"), ("a", "+15d"), ("b", "+1h")]}
+    result = run_funnel(events(log), FunnelSpec(steps=["a", "b"], within="14d"))
+    assert people(result) == [1, 1]
+    assert result.to_frame()["median_seconds_to_convert"][1] == 3600
+
+
+def test_strict_funnel_breaks_on_interleaved_event(events: Events) -> None:
+    log = {
+        "ann": [("a", "2026-01-01 00:00"), ("z", "+1m"), ("b", "+1m")],  # z between a and b
+        "bob": [("a", "2026-01-01 00:00"), ("b", "+1m")],
+    }
+    table = events(log)
+    assert people(run_funnel(table, FunnelSpec(steps=["a", "b"], order="ordered"))) == [2, 2]
+    assert people(run_funnel(table, FunnelSpec(steps=["a", "b"], order="strict"))) == [2, 1]
+
+
+def test_any_order_accepts_steps_out_of_order(events: Events) -> None:
+    log = {"ann": [("a", "2026-01-01 00:00"), ("c", "+1m"), ("b", "+1m")]}
+    table = events(log)
+    steps = ["a", "b", "c"]
+    assert people(run_funnel(table, FunnelSpec(steps=steps))) == [1, 1, 0]
+    result = run_funnel(table, FunnelSpec(steps=steps, order="any"))
+    assert people(result) == [1, 1, 1]
+    # In any order, reaching step 3 means b and c both happened: at the later of them (+2m).
+    assert result.to_frame()["p50_seconds_from_start"].tolist() == [0, 120, 120]
+
+
+EXCLUDED = {
+    "ann": [("a", "2026-01-01 00:00"), ("x", "+1m"), ("b", "+1m")],  # x inside the attempt
+    "bob": [("a", "2026-01-01 00:00"), ("b", "+1m")],
+    "cy": [("a", "2026-01-01 00:00"), ("x", "+1m"), ("a", "+1m"), ("b", "+1m")],
+}
+
+
+def test_drop_exclusion_removes_the_person_from_every_step(events: Events) -> None:
+    # ann's and cy's counted attempts (their first, reaching b) contain x: both leave the funnel.
+    spec = FunnelSpec(steps=["a", "b"], exclude=["x"], exclusion="drop")
+    assert people(run_funnel(events(EXCLUDED), spec)) == [1, 1]
+
+
+def test_restart_exclusion_ends_only_that_attempt(events: Events) -> None:
+    # ann: x ends her only attempt at a. cy: the second a (after x) reaches b.
+    spec = FunnelSpec(steps=["a", "b"], exclude=["x"], exclusion="restart")
+    assert people(run_funnel(events(EXCLUDED), spec)) == [3, 2]
+
+
+def test_equal_timestamps_are_ordered_by_event_id(events: Events) -> None:
+    log = {
+        "ann": [("b", "2026-01-01 00:00", {"event_id": "2"}), ("a", "+0s", {"event_id": "1"})],
+        "bob": [("a", "2026-01-01 00:00", {"event_id": "2"}), ("b", "+0s", {"event_id": "1"})],
+    }
+    # ann's a (id 1) comes before her b (id 2): converted. bob's b (id 1) is before his a.
+    assert people(run_funnel(events(log), FunnelSpec(steps=["a", "b"]))) == [2, 1]
+
+
+SESSIONS = {
+    "ann": [
+        ("a", "2026-01-01 00:00", {"session_id": "ann#1"}),
+        ("b", "+5m", {"session_id": "ann#1"}),
+        ("a", "+1d", {"session_id": "ann#2"}),
+        ("b", "+1d", {"session_id": "ann#3"}),
+    ]
+}
+
+
+def test_sessions_count_each_session_on_its_own(events: Events) -> None:
+    table = events(SESSIONS)
+    assert people(run_funnel(table, FunnelSpec(steps=["a", "b"]))) == [1, 1]
+    # ann#1 converts; ann#2 has a without b; ann#3 has no a.
+    assert people(run_funnel(table, FunnelSpec(steps=["a", "b"], count="sessions"))) == [2, 1]
+
+
+def test_attempts_count_reentry_after_completion_and_expiry(events: Events) -> None:
+    log = {
+        "ann": [
+            ("a", "2026-01-01 00:00"),
+            ("a", "+1m"),  # inside the open attempt: not a new one
+            ("b", "+1m"),  # attempt 1 completes
+            ("a", "+1m"),  # attempt 2 starts, its window (1h) expires unconverted
+            ("a", "+2h"),  # attempt 3
+            ("b", "+1m"),  # attempt 3 completes
+        ]
+    }
+    spec = FunnelSpec(steps=["a", "b"], within="1h", count="attempts")
+    assert people(run_funnel(events(log), spec)) == [3, 2]
+
+
+def test_step_window_limits_time_from_previous_step(events: Events) -> None:
+    log = {
+        "ann": [("a", "2026-01-01 00:00"), ("b", "+1d"), ("c", "+30m")],
+        "bob": [("a", "2026-01-01 00:00"), ("b", "+1h"), ("c", "+2h")],
+    }
+    spec = FunnelSpec(steps=["a", "b", "c"], step_within=[None, None, "1h"])
+    assert people(run_funnel(events(log), spec)) == [2, 2, 1]
+
+
+BREAKDOWN = {
+    "ann": [("a", "2026-01-01 00:00", {"channel": "email"}), ("b", "+1h", {"channel": "ads"})],
+    "bob": [("a", "2026-01-01 00:00", {"channel": "ads"})],
+}
+
+
+def test_breakdown_by_first_step_value(events: Events) -> None:
+    result = run_funnel(events(BREAKDOWN), FunnelSpec(steps=["a", "b"], by="channel"))
+    assert {v: f["people"].tolist() for v, f in result.breakdown.items()} == {
+        "email": [1, 1],
+        "ads": [1, 0],
+    }
+    values = [b["value"] for b in result.to_dict()["breakdown"]]
+    assert sorted(values) == ["ads", "email"]
+
+
+def test_breakdown_by_last_step_value(events: Events) -> None:
+    # ann's last step is b (ads); bob's is a (ads).
+    spec = FunnelSpec(steps=["a", "b"], by="channel", by_step="last")
+    result = run_funnel(events(BREAKDOWN), spec)
+    assert {v: f["people"].tolist() for v, f in result.breakdown.items()} == {"ads": [2, 1]}
+
+
+def test_breakdown_keeps_top_values_and_groups_the_rest(events: Events) -> None:
+    log = {
+        f"p{i}": [("a", "2026-01-01 00:00", {"channel": channel})]
+        for i, channel in enumerate(["email", "email", "email", "ads", "ads", "seo"])
+    }
+    result = run_funnel(events(log), FunnelSpec(steps=["a"], by="channel", top=1))
+    assert {v: f["people"].tolist() for v, f in result.breakdown.items()} == {
+        "email": [3],
+        "other": [3],
+    }
+
+
+def test_breakdown_significance_flags_a_clear_difference(events: Events) -> None:
+    log = {}
+    for i in range(40):  # email: 18 of 20 convert; ads: 2 of 20.
+        channel = "email" if i < 20 else "ads"
+        steps = [("a", "2026-01-01 00:00", {"channel": channel})]
+        if (i < 18) or (20 <= i < 22):
+            steps.append(("b", "+1h"))
+        log[f"p{i}"] = steps
+    result = run_funnel(events(log), FunnelSpec(steps=["a", "b"], by="channel"))
+    tests = result.significance().set_index("value")
+    assert tests.loc["email", "conversion"] == pytest.approx(0.9)
+    assert tests.loc["email", "rest_conversion"] == pytest.approx(0.1)
+    assert bool(tests.loc["email", "significant"])
+    assert bool(tests.loc["ads", "significant"])
+
+
+def test_property_filters_on_columns_and_json(events: Events) -> None:
+    log = {
+        "ann": [
+            ("view", "2026-01-01 00:00", {"plan": "pro"}),
+            ("purchase", "+1h", {"revenue": 150.0}),
+        ],
+        "bob": [
+            ("view", "2026-01-01 00:00", {"plan": "pro"}),
+            ("purchase", "+1h", {"revenue": 50.0}),
+        ],
+        "cy": [
+            ("view", "2026-01-01 00:00", {"plan": "free"}),
+            ("purchase", "+1h", {"revenue": 500.0}),
+        ],
+    }
+    spec = FunnelSpec(steps=["view[plan=pro]", "event:purchase[revenue>100]"])
+    assert people(run_funnel(events(log), spec)) == [2, 1]
+    spec = FunnelSpec(steps=["[plan=pro]", "purchase[revenue>=50][revenue<=100]"])
+    assert people(run_funnel(events(log), spec)) == [2, 1]
+
+
+def test_json_numeric_filter(events: Events) -> None:
+    log = {
+        "ann": [("view", "2026-01-01 00:00", {"items": 3})],
+        "bob": [("view", "2026-01-01 00:00", {"items": 1})],
+    }
+    assert people(run_funnel(events(log), FunnelSpec(steps=["view[items>2]"]))) == [1]
+
+
+def test_since_and_until_bound_the_events(events: Events) -> None:
+    spec = FunnelSpec(
+        steps=["landing", "signup"],
+        since=datetime(2026, 1, 1, 10, 30),
+        until=datetime(2026, 1, 2),
+    )
+    # Only bob lands inside [10:30, Jan 2): ann at 10:00 is before, cy on Jan 2 is not before.
+    assert people(run_funnel(events(SHOP), spec)) == [1, 1]
+
+
+def test_dropped_people_are_those_who_reached_the_previous_step(events: Events) -> None:
+    spec = FunnelSpec(steps=["landing", "signup", "purchase"])
+    assert dropped_people(events(SHOP), spec, 2).execute()["person_id"].tolist() == ["cy"]
+    assert dropped_people(events(SHOP), spec, 3).execute()["person_id"].tolist() == ["bob"]
+    with pytest.raises(SpecError, match="from 2 to 3"):
+        dropped_people(events(SHOP), spec, 1)
+
+
+def test_trend_by_day_of_entry(events: Events) -> None:
+    trend = run_funnel_trend(events(SHOP), FunnelSpec(steps=["landing", "signup"]), every="day")
+    frame = trend.to_frame()
+    assert [str(p.date()) for p in frame["period"]] == ["2026-01-01", "2026-01-02"]
+    assert frame["entrants"].tolist() == [2, 1]
+    assert frame["conversion"].tolist() == [1.0, 0.0]
+    weekly = run_funnel_trend(events(SHOP), FunnelSpec(steps=["landing"]), every="week")
+    assert [str(p.date()) for p in weekly.to_frame()["period"]] == ["2025-12-29"]  # a Monday
+
+
+def test_conversion_drivers_odds_ratios(events: Events) -> None:
+    log = {
+        "ann": [("a", "2026-01-01 00:00"), ("help", "+1m"), ("b", "+1m")],
+        "bob": [("a", "2026-01-01 00:00"), ("help", "+1m"), ("b", "+1m")],
+        "cy": [("a", "2026-01-01 00:00"), ("pricing", "+1m")],
+        "dan": [("a", "2026-01-01 00:00"), ("b", "+1m")],
+    }
+    result = run_conversion_drivers(events(log), FunnelSpec(steps=["a", "b"]), 2, min_count=1)
+    frame = result.to_frame().set_index("value")
+    # help: 2 of 2 convert, without it 1 of 2 → ((2.5)(1.5)) / ((1.5)(0.5)) = 5.
+    assert frame.loc["help", "odds_ratio"] == pytest.approx(5.0)
+    assert frame.loc["help", "direction"] == "converts"
+    # pricing: 0 of 1, without it 3 of 3 → ((0.5)(0.5)) / ((3.5)(1.5)).
+    assert frame.loc["pricing", "odds_ratio"] == pytest.approx(0.25 / 5.25)
+    assert frame.loc["pricing", "direction"] == "drops"
+
+
+def test_figure_is_a_plotly_funnel(events: Events) -> None:
+    figure = run_funnel(events(SHOP), FunnelSpec(steps=["landing", "signup"])).figure()
+    assert figure.data[0].type == "funnel"
+    assert list(figure.data[0].x) == [3, 2]
+
+
+def test_sql_is_kept_on_the_result(events: Events) -> None:
+    result = run_funnel(events(SHOP), FunnelSpec(steps=["landing", "signup"]))
+    assert "SELECT" in result.sql
+
+
+def test_filter_values_are_literals_not_sql(events: Events) -> None:
+    nasty = "x' OR '1'='1"
+    log = {"ann": [("view", "2026-01-01 00:00", {"channel": nasty})]}
+    spec = FunnelSpec(steps=[f"view[channel='{nasty}']"])
+    assert people(run_funnel(events(log), spec)) == [1]
+    assert people(run_funnel(events(log), FunnelSpec(steps=["view[channel=email]"]))) == [0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": ["a", "evnt:b"]}, "Step 2: Unknown step kind 'evnt'"),
+        ({"steps": ["a", "b[revenue>lots]"]}, "numeric column 'revenue'"),
+        ({"steps": ["a", "b[plan>pro]"]}, "'>' with the text value 'pro'"),
+        ({"steps": ["a", "b[plan=pro"]}, "Cannot read the filter '\\[plan=pro'"),
+        ({"steps": ["a", ""]}, "Step 2: Empty funnel step"),
+        ({"steps": ["a", "b"], "within": "2 days"}, "Invalid duration '2 days'"),
+        ({"steps": ["a", "b"], "order": "sorted"}, "Invalid order 'sorted'"),
+        ({"steps": ["a", "b"], "count": "users"}, "Invalid count 'users'"),
+        ({"steps": ["a", "b"], "exclude": ["b"]}, "Exclusion 'b' is also a step"),
+        ({"steps": ["a", "b"], "step_within": ["1h", None]}, "step 1 must be None"),
+        ({"steps": ["a", "b"], "step_within": [None]}, "1 entries for 2 steps"),
+        ({"steps": ["a", "b"], "by": "plan-x"}, "Invalid breakdown 'plan-x'"),
+        ({"steps": ["a", "b"], "by_step": 3}, "Invalid by_step 3"),
+        ({"steps": ["a", "b"], "top": 0}, "Invalid top 0"),
+        ({"steps": "a"}, "needs a list of steps"),
+    ],
+)
+def test_bad_specs_name_the_bad_value(kwargs: dict, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        FunnelSpec(**kwargs)
+
+
+def test_parse_step_and_duration() -> None:
+    step = parse_step("touchpoint:Checkout Page[channel=email][revenue>=10]")
+    assert (step.kind, step.name, len(step.filters)) == ("touchpoint", "Checkout Page", 2)
+    assert parse_step("event:app:open").name == "app:open"
+    assert parse_step("[plan=pro]").name is None
+    assert [parse_duration(t) for t in ("30s", "30m", "2h", "7d", "1w")] == [
+        30,
+        1800,
+        7200,
+        604800,
+        604800,
+    ]
+
+
+def test_statistics_helpers() -> None:
+    assert wilson(0, 0) == (None, None)
+    low, high = wilson(8, 10)
+    assert (round(low, 3), round(high, 3)) == (0.49, 0.943)
+    z, p = two_proportion_test(30, 100, 50, 100)
+    assert (round(z, 2), round(p, 4)) == (-2.89, 0.0039)
+
+
+def _numpy_log(rows: int, people: int, names: list[str], seed: int = 7) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    person = rng.integers(0, people, rows)
+    start = np.datetime64("2026-01-01T00:00:00", "s")
+    ts = start + rng.integers(0, 90 * 86400, rows).astype("timedelta64[s]")
+    columns = {
+        "event_id": pa.array(np.char.add("e", np.arange(rows).astype(str))),
+        "ts": pa.array(ts.astype("datetime64[us]")),
+        "event": pa.array(np.array(names)[rng.integers(0, len(names), rows)]),
+        "person_id": pa.array(np.char.add("p", person.astype(str))),
+        "session_id": pa.array(np.char.add("s", person.astype(str))),
+    }
+    schema = arrow_schema(EVENTS)
+    return pa.Table.from_arrays(
+        [columns.get(f.name, pa.nulls(rows, f.type)) for f in schema], schema=schema
+    )
+
+
+@pytest.mark.slow
+def test_twelve_step_funnel_on_a_million_rows_is_fast(table_of) -> None:
+    names = [f"s{i}" for i in range(12)] + ["other"]
+    arrow = _numpy_log(1_000_000, 20_000, names)
+    table = table_of(arrow)
+    spec = FunnelSpec(steps=names[:12], within="30d")
+    started = time.perf_counter()
+    result = run_funnel(table, spec)
+    elapsed = time.perf_counter() - started
+    counts = people(result)
+    entrants = len(set(np.asarray(arrow["person_id"])[np.asarray(arrow["event"]) == "s0"]))
+    assert counts[0] == entrants
+    assert counts == sorted(counts, reverse=True)
+    assert counts[1] > 0
+    assert elapsed < 60, f"12-step funnel on 1M rows took {elapsed:.1f}s"
+
+
+def test_build_funnel_is_lazy(events: Events) -> None:
+    expr = build_funnel(events(SHOP), FunnelSpec(steps=["landing", "signup"]))
+    assert isinstance(expr, ibis.Table)
+    assert set(expr.columns) >= {"segment", "step", "people", "median_seconds_to_convert"}
