@@ -13,7 +13,19 @@ from ibis import _
 
 
 def with_session_id(events: ibis.Table, gap_minutes: int) -> ibis.Table:
-    """``events`` (with ``person_id``) with ``session_id`` assigned."""
+    """``events`` (with ``person_id`` and unique ``event_id``) with ``session_id`` assigned.
+
+    The windows run over the three key columns only and the ids are joined back: sorting
+    narrow rows is several times faster than sorting whole events.
+    """
+    keys = build_session_ids(events.select("event_id", "person_id", "ts"), gap_minutes)
+    keys = keys.select(_sid_event=keys.event_id, session_id=keys.session_id)
+    joined = events.join(keys, events.event_id == keys._sid_event)
+    return joined.drop("_sid_event")
+
+
+def build_session_ids(events: ibis.Table, gap_minutes: int) -> ibis.Table:
+    """``event_id, person_id, ts`` → the same with ``session_id``."""
     order = [_.ts, _.event_id]
     seconds = _.ts.epoch_seconds()
     previous = seconds.lag().over(group_by=_.person_id, order_by=order)
