@@ -1,0 +1,212 @@
+"""The Store contract, on DuckDB and on Spark alike, and analyses that agree across engines."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from journeylens.errors import EngineError
+from journeylens.schema import EVENTS, TABLES
+from journeylens.store import connect
+from journeylens.testing import journeys
+from journeylens.workspace import init_workspace
+
+T0 = datetime(2026, 3, 29, 1, 30)  # a European DST night: naive UTC must not shift
+
+
+def rows(n: int, start: int = 0) -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array(range(start, start + n), pa.int64()),
+            "name": pa.array([f"r{i}" for i in range(start, start + n)], pa.string()),
+            "ts": pa.array([T0] * n, pa.timestamp("us")),
+        }
+    )
+
+
+def ids(store, name: str) -> list[int]:
+    return store.execute(store.table(name).order_by("id"))["id"].tolist()
+
+
+def kinds(schema) -> dict[str, str]:
+    """Column types, with timestamps compared by kind: DuckDB reports a scale, Spark none."""
+    return {n: "timestamp" if t.is_timestamp() else str(t) for n, t in schema.items()}
+
+
+@pytest.fixture
+def store(engine, tmp_path):
+    with connect(engine, tmp_path) as opened:
+        yield opened
+
+
+def test_canonical_tables_start_empty_with_their_schema(store):
+    store.ensure_tables()
+    for name, schema in TABLES.items():
+        assert store.has_table(name)
+        assert kinds(store.table(name).schema()) == kinds(schema)
+        assert store.count(name) == 0
+    empty = store.execute(store.table("events"))
+    assert list(empty.columns) == list(EVENTS.names)
+    assert str(empty.ts.dtype) == "datetime64[us]"
+    assert str(empty.revenue.dtype) == "float64"
+
+
+def test_write_appends_arrow_by_column_name_and_expressions(store):
+    store.write("t", rows(2))
+    reordered = rows(1, start=2).select(["ts", "name", "id"])
+    store.write("t", reordered)
+    t = store.table("t")
+    store.write("t", t.filter(t.id < 2).mutate(id=t.id + 10))  # reads the table it appends to
+    assert ids(store, "t") == [0, 1, 2, 10, 11]
+    frame = store.execute(t.filter(t.id == 2))
+    assert frame.to_dict("records") == [{"id": 2, "name": "r2", "ts": pd.Timestamp(T0)}]
+
+
+def test_overwrite_and_replace_may_read_the_table_they_rewrite(store):
+    store.write("t", rows(3))
+    t = store.table("t")
+    store.write("t", t.filter(t.id > 0), overwrite=True)
+    assert ids(store, "t") == [1, 2]
+    t = store.table("t")
+    store.replace("t", t.mutate(id=t.id * 100))
+    assert ids(store, "t") == [100, 200]
+    assert not store.has_table("_t_next")
+
+
+def test_drop_and_rename(store):
+    store.write("a", rows(2))
+    store.rename("a", "b")
+    assert (store.has_table("a"), store.has_table("b")) == (False, True)
+    assert ids(store, "b") == [0, 1]
+    store.drop("b")
+    store.drop("b")  # dropping what is gone is fine
+    assert not store.has_table("b")
+
+
+def test_timestamps_are_naive_utc_on_the_way_in_and_out(store):
+    store.write("t", rows(1))
+    t = store.table("t")
+    seconds = store.execute(t.select(s=t.ts.epoch_seconds()))["s"].tolist()
+    assert seconds == [T0.replace(tzinfo=UTC).timestamp()]  # 1_774_747_800
+    assert store.execute(t.ts.max().name("m").as_table())["m"].tolist() == [pd.Timestamp(T0)]
+
+
+def test_tables_persist_after_close_and_reopen(engine, tmp_path):
+    with connect(engine, tmp_path) as first:
+        first.ensure_tables()
+        first.write("t", rows(2))
+        first.write("t", rows(1, start=2))
+        first.checkpoint()
+    with connect(engine, tmp_path) as again:
+        assert ids(again, "t") == [0, 1, 2]
+        assert kinds(again.table("events").schema()) == kinds(EVENTS)
+        assert again.count("events") == 0
+        assert {"events", "feedback", "touchpoints", "rejected", "t"} <= set(
+            again.con.list_tables()
+        )
+
+
+def test_spark_without_pyspark_says_how_to_install_it(monkeypatch):
+    from journeylens.store import spark
+
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(EngineError, match=r"pip install 'journeylens\[spark\]'"):
+        spark._start_session()
+
+
+def test_spark_without_java_says_how_to_install_it(monkeypatch):
+    from journeylens.store import spark
+
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(spark.shutil, "which", lambda name: None)
+    with pytest.raises(EngineError, match="default-jre-headless"):
+        spark._start_session()
+
+
+# Three people on the four-stage model (stages come from the starter catalog):
+# ana: ad (awareness) → pricing (consideration) → purchase (decision) → app (delight)
+# ben: blog (awareness) → pricing a day later; cy: one ad click.
+JOURNEYS = {
+    "ana": [
+        ("search_ad_click", "2026-05-01 09:00"),
+        ("pricing_view", "+10m"),
+        ("purchase", "+1h", {"revenue": 40.0}),
+        ("app_open", "+2d"),
+    ],
+    "ben": [("blog_view", "2026-05-01 09:00"), ("pricing_view", "+1d")],
+    "cy": [("search_ad_click", "2026-05-02 12:00")],
+}
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """Each engine loads ``JOURNEYS`` once for the module."""
+    cache = {}
+
+    def load(engine: str):
+        if engine not in cache:
+            directory = tmp_path_factory.mktemp(f"engines-{engine}")
+            ws = init_workspace(directory, "four_stage_delight", engine=engine)
+            ws.store.write("events", journeys(JOURNEYS))
+            ws.rebuild()
+            cache[engine] = ws
+        return cache[engine]
+
+    yield load
+    for ws in cache.values():
+        ws.close()
+
+
+def spark_median_gap(request: pytest.FixtureRequest) -> None:
+    """Known gap: the stage flow's filtered median compiles, on Spark, to ``percentile`` with a
+    non-constant percentage, which Spark refuses (AnalysisException DATATYPE_MISMATCH)."""
+    from pyspark.errors import AnalysisException
+
+    reason = "analytics.stages: median(where=...) is not foldable on Spark"
+    request.applymarker(pytest.mark.xfail(raises=AnalysisException, strict=True, reason=reason))
+
+
+def stage_flow(ws) -> list[dict]:
+    from journeylens.analytics.stages import run_stage_flow
+
+    return run_stage_flow(ws.events, ws.config.stage_keys).to_dict()
+
+
+def test_status_counts(engine, loaded):
+    # 7 events, 3 people. Sessions (30-minute gap): ana 3 (the purchase an hour after pricing
+    # and the app open two days later each start one), ben 2 (a day apart), cy 1: 6.
+    status = loaded(engine).status().to_dict()
+    assert (status["events"], status["people"], status["sessions"]) == (7, 3, 6)
+
+
+def test_stage_flow_people_per_stage(engine, loaded, request):
+    if engine == "spark":
+        spark_median_gap(request)
+    flow = stage_flow(loaded(engine))
+    assert [(s["stage"], s["people"]) for s in flow] == [
+        ("awareness", 3),
+        ("consideration", 2),
+        ("decision", 1),
+        ("delight", 1),
+    ]
+
+
+@pytest.mark.spark
+def test_status_and_events_agree_across_engines(loaded):
+    duck, spark = loaded("duckdb"), loaded("spark")
+    assert duck.status().to_dict() == spark.status().to_dict()
+    columns = [c for c in EVENTS.names if c != "received_at"]
+    frames = [
+        ws.store.execute(ws.events.select(columns).order_by("event_id")) for ws in (duck, spark)
+    ]
+    pd.testing.assert_frame_equal(*frames)
+
+
+@pytest.mark.spark
+def test_stage_flow_agrees_across_engines(loaded, request):
+    spark_median_gap(request)
+    assert stage_flow(loaded("duckdb")) == stage_flow(loaded("spark"))
