@@ -17,7 +17,7 @@ from typing import Any
 
 import ibis
 
-from journeylens.collect.importer import ImportSummary, import_files, incoming_table
+from journeylens.collect.importer import ImportSummary, import_files
 from journeylens.config import (
     CONFIG_FILE,
     DATABASE_FILE,
@@ -92,8 +92,8 @@ class Workspace:
             encoding,
             progress,
             scratch=self.path,
+            finish=lambda rows: self.rebuild(incoming={kind: rows}),
         )
-        self.rebuild(incoming={kind: incoming_table(kind)})
         return summary
 
     def set_catalog(self, touchpoints: Sequence[Touchpoint]) -> None:
@@ -102,20 +102,20 @@ class Workspace:
         save_config(self.config, self.path)
         self.rebuild()
 
-    def rebuild(self, incoming: Mapping[str, str] | None = None) -> None:
+    def rebuild(self, incoming: Mapping[str, ibis.Table] | None = None) -> None:
         """Recompute identity, sessions and the journey placement of every event and answer.
 
-        ``incoming`` names scratch tables of new rows per table (``{"events": ...}``) to fold
-        in during the same rewrite; they are dropped afterwards.
+        ``incoming`` holds new rows per table (``{"events": expr}``), folded in during the
+        same rewrite so each table is written once.
         """
         store = self.store
         incoming = dict(incoming or {})
+        events = self._with_incoming("events", incoming)
+        store.write("touchpoints", catalog_table(self.config.touchpoints), overwrite=True)
+        names = store.execute(events.select("event").distinct())["event"].dropna()
+        mapping = mapping_table(names.tolist(), self.config.touchpoints)
+        store.create_scratch("_event_map", mapping.schema)
         try:
-            events = self._with_incoming("events", incoming)
-            store.write("touchpoints", catalog_table(self.config.touchpoints), overwrite=True)
-            names = store.execute(events.select("event").distinct())["event"].dropna()
-            mapping = mapping_table(names.tolist(), self.config.touchpoints)
-            store.create_scratch("_event_map", mapping.schema)
             store.write("_event_map", mapping)
             gap = self.config.session_gap_minutes
             store.replace("events", build_enriched_events(events, store.table("_event_map"), gap))
@@ -125,14 +125,10 @@ class Workspace:
             )
         finally:
             store.drop("_event_map")
-            for scratch in incoming.values():
-                store.drop(scratch)
 
-    def _with_incoming(self, table: str, incoming: Mapping[str, str]) -> ibis.Table:
+    def _with_incoming(self, table: str, incoming: Mapping[str, ibis.Table]) -> ibis.Table:
         current = self.store.table(table)
-        if table not in incoming or not self.store.has_table(incoming[table]):
-            return current
-        return current.union(self.store.table(incoming[table]))
+        return current.union(incoming[table]) if table in incoming else current
 
     def load_demo(self, events: int = 200_000, seed: int = 7) -> dict[str, Any]:
         """Generate the synthetic multi-channel demo data set into this workspace."""

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from journeylens.collect.columns import arrange, plan_columns
 from journeylens.collect.readers import FileReader, open_file
-from journeylens.collect.validate import BatchValidator, Limits, split
+from journeylens.collect.validate import BatchValidator, Limits
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
 from journeylens.schema import EVENTS, FEEDBACK, REJECTED, arrow_schema
@@ -92,8 +92,14 @@ def import_files(
     encoding: str | None = None,
     progress: Progress | None = None,
     scratch: Path | None = None,
+    finish: Callable[[ibis.Table], None] | None = None,
 ) -> ImportSummary:
-    """Import ``paths`` into the ``kind`` table of ``store``; see the module docstring."""
+    """Import ``paths`` into the ``kind`` table of ``store``; see the module docstring.
+
+    ``finish`` receives the expression of the new, de-duplicated rows and must store them (the
+    workspace folds them in while it recomputes derived columns, writing the table once);
+    by default they are appended.
+    """
     started = time.perf_counter()
     mapping = dict(mapping or {})
     opened = open_files(paths, kind, mapping, encoding, scratch or store_dir(store))
@@ -109,7 +115,7 @@ def import_files(
             for batch in reader.batches():
                 plan = plan or _plan_from_batch(reader, kind, batch, mapping)
                 batch = _drop_lines(batch, reader.bad_lines)
-                good, bad = split(validator.check(arrange(batch, plan, kind)))
+                good, bad = validator.check(arrange(batch, plan, kind))
                 summary.rows += batch.num_rows
                 store.write(staging, _staged(good, schema, index))
                 if bad.num_rows:
@@ -127,11 +133,12 @@ def import_files(
                     summary.rows += len(lines)
         summary.rejected = sum(reasons.values())
         summary.rejected_by_reason = dict(reasons.most_common())
-        _dedupe(store, table, staging, id_col, summary)
+        new = _dedupe(store, table, staging, id_col, summary)
+        before = store.count(table)
+        (finish or (lambda rows: store.write(table, rows)))(new)
+        summary.stored = store.count(table) - before
+        summary.already_stored = summary.already_stored - summary.stored
         _commit_rejected(store, rejected_staging)
-    except BaseException:
-        store.drop(incoming_table(table))
-        raise
     finally:
         validator.close()
         store.drop(staging)
@@ -219,30 +226,23 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def incoming_table(table: str) -> str:
-    """The scratch table holding an import's new, de-duplicated rows for ``table``."""
-    return f"_incoming_{table}"
+def _dedupe(
+    store: Store, table: str, staging: str, id_col: str, summary: ImportSummary
+) -> ibis.Table:
+    """The staged rows to store: the first per id, without ids already stored.
 
-
-def _dedupe(store: Store, table: str, staging: str, id_col: str, summary: ImportSummary) -> None:
-    """Keep the first staged row per id and drop ids already stored, into the incoming table.
-
-    The caller folds the incoming rows into ``table`` while it recomputes the derived
-    columns, so the table is rewritten once per import.
+    Sets ``duplicates_in_files`` and, provisionally, ``already_stored`` to the unique staged
+    rows (the caller subtracts what it stored).
     """
     staged = store.table(staging)
     first = ibis.row_number().over(group_by=staged[id_col], order_by=staged._order)
     unique = staged.mutate(_rank=first).filter(ibis._._rank == 0)
     existing = store.table(table)
     new = unique.anti_join(existing, unique[id_col] == existing[id_col])
-    incoming = incoming_table(table)
-    store.create_scratch(incoming, arrow_schema(TARGETS[summary.kind][1]))
-    store.write(incoming, new.select(*existing.columns))
-    staged_count = int(staged.count().execute())
-    unique_count = int(unique.count().execute())
-    summary.stored = store.count(incoming)
-    summary.duplicates_in_files = staged_count - unique_count
-    summary.already_stored = unique_count - summary.stored
+    counts = store.execute(staged.aggregate(rows=staged.count(), ids=staged[id_col].nunique()))
+    summary.duplicates_in_files = int(counts["rows"][0]) - int(counts["ids"][0])
+    summary.already_stored = int(counts["ids"][0])
+    return new.select(*existing.columns)
 
 
 def _commit_rejected(store: Store, staging: str) -> None:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
@@ -26,6 +25,8 @@ from journeylens.schema import (
 )
 
 ROW_PREVIEW_CHARS = 65_536
+# Columns whose type changes how they are parsed (the queries are cached per type).
+_TYPED = ("revenue", "score", "sentiment")
 OLDEST = datetime(1990, 1, 1)
 
 
@@ -292,18 +293,35 @@ def _screen(kind: str) -> str:
     )
 
 
+def _given(col: str, dtype: pa.DataType) -> str:
+    """The value as text, NULL when missing. Typed (non-text) values are never unreadable,
+    so for them only their presence matters and no per-row text is built."""
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_null(dtype):
+        return _text(col)
+    return f"CASE WHEN b.{col} IS NULL THEN NULL ELSE 'typed' END"
+
+
+def _number(col: str, dtype: pa.DataType) -> str:
+    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        return f"CAST(b.{col} AS DOUBLE)"
+    return f"TRY_CAST(trim({_text(col)}) AS DOUBLE)"
+
+
 def _parsed(kind: str, batch: pa.Table, utc: bool) -> str:
     """SELECT list that parses a batch ``b`` (joined to the stage names ``s``)."""
-    text_cols = [
-        c for c in TEXT_COLUMNS[kind] if c not in ("type", "metric", "stage", "interaction")
-    ]
-    items = [f"{_text(c)} AS {c}" for c in text_cols]
-    ts_type = batch.schema.field("ts").type
-    received_type = batch.schema.field("received_at").type
+    types = {f.name: f.type for f in batch.schema}
+    id_col = "event_id" if kind == "events" else "feedback_id"
+    coded = ("type", "metric", "stage", "interaction", id_col)
+    items = [f"{_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
+    # A row without an id gets a stable hash of the row as given, so re-imports match.
+    items.append(
+        f"CASE WHEN {_text(id_col)} IS NULL THEN substr(md5(to_json(b._raw)), 1, 32) "
+        f"ELSE {_text(id_col)} END AS {id_col}"
+    )
     items += [
-        f"{_text('ts')} AS ts_text",
-        f"{_timestamp('ts', ts_type, utc)} AS ts",
-        f"coalesce({_timestamp('received_at', received_type, utc)}, $now) AS received_at",
+        f"{_given('ts', types['ts'])} AS ts_text",
+        f"{_timestamp('ts', types['ts'], utc)} AS ts",
+        f"coalesce({_timestamp('received_at', types['received_at'], utc)}, $now) AS received_at",
         f"{_text('stage')} AS stage_text",
         "s.key AS stage",
         f"lower({_text('interaction')}) AS interaction",
@@ -313,49 +331,48 @@ def _parsed(kind: str, batch: pa.Table, utc: bool) -> str:
         f"ELSE json_merge_patch(coalesce(CASE WHEN json_valid({_text('properties')}) "
         f"THEN {_text('properties')} END, '{{}}'), to_json(b._extra)) END, '{{}}') AS properties",
         "b._line AS _line",
-        "b._raw AS _raw",
     ]
     if kind == "events":
         items += [
             f"coalesce(lower({_text('type')}), 'track') AS type",
-            f"{_text('revenue')} AS revenue_text",
-            f"TRY_CAST(trim({_text('revenue')}) AS DOUBLE) AS revenue",
+            f"{_given('revenue', types['revenue'])} AS revenue_text",
+            f"{_number('revenue', types['revenue'])} AS revenue",
         ]
     else:
         items += [
             f"lower({_text('metric')}) AS metric",
-            f"{_text('score')} AS score_text",
-            f"TRY_CAST(trim({_text('score')}) AS DOUBLE) AS score",
-            f"{_text('sentiment')} AS sentiment_text",
-            f"TRY_CAST(trim({_text('sentiment')}) AS DOUBLE) AS sentiment",
+            f"{_given('score', types['score'])} AS score_text",
+            f"{_number('score', types['score'])} AS score",
+            f"{_given('sentiment', types['sentiment'])} AS sentiment_text",
+            f"{_number('sentiment', types['sentiment'])} AS sentiment",
         ]
     return ",\n  ".join(items)
 
 
-def _query(kind: str, batch: pa.Table, utc: bool = True) -> str:
+def _queries(kind: str, batch: pa.Table, utc: bool = True) -> tuple[str, str, str]:
+    """(parse and screen into ``checked``, select the good rows, explain the bad rows)."""
     rules = _rules(kind)
     reason = " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _, _ in rules)
     field = " ".join(f"WHEN {cond} THEN '{name}'" for cond, _, name, _ in rules)
     detail = " ".join(f"WHEN {cond} THEN {msg}" for cond, _, _, msg in rules)
-    id_col = "event_id" if kind == "events" else "feedback_id"
-    # Materialised steps parse each value once; the field, detail and row preview are
-    # computed only for rejected rows (CASE evaluates a branch only for the rows that take it).
-    return f"""
+    check = f"""
+CREATE OR REPLACE TEMP TABLE checked AS
 WITH p AS MATERIALIZED (
   SELECT {_parsed(kind, batch, utc)}
   FROM batch AS b LEFT JOIN stage_names AS s ON lower(trim(CAST(b.stage AS VARCHAR))) = s.name
-), r AS MATERIALIZED (
-  SELECT p.*, {_screen(kind)} AS _bad FROM p
 )
-SELECT p.* EXCLUDE (_raw, _bad) REPLACE (
-    CASE WHEN p.{id_col} IS NULL THEN substr(md5(to_json(p._raw)), 1, 32) ELSE p.{id_col} END
-    AS {id_col}
-  ),
-  CASE WHEN p._bad <> 0 THEN CASE {reason} END END AS _reason,
-  CASE WHEN p._bad <> 0 THEN CASE {field} END END AS _field,
-  CASE WHEN p._bad <> 0 THEN CASE {detail} END END AS _detail,
-  CASE WHEN p._bad <> 0 THEN left(to_json(p._raw), {ROW_PREVIEW_CHARS}) END AS _row
-FROM r AS p"""
+SELECT p.*, {_screen(kind)} AS _bad FROM p"""
+    good = "SELECT * EXCLUDE (_bad) FROM checked WHERE _bad = 0"
+    # Only rejected rows (usually few) pay for the reason, the message and the row preview.
+    bad = f"""
+SELECT p.* EXCLUDE (_bad),
+  CASE {reason} END AS _reason,
+  CASE {field} END AS _field,
+  CASE {detail} END AS _detail,
+  left(to_json(b._raw), {ROW_PREVIEW_CHARS}) AS _row
+FROM checked AS p JOIN batch AS b ON b._line = p._line
+WHERE p._bad <> 0"""
+    return check, good, bad
 
 
 class BatchValidator:
@@ -370,14 +387,20 @@ class BatchValidator:
         names += [(label.casefold(), s.key) for s in config.stages for label in s.labels.values()]
         self.stage_names = pa.table({"name": [n for n, _ in names], "key": [k for _, k in names]})
         self.stage_list = ", ".join(config.stage_keys)
-        self._queries: dict[tuple[str, str], str] = {}
+        self._queries: dict[tuple[str, ...], tuple[str, str, str]] = {}
 
-    def check(self, batch: pa.Table) -> pa.Table:
-        """Parse ``batch`` (from :func:`columns.arrange`) and tag every row with its reason."""
-        key = (str(batch.schema.field("ts").type), str(batch.schema.field("received_at").type))
+    def check(self, batch: pa.Table) -> tuple[pa.Table, pa.Table]:
+        """Parse ``batch`` (from :func:`columns.arrange`): (good rows, rejected rows).
+
+        Rejected rows carry ``_reason``, ``_field``, ``_detail`` and ``_row`` (the row as given).
+        """
+        names = ("ts", "received_at", *_TYPED)
+        key = tuple(
+            str(batch.schema.field(c).type) if c in batch.column_names else "" for c in names
+        )
         if key not in self._queries:
-            self._queries[key] = _query(self.kind, batch, self.limits.timezone == "UTC")
-        query = self._queries[key]
+            self._queries[key] = _queries(self.kind, batch, self.limits.timezone == "UTC")
+        check, good, bad = self._queries[key]
         self.con.register("batch", batch)
         self.con.register("stage_names", self.stage_names)
         params = {
@@ -389,15 +412,12 @@ class BatchValidator:
             "stages": self.stage_list,
         }
         try:
-            return self.con.execute(query, params).to_arrow_table()
+            self.con.execute(check, {k: v for k, v in params.items() if f"${k}" in check})
+            accepted = self.con.execute(good).to_arrow_table()
+            rejected = self.con.execute(bad, {k: v for k, v in params.items() if f"${k}" in bad})
+            return accepted, rejected.to_arrow_table()
         finally:
             self.con.unregister("batch")
 
     def close(self) -> None:
         self.con.close()
-
-
-def split(checked: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(good rows, rejected rows) of a checked batch."""
-    bad = pc.is_valid(checked.column("_reason"))
-    return checked.filter(pc.invert(bad)), checked.filter(bad)
