@@ -161,15 +161,6 @@ def loaded(tmp_path_factory):
         ws.close()
 
 
-def spark_median_gap(request: pytest.FixtureRequest) -> None:
-    """Known gap: the stage flow's filtered median compiles, on Spark, to ``percentile`` with a
-    non-constant percentage, which Spark refuses (AnalysisException DATATYPE_MISMATCH)."""
-    from pyspark.errors import AnalysisException
-
-    reason = "analytics.stages: median(where=...) is not foldable on Spark"
-    request.applymarker(pytest.mark.xfail(raises=AnalysisException, strict=True, reason=reason))
-
-
 def stage_flow(ws) -> list[dict]:
     from journeylens.analytics.stages import run_stage_flow
 
@@ -183,9 +174,7 @@ def test_status_counts(engine, loaded):
     assert (status["events"], status["people"], status["sessions"]) == (7, 3, 6)
 
 
-def test_stage_flow_people_per_stage(engine, loaded, request):
-    if engine == "spark":
-        spark_median_gap(request)
+def test_stage_flow_people_per_stage(engine, loaded):
     flow = stage_flow(loaded(engine))
     assert [(s["stage"], s["people"]) for s in flow] == [
         ("awareness", 3),
@@ -207,6 +196,5 @@ def test_status_and_events_agree_across_engines(loaded):
 
 
 @pytest.mark.spark
-def test_stage_flow_agrees_across_engines(loaded, request):
-    spark_median_gap(request)
+def test_stage_flow_agrees_across_engines(loaded):
     assert stage_flow(loaded("duckdb")) == stage_flow(loaded("spark"))

@@ -125,7 +125,8 @@ def build_stage_summary(staged: ir.Table, n: int) -> ir.Table:
             ordered = (first >= p[f"f{k - 1}"]).fill_null(False)
             seconds = first.epoch_seconds() - p[f"f{k - 1}"].epoch_seconds()
             aggs[f"in_order{k}"] = p.person_id.count(where=ordered)
-            aggs[f"median{k}"] = seconds.median(where=ordered)
+            # ifelse + median, not median(where=...): Spark refuses a filtered percentile.
+            aggs[f"median{k}"] = ibis.ifelse(ordered, seconds, None).median()
     return p.aggregate(**aggs)
 
 
