@@ -309,6 +309,110 @@ def conformance(
 
 
 @app.command()
+def funnel(
+    steps: Annotated[
+        list[str],
+        typer.Argument(
+            help="Steps in order: event:NAME, touchpoint:NAME, stage:NAME, optionally with "
+            "filters like event:purchase[revenue>100]; a bare name is an event."
+        ),
+    ],
+    workspace: WorkspaceOpt = None,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = "table",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    where: WhereOpt = None,
+    within: Annotated[str, typer.Option(help="Conversion window from step 1, e.g. 7d.")] = "14d",
+    order: Annotated[str, typer.Option(help="ordered, strict or any.")] = "ordered",
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Exclusion step, e.g. event:refund (repeatable).")
+    ] = None,
+    exclusion: Annotated[
+        str, typer.Option(help="drop (leave the funnel) or restart (end that attempt).")
+    ] = "drop",
+    count: Annotated[str, typer.Option(help="people, attempts or sessions.")] = "people",
+    step_within: Annotated[
+        list[str] | None,
+        typer.Option(help="Per-step window from the previous step, one per step after the first."),
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Breakdown: channel, device, interaction, campaign, ...")
+    ] = None,
+    by_step: Annotated[
+        str, typer.Option(help="Take the breakdown value from: first, last or a step number.")
+    ] = "first",
+    top: Annotated[int, typer.Option(help="Breakdown values to keep; the rest are 'other'.")] = 10,
+    dropped_at: Annotated[
+        int | None, typer.Option(help="List the people who reached the step before N, not N.")
+    ] = None,
+    trend: Annotated[
+        str | None, typer.Option(help="Conversion per entry 'day' or 'week' instead.")
+    ] = None,
+    drivers: Annotated[
+        int | None, typer.Option(help="What is associated with converting at step N.")
+    ] = None,
+) -> None:
+    """A conversion funnel counted per person, with windows, exclusions and breakdowns."""
+    from journeylens.analytics.funnels import (
+        FunnelSpec,
+        dropped_people,
+        run_conversion_drivers,
+        run_funnel,
+        run_funnel_trend,
+    )
+    from journeylens.cli_output import emit, print_frame
+
+    _check_format(fmt)
+    spec = FunnelSpec(
+        steps=steps,
+        within=within,
+        order=order,  # type: ignore[arg-type]
+        exclude=tuple(exclude or ()),
+        exclusion=exclusion,  # type: ignore[arg-type]
+        count=count,  # type: ignore[arg-type]
+        step_within=[None if w in ("", "-") else w for w in step_within] if step_within else None,
+        by=by,
+        by_step=int(by_step) if by_step.isdigit() else by_step,  # type: ignore[arg-type]
+        top=top,
+    )
+    with _open(workspace, engine) as ws:
+        from journeylens.analytics.steps import check_step_names
+
+        check_step_names(ws.events, [*steps, *(exclude or ())])
+        events = _filtered(ws, since, until, where)
+        if dropped_at is not None:
+            people = ws.store.execute(dropped_people(events, spec, dropped_at))
+            emit(_FrameResult(people), fmt, f"Dropped at step {dropped_at}")
+            return
+        if trend is not None:
+            emit(run_funnel_trend(events, spec, every=trend), fmt, "Funnel trend")  # type: ignore[arg-type]
+            return
+        if drivers is not None:
+            emit(run_conversion_drivers(events, spec, drivers), fmt, "Conversion drivers")
+            return
+        result = run_funnel(events, spec)
+        emit(result, fmt, "Funnel")
+        if fmt == "table" and by is not None:
+            print_frame(result.significance(), f"By {by}: each value against the rest")
+
+
+class _FrameResult:
+    """A plain table (an audience export) in the result interface the renderers expect."""
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+
+    def to_frame(self) -> Any:
+        return self.frame
+
+    def to_dict(self) -> Any:
+        from journeylens.analytics.result import frame_records
+
+        return frame_records(self.frame)
+
+
+@app.command()
 def attribution(
     workspace: WorkspaceOpt = None,
     engine: EngineOpt = None,

@@ -166,6 +166,18 @@ class Workspace:
         source = self.events if events is None else events
         return run_touchpoint_report(source, self.touchpoints, self.config)
 
+    def funnel(self, *steps: str, events: ibis.Table | None = None, **options: Any) -> Any:
+        """A funnel over ``steps`` (see :class:`analytics.funnels.FunnelSpec` for options).
+
+        >>> # ws.funnel("landing_page_view", "pricing_view", "purchase", within="7d").to_dict()
+        """
+        from journeylens.analytics.funnels import FunnelSpec, run_funnel
+        from journeylens.analytics.steps import check_step_names
+
+        source = self.events if events is None else events
+        check_step_names(self.events, [*steps, *options.get("exclude", ())])
+        return run_funnel(source, FunnelSpec(steps=steps, **options))
+
     def paths(self, spec: Any = None, events: ibis.Table | None = None) -> Any:
         """The transition graph, or top paths when ``spec`` names ``from_node``/``to_node``."""
         from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions

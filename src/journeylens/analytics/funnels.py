@@ -634,6 +634,19 @@ class FunnelResult(Result):
         """The overall steps, one row per step."""
         return self.steps
 
+    def display_frame(self) -> pd.DataFrame:
+        """The columns a person reads first, for terminal tables."""
+        keep = [
+            "step",
+            "people",
+            "conversion_from_start",
+            "conversion_from_previous",
+            "dropped",
+            "median_seconds_to_convert",
+            "p90_seconds_from_start",
+        ]
+        return self.steps[[c for c in keep if c in self.steps.columns]]
+
     def breakdown_frame(self) -> pd.DataFrame:
         """Steps per breakdown value (column ``value`` first), empty without a breakdown."""
         parts = [frame.assign(value=value) for value, frame in self.breakdown.items()]

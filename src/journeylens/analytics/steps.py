@@ -12,7 +12,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -327,3 +327,26 @@ def row_key_text(row: Mapping[str, Any], key: str) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(float(value))
     return None
+
+
+def check_step_names(events: ir.Table, texts: Sequence[str]) -> None:
+    """Raise :class:`SpecError` for a step whose name occurs nowhere in ``events``.
+
+    One small query per step kind used (the distinct values of its column), so a typo is
+    caught before a funnel quietly counts zero: "Unknown event 'chekout' in step 2. Did you
+    mean 'checkout'?"
+    """
+    steps = [parse_step(text) for text in texts]
+    known: dict[str, set[str]] = {}
+    for number, step in enumerate(steps, start=1):
+        if step.name is None:
+            continue
+        column = KIND_COLUMNS[step.kind]
+        if column not in known:
+            values = events.select(column).distinct().to_pyarrow().column(0).to_pylist()
+            known[column] = {v for v in values if v is not None}
+        if step.name not in known[column]:
+            raise SpecError(
+                f"Unknown {step.kind} '{step.name}' in step {number} ('{step.text}')."
+                f"{did_you_mean(step.name, known[column])} No event in the data has it."
+            )
