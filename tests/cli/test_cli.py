@@ -165,3 +165,56 @@ def test_public_api_is_pinned():
     )
     for name in journeylens.__all__:
         assert getattr(journeylens, name) is not None
+
+
+def test_paths_json_is_the_raw_transition_graph(demo_ws):
+    rows = json.loads(run("paths", "--format", "json", workspace=demo_ws).stdout)
+    assert {"from", "to", "count", "people", "probability"} <= set(rows[0])
+    assert all(r["to"] not in ("(end)", "(conversion)") for r in rows)
+    assert any(r["from"] == r["to"] for r in rows)  # repeats are kept unless asked
+    out_of = {}
+    for r in rows:
+        out_of[r["from"]] = out_of.get(r["from"], 0) + r["probability"]
+    assert all(abs(total - 1) < 1e-9 for total in out_of.values())
+
+
+def test_paths_to_conversion(demo_ws):
+    args = ("paths", "--to", "(conversion)", "--top", "3", "--format", "json")
+    rows = json.loads(run(*args, workspace=demo_ws).stdout)
+    assert 0 < len(rows) <= 3
+    assert all(r["path"][-1] == "(conversion)" for r in rows)
+
+
+def test_funnel_json_and_unknown_step(demo_ws):
+    args = ("funnel", "landing_page_view", "checkout_start", "purchase", "--within", "7d")
+    data = json.loads(run(*args, "--format", "json", workspace=demo_ws).stdout)
+    steps = data["steps"]
+    assert [s["step"] for s in steps] == ["landing_page_view", "checkout_start", "purchase"]
+    assert steps[0]["people"] >= steps[1]["people"] >= steps[2]["people"] > 0
+    assert steps[0]["conversion_from_start"] == 1.0
+    bad = run("funnel", "landing_page_view", "chekout_start", workspace=demo_ws, check=False)
+    assert bad.returncode == 2
+    assert "Did you mean 'checkout_start'?" in bad.stderr
+
+
+def test_funnel_dropped_people_export(demo_ws):
+    args = ("funnel", "landing_page_view", "checkout_start", "--dropped-at", "2")
+    lines = run(*args, "--format", "csv", workspace=demo_ws).stdout.splitlines()
+    assert lines[0].startswith("person_id")
+    assert len(lines) > 1
+
+
+def test_attribution_json_records(demo_ws):
+    args = ("attribution", "--model", "last_touch", "--model", "markov", "--format", "json")
+    rows = json.loads(run(*args, workspace=demo_ws).stdout)
+    assert {r["model"] for r in rows} == {"last_touch", "markov"}
+    assert {"model", "touchpoint", "conversions", "revenue"} <= set(rows[0])
+    last = sum(r["conversions"] for r in rows if r["model"] == "last_touch")
+    markov = sum(r["conversions"] for r in rows if r["model"] == "markov")
+    assert last == pytest.approx(markov)  # both share out the same conversions
+
+
+def test_conformance_json(demo_ws):
+    data = json.loads(run("conformance", "--format", "json", workspace=demo_ws).stdout)
+    assert data["people"] >= data["in_order"] > 0
+    assert data["deviations"]
