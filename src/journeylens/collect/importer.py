@@ -235,13 +235,16 @@ def _dedupe(
     rows (the caller subtracts what it stored).
     """
     staged = store.table(staging)
-    first = ibis.row_number().over(group_by=staged[id_col], order_by=staged._order)
-    unique = staged.mutate(_rank=first).filter(ibis._._rank == 0)
+    counts = store.execute(staged.aggregate(rows=staged.count(), ids=staged[id_col].nunique()))
+    rows, ids = int(counts["rows"][0]), int(counts["ids"][0])
+    summary.duplicates_in_files = rows - ids
+    summary.already_stored = ids
+    unique = staged
+    if rows != ids:  # the window (a sort of every staged row) only when there are duplicates
+        first = ibis.row_number().over(group_by=staged[id_col], order_by=staged._order)
+        unique = staged.mutate(_rank=first).filter(ibis._._rank == 0)
     existing = store.table(table)
     new = unique.anti_join(existing, unique[id_col] == existing[id_col])
-    counts = store.execute(staged.aggregate(rows=staged.count(), ids=staged[id_col].nunique()))
-    summary.duplicates_in_files = int(counts["rows"][0]) - int(counts["ids"][0])
-    summary.already_stored = int(counts["ids"][0])
     return new.select(*existing.columns)
 
 
