@@ -10,7 +10,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -362,6 +362,7 @@ def funnel(
         run_funnel_trend,
     )
     from journeylens.cli_output import emit, print_frame
+    from journeylens.errors import SpecError
 
     _check_format(fmt)
     spec = FunnelSpec(
@@ -386,7 +387,10 @@ def funnel(
             emit(_FrameResult(people), fmt, f"Dropped at step {dropped_at}")
             return
         if trend is not None:
-            emit(run_funnel_trend(events, spec, every=trend), fmt, "Funnel trend")  # type: ignore[arg-type]
+            if trend not in ("day", "week"):
+                raise SpecError(f"Unknown --trend '{trend}'; use day or week.")
+            every: Literal["day", "week"] = "week" if trend == "week" else "day"
+            emit(run_funnel_trend(events, spec, every=every), fmt, "Funnel trend")
             return
         if drivers is not None:
             emit(run_conversion_drivers(events, spec, drivers), fmt, "Conversion drivers")

@@ -77,7 +77,7 @@ def duration(seconds: Any) -> str:
         return ""
     value = float(seconds)
     units = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
-    parts = []
+    parts: list[str] = []
     for name, size in units:
         if value >= size or (name == "s" and not parts):
             count = int(value // size)

@@ -129,7 +129,7 @@ def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
     """Validate a decoded TOML document into a :class:`Config`."""
     reader = _Reader(raw, source)
     ws = reader.table("workspace")
-    stages = tuple(_parse_stage(reader, i, s) for i, s in enumerate(reader.list("stages")))
+    stages = tuple(_parse_stage(reader, i, s) for i, s in enumerate(reader.items("stages")))
     if not stages:
         raise ConfigError(f"{source}: [[stages]] must define at least one stage.")
     keys = [s.key for s in stages]
@@ -164,7 +164,7 @@ def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
     )
     touchpoints = tuple(
         parse_touchpoint(config, t, f"touchpoints[{i}]")
-        for i, t in enumerate(reader.list("touchpoints"))
+        for i, t in enumerate(reader.items("touchpoints"))
     )
     names = [t.touchpoint for t in touchpoints]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -222,7 +222,7 @@ class _Reader:
             raise self._fail(key, "a table", value)
         return value
 
-    def list(self, key: str) -> list[Any]:
+    def items(self, key: str) -> list[Any]:
         value = self.raw.get(key, [])
         if not isinstance(value, list):
             raise self._fail(key, "an array of tables", value)

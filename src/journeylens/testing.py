@@ -48,7 +48,7 @@ def journeys(people: Mapping[str, Sequence[Step]], identified: bool = True) -> p
         previous: datetime | None = None
         for index, step in enumerate(steps):
             event, when = step[0], step[1]
-            extra = dict(step[2]) if len(step) > 2 else {}  # type: ignore[misc]
+            extra = dict(step[2]) if len(step) > 2 else {}
             ts = _when(when, previous)
             previous = ts
             row: dict[str, Any] = dict.fromkeys(EVENTS.names)

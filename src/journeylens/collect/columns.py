@@ -75,7 +75,7 @@ def plan_columns(
     for name in columns:
         if name in plan:
             continue
-        canonical = name if name in wanted else ALIASES.get(name)
+        canonical = name if name in wanted else ALIASES.get(name, "")
         if canonical in wanted and canonical not in taken:
             plan[name] = canonical
             taken.add(canonical)
