@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import ibis
 import pyarrow as pa
 
 from journeylens.config import DATABASE_FILE
+from journeylens.errors import EngineError
 from journeylens.store.base import Store
+
+MEMORY_LIMIT_ENV = "JOURNEYLENS_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "3GB"
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 class DuckDBStore(Store):
@@ -20,6 +27,11 @@ class DuckDBStore(Store):
         self.path = directory / DATABASE_FILE
         self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
         self.raw = self.con.con  # the duckdb connection, for Arrow appends
+        # Bound memory: past the limit DuckDB spills sorts and joins to disk instead of growing.
+        limit = os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
+        if not _MEMORY.fullmatch(limit):
+            raise EngineError(f"{MEMORY_LIMIT_ENV}={limit!r}: use a size such as 2GB or 512MB.")
+        self.raw.execute(f"SET memory_limit = '{limit}'")
 
     def write(self, name: str, data: pa.Table | ibis.Table, overwrite: bool = False) -> None:
         if overwrite or not self.has_table(name):
