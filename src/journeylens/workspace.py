@@ -130,15 +130,20 @@ class Workspace:
         current = self.store.table(table)
         return current.union(incoming[table]) if table in incoming else current
 
-    def load_demo(self, events: int = 200_000, seed: int = 7) -> dict[str, Any]:
-        """Generate the synthetic multi-channel demo data set into this workspace."""
+    def load_demo(
+        self, events: int = 200_000, seed: int = 7, friction: bool = True
+    ) -> dict[str, Any]:
+        """Generate the synthetic multi-channel demo data set (``friction=False``: no planted
+        checkout friction) into this workspace."""
         import time
 
         from journeylens.demo import generate
 
         started = time.perf_counter()
         counts = {"events": 0, "feedback": 0}
-        for event_batch, feedback_batch in generate(self.config, events=events, seed=seed):
+        for event_batch, feedback_batch in generate(
+            self.config, events=events, seed=seed, friction=friction
+        ):
             self.store.write("events", event_batch)
             self.store.write("feedback", feedback_batch)
             counts["events"] += event_batch.num_rows

@@ -54,6 +54,7 @@ def feedback_table(
     events: pa.Table,
     rng: np.random.Generator,
     first_id: int,
+    friction: bool = True,
 ) -> pa.Table:
     """Survey answers for one chunk, tied to the touchpoint of the event that triggered them."""
     code = steps["code"]
@@ -77,7 +78,7 @@ def feedback_table(
         rated = rng.random(hit.size) < 0.6
         dimension[hit[rated]] = dims[rated]
         quality[hit] = trigger.quality
-    mobile_payment = np.isin(picked, PAYMENT) & (steps["device"][rows] == MOBILE)
+    mobile_payment = np.isin(picked, PAYMENT) & (steps["device"][rows] == MOBILE) & friction
     quality = np.clip(quality - 0.25 * mobile_payment + rng.normal(0.0, 0.15, n), 0.0, 1.0)
     score = _scale(metric, quality)
     ts = pc.add(

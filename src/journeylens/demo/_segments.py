@@ -34,8 +34,13 @@ def _last_slot(person: np.ndarray, pos: np.ndarray, slot: np.ndarray, cur: np.nd
     cur[p[last]] = s[last]
 
 
-def simulate(rng: np.random.Generator, people: People, extras: dict[int, list[int]]) -> Steps:
-    """All steps of every person in ``people``; ``extras`` maps a phase to extra event codes."""
+def simulate(
+    rng: np.random.Generator, people: People, extras: dict[int, list[int]], friction: bool = True
+) -> Steps:
+    """All steps of every person in ``people``; ``extras`` maps a phase to extra event codes.
+
+    Without ``friction`` every device pays and abandons at the desktop rates (same draws).
+    """
     steps = Steps()
     everyone = np.arange(people.n)
     cur_slot = np.zeros(people.n, np.int8)
@@ -51,7 +56,7 @@ def simulate(rng: np.random.Generator, people: People, extras: dict[int, list[in
     consider = rng.random(people.n) < np.minimum(0.95, jm.P_CONSIDER * intent * lift_c)
     decide = consider & (rng.random(people.n) < np.minimum(0.9, jm.P_DECIDE * lift_d))
     identified = _consider(rng, people, steps, cur_slot, consider, decide)
-    buy_online, abandoned = _decide(rng, people, steps, cur_slot, decide, identified)
+    buy_online, abandoned = _decide(rng, people, steps, cur_slot, decide, identified, friction)
     buy_assisted = _assist(rng, steps, abandoned, consider & ~decide & identified)
     _after(rng, people, steps, buy_online | buy_assisted)
     phases = {
@@ -187,6 +192,7 @@ def _decide(
     cur_slot: np.ndarray,
     decide: np.ndarray,
     identified: np.ndarray,
+    friction: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cart → checkout → payment (with device-dependent errors and abandonment) → purchase."""
     idx = np.flatnonzero(decide)
@@ -200,13 +206,14 @@ def _decide(
     )
     slot0 = np.where(cont, cur_slot[idx], jm.pick_slot(rng, people, idx))
     device = people.slot_device[idx, slot0]
+    risk = device if friction else np.full(n, jm.DESKTOP)
     known = identified[idx]
     checkout = rng.random(n) > jm.P_ABANDON_CART
     payment = checkout & (rng.random(n) > jm.P_ABANDON_CHECKOUT)
-    err = payment & (rng.random(n) < jm.P_PAYMENT_ERROR[device])
+    err = payment & (rng.random(n) < jm.P_PAYMENT_ERROR[risk])
     n_err = np.where(err, 1 + rng.binomial(2, 0.45, n), 0)
     gave_up = err & (rng.random(n) < 0.5)
-    abandon = rng.random(n) < jm.P_ABANDON_AFTER_PAYMENT[device] + 0.15 * err
+    abandon = rng.random(n) < jm.P_ABANDON_AFTER_PAYMENT[risk] + 0.15 * err
     buy = payment & ~gave_up & ~abandon
     plan = [
         (0, "cart_view", np.ones(n, bool)),

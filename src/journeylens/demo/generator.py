@@ -132,13 +132,19 @@ class _Vocabulary:
 
 
 def generate(
-    config: Config, events: int = 200_000, seed: int = 7, batch_events: int = 1_000_000
+    config: Config,
+    events: int = 200_000,
+    seed: int = 7,
+    batch_events: int = 1_000_000,
+    friction: bool = True,
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
     """Yield ``(events, feedback)`` Arrow batches of a realistic demo workspace.
 
     Batches hold whole people (about ``batch_events`` events each); together they hold about
     ``events`` events over the 180 days ending 2026-10-31. The output depends only on the
-    config and ``seed``.
+    config, ``seed`` and ``friction``: without it the planted checkout friction is gone (every
+    device pays, fails and abandons as desktop does, and payment feedback is not lower on mobile)
+    while every other planted effect stays as it is.
 
     Examples
     --------
@@ -150,28 +156,30 @@ def generate(
     True
     """
     vocab = _Vocabulary(config)
-    pilot = _simulate(vocab, np.random.default_rng([seed, 0, 1]), 3_000, 0)
+    pilot = _simulate(vocab, np.random.default_rng([seed, 0, 1]), 3_000, 0, friction)
     per_person = max(pilot["code"].size / 3_000, 1.0)
     chunk_people = max(int(batch_events / per_person), 100)
     done, offset, chunk = 0, 0, 0
     while done < events:
         remaining = events - done
         n = min(chunk_people, math.ceil(remaining / per_person * 1.1) + 50)
-        steps = _simulate(vocab, np.random.default_rng([seed, 1, chunk]), n, offset)
+        steps = _simulate(vocab, np.random.default_rng([seed, 1, chunk]), n, offset, friction)
         steps = _trim(steps, remaining)
         ev = _events_table(vocab, steps, seed, done)
         fb_rng = np.random.default_rng([seed, 2, chunk])
-        fb = feedback_table(config, vocab.names, steps, ev, fb_rng, done)
+        fb = feedback_table(config, vocab.names, steps, ev, fb_rng, done, friction)
         yield ev, fb
         done += ev.num_rows
         offset += n
         chunk += 1
 
 
-def _simulate(vocab: _Vocabulary, rng: np.random.Generator, n: int, offset: int):
+def _simulate(
+    vocab: _Vocabulary, rng: np.random.Generator, n: int, offset: int, friction: bool = True
+):
     window = WINDOW_DAYS * jm.DAY
     people = jm.make_people(rng, n, window)
-    out = simulate(rng, people, vocab.extras).finish()
+    out = simulate(rng, people, vocab.extras, friction).finish()
     person = out["person"]
     first = np.r_[True, person[1:] != person[:-1]]
     out["new"][first] = True

@@ -1,0 +1,477 @@
+"""Friction: where, and for whom, people abandon, fail, retry, loop, pause or struggle.
+
+Each touchpoint × segment (a value of a dimension such as ``device=mobile``) is compared with the
+same touchpoint in the other values of that dimension — like with like, so a touchpoint that is
+hard for everyone does not crowd the list, and a segment that is simply rarer is not punished.
+The per-event signals and the unit counts are those of
+:mod:`journeylens.analytics._friction_signals`; this module turns the counts into rates, tests
+each against its baseline (one-sided two-proportion z-tests, Benjamini–Hochberg over every test
+made, a minimum count and a minimum lift), estimates what the excess abandonment costs, and writes
+one sentence per row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from journeylens.analytics._friction_signals import (
+    NONE,
+    SignalRules,
+    build_effort_counts,
+    build_overview,
+    build_segment_counts,
+    in_range,
+)
+from journeylens.analytics.result import Result, frame_records, json_ready
+from journeylens.analytics.steps import check_key, key_text, parse_duration
+from journeylens.errors import SpecError
+from journeylens.schema import FEEDBACK
+
+__all__ = [
+    "NONE",
+    "SIGNALS",
+    "FrictionResult",
+    "FrictionSpec",
+    "build_friction_counts",
+    "rank",
+    "run_friction",
+]
+
+# signal: (units with it, units it is counted over)
+SIGNALS: dict[str, tuple[str, str]] = {
+    "abandonment": ("abandoned", "decided"),
+    "error": ("errored", "people"),
+    "retry": ("retried", "people"),
+    "loop": ("looped", "people"),
+    "postponement": ("postponed", "people"),
+    "effort": ("effort", "responses"),
+}
+RESERVED = ("person_id", "ts", "event_id", "event", "touchpoint", "properties")
+
+
+@dataclass(frozen=True)
+class FrictionSpec:
+    """Which friction to look for and how sure to be; validated on construction.
+
+    Parameters
+    ----------
+    by
+        Segment dimensions: canonical columns (``channel``, ``device``, ``interaction``, ...) or
+        JSON properties of ``properties``.
+    within
+        The window: no next event within it ends the journey (abandonment); a goal within it
+        converts.
+    goal
+        The goal events (``purchase``).
+    retry_within, postpone_after
+        A repeat of the same event within ``retry_within`` of the one before is a retry; a gap
+        over ``postpone_after`` before the next event is a postponement.
+    error_patterns
+        Globs of error event names (``*error*``).
+    min_count, min_affected, alpha, min_lift
+        A signal is tested when the segment and its baseline each count at least ``min_count``
+        units; it is significant when at least ``min_affected`` units of the segment show it, its
+        Benjamini–Hochberg adjusted p-value is below ``alpha`` and its rate is at least
+        ``min_lift`` times the baseline's.
+    period
+        Lost conversions and revenue are scaled to this period (``"30d"``).
+    top, include_all
+        How many rows; with ``include_all`` also segments without significant friction.
+    since, until
+        Only events with ``since <= ts < until`` (naive UTC).
+
+    Examples
+    --------
+    >>> FrictionSpec(by=["device"], within="7d").window
+    604800
+    """
+
+    by: Sequence[str] = ("channel", "device", "interaction")
+    within: str = "14d"
+    goal: Sequence[str] = ("purchase",)
+    retry_within: str = "30s"
+    postpone_after: str = "1d"
+    error_patterns: Sequence[str] = ("*error*", "*fail*")
+    min_count: int = 30
+    min_affected: int = 10
+    alpha: float = 0.05
+    min_lift: float = 1.25
+    period: str = "30d"
+    top: int = 20
+    include_all: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    window: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("by", "goal", "error_patterns"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+        if not self.by:
+            raise SpecError("Friction needs at least one dimension in 'by', e.g. device.")
+        for key in self.by:
+            if key in RESERVED:
+                raise SpecError(f"Cannot segment friction by {key!r}: use e.g. channel or device.")
+            check_key(key, "friction dimension")
+        if len(set(self.by)) != len(self.by):
+            raise SpecError(f"Friction dimensions repeat: {list(self.by)}.")
+        if not self.goal:
+            raise SpecError("Friction needs a goal event, e.g. purchase.")
+        object.__setattr__(self, "window", parse_duration(self.within))
+        for name in ("retry_within", "postpone_after", "period"):
+            parse_duration(getattr(self, name))
+        if min(self.min_count, self.min_affected, self.top) < 1:
+            raise SpecError(
+                "min_count, min_affected and top must be ≥ 1, got "
+                f"{self.min_count}, {self.min_affected}, {self.top}."
+            )
+        if not 0 < self.alpha < 1 or self.min_lift < 1:
+            raise SpecError(
+                f"alpha must be in (0, 1) and min_lift ≥ 1, got {self.alpha}, {self.min_lift}."
+            )
+        if self.since and self.until and self.since >= self.until:
+            raise SpecError(f"since {self.since} must be before until {self.until}.")
+
+    @property
+    def rules(self) -> SignalRules:
+        return SignalRules(
+            window=self.window,
+            retry=parse_duration(self.retry_within),
+            postpone=parse_duration(self.postpone_after),
+            goals=tuple(self.goal),
+            error_patterns=tuple(self.error_patterns),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        keep = ("by", "within", "goal", "retry_within", "postpone_after", "error_patterns")
+        more = (
+            "min_count",
+            "min_affected",
+            "alpha",
+            "min_lift",
+            "period",
+            "top",
+            "include_all",
+            "since",
+            "until",
+        )
+        return json_ready({name: getattr(self, name) for name in (*keep, *more)})
+
+
+def segmented(events: ir.Table, by: Sequence[str]) -> ir.Table:
+    """The columns friction reads, with each dimension as a text column named by its key."""
+    return events.select(
+        "person_id",
+        "ts",
+        "event_id",
+        "event",
+        "touchpoint",
+        **{key: key_text(events, key) for key in by},
+    )
+
+
+def build_friction_counts(
+    events: ir.Table,
+    spec: FrictionSpec,
+    end: datetime,
+    touchpoints: Sequence[str] | None = None,
+) -> ir.Table:
+    """Per ``touchpoint, dimension, value``: the unit counts (see ``_friction_signals``)."""
+    table = segmented(in_range(events, spec.since, spec.until), spec.by)
+    return build_segment_counts(table, spec.by, spec.rules, end, touchpoints)
+
+
+def effort_counts(feedback: ir.Table | None, spec: FrictionSpec) -> ir.Table | None:
+    """CES/success answers per segment, for the dimensions feedback has."""
+    dims = [d for d in spec.by if d in FEEDBACK.names]
+    if feedback is None or not dims:
+        return None
+    answers = in_range(feedback, spec.since, spec.until)
+    return build_effort_counts(answers, dims)
+
+
+def with_baselines(counts: pd.DataFrame) -> pd.DataFrame:
+    """Add ``rest_<count>``: the same touchpoint's counts in the dimension's other values."""
+    counts = counts.copy()
+    columns = [c for c in counts.columns if c not in ("touchpoint", "dimension", "value")]
+    totals = counts.groupby(["touchpoint", "dimension"])[columns].transform("sum")
+    for column in columns:
+        counts[column] = counts[column].fillna(0).astype("int64")
+        counts[f"rest_{column}"] = totals[column].fillna(0).astype("int64") - counts[column]
+    return counts
+
+
+def _upper_p(x1: np.ndarray, n1: np.ndarray, x2: np.ndarray, n2: np.ndarray) -> np.ndarray:
+    """One-sided p-values that proportion 1 exceeds proportion 2 (pooled z-test); NaN if none."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (x1 + x2) / (n1 + n2)
+        se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+        z = (x1 / n1 - x2 / n2) / se
+    erfc = np.vectorize(math.erfc, otypes=[float])
+    return np.where(np.isfinite(z), 0.5 * erfc(np.nan_to_num(z) / math.sqrt(2)), np.nan)
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values of the finite entries of ``p`` (NaN stays NaN).
+
+    Examples
+    --------
+    >>> benjamini_hochberg(np.array([0.01, 0.04, np.nan, 0.03])).round(3).tolist()
+    [0.03, 0.04, nan, 0.04]
+    """
+    out = np.full(p.shape, np.nan)
+    tested = np.flatnonzero(np.isfinite(p))
+    if tested.size == 0:
+        return out
+    order = tested[np.argsort(p[tested])]
+    ranked = p[order] * tested.size / np.arange(1, tested.size + 1)
+    out[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    return out
+
+
+def compare_signals(counts: pd.DataFrame, spec: FrictionSpec) -> pd.DataFrame:
+    """Per signal: ``<s>_rate``, ``<s>_baseline_rate``, ``<s>_lift``, ``<s>_excess``,
+    ``<s>_p_value`` (adjusted) and ``<s>_significant``."""
+    out = counts.copy()
+    raw: dict[str, np.ndarray] = {}
+    for name, (hit, over) in SIGNALS.items():
+        x1, n1 = out[hit].to_numpy(float), out[over].to_numpy(float)
+        x2, n2 = out[f"rest_{hit}"].to_numpy(float), out[f"rest_{over}"].to_numpy(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate, base = x1 / n1, x2 / n2
+            out[f"{name}_lift"] = np.where(base > 0, rate / base, np.where(rate > 0, np.inf, 1.0))
+        out[f"{name}_rate"] = np.where(n1 > 0, rate, np.nan)
+        out[f"{name}_baseline_rate"] = np.where(n2 > 0, base, np.nan)
+        out[f"{name}_excess"] = np.where(n2 > 0, x1 - n1 * np.nan_to_num(base), 0.0)
+        enough = (n1 >= spec.min_count) & (n2 >= spec.min_count)
+        raw[name] = np.where(enough, _upper_p(x1, n1, x2, n2), np.nan)
+    adjusted = benjamini_hochberg(np.concatenate(list(raw.values())))
+    for index, name in enumerate(SIGNALS):
+        p = adjusted[index * len(out) : (index + 1) * len(out)]
+        out[f"{name}_p_value"] = p
+        out[f"{name}_significant"] = (
+            (np.nan_to_num(p, nan=1.0) < spec.alpha)
+            & (out[f"{name}_lift"] >= spec.min_lift)
+            & (out[f"{name}_excess"] > 0)
+            & (out[SIGNALS[name][0]] >= spec.min_affected)
+        )
+    return out
+
+
+def _phrase(name: str, row: Any) -> str:
+    rate, base, lift = row[f"{name}_rate"], row[f"{name}_baseline_rate"], row[f"{name}_lift"]
+    if name == "abandonment":
+        return f"{rate:.0%} abandon vs {base:.0%} elsewhere"
+    if name == "error":
+        return f"{rate:.0%} hit an error vs {base:.0%} elsewhere"
+    if name == "effort":
+        return f"{rate:.0%} report high effort vs {base:.0%} elsewhere"
+    if name == "postponement":
+        return f"{rate:.0%} pause before the next step vs {base:.0%} elsewhere"
+    plural = {"retry": "retries", "loop": "loops"}[name]
+    return f"{lift:.1f}× more {plural}" if math.isfinite(lift) else f"{plural} only here"
+
+
+def segment_label(dimension: str, value: str) -> str:
+    """``mobile`` for the usual dimensions, ``plan=pro`` for the others."""
+    return value if dimension in ("channel", "device", "interaction") else f"{dimension}={value}"
+
+
+def period_text(period: str) -> str:
+    """``30d`` → ``30 days``, ``1w`` → ``1 week``."""
+    units = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week"}
+    number, unit = int(period[:-1]), units[period[-1]]
+    return f"{number} {unit}{'' if number == 1 else 's'}"
+
+
+def explain(row: Any, spec: FrictionSpec) -> str:
+    """One sentence: the touchpoint and segment, each significant signal, the loss."""
+    signals = [s for s in SIGNALS if row[f"{s}_significant"]]
+    signals.sort(key=lambda s: -row[f"{s}_excess"])
+    where = f"{row['touchpoint']} on {segment_label(row['dimension'], row['value'])}"
+    parts = [_phrase(s, row) for s in signals] or ["no significant friction"]
+    if row["lost_conversions"] >= 0.5:
+        goal = spec.goal[0] if len(spec.goal) == 1 else "conversion"
+        parts.append(f"~{row['lost_conversions']:,.0f} lost {goal}s in {period_text(spec.period)}")
+    return f"{where}: {'; '.join(parts)}"
+
+
+def estimate_losses(
+    tested: pd.DataFrame, overview: dict[str, Any], spec: FrictionSpec
+) -> pd.DataFrame:
+    """Excess abandonment × the conversion rate of those who continue, per ``period``."""
+    out = tested.copy()
+    span = max((overview["end"] - overview["start"]).total_seconds(), 1.0)
+    scale = parse_duration(spec.period) / span
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = out["continued_converted"] / out["continued"]
+        rest = out["rest_continued_converted"] / out["rest_continued"]
+    onward = own.where(out["continued"] > 0, rest).fillna(0.0)
+    excess = out["abandonment_excess"].where(out["abandonment_significant"], 0.0)
+    out["lost_conversions"] = (excess.clip(lower=0) * onward * scale).astype(float)
+    paid = overview.get("paid") or 0
+    value = (overview.get("revenue") or 0.0) / paid if paid else None
+    out["lost_revenue"] = out["lost_conversions"] * value if value is not None else np.nan
+    return out
+
+
+def score(tested: pd.DataFrame) -> pd.Series:
+    """Units affected beyond the baseline, summed over the significant signals."""
+    total = pd.Series(0.0, index=tested.index)
+    for name in SIGNALS:
+        total += tested[f"{name}_excess"].where(tested[f"{name}_significant"], 0.0)
+    return total
+
+
+FIRST = ["touchpoint", "segment", "score", "lost_conversions", "lost_revenue", "explanation"]
+
+
+@dataclass
+class FrictionResult(Result):
+    """Friction points, best first.
+
+    ``to_dict()`` is a list of records: ``touchpoint``, ``segment`` (``{dimension: value}``),
+    ``score``, ``lost_conversions``, ``lost_revenue``, ``explanation``, ``significant``, the unit
+    counts (``people``, ``decided``, ``abandoned``, ``retried``, ``retries``, ``errored``,
+    ``errors``, ``looped``, ``postponed``, ``converted``, ``responses``, ``effort``) and per
+    signal (abandonment, error, retry, loop, postponement, effort) ``<signal>_rate``,
+    ``<signal>_baseline_rate``, ``<signal>_lift``, ``<signal>_p_value`` and
+    ``<signal>_significant``.
+    """
+
+    spec: FrictionSpec
+    rows: pd.DataFrame
+    overview: dict[str, Any] = field(default_factory=dict)
+    sql: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.rows
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return frame_records(self.rows)
+
+    def display_frame(self) -> pd.DataFrame:
+        """The columns a person reads first, for terminal tables."""
+        frame = self.rows.assign(
+            segment=[
+                ", ".join(f"{k}={v}" for k, v in s.items()) for s in self.rows.get("segment", [])
+            ]
+        )
+        keep = [
+            "touchpoint",
+            "segment",
+            "people",
+            "abandonment_rate",
+            "abandonment_baseline_rate",
+            "error_rate",
+            "error_baseline_rate",
+            "retry_rate",
+            "retry_baseline_rate",
+            "score",
+            "lost_conversions",
+            "lost_revenue",
+        ]
+        return frame[[c for c in keep if c in frame.columns]]
+
+    def figure(self) -> Any:
+        """Horizontal bars: the score of each friction point."""
+        import plotly.graph_objects as go
+
+        labels = [f"{r.touchpoint} · {r.segment}" for r in self.display_frame().itertuples()]
+        fig = go.Figure(go.Bar(x=list(self.rows.get("score", [])), y=labels, orientation="h"))
+        fig.update_layout(title="Friction points", yaxis={"autorange": "reversed"})
+        return fig
+
+
+def count_segments(
+    events: ir.Table, feedback: ir.Table | None, spec: FrictionSpec, end: datetime
+) -> pd.DataFrame:
+    """The unit counts per segment with the effort answers merged in (small: one row each)."""
+    counts = build_friction_counts(events, spec, end).execute()
+    effort = effort_counts(feedback, spec)
+    if effort is None:
+        return counts.assign(responses=0, effort=0)
+    merged = counts.merge(effort.execute(), on=["touchpoint", "dimension", "value"], how="left")
+    return merged.fillna({"responses": 0, "effort": 0})
+
+
+def run_friction(
+    events: ir.Table, spec: FrictionSpec, feedback: ir.Table | None = None
+) -> FrictionResult:
+    """Rank friction points: touchpoint × segment worse than the same touchpoint elsewhere.
+
+    Parameters
+    ----------
+    events
+        An events table in the canonical schema (any Ibis backend).
+    spec
+        What to look for (see :class:`FrictionSpec`).
+    feedback
+        The feedback table, for the effort signal (CES and success answers).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.testing import journeys
+    >>> con = ibis.duckdb.connect()
+    >>> events = con.create_table("events", journeys({"a": [("pay", "2026-01-01")]}))
+    >>> run_friction(events, FrictionSpec(by=["device"])).to_dict()
+    []
+    """
+    overview = _overview(events, spec)
+    if overview["end"] is None:
+        return FrictionResult(spec=spec, rows=_empty(), overview=overview)
+    counts = count_segments(events, feedback, spec, overview["end"])
+    rows = rank(counts, overview, spec)
+    return FrictionResult(spec=spec, rows=rows, overview=overview)
+
+
+def _overview(events: ir.Table, spec: FrictionSpec) -> dict[str, Any]:
+    frame = build_overview(in_range(events, spec.since, spec.until), spec.goal).execute()
+    record = {k: json_ready(v) for k, v in frame.iloc[0].to_dict().items()}
+    for key in ("start", "end"):
+        record[key] = None if pd.isna(frame[key].iloc[0]) else pd.Timestamp(frame[key].iloc[0])
+    return record
+
+
+def rank(counts: pd.DataFrame, overview: dict[str, Any], spec: FrictionSpec) -> pd.DataFrame:
+    """Baselines, tests, losses, scores and sentences for the counted segments; best first."""
+    if counts.empty:
+        return _empty()
+    tested = compare_signals(with_baselines(counts), spec)
+    tested = estimate_losses(tested, overview, spec)
+    tested["score"] = score(tested)
+    flags = [f"{s}_significant" for s in SIGNALS]
+    tested["significant"] = tested[flags].any(axis=1)
+    if not spec.include_all:
+        tested = tested[tested["significant"]]
+    tested = tested.assign(
+        segment=pd.Series(
+            [{d: v} for d, v in zip(tested["dimension"], tested["value"], strict=True)],
+            index=tested.index,
+            dtype=object,
+        ),
+        explanation=[explain(row, spec) for _, row in tested.iterrows()],
+        _strength=tested[[f"{s}_p_value" for s in SIGNALS]].min(axis=1).fillna(1.0),
+    )
+    tested = tested.sort_values(
+        ["score", "_strength", "people", "touchpoint", "dimension", "value"],
+        ascending=[False, True, False, True, True, True],
+        kind="stable",
+    )
+    drop = ["_strength", *[c for c in tested.columns if c.startswith(("rest_", "continued"))]]
+    tested = tested.drop(columns=drop).head(spec.top).reset_index(drop=True)
+    rest = [c for c in tested.columns if c not in FIRST]
+    return tested[[*FIRST, *rest]]
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame(columns=FIRST)

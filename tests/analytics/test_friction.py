@@ -1,0 +1,296 @@
+"""Friction: each signal on hand-worked journeys, the ranking on generated data, both engines."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pytest
+
+from journeylens.analytics.friction import FrictionSpec, run_friction
+from journeylens.errors import SpecError
+from journeylens.schema import FEEDBACK, arrow_schema
+from journeylens.testing import journeys
+
+MOBILE, DESKTOP = {"device": "mobile"}, {"device": "desktop"}
+# A late event of someone else closes every 14-day window below: the data ends on 1 March.
+LATE = {"zed": [("landing", "2026-03-01")]}
+# Hand-worked tests look at every segment, however small.
+LOOSE = {"by": ["device"], "include_all": True, "min_count": 1, "min_affected": 1}
+
+
+def table(people: dict[str, Any]) -> ibis.Table:
+    return ibis.duckdb.connect().create_table("events", journeys({**people, **LATE}))
+
+
+def rows(events: ibis.Table, **options: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    result = run_friction(events, FrictionSpec(**{**LOOSE, **options}))
+    return {(r["touchpoint"], r["segment"]["device"]): r for r in result.to_dict()}
+
+
+def test_abandonment_is_a_journey_ending_at_the_touchpoint_without_the_goal() -> None:
+    # ann pays on mobile and never comes back; bob pays on desktop and buys a minute later;
+    # cy pays on mobile, comes back 15 days later (past the 14-day window) and buys.
+    found = rows(
+        table(
+            {
+                "ann": [("pay", "2026-01-01", MOBILE)],
+                "bob": [("pay", "2026-01-01", DESKTOP), ("purchase", "+1m", DESKTOP)],
+                "cy": [("pay", "2026-01-01", MOBILE), ("purchase", "+15d", MOBILE)],
+            }
+        )
+    )
+    mobile, desktop = found["pay", "mobile"], found["pay", "desktop"]
+    assert (mobile["people"], mobile["decided"], mobile["abandoned"]) == (2, 2, 2)
+    assert (desktop["abandoned"], desktop["converted"]) == (0, 1)
+    assert mobile["abandonment_rate"] == 1.0
+    assert mobile["abandonment_baseline_rate"] == 0.0
+    # cy's 15-day gap is also a postponement (over one day before the next step).
+    assert mobile["postponed"] == 1
+
+
+def test_a_journey_still_inside_its_window_is_open_not_abandoned() -> None:
+    # dee pays a day before the data ends (zed's event): undecided, neither abandoned nor counted.
+    found = rows(table({"dee": [("pay", "2026-02-28", MOBILE)]}))
+    assert (found["pay", "mobile"]["people"], found["pay", "mobile"]["decided"]) == (1, 0)
+    assert found["pay", "mobile"]["abandoned"] == 0
+
+
+def test_retry_is_the_same_event_again_within_seconds_errors_between_allowed() -> None:
+    # eve: pay, payment_error 5 s, pay 5 s → one retry and one error at pay (the error event has
+    # no touchpoint of its own: it is placed at the touchpoint before it).
+    # fay: pay, pay 60 s later → too slow for a retry (30 s).
+    error = {"device": "mobile", "touchpoint": None}
+    found = rows(
+        table(
+            {
+                "eve": [
+                    ("pay", "2026-01-01", MOBILE),
+                    ("payment_error", "+5s", error),
+                    ("pay", "+5s", MOBILE),
+                ],
+                "fay": [("pay", "2026-01-01", DESKTOP), ("pay", "+60s", DESKTOP)],
+            }
+        )
+    )
+    mobile, desktop = found["pay", "mobile"], found["pay", "desktop"]
+    assert (mobile["retried"], mobile["retries"]) == (1, 1)
+    assert (mobile["errored"], mobile["errors"]) == (1, 1)
+    assert (desktop["retried"], desktop["errored"]) == (0, 0)
+    assert ("payment_error", "mobile") not in found
+
+
+def test_error_patterns_are_configurable_globs() -> None:
+    people = {"gus": [("pay", "2026-01-01", MOBILE), ("card_declined", "+5s", MOBILE)]}
+    assert rows(table(people))["card_declined", "mobile"]["errored"] == 0
+    found = rows(table(people), error_patterns=["card_*"])
+    assert found["card_declined", "mobile"]["errored"] == 1
+
+
+def test_a_loop_is_back_and_forth_twice_between_two_touchpoints() -> None:
+    # hal: a, b, a, b (repeats of a collapsed) → both a and b looped; ida: a, b, a → no loop.
+    found = rows(
+        table(
+            {
+                "hal": [
+                    ("a", "2026-01-01", MOBILE),
+                    ("b", "+1m", MOBILE),
+                    ("a", "+1m", MOBILE),
+                    ("a", "+1m", MOBILE),
+                    ("b", "+1m", MOBILE),
+                ],
+                "ida": [("a", "2026-01-01", DESKTOP), ("b", "+1m", DESKTOP), ("a", "+1m", DESKTOP)],
+            }
+        )
+    )
+    assert (found["a", "mobile"]["looped"], found["b", "mobile"]["looped"]) == (1, 1)
+    assert (found["a", "desktop"]["looped"], found["b", "desktop"]["looped"]) == (0, 0)
+
+
+def test_postponement_is_a_long_gap_before_the_next_step() -> None:
+    # jo: cart, then pay 2 days later → postponed at cart; kim: cart, pay an hour later → not.
+    found = rows(
+        table(
+            {
+                "jo": [("cart", "2026-01-01", MOBILE), ("pay", "+2d", MOBILE)],
+                "kim": [("cart", "2026-01-01", DESKTOP), ("pay", "+1h", DESKTOP)],
+            }
+        )
+    )
+    assert (found["cart", "mobile"]["postponed"], found["cart", "desktop"]["postponed"]) == (1, 0)
+    assert found["cart", "mobile"]["postponement_rate"] == 1.0
+
+
+def feedback(answers: list[tuple[str, str, float, str]]) -> pa.Table:
+    """Answers as (touchpoint, metric, score, device)."""
+    rows_ = []
+    for i, (touchpoint, metric, score, device) in enumerate(answers):
+        row = dict.fromkeys(FEEDBACK.names)
+        row.update(
+            feedback_id=f"f{i}",
+            ts=datetime(2026, 1, 2),
+            person_id=f"p{i}",
+            touchpoint=touchpoint,
+            metric=metric,
+            score=score,
+            device=device,
+        )
+        rows_.append(row)
+    return pa.Table.from_pylist(rows_, schema=arrow_schema(FEEDBACK))
+
+
+def test_effort_counts_hard_ces_and_failed_success_answers() -> None:
+    # mobile: CES 2 (hard), CES 6 (easy), success 0 (failed) → 2 of 3; desktop: CES 7 → 0 of 1.
+    con = ibis.duckdb.connect()
+    events = con.create_table("events", journeys({**LATE, "lu": [("pay", "2026-01-01", MOBILE)]}))
+    answers = feedback(
+        [
+            ("pay", "ces", 2, "mobile"),
+            ("pay", "ces", 6, "mobile"),
+            ("pay", "success", 0, "mobile"),
+            ("pay", "ces", 7, "desktop"),
+            ("pay", "csat", 1, "mobile"),  # not an effort metric
+        ]
+    )
+    result = run_friction(events, FrictionSpec(**LOOSE), con.create_table("feedback", answers))
+    mobile = next(r for r in result.to_dict() if r["touchpoint"] == "pay")
+    assert (mobile["responses"], mobile["effort"]) == (3, 2)
+    assert mobile["effort_rate"] == pytest.approx(2 / 3)
+
+
+def cohort(prefix: str, n: int, quitters: int, device: str, start: datetime) -> dict[str, Any]:
+    """``n`` people paying on ``device``; the first ``quitters`` stop, the rest buy (100)."""
+    out: dict[str, Any] = {}
+    extra = {"device": device}
+    for i in range(n):
+        when = (start + timedelta(hours=i)).isoformat()
+        steps: list[Any] = [("pay", when, extra)]
+        if i >= quitters:
+            steps.append(("purchase", "+1m", {**extra, "revenue": 100.0}))
+        out[f"{prefix}{i}"] = steps
+    return out
+
+
+def test_planted_abandonment_ranks_with_its_lost_purchases_and_sentence() -> None:
+    # 40 mobile payers, 20 stop (50%); 40 desktop payers, 4 stop (10%). Data from 1 Jan to
+    # 31 Jan (30 days). Excess abandonment on mobile: 40 × (0.5 − 0.1) = 16 people; everyone who
+    # continued bought, so ~16 lost purchases in 30 days, worth 16 × 100 = 1600.
+    start = datetime(2026, 1, 1)
+    people = {
+        **cohort("m", 40, 20, "mobile", start),
+        **cohort("d", 40, 4, "desktop", start),
+        "zed": [("landing", "2026-01-31")],
+    }
+    events = ibis.duckdb.connect().create_table("events", journeys(people))
+    result = run_friction(events, FrictionSpec(by=["device"]))
+    top = result.to_dict()[0]
+    assert (top["touchpoint"], top["segment"]) == ("pay", {"device": "mobile"})
+    assert top["abandonment_rate"] == 0.5
+    assert top["abandonment_baseline_rate"] == 0.1
+    assert top["lost_conversions"] == pytest.approx(16.0)
+    assert top["lost_revenue"] == pytest.approx(1600.0)
+    assert top["score"] == pytest.approx(16.0)
+    assert top["explanation"] == (
+        "pay on mobile: 50% abandon vs 10% elsewhere; ~16 lost purchases in 30 days"
+    )
+    assert len(result.to_dict()) == 1  # desktop is better, not worse: no row
+
+
+def test_small_segments_do_not_flood_the_list() -> None:
+    # Same rates, but 8 people per device: nothing is significant, so nothing is listed.
+    start = datetime(2026, 1, 1)
+    people = {**cohort("m", 8, 4, "mobile", start), **cohort("d", 8, 1, "desktop", start)}
+    events = ibis.duckdb.connect().create_table("events", journeys({**people, **LATE}))
+    assert run_friction(events, FrictionSpec(by=["device"])).to_dict() == []
+    everything = run_friction(events, FrictionSpec(by=["device"], include_all=True)).to_dict()
+    assert {r["significant"] for r in everything} == {False}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"by": []}, "at least one dimension"),
+        ({"by": ["touchpoint"]}, "Cannot segment"),
+        ({"within": "soon"}, "Invalid duration"),
+        ({"alpha": 2}, "alpha"),
+    ],
+)
+def test_bad_specs_say_what_is_wrong(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        FrictionSpec(**options)
+
+
+# --- the demo generator's planted friction -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from journeylens.workspace import init_workspace
+
+    def load(friction: bool) -> Any:
+        ws = init_workspace(tmp_path_factory.mktemp("demo"), "four_stage_delight")
+        ws.load_demo(30_000, seed=7, friction=friction)
+        return ws
+
+    opened = {flag: load(flag) for flag in (True, False)}
+    yield opened
+    for ws in opened.values():
+        ws.close()
+
+
+def test_planted_mobile_payment_friction_ranks_first(demo: Any) -> None:
+    ws = demo[True]
+    result = run_friction(ws.events, FrictionSpec(), ws.feedback).to_dict()
+    top = result[0]
+    assert (top["touchpoint"], top["segment"]) == ("payment", {"device": "mobile"})
+    for signal in ("abandonment", "error", "retry"):
+        assert top[f"{signal}_significant"], signal
+    assert top["lost_conversions"] > 0
+    assert top["lost_revenue"] > 0
+    assert top["explanation"].startswith("payment on mobile: ")
+
+
+def test_no_friction_is_invented_on_clean_data(demo: Any) -> None:
+    ws = demo[False]
+    spec = FrictionSpec(by=["device", "interaction"], include_all=True)
+    result = run_friction(ws.events, spec, ws.feedback).to_dict()
+    assert result, "segments were tested"
+    assert [r["explanation"] for r in result if r["significant"]] == []
+
+
+# --- the same ranking on every engine ------------------------------------------------------
+
+
+def parity_people() -> dict[str, Any]:
+    """Mobile payers who stop, fail and retry more; desktop loops between pay and help."""
+    start = datetime(2026, 1, 1)
+    people = {**cohort("m", 12, 6, "mobile", start), **cohort("d", 12, 1, "desktop", start)}
+    for i in range(4):
+        people[f"r{i}"] = [
+            ("pay", f"2026-01-0{i + 2}", MOBILE),
+            ("payment_error", "+3s", MOBILE),
+            ("pay", "+4s", MOBILE),
+        ]
+        people[f"l{i}"] = [
+            ("pay", f"2026-01-0{i + 2}", DESKTOP),
+            ("help", "+1m", DESKTOP),
+            ("pay", "+1m", DESKTOP),
+            ("help", "+2d", DESKTOP),
+        ]
+    return {**people, "zed": [("landing", "2026-01-31")]}
+
+
+def rounded(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: round(v, 9) if isinstance(v, float) else v for k, v in r.items()} for r in records]
+
+
+def test_the_ranking_is_the_same_on_every_engine(engine: str, make_workspace: Any) -> None:
+    spec = FrictionSpec(**LOOSE)
+    ws = make_workspace()
+    ws.store.write("events", journeys(parity_people()))
+    reference = ibis.duckdb.connect().create_table("events", journeys(parity_people()))
+    expected = rounded(run_friction(reference, spec).to_dict())
+    assert rounded(run_friction(ws.events, spec).to_dict()) == expected
+    assert expected[0]["segment"] == {"device": "mobile"}
