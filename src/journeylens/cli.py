@@ -352,6 +352,16 @@ def funnel(
     drivers: Annotated[
         int | None, typer.Option(help="What is associated with converting at step N.")
     ] = None,
+    dropoff: Annotated[
+        bool, typer.Option("--dropoff", help="Split each step's drop-off: changed, postponed...")
+    ] = False,
+    goal: Annotated[
+        str | None, typer.Option(help="Drop-off goal (default: the last step without filters).")
+    ] = None,
+    dropoff_kind: Annotated[
+        str | None,
+        typer.Option(help="With --dropped-at: in_progress, changed, postponed or abandoned."),
+    ] = None,
 ) -> None:
     """A conversion funnel counted per person, with windows, exclusions and breakdowns."""
     from journeylens.analytics.funnels import (
@@ -382,6 +392,9 @@ def funnel(
 
         check_step_names(ws.events, [*steps, *(exclude or ())])
         events = _filtered(ws, since, until, where)
+        if dropoff or goal or dropoff_kind:
+            _dropoff(ws, events, spec, goal, dropped_at, dropoff_kind, fmt)
+            return
         if dropped_at is not None:
             people = ws.store.execute(dropped_people(events, spec, dropped_at))
             emit(_FrameResult(people), fmt, f"Dropped at step {dropped_at}")
@@ -399,6 +412,36 @@ def funnel(
         emit(result, fmt, "Funnel")
         if fmt == "table" and by is not None:
             print_frame(result.significance(), f"By {by}: each value against the rest")
+
+
+def _dropoff(
+    ws: Workspace,
+    events: Any,
+    funnel: Any,
+    goal: str | None,
+    dropped_at: int | None,
+    kind: str | None,
+    fmt: str,
+) -> None:
+    """The drop-off split per step, or (with ``dropped_at``) the people of one class."""
+    from journeylens.analytics.dropoff import (
+        DropoffSpec,
+        check_goal_name,
+        dropoff_people,
+        run_dropoff,
+    )
+    from journeylens.cli_output import emit
+    from journeylens.errors import SpecError
+
+    check_goal_name(ws.events, goal)
+    spec = DropoffSpec(funnel, goal=goal)
+    if dropped_at is None:
+        if kind is not None:
+            raise SpecError("--dropoff-kind needs --dropped-at N: the step whose people to list.")
+        emit(run_dropoff(events, spec), fmt, "Drop-off: changed, postponed or abandoned")
+        return
+    people = ws.store.execute(dropoff_people(events, spec, dropped_at, kind))
+    emit(_FrameResult(people), fmt, f"Dropped at step {dropped_at}: {kind or 'all'}")
 
 
 class _FrameResult:

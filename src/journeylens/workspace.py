@@ -183,6 +183,31 @@ class Workspace:
         check_step_names(self.events, [*steps, *options.get("exclude", ())])
         return run_funnel(source, FunnelSpec(steps=steps, **options))
 
+    def dropoff(
+        self,
+        *steps: str,
+        goal: str | None = None,
+        as_of: Any = None,
+        events: ibis.Table | None = None,
+        **options: Any,
+    ) -> Any:
+        """Who dropped at each step of a funnel: in progress, changed, postponed or abandoned.
+
+        ``goal`` defaults to the last step without its filters; other options as for
+        :meth:`funnel` (see :mod:`analytics.dropoff`).
+
+        >>> # ws.dropoff("cart_view", "checkout_start", "purchase[channel=web]").to_dict()
+        """
+        from journeylens.analytics.dropoff import DropoffSpec, check_goal_name, run_dropoff
+        from journeylens.analytics.funnels import FunnelSpec
+        from journeylens.analytics.steps import check_step_names
+
+        source = self.events if events is None else events
+        check_step_names(self.events, [*steps, *options.get("exclude", ())])
+        check_goal_name(self.events, goal)
+        spec = DropoffSpec(FunnelSpec(steps=steps, **options), goal=goal, as_of=as_of)
+        return run_dropoff(source, spec)
+
     def paths(self, spec: Any = None, events: ibis.Table | None = None) -> Any:
         """The transition graph, or top paths when ``spec`` names ``from_node``/``to_node``."""
         from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions

@@ -218,3 +218,26 @@ def test_conformance_json(demo_ws):
     data = json.loads(run("conformance", "--format", "json", workspace=demo_ws).stdout)
     assert data["people"] >= data["in_order"] > 0
     assert data["deviations"]
+
+
+def test_funnel_dropoff_json_records_and_audience(demo_ws):
+    steps = (
+        "cart_view",
+        "checkout_start",
+        "checkout_payment",
+        "purchase[interaction=self_service]",
+    )
+    args = ("funnel", *steps, "--dropoff", "--by", "device", "--format", "json")
+    rows = json.loads(run(*args, workspace=demo_ws).stdout)
+    classes = ["dropped", "in_progress", "changed", "postponed", "abandoned"]
+    assert {"step", "step_index", "segment", *classes} <= set(rows[0])
+    overall = [r for r in rows if r["segment"] is None]
+    assert [r["step_index"] for r in overall] == [2, 3, 4]
+    assert all(r["dropped"] == sum(r[c] for c in classes[1:]) for r in rows)
+    kind = ("--dropped-at", "4", "--dropoff-kind", "changed", "--format", "csv")
+    lines = run("funnel", *steps, *kind, workspace=demo_ws).stdout.splitlines()
+    assert lines[0] == "person_id,segment,kind"
+    assert len(lines) - 1 == overall[2]["changed"]
+    bad = run("funnel", *steps, "--goal", "purchse", workspace=demo_ws, check=False)
+    assert bad.returncode == 2
+    assert "Did you mean 'purchase'?" in bad.stderr

@@ -24,7 +24,7 @@ import pandas as pd
 
 from journeylens.analytics.funnels import FunnelSpec, build_funnel_people
 from journeylens.analytics.result import Result, frame_records, json_ready
-from journeylens.analytics.steps import Step, parse_step, step_predicate
+from journeylens.analytics.steps import Step, check_step_names, parse_step, step_predicate
 from journeylens.errors import SpecError
 
 __all__ = [
@@ -100,6 +100,16 @@ class DropoffSpec:
         return json_ready(
             {"funnel": self.funnel.to_dict(), "goal": self.goal_step.text, "as_of": self.as_of}
         )
+
+
+def check_goal_name(events: ir.Table, goal: str | None) -> None:
+    """Raise :class:`SpecError` when the goal names an event (or touchpoint, stage) never seen."""
+    if goal is None:
+        return
+    try:
+        check_step_names(events, [goal])
+    except SpecError as error:
+        raise SpecError(f"Goal {goal!r}: {error}") from None
 
 
 # --- the engine expression -----------------------------------------------------------------------

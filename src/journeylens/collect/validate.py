@@ -349,22 +349,24 @@ def _parsed(kind: str, batch: pa.Table, utc: bool) -> str:
     return ",\n  ".join(items)
 
 
-def _queries(kind: str, batch: pa.Table, utc: bool = True) -> tuple[str, str, str]:
-    """(parse and screen into ``checked``, select the good rows, explain the bad rows)."""
+def _queries(kind: str, batch: pa.Table, utc: bool = True) -> tuple[str, str]:
+    """(select the good rows, explain the rejected rows): each parses ``batch`` in one pass.
+
+    The good rows stream straight out; only when fewer rows came out than went in does the
+    second query run, and only rejected rows (usually few) pay for the reason, the message and
+    the row preview.
+    """
     rules = _rules(kind)
     reason = " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _, _ in rules)
     field = " ".join(f"WHEN {cond} THEN '{name}'" for cond, _, name, _ in rules)
     detail = " ".join(f"WHEN {cond} THEN {msg}" for cond, _, _, msg in rules)
-    check = f"""
-CREATE OR REPLACE TEMP TABLE checked AS
-WITH p AS MATERIALIZED (
+    checked = f"""
+WITH p AS (
   SELECT {_parsed(kind, batch, utc)}
   FROM batch AS b LEFT JOIN stage_names AS s ON lower(trim(CAST(b.stage AS VARCHAR))) = s.name
-)
-SELECT p.*, {_screen(kind)} AS _bad FROM p"""
-    good = "SELECT * EXCLUDE (_bad) FROM checked WHERE _bad = 0"
-    # Only rejected rows (usually few) pay for the reason, the message and the row preview.
-    bad = f"""
+), checked AS (SELECT p.*, {_screen(kind)} AS _bad FROM p)"""
+    good = f"{checked}\nSELECT * EXCLUDE (_bad) FROM checked WHERE _bad = 0"
+    bad = f"""{checked}
 SELECT p.* EXCLUDE (_bad),
   CASE {reason} END AS _reason,
   CASE {field} END AS _field,
@@ -372,7 +374,7 @@ SELECT p.* EXCLUDE (_bad),
   left(to_json(b._raw), {ROW_PREVIEW_CHARS}) AS _row
 FROM checked AS p JOIN batch AS b ON b._line = p._line
 WHERE p._bad <> 0"""
-    return check, good, bad
+    return good, bad
 
 
 class BatchValidator:
@@ -387,7 +389,7 @@ class BatchValidator:
         names += [(label.casefold(), s.key) for s in config.stages for label in s.labels.values()]
         self.stage_names = pa.table({"name": [n for n, _ in names], "key": [k for _, k in names]})
         self.stage_list = ", ".join(config.stage_keys)
-        self._queries: dict[tuple[str, ...], tuple[str, str, str]] = {}
+        self._queries: dict[tuple[str, ...], tuple[str, str]] = {}
 
     def check(self, batch: pa.Table) -> tuple[pa.Table, pa.Table]:
         """Parse ``batch`` (from :func:`columns.arrange`): (good rows, rejected rows).
@@ -400,7 +402,7 @@ class BatchValidator:
         )
         if key not in self._queries:
             self._queries[key] = _queries(self.kind, batch, self.limits.timezone == "UTC")
-        check, good, bad = self._queries[key]
+        good, bad = self._queries[key]
         self.con.register("batch", batch)
         self.con.register("stage_names", self.stage_names)
         params = {
@@ -412,12 +414,20 @@ class BatchValidator:
             "stages": self.stage_list,
         }
         try:
-            self.con.execute(check, {k: v for k, v in params.items() if f"${k}" in check})
-            accepted = self.con.execute(good).to_arrow_table()
-            rejected = self.con.execute(bad, {k: v for k, v in params.items() if f"${k}" in bad})
-            return accepted, rejected.to_arrow_table()
+            accepted = self.con.execute(good, _bound(good, params)).to_arrow_table()
+            if accepted.num_rows == batch.num_rows:
+                return accepted, self.con.execute(
+                    f"SELECT * FROM ({bad}) LIMIT 0", _bound(bad, params)
+                ).to_arrow_table()
+            rejected = self.con.execute(bad, _bound(bad, params)).to_arrow_table()
+            return accepted, rejected
         finally:
             self.con.unregister("batch")
 
     def close(self) -> None:
         self.con.close()
+
+
+def _bound(query: str, params: dict[str, object]) -> dict[str, object]:
+    """The parameters ``query`` uses (DuckDB refuses unused ones)."""
+    return {k: v for k, v in params.items() if f"${k}" in query}
