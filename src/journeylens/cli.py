@@ -352,6 +352,8 @@ def funnel(
     drivers: Annotated[
         int | None, typer.Option(help="What is associated with converting at step N.")
     ] = None,
+    annotation: Annotated[str | None, ChangeOpts["annotation"]] = None,
+    compare_at: Annotated[datetime | None, ChangeOpts["compare_at"]] = None,
     dropoff: Annotated[
         bool, typer.Option("--dropoff", help="Split each step's drop-off: changed, postponed...")
     ] = False,
@@ -408,6 +410,9 @@ def funnel(
         if drivers is not None:
             emit(run_conversion_drivers(events, spec, drivers), fmt, "Conversion drivers")
             return
+        if annotation is not None or compare_at is not None:
+            _funnel_change(ws, events, spec, annotation, compare_at, fmt)
+            return
         result = run_funnel(events, spec)
         emit(result, fmt, "Funnel")
         if fmt == "table" and by is not None:
@@ -442,6 +447,31 @@ def _dropoff(
         return
     people = ws.store.execute(dropoff_people(events, spec, dropped_at, kind))
     emit(_FrameResult(people), fmt, f"Dropped at step {dropped_at}: {kind or 'all'}")
+
+
+def _funnel_change(
+    ws: Workspace,
+    events: Any,
+    spec: Any,
+    annotation: str | None,
+    compare_at: datetime | None,
+    fmt: str,
+) -> None:
+    from journeylens.analytics.changes import run_funnel_change
+    from journeylens.cli_output import emit
+
+    at, _ = _change_point(ws, annotation, compare_at)
+    result = run_funnel_change(events, spec, at)
+    emit(result, fmt, f"Funnel before and after {at:%Y-%m-%d}")
+    if fmt == "table":
+        c = result.change
+        verdict = "significant" if c["significant"] else "not significant"
+        p_value = c["p_value"] if c["p_value"] is not None else 1.0
+        typer.echo(
+            f"Conversion {c['before_conversion'] or 0:.1%} before, "
+            f"{c['after_conversion'] or 0:.1%} after ({c['before_entrants']:,} and "
+            f"{c['after_entrants']:,} entrants; p = {p_value:.3g}, {verdict})."
+        )
 
 
 class _FrameResult:
@@ -512,6 +542,132 @@ def attribution(
         )
         title = "Cut list" if cut_list else "ROI" if roi else "Attribution"
         emit(result, fmt, title)
+
+
+ChangeOpts = {
+    "annotation": typer.Option(help="Compare before and after this annotation's date (its id)."),
+    "compare_at": typer.Option(help="Compare before and after this date (UTC)."),
+}
+
+
+def _change_point(
+    ws: Workspace, annotation: str | None, compare_at: datetime | None
+) -> tuple[datetime, str | None]:
+    """The date to compare at, and the annotated touchpoint (None for --compare-at)."""
+    from journeylens.annotations import get_annotation
+    from journeylens.errors import SpecError
+
+    if annotation is not None and compare_at is not None:
+        raise SpecError("Give --annotation or --compare-at, not both.")
+    if annotation is not None:
+        found = get_annotation(ws.store, annotation)
+        return found["ts"].to_pydatetime(), found["touchpoint"]
+    if compare_at is None:
+        raise SpecError("Give --annotation ID or --compare-at DATE.")
+    return compare_at, None
+
+
+@app.command()
+def friction(
+    workspace: WorkspaceOpt = None,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = "table",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    where: WhereOpt = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(help="Segment dimensions (default channel, device, interaction; repeatable)."),
+    ] = None,
+    within: Annotated[str, typer.Option(help="No next event within this is abandonment.")] = "14d",
+    goal: Annotated[
+        list[str] | None, typer.Option(help="Goal event(s) (default: the workspace's).")
+    ] = None,
+    top: Annotated[int, typer.Option(help="How many friction points.")] = 20,
+    period: Annotated[str, typer.Option(help="Scale lost conversions to this period.")] = "30d",
+    all_: Annotated[
+        bool, typer.Option("--all", help="Also list segments without significant friction.")
+    ] = False,
+    annotation: Annotated[str | None, ChangeOpts["annotation"]] = None,
+    compare_at: Annotated[datetime | None, ChangeOpts["compare_at"]] = None,
+    touchpoint: Annotated[
+        str | None, typer.Option(help="With --compare-at: only this touchpoint.")
+    ] = None,
+) -> None:
+    """Friction points: touchpoint × segment where people abandon, fail, retry or loop more."""
+    from journeylens.analytics.changes import run_friction_change
+    from journeylens.analytics.friction import run_friction
+    from journeylens.cli_output import emit
+
+    _check_format(fmt)
+    options: dict[str, Any] = {
+        "within": within,
+        "top": top,
+        "period": period,
+        "include_all": all_,
+        "since": since,
+        "until": until,
+    }
+    if by:
+        options["by"] = [key for item in by for key in item.split(",") if key]
+    if goal:
+        options["goal"] = goal
+    with _open(workspace, engine) as ws:
+        spec = ws.friction_spec(**options)
+        events = _filtered(ws, None, None, where)
+        if annotation is not None or compare_at is not None:
+            at, annotated = _change_point(ws, annotation, compare_at)
+            change = run_friction_change(events, spec, at, annotated or touchpoint, ws.feedback)
+            emit(change, fmt, f"Friction before and after {at:%Y-%m-%d}")
+            return
+        result = run_friction(events, spec, ws.feedback)
+    emit(result, fmt, "Friction points")
+    if fmt == "table":
+        lines = [f"{i}. {text}" for i, text in enumerate(result.rows.get("explanation", []), 1)]
+        typer.echo("\n".join(lines) or "No significant friction found.")
+
+
+@app.command()
+def annotate(
+    touchpoint: Annotated[str | None, typer.Argument(help="The touchpoint that changed.")] = None,
+    date: Annotated[
+        datetime | None, typer.Option(help="When the change went live (UTC), e.g. 2026-09-01.")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="What changed.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the annotations.")] = False,
+    remove: Annotated[str | None, typer.Option(help="Delete the annotation with this id.")] = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Mark a change on a touchpoint (friction and funnel then compare before and after)."""
+    from journeylens.annotations import list_annotations, remove_annotation
+    from journeylens.cli_output import emit
+    from journeylens.errors import SpecError
+
+    _check_format(fmt)
+    with _open(workspace) as ws:
+        if remove is not None:
+            remove_annotation(ws.store, remove)
+            typer.echo(f"Removed annotation {remove}.")
+        elif list_:
+            emit(_FrameResult(list_annotations(ws.store)), fmt, "Annotations")
+        elif touchpoint is None or date is None or note is None:
+            raise SpecError(
+                "Write: journeylens annotate TOUCHPOINT --date YYYY-MM-DD --note 'what changed' "
+                "(or --list, or --remove ID)."
+            )
+        else:
+            record = ws.annotate(touchpoint, date, note)
+            if fmt == "json":
+                import json
+
+                from journeylens.analytics.result import json_ready
+
+                typer.echo(json.dumps(json_ready(record), indent=2))
+            else:
+                typer.echo(
+                    f"Annotated {touchpoint} on {date:%Y-%m-%d}: id {record['annotation_id']}."
+                )
 
 
 @app.command()

@@ -67,6 +67,8 @@ class Config:
     session_gap_minutes: int = 30
     conversion_events: tuple[str, ...] = ("purchase",)
     error_patterns: tuple[str, ...] = ("*error*", "*fail*")
+    retry_seconds: int = 30
+    postpone_hours: int = 24
     max_field_chars: int = 4096
     max_properties_chars: int = 1_048_576
     max_future_hours: int = 24
@@ -97,7 +99,11 @@ class Config:
             },
             "sessions": {"inactivity_minutes": self.session_gap_minutes},
             "goals": {"conversion_events": list(self.conversion_events)},
-            "friction": {"error_patterns": list(self.error_patterns)},
+            "friction": {
+                "error_patterns": list(self.error_patterns),
+                "retry_seconds": self.retry_seconds,
+                "postpone_hours": self.postpone_hours,
+            },
             "import": {
                 "max_field_chars": self.max_field_chars,
                 "max_properties_chars": self.max_properties_chars,
@@ -151,6 +157,12 @@ def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
         error_patterns=tuple(
             reader.strings(reader.table("friction"), "friction.error_patterns", "error_patterns")
             or ("*error*", "*fail*")
+        ),
+        retry_seconds=reader.positive_int(
+            reader.table("friction"), "friction.retry_seconds", "retry_seconds", 30
+        ),
+        postpone_hours=reader.positive_int(
+            reader.table("friction"), "friction.postpone_hours", "postpone_hours", 24
         ),
         max_field_chars=reader.positive_int(
             reader.table("import"), "import.max_field_chars", "max_field_chars", 4096

@@ -247,6 +247,34 @@ class Workspace:
             return run_roi_report(source, self.touchpoints, cut_list=cut_list, **keep)
         return run_attribution_report(source, self.touchpoints, **options)
 
+    def friction_spec(self, **options: Any) -> Any:
+        """A :class:`analytics.friction.FrictionSpec` with the workspace's goals and thresholds."""
+        from journeylens.analytics.friction import FrictionSpec
+
+        config = self.config
+        defaults = {
+            "goal": config.conversion_events,
+            "error_patterns": config.error_patterns,
+            "retry_within": f"{config.retry_seconds}s",
+            "postpone_after": f"{config.postpone_hours}h",
+        }
+        return FrictionSpec(**{**defaults, **options})
+
+    def friction(self, events: ibis.Table | None = None, **options: Any) -> Any:
+        """Friction points, best first (options: see ``FrictionSpec``)."""
+        from journeylens.analytics.friction import run_friction
+
+        source = self.events if events is None else events
+        return run_friction(source, self.friction_spec(**options), self.feedback)
+
+    def annotate(self, touchpoint: str, when: Any, note: str) -> dict[str, Any]:
+        """Mark a change on a touchpoint at ``when`` (see :mod:`journeylens.annotations`)."""
+        from journeylens.annotations import add_annotation
+
+        seen = self.store.execute(self.events.select("touchpoint").distinct())["touchpoint"]
+        known = {t.touchpoint for t in self.config.touchpoints} | set(seen.dropna())
+        return add_annotation(self.store, touchpoint, when, note, sorted(known))
+
     def close(self) -> None:
         self.store.close()
 

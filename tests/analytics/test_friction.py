@@ -294,3 +294,73 @@ def test_the_ranking_is_the_same_on_every_engine(engine: str, make_workspace: An
     expected = rounded(run_friction(reference, spec).to_dict())
     assert rounded(run_friction(ws.events, spec).to_dict()) == expected
     assert expected[0]["segment"] == {"device": "mobile"}
+
+
+# --- before and after a change ---------------------------------------------------------------
+
+
+def change_events() -> ibis.Table:
+    # 9-10 Jan: 40 mobile payers, 20 stop (50%). 11-12 Jan, after the fix: 40 payers, 4 stop
+    # (10%). zed's event on 13 Jan ends the data: two periods of two days either side of 11 Jan.
+    people = {
+        **cohort("b", 40, 20, "mobile", datetime(2026, 1, 9)),
+        **cohort("a", 40, 4, "mobile", datetime(2026, 1, 11)),
+        "zed": [("landing", "2026-01-13")],
+    }
+    return ibis.duckdb.connect().create_table("events", journeys(people))
+
+
+def test_friction_before_and_after_a_change_with_its_significance() -> None:
+    from journeylens.analytics.changes import run_friction_change
+
+    spec = FrictionSpec(by=["device"], within="1h")
+    result = run_friction_change(change_events(), spec, datetime(2026, 1, 11), "pay")
+    rows = {(r["signal"], tuple(r["segment"].items())): r for r in result.to_dict()}
+    # Everyone at pay, and mobile (the same people): 20/40 → 4/40 abandon. Pooled 24/80 = 0.3,
+    # se = √(0.3 × 0.7 × (1/40 + 1/40)) = 0.1025, z = (0.1 − 0.5) / 0.1025 = −3.904.
+    for segment in ((), (("device", "mobile"),)):
+        row = rows["abandonment", segment]
+        assert (row["before_units"], row["after_units"]) == (40, 40)
+        assert (row["before_rate"], row["after_rate"]) == (0.5, 0.1)
+        assert row["z"] == pytest.approx(-3.904, abs=1e-3)
+        assert row["significant"]
+    assert result.to_dict()[0]["signal"] == "abandonment"
+    assert {r["touchpoint"] for r in result.to_dict()} == {"pay"}
+
+
+def test_funnel_conversion_before_and_after_a_change() -> None:
+    from journeylens.analytics.changes import run_funnel_change
+    from journeylens.analytics.funnels import FunnelSpec
+
+    result = run_funnel_change(
+        change_events(), FunnelSpec(steps=["pay", "purchase"]), datetime(2026, 1, 11)
+    )
+    change = result.change
+    # Before 20 of 40 bought, after 36 of 40: 0.5 → 0.9.
+    assert (change["before_entrants"], change["after_entrants"]) == (40, 40)
+    assert change["before_conversion"] == 0.5
+    assert change["after_conversion"] == 0.9
+    assert change["significant"]
+    assert result.to_dict()["change"]["p_value"] < 0.001
+
+
+def test_a_change_date_outside_the_data_is_refused() -> None:
+    from journeylens.analytics.changes import run_funnel_change
+    from journeylens.analytics.funnels import FunnelSpec
+
+    with pytest.raises(SpecError, match="outside the data"):
+        run_funnel_change(change_events(), FunnelSpec(steps=["pay"]), datetime(2027, 1, 1))
+
+
+def test_annotations_are_stored_listed_and_removed(make_workspace: Any, engine: str) -> None:
+    from journeylens.annotations import get_annotation, list_annotations, remove_annotation
+    from journeylens.errors import UnknownNameError
+
+    ws = make_workspace()
+    record = ws.annotate("payment", datetime(2026, 9, 1), "new payment form")
+    assert get_annotation(ws.store, record["annotation_id"])["note"] == "new payment form"
+    assert list_annotations(ws.store)["touchpoint"].tolist() == ["payment"]
+    with pytest.raises(UnknownNameError, match="Did you mean 'payment'"):
+        ws.annotate("paymnet", datetime(2026, 9, 1), "typo")
+    remove_annotation(ws.store, record["annotation_id"])
+    assert list_annotations(ws.store).empty

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -36,6 +37,7 @@ from journeylens.errors import SpecError
 from journeylens.schema import FEEDBACK
 
 __all__ = [
+    "EVERYONE",
     "NONE",
     "SIGNALS",
     "FrictionResult",
@@ -54,7 +56,10 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "postponement": ("postponed", "people"),
     "effort": ("effort", "responses"),
 }
-RESERVED = ("person_id", "ts", "event_id", "event", "touchpoint", "properties")
+SYMPTOM_WEIGHT = 0.1  # of a symptom signal's excess units in the score
+# The dimension of a comparison over everyone (before/after): one value, "all".
+EVERYONE = "everyone"
+RESERVED = ("person_id", "ts", "event_id", "event", "touchpoint", "properties", EVERYONE)
 
 
 @dataclass(frozen=True)
@@ -166,8 +171,9 @@ class FrictionSpec:
         return json_ready({name: getattr(self, name) for name in (*keep, *more)})
 
 
-def segmented(events: ir.Table, by: Sequence[str]) -> ir.Table:
+def segmented(events: ir.Table, by: Sequence[str], everyone: bool = False) -> ir.Table:
     """The columns friction reads, with each dimension as a text column named by its key."""
+    extra = {EVERYONE: ibis.literal("all")} if everyone else {}
     return events.select(
         "person_id",
         "ts",
@@ -175,6 +181,7 @@ def segmented(events: ir.Table, by: Sequence[str]) -> ir.Table:
         "event",
         "touchpoint",
         **{key: key_text(events, key) for key in by},
+        **extra,
     )
 
 
@@ -183,18 +190,28 @@ def build_friction_counts(
     spec: FrictionSpec,
     end: datetime,
     touchpoints: Sequence[str] | None = None,
+    everyone: bool = False,
 ) -> ir.Table:
-    """Per ``touchpoint, dimension, value``: the unit counts (see ``_friction_signals``)."""
-    table = segmented(in_range(events, spec.since, spec.until), spec.by)
-    return build_segment_counts(table, spec.by, spec.rules, end, touchpoints)
+    """Per ``touchpoint, dimension, value``: the unit counts (see ``_friction_signals``).
+
+    With ``everyone`` each touchpoint is also counted as a whole (dimension ``everyone``).
+    """
+    table = segmented(in_range(events, spec.since, spec.until), spec.by, everyone)
+    dims = [*spec.by, EVERYONE] if everyone else list(spec.by)
+    return build_segment_counts(table, dims, spec.rules, end, touchpoints)
 
 
-def effort_counts(feedback: ir.Table | None, spec: FrictionSpec) -> ir.Table | None:
+def effort_counts(
+    feedback: ir.Table | None, spec: FrictionSpec, everyone: bool = False
+) -> ir.Table | None:
     """CES/success answers per segment, for the dimensions feedback has."""
     dims = [d for d in spec.by if d in FEEDBACK.names]
-    if feedback is None or not dims:
+    if feedback is None or not (dims or everyone):
         return None
     answers = in_range(feedback, spec.since, spec.until)
+    if everyone:
+        answers = answers.mutate(**{EVERYONE: ibis.literal("all")})
+        dims.append(EVERYONE)
     return build_effort_counts(answers, dims)
 
 
@@ -295,12 +312,14 @@ def period_text(period: str) -> str:
 def explain(row: Any, spec: FrictionSpec) -> str:
     """One sentence: the touchpoint and segment, each significant signal, the loss."""
     signals = [s for s in SIGNALS if row[f"{s}_significant"]]
-    signals.sort(key=lambda s: -row[f"{s}_excess"])
+    signals.sort(key=lambda s: (s != "abandonment", -row[f"{s}_excess"]))
     where = f"{row['touchpoint']} on {segment_label(row['dimension'], row['value'])}"
     parts = [_phrase(s, row) for s in signals] or ["no significant friction"]
     if row["lost_conversions"] >= 0.5:
         goal = spec.goal[0] if len(spec.goal) == 1 else "conversion"
-        parts.append(f"~{row['lost_conversions']:,.0f} lost {goal}s in {period_text(spec.period)}")
+        lost = round(row["lost_conversions"])
+        plural = "" if lost == 1 else "s"
+        parts.append(f"~{lost:,} lost {goal}{plural} in {period_text(spec.period)}")
     return f"{where}: {'; '.join(parts)}"
 
 
@@ -324,10 +343,15 @@ def estimate_losses(
 
 
 def score(tested: pd.DataFrame) -> pd.Series:
-    """Units affected beyond the baseline, summed over the significant signals."""
+    """Excess abandonment plus a tenth of every other signal's excess (significant ones only).
+
+    Abandonment is the outcome; errors, retries, loops, pauses and effort are symptoms, so a
+    segment that loses people ranks above one that only struggles on its way through.
+    """
     total = pd.Series(0.0, index=tested.index)
     for name in SIGNALS:
-        total += tested[f"{name}_excess"].where(tested[f"{name}_significant"], 0.0)
+        weight = 1.0 if name == "abandonment" else SYMPTOM_WEIGHT
+        total += weight * tested[f"{name}_excess"].where(tested[f"{name}_significant"], 0.0)
     return total
 
 
@@ -392,11 +416,15 @@ class FrictionResult(Result):
 
 
 def count_segments(
-    events: ir.Table, feedback: ir.Table | None, spec: FrictionSpec, end: datetime
+    events: ir.Table,
+    feedback: ir.Table | None,
+    spec: FrictionSpec,
+    end: datetime,
+    everyone: bool = False,
 ) -> pd.DataFrame:
     """The unit counts per segment with the effort answers merged in (small: one row each)."""
-    counts = build_friction_counts(events, spec, end).execute()
-    effort = effort_counts(feedback, spec)
+    counts = build_friction_counts(events, spec, end, everyone=everyone).execute()
+    effort = effort_counts(feedback, spec, everyone)
     if effort is None:
         return counts.assign(responses=0, effort=0)
     merged = counts.merge(effort.execute(), on=["touchpoint", "dimension", "value"], how="left")

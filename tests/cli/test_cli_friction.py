@@ -1,0 +1,64 @@
+"""The friction and annotate commands: JSON shapes, before/after, user errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from journeylens.cli import app
+from journeylens.workspace import init_workspace
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("friction") / "ws"
+    with init_workspace(path) as workspace:
+        workspace.load_demo(30_000, seed=7)
+    return path
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_friction_json_records_best_first(ws: Path) -> None:
+    rows = json.loads(invoke("friction", "-w", str(ws), "--format", "json", "--top", "3"))
+    first = {"touchpoint", "segment", "score", "lost_conversions", "lost_revenue", "explanation"}
+    assert first <= set(rows[0])
+    assert (rows[0]["touchpoint"], rows[0]["segment"]) == ("payment", {"device": "mobile"})
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+
+
+def test_friction_table_ends_with_one_sentence_per_row(ws: Path) -> None:
+    out = invoke("friction", "-w", str(ws), "--by", "device", "--top", "1")
+    assert "1. payment on mobile: " in out
+
+
+def test_annotate_then_compare_friction_and_funnel_before_and_after(ws: Path) -> None:
+    invoke("annotate", "payment", "--date", "2026-09-01", "--note", "new form", "-w", str(ws))
+    notes = json.loads(invoke("annotate", "--list", "-w", str(ws), "--format", "json"))
+    annotation = notes[-1]["annotation_id"]
+    rows = json.loads(
+        invoke("friction", "-w", str(ws), "--annotation", annotation, "--format", "json")
+    )
+    assert {r["touchpoint"] for r in rows} == {"payment"}
+    assert {"signal", "before_rate", "after_rate", "p_value", "significant"} <= set(rows[0])
+    funnel = json.loads(
+        invoke(
+            "funnel", "checkout_start", "purchase", "-w", str(ws), "--compare-at", "2026-09-01",
+            "--format", "json",
+        )
+    )  # fmt: skip
+    assert {"before_conversion", "after_conversion", "p_value"} <= set(funnel["change"])
+    invoke("annotate", "--remove", annotation, "-w", str(ws))
+
+
+def test_annotate_without_a_note_says_how(ws: Path) -> None:
+    result = CliRunner().invoke(app, ["annotate", "payment", "-w", str(ws)])
+    assert result.exit_code != 0
+    assert "--note" in str(result.exception)
