@@ -384,8 +384,11 @@ def test_engine_matches_reference(
 def test_same_classes_on_every_engine(make_workspace: Callable[..., Workspace]) -> None:
     ws = make_workspace()
     ws.store.write("events", journeys(SHOP))
+    result = ws.dropoff("cart", "checkout", "purchase[channel=web]", within="7d")
+    assert counts(result) == [[3, 1, 1, 1, 0], [2, 0, 0, 1, 1]]
+    with pytest.raises(SpecError, match=r"Goal 'purchse'.*Did you mean 'purchase'"):
+        ws.dropoff("cart", "checkout", goal="purchse")
     spec = DropoffSpec(SHOP_FUNNEL)
-    assert counts(run_dropoff(ws.events, spec)) == [[3, 1, 1, 1, 0], [2, 0, 0, 1, 1]]
     frame = ws.store.execute(dropoff_people(ws.events, spec, 3))
     assert sorted(zip(frame["person_id"], frame["kind"], strict=True)) == [
         ("bob", "abandoned"),
