@@ -7,7 +7,7 @@ is not itself a goal event. A touch at the same second as a conversion belongs t
 Only touches within the lookback window before the journey's end count: the conversion for a
 converting journey, the last touch for a non-converting one.
 
-Everything is window functions, one equi-join and ``epoch_seconds()`` arithmetic, so the same
+Everything is window functions, one equi-join and whole-second arithmetic, so the same
 expression runs on DuckDB and on Spark.
 """
 
@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import ibis
 import ibis.expr.types as ir
+
+from journeylens.store.portable import epoch_seconds
 
 LEVELS = ("touchpoint", "channel", "campaign")
 NONE_LABEL = "(none)"
@@ -44,7 +46,7 @@ def _stream(
     rows = rows.select(
         person_id=rows.person_id,
         event_id=rows.event_id,
-        t=rows.ts.epoch_seconds().cast("int64"),
+        t=epoch_seconds(rows.ts),
         conv=is_goal.cast("int64"),
         key=_key(rows, level),
         direct=_is_direct(rows, direct_channels),

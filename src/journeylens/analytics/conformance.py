@@ -51,8 +51,10 @@ def build_stage_moves(staged: ir.Table) -> ir.Table:
     >>> moves[["from_idx", "to_idx"]].values.tolist()
     [[0, 2]]
     """
-    previous = staged.idx.lag().over(stage_window(staged))
-    entries = staged.filter(previous.isnull() | (previous != staged.idx))
+    # The lag is a column before the filter reads it: Ibis's Spark SQL for a window function
+    # inside a filter loses the table the other columns come from.
+    staged = staged.mutate(previous=staged.idx.lag().over(stage_window(staged)))
+    entries = staged.filter(staged.previous.isnull() | (staged.previous != staged.idx))
     following = entries.idx.lead().over(stage_window(entries))
     moves = entries.select("person_id", from_idx=entries.idx, to_idx=following)
     return moves.filter(moves.to_idx.notnull())

@@ -31,6 +31,7 @@ from journeylens.analytics.steps import (
     step_predicate,
 )
 from journeylens.errors import SpecError
+from journeylens.store.portable import epoch_seconds
 
 __all__ = [
     "ConversionDriversResult",
@@ -217,7 +218,7 @@ def _rows(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     flags = {f"m{k}": step_predicate(s, t) for k, s in enumerate(spec.parsed_steps)}
     flags["x"] = _any_of([step_predicate(s, t) for s in spec.parsed_exclude])
     value = key_text(t, spec.by) if spec.by else ibis.null("string")
-    sec = t.ts.epoch_seconds().cast("int64")
+    sec = epoch_seconds(t.ts)
     t = t.select(*keys, "ts", "event_id", sec=sec, bv=value, **flags)
     window = ibis.window(group_by=keys, order_by=[t.ts, t.event_id])
     if spec.order == "strict":  # strict needs positions among all events
@@ -946,7 +947,7 @@ def run_conversion_drivers(
     end = ibis.ifelse(converted, people[f"t{step - 1}"], people.t0 + spec.window)
     people = people.select(*unit, "t0", end=end.cast("int64"), converted=converted)
     feats = _features(events, spec).view()
-    sec = feats.ts.epoch_seconds().cast("int64")
+    sec = epoch_seconds(feats.ts)
     on = [people[k] == feats[k] for k in spec.unit_columns]
     joined = people.join(feats, [*on, sec >= people.t0, sec <= people.end])
     have = joined.select(*[people[c] for c in unit], people.converted, feats.kind, feats.value)

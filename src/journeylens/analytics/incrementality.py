@@ -29,6 +29,7 @@ import plotly.graph_objects as go
 
 from journeylens.analytics.result import Result, frame_records
 from journeylens.errors import SpecError
+from journeylens.store.portable import epoch_seconds
 
 __all__ = ["IncrementalityResult", "IncrementalitySpec", "run_incrementality"]
 
@@ -120,7 +121,7 @@ def _people(events: ir.Table, spec: IncrementalitySpec) -> ir.Table:
     ordered = ibis.window(group_by="person_id", order_by=["ts", "event_id"])
     ranked = events.mutate(_rank=ibis.row_number().over(ordered))
     first = ranked.filter(ranked._rank == 0)
-    seconds = first.ts.epoch_seconds()
+    seconds = epoch_seconds(first.ts)
     period = (
         (first.ts.year() * 100 + first.ts.month()).cast("string")
         if spec.period == "month"
@@ -137,7 +138,7 @@ def _people(events: ir.Table, spec: IncrementalitySpec) -> ir.Table:
     )
     goal = events.filter(events.event.isin(list(spec.goals)))
     converted = goal.group_by("person_id").aggregate(
-        conv_t=goal.ts.epoch_seconds().min(), value=goal.revenue.fill_null(0.0).sum()
+        conv_t=epoch_seconds(goal.ts).min(), value=goal.revenue.fill_null(0.0).sum()
     )
     joined = entry.left_join(converted, entry.person_id == converted.person_id)
     return joined.select(
@@ -169,7 +170,7 @@ def build_incrementality(events: ir.Table, spec: IncrementalitySpec) -> tuple[ir
     strata = [f"s_{k}" for k in spec.strata]
     touches = events.filter(events.touchpoint.notnull(), ~events.event.isin(list(spec.goals)))
     first = touches.group_by(["person_id", "touchpoint"]).aggregate(
-        first_t=touches.ts.epoch_seconds().min()
+        first_t=epoch_seconds(touches.ts).min()
     )
     joined = first.inner_join(people, first.person_id == people.person_id)
     exposed = joined.filter(joined.conv_t.isnull() | (joined.first_t <= joined.conv_t))

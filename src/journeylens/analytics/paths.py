@@ -28,6 +28,7 @@ import pandas as pd
 
 from journeylens.analytics.result import Result, frame_records
 from journeylens.errors import SpecError
+from journeylens.store.portable import epoch_seconds
 
 Level = Literal["touchpoint", "event", "stage", "channel"]
 LEVELS: tuple[str, ...] = ("touchpoint", "event", "stage", "channel")
@@ -176,15 +177,16 @@ def build_sequences(events: ir.Table, spec: PathsSpec) -> ir.Table:
         seq = seq.mutate(node=seq.event.isin(spec.goals).ifelse(CONVERSION, seq.node))
     seq = seq.select("person_id", "ts", "event_id", "node")
     if spec.collapse_repeats:
-        previous = seq.node.lag().over(_person_window(seq))
-        seq = seq.filter(previous.isnull() | (previous != seq.node))
+        # A column before the filter: Spark SQL from Ibis loses a filter's window's table.
+        seq = seq.mutate(previous=seq.node.lag().over(_person_window(seq)))
+        seq = seq.filter(seq.previous.isnull() | (seq.previous != seq.node)).drop("previous")
     return seq
 
 
 def _with_next(seq: ir.Table, spec: PathsSpec) -> ir.Table:
     w = _person_window(seq)
     nxt = seq.node.lead().over(w)
-    gap = seq.ts.lead().over(w).epoch_seconds() - seq.ts.epoch_seconds()
+    gap = epoch_seconds(seq.ts.lead().over(w)) - epoch_seconds(seq.ts)
     step = ibis.row_number().over(w)
     pairs = seq.select("person_id", from_=seq.node, to=nxt, seconds=gap, step=step)
     if spec.include_end:

@@ -37,6 +37,7 @@ from journeylens.analytics.attribution import (
 from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
 from journeylens.analytics.result import Result, frame_records
 from journeylens.errors import SpecError
+from journeylens.store.portable import epoch_seconds
 
 __all__ = [
     "CutListResult",
@@ -88,7 +89,7 @@ class RoiSpec:
 
 
 def _range_days(events: ir.Table, spec: AttributionSpec) -> tuple[float, float, float]:
-    seconds = events.ts.epoch_seconds()
+    seconds = epoch_seconds(events.ts)
     span = events.aggregate(lo=seconds.min(), hi=seconds.max()).execute().iloc[0]
     lo = spec.since.timestamp() if spec.since else float(span["lo"])
     hi = spec.until.timestamp() if spec.until else float(span["hi"])
@@ -132,7 +133,7 @@ def _costs(
     key = spec.attribution.level
     lo, hi, days = _range_days(events, spec.attribution)
     if costs is not None:
-        seconds = costs.day.cast("timestamp").epoch_seconds()
+        seconds = epoch_seconds(costs.day.cast("timestamp"))
         inside = costs.filter(seconds >= lo - DAY + 1, seconds <= hi)
         frame = inside.group_by(key).aggregate(cost=inside.cost.sum()).execute()
         return cost_per_touchpoint(pd.DataFrame(), days, frame, key)

@@ -33,6 +33,7 @@ import pandas as pd
 from journeylens.analytics.paths import UNMAPPED, fetch
 from journeylens.analytics.result import Result, json_ready
 from journeylens.errors import SpecError
+from journeylens.store.portable import epoch_seconds
 
 __all__ = [
     "StageFlowResult",
@@ -123,7 +124,7 @@ def build_stage_summary(staged: ir.Table, n: int) -> ir.Table:
         aggs[f"back{k}"] = p.person_id.count(where=back)
         if k:
             ordered = (first >= p[f"f{k - 1}"]).fill_null(False)
-            seconds = first.epoch_seconds() - p[f"f{k - 1}"].epoch_seconds()
+            seconds = epoch_seconds(first) - epoch_seconds(p[f"f{k - 1}"])
             aggs[f"in_order{k}"] = p.person_id.count(where=ordered)
             # ifelse + median, not median(where=...): Spark refuses a filtered percentile.
             aggs[f"median{k}"] = ibis.ifelse(ordered, seconds, None).median()

@@ -27,7 +27,7 @@ def with_session_id(events: ibis.Table, gap_minutes: int) -> ibis.Table:
 def build_session_ids(events: ibis.Table, gap_minutes: int) -> ibis.Table:
     """``event_id, person_id, ts`` → the same with ``session_id``."""
     order = [_.ts, _.event_id]
-    seconds = _.ts.epoch_seconds()
+    seconds = _.ts.epoch_seconds().floor()  # whole seconds on every engine (store.portable)
     previous = seconds.lag().over(group_by=_.person_id, order_by=order)
     starts = events.mutate(
         _session_start=ibis.ifelse(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -77,6 +78,9 @@ def _start_session() -> SparkSession:
             "Install it (for example: apt-get install -y default-jre-headless)."
         )
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python UDFs (Ibis reads JSON properties with them) run in this interpreter, whose
+    # packages they import, not in whatever "python3" is first on the PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master("local[2]").appName("journeylens")
     for key, value in SETTINGS.items():
         builder = builder.config(key, value)
