@@ -205,12 +205,8 @@ def build_dropoff_people(events: ir.Table, spec: DropoffSpec) -> ir.Table:
     sec, goal = hits.h_sec, hits.h_goal
     changed = goal & (sec >= dropped.t0) & (sec <= dropped.deadline)
     later = (goal | again) & (sec > dropped.deadline)
-    flags = joined.select(
-        *[dropped[c] for c in (*units, "segment", "step", "deadline")],
-        changed=_flag(changed),
-        later=_flag(later),
-    )
     keys = [*units, "segment", "step", "deadline"]
+    flags = joined.select(*[dropped[c] for c in keys], changed=_flag(changed), later=_flag(later))
     per_unit = flags.group_by(keys).aggregate(changed=flags.changed.max(), later=flags.later.max())
     withend = per_unit.cross_join(_end(events, spec))
     kind = ibis.cases(
