@@ -156,6 +156,13 @@ def test_goal_exactly_at_the_window_end_is_a_change_one_second_later_a_postponem
     }
 
 
+def test_times_are_floored_to_the_second(events: Events) -> None:
+    # 00:00:00.4 and 7 days 00:00:00.9 are 0 and 604800 whole seconds: at the window's end.
+    log = {"ann": [("a", "2026-01-01 00:00:00.4"), ("b", "+604800.5s", STORE)]}
+    spec = DropoffSpec(FunnelSpec(steps=["a", "b[channel=web]"], within="7d"))
+    assert kinds(events(log), spec) == {"ann": (2, "changed")}
+
+
 def test_window_closing_exactly_at_the_end_of_data_is_settled(events: Events) -> None:
     # The data ends at zed's event, exactly 7 days after ann's entry: ann's window has closed;
     # bob entered one second later, so his window is still open.

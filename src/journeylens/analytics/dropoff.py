@@ -26,6 +26,7 @@ from journeylens.analytics.funnels import FunnelSpec, build_funnel_people
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.analytics.steps import Step, check_step_names, parse_step, step_predicate
 from journeylens.errors import SpecError
+from journeylens.store.portable import epoch_seconds
 
 __all__ = [
     "KINDS",
@@ -123,10 +124,6 @@ def _in_range(events: ir.Table, funnel: FunnelSpec) -> ir.Table:
     return events
 
 
-def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
-    return ts.epoch_seconds().cast("int64")
-
-
 def _deadline(dropped: ir.Table, funnel: FunnelSpec) -> ir.IntegerValue:
     """The last second the missing step could have counted (window, per-step window)."""
     window = dropped.t0 + funnel.window
@@ -144,7 +141,7 @@ def _hits(events: ir.Table, spec: DropoffSpec) -> ir.Table:
     flags = {"h_goal": step_predicate(spec.goal_step, events)}
     flags |= {f"h{k + 1}": step_predicate(steps[k], events) for k in range(1, len(steps))}
     t = events.filter(events.person_id.notnull())
-    t = t.select(h_person=t.person_id, h_sec=_seconds(t.ts), **flags)
+    t = t.select(h_person=t.person_id, h_sec=epoch_seconds(t.ts), **flags)
     matched: ir.BooleanValue = ibis.literal(False)
     for name in flags:
         matched = matched | t[name]
@@ -156,7 +153,7 @@ def _end(events: ir.Table, spec: DropoffSpec) -> ir.Table:
     if spec.as_of is not None:
         end = ibis.literal(_epoch(spec.as_of), "int64")
         return events.limit(1).select(d_end=end)
-    latest = _seconds(events.ts).max()
+    latest = epoch_seconds(events.ts).max()
     if spec.funnel.until is not None:  # nothing after until can be seen
         latest = ibis.least(latest, _epoch(spec.funnel.until) - 1)
     return events.aggregate(d_end=latest)
