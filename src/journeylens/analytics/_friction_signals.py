@@ -22,13 +22,14 @@ mobile and on desktop is two units). A unit *abandoned* when one of its events i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
+
+from journeylens.analytics.filters import glob_to_regex
 
 NONE = "(none)"
 COUNTS = (
@@ -59,19 +60,6 @@ class SignalRules:
     postpone: int
     goals: tuple[str, ...]
     error_patterns: tuple[str, ...]
-
-
-def glob_to_regex(pattern: str) -> str:
-    """A glob (``*error*``) as an anchored regular expression: ``*`` any text, ``?`` one character.
-
-    A regular expression rather than LIKE: engines disagree on LIKE's escape character, which
-    matters for the ``_`` in names such as ``card_declined``.
-
-    >>> glob_to_regex("card_*")
-    '^card_.*$'
-    """
-    parts = ("." if c == "?" else ".*" if c == "*" else re.escape(c) for c in pattern)
-    return "^" + "".join(parts) + "$"
 
 
 def is_error(event: ir.StringValue, patterns: Sequence[str]) -> ir.BooleanValue:

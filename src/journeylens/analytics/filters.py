@@ -52,7 +52,7 @@ class Condition:
             ">=": lambda c, v: c >= v,
             "<": lambda c, v: c < v,
             "<=": lambda c, v: c <= v,
-            "~": lambda c, v: c.cast("string").like(_glob_to_like(str(v))),
+            "~": lambda c, v: c.cast("string").re_search(glob_to_regex(str(v))),
         }
         return table.filter(ops[self.op](column, value))
 
@@ -72,9 +72,17 @@ class Condition:
         return f"{self.column}{self.op}{self.value}"
 
 
-def _glob_to_like(pattern: str) -> str:
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%").replace("?", "_")
+def glob_to_regex(pattern: str) -> str:
+    """A glob (``*error*``) as an anchored regular expression: ``*`` any text, ``?`` one character.
+
+    A regular expression rather than LIKE: engines disagree on LIKE's escape character, which
+    matters for the ``_`` in names such as ``card_declined``.
+
+    >>> glob_to_regex("card_*")
+    '^card_.*$'
+    """
+    parts = ("." if c == "?" else ".*" if c == "*" else re.escape(c) for c in pattern)
+    return "^" + "".join(parts) + "$"
 
 
 def apply_filters(

@@ -1,0 +1,35 @@
+"""``--where`` conditions: globs match names with ``_`` and ``%`` literally."""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+import pytest
+
+from journeylens.analytics.filters import Condition, glob_to_regex
+
+
+@pytest.fixture
+def table():
+    con = ibis.duckdb.connect()
+    names = ["spring_sale", "springXsale", "a%b", "axb", "spring_sale_2"]
+    return con.create_table("t", pd.DataFrame({"campaign": names}))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("spring_*", ["spring_sale", "spring_sale_2"]),
+        ("spring_sale", ["spring_sale"]),
+        ("a%b", ["a%b"]),
+        ("a?b", ["a%b", "axb"]),
+        ("*sale", ["spring_sale", "springXsale"]),
+    ],
+)
+def test_glob_condition_matches_literally(table, pattern, expected):
+    matched = Condition.parse(f"campaign~{pattern}").apply(table).execute()
+    assert sorted(matched["campaign"]) == sorted(expected)
+
+
+def test_glob_to_regex_is_anchored():
+    assert glob_to_regex("a.b*") == r"^a\.b.*$"
