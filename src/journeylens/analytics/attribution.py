@@ -425,13 +425,23 @@ def _run(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> Attribut
     wide = _merge(frames)
     long = _long(wide, spec.models, spec.level)
     long = long.sort_values(
-        ["model", spec.value, spec.level],
-        ascending=[True, False, True],
-        key=lambda c: c.map(spec.models.index) if c.name == "model" else c,
+        ["model", spec.value, spec.level], ascending=[True, False, True], key=_sort_key(spec)
     ).reset_index(drop=True)
     if effects is not None:
         effects = effects.rename(columns={"key": spec.level})
     return AttributionResult(spec, long, totals, matrix, effects, ";\n".join(sql))
+
+
+def _sort_key(spec: AttributionSpec) -> Callable[[pd.Series], pd.Series]:
+    """Models in the spec's order; credit rounded, so that sums which differ in the last bit
+    (engines add in different orders) still tie and fall back to the name."""
+
+    def key(column: pd.Series) -> pd.Series:
+        if column.name == "model":
+            return column.map(spec.models.index)
+        return column.round(9) if column.dtype.kind == "f" else column
+
+    return key
 
 
 def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:

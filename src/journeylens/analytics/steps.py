@@ -21,6 +21,7 @@ import ibis.expr.types as ir
 
 from journeylens.errors import SpecError, did_you_mean
 from journeylens.schema import EVENTS
+from journeylens.store.portable import json_number, json_string
 
 # Which column each step kind matches its name against.
 KIND_COLUMNS: dict[str, str] = {"event": "event", "touchpoint": "touchpoint", "stage": "stage"}
@@ -225,16 +226,12 @@ def check_key(key: str, what: str) -> str:
 # --- in the engine -------------------------------------------------------------------------------
 
 
-def _json(table: ir.Table, key: str) -> ir.Value:
-    return table.properties.cast("json")[key]
-
-
 def key_text(table: ir.Table, key: str) -> ir.StringValue:
     """A canonical column or JSON property as text (numbers as their float text)."""
     if key in EVENTS.names:
         return table[key].cast("string")
-    value = _json(table, key)
-    return value.unwrap_as("string").coalesce(value.unwrap_as("float64").cast("string"))
+    number = json_number(table.properties, key).cast("string")
+    return json_string(table.properties, key).coalesce(number)
 
 
 def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
@@ -244,21 +241,22 @@ def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
         if column.type().is_numeric():
             return compare(column.cast("float64"), ibis.literal(item.value, "float64"))
         return compare(column, ibis.literal(item.raw, "string"))
-    value = _json(table, item.key)
     if isinstance(item.value, float):
-        return compare(value.unwrap_as("float64"), ibis.literal(item.value, "float64"))
-    return compare(value.unwrap_as("string"), ibis.literal(item.value, "string"))
+        number = json_number(table.properties, item.key)
+        return compare(number, ibis.literal(item.value, "float64"))
+    return compare(json_string(table.properties, item.key), ibis.literal(item.value, "string"))
 
 
 def step_predicate(step: Step, table: ir.Table) -> ir.BooleanValue:
     """The engine predicate of a step over an events table (never null: missing means no match).
 
-    Examples
-    --------
-    >>> import ibis
-    >>> from journeylens.schema import EVENTS
-    >>> t = ibis.table(EVENTS, name="events")
-    >>> _ = step_predicate(parse_step("purchase[revenue>100]"), t)
+        Examples
+        --------
+        >>> import ibis
+        >>> from journeylens.schema import EVENTS
+    from journeylens.store.portable import json_number, json_string
+        >>> t = ibis.table(EVENTS, name="events")
+        >>> _ = step_predicate(parse_step("purchase[revenue>100]"), t)
     """
     parts: list[ir.BooleanValue] = []
     if step.name is not None:

@@ -6,13 +6,24 @@ spellings here instead of the plain Ibis call:
 - ``ts.epoch_seconds()`` is ``epoch(ts)`` on DuckDB, a float with the microseconds, and
   ``unix_timestamp(ts)`` on Spark, whole seconds; a cast to an integer then rounds on DuckDB and
   truncates on Spark. :func:`epoch_seconds` floors on both.
+- JSON: Ibis reads a JSON value on Spark with Python UDFs over ``get_json_object``, which
+  fail on string values (it returns them unquoted) and ship every row to Python.
+  :func:`json_string` and :func:`json_number` use Spark's own ``VARIANT`` functions instead,
+  and Ibis's JSON operations on every other engine.
 """
 
 from __future__ import annotations
 
-import ibis.expr.types as ir
+from typing import Any
 
-__all__ = ["epoch_seconds"]
+import ibis
+import ibis.expr.types as ir
+from ibis.common.exceptions import IbisError
+
+__all__ = ["epoch_seconds", "json_number", "json_string"]
+
+# Spark's names (schema_of_variant) of the JSON values that are numbers.
+_SPARK_NUMBERS = ("BIGINT", "INT", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT")
 
 
 def epoch_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
@@ -27,3 +38,76 @@ def epoch_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
     1
     """
     return ts.epoch_seconds().floor()
+
+
+def json_string(text: ir.StringValue, key: str) -> ir.StringValue:
+    """The value at ``key`` of a JSON object held as text when it is a string, else null.
+
+    ``key`` is a plain name (letters, digits, ``_``); callers validate it.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"p": ['{"plan": "pro"}', '{"plan": 3}', None]})
+    >>> json_string(t.p, "plan").execute().tolist()
+    ['pro', None, None]
+    """
+    if not _on_spark(text):
+        return text.cast("json")[key].unwrap_as("string")
+    value, kind = _spark_value(text, key)
+    return ibis.ifelse(kind == "STRING", _try_variant_text(value, "$", "string"), ibis.null())
+
+
+def json_number(text: ir.StringValue, key: str) -> ir.FloatingValue:
+    """The value at ``key`` of a JSON object held as text when it is a number, else null.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"p": ['{"n": 2}', '{"n": 1.5}', '{"n": "2"}']})
+    >>> json_number(t.p, "n").execute().tolist()
+    [2.0, 1.5, nan]
+    """
+    if not _on_spark(text):
+        return text.cast("json")[key].unwrap_as("float64")
+    value, kind = _spark_value(text, key)
+    number = kind.isin(_SPARK_NUMBERS) | kind.startswith("DECIMAL")
+    return ibis.ifelse(number, _try_variant_number(value, "$", "double"), ibis.null())
+
+
+def _on_spark(expr: ir.Expr) -> bool:
+    try:
+        return bool(ibis.get_backend(expr).name == "pyspark")
+    except IbisError:  # an unbound expression: no engine to adapt to
+        return False
+
+
+def _spark_value(text: ir.StringValue, key: str) -> tuple[Any, ir.StringValue]:
+    value = _variant_get(_try_parse_json(text), f"$.{key}")
+    return value, _schema_of_variant(value)
+
+
+# Spark SQL functions, called by name; the VARIANT values they pass on are typed as text here.
+@ibis.udf.scalar.builtin(name="try_parse_json")
+def _try_parse_json(text: str) -> str:
+    raise NotImplementedError
+
+
+@ibis.udf.scalar.builtin(name="variant_get")
+def _variant_get(value: str, path: str) -> str:
+    raise NotImplementedError
+
+
+@ibis.udf.scalar.builtin(name="schema_of_variant")
+def _schema_of_variant(value: str) -> str:
+    raise NotImplementedError
+
+
+@ibis.udf.scalar.builtin(name="try_variant_get")
+def _try_variant_text(value: str, path: str, kind: str) -> str:
+    raise NotImplementedError
+
+
+@ibis.udf.scalar.builtin(name="try_variant_get")
+def _try_variant_number(value: str, path: str, kind: str) -> float:
+    raise NotImplementedError
