@@ -42,7 +42,8 @@ lint: install
 
 bench: install peers
 	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(PY) bench/import.py
-	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(PY) bench/paths.py --peers $(CURDIR)/$(PEERS)
+	$(PEERS)/bin/python -m pip install -r bench/peers-bench-requirements.txt
+	$(PY) bench/journeys.py --events 1000000 --events 10000000 --peers $(CURDIR)/$(PEERS)
 	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(PY) bench/attribution.py
 
 clean:

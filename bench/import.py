@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _data import write_csv, write_parquet  # noqa: E402
+from _data import write_csv, write_parquet
 
 DATA = Path(__file__).parent / "data"
 

@@ -21,6 +21,8 @@ EVENTS = ibis.schema(
         "user_id": "string",
         "person_id": "string",
         "session_id": "string",
+        "person_key": "int64",
+        "person_seq": "int64",
         "touchpoint": "string",
         "stage": "string",
         "channel": "string",
@@ -105,7 +107,9 @@ TABLES: dict[str, ibis.Schema] = {
 }
 
 # Columns an importer fills from the file; the rest are derived by journeylens.
-DERIVED_EVENT_COLUMNS = ("person_id", "session_id")
+# ``person_key`` numbers the people (1, 2, ...) and ``person_seq`` numbers each person's events
+# in ``(ts, event_id)`` order from 1: integer keys that make per-person windows and joins fast.
+DERIVED_EVENT_COLUMNS = ("person_id", "session_id", "person_key", "person_seq")
 
 EVENT_TYPES = ("track", "page", "screen", "identify", "alias", "group")
 FEEDBACK_METRICS = ("nps", "csat", "ces", "success", "emotion")

@@ -69,4 +69,14 @@ def journeys(people: Mapping[str, Sequence[Step]], identified: bool = True) -> p
             if props:
                 row["properties"] = json.dumps(props)
             rows.append(row)
+    _number_people(rows)
     return pa.Table.from_pylist(rows, schema=arrow_schema(EVENTS))
+
+
+def _number_people(rows: list[dict[str, Any]]) -> None:
+    """Fill ``person_key`` and ``person_seq`` as a rebuild does (see ``collect.sessions``)."""
+    keys = {p: k for k, p in enumerate(sorted({r["person_id"] for r in rows}), start=1)}
+    seq: dict[str, int] = {}
+    for row in sorted(rows, key=lambda r: (r["person_id"], r["ts"], r["event_id"])):
+        seq[row["person_id"]] = seq.get(row["person_id"], 0) + 1
+        row["person_key"], row["person_seq"] = keys[row["person_id"]], seq[row["person_id"]]

@@ -31,6 +31,7 @@ from journeylens.errors import WorkspaceError
 from journeylens.journey.catalog import catalog_table, mapping_table
 from journeylens.journey.enrich import build_enriched_events, build_enriched_feedback
 from journeylens.journey.templates import DEFAULT_TEMPLATE, load_template
+from journeylens.schema import TABLES
 from journeylens.store import Store, connect
 
 ENV_WORKSPACE = "JOURNEYLENS_WORKSPACE"
@@ -127,8 +128,10 @@ class Workspace:
             store.drop("_event_map")
 
     def _with_incoming(self, table: str, incoming: Mapping[str, ibis.Table]) -> ibis.Table:
-        current = self.store.table(table)
-        return current.union(incoming[table]) if table in incoming else current
+        current = _conformed(self.store.table(table), TABLES[table])
+        if table not in incoming:
+            return current
+        return current.union(_conformed(incoming[table], TABLES[table]))
 
     def load_demo(
         self, events: int = 200_000, seed: int = 7, friction: bool = True
@@ -283,6 +286,17 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _conformed(table: ibis.Table, schema: ibis.Schema) -> ibis.Table:
+    """``table`` in the canonical column order, with columns added since it was written (a
+    workspace from an earlier version) as nulls, which the rebuild then derives."""
+    return table.select(
+        **{
+            name: table[name] if name in table.columns else ibis.null(dtype)
+            for name, dtype in schema.items()
+        }
+    )
 
 
 def resolve_path(path: str | Path | None) -> Path:

@@ -98,6 +98,14 @@ def test_the_gap_comes_from_the_toml_and_rebuild_applies_a_changed_one(make_work
         }
 
 
+def test_people_and_their_events_are_numbered_in_order(engine, cache, tmp_path):
+    events = import_rows(engine, cache, tmp_path)[0].sort_values(["person_id", "ts", "event_id"])
+    keys = events.groupby("person_id").person_key.agg(set).to_dict()
+    assert keys == {"sam": {1}, "visitor": {2}}  # people numbered in person_id order
+    sequences = events.groupby("person_id").person_seq.agg(list).to_dict()
+    assert sequences == {"sam": [1, 2, 3, 4], "visitor": [1, 2]}
+
+
 @pytest.mark.spark
 def test_duckdb_and_spark_split_sessions_alike(cache, tmp_path):
     duck, spark = (
@@ -105,3 +113,17 @@ def test_duckdb_and_spark_split_sessions_alike(cache, tmp_path):
         for engine in ("duckdb", "spark")
     )
     pd.testing.assert_frame_equal(duck, spark)
+
+
+def test_an_older_workspace_gains_the_sequence_keys_at_its_next_import(tmp_path):
+    csv = write_csv(tmp_path / "events.csv")
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.import_files([csv])
+        ws.store.raw.execute("ALTER TABLE events DROP COLUMN person_key")
+        ws.store.raw.execute("ALTER TABLE events DROP COLUMN person_seq")
+    more = tmp_path / "more.csv"
+    more.write_text("ts,event,anonymous_id\n2026-04-03T10:00:00Z,blog_view,visitor\n")
+    with open_workspace(tmp_path / "ws") as ws:
+        ws.import_files([more])
+        events = ws.store.execute(ws.events.order_by(["person_id", "ts"]))
+    assert events.person_seq.tolist() == [1, 2, 3, 4, 1, 2, 3]

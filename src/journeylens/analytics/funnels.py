@@ -22,6 +22,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from journeylens.analytics.result import Result, frame_records, json_ready
+from journeylens.analytics.sequence import event_order, sequence_columns
 from journeylens.analytics.steps import (
     Step,
     check_key,
@@ -219,8 +220,9 @@ def _rows(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     flags["x"] = _any_of([step_predicate(s, t) for s in spec.parsed_exclude])
     value = key_text(t, spec.by) if spec.by else ibis.null("string")
     sec = epoch_seconds(t.ts)
-    t = t.select(*keys, "ts", "event_id", sec=sec, bv=value, **flags)
-    window = ibis.window(group_by=keys, order_by=[t.ts, t.event_id])
+    ordered = [c for c in sequence_columns(t) if c not in keys]
+    t = t.select(*keys, *ordered, sec=sec, bv=value, **flags)
+    window = ibis.window(group_by=keys, order_by=event_order(t))
     if spec.order == "strict":  # strict needs positions among all events
         t = t.mutate(pos=ibis.row_number().over(window))
     t = t.filter(_any_of([t[name] for name in flags]))

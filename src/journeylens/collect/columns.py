@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 import pyarrow as pa
 
 from journeylens.errors import ImportFileError, did_you_mean
-from journeylens.schema import EVENTS, FEEDBACK
+from journeylens.schema import DERIVED_EVENT_COLUMNS, EVENTS, FEEDBACK
 
 # Columns a file may provide, per kind (the rest of the canonical columns are derived).
 INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "events": tuple(c for c in EVENTS.names if c not in ("person_id", "session_id")),
+    "events": tuple(c for c in EVENTS.names if c not in DERIVED_EVENT_COLUMNS),
     "feedback": tuple(c for c in FEEDBACK.names if c != "person_id"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {

@@ -13,29 +13,44 @@ from ibis import _
 
 
 def with_session_id(events: ibis.Table, gap_minutes: int) -> ibis.Table:
-    """``events`` (with ``person_id`` and unique ``event_id``) with ``session_id`` assigned.
+    """``events`` (with ``person_id`` and unique ``event_id``) with ``session_id``,
+    ``person_key`` and ``person_seq`` assigned.
 
     The windows run over the three key columns only and the ids are joined back: sorting
     narrow rows is several times faster than sorting whole events.
     """
     keys = build_session_ids(events.select("event_id", "person_id", "ts"), gap_minutes)
-    keys = keys.select(_sid_event=keys.event_id, session_id=keys.session_id)
+    keys = keys.select(
+        _sid_event=keys.event_id,
+        session_id=keys.session_id,
+        person_key=keys.person_key,
+        person_seq=keys.person_seq,
+    )
     joined = events.join(keys, events.event_id == keys._sid_event)
     return joined.drop("_sid_event")
 
 
 def build_session_ids(events: ibis.Table, gap_minutes: int) -> ibis.Table:
-    """``event_id, person_id, ts`` → the same with ``session_id``."""
+    """``event_id, person_id, ts`` → the same with ``session_id``, ``person_key`` (people
+    numbered 1, 2, ... in ``person_id`` order) and ``person_seq`` (the person's events numbered
+    from 1 in ``(ts, event_id)`` order)."""
     order = [_.ts, _.event_id]
-    seconds = _.ts.epoch_seconds().floor()  # whole seconds on every engine (store.portable)
+    seconds = _.ts.epoch_seconds()
     previous = seconds.lag().over(group_by=_.person_id, order_by=order)
     starts = events.mutate(
         _session_start=ibis.ifelse(
             previous.isnull() | ((seconds - previous) > gap_minutes * 60), 1, 0
-        )
+        ),
+        person_seq=ibis.row_number().over(group_by=_.person_id, order_by=order) + 1,
     )
     running = ibis.cumulative_window(group_by=_.person_id, order_by=order)
     numbered = starts.mutate(_session_n=_._session_start.sum().over(running))
+    people = events.select("person_id").distinct()
+    people = people.select(
+        _key_person=people.person_id,
+        person_key=ibis.row_number().over(order_by=people.person_id) + 1,
+    )
+    numbered = numbered.join(people, numbered.person_id == people._key_person)
     return numbered.mutate(session_id=_.person_id.concat("#", _._session_n.cast("string"))).drop(
-        "_session_start", "_session_n"
+        "_session_start", "_session_n", "_key_person"
     )

@@ -271,6 +271,8 @@ def _events_table(
         "user_id": user,
         "person_id": null,
         "session_id": null,
+        "person_key": pa.nulls(len(null), pa.int64()),
+        "person_seq": pa.nulls(len(null), pa.int64()),
         "touchpoint": null,
         "stage": null,
         "channel": pa.array(CHANNELS).take(pa.array(chan)),

@@ -28,7 +28,7 @@ def build_enriched_events(events: ibis.Table, mapping: ibis.Table, gap_minutes: 
         stage=ibis.coalesce(joined.map_stage, joined.stage),
         channel=ibis.coalesce(joined.channel, joined.map_channel),
     )
-    sessions = with_session_id(placed.drop("session_id"), gap_minutes)
+    sessions = with_session_id(placed.drop("session_id", "person_key", "person_seq"), gap_minutes)
     return sessions.select(*EVENTS.names)
 
 

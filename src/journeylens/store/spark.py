@@ -172,9 +172,11 @@ class SparkStore(Store):
 
         self.con._run_pre_execute_hooks(expr)  # registers memtables and UDFs
         frame = self.session.sql(self.con.compile(expr))
-        if target is not None:
-            fields = from_arrow_schema(target).fields
-            return frame.select(*[frame[f.name].cast(f.dataType) for f in fields])
+        # Without a target, the expression's own types: Spark types some columns narrower
+        # than Ibis declares them (row_number() is an int, Ibis's an int64).
+        declared = target if target is not None else expr.schema().to_pyarrow()
+        fields = from_arrow_schema(declared).fields
+        frame = frame.select(*[frame[f.name].cast(f.dataType) for f in fields])
         return frame.to(StructType([StructField(f.name, f.dataType) for f in frame.schema]))
 
     def _swap_in(self, name: str, write: Callable[[Path], None], schema: pa.Schema) -> None:

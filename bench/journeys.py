@@ -1,0 +1,218 @@
+"""Benchmark: funnel, transition graph and friction on the demo data, against the peers.
+
+    .venv/bin/python bench/journeys.py --events 1000000 [--events 10000000] \
+        [--peers .venv-peers] [--skip-pm4py] [--skip-retentioneering]
+
+Data: the demo generator's workspace at each size (built once into ``bench/data/demo_<n>``),
+its ``person_id, ts, event_id, event, touchpoint`` columns exported to Parquet for the peers.
+Every contender runs in its own process, timed after loading its data (load reported apart),
+with its peak memory (max RSS). Contenders:
+
+- journeylens (DuckDB store): a 4-step ordered funnel with a 7-day window; the transition graph
+  of touchpoints (counts, people, probabilities, median seconds); friction (touchpoint × channel,
+  device and interaction).
+- a DuckDB scan of the same columns, the floor any analysis over them pays;
+- a hand-vectorised pandas funnel (first entry, each next step the first after the previous,
+  within 7 days of the entry) and retentioneering's funnel (no window);
+- pm4py's directly-follows graph and the same graph hand-written in polars.
+
+Figures are seconds from one run on a shared machine: read the ratios, not the absolute values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+STEPS = ["product_view", "add_to_cart", "checkout_start", "purchase"]
+WINDOW_SECONDS = 7 * 86_400
+
+PEER_SCRIPT = r"""
+import json, sys, time
+import pandas as pd
+path, which, steps, window = sys.argv[1], sys.argv[2], sys.argv[3].split(","), int(sys.argv[4])
+t0 = time.perf_counter()
+log = pd.read_parquet(path)
+t1 = time.perf_counter()
+if which == "pandas":
+    s = log[log["event"].isin(steps)]
+    reached = s[s["event"] == steps[0]].groupby("person_id")["ts"].min().rename("t0")
+    people = [len(reached)]
+    start, prev = reached, reached
+    for step in steps[1:]:
+        m = s[s["event"] == step].join(prev.rename("prev"), on="person_id", how="inner")
+        m = m.join(start.rename("start"), on="person_id")
+        m = m[(m["ts"] > m["prev"]) & (m["ts"] - m["start"] <= pd.Timedelta(seconds=window))]
+        prev = m.groupby("person_id")["ts"].min()
+        people.append(len(prev))
+    result = people
+elif which == "retentioneering":
+    from retentioneering import Eventstream
+    stream = Eventstream(
+        log[["person_id", "event", "ts"]],
+        schema={"path_cols": ["person_id"], "event_col": "event", "timestamp_col": "ts"},
+    )
+    t1 = time.perf_counter()  # building the eventstream is its loading
+    data = stream.funnel_data(steps=steps)
+    result = [s["unique_paths"] for s in data["steps"]]
+elif which == "pm4py":
+    import pm4py
+    dfg, _, _ = pm4py.discover_dfg(
+        log.fillna({"touchpoint": "(unmapped)"}),
+        case_id_key="person_id", activity_key="touchpoint", timestamp_key="ts",
+    )
+    result = int(sum(dfg.values()))
+else:
+    import polars as pl
+    log = pl.from_pandas(log)
+    t1b = time.perf_counter()
+    s = log.with_columns(pl.col("touchpoint").fill_null("(unmapped)"))
+    s = s.sort(["person_id", "ts", "event_id"])
+    s = s.with_columns(
+        nxt=pl.col("touchpoint").shift(-1).over("person_id"),
+        gap=(pl.col("ts").shift(-1).over("person_id") - pl.col("ts")).dt.total_seconds(),
+    ).filter(pl.col("nxt").is_not_null())
+    g = s.group_by("touchpoint", "nxt").agg(
+        count=pl.len(), people=pl.col("person_id").n_unique(), median_seconds=pl.col("gap").median()
+    )
+    g = g.with_columns(probability=pl.col("count") / pl.col("count").sum().over("touchpoint"))
+    result = int(g["count"].sum())
+    t1 += time.perf_counter() - t1b  # the conversion to polars is loading, not work
+t2 = time.perf_counter()
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
+print(json.dumps({"load": t1 - t0, "work": t2 - t1, "result": result, "peak_mb": peak}))
+"""
+
+
+def demo_workspace(events: int) -> Path:
+    """The demo workspace of ``events`` events, generated once."""
+    from journeylens.workspace import init_workspace
+
+    path = DATA / f"demo_{events}"
+    if not (path / ".ready").exists():
+        ws = init_workspace(path, force=True)
+        ws.load_demo(events=events)
+        ws.close()
+        (path / ".ready").write_text("1")
+    return path
+
+
+def export_columns(workspace: Path) -> Path:
+    """The columns the peers need, as Parquet, next to the workspace."""
+    from journeylens.workspace import open_workspace
+
+    target = workspace / "journeys.parquet"
+    if not target.exists():
+        ws = open_workspace(workspace)
+        ws.store.raw.execute(
+            "COPY (SELECT person_id, ts, event_id, event, touchpoint FROM events "
+            "WHERE person_id IS NOT NULL) TO ? (FORMAT parquet)",
+            [str(target)],
+        )
+        ws.close()
+    return target
+
+
+def run_ours(workspace: str, which: str) -> None:
+    """Child process: one journeylens analysis, printed as JSON."""
+    from journeylens.analytics.funnels import FunnelSpec, run_funnel
+    from journeylens.analytics.paths import PathsSpec, build_transitions, fetch
+    from journeylens.workspace import open_workspace
+
+    t0 = time.perf_counter()
+    ws = open_workspace(workspace)
+    t1 = time.perf_counter()
+    result: object
+    if which == "funnel":
+        frame = run_funnel(ws.events, FunnelSpec(steps=STEPS, within="7d")).to_frame()
+        result = frame["people"].astype(int).tolist()
+    elif which == "transitions":
+        graph = fetch(build_transitions(ws.events, PathsSpec(include_end=False, goal=())))
+        result = int(graph["count"].sum())
+    elif which == "friction":
+        result = len(ws.friction().to_frame())
+    else:
+        sql = (
+            "SELECT count(*), count(DISTINCT event), count(DISTINCT touchpoint), min(ts), "
+            "max(person_id), max(event_id) FROM events"
+        )
+        result = ws.store.raw.execute(sql).fetchall()[0][0]
+    t2 = time.perf_counter()
+    print(json.dumps({"load": t1 - t0, "work": t2 - t1, "result": result, "peak_mb": peak_mb()}))
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited)."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
+
+
+def child(args: list[str], python: str = sys.executable) -> dict[str, object]:
+    out = subprocess.run([python, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ours(workspace: Path, which: str) -> dict[str, object]:
+    return child([__file__, "--child", str(workspace), which])
+
+
+def peer(python: Path, parquet: Path, which: str) -> dict[str, object]:
+    args = ["-c", PEER_SCRIPT, str(parquet), which, ",".join(STEPS), str(WINDOW_SECONDS)]
+    return child(args, str(python))
+
+
+def line(name: str, figures: dict[str, object], against: float | None = None) -> str:
+    work = float(figures["work"])  # type: ignore[arg-type]
+    text = f"  {name:<28} {work:8.2f} s  peak {float(figures['peak_mb']):7.0f} MB"  # type: ignore[arg-type]
+    if against:
+        text += f"   {work / against:6.1f}× journeylens"
+    return text + f"   -> {figures['result']}"
+
+
+def run(events: int, peers: Path, skip: set[str]) -> None:
+    workspace = demo_workspace(events)
+    parquet = export_columns(workspace)
+    print(f"\n{events:,} demo events ({workspace})")
+    scan = ours(workspace, "scan")
+    print(line("DuckDB scan of the columns", scan))
+    scan_s = float(scan["work"])  # type: ignore[arg-type]
+    python = peers / "bin" / "python"
+    figures = {which: ours(workspace, which) for which in ("funnel", "transitions", "friction")}
+    for which, mine in figures.items():
+        seconds = float(mine["work"])  # type: ignore[arg-type]
+        print(line(f"journeylens {which}", mine) + f"   ({seconds / scan_s:.1f}× the scan)")
+        if which == "friction" or not python.exists():
+            continue
+        contenders = ["pandas", "retentioneering"] if which == "funnel" else ["polars", "pm4py"]
+        for name in contenders:
+            if name in skip:
+                continue
+            print(line(name, peer(python, parquet, name), seconds))
+    if not python.exists():
+        print(f"  peers' virtualenv {peers} is absent: the peers were not run")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, action="append", help="events (repeatable)")
+    parser.add_argument("--peers", type=Path, default=Path(__file__).parents[1] / ".venv-peers")
+    parser.add_argument("--skip-pm4py", action="store_true", help="pm4py is slow at 10M")
+    parser.add_argument("--skip-retentioneering", action="store_true")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_ours(*args.child)
+        return
+    skip = {name for name in ("pm4py", "retentioneering") if getattr(args, f"skip_{name}")}
+    for n in args.events or [1_000_000]:
+        run(n, args.peers, skip)
+
+
+if __name__ == "__main__":
+    main()
