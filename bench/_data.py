@@ -10,9 +10,21 @@ import pyarrow.parquet as pq
 
 EVENTS = np.array(
     [
-        "landing_view", "search_ad_click", "blog_view", "pricing_view", "review_view",
-        "product_view", "add_to_cart", "checkout_start", "checkout_payment", "purchase",
-        "newsletter_open", "chat_start", "help_article_view", "identify", "payment_error",
+        "landing_view",
+        "search_ad_click",
+        "blog_view",
+        "pricing_view",
+        "review_view",
+        "product_view",
+        "add_to_cart",
+        "checkout_start",
+        "checkout_payment",
+        "purchase",
+        "newsletter_open",
+        "chat_start",
+        "help_article_view",
+        "identify",
+        "payment_error",
     ]
 )
 CHANNELS = np.array(["web", "app", "email", "search", "social", "store", "call_centre"])

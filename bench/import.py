@@ -32,8 +32,11 @@ def run_one(path: str) -> None:
         total = time.perf_counter() - started
         ws.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": summary.rows, "stored": summary.stored, "seconds": total,
-                      "peak_mb": peak}))
+    print(
+        json.dumps(
+            {"rows": summary.rows, "stored": summary.stored, "seconds": total, "peak_mb": peak}
+        )
+    )
 
 
 def main() -> None:
@@ -54,11 +57,15 @@ def main() -> None:
         for fmt in args.formats:
             out = subprocess.run(
                 [sys.executable, __file__, "--child", str(files[fmt])],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             )
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{fmt:8} {r['rows']:>11,} {r['seconds']:>8.1f} "
-                  f"{r['rows'] / r['seconds']:>10,.0f} {r['peak_mb']:>8,.0f}")
+            print(
+                f"{fmt:8} {r['rows']:>11,} {r['seconds']:>8.1f} "
+                f"{r['rows'] / r['seconds']:>10,.0f} {r['peak_mb']:>8,.0f}"
+            )
 
 
 if __name__ == "__main__":
