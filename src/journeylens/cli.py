@@ -286,7 +286,9 @@ def paths(
             goal=tuple(goal or ws.config.conversion_events),
         )
         events = _filtered(ws, since, until, where)
-        result = run_top_paths(events, spec) if anchored else run_transitions(events, spec)
+        # Cut only by time, every person's events in range stay together (see whole=).
+        whole = not where
+        result = run_top_paths(events, spec) if anchored else run_transitions(events, spec, whole)
         emit(result, fmt, "Top paths" if anchored else "Transitions")
 
 
@@ -501,7 +503,8 @@ def attribution(
         list[str] | None,
         typer.Option(
             help="first_touch, last_touch, last_non_direct, linear, time_decay, u_shape, "
-            "j_shape, inverse_j, markov, shapley, incrementality, or all (repeatable)."
+            "j_shape, inverse_j, markov, shapley, shapley_ordered, incrementality, or all "
+            "(every model but shapley_ordered; repeatable)."
         ),
     ] = None,
     level: Annotated[str, typer.Option(help="touchpoint, channel or campaign.")] = "touchpoint",

@@ -219,7 +219,7 @@ class Workspace:
         source = self.events if events is None else events
         if spec.from_node is not None or spec.to_node is not None:
             return run_top_paths(source, spec)
-        return run_transitions(source, spec)
+        return run_transitions(source, spec, whole=events is None)
 
     def conformance(self, events: ibis.Table | None = None) -> Any:
         """How people follow, skip or go back on the designed stage order."""

@@ -147,7 +147,8 @@ def _paths(spec: PathsSpec) -> Case:
         if spec.from_node is None and spec.to_node is None:
             result = paths.run_transitions(ws.events, spec)
             flows = result.flows.sort_values(["step", "from_", "to"], ignore_index=True)
-            return [result.to_frame(), flows]
+            joined = paths.run_transitions(ws.events, spec, whole=True).to_frame()
+            return [result.to_frame(), flows, joined]
         return [paths.run_top_paths(ws.events, spec).to_frame()]
 
     return run

@@ -387,3 +387,35 @@ def test_engine_matches_reference_on_random_logs(
     assert got == reference_transitions(rows, include_end, collapse)
     sequence_rows = fetch(build_sequences(events, spec))
     assert len(sequence_rows) <= len(rows)
+
+
+@pytest.fixture(scope="module")
+def demo_events() -> Any:
+    import tempfile
+    from pathlib import Path
+
+    from journeylens.workspace import init_workspace
+
+    directory = Path(tempfile.mkdtemp()) / "ws"
+    ws = init_workspace(directory)
+    ws.load_demo(events=20_000, seed=3)
+    yield ws
+    ws.close()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        PathsSpec(include_end=False, goal=()),
+        PathsSpec(),
+        PathsSpec(level="stage", top_nodes=3),
+        PathsSpec(since=datetime(2026, 6, 1), until=datetime(2026, 8, 1)),
+    ],
+    ids=["raw", "ends", "grouped", "time-cut"],
+)
+def test_whole_sequences_joined_on_their_numbers_give_the_window_graph(demo_events, spec):
+    # The join on person_seq (whole sequences) and the window over (ts, event_id) agree.
+    by_window = run_transitions(demo_events.events, spec).to_frame()
+    by_join = run_transitions(demo_events.events, spec, whole=True).to_frame()
+    assert by_join.equals(by_window)
+    assert len(by_join) > 3
