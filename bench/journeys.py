@@ -132,7 +132,8 @@ def run_ours(workspace: str, which: str) -> None:
         frame = run_funnel(ws.events, FunnelSpec(steps=STEPS, within="7d")).to_frame()
         result = frame["people"].astype(int).tolist()
     elif which == "transitions":
-        graph = fetch(build_transitions(ws.events, PathsSpec(include_end=False, goal=())))
+        spec = PathsSpec(include_end=False, goal=())
+        graph = fetch(build_transitions(ws.events, spec, whole=True))
         result = int(graph["count"].sum())
     elif which == "friction":
         result = len(ws.friction().to_frame())
