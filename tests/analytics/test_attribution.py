@@ -6,7 +6,7 @@ import ibis
 import pytest
 
 from journeylens.analytics.attribution import (
-    MODELS,
+    ALL_MODELS,
     AttributionSpec,
     run_attribution,
 )
@@ -108,9 +108,9 @@ def test_longer_lookback_attributes_erins_purchase():
 
 def test_every_model_shares_out_the_totals(result):
     sums = result.to_frame().groupby("model")[["conversions", "revenue"]].sum()
-    assert list(result.pivot().columns) == list(MODELS)
-    assert sums["conversions"].tolist() == pytest.approx([3.0] * len(MODELS))
-    assert sums["revenue"].tolist() == pytest.approx([170.0] * len(MODELS))
+    assert list(result.pivot().columns) == list(ALL_MODELS)
+    assert sums["conversions"].tolist() == pytest.approx([3.0] * len(ALL_MODELS))
+    assert sums["revenue"].tolist() == pytest.approx([170.0] * len(ALL_MODELS))
 
 
 def test_custom_position_weights_apply_to_two_touch_journeys():
@@ -152,10 +152,10 @@ def test_catalog_limits_touchpoints():
 def test_json_records_have_the_documented_fields(result):
     records = result.to_dict()
     assert {"model", "touchpoint", "conversions", "revenue"} <= set(records[0])
-    assert len(records) == len(MODELS) * 4
+    assert len(records) == len(ALL_MODELS) * 4
     figure = result.figure()
     assert figure.layout.barmode == "group"
-    assert len(figure.data) == len(MODELS)
+    assert len(figure.data) == len(ALL_MODELS)
 
 
 @pytest.mark.parametrize(

@@ -123,6 +123,7 @@ ATTRIBUTION = [
     AttributionSpec(list(RULES), level="channel", value="revenue", half_life="2d"),
     AttributionSpec(["markov", "shapley"], level="campaign", markov_order=2),
     AttributionSpec("markov", markov_order=3, lookback="7d"),
+    AttributionSpec(["shapley_ordered", "last_touch"], level="channel"),
 ]
 
 
@@ -163,7 +164,8 @@ def _attribution(spec: AttributionSpec) -> Case:
     def run(ws: Workspace) -> list[pd.DataFrame]:
         result = run_attribution(ws.events, spec, ws.touchpoints)
         frames = [result.to_frame(), pd.DataFrame([result.totals])]
-        frames += [f for f in (result.transition_matrix, result.removal_effects) if f is not None]
+        extra = (result.transition_matrix, result.removal_effects, result.shapley_positions)
+        frames += [f for f in extra if f is not None]
         return frames
 
     return run

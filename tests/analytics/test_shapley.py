@@ -139,3 +139,20 @@ def test_shapley_through_the_engine_uses_non_converting_journeys():
     result = run_attribution(ibis.memtable(journeys(people)), AttributionSpec("shapley"))
     # a,b: b alone was never seen (rate 0), a alone 1/2 → a gets (1/2 + 1)/2, b gets 1/4.
     assert result.pivot()["shapley"].to_dict() == pytest.approx({"a": 1.75, "b": 0.25})
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lattice_in_3_to_the_k_steps_agrees_with_coalition_by_coalition(monkeypatch, seed):
+    rng = np.random.default_rng(seed)
+    rows = [
+        (",".join(g), int(n), int(rng.integers(0, n + 1)), float(rng.random() * 100))
+        for size in (1, 2, 3, 4)
+        for g in itertools.combinations("abcdef", size)
+        if (n := rng.integers(1, 30)) and rng.random() < 0.5
+    ]
+    frame = coalitions(rows)
+    fast = shapley_values(frame)
+    monkeypatch.setattr(_shapley, "TERNARY_MAX", 0)
+    slow = shapley_values(frame)
+    assert fast["conversions"].tolist() == pytest.approx(slow["conversions"].tolist())
+    assert fast["revenue"].tolist() == pytest.approx(slow["revenue"].tolist())

@@ -28,35 +28,39 @@ SEP = ">"
 MAX_STATES = 4000
 
 
-def _state(touches: ir.Table, order: int, window: ibis.Window) -> ir.StringValue:
-    state = touches.key
-    for back in range(1, order):
-        earlier = touches.key.lag(back).over(window)
-        state = ibis.ifelse(earlier.isnull(), state, earlier + SEP + state)
+def _state(touches: ir.Table, order: int, back: int = 0) -> ir.StringValue:
+    """The state at the touch ``back`` places earlier: its key and up to ``order - 1`` before it,
+    within the journey (``prev_<b>`` is the key ``b`` touches earlier, there when ``pos > b``)."""
+    state = touches.key if back == 0 else touches[f"prev_{back}"]
+    for b in range(back + 1, back + order):
+        state = ibis.ifelse(touches.pos > b, touches[f"prev_{b}"] + SEP + state, state)
     return state
 
 
 def build_transitions(touches: ir.Table, order: int = 1) -> ir.Table:
     """Transition counts ``from``, ``to``, ``count``, ``revenue`` between chain states.
 
+    ``touches`` needs the lags ``prev_1`` … ``prev_<order>`` (``build_touches(..., lags=order)``):
+    each touch gives one transition from the state before it, so this is one aggregate, no window.
+
     Examples
     --------
     >>> from journeylens.testing import journeys
     >>> from journeylens.analytics._touches import build_touches
     >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01"), ("purchase", "+1d")]}))
-    >>> frame = build_transitions(build_touches(table, ["purchase"], 10**7)).execute()
+    >>> frame = build_transitions(build_touches(table, ["purchase"], 10**7, lags=1)).execute()
     >>> sorted(zip(frame["from"], frame["to"]))
     [('(start)', 'ad'), ('ad', '(conversion)')]
     """
-    window = ibis.window(group_by=["person_id", "journey"], order_by=["t", "event_id"])
-    states = touches.mutate(state=_state(touches, order, window))
-    states = states.mutate(previous=states.state.lag().over(window))
-    steps = states.select(
-        src=states.previous.fill_null(START), dst=states.state, revenue=ibis.literal(0.0)
+    state = _state(touches, order)
+    steps = touches.select(
+        src=ibis.ifelse(touches.pos == 1, START, _state(touches, order, back=1)),
+        dst=state,
+        revenue=ibis.literal(0.0),
     )
-    last = states.filter(states.pos == states.n)
+    last = touches.filter(touches.pos == touches.n)
     ends = last.select(
-        src=last.state,
+        src=_state(last, order),
         dst=ibis.ifelse(last.converted == 1, CONVERSION, NULL),
         revenue=last.revenue,
     )

@@ -15,11 +15,15 @@ it that was seen. Values are negative where adding a touchpoint lowered the obse
 ``v`` is a sum of one game per observed coalition ``T`` in which only ``T``'s members are players,
 so each is solved on its own: exactly, over the ``2^|T|`` subsets, when ``|T| ≤ 15``; above that
 by permutation sampling (``samples`` random orders of ``T``, seeded), whose marginal contributions
-still add up exactly to ``c(T)``. With 15 values or fewer in all, every value is exact.
+still add up exactly to ``c(T)``. With 15 values or fewer in all, every value is exact: ``v`` is
+computed for all ``2^n`` coalitions at once (in ``3^n`` steps up to 13 values). Coalitions are
+taken in name order, so sums and the sampling never depend on the engine's row order.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from functools import cache
 from math import factorial
 
@@ -27,12 +31,19 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from journeylens.store.portable import bit_or
+
 SEP = "\x1f"
 EXACT_MAX = 15
+WORD = 62  # players per int64 mask column
+TERNARY_MAX = 13  # all players at once in 3^k steps up to this many (13: 1.6M cells)
+LATTICE_MAX = 22  # sampled coalitions up to this size read their rates off the 2^k lattice
 
 
-def build_coalitions(touches: ir.Table) -> ir.Table:
-    """Journeys, conversions and revenue per coalition (distinct values, sorted, ``\\x1f``-joined).
+def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
+    """Journeys, conversions and revenue per coalition, the coalition as bit masks over
+    ``players`` (sorted): ``mask_0`` holds players 0-61 (bit ``i`` for player ``i``), ``mask_1``
+    players 62-123, and so on. Two hash aggregates (a bitwise OR per journey); no lists, no sort.
 
     Examples
     --------
@@ -40,20 +51,48 @@ def build_coalitions(touches: ir.Table) -> ir.Table:
     >>> from journeylens.testing import journeys
     >>> from journeylens.analytics._touches import build_touches
     >>> table = ibis.memtable(journeys({"ann": [("b", "2026-01-01"), ("a", "+1h"), ("b", "+1h")]}))
-    >>> build_coalitions(build_touches(table, ["purchase"], 10**7)).execute()["coalition"].tolist()
-    ['a\\x1fb']
+    >>> build_coalitions(build_touches(table, ["purchase"], 10**7), ["a", "b"]).execute()["mask_0"]
+    0    3
+    Name: mask_0, dtype: int64
     """
-    journeys = touches.group_by(["person_id", "journey"]).aggregate(
-        members=touches.key.collect(distinct=True),
-        converted=touches.converted.max(),
-        revenue=touches.revenue.max(),
+    words = {
+        f"mask_{w}": touches.key.substitute(
+            {p: 1 << i for i, p in enumerate(players[w * WORD : (w + 1) * WORD])}, else_=0
+        ).cast("int64")
+        for w in range(max(1, -(-len(players) // WORD)))
+    }
+    bits = touches.select("person_id", "journey", "converted", "revenue", **words)
+    journeys = bits.group_by(["person_id", "journey"]).aggregate(
+        converted=bits.converted.max(),
+        revenue=bits.revenue.max(),
+        **{w: bit_or(bits[w]) for w in words},
     )
-    journeys = journeys.mutate(coalition=journeys.members.sort().join(SEP))
-    return journeys.group_by("coalition").aggregate(
+    return journeys.group_by(list(words)).aggregate(
         journeys=journeys.count(),
         conversions=journeys.converted.sum(),
         revenue=journeys.revenue.sum(),
     )
+
+
+def coalition_names(masks: pd.DataFrame, players: Sequence[str]) -> pd.DataFrame:
+    """The rows of :func:`build_coalitions` with ``coalition`` (members joined by ``\\x1f``)
+    instead of the masks, ordered by coalition so that sums never depend on the engine's order.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"mask_0": [3, 1], "journeys": [1, 2], "conversions": [1, 0],
+    ...                      "revenue": [5.0, 0.0]})
+    >>> coalition_names(rows, ["a", "b"])["coalition"].tolist()
+    ['a', 'a\\x1fb']
+    """
+    words = [c for c in masks.columns if c.startswith("mask_")]
+    names = []
+    for row in masks[words].itertuples(index=False):
+        mask = sum(int(word) << (WORD * w) for w, word in enumerate(row))
+        names.append(SEP.join(p for i, p in enumerate(players) if mask >> i & 1))
+    frame = masks.drop(columns=words).assign(coalition=names)
+    frame = frame[["coalition", "journeys", "conversions", "revenue"]]
+    return frame.sort_values("coalition", ignore_index=True)
 
 
 class _Game:
@@ -71,8 +110,9 @@ class _Game:
         )
         self.rates = counts / self.journeys[:, None]
 
-    def inside(self, mask: int) -> np.ndarray:
-        return (self.masks & ~mask) == 0
+    def inside(self, rows: slice) -> np.ndarray:
+        """For each coalition in ``rows``, which observed coalitions lie inside it."""
+        return (self.masks[None, :] & ~self.masks[rows, None]) == 0
 
     def bits(self, mask: int) -> list[int]:
         return [i for i in range(len(self.players)) if mask >> i & 1]
@@ -95,10 +135,9 @@ def _lattice(k: int) -> tuple[np.ndarray, np.ndarray]:
     return size, weight
 
 
-def _exact(game: _Game, row: int) -> np.ndarray:
+def _exact(game: _Game, row: int, inside: np.ndarray) -> np.ndarray:
     bits = game.bits(int(game.masks[row]))
     k = len(bits)
-    inside = game.inside(int(game.masks[row]))
     local = _local_index(game.masks[inside], bits)
     rate = np.zeros((1 << k, 2))
     seen = np.zeros(1 << k, bool)
@@ -128,13 +167,7 @@ def _exact_all(game: _Game) -> np.ndarray:
     seen = np.zeros(1 << k, bool)
     rate[game.masks.astype(np.int64)], seen[game.masks.astype(np.int64)] = game.rates, True
     f = _subset_best(rate, seen)
-    subsets = np.arange(1 << k)
-    v = np.zeros((1 << k, 2))
-    chunk = max(1, (1 << 22) >> k)
-    for lo in range(0, len(game.masks), chunk):
-        masks = game.masks[lo : lo + chunk].astype(np.int64)
-        n = game.journeys[lo : lo + chunk]
-        v += np.einsum("t,tsj->sj", n, f[masks[:, None] & subsets[None, :]])
+    v = _game(game, f) if k <= TERNARY_MAX else _game_by_coalition(game, f)
     size, weight = _lattice(k)
     phi = np.zeros((k, 2))
     for b in range(k):
@@ -144,26 +177,87 @@ def _exact_all(game: _Game) -> np.ndarray:
     return phi
 
 
-def _sampled(game: _Game, row: int, samples: int, rng: np.random.Generator) -> np.ndarray:
-    mask = int(game.masks[row])
-    bits = game.bits(mask)
-    k = len(bits)
-    inside = game.inside(mask)
-    sub_masks, sub_rates = game.masks[inside], game.rates[inside]
-    phi = np.zeros((k, 2))
-    for _ in range(samples):
-        order = rng.permutation(k)
-        prefix, previous = 0, np.zeros(2)
-        for local in order:
-            prefix |= 1 << bits[local]
-            held = (sub_masks & ~prefix) == 0
-            current = sub_rates[held].max(axis=0) if held.any() else np.zeros(2)
-            exact = held & (sub_masks == prefix)
-            if exact.any():
-                current = sub_rates[exact][0]
-            phi[local] += current - previous
-            previous = current
-    return phi / samples * game.journeys[row]
+def _game_by_coalition(game: _Game, f: np.ndarray) -> np.ndarray:
+    """``v(S) = Σ_T n(T) f(T ∩ S)`` for every ``S``, coalition by coalition: ``T · 2^k``."""
+    k = len(game.players)
+    subsets = np.arange(1 << k)
+    v = np.zeros((1 << k, 2))
+    chunk = max(1, (1 << 22) >> k)
+    for lo in range(0, len(game.masks), chunk):
+        masks = game.masks[lo : lo + chunk].astype(np.int64)
+        n = game.journeys[lo : lo + chunk]
+        v += np.einsum("t,tsj->sj", n, f[masks[:, None] & subsets[None, :]])
+    return v
+
+
+# Per player, the three cases of (S, T ∩ S): not in S; in S, not in T; in both.
+_SPLIT = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0]])  # n over T → the three cases
+_READ = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # f over T ∩ S → the three cases
+_JOIN = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])  # the three cases → S
+
+
+def _game(game: _Game, f: np.ndarray) -> np.ndarray:
+    """``v(S) = Σ_T n(T) f(T ∩ S)`` for every ``S`` in ``3^k`` steps, whatever the number of
+    coalitions: group ``n`` by ``(S, T ∩ S)`` one player at a time, weight by ``f``, sum to
+    ``S``."""
+    k = len(game.players)
+
+    def each_player(values: np.ndarray, step: np.ndarray) -> np.ndarray:
+        dims = [step.shape[0]] * k
+        for axis in range(k):
+            left, right = math.prod(dims[:axis]), math.prod(dims[axis + 1 :])
+            view = values.reshape(left, dims[axis], right)
+            out = np.zeros((left, step.shape[1], right))
+            for row, column in zip(*np.nonzero(step), strict=True):
+                out[:, column] += view[:, row]
+            values, dims[axis] = out, step.shape[1]
+        return values
+
+    n = np.bincount(game.masks.astype(np.int64), weights=game.journeys, minlength=1 << k)
+    grouped = each_player(n, _SPLIT)
+    v = np.zeros((1 << k, 2))
+    for j in range(2):
+        weighted = grouped * each_player(np.ascontiguousarray(f[:, j]), _READ)
+        v[:, j] = each_player(weighted, _JOIN).reshape(-1)
+    return v
+
+
+def _sampled(
+    game: _Game, row: int, inside: np.ndarray, samples: int, rng: np.random.Generator
+) -> np.ndarray:
+    k = len(game.bits(int(game.masks[row])))
+    orders = np.array([rng.permutation(k) for _ in range(samples)])
+    prefixes = np.bitwise_or.accumulate(np.left_shift(1, orders), axis=1)
+    value = _rates_inside(game, row, inside)(prefixes)
+    gain = np.diff(value, axis=1, prepend=0.0)
+    credit = np.zeros((samples, k, 2))
+    np.put_along_axis(credit, orders[..., None], gain, axis=1)
+    # Summed sample after sample, in the order drawn.
+    return np.cumsum(credit, axis=0)[-1] / samples * game.journeys[row]
+
+
+def _rates_inside(game: _Game, row: int, inside: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """``f`` on subsets of coalition ``row`` given as local bit masks (bit ``i``: its ``i``-th
+    member): the observed rate, else the best observed subset's, else 0 (as on the lattice)."""
+    bits = game.bits(int(game.masks[row]))
+    local = _local_index(game.masks[inside], bits)
+    if len(bits) <= LATTICE_MAX:
+        rate = np.zeros((1 << len(bits), 2))
+        seen = np.zeros(1 << len(bits), bool)
+        rate[local], seen[local] = game.rates[inside], True
+        return _subset_best(rate, seen).__getitem__
+    rates = game.rates[inside]
+
+    def lookup(subsets: np.ndarray) -> np.ndarray:
+        unique, where = np.unique(subsets, return_inverse=True)
+        out = np.zeros((len(unique), 2))
+        for i, subset in enumerate(unique):
+            held = (local & ~subset) == 0
+            exact = held & (local == subset)
+            out[i] = rates[exact][0] if exact.any() else np.where(held[:, None], rates, 0).max(0)
+        return out[where.reshape(subsets.shape)]
+
+    return lookup
 
 
 def shapley_values(coalitions: pd.DataFrame, samples: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -184,9 +278,13 @@ def shapley_values(coalitions: pd.DataFrame, samples: int = 1000, seed: int = 0)
         )
     total = np.zeros((len(game.players), 2))
     rng = np.random.default_rng(seed)
-    for row in range(len(game.masks)):
-        bits = game.bits(int(game.masks[row]))
-        exact = len(bits) <= EXACT_MAX
-        phi = _exact(game, row) if exact else _sampled(game, row, samples, rng)
-        total[bits] += phi
+    block = max(1, (1 << 24) // len(game.masks))
+    for lo in range(0, len(game.masks), block):
+        inside_block = game.inside(slice(lo, lo + block))
+        for row, inside in enumerate(inside_block, start=lo):
+            bits = game.bits(int(game.masks[row]))
+            if len(bits) <= EXACT_MAX:
+                total[bits] += _exact(game, row, inside)
+            else:
+                total[bits] += _sampled(game, row, inside, samples, rng)
     return pd.DataFrame({"key": game.players, "conversions": total[:, 0], "revenue": total[:, 1]})

@@ -7,8 +7,9 @@ is not itself a goal event. A touch at the same second as a conversion belongs t
 Only touches within the lookback window before the journey's end count: the conversion for a
 converting journey, the last touch for a non-converting one.
 
-Everything is window functions, one equi-join and whole-second arithmetic, so the same
-expression runs on DuckDB and on Spark.
+The engine sorts the events once (one window pass per person); the rest is hash aggregates and
+equi-joins per journey and whole-second arithmetic, so the same expression runs on DuckDB and on
+Spark. The run materialises the result once and every model reads it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ def _is_direct(events: ir.Table, direct_channels: Sequence[str]) -> ir.BooleanVa
 
 
 def _stream(
-    events: ir.Table, goals: Sequence[str], level: str, direct_channels: Sequence[str]
+    events: ir.Table,
+    goals: Sequence[str],
+    level: str,
+    direct_channels: Sequence[str],
+    lags: int,
 ) -> ir.Table:
     is_goal = events.event.isin(list(goals))
     rows = events.filter(events.person_id.notnull(), is_goal | events.touchpoint.notnull())
@@ -52,9 +57,18 @@ def _stream(
         direct=_is_direct(rows, direct_channels),
         revenue=ibis.ifelse(is_goal, rows.revenue.fill_null(0.0), 0.0).cast("float64"),
     )
-    # A touch and a conversion at the same second: the touch sorts first and joins that journey.
-    running = ibis.cumulative_window(group_by=PERSON, order_by=["t", "conv", "event_id"])
-    return rows.mutate(journey=rows.conv.sum().over(running) - rows.conv)
+    # The one sort of the whole pass. A touch and a conversion at the same second: the touch
+    # sorts first and joins that journey. `ordinal` numbers a person's touches; the touches of a
+    # journey are consecutive in it, so the lags are the journey's earlier touches wherever
+    # they lie within the journey (pos > lag).
+    order = ["t", "conv", "event_id"]
+    running = ibis.cumulative_window(group_by=PERSON, order_by=order)
+    ordered = ibis.window(group_by=PERSON, order_by=order)
+    return rows.mutate(
+        journey=rows.conv.sum().over(running) - rows.conv,
+        ordinal=(1 - rows.conv).sum().over(running),
+        **{f"prev_{b}": rows.key.lag(b).over(ordered) for b in range(1, lags + 1)},
+    )
 
 
 def build_touches(
@@ -63,13 +77,20 @@ def build_touches(
     lookback: int,
     level: str = "touchpoint",
     direct_channels: Sequence[str] = ("direct",),
+    lags: int = 0,
 ) -> ir.Table:
     """Every touch of every journey, one row each.
 
     Columns: ``person_id``, ``journey`` (0, 1, ... per person), ``event_id``, ``t`` (epoch seconds),
     ``key`` (the touch's value at ``level``), ``direct``, ``pos`` (1-based within the journey),
     ``n`` (touches in the journey), ``dt`` (seconds before the journey's end), ``converted``
-    (0/1) and ``revenue`` (the conversion's revenue, 0 when not converted).
+    (0/1), ``revenue`` (the conversion's revenue, 0 when not converted), and per journey
+    ``latest_dt`` (the smallest ``dt``) and ``last_non_direct_pos`` (0 when every touch is
+    direct); with ``lags``, ``prev_1`` … ``prev_<lags>``: the keys 1 … ``lags`` touches earlier in
+    the journey (meaningful where ``pos`` is larger than the lag).
+
+    One window pass (sorted once per person), then hash aggregates and equi-joins per journey:
+    no second sort.
 
     Examples
     --------
@@ -79,35 +100,47 @@ def build_touches(
     >>> touches[["key", "pos", "n"]].values.tolist()
     [['ad', 1, 1]]
     """
-    stream = _stream(events, goals, level, direct_channels)
-    conversions = stream.filter(stream.conv == 1).select(
-        c_person=stream.person_id, c_journey=stream.journey, end_t=stream.t, c_rev=stream.revenue
+    stream = _stream(events, goals, level, direct_channels, lags)
+    group = [PERSON, "journey"]
+    ends = stream.group_by(group).aggregate(
+        end_t=stream.t.max(where=stream.conv == 1),
+        c_rev=stream.revenue.max(where=stream.conv == 1),
+        last_t=stream.t.max(where=stream.conv == 0),
     )
-    raw = stream.filter(stream.conv == 0)
-    raw = raw.mutate(last_t=raw.t.max().over(group_by=[PERSON, "journey"]))
-    joined = raw.left_join(
-        conversions,
-        [raw.person_id == conversions.c_person, raw.journey == conversions.c_journey],
-    )
-    touches = joined.select(
-        person_id=joined.person_id,
-        journey=joined.journey,
-        event_id=joined.event_id,
-        t=joined.t,
-        key=joined.key,
-        direct=joined.direct,
+    raw = stream.filter(stream.conv == 0).drop("conv", "revenue")
+    joined = raw.inner_join(ends, [raw.person_id == ends.person_id, raw.journey == ends.journey])
+    touches = joined.mutate(
         end_t=joined.end_t.fill_null(joined.last_t),
         converted=joined.end_t.notnull().cast("int64"),
         revenue=joined.c_rev.fill_null(0.0),
-    )
+    ).drop("c_rev", "last_t")
     touches = touches.filter(touches.end_t - touches.t <= lookback)
-    group = [PERSON, "journey"]
-    ordered = ibis.window(group_by=group, order_by=["t", "event_id"])
-    return touches.mutate(
-        pos=(ibis.row_number().over(ordered) + 1).cast("int64"),
-        n=touches.count().over(group_by=group).cast("int64"),
-        dt=(touches.end_t - touches.t).cast("int64"),
-    ).drop("end_t")
+    # The touches kept are the journey's last ones: consecutive ordinals from `first`.
+    spans = touches.group_by(group).aggregate(
+        first=touches.ordinal.min(),
+        n=touches.count().cast("int64"),
+        latest_t=touches.t.max(),
+        last_non_direct=touches.ordinal.max(where=~touches.direct),
+    )
+    both = touches.inner_join(
+        spans, [touches.person_id == spans.person_id, touches.journey == spans.journey]
+    )
+    return both.select(
+        "person_id",
+        "journey",
+        "event_id",
+        "t",
+        "key",
+        "direct",
+        "converted",
+        "revenue",
+        pos=(both.ordinal - both.first + 1).cast("int64"),
+        n=both.n,
+        dt=(both.end_t - both.t).cast("int64"),
+        latest_dt=(both.end_t - both.latest_t).cast("int64"),
+        last_non_direct_pos=(both.last_non_direct - both.first + 1).fill_null(0).cast("int64"),
+        **{f"prev_{b}": both[f"prev_{b}"] for b in range(1, lags + 1)},
+    )
 
 
 def build_conversions(events: ir.Table, goals: Sequence[str]) -> ir.Table:

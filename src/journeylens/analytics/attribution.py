@@ -42,13 +42,14 @@ import ibis.expr.types as ir
 import pandas as pd
 import plotly.graph_objects as go
 
-from journeylens.analytics import _markov, _shapley
+from journeylens.analytics import _markov, _shapley, _shapley_ordered
 from journeylens.analytics._touches import LEVELS, build_conversions, build_touches
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.steps import parse_duration
 from journeylens.errors import SpecError
 
 __all__ = [
+    "ALL_MODELS",
     "MODELS",
     "RULE_MODELS",
     "AttributionResult",
@@ -80,10 +81,13 @@ def _linear(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
     return 1.0 / t.n.cast("float64")
 
 
-def _time_decay(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
+def _decay(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
     # Relative to the journey's latest touch, so long journeys never underflow to 0/0.
-    raw = (-(t.dt - t.latest_dt).cast("float64") * (math.log(2) / spec.half_life_seconds)).exp()
-    return raw / raw.sum().over(group_by=list(JOURNEY))
+    return (-(t.dt - t.latest_dt).cast("float64") * (math.log(2) / spec.half_life_seconds)).exp()
+
+
+def _time_decay(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
+    return t.decay / t.decay_total
 
 
 def _position(pick: Callable[[AttributionSpec], Sequence[float]]) -> WeightFunction:
@@ -112,7 +116,10 @@ RULE_MODELS: dict[str, WeightFunction] = {
     "j_shape": _position(lambda s: s.j_shape),
     "inverse_j": _position(lambda s: s.inverse_j),
 }
-MODELS = (*RULE_MODELS, "markov", "shapley")
+# "all": every model but ordered Shapley, which costs one more sort (a window over each journey's
+# first touches) and a solve per distinct sequence; ask for it by name.
+ALL_MODELS = (*RULE_MODELS, "markov", "shapley")
+MODELS = (*ALL_MODELS, "shapley_ordered")
 
 
 def _weights(name: str, value: Sequence[float]) -> Weights:
@@ -132,7 +139,8 @@ class AttributionSpec:
     Parameters
     ----------
     model
-        One of :data:`MODELS`, a list of them, or ``"all"``.
+        One of :data:`MODELS`, a list of them, or ``"all"`` (:data:`ALL_MODELS`: every model
+        but ``shapley_ordered``).
     level
         Credit ``"touchpoint"``, ``"channel"`` or ``"campaign"`` values.
     goal
@@ -185,7 +193,7 @@ class AttributionSpec:
 
     def __post_init__(self) -> None:
         names = [self.model] if isinstance(self.model, str) else list(self.model)
-        models = MODELS if names == ["all"] else tuple(names)
+        models = ALL_MODELS if names == ["all"] else tuple(names)
         for name in models:
             if name not in MODELS:
                 allowed = ", ".join(("all", *MODELS))
@@ -215,7 +223,8 @@ class AttributionResult(Result):
 
     ``attribution`` has ``model``, the level's column, ``conversions``, ``revenue``; ``totals``
     the conversions and revenue that were shared out, and ``unattributed`` conversions (no touch
-    within the lookback). Markov adds ``transition_matrix`` and ``removal_effects``.
+    within the lookback). Markov adds ``transition_matrix`` and ``removal_effects``; ordered
+    Shapley adds ``shapley_positions`` (its credit per value and ``position``).
     """
 
     spec: AttributionSpec
@@ -224,6 +233,7 @@ class AttributionResult(Result):
     transition_matrix: pd.DataFrame | None = None
     removal_effects: pd.DataFrame | None = None
     sql: str = ""
+    shapley_positions: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.attribution
@@ -272,6 +282,7 @@ def build_journey_touches(events: ir.Table, spec: AttributionSpec) -> ir.Table:
         spec.lookback_seconds,
         spec.level,
         spec.direct_channels,
+        lags=spec.markov_order if "markov" in spec.models else 0,
     )
 
 
@@ -290,11 +301,11 @@ def build_rule_attribution(touches: ir.Table, spec: AttributionSpec) -> ir.Table
     """
     rules = [m for m in spec.models if m in RULE_MODELS]
     converted = touches.filter(touches.converted == 1)
-    journey = ibis.window(group_by=list(JOURNEY))
-    converted = converted.mutate(
-        latest_dt=converted.dt.min().over(journey),
-        last_non_direct_pos=ibis.ifelse(converted.direct, 0, converted.pos).max().over(journey),
-    )
+    if "time_decay" in rules:
+        # The journey's total weight by a hash aggregate and a join, not a window (no sort).
+        converted = converted.mutate(decay=_decay(converted, spec))
+        totals = converted.group_by(list(JOURNEY)).aggregate(decay_total=converted.decay.sum())
+        converted = converted.inner_join(totals, list(JOURNEY))
     weighted = converted.mutate(**{m: RULE_MODELS[m](converted, spec) for m in rules})
     sums: dict[str, ir.Value] = {}
     for m in rules:
@@ -341,12 +352,28 @@ def _run_markov(
     return frame, _markov.transition_matrix(counts), effects, str(ibis.to_sql(expression))
 
 
-def _run_shapley(touches: ir.Table, spec: AttributionSpec) -> tuple[pd.DataFrame, str]:
-    expression = _shapley.build_coalitions(touches)
-    values = _shapley.shapley_values(expression.execute(), spec.shapley_samples, spec.seed)
+def _run_shapley(
+    touches: ir.Table, spec: AttributionSpec, players: list[str]
+) -> tuple[pd.DataFrame, str]:
+    expression = _shapley.build_coalitions(touches, players)
+    coalitions = _shapley.coalition_names(expression.execute(), players)
+    values = _shapley.shapley_values(coalitions, spec.shapley_samples, spec.seed)
     frame = values.rename(columns={"conversions": "shapley_conversions"})
     frame = frame.rename(columns={"revenue": "shapley_revenue"})
     return frame, str(ibis.to_sql(expression))
+
+
+def _run_shapley_ordered(
+    touches: ir.Table, players: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    expression = _shapley_ordered.build_sequences(touches, players)
+    sequences = _shapley_ordered.sequence_names(expression.execute(), players)
+    positions = _shapley_ordered.ordered_shapley_values(sequences)
+    frame = positions.groupby("key", as_index=False, sort=True)[["conversions", "revenue"]].sum()
+    frame = frame.rename(
+        columns={"conversions": "shapley_ordered_conversions", "revenue": "shapley_ordered_revenue"}
+    )
+    return frame, positions, str(ibis.to_sql(expression))
 
 
 def _totals(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> dict[str, float]:
@@ -400,8 +427,10 @@ def run_attribution(
         events = events.filter(
             events.touchpoint.isnull() | events.touchpoint.isin(known.touchpoint)
         )
-    # Journeys feed several small queries: materialise them once.
-    with build_journey_touches(events, spec).cache() as touches:
+    # Journeys feed several small queries: materialise them once, without the columns the models
+    # never read (fewer strings to write).
+    journeys = build_journey_touches(events, spec).drop("event_id", "t", "direct")
+    with journeys.cache() as touches:
         return _run(events, touches, spec)
 
 
@@ -418,10 +447,18 @@ def _run(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> Attribut
         markov, matrix, effects, text = _run_markov(touches, spec, totals)
         frames.append(markov)
         sql.append(text)
+    shapleys = {"shapley", "shapley_ordered"} & set(spec.models)
+    players = sorted(touches.select("key").distinct().execute()["key"]) if shapleys else []
     if "shapley" in spec.models:
-        shapley, text = _run_shapley(touches, spec)
+        shapley, text = _run_shapley(touches, spec, players)
         frames.append(shapley)
         sql.append(text)
+    positions = None
+    if "shapley_ordered" in spec.models:
+        ordered, positions, text = _run_shapley_ordered(touches, players)
+        frames.append(ordered)
+        sql.append(text)
+        positions = positions.rename(columns={"key": spec.level})
     wide = _merge(frames)
     long = _long(wide, spec.models, spec.level)
     long = long.sort_values(
@@ -429,7 +466,9 @@ def _run(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> Attribut
     ).reset_index(drop=True)
     if effects is not None:
         effects = effects.rename(columns={"key": spec.level})
-    return AttributionResult(spec, long, totals, matrix, effects, ";\n".join(sql))
+    return AttributionResult(
+        spec, long, totals, matrix, effects, ";\n".join(sql), shapley_positions=positions
+    )
 
 
 def _sort_key(spec: AttributionSpec) -> Callable[[pd.Series], pd.Series]:

@@ -15,7 +15,7 @@ import ibis
 import pandas as pd
 import plotly.graph_objects as go
 
-from journeylens.analytics.attribution import MODELS, AttributionSpec, run_attribution
+from journeylens.analytics.attribution import ALL_MODELS, AttributionSpec, run_attribution
 from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
@@ -76,7 +76,7 @@ def run_attribution_report(
     """Run the requested models (``"all"`` = every credit model plus incrementality)."""
     wanted = list(models)
     everything = "all" in wanted
-    credit = list(MODELS) if everything else [m for m in wanted if m != "incrementality"]
+    credit = list(ALL_MODELS) if everything else [m for m in wanted if m != "incrementality"]
     frames = []
     parts: list[Result] = []
     if credit:

@@ -6,6 +6,8 @@ spellings here instead of the plain Ibis call:
 - ``ts.epoch_seconds()`` is ``epoch(ts)`` on DuckDB, a float with the microseconds, and
   ``unix_timestamp(ts)`` on Spark, whole seconds; a cast to an integer then rounds on DuckDB and
   truncates on Spark. :func:`epoch_seconds` floors on both.
+- ``bit_or``: Ibis has no Spark rule for ``x.bit_or()``; both engines have the aggregate
+  ``bit_or``, called here by name.
 - JSON: Ibis reads a JSON value on Spark with Python UDFs over ``get_json_object``, which
   fail on string values (it returns them unquoted) and ship every row to Python.
   :func:`json_string` and :func:`json_number` use Spark's own ``VARIANT`` functions instead,
@@ -20,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.common.exceptions import IbisError
 
-__all__ = ["epoch_seconds", "json_number", "json_string"]
+__all__ = ["bit_or", "epoch_seconds", "json_number", "json_string"]
 
 # Spark's names (schema_of_variant) of the JSON values that are numbers.
 _SPARK_NUMBERS = ("BIGINT", "INT", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT")
@@ -38,6 +40,25 @@ def epoch_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
     1
     """
     return ts.epoch_seconds().floor()
+
+
+@ibis.udf.agg.builtin(name="bit_or")
+def _bit_or(x: int) -> int:  # type: ignore[empty-body]
+    """The engine's own ``bit_or`` aggregate."""
+
+
+def bit_or(value: ir.IntegerColumn) -> ir.IntegerScalar:
+    """Bitwise OR of ``value`` over a group, on every engine.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"g": ["x", "x", "y"], "bit": [1, 4, 2]})
+    >>> t.group_by("g").aggregate(mask=bit_or(t.bit)).order_by("g").execute()["mask"].tolist()
+    [5, 2]
+    """
+    result: ir.IntegerScalar = _bit_or(value)
+    return result
 
 
 def json_string(text: ir.StringValue, key: str) -> ir.StringValue:
