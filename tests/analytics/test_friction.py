@@ -109,6 +109,37 @@ def test_a_loop_is_back_and_forth_twice_between_two_touchpoints() -> None:
     assert (found["a", "desktop"]["looped"], found["b", "desktop"]["looped"]) == (0, 0)
 
 
+def test_errors_without_a_touchpoint_and_events_outside_any_are_placed_in_order() -> None:
+    # gil: two errors (no touchpoint) between two pays 5 s apart → one retry and two errors at
+    # pay. hu: a, page_not_found (no touchpoint: not a step of the loop), b, a, b → loops at a
+    # and b; the form_error after it has no touchpoint and is placed at b.
+    error = {"touchpoint": None}
+    found = rows(
+        table(
+            {
+                "gil": [
+                    ("pay", "2026-01-01", MOBILE),
+                    ("payment_error", "+5s", {**MOBILE, **error}),
+                    ("payment_error", "+5s", {**MOBILE, **error}),
+                    ("pay", "+5s", MOBILE),
+                ],
+                "hu": [
+                    ("a", "2026-01-01", DESKTOP),
+                    ("page_not_found", "+1m", {**DESKTOP, **error}),
+                    ("b", "+1m", DESKTOP),
+                    ("a", "+1m", DESKTOP),
+                    ("b", "+1m", DESKTOP),
+                    ("form_error", "+1m", {**DESKTOP, **error}),
+                ],
+            }
+        )
+    )
+    pay = found["pay", "mobile"]
+    assert (pay["retried"], pay["retries"], pay["errored"], pay["errors"]) == (1, 1, 1, 2)
+    assert (found["a", "desktop"]["looped"], found["b", "desktop"]["looped"]) == (1, 1)
+    assert (found["a", "desktop"]["errors"], found["b", "desktop"]["errors"]) == (0, 1)
+
+
 def test_postponement_is_a_long_gap_before_the_next_step() -> None:
     # jo: cart, then pay 2 days later → postponed at cart; kim: cart, pay an hour later → not.
     found = rows(

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -80,12 +81,20 @@ def in_range(
     return table
 
 
-def _person_window(t: ir.Table, *partition: str) -> ibis.Window:
-    return ibis.window(group_by=[t.person_id, *partition], order_by=[t.ts, t.event_id])
+def _person_window(t: ir.Table, rows: tuple[int | None, int | None] | None = None) -> ibis.Window:
+    order = [t.ts, t.event_id]
+    if rows is None:
+        return ibis.window(group_by=t.person_id, order_by=order)
+    return ibis.window(group_by=t.person_id, order_by=order, rows=rows)
 
 
 def _sequence(events: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.Table:
-    """Events with their place in the sequence: gaps, breaks and touchpoint groups."""
+    """Each event with its neighbours, from windows that share one sort of narrow rows.
+
+    ``grp`` counts the events with a touchpoint so far: an event without one belongs to the
+    touchpoint of its ``grp``. ``kept`` counts the non-error events so far: a run of errors has
+    the ``kept`` of the non-error event before it.
+    """
     t = events.filter(events.ts.notnull(), events.person_id.notnull())
     t = t.select(
         "person_id",
@@ -98,46 +107,61 @@ def _sequence(events: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.T
         err=is_error(t.event, rules.error_patterns),
         goal=t.event.isin(rules.goals).fill_null(False),
     )
-    w = _person_window(t)
-    t = t.mutate(gap_prev=t.sec - t.sec.lag().over(w), gap_next=t.sec.lead().over(w) - t.sec)
-    running = ibis.cumulative_window(group_by=t.person_id, order_by=[t.ts, t.event_id])
-    reverse = ibis.cumulative_window(
-        group_by=t.person_id, order_by=[t.ts.desc(), t.event_id.desc()]
+    w, running, ahead = (
+        _person_window(t),
+        _person_window(t, (None, 0)),
+        _person_window(t, (0, None)),
     )
-    quick = t.gap_prev.notnull() & (t.gap_prev <= rules.retry)
     return t.mutate(
-        brk=quick.ifelse(0, 1).sum().over(running),
+        gap_prev=t.sec - t.sec.lag().over(w),
+        gap_next=t.sec.lead().over(w) - t.sec,
+        prev_event=t.event.lag().over(w),
+        prev_err=t.err.lag().over(w),
+        next_err=t.err.lead().over(w),
+        prev_touchpoint=t.touchpoint.lag().over(w),
+        next_placed=t.touchpoint.notnull().lead().over(w),
         grp=t.touchpoint.notnull().ifelse(1, 0).sum().over(running),
-        next_goal=t.goal.ifelse(t.sec, ibis.null("int64")).min().over(reverse),
+        kept=t.err.ifelse(0, 1).sum().over(running),
+        # Forwards over the rows still to come, so it shares the sort of the other windows.
+        next_goal=t.goal.ifelse(t.sec, ibis.null("int64")).min().over(ahead),
     )
+
+
+def _anchors(seq: ir.Table) -> ir.Table:
+    """Events with a touchpoint followed by one without: whose touchpoint later events borrow."""
+    a = seq.filter(seq.touchpoint.notnull(), seq.next_placed == False)  # noqa: E712
+    return a.select(a_person=a.person_id, a_grp=a.grp, a_touchpoint=a.touchpoint)
+
+
+def _placed(seq: ir.Table, anchors: ir.Table) -> ir.Table:
+    """Events at their touchpoint: their own, or for an error without one, the one before it."""
+    stray = seq.filter(seq.touchpoint.isnull(), seq.err)
+    borrowed = stray.join(
+        anchors, [stray.person_id == anchors.a_person, stray.grp == anchors.a_grp]
+    ).mutate(touchpoint=anchors.a_touchpoint)
+    return seq.filter(seq.touchpoint.notnull()).union(borrowed.select(*seq.columns))
 
 
 def build_event_signals(
-    events: ir.Table, dims: Sequence[str], rules: SignalRules, end: datetime
+    seq: ir.Table, anchors: ir.Table, dims: Sequence[str], rules: SignalRules, end: datetime
 ) -> ir.Table:
-    """One row per placed event: ``person_id, touchpoint, <dims>`` and 0/1 signal columns."""
-    t = _sequence(events, dims, rules)
-    carried = t.touchpoint.max().over(ibis.window(group_by=[t.person_id, t.grp]))
-    t = t.mutate(touchpoint=t.touchpoint.fill_null(t.err.ifelse(carried, ibis.null("string"))))
-    same_kind = _person_window(t, "err")
-    same_burst = (t.event.lag().over(same_kind) == t.event) & (t.brk.lag().over(same_kind) == t.brk)
-    # The retry flag is computed before events without a touchpoint are dropped: a window in the
-    # same select as the filter would only see the kept events.
-    t = t.mutate(retry=_flag(~t.err & same_burst))
-    t = t.filter(t.touchpoint.notnull())
+    """One row per placed event: ``person_id, touchpoint, <dims>`` and 0/1 signal columns.
+
+    ``retry`` here is only a repeat of the event just before; repeats across errors are
+    :func:`build_burst_retries`.
+    """
+    t = _placed(seq, anchors)
     end_sec = int((end - EPOCH).total_seconds())
     last = t.gap_next.isnull()
     ended = (last & (t.sec <= end_sec - rules.window)) | (t.gap_next > rules.window)
+    repeat = ~t.err & ~t.prev_err & (t.prev_event == t.event) & (t.gap_prev <= rules.retry)
     return t.select(
         "person_id",
         "touchpoint",
-        "ts",
-        "event_id",
-        "sec",
         *dims,
-        "retry",
         exit=_flag(~t.goal & ended),
         open=_flag(~t.goal & last & (t.sec > end_sec - rules.window)),
+        retry=_flag(repeat),
         error=_flag(t.err),
         postponed=_flag(t.gap_next > rules.postpone),
         converted=_flag(t.next_goal - t.sec <= rules.window),
@@ -149,70 +173,144 @@ def _flag(condition: ir.BooleanValue) -> ir.IntegerValue:
     return condition.fill_null(False).ifelse(1, 0)
 
 
-def build_loops(signals: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.Table:
-    """The touchpoint visits (repeats collapsed) that are part of an ``A → B → A → B`` loop."""
-    w = _person_window(signals)
-    # The previous touchpoint as a column first: Spark cannot resolve a window inside a filter.
-    marked = signals.mutate(before=signals.touchpoint.lag().over(w))
-    visits = marked.filter(marked.before.isnull() | (marked.before != marked.touchpoint))
+def _only(table: ir.Table, dims: Sequence[str], flag: str) -> ir.Table:
+    """Rows that contribute one signal to their unit and nothing else."""
+    zero, one = ibis.literal(0), ibis.literal(1)
+    return table.select(
+        "person_id",
+        "touchpoint",
+        *dims,
+        **{name: one if name == flag else zero for name in FLAGS},
+    )
+
+
+def build_burst_retries(seq: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.Table:
+    """Retries across errors: ``pay, payment_error, pay``, every gap within ``retry``.
+
+    Such a repeat's earlier event is the non-error event whose ``kept`` is one less; the errors
+    between share that ``kept``. All three sets are small: events next to errors.
+    """
+    after = seq.filter(
+        seq.touchpoint.notnull(), ~seq.err, seq.prev_err, seq.gap_prev <= rules.retry
+    )
+    before = seq.filter(~seq.err, seq.next_err)
+    before = before.select(b_person=before.person_id, b_kept=before.kept, b_event=before.event)
+    errors = seq.filter(seq.err)
+    slow = errors.gap_prev.isnull() | (errors.gap_prev > rules.retry)
+    runs = errors.group_by(r_person=errors.person_id, r_kept=errors.kept).aggregate(
+        slow=_flag(slow).max()
+    )
+    runs = runs.filter(runs.slow == 0)
+    repeats = after.join(
+        before,
+        [
+            after.person_id == before.b_person,
+            after.kept - 1 == before.b_kept,
+            after.event == before.b_event,
+        ],
+    )
+    repeats = repeats.join(
+        runs, [repeats.person_id == runs.r_person, repeats.kept - 1 == runs.r_kept]
+    )
+    return _only(repeats, dims, "retry")
+
+
+def _visits(seq: ir.Table, anchors: ir.Table) -> ir.Table:
+    """Events with a touchpoint other than that of the touchpoint event before them."""
+    own = seq.filter(seq.touchpoint.notnull())
+    moved = own.filter(own.prev_touchpoint.notnull(), own.prev_touchpoint != own.touchpoint)
+    # After events without a touchpoint, the touchpoint before is that of the previous group.
+    gap = own.filter(own.prev_touchpoint.isnull())
+    gap = gap.left_join(anchors, [gap.person_id == anchors.a_person, gap.grp - 1 == anchors.a_grp])
+    gap = gap.filter(gap.a_touchpoint.isnull() | (gap.a_touchpoint != gap.touchpoint))
+    return moved.union(gap.select(*own.columns))
+
+
+def build_loops(visits: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.Table:
+    """The touchpoint visits that are part of an ``A → B → A → B`` loop (at its end or one
+    before it), in one pass over the visits."""
     w = _person_window(visits)
-    tp = visits.touchpoint
+    tp, sec = visits.touchpoint, visits.sec
     ends = (
         (tp.lag(2).over(w) == tp)
         & (tp.lag(3).over(w) == tp.lag(1).over(w))
-        & (visits.sec - visits.sec.lag(3).over(w) <= rules.window)
+        & (sec - sec.lag(3).over(w) <= rules.window)
     )
-    visits = visits.mutate(ends=_flag(ends))
-    w = _person_window(visits)
-    in_loop = (visits.ends == 1) | (visits.ends.lead().over(w) == 1)
-    return visits.select("person_id", "touchpoint", *dims, loop=_flag(in_loop))
+    next_ends = (
+        (tp.lag(1).over(w) == tp.lead(1).over(w))
+        & (tp.lag(2).over(w) == tp)
+        & (sec.lead(1).over(w) - sec.lag(2).over(w) <= rules.window)
+    )
+    marked = visits.mutate(in_loop=ends.fill_null(False) | next_ends.fill_null(False))
+    return _only(marked.filter(marked.in_loop), dims, "loop")
 
 
 FLAGS = ("exit", "open", "retry", "error", "postponed", "converted", "loop")
 TALLIES = {"retries": "retry", "errors": "error"}  # summed, from the flag of each event
 
 
-def _merge(table: ir.Table, keys: Sequence[str]) -> ir.Table:
+def _merged(table: ir.Table, keys: Sequence[Any], **extra: ir.Scalar) -> ir.Table:
     """Per ``keys``: each flag's maximum and each tally's sum."""
     return table.group_by(list(keys)).aggregate(
         **{flag: table[flag].max() for flag in FLAGS},
-        **{tally: table[tally].sum() for tally in TALLIES},
+        **{tally: table[flag].sum() for tally, flag in TALLIES.items()},
+        **extra,
     )
 
 
-def _units(signals: ir.Table, loops: ir.Table, dims: Sequence[str]) -> ir.Table:
-    """Per person, touchpoint and combination of segment values: the signal counts."""
-    zero = ibis.literal(0)
-    keys = ["person_id", "touchpoint", *dims]
-    rows = signals.select(
-        *keys,
-        *FLAGS,
-        **{tally: signals[flag] for tally, flag in TALLIES.items()},
+def _value(rows: ir.Table, dim: str) -> ir.StringValue:
+    return rows[dim].cast("string").fill_null(NONE)
+
+
+def _visited(rows: ir.Table, dims: Sequence[str]) -> ir.Table:
+    """Per person and touchpoint: the merged signals and each dimension's lowest and highest
+    value (``_lo<i>``, ``_hi<i>``): one aggregation for every dimension."""
+    ranges = {}
+    for i, dim in enumerate(dims):
+        ranges[f"_lo{i}"] = _value(rows, dim).min()
+        ranges[f"_hi{i}"] = _value(rows, dim).max()
+    return _merged(rows, ["person_id", "touchpoint"], **ranges)
+
+
+def _units(rows: ir.Table, visited: ir.Table, dims: Sequence[str], i: int) -> ir.Table:
+    """Per person, touchpoint and value of dimension ``i``: the merged signals.
+
+    A person's events at a touchpoint nearly always share each dimension's value: those units
+    are the person-touchpoint rows. Only where the values differ are the events merged again.
+    """
+    lo, hi = visited[f"_lo{i}"], visited[f"_hi{i}"]
+    columns = ["person_id", "touchpoint", "value", *FLAGS, *TALLIES]
+    single = visited.filter(lo == hi).mutate(value=lo).select(*columns)
+    mixed = visited.filter(lo != hi)
+    mixed = mixed.select(m_person=mixed.person_id, m_touchpoint=mixed.touchpoint)
+    split = rows.join(
+        mixed, [rows.person_id == mixed.m_person, rows.touchpoint == mixed.m_touchpoint]
     )
-    looped = loops.select(
-        *keys,
-        **{flag: loops.loop if flag == "loop" else zero for flag in FLAGS},
-        **dict.fromkeys(TALLIES, zero),
-    )
-    return _merge(rows.union(looped), keys)
-
-
-def _long(table: ir.Table, dims: Sequence[str]) -> ir.Table:
-    """One row per row and dimension, with its ``dimension`` and ``value`` (``(none)``)."""
-    pairs = ibis.array(
-        [
-            ibis.struct({"dimension": ibis.literal(d), "value": table[d].cast("string")})
-            for d in dims
-        ]
-    )
-    long = table.mutate(seg=pairs.unnest())
-    return long.mutate(dimension=long.seg.dimension, value=long.seg.value.fill_null(NONE))
-
-
-def _by_dimension(units: ir.Table, dims: Sequence[str]) -> ir.Table:
-    """Units re-keyed by ``(dimension, value)`` per dimension, merged per person again."""
-    per = _merge(_long(units, dims), ["person_id", "touchpoint", "dimension", "value"])
+    split = _merged(split, ["person_id", "touchpoint", _value(split, dims[i]).name("value")])
+    per = single.union(split.select(*columns))
     return per.mutate(decided=((per.exit == 1) | (per.open == 0)).ifelse(1, 0))
+
+
+def _counts(per: ir.Table, dim: str) -> ir.Table:
+    """Per ``touchpoint, value`` of one dimension: the unit counts."""
+    decided = per.decided == 1
+    continued = decided & (per.exit == 0)
+    counts = per.group_by("touchpoint", "value").aggregate(
+        people=per.count(),
+        decided=per.count(where=decided),
+        abandoned=per.count(where=per.exit == 1),
+        retried=per.count(where=per.retry == 1),
+        retries=per.retries.sum(),
+        errored=per.count(where=per.error == 1),
+        errors=per.errors.sum(),
+        looped=per.count(where=per.loop == 1),
+        postponed=per.count(where=per.postponed == 1),
+        converted=per.count(where=decided & (per.converted == 1)),
+        continued=per.count(where=continued),
+        continued_converted=per.count(where=continued & (per.converted == 1)),
+    )
+    labelled = counts.mutate(dimension=ibis.literal(dim))
+    return labelled.select("touchpoint", "dimension", "value", *COUNTS)
 
 
 def build_segment_counts(
@@ -236,28 +334,29 @@ def build_segment_counts(
     >>> expr.execute()[["touchpoint", "value", "people", "abandoned"]].values.tolist()
     [['pay', '(none)', 1, 1]]
     """
-    signals = build_event_signals(events, dims, rules, end)
-    loops = build_loops(signals, dims, rules)
-    if touchpoints is not None:
-        signals = signals.filter(signals.touchpoint.isin(list(touchpoints)))
-        loops = loops.filter(loops.touchpoint.isin(list(touchpoints)))
-    per = _by_dimension(_units(signals, loops, dims), dims)
-    decided = per.decided == 1
-    continued = decided & (per.exit == 0)
-    return per.group_by("touchpoint", "dimension", "value").aggregate(
-        people=per.count(),
-        decided=per.count(where=decided),
-        abandoned=per.count(where=per.exit == 1),
-        retried=per.count(where=per.retry == 1),
-        retries=per.retries.sum(),
-        errored=per.count(where=per.error == 1),
-        errors=per.errors.sum(),
-        looped=per.count(where=per.loop == 1),
-        postponed=per.count(where=per.postponed == 1),
-        converted=per.count(where=decided & (per.converted == 1)),
-        continued=per.count(where=continued),
-        continued_converted=per.count(where=continued & (per.converted == 1)),
+    seq = _sequence(events, dims, rules)
+    anchors = _anchors(seq)
+    rows = build_event_signals(seq, anchors, dims, rules, end).union(
+        build_burst_retries(seq, dims, rules)
     )
+    rows = rows.union(build_loops(_visits(seq, anchors), dims, rules))
+    if touchpoints is not None:
+        rows = rows.filter(rows.touchpoint.isin(list(touchpoints)))
+    visited = _visited(rows, dims)
+    parts = [_counts(_units(rows, visited, dims, i), dim) for i, dim in enumerate(dims)]
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _long(table: ir.Table, dims: Sequence[str]) -> ir.Table:
+    """One row per row and dimension, with its ``dimension`` and ``value`` (``(none)``)."""
+    pairs = ibis.array(
+        [
+            ibis.struct({"dimension": ibis.literal(d), "value": table[d].cast("string")})
+            for d in dims
+        ]
+    )
+    long = table.mutate(seg=pairs.unnest())
+    return long.mutate(dimension=long.seg.dimension, value=long.seg.value.fill_null(NONE))
 
 
 def build_effort_counts(feedback: ir.Table, dims: Sequence[str]) -> ir.Table:
