@@ -22,9 +22,10 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from journeylens.analytics.result import Result, frame_records, json_ready
-from journeylens.analytics.sequence import event_order, sequence_columns
+from journeylens.analytics.sequence import event_order, has_sequence_keys, sequence_columns
 from journeylens.analytics.steps import (
     Step,
+    any_step_predicate,
     check_key,
     key_text,
     parse_duration,
@@ -208,106 +209,140 @@ def _any_of(predicates: Sequence[ir.BooleanValue]) -> ir.BooleanValue:
     return result
 
 
+def _keys(table: ir.Table, spec: FunnelSpec) -> list[str]:
+    """The columns that tell units apart inside the expression.
+
+    Where the step rows carry the stored integer ``person_key`` (see :func:`_rows`), it stands
+    in for ``person_id`` (windows and joins then hash and sort integers, not text);
+    ``person_id`` rides along.
+    """
+    person = "person_key" if "person_key" in table.columns else "person_id"
+    return [person, "session_id"] if spec.count == "sessions" else [person]
+
+
+def _carried(table: ir.Table, spec: FunnelSpec) -> list[str]:
+    """The unit columns that ride along beside the keys (``person_id`` when keyed)."""
+    return [c for c in spec.unit_columns if c not in _keys(table, spec)]
+
+
+def _numbered(table: ir.Table, keys: list[str]) -> ir.IntegerValue:
+    return ibis.row_number().over(group_by=keys, order_by=event_order(table))
+
+
 def _rows(events: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Events matching a step or an exclusion, flagged, with their position in the unit."""
-    keys = spec.unit_columns
-    t = events.filter(*[events[k].notnull() for k in keys])
+    """Events matching a step or an exclusion, flagged, with their position in the unit.
+
+    The position is the stored ``person_seq`` where the events carry it (gaps do not matter to
+    ordered and any-order funnels); strict funnels number the given events, since the next
+    event must be the next step among them.
+    """
+    if not has_sequence_keys(events):
+        events = events.drop(*[c for c in ("person_key", "person_seq") if c in events.columns])
+    keys = _keys(events, spec)
+    t = events.filter(*[events[k].notnull() for k in spec.unit_columns])
     if spec.since is not None:
         t = t.filter(t.ts >= ibis.literal(spec.since, "timestamp"))
     if spec.until is not None:
         t = t.filter(t.ts < ibis.literal(spec.until, "timestamp"))
+    strict = spec.order == "strict"  # strict needs positions among all events
+    coarse = None if strict else any_step_predicate([*spec.parsed_steps, *spec.parsed_exclude], t)
+    if coarse is not None:  # the step events alone, before anything is computed
+        t = t.filter(coarse)
     flags = {f"m{k}": step_predicate(s, t) for k, s in enumerate(spec.parsed_steps)}
     flags["x"] = _any_of([step_predicate(s, t) for s in spec.parsed_exclude])
     value = key_text(t, spec.by) if spec.by else ibis.null("string")
     sec = epoch_seconds(t.ts)
     ordered = [c for c in sequence_columns(t) if c not in keys]
     t = t.select(*keys, *ordered, sec=sec, bv=value, **flags)
-    window = ibis.window(group_by=keys, order_by=event_order(t))
-    if spec.order == "strict":  # strict needs positions among all events
-        t = t.mutate(pos=ibis.row_number().over(window))
+    if strict:
+        t = t.mutate(pos=_numbered(t, keys))
     t = t.filter(_any_of([t[name] for name in flags]))
-    if spec.order != "strict":
-        t = t.mutate(pos=ibis.row_number().over(window))
-    return t
+    if not strict:
+        t = t.mutate(pos=t.person_seq if "person_seq" in t.columns else _numbered(t, keys))
+    return t.select(*keys, *_carried(events, spec), "pos", "sec", "bv", *flags)
 
 
-def _next(rows: ir.Table, spec: FunnelSpec, source: str, target: str) -> ir.Table:
-    """For each ``source`` event, the position and time of the next ``target`` event.
+def _with_next(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """Each step row with the position of the next event of each later step (``n1`` …) and of
+    the next exclusion event (``nx``); null when none follows.
 
-    Only the events of the two flags take part, so each step's window pass is over a small
-    slice of the rows rather than one wide pass with an aggregate per step.
+    One window pass over the step rows computes them all, so the rows are sorted once.
     """
-    keys = spec.unit_columns
-    part = rows.filter(rows[source] | rows[target])
-    after = ibis.window(group_by=keys, order_by=part.pos, rows=(1, None))
-    hit = part[target]
-    part = part.mutate(
-        l_n=ibis.ifelse(hit, part.pos, ibis.null()).min().over(after),
-        l_s=ibis.ifelse(hit, part.sec, ibis.null()).min().over(after),
-    )
-    part = part.filter(part[source])
-    return part.select(**{f"l_{k}": part[k] for k in keys}, l_pos=part.pos, l_n="l_n", l_s="l_s")
+    after = ibis.window(group_by=_keys(rows, spec), order_by=rows.pos, rows=(1, None))
+    flags = {f"n{k}": f"m{k}" for k in range(1, len(spec.steps))}
+    if spec.parsed_exclude:
+        flags["nx"] = "x"
+    nexts = {
+        name: ibis.ifelse(rows[flag], rows.pos, ibis.null()).min().over(after)
+        for name, flag in flags.items()
+    }
+    return rows.mutate(**nexts)
 
 
-def _attach(
-    left: ir.Table, nexts: ir.Table, spec: FunnelSpec, at: str, names: tuple[str, str | None]
+def _entries(looked: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """The step-1 rows as attempts: ``e`` (position), ``e_sec``, ``bv``, ``nx`` and the next
+    positions ``n1`` … of the later steps."""
+    first = looked.filter(looked.m0)
+    units = [*_keys(looked, spec), *_carried(looked, spec)]
+    nx = first.nx if "nx" in first.columns else ibis.null("int64")
+    nexts = [f"n{k}" for k in range(1, len(spec.steps))]
+    return first.select(*units, *nexts, e=first.pos, e_sec=first.sec, bv=first.bv, nx=nx)
+
+
+def _at_step(
+    chains: ir.Table, looked: ir.Table, spec: FunnelSpec, k: int, follow: str | None
 ) -> ir.Table:
-    """Left-join the next positions at ``left[at]``, naming them ``names`` (position, time)."""
-    # A view keeps Ibis from reading the left keys through the (nullable) right side.
-    nexts = nexts.view()
-    on = [left[k] == nexts[f"l_{k}"] for k in spec.unit_columns] + [left[at] == nexts.l_pos]
-    extra = {names[0]: nexts.l_n} | ({names[1]: nexts.l_s} if names[1] else {})
-    return left.left_join(nexts, on).select(*[left[c] for c in left.columns], **extra)
-
-
-def _entries(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
-    first = rows.filter(rows.m0)
-    entries = first.select(*spec.unit_columns, e=first.pos, e_sec=first.sec, bv=first.bv)
-    if not spec.parsed_exclude or spec.order == "strict":  # strict steps leave no gap
-        return entries.mutate(nx=ibis.null("int64"))
-    return _attach(entries, _next(rows, spec, "m0", "x"), spec, "e", ("nx", None))
+    """Read the step-``k`` row at position ``g{k}``: its time as ``t{k}`` and, with ``follow``,
+    its next-position column ``follow`` as ``g{k + 1}``."""
+    keys = _keys(looked, spec)
+    step = looked.filter(looked[f"m{k}"])
+    extra = {"l_next": step[follow]} if follow else {}
+    step = step.select(**{f"l_{c}": step[c] for c in keys}, l_pos=step.pos, l_s=step.sec, **extra)
+    step = step.view()  # keeps Ibis from reading the left keys through the nullable right side
+    on = [chains[c] == step[f"l_{c}"] for c in keys] + [chains[f"g{k}"] == step.l_pos]
+    named = {f"t{k}": step.l_s} | ({f"g{k + 1}": step.l_next} if follow else {})
+    return chains.left_join(step, on).select(*[chains[c] for c in chains.columns], **named)
 
 
 def _chains_any(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
-    entries = _entries(rows, spec)
+    """Each entry with, per later step, the first event of that step after the entry."""
+    looked = _with_next(rows, spec)
+    entries = _entries(looked, spec)
+    chains = entries.rename({f"g{k}": f"n{k}" for k in range(1, len(spec.steps))})
     for k in range(1, len(spec.steps)):
-        entries = _attach(entries, _next(rows, spec, "m0", f"m{k}"), spec, "e", (f"g{k}", f"t{k}"))
-    return entries
+        chains = _at_step(chains, looked, spec, k, None)
+    return chains
 
 
 def _chains_ordered(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
-    keys, n = spec.unit_columns, len(spec.steps)
-    entries = _entries(rows, spec)
+    """Each entry's chain: step k is the first step-k event after the step k - 1 event.
+
+    The next position of every later step is read in one window pass; the chain then hops
+    from row to row by joins on the position, picking up each step's time on the way.
+    """
+    n = len(spec.steps)
+    looked = _with_next(rows, spec)
+    entries = _entries(looked, spec)
     if n == 1:
         return entries
-    entries = _attach(entries, _next(rows, spec, "m0", "m1"), spec, "e", ("g1", "t1"))
-    if n == 2:
-        return entries
-    # Chains depend only on where step 2 is, so follow each distinct one once.
-    chains = entries.select(*keys, "g1", "t1").distinct()
-    chains = chains.filter(chains.g1.notnull())
-    for k in range(2, n):
-        nexts = _next(rows, spec, f"m{k - 1}", f"m{k}")
-        chains = _attach(chains, nexts, spec, f"g{k - 1}", (f"g{k}", f"t{k}"))
-    right = chains.rename({f"c_{c}": c for c in [*keys, "g1", "t1"]}).view()
-    on = [entries[c] == right[f"c_{c}"] for c in keys] + [entries.g1 == right.c_g1]
-    extra = {f"g{k}": right[f"g{k}"] for k in range(2, n)}
-    extra |= {f"t{k}": right[f"t{k}"] for k in range(2, n)}
-    joined = entries.left_join(right, on)
-    return joined.select(*[entries[c] for c in entries.columns], **extra)
+    chains = entries.rename(g1="n1").drop(*[f"n{k}" for k in range(2, n)])
+    for k in range(1, n):
+        chains = _at_step(chains, looked, spec, k, f"n{k + 1}" if k + 1 < n else None)
+    return chains
 
 
 def _chains_strict(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
-    keys, n = spec.unit_columns, len(spec.steps)
+    keys, carried, n = _keys(rows, spec), _carried(rows, spec), len(spec.steps)
     roles = [
         rows.filter(rows[f"m{k}"]).select(
-            *keys, "pos", "sec", "bv", k=ibis.literal(k, "int64"), diag=rows.pos - k
+            *keys, *carried, "pos", "sec", "bv", k=ibis.literal(k, "int64"), diag=rows.pos - k
         )
         for k in range(n)
     ]
     r = ibis.union(*roles) if n > 1 else roles[0]
     is_entry = r.k == 0
-    aggs: dict[str, ir.Value] = {
+    aggs: dict[str, ir.Value] = {c: r[c].max() for c in carried}
+    aggs |= {
         "e": r.pos.max(where=is_entry),
         "e_sec": r.sec.max(where=is_entry),
         "bv": r.bv.max(where=is_entry),
@@ -357,7 +392,8 @@ def _evaluate(a: ir.Table, spec: FunnelSpec) -> ir.Table:
         else ibis.literal(False)
     )
     return out.select(
-        *spec.unit_columns,
+        *_keys(a, spec),
+        *_carried(a, spec),
         "e",
         "bv",
         "reach",
@@ -368,13 +404,25 @@ def _evaluate(a: ir.Table, spec: FunnelSpec) -> ir.Table:
     )
 
 
+# Attempts rank by reach, then by entry: one integer, since positions stay far below 2**32.
+_REACH_RANK = 2**32
+
+
+def _furthest(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """Each unit's attempt that gets furthest (the earliest entry among equals).
+
+    One aggregate and a semi-join on integers rather than a ranking window over the attempts.
+    """
+    keys = _keys(evaluated, spec)
+    ranked = evaluated.mutate(rank_=evaluated.reach * _REACH_RANK - evaluated.e)
+    best = ranked.group_by(keys).aggregate(best_=ranked.rank_.max()).view()
+    on = [ranked[k] == best[k] for k in keys] + [ranked.rank_ == best.best_]
+    return ranked.semi_join(best, on).drop("rank_")
+
+
 def _counted(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
-    if spec.count == "attempts":
-        chosen = _attempt_sequence(evaluated, spec)
-    else:
-        order = [evaluated.reach.desc(), evaluated.e.asc()]
-        rank = ibis.row_number().over(group_by=spec.unit_columns, order_by=order)
-        chosen = evaluated.filter(rank == 0)
+    counting_attempts = spec.count == "attempts"
+    chosen = (_attempt_sequence if counting_attempts else _furthest)(evaluated, spec)
     return chosen.filter(~chosen.excluded)
 
 
@@ -385,7 +433,7 @@ def _next_attempts(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
     after ``entry + within`` otherwise — among the entry rows; the next entry is the first entry
     row following the probe.
     """
-    keys, n, a = spec.unit_columns, len(spec.steps), evaluated
+    keys, n, a = _keys(evaluated, spec), len(spec.steps), evaluated
     done = a.reach == n
     zero = ibis.literal(0, "int64")
     entries = a.select(
@@ -414,7 +462,7 @@ def _attempt_sequence(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
     attempts reached in fewer than 2**i hops, with the 2**i-hop pointers), so the expression has
     log2(max entries per unit) rounds. That bound is read with one small query first.
     """
-    keys = spec.unit_columns
+    keys = _keys(evaluated, spec)
     most = evaluated.group_by(keys).aggregate(n=evaluated.count()).n.max().execute()
     rounds = max(1, math.ceil(math.log2(max(int(most or 1), 1) + 1)))
     hops = _next_attempts(evaluated, spec)
@@ -436,7 +484,7 @@ def _attempt_sequence(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
 
 def _segment(counted: ir.Table, rows: ir.Table, spec: FunnelSpec) -> ir.Table:
     """Attach the breakdown value of the chosen step, top values kept, the rest 'other'."""
-    keys = spec.unit_columns
+    keys = _keys(counted, spec)
     if spec.by is None:
         return counted.mutate(segment=ibis.null("string"))
     if spec.by_step == "first":
@@ -491,19 +539,27 @@ def build_funnel_people(events: ir.Table, spec: FunnelSpec) -> ir.Table:
 
 
 def _step_stats(people: ir.Table, spec: FunnelSpec) -> ir.Table:
-    parts = []
-    for k in range(len(spec.steps)):
-        reached = people.filter(people.reach > k)
-        previous = reached[f"t{k - 1}"] if k else reached.t0
-        parts.append(
-            reached.select(
-                segment=reached.segment,
-                step=ibis.literal(k + 1, "int64"),
-                from_previous=(reached[f"t{k}"] - previous).cast("float64"),
-                from_start=(reached[f"t{k}"] - reached.t0).cast("float64"),
-            )
-        )
-    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+    """One row per unit and step it reached: ``segment`` (null for the whole funnel; with a
+    breakdown each unit also counts in its own segment), ``step``, and seconds from the previous
+    step and from step 1.
+
+    The units are read once: each is repeated for its (segment, step) pairs by unnesting a list
+    of codes, code ``c`` being step ``c % n`` of the whole funnel (``c < n``) or of the segment.
+    """
+    n = len(spec.steps)
+    codes = list(range(2 * n if spec.by else n))
+    each = people.mutate(code=ibis.literal(codes, "array<int64>").unnest())
+    k = each.code % n
+    each = each.filter(each.reach > k)
+    k = each.code % n
+    at = ibis.cases(*[(k == j, each[f"t{j}"]) for j in range(n)])
+    previous = ibis.cases(*[(k == j, each[f"t{max(j - 1, 0)}"]) for j in range(n)])
+    return each.select(
+        segment=ibis.ifelse(each.code < n, ibis.null("string"), each.segment),
+        step=k + 1,
+        from_previous=(at - previous).cast("float64"),
+        from_start=(at - each.t0).cast("float64"),
+    )
 
 
 def build_funnel(events: ir.Table, spec: FunnelSpec) -> ir.Table:
@@ -523,10 +579,7 @@ def build_funnel(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     [1, 1]
     """
     people = build_funnel_people(events, spec)
-    stats = _step_stats(people, spec)
-    overall = stats.mutate(segment=ibis.null("string"))
-    tables = [overall, stats] if spec.by else [overall]
-    both = ibis.union(*tables) if len(tables) > 1 else overall
+    both = _step_stats(people, spec)
     aggs: dict[str, ir.Value] = {
         "people": both.count(),
         "median_seconds_to_convert": both.from_previous.median(),

@@ -250,13 +250,12 @@ def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
 def step_predicate(step: Step, table: ir.Table) -> ir.BooleanValue:
     """The engine predicate of a step over an events table (never null: missing means no match).
 
-        Examples
-        --------
-        >>> import ibis
-        >>> from journeylens.schema import EVENTS
-    from journeylens.store.portable import json_number, json_string
-        >>> t = ibis.table(EVENTS, name="events")
-        >>> _ = step_predicate(parse_step("purchase[revenue>100]"), t)
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylens.schema import EVENTS
+    >>> t = ibis.table(EVENTS, name="events")
+    >>> _ = step_predicate(parse_step("purchase[revenue>100]"), t)
     """
     parts: list[ir.BooleanValue] = []
     if step.name is not None:
@@ -265,6 +264,27 @@ def step_predicate(step: Step, table: ir.Table) -> ir.BooleanValue:
     predicate = parts[0]
     for part in parts[1:]:
         predicate = predicate & part
+    return predicate.fill_null(False)
+
+
+def any_step_predicate(steps: Sequence[Step], table: ir.Table) -> ir.BooleanValue | None:
+    """A cheap predicate every event matching one of ``steps`` satisfies (None when there is
+    none: a step of filters alone can match any event).
+
+    Names become one ``IN`` list per column, which the engine tests far faster than a chain of
+    equalities; the exact step predicates are then evaluated on the few rows that pass.
+    """
+    names: dict[str, set[str]] = {}
+    for step in steps:
+        if step.name is None:
+            return None
+        names.setdefault(KIND_COLUMNS[step.kind], set()).add(step.name)
+    tests = [table[column].isin(sorted(values)) for column, values in names.items()]
+    if not tests:
+        return None
+    predicate = tests[0]
+    for test in tests[1:]:
+        predicate = predicate | test
     return predicate.fill_null(False)
 
 
