@@ -245,9 +245,11 @@ def _rows(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     if spec.until is not None:
         t = t.filter(t.ts < ibis.literal(spec.until, "timestamp"))
     strict = spec.order == "strict"  # strict needs positions among all events
-    coarse = None if strict else any_step_predicate([*spec.parsed_steps, *spec.parsed_exclude], t)
+    matched = [*spec.parsed_steps, *spec.parsed_exclude]
+    coarse = None if strict else any_step_predicate(matched, t)
     if coarse is not None:  # the step events alone, before anything is computed
         t = t.filter(coarse)
+    exact = coarse is not None and not any(step.filters for step in matched)
     flags = {f"m{k}": step_predicate(s, t) for k, s in enumerate(spec.parsed_steps)}
     flags["x"] = _any_of([step_predicate(s, t) for s in spec.parsed_exclude])
     value = key_text(t, spec.by) if spec.by else ibis.null("string")
@@ -256,7 +258,8 @@ def _rows(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     t = t.select(*keys, *ordered, sec=sec, bv=value, **flags)
     if strict:
         t = t.mutate(pos=_numbered(t, keys))
-    t = t.filter(_any_of([t[name] for name in flags]))
+    if not exact:
+        t = t.filter(_any_of([t[name] for name in flags]))
     if not strict:
         t = t.mutate(pos=t.person_seq if "person_seq" in t.columns else _numbered(t, keys))
     return t.select(*keys, *_carried(events, spec), "pos", "sec", "bv", *flags)

@@ -285,7 +285,7 @@ def any_step_predicate(steps: Sequence[Step], table: ir.Table) -> ir.BooleanValu
     predicate = tests[0]
     for test in tests[1:]:
         predicate = predicate | test
-    return predicate.fill_null(False)
+    return predicate  # a filter: null (no value) keeps nothing, as False would
 
 
 # --- in Python (the reference) -------------------------------------------------------------------
