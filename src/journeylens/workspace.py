@@ -17,6 +17,7 @@ from typing import Any
 
 import ibis
 
+from journeylens.collect.identity import build_id_map
 from journeylens.collect.importer import ImportSummary, import_files
 from journeylens.config import (
     CONFIG_FILE,
@@ -29,7 +30,11 @@ from journeylens.config import (
 )
 from journeylens.errors import WorkspaceError
 from journeylens.journey.catalog import catalog_table, mapping_table
-from journeylens.journey.enrich import build_enriched_events, build_enriched_feedback
+from journeylens.journey.enrich import (
+    build_enriched_events,
+    build_enriched_feedback,
+    build_event_keys,
+)
 from journeylens.journey.templates import DEFAULT_TEMPLATE, load_template
 from journeylens.schema import TABLES
 from journeylens.store import Store, connect
@@ -115,17 +120,27 @@ class Workspace:
         store.write("touchpoints", catalog_table(self.config.touchpoints), overwrite=True)
         names = store.execute(events.select("event").distinct())["event"].dropna()
         mapping = mapping_table(names.tolist(), self.config.touchpoints)
-        store.create_scratch("_event_map", mapping.schema)
+        scratch = ("_event_map", "_id_map", "_event_keys")
         try:
+            store.create_scratch("_event_map", mapping.schema)
             store.write("_event_map", mapping)
+            # Identity and sessions are computed once into narrow scratch tables, which the
+            # rewrite of each table joins: the engine never re-derives them per use.
+            store.materialize("_id_map", build_id_map(events))
+            id_map = store.table("_id_map")
             gap = self.config.session_gap_minutes
-            store.replace("events", build_enriched_events(events, store.table("_event_map"), gap))
-            feedback = self._with_incoming("feedback", incoming)
+            store.materialize("_event_keys", build_event_keys(events, id_map, gap))
             store.replace(
-                "feedback", build_enriched_feedback(feedback, self.events, self.touchpoints)
+                "events",
+                build_enriched_events(
+                    events, store.table("_event_map"), store.table("_event_keys")
+                ),
             )
+            feedback = self._with_incoming("feedback", incoming)
+            store.replace("feedback", build_enriched_feedback(feedback, id_map, self.touchpoints))
         finally:
-            store.drop("_event_map")
+            for name in scratch:
+                store.drop(name)
 
     def _with_incoming(self, table: str, incoming: Mapping[str, ibis.Table]) -> ibis.Table:
         current = _conformed(self.store.table(table), TABLES[table])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -340,3 +341,67 @@ def test_touchpoint_catalog_import_merges_into_the_config(ws, tmp_path):
     reopened = open_workspace(ws.path)
     assert "podcast" in {t.touchpoint for t in reopened.config.touchpoints}
     reopened.close()
+
+
+def mixed_parquet(path: Path) -> Path:
+    """Good rows, duplicates, rows without ids, bad rows and an unknown column, as Parquet."""
+    at = pa.timestamp("us")
+    table = pa.table(
+        {
+            "messageId": ["m1", "m1", None, None, "m4", "m5", "m6", "m7", "m8"],
+            "ts": pa.array(
+                [
+                    "2026-01-01 10:00:00",
+                    "2026-01-01 11:00:00",
+                    "2026-01-01 12:00:00",
+                    "2026-01-01 12:00:00",
+                    "2026-01-02 10:00:00",
+                    "2031-01-01 10:00:00",
+                    None,
+                    "2026-01-03 09:00:00",
+                    "2026-01-03 10:00:00",
+                ],
+                pa.string(),
+            ).cast(at),
+            "received_at": pa.array([1767261600_000000] * 9, at),
+            "event": ["a", "dup", "b", "b", "purchase", "x", "x", "purchase", "pricing_view"],
+            "anonymous_id": ["x", "x", "x", "y", "x", "x", "x", None, "z"],
+            "userId": [None, None, None, None, "u1", None, None, None, "u1"],
+            "revenue": [None, None, None, None, 10.0, None, None, -3.0, None],
+            "stage": [None, None, None, None, None, None, None, None, "Övervägande"],
+            "plan": [None, "pro", None, "free", None, None, None, None, None],
+        }
+    )
+    pq.write_table(table, path)
+    return path
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Europe/Oslo"])
+def test_parquet_read_by_the_store_gives_what_the_batch_reader_gives(tmp_path, timezone):
+    from journeylens.collect import importer
+
+    path = mixed_parquet(tmp_path / "mixed.parquet")
+    results = []
+    for scannable in (importer._scannable, lambda reader: False):
+        directory = tmp_path / f"ws{len(results)}"
+        with init_workspace(directory, template="four_stage_delight") as workspace:
+            importer_scannable, importer._scannable = importer._scannable, scannable
+            try:
+                summary = workspace.import_files([path], timezone=timezone).to_dict()
+            finally:
+                importer._scannable = importer_scannable
+            summary.pop("seconds"), summary.pop("rows_per_second")
+            bad = rejected(workspace).drop(columns="rejected_at")
+            results.append((summary, events(workspace), bad))
+    (summary, stored, bad), (summary_batch, stored_batch, bad_batch) = results
+    assert summary == summary_batch
+    assert summary["rejected_by_reason"] == {
+        "future_timestamp": 1,
+        "missing_timestamp": 1,
+        "missing_id": 1,
+    }
+    assert (summary["stored"], summary["duplicates_in_files"]) == (5, 1)
+    pd.testing.assert_frame_equal(stored, stored_batch)
+    pd.testing.assert_frame_equal(bad, bad_batch)
+    assert bad["line"].tolist() == [6, 7, 8]
+    assert json.loads(stored.set_index("event_id").loc["m1", "properties"] or "{}") == {}

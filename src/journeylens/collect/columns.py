@@ -129,3 +129,31 @@ def arrange(batch: pa.Table, plan: Mapping[str, str], kind: str) -> pa.Table:
         columns["_extra"] = pa.nulls(batch.num_rows, pa.struct([pa.field("_", pa.string())]))
     columns["_raw"] = raw
     return pa.table(columns)
+
+
+def arranged_sql(
+    schema: pa.Schema, plan: Mapping[str, str], kind: str, relation: str, line: str
+) -> tuple[str, dict[str, pa.DataType]]:
+    """:func:`arrange` as SQL over ``relation`` (a file scanned by the engine), with ``_line``
+    computed by ``line``; and the arranged column types."""
+    original = list(schema.names)
+    items = {canonical: _quoted(source) for source, canonical in plan.items()}
+    types = {canonical: schema.field(source).type for source, canonical in plan.items()}
+    for name in INPUT_COLUMNS[kind]:
+        items.setdefault(name, "CAST(NULL AS VARCHAR)")
+        types.setdefault(name, pa.string())
+    extra = [c for c in original if c not in plan]
+    items["_line"] = line
+    items["_extra"] = _struct(extra) if extra else "CAST(NULL AS STRUCT(_ VARCHAR))"
+    items["_raw"] = _struct(original)
+    select = ", ".join(f"{sql} AS {_quoted(name)}" for name, sql in items.items())
+    return f"(SELECT {select} FROM {relation})", types
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _struct(names: Sequence[str]) -> str:
+    fields = ", ".join("'" + n.replace("'", "''") + f"': {_quoted(n)}" for n in names)
+    return "{" + fields + "}"

@@ -1,10 +1,12 @@
 """Import events and feedback files: stream, check, stage, de-duplicate, store.
 
 Rows are read in batches, parsed and checked in an embedded DuckDB (see ``validate``), and good
-rows are staged in the workspace's engine. Only when every file has been read do the staged rows
-move into the canonical table, in one statement: within the import the first occurrence of an id
-wins (file order, then line order), and ids already stored are skipped, so re-importing a file
-stores nothing twice. Bad rows go to ``rejected`` with file, line, field and reason.
+rows are staged in the workspace's engine. On a DuckDB store a Parquet file is parsed and checked
+by the store's own connection as it scans the file, so its rows never pass through Python. Only
+when every file has been read do the staged rows move into the canonical table, in one
+statement: within the import the first occurrence of an id wins (file order, then line order),
+and ids already stored are skipped, so re-importing a file stores nothing twice. Bad rows go to
+``rejected`` with file, line, field and reason.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from typing import Any
 import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from journeylens.collect.columns import arrange, plan_columns
+from journeylens.collect.columns import INPUT_COLUMNS, arrange, arranged_sql, plan_columns
 from journeylens.collect.readers import FileReader, open_file
-from journeylens.collect.validate import BatchValidator, Limits
+from journeylens.collect.validate import BatchValidator, Limits, Source, Target
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
 from journeylens.schema import EVENTS, FEEDBACK, REJECTED, arrow_schema
@@ -34,6 +37,7 @@ TARGETS = {
     "feedback": ("feedback", FEEDBACK, "feedback_id"),
 }
 Progress = Callable[[int], None]
+ROW_NUMBER = "file_row_number"  # the column a Parquet scan adds: the row's position, from 0
 
 
 @dataclass
@@ -110,8 +114,23 @@ def import_files(
     store.create_scratch(staging, arrow_schema(schema).append(pa.field("_order", pa.int64())))
     store.create_scratch(rejected_staging, arrow_schema(REJECTED))
     reasons: Counter[str] = Counter()
+    native = store.sql_connection()
     try:
         for index, (reader, plan) in enumerate(opened):
+            if native is not None and _scannable(reader):
+                n = reader.rows_estimate or 0
+                target = Target(
+                    staging,
+                    INPUT_COLUMNS[kind],
+                    index << 40,
+                    rejected_staging,
+                    {"rejected_at": _now(), "kind": kind, "source": str(reader.path)},
+                )
+                reasons.update(validator.stage(native, _parquet_source(reader, plan, kind), target))
+                summary.rows += n
+                if progress:
+                    progress(n)
+                continue
             for batch in reader.batches():
                 plan = plan or _plan_from_batch(reader, kind, batch, mapping)
                 batch = _drop_lines(batch, reader.bad_lines)
@@ -153,6 +172,19 @@ def import_files(
 def store_dir(store: Store) -> Path:
     path = getattr(store, "path", None)
     return Path(path).parent if path is not None else Path.cwd()
+
+
+def _scannable(reader: FileReader) -> bool:
+    """Whether the store's engine can read the file itself (a Parquet file whose columns do not
+    clash with the row number the scan adds)."""
+    return reader.format == "parquet" and ROW_NUMBER not in reader.columns
+
+
+def _parquet_source(reader: FileReader, plan: Mapping[str, str], kind: str) -> Source:
+    schema = pq.read_schema(reader.path)
+    relation = f"read_parquet($path, {ROW_NUMBER} = true)"
+    sql, types = arranged_sql(schema, plan, kind, relation, f"{ROW_NUMBER} + 1")
+    return Source(sql, types, reader.rows_estimate or 0, {"path": str(reader.path)})
 
 
 def _plan_from_batch(

@@ -12,28 +12,13 @@ import ibis
 from ibis import _
 
 
-def with_session_id(events: ibis.Table, gap_minutes: int) -> ibis.Table:
-    """``events`` (with ``person_id`` and unique ``event_id``) with ``session_id``,
-    ``person_key`` and ``person_seq`` assigned.
-
-    The windows run over the three key columns only and the ids are joined back: sorting
-    narrow rows is several times faster than sorting whole events.
-    """
-    keys = build_session_ids(events.select("event_id", "person_id", "ts"), gap_minutes)
-    keys = keys.select(
-        _sid_event=keys.event_id,
-        session_id=keys.session_id,
-        person_key=keys.person_key,
-        person_seq=keys.person_seq,
-    )
-    joined = events.join(keys, events.event_id == keys._sid_event)
-    return joined.drop("_sid_event")
-
-
 def build_session_ids(events: ibis.Table, gap_minutes: int) -> ibis.Table:
     """``event_id, person_id, ts`` → the same with ``session_id``, ``person_key`` (people
     numbered 1, 2, ... in ``person_id`` order) and ``person_seq`` (the person's events numbered
-    from 1 in ``(ts, event_id)`` order)."""
+    from 1 in ``(ts, event_id)`` order).
+
+    Give it narrow rows: sorting three columns is much cheaper than sorting whole events (the
+    rebuild stores the result and joins it back by ``event_id``)."""
     order = [_.ts, _.event_id]
     seconds = _.ts.epoch_seconds()
     previous = seconds.lag().over(group_by=_.person_id, order_by=order)

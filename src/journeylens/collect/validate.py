@@ -8,6 +8,8 @@ out with canonical types. Values from the file are data bound to the query, neve
 from __future__ import annotations
 
 import zoneinfo
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -307,9 +309,8 @@ def _number(col: str, dtype: pa.DataType) -> str:
     return f"TRY_CAST(trim({_text(col)}) AS DOUBLE)"
 
 
-def _parsed(kind: str, batch: pa.Table, utc: bool) -> str:
+def _parsed(kind: str, types: Mapping[str, pa.DataType], utc: bool) -> str:
     """SELECT list that parses a batch ``b`` (joined to the stage names ``s``)."""
-    types = {f.name: f.type for f in batch.schema}
     id_col = "event_id" if kind == "events" else "feedback_id"
     coded = ("type", "metric", "stage", "interaction", id_col)
     items = [f"{_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
@@ -349,32 +350,59 @@ def _parsed(kind: str, batch: pa.Table, utc: bool) -> str:
     return ",\n  ".join(items)
 
 
-def _queries(kind: str, batch: pa.Table, utc: bool = True) -> tuple[str, str]:
-    """(select the good rows, explain the rejected rows): each parses ``batch`` in one pass.
+def _queries(
+    kind: str, types: Mapping[str, pa.DataType], utc: bool = True, source: str = "batch"
+) -> tuple[str, str]:
+    """(select the good rows, explain the rejected rows): each parses ``source`` in one pass.
 
-    The good rows stream straight out; only when fewer rows came out than went in does the
-    second query run, and only rejected rows (usually few) pay for the reason, the message and
-    the row preview.
+    ``source`` is a relation shaped as :func:`columns.arrange` shapes a batch, with the column
+    types ``types``. The good rows stream straight out; only when fewer rows came out than went
+    in does the second query run, and only rejected rows (usually few) pay for the reason, the
+    message and the row preview.
     """
     rules = _rules(kind)
     reason = " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _, _ in rules)
     field = " ".join(f"WHEN {cond} THEN '{name}'" for cond, _, name, _ in rules)
     detail = " ".join(f"WHEN {cond} THEN {msg}" for cond, _, _, msg in rules)
-    checked = f"""
+
+    def checked(raw: str) -> str:
+        return f"""
 WITH p AS (
-  SELECT {_parsed(kind, batch, utc)}
-  FROM batch AS b LEFT JOIN stage_names AS s ON lower(trim(CAST(b.stage AS VARCHAR))) = s.name
+  SELECT {_parsed(kind, types, utc)}{raw}
+  FROM {source} AS b LEFT JOIN stage_names AS s ON lower(trim(CAST(b.stage AS VARCHAR))) = s.name
 ), checked AS (SELECT p.*, {_screen(kind)} AS _bad FROM p)"""
-    good = f"{checked}\nSELECT * EXCLUDE (_bad) FROM checked WHERE _bad = 0"
-    bad = f"""{checked}
-SELECT p.* EXCLUDE (_bad),
+
+    good = f"{checked('')}\nSELECT * EXCLUDE (_bad) FROM checked WHERE _bad = 0"
+    bad = f"""{checked(", b._raw AS _raw")}
+SELECT p.* EXCLUDE (_bad, _raw),
   CASE {reason} END AS _reason,
   CASE {field} END AS _field,
   CASE {detail} END AS _detail,
-  left(to_json(b._raw), {ROW_PREVIEW_CHARS}) AS _row
-FROM checked AS p JOIN batch AS b ON b._line = p._line
+  left(to_json(p._raw), {ROW_PREVIEW_CHARS}) AS _row
+FROM checked AS p
 WHERE p._bad <> 0"""
     return good, bad
+
+
+@dataclass(frozen=True)
+class Source:
+    """Rows the engine reads itself: ``sql`` is a relation shaped like an arranged batch."""
+
+    sql: str
+    types: Mapping[str, pa.DataType]
+    rows: int
+    params: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where :meth:`BatchValidator.stage` puts the rows it reads."""
+
+    staging: str
+    columns: tuple[str, ...]  # the staged columns the parsed rows fill
+    order_base: int  # added to ``_line`` for the ``_order`` column
+    rejected: str
+    rejected_params: dict[str, object]  # ``rejected_at``, ``kind`` and ``source``
 
 
 class BatchValidator:
@@ -396,23 +424,11 @@ class BatchValidator:
 
         Rejected rows carry ``_reason``, ``_field``, ``_detail`` and ``_row`` (the row as given).
         """
-        names = ("ts", "received_at", *_TYPED)
-        key = tuple(
-            str(batch.schema.field(c).type) if c in batch.column_names else "" for c in names
-        )
-        if key not in self._queries:
-            self._queries[key] = _queries(self.kind, batch, self.limits.timezone == "UTC")
-        good, bad = self._queries[key]
+        types = {f.name: f.type for f in batch.schema}
+        good, bad = self._cached(types, "batch")
         self.con.register("batch", batch)
         self.con.register("stage_names", self.stage_names)
-        params = {
-            "latest": self.limits.latest,
-            "oldest": OLDEST,
-            "now": datetime.now(UTC).replace(tzinfo=None),
-            "max_field": self.limits.max_field_chars,
-            "max_props": self.limits.max_properties_chars,
-            "stages": self.stage_list,
-        }
+        params = self._params()
         try:
             accepted = self.con.execute(good, _bound(good, params)).to_arrow_table()
             if accepted.num_rows == batch.num_rows:
@@ -423,6 +439,58 @@ class BatchValidator:
             return accepted, rejected
         finally:
             self.con.unregister("batch")
+
+    def stage(self, con: duckdb.DuckDBPyConnection, source: Source, target: Target) -> Counter[str]:
+        """Parse and check ``source`` on ``con`` (the store's own connection), inserting good
+        rows into ``target.staging`` and rejected ones into ``target.rejected``, with no row
+        passing through Python. Returns the rejections by reason, in order of first line.
+        """
+        good, bad = self._cached(source.types, source.sql)
+        params = {**self._params(), **source.params}
+        zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+        con.register("stage_names", self.stage_names)
+        con.execute(f"SET TimeZone = '{self.limits.timezone}'")  # validated against zoneinfo
+        try:
+            staged = con.execute(
+                f"INSERT INTO {target.staging} BY NAME SELECT {', '.join(target.columns)}, "
+                f"{target.order_base} + _line AS _order FROM ({good})",
+                _bound(good, params),
+            ).fetchall()[0][0]
+            if staged == source.rows:
+                return Counter()
+            marks = target.rejected_params
+            con.execute(
+                f"INSERT INTO {target.rejected} SELECT $rejected_at, $kind, $source, "
+                f"_line, _field, _reason, _detail, _row FROM ({bad})",
+                _bound(bad, params) | marks,
+            )
+            counts = con.execute(
+                f"SELECT reason, count(*) FROM {target.rejected} WHERE rejected_at = $rejected_at "
+                "AND source = $source GROUP BY reason ORDER BY min(line)",
+                {k: marks[k] for k in ("rejected_at", "source")},
+            ).fetchall()
+            return Counter(dict(counts))
+        finally:
+            con.execute(f"SET TimeZone = '{zone}'")
+            con.unregister("stage_names")
+
+    def _cached(self, types: Mapping[str, pa.DataType], source: str) -> tuple[str, str]:
+        names = ("ts", "received_at", *_TYPED)
+        key = (source, *(str(types[c]) if c in types else "" for c in names))
+        if key not in self._queries:
+            utc = self.limits.timezone == "UTC"
+            self._queries[key] = _queries(self.kind, types, utc, source)
+        return self._queries[key]
+
+    def _params(self) -> dict[str, object]:
+        return {
+            "latest": self.limits.latest,
+            "oldest": OLDEST,
+            "now": datetime.now(UTC).replace(tzinfo=None),
+            "max_field": self.limits.max_field_chars,
+            "max_props": self.limits.max_properties_chars,
+            "stages": self.stage_list,
+        }
 
     def close(self) -> None:
         self.con.close()

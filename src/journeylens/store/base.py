@@ -44,6 +44,18 @@ class Store(ABC):
         """
         self.write(name, pa.Table.from_batches([], schema=schema), overwrite=True)
 
+    def sql_connection(self) -> Any:
+        """A DuckDB connection that holds this store's tables, or None on other engines.
+
+        Bulk imports use it to scan Parquet files in place, no row passing through Python.
+        """
+        return None
+
+    def materialize(self, name: str, expr: ibis.Table) -> None:
+        """Store the rows of ``expr`` as the working table ``name`` (dropped by the caller),
+        so that later expressions read them instead of computing them again."""
+        self.write(name, expr, overwrite=True)
+
     def execute(self, expr: ibis.Expr) -> pd.DataFrame:
         return expr.execute()
 

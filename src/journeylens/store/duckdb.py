@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+import duckdb
 import ibis
 import pyarrow as pa
 
@@ -32,6 +33,9 @@ class DuckDBStore(Store):
         if not _MEMORY.fullmatch(limit):
             raise EngineError(f"{MEMORY_LIMIT_ENV}={limit!r}: use a size such as 2GB or 512MB.")
         self.raw.execute(f"SET memory_limit = '{limit}'")
+
+    def sql_connection(self) -> duckdb.DuckDBPyConnection:
+        return self.raw
 
     def write(self, name: str, data: pa.Table | ibis.Table, overwrite: bool = False) -> None:
         if overwrite or not self.has_table(name):
@@ -63,6 +67,16 @@ class DuckDBStore(Store):
         # A temporary table writes no WAL and never reaches the database file.
         empty = pa.Table.from_batches([], schema=schema)
         self.con.create_table(name, empty, temp=True, overwrite=True)
+
+    def materialize(self, name: str, expr: ibis.Table) -> None:
+        # A temporary table, written without keeping row order (see ``write``).
+        self.raw.execute("SET preserve_insertion_order = false")
+        try:
+            # Ibis overwrites a temporary table by copying it: drop it first instead.
+            self.drop(name)
+            self.con.create_table(name, expr, temp=True)
+        finally:
+            self.raw.execute("RESET preserve_insertion_order")
 
     def drop(self, name: str) -> None:
         self.con.drop_table(name, force=True)
