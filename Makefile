@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 WORKSPACE ?= demo-workspace
 DEMO_EVENTS ?= 200000
 
-.PHONY: install peers system-deps run test lint bench clean
+.PHONY: install peers system-deps run test lint bench bench-scale clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -45,6 +45,10 @@ bench: install peers
 	$(PEERS)/bin/python -m pip install -r bench/peers-bench-requirements.txt
 	$(PY) bench/journeys.py --events 1000000 --events 10000000 --peers $(CURDIR)/$(PEERS)
 	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(PY) bench/attribution.py
+
+# 100M events (the 10M demo stored ten times over): ~10 GB of disk, the better part of an hour.
+bench-scale: install
+	$(PY) bench/scale.py --copies 10
 
 clean:
 	rm -rf $(VENV) $(PEERS) $(WORKSPACE) .pytest_cache
