@@ -102,3 +102,21 @@ def test_no_effect_when_the_interval_is_tight_around_zero():
     spec = RoiSpec(incrementality=IncrementalitySpec(strata=[], bootstrap=300), min_lift=10)
     cuts = run_cut_list(ibis.memtable(journeys(people)), spec, ibis.memtable(catalog)).to_frame()
     assert set(cuts["reason"]) == {"no_effect"}
+
+
+def test_no_effect_when_the_whole_interval_is_under_min_lift_even_above_zero():
+    people = {
+        f"a{i}": [("ad", "2026-01-01")] + [("purchase", "+1d")] * (i % 20 < 11) for i in range(2000)
+    }
+    people.update(
+        {f"b{i}": [("mail", "2026-01-01")] + [("purchase", "+1d")] * (i % 2) for i in range(2000)}
+    )
+    catalog = pd.DataFrame(
+        {"touchpoint": ["ad", "mail"], "cost": [5.0, 5.0], "cost_period": ["day"] * 2}
+    )
+    spec = RoiSpec(incrementality=IncrementalitySpec(strata=[], bootstrap=300), min_lift=10)
+    cuts = run_cut_list(ibis.memtable(journeys(people)), spec, ibis.memtable(catalog)).to_frame()
+    ad = cuts.set_index("touchpoint").loc["ad"]
+    assert ad["lift"] == pytest.approx(5)  # 55 % against 50 %
+    assert 0 < ad["lift_low"] < ad["lift_high"] < 10
+    assert ad["reason"] == "no_effect"

@@ -132,3 +132,100 @@ def test_exposure_after_the_first_conversion_does_not_count():
 def test_unknown_stratum_is_named():
     with pytest.raises(SpecError, match="Unknown stratum 'country'"):
         IncrementalitySpec(strata=["country"])
+
+
+def staged_events(seed: int = 5, people: int = 9000) -> pa.Table:
+    """A journey of stages: everyone lands (awareness); 30 % go on to pricing (consideration),
+    50 % of those to the cart (decision), 60 % of those buy. ``coupon``, shown to half of
+    everyone after landing, raises the step to consideration by 20 points (+6 points of
+    conversion). ``retarget`` does nothing, but is shown with a 35 % chance at each stage a
+    person reaches: the further one gets, the likelier one has seen it."""
+    rng = np.random.default_rng(seed)
+    coupon = rng.random(people) < 0.5
+    consider = rng.random(people) < 0.3 + 0.2 * coupon
+    decide = consider & (rng.random(people) < 0.5)
+    buy = decide & (rng.random(people) < 0.6)
+    shown = rng.random((3, people)) < 0.35
+    start = datetime(2026, 1, 1)
+    rows: dict[str, list] = {k: [] for k in ("event_id", "ts", "event", "person_id", "stage")}
+    steps = [
+        (0, "landing", "awareness", np.ones(people, bool)),
+        (1, "coupon", "awareness", coupon),
+        (2, "retarget", "awareness", shown[0]),
+        (10, "pricing", "consideration", consider),
+        (11, "retarget", "consideration", consider & shown[1]),
+        (20, "cart", "decision", decide),
+        (21, "retarget", "decision", decide & shown[2]),
+        (30, "purchase", "decision", buy),
+    ]
+    for hour, event, stage, mask in steps:
+        for person in np.flatnonzero(mask):
+            rows["event_id"].append(f"{person}-{hour}")
+            rows["ts"].append(start + timedelta(hours=int(person) % 500 + hour))
+            rows["event"].append(event)
+            rows["person_id"].append(f"p{person}")
+            rows["stage"].append(stage)
+    rows["touchpoint"] = [None if e == "purchase" else e for e in rows["event"]]
+    rows["received_at"] = rows["ts"]
+    full = {name: rows.get(name, [None] * len(rows["ts"])) for name in EVENTS.names}
+    return pa.table(full, schema=arrow_schema(EVENTS))
+
+
+@pytest.fixture(scope="module")
+def staged():
+    table = ibis.memtable(staged_events())
+    result = run_incrementality(table, IncrementalitySpec(bootstrap=400, seed=1))
+    return table, result.to_frame().set_index("touchpoint")
+
+
+def test_retargeting_that_follows_people_who_get_further_has_no_lift(staged):
+    table, lifts = staged
+    raw = table.to_pandas()
+    buyers = set(raw.loc[raw["event"] == "purchase", "person_id"])
+    seen = set(raw.loc[raw["event"] == "retarget", "person_id"])
+    everyone = set(raw["person_id"])
+    exposed_rate = len(buyers & seen) / len(seen)
+    unexposed_rate = len(buyers - seen) / len(everyone - seen)
+    assert exposed_rate - unexposed_rate > 0.04  # the raw difference is large
+    retarget = lifts.loc["retarget"]
+    assert retarget["lift_low"] < 0 < retarget["lift_high"]
+    assert retarget["lift"] == pytest.approx(0, abs=1.5)
+
+
+def test_effective_touchpoint_keeps_its_lift_beside_retargeting(staged):
+    _, lifts = staged
+    coupon = lifts.loc["coupon"]
+    assert coupon["lift_low"] > 0
+    assert coupon["lift"] == pytest.approx(6, abs=2)
+
+
+def test_without_the_stage_landmark_retargeting_looks_effective(staged):
+    table, _ = staged
+    spec = IncrementalitySpec(strata=["channel", "device", "period"], bootstrap=200)
+    lifts = run_incrementality(table, spec).to_frame().set_index("touchpoint")
+    assert lifts.loc["retarget", "lift_low"] > 2
+
+
+def test_the_given_stage_order_is_the_landmark(staged):
+    table, lifts = staged
+    spec = IncrementalitySpec(
+        stages=["awareness", "consideration", "decision"], bootstrap=400, seed=1
+    )
+    given = run_incrementality(table, spec).to_frame().set_index("touchpoint")
+    assert given.loc["retarget", "lift"] == pytest.approx(lifts.loc["retarget", "lift"])
+
+
+def test_touch_on_another_device_tied_by_a_later_login_is_not_an_exposure():
+    from journeylens.testing import journeys
+
+    anonymous = {"anonymous_id": "phone", "user_id": None}
+    people = {
+        f"b{i}": [("blog", "2026-01-01"), ("ad", "+1h", anonymous), ("purchase", "+1d")]
+        for i in range(10)
+    }
+    people.update({f"n{i}": [("blog", "2026-01-01"), ("ad", "+1h")] for i in range(10)})
+    spec = IncrementalitySpec(strata=[], bootstrap=100)
+    lifts = run_incrementality(ibis.memtable(journeys(people)), spec).to_frame()
+    ad = lifts.set_index("touchpoint").loc["ad"]
+    assert ad["exposed_people"] == 10  # only the n* people saw it on the device they came on
+    assert ad["lift"] == pytest.approx(-100 * 10 / 10)

@@ -1,17 +1,24 @@
 """Incrementality: does a touchpoint raise conversion, compared with comparable people without it?
 
 A person is *exposed* to a touchpoint when they had it before their first conversion (any time,
-if they never converted). Exposed and unexposed people are compared within *strata* of what was
-fixed before any exposure — the channel, device and stage of their first event and the period
-(calendar month or week) it fell in — never as a raw difference, so a touchpoint shown mostly to
-people who arrive from a channel that converts well gets no credit for that channel.
+if they never converted), through a touch that was theirs when it happened: on the device
+(anonymous id) of their first event, under their user id, or with no anonymous id. A touch on
+another device that only a later login tied to them is not an exposure — people who log in are
+mostly buyers, so such touches would be seen mostly on buyers.
 
-The lift is the average, over exposed people in strata that also have unexposed people, of the
-difference in conversion rates within the stratum, in percentage points (the effect on the
-exposed). Its confidence interval is a percentile bootstrap that resamples people with
-replacement: as a person counts only through their cell (stratum × exposed × converted),
-resampling people is drawing the cell counts from a multinomial, which is done exactly and seeded.
-Only those cell counts come back from the engine.
+Exposed people are compared with people who were at the same point without it (a landmark
+comparison over the risk set). The point, or *level*, of an exposure is ``(start)`` when it is the
+person's first touch, else the furthest stage (in the stage order) their earlier touches
+reached. People are comparable at a level, within a stratum of their first event (channel,
+device, month or week), when they were at that level before converting and not yet exposed —
+so a touchpoint that follows people who get further is compared with people who got as far,
+not with everyone. The lift is the average, over exposed people in stratum × level cells that
+also have comparable people, of the difference in conversion rates, in percentage points.
+
+Its confidence interval is a percentile bootstrap that resamples people: each person is drawn a
+Poisson(1) number of times. The engine returns people grouped by what they count towards
+(stratum, levels they were at, level of exposure, converted); people in one group count alike,
+so a group of n is drawn Poisson(n) times — vectorised and seeded.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ __all__ = ["IncrementalityResult", "IncrementalitySpec", "run_incrementality"]
 STRATA = ("channel", "device", "stage", "period")
 PERIODS = ("month", "week")
 WEEK = 7 * 86400
+NEVER = 62  # the exposure level of people never exposed: after every landmark
 
 
 @dataclass(frozen=True)
@@ -47,8 +55,13 @@ class IncrementalitySpec:
     goal
         The conversion event name(s).
     strata
-        First-event attributes people are compared within: any of ``channel``, ``device``,
-        ``stage``, ``period``.
+        What people are compared within: the ``channel``, ``device`` and ``period`` of their
+        first event, and ``stage``: the furthest stage reached before the exposure (the
+        landmark; see the module docstring). Without ``stage`` the landmark is only whether the
+        exposure was the person's first touch.
+    stages
+        The stage order for ``stage`` (a workspace's stage keys); by default the stages ordered
+        by how many people reach them, most first.
     period
         ``"month"`` or ``"week"`` of the first event, for the ``period`` stratum.
     bootstrap, confidence, seed
@@ -64,6 +77,7 @@ class IncrementalitySpec:
 
     goal: str | Sequence[str] = "purchase"
     strata: Sequence[str] = STRATA
+    stages: Sequence[str] = ()
     period: Literal["month", "week"] = "month"
     bootstrap: int = 1000
     confidence: float = 0.95
@@ -85,6 +99,7 @@ class IncrementalitySpec:
             raise SpecError(f"Invalid confidence {self.confidence!r}: use a number in (0, 1).")
         goals = (self.goal,) if isinstance(self.goal, str) else tuple(self.goal)
         object.__setattr__(self, "strata", strata)
+        object.__setattr__(self, "stages", tuple(self.stages))
         object.__setattr__(self, "goals", goals)
 
 
@@ -117,99 +132,257 @@ class IncrementalityResult(Result):
         return figure
 
 
-def _people(events: ir.Table, spec: IncrementalitySpec) -> ir.Table:
+def _stage_order(events: ir.Table, spec: IncrementalitySpec) -> tuple[str, ...]:
+    """The spec's stage order, else the stages by how many people reach them, most first."""
+    if "stage" not in spec.strata:
+        return ()
+    if spec.stages:
+        return tuple(spec.stages)
+    touches = events.filter(events.stage.notnull(), events.touchpoint.notnull())
+    reach = touches.group_by("stage").aggregate(people=touches.person_id.nunique()).execute()
+    reach = reach.sort_values(["people", "stage"], ascending=[False, True])
+    return tuple(reach["stage"])
+
+
+def _earlier(a: ir.IntegerValue, b: ir.IntegerValue) -> ir.IntegerValue:
+    """The earlier of two times, either of which may be missing."""
+    return ibis.ifelse(a.isnull(), b, ibis.ifelse(b.isnull() | (a < b), a, b))
+
+
+def _in_range(events: ir.Table, spec: IncrementalitySpec) -> ir.Table:
+    if spec.since is not None:
+        events = events.filter(events.ts >= spec.since)
+    if spec.until is not None:
+        events = events.filter(events.ts < spec.until)
+    return events.filter(events.person_id.notnull())
+
+
+def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[str]) -> ir.Table:
+    """One row per person: the strata and ``anonymous_id`` of their first event, when they
+    first converted (``conv_t``), ``converted``, the revenue of their conversions, ``f<r>``:
+    their first touch of a stage of rank ``r`` (1-based in ``stages``, 0 for any other) before
+    converting, and ``levels``."""
+    events = _in_range(events, spec)
     ordered = ibis.window(group_by="person_id", order_by=["ts", "event_id"])
-    ranked = events.mutate(_rank=ibis.row_number().over(ordered))
-    first = ranked.filter(ranked._rank == 0)
+    ranked = events.mutate(_row=ibis.row_number().over(ordered))
+    first = ranked.filter(ranked._row == 0)
     seconds = epoch_seconds(first.ts)
     period = (
         (first.ts.year() * 100 + first.ts.month()).cast("string")
         if spec.period == "month"
         else (seconds // WEEK).cast("string")
     )
-    attributes = {
-        "channel": first.channel,
-        "device": first.device,
-        "stage": first.stage,
-        "period": period,
-    }
+    attributes = {"channel": first.channel, "device": first.device, "period": period}
     entry = first.select(
-        "person_id", **{f"s_{k}": attributes[k].fill_null("(none)") for k in spec.strata}
+        "person_id",
+        entry_anonymous_id=first.anonymous_id,
+        **{f"s_{k}": attributes[k].fill_null("(none)") for k in spec.strata if k != "stage"},
     )
-    goal = events.filter(events.event.isin(list(spec.goals)))
-    converted = goal.group_by("person_id").aggregate(
-        conv_t=epoch_seconds(goal.ts).min(), value=goal.revenue.fill_null(0.0).sum()
+    is_goal = events.event.isin(list(spec.goals))
+    known = [(events.stage == name, i + 1) for i, name in enumerate(stages)]
+    rank = ibis.cases(*known, else_=0) if known else ibis.literal(0)
+    rows = events.select(
+        "person_id",
+        t=epoch_seconds(events.ts),
+        goal=is_goal,
+        revenue=ibis.ifelse(is_goal, events.revenue.fill_null(0.0), 0.0),
+        rank=ibis.ifelse(events.touchpoint.notnull() & ~is_goal, rank, -1),
     )
-    joined = entry.left_join(converted, entry.person_id == converted.person_id)
+    ranks = range(len(stages) + 1)
+    times = rows.group_by("person_id").aggregate(
+        conv_t=rows.t.min(where=rows.goal),
+        value=rows.revenue.sum(),
+        **{f"f{r}": rows.t.min(where=rows.rank == r) for r in ranks},
+    )
+    joined = entry.left_join(times, entry.person_id == times.person_id)
+    before = {
+        f"f{r}": ibis.ifelse(
+            joined.conv_t.isnull() | (joined[f"f{r}"] <= joined.conv_t), joined[f"f{r}"], None
+        )
+        for r in ranks
+    }
+    # Level 0 always; level 1 + r when stage rank r was the furthest for a while: its first
+    # touch came before that of every further stage.
+    levels: ir.IntegerValue = ibis.literal(1, "int64")
+    later: ir.IntegerValue = ibis.null("int64")
+    for r in reversed(ranks):
+        furthest = before[f"f{r}"].notnull() & (later.isnull() | (before[f"f{r}"] < later))
+        levels = levels + ibis.ifelse(furthest, 2 ** (r + 1), 0)
+        later = _earlier(before[f"f{r}"], later)
     return joined.select(
         *entry.columns,
         conv_t=joined.conv_t,
         converted=joined.conv_t.notnull().cast("int64"),
         value=joined.value.fill_null(0.0),
+        levels=levels.cast("int64"),
+        **before,
     )
 
 
-def build_incrementality(events: ir.Table, spec: IncrementalitySpec) -> tuple[ir.Table, ir.Table]:
-    """Two small aggregates: people per (stratum, converted), and exposed people per
-    (touchpoint, stratum, converted).
+def _level(people: ir.Table, at: ir.IntegerValue, stages: Sequence[str]) -> ir.IntegerValue:
+    """The level at time ``at``: 0 with no earlier touch, else 1 + the furthest stage rank of
+    the touches in earlier seconds."""
+    ranks = reversed(range(len(stages) + 1))
+    return ibis.cases(*[(people[f"f{r}"] < at, r + 1) for r in ranks], else_=0).cast("int64")
+
+
+def build_incrementality(
+    events: ir.Table,
+    spec: IncrementalitySpec,
+    stages: Sequence[str] = (),
+    people: ir.Table | None = None,
+) -> tuple[ir.Table, ir.Table]:
+    """Two small aggregates: people per (stratum, ``levels``, converted), and exposed people per
+    (touchpoint, stratum, ``level`` of the first exposure, ``levels``, converted).
+
+    ``levels`` is a bit mask of the levels a person was at before converting: bit ``k`` when
+    some touch of theirs came at level ``k``, or their last touch left them there. ``stages``
+    is the stage order (only used with the ``stage`` stratum); ``people`` the table
+    :func:`build_people` makes of the same events, when it is already at hand.
+
+    One sort of the events (for each person's first event); the rest is hash aggregates and
+    equi-joins per person, so it runs alike on DuckDB and Spark.
 
     Examples
     --------
     >>> from journeylens.testing import journeys
     >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01"), ("purchase", "+1d")]}))
     >>> people, exposed = build_incrementality(table, IncrementalitySpec(strata=["channel"]))
-    >>> exposed.execute()[["touchpoint", "converted", "people"]].values.tolist()
-    [['ad', 1, 1]]
+    >>> exposed.execute()[["touchpoint", "level", "levels", "converted", "people"]].values.tolist()
+    [['ad', 0, 3, 1, 1]]
     """
-    if spec.since is not None:
-        events = events.filter(events.ts >= spec.since)
-    if spec.until is not None:
-        events = events.filter(events.ts < spec.until)
-    events = events.filter(events.person_id.notnull())
-    people = _people(events, spec)
-    strata = [f"s_{k}" for k in spec.strata]
+    events = _in_range(events, spec)
+    people = build_people(events, spec, stages) if people is None else people
+    strata = [f"s_{k}" for k in spec.strata if k != "stage"]
     touches = events.filter(events.touchpoint.notnull(), ~events.event.isin(list(spec.goals)))
-    first = touches.group_by(["person_id", "touchpoint"]).aggregate(
-        first_t=epoch_seconds(touches.ts).min()
+    entry = people.select("person_id", "entry_anonymous_id", "conv_t")
+    joined = touches.inner_join(entry, touches.person_id == entry.person_id)
+    # A touch is an exposure only if it was the person's when it happened: on the device
+    # (anonymous id) they arrived on, or under their user id. A touch on another device that only
+    # a later login tied to them is left out: logging in goes with buying, so counting it would
+    # show touches on other devices mostly for buyers.
+    own = (
+        joined.anonymous_id.isnull()
+        | joined.user_id.notnull()
+        | (joined.anonymous_id == joined.entry_anonymous_id).fill_null(False)
     )
-    joined = first.inner_join(people, first.person_id == people.person_id)
-    exposed = joined.filter(joined.conv_t.isnull() | (joined.first_t <= joined.conv_t))
-    totals = people.group_by([*strata, "converted"]).aggregate(
+    t = epoch_seconds(joined.ts)
+    owned = joined.filter(own, joined.conv_t.isnull() | (t <= joined.conv_t))
+    first = owned.group_by("person_id", "touchpoint").aggregate(
+        first_t=epoch_seconds(owned.ts).min()
+    )
+    hit = first.inner_join(people, first.person_id == people.person_id)
+    # The level only rises with time: the first exposure's is the lowest.
+    hit = hit.mutate(level=_level(hit, hit.first_t, stages))
+    totals = people.group_by([*strata, "levels", "converted"]).aggregate(
         people=people.count(), value=people.value.sum()
     )
-    by_touchpoint = exposed.group_by(["touchpoint", *strata, "converted"]).aggregate(
-        people=exposed.count()
+    by_touchpoint = hit.group_by(["touchpoint", *strata, "level", "levels", "converted"]).aggregate(
+        people=hit.count()
     )
     return totals, by_touchpoint
 
 
-def _cells(totals: pd.DataFrame, exposed: pd.DataFrame, strata: list[str]) -> np.ndarray:
-    """Counts per stratum: [exposed converted, exposed not, unexposed converted, unexposed not]."""
-    key = strata or ["_all"]
-    wide = totals.pivot_table(index=key, columns="converted", values="people", aggfunc="sum")
-    wide = wide.reindex(columns=[1, 0]).fillna(0)
-    hit = exposed.pivot_table(index=key, columns="converted", values="people", aggfunc="sum")
-    hit = hit.reindex(index=wide.index, columns=[1, 0]).fillna(0)
-    return np.column_stack([hit.to_numpy(), wide.to_numpy() - hit.to_numpy()])
-
-
-def _lift(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lift (pp) and matched exposed people from cells (..., strata, 4)."""
-    n1 = cells[..., 0] + cells[..., 1]
-    n0 = cells[..., 2] + cells[..., 3]
+def _lift(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lift (pp) and matched exposed people from counts (..., cells, 4): exposed converted,
+    exposed not, comparable converted, comparable not — one cell per stratum and landmark."""
+    n1 = counts[..., 0] + counts[..., 1]
+    n0 = counts[..., 2] + counts[..., 3]
     both = (n1 > 0) & (n0 > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        diff = np.where(both, cells[..., 0] / n1 - cells[..., 2] / n0, 0.0)
+        diff = np.where(both, counts[..., 0] / n1 - counts[..., 2] / n0, 0.0)
         matched = np.where(both, n1, 0).sum(axis=-1)
         lift = 100 * (diff * np.where(both, n1, 0)).sum(axis=-1) / matched
     return lift, matched
 
 
-def _estimate(cells: np.ndarray, spec: IncrementalitySpec, rng: np.random.Generator) -> list[Any]:
-    lift, matched = _lift(cells)
-    flat = cells.reshape(-1)
-    draws = rng.multinomial(int(flat.sum()), flat / flat.sum(), size=spec.bootstrap)
-    boot, _ = _lift(draws.reshape(spec.bootstrap, *cells.shape))
+@dataclass
+class _Design:
+    """People of one touchpoint in groups that count alike (``sizes``), and where each group
+    counts: a cell (stratum × landmark) and a column of it — exposed converted, exposed not,
+    comparable converted, comparable not. ``rows`` are sorted by ``columns``."""
+
+    sizes: np.ndarray
+    rows: np.ndarray
+    columns: np.ndarray
+    cells: int
+
+    def counts(self, weights: np.ndarray) -> np.ndarray:
+        """Counts per cell, (..., cells, 4), with each group's people weighted by ``weights``."""
+        targets, starts = np.unique(self.columns, return_index=True)
+        flat = np.zeros((*weights.shape[:-1], self.cells * 4))
+        flat[..., targets] = np.add.reduceat(weights[..., self.rows], starts, axis=-1)
+        return flat.reshape(*weights.shape[:-1], self.cells, 4)
+
+
+def _design(totals: pd.DataFrame, exposed: pd.DataFrame, strata: list[str]) -> _Design:
+    """A touchpoint's exposed people count at their first exposure's landmark (stratum, level);
+    every person counts as comparable at each level they were at, in their stratum, before any
+    exposure — exposed people included, at the levels before theirs."""
+    key = [*strata, "levels", "converted"]
+    unexposed = totals.set_index(key)["people"].sub(
+        exposed.groupby(key)["people"].sum(), fill_value=0
+    )
+    groups = pd.concat(
+        [
+            unexposed[unexposed > 0].reset_index().assign(level=NEVER),
+            exposed[[*key, "level", "people"]],
+        ],
+        ignore_index=True,
+    )
+    landmarks = np.sort(exposed["level"].unique())
+    wanted = np.bitwise_or.reduce(1 << landmarks.astype(np.int64))
+    # Only the landmarks where this touchpoint has exposed people matter: groups that differ
+    # elsewhere count alike.
+    below = (1 << np.minimum(groups["level"].to_numpy(), 62)) - 1
+    groups["levels"] = groups["levels"].to_numpy() & wanted & below
+    alike = groups.groupby([*key, "level"], as_index=False, sort=True)["people"].sum()
+    stratum = alike.groupby(strata, sort=True).ngroup().to_numpy() if strata else 0
+    stratum = np.zeros(len(alike), np.int64) + stratum
+    slot = {int(k): i for i, k in enumerate(landmarks)}
+    not_converted = 1 - alike["converted"].to_numpy()
+    rows, columns = [], []
+    for k, i in slot.items():
+        cell = (stratum * len(slot) + i) * 4
+        exposed_here = (alike["level"] == k).to_numpy()
+        comparable = (alike["levels"].to_numpy() >> k) & 1 == 1
+        for mask, role in ((exposed_here, 0), (comparable, 2)):
+            index = np.flatnonzero(mask)
+            rows.append(index)
+            columns.append(cell[index] + role + not_converted[index])
+    return _compact(
+        alike["people"].to_numpy(np.int64),
+        np.concatenate(rows),
+        np.concatenate(columns),
+        (int(stratum.max()) + 1) * len(slot),
+    )
+
+
+def _compact(sizes: np.ndarray, rows: np.ndarray, columns: np.ndarray, cells: int) -> _Design:
+    """Keep the cells with exposed and comparable people — no resample changes the others —
+    and pool the groups that count nowhere else into one, which the resampling still draws."""
+    point = np.bincount(columns, weights=sizes[rows], minlength=cells * 4).reshape(cells, 4)
+    kept = (point[:, :2].sum(axis=1) > 0) & (point[:, 2:].sum(axis=1) > 0)
+    keep = kept[columns // 4]
+    rows, columns = rows[keep], (np.cumsum(kept) - 1)[columns[keep] // 4] * 4 + columns[keep] % 4
+    used = np.unique(rows)
+    index = np.zeros(len(sizes), np.int64)
+    index[used] = np.arange(len(used))
+    sizes = np.append(sizes[used], sizes.sum() - sizes[used].sum())
+    order = np.argsort(columns, kind="stable")
+    return _Design(sizes, index[rows][order], columns[order], int(kept.sum()))
+
+
+def _estimate(design: _Design, spec: IncrementalitySpec, rng: np.random.Generator) -> list[Any]:
+    sizes = design.sizes
+    if design.cells == 0:
+        return [np.nan, 0, np.nan, np.nan]
+    lift, matched = _lift(design.counts(sizes.astype(float)))
+    # Poisson bootstrap: each person is drawn a Poisson(1) number of times, so a group of n
+    # people a Poisson(n) number — resampling people with replacement, in large samples the
+    # same as drawing exactly as many people as there are, and three times as fast to draw.
+    draws = rng.poisson(sizes, size=(spec.bootstrap, sizes.size))
+    boot, _ = _lift(design.counts(draws.astype(float)))
     boot = boot[~np.isnan(boot)]
     tail = (1 - spec.confidence) / 2 * 100
     low, high = np.percentile(boot, [tail, 100 - tail]) if boot.size else (np.nan, np.nan)
@@ -230,18 +403,20 @@ def run_incrementality(events: ir.Table, spec: IncrementalitySpec) -> Incrementa
     >>> float(result.to_frame().set_index("touchpoint").loc["ad", "lift"])
     50.0
     """
-    totals_expr, exposed_expr = build_incrementality(events, spec)
-    totals, exposed = totals_expr.execute(), exposed_expr.execute()
-    strata = [f"s_{k}" for k in spec.strata]
-    if not strata:
-        totals, exposed = totals.assign(_all=""), exposed.assign(_all="")
+    stages = _stage_order(events, spec)
+    totals_expr, exposed_expr = build_incrementality(events, spec, stages)
+    # Both aggregates start from the people: work them out once.
+    with build_people(events, spec, stages).cache() as people:
+        totals_now, exposed_now = build_incrementality(events, spec, stages, people)
+        totals, exposed = totals_now.execute(), exposed_now.execute()
+    strata = [f"s_{k}" for k in spec.strata if k != "stage"]
     converters = totals.loc[totals["converted"] == 1]
     per_conversion = converters["value"].sum() / max(converters["people"].sum(), 1)
     rng = np.random.default_rng(spec.seed)
     rows = []
     for touchpoint, rows_of in exposed.groupby("touchpoint", sort=True):
-        cells = _cells(totals, rows_of, strata)
-        lift, matched, low, high = _estimate(cells, spec, rng)
+        design = _design(totals, rows_of, strata)
+        lift, matched, low, high = _estimate(design, spec, rng)
         incremental = lift / 100 * matched if matched else 0.0
         rows.append(
             {

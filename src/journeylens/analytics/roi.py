@@ -8,8 +8,8 @@ over the range. The range is the spec's ``since``/``until``, else the span of th
 The cut list names touchpoints a team could stop paying for, and why:
 
 - ``harmful``: the whole lift interval is below zero;
-- ``no_effect``: the interval includes zero and its top is under ``min_lift`` points — a
-  measured "does nothing";
+- ``no_effect``: the top of the interval is under ``min_lift`` points — a measured "does
+  nothing worth paying for", whether or not the interval includes zero;
 - ``uncertain``: the interval includes zero but also a lift of ``min_lift`` or more — not enough
   data to tell, keep measuring before cutting;
 - ``never_converts``: it is among the first ``early_positions`` touches of at least
@@ -237,7 +237,7 @@ def _reach(events: ir.Table, spec: RoiSpec) -> pd.DataFrame:
 
 _EXPLAIN = {
     "harmful": "lowers conversion by {a:.1f} to {b:.1f} points",
-    "no_effect": "adds no measurable conversion (lift {a:.1f} to {b:.1f} points)",
+    "no_effect": "adds no conversion worth paying for (lift {a:.1f} to {b:.1f} points)",
     "uncertain": "lift {a:.1f} to {b:.1f} points: not enough data to tell",
     "never_converts": "reaches {a:.0%} of people early but is in no converting journey",
 }
@@ -246,8 +246,10 @@ _EXPLAIN = {
 def _reason(row: pd.Series, spec: RoiSpec, material: bool) -> str | None:
     if material and row["lift_high"] < 0:
         return "harmful"
+    if material and row["lift_high"] < spec.min_lift:
+        return "no_effect"
     if material and row["lift_low"] <= 0:
-        return "no_effect" if row["lift_high"] < spec.min_lift else "uncertain"
+        return "uncertain"
     if row["early_share"] >= spec.min_reach and row["converting"] == 0:
         return "never_converts"
     return None
