@@ -372,36 +372,45 @@ def mixed_parquet(path: Path) -> Path:
             "plan": [None, "pro", None, "free", None, None, None, None, None],
         }
     )
-    pq.write_table(table, path)
+    pq.write_table(table, path, row_group_size=3)
     return path
 
 
 @pytest.mark.parametrize("timezone", ["UTC", "Europe/Oslo"])
-def test_parquet_read_by_the_store_gives_what_the_batch_reader_gives(tmp_path, timezone):
+def test_parquet_read_by_the_store_gives_what_the_batch_reader_gives(
+    tmp_path, monkeypatch, timezone
+):
+    """The store scanning the file (in row ranges), Arrow batches checked in the store, and
+    Arrow batches checked apart (as on Spark) store the same rows and rejections."""
     from journeylens.collect import importer
 
     path = mixed_parquet(tmp_path / "mixed.parquet")
-    results = []
-    for scannable in (importer._scannable, lambda reader: False):
-        directory = tmp_path / f"ws{len(results)}"
-        with init_workspace(directory, template="four_stage_delight") as workspace:
-            importer_scannable, importer._scannable = importer._scannable, scannable
-            try:
-                summary = workspace.import_files([path], timezone=timezone).to_dict()
-            finally:
-                importer._scannable = importer_scannable
+    monkeypatch.setattr(importer, "SCAN_ROWS", 4)  # row groups of 3 rows: ranges [0, 6), [6, 9)
+    scan = importer._scannable
+    ways = {"scan": (scan, True), "batches": (lambda r: False, True), "arrow": (scan, False)}
+    results = {}
+    for name, (scannable, native) in ways.items():
+        monkeypatch.setattr(importer, "_scannable", scannable)
+        with init_workspace(tmp_path / name, template="four_stage_delight") as workspace:
+            if not native:
+                monkeypatch.setattr(workspace.store, "sql_connection", lambda: None)
+            seen: list[int] = []
+            summary = workspace.import_files([path], timezone=timezone, progress=seen.append)
+            summary = summary.to_dict()
             summary.pop("seconds"), summary.pop("rows_per_second")
             bad = rejected(workspace).drop(columns="rejected_at")
-            results.append((summary, events(workspace), bad))
-    (summary, stored, bad), (summary_batch, stored_batch, bad_batch) = results
-    assert summary == summary_batch
+            results[name] = (summary, events(workspace), bad, seen)
+    summary, stored, bad, seen = results["scan"]
+    assert seen == [6, 3]
     assert summary["rejected_by_reason"] == {
         "future_timestamp": 1,
         "missing_timestamp": 1,
         "missing_id": 1,
     }
     assert (summary["stored"], summary["duplicates_in_files"]) == (5, 1)
-    pd.testing.assert_frame_equal(stored, stored_batch)
-    pd.testing.assert_frame_equal(bad, bad_batch)
     assert bad["line"].tolist() == [6, 7, 8]
     assert json.loads(stored.set_index("event_id").loc["m1", "properties"] or "{}") == {}
+    for other in ("batches", "arrow"):
+        assert results[other][0] == summary
+        pd.testing.assert_frame_equal(results[other][1], stored)
+        pd.testing.assert_frame_equal(results[other][2], bad)

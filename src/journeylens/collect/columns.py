@@ -145,6 +145,11 @@ def arranged_sql(
     extra = [c for c in original if c not in plan]
     items["_line"] = line
     items["_extra"] = _struct(extra) if extra else "CAST(NULL AS STRUCT(_ VARCHAR))"
+    if extra and "properties" not in plan.values():
+        # Without a properties column, unknown columns that are all empty add nothing: null
+        # spares the row a JSON merge that would come out empty anyway.
+        empty = " AND ".join(f"{_quoted(c)} IS NULL" for c in extra)
+        items["_extra"] = f"CASE WHEN {empty} THEN NULL ELSE {items['_extra']} END"
     items["_raw"] = _struct(original)
     select = ", ".join(f"{sql} AS {_quoted(name)}" for name, sql in items.items())
     return f"(SELECT {select} FROM {relation})", types

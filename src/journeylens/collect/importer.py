@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,8 @@ TARGETS = {
 }
 Progress = Callable[[int], None]
 ROW_NUMBER = "file_row_number"  # the column a Parquet scan adds: the row's position, from 0
+SCAN_ROWS = 1 << 20  # rows per statement when the store scans a Parquet file (for progress)
+BATCH_VIEW = "_journeylens_import_batch"
 
 
 @dataclass
@@ -113,33 +115,22 @@ def import_files(
     validator = BatchValidator(kind, config, Limits.from_config(config, timezone))
     store.create_scratch(staging, arrow_schema(schema).append(pa.field("_order", pa.int64())))
     store.create_scratch(rejected_staging, arrow_schema(REJECTED))
-    reasons: Counter[str] = Counter()
-    native = store.sql_connection()
+    stager = _Stager(store, validator, kind, staging, rejected_staging)
+    reasons = stager.reasons
     try:
         for index, (reader, plan) in enumerate(opened):
-            if native is not None and _scannable(reader):
-                n = reader.rows_estimate or 0
-                target = Target(
-                    staging,
-                    INPUT_COLUMNS[kind],
-                    index << 40,
-                    rejected_staging,
-                    {"rejected_at": _now(), "kind": kind, "source": str(reader.path)},
-                )
-                reasons.update(validator.stage(native, _parquet_source(reader, plan, kind), target))
-                summary.rows += n
-                if progress:
-                    progress(n)
+            if stager.native is not None and _scannable(reader):
+                for first, end in _row_ranges(reader.path):
+                    stager.scan(_parquet_source(reader, plan, kind, first, end), reader.path, index)
+                    summary.rows += end - first
+                    if progress:
+                        progress(end - first)
                 continue
             for batch in reader.batches():
                 plan = plan or _plan_from_batch(reader, kind, batch, mapping)
                 batch = _drop_lines(batch, reader.bad_lines)
-                good, bad = validator.check(arrange(batch, plan, kind))
+                stager.batch(arrange(batch, plan, kind), reader.path, index)
                 summary.rows += batch.num_rows
-                store.write(staging, _staged(good, schema, index))
-                if bad.num_rows:
-                    store.write(rejected_staging, _rejected(bad, kind, reader.path))
-                    reasons.update(bad.column("_reason").to_pylist())
                 if progress:
                     progress(batch.num_rows)
             for reason, lines in (
@@ -180,11 +171,68 @@ def _scannable(reader: FileReader) -> bool:
     return reader.format == "parquet" and ROW_NUMBER not in reader.columns
 
 
-def _parquet_source(reader: FileReader, plan: Mapping[str, str], kind: str) -> Source:
+def _row_ranges(path: Path) -> Iterator[tuple[int, int]]:
+    """``[first, end)`` row ranges of whole row groups, about ``SCAN_ROWS`` each (a scan
+    filtered on the row number reads only its row groups)."""
+    metadata = pq.ParquetFile(path).metadata
+    first = end = 0
+    for group in range(metadata.num_row_groups):
+        end += metadata.row_group(group).num_rows
+        if end - first >= SCAN_ROWS:
+            yield first, end
+            first = end
+    if end > first:
+        yield first, end
+
+
+def _parquet_source(
+    reader: FileReader, plan: Mapping[str, str], kind: str, first: int, end: int
+) -> Source:
     schema = pq.read_schema(reader.path)
-    relation = f"read_parquet($path, {ROW_NUMBER} = true)"
+    relation = (
+        f"read_parquet($path, {ROW_NUMBER} = true) "
+        f"WHERE {ROW_NUMBER} >= $first_row AND {ROW_NUMBER} < $end_row"
+    )
     sql, types = arranged_sql(schema, plan, kind, relation, f"{ROW_NUMBER} + 1")
-    return Source(sql, types, reader.rows_estimate or 0, {"path": str(reader.path)})
+    params = {"path": str(reader.path), "first_row": first, "end_row": end}
+    return Source(sql, types, end - first, params)
+
+
+@dataclass
+class _Stager:
+    """Checks rows and puts them in the staging tables: through the store's DuckDB connection
+    when it has one (no row comes back to Python), else as Arrow batches."""
+
+    store: Store
+    validator: BatchValidator
+    kind: str
+    staging: str
+    rejected: str
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.native = self.store.sql_connection()
+
+    def batch(self, arranged: pa.Table, path: Path, index: int) -> None:
+        if self.native is None:
+            good, bad = self.validator.check(arranged)
+            self.store.write(self.staging, _staged(good, TARGETS[self.kind][1], index))
+            if bad.num_rows:
+                self.store.write(self.rejected, _rejected(bad, self.kind, path))
+                self.reasons.update(bad.column("_reason").to_pylist())
+            return
+        types = {f.name: f.type for f in arranged.schema}
+        self.native.register(BATCH_VIEW, arranged)
+        try:
+            self.scan(Source(BATCH_VIEW, types, arranged.num_rows, {}), path, index)
+        finally:
+            self.native.unregister(BATCH_VIEW)
+
+    def scan(self, source: Source, path: Path, index: int) -> None:
+        marks = {"rejected_at": _now(), "kind": self.kind, "source": str(path)}
+        columns = INPUT_COLUMNS[self.kind]
+        target = Target(self.staging, columns, index << 40, self.rejected, marks)
+        self.reasons.update(self.validator.stage(self.native, source, target))
 
 
 def _plan_from_batch(
@@ -276,8 +324,9 @@ def _dedupe(
         first = ibis.row_number().over(group_by=staged[id_col], order_by=staged._order)
         unique = staged.mutate(_rank=first).filter(ibis._._rank == 0)
     existing = store.table(table)
-    new = unique.anti_join(existing, unique[id_col] == existing[id_col])
-    return new.select(*existing.columns)
+    if store.count(table):  # into an empty table (a first import) every row is new
+        unique = unique.anti_join(existing, unique[id_col] == existing[id_col])
+    return unique.select(*existing.columns)
 
 
 def _commit_rejected(store: Store, staging: str) -> None:

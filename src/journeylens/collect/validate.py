@@ -30,6 +30,7 @@ ROW_PREVIEW_CHARS = 65_536
 # Columns whose type changes how they are parsed (the queries are cached per type).
 _TYPED = ("revenue", "score", "sentiment")
 OLDEST = datetime(1990, 1, 1)
+_REJECTED_NOW = "_journeylens_rejected_now"  # the rows one ``stage`` call rejects
 
 
 @dataclass(frozen=True)
@@ -458,19 +459,19 @@ class BatchValidator:
             ).fetchall()[0][0]
             if staged == source.rows:
                 return Counter()
-            marks = target.rejected_params
             con.execute(
-                f"INSERT INTO {target.rejected} SELECT $rejected_at, $kind, $source, "
-                f"_line, _field, _reason, _detail, _row FROM ({bad})",
-                _bound(bad, params) | marks,
+                f"CREATE OR REPLACE TEMP TABLE {_REJECTED_NOW} AS SELECT $rejected_at AS "
+                "rejected_at, $kind AS kind, $source AS source, _line AS line, _field AS field, "
+                f"_reason AS reason, _detail AS detail, _row AS row FROM ({bad})",
+                _bound(bad, params) | target.rejected_params,
             )
+            con.execute(f"INSERT INTO {target.rejected} BY NAME SELECT * FROM {_REJECTED_NOW}")
             counts = con.execute(
-                f"SELECT reason, count(*) FROM {target.rejected} WHERE rejected_at = $rejected_at "
-                "AND source = $source GROUP BY reason ORDER BY min(line)",
-                {k: marks[k] for k in ("rejected_at", "source")},
+                f"SELECT reason, count(*) FROM {_REJECTED_NOW} GROUP BY reason ORDER BY min(line)"
             ).fetchall()
             return Counter(dict(counts))
         finally:
+            con.execute(f"DROP TABLE IF EXISTS {_REJECTED_NOW}")
             con.execute(f"SET TimeZone = '{zone}'")
             con.unregister("stage_names")
 
