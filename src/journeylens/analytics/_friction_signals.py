@@ -31,6 +31,7 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.analytics.filters import glob_to_regex
+from journeylens.analytics.sequence import KEYS
 
 NONE = "(none)"
 COUNTS = (
@@ -63,11 +64,25 @@ class SignalRules:
     error_patterns: tuple[str, ...]
 
 
+def matches_glob(event: ir.StringValue, pattern: str) -> ir.BooleanValue:
+    """Whether an event name matches a glob: a substring, prefix, suffix or exact test where the
+    glob is one (ten times cheaper than a regular expression), else the regular expression."""
+    inner = pattern.strip("*")
+    if not inner or "*" in inner or "?" in pattern:
+        return event.re_search(glob_to_regex(pattern))
+    starts, ends = pattern.startswith("*"), pattern.endswith("*")
+    if starts and ends:
+        return event.contains(inner)
+    if ends:
+        return event.startswith(inner)
+    return event.endswith(inner) if starts else event == inner
+
+
 def is_error(event: ir.StringValue, patterns: Sequence[str]) -> ir.BooleanValue:
     """Whether an event name matches any of the error ``patterns`` (globs)."""
     if not patterns:
         return ibis.literal(False)
-    return ibis.or_(*(event.re_search(glob_to_regex(p)) for p in patterns)).fill_null(False)
+    return ibis.or_(*(matches_glob(event, p) for p in patterns)).fill_null(False)
 
 
 def in_range(
@@ -82,91 +97,121 @@ def in_range(
 
 
 def _person_window(t: ir.Table, rows: tuple[int | None, int | None] | None = None) -> ibis.Window:
-    order = [t.ts, t.event_id]
     if rows is None:
-        return ibis.window(group_by=t.person_id, order_by=order)
-    return ibis.window(group_by=t.person_id, order_by=order, rows=rows)
+        return ibis.window(group_by=t.person, order_by=t.pos)
+    return ibis.window(group_by=t.person, order_by=t.pos, rows=rows)
 
 
-def _sequence(events: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.Table:
-    """Each event with its neighbours, from windows that share one sort of narrow rows.
+def _narrow(events: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.Table:
+    """The columns the signals read, with the person (``person``) and the event's place in
+    their sequence (``pos``) as integers.
+
+    The stored ``person_key`` and ``person_seq`` (see :mod:`.sequence`) are those integers, so
+    every sort and join below compares integers instead of text; a table without them numbers
+    its sequences here.
+    """
+    keyed = all(key in events.columns for key in KEYS)
+    person = events.person_key if keyed else events.person_id
+    t = events.filter(events.ts.notnull(), person.notnull())
+    if keyed:
+        place = t.person_seq
+    else:
+        place = ibis.row_number().over(group_by=t.person_id, order_by=[t.ts, t.event_id])
+    return t.select(
+        person=t.person_key if keyed else t.person_id,
+        pos=place,
+        event=t.event,
+        touchpoint=t.touchpoint,
+        **{dim: t[dim] for dim in dims},
+        sec=t.ts.epoch_seconds(),
+        err=is_error(t.event, rules.error_patterns),
+        goal=t.event.isin(rules.goals).fill_null(False),
+    )
+
+
+def _sequence(events: ir.Table, dims: Sequence[str], rules: SignalRules, end: datetime) -> ir.Table:
+    """Each event with its neighbours, from windows that share one sort of narrow rows, and its
+    own signals (:func:`_event_flags`), which keeps the rows every later step reads narrow.
 
     ``grp`` counts the events with a touchpoint so far: an event without one belongs to the
     touchpoint of its ``grp``. ``kept`` counts the non-error events so far: a run of errors has
     the ``kept`` of the non-error event before it.
     """
-    t = events.filter(events.ts.notnull(), events.person_id.notnull())
-    t = t.select(
-        "person_id",
-        "ts",
-        "event_id",
-        "event",
-        "touchpoint",
-        *dims,
-        sec=t.ts.epoch_seconds(),
-        err=is_error(t.event, rules.error_patterns),
-        goal=t.event.isin(rules.goals).fill_null(False),
-    )
+    t = _narrow(events, dims, rules)
     w, running, ahead = (
         _person_window(t),
         _person_window(t, (None, 0)),
         _person_window(t, (0, None)),
     )
-    return t.mutate(
+    prev_touchpoint = t.touchpoint.lag().over(w)
+    t = t.mutate(
         gap_prev=t.sec - t.sec.lag().over(w),
         gap_next=t.sec.lead().over(w) - t.sec,
-        prev_event=t.event.lag().over(w),
+        same_event=(t.event.lag().over(w) == t.event).fill_null(False),
         prev_err=t.err.lag().over(w),
         next_err=t.err.lead().over(w),
-        prev_touchpoint=t.touchpoint.lag().over(w),
+        prev_placed=prev_touchpoint.notnull(),
+        moved=(prev_touchpoint != t.touchpoint).fill_null(False),
         next_placed=t.touchpoint.notnull().lead().over(w),
         grp=t.touchpoint.notnull().ifelse(1, 0).sum().over(running),
         kept=t.err.ifelse(0, 1).sum().over(running),
         # Forwards over the rows still to come, so it shares the sort of the other windows.
         next_goal=t.goal.ifelse(t.sec, ibis.null("int64")).min().over(ahead),
     )
+    keep = ("gap_prev", "prev_err", "next_err", "prev_placed", "moved", "next_placed", "grp")
+    return t.select(
+        "person",
+        "pos",
+        "event",
+        "touchpoint",
+        *dims,
+        "sec",
+        "err",
+        *keep,
+        "kept",
+        **_event_flags(t, rules, end),
+    )
+
+
+def _event_flags(t: ir.Table, rules: SignalRules, end: datetime) -> dict[str, ir.IntegerValue]:
+    """An event's own signals; ``retry`` here is only a repeat of the event just before."""
+    end_sec = int((end - EPOCH).total_seconds())
+    last = t.gap_next.isnull()
+    ended = (last & (t.sec <= end_sec - rules.window)) | (t.gap_next > rules.window)
+    repeat = ~t.err & ~t.prev_err & t.same_event & (t.gap_prev <= rules.retry)
+    return {
+        "exit": _flag(~t.goal & ended),
+        "open": _flag(~t.goal & last & (t.sec > end_sec - rules.window)),
+        "retry": _flag(repeat),
+        "error": _flag(t.err),
+        "postponed": _flag(t.gap_next > rules.postpone),
+        "converted": _flag(t.next_goal - t.sec <= rules.window),
+    }
 
 
 def _anchors(seq: ir.Table) -> ir.Table:
     """Events with a touchpoint followed by one without: whose touchpoint later events borrow."""
     a = seq.filter(seq.touchpoint.notnull(), seq.next_placed == False)  # noqa: E712
-    return a.select(a_person=a.person_id, a_grp=a.grp, a_touchpoint=a.touchpoint)
+    return a.select(a_person=a.person, a_grp=a.grp, a_touchpoint=a.touchpoint)
 
 
 def _placed(seq: ir.Table, anchors: ir.Table) -> ir.Table:
     """Events at their touchpoint: their own, or for an error without one, the one before it."""
     stray = seq.filter(seq.touchpoint.isnull(), seq.err)
     borrowed = stray.join(
-        anchors, [stray.person_id == anchors.a_person, stray.grp == anchors.a_grp]
+        anchors, [stray.person == anchors.a_person, stray.grp == anchors.a_grp]
     ).mutate(touchpoint=anchors.a_touchpoint)
     return seq.filter(seq.touchpoint.notnull()).union(borrowed.select(*seq.columns))
 
 
-def build_event_signals(
-    seq: ir.Table, anchors: ir.Table, dims: Sequence[str], rules: SignalRules, end: datetime
-) -> ir.Table:
-    """One row per placed event: ``person_id, touchpoint, <dims>`` and 0/1 signal columns.
+def build_event_signals(seq: ir.Table, anchors: ir.Table, dims: Sequence[str]) -> ir.Table:
+    """One row per placed event: ``person, touchpoint, <dims>`` and 0/1 signal columns.
 
     ``retry`` here is only a repeat of the event just before; repeats across errors are
     :func:`build_burst_retries`.
     """
     t = _placed(seq, anchors)
-    end_sec = int((end - EPOCH).total_seconds())
-    last = t.gap_next.isnull()
-    ended = (last & (t.sec <= end_sec - rules.window)) | (t.gap_next > rules.window)
-    repeat = ~t.err & ~t.prev_err & (t.prev_event == t.event) & (t.gap_prev <= rules.retry)
-    return t.select(
-        "person_id",
-        "touchpoint",
-        *dims,
-        exit=_flag(~t.goal & ended),
-        open=_flag(~t.goal & last & (t.sec > end_sec - rules.window)),
-        retry=_flag(repeat),
-        error=_flag(t.err),
-        postponed=_flag(t.gap_next > rules.postpone),
-        converted=_flag(t.next_goal - t.sec <= rules.window),
-        loop=ibis.literal(0),
-    )
+    return t.select("person", "touchpoint", *dims, *FLAGS[:-1], loop=ibis.literal(0))
 
 
 def _flag(condition: ir.BooleanValue) -> ir.IntegerValue:
@@ -177,7 +222,7 @@ def _only(table: ir.Table, dims: Sequence[str], flag: str) -> ir.Table:
     """Rows that contribute one signal to their unit and nothing else."""
     zero, one = ibis.literal(0), ibis.literal(1)
     return table.select(
-        "person_id",
+        "person",
         "touchpoint",
         *dims,
         **{name: one if name == flag else zero for name in FLAGS},
@@ -194,41 +239,43 @@ def build_burst_retries(seq: ir.Table, dims: Sequence[str], rules: SignalRules) 
         seq.touchpoint.notnull(), ~seq.err, seq.prev_err, seq.gap_prev <= rules.retry
     )
     before = seq.filter(~seq.err, seq.next_err)
-    before = before.select(b_person=before.person_id, b_kept=before.kept, b_event=before.event)
+    before = before.select(b_person=before.person, b_kept=before.kept, b_event=before.event)
     errors = seq.filter(seq.err)
     slow = errors.gap_prev.isnull() | (errors.gap_prev > rules.retry)
-    runs = errors.group_by(r_person=errors.person_id, r_kept=errors.kept).aggregate(
+    runs = errors.group_by(r_person=errors.person, r_kept=errors.kept).aggregate(
         slow=_flag(slow).max()
     )
     runs = runs.filter(runs.slow == 0)
     repeats = after.join(
         before,
         [
-            after.person_id == before.b_person,
+            after.person == before.b_person,
             after.kept - 1 == before.b_kept,
             after.event == before.b_event,
         ],
     )
-    repeats = repeats.join(
-        runs, [repeats.person_id == runs.r_person, repeats.kept - 1 == runs.r_kept]
-    )
+    repeats = repeats.join(runs, [repeats.person == runs.r_person, repeats.kept - 1 == runs.r_kept])
     return _only(repeats, dims, "retry")
 
 
 def _visits(seq: ir.Table, anchors: ir.Table) -> ir.Table:
-    """Events with a touchpoint other than that of the touchpoint event before them."""
+    """Events with a touchpoint other than that of the touchpoint event before them: only
+    what the loop pass reads, so its sort carries no dimensions."""
     own = seq.filter(seq.touchpoint.notnull())
-    moved = own.filter(own.prev_touchpoint.notnull(), own.prev_touchpoint != own.touchpoint)
+    moved = own.filter(own.moved)
     # After events without a touchpoint, the touchpoint before is that of the previous group.
-    gap = own.filter(own.prev_touchpoint.isnull())
-    gap = gap.left_join(anchors, [gap.person_id == anchors.a_person, gap.grp - 1 == anchors.a_grp])
+    gap = own.filter(~own.prev_placed)
+    gap = gap.left_join(anchors, [gap.person == anchors.a_person, gap.grp - 1 == anchors.a_grp])
     gap = gap.filter(gap.a_touchpoint.isnull() | (gap.a_touchpoint != gap.touchpoint))
-    return moved.union(gap.select(*own.columns))
+    columns = ("person", "pos", "touchpoint", "sec")
+    return moved.select(*columns).union(gap.select(*columns))
 
 
-def build_loops(visits: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.Table:
+def build_loops(
+    seq: ir.Table, visits: ir.Table, dims: Sequence[str], rules: SignalRules
+) -> ir.Table:
     """The touchpoint visits that are part of an ``A → B → A → B`` loop (at its end or one
-    before it), in one pass over the visits."""
+    before it), in one pass over the visits, with their dimensions from ``seq``."""
     w = _person_window(visits)
     tp, sec = visits.touchpoint, visits.sec
     ends = (
@@ -242,7 +289,9 @@ def build_loops(visits: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir
         & (sec.lead(1).over(w) - sec.lag(2).over(w) <= rules.window)
     )
     marked = visits.mutate(in_loop=ends.fill_null(False) | next_ends.fill_null(False))
-    return _only(marked.filter(marked.in_loop), dims, "loop")
+    marked = marked.filter(marked.in_loop).select(l_person=marked.person, l_pos=marked.pos)
+    looped = seq.join(marked, [seq.person == marked.l_person, seq.pos == marked.l_pos])
+    return _only(looped, dims, "loop")
 
 
 FLAGS = ("exit", "open", "retry", "error", "postponed", "converted", "loop")
@@ -269,7 +318,7 @@ def _visited(rows: ir.Table, dims: Sequence[str]) -> ir.Table:
     for i, dim in enumerate(dims):
         ranges[f"_lo{i}"] = _value(rows, dim).min()
         ranges[f"_hi{i}"] = _value(rows, dim).max()
-    return _merged(rows, ["person_id", "touchpoint"], **ranges)
+    return _merged(rows, ["person", "touchpoint"], **ranges)
 
 
 def _units(rows: ir.Table, visited: ir.Table, dims: Sequence[str], i: int) -> ir.Table:
@@ -279,14 +328,12 @@ def _units(rows: ir.Table, visited: ir.Table, dims: Sequence[str], i: int) -> ir
     are the person-touchpoint rows. Only where the values differ are the events merged again.
     """
     lo, hi = visited[f"_lo{i}"], visited[f"_hi{i}"]
-    columns = ["person_id", "touchpoint", "value", *FLAGS, *TALLIES]
+    columns = ["person", "touchpoint", "value", *FLAGS, *TALLIES]
     single = visited.filter(lo == hi).mutate(value=lo).select(*columns)
     mixed = visited.filter(lo != hi)
-    mixed = mixed.select(m_person=mixed.person_id, m_touchpoint=mixed.touchpoint)
-    split = rows.join(
-        mixed, [rows.person_id == mixed.m_person, rows.touchpoint == mixed.m_touchpoint]
-    )
-    split = _merged(split, ["person_id", "touchpoint", _value(split, dims[i]).name("value")])
+    mixed = mixed.select(m_person=mixed.person, m_touchpoint=mixed.touchpoint)
+    split = rows.join(mixed, [rows.person == mixed.m_person, rows.touchpoint == mixed.m_touchpoint])
+    split = _merged(split, ["person", "touchpoint", _value(split, dims[i]).name("value")])
     per = single.union(split.select(*columns))
     return per.mutate(decided=((per.exit == 1) | (per.open == 0)).ifelse(1, 0))
 
@@ -334,12 +381,10 @@ def build_segment_counts(
     >>> expr.execute()[["touchpoint", "value", "people", "abandoned"]].values.tolist()
     [['pay', '(none)', 1, 1]]
     """
-    seq = _sequence(events, dims, rules)
+    seq = _sequence(events, dims, rules, end)
     anchors = _anchors(seq)
-    rows = build_event_signals(seq, anchors, dims, rules, end).union(
-        build_burst_retries(seq, dims, rules)
-    )
-    rows = rows.union(build_loops(_visits(seq, anchors), dims, rules))
+    rows = build_event_signals(seq, anchors, dims).union(build_burst_retries(seq, dims, rules))
+    rows = rows.union(build_loops(seq, _visits(seq, anchors), dims, rules))
     if touchpoints is not None:
         rows = rows.filter(rows.touchpoint.isin(list(touchpoints)))
     visited = _visited(rows, dims)

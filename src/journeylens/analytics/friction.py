@@ -32,6 +32,7 @@ from journeylens.analytics._friction_signals import (
     in_range,
 )
 from journeylens.analytics.result import Result, frame_records, json_ready
+from journeylens.analytics.sequence import sequence_columns
 from journeylens.analytics.steps import check_key, key_text, parse_duration
 from journeylens.errors import SpecError
 from journeylens.schema import FEEDBACK
@@ -175,9 +176,7 @@ def segmented(events: ir.Table, by: Sequence[str], everyone: bool = False) -> ir
     """The columns friction reads, with each dimension as a text column named by its key."""
     extra = {EVERYONE: ibis.literal("all")} if everyone else {}
     return events.select(
-        "person_id",
-        "ts",
-        "event_id",
+        *sequence_columns(events),
         "event",
         "touchpoint",
         **{key: key_text(events, key) for key in by},
