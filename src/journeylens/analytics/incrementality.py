@@ -144,11 +144,6 @@ def _stage_order(events: ir.Table, spec: IncrementalitySpec) -> tuple[str, ...]:
     return tuple(reach["stage"])
 
 
-def _earlier(a: ir.IntegerValue, b: ir.IntegerValue) -> ir.IntegerValue:
-    """The earlier of two times, either of which may be missing."""
-    return ibis.ifelse(a.isnull(), b, ibis.ifelse(b.isnull() | (a < b), a, b))
-
-
 def _in_range(events: ir.Table, spec: IncrementalitySpec) -> ir.Table:
     if spec.since is not None:
         events = events.filter(events.ts >= spec.since)
@@ -195,28 +190,29 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
         **{f"f{r}": rows.t.min(where=rows.rank == r) for r in ranks},
     )
     joined = entry.left_join(times, entry.person_id == times.person_id)
-    before = {
-        f"f{r}": ibis.ifelse(
-            joined.conv_t.isnull() | (joined[f"f{r}"] <= joined.conv_t), joined[f"f{r}"], None
-        )
-        for r in ranks
-    }
-    # Level 0 always; level 1 + r when stage rank r was the furthest for a while: its first
-    # touch came before that of every further stage.
-    levels: ir.IntegerValue = ibis.literal(1, "int64")
-    later: ir.IntegerValue = ibis.null("int64")
-    for r in reversed(ranks):
-        furthest = before[f"f{r}"].notnull() & (later.isnull() | (before[f"f{r}"] < later))
-        levels = levels + ibis.ifelse(furthest, 2 ** (r + 1), 0)
-        later = _earlier(before[f"f{r}"], later)
-    return joined.select(
+    people = joined.select(
         *entry.columns,
         conv_t=joined.conv_t,
         converted=joined.conv_t.notnull().cast("int64"),
         value=joined.value.fill_null(0.0),
-        levels=levels.cast("int64"),
-        **before,
+        **{
+            f"f{r}": ibis.ifelse(
+                joined.conv_t.isnull() | (joined[f"f{r}"] <= joined.conv_t), joined[f"f{r}"], None
+            )
+            for r in ranks
+        },
     )
+    # Level 0 always; level 1 + r when stage rank r was the furthest for a while: its first
+    # touch came before that of every further stage (least() skips missing times).
+    levels: ir.IntegerValue = ibis.literal(1, "int64")
+    for r in ranks:
+        reached = people[f"f{r}"]
+        further = [people[f"f{q}"] for q in ranks if q > r]
+        # Spark's least() wants two arguments or more.
+        later = ibis.least(*further) if len(further) > 1 else (further or [ibis.null("int64")])[0]
+        furthest = reached.notnull() & (later.isnull() | (reached < later))
+        levels = levels + ibis.ifelse(furthest, 2 ** (r + 1), 0)
+    return people.mutate(levels=levels.cast("int64"))
 
 
 def _level(people: ir.Table, at: ir.IntegerValue, stages: Sequence[str]) -> ir.IntegerValue:
