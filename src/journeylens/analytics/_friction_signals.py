@@ -51,6 +51,10 @@ COUNTS = (
 EFFORT_CES_MAX = 3.0  # CES 1 (very difficult) … 7 (very easy): 1–3 is a high-effort answer
 EFFORT_SUCCESS_MAX = 0.5  # success 0 (did not get it done) … 1
 EPOCH = datetime(1970, 1, 1)
+# Upper bounds of the journey-position strata (the unit's first touchpoint event is the
+# person's 1st, 2nd, 3rd-4th, 5th-8th, 9th-16th or a later one): segments are compared like
+# with like within each.
+POSITION_STRATA = (1, 2, 4, 8, 16)
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,7 @@ def build_event_signals(seq: ir.Table, anchors: ir.Table, dims: Sequence[str]) -
     :func:`build_burst_retries`.
     """
     t = _placed(seq, anchors)
-    return t.select("person", "touchpoint", *dims, *FLAGS[:-1], loop=ibis.literal(0))
+    return t.select("person", "touchpoint", *dims, "grp", *FLAGS[:-1], loop=ibis.literal(0))
 
 
 def _flag(condition: ir.BooleanValue) -> ir.IntegerValue:
@@ -225,6 +229,7 @@ def _only(table: ir.Table, dims: Sequence[str], flag: str) -> ir.Table:
         "person",
         "touchpoint",
         *dims,
+        "grp",
         **{name: one if name == flag else zero for name in FLAGS},
     )
 
@@ -299,10 +304,11 @@ TALLIES = {"retries": "retry", "errors": "error"}  # summed, from the flag of ea
 
 
 def _merged(table: ir.Table, keys: Sequence[Any], **extra: ir.Scalar) -> ir.Table:
-    """Per ``keys``: each flag's maximum and each tally's sum."""
+    """Per ``keys``: each flag's maximum, each tally's sum and the ``first`` position."""
     return table.group_by(list(keys)).aggregate(
         **{flag: table[flag].max() for flag in FLAGS},
         **{tally: table[flag].sum() for tally, flag in TALLIES.items()},
+        first=table.grp.min(),
         **extra,
     )
 
@@ -328,7 +334,7 @@ def _units(rows: ir.Table, visited: ir.Table, dims: Sequence[str], i: int) -> ir
     are the person-touchpoint rows. Only where the values differ are the events merged again.
     """
     lo, hi = visited[f"_lo{i}"], visited[f"_hi{i}"]
-    columns = ["person", "touchpoint", "value", *FLAGS, *TALLIES]
+    columns = ["person", "touchpoint", "value", *FLAGS, *TALLIES, "first"]
     single = visited.filter(lo == hi).mutate(value=lo).select(*columns)
     mixed = visited.filter(lo != hi)
     mixed = mixed.select(m_person=mixed.person, m_touchpoint=mixed.touchpoint)
@@ -338,11 +344,17 @@ def _units(rows: ir.Table, visited: ir.Table, dims: Sequence[str], i: int) -> ir
     return per.mutate(decided=((per.exit == 1) | (per.open == 0)).ifelse(1, 0))
 
 
+def _stratum(first: ir.IntegerValue) -> ir.IntegerValue:
+    """The journey-position stratum of a unit from its first touchpoint event's place."""
+    bounds = enumerate(POSITION_STRATA)
+    return ibis.cases(*((first <= bound, i) for i, bound in bounds), else_=len(POSITION_STRATA))
+
+
 def _counts(per: ir.Table, dim: str) -> ir.Table:
     """Per ``touchpoint, value`` of one dimension: the unit counts."""
     decided = per.decided == 1
     continued = decided & (per.exit == 0)
-    counts = per.group_by("touchpoint", "value").aggregate(
+    counts = per.group_by("touchpoint", "value", stratum=_stratum(per.first)).aggregate(
         people=per.count(),
         decided=per.count(where=decided),
         abandoned=per.count(where=per.exit == 1),
@@ -357,7 +369,7 @@ def _counts(per: ir.Table, dim: str) -> ir.Table:
         continued_converted=per.count(where=continued & (per.converted == 1)),
     )
     labelled = counts.mutate(dimension=ibis.literal(dim))
-    return labelled.select("touchpoint", "dimension", "value", *COUNTS)
+    return labelled.select("touchpoint", "dimension", "value", "stratum", *COUNTS)
 
 
 def build_segment_counts(

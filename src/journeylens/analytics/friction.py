@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from journeylens.analytics._friction_signals import (
+    COUNTS,
     NONE,
     SignalRules,
     build_effort_counts,
@@ -57,6 +58,8 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "postponement": ("postponed", "people"),
     "effort": ("effort", "responses"),
 }
+SEGMENT = ["touchpoint", "dimension", "value"]
+ANSWERS = -1  # the position stratum of feedback answers (see ``count_segments``)
 SYMPTOM_WEIGHT = 0.1  # of a symptom signal's excess units in the score
 # The dimension of a comparison over everyone (before/after): one value, "all".
 EVERYONE = "everyone"
@@ -215,22 +218,50 @@ def effort_counts(
 
 
 def with_baselines(counts: pd.DataFrame) -> pd.DataFrame:
-    """Add ``rest_<count>``: the same touchpoint's counts in the dimension's other values."""
+    """Add ``rest_<count>``: the same touchpoint's counts in the dimension's other values (in
+    the same position stratum, where the counts have one)."""
     counts = counts.copy()
-    columns = [c for c in counts.columns if c not in ("touchpoint", "dimension", "value")]
-    totals = counts.groupby(["touchpoint", "dimension"])[columns].transform("sum")
+    columns = [c for c in counts.columns if c not in (*SEGMENT, "stratum")]
+    within = ["touchpoint", "dimension", *(["stratum"] if "stratum" in counts.columns else [])]
+    totals = counts.groupby(within)[columns].transform("sum")
     for column in columns:
         counts[column] = counts[column].fillna(0).astype("int64")
         counts[f"rest_{column}"] = totals[column].fillna(0).astype("int64") - counts[column]
     return counts
 
 
-def _upper_p(x1: np.ndarray, n1: np.ndarray, x2: np.ndarray, n2: np.ndarray) -> np.ndarray:
-    """One-sided p-values that proportion 1 exceeds proportion 2 (pooled z-test); NaN if none."""
+def stratified(strata: pd.DataFrame) -> pd.DataFrame:
+    """Per segment: the counts summed over the position strata and, per signal, the parts of
+    the comparison from the strata where both the segment and its baseline have units:
+    ``_<s>_x1`` (the segment's units with it), ``_<s>_n1``/``_<s>_n2`` (the units of each),
+    ``_<s>_expected`` (the segment's units × the
+    baseline's rate), ``_<s>_dev`` and ``_<s>_var`` (the pooled test's deviation and variance).
+    """
+    parts = strata.copy()
+    for name, (hit, over) in SIGNALS.items():
+        x1, n1 = parts[hit].astype(float), parts[over].astype(float)
+        x2, n2 = parts[f"rest_{hit}"].astype(float), parts[f"rest_{over}"].astype(float)
+        both = (n1 > 0) & (n2 > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pooled = (x1 + x2) / (n1 + n2)
+            terms = {
+                "x1": x1,
+                "n1": n1,
+                "n2": n2,
+                "expected": n1 * x2 / n2,
+                "dev": x1 - n1 * pooled,
+                "var": pooled * (1 - pooled) * n1 * n2 / (n1 + n2),
+            }
+        for term, values in terms.items():
+            parts[f"_{name}_{term}"] = values.where(both, 0.0)
+    numeric = [c for c in parts.columns if c not in (*SEGMENT, "stratum")]
+    return parts.groupby(SEGMENT, as_index=False, sort=False)[numeric].sum()
+
+
+def _upper_p(dev: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """One-sided p-values of deviations above zero (a normal test); NaN where untestable."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        pooled = (x1 + x2) / (n1 + n2)
-        se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-        z = (x1 / n1 - x2 / n2) / se
+        z = dev / np.sqrt(var)
     erfc = np.vectorize(math.erfc, otypes=[float])
     return np.where(np.isfinite(z), 0.5 * erfc(np.nan_to_num(z) / math.sqrt(2)), np.nan)
 
@@ -255,20 +286,30 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 def compare_signals(counts: pd.DataFrame, spec: FrictionSpec) -> pd.DataFrame:
     """Per signal: ``<s>_rate``, ``<s>_baseline_rate``, ``<s>_lift``, ``<s>_excess``,
-    ``<s>_p_value`` (adjusted) and ``<s>_significant``."""
+    ``<s>_p_value`` (adjusted) and ``<s>_significant``, from :func:`stratified` counts.
+
+    The baseline rate is the baseline's rate in each stratum weighted by the segment's units
+    there (the rate the segment would have if it behaved like the baseline at the same
+    positions); the test is the pooled two-proportion z-test summed over the strata (with one
+    stratum, exactly the pooled two-proportion z-test).
+    """
     out = counts.copy()
     raw: dict[str, np.ndarray] = {}
     for name, (hit, over) in SIGNALS.items():
         x1, n1 = out[hit].to_numpy(float), out[over].to_numpy(float)
         x2, n2 = out[f"rest_{hit}"].to_numpy(float), out[f"rest_{over}"].to_numpy(float)
+        n1c, n2c = out[f"_{name}_n1"].to_numpy(float), out[f"_{name}_n2"].to_numpy(float)
+        expected = out[f"_{name}_expected"].to_numpy(float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rate, base = x1 / n1, x2 / n2
+            rate = x1 / n1
+            base = np.where(n1c > 0, expected / n1c, x2 / n2)
             out[f"{name}_lift"] = np.where(base > 0, rate / base, np.where(rate > 0, np.inf, 1.0))
         out[f"{name}_rate"] = np.where(n1 > 0, rate, np.nan)
         out[f"{name}_baseline_rate"] = np.where(n2 > 0, base, np.nan)
-        out[f"{name}_excess"] = np.where(n2 > 0, x1 - n1 * np.nan_to_num(base), 0.0)
-        enough = (n1 >= spec.min_count) & (n2 >= spec.min_count)
-        raw[name] = np.where(enough, _upper_p(x1, n1, x2, n2), np.nan)
+        out[f"{name}_excess"] = out[f"_{name}_x1"].to_numpy(float) - expected
+        enough = (n1c >= spec.min_count) & (n2c >= spec.min_count)
+        p = _upper_p(out[f"_{name}_dev"].to_numpy(float), out[f"_{name}_var"].to_numpy(float))
+        raw[name] = np.where(enough, p, np.nan)
     adjusted = benjamini_hochberg(np.concatenate(list(raw.values())))
     for index, name in enumerate(SIGNALS):
         p = adjusted[index * len(out) : (index + 1) * len(out)]
@@ -420,14 +461,26 @@ def count_segments(
     spec: FrictionSpec,
     end: datetime,
     everyone: bool = False,
+    strata: bool = False,
 ) -> pd.DataFrame:
-    """The unit counts per segment with the effort answers merged in (small: one row each)."""
+    """The unit counts per segment with the effort answers merged in (small: one row each).
+
+    With ``strata`` one row per segment and position stratum; the answers, which have no
+    position, are a stratum of their own (:data:`ANSWERS`).
+    """
     counts = build_friction_counts(events, spec, end, everyone=everyone).execute()
     effort = effort_counts(feedback, spec, everyone)
-    if effort is None:
-        return counts.assign(responses=0, effort=0)
-    merged = counts.merge(effort.execute(), on=["touchpoint", "dimension", "value"], how="left")
-    return merged.fillna({"responses": 0, "effort": 0})
+    empty = pd.DataFrame(columns=[*SEGMENT, "responses", "effort"])
+    answers = effort.execute() if effort is not None else empty
+    answers = answers.astype({"responses": "int64", "effort": "int64"})
+    answers = answers.merge(counts[SEGMENT].drop_duplicates(), on=SEGMENT)
+    if strata:
+        merged = pd.concat([counts, answers.assign(stratum=ANSWERS)], ignore_index=True)
+    else:
+        totals = counts.groupby(SEGMENT, as_index=False)[list(COUNTS)].sum()
+        merged = totals.merge(answers, on=SEGMENT, how="left")
+    extra = ["responses", "effort", *(COUNTS if strata else ())]
+    return merged.fillna(dict.fromkeys(extra, 0)).astype(dict.fromkeys(extra, "int64"))
 
 
 def run_friction(
@@ -456,7 +509,7 @@ def run_friction(
     overview = _overview(events, spec)
     if overview["end"] is None:
         return FrictionResult(spec=spec, rows=_empty(), overview=overview)
-    counts = count_segments(events, feedback, spec, overview["end"])
+    counts = count_segments(events, feedback, spec, overview["end"], strata=True)
     rows = rank(counts, overview, spec)
     return FrictionResult(spec=spec, rows=rows, overview=overview)
 
@@ -473,7 +526,7 @@ def rank(counts: pd.DataFrame, overview: dict[str, Any], spec: FrictionSpec) -> 
     """Baselines, tests, losses, scores and sentences for the counted segments; best first."""
     if counts.empty:
         return _empty()
-    tested = compare_signals(with_baselines(counts), spec)
+    tested = compare_signals(stratified(with_baselines(counts)), spec)
     tested = estimate_losses(tested, overview, spec)
     tested["score"] = score(tested)
     flags = [f"{s}_significant" for s in SIGNALS]
@@ -494,7 +547,7 @@ def rank(counts: pd.DataFrame, overview: dict[str, Any], spec: FrictionSpec) -> 
         ascending=[False, True, False, True, True, True],
         kind="stable",
     )
-    drop = ["_strength", *[c for c in tested.columns if c.startswith(("rest_", "continued"))]]
+    drop = [c for c in tested.columns if c.startswith(("_", "rest_", "continued"))]
     tested = tested.drop(columns=drop).head(spec.top).reset_index(drop=True)
     rest = [c for c in tested.columns if c not in FIRST]
     return tested[[*FIRST, *rest]]
