@@ -258,10 +258,10 @@ class Workspace:
 
         source = self.events if events is None else events
         options.setdefault("goal", self.config.conversion_events[0])
+        options.setdefault("stages", tuple(self.config.stage_keys))
         if roi or cut_list:
-            keep = {
-                k: options[k] for k in ("goal", "lookback", "bootstrap", "seed") if k in options
-            }
+            names = ("goal", "lookback", "bootstrap", "seed", "stages")
+            keep = {k: options[k] for k in names if k in options}
             return run_roi_report(source, self.touchpoints, cut_list=cut_list, **keep)
         return run_attribution_report(source, self.touchpoints, **options)
 

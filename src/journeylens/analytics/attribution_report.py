@@ -72,8 +72,12 @@ def run_attribution_report(
     markov_order: int = 1,
     bootstrap: int = 1000,
     seed: int = 0,
+    stages: Sequence[str] = (),
 ) -> AttributionReport:
-    """Run the requested models (``"all"`` = every credit model plus incrementality)."""
+    """Run the requested models (``"all"`` = every credit model plus incrementality).
+
+    ``stages``: the journey's stage keys in order, for incrementality's landmarks (inferred from
+    the data when empty)."""
     wanted = list(models)
     everything = "all" in wanted
     credit = list(ALL_MODELS) if everything else [m for m in wanted if m != "incrementality"]
@@ -95,7 +99,7 @@ def run_attribution_report(
         frames.append(result.to_frame())
     if (everything or "incrementality" in wanted) and level == "touchpoint":
         lift = run_incrementality(
-            events, IncrementalitySpec(goal=goal, bootstrap=bootstrap, seed=seed)
+            events, IncrementalitySpec(goal=goal, bootstrap=bootstrap, seed=seed, stages=stages)
         )
         parts.append(lift)
         frames.append(lift.to_frame().assign(model="incrementality"))
@@ -111,11 +115,13 @@ def run_roi_report(
     bootstrap: int = 1000,
     seed: int = 0,
     cut_list: bool = False,
+    stages: Sequence[str] = (),
 ) -> Result:
-    """ROI per touchpoint and model, or (``cut_list``) the touchpoints to cut."""
+    """ROI per touchpoint and model, or (``cut_list``) the touchpoints to cut (``stages`` as
+    for :func:`run_attribution_report`)."""
     spec = RoiSpec(
         attribution=AttributionSpec("all", goal=goal, lookback=lookback, seed=seed),
-        incrementality=IncrementalitySpec(goal=goal, bootstrap=bootstrap, seed=seed),
+        incrementality=IncrementalitySpec(goal=goal, bootstrap=bootstrap, seed=seed, stages=stages),
     )
     if cut_list:
         return run_cut_list(events, spec, catalog)
