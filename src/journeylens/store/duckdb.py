@@ -15,7 +15,7 @@ from journeylens.errors import EngineError
 from journeylens.store.base import Store
 
 MEMORY_LIMIT_ENV = "JOURNEYLENS_MEMORY_LIMIT"
-DEFAULT_MEMORY_LIMIT = "3GB"
+DEFAULT_MEMORY_LIMIT = "1536MB"  # with Python around it, a 10M-event analysis peaks under 2 GB
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
