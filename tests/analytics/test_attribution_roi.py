@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import pandas as pd
 import pytest
@@ -91,31 +93,28 @@ def test_cut_list_tells_harmful_uncertain_and_never_converting_apart():
     assert {"touchpoint", "cost", "lift", "reason"} <= set(cuts.to_dict()[0])
 
 
-def test_no_effect_when_the_interval_is_tight_around_zero():
-    people = {f"a{i}": [("ad", "2026-01-01")] + [("purchase", "+1d")] * (i % 2) for i in range(400)}
+def _ad_against_mail(n: int, ad_buys: Callable[[int], bool]) -> pd.DataFrame:
+    """The cut list of ``n`` people who saw an ad (person ``i`` buys when ``ad_buys(i)``)
+    against ``n`` who got a mail (every other one buys); both cost the same, min_lift 10."""
+    bought = [("purchase", "+1d")]
+    people = {f"a{i}": [("ad", "2026-01-01")] + bought * ad_buys(i) for i in range(n)}
     people.update(
-        {f"b{i}": [("mail", "2026-01-01")] + [("purchase", "+1d")] * (i % 2) for i in range(400)}
+        {f"b{i}": [("mail", "2026-01-01")] + [("purchase", "+1d")] * (i % 2) for i in range(n)}
     )
     catalog = pd.DataFrame(
         {"touchpoint": ["ad", "mail"], "cost": [5.0, 5.0], "cost_period": ["day"] * 2}
     )
     spec = RoiSpec(incrementality=IncrementalitySpec(strata=[], bootstrap=300), min_lift=10)
-    cuts = run_cut_list(ibis.memtable(journeys(people)), spec, ibis.memtable(catalog)).to_frame()
+    return run_cut_list(ibis.memtable(journeys(people)), spec, ibis.memtable(catalog)).to_frame()
+
+
+def test_no_effect_when_the_interval_is_tight_around_zero():
+    cuts = _ad_against_mail(400, lambda i: i % 2 == 1)
     assert set(cuts["reason"]) == {"no_effect"}
 
 
 def test_no_effect_when_the_whole_interval_is_under_min_lift_even_above_zero():
-    people = {
-        f"a{i}": [("ad", "2026-01-01")] + [("purchase", "+1d")] * (i % 20 < 11) for i in range(2000)
-    }
-    people.update(
-        {f"b{i}": [("mail", "2026-01-01")] + [("purchase", "+1d")] * (i % 2) for i in range(2000)}
-    )
-    catalog = pd.DataFrame(
-        {"touchpoint": ["ad", "mail"], "cost": [5.0, 5.0], "cost_period": ["day"] * 2}
-    )
-    spec = RoiSpec(incrementality=IncrementalitySpec(strata=[], bootstrap=300), min_lift=10)
-    cuts = run_cut_list(ibis.memtable(journeys(people)), spec, ibis.memtable(catalog)).to_frame()
+    cuts = _ad_against_mail(2000, lambda i: i % 20 < 11)
     ad = cuts.set_index("touchpoint").loc["ad"]
     assert ad["lift"] == pytest.approx(5)  # 55 % against 50 %
     assert 0 < ad["lift_low"] < ad["lift_high"] < 10

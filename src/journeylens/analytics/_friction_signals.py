@@ -31,7 +31,7 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.analytics.filters import glob_to_regex
-from journeylens.analytics.sequence import KEYS
+from journeylens.analytics.sequence import event_order, has_sequence_keys
 
 NONE = "(none)"
 COUNTS = (
@@ -111,18 +111,17 @@ def _narrow(events: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.Tab
     their sequence (``pos``) as integers.
 
     The stored ``person_key`` and ``person_seq`` (see :mod:`.sequence`) are those integers, so
-    every sort and join below compares integers instead of text; a table without them numbers
-    its sequences here.
+    every sort and join below compares integers instead of text; a table without them (or with
+    them not yet filled) numbers its sequences here.
     """
-    keyed = all(key in events.columns for key in KEYS)
-    person = events.person_key if keyed else events.person_id
-    t = events.filter(events.ts.notnull(), person.notnull())
-    if keyed:
+    person = "person_key" if has_sequence_keys(events) else "person_id"
+    t = events.filter(events.ts.notnull(), events[person].notnull())
+    if person == "person_key":
         place = t.person_seq
     else:
-        place = ibis.row_number().over(group_by=t.person_id, order_by=[t.ts, t.event_id])
+        place = ibis.row_number().over(group_by=t.person_id, order_by=event_order(t))
     return t.select(
-        person=t.person_key if keyed else t.person_id,
+        person=t[person],
         pos=place,
         event=t.event,
         touchpoint=t.touchpoint,
