@@ -5,10 +5,11 @@ DuckDB, scanning that table in place, and runs every model of ``"all"`` (eight r
 Markov, Shapley); "+copy" is the same run after first copying the events into a DuckDB table.
 The peer converts the table to pandas, builds paths (sort, group, join) and runs
 ChannelAttribution's Markov model (order 1, its default simulation) in its own virtualenv; its
-time is the pandas part plus the model's own run, measured inside the peer process. Figures are
-from one run.
+time is the pandas part plus the model's own run, measured inside the peer process. Each side
+runs ``--repeat`` times (default 3), the rounds interleaved so that a busy moment of the machine
+hits both alike, and the medians are shown.
 
-    .venv/bin/python bench/attribution.py --events 1000000 10000000
+    .venv/bin/python bench/attribution.py --events 1000000 10000000 [--repeat 3]
     JOURNEYLENS_PEERS_VENV=/path/to/venv  # a virtualenv with ChannelAttribution and pandas
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -134,6 +136,7 @@ def peer(table: pa.Table) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per size (medians shown)")
     args = parser.parse_args()
     print(
         f"{'events':>12} {'journeylens s':>14} {'+copy s':>8} {'pandas+CA s':>12} "
@@ -143,8 +146,10 @@ def main() -> None:
     ours(generate(1000))
     for size in args.events:
         table = generate(size)
-        mine, copied = ours(table), ours(table, copy=True)
-        theirs = peer(table)
+        rounds = [(ours(table), ours(table, copy=True), peer(table)) for _ in range(args.repeat)]
+        mine, copied = (statistics.median(r[i] for r in rounds) for i in (0, 1))
+        peers = [r[2] for r in rounds if r[2] is not None]
+        theirs = statistics.median(peers) if peers else None
         ratios = f"{theirs / mine:6.1f}x {theirs / copied:5.1f}x" if theirs else "   n/a    n/a"
         shown = f"{theirs:12.2f}" if theirs else f"{'absent':>12}"
         print(f"{table.num_rows:>12,} {mine:14.2f} {copied:8.2f} {shown} {ratios}")

@@ -19,6 +19,7 @@ from journeylens.analytics import funnels, paths
 from journeylens.analytics.attribution import RULE_MODELS as RULES
 from journeylens.analytics.attribution import AttributionSpec, run_attribution
 from journeylens.analytics.conformance import run_conformance
+from journeylens.analytics.friction import count_segments, run_friction
 from journeylens.analytics.funnels import FunnelSpec
 from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
 from journeylens.analytics.paths import PathsSpec
@@ -155,6 +156,17 @@ def _paths(spec: PathsSpec) -> Case:
     return run
 
 
+def _friction(ws: Workspace) -> list[pd.DataFrame]:
+    """The unit counts behind the ranking (every segment, stratum and signal), then the ranking
+    with no minimum size, so that small segments are compared too."""
+    spec = ws.friction_spec(by=["channel", "device", "plan"], min_count=1, min_affected=1)
+    ranked = run_friction(ws.events, spec, ws.feedback)
+    end = ranked.overview["end"]
+    counts = count_segments(ws.events, ws.feedback, spec, end, everyone=True, strata=True)
+    order = ["touchpoint", "dimension", "value", "stratum"]
+    return [counts.sort_values(order, ignore_index=True), ranked.to_frame()]
+
+
 def _conformance(ws: Workspace) -> list[pd.DataFrame]:
     result = run_conformance(ws.events, ws.config.stage_keys)
     return [result.to_frame(), pd.DataFrame([result.summary])]
@@ -181,10 +193,18 @@ CASES |= {
         PathsSpec(level="stage", collapse_repeats=True, min_share=0.05, include_end=False)
     ),
     "transitions_top_nodes": _paths(PathsSpec(top_nodes=6, max_depth=4)),
+    "transitions_filtered": lambda ws: [
+        paths.run_transitions(
+            ws.events, PathsSpec(from_node="pricing_page"), whole=True
+        ).to_frame(),
+        paths.run_transitions(ws.events, PathsSpec(to_node="(end)", level="channel")).to_frame(),
+    ],
     "top_paths_from": _paths(PathsSpec(from_node="pricing_page", max_depth=4)),
     "top_paths_to_conversion": _paths(PathsSpec(to_node="(conversion)", max_depth=4)),
     "top_paths_to_end": _paths(PathsSpec(to_node="(end)", level="channel", top=50)),
     "conformance": _conformance,
+    "friction": _friction,
+    "dropoff": lambda ws: [ws.dropoff(*STEPS, within="7d").to_frame()],
     **{
         f"attribution_{i}_{s.level}_{'_'.join(s.models) if len(s.models) < 3 else 'models'}": (
             _attribution(s)

@@ -30,6 +30,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from journeylens.analytics.codes import Coded, code_columns, decode
 from journeylens.analytics.filters import glob_to_regex
 from journeylens.analytics.sequence import event_order, has_sequence_keys
 
@@ -106,13 +107,14 @@ def _person_window(t: ir.Table, rows: tuple[int | None, int | None] | None = Non
     return ibis.window(group_by=t.person, order_by=t.pos, rows=rows)
 
 
-def _narrow(events: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.Table:
+def _narrow(events: ir.Table, dims: Sequence[str], rules: SignalRules) -> Coded:
     """The columns the signals read, with the person (``person``) and the event's place in
-    their sequence (``pos``) as integers.
+    their sequence (``pos``) as integers, and the text columns (event, touchpoint, dimensions)
+    as codes (:mod:`.codes`); ``err`` and ``goal`` are matched on the distinct event names.
 
     The stored ``person_key`` and ``person_seq`` (see :mod:`.sequence`) are those integers, so
     every sort and join below compares integers instead of text; a table without them (or with
-    them not yet filled) numbers its sequences here.
+    them not yet filled) numbers its sequences here. A dimension's ``(none)`` is its null.
     """
     person = "person_key" if has_sequence_keys(events) else "person_id"
     t = events.filter(events.ts.notnull(), events[person].notnull())
@@ -120,27 +122,30 @@ def _narrow(events: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.Tab
         place = t.person_seq
     else:
         place = ibis.row_number().over(group_by=t.person_id, order_by=event_order(t))
-    return t.select(
+    narrow = t.select(
         person=t[person],
         pos=place,
         event=t.event,
         touchpoint=t.touchpoint,
-        **{dim: t[dim] for dim in dims},
+        **{dim: t[dim].nullif(NONE) for dim in dims},
         sec=t.ts.epoch_seconds(),
-        err=is_error(t.event, rules.error_patterns),
-        goal=t.event.isin(rules.goals).fill_null(False),
     )
+    flags = {
+        "err": lambda names: is_error(names.event, rules.error_patterns),
+        "goal": lambda names: names.event.isin(rules.goals).fill_null(False),
+    }
+    return code_columns(narrow, ["event", "touchpoint", *dims], flags)
 
 
-def _sequence(events: ir.Table, dims: Sequence[str], rules: SignalRules, end: datetime) -> ir.Table:
-    """Each event with its neighbours, from windows that share one sort of narrow rows, and its
-    own signals (:func:`_event_flags`), which keeps the rows every later step reads narrow.
+def _sequence(t: ir.Table, dims: Sequence[str], rules: SignalRules, end: datetime) -> ir.Table:
+    """Each event of the coded rows of :func:`_narrow` with its neighbours, from windows that
+    share one sort of narrow rows, and its own signals (:func:`_event_flags`), which keeps the
+    rows every later step reads narrow.
 
     ``grp`` counts the events with a touchpoint so far: an event without one belongs to the
     touchpoint of its ``grp``. ``kept`` counts the non-error events so far: a run of errors has
     the ``kept`` of the non-error event before it.
     """
-    t = _narrow(events, dims, rules)
     w, running, ahead = (
         _person_window(t),
         _person_window(t, (None, 0)),
@@ -312,8 +317,9 @@ def _merged(table: ir.Table, keys: Sequence[Any], **extra: ir.Scalar) -> ir.Tabl
     )
 
 
-def _value(rows: ir.Table, dim: str) -> ir.StringValue:
-    return rows[dim].cast("string").fill_null(NONE)
+def _value(rows: ir.Table, dim: str) -> ir.IntegerValue:
+    """A dimension's code; 0 for none (named :data:`NONE` by :func:`_named`)."""
+    return rows[dim].fill_null(0)
 
 
 def _visited(rows: ir.Table, dims: Sequence[str]) -> ir.Table:
@@ -392,15 +398,25 @@ def build_segment_counts(
     >>> expr.execute()[["touchpoint", "value", "people", "abandoned"]].values.tolist()
     [['pay', '(none)', 1, 1]]
     """
-    seq = _sequence(events, dims, rules, end)
+    coded = _narrow(events, dims, rules)
+    seq = _sequence(coded.rows, dims, rules, end)
     anchors = _anchors(seq)
     rows = build_event_signals(seq, anchors, dims).union(build_burst_retries(seq, dims, rules))
     rows = rows.union(build_loops(seq, _visits(seq, anchors), dims, rules))
     if touchpoints is not None:
-        rows = rows.filter(rows.touchpoint.isin(list(touchpoints)))
+        rows = rows.filter(rows.touchpoint.isin(coded.codes_of("touchpoint", touchpoints)))
     visited = _visited(rows, dims)
-    parts = [_counts(_units(rows, visited, dims, i), dim) for i, dim in enumerate(dims)]
+    parts = [
+        _named(_counts(_units(rows, visited, dims, i), dim), coded, dim)
+        for i, dim in enumerate(dims)
+    ]
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _named(counts: ir.Table, coded: Coded, dim: str) -> ir.Table:
+    """The counts of one dimension with the touchpoint and the value as text again."""
+    named = decode(counts, "touchpoint", coded.dictionaries["touchpoint"])
+    return decode(named, "value", coded.dictionaries[dim], missing=NONE)
 
 
 def _long(table: ir.Table, dims: Sequence[str]) -> ir.Table:
