@@ -22,6 +22,8 @@ mobile and on desktop is two units). A unit *abandoned* when one of its events i
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +35,7 @@ import ibis.expr.types as ir
 from journeylens.analytics.codes import Coded, code_columns, decode
 from journeylens.analytics.filters import glob_to_regex
 from journeylens.analytics.sequence import event_order, has_sequence_keys
+from journeylens.store.portable import bit_or
 
 NONE = "(none)"
 COUNTS = (
@@ -49,6 +52,9 @@ COUNTS = (
     "continued",
     "continued_converted",
 )
+# An event's and a unit's signals, as the bits of one integer column ``signals`` (bit i: FLAGS[i]).
+FLAGS = ("exit", "open", "retry", "error", "postponed", "converted", "loop")
+BIT = {flag: 1 << i for i, flag in enumerate(FLAGS)}
 EFFORT_CES_MAX = 3.0  # CES 1 (very difficult) … 7 (very easy): 1–3 is a high-effort answer
 EFFORT_SUCCESS_MAX = 0.5  # success 0 (did not get it done) … 1
 EPOCH = datetime(1970, 1, 1)
@@ -182,19 +188,23 @@ def _sequence(t: ir.Table, dims: Sequence[str], rules: SignalRules, end: datetim
 
 
 def _event_flags(t: ir.Table, rules: SignalRules, end: datetime) -> dict[str, ir.IntegerValue]:
-    """An event's own signals; ``retry`` here is only a repeat of the event just before."""
+    """An event's own signals as the bits of ``signals`` (see :data:`FLAGS`), with its
+    ``retry`` and ``error`` also as counts; ``retry`` here is only a repeat of the event just
+    before."""
     end_sec = int((end - EPOCH).total_seconds())
     last = t.gap_next.isnull()
     ended = (last & (t.sec <= end_sec - rules.window)) | (t.gap_next > rules.window)
     repeat = ~t.err & ~t.prev_err & t.same_event & (t.gap_prev <= rules.retry)
-    return {
-        "exit": _flag(~t.goal & ended),
-        "open": _flag(~t.goal & last & (t.sec > end_sec - rules.window)),
-        "retry": _flag(repeat),
-        "error": _flag(t.err),
-        "postponed": _flag(t.gap_next > rules.postpone),
-        "converted": _flag(t.next_goal - t.sec <= rules.window),
+    repeat = _flag(repeat)
+    flags = {
+        "exit": ~t.goal & ended,
+        "open": ~t.goal & last & (t.sec > end_sec - rules.window),
+        "retry": repeat == 1,
+        "error": t.err,
+        "postponed": t.gap_next > rules.postpone,
+        "converted": t.next_goal - t.sec <= rules.window,
     }
+    return {"signals": _signals(flags), "retry": repeat, "error": _flag(t.err)}
 
 
 def _anchors(seq: ir.Table) -> ir.Table:
@@ -219,22 +229,34 @@ def build_event_signals(seq: ir.Table, anchors: ir.Table, dims: Sequence[str]) -
     :func:`build_burst_retries`.
     """
     t = _placed(seq, anchors)
-    return t.select("person", "touchpoint", *dims, "grp", *FLAGS[:-1], loop=ibis.literal(0))
+    return t.select("person", "touchpoint", *dims, "grp", *SIGNAL_COLUMNS)
 
 
 def _flag(condition: ir.BooleanValue) -> ir.IntegerValue:
     return condition.fill_null(False).ifelse(1, 0)
 
 
+def _signals(flags: dict[str, ir.BooleanValue]) -> ir.IntegerValue:
+    """The flags as the bits of one integer: a unit merges them with one ``bit_or``, where a
+    maximum per flag cost an aggregate each."""
+    bits = [_flag(condition) * BIT[name] for name, condition in flags.items()]
+    return functools.reduce(operator.add, bits).cast("int32")
+
+
+def has(signals: ir.IntegerValue, flag: str) -> ir.BooleanValue:
+    """Whether the ``signals`` bits include ``flag``."""
+    return (signals & BIT[flag]) != 0
+
+
 def _only(table: ir.Table, dims: Sequence[str], flag: str) -> ir.Table:
     """Rows that contribute one signal to their unit and nothing else."""
-    zero, one = ibis.literal(0), ibis.literal(1)
     return table.select(
         "person",
         "touchpoint",
         *dims,
         "grp",
-        **{name: one if name == flag else zero for name in FLAGS},
+        signals=ibis.literal(BIT[flag], "int32"),
+        **{name: ibis.literal(int(name == flag)) for name in ("retry", "error")},
     )
 
 
@@ -303,15 +325,17 @@ def build_loops(
     return _only(looped, dims, "loop")
 
 
-FLAGS = ("exit", "open", "retry", "error", "postponed", "converted", "loop")
 TALLIES = {"retries": "retry", "errors": "error"}  # summed, from the flag of each event
+SIGNAL_COLUMNS = ("signals", *TALLIES.values())
 
 
 def _merged(table: ir.Table, keys: Sequence[Any], **extra: ir.Scalar) -> ir.Table:
-    """Per ``keys``: each flag's maximum, each tally's sum and the ``first`` position."""
+    """Per ``keys``: the union of the signal bits, each tally's sum and the ``first``
+    position."""
     return table.group_by(list(keys)).aggregate(
-        **{flag: table[flag].max() for flag in FLAGS},
-        **{tally: table[flag].sum() for tally, flag in TALLIES.items()},
+        signals=bit_or(table.signals),
+        # Each row counts 0 or 1 of a tally: a filtered count is cheaper than a sum.
+        **{tally: table.count(where=table[flag] == 1) for tally, flag in TALLIES.items()},
         first=table.grp.min(),
         **extra,
     )
@@ -339,14 +363,15 @@ def _units(rows: ir.Table, visited: ir.Table, dims: Sequence[str], i: int) -> ir
     are the person-touchpoint rows. Only where the values differ are the events merged again.
     """
     lo, hi = visited[f"_lo{i}"], visited[f"_hi{i}"]
-    columns = ["person", "touchpoint", "value", *FLAGS, *TALLIES, "first"]
+    columns = ["person", "touchpoint", "value", "signals", *TALLIES, "first"]
     single = visited.filter(lo == hi).mutate(value=lo).select(*columns)
     mixed = visited.filter(lo != hi)
     mixed = mixed.select(m_person=mixed.person, m_touchpoint=mixed.touchpoint)
     split = rows.join(mixed, [rows.person == mixed.m_person, rows.touchpoint == mixed.m_touchpoint])
     split = _merged(split, ["person", "touchpoint", _value(split, dims[i]).name("value")])
     per = single.union(split.select(*columns))
-    return per.mutate(decided=((per.exit == 1) | (per.open == 0)).ifelse(1, 0))
+    decided = has(per.signals, "exit") | ~has(per.signals, "open")
+    return per.mutate(decided=decided.ifelse(1, 0))
 
 
 def _stratum(first: ir.IntegerValue) -> ir.IntegerValue:
@@ -358,20 +383,21 @@ def _stratum(first: ir.IntegerValue) -> ir.IntegerValue:
 def _counts(per: ir.Table, dim: str) -> ir.Table:
     """Per ``touchpoint, value`` of one dimension: the unit counts."""
     decided = per.decided == 1
-    continued = decided & (per.exit == 0)
+    signals = {flag: has(per.signals, flag) for flag in FLAGS}
+    continued = decided & ~signals["exit"]
     counts = per.group_by("touchpoint", "value", stratum=_stratum(per.first)).aggregate(
         people=per.count(),
         decided=per.count(where=decided),
-        abandoned=per.count(where=per.exit == 1),
-        retried=per.count(where=per.retry == 1),
+        abandoned=per.count(where=signals["exit"]),
+        retried=per.count(where=signals["retry"]),
         retries=per.retries.sum(),
-        errored=per.count(where=per.error == 1),
+        errored=per.count(where=signals["error"]),
         errors=per.errors.sum(),
-        looped=per.count(where=per.loop == 1),
-        postponed=per.count(where=per.postponed == 1),
-        converted=per.count(where=decided & (per.converted == 1)),
+        looped=per.count(where=signals["loop"]),
+        postponed=per.count(where=signals["postponed"]),
+        converted=per.count(where=decided & signals["converted"]),
         continued=per.count(where=continued),
-        continued_converted=per.count(where=continued & (per.converted == 1)),
+        continued_converted=per.count(where=continued & signals["converted"]),
     )
     labelled = counts.mutate(dimension=ibis.literal(dim))
     return labelled.select("touchpoint", "dimension", "value", "stratum", *COUNTS)
