@@ -208,6 +208,30 @@ def test_from_node_filters_the_graph(con: Any) -> None:
     assert set(edges(run_transitions(events, PathsSpec(from_node="b")))) == {("b", "(end)")}
 
 
+@pytest.mark.parametrize("whole", [False, True], ids=["window", "joined"])
+def test_node_filters_pick_pairs_by_name_not_by_code(con: Any, whole: bool) -> None:
+    # p: it's → b → it's, q: b. Pairs: it's→b, b→it's, it's→(end), b→(end). The graph groups
+    # nodes by codes numbered in name order (b before it's); the answer must name them again.
+    events = con.create_table(
+        "events",
+        journeys(
+            {
+                "p": [("it's", "2026-01-01"), ("b", "+1s"), ("it's", "+1s")],
+                "q": [("b", "2026-01-01")],
+            }
+        ),
+    )
+
+    def graph(**options: Any) -> dict[tuple[str, str], int]:
+        result = run_transitions(events, PathsSpec(**options), whole=whole)
+        return {pair: row["count"] for pair, row in edges(result).items()}
+
+    assert graph(from_node="it's") == {("it's", "b"): 1, ("it's", "(end)"): 1}
+    assert graph(to_node="b") == {("it's", "b"): 1}
+    assert graph(to_node="(end)") == {("it's", "(end)"): 1, ("b", "(end)"): 1}
+    assert graph(from_node="nowhere") == {}
+
+
 @pytest.fixture
 def shop(con: Any) -> Any:
     # ana: home → cart → purchase → home
@@ -366,9 +390,9 @@ logs = st.lists(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(log=logs, include_end=st.booleans(), collapse=st.booleans())
+@given(log=logs, include_end=st.booleans(), collapse=st.booleans(), whole=st.booleans())
 def test_engine_matches_reference_on_random_logs(
-    log: list[tuple[str, int, str | None]], include_end: bool, collapse: bool
+    log: list[tuple[str, int, str | None]], include_end: bool, collapse: bool, whole: bool
 ) -> None:
     people: dict[str, list[Any]] = defaultdict(list)
     for person, seconds, name in log:
@@ -382,7 +406,7 @@ def test_engine_matches_reference_on_random_logs(
     spec = PathsSpec(include_end=include_end, collapse_repeats=collapse)
     got = {
         (r["from"], r["to"]): (r["count"], r["people"], r["median_seconds"])
-        for r in run_transitions(events, spec).to_dict()
+        for r in run_transitions(events, spec, whole).to_dict()
     }
     assert got == reference_transitions(rows, include_end, collapse)
     sequence_rows = fetch(build_sequences(events, spec))

@@ -75,6 +75,14 @@ def code_columns(
     return Coded(rows, dictionaries)
 
 
+def encode(table: ir.Table, column: str, dictionary: ir.Table) -> ir.Table:
+    """``table`` with the values in ``column`` replaced by their codes in ``dictionary`` (a
+    dictionary of :func:`code_columns`); a value not in it, or null, becomes null."""
+    codes = dictionary.select(_code=dictionary.code, _value=dictionary.value)
+    joined = table.left_join(codes, table[column] == codes._value)
+    return joined.select(*(joined._code.name(c) if c == column else c for c in table.columns))
+
+
 def decode(
     table: ir.Table, column: str, dictionary: ir.Table, missing: str | None = None
 ) -> ir.Table:
