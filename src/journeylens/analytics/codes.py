@@ -1,12 +1,14 @@
 """Small integer codes for text columns, so that the heavy part of a query compares integers.
 
 Touchpoints, event names and segment values have few distinct values, yet every sort payload,
-hash and comparison of a long query reads them as text. :func:`code_columns` numbers the
-distinct combinations of such columns in the engine, swaps the text for the numbers in one
-join, and keeps the dictionaries to name a small result again (:func:`decode`).
+hash and comparison of a long query reads them as text. :func:`code_columns` finds the distinct
+combinations of such columns (one aggregate in the engine), numbers them, and swaps the text for
+the numbers in one join; the dictionaries name a small result again (:func:`decode`).
 
-Codes follow value order (``dense_rank``), never the order rows were found, so an engine that
-computes an expression once per use (Spark) gets the same codes every time. A null stays null.
+The combinations come back as an in-memory table: the engine then knows it is small and builds
+the join's hash table on it. Left as a subquery, DuckDB guessed it as large as the events and
+built on the events instead, which needs memory in proportion to them (100M events ran out of
+memory). Codes follow value order, never the order rows were found; a null stays null.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
 
 Derived = Callable[[ir.Table], ir.Value]
 
@@ -49,29 +53,27 @@ def code_columns(
     [2.0, 1.0, nan, 2.0]
     """
     derived = derived or {}
-    combos = table.select(*columns).distinct()
-    codes = {
-        c: ibis.ifelse(
-            combos[c].isnull(), ibis.null("int32"), ibis.dense_rank().over(order_by=combos[c]) + 1
-        ).cast("int32")
-        for c in columns
-    }
-    combos = combos.select(
-        **{f"_text_{c}": combos[c] for c in columns},
-        **{f"_code_{c}": code for c, code in codes.items()},
-        **{name: make(combos) for name, make in derived.items()},
-    )
-    joined = table.join(combos, [table[c].identical_to(combos[f"_text_{c}"]) for c in columns])
+    distinct = table.select(*columns).distinct()
+    found = distinct.mutate(**{name: make(distinct) for name, make in derived.items()})
+    found = found.to_pyarrow()
+    combos: dict[str, pa.Array] = {}
+    dictionaries: dict[str, ir.Table] = {}
+    for c in columns:
+        text = found[c].combine_chunks()
+        names = pc.unique(text.drop_null())
+        names = pc.take(names, pc.array_sort_indices(names))
+        combos[f"_text_{c}"] = text
+        combos[f"_code_{c}"] = pc.add(pc.index_in(text, value_set=names), 1).cast(pa.int32())
+        numbers = pa.array(range(1, len(names) + 1), pa.int32())
+        dictionaries[c] = ibis.memtable(pa.table({"value": names, "code": numbers}))
+    for name in derived:
+        combos[name] = found[name].combine_chunks()
+    known = ibis.memtable(pa.table(combos))
+    joined = table.join(known, [table[c].identical_to(known[f"_text_{c}"]) for c in columns])
     rows = joined.select(
         *(c if c not in columns else joined[f"_code_{c}"].name(c) for c in table.columns),
         *derived,
     )
-    dictionaries = {
-        c: combos.filter(combos[f"_code_{c}"].notnull())
-        .select(value=combos[f"_text_{c}"], code=combos[f"_code_{c}"])
-        .distinct()
-        for c in columns
-    }
     return Coded(rows, dictionaries)
 
 
