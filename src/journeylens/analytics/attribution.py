@@ -378,9 +378,7 @@ def _run_shapley_ordered(
 
 def _totals(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> dict[str, float]:
     ends = touches.filter((touches.converted == 1) & (touches.pos == touches.n))
-    converting = ends.aggregate(
-        conversions=ends.count(), revenue=ends.revenue.sum(), people=ends.person_id.nunique()
-    )
+    converting = ends.aggregate(conversions=ends.count(), revenue=ends.revenue.sum())
     everything = build_conversions(_filtered(events, spec), spec.goals)
     goal = everything.aggregate(all_conversions=everything.conversions.sum())
     row = converting.cross_join(goal).execute().iloc[0]
