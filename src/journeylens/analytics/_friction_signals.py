@@ -195,16 +195,15 @@ def _event_flags(t: ir.Table, rules: SignalRules, end: datetime) -> dict[str, ir
     last = t.gap_next.isnull()
     ended = (last & (t.sec <= end_sec - rules.window)) | (t.gap_next > rules.window)
     repeat = ~t.err & ~t.prev_err & t.same_event & (t.gap_prev <= rules.retry)
-    repeat = _flag(repeat)
     flags = {
         "exit": ~t.goal & ended,
         "open": ~t.goal & last & (t.sec > end_sec - rules.window),
-        "retry": repeat == 1,
+        "retry": repeat,
         "error": t.err,
         "postponed": t.gap_next > rules.postpone,
         "converted": t.next_goal - t.sec <= rules.window,
     }
-    return {"signals": _signals(flags), "retry": repeat, "error": _flag(t.err)}
+    return {"signals": _signals(flags), "retry": _flag(repeat), "error": _flag(t.err)}
 
 
 def _anchors(seq: ir.Table) -> ir.Table:
@@ -256,7 +255,7 @@ def _only(table: ir.Table, dims: Sequence[str], flag: str) -> ir.Table:
         *dims,
         "grp",
         signals=ibis.literal(BIT[flag], "int32"),
-        **{name: ibis.literal(int(name == flag)) for name in ("retry", "error")},
+        **{name: ibis.literal(int(name == flag)) for name in TALLIES.values()},
     )
 
 
@@ -325,7 +324,7 @@ def build_loops(
     return _only(looped, dims, "loop")
 
 
-TALLIES = {"retries": "retry", "errors": "error"}  # summed, from the flag of each event
+TALLIES = {"retries": "retry", "errors": "error"}  # counted, from the 0/1 column of each row
 SIGNAL_COLUMNS = ("signals", *TALLIES.values())
 
 

@@ -80,9 +80,7 @@ def code_columns(
 def encode(table: ir.Table, column: str, dictionary: ir.Table) -> ir.Table:
     """``table`` with the values in ``column`` replaced by their codes in ``dictionary`` (a
     dictionary of :func:`code_columns`); a value not in it, or null, becomes null."""
-    codes = dictionary.select(_code=dictionary.code, _value=dictionary.value)
-    joined = table.left_join(codes, table[column] == codes._value)
-    return joined.select(*(joined._code.name(c) if c == column else c for c in table.columns))
+    return _swap(table, column, dictionary, "value", "code")
 
 
 def decode(
@@ -90,7 +88,19 @@ def decode(
 ) -> ir.Table:
     """``table`` with the codes in ``column`` named again; a code not in ``dictionary`` (or
     null) becomes ``missing``."""
-    names = dictionary.select(_code=dictionary.code, _value=dictionary.value)
-    joined = table.left_join(names, table[column] == names._code)
-    value = joined._value if missing is None else joined._value.fill_null(missing)
+    return _swap(table, column, dictionary, "code", "value", missing)
+
+
+def _swap(
+    table: ir.Table,
+    column: str,
+    dictionary: ir.Table,
+    key: str,
+    to: str,
+    missing: str | None = None,
+) -> ir.Table:
+    """``column`` looked up in ``dictionary`` by ``key`` and replaced by its ``to``."""
+    pairs = dictionary.select(_key=dictionary[key], _to=dictionary[to])
+    joined = table.left_join(pairs, table[column] == pairs._key)
+    value = joined._to if missing is None else joined._to.fill_null(missing)
     return joined.select(*(value.name(c) if c == column else c for c in table.columns))

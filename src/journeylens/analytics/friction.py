@@ -234,8 +234,8 @@ def stratified(strata: pd.DataFrame) -> pd.DataFrame:
     """Per segment: the counts summed over the position strata and, per signal, the parts of
     the comparison from the strata where both the segment and its baseline have units:
     ``_<s>_x1`` (the segment's units with it), ``_<s>_n1``/``_<s>_n2`` (the units of each),
-    ``_<s>_expected`` (the segment's units × the
-    baseline's rate), ``_<s>_dev`` and ``_<s>_var`` (the pooled test's deviation and variance).
+    ``_<s>_expected`` (the segment's units × the baseline's rate), ``_<s>_dev`` and ``_<s>_var``
+    (the pooled test's deviation and variance).
     """
     parts = strata.copy()
     for name, (hit, over) in SIGNALS.items():
