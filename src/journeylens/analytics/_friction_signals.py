@@ -34,6 +34,7 @@ import ibis.expr.types as ir
 
 from journeylens.analytics.codes import Coded, code_columns, decode
 from journeylens.analytics.filters import glob_to_regex
+from journeylens.analytics.packing import pack, unpack
 from journeylens.analytics.sequence import event_order, has_sequence_keys
 from journeylens.store.portable import bit_or
 
@@ -62,6 +63,11 @@ EPOCH = datetime(1970, 1, 1)
 # person's 1st, 2nd, 3rd-4th, 5th-8th, 9th-16th or a later one): segments are compared like
 # with like within each.
 POSITION_STRATA = (1, 2, 4, 8, 16)
+# What the sequence pass lags and leads of an event, packed in one integer (see ``.packing``):
+# codes are 1, 2, ... and 0 stands for none. And the two counts it keeps running, summed packed.
+NEIGHBOUR = (("err", 1), ("touchpoint", 31), ("event", 31))
+RUNNING = (("kept", 32), ("grp", 31))
+VISIT = (("touchpoint", 31), ("pos", 32))  # what the loop pass lags of the visit before
 
 
 @dataclass(frozen=True)
@@ -157,20 +163,32 @@ def _sequence(t: ir.Table, dims: Sequence[str], rules: SignalRules, end: datetim
         _person_window(t, (None, 0)),
         _person_window(t, (0, None)),
     )
-    prev_touchpoint = t.touchpoint.lag().over(w)
+    here = pack(
+        NEIGHBOUR,
+        err=t.err.ifelse(1, 0),
+        touchpoint=t.touchpoint.fill_null(0),
+        event=t.event.fill_null(0),
+    )
+    so_far = pack(RUNNING, kept=t.err.ifelse(0, 1), grp=t.touchpoint.notnull().ifelse(1, 0))
     t = t.mutate(
         gap_prev=t.sec - t.sec.lag().over(w),
         gap_next=t.sec.lead().over(w) - t.sec,
-        same_event=(t.event.lag().over(w) == t.event).fill_null(False),
-        prev_err=t.err.lag().over(w),
-        next_err=t.err.lead().over(w),
-        prev_placed=prev_touchpoint.notnull(),
-        moved=(prev_touchpoint != t.touchpoint).fill_null(False),
-        next_placed=t.touchpoint.notnull().lead().over(w),
-        grp=t.touchpoint.notnull().ifelse(1, 0).sum().over(running),
-        kept=t.err.ifelse(0, 1).sum().over(running),
+        _prev=here.lag().over(w),
+        _next=here.lead().over(w),
+        _so_far=so_far.sum().over(running),
         # Forwards over the rows still to come, so it shares the sort of the other windows.
         next_goal=t.goal.ifelse(t.sec, ibis.null("int64")).min().over(ahead),
+    )
+    prev_touchpoint = unpack(t._prev, NEIGHBOUR, "touchpoint").nullif(0)
+    t = t.mutate(
+        same_event=(unpack(t._prev, NEIGHBOUR, "event").nullif(0) == t.event).fill_null(False),
+        prev_err=unpack(t._prev, NEIGHBOUR, "err") == 1,
+        next_err=unpack(t._next, NEIGHBOUR, "err") == 1,
+        prev_placed=prev_touchpoint.notnull(),
+        moved=(prev_touchpoint != t.touchpoint).fill_null(False),
+        next_placed=unpack(t._next, NEIGHBOUR, "touchpoint") > 0,
+        grp=unpack(t._so_far, RUNNING, "grp"),
+        kept=unpack(t._so_far, RUNNING, "kept"),
     )
     keep = ("gap_prev", "prev_err", "next_err", "prev_placed", "moved", "next_placed", "grp")
     return t.select(
@@ -305,22 +323,27 @@ def build_loops(
     seq: ir.Table, visits: ir.Table, dims: Sequence[str], rules: SignalRules
 ) -> ir.Table:
     """The touchpoint visits that are part of an ``A → B → A → B`` loop (at its end or one
-    before it), in one pass over the visits, with their dimensions from ``seq``."""
+    before it), in one pass over the visits, with their dimensions from ``seq``.
+
+    The visit one before an end is itself an end's next-to-last visit, so the pass marks the
+    ends and names, from the visit before each (lagged packed with its touchpoint), the other.
+    """
     w = _person_window(visits)
     tp, sec = visits.touchpoint, visits.sec
+    before = pack(VISIT, touchpoint=tp, pos=visits.pos).lag().over(w)
     ends = (
         (tp.lag(2).over(w) == tp)
-        & (tp.lag(3).over(w) == tp.lag(1).over(w))
+        & (tp.lag(3).over(w) == unpack(before, VISIT, "touchpoint"))
         & (sec - sec.lag(3).over(w) <= rules.window)
     )
-    next_ends = (
-        (tp.lag(1).over(w) == tp.lead(1).over(w))
-        & (tp.lag(2).over(w) == tp)
-        & (sec.lead(1).over(w) - sec.lag(2).over(w) <= rules.window)
+    marked = visits.mutate(end=ends.fill_null(False), before=unpack(before, VISIT, "pos"))
+    marked = marked.filter(marked.end)
+    at = ibis.union(
+        marked.select(l_person=marked.person, l_pos=marked.pos),
+        marked.select(l_person=marked.person, l_pos=marked.before),
+        distinct=True,
     )
-    marked = visits.mutate(in_loop=ends.fill_null(False) | next_ends.fill_null(False))
-    marked = marked.filter(marked.in_loop).select(l_person=marked.person, l_pos=marked.pos)
-    looped = seq.join(marked, [seq.person == marked.l_person, seq.pos == marked.l_pos])
+    looped = seq.join(at, [seq.person == at.l_person, seq.pos == at.l_pos])
     return _only(looped, dims, "loop")
 
 
