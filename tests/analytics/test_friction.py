@@ -58,6 +58,22 @@ def test_a_journey_still_inside_its_window_is_open_not_abandoned() -> None:
     assert found["pay", "mobile"]["abandoned"] == 0
 
 
+def test_gaps_are_whole_seconds_as_on_every_engine() -> None:
+    # 00:00:00.2 → 00:00:30.9 is 30.7 s on the clock but 30 s in whole seconds (each time
+    # floored, as Spark counts them): within the 30-second retry window.
+    found = rows(
+        table(
+            {
+                "gus": [
+                    ("pay", "2026-01-01T00:00:00.200", MOBILE),
+                    ("pay", "2026-01-01T00:00:30.900", MOBILE),
+                ]
+            }
+        )
+    )
+    assert found["pay", "mobile"]["retries"] == 1
+
+
 def test_retry_is_the_same_event_again_within_seconds_errors_between_allowed() -> None:
     # eve: pay, payment_error 5 s, pay 5 s → one retry and one error at pay (the error event has
     # no touchpoint of its own: it is placed at the touchpoint before it).

@@ -127,3 +127,21 @@ def test_an_older_workspace_gains_the_sequence_keys_at_its_next_import(tmp_path)
         ws.import_files([more])
         events = ws.store.execute(ws.events.order_by(["person_id", "ts"]))
     assert events.person_seq.tolist() == [1, 2, 3, 4, 1, 2, 3]
+
+
+def test_the_gap_is_measured_in_whole_seconds() -> None:
+    # 10:00:00.2 → 10:30:00.9 is 30 min 0.7 s on the clock but exactly 30 min in whole seconds
+    # (each time floored, as every engine counts): the session continues.
+    import ibis
+
+    from journeylens.collect.sessions import build_session_ids
+
+    events = ibis.memtable(
+        {
+            "event_id": ["a", "b"],
+            "person_id": ["ann", "ann"],
+            "ts": pd.to_datetime(["2026-04-01 10:00:00.200", "2026-04-01 10:30:00.900"]),
+        }
+    )
+    ids = build_session_ids(events, 30).order_by("event_id").session_id.execute()
+    assert ids.tolist() == ["ann#1", "ann#1"]

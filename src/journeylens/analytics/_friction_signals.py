@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,11 +32,11 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from journeylens.analytics.codes import Coded, code_columns, decode
+from journeylens.analytics.codes import COMBINED, Coded, code_columns, decode
 from journeylens.analytics.filters import glob_to_regex
 from journeylens.analytics.packing import pack, unpack
 from journeylens.analytics.sequence import event_order, has_sequence_keys
-from journeylens.store.portable import bit_or
+from journeylens.store.portable import bit_or, epoch_seconds
 
 NONE = "(none)"
 COUNTS = (
@@ -123,33 +123,39 @@ def _narrow(events: ir.Table, dims: Sequence[str], rules: SignalRules) -> Coded:
     """The columns the signals read, with the person (``person``) and the event's place in
     their sequence (``pos``) as integers, and the text columns (event, touchpoint, dimensions)
     as codes (:mod:`.codes`); ``err`` and ``goal`` are matched on the distinct event names.
+    The dimensions' values travel together as one code, ``combo``: a unit's events nearly
+    always share them, so one comparison finds the units whose values differ, and the units are
+    counted once per combination instead of once per dimension.
 
     The stored ``person_key`` and ``person_seq`` (see :mod:`.sequence`) are those integers, so
     every sort and join below compares integers instead of text; a table without them (or with
     them not yet filled) numbers its sequences here. A dimension's ``(none)`` is its null.
     """
-    person = "person_key" if has_sequence_keys(events) else "person_id"
-    t = events.filter(events.ts.notnull(), events[person].notnull())
-    if person == "person_key":
-        place = t.person_seq
+    keyed = has_sequence_keys(events)
+    t = events.filter(events.ts.notnull(), events["person_key" if keyed else "person_id"].notnull())
+    if keyed:
+        # 32 bits are plenty for people and a person's events (a larger key fails the cast
+        # loudly), and narrower rows are cheaper to sort, hold and join.
+        person, place = t.person_key.cast("int32"), t.person_seq.cast("int32")
     else:
+        person = t.person_id
         place = ibis.row_number().over(group_by=t.person_id, order_by=event_order(t))
     narrow = t.select(
-        person=t[person],
+        person=person,
         pos=place,
         event=t.event,
         touchpoint=t.touchpoint,
         **{dim: t[dim].nullif(NONE) for dim in dims},
-        sec=t.ts.epoch_seconds(),
+        sec=epoch_seconds(t.ts),
     )
     flags = {
         "err": lambda names: is_error(names.event, rules.error_patterns),
         "goal": lambda names: names.event.isin(rules.goals).fill_null(False),
     }
-    return code_columns(narrow, ["event", "touchpoint", *dims], flags)
+    return code_columns(narrow, ["event", "touchpoint", *dims], flags, combine=dims)
 
 
-def _sequence(t: ir.Table, dims: Sequence[str], rules: SignalRules, end: datetime) -> ir.Table:
+def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
     """Each event of the coded rows of :func:`_narrow` with its neighbours, from windows that
     share one sort of narrow rows, and its own signals (:func:`_event_flags`), which keeps the
     rows every later step reads narrow.
@@ -187,8 +193,8 @@ def _sequence(t: ir.Table, dims: Sequence[str], rules: SignalRules, end: datetim
         prev_placed=prev_touchpoint.notnull(),
         moved=(prev_touchpoint != t.touchpoint).fill_null(False),
         next_placed=unpack(t._next, NEIGHBOUR, "touchpoint") > 0,
-        grp=unpack(t._so_far, RUNNING, "grp"),
-        kept=unpack(t._so_far, RUNNING, "kept"),
+        grp=unpack(t._so_far, RUNNING, "grp").cast("int32"),
+        kept=unpack(t._so_far, RUNNING, "kept").cast("int32"),
     )
     keep = ("gap_prev", "prev_err", "next_err", "prev_placed", "moved", "next_placed", "grp")
     return t.select(
@@ -196,7 +202,7 @@ def _sequence(t: ir.Table, dims: Sequence[str], rules: SignalRules, end: datetim
         "pos",
         "event",
         "touchpoint",
-        *dims,
+        COMBINED,
         "sec",
         "err",
         *keep,
@@ -239,14 +245,15 @@ def _placed(seq: ir.Table, anchors: ir.Table) -> ir.Table:
     return seq.filter(seq.touchpoint.notnull()).union(borrowed.select(*seq.columns))
 
 
-def build_event_signals(seq: ir.Table, anchors: ir.Table, dims: Sequence[str]) -> ir.Table:
-    """One row per placed event: ``person, touchpoint, <dims>`` and 0/1 signal columns.
+def build_event_signals(seq: ir.Table, anchors: ir.Table) -> ir.Table:
+    """One row per placed event: ``person, touchpoint, combo`` (its segment values, see
+    :func:`_narrow`) and the signal columns.
 
     ``retry`` here is only a repeat of the event just before; repeats across errors are
     :func:`build_burst_retries`.
     """
     t = _placed(seq, anchors)
-    return t.select("person", "touchpoint", *dims, "grp", *SIGNAL_COLUMNS)
+    return t.select("person", "touchpoint", COMBINED, "grp", *SIGNAL_COLUMNS)
 
 
 def _flag(condition: ir.BooleanValue) -> ir.IntegerValue:
@@ -265,19 +272,19 @@ def has(signals: ir.IntegerValue, flag: str) -> ir.BooleanValue:
     return (signals & BIT[flag]) != 0
 
 
-def _only(table: ir.Table, dims: Sequence[str], flag: str) -> ir.Table:
+def _only(table: ir.Table, flag: str) -> ir.Table:
     """Rows that contribute one signal to their unit and nothing else."""
     return table.select(
         "person",
         "touchpoint",
-        *dims,
+        COMBINED,
         "grp",
         signals=ibis.literal(BIT[flag], "int32"),
         **{name: ibis.literal(int(name == flag)) for name in TALLIES.values()},
     )
 
 
-def build_burst_retries(seq: ir.Table, dims: Sequence[str], rules: SignalRules) -> ir.Table:
+def build_burst_retries(seq: ir.Table, rules: SignalRules) -> ir.Table:
     """Retries across errors: ``pay, payment_error, pay``, every gap within ``retry``.
 
     Such a repeat's earlier event is the non-error event whose ``kept`` is one less; the errors
@@ -303,7 +310,7 @@ def build_burst_retries(seq: ir.Table, dims: Sequence[str], rules: SignalRules) 
         ],
     )
     repeats = repeats.join(runs, [repeats.person == runs.r_person, repeats.kept - 1 == runs.r_kept])
-    return _only(repeats, dims, "retry")
+    return _only(repeats, "retry")
 
 
 def _visits(seq: ir.Table, anchors: ir.Table) -> ir.Table:
@@ -319,9 +326,7 @@ def _visits(seq: ir.Table, anchors: ir.Table) -> ir.Table:
     return moved.select(*columns).union(gap.select(*columns))
 
 
-def build_loops(
-    seq: ir.Table, visits: ir.Table, dims: Sequence[str], rules: SignalRules
-) -> ir.Table:
+def build_loops(seq: ir.Table, visits: ir.Table, rules: SignalRules) -> ir.Table:
     """The touchpoint visits that are part of an ``A → B → A → B`` loop (at its end or one
     before it), in one pass over the visits, with their dimensions from ``seq``.
 
@@ -336,7 +341,8 @@ def build_loops(
         & (tp.lag(3).over(w) == unpack(before, VISIT, "touchpoint"))
         & (sec - sec.lag(3).over(w) <= rules.window)
     )
-    marked = visits.mutate(end=ends.fill_null(False), before=unpack(before, VISIT, "pos"))
+    before_pos = unpack(before, VISIT, "pos").cast(visits.pos.type())
+    marked = visits.mutate(end=ends.fill_null(False), before=before_pos)
     marked = marked.filter(marked.end)
     at = ibis.union(
         marked.select(l_person=marked.person, l_pos=marked.pos),
@@ -344,11 +350,13 @@ def build_loops(
         distinct=True,
     )
     looped = seq.join(at, [seq.person == at.l_person, seq.pos == at.l_pos])
-    return _only(looped, dims, "loop")
+    return _only(looped, "loop")
 
 
 TALLIES = {"retries": "retry", "errors": "error"}  # counted, from the 0/1 column of each row
 SIGNAL_COLUMNS = ("signals", *TALLIES.values())
+UNIT = ("person", "touchpoint", "value", "signals", *TALLIES, "first")
+SEGMENT_KEYS = ("touchpoint", "dimension", "value")
 
 
 def _merged(table: ir.Table, keys: Sequence[Any], **extra: ir.Scalar) -> ir.Table:
@@ -363,37 +371,53 @@ def _merged(table: ir.Table, keys: Sequence[Any], **extra: ir.Scalar) -> ir.Tabl
     )
 
 
-def _value(rows: ir.Table, dim: str) -> ir.IntegerValue:
-    """A dimension's code; 0 for none (named :data:`NONE` by :func:`_named`)."""
-    return rows[dim].fill_null(0)
+def _visited(rows: ir.Table) -> ir.Table:
+    """Per person and touchpoint: the merged signals and the lowest and highest combination of
+    segment values (``_lo``, ``_hi``) of its events."""
+    combo = rows[COMBINED]
+    return _merged(rows, ["person", "touchpoint"], _lo=combo.min(), _hi=combo.max())
 
 
-def _visited(rows: ir.Table, dims: Sequence[str]) -> ir.Table:
-    """Per person and touchpoint: the merged signals and each dimension's lowest and highest
-    value (``_lo<i>``, ``_hi<i>``): one aggregation for every dimension."""
-    ranges = {}
-    for i, dim in enumerate(dims):
-        ranges[f"_lo{i}"] = _value(rows, dim).min()
-        ranges[f"_hi{i}"] = _value(rows, dim).max()
-    return _merged(rows, ["person", "touchpoint"], **ranges)
+def _single(visited: ir.Table) -> ir.Table:
+    """The units of people whose events at a touchpoint share their segment values (nearly
+    all): one per person and touchpoint, its ``value`` the combination."""
+    single = visited.filter(visited._lo == visited._hi)
+    return _decided(single.mutate(value=single._lo).select(*UNIT))
 
 
-def _units(rows: ir.Table, visited: ir.Table, dims: Sequence[str], i: int) -> ir.Table:
-    """Per person, touchpoint and value of dimension ``i``: the merged signals.
-
-    A person's events at a touchpoint nearly always share each dimension's value: those units
-    are the person-touchpoint rows. Only where the values differ are the events merged again.
-    """
-    lo, hi = visited[f"_lo{i}"], visited[f"_hi{i}"]
-    columns = ["person", "touchpoint", "value", "signals", *TALLIES, "first"]
-    single = visited.filter(lo == hi).mutate(value=lo).select(*columns)
-    mixed = visited.filter(lo != hi)
+def _mixed_rows(rows: ir.Table, visited: ir.Table) -> ir.Table:
+    """The rows of people whose events at a touchpoint differ in some segment value (few)."""
+    mixed = visited.filter(visited._lo != visited._hi)
     mixed = mixed.select(m_person=mixed.person, m_touchpoint=mixed.touchpoint)
-    split = rows.join(mixed, [rows.person == mixed.m_person, rows.touchpoint == mixed.m_touchpoint])
-    split = _merged(split, ["person", "touchpoint", _value(split, dims[i]).name("value")])
-    per = single.union(split.select(*columns))
+    same = [rows.person == mixed.m_person, rows.touchpoint == mixed.m_touchpoint]
+    return rows.join(mixed, same).select(*rows.columns)
+
+
+def _decided(per: ir.Table) -> ir.Table:
     decided = has(per.signals, "exit") | ~has(per.signals, "open")
     return per.mutate(decided=decided.ifelse(1, 0))
+
+
+def _dimension_counts(rows: ir.Table, visited: ir.Table, codes: ir.Table) -> ir.Table:
+    """Per ``touchpoint, dimension, value`` (the value's code) and stratum: the unit counts.
+
+    Units whose events share their segment values are counted once per combination, and the
+    counts add up by each dimension's value in it. The other people's events are merged again
+    by each dimension's value: one unit per person, touchpoint and value (a person who paid on
+    mobile and on desktop is two units).
+    """
+    by_combination = _counts(_single(visited), ["touchpoint", "value"])
+    single = by_combination.join(codes, by_combination.value == codes.c_combo)
+    single = single.select("touchpoint", "dimension", "stratum", *COUNTS, value=single.c_value)
+    mixed = _mixed_rows(rows, visited)
+    mixed = mixed.join(codes, mixed[COMBINED] == codes.c_combo)
+    merged = _merged(mixed, ["person", "touchpoint", "dimension", mixed.c_value.name("value")])
+    split = _counts(_decided(merged.select(*UNIT, "dimension")), SEGMENT_KEYS)
+    both = single.union(split.select(*single.columns))
+    summed = both.group_by(*SEGMENT_KEYS, "stratum").aggregate(
+        **{c: both[c].sum().cast("int64") for c in COUNTS}
+    )
+    return summed.select(*SEGMENT_KEYS, "stratum", *COUNTS)
 
 
 def _stratum(first: ir.IntegerValue) -> ir.IntegerValue:
@@ -402,12 +426,12 @@ def _stratum(first: ir.IntegerValue) -> ir.IntegerValue:
     return ibis.cases(*((first <= bound, i) for i, bound in bounds), else_=len(POSITION_STRATA))
 
 
-def _counts(per: ir.Table, dim: str) -> ir.Table:
-    """Per ``touchpoint, value`` of one dimension: the unit counts."""
+def _counts(per: ir.Table, keys: Sequence[str]) -> ir.Table:
+    """Per ``keys`` and stratum of units: the unit counts."""
     decided = per.decided == 1
     signals = {flag: has(per.signals, flag) for flag in FLAGS}
     continued = decided & ~signals["exit"]
-    counts = per.group_by("touchpoint", "value", stratum=_stratum(per.first)).aggregate(
+    return per.group_by(*keys, stratum=_stratum(per.first)).aggregate(
         people=per.count(),
         decided=per.count(where=decided),
         abandoned=per.count(where=signals["exit"]),
@@ -421,8 +445,6 @@ def _counts(per: ir.Table, dim: str) -> ir.Table:
         continued=per.count(where=continued),
         continued_converted=per.count(where=continued & signals["converted"]),
     )
-    labelled = counts.mutate(dimension=ibis.literal(dim))
-    return labelled.select("touchpoint", "dimension", "value", "stratum", *COUNTS)
 
 
 def build_segment_counts(
@@ -447,24 +469,39 @@ def build_segment_counts(
     [['pay', '(none)', 1, 1]]
     """
     coded = _narrow(events, dims, rules)
-    seq = _sequence(coded.rows, dims, rules, end)
+    seq = _sequence(coded.rows, rules, end)
     anchors = _anchors(seq)
-    rows = build_event_signals(seq, anchors, dims).union(build_burst_retries(seq, dims, rules))
-    rows = rows.union(build_loops(seq, _visits(seq, anchors), dims, rules))
+    rows = build_event_signals(seq, anchors).union(build_burst_retries(seq, rules))
+    rows = rows.union(build_loops(seq, _visits(seq, anchors), rules))
     if touchpoints is not None:
         rows = rows.filter(rows.touchpoint.isin(coded.codes_of("touchpoint", touchpoints)))
-    visited = _visited(rows, dims)
-    parts = [
-        _named(_counts(_units(rows, visited, dims, i), dim), coded, dim)
-        for i, dim in enumerate(dims)
-    ]
+    visited = _visited(rows)
+    return _named(_dimension_counts(rows, visited, _value_codes(coded, dims)), coded, dims)
+
+
+def _each(dims: Sequence[str], part: Callable[[str], ir.Table]) -> ir.Table:
+    """One table of ``part(dim)`` for every dimension."""
+    parts = [part(dim).mutate(dimension=ibis.literal(dim)) for dim in dims]
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
-def _named(counts: ir.Table, coded: Coded, dim: str) -> ir.Table:
-    """The counts of one dimension with the touchpoint and the value as text again."""
+def _value_codes(coded: Coded, dims: Sequence[str]) -> ir.Table:
+    """Per combination of segment values and dimension: the dimension's value (its code, 0 for
+    none) as ``c_combo, c_value, dimension`` (small)."""
+    combos = coded.combinations
+    assert combos is not None  # the dimensions are combined in _narrow
+    return _each(dims, lambda d: combos.select(c_combo=combos[COMBINED], c_value=combos[d]))
+
+
+def _named(counts: ir.Table, coded: Coded, dims: Sequence[str]) -> ir.Table:
+    """The counts with the touchpoint and each dimension's value as text again."""
     named = decode(counts, "touchpoint", coded.dictionaries["touchpoint"])
-    return decode(named, "value", coded.dictionaries[dim], missing=NONE)
+    names = _each(dims, lambda d: coded.dictionaries[d])
+    names = names.select(n_dimension=names.dimension, n_code=names.code, n_value=names.value)
+    same = [named.dimension == names.n_dimension, named.value == names.n_code]
+    joined = named.left_join(names, same)
+    text = joined.n_value.fill_null(NONE)
+    return joined.select(*(text.name(c) if c == "value" else c for c in named.columns))
 
 
 def _long(table: ir.Table, dims: Sequence[str]) -> ir.Table:

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 Derived = Callable[[ir.Table], ir.Value]
+COMBINED = "combo"  # the column of combined codes (see ``code_columns``'s ``combine``)
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Coded:
 
     rows: ir.Table
     dictionaries: Mapping[str, ir.Table]
+    combinations: ir.Table | None = None
 
     def codes_of(self, column: str, values: Sequence[str]) -> ir.Column:
         """The codes of ``values`` in ``column`` (for ``isin`` on the coded rows)."""
@@ -38,12 +41,19 @@ class Coded:
 
 
 def code_columns(
-    table: ir.Table, columns: Sequence[str], derived: Mapping[str, Derived] | None = None
+    table: ir.Table,
+    columns: Sequence[str],
+    derived: Mapping[str, Derived] | None = None,
+    combine: Sequence[str] = (),
 ) -> Coded:
     """``table`` with each of ``columns`` replaced by its code.
 
     ``derived``: columns computed from the text on the distinct combinations instead of on every
     row (a pattern match over an event name, say), then carried to the rows by the same join.
+
+    ``combine``: some of ``columns`` whose rows carry one code for the values together instead:
+    a column :data:`COMBINED` numbering their distinct tuples 1, 2, ... (in the order of their
+    codes). :attr:`Coded.combinations` gives each number's codes, 0 standing for null.
 
     Examples
     --------
@@ -68,13 +78,23 @@ def code_columns(
         dictionaries[c] = ibis.memtable(pa.table({"value": names, "code": numbers}))
     for name in derived:
         combos[name] = found[name].combine_chunks()
+    combinations = None
+    if combine:
+        codes = [combos.pop(f"_code_{c}").fill_null(0).to_numpy() for c in combine]
+        tuples, number = np.unique(np.column_stack(codes), axis=0, return_inverse=True)
+        combos[COMBINED] = pa.array(number.reshape(-1) + 1, pa.int32())
+        numbered = {COMBINED: np.arange(1, len(tuples) + 1, dtype=np.int32)}
+        numbered |= {c: tuples[:, i].astype(np.int32) for i, c in enumerate(combine)}
+        combinations = ibis.memtable(pa.table(numbered))
     known = ibis.memtable(pa.table(combos))
     joined = table.join(known, [table[c].identical_to(known[f"_text_{c}"]) for c in columns])
+    kept = [c for c in table.columns if c not in combine]
     rows = joined.select(
-        *(c if c not in columns else joined[f"_code_{c}"].name(c) for c in table.columns),
+        *(c if c not in columns else joined[f"_code_{c}"].name(c) for c in kept),
+        *([COMBINED] if combine else []),
         *derived,
     )
-    return Coded(rows, dictionaries)
+    return Coded(rows, dictionaries, combinations)
 
 
 def encode(table: ir.Table, column: str, dictionary: ir.Table) -> ir.Table:

@@ -2,14 +2,16 @@
 
 A session starts at a person's first event and whenever more than ``gap_minutes`` passed since
 their previous event (strictly more: an event exactly at the gap continues the session). The id
-is ``<person_id>#<n>`` with ``n`` counting the person's sessions from 1 in time order. Durations
-use epoch-second arithmetic, which every engine computes alike.
+is ``<person_id>#<n>`` with ``n`` counting the person's sessions from 1 in time order. Gaps are
+in whole seconds, each time floored to its second, which every engine computes alike.
 """
 
 from __future__ import annotations
 
 import ibis
 from ibis import _
+
+from journeylens.store.portable import epoch_seconds
 
 
 def build_session_ids(events: ibis.Table, gap_minutes: int) -> ibis.Table:
@@ -20,7 +22,7 @@ def build_session_ids(events: ibis.Table, gap_minutes: int) -> ibis.Table:
     Give it narrow rows: sorting three columns is much cheaper than sorting whole events (the
     rebuild stores the result and joins it back by ``event_id``)."""
     order = [_.ts, _.event_id]
-    seconds = _.ts.epoch_seconds()
+    seconds = epoch_seconds(_.ts)
     previous = seconds.lag().over(group_by=_.person_id, order_by=order)
     starts = events.mutate(
         _session_start=ibis.ifelse(
