@@ -65,7 +65,7 @@ EPOCH = datetime(1970, 1, 1)
 POSITION_STRATA = (1, 2, 4, 8, 16)
 # What the sequence pass lags and leads of an event, packed in one integer (see ``.packing``):
 # codes are 1, 2, ... and 0 stands for none. And the two counts it keeps running, summed packed.
-NEIGHBOUR = (("err", 1), ("touchpoint", 31), ("event", 31))
+NEIGHBOUR = (("err", 1), ("goal", 1), ("touchpoint", 30), ("event", 31))
 RUNNING = (("kept", 32), ("grp", 31))
 VISIT = (("touchpoint", 31), ("pos", 32))  # what the loop pass lags of the visit before
 
@@ -164,26 +164,38 @@ def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
     touchpoint of its ``grp``. ``kept`` counts the non-error events so far: a run of errors has
     the ``kept`` of the non-error event before it.
     """
+    # The sort carries the event's own codes and flags packed as they are lagged: one column.
+    here = pack(
+        NEIGHBOUR,
+        err=t.err.ifelse(1, 0),
+        goal=t.goal.ifelse(1, 0),
+        touchpoint=t.touchpoint.fill_null(0),
+        event=t.event.fill_null(0),
+    )
+    t = t.select("person", "pos", COMBINED, "sec", _here=here)
     w, running, ahead = (
         _person_window(t),
         _person_window(t, (None, 0)),
         _person_window(t, (0, None)),
     )
-    here = pack(
-        NEIGHBOUR,
-        err=t.err.ifelse(1, 0),
-        touchpoint=t.touchpoint.fill_null(0),
-        event=t.event.fill_null(0),
+    err, goal = _part(t._here, "err") == 1, _part(t._here, "goal") == 1
+    so_far = pack(
+        RUNNING, kept=err.ifelse(0, 1), grp=(_part(t._here, "touchpoint") > 0).ifelse(1, 0)
     )
-    so_far = pack(RUNNING, kept=t.err.ifelse(0, 1), grp=t.touchpoint.notnull().ifelse(1, 0))
     t = t.mutate(
         gap_prev=t.sec - t.sec.lag().over(w),
         gap_next=t.sec.lead().over(w) - t.sec,
-        _prev=here.lag().over(w),
-        _next=here.lead().over(w),
+        _prev=t._here.lag().over(w),
+        _next=t._here.lead().over(w),
         _so_far=so_far.sum().over(running),
         # Forwards over the rows still to come, so it shares the sort of the other windows.
-        next_goal=t.goal.ifelse(t.sec, ibis.null("int64")).min().over(ahead),
+        next_goal=goal.ifelse(t.sec, ibis.null("int64")).min().over(ahead),
+    )
+    t = t.mutate(
+        event=_part(t._here, "event").nullif(0).cast("int32"),
+        touchpoint=_part(t._here, "touchpoint").nullif(0).cast("int32"),
+        err=_part(t._here, "err") == 1,
+        goal=_part(t._here, "goal") == 1,
     )
     prev_touchpoint = unpack(t._prev, NEIGHBOUR, "touchpoint").nullif(0)
     t = t.mutate(
@@ -209,6 +221,10 @@ def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
         "kept",
         **_event_flags(t, rules, end),
     )
+
+
+def _part(packed: ir.IntegerValue, name: str) -> ir.IntegerValue:
+    return unpack(packed, NEIGHBOUR, name)
 
 
 def _event_flags(t: ir.Table, rules: SignalRules, end: datetime) -> dict[str, ir.IntegerValue]:
