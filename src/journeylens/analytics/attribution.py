@@ -232,7 +232,7 @@ class AttributionResult(Result):
     totals: dict[str, float]
     transition_matrix: pd.DataFrame | None = None
     removal_effects: pd.DataFrame | None = None
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
     shapley_positions: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
@@ -331,7 +331,7 @@ def _long(frame: pd.DataFrame, models: Sequence[str], level: str) -> pd.DataFram
 
 def _run_markov(
     touches: ir.Table, spec: AttributionSpec, totals: dict[str, float]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, ir.Table]:
     expression = _markov.build_transitions(touches, spec.markov_order)
     counts = expression.execute()
     try:
@@ -349,23 +349,23 @@ def _run_markov(
             "markov_revenue": _markov.share(effects["value_removal_effect"], totals["revenue"]),
         }
     )
-    return frame, _markov.transition_matrix(counts), effects, str(ibis.to_sql(expression))
+    return frame, _markov.transition_matrix(counts), effects, expression
 
 
 def _run_shapley(
     touches: ir.Table, spec: AttributionSpec, players: list[str]
-) -> tuple[pd.DataFrame, str]:
+) -> tuple[pd.DataFrame, ir.Table]:
     expression = _shapley.build_coalitions(touches, players)
     coalitions = _shapley.coalition_names(expression.execute(), players)
     values = _shapley.shapley_values(coalitions, spec.shapley_samples, spec.seed)
     frame = values.rename(columns={"conversions": "shapley_conversions"})
     frame = frame.rename(columns={"revenue": "shapley_revenue"})
-    return frame, str(ibis.to_sql(expression))
+    return frame, expression
 
 
 def _run_shapley_ordered(
     touches: ir.Table, players: list[str]
-) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+) -> tuple[pd.DataFrame, pd.DataFrame, ir.Table]:
     expression = _shapley_ordered.build_sequences(touches, players)
     sequences = _shapley_ordered.sequence_names(expression.execute(), players)
     positions = _shapley_ordered.ordered_shapley_values(sequences)
@@ -373,7 +373,7 @@ def _run_shapley_ordered(
     frame = frame.rename(
         columns={"conversions": "shapley_ordered_conversions", "revenue": "shapley_ordered_revenue"}
     )
-    return frame, positions, str(ibis.to_sql(expression))
+    return frame, positions, expression
 
 
 def _totals(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> dict[str, float]:
@@ -435,27 +435,27 @@ def run_attribution(
 def _run(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> AttributionResult:
     totals = _totals(events, touches, spec)
     frames: list[pd.DataFrame] = []
-    sql: list[str] = []
+    queries: list[ir.Table] = []
     matrix = effects = None
     if any(m in RULE_MODELS for m in spec.models):
         expression = build_rule_attribution(touches, spec)
         frames.append(expression.execute())
-        sql.append(str(ibis.to_sql(expression)))
+        queries.append(expression)
     if "markov" in spec.models:
-        markov, matrix, effects, text = _run_markov(touches, spec, totals)
+        markov, matrix, effects, query = _run_markov(touches, spec, totals)
         frames.append(markov)
-        sql.append(text)
+        queries.append(query)
     shapleys = {"shapley", "shapley_ordered"} & set(spec.models)
     players = sorted(touches.select("key").distinct().execute()["key"]) if shapleys else []
     if "shapley" in spec.models:
-        shapley, text = _run_shapley(touches, spec, players)
+        shapley, query = _run_shapley(touches, spec, players)
         frames.append(shapley)
-        sql.append(text)
+        queries.append(query)
     positions = None
     if "shapley_ordered" in spec.models:
-        ordered, positions, text = _run_shapley_ordered(touches, players)
+        ordered, positions, query = _run_shapley_ordered(touches, players)
         frames.append(ordered)
-        sql.append(text)
+        queries.append(query)
         positions = positions.rename(columns={"key": spec.level})
     wide = _merge(frames)
     long = _long(wide, spec.models, spec.level)
@@ -465,7 +465,7 @@ def _run(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> Attribut
     if effects is not None:
         effects = effects.rename(columns={"key": spec.level})
     return AttributionResult(
-        spec, long, totals, matrix, effects, ";\n".join(sql), shapley_positions=positions
+        spec, long, totals, matrix, effects, tuple(queries), shapley_positions=positions
     )
 
 

@@ -95,7 +95,7 @@ class FrictionChangeResult(Result):
     before: tuple[datetime, datetime]
     after: tuple[datetime, datetime]
     rows: pd.DataFrame = field(default_factory=pd.DataFrame)
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.rows
@@ -196,7 +196,7 @@ class FunnelChangeResult(Result):
     after: Any
     windows: tuple[tuple[datetime, datetime], tuple[datetime, datetime]]
     change: dict[str, Any] = field(default_factory=dict)
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         parts = [

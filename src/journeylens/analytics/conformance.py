@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -116,7 +115,7 @@ class ConformanceResult(Result):
 
     summary: dict[str, Any]
     deviations: pd.DataFrame
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.deviations.copy()
@@ -187,5 +186,5 @@ def run_conformance(
     return ConformanceResult(
         summary=summary,
         deviations=deviations,
-        sql=f"{ibis.to_sql(summary_expr)};\n{ibis.to_sql(deviations_expr)}",
+        queries=(summary_expr, deviations_expr),
     )

@@ -311,7 +311,7 @@ class DropoffResult(Result):
 
     spec: DropoffSpec
     frame: pd.DataFrame
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.frame
@@ -358,4 +358,4 @@ def run_dropoff(events: ir.Table, spec: DropoffSpec) -> DropoffResult:
     [3, 0, 1, 1, 1]
     """
     expr = build_dropoff(events, spec)
-    return DropoffResult(spec, _frame(expr.execute(), spec), str(ibis.to_sql(expr)))
+    return DropoffResult(spec, _frame(expr.execute(), spec), (expr,))

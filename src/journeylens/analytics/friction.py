@@ -414,7 +414,7 @@ class FrictionResult(Result):
     spec: FrictionSpec
     rows: pd.DataFrame
     overview: dict[str, Any] = field(default_factory=dict)
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.rows

@@ -687,7 +687,7 @@ class FunnelResult(Result):
     spec: FunnelSpec
     steps: pd.DataFrame
     breakdown: dict[str, pd.DataFrame] = field(default_factory=dict)
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         """The overall steps, one row per step."""
@@ -805,7 +805,7 @@ def run_funnel(events: ir.Table, spec: FunnelSpec) -> FunnelResult:
         )
         for value in order["segment"]:
             breakdown[str(value)] = _step_frame(segments[segments["segment"] == value], spec)
-    return FunnelResult(spec, _step_frame(overall, spec), breakdown, str(ibis.to_sql(expr)))
+    return FunnelResult(spec, _step_frame(overall, spec), breakdown, (expr,))
 
 
 def dropped_people(events: ir.Table, spec: FunnelSpec, step: int) -> ir.Table:
@@ -863,7 +863,7 @@ class FunnelTrendResult(Result):
     spec: FunnelSpec
     every: str
     frame: pd.DataFrame
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.frame
@@ -925,7 +925,7 @@ def run_funnel_trend(events: ir.Table, spec: FunnelSpec, every: str = "day") -> 
         )
     columns = ["period", "entrants", "conversions", "conversion", "ci_low", "ci_high"]
     frame = pd.DataFrame.from_records(rows, columns=columns)
-    return FunnelTrendResult(spec, every, frame, str(ibis.to_sql(expr)))
+    return FunnelTrendResult(spec, every, frame, (expr,))
 
 
 @dataclass
@@ -940,7 +940,7 @@ class ConversionDriversResult(Result):
     spec: FunnelSpec
     step: int
     frame: pd.DataFrame
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.frame
@@ -1019,7 +1019,7 @@ def run_conversion_drivers(
     stats, sizes = expr.execute(), totals.execute()
     n, c = int(sizes["n"].iloc[0]), int(sizes["c"].iloc[0] or 0)
     frame = _odds(stats, n, c, top)
-    return ConversionDriversResult(spec, step, frame, str(ibis.to_sql(expr)))
+    return ConversionDriversResult(spec, step, frame, (expr,))
 
 
 def _odds(stats: pd.DataFrame, n: int, c: int, top: int) -> pd.DataFrame:

@@ -110,7 +110,7 @@ class IncrementalityResult(Result):
     incremental ``conversions`` and ``revenue`` it implies among the matched exposed people."""
 
     lifts: pd.DataFrame
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.lifts
@@ -428,8 +428,8 @@ def run_incrementality(events: ir.Table, spec: IncrementalitySpec) -> Incrementa
             }
         )
     frame = pd.DataFrame(rows, columns=_COLUMNS)
-    sql = f"{ibis.to_sql(totals_expr)};\n{ibis.to_sql(exposed_expr)}"
-    return IncrementalityResult(frame.sort_values("lift", ascending=False, ignore_index=True), sql)
+    frame = frame.sort_values("lift", ascending=False, ignore_index=True)
+    return IncrementalityResult(frame, (totals_expr, exposed_expr))
 
 
 _COLUMNS = [

@@ -284,7 +284,7 @@ class TransitionsResult(Result):
     edges: pd.DataFrame
     flows: pd.DataFrame
     spec: PathsSpec = field(default_factory=PathsSpec)
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.edges.copy()
@@ -337,7 +337,7 @@ def run_transitions(
         edges=edges.reset_index(drop=True),
         flows=step_flows,
         spec=spec,
-        sql=f"{ibis.to_sql(graph)};\n{ibis.to_sql(flows)}",
+        queries=(graph, flows),
     )
 
 
@@ -392,7 +392,7 @@ class TopPathsResult(Result):
 
     paths: pd.DataFrame
     spec: PathsSpec = field(default_factory=PathsSpec)
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.paths.copy()
@@ -453,7 +453,7 @@ def run_top_paths(events: ir.Table, spec: PathsSpec) -> TopPathsResult:
         }
     )
     paths.insert(1, "steps", paths["path"].map(len))
-    return TopPathsResult(paths=paths, spec=spec, sql=ibis.to_sql(expr))
+    return TopPathsResult(paths=paths, spec=spec, queries=(expr,))
 
 
 def sankey(links: Sequence[tuple[tuple[int, str], tuple[int, str], int]], title: str) -> Any:

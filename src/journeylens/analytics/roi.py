@@ -152,7 +152,7 @@ class RoiResult(Result):
 
     roi: pd.DataFrame
     level: str = "touchpoint"
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.roi
@@ -199,7 +199,7 @@ def run_roi(
         )
         frame["roas"] = np.where(frame["cost"] > 0, frame["revenue"] / frame["cost"], np.nan)
         frame["roi"] = np.where(frame["cost"] > 0, frame["roas"] - 1, np.nan)
-    return RoiResult(frame, level, attribution.sql)
+    return RoiResult(frame, level, attribution.queries)
 
 
 @dataclass
@@ -208,7 +208,7 @@ class CutListResult(Result):
     ``lift_high``, ``reason``, ``savings``, ``explanation``; the costliest first."""
 
     cuts: pd.DataFrame
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.cuts

@@ -169,7 +169,7 @@ class StageFlowResult(Result):
 
     stages: pd.DataFrame
     touchpoints: pd.DataFrame
-    sql: str = ""
+    queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.stages.copy()
@@ -267,5 +267,5 @@ def run_stage_flow(
     return StageFlowResult(
         stages=frame,
         touchpoints=touch[["kind", "stage", "touchpoint", "people"]],
-        sql=f"{ibis.to_sql(summary_expr)};\n{ibis.to_sql(touch_expr)}",
+        queries=(summary_expr, touch_expr),
     )
