@@ -99,6 +99,13 @@ def import_(
     encoding: Annotated[
         str | None, typer.Option(help="Text encoding, if not UTF-8 (e.g. cp1252).")
     ] = None,
+    ts_format: Annotated[
+        str | None,
+        typer.Option(
+            help="strptime format of timestamps given as text, e.g. '%m/%d/%Y %H:%M' "
+            "(default: ISO 8601 or epoch seconds/milliseconds)."
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     engine: EngineOpt = None,
     fmt: FormatOpt = "table",
@@ -109,7 +116,7 @@ def import_(
     _check_format(fmt)
     mapping = parse_map(map_ or [])
     with _open(workspace, engine) as ws, _progress(files) as advance:
-        summary = ws.import_files(files, kind, mapping, timezone, encoding, advance)
+        summary = ws.import_files(files, kind, mapping, timezone, encoding, advance, ts_format)
     if fmt == "json":
         import json
 

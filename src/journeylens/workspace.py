@@ -76,6 +76,7 @@ class Workspace:
         timezone: str = "UTC",
         encoding: str | None = None,
         progress: Callable[[int], None] | None = None,
+        ts_format: str | None = None,
     ) -> ImportSummary:
         """Import events or feedback files, then place them on the journey.
 
@@ -99,6 +100,7 @@ class Workspace:
             progress,
             scratch=self.path,
             finish=lambda rows: self.rebuild(incoming={kind: rows}),
+            ts_format=ts_format,
         )
         return summary
 

@@ -163,6 +163,34 @@ def test_offsets_are_converted_to_utc_and_naive_times_use_the_timezone(ws, tmp_p
     assert got["d"] == "2026-03-01 12:00:00"  # epoch seconds are UTC
 
 
+def test_a_timestamp_format_reads_local_and_offset_times(ws, tmp_path):
+    # US month/day/year in the import's time zone; a row that does not follow the format is
+    # rejected and says which format it did not follow.
+    local = write(
+        tmp_path / "us.csv",
+        "event_id,ts,event,user_id\na,03/01/2026 12:00,x,u\nb,13/01/2026 12:00,x,u\n",
+    )
+    summary = ws.import_files([local], timezone="Europe/Stockholm", ts_format="%m/%d/%Y %H:%M")
+    assert (summary.stored, summary.rejected_by_reason) == (1, {"unparseable_timestamp": 1})
+    assert events(ws)["ts"].astype(str).tolist() == ["2026-03-01 11:00:00"]  # CET is UTC+1
+    assert rejected(ws)["detail"].tolist() == [
+        "cannot read '13/01/2026 12:00' with the format '%m/%d/%Y %H:%M'"
+    ]
+    # A format with an offset gives instants: the import's time zone does not apply.
+    zoned = write(tmp_path / "z.csv", "event_id,ts,event,user_id\nc,01.03.2026 12:00 -0530,x,u\n")
+    ws.import_files([zoned], timezone="Europe/Stockholm", ts_format="%d.%m.%Y %H:%M %z")
+    got = events(ws).set_index("event_id")["ts"].astype(str).to_dict()
+    assert got["c"] == "2026-03-01 17:30:00"
+
+
+@pytest.mark.parametrize("ts_format", ["day-month-year", "%Q"])
+def test_an_unusable_timestamp_format_is_one_error_and_nothing_is_written(ws, tmp_path, ts_format):
+    path = write(tmp_path / "e.csv", "ts,event,user_id\n01/03/2026,a,u\n")
+    with pytest.raises(ImportFileError, match="Invalid --ts-format"):
+        ws.import_files([path], ts_format=ts_format)
+    assert ws.store.count("events") == ws.store.count("rejected") == 0
+
+
 def test_markup_and_sql_looking_text_is_stored_as_given(ws, tmp_path):
     nasty_event = "<script>alert('x')</script>"
     nasty_id = "u'; DROP TABLE events; --"

@@ -41,18 +41,41 @@ class Limits:
     max_properties_chars: int
     latest: datetime  # naive UTC: later timestamps are "in the future"
     timezone: str
+    ts_format: str | None = None  # strptime format of timestamps given as text
 
     @classmethod
-    def from_config(cls, config: Config, timezone: str = "UTC") -> Limits:
+    def from_config(
+        cls, config: Config, timezone: str = "UTC", ts_format: str | None = None
+    ) -> Limits:
         if timezone not in zoneinfo.available_timezones() and timezone != "UTC":
             raise ImportFileError(f"Unknown time zone '{timezone}'; use a name like Europe/Oslo.")
+        if ts_format is not None:
+            check_ts_format(ts_format)
         now = datetime.now(UTC).replace(tzinfo=None)
         return cls(
             config.max_field_chars,
             config.max_properties_chars,
             now + timedelta(hours=config.max_future_hours),
             timezone,
+            ts_format,
         )
+
+
+def check_ts_format(ts_format: str) -> None:
+    """Refuse a timestamp format the engine cannot use, before anything is read."""
+    if "%" not in ts_format:
+        raise ImportFileError(
+            f"Invalid --ts-format {ts_format!r}: use strptime codes, e.g. '%m/%d/%Y %H:%M'."
+        )
+    try:
+        duckdb.connect().execute("SELECT try_strptime('', $f)", {"f": ts_format})
+    except duckdb.Error as error:
+        raise ImportFileError(f"Invalid --ts-format {ts_format!r}: {error}") from None
+
+
+def _zoned(ts_format: str) -> bool:
+    """Whether a format reads an offset or zone (``%z``/``%Z``), so its times are instants."""
+    return "%z" in ts_format or "%Z" in ts_format
 
 
 def _text(col: str) -> str:
@@ -67,8 +90,12 @@ def _naive(instant: str) -> str:
     return f"make_timestamp(epoch_us({instant}))"
 
 
-def _timestamp(col: str, dtype: pa.DataType, utc: bool) -> str:
-    """SQL that parses ``col`` to a naive UTC timestamp (NULL when it cannot)."""
+def _timestamp(col: str, dtype: pa.DataType, utc: bool, ts_format: str | None = None) -> str:
+    """SQL that parses ``col`` to a naive UTC timestamp (NULL when it cannot).
+
+    With ``ts_format``, text is read with that strptime format (bound as ``$ts_format``) and
+    nothing else; typed values are read as without it.
+    """
     if pa.types.is_timestamp(dtype):
         if dtype.tz is not None:
             return _naive(f"CAST(b.{col} AS TIMESTAMPTZ)")
@@ -82,6 +109,13 @@ def _timestamp(col: str, dtype: pa.DataType, utc: bool) -> str:
     if pa.types.is_integer(dtype) or pa.types.is_floating(dtype):
         return _epoch(f"CAST(b.{col} AS DOUBLE)")
     text = _text(col)
+    if ts_format is not None:
+        parsed = f"try_strptime(trim({text}), $ts_format)"
+        if _zoned(ts_format):
+            return _naive(parsed)
+        if utc:
+            return parsed
+        return _naive(f"timezone(current_setting('TimeZone'), {parsed})")
     return (
         f"CASE WHEN regexp_full_match(trim({text}), '[0-9]{{9,13}}(\\.[0-9]+)?') "
         f"THEN {_epoch(f'TRY_CAST(trim({text}) AS DOUBLE)')} "
@@ -144,7 +178,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             "p.ts IS NULL",
             "unparseable_timestamp",
             "ts",
-            "'cannot read ''' || left(p.ts_text, 80) || ''' as an ISO-8601 timestamp'",
+            "'cannot read ''' || left(p.ts_text, 80) || ''' ' || $ts_reading",
         ),
         (
             "p.ts > $latest",
@@ -310,7 +344,9 @@ def _number(col: str, dtype: pa.DataType) -> str:
     return f"TRY_CAST(trim({_text(col)}) AS DOUBLE)"
 
 
-def _parsed(kind: str, types: Mapping[str, pa.DataType], utc: bool) -> str:
+def _parsed(
+    kind: str, types: Mapping[str, pa.DataType], utc: bool, ts_format: str | None = None
+) -> str:
     """SELECT list that parses a batch ``b`` (joined to the stage names ``s``)."""
     id_col = "event_id" if kind == "events" else "feedback_id"
     coded = ("type", "metric", "stage", "interaction", id_col)
@@ -322,8 +358,9 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], utc: bool) -> str:
     )
     items += [
         f"{_given('ts', types['ts'])} AS ts_text",
-        f"{_timestamp('ts', types['ts'], utc)} AS ts",
-        f"coalesce({_timestamp('received_at', types['received_at'], utc)}, $now) AS received_at",
+        f"{_timestamp('ts', types['ts'], utc, ts_format)} AS ts",
+        f"coalesce({_timestamp('received_at', types['received_at'], utc, ts_format)}, $now) "
+        "AS received_at",
         f"{_text('stage')} AS stage_text",
         "s.key AS stage",
         f"lower({_text('interaction')}) AS interaction",
@@ -352,7 +389,11 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], utc: bool) -> str:
 
 
 def _queries(
-    kind: str, types: Mapping[str, pa.DataType], utc: bool = True, source: str = "batch"
+    kind: str,
+    types: Mapping[str, pa.DataType],
+    utc: bool = True,
+    source: str = "batch",
+    ts_format: str | None = None,
 ) -> tuple[str, str]:
     """(select the good rows, explain the rejected rows): each parses ``source`` in one pass.
 
@@ -369,7 +410,7 @@ def _queries(
     def checked(raw: str) -> str:
         return f"""
 WITH p AS (
-  SELECT {_parsed(kind, types, utc)}{raw}
+  SELECT {_parsed(kind, types, utc, ts_format)}{raw}
   FROM {source} AS b LEFT JOIN stage_names AS s ON lower(trim(CAST(b.stage AS VARCHAR))) = s.name
 ), checked AS (SELECT p.*, {_screen(kind)} AS _bad FROM p)"""
 
@@ -480,7 +521,8 @@ class BatchValidator:
         key = (source, *(str(types[c]) if c in types else "" for c in names))
         if key not in self._queries:
             utc = self.limits.timezone == "UTC"
-            self._queries[key] = _queries(self.kind, types, utc, source)
+            ts_format = self.limits.ts_format
+            self._queries[key] = _queries(self.kind, types, utc, source, ts_format)
         return self._queries[key]
 
     def _params(self) -> dict[str, object]:
@@ -491,6 +533,12 @@ class BatchValidator:
             "max_field": self.limits.max_field_chars,
             "max_props": self.limits.max_properties_chars,
             "stages": self.stage_list,
+            "ts_format": self.limits.ts_format,
+            "ts_reading": (
+                f"with the format '{self.limits.ts_format}'"
+                if self.limits.ts_format is not None
+                else "as an ISO-8601 timestamp"
+            ),
         }
 
     def close(self) -> None:
