@@ -1,7 +1,7 @@
 """Benchmark: funnel, transition graph and friction on the demo data, against the peers.
 
     .venv/bin/python bench/journeys.py --events 1000000 [--events 10000000] \
-        [--peers .venv-peers] [--skip-pm4py] [--skip-retentioneering]
+        [--peers .venv-peers] [--skip-pm4py] [--skip-retentioneering] [--repeat N]
 
 Data: the demo generator's workspace at each size (built once into ``bench/data/demo_<n>``),
 its ``person_id, ts, event_id, event, touchpoint`` columns exported to Parquet for the peers.
@@ -16,16 +16,21 @@ with its peak memory (max RSS). Contenders:
   within 7 days of the entry) and retentioneering's funnel (no window);
 - pm4py's directly-follows graph and the same graph hand-written in polars.
 
-Figures are seconds from one run on a shared machine: read the ratios, not the absolute values.
+Figures are seconds on a shared machine: read the ratios, not the absolute values. With
+``--repeat N`` every contender runs N times, the rounds interleaved so that a busy moment hits
+them alike, and the median time (and the highest peak) is shown.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
@@ -176,25 +181,46 @@ def line(name: str, figures: dict[str, object], against: float | None = None) ->
     return text + f"   -> {figures['result']}"
 
 
-def run(events: int, peers: Path, skip: set[str]) -> None:
+PEERS_OF = {"funnel": ("pandas", "retentioneering"), "transitions": ("polars", "pm4py")}
+ANALYSES = ("funnel", "transitions", "friction")
+
+
+def median_of(runs: list[dict[str, object]]) -> dict[str, object]:
+    """One contender's runs: the median work time and the highest peak."""
+    work = statistics.median(float(r["work"]) for r in runs)  # type: ignore[arg-type]
+    peak = max(float(r["peak_mb"]) for r in runs)  # type: ignore[arg-type]
+    return {**runs[0], "work": work, "peak_mb": peak}
+
+
+def run(events: int, peers: Path, skip: set[str], repeat: int = 1) -> None:
     workspace = demo_workspace(events)
     parquet = export_columns(workspace)
-    print(f"\n{events:,} demo events ({workspace})")
-    scan = ours(workspace, "scan")
-    print(line("DuckDB scan of the columns", scan))
-    scan_s = float(scan["work"])  # type: ignore[arg-type]
+    rounds = f", median of {repeat} rounds" if repeat > 1 else ""
+    print(f"\n{events:,} demo events ({workspace}){rounds}")
     python = peers / "bin" / "python"
-    figures = {which: ours(workspace, which) for which in ("funnel", "transitions", "friction")}
-    for which, mine in figures.items():
-        seconds = float(mine["work"])  # type: ignore[arg-type]
-        print(line(f"journeylens {which}", mine) + f"   ({seconds / scan_s:.1f}× the scan)")
-        if which == "friction" or not python.exists():
-            continue
-        contenders = ["pandas", "retentioneering"] if which == "funnel" else ["polars", "pm4py"]
-        for name in contenders:
-            if name in skip:
-                continue
-            print(line(name, peer(python, parquet, name), seconds))
+    contenders: dict[str, Callable[[], dict[str, object]]] = {
+        which: functools.partial(ours, workspace, which) for which in ("scan", *ANALYSES)
+    }
+    if python.exists():
+        for names in PEERS_OF.values():
+            for name in names:
+                if name not in skip:
+                    contenders[name] = functools.partial(peer, python, parquet, name)
+    # Rounds interleave the contenders, so a busy moment of the machine hits them alike.
+    runs: dict[str, list[dict[str, object]]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, measure in contenders.items():
+            runs[name].append(measure())
+    figures = {name: median_of(found) for name, found in runs.items()}
+    print(line("DuckDB scan of the columns", figures["scan"]))
+    scan_s = float(figures["scan"]["work"])  # type: ignore[arg-type]
+    for which in ANALYSES:
+        seconds = float(figures[which]["work"])  # type: ignore[arg-type]
+        ratio = f"   ({seconds / scan_s:.1f}× the scan)"
+        print(line(f"journeylens {which}", figures[which]) + ratio)
+        for name in PEERS_OF.get(which, ()):
+            if name in figures:
+                print(line(name, figures[name], seconds))
     if not python.exists():
         print(f"  peers' virtualenv {peers} is absent: the peers were not run")
 
@@ -205,6 +231,7 @@ def main() -> None:
     parser.add_argument("--peers", type=Path, default=Path(__file__).parents[1] / ".venv-peers")
     parser.add_argument("--skip-pm4py", action="store_true", help="pm4py is slow at 10M")
     parser.add_argument("--skip-retentioneering", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds (medians shown)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -212,7 +239,7 @@ def main() -> None:
         return
     skip = {name for name in ("pm4py", "retentioneering") if getattr(args, f"skip_{name}")}
     for n in args.events or [1_000_000]:
-        run(n, args.peers, skip)
+        run(n, args.peers, skip, args.repeat)
 
 
 if __name__ == "__main__":
