@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import ibis
 import pandas as pd
 import pytest
 
+from journeylens.collect.sessions import build_session_ids
 from journeylens.config import CONFIG_FILE
 from journeylens.workspace import init_workspace, open_workspace
 
@@ -132,10 +134,6 @@ def test_an_older_workspace_gains_the_sequence_keys_at_its_next_import(tmp_path)
 def test_the_gap_is_measured_in_whole_seconds() -> None:
     # 10:00:00.2 → 10:30:00.9 is 30 min 0.7 s on the clock but exactly 30 min in whole seconds
     # (each time floored, as every engine counts): the session continues.
-    import ibis
-
-    from journeylens.collect.sessions import build_session_ids
-
     events = ibis.memtable(
         {
             "event_id": ["a", "b"],
