@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -197,14 +197,14 @@ def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
         err=_part(t._here, "err") == 1,
         goal=_part(t._here, "goal") == 1,
     )
-    prev_touchpoint = unpack(t._prev, NEIGHBOUR, "touchpoint").nullif(0)
+    prev_touchpoint = _part(t._prev, "touchpoint").nullif(0)
     t = t.mutate(
-        same_event=(unpack(t._prev, NEIGHBOUR, "event").nullif(0) == t.event).fill_null(False),
-        prev_err=unpack(t._prev, NEIGHBOUR, "err") == 1,
-        next_err=unpack(t._next, NEIGHBOUR, "err") == 1,
+        same_event=(_part(t._prev, "event").nullif(0) == t.event).fill_null(False),
+        prev_err=_part(t._prev, "err") == 1,
+        next_err=_part(t._next, "err") == 1,
         prev_placed=prev_touchpoint.notnull(),
         moved=(prev_touchpoint != t.touchpoint).fill_null(False),
-        next_placed=unpack(t._next, NEIGHBOUR, "touchpoint") > 0,
+        next_placed=_part(t._next, "touchpoint") > 0,
         grp=unpack(t._so_far, RUNNING, "grp").cast("int32"),
         kept=unpack(t._so_far, RUNNING, "kept").cast("int32"),
     )
@@ -224,6 +224,7 @@ def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
 
 
 def _part(packed: ir.IntegerValue, name: str) -> ir.IntegerValue:
+    """The part ``name`` of an event's packed codes and flags (:data:`NEIGHBOUR`)."""
     return unpack(packed, NEIGHBOUR, name)
 
 
@@ -414,8 +415,8 @@ def _decided(per: ir.Table) -> ir.Table:
     return per.mutate(decided=decided.ifelse(1, 0))
 
 
-def _dimension_counts(rows: ir.Table, visited: ir.Table, codes: ir.Table) -> ir.Table:
-    """Per ``touchpoint, dimension, value`` (the value's code) and stratum: the unit counts.
+def _dimension_counts(rows: ir.Table, visited: ir.Table, values: ir.Table) -> ir.Table:
+    """Per ``touchpoint, dimension, value`` and stratum: the unit counts.
 
     Units whose events share their segment values are counted once per combination, and the
     counts add up by each dimension's value in it. The other people's events are merged again
@@ -423,10 +424,10 @@ def _dimension_counts(rows: ir.Table, visited: ir.Table, codes: ir.Table) -> ir.
     mobile and on desktop is two units).
     """
     by_combination = _counts(_single(visited), ["touchpoint", "value"])
-    single = by_combination.join(codes, by_combination.value == codes.c_combo)
+    single = by_combination.join(values, by_combination.value == values.c_combo)
     single = single.select("touchpoint", "dimension", "stratum", *COUNTS, value=single.c_value)
     mixed = _mixed_rows(rows, visited)
-    mixed = mixed.join(codes, mixed[COMBINED] == codes.c_combo)
+    mixed = mixed.join(values, mixed[COMBINED] == values.c_combo)
     merged = _merged(mixed, ["person", "touchpoint", "dimension", mixed.c_value.name("value")])
     split = _counts(_decided(merged.select(*UNIT, "dimension")), SEGMENT_KEYS)
     both = single.union(split.select(*single.columns))
@@ -491,33 +492,25 @@ def build_segment_counts(
     rows = rows.union(build_loops(seq, _visits(seq, anchors), rules))
     if touchpoints is not None:
         rows = rows.filter(rows.touchpoint.isin(coded.codes_of("touchpoint", touchpoints)))
-    visited = _visited(rows)
-    return _named(_dimension_counts(rows, visited, _value_codes(coded, dims)), coded, dims)
+    counts = _dimension_counts(rows, _visited(rows), _values(coded, dims))
+    return decode(counts, "touchpoint", coded.dictionaries["touchpoint"])
 
 
-def _each(dims: Sequence[str], part: Callable[[str], ir.Table]) -> ir.Table:
-    """One table of ``part(dim)`` for every dimension."""
-    parts = [part(dim).mutate(dimension=ibis.literal(dim)) for dim in dims]
-    return ibis.union(*parts) if len(parts) > 1 else parts[0]
-
-
-def _value_codes(coded: Coded, dims: Sequence[str]) -> ir.Table:
-    """Per combination of segment values and dimension: the dimension's value (its code, 0 for
-    none) as ``c_combo, c_value, dimension`` (small)."""
+def _values(coded: Coded, dims: Sequence[str]) -> ir.Table:
+    """Per combination of segment values and dimension: the dimension's value as text
+    (:data:`NONE` for none), as ``c_combo, c_value, dimension`` (small)."""
     combos = coded.combinations
     assert combos is not None  # the dimensions are combined in _narrow
-    return _each(dims, lambda d: combos.select(c_combo=combos[COMBINED], c_value=combos[d]))
-
-
-def _named(counts: ir.Table, coded: Coded, dims: Sequence[str]) -> ir.Table:
-    """The counts with the touchpoint and each dimension's value as text again."""
-    named = decode(counts, "touchpoint", coded.dictionaries["touchpoint"])
-    names = _each(dims, lambda d: coded.dictionaries[d])
-    names = names.select(n_dimension=names.dimension, n_code=names.code, n_value=names.value)
-    same = [named.dimension == names.n_dimension, named.value == names.n_code]
-    joined = named.left_join(names, same)
-    text = joined.n_value.fill_null(NONE)
-    return joined.select(*(text.name(c) if c == "value" else c for c in named.columns))
+    parts = [
+        decode(
+            combos.select(c_combo=combos[COMBINED], c_value=combos[dim]),
+            "c_value",
+            coded.dictionaries[dim],
+            missing=NONE,
+        ).mutate(dimension=ibis.literal(dim))
+        for dim in dims
+    ]
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
 def _long(table: ir.Table, dims: Sequence[str]) -> ir.Table:
