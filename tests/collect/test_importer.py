@@ -408,12 +408,13 @@ def mixed_parquet(path: Path) -> Path:
 def test_parquet_read_by_the_store_gives_what_the_batch_reader_gives(
     tmp_path, monkeypatch, timezone
 ):
-    """The store scanning the file (in row ranges), Arrow batches checked in the store, and
+    """The store arranging the file's batches in SQL, Arrow batches arranged in Python and
     Arrow batches checked apart (as on Spark) store the same rows and rejections."""
     from journeylens.collect import importer
 
     path = mixed_parquet(tmp_path / "mixed.parquet")
-    monkeypatch.setattr(importer, "SCAN_ROWS", 4)  # row groups of 3 rows: ranges [0, 6), [6, 9)
+    monkeypatch.setattr(importer, "SCAN_ROWS", 4)  # row groups of 3 rows, read 4 rows at a time
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 3)  # each read cut into record batches of 3
     scan = importer._scannable
     ways = {"scan": (scan, True), "batches": (lambda r: False, True), "arrow": (scan, False)}
     results = {}
@@ -429,7 +430,7 @@ def test_parquet_read_by_the_store_gives_what_the_batch_reader_gives(
             bad = rejected(workspace).drop(columns="rejected_at")
             results[name] = (summary, events(workspace), bad, seen)
     summary, stored, bad, seen = results["scan"]
-    assert seen == [6, 3]
+    assert seen == [4, 4, 1]
     assert summary["rejected_by_reason"] == {
         "future_timestamp": 1,
         "missing_timestamp": 1,

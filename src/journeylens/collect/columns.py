@@ -132,10 +132,10 @@ def arrange(batch: pa.Table, plan: Mapping[str, str], kind: str) -> pa.Table:
 
 
 def arranged_sql(
-    schema: pa.Schema, plan: Mapping[str, str], kind: str, relation: str, line: str
+    schema: pa.Schema, plan: Mapping[str, str], kind: str, relation: str
 ) -> tuple[str, dict[str, pa.DataType]]:
-    """:func:`arrange` as SQL over ``relation`` (a file scanned by the engine), with ``_line``
-    computed by ``line``; and the arranged column types."""
+    """:func:`arrange` as SQL over ``relation`` (the file's columns of ``schema`` and
+    ``_line``, read by the engine); and the arranged column types."""
     original = list(schema.names)
     items = {canonical: _quoted(source) for source, canonical in plan.items()}
     types = {canonical: schema.field(source).type for source, canonical in plan.items()}
@@ -143,7 +143,7 @@ def arranged_sql(
         items.setdefault(name, "CAST(NULL AS VARCHAR)")
         types.setdefault(name, pa.string())
     extra = [c for c in original if c not in plan]
-    items["_line"] = line
+    items["_line"] = "_line"
     items["_extra"] = _struct(extra) if extra else "CAST(NULL AS STRUCT(_ VARCHAR))"
     if extra and "properties" not in plan.values():
         # Without a properties column, unknown columns that are all empty add nothing: null

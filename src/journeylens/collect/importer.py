@@ -1,8 +1,8 @@
 """Import events and feedback files: stream, check, stage, de-duplicate, store.
 
 Rows are read in batches, parsed and checked in an embedded DuckDB (see ``validate``), and good
-rows are staged in the workspace's engine. On a DuckDB store a Parquet file is parsed and checked
-by the store's own connection as it scans the file, so its rows never pass through Python. Only
+rows are staged in the workspace's engine. On a DuckDB store the store's own connection parses
+and checks each batch where it lies in Arrow memory, so no row passes through Python. Only
 when every file has been read do the staged rows move into the canonical table, in one
 statement: within the import the first occurrence of an id wins (file order, then line order),
 and ids already stored are skipped, so re-importing a file stores nothing twice. Bad rows go to
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from journeylens.collect.columns import INPUT_COLUMNS, arrange, arranged_sql, plan_columns
-from journeylens.collect.readers import FileReader, open_file
+from journeylens.collect.readers import FileReader, open_file, parquet_tables
 from journeylens.collect.validate import BatchValidator, Limits, Source, Target
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
@@ -37,8 +37,8 @@ TARGETS = {
     "feedback": ("feedback", FEEDBACK, "feedback_id"),
 }
 Progress = Callable[[int], None]
-ROW_NUMBER = "file_row_number"  # the column a Parquet scan adds: the row's position, from 0
-SCAN_ROWS = 1 << 20  # rows per statement when the store scans a Parquet file (for progress)
+SCAN_ROWS = 1 << 20  # rows per statement when the store arranges a Parquet file's batches
+CHUNK_ROWS = 1 << 16  # rows per Arrow record batch: the unit the store's threads share
 BATCH_VIEW = "_journeylens_import_batch"
 
 
@@ -123,11 +123,14 @@ def import_files(
     try:
         for index, (reader, plan) in enumerate(opened):
             if stager.native is not None and _scannable(reader):
-                for first, end in _row_ranges(reader.path):
-                    stager.scan(_parquet_source(reader, plan, kind, first, end), reader.path, index)
-                    summary.rows += end - first
+                file_schema = pq.read_schema(reader.path)
+                sql, types = arranged_sql(file_schema, plan, kind, BATCH_VIEW)
+                for rows in parquet_tables(reader.path, SCAN_ROWS):
+                    source = Source(sql, types, rows.num_rows, {})
+                    stager.registered(rows, source, reader.path, index)
+                    summary.rows += rows.num_rows
                     if progress:
-                        progress(end - first)
+                        progress(rows.num_rows)
                 continue
             for batch in reader.batches():
                 plan = plan or _plan_from_batch(reader, kind, batch, mapping)
@@ -169,36 +172,9 @@ def store_dir(store: Store) -> Path:
 
 
 def _scannable(reader: FileReader) -> bool:
-    """Whether the store's engine can read the file itself (a Parquet file whose columns do not
-    clash with the row number the scan adds)."""
-    return reader.format == "parquet" and ROW_NUMBER not in reader.columns
-
-
-def _row_ranges(path: Path) -> Iterator[tuple[int, int]]:
-    """``[first, end)`` row ranges of whole row groups, about ``SCAN_ROWS`` each (a scan
-    filtered on the row number reads only its row groups)."""
-    metadata = pq.ParquetFile(path).metadata
-    first = end = 0
-    for group in range(metadata.num_row_groups):
-        end += metadata.row_group(group).num_rows
-        if end - first >= SCAN_ROWS:
-            yield first, end
-            first = end
-    if end > first:
-        yield first, end
-
-
-def _parquet_source(
-    reader: FileReader, plan: Mapping[str, str], kind: str, first: int, end: int
-) -> Source:
-    schema = pq.read_schema(reader.path)
-    relation = (
-        f"read_parquet($path, {ROW_NUMBER} = true) "
-        f"WHERE {ROW_NUMBER} >= $first_row AND {ROW_NUMBER} < $end_row"
-    )
-    sql, types = arranged_sql(schema, plan, kind, relation, f"{ROW_NUMBER} + 1")
-    params = {"path": str(reader.path), "first_row": first, "end_row": end}
-    return Source(sql, types, end - first, params)
+    """Whether the store's engine can arrange the file's batches itself (a Parquet file whose
+    columns do not clash with the ``_line`` every batch gains)."""
+    return reader.format == "parquet" and "_line" not in reader.columns
 
 
 @dataclass
@@ -225,9 +201,19 @@ class _Stager:
                 self.reasons.update(bad.column("_reason").to_pylist())
             return
         types = {f.name: f.type for f in arranged.schema}
-        self.native.register(BATCH_VIEW, arranged)
+        self.registered(arranged, Source(BATCH_VIEW, types, arranged.num_rows, {}), path, index)
+
+    def registered(self, rows: pa.Table, source: Source, path: Path, index: int) -> None:
+        """Stage ``source``, which reads ``rows`` as the view ``BATCH_VIEW``.
+
+        The rows are cut into record batches of ``CHUNK_ROWS`` first: the engine spreads an
+        Arrow table's batches over its threads (one large batch, or one Parquet row group,
+        is one thread's work)."""
+        assert self.native is not None
+        rows = pa.Table.from_batches(rows.to_batches(max_chunksize=CHUNK_ROWS), rows.schema)
+        self.native.register(BATCH_VIEW, rows)
         try:
-            self.scan(Source(BATCH_VIEW, types, arranged.num_rows, {}), path, index)
+            self.scan(source, path, index)
         finally:
             self.native.unregister(BATCH_VIEW)
 

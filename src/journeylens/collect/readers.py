@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -149,8 +150,14 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
 
 
 def _parquet_batches(reader: FileReader) -> Iterator[pa.Table]:
+    yield from parquet_tables(reader.path, BATCH_ROWS)
+
+
+def parquet_tables(path: Path, rows: int) -> Iterator[pa.Table]:
+    """The Parquet file as tables of up to ``rows`` rows with ``_line`` (the row number,
+    from 1)."""
     line = 1
-    for batch in pq.ParquetFile(reader.path).iter_batches(batch_size=BATCH_ROWS):
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
         yield _with_lines(pa.Table.from_batches([batch]), line)
         line += batch.num_rows
 
@@ -197,5 +204,5 @@ def _jsonl_table(columns: dict[str, list[object]], lines: list[int]) -> pa.Table
 
 
 def _with_lines(table: pa.Table, first_line: int) -> pa.Table:
-    lines = pa.array(range(first_line, first_line + table.num_rows), type=pa.int64())
-    return table.append_column("_line", lines)
+    lines = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
+    return table.append_column("_line", pa.array(lines))
