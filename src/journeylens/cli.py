@@ -106,6 +106,14 @@ def import_(
             "(default: ISO 8601 or epoch seconds/milliseconds)."
         ),
     ] = None,
+    decimal_comma: Annotated[
+        bool,
+        typer.Option(
+            "--decimal-comma",
+            help="Numbers given as text have a decimal comma, e.g. 1.234,50 "
+            "(as spreadsheets save them in many European locales).",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
     engine: EngineOpt = None,
     fmt: FormatOpt = "table",
@@ -116,7 +124,9 @@ def import_(
     _check_format(fmt)
     mapping = parse_map(map_ or [])
     with _open(workspace, engine) as ws, _progress(files) as advance:
-        summary = ws.import_files(files, kind, mapping, timezone, encoding, advance, ts_format)
+        summary = ws.import_files(
+            files, kind, mapping, timezone, encoding, advance, ts_format, decimal_comma
+        )
     if fmt == "json":
         import json
 

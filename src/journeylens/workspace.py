@@ -77,6 +77,7 @@ class Workspace:
         encoding: str | None = None,
         progress: Callable[[int], None] | None = None,
         ts_format: str | None = None,
+        decimal_comma: bool = False,
     ) -> ImportSummary:
         """Import events or feedback files, then place them on the journey.
 
@@ -101,6 +102,7 @@ class Workspace:
             scratch=self.path,
             finish=lambda rows: self.rebuild(incoming={kind: rows}),
             ts_format=ts_format,
+            decimal_comma=decimal_comma,
         )
         return summary
 

@@ -95,6 +95,16 @@ def test_import_reports_stored_and_rejected(tmp_path):
     assert json.loads(shown)[0]["line"] == 3
 
 
+def test_import_reads_a_european_spreadsheet_csv(tmp_path):
+    data = tmp_path / "e.csv"
+    data.write_text("ts;event;user_id;revenue\n2026-01-01T10:00:00Z;purchase;u;1.234,50\n")
+    for flags, expected in (((), (0, 1)), (("--decimal-comma",), (1, 0))):
+        ws = tmp_path / f"ws{len(flags)}"
+        run("init", str(ws))
+        out = run("import", str(data), *flags, "--format", "json", workspace=ws).stdout
+        assert (json.loads(out)["stored"], json.loads(out)["rejected"]) == expected
+
+
 def test_user_errors_are_one_line_and_exit_2(tmp_path):
     result = run("status", "--workspace", str(tmp_path / "missing"), check=False)
     assert result.returncode == 2

@@ -191,6 +191,59 @@ def test_an_unusable_timestamp_format_is_one_error_and_nothing_is_written(ws, tm
     assert ws.store.count("events") == ws.store.count("rejected") == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "separator", "newline"),
+    [("semi.csv", ";", "\r\n"), ("bar.csv", "|", "\n"), ("tab.txt", "\t", "\n")],
+)
+def test_the_field_separator_is_found_from_the_header(ws, tmp_path, name, separator, newline):
+    # Spreadsheets in many locales save CSV with semicolons (here with a BOM and CRLF lines);
+    # a comma inside a field does not fool the count.
+    lines = [
+        ["event_id", "ts", "event", "user_id", "campaign"],
+        ["a", "2026-01-01T10:00:00Z", "pricing_view", "u1", "spring, north"],
+        ["b", "2026-01-01T10:05:00Z", "purchase", "u1", ""],
+    ]
+    text = newline.join(separator.join(row) for row in lines) + newline
+    path = write(tmp_path / name, "\ufeff" + text)
+    summary = ws.import_files([path])
+    assert (summary.stored, summary.rejected) == (2, 0)
+    frame = events(ws)
+    assert frame["event"].tolist() == ["pricing_view", "purchase"]
+    assert frame["campaign"].tolist()[0] == "spring, north"
+
+
+def test_commas_in_the_header_keep_the_comma_separator(ws, tmp_path):
+    path = write(
+        tmp_path / "e.csv",
+        'ts,event,user_id,"note; more"\n2026-01-01T10:00:00Z,a,u1,"x; y"\n',
+    )
+    ws.import_files([path])
+    assert json.loads(events(ws)["properties"][0]) == {"note; more": "x; y"}
+
+
+def test_a_decimal_comma_is_read_when_asked_and_never_guessed(ws, tmp_path):
+    rows = ["12,50", "1.234,50", "7", "12.50", "1,234"]
+    text = "event_id;ts;event;user_id;revenue\n" + "".join(
+        f"r{i};2026-01-01T10:0{i}:00Z;purchase;u1;{value}\n" for i, value in enumerate(rows)
+    )
+    path = write(tmp_path / "eu.csv", text)
+    ws.import_files([path])
+    plain = events(ws).set_index("event_id")["revenue"].to_dict()
+    assert plain == {"r2": 7.0, "r3": 12.5}  # a comma is never taken for a decimal point
+    first = rejected(ws).set_index("line")["detail"].to_dict()
+    assert first[2] == "cannot read '12,50' as a number (import with --decimal-comma?)"
+    assert sorted(first) == [2, 3, 6]
+
+    with init_workspace(tmp_path / "eu", template="four_stage_delight") as european:
+        summary = european.import_files([path], decimal_comma=True)
+        got = events(european).set_index("event_id")["revenue"].to_dict()
+        assert got == {"r0": 12.5, "r1": 1234.5, "r2": 7.0, "r4": 1.234}
+        assert summary.rejected_by_reason == {"invalid_revenue": 1}
+        assert rejected(european)["detail"].tolist() == [
+            "cannot read '12.50' as a number with a decimal comma (1.234,50)"
+        ]
+
+
 def test_markup_and_sql_looking_text_is_stored_as_given(ws, tmp_path):
     nasty_event = "<script>alert('x')</script>"
     nasty_id = "u'; DROP TABLE events; --"
@@ -315,6 +368,39 @@ def test_jsonl_with_segment_names_and_nested_properties(ws, tmp_path):
     assert json.loads(frame.loc["m1", "properties"]) == {"revenue_note": "x", "n": 2}
     assert json.loads(frame.loc["m2", "properties"]) == {"context": '{"ip":"1.2.3.4"}'}
     assert rejected(ws)[["line", "reason"]].values.tolist() == [[2, "invalid_json"]]
+
+
+def test_segment_calls_without_an_event_name_are_named_by_their_type(ws, tmp_path):
+    # A Segment export: page/screen calls carry a name, identify calls none; an order's
+    # revenue and currency are properties.
+    base = {"timestamp": "2026-01-01T10:00:00Z", "anonymousId": "a1"}
+    calls = [
+        {"messageId": "p1", "type": "page", "name": "Pricing"},
+        {"messageId": "p2", "type": "page"},
+        {"messageId": "s1", "type": "screen", "name": "Cart"},
+        {"messageId": "i1", "type": "identify", "userId": "u1", "traits": {"plan": "pro"}},
+        {
+            "messageId": "o1",
+            "type": "track",
+            "event": "Order Completed",
+            "properties": {"revenue": 99.5, "currency": "EUR"},
+        },
+        {"messageId": "o2", "event": "Order Refunded", "properties": {"revenue": -5}},
+        {"messageId": "t1", "type": "track"},
+    ]
+    lines = [json.dumps({**base, **call}) for call in calls]
+    summary = ws.import_files([write(tmp_path / "segment.jsonl", "\n".join(lines) + "\n")])
+    frame = events(ws).set_index("event_id")
+    assert frame["event"].to_dict() == {
+        "p1": "Viewed Pricing Page",
+        "p2": "Loaded a Page",
+        "s1": "Viewed Cart Screen",
+        "i1": "identify",
+        "o1": "Order Completed",
+    }
+    assert set(frame["person_id"]) == {"u1"}  # the identify call stitched the page views
+    assert (frame.loc["o1", "revenue"], frame.loc["o1", "currency"]) == (99.5, "EUR")
+    assert summary.rejected_by_reason == {"negative_revenue": 1, "missing_event": 1}
 
 
 def test_parquet_with_typed_columns(ws, tmp_path):

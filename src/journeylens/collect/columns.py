@@ -72,7 +72,10 @@ def plan_columns(
             )
     plan = {source: canonical for canonical, source in mapping.items()}
     taken = set(plan.values())
-    for name in columns:
+    # A column named exactly as a canonical one wins over another tool's name for it (a
+    # Segment export has ``event`` for track calls and ``name`` for page calls).
+    exact = [name for name in columns if name in wanted]
+    for name in [*exact, *(name for name in columns if name not in wanted)]:
         if name in plan:
             continue
         canonical = name if name in wanted else ALIASES.get(name, "")
@@ -145,6 +148,7 @@ def arranged_sql(
     extra = [c for c in original if c not in plan]
     items["_line"] = "_line"
     items["_extra"] = _struct(extra) if extra else "CAST(NULL AS STRUCT(_ VARCHAR))"
+    types["_extra"] = pa.struct([schema.field(c) for c in extra] or [pa.field("_", pa.string())])
     if extra and "properties" not in plan.values():
         # Without a properties column, unknown columns that are all empty add nothing: null
         # spares the row a JSON merge that would come out empty anyway.

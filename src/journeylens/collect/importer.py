@@ -100,13 +100,15 @@ def import_files(
     scratch: Path | None = None,
     finish: Callable[[ibis.Table], None] | None = None,
     ts_format: str | None = None,
+    decimal_comma: bool = False,
 ) -> ImportSummary:
     """Import ``paths`` into the ``kind`` table of ``store``; see the module docstring.
 
     ``finish`` receives the expression of the new, de-duplicated rows and must store them (the
     workspace folds them in while it recomputes derived columns, writing the table once);
     by default they are appended. ``ts_format``: a strptime format (``%m/%d/%Y %H:%M``) that
-    timestamps given as text follow, instead of ISO 8601 or epoch numbers.
+    timestamps given as text follow, instead of ISO 8601 or epoch numbers. ``decimal_comma``:
+    numbers given as text are written ``1.234,50``.
     """
     started = time.perf_counter()
     mapping = dict(mapping or {})
@@ -114,7 +116,7 @@ def import_files(
     table, schema, id_col = TARGETS[kind]
     staging, rejected_staging = f"_staging_{table}", "_staging_rejected"
     summary = ImportSummary(kind, [str(p) for p in paths])
-    limits = Limits.from_config(config, timezone, ts_format)
+    limits = Limits.from_config(config, timezone, ts_format, decimal_comma)
     validator = BatchValidator(kind, config, limits)
     store.create_scratch(staging, arrow_schema(schema).append(pa.field("_order", pa.int64())))
     store.create_scratch(rejected_staging, arrow_schema(REJECTED))

@@ -48,6 +48,7 @@ class FileReader:
     source: Path | None = None  # a cleaned copy read in place of ``path``
     invalid_json: dict[int, str] = field(default_factory=dict)  # filled while reading
     rows_estimate: int | None = None
+    delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
 
     def batches(self) -> Iterator[pa.Table]:
         readers = {"csv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches}
@@ -90,8 +91,15 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
     return reader
 
 
-def _delimiter(path: Path) -> str:
-    return "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+def sniff_delimiter(header: str, path: Path) -> str:
+    """The field separator of a CSV file, from its header line: of comma, semicolon, tab and
+    bar, the one that splits the header into the most fields (a ``.tsv`` file prefers tab,
+    any other a comma, when they split it alike). Spreadsheets in many locales save CSV with
+    semicolons."""
+    tab_first = ".tsv" in [s.lower() for s in path.suffixes]
+    candidates = ("\t", ",", ";", "|") if tab_first else (",", ";", "\t", "|")
+    fields = {c: len(next(_parse_csv_line(header, c))) for c in candidates}
+    return max(candidates, key=lambda c: fields[c])  # the first of the most fields
 
 
 def _csv_header(reader: FileReader) -> list[str]:
@@ -101,7 +109,9 @@ def _csv_header(reader: FileReader) -> list[str]:
         first = handle.readline()
     if not first.strip():
         raise ImportFileError(f"{reader.path}: the first line is empty; expected a header row.")
-    names = next(iter(_parse_csv_line(first.rstrip("\r\n"), _delimiter(reader.path))))
+    header = first.rstrip("\r\n")
+    reader.delimiter = sniff_delimiter(header, reader.path)
+    names = next(_parse_csv_line(header, reader.delimiter))
     return [n.strip() for n in names]
 
 
@@ -120,7 +130,7 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
         block_size=CSV_BLOCK_BYTES,
         encoding=encoding,
     )
-    parse = pacsv.ParseOptions(delimiter=_delimiter(reader.path), newlines_in_values=True)
+    parse = pacsv.ParseOptions(delimiter=reader.delimiter, newlines_in_values=True)
     convert = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in reader.columns},
         strings_can_be_null=True,

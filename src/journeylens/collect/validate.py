@@ -42,10 +42,15 @@ class Limits:
     latest: datetime  # naive UTC: later timestamps are "in the future"
     timezone: str
     ts_format: str | None = None  # strptime format of timestamps given as text
+    decimal_comma: bool = False  # numbers given as text are written 1.234,50
 
     @classmethod
     def from_config(
-        cls, config: Config, timezone: str = "UTC", ts_format: str | None = None
+        cls,
+        config: Config,
+        timezone: str = "UTC",
+        ts_format: str | None = None,
+        decimal_comma: bool = False,
     ) -> Limits:
         if timezone not in zoneinfo.available_timezones() and timezone != "UTC":
             raise ImportFileError(f"Unknown time zone '{timezone}'; use a name like Europe/Oslo.")
@@ -58,7 +63,12 @@ class Limits:
             now + timedelta(hours=config.max_future_hours),
             timezone,
             ts_format,
+            decimal_comma,
         )
+
+    @property
+    def utc(self) -> bool:
+        return self.timezone == "UTC"
 
 
 def check_ts_format(ts_format: str) -> None:
@@ -90,12 +100,13 @@ def _naive(instant: str) -> str:
     return f"make_timestamp(epoch_us({instant}))"
 
 
-def _timestamp(col: str, dtype: pa.DataType, utc: bool, ts_format: str | None = None) -> str:
+def _timestamp(col: str, dtype: pa.DataType, limits: Limits) -> str:
     """SQL that parses ``col`` to a naive UTC timestamp (NULL when it cannot).
 
-    With ``ts_format``, text is read with that strptime format (bound as ``$ts_format``) and
-    nothing else; typed values are read as without it.
+    With ``limits.ts_format``, text is read with that strptime format (bound as
+    ``$ts_format``) and nothing else; typed values are read as without it.
     """
+    utc, ts_format = limits.utc, limits.ts_format
     if pa.types.is_timestamp(dtype):
         if dtype.tz is not None:
             return _naive(f"CAST(b.{col} AS TIMESTAMPTZ)")
@@ -261,7 +272,8 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
                 "p.revenue_text IS NOT NULL AND p.revenue IS NULL",
                 "invalid_revenue",
                 "revenue",
-                "'cannot read ''' || left(p.revenue_text, 80) || ''' as a number'",
+                "'cannot read ''' || left(p.revenue_text, 80) || ''' ' || $number_reading "
+                "|| CASE WHEN contains(p.revenue_text, ',') THEN $comma_hint ELSE '' END",
             ),
             (
                 "p.revenue < 0",
@@ -338,19 +350,69 @@ def _given(col: str, dtype: pa.DataType) -> str:
     return f"CASE WHEN b.{col} IS NULL THEN NULL ELSE 'typed' END"
 
 
-def _number(col: str, dtype: pa.DataType) -> str:
+def _number(col: str, dtype: pa.DataType, decimal_comma: bool) -> str:
+    """SQL that reads ``col`` as a number (NULL when it cannot); see :func:`_read_number`."""
     if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
         return f"CAST(b.{col} AS DOUBLE)"
-    return f"TRY_CAST(trim({_text(col)}) AS DOUBLE)"
+    return _read_number(_text(col), decimal_comma)
 
 
-def _parsed(
-    kind: str, types: Mapping[str, pa.DataType], utc: bool, ts_format: str | None = None
-) -> str:
+def _read_number(text: str, decimal_comma: bool) -> str:
+    """SQL that reads the SQL text ``text`` as a number (NULL when it cannot). With
+    ``decimal_comma``, as ``1.234,50`` or ``1234,5`` are written in many European locales: a
+    comma before the decimals, points only between groups of three digits (``12.50`` is
+    refused, not misread as 1250)."""
+    text = f"trim({text})"
+    if not decimal_comma:
+        return f"TRY_CAST({text} AS DOUBLE)"
+    return (
+        f"CASE WHEN regexp_full_match({text}, "
+        "'[-+]?([0-9]{1,3}(\\.[0-9]{3})+|[0-9]+)(,[0-9]+)?') "
+        f"THEN TRY_CAST(replace(replace({text}, '.', ''), ',', '.') AS DOUBLE) END"
+    )
+
+
+def _event_name(types: Mapping[str, pa.DataType]) -> str:
+    """The event name; when the row has none, Segment's naming for its call type: a page or
+    screen call is ``Viewed <name> Page`` (``<name> Screen``), or ``Loaded a Page`` (``a
+    Screen``) without a name; identify, alias and group calls are named by their type."""
+    name = "NULL"
+    if _has_page_name(types):
+        name = "CASE WHEN trim(CAST(b._extra.name AS VARCHAR)) <> '' THEN b._extra.name END"
+    call = f"lower(trim({_text('type')}))"
+    return (
+        f"coalesce({_text('event')}, CASE {call} "
+        f"WHEN 'page' THEN coalesce('Viewed ' || {name} || ' Page', 'Loaded a Page') "
+        f"WHEN 'screen' THEN coalesce('Viewed ' || {name} || ' Screen', 'Loaded a Screen') "
+        "WHEN 'identify' THEN 'identify' WHEN 'alias' THEN 'alias' WHEN 'group' THEN 'group' "
+        "END)"
+    )
+
+
+def _property(key: str) -> str:
+    """The ``properties`` column's value at ``key``, as text: Segment sends an order's
+    ``revenue`` and ``currency`` there. NULL when the properties are not valid JSON."""
+    properties = _text("properties")
+    return (
+        f"CASE WHEN json_valid({properties}) THEN json_extract_string({properties}, '$.{key}') END"
+    )
+
+
+def _has_page_name(types: Mapping[str, pa.DataType]) -> bool:
+    """Whether the unknown columns (``_extra``) hold a ``name``: a page or screen call's name
+    when the file's ``event`` column took the event name."""
+    extra = types.get("_extra")
+    return extra is not None and pa.types.is_struct(extra) and extra.get_field_index("name") >= 0
+
+
+def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     """SELECT list that parses a batch ``b`` (joined to the stage names ``s``)."""
     id_col = "event_id" if kind == "events" else "feedback_id"
-    coded = ("type", "metric", "stage", "interaction", id_col)
+    coded = ("type", "metric", "stage", "interaction", "event", "currency", id_col)
     items = [f"{_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
+    if kind == "events":
+        items.append(f"{_event_name(types)} AS event")
+        items.append(f"coalesce({_text('currency')}, {_property('currency')}) AS currency")
     # A row without an id gets a stable hash of the row as given, so re-imports match.
     items.append(
         f"CASE WHEN {_text(id_col)} IS NULL THEN substr(md5(to_json(b._raw)), 1, 32) "
@@ -358,9 +420,8 @@ def _parsed(
     )
     items += [
         f"{_given('ts', types['ts'])} AS ts_text",
-        f"{_timestamp('ts', types['ts'], utc, ts_format)} AS ts",
-        f"coalesce({_timestamp('received_at', types['received_at'], utc, ts_format)}, $now) "
-        "AS received_at",
+        f"{_timestamp('ts', types['ts'], limits)} AS ts",
+        f"coalesce({_timestamp('received_at', types['received_at'], limits)}, $now) AS received_at",
         f"{_text('stage')} AS stage_text",
         "s.key AS stage",
         f"lower({_text('interaction')}) AS interaction",
@@ -371,29 +432,28 @@ def _parsed(
         f"THEN {_text('properties')} END, '{{}}'), to_json(b._extra)) END, '{{}}') AS properties",
         "b._line AS _line",
     ]
+    comma = limits.decimal_comma
     if kind == "events":
         items += [
             f"coalesce(lower({_text('type')}), 'track') AS type",
-            f"{_given('revenue', types['revenue'])} AS revenue_text",
-            f"{_number('revenue', types['revenue'])} AS revenue",
+            f"coalesce({_given('revenue', types['revenue'])}, {_property('revenue')}) "
+            "AS revenue_text",
+            f"coalesce({_number('revenue', types['revenue'], comma)}, "
+            f"{_read_number(_property('revenue'), comma)}) AS revenue",
         ]
     else:
         items += [
             f"lower({_text('metric')}) AS metric",
             f"{_given('score', types['score'])} AS score_text",
-            f"{_number('score', types['score'])} AS score",
+            f"{_number('score', types['score'], comma)} AS score",
             f"{_given('sentiment', types['sentiment'])} AS sentiment_text",
-            f"{_number('sentiment', types['sentiment'])} AS sentiment",
+            f"{_number('sentiment', types['sentiment'], comma)} AS sentiment",
         ]
     return ",\n  ".join(items)
 
 
 def _queries(
-    kind: str,
-    types: Mapping[str, pa.DataType],
-    utc: bool = True,
-    source: str = "batch",
-    ts_format: str | None = None,
+    kind: str, types: Mapping[str, pa.DataType], limits: Limits, source: str = "batch"
 ) -> tuple[str, str]:
     """(select the good rows, explain the rejected rows): each parses ``source`` in one pass.
 
@@ -410,7 +470,7 @@ def _queries(
     def checked(raw: str) -> str:
         return f"""
 WITH p AS (
-  SELECT {_parsed(kind, types, utc, ts_format)}{raw}
+  SELECT {_parsed(kind, types, limits)}{raw}
   FROM {source} AS b LEFT JOIN stage_names AS s ON lower(trim(CAST(b.stage AS VARCHAR))) = s.name
 ), checked AS (SELECT p.*, {_screen(kind)} AS _bad FROM p)"""
 
@@ -459,7 +519,7 @@ class BatchValidator:
         names += [(label.casefold(), s.key) for s in config.stages for label in s.labels.values()]
         self.stage_names = pa.table({"name": [n for n, _ in names], "key": [k for _, k in names]})
         self.stage_list = ", ".join(config.stage_keys)
-        self._queries: dict[tuple[str, ...], tuple[str, str]] = {}
+        self._queries: dict[tuple[object, ...], tuple[str, str]] = {}
 
     def check(self, batch: pa.Table) -> tuple[pa.Table, pa.Table]:
         """Parse ``batch`` (from :func:`columns.arrange`): (good rows, rejected rows).
@@ -518,11 +578,13 @@ class BatchValidator:
 
     def _cached(self, types: Mapping[str, pa.DataType], source: str) -> tuple[str, str]:
         names = ("ts", "received_at", *_TYPED)
-        key = (source, *(str(types[c]) if c in types else "" for c in names))
+        key = (
+            source,
+            _has_page_name(types),
+            *(str(types[c]) if c in types else "" for c in names),
+        )
         if key not in self._queries:
-            utc = self.limits.timezone == "UTC"
-            ts_format = self.limits.ts_format
-            self._queries[key] = _queries(self.kind, types, utc, source, ts_format)
+            self._queries[key] = _queries(self.kind, types, self.limits, source)
         return self._queries[key]
 
     def _params(self) -> dict[str, object]:
@@ -539,6 +601,12 @@ class BatchValidator:
                 if self.limits.ts_format is not None
                 else "as an ISO-8601 timestamp"
             ),
+            "number_reading": (
+                "as a number with a decimal comma (1.234,50)"
+                if self.limits.decimal_comma
+                else "as a number"
+            ),
+            "comma_hint": "" if self.limits.decimal_comma else " (import with --decimal-comma?)",
         }
 
     def close(self) -> None:
