@@ -93,6 +93,14 @@ def import_(
         list[str] | None,
         typer.Option("--map", help="canonical=source column, e.g. ts=created_at (repeatable)."),
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="canonical=value for a column the file lacks, on every row, e.g. metric=nps "
+            "or channel=store (repeatable).",
+        ),
+    ] = None,
     timezone: Annotated[
         str, typer.Option(help="Time zone of timestamps that carry no offset.")
     ] = "UTC",
@@ -123,9 +131,10 @@ def import_(
 
     _check_format(fmt)
     mapping = parse_map(map_ or [])
+    constants = parse_map(set_ or [], "--set")
     with _open(workspace, engine) as ws, _progress(files) as advance:
         summary = ws.import_files(
-            files, kind, mapping, timezone, encoding, advance, ts_format, decimal_comma
+            files, kind, mapping, timezone, encoding, advance, ts_format, decimal_comma, constants
         )
     if fmt == "json":
         import json

@@ -28,7 +28,7 @@ from journeylens.config import (
     parse_config,
     save_config,
 )
-from journeylens.errors import WorkspaceError
+from journeylens.errors import ImportFileError, WorkspaceError
 from journeylens.journey.catalog import catalog_table, mapping_table
 from journeylens.journey.enrich import (
     build_enriched_events,
@@ -78,15 +78,19 @@ class Workspace:
         progress: Callable[[int], None] | None = None,
         ts_format: str | None = None,
         decimal_comma: bool = False,
+        constants: Mapping[str, str] | None = None,
     ) -> ImportSummary:
         """Import events or feedback files, then place them on the journey.
 
         Catalog files (``kind="touchpoints"``) are merged into the workspace config instead.
+        ``constants`` give columns the files lack one value on every row (``{"metric": "nps"}``).
         """
         files = [Path(p) for p in paths]
         if kind == "touchpoints":
             from journeylens.journey.catalog_import import import_catalog
 
+            if constants:
+                raise ImportFileError("--set applies to events and feedback files only.")
             summary, config = import_catalog(self.store, self.config, files, mapping or {})
             self.set_catalog(config.touchpoints)
             return summary
@@ -103,6 +107,7 @@ class Workspace:
             finish=lambda rows: self.rebuild(incoming={kind: rows}),
             ts_format=ts_format,
             decimal_comma=decimal_comma,
+            constants=constants,
         )
         return summary
 

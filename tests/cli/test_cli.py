@@ -105,6 +105,19 @@ def test_import_reads_a_european_spreadsheet_csv(tmp_path):
         assert (json.loads(out)["stored"], json.loads(out)["rejected"]) == expected
 
 
+def test_import_sets_a_column_the_file_lacks(tmp_path):
+    ws = tmp_path / "ws"
+    run("init", str(ws))
+    data = tmp_path / "nps.csv"
+    data.write_text("ts,user_id,score\n2026-01-02T09:00:00Z,u1,9\n")
+    args = ("import", str(data), "--kind", "feedback", "--format", "json")
+    out = run(*args, "--set", "metric=nps", workspace=ws).stdout
+    assert json.loads(out)["stored"] == 1
+    missing = run(*args, workspace=ws, check=False)
+    assert missing.returncode == 2
+    assert "missing required column 'metric'" in missing.stderr
+
+
 def test_user_errors_are_one_line_and_exit_2(tmp_path):
     result = run("status", "--workspace", str(tmp_path / "missing"), check=False)
     assert result.returncode == 2

@@ -403,6 +403,45 @@ def test_segment_calls_without_an_event_name_are_named_by_their_type(ws, tmp_pat
     assert summary.rejected_by_reason == {"negative_revenue": 1, "missing_event": 1}
 
 
+def test_set_gives_a_column_the_file_lacks_one_value(ws, tmp_path):
+    # A survey tool's NPS export has no metric column; a store's sales file no channel.
+    survey = write(
+        tmp_path / "nps.csv",
+        "Created At,Email,Score,Comment,name\n2026-01-02T09:00:00Z,u1,9,Smidigt!,Ann\n",
+    )
+    mapping = {"ts": "Created At", "user_id": "Email", "score": "Score", "comment": "Comment"}
+    summary = ws.import_files([survey], "feedback", mapping, constants={"metric": "nps"})
+    assert (summary.stored, summary.rejected) == (1, 0)
+    answers = ws.feedback.execute()
+    assert answers[["metric", "score", "person_id"]].values.tolist() == [["nps", 9.0, "u1"]]
+
+    table = pa.table({"ts": ["2026-01-01T10:00:00Z"] * 2, "event": ["purchase", "refund"]})
+    table = table.append_column("user_id", pa.array(["u1", "u1"]))
+    pq.write_table(table, tmp_path / "store.parquet", row_group_size=1)  # scanned by the store
+    csv = write(
+        tmp_path / "store.csv", "ts,event,user_id,name\n2026-01-01T11:00:00Z,purchase,u2,x\n"
+    )
+    ws.import_files([tmp_path / "store.parquet", csv], constants={"channel": "store"})
+    stored = events(ws)
+    assert stored["channel"].tolist() == ["store", "store", "store"]
+    assert stored["event"].tolist() == ["purchase", "refund", "purchase"]  # `name`: a property
+    assert json.loads(stored["properties"][2]) == {"name": "x"}
+
+
+@pytest.mark.parametrize(
+    ("constants", "message"),
+    [
+        ({"metrik": "nps"}, "'metrik' is not a feedback column"),
+        ({"score": "9"}, "would hide the file's column 'score'"),
+    ],
+)
+def test_set_refuses_unknown_or_hidden_columns(ws, tmp_path, constants, message):
+    path = write(tmp_path / "f.csv", "ts,user_id,score\n2026-01-02T09:00:00Z,u1,9\n")
+    with pytest.raises(ImportFileError, match=message):
+        ws.import_files([path], "feedback", constants={"metric": "nps", **constants})
+    assert ws.store.count("feedback") == 0
+
+
 def test_parquet_with_typed_columns(ws, tmp_path):
     table = pa.table(
         {
@@ -457,7 +496,7 @@ def test_touchpoint_catalog_import_merges_into_the_config(ws, tmp_path):
     reopened.close()
 
 
-def mixed_parquet(path: Path) -> Path:
+def mixed_parquet(path: Path, row_group_size: int = 3) -> Path:
     """Good rows, duplicates, rows without ids, bad rows and an unknown column, as Parquet."""
     at = pa.timestamp("us")
     table = pa.table(
@@ -486,21 +525,23 @@ def mixed_parquet(path: Path) -> Path:
             "plan": [None, "pro", None, "free", None, None, None, None, None],
         }
     )
-    pq.write_table(table, path, row_group_size=3)
+    pq.write_table(table, path, row_group_size=row_group_size)
     return path
 
 
 @pytest.mark.parametrize("timezone", ["UTC", "Europe/Oslo"])
+@pytest.mark.parametrize(("row_group_size", "parts"), [(3, [6, 3]), (100, [4, 4, 1])])
 def test_parquet_read_by_the_store_gives_what_the_batch_reader_gives(
-    tmp_path, monkeypatch, timezone
+    tmp_path, monkeypatch, timezone, row_group_size, parts
 ):
-    """The store arranging the file's batches in SQL, Arrow batches arranged in Python and
-    Arrow batches checked apart (as on Spark) store the same rows and rejections."""
+    """The store scanning the file (row groups of 3: in row ranges of whole groups) or reading
+    its Arrow batches (one row group), Arrow batches arranged in Python and Arrow batches
+    checked apart (as on Spark) store the same rows and rejections."""
     from journeylens.collect import importer
 
-    path = mixed_parquet(tmp_path / "mixed.parquet")
-    monkeypatch.setattr(importer, "SCAN_ROWS", 4)  # row groups of 3 rows, read 4 rows at a time
-    monkeypatch.setattr(importer, "CHUNK_ROWS", 3)  # each read cut into record batches of 3
+    path = mixed_parquet(tmp_path / "mixed.parquet", row_group_size)
+    monkeypatch.setattr(importer, "SCAN_ROWS", 4)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 3)  # Arrow parts cut into record batches of 3
     scan = importer._scannable
     ways = {"scan": (scan, True), "batches": (lambda r: False, True), "arrow": (scan, False)}
     results = {}
@@ -516,7 +557,7 @@ def test_parquet_read_by_the_store_gives_what_the_batch_reader_gives(
             bad = rejected(workspace).drop(columns="rejected_at")
             results[name] = (summary, events(workspace), bad, seen)
     summary, stored, bad, seen = results["scan"]
-    assert seen == [4, 4, 1]
+    assert seen == parts
     assert summary["rejected_by_reason"] == {
         "future_timestamp": 1,
         "missing_timestamp": 1,

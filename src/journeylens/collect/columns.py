@@ -43,23 +43,42 @@ ALIASES = {
 }
 
 
-def parse_map(pairs: Sequence[str]) -> dict[str, str]:
-    """Parse ``canonical=source`` pairs from the command line."""
+def parse_map(pairs: Sequence[str], option: str = "--map") -> dict[str, str]:
+    """Parse ``canonical=source`` pairs (``--set``: ``canonical=value``) from the command line."""
+    example = "metric=nps" if option == "--set" else "ts=created_at"
     mapping: dict[str, str] = {}
     for pair in pairs:
         canonical, sep, source = pair.partition("=")
         if not sep or not canonical.strip() or not source.strip():
-            raise ImportFileError(f"--map '{pair}': expected canonical=source, e.g. ts=created_at.")
+            what = "value" if option == "--set" else "source"
+            raise ImportFileError(f"{option} '{pair}': expected canonical={what}, e.g. {example}.")
         mapping[canonical.strip()] = source.strip()
     return mapping
 
 
 def plan_columns(
-    path: str, kind: str, columns: Sequence[str], mapping: Mapping[str, str]
+    path: str,
+    kind: str,
+    columns: Sequence[str],
+    mapping: Mapping[str, str],
+    constants: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Decide ``source column → canonical column``; check required columns up front."""
+    """Decide ``source column → canonical column``; check required columns up front.
+
+    ``constants`` (``canonical → value``, from ``--set``) give every row a value for a column
+    the file does not have; a column another tool's name would map there stays a property.
+    """
     wanted = INPUT_COLUMNS[kind]
+    constants = constants or {}
+    for canonical in constants:
+        if canonical not in wanted:
+            raise ImportFileError(
+                f"--set {canonical}=...: '{canonical}' is not a {kind} column."
+                f"{did_you_mean(canonical, wanted)} Columns: {', '.join(wanted)}."
+            )
     for canonical, source in mapping.items():
+        if canonical in constants:
+            raise ImportFileError(f"--map {canonical}={source} and --set {canonical}=...: use one.")
         if canonical not in wanted:
             raise ImportFileError(
                 f"--map {canonical}={source}: '{canonical}' is not a {kind} column."
@@ -70,8 +89,14 @@ def plan_columns(
                 f"{path}: --map {canonical}={source}, but the file has no column '{source}'."
                 f"{did_you_mean(source, columns)}"
             )
+    for canonical in constants:
+        if canonical in columns and canonical not in mapping.values():
+            raise ImportFileError(
+                f"{path}: --set {canonical}=... would hide the file's column '{canonical}'; "
+                "drop one of them."
+            )
     plan = {source: canonical for canonical, source in mapping.items()}
-    taken = set(plan.values())
+    taken = set(plan.values()) | set(constants)
     # A column named exactly as a canonical one wins over another tool's name for it (a
     # Segment export has ``event`` for track calls and ``name`` for page calls).
     exact = [name for name in columns if name in wanted]
@@ -83,8 +108,13 @@ def plan_columns(
             plan[name] = canonical
             taken.add(canonical)
     if columns:
-        _check_required(path, kind, set(plan.values()), columns)
+        _check_required(path, kind, set(plan.values()) | set(constants), columns)
     return plan
+
+
+def constant_params(constants: Mapping[str, str]) -> dict[str, str]:
+    """The query parameters :func:`arranged_sql` binds ``constants`` to."""
+    return {f"set_{canonical}": value for canonical, value in constants.items()}
 
 
 def _check_required(path: str, kind: str, present: set[str], columns: Sequence[str]) -> None:
@@ -103,8 +133,13 @@ def _check_required(path: str, kind: str, present: set[str], columns: Sequence[s
         )
 
 
-def arrange(batch: pa.Table, plan: Mapping[str, str], kind: str) -> pa.Table:
-    """Rename to canonical names, add missing columns as nulls, pack the rest.
+def arrange(
+    batch: pa.Table,
+    plan: Mapping[str, str],
+    kind: str,
+    constants: Mapping[str, str] | None = None,
+) -> pa.Table:
+    """Rename to canonical names, add ``constants`` and missing columns as nulls, pack the rest.
 
     The result has every input column of ``kind``, ``_line``, ``_extra`` (a struct of the
     unknown columns, null when there are none) and ``_raw`` (a struct of the row as given).
@@ -121,6 +156,8 @@ def arrange(batch: pa.Table, plan: Mapping[str, str], kind: str) -> pa.Table:
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     for source, canonical in plan.items():
         columns[canonical] = batch.column(source)
+    for canonical, value in (constants or {}).items():
+        columns[canonical] = pa.repeat(pa.scalar(value, pa.string()), batch.num_rows)
     for name in INPUT_COLUMNS[kind]:
         columns.setdefault(name, pa.nulls(batch.num_rows, pa.string()))
     columns["_line"] = batch.column("_line")
@@ -135,13 +172,21 @@ def arrange(batch: pa.Table, plan: Mapping[str, str], kind: str) -> pa.Table:
 
 
 def arranged_sql(
-    schema: pa.Schema, plan: Mapping[str, str], kind: str, relation: str
+    schema: pa.Schema,
+    plan: Mapping[str, str],
+    kind: str,
+    relation: str,
+    constants: Mapping[str, str] | None = None,
 ) -> tuple[str, dict[str, pa.DataType]]:
     """:func:`arrange` as SQL over ``relation`` (the file's columns of ``schema`` and
-    ``_line``, read by the engine); and the arranged column types."""
+    ``_line``, read by the engine), with ``constants`` bound as :func:`constant_params`; and
+    the arranged column types."""
     original = list(schema.names)
     items = {canonical: _quoted(source) for source, canonical in plan.items()}
     types = {canonical: schema.field(source).type for source, canonical in plan.items()}
+    for canonical in constants or {}:
+        items[canonical] = f"CAST($set_{canonical} AS VARCHAR)"
+        types[canonical] = pa.string()
     for name in INPUT_COLUMNS[kind]:
         items.setdefault(name, "CAST(NULL AS VARCHAR)")
         types.setdefault(name, pa.string())

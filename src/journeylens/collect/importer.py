@@ -2,7 +2,8 @@
 
 Rows are read in batches, parsed and checked in an embedded DuckDB (see ``validate``), and good
 rows are staged in the workspace's engine. On a DuckDB store the store's own connection parses
-and checks each batch where it lies in Arrow memory, so no row passes through Python. Only
+and checks a Parquet file as it scans it (or, for a file of one row group, its Arrow batches),
+so no row passes through Python. Only
 when every file has been read do the staged rows move into the canonical table, in one
 statement: within the import the first occurrence of an id wins (file order, then line order),
 and ids already stored are skipped, so re-importing a file stores nothing twice. Bad rows go to
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from journeylens.collect.columns import INPUT_COLUMNS, arrange, arranged_sql, plan_columns
+from journeylens.collect.columns import (
+    INPUT_COLUMNS,
+    arrange,
+    arranged_sql,
+    constant_params,
+    plan_columns,
+)
 from journeylens.collect.readers import FileReader, open_file, parquet_tables
 from journeylens.collect.validate import BatchValidator, Limits, Source, Target
 from journeylens.config import Config
@@ -37,7 +44,8 @@ TARGETS = {
     "feedback": ("feedback", FEEDBACK, "feedback_id"),
 }
 Progress = Callable[[int], None]
-SCAN_ROWS = 1 << 20  # rows per statement when the store arranges a Parquet file's batches
+ROW_NUMBER = "file_row_number"  # the column a Parquet scan adds: the row's position, from 0
+SCAN_ROWS = 1 << 20  # rows per statement when the store reads a Parquet file
 CHUNK_ROWS = 1 << 16  # rows per Arrow record batch: the unit the store's threads share
 BATCH_VIEW = "_journeylens_import_batch"
 
@@ -77,6 +85,7 @@ def open_files(
     mapping: Mapping[str, str],
     encoding: str | None,
     scratch: Path,
+    constants: Mapping[str, str] | None = None,
 ) -> list[tuple[FileReader, dict[str, str]]]:
     """Open every file and plan its columns before anything is written."""
     if kind not in TARGETS:
@@ -84,7 +93,8 @@ def open_files(
     opened = []
     for path in paths:
         reader = open_file(Path(path), encoding, scratch)
-        opened.append((reader, plan_columns(str(path), kind, reader.columns, mapping)))
+        plan = plan_columns(str(path), kind, reader.columns, mapping, constants)
+        opened.append((reader, plan))
     return opened
 
 
@@ -101,6 +111,7 @@ def import_files(
     finish: Callable[[ibis.Table], None] | None = None,
     ts_format: str | None = None,
     decimal_comma: bool = False,
+    constants: Mapping[str, str] | None = None,
 ) -> ImportSummary:
     """Import ``paths`` into the ``kind`` table of ``store``; see the module docstring.
 
@@ -108,11 +119,13 @@ def import_files(
     workspace folds them in while it recomputes derived columns, writing the table once);
     by default they are appended. ``ts_format``: a strptime format (``%m/%d/%Y %H:%M``) that
     timestamps given as text follow, instead of ISO 8601 or epoch numbers. ``decimal_comma``:
-    numbers given as text are written ``1.234,50``.
+    numbers given as text are written ``1.234,50``. ``constants``: ``canonical → value`` for
+    columns the files do not have (``{"metric": "nps"}``), the same on every row.
     """
     started = time.perf_counter()
     mapping = dict(mapping or {})
-    opened = open_files(paths, kind, mapping, encoding, scratch or store_dir(store))
+    constants = dict(constants or {})
+    opened = open_files(paths, kind, mapping, encoding, scratch or store_dir(store), constants)
     table, schema, id_col = TARGETS[kind]
     staging, rejected_staging = f"_staging_{table}", "_staging_rejected"
     summary = ImportSummary(kind, [str(p) for p in paths])
@@ -125,19 +138,19 @@ def import_files(
     try:
         for index, (reader, plan) in enumerate(opened):
             if stager.native is not None and _scannable(reader):
-                file_schema = pq.read_schema(reader.path)
-                sql, types = arranged_sql(file_schema, plan, kind, BATCH_VIEW)
-                for rows in parquet_tables(reader.path, SCAN_ROWS):
-                    source = Source(sql, types, rows.num_rows, {})
-                    stager.registered(rows, source, reader.path, index)
-                    summary.rows += rows.num_rows
+                for source, rows in _parquet_sources(reader, plan, kind, constants):
+                    if rows is None:
+                        stager.scan(source, reader.path, index)
+                    else:
+                        stager.registered(rows, source, reader.path, index)
+                    summary.rows += source.rows
                     if progress:
-                        progress(rows.num_rows)
+                        progress(source.rows)
                 continue
             for batch in reader.batches():
-                plan = plan or _plan_from_batch(reader, kind, batch, mapping)
+                plan = plan or _plan_from_batch(reader, kind, batch, mapping, constants)
                 batch = _drop_lines(batch, reader.bad_lines)
-                stager.batch(arrange(batch, plan, kind), reader.path, index)
+                stager.batch(arrange(batch, plan, kind, constants), reader.path, index)
                 summary.rows += batch.num_rows
                 if progress:
                     progress(batch.num_rows)
@@ -174,9 +187,50 @@ def store_dir(store: Store) -> Path:
 
 
 def _scannable(reader: FileReader) -> bool:
-    """Whether the store's engine can arrange the file's batches itself (a Parquet file whose
-    columns do not clash with the ``_line`` every batch gains)."""
-    return reader.format == "parquet" and "_line" not in reader.columns
+    """Whether the store's engine can read the file itself (a Parquet file whose columns do
+    not clash with the row number and ``_line`` the reading adds)."""
+    return reader.format == "parquet" and not {ROW_NUMBER, "_line"} & set(reader.columns)
+
+
+def _parquet_sources(
+    reader: FileReader, plan: Mapping[str, str], kind: str, constants: Mapping[str, str]
+) -> Iterator[tuple[Source, pa.Table | None]]:
+    """The file in parts of about ``SCAN_ROWS`` rows, each a ``Source`` for the store to
+    arrange and check, with the Arrow rows it reads as ``BATCH_VIEW`` (None: it scans the file).
+
+    The engine shares a file's row groups among its threads, but one row group is one thread's
+    work: a file of a single row group is read in Arrow batches instead (one part in memory at
+    a time), whose record batches the threads share.
+    """
+    schema = pq.read_schema(reader.path)
+    params = constant_params(constants)
+    if pq.ParquetFile(reader.path).metadata.num_row_groups > 1:
+        relation = (
+            f"(SELECT *, {ROW_NUMBER} + 1 AS _line FROM read_parquet($path, {ROW_NUMBER} = true) "
+            f"WHERE {ROW_NUMBER} >= $first_row AND {ROW_NUMBER} < $end_row)"
+        )
+        sql, types = arranged_sql(schema, plan, kind, relation, constants)
+        for first, end in _row_ranges(reader.path):
+            bounds = {"path": str(reader.path), "first_row": first, "end_row": end}
+            yield Source(sql, types, end - first, {**params, **bounds}), None
+        return
+    sql, types = arranged_sql(schema, plan, kind, BATCH_VIEW, constants)
+    for rows in parquet_tables(reader.path, SCAN_ROWS):
+        yield Source(sql, types, rows.num_rows, params), rows
+
+
+def _row_ranges(path: Path) -> Iterator[tuple[int, int]]:
+    """``[first, end)`` row ranges of whole row groups, about ``SCAN_ROWS`` each (a scan
+    filtered on the row number reads only its row groups)."""
+    metadata = pq.ParquetFile(path).metadata
+    first = end = 0
+    for group in range(metadata.num_row_groups):
+        end += metadata.row_group(group).num_rows
+        if end - first >= SCAN_ROWS:
+            yield first, end
+            first = end
+    if end > first:
+        yield first, end
 
 
 @dataclass
@@ -227,11 +281,15 @@ class _Stager:
 
 
 def _plan_from_batch(
-    reader: FileReader, kind: str, batch: pa.Table, mapping: Mapping[str, str]
+    reader: FileReader,
+    kind: str,
+    batch: pa.Table,
+    mapping: Mapping[str, str],
+    constants: Mapping[str, str],
 ) -> dict[str, str]:
     """JSON Lines has no header: plan its columns from the first batch's keys."""
     columns = [c for c in batch.column_names if c != "_line"]
-    return plan_columns(str(reader.path), kind, columns, mapping)
+    return plan_columns(str(reader.path), kind, columns, mapping, constants)
 
 
 def _drop_lines(batch: pa.Table, lines: Mapping[int, str]) -> pa.Table:
