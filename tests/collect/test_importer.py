@@ -356,17 +356,32 @@ def test_jsonl_with_segment_names_and_nested_properties(ws, tmp_path):
             "event": "x",
             "anonymousId": "a1",
             "context": {"ip": "1.2.3.4"},
+            "tags": ["a", "b"],
+            "note": {"kind": "object here"},
+        },
+        {
+            "messageId": "m3",
+            "timestamp": "2026-01-01T12:00:00Z",
+            "event": "x",
+            "anonymousId": "a1",
+            "note": "text there",
         },
     ]
     text = "\n".join(json.dumps(x) if isinstance(x, dict) else x for x in lines) + "\n"
     path = write(tmp_path / "s.jsonl", text)
     summary = ws.import_files([path])
-    assert summary.stored == 2
+    assert summary.stored == 3
     frame = events(ws).set_index("event_id")
     assert frame.loc["m1", "person_id"] == "u1"
     assert frame.loc["m2", "person_id"] == "u1"
     assert json.loads(frame.loc["m1", "properties"]) == {"revenue_note": "x", "n": 2}
-    assert json.loads(frame.loc["m2", "properties"]) == {"context": '{"ip":"1.2.3.4"}'}
+    # Objects and arrays stay JSON; a key that is text in another row stays text throughout.
+    assert json.loads(frame.loc["m2", "properties"]) == {
+        "context": {"ip": "1.2.3.4"},
+        "tags": ["a", "b"],
+        "note": '{"kind":"object here"}',
+    }
+    assert json.loads(frame.loc["m3", "properties"]) == {"note": "text there"}
     assert rejected(ws)[["line", "reason"]].values.tolist() == [[2, "invalid_json"]]
 
 
@@ -440,6 +455,24 @@ def test_set_refuses_unknown_or_hidden_columns(ws, tmp_path, constants, message)
     with pytest.raises(ImportFileError, match=message):
         ws.import_files([path], "feedback", constants={"metric": "nps", **constants})
     assert ws.store.count("feedback") == 0
+
+
+def test_a_row_without_an_id_hashes_alike_as_json_lines_and_csv(tmp_path):
+    # The stand-in id is a hash of the row as given, nested JSON included as its text: the
+    # same row from either format is one event, and an import never changes it.
+    row = {"timestamp": "2026-01-01T11:00:00Z", "event": "x", "anonymousId": "a", "ctx": {"k": 5}}
+    jsonl = write(tmp_path / "r.jsonl", json.dumps(row) + "\n")
+    csv = write(
+        tmp_path / "r.csv",
+        'timestamp,event,anonymousId,ctx\n2026-01-01T11:00:00Z,x,a,"{""k"":5}"\n',
+    )
+    ids = []
+    for path in (jsonl, csv):
+        with init_workspace(tmp_path / path.suffix[1:]) as workspace:
+            workspace.import_files([path])
+            ids.append(events(workspace)["event_id"].tolist())
+    assert ids[0] == ids[1]
+    assert len(ids[0][0]) == 32
 
 
 def test_parquet_with_typed_columns(ws, tmp_path):

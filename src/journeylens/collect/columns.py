@@ -146,9 +146,7 @@ def arrange(
     """
     original = [c for c in batch.column_names if c != "_line"]
     raw = (
-        pa.StructArray.from_arrays(
-            [batch.column(c).combine_chunks() for c in original], names=original
-        )
+        pa.StructArray.from_arrays([_as_given(batch.column(c)) for c in original], names=original)
         if original
         else pa.nulls(batch.num_rows, pa.struct([]))
     )
@@ -169,6 +167,13 @@ def arrange(
         columns["_extra"] = pa.nulls(batch.num_rows, pa.struct([pa.field("_", pa.string())]))
     columns["_raw"] = raw
     return pa.table(columns)
+
+
+def _as_given(column: pa.ChunkedArray) -> pa.Array:
+    """The column as read: JSON values as their text, so the row as given (its preview, and the
+    hash that stands in for a missing id) does not depend on how values were typed."""
+    values = column.combine_chunks()
+    return values.storage if isinstance(values.type, pa.BaseExtensionType) else values
 
 
 def arranged_sql(

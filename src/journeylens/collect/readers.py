@@ -178,6 +178,8 @@ def _jsonl_batches(reader: FileReader) -> Iterator[pa.Table]:
     encoder = msgspec.json.Encoder()
     columns: dict[str, list[object]] = {}
     lines: list[int] = []
+    nested: set[str] = set()  # keys with an object or array value in this batch
+    flat: set[str] = set()  # keys with a scalar value in this batch
     with codecs.open(
         str(source), "r", encoding="utf-8" if reader.source else reader.encoding
     ) as handle:
@@ -192,24 +194,35 @@ def _jsonl_batches(reader: FileReader) -> Iterator[pa.Table]:
                 reader.invalid_json[number] = text.rstrip("\r\n")
                 continue
             for key, value in record.items():
-                if isinstance(value, dict | list) or (
-                    value is not None and not isinstance(value, str)
-                ):
+                if isinstance(value, dict | list):
+                    nested.add(key)
                     value = encoder.encode(value).decode()
+                elif value is not None:
+                    flat.add(key)
+                    value = value if isinstance(value, str) else encoder.encode(value).decode()
                 columns.setdefault(key, [None] * len(lines)).append(value)
             lines.append(number)
             for values in columns.values():
                 if len(values) < len(lines):
                     values.append(None)
             if len(lines) >= BATCH_ROWS // 4:
-                yield _jsonl_table(columns, lines)
-                columns, lines = {}, []
+                yield _jsonl_table(columns, lines, nested - flat)
+                columns, lines, nested, flat = {}, [], set(), set()
     if lines:
-        yield _jsonl_table(columns, lines)
+        yield _jsonl_table(columns, lines, nested - flat)
 
 
-def _jsonl_table(columns: dict[str, list[object]], lines: list[int]) -> pa.Table:
-    table = pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
+def _jsonl_table(
+    columns: dict[str, list[object]], lines: list[int], structured: set[str]
+) -> pa.Table:
+    """Values as text; a key whose values are all objects or arrays is typed JSON, so it stays
+    an object (not a string holding one) where it lands in ``properties``."""
+    table = pa.table(
+        {
+            k: pa.array(v, type=pa.json_() if k in structured else pa.string())
+            for k, v in columns.items()
+        }
+    )
     return table.append_column("_line", pa.array(lines, type=pa.int64()))
 
 
