@@ -387,10 +387,11 @@ def test_jsonl_with_segment_names_and_nested_properties(ws, tmp_path):
 
 def test_segment_calls_without_an_event_name_are_named_by_their_type(ws, tmp_path):
     # A Segment export: page/screen calls carry a name, identify calls none; an order's
-    # revenue and currency are properties.
+    # revenue and currency are properties; the page's UTM parameters are context.campaign.
     base = {"timestamp": "2026-01-01T10:00:00Z", "anonymousId": "a1"}
+    utm = {"campaign": {"source": "google", "medium": "cpc", "name": "spring"}}
     calls = [
-        {"messageId": "p1", "type": "page", "name": "Pricing"},
+        {"messageId": "p1", "type": "page", "name": "Pricing", "context": utm},
         {"messageId": "p2", "type": "page"},
         {"messageId": "s1", "type": "screen", "name": "Cart"},
         {"messageId": "i1", "type": "identify", "userId": "u1", "traits": {"plan": "pro"}},
@@ -415,6 +416,8 @@ def test_segment_calls_without_an_event_name_are_named_by_their_type(ws, tmp_pat
     }
     assert set(frame["person_id"]) == {"u1"}  # the identify call stitched the page views
     assert (frame.loc["o1", "revenue"], frame.loc["o1", "currency"]) == (99.5, "EUR")
+    assert frame.loc["p1", ["source", "medium", "campaign"]].tolist() == ["google", "cpc", "spring"]
+    assert frame.loc["p2", ["source", "medium", "campaign"]].isna().all()
     assert summary.rejected_by_reason == {"negative_revenue": 1, "missing_event": 1}
 
 

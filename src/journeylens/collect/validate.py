@@ -377,7 +377,7 @@ def _event_name(types: Mapping[str, pa.DataType]) -> str:
     screen call is ``Viewed <name> Page`` (``<name> Screen``), or ``Loaded a Page`` (``a
     Screen``) without a name; identify, alias and group calls are named by their type."""
     name = "NULL"
-    if _has_page_name(types):
+    if "name" in _segment_fields(types):
         name = "CASE WHEN trim(CAST(b._extra.name AS VARCHAR)) <> '' THEN b._extra.name END"
     call = f"lower(trim({_text('type')}))"
     return (
@@ -391,28 +391,48 @@ def _event_name(types: Mapping[str, pa.DataType]) -> str:
 
 def _property(key: str) -> str:
     """The ``properties`` column's value at ``key``, as text: Segment sends an order's
-    ``revenue`` and ``currency`` there. NULL when the properties are not valid JSON."""
-    properties = _text("properties")
-    return (
-        f"CASE WHEN json_valid({properties}) THEN json_extract_string({properties}, '$.{key}') END"
-    )
+    ``revenue`` and ``currency`` there."""
+    return _json_at(_text("properties"), key)
 
 
-def _has_page_name(types: Mapping[str, pa.DataType]) -> bool:
-    """Whether the unknown columns (``_extra``) hold a ``name``: a page or screen call's name
-    when the file's ``event`` column took the event name."""
+# Segment's context.campaign (the page's UTM parameters): canonical column → its key there.
+CONTEXT_CAMPAIGN = {"source": "source", "medium": "medium", "campaign": "name"}
+
+
+def _from_context(column: str, types: Mapping[str, pa.DataType]) -> str:
+    """``column`` as given, else from the unknown ``context`` column's ``campaign``."""
+    if "context" not in _segment_fields(types):
+        return _text(column)
+    context = "CAST(b._extra.context AS VARCHAR)"
+    return f"coalesce({_text(column)}, {_json_at(context, 'campaign.' + CONTEXT_CAMPAIGN[column])})"
+
+
+def _json_at(text: str, path: str) -> str:
+    """The JSON text ``text``'s value at ``path`` (a constant), as text; NULL when ``text`` is
+    not valid JSON."""
+    return f"CASE WHEN json_valid({text}) THEN json_extract_string({text}, '$.{path}') END"
+
+
+def _segment_fields(types: Mapping[str, pa.DataType]) -> frozenset[str]:
+    """Which of Segment's ``name`` (a page or screen call's name, when ``event`` took the event
+    name) and ``context`` are among the unknown columns (``_extra``)."""
     extra = types.get("_extra")
-    return extra is not None and pa.types.is_struct(extra) and extra.get_field_index("name") >= 0
+    if extra is None or not pa.types.is_struct(extra):
+        return frozenset()
+    return frozenset(f for f in ("name", "context") if extra.get_field_index(f) >= 0)
 
 
 def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     """SELECT list that parses a batch ``b`` (joined to the stage names ``s``)."""
     id_col = "event_id" if kind == "events" else "feedback_id"
-    coded = ("type", "metric", "stage", "interaction", "event", "currency", id_col)
+    coded: tuple[str, ...] = ("type", "metric", "stage", "interaction", "event", "currency", id_col)
+    if kind == "events":
+        coded += tuple(CONTEXT_CAMPAIGN)
     items = [f"{_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
     if kind == "events":
         items.append(f"{_event_name(types)} AS event")
         items.append(f"coalesce({_text('currency')}, {_property('currency')}) AS currency")
+        items += [f"{_from_context(c, types)} AS {c}" for c in CONTEXT_CAMPAIGN]
     # A row without an id gets a stable hash of the row as given, so re-imports match.
     items.append(
         f"CASE WHEN {_text(id_col)} IS NULL THEN substr(md5(to_json(b._raw)), 1, 32) "
@@ -580,7 +600,7 @@ class BatchValidator:
         names = ("ts", "received_at", *_TYPED)
         key = (
             source,
-            _has_page_name(types),
+            _segment_fields(types),
             *(str(types[c]) if c in types else "" for c in names),
         )
         if key not in self._queries:
