@@ -202,15 +202,16 @@ def _parquet_sources(
     work: a file of a single row group is read in Arrow batches instead (one part in memory at
     a time), whose record batches the threads share.
     """
-    schema = pq.read_schema(reader.path)
+    parquet = pq.ParquetFile(reader.path)  # its footer, read once
+    schema = parquet.schema_arrow
     params = constant_params(constants)
-    if pq.ParquetFile(reader.path).metadata.num_row_groups > 1:
+    if parquet.metadata.num_row_groups > 1:
         relation = (
             f"(SELECT *, {ROW_NUMBER} + 1 AS _line FROM read_parquet($path, {ROW_NUMBER} = true) "
             f"WHERE {ROW_NUMBER} >= $first_row AND {ROW_NUMBER} < $end_row)"
         )
         sql, types = arranged_sql(schema, plan, kind, relation, constants)
-        for first, end in _row_ranges(reader.path):
+        for first, end in _row_ranges(parquet.metadata):
             bounds = {"path": str(reader.path), "first_row": first, "end_row": end}
             yield Source(sql, types, end - first, {**params, **bounds}), None
         return
@@ -219,10 +220,9 @@ def _parquet_sources(
         yield Source(sql, types, rows.num_rows, params), rows
 
 
-def _row_ranges(path: Path) -> Iterator[tuple[int, int]]:
+def _row_ranges(metadata: pq.FileMetaData) -> Iterator[tuple[int, int]]:
     """``[first, end)`` row ranges of whole row groups, about ``SCAN_ROWS`` each (a scan
     filtered on the row number reads only its row groups)."""
-    metadata = pq.ParquetFile(path).metadata
     first = end = 0
     for group in range(metadata.num_row_groups):
         end += metadata.row_group(group).num_rows
