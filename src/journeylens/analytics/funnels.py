@@ -3,10 +3,11 @@
 The rules (entries, windows, ties, exclusions, count modes) are those of
 :mod:`journeylens.analytics._funnel_reference`; this module builds the same thing as one engine
 expression. Events are narrowed to those matching a step or an exclusion, numbered per unit, and one
-window pass gives every event the position and time of the next event matching each step. An
-``ordered`` attempt then follows its chain with one equi-join per step on ``(unit, position)``
-(linear in the rows, never a cross product); ``any`` needs no join and ``strict`` groups events on
-``position − step`` (an attempt's steps sit on consecutive positions).
+window pass counts, at every event, the unit's events of each step so far (running sums packed into
+few integers). The next event of step ``k`` after an event is then the one numbered one more: an
+``ordered`` attempt follows its chain with one equi-join per step on ``(unit, number)`` (linear in
+the rows, never a cross product), ``any`` looks each step up from the entry, and ``strict`` groups
+events on ``position − step`` (an attempt's steps sit on consecutive positions).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from journeylens.analytics.packing import Layout, pack, unpack
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.analytics.sequence import event_order, has_sequence_keys, sequence_columns
 from journeylens.analytics.steps import (
@@ -225,6 +227,15 @@ def _carried(table: ir.Table, spec: FunnelSpec) -> list[str]:
     return [c for c in spec.unit_columns if c not in _keys(table, spec)]
 
 
+def _count_bits(events: ir.Table, rows: ir.Table, spec: FunnelSpec) -> int:
+    """Bits enough for any count of a unit's step rows: from the longest stored sequence where
+    the rows are keyed (one small query), else from the number of events."""
+    if not _roles(spec):
+        return 1
+    bound = events.person_seq.max() if "person_key" in rows.columns else events.count()
+    return max(int(bound.execute() or 0).bit_length(), 1)
+
+
 def _numbered(table: ir.Table, keys: list[str]) -> ir.IntegerValue:
     return ibis.row_number().over(group_by=keys, order_by=event_order(table))
 
@@ -265,73 +276,103 @@ def _rows(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     return t.select(*keys, *_carried(events, spec), "pos", "sec", "bv", *flags)
 
 
-def _with_next(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Each step row with the position of the next event of each later step (``n1`` …) and of
-    the next exclusion event (``nx``); null when none follows.
+def _roles(spec: FunnelSpec) -> list[str]:
+    """The flags whose events a chain looks up by their number: the later steps, the exclusion."""
+    return [f"m{k}" for k in range(1, len(spec.steps))] + (["x"] if spec.parsed_exclude else [])
 
-    One window pass over the step rows computes them all, so the rows are sorted once.
+
+def _count_layouts(roles: Sequence[str], bits: int) -> list[Layout]:
+    """The roles' running counts, ``bits`` each, as few 64-bit sums as hold them."""
+    per_sum = max(63 // bits, 1)
+    return [
+        tuple((role, bits) for role in roles[i : i + per_sum])
+        for i in range(0, len(roles), per_sum)
+    ]
+
+
+def _with_counts(rows: ir.Table, spec: FunnelSpec, bits: int) -> tuple[ir.Table, dict[str, Any]]:
+    """The step rows with, per role (see :func:`_roles`), the number of the unit's rows of that
+    role up to and including this one; and per role the expression reading it.
+
+    The next row of a role after a row is then the one whose own number is one more: a join
+    on ``(unit, number)``. The counts are running sums packed side by side (:mod:`.packing`),
+    so a 12-step funnel sorts its rows once and sums two integers, where a "next row of each
+    step" window took an aggregate per step (five times as long).
     """
-    after = ibis.window(group_by=_keys(rows, spec), order_by=rows.pos, rows=(1, None))
-    flags = {f"n{k}": f"m{k}" for k in range(1, len(spec.steps))}
-    if spec.parsed_exclude:
-        flags["nx"] = "x"
-    nexts = {
-        name: ibis.ifelse(rows[flag], rows.pos, ibis.null()).min().over(after)
-        for name, flag in flags.items()
+    layouts = _count_layouts(_roles(spec), bits)
+    running = ibis.window(group_by=_keys(rows, spec), order_by=rows.pos, rows=(None, 0))
+    sums = {
+        f"_c{i}": pack(layout, **{role: rows[role].cast("int64") for role, _ in layout})
+        .sum()
+        .over(running)
+        for i, layout in enumerate(layouts)
     }
-    return rows.mutate(**nexts)
+    counted = rows.mutate(**sums)
+    count = {
+        role: unpack(counted[f"_c{i}"], layout, role)
+        for i, layout in enumerate(layouts)
+        for role, _ in layout
+    }
+    return counted, count
 
 
-def _entries(looked: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """The step-1 rows as attempts: ``e`` (position), ``e_sec``, ``bv``, ``nx`` and the next
-    positions ``n1`` … of the later steps."""
-    first = looked.filter(looked.m0)
-    units = [*_keys(looked, spec), *_carried(looked, spec)]
-    nx = first.nx if "nx" in first.columns else ibis.null("int64")
-    nexts = [f"n{k}" for k in range(1, len(spec.steps))]
-    return first.select(*units, *nexts, e=first.pos, e_sec=first.sec, bv=first.bv, nx=nx)
-
-
-def _at_step(
-    chains: ir.Table, looked: ir.Table, spec: FunnelSpec, k: int, follow: str | None
+def _hop(
+    chains: ir.Table,
+    counted: ir.Table,
+    spec: FunnelSpec,
+    role: str,
+    wanted: str,
+    named: dict[str, ir.Value],
 ) -> ir.Table:
-    """Read the step-``k`` row at position ``g{k}``: its time as ``t{k}`` and, with ``follow``,
-    its next-position column ``follow`` as ``g{k + 1}``."""
-    keys = _keys(looked, spec)
-    step = looked.filter(looked[f"m{k}"])
-    extra = {"l_next": step[follow]} if follow else {}
-    step = step.select(**{f"l_{c}": step[c] for c in keys}, l_pos=step.pos, l_s=step.sec, **extra)
-    step = step.view()  # keeps Ibis from reading the left keys through the nullable right side
-    on = [chains[c] == step[f"l_{c}"] for c in keys] + [chains[f"g{k}"] == step.l_pos]
-    named = {f"t{k}": step.l_s} | ({f"g{k + 1}": step.l_next} if follow else {})
-    return chains.left_join(step, on).select(*[chains[c] for c in chains.columns], **named)
+    """Join to each chain the row of ``role`` whose number is in ``wanted``, adding ``named``
+    (expressions over ``counted``)."""
+    keys = _keys(counted, spec)
+    rows = counted.filter(counted[role])
+    look = rows.select(
+        **{f"l_{c}": rows[c] for c in keys},
+        l_number=named.pop("_number"),
+        **{f"l_{name}": value for name, value in named.items()},
+    )
+    look = look.view()  # keeps Ibis from reading the left keys through the nullable right side
+    on = [chains[c] == look[f"l_{c}"] for c in keys] + [chains[wanted] == look.l_number]
+    joined = chains.left_join(look, on)
+    return joined.select(
+        *[chains[c] for c in chains.columns], **{name: look[f"l_{name}"] for name in named}
+    )
 
 
-def _chains_any(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Each entry with, per later step, the first event of that step after the entry."""
-    looked = _with_next(rows, spec)
-    entries = _entries(looked, spec)
-    chains = entries.rename({f"g{k}": f"n{k}" for k in range(1, len(spec.steps))})
-    for k in range(1, len(spec.steps)):
-        chains = _at_step(chains, looked, spec, k, None)
-    return chains
+def _chains(rows: ir.Table, spec: FunnelSpec, bits: int) -> ir.Table:
+    """Each entry (a step-1 row) with, per later step, the position ``g{k}`` and time ``t{k}``
+    of its step-``k`` event, and ``nx``, the position of the next exclusion event after it.
 
-
-def _chains_ordered(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Each entry's chain: step k is the first step-k event after the step k - 1 event.
-
-    The next position of every later step is read in one window pass; the chain then hops
-    from row to row by joins on the position, picking up each step's time on the way.
+    ``ordered``: step ``k`` is the first step-``k`` event after the step ``k - 1`` event, so the
+    chain hops from step to step, one equi-join each on ``(unit, number)``. ``any``: step ``k``
+    is the first step-``k`` event after the entry.
     """
     n = len(spec.steps)
-    looked = _with_next(rows, spec)
-    entries = _entries(looked, spec)
-    if n == 1:
-        return entries
-    chains = entries.rename(g1="n1").drop(*[f"n{k}" for k in range(2, n)])
+    units = [*_keys(rows, spec), *_carried(rows, spec)]
+    if not _roles(spec):
+        first = rows.filter(rows.m0)
+        return first.select(*units, e=first.pos, e_sec=first.sec, bv=first.bv).mutate(
+            nx=ibis.null("int64")
+        )
+    counted, count = _with_counts(rows, spec, bits)
+    first = counted.filter(counted.m0)
+    # The numbers wanted next: one more than the rows of that role so far.
+    wants = {f"_w{k}": count[f"m{k}"] + 1 for k in range(1, n) if k == 1 or spec.order == "any"}
+    if spec.parsed_exclude:
+        wants["_wx"] = count["x"] + 1
+    chains = first.select(*units, e=first.pos, e_sec=first.sec, bv=first.bv, **wants)
+    if spec.parsed_exclude:
+        chains = _hop(chains, counted, spec, "x", "_wx", {"_number": count["x"], "nx": counted.pos})
+    else:
+        chains = chains.mutate(nx=ibis.null("int64"))
     for k in range(1, n):
-        chains = _at_step(chains, looked, spec, k, f"n{k + 1}" if k + 1 < n else None)
-    return chains
+        named = {"_number": count[f"m{k}"], f"g{k}": counted.pos, f"t{k}": counted.sec}
+        if spec.order == "ordered" and k + 1 < n:
+            named[f"_w{k + 1}"] = count[f"m{k + 1}"] + 1
+        chains = _hop(chains, counted, spec, f"m{k}", f"_w{k}", named)
+    return chains.drop(*[c for c in chains.columns if c.startswith("_w")])
 
 
 def _chains_strict(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
@@ -356,9 +397,6 @@ def _chains_strict(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
     grouped = r.group_by([*keys, "diag"]).aggregate(**aggs)
     grouped = grouped.filter(grouped.e.notnull()).drop("diag")
     return grouped.mutate(nx=ibis.null("int64"))  # consecutive steps leave no room to exclude
-
-
-CHAINS = {"ordered": _chains_ordered, "any": _chains_any, "strict": _chains_strict}
 
 
 def _times(a: ir.Table, spec: FunnelSpec) -> list[ir.IntegerValue]:
@@ -533,7 +571,11 @@ def build_funnel_people(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     [2]
     """
     rows = _rows(events, spec)
-    evaluated = _evaluate(CHAINS[spec.order](rows, spec), spec)
+    if spec.order == "strict":
+        chains = _chains_strict(rows, spec)
+    else:
+        chains = _chains(rows, spec, _count_bits(events, rows, spec))
+    evaluated = _evaluate(chains, spec)
     counted = _segment(_counted(evaluated, spec), rows, spec)
     times = [f"t{k}" for k in range(len(spec.steps))]
     extra = ["e"] if spec.count == "attempts" else []
