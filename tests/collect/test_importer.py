@@ -421,6 +421,63 @@ def test_segment_calls_without_an_event_name_are_named_by_their_type(ws, tmp_pat
     assert summary.rejected_by_reason == {"negative_revenue": 1, "missing_event": 1}
 
 
+def test_a_segment_alias_call_links_its_previous_id(ws, tmp_path):
+    # Segment sends an alias call's old id as previousId beside the device's anonymousId.
+    calls = [
+        {"messageId": "v1", "event": "pricing_view", "anonymousId": "old"},
+        {"messageId": "v2", "event": "blog_view", "anonymousId": "dev2"},
+        {"messageId": "al", "type": "alias", "anonymousId": "dev2", "previousId": "old"},
+    ]
+    lines = [
+        json.dumps({**call, "timestamp": f"2026-01-01T1{i}:00:00Z", "userId": None})
+        for i, call in enumerate(calls)
+    ]
+    lines[-1] = lines[-1].replace('"userId": null', '"userId": "u1"')
+    ws.import_files([write(tmp_path / "alias.jsonl", "\n".join(lines) + "\n")])
+    frame = events(ws).set_index("event_id")
+    assert frame.loc["al", "anonymous_id"] == "old"
+    assert frame.loc[["v1", "al"], "person_id"].tolist() == ["u1", "u1"]
+
+
+def test_other_tools_column_names_are_understood_best_first(ws, tmp_path):
+    # An Amplitude export; Segment's corrected timestamp wins over the client's clock
+    # wherever the columns stand; names no rule knows stay properties.
+    text = (
+        "originalTimestamp,timestamp,event_type,device_id,user_id,insert_id,uuid\n"
+        "2026-01-01T09:00:00Z,2026-01-01T10:00:00Z,pricing_view,d1,,i1,e1\n"
+        "2026-01-01T09:30:00Z,2026-01-01T10:30:00Z,purchase,d1,u1,i2,e2\n"
+    )
+    ws.import_files([write(tmp_path / "amplitude.csv", text)])
+    frame = events(ws)
+    assert frame["event_id"].tolist() == ["e1", "e2"]
+    assert frame["event"].tolist() == ["pricing_view", "purchase"]
+    assert frame["ts"].dt.hour.tolist() == [10, 10]
+    assert frame["anonymous_id"].tolist() == ["d1", "d1"]
+    assert frame["person_id"].tolist() == ["u1", "u1"]
+    assert json.loads(frame["properties"][0]) == {
+        "originalTimestamp": "2026-01-01T09:00:00Z",
+        "insert_id": "i1",
+    }
+
+
+def test_epoch_numbers_are_read_in_their_unit(ws, tmp_path):
+    # Seconds, milliseconds, GA4's microseconds and pandas' nanoseconds, as numbers and as text.
+    second = 1767261600  # 2026-01-01 10:00:00 UTC
+    values = [second, second * 1000, second * 10**6, second * 10**9]
+    table = pa.table(
+        {
+            "event_timestamp": pa.array(values, pa.int64()),
+            "event_name": ["a", "b", "c", "d"],
+            "user_pseudo_id": ["p"] * 4,
+        }
+    )
+    pq.write_table(table, tmp_path / "ga4.parquet")
+    text = "ts,event,anonymous_id\n" + "".join(f"{v},t{i},q\n" for i, v in enumerate(values))
+    summary = ws.import_files([tmp_path / "ga4.parquet", write(tmp_path / "epoch.csv", text)])
+    assert (summary.stored, summary.rejected) == (8, 0)
+    assert set(events(ws)["ts"]) == {pd.Timestamp("2026-01-01 10:00:00")}
+
+
 def test_set_gives_a_column_the_file_lacks_one_value(ws, tmp_path):
     # A survey tool's NPS export has no metric column; a store's sales file no channel.
     survey = write(

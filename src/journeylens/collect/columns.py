@@ -21,25 +21,27 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 # At least one of these must be a column (and each row must have one of them filled).
 IDENTITY = ("anonymous_id", "user_id")
 
-# Names other tools use for our columns (Segment's wire format first).
-ALIASES = {
-    "messageId": "event_id",
-    "message_id": "event_id",
-    "id": "event_id",
-    "timestamp": "ts",
-    "time": "ts",
-    "event_time": "ts",
-    "originalTimestamp": "ts",
-    "receivedAt": "received_at",
-    "anonymousId": "anonymous_id",
-    "userId": "user_id",
-    "previousId": "anonymous_id",
-    "event_name": "event",
-    "name": "event",
-    "feedbackId": "feedback_id",
-    "utm_source": "source",
-    "utm_medium": "medium",
-    "utm_campaign": "campaign",
+# Names other tools' exports give our columns, best first: Segment (its wire format and its
+# warehouse tables), Amplitude, Mixpanel, PostHog, GA4. A column named exactly as ours always
+# wins; among the others, the first name listed here that the file has. The rest stay properties.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "event_id": ("messageId", "message_id", "id", "uuid", "$insert_id", "insert_id"),
+    "ts": (
+        "timestamp",
+        "time",
+        "event_time",
+        "event_timestamp",
+        "originalTimestamp",
+        "original_timestamp",
+    ),
+    "received_at": ("receivedAt", "server_received_time"),
+    "anonymous_id": ("anonymousId", "device_id", "distinct_id", "user_pseudo_id", "previousId"),
+    "user_id": ("userId",),
+    "event": ("event_name", "event_type", "name"),
+    "feedback_id": ("feedbackId",),
+    "source": ("utm_source", "context_campaign_source"),
+    "medium": ("utm_medium", "context_campaign_medium"),
+    "campaign": ("utm_campaign", "context_campaign_name"),
 }
 
 
@@ -99,13 +101,17 @@ def plan_columns(
     taken = set(plan.values()) | set(constants)
     # A column named exactly as a canonical one wins over another tool's name for it (a
     # Segment export has ``event`` for track calls and ``name`` for page calls).
-    exact = [name for name in columns if name in wanted]
-    for name in [*exact, *(name for name in columns if name not in wanted)]:
-        if name in plan:
+    for name in columns:
+        if name in wanted and name not in plan and name not in taken:
+            plan[name] = name
+            taken.add(name)
+    present = set(columns)
+    for canonical, names in ALIASES.items():
+        if canonical not in wanted or canonical in taken:
             continue
-        canonical = name if name in wanted else ALIASES.get(name, "")
-        if canonical in wanted and canonical not in taken:
-            plan[name] = canonical
+        found = next((n for n in names if n in present and n not in plan), None)
+        if found is not None:
+            plan[found] = canonical
             taken.add(canonical)
     if columns:
         _check_required(path, kind, set(plan.values()) | set(constants), columns)

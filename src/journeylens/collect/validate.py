@@ -128,16 +128,20 @@ def _timestamp(col: str, dtype: pa.DataType, limits: Limits) -> str:
             return parsed
         return _naive(f"timezone(current_setting('TimeZone'), {parsed})")
     return (
-        f"CASE WHEN regexp_full_match(trim({text}), '[0-9]{{9,13}}(\\.[0-9]+)?') "
+        f"CASE WHEN regexp_full_match(trim({text}), '[0-9]{{9,19}}(\\.[0-9]+)?') "
         f"THEN {_epoch(f'TRY_CAST(trim({text}) AS DOUBLE)')} "
         f"ELSE {_naive(f'TRY_CAST(trim({text}) AS TIMESTAMPTZ)')} END"
     )
 
 
 def _epoch(number: str) -> str:
-    # Ten-digit values are seconds, thirteen-digit ones milliseconds (JavaScript's Date.now()).
+    """An epoch number as a timestamp, its unit read from its size: ten digits are seconds,
+    thirteen milliseconds (JavaScript's ``Date.now()``), sixteen microseconds (GA4's
+    ``event_timestamp``), nineteen nanoseconds (pandas, Spark)."""
     return (
-        f"CASE WHEN {number} > 1e11 THEN make_timestamp(CAST({number} * 1000 AS BIGINT)) "
+        f"CASE WHEN {number} > 1e17 THEN make_timestamp(CAST({number} / 1000 AS BIGINT)) "
+        f"WHEN {number} > 1e14 THEN make_timestamp(CAST({number} AS BIGINT)) "
+        f"WHEN {number} > 1e11 THEN make_timestamp(CAST({number} * 1000 AS BIGINT)) "
         f"ELSE make_timestamp(CAST({number} * 1000000 AS BIGINT)) END"
     )
 
@@ -415,11 +419,26 @@ def _json_at(text: str, path: str) -> str:
 
 def _segment_fields(types: Mapping[str, pa.DataType]) -> frozenset[str]:
     """Which of Segment's ``name`` (a page or screen call's name, when ``event`` took the event
-    name) and ``context`` are among the unknown columns (``_extra``)."""
+    name), ``context`` and ``previousId`` (when ``anonymousId`` took ``anonymous_id``) are among
+    the unknown columns (``_extra``)."""
     extra = types.get("_extra")
     if extra is None or not pa.types.is_struct(extra):
         return frozenset()
-    return frozenset(f for f in ("name", "context") if extra.get_field_index(f) >= 0)
+    fields = ("name", "context", "previousId")
+    return frozenset(f for f in fields if extra.get_field_index(f) >= 0)
+
+
+def _anonymous_id(types: Mapping[str, pa.DataType]) -> str:
+    """The anonymous id; for an alias call, the ``previousId`` it links to the user, as
+    Segment sends it beside the device's ``anonymousId``."""
+    if "previousId" not in _segment_fields(types):
+        return _text("anonymous_id")
+    previous = "b._extra.previousId"
+    return (
+        f"CASE WHEN lower(trim({_text('type')})) = 'alias' "
+        f"AND trim(CAST({previous} AS VARCHAR)) <> '' THEN CAST({previous} AS VARCHAR) "
+        f"ELSE {_text('anonymous_id')} END"
+    )
 
 
 def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
@@ -427,9 +446,10 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     id_col = "event_id" if kind == "events" else "feedback_id"
     coded: tuple[str, ...] = ("type", "metric", "stage", "interaction", "event", "currency", id_col)
     if kind == "events":
-        coded += tuple(CONTEXT_CAMPAIGN)
+        coded += (*CONTEXT_CAMPAIGN, "anonymous_id")
     items = [f"{_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
     if kind == "events":
+        items.append(f"{_anonymous_id(types)} AS anonymous_id")
         items.append(f"{_event_name(types)} AS event")
         items.append(f"coalesce({_text('currency')}, {_property('currency')}) AS currency")
         items += [f"{_from_context(c, types)} AS {c}" for c in CONTEXT_CAMPAIGN]
