@@ -2,7 +2,9 @@
 
 Each run imports into a fresh workspace in its own process, so peak memory (max RSS) is the
 import's alone. CPU seconds (user + system, every thread) are reported beside the wall clock:
-on a shared machine they move less with other people's load. Usage:
+on a shared machine they move less with other people's load. Beside each import, the floor:
+DuckDB itself copying the same file into a fresh database file (``CREATE TABLE AS SELECT *``,
+then a checkpoint), with no checking, no derived columns and no journeylens code. Usage:
 ``python bench/import.py [--rows 1000000 10000000] [--formats parquet csv] [--repeat N]``
 (``--repeat``: the best of N runs of each).
 """
@@ -39,17 +41,35 @@ def run_one(path: str) -> None:
     print(json.dumps({**figures, "peak_mb": peak}))
 
 
+def copy_one(path: str) -> None:
+    """Child process: DuckDB alone copies ``path`` into a fresh database file (the floor)."""
+    import duckdb
+
+    with tempfile.TemporaryDirectory() as tmp:
+        con = duckdb.connect(str(Path(tmp) / "copy.duckdb"))
+        reader = "read_parquet" if path.endswith(".parquet") else "read_csv"
+        started, cpu = time.perf_counter(), _cpu()
+        con.execute(f"CREATE TABLE events AS SELECT * FROM {reader}(?)", [path])
+        con.execute("CHECKPOINT")
+        total, cpu = time.perf_counter() - started, _cpu() - cpu
+        rows = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+        con.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "seconds": total, "cpu": cpu, "peak_mb": peak}))
+
+
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-def best_of(path: Path, repeat: int) -> dict[str, float]:
-    """The fastest of ``repeat`` imports of ``path``, each in a fresh process."""
+def best_of(path: Path, repeat: int, mode: str = "--child") -> dict[str, float]:
+    """The fastest of ``repeat`` runs on ``path`` (an import, or with ``mode`` ``--copy`` the
+    DuckDB copy), each in a fresh process."""
     runs = []
     for _ in range(repeat):
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(path)],
+            [sys.executable, __file__, mode, str(path)],
             check=True,
             capture_output=True,
             text=True,
@@ -64,23 +84,33 @@ def main() -> None:
     parser.add_argument("--formats", nargs="+", default=["parquet", "csv"])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--copy", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         run_one(args.child)
         return
-    print(f"{'format':8} {'rows':>11} {'seconds':>8} {'rows/s':>10} {'cpu s':>7} {'peak MB':>8}")
+    if args.copy:
+        copy_one(args.copy)
+        return
+    print(
+        f"{'format':8} {'rows':>11} {'':12} {'seconds':>8} {'rows/s':>10} {'cpu s':>7} "
+        f"{'peak MB':>8}"
+    )
     for rows in args.rows:
         parquet = write_parquet(DATA / f"events_{rows}.parquet", rows)
         files = {"parquet": parquet}
         if "csv" in args.formats:
             files["csv"] = write_csv(DATA / f"events_{rows}.csv", parquet)
         for fmt in args.formats:
-            r = best_of(files[fmt], args.repeat)
-            print(
-                f"{fmt:8} {r['rows']:>11,} {r['seconds']:>8.1f} "
-                f"{r['rows'] / r['seconds']:>10,.0f} {r['cpu']:>7.1f} {r['peak_mb']:>8,.0f}",
-                flush=True,
-            )
+            ours = best_of(files[fmt], args.repeat)
+            floor = best_of(files[fmt], args.repeat, "--copy")
+            for name, r in (("journeylens", ours), ("DuckDB copy", floor)):
+                print(
+                    f"{fmt:8} {r['rows']:>11,} {name:12} {r['seconds']:>8.1f} "
+                    f"{r['rows'] / r['seconds']:>10,.0f} {r['cpu']:>7.1f} {r['peak_mb']:>8,.0f}",
+                    flush=True,
+                )
+            print(f"{'':21} journeylens takes {ours['seconds'] / floor['seconds']:.1f}× the copy")
 
 
 if __name__ == "__main__":
