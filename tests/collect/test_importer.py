@@ -478,6 +478,59 @@ def test_epoch_numbers_are_read_in_their_unit(ws, tmp_path):
     assert set(events(ws)["ts"]) == {pd.Timestamp("2026-01-01 10:00:00")}
 
 
+AGENTS = {
+    "iphone": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1",
+    "pixel": "Mozilla/5.0 (Linux; Android 14; Pixel 8) Chrome/120.0 Mobile Safari/537.36",
+    "galaxy_tab": "Mozilla/5.0 (Linux; Android 13; SM-X710) Chrome/120.0 Safari/537.36",
+    "ipad": "Mozilla/5.0 (iPad; CPU OS 16_0 like Mac OS X) Mobile/15E148 Safari/604.1",
+    "mac": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Version/17.0 Safari/605.1.15",
+}
+
+
+def test_device_comes_from_segment_context_when_not_given(ws, tmp_path):
+    calls = [{"messageId": k, "context": {"userAgent": a}} for k, a in AGENTS.items()]
+    calls += [
+        {"messageId": "app", "context": {"device": {"type": "ios"}}},
+        {"messageId": "given", "device": "kiosk", "context": {"userAgent": AGENTS["mac"]}},
+        {"messageId": "none", "context": {"ip": "1.2.3.4"}},
+    ]
+    base = {"timestamp": "2026-01-01T10:00:00Z", "anonymousId": "a1", "event": "x"}
+    lines = [json.dumps({**base, **call}) for call in calls]
+    ws.import_files([write(tmp_path / "ua.jsonl", "\n".join(lines) + "\n")])
+    assert events(ws).set_index("event_id")["device"].to_dict() == {
+        "iphone": "mobile",
+        "pixel": "mobile",
+        "galaxy_tab": "tablet",
+        "ipad": "tablet",
+        "mac": "desktop",
+        "app": "mobile",
+        "given": "kiosk",
+        "none": None,
+    }
+
+
+def test_a_parquet_context_struct_gives_campaign_and_device(ws, tmp_path):
+    # Parquet keeps Segment's context as a struct, not as JSON text.
+    context = [
+        {"campaign": {"source": "google", "medium": "cpc", "name": "spring"}, "userAgent": None},
+        {"campaign": None, "userAgent": AGENTS["pixel"]},
+    ]
+    table = pa.table(
+        {
+            "messageId": ["c1", "c2"],
+            "timestamp": ["2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"],
+            "event": ["x", "y"],
+            "anonymousId": ["a1", "a1"],
+            "context": context,
+        }
+    )
+    pq.write_table(table, tmp_path / "segment.parquet")
+    ws.import_files([tmp_path / "segment.parquet"])
+    frame = events(ws).set_index("event_id")
+    assert frame.loc["c1", ["source", "medium", "campaign"]].tolist() == ["google", "cpc", "spring"]
+    assert frame["device"].tolist() == [None, "mobile"]
+
+
 def test_set_gives_a_column_the_file_lacks_one_value(ws, tmp_path):
     # A survey tool's NPS export has no metric column; a store's sales file no channel.
     survey = write(

@@ -407,8 +407,41 @@ def _from_context(column: str, types: Mapping[str, pa.DataType]) -> str:
     """``column`` as given, else from the unknown ``context`` column's ``campaign``."""
     if "context" not in _segment_fields(types):
         return _text(column)
-    context = "CAST(b._extra.context AS VARCHAR)"
+    context = _context_json(types)
     return f"coalesce({_text(column)}, {_json_at(context, 'campaign.' + CONTEXT_CAMPAIGN[column])})"
+
+
+def _context_json(types: Mapping[str, pa.DataType]) -> str:
+    """The unknown ``context`` column as JSON text: as given when it is text or JSON, written
+    as JSON when a Parquet file types it as a struct."""
+    extra = types["_extra"]
+    context = extra.field(extra.get_field_index("context")).type
+    if pa.types.is_struct(context) or pa.types.is_map(context):
+        return "CAST(to_json(b._extra.context) AS VARCHAR)"
+    return "CAST(b._extra.context AS VARCHAR)"
+
+
+def _device(types: Mapping[str, pa.DataType]) -> str:
+    """``device`` as given, else from Segment's ``context``: ``mobile`` for a phone app
+    (``device.type`` ios or android), else from the browser's ``userAgent``: ``tablet`` (iPad,
+    Tablet, PlayBook, Silk, or Android without Mobi), ``mobile`` (Mobi, iPhone, iPod), else
+    ``desktop`` (an iPad asking for desktop pages says Macintosh and is read as desktop)."""
+    if "context" not in _segment_fields(types):
+        return _text("device")
+    context = _context_json(types)
+    app = _json_at(context, "device.type")
+    agent = _json_at(context, "userAgent")
+
+    def says(pattern: str) -> str:
+        return f"regexp_matches({agent}, '{pattern}', 'i')"
+
+    tablet = f"{says('iPad|Tablet|PlayBook|Silk')} OR ({says('Android')} AND NOT {says('Mobi')})"
+    return (
+        f"coalesce({_text('device')}, "
+        f"CASE WHEN lower({app}) IN ('ios', 'android') THEN 'mobile' END, "
+        f"CASE WHEN {tablet} THEN 'tablet' WHEN {says('Mobi|iPhone|iPod')} THEN 'mobile' "
+        f"WHEN {agent} IS NOT NULL THEN 'desktop' END)"
+    )
 
 
 def _json_at(text: str, path: str) -> str:
@@ -446,10 +479,11 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     id_col = "event_id" if kind == "events" else "feedback_id"
     coded: tuple[str, ...] = ("type", "metric", "stage", "interaction", "event", "currency", id_col)
     if kind == "events":
-        coded += (*CONTEXT_CAMPAIGN, "anonymous_id")
+        coded += (*CONTEXT_CAMPAIGN, "anonymous_id", "device")
     items = [f"{_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
     if kind == "events":
         items.append(f"{_anonymous_id(types)} AS anonymous_id")
+        items.append(f"{_device(types)} AS device")
         items.append(f"{_event_name(types)} AS event")
         items.append(f"coalesce({_text('currency')}, {_property('currency')}) AS currency")
         items += [f"{_from_context(c, types)} AS {c}" for c in CONTEXT_CAMPAIGN]
