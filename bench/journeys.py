@@ -8,12 +8,14 @@ its ``person_id, ts, event_id, event, touchpoint`` columns exported to Parquet f
 Every contender runs in its own process, timed after loading its data (load reported apart),
 with its peak memory (max RSS). Contenders:
 
-- journeylens (DuckDB store): a 4-step ordered funnel with a 7-day window; the transition graph
+- journeylens (DuckDB store): a 4-step ordered funnel with a 7-day window, and a 12-step one
+  (``funnel12``, from the landing page to the app); the transition graph
   of touchpoints (counts, people, probabilities, median seconds); friction (touchpoint × channel,
   device and interaction).
 - a DuckDB scan of the same columns, the floor any analysis over them pays;
 - a hand-vectorised pandas funnel (first entry, each next step the first after the previous,
-  within 7 days of the entry) and retentioneering's funnel (no window);
+  within 7 days of the entry), at 4 and 12 steps, and retentioneering's funnel (4 steps, no
+  window);
 - pm4py's directly-follows graph and the same graph hand-written in polars.
 
 Figures are seconds on a shared machine: read the ratios, not the absolute values. With
@@ -35,6 +37,20 @@ from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
 STEPS = ["product_view", "add_to_cart", "checkout_start", "purchase"]
+LONG_STEPS = [
+    "landing_page_view",
+    "pricing_view",
+    "reviews_view",
+    "product_view",
+    "comparison_view",
+    "add_to_cart",
+    "cart_view",
+    "checkout_start",
+    "checkout_payment",
+    "purchase",
+    "onboarding_email_open",
+    "app_open",
+]
 WINDOW_SECONDS = 7 * 86_400
 
 PEER_SCRIPT = r"""
@@ -133,8 +149,9 @@ def run_ours(workspace: str, which: str) -> None:
     ws = open_workspace(workspace)
     t1 = time.perf_counter()
     result: object
-    if which == "funnel":
-        frame = run_funnel(ws.events, FunnelSpec(steps=STEPS, within="7d")).to_frame()
+    if which in ("funnel", "funnel12"):
+        steps = STEPS if which == "funnel" else LONG_STEPS
+        frame = run_funnel(ws.events, FunnelSpec(steps=steps, within="7d")).to_frame()
         result = frame["people"].astype(int).tolist()
     elif which == "transitions":
         spec = PathsSpec(include_end=False, goal=())
@@ -169,7 +186,10 @@ def ours(workspace: Path, which: str) -> dict[str, object]:
 
 
 def peer(python: Path, parquet: Path, which: str) -> dict[str, object]:
-    args = ["-c", PEER_SCRIPT, str(parquet), which, ",".join(STEPS), str(WINDOW_SECONDS)]
+    # "pandas12" is the pandas funnel over the 12 steps.
+    steps = LONG_STEPS if which.endswith("12") else STEPS
+    which = which.removesuffix("12")
+    args = ["-c", PEER_SCRIPT, str(parquet), which, ",".join(steps), str(WINDOW_SECONDS)]
     return child(args, str(python))
 
 
@@ -181,8 +201,12 @@ def line(name: str, figures: dict[str, object], against: float | None = None) ->
     return text + f"   -> {figures['result']}"
 
 
-PEERS_OF = {"funnel": ("pandas", "retentioneering"), "transitions": ("polars", "pm4py")}
-ANALYSES = ("funnel", "transitions", "friction")
+PEERS_OF = {
+    "funnel": ("pandas", "retentioneering"),
+    "funnel12": ("pandas12",),
+    "transitions": ("polars", "pm4py"),
+}
+ANALYSES = ("funnel", "funnel12", "transitions", "friction")
 
 
 def median_of(runs: list[dict[str, object]]) -> dict[str, object]:
