@@ -352,12 +352,8 @@ def _chains(rows: ir.Table, spec: FunnelSpec, bits: int) -> ir.Table:
     """
     n = len(spec.steps)
     units = [*_keys(rows, spec), *_carried(rows, spec)]
-    if not _roles(spec):
-        first = rows.filter(rows.m0)
-        return first.select(*units, e=first.pos, e_sec=first.sec, bv=first.bv).mutate(
-            nx=ibis.null("int64")
-        )
-    counted, count = _with_counts(rows, spec, bits)
+    # A one-step funnel without exclusions looks nothing up: no counts, no window.
+    counted, count = _with_counts(rows, spec, bits) if _roles(spec) else (rows, {})
     first = counted.filter(counted.m0)
     # The numbers wanted next: one more than the rows of that role so far.
     wants = {f"_w{k}": count[f"m{k}"] + 1 for k in range(1, n) if k == 1 or spec.order == "any"}
