@@ -15,7 +15,7 @@ $(VENV)/bin/python:
 install: $(VENV)/bin/python
 	$(PIP) install -e ".[spark,test]"
 
-# Peer libraries used as oracles (pm4py, ChannelAttribution, polars) live in their own
+# Peer libraries used as oracles (pm4py, ChannelAttribution, retentioneering, polars) live in their own
 # virtualenv so their pins never touch journeylens's.
 $(PEERS)/bin/python:
 	python3 -m venv $(PEERS)
@@ -42,7 +42,6 @@ lint: install
 
 bench: install peers
 	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(PY) bench/import.py
-	$(PEERS)/bin/python -m pip install -r bench/peers-bench-requirements.txt
 	$(PY) bench/journeys.py --events 1000000 --events 10000000 --peers $(CURDIR)/$(PEERS)
 	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(PY) bench/attribution.py
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -177,7 +178,8 @@ def peak_mb() -> float:
 
 
 def child(args: list[str], python: str = sys.executable) -> dict[str, object]:
-    out = subprocess.run([python, *args], check=True, capture_output=True, text=True)
+    env = {**os.environ, "RETENTIONEERING_NO_TRACK": "1"}  # it reports usage unless told
+    out = subprocess.run([python, *args], check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from journeylens.schema import EVENTS, arrow_schema
@@ -80,3 +81,53 @@ def _number_people(rows: list[dict[str, Any]]) -> None:
     for row in sorted(rows, key=lambda r: (r["person_id"], r["ts"], r["event_id"])):
         seq[row["person_id"]] = seq.get(row["person_id"], 0) + 1
         row["person_key"], row["person_seq"] = keys[row["person_id"]], seq[row["person_id"]]
+
+
+def random_events(seed: int, people: int, events: int, names: int = 12) -> pa.Table:
+    """A random events table (canonical schema) with repeats, loops and many equal timestamps.
+
+    ``events`` rows of ``people`` people (``p0000``, ...), at whole minutes within 500 minutes of
+    2026-01-01, each event one of ``names`` names (``tp00``, ...; a few much more frequent than
+    the rest) that is also its touchpoint. ``person_key`` and ``person_seq`` are filled as a
+    rebuild fills them. The same seed gives the same table.
+
+    >>> random_events(seed=1, people=10, events=100).num_rows
+    100
+    """
+    rng = np.random.default_rng(seed)
+    person = rng.integers(0, people, events)
+    minute = rng.integers(0, 500, events)
+    labels = np.array([f"tp{i:02d}" for i in range(names)])
+    name = labels[rng.zipf(1.6, events) % names]
+    ts = np.datetime64("2026-01-01T00:00:00", "us") + minute * np.timedelta64(60, "s")
+    event_id = np.array([f"e{i:07d}" for i in range(events)])
+    # Rows in (person, ts, event_id) order: event ids grow with the row, so a stable sort on
+    # (person, minute) is that order.
+    order = np.lexsort((minute, person))
+    seq = np.empty(events, dtype=np.int64)
+    first = np.r_[True, person[order][1:] != person[order][:-1]]
+    starts = np.flatnonzero(first)
+    seq[order] = np.arange(events) - np.repeat(starts, np.diff(np.r_[starts, events])) + 1
+    present = np.unique(person)
+    key = np.searchsorted(present, person) + 1
+    columns: dict[str, Any] = {
+        "event_id": event_id,
+        "ts": ts,
+        "received_at": ts,
+        "event": name,
+        "type": np.full(events, "track"),
+        "person_id": np.array([f"p{p:04d}" for p in person]),
+        "person_key": key,
+        "person_seq": seq,
+        "touchpoint": name,
+    }
+    schema = arrow_schema(EVENTS)
+    return pa.table(
+        {
+            field.name: pa.array(columns[field.name], type=field.type)
+            if field.name in columns
+            else pa.nulls(events, field.type)
+            for field in schema
+        },
+        schema=schema,
+    )
