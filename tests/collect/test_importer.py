@@ -531,6 +531,168 @@ def test_a_parquet_context_struct_gives_campaign_and_device(ws, tmp_path):
     assert frame["device"].tolist() == [None, "mobile"]
 
 
+MIXPANEL = [
+    {
+        "event": "Signed Up",
+        "properties": {
+            "time": 1700000000,
+            "distinct_id": "u1",
+            "$insert_id": "m1",
+            "$device_id": "d1",
+            "$user_id": "u1",
+            "utm_source": "google",
+            "utm_medium": "cpc",
+            "plan": "pro",
+        },
+    },
+    # A newer export: time in milliseconds; the device before login.
+    {
+        "event": "Viewed Page",
+        "properties": {
+            "time": 1699999000000,
+            "$insert_id": "m2",
+            "distinct_id": "$device:d1",
+            "$device_id": "d1",
+        },
+    },
+    {
+        "event": "Purchase",
+        "properties": {
+            "time": 1700000100,
+            "distinct_id": "u1",
+            "$insert_id": "m3",
+            "revenue": 49.5,
+        },
+    },
+    {
+        "event": "Broken",
+        "properties": {"time": "yesterday", "distinct_id": "u1", "$insert_id": "m4"},
+    },
+]
+
+
+def test_a_mixpanel_export_is_read_from_its_properties(ws, tmp_path):
+    lines = "\n".join(json.dumps(row) for row in MIXPANEL) + "\n"
+    summary = ws.import_files([write(tmp_path / "mixpanel.jsonl", lines)])
+    assert (summary.stored, summary.rejected_by_reason) == (3, {"unparseable_timestamp": 1})
+    frame = events(ws).set_index("event_id")
+    assert frame.loc["m1", ["anonymous_id", "user_id", "source", "medium"]].tolist() == [
+        "d1",
+        "u1",
+        "google",
+        "cpc",
+    ]
+    assert str(frame.loc["m1", "ts"]) == "2023-11-14 22:13:20"
+    assert str(frame.loc["m2", "ts"]) == "2023-11-14 21:56:40"
+    assert frame.loc["m3", "revenue"] == 49.5
+    # The device's anonymous page view before the login joins the user.
+    assert set(frame["person_id"]) == {"u1"}
+    assert json.loads(frame.loc["m1", "properties"])["plan"] == "pro"
+    assert rejected(ws).loc[0, "field"] == "ts"
+
+
+def test_a_mixpanel_export_as_parquet_reads_the_properties_struct(ws, tmp_path):
+    rows = [
+        {**row, "properties": {**row["properties"], "time": int(row["properties"]["time"])}}
+        for row in MIXPANEL[:1] + MIXPANEL[2:3]
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "mixpanel.parquet")
+    summary = ws.import_files([tmp_path / "mixpanel.parquet"])
+    assert summary.stored == 2
+    frame = events(ws).set_index("event_id")
+    assert frame.loc["m1", "user_id"] == "u1"
+    assert frame.loc["m3", "revenue"] == 49.5
+    assert json.loads(frame.loc["m1", "properties"])["utm_source"] == "google"
+
+
+def ga4_row(name: str, micros: int, params: dict, **extra: object) -> dict:
+    """A row of GA4's BigQuery export, its parameters as GA4 nests them."""
+
+    def value(v: object) -> dict:
+        slot = (
+            "string_value"
+            if isinstance(v, str)
+            else ("int_value" if isinstance(v, int) else "double_value")
+        )
+        return {
+            "string_value": None,
+            "int_value": None,
+            "float_value": None,
+            "double_value": None,
+            slot: v,
+        }
+
+    return {
+        "event_date": "20201101",
+        "event_timestamp": micros,
+        "event_name": name,
+        "event_params": [{"key": k, "value": value(v)} for k, v in params.items()],
+        "user_pseudo_id": "1234.5678",
+        "device": {"category": "tablet", "operating_system": "Android"},
+        "traffic_source": {"name": "(organic)", "medium": "organic", "source": "bing"},
+        **extra,
+    }
+
+
+GA4 = [
+    ga4_row(
+        "page_view",
+        1604188800123456,
+        {
+            "page_location": "https://shop/x",
+            "source": "google",
+            "medium": "cpc",
+            "campaign": "spring",
+        },
+        ecommerce=None,  # every row has every column, as in GA4's export
+        user_id=None,
+    ),
+    ga4_row(
+        "purchase",
+        1604188900000000,
+        {"value": 59.0, "currency": "EUR", "ga_session_id": 1604188800},
+        ecommerce={"purchase_revenue": 59.0, "transaction_id": "T1"},
+        user_id="u7",
+    ),
+]
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_a_ga4_export_is_read_as_it_nests_its_values(ws, tmp_path, suffix):
+    path = tmp_path / f"ga4.{suffix}"
+    if suffix == "jsonl":
+        write(path, "\n".join(json.dumps(row) for row in GA4) + "\n")
+    else:
+        pq.write_table(pa.Table.from_pylist(GA4), path)
+    assert ws.import_files([path]).stored == 2
+    frame = events(ws)
+    view, purchase = frame.iloc[0], frame.iloc[1]
+    assert str(view["ts"]) == "2020-11-01 00:00:00.123456"
+    assert frame["device"].tolist() == ["tablet", "tablet"]
+    # The event's own campaign, not the user's first acquisition (traffic_source).
+    assert [view["source"], view["medium"], view["campaign"]] == ["google", "cpc", "spring"]
+    assert purchase["source"] is None
+    assert (purchase["revenue"], purchase["currency"]) == (59.0, "EUR")
+    params = json.loads(purchase["properties"])["event_params"]
+    assert params == {"value": 59.0, "currency": "EUR", "ga_session_id": 1604188800}
+    assert set(frame["person_id"]) == {"u7"}
+
+
+def test_odd_nested_values_never_stop_an_import(ws, tmp_path):
+    base = {"ts": "2026-01-01T10:00:00Z", "event": "x", "anonymous_id": "a1"}
+    odd = [
+        {"event_params": [1, "two"]},
+        {"event_params": {"key": "value"}},
+        {"event_params": [{"key": "k", "value": "flat"}]},
+        {"device": ["mobile"]},
+        {"ecommerce": {"purchase_revenue": "lots"}},
+    ]
+    lines = [json.dumps({**base, "event_id": f"o{i}", **row}) for i, row in enumerate(odd)]
+    summary = ws.import_files([write(tmp_path / "odd.jsonl", "\n".join(lines) + "\n")])
+    assert summary.stored + summary.rejected == len(odd)
+    assert summary.rejected_by_reason == {"invalid_revenue": 1}
+
+
 def test_set_gives_a_column_the_file_lacks_one_value(ws, tmp_path):
     # A survey tool's NPS export has no metric column; a store's sales file no channel.
     survey = write(

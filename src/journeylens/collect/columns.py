@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import pyarrow as pa
 
+from journeylens.collect.exports import lifted_columns
 from journeylens.errors import ImportFileError, did_you_mean
 from journeylens.schema import DERIVED_EVENT_COLUMNS, EVENTS, FEEDBACK
 
@@ -18,6 +19,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "events": ("ts", "event"),
     "feedback": ("ts", "metric", "score"),
 }
+# The type of a canonical column the file does not have, in an arranged batch: checking may
+# take such a column from the row's nested values (see ``exports``).
+ABSENT = pa.null()
 # At least one of these must be a column (and each row must have one of them filled).
 IDENTITY = ("anonymous_id", "user_id")
 
@@ -64,11 +68,14 @@ def plan_columns(
     columns: Sequence[str],
     mapping: Mapping[str, str],
     constants: Mapping[str, str] | None = None,
+    nested_keys: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, str]:
     """Decide ``source column → canonical column``; check required columns up front.
 
     ``constants`` (``canonical → value``, from ``--set``) give every row a value for a column
     the file does not have; a column another tool's name would map there stays a property.
+    ``nested_keys``: the keys seen inside the file's object columns; a required column found
+    there (a Mixpanel export's ``properties.time``, see ``exports``) is not missing.
     """
     wanted = INPUT_COLUMNS[kind]
     constants = constants or {}
@@ -114,7 +121,10 @@ def plan_columns(
             plan[found] = canonical
             taken.add(canonical)
     if columns:
-        _check_required(path, kind, set(plan.values()) | set(constants), columns)
+        present = set(plan.values()) | set(constants)
+        if kind == "events":
+            present |= lifted_columns(nested_keys or {})
+        _check_required(path, kind, present, columns)
     return plan
 
 
@@ -162,8 +172,8 @@ def arrange(
         columns[canonical] = batch.column(source)
     for canonical, value in (constants or {}).items():
         columns[canonical] = pa.repeat(pa.scalar(value, pa.string()), batch.num_rows)
-    for name in INPUT_COLUMNS[kind]:
-        columns.setdefault(name, pa.nulls(batch.num_rows, pa.string()))
+    for name in INPUT_COLUMNS[kind]:  # a column the file lacks is typed null: see ABSENT
+        columns.setdefault(name, pa.nulls(batch.num_rows, ABSENT))
     columns["_line"] = batch.column("_line")
     if extra_names:
         columns["_extra"] = pa.StructArray.from_arrays(
@@ -200,7 +210,7 @@ def arranged_sql(
         types[canonical] = pa.string()
     for name in INPUT_COLUMNS[kind]:
         items.setdefault(name, "CAST(NULL AS VARCHAR)")
-        types.setdefault(name, pa.string())
+        types.setdefault(name, ABSENT)
     extra = [c for c in original if c not in plan]
     items["_line"] = "_line"
     items["_extra"] = _struct(extra) if extra else "CAST(NULL AS STRUCT(_ VARCHAR))"

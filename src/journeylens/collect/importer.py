@@ -32,7 +32,7 @@ from journeylens.collect.columns import (
     constant_params,
     plan_columns,
 )
-from journeylens.collect.readers import FileReader, open_file, parquet_tables
+from journeylens.collect.readers import FileReader, object_keys, open_file, parquet_tables
 from journeylens.collect.validate import BatchValidator, Limits, Source, Target
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
@@ -93,7 +93,7 @@ def open_files(
     opened = []
     for path in paths:
         reader = open_file(Path(path), encoding, scratch)
-        plan = plan_columns(str(path), kind, reader.columns, mapping, constants)
+        plan = plan_columns(str(path), kind, reader.columns, mapping, constants, reader.nested_keys)
         opened.append((reader, plan))
     return opened
 
@@ -289,7 +289,8 @@ def _plan_from_batch(
 ) -> dict[str, str]:
     """JSON Lines has no header: plan its columns from the first batch's keys."""
     columns = [c for c in batch.column_names if c != "_line"]
-    return plan_columns(str(reader.path), kind, columns, mapping, constants)
+    reader.nested_keys = object_keys(batch)
+    return plan_columns(str(reader.path), kind, columns, mapping, constants, reader.nested_keys)
 
 
 def _drop_lines(batch: pa.Table, lines: Mapping[int, str]) -> pa.Table:

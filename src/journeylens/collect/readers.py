@@ -49,6 +49,9 @@ class FileReader:
     invalid_json: dict[int, str] = field(default_factory=dict)  # filled while reading
     rows_estimate: int | None = None
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
+    # Keys seen inside columns that hold objects: a Parquet struct's fields, or the keys of
+    # the objects in a JSON Lines file's first batch (see ``exports.lifted_columns``).
+    nested_keys: dict[str, set[str]] = field(default_factory=dict)
 
     def batches(self) -> Iterator[pa.Table]:
         readers = {"csv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches}
@@ -79,8 +82,15 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
             columns = pq.ParquetFile(path).schema_arrow.names
         except (pa.ArrowInvalid, OSError) as exc:
             raise ImportFileError(f"{path}: not a readable Parquet file ({exc}).") from exc
+        schema = pq.ParquetFile(path).schema_arrow
         rows = pq.ParquetFile(path).metadata.num_rows
-        return FileReader(path, fmt, columns, size, rows_estimate=rows)
+        reader = FileReader(path, fmt, columns, size, rows_estimate=rows)
+        reader.nested_keys = {
+            f.name: {f.type.field(i).name for i in range(f.type.num_fields)}
+            for f in schema
+            if pa.types.is_struct(f.type)
+        }
+        return reader
     from journeylens.collect.encoding import check_text
 
     text = check_text(path, encoding, scratch)
@@ -229,3 +239,19 @@ def _jsonl_table(
 def _with_lines(table: pa.Table, first_line: int) -> pa.Table:
     lines = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
     return table.append_column("_line", pa.array(lines))
+
+
+def object_keys(batch: pa.Table, sample: int = 1000) -> dict[str, set[str]]:
+    """The keys of the objects in each JSON column of a JSON Lines batch (its first
+    ``sample`` values)."""
+    keys: dict[str, set[str]] = {}
+    for name in batch.column_names:
+        column = batch.column(name)
+        if not isinstance(column.type, pa.JsonType):
+            continue
+        found = keys.setdefault(name, set())
+        for text in column.slice(0, sample).cast(pa.string()).to_pylist():
+            value = msgspec.json.decode(text) if text is not None else None
+            if isinstance(value, dict):
+                found.update(value)
+    return keys

@@ -16,6 +16,14 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pyarrow as pa
 
+from journeylens.collect.exports import (
+    WHEN_ABSENT,
+    device_category,
+    is_nested,
+    json_at,
+    nested_lookups,
+    params_object,
+)
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
 from journeylens.schema import (
@@ -27,8 +35,6 @@ from journeylens.schema import (
 )
 
 ROW_PREVIEW_CHARS = 65_536
-# Columns whose type changes how they are parsed (the queries are cached per type).
-_TYPED = ("revenue", "score", "sentiment")
 OLDEST = datetime(1990, 1, 1)
 _REJECTED_NOW = "_journeylens_rejected_now"  # the rows one ``stage`` call rejects
 
@@ -393,10 +399,17 @@ def _event_name(types: Mapping[str, pa.DataType]) -> str:
     )
 
 
-def _property(key: str) -> str:
-    """The ``properties`` column's value at ``key``, as text: Segment sends an order's
-    ``revenue`` and ``currency`` there."""
-    return _json_at(_text("properties"), key)
+def _properties_text(types: Mapping[str, pa.DataType]) -> str:
+    """The ``properties`` column as JSON text; a Parquet struct or map is written as JSON."""
+    if is_nested(types.get("properties")) and not isinstance(types["properties"], pa.JsonType):
+        return "CAST(to_json(b.properties) AS VARCHAR)"
+    return _text("properties")
+
+
+def _nested(column: str, types: Mapping[str, pa.DataType]) -> str:
+    """``column``'s value from the row's nested values (see :mod:`.exports`), NULL without."""
+    lookups = nested_lookups(column, types, _properties_text(types))
+    return f"coalesce({', '.join(lookups)})" if lookups else "NULL"
 
 
 # Segment's context.campaign (the page's UTM parameters): canonical column → its key there.
@@ -408,7 +421,7 @@ def _from_context(column: str, types: Mapping[str, pa.DataType]) -> str:
     if "context" not in _segment_fields(types):
         return _text(column)
     context = _context_json(types)
-    return f"coalesce({_text(column)}, {_json_at(context, 'campaign.' + CONTEXT_CAMPAIGN[column])})"
+    return f"coalesce({_text(column)}, {json_at(context, 'campaign.' + CONTEXT_CAMPAIGN[column])})"
 
 
 def _context_json(types: Mapping[str, pa.DataType]) -> str:
@@ -426,11 +439,14 @@ def _device(types: Mapping[str, pa.DataType]) -> str:
     (``device.type`` ios or android), else from the browser's ``userAgent``: ``tablet`` (iPad,
     Tablet, PlayBook, Silk, or Android without Mobi), ``mobile`` (Mobi, iPhone, iPod), else
     ``desktop`` (an iPad asking for desktop pages says Macintosh and is read as desktop)."""
+    category = device_category(types)
+    if category is not None:
+        return category
     if "context" not in _segment_fields(types):
         return _text("device")
     context = _context_json(types)
-    app = _json_at(context, "device.type")
-    agent = _json_at(context, "userAgent")
+    app = json_at(context, "device.type")
+    agent = json_at(context, "userAgent")
 
     def says(pattern: str) -> str:
         return f"regexp_matches({agent}, '{pattern}', 'i')"
@@ -442,12 +458,6 @@ def _device(types: Mapping[str, pa.DataType]) -> str:
         f"CASE WHEN {tablet} THEN 'tablet' WHEN {says('Mobi|iPhone|iPod')} THEN 'mobile' "
         f"WHEN {agent} IS NOT NULL THEN 'desktop' END)"
     )
-
-
-def _json_at(text: str, path: str) -> str:
-    """The JSON text ``text``'s value at ``path`` (a constant), as text; NULL when ``text`` is
-    not valid JSON."""
-    return f"CASE WHEN json_valid({text}) THEN json_extract_string({text}, '$.{path}') END"
 
 
 def _segment_fields(types: Mapping[str, pa.DataType]) -> frozenset[str]:
@@ -474,6 +484,33 @@ def _anonymous_id(types: Mapping[str, pa.DataType]) -> str:
     )
 
 
+def _extra_json(types: Mapping[str, pa.DataType]) -> str:
+    """The unknown columns as one JSON object, GA4's ``event_params`` list as an object."""
+    params = params_object(types)
+    if params is None:
+        return "to_json(b._extra)"
+    whole = f"coalesce({params}, to_json(b._extra.event_params))"
+    return f"json_merge_patch(to_json(b._extra), json_object('event_params', {whole}))"
+
+
+def _with_nested(
+    source: str, types: Mapping[str, pa.DataType]
+) -> tuple[str, dict[str, pa.DataType]]:
+    """``source`` with the columns the file lacks taken from its nested values where it has
+    them (see :mod:`.exports`), and the column types after that."""
+    found = {
+        column: _nested(column, types)
+        for column in WHEN_ABSENT
+        if column in types and pa.types.is_null(types[column])
+    }
+    found = {column: sql for column, sql in found.items() if sql != "NULL"}
+    if not found:
+        return source, dict(types)
+    replaced = ", ".join(f"{sql} AS {column}" for column, sql in found.items())
+    lifted = f"(SELECT * REPLACE ({replaced}) FROM {source} AS b)"
+    return lifted, {**types, **dict.fromkeys(found, pa.string())}
+
+
 def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     """SELECT list that parses a batch ``b`` (joined to the stage names ``s``)."""
     id_col = "event_id" if kind == "events" else "feedback_id"
@@ -485,13 +522,14 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         items.append(f"{_anonymous_id(types)} AS anonymous_id")
         items.append(f"{_device(types)} AS device")
         items.append(f"{_event_name(types)} AS event")
-        items.append(f"coalesce({_text('currency')}, {_property('currency')}) AS currency")
+        items.append(f"coalesce({_text('currency')}, {_nested('currency', types)}) AS currency")
         items += [f"{_from_context(c, types)} AS {c}" for c in CONTEXT_CAMPAIGN]
     # A row without an id gets a stable hash of the row as given, so re-imports match.
     items.append(
         f"CASE WHEN {_text(id_col)} IS NULL THEN substr(md5(to_json(b._raw)), 1, 32) "
         f"ELSE {_text(id_col)} END AS {id_col}"
     )
+    props = _properties_text(types)
     items += [
         f"{_given('ts', types['ts'])} AS ts_text",
         f"{_timestamp('ts', types['ts'], limits)} AS ts",
@@ -499,21 +537,21 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         f"{_text('stage')} AS stage_text",
         "s.key AS stage",
         f"lower({_text('interaction')}) AS interaction",
-        f"{_text('properties')} AS properties_text",
+        f"{props} AS properties_text",
         "NULLIF(CASE WHEN b._extra IS NULL THEN "
-        f"CASE WHEN json_valid({_text('properties')}) THEN {_text('properties')} END "
-        f"ELSE json_merge_patch(coalesce(CASE WHEN json_valid({_text('properties')}) "
-        f"THEN {_text('properties')} END, '{{}}'), to_json(b._extra)) END, '{{}}') AS properties",
+        f"CASE WHEN json_valid({props}) THEN {props} END "
+        f"ELSE json_merge_patch(coalesce(CASE WHEN json_valid({props}) "
+        f"THEN {props} END, '{{}}'), {_extra_json(types)}) END, '{{}}') AS properties",
         "b._line AS _line",
     ]
     comma = limits.decimal_comma
     if kind == "events":
         items += [
             f"coalesce(lower({_text('type')}), 'track') AS type",
-            f"coalesce({_given('revenue', types['revenue'])}, {_property('revenue')}) "
+            f"coalesce({_given('revenue', types['revenue'])}, {_nested('revenue', types)}) "
             "AS revenue_text",
             f"coalesce({_number('revenue', types['revenue'], comma)}, "
-            f"{_read_number(_property('revenue'), comma)}) AS revenue",
+            f"{_read_number(_nested('revenue', types), comma)}) AS revenue",
         ]
     else:
         items += [
@@ -536,6 +574,8 @@ def _queries(
     in does the second query run, and only rejected rows (usually few) pay for the reason, the
     message and the row preview.
     """
+    if kind == "events":
+        source, types = _with_nested(source, types)
     rules = _rules(kind)
     reason = " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _, _ in rules)
     field = " ".join(f"WHEN {cond} THEN '{name}'" for cond, _, name, _ in rules)
@@ -651,12 +691,8 @@ class BatchValidator:
             con.unregister("stage_names")
 
     def _cached(self, types: Mapping[str, pa.DataType], source: str) -> tuple[str, str]:
-        names = ("ts", "received_at", *_TYPED)
-        key = (
-            source,
-            _segment_fields(types),
-            *(str(types[c]) if c in types else "" for c in names),
-        )
+        # The SQL depends on the source and on every column's type (unknown columns' too).
+        key = (source, *(f"{name}: {dtype}" for name, dtype in types.items() if name != "_raw"))
         if key not in self._queries:
             self._queries[key] = _queries(self.kind, types, self.limits, source)
         return self._queries[key]

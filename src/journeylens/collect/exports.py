@@ -1,0 +1,141 @@
+"""Other tools' exports as they are: canonical columns found inside a row's nested values.
+
+- **Mixpanel** exports nest all but the event name in ``properties``: ``{"event": "Signed Up",
+  "properties": {"time": 1700000000, "distinct_id": ..., "$insert_id": ..., "$device_id": ...,
+  "$user_id": ..., "utm_source": ...}}``.
+- **GA4**'s BigQuery export gives the event's parameters as a list of key/value pairs
+  (``event_params``, each value under ``string_value``, ``int_value``, ``float_value`` or
+  ``double_value``), the device as an object (``device.category``), the order's revenue as
+  ``ecommerce.purchase_revenue`` and the event's campaign as ``collected_traffic_source``.
+
+A canonical column the file does not have is taken from the first of its :data:`NESTED_SOURCES`
+the row holds (``revenue`` and ``currency`` also when the column is empty on the row, as
+Segment sends an order's revenue in ``properties``). GA4's user-level ``traffic_source`` (how
+the user was first acquired) is not an event's campaign: it stays in ``properties``.
+
+Each function returns DuckDB SQL over an arranged batch ``b`` (see ``columns.arrange``):
+``properties`` is a canonical column, the other nested columns are fields of ``b._extra``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+import pyarrow as pa
+
+# canonical column → (nested column, key) pairs, best first.
+NESTED_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "ts": (("properties", "time"),),
+    "event_id": (("properties", "$insert_id"),),
+    "anonymous_id": (("properties", "$device_id"), ("properties", "distinct_id")),
+    "user_id": (("properties", "$user_id"),),
+    "source": (
+        ("properties", "utm_source"),
+        ("event_params", "source"),
+        ("collected_traffic_source", "manual_source"),
+    ),
+    "medium": (
+        ("properties", "utm_medium"),
+        ("event_params", "medium"),
+        ("collected_traffic_source", "manual_medium"),
+    ),
+    "campaign": (
+        ("properties", "utm_campaign"),
+        ("event_params", "campaign"),
+        ("collected_traffic_source", "manual_campaign_name"),
+    ),
+    "revenue": (("properties", "revenue"), ("ecommerce", "purchase_revenue")),
+    "currency": (("properties", "currency"), ("event_params", "currency")),
+}
+# Taken from the row's nested values only when the file has no such column.
+WHEN_ABSENT = ("ts", "event_id", "anonymous_id", "user_id", "source", "medium", "campaign")
+# GA4's event parameter: one of these holds its value.
+_PARAM_SHAPE = (
+    '[{"key": "VARCHAR", "value": {"string_value": "VARCHAR", "int_value": "BIGINT", '
+    '"float_value": "DOUBLE", "double_value": "DOUBLE"}}]'
+)
+
+
+def lifted_columns(nested_keys: Mapping[str, Collection[str]]) -> set[str]:
+    """The canonical columns a file can take from its nested values, given the keys seen in
+    each nested column (for the up-front check of required columns).
+
+    >>> sorted(lifted_columns({"properties": {"time", "distinct_id"}}))
+    ['anonymous_id', 'ts']
+    """
+    return {
+        canonical
+        for canonical, sources in NESTED_SOURCES.items()
+        if any(key in nested_keys.get(column, ()) for column, key in sources)
+    }
+
+
+def extra_type(types: Mapping[str, pa.DataType], name: str) -> pa.DataType | None:
+    """The type of the unknown column ``name`` (a field of ``_extra``), None without it."""
+    extra = types.get("_extra")
+    if extra is None or not pa.types.is_struct(extra) or extra.get_field_index(name) < 0:
+        return None
+    return extra.field(extra.get_field_index(name)).type
+
+
+def is_nested(dtype: pa.DataType | None) -> bool:
+    """Whether a column holds objects or lists: JSON (JSON Lines) or a struct, map or list."""
+    if dtype is None:
+        return False
+    if isinstance(dtype, pa.JsonType):
+        return True
+    return pa.types.is_struct(dtype) or pa.types.is_map(dtype) or pa.types.is_list(dtype)
+
+
+def params_object(types: Mapping[str, pa.DataType]) -> str | None:
+    """GA4's ``event_params`` list as one JSON object ``{key: value}``; None without it."""
+    if not is_nested(extra_type(types, "event_params")):
+        return None
+    params = "to_json(b._extra.event_params)"
+    entry = (
+        "{'k': p.key, 'v': coalesce(to_json(p.value.string_value), to_json(p.value.int_value), "
+        "to_json(p.value.double_value), to_json(p.value.float_value))}"
+    )
+    pairs = f"list_transform(from_json({params}, '{_PARAM_SHAPE}'), p -> {entry})"
+    return (
+        f"CASE WHEN json_type({params}) = 'ARRAY' "
+        f"THEN to_json(map_from_entries(list_filter({pairs}, e -> e.k IS NOT NULL))) END"
+    )
+
+
+def nested_lookups(canonical: str, types: Mapping[str, pa.DataType], properties: str) -> list[str]:
+    """SQL for each of ``canonical``'s nested sources this file has, best first, as text;
+    ``properties`` is SQL for the row's ``properties`` column as text."""
+    found = []
+    for column, key in NESTED_SOURCES.get(canonical, ()):
+        document: str | None
+        if column == "properties":
+            document = properties
+        elif column == "event_params":
+            document = params_object(types)
+        elif is_nested(extra_type(types, column)):
+            document = f"CAST(to_json(b._extra.{_quoted(column)}) AS VARCHAR)"
+        else:
+            document = None
+        if document is not None:
+            found.append(json_at(document, key))
+    return found
+
+
+def json_at(text: str, key: str) -> str:
+    """The JSON text ``text``'s value at the dotted ``key`` (a constant) as text; NULL when
+    ``text`` is not valid JSON. Each part of the key is quoted, so ``$insert_id`` is one key."""
+    path = "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in key.split("."))
+    return f"CASE WHEN json_valid({text}) THEN json_extract_string({text}, '{path}') END"
+
+
+def device_category(types: Mapping[str, pa.DataType]) -> str | None:
+    """GA4's ``device`` object's ``category`` (desktop, mobile, tablet); None when the file's
+    ``device`` is not an object."""
+    if not is_nested(types.get("device")):
+        return None
+    return json_at("CAST(to_json(b.device) AS VARCHAR)", "category")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
