@@ -678,6 +678,37 @@ def test_a_ga4_export_is_read_as_it_nests_its_values(ws, tmp_path, suffix):
     assert set(frame["person_id"]) == {"u7"}
 
 
+def test_posthog_and_amplitude_exports_give_device_and_campaign(ws, tmp_path):
+    posthog = pd.DataFrame(
+        {
+            "uuid": ["p1", "p2"],
+            "event": ["$pageview", "$pageview"],
+            "timestamp": ["2026-01-01T10:00:00Z", "2026-01-01T10:01:00Z"],
+            "distinct_id": ["d1", "d1"],
+            "properties": [
+                json.dumps({"$device_type": "Mobile", "utm_source": "newsletter"}),
+                json.dumps({"$device_type": "Desktop"}),
+            ],
+        }
+    )
+    posthog.to_csv(tmp_path / "posthog.csv", index=False)
+    amplitude = {
+        "uuid": "a1",
+        "event_type": "Add To Cart",
+        "event_time": "2026-01-01 11:00:00.000000",
+        "device_id": "dev9",
+        "user_id": "u9",
+        "event_properties": {"sku": "X1"},
+        "user_properties": {"utm_source": "google", "utm_medium": "cpc"},
+    }
+    write(tmp_path / "amplitude.jsonl", json.dumps(amplitude) + "\n")
+    ws.import_files([tmp_path / "posthog.csv", tmp_path / "amplitude.jsonl"])
+    frame = events(ws).set_index("event_id")
+    assert frame.loc[["p1", "p2"], "device"].tolist() == ["mobile", "desktop"]
+    assert frame.loc[["p1", "p2"], "source"].tolist() == ["newsletter", None]
+    assert frame.loc["a1", ["source", "medium"]].tolist() == ["google", "cpc"]
+
+
 def test_odd_nested_values_never_stop_an_import(ws, tmp_path):
     base = {"ts": "2026-01-01T10:00:00Z", "event": "x", "anonymous_id": "a1"}
     odd = [

@@ -3,6 +3,9 @@
 - **Mixpanel** exports nest all but the event name in ``properties``: ``{"event": "Signed Up",
   "properties": {"time": 1700000000, "distinct_id": ..., "$insert_id": ..., "$device_id": ...,
   "$user_id": ..., "utm_source": ...}}``.
+- **PostHog** exports keep the device's kind in ``properties.$device_type`` (``Desktop``,
+  ``Mobile``, ``Tablet``), read in lower case; **Amplitude** exports keep the campaign of the
+  user's visit in ``user_properties`` (``utm_source``, ...).
 - **GA4**'s BigQuery export gives the event's parameters as a list of key/value pairs
   (``event_params``, each value under ``string_value``, ``int_value``, ``float_value`` or
   ``double_value``), the device as an object (``device.category``), the order's revenue as
@@ -31,24 +34,39 @@ NESTED_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "user_id": (("properties", "$user_id"),),
     "source": (
         ("properties", "utm_source"),
+        ("user_properties", "utm_source"),
         ("event_params", "source"),
         ("collected_traffic_source", "manual_source"),
     ),
     "medium": (
         ("properties", "utm_medium"),
+        ("user_properties", "utm_medium"),
         ("event_params", "medium"),
         ("collected_traffic_source", "manual_medium"),
     ),
     "campaign": (
         ("properties", "utm_campaign"),
+        ("user_properties", "utm_campaign"),
         ("event_params", "campaign"),
         ("collected_traffic_source", "manual_campaign_name"),
     ),
+    "device": (("properties", "$device_type"),),
     "revenue": (("properties", "revenue"), ("ecommerce", "purchase_revenue")),
     "currency": (("properties", "currency"), ("event_params", "currency")),
 }
 # Taken from the row's nested values only when the file has no such column.
-WHEN_ABSENT = ("ts", "event_id", "anonymous_id", "user_id", "source", "medium", "campaign")
+WHEN_ABSENT = (
+    "ts",
+    "event_id",
+    "anonymous_id",
+    "user_id",
+    "source",
+    "medium",
+    "campaign",
+    "device",
+)
+# Values other tools write in another case than journeylens's (PostHog's ``Desktop``).
+LOWERED = ("device",)
 # GA4's event parameter: one of these holds its value.
 _PARAM_SHAPE = (
     '[{"key": "VARCHAR", "value": {"string_value": "VARCHAR", "int_value": "BIGINT", '
@@ -118,7 +136,8 @@ def nested_lookups(canonical: str, types: Mapping[str, pa.DataType], properties:
         else:
             document = None
         if document is not None:
-            found.append(json_at(document, key))
+            value = json_at(document, key)
+            found.append(f"lower({value})" if canonical in LOWERED else value)
     return found
 
 
