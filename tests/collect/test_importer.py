@@ -678,6 +678,18 @@ def test_a_ga4_export_is_read_as_it_nests_its_values(ws, tmp_path, suffix):
     assert set(frame["person_id"]) == {"u7"}
 
 
+def test_nested_exports_import_alike_on_every_engine(make_workspace, tmp_path):
+    workspace = make_workspace()
+    mixpanel = write(tmp_path / "m.jsonl", "\n".join(json.dumps(r) for r in MIXPANEL) + "\n")
+    ga4 = write(tmp_path / "g.jsonl", "\n".join(json.dumps(r) for r in GA4) + "\n")
+    summary = workspace.import_files([mixpanel, ga4])
+    assert (summary.stored, summary.rejected) == (5, 1)
+    frame = events(workspace).set_index("event_id")
+    assert frame.loc["m1", ["anonymous_id", "user_id", "source"]].tolist() == ["d1", "u1", "google"]
+    purchase = frame[frame["event"] == "purchase"].iloc[0]
+    assert purchase[["device", "revenue", "currency"]].tolist() == ["tablet", 59.0, "EUR"]
+
+
 def test_posthog_and_amplitude_exports_give_device_and_campaign(ws, tmp_path):
     posthog = pd.DataFrame(
         {
