@@ -87,3 +87,20 @@ def write_csv(path: Path, parquet: Path) -> Path:
         for batch in pq.ParquetFile(parquet).iter_batches(batch_size=500_000):
             writer.write_batch(batch)
     return path
+
+
+def write_jsonl(path: Path, parquet: Path) -> Path:
+    """The same rows as JSON Lines, as a Segment export nests them: ``plan`` in a
+    ``properties`` object, timestamps as ISO-8601 with Z."""
+    import duckdb
+
+    if path.exists():
+        return path
+    duckdb.execute(
+        "COPY (SELECT event_id, strftime(ts, '%Y-%m-%dT%H:%M:%SZ') AS ts, event, anonymous_id, "
+        "user_id, channel, device, CASE WHEN NOT isnan(revenue) THEN revenue END AS revenue, "
+        "CASE WHEN plan IS NOT NULL THEN {'plan': plan} END AS properties "
+        "FROM read_parquet(?)) TO '" + str(path).replace("'", "''") + "' (FORMAT json)",
+        [str(parquet)],
+    )
+    return path

@@ -1,11 +1,11 @@
-"""Import throughput: rows per second for Parquet and CSV at 1M and 10M events.
+"""Import throughput: rows per second for Parquet, CSV and JSON Lines at 1M and 10M events.
 
 Each run imports into a fresh workspace in its own process, so peak memory (max RSS) is the
 import's alone. CPU seconds (user + system, every thread) are reported beside the wall clock:
 on a shared machine they move less with other people's load. Beside each import, the floor:
 DuckDB itself copying the same file into a fresh database file (``CREATE TABLE AS SELECT *``,
 then a checkpoint), with no checking, no derived columns and no journeylens code. Usage:
-``python bench/import.py [--rows 1000000 10000000] [--formats parquet csv] [--repeat N]``
+``python bench/import.py [--rows 1000000 10000000] [--formats parquet csv jsonl] [--repeat N]``
 (``--repeat``: the best of N runs of each).
 """
 
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _data import write_csv, write_parquet
+from _data import write_csv, write_jsonl, write_parquet
 
 DATA = Path(__file__).parent / "data"
 
@@ -47,7 +47,8 @@ def copy_one(path: str) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         con = duckdb.connect(str(Path(tmp) / "copy.duckdb"))
-        reader = "read_parquet" if path.endswith(".parquet") else "read_csv"
+        suffix = Path(path).suffix
+        reader = {".parquet": "read_parquet", ".jsonl": "read_json"}.get(suffix, "read_csv")
         started, cpu = time.perf_counter(), _cpu()
         con.execute(f"CREATE TABLE events AS SELECT * FROM {reader}(?)", [path])
         con.execute("CHECKPOINT")
@@ -81,7 +82,7 @@ def best_of(path: Path, repeat: int, mode: str = "--child") -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    parser.add_argument("--formats", nargs="+", default=["parquet", "csv"])
+    parser.add_argument("--formats", nargs="+", default=["parquet", "csv", "jsonl"])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--copy", help=argparse.SUPPRESS)
@@ -101,6 +102,8 @@ def main() -> None:
         files = {"parquet": parquet}
         if "csv" in args.formats:
             files["csv"] = write_csv(DATA / f"events_{rows}.csv", parquet)
+        if "jsonl" in args.formats:
+            files["jsonl"] = write_jsonl(DATA / f"events_{rows}.jsonl", parquet)
         for fmt in args.formats:
             ours = best_of(files[fmt], args.repeat)
             floor = best_of(files[fmt], args.repeat, "--copy")

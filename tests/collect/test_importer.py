@@ -339,6 +339,19 @@ def test_stage_by_label_in_any_language_and_unknown_stage_rejected(ws, tmp_path)
     assert "awareness" in bad["detail"][0]
 
 
+def test_a_json_lines_value_may_hold_unicode_line_separators(ws, tmp_path):
+    # U+2028 and U+0085 are line breaks to str.splitlines, but not to JSON Lines.
+    rows = [
+        {"ts": "2026-01-01T10:00:00Z", "event": "x", "anonymous_id": "a1", "note": "one\u2028two"},
+        {"ts": "2026-01-01T10:01:00Z", "event": "y", "anonymous_id": "a1", "note": "three\x85"},
+    ]
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    summary = ws.import_files([write(tmp_path / "seps.jsonl", text)])
+    assert (summary.stored, summary.rejected) == (2, 0)
+    notes = [json.loads(p)["note"] for p in events(ws)["properties"]]
+    assert notes == ["one\u2028two", "three\x85"]
+
+
 def test_jsonl_with_segment_names_and_nested_properties(ws, tmp_path):
     lines = [
         {

@@ -8,7 +8,6 @@ Parquet keeps its column types.
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,9 +189,10 @@ def _jsonl_batches(reader: FileReader) -> Iterator[pa.Table]:
     lines: list[int] = []
     nested: set[str] = set()  # keys with an object or array value in this batch
     flat: set[str] = set()  # keys with a scalar value in this batch
-    with codecs.open(
-        str(source), "r", encoding="utf-8" if reader.source else reader.encoding
-    ) as handle:
+    # Lines end at "\n" only, as the encoding check counted them: a JSON string may hold a raw
+    # U+2028 or a lone "\r", which are not line ends here.
+    encoding = "utf-8" if reader.source else reader.encoding
+    with open(source, encoding=encoding, newline="\n") as handle:
         for number, text in enumerate(handle, start=1):
             if not text.strip() or number in reader.bad_lines:
                 continue
@@ -210,7 +210,10 @@ def _jsonl_batches(reader: FileReader) -> Iterator[pa.Table]:
                 elif value is not None:
                     flat.add(key)
                     value = value if isinstance(value, str) else encoder.encode(value).decode()
-                columns.setdefault(key, [None] * len(lines)).append(value)
+                values = columns.get(key)
+                if values is None:  # a key first seen here: empty for the rows before
+                    values = columns[key] = [None] * len(lines)
+                values.append(value)
             lines.append(number)
             for values in columns.values():
                 if len(values) < len(lines):
