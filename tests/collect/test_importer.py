@@ -146,6 +146,28 @@ def test_bad_rows_go_to_rejected_with_line_field_and_reason(ws, tmp_path):
     assert ws.store.count("rejected") == 6
 
 
+def test_a_csv_row_with_the_wrong_number_of_fields_rejects_only_itself(ws, tmp_path):
+    path = write(
+        tmp_path / "ragged.csv",
+        HEADER
+        + "2026-01-01T10:00:00Z,good,a,,\n"  # line 2
+        + "2026-01-01T10:01:00Z,extra,a,,,,surprise\n"  # line 3: seven fields
+        + "2026-01-01T10:02:00Z,short\n"  # line 4: two fields
+        + "yesterday,x,a,,\n"  # line 5: unparseable, numbered past the skipped rows
+        + "2026-01-01T10:03:00Z,also_good,a,,\n",  # line 6
+    )
+    summary = ws.import_files([path])
+    assert (summary.rows, summary.stored) == (5, 2)
+    assert summary.rejected_by_reason == {"wrong_field_count": 2, "unparseable_timestamp": 1}
+    got = rejected(ws)[["line", "reason", "row"]].values.tolist()
+    assert got == [
+        [3, "wrong_field_count", "2026-01-01T10:01:00Z,extra,a,,,,surprise"],
+        [4, "wrong_field_count", "2026-01-01T10:02:00Z,short"],
+        [5, "unparseable_timestamp", got[2][2]],
+    ]
+    assert events(ws)["event"].tolist() == ["good", "also_good"]
+
+
 def test_offsets_are_converted_to_utc_and_naive_times_use_the_timezone(ws, tmp_path):
     path = write(
         tmp_path / "tz.csv",

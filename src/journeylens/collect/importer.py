@@ -157,6 +157,7 @@ def import_files(
             for reason, lines in (
                 ("invalid_encoding", reader.bad_lines),
                 ("invalid_json", reader.invalid_json),
+                ("wrong_field_count", reader.wrong_fields),
             ):
                 if lines:
                     store.write(rejected_staging, _whole_lines(lines, kind, reader.path, reason))
@@ -335,6 +336,7 @@ def _whole_lines(lines: Mapping[int, str], kind: str, path: Path, reason: str) -
     details = {
         "invalid_encoding": "the line is not valid UTF-8; shown with \\x escapes",
         "invalid_json": "the line is not a JSON object",
+        "wrong_field_count": "the row has another number of fields than the header",
     }
     n = len(lines)
     return pa.table(

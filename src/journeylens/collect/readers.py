@@ -8,7 +8,7 @@ Parquet keeps its column types.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +46,8 @@ class FileReader:
     bad_lines: dict[int, str] = field(default_factory=dict)
     source: Path | None = None  # a cleaned copy read in place of ``path``
     invalid_json: dict[int, str] = field(default_factory=dict)  # filled while reading
+    # CSV rows whose number of fields differs from the header's, by line: filled while reading.
+    wrong_fields: dict[int, str] = field(default_factory=dict)
     rows_estimate: int | None = None
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
     # Keys seen inside columns that hold objects: a Parquet struct's fields, or the keys of
@@ -133,13 +135,22 @@ def _parse_csv_line(line: str, delimiter: str) -> Iterator[list[str]]:
 def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
     source = reader.source or reader.path
     encoding = "utf8" if reader.source else reader.encoding
+    # One thread: only then does a row with the wrong number of fields come with its line.
     read = pacsv.ReadOptions(
         column_names=reader.columns,
         skip_rows=1,
         block_size=CSV_BLOCK_BYTES,
         encoding=encoding,
+        use_threads=False,
     )
-    parse = pacsv.ParseOptions(delimiter=reader.delimiter, newlines_in_values=True)
+
+    def wrong_fields(row: pacsv.InvalidRow) -> str:
+        reader.wrong_fields[row.number or 0] = row.text
+        return "skip"
+
+    parse = pacsv.ParseOptions(
+        delimiter=reader.delimiter, newlines_in_values=True, invalid_row_handler=wrong_fields
+    )
     convert = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in reader.columns},
         strings_can_be_null=True,
@@ -164,8 +175,19 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
                 f"{reader.path}: malformed CSV after line {line - 1} ({exc}). "
                 "Check quoting and the number of fields per row."
             ) from exc
-        yield _with_lines(pa.Table.from_batches([batch]), line)
-        line += batch.num_rows
+        lines = _row_lines(line, batch.num_rows, reader.wrong_fields)
+        yield pa.Table.from_batches([batch]).append_column("_line", pa.array(lines))
+        line = int(lines[-1]) + 1 if len(lines) else line
+
+
+def _row_lines(first: int, rows: int, skipped: Mapping[int, str]) -> np.ndarray:
+    """The lines of ``rows`` rows read from line ``first`` on: the next lines but those of
+    rows skipped for their number of fields."""
+    ahead = [n for n in skipped if n >= first]
+    candidates = np.arange(first, first + rows + len(ahead), dtype=np.int64)
+    if ahead:
+        candidates = candidates[~np.isin(candidates, ahead)]
+    return candidates[:rows]
 
 
 def _parquet_batches(reader: FileReader) -> Iterator[pa.Table]:
