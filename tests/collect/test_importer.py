@@ -58,6 +58,13 @@ def test_missing_required_column_is_one_error_and_nothing_is_written(ws, tmp_pat
     assert ws.store.count("rejected") == 0
 
 
+def test_a_column_named_twice_is_one_error_naming_it(ws, tmp_path):
+    path = write(tmp_path / "twice.csv", "ts,event,anonymous_id,event\n2026-01-01,a,x,b\n")
+    with pytest.raises(ImportFileError, match=r"'event' appears more than once \(columns 2, 4\)"):
+        ws.import_files([path])
+    assert ws.store.count("events") == 0
+
+
 def test_a_bad_file_among_several_stops_before_anything_is_written(ws, tmp_path):
     good = write(tmp_path / "good.csv", HEADER + "2026-01-01T10:00:00Z,a,x,,\n")
     bad = write(tmp_path / "bad.csv", "ts,user_id\n2026-01-01,u\n")

@@ -79,6 +79,13 @@ def plan_columns(
     """
     wanted = INPUT_COLUMNS[kind]
     constants = constants or {}
+    twice = next((name for name in columns if columns.count(name) > 1), None)
+    if twice is not None:
+        places = ", ".join(str(i) for i, name in enumerate(columns, start=1) if name == twice)
+        raise ImportFileError(
+            f"{path}: the column '{twice}' appears more than once (columns {places}); "
+            "rename all but one. Nothing was imported."
+        )
     for canonical in constants:
         if canonical not in wanted:
             raise ImportFileError(
