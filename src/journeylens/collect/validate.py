@@ -709,7 +709,8 @@ class BatchValidator:
             "ts_reading": (
                 f"with the format '{self.limits.ts_format}'"
                 if self.limits.ts_format is not None
-                else "as an ISO-8601 timestamp"
+                else "as an ISO-8601 timestamp or epoch number (import with --ts-format, "
+                "e.g. '%d.%m.%Y %H:%M', for another layout)"
             ),
             "number_reading": (
                 "as a number with a decimal comma (1.234,50)"
