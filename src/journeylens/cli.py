@@ -293,7 +293,12 @@ def paths(
     ] = None,
 ) -> None:
     """The transition graph (raw by default), or top paths --from / --to a node."""
-    from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions
+    from journeylens.analytics.paths import (
+        PathsSpec,
+        check_anchor,
+        run_top_paths,
+        run_transitions,
+    )
     from journeylens.cli_output import emit
 
     _check_format(fmt)
@@ -311,6 +316,7 @@ def paths(
             include_end=anchored if ends is None else ends,
             goal=tuple(goal or ws.config.conversion_events),
         )
+        check_anchor(ws.events, spec)
         events = _filtered(ws, since, until, where)
         # Cut only by time, every person's events in range stay together (see whole=).
         whole = not where

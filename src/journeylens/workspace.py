@@ -237,9 +237,15 @@ class Workspace:
 
     def paths(self, spec: Any = None, events: ibis.Table | None = None) -> Any:
         """The transition graph, or top paths when ``spec`` names ``from_node``/``to_node``."""
-        from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions
+        from journeylens.analytics.paths import (
+            PathsSpec,
+            check_anchor,
+            run_top_paths,
+            run_transitions,
+        )
 
         spec = spec or PathsSpec(include_end=False, goal=self.config.conversion_events)
+        check_anchor(self.events, spec)
         source = self.events if events is None else events
         if spec.from_node is not None or spec.to_node is not None:
             return run_top_paths(source, spec)

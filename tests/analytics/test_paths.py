@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from journeylens.analytics.paths import (
     PathsSpec,
     build_sequences,
+    check_anchor,
     fetch,
     run_top_paths,
     run_transitions,
@@ -443,3 +444,16 @@ def test_whole_sequences_joined_on_their_numbers_give_the_window_graph(demo_even
     by_join = run_transitions(demo_events.events, spec, whole=True).to_frame()
     assert by_join.equals(by_window)
     assert len(by_join) > 3
+
+
+def test_an_anchor_that_is_no_node_of_the_data_is_named_with_a_suggestion(con: Any) -> None:
+    events = con.create_table(
+        "events", journeys({"ana": [("checkout", "2026-01-01 10:00"), ("purchase", "+1m")]})
+    )
+    with pytest.raises(SpecError, match=r"No touchpoint 'chekout'.*Did you mean 'checkout'"):
+        check_anchor(events, PathsSpec(from_node="chekout"))
+    with pytest.raises(SpecError, match="No event 'nowhere'"):
+        check_anchor(events, PathsSpec(level="event", to_node="nowhere"))
+    # The synthetic nodes are always known.
+    check_anchor(events, PathsSpec(to_node="(end)"))
+    check_anchor(events, PathsSpec(from_node="checkout"))

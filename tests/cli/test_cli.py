@@ -208,6 +208,13 @@ def test_paths_to_conversion(demo_ws):
     assert all(r["path"][-1] == "(conversion)" for r in rows)
 
 
+def test_paths_from_an_unknown_node_is_an_error_with_a_suggestion(demo_ws):
+    result = run("paths", "--from", "chekout", workspace=demo_ws, check=False)
+    assert result.returncode == 2
+    assert "No touchpoint 'chekout'" in result.stderr
+    assert "Did you mean 'checkout'" in result.stderr
+
+
 def test_funnel_json_and_unknown_step(demo_ws):
     args = ("funnel", "landing_page_view", "checkout_start", "purchase", "--within", "7d")
     data = json.loads(run(*args, "--format", "json", workspace=demo_ws).stdout)

@@ -29,7 +29,7 @@ import pandas as pd
 from journeylens.analytics.codes import code_columns, decode, encode
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.sequence import sequence_columns
-from journeylens.errors import SpecError
+from journeylens.errors import SpecError, did_you_mean
 from journeylens.store.portable import epoch_seconds
 
 Level = Literal["touchpoint", "event", "stage", "channel"]
@@ -57,6 +57,7 @@ __all__ = [
     "build_sequences",
     "build_top_paths",
     "build_transitions",
+    "check_anchor",
     "fetch",
     "run_top_paths",
     "run_transitions",
@@ -135,6 +136,26 @@ class PathsSpec:
     @property
     def goals(self) -> tuple[str, ...]:
         return tuple(self.goal)
+
+
+def check_anchor(events: ir.Table, spec: PathsSpec) -> None:
+    """Raise :class:`SpecError` when ``from_node``/``to_node`` is no node of ``events`` (one
+    small query for the distinct values of the level's column), so a typo is not an empty
+    result: "No touchpoint 'chekout' in the data. Did you mean 'checkout'?". The command line
+    and the workspace check against all events, before any filter: a node missing from a
+    filtered part of the data is an empty result, not an error."""
+    anchors = [node for node in (spec.from_node, spec.to_node) if node is not None]
+    anchors = [node for node in anchors if node not in (*SYNTHETIC, UNMAPPED, OTHER)]
+    if not anchors:
+        return
+    values = events.select(spec.level).distinct().to_pyarrow().column(0).to_pylist()
+    known = {value for value in values if value is not None}
+    for node in anchors:
+        if node not in known:
+            raise SpecError(
+                f"No {spec.level} '{node}' in the data.{did_you_mean(node, known)} "
+                f"Nodes are {spec.level} values, '{END}' and '{CONVERSION}'."
+            )
 
 
 def fetch(expr: ir.Table) -> pd.DataFrame:
