@@ -308,7 +308,8 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             "p.score IS NULL",
             "invalid_score",
             "score",
-            "'cannot read ''' || coalesce(left(p.score_text, 80), '') || ''' as a score'",
+            "CASE WHEN p.score_text IS NULL THEN 'the score is empty' "
+            "ELSE 'cannot read ''' || left(p.score_text, 80) || ''' as a score' END",
         ),
         (
             f"NOT (CASE p.metric {scales} END)",
