@@ -560,12 +560,13 @@ def attribution(
     _check_format(fmt)
     with _open(workspace, engine) as ws:
         events = _filtered(ws, since, until, where)
-        goal_event = goal or ws.config.conversion_events[0]
+        # The workspace's goal unless one is named (a named goal must be in the data).
+        chosen = {"goal": goal} if goal else {}
         result = ws.attribution(
             events,
             models=model or ["all"],
             level=level,
-            goal=goal_event,
+            **chosen,
             lookback=lookback,
             value=value,
             half_life=half_life,

@@ -270,8 +270,11 @@ class Workspace:
             run_attribution_report,
             run_roi_report,
         )
+        from journeylens.analytics.steps import check_step_names
 
         source = self.events if events is None else events
+        if "goal" in options:  # a goal the user names must exist (the default may not, yet)
+            check_step_names(self.events, [f"event:{options['goal']}"], role="as the goal")
         options.setdefault("goal", self.config.conversion_events[0])
         options.setdefault("stages", tuple(self.config.stage_keys))
         if roi or cut_list:

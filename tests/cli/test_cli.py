@@ -271,3 +271,18 @@ def test_funnel_dropoff_json_records_and_audience(demo_ws):
     bad = run("funnel", *steps, "--goal", "purchse", workspace=demo_ws, check=False)
     assert bad.returncode == 2
     assert "Did you mean 'purchase'?" in bad.stderr
+
+
+def test_every_analysis_runs_on_an_empty_workspace(tmp_path):
+    path = tmp_path / "empty"
+    run("init", str(path))
+    for command in ("summary", "stages", "paths", "conformance", "friction", "attribution"):
+        result = run(command, workspace=path, check=False)
+        assert result.returncode == 0, (command, result.stderr)
+    assert json.loads(run("attribution", "--format", "json", workspace=path).stdout) == []
+
+
+def test_attribution_to_an_unknown_goal_is_an_error_with_a_suggestion(demo_ws):
+    result = run("attribution", "--goal", "purchse", workspace=demo_ws, check=False)
+    assert result.returncode == 2
+    assert "Unknown event 'purchse' as the goal. Did you mean 'purchase'?" in result.stderr

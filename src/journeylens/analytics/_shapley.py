@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from math import factorial
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -56,9 +57,7 @@ def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
     Name: mask_0, dtype: int64
     """
     words = {
-        f"mask_{w}": touches.key.substitute(
-            {p: 1 << i for i, p in enumerate(players[w * WORD : (w + 1) * WORD])}, else_=0
-        ).cast("int64")
+        f"mask_{w}": _mask(touches, players[w * WORD : (w + 1) * WORD])
         for w in range(max(1, -(-len(players) // WORD)))
     }
     bits = touches.select("person_id", "journey", "converted", "revenue", **words)
@@ -72,6 +71,14 @@ def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
         conversions=journeys.converted.sum(),
         revenue=journeys.revenue.sum(),
     )
+
+
+def _mask(touches: ir.Table, players: Sequence[str]) -> ir.IntegerValue:
+    """Bit ``i`` set for the touch of player ``i`` (0 without players: no touches at all)."""
+    if not players:
+        return ibis.literal(0, "int64")
+    bits = {player: 1 << i for i, player in enumerate(players)}
+    return touches.key.substitute(bits, else_=0).cast("int64")
 
 
 def coalition_names(masks: pd.DataFrame, players: Sequence[str]) -> pd.DataFrame:

@@ -482,6 +482,8 @@ def _sort_key(spec: AttributionSpec) -> Callable[[pd.Series], pd.Series]:
 
 
 def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    # Keys as objects: an empty frame (no touches at all) types its keys as floats.
+    frames = [frame.astype({"key": object}) for frame in frames]
     wide = frames[0]
     for frame in frames[1:]:
         wide = wide.merge(frame, on="key", how="outer")

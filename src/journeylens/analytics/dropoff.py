@@ -105,12 +105,8 @@ class DropoffSpec:
 
 def check_goal_name(events: ir.Table, goal: str | None) -> None:
     """Raise :class:`SpecError` when the goal names an event (or touchpoint, stage) never seen."""
-    if goal is None:
-        return
-    try:
-        check_step_names(events, [goal])
-    except SpecError as error:
-        raise SpecError(f"Goal {goal!r}: {error}") from None
+    if goal is not None:
+        check_step_names(events, [goal], role=f"in the goal {goal!r}")
 
 
 # --- the engine expression -----------------------------------------------------------------------

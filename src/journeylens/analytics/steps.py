@@ -347,12 +347,12 @@ def row_key_text(row: Mapping[str, Any], key: str) -> str | None:
     return None
 
 
-def check_step_names(events: ir.Table, texts: Sequence[str]) -> None:
+def check_step_names(events: ir.Table, texts: Sequence[str], role: str | None = None) -> None:
     """Raise :class:`SpecError` for a step whose name occurs nowhere in ``events``.
 
     One small query per step kind used (the distinct values of its column), so a typo is
     caught before a funnel quietly counts zero: "Unknown event 'chekout' in step 2. Did you
-    mean 'checkout'?"
+    mean 'checkout'?". ``role`` names what the steps are for instead ("as the goal").
     """
     steps = [parse_step(text) for text in texts]
     known: dict[str, set[str]] = {}
@@ -364,7 +364,8 @@ def check_step_names(events: ir.Table, texts: Sequence[str]) -> None:
             values = events.select(column).distinct().to_pyarrow().column(0).to_pylist()
             known[column] = {v for v in values if v is not None}
         if step.name not in known[column]:
+            where = role or f"in step {number} ('{step.text}')"
             raise SpecError(
-                f"Unknown {step.kind} '{step.name}' in step {number} ('{step.text}')."
+                f"Unknown {step.kind} '{step.name}' {where}."
                 f"{did_you_mean(step.name, known[column])} No event in the data has it."
             )
