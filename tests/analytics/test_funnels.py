@@ -207,6 +207,9 @@ def test_step_window_limits_time_from_previous_step(events: Events) -> None:
     }
     spec = FunnelSpec(steps=["a", "b", "c"], step_within=[None, None, "1h"])
     assert people(run_funnel(events(log), spec)) == [2, 2, 1]
+    # One window per step after the first says the same.
+    spec = FunnelSpec(steps=["a", "b", "c"], step_within=[None, "1h"])
+    assert people(run_funnel(events(log), spec)) == [2, 2, 1]
 
 
 BREAKDOWN = {
@@ -366,7 +369,7 @@ def test_filter_values_are_literals_not_sql(events: Events) -> None:
         ({"steps": ["a", "b"], "count": "users"}, "Invalid count 'users'"),
         ({"steps": ["a", "b"], "exclude": ["b"]}, "Exclusion 'b' is also a step"),
         ({"steps": ["a", "b"], "step_within": ["1h", None]}, "step 1 must be None"),
-        ({"steps": ["a", "b"], "step_within": [None]}, "1 entries for 2 steps"),
+        ({"steps": ["a", "b"], "step_within": [None, "1h", "2h"]}, "3 entries for 2 steps"),
         ({"steps": ["a", "b"], "by": "plan-x"}, "Invalid breakdown 'plan-x'"),
         ({"steps": ["a", "b"], "by_step": 3}, "Invalid by_step 3"),
         ({"steps": ["a", "b"], "top": 0}, "Invalid top 0"),

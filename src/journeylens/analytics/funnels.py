@@ -154,10 +154,13 @@ class FunnelSpec:
         if self.order == "any":
             raise SpecError("step_within needs order 'ordered' or 'strict', not 'any'.")
         windows = tuple(self.step_within)
+        if len(windows) == len(self.steps) - 1:  # one per step after the first
+            windows = (None, *windows)
         if len(windows) != len(self.steps):
             raise SpecError(
                 f"step_within has {len(windows)} entries for {len(self.steps)} steps; give one "
-                "per step (None where there is no limit)."
+                "per step after the first, or one per step starting with None (on the command "
+                "line, '-' where there is no limit)."
             )
         if windows[0] is not None:
             raise SpecError(f"step_within for step 1 must be None, got {windows[0]!r}.")
