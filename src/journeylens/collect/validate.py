@@ -23,6 +23,7 @@ from journeylens.collect.exports import (
     json_at,
     nested_lookups,
     params_object,
+    with_params,
 )
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
@@ -576,6 +577,7 @@ def _queries(
     message and the row preview.
     """
     if kind == "events":
+        source, types = with_params(source, types)
         source, types = _with_nested(source, types)
     rules = _rules(kind)
     reason = " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _, _ in rules)
