@@ -37,7 +37,8 @@ EDGES = {
     "tia": [
         ("landing_page_view", "2026-05-03 10:00", {"channel": "web", "plan": "pro"}),
         ("pricing_view", "+0s", {"channel": "web"}),
-        ("purchase", "+2h", {"revenue": 80.0, "plan": "pro"}),
+        # A number written as text, as a CSV column arrives in properties.
+        ("purchase", "+2h", {"revenue": 80.0, "plan": "pro", "items": "3"}),
         ("landing_page_view", "+3d", {"channel": "email"}),
         ("pricing_view", "+1d"),
     ],
@@ -46,7 +47,7 @@ EDGES = {
         ("landing_page_view", "2026-05-04 08:00", {"channel": "search", "plan": "free"}),
         ("pricing_view", "+20m"),
         ("payment_error", "+5m"),
-        ("purchase", "+1h", {"revenue": 30.5}),
+        ("purchase", "+1h", {"revenue": 30.5, "items": 1}),
     ],
     # Steps in reverse order, exactly seven days apart.
     "uma": [
@@ -114,6 +115,7 @@ CASES: dict[str, Case] = {
     "funnel_sessions": funnel("landing_page_view", "pricing_view", count="sessions"),
     "funnel_step_windows": funnel(*STEPS, step_within=[None, "1h", "1d"]),
     "funnel_property_step": funnel("landing_page_view", "purchase[revenue>50]", "[plan=pro]"),
+    "funnel_property_number_as_text": funnel("landing_page_view", "purchase[items>=2]"),
     "funnel_by_channel": funnel(*STEPS, by="channel", top=3),
     "funnel_by_last_step": funnel(*STEPS, by="device", by_step="last"),
     "funnel_by_property": funnel(*STEPS, by="plan", by_step=2),

@@ -284,6 +284,20 @@ def test_property_filters_on_columns_and_json(events: Events) -> None:
     assert people(run_funnel(events(log), spec)) == [2, 1]
 
 
+def test_a_number_written_as_text_in_properties_is_compared_as_a_number(events: Events) -> None:
+    # CSV columns (and JSON Lines scalars) reach properties as text: "25", not 25.
+    log = {
+        "ann": [("view", "2026-01-01 10:00"), ("buy", "+1m", {"price": "25"})],
+        "bob": [("view", "2026-01-01 10:00"), ("buy", "+1m", {"price": " 5 "})],
+        "cy": [("view", "2026-01-01 10:00"), ("buy", "+1m", {"price": "cheap"})],
+        "di": [("view", "2026-01-01 10:00"), ("buy", "+1m", {"price": 30})],
+    }
+    table = events(log)
+    assert people(run_funnel(table, FunnelSpec(steps=["view", "buy[price>10]"]))) == [4, 2]
+    assert people(run_funnel(table, FunnelSpec(steps=["view", "buy[price=5]"]))) == [4, 1]
+    assert people(run_funnel(table, FunnelSpec(steps=["view", "buy[price=cheap]"]))) == [4, 1]
+
+
 def test_json_numeric_filter(events: Events) -> None:
     log = {
         "ann": [("view", "2026-01-01 00:00", {"items": 3})],

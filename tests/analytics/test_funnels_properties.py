@@ -41,7 +41,8 @@ event_row = st.tuples(
     st.sampled_from(["a", "b", "c", "x", "z"]),
     st.sampled_from(["email", "ads", None]),
     st.sampled_from(["s1", "s2"]),
-    st.sampled_from([None, 1, 5]),
+    # Numbers as JSON numbers and as text (as CSV columns arrive), and text that is no number.
+    st.sampled_from([None, 1, 5, "5", " 7 ", "1e1", "x"]),
 )
 
 

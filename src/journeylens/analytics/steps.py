@@ -49,6 +49,10 @@ _FILTER = re.compile(
     re.VERBOSE,
 )
 _PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A property written as text that a numeric filter reads as a number (CSV columns and JSON
+# Lines scalars reach ``properties`` as text): a decimal with an optional exponent.
+NUMBER_TEXT = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
+_NUMBER_TEXT = re.compile(NUMBER_TEXT)
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,15 @@ def key_text(table: ir.Table, key: str) -> ir.StringValue:
     return json_string(table.properties, key).coalesce(number)
 
 
+def _property_number(table: ir.Table, key: str) -> ir.FloatingValue:
+    """A JSON property as a number: a JSON number, or text that reads as one (``"25"``)."""
+    text = json_string(table.properties, key).strip()
+    from_text = text.re_search(f"^{NUMBER_TEXT}$").ifelse(
+        text.try_cast("float64"), ibis.null("float64")
+    )
+    return json_number(table.properties, key).coalesce(from_text)
+
+
 def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
     compare = OPERATORS[item.op]
     if item.is_column:
@@ -242,8 +255,7 @@ def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
             return compare(column.cast("float64"), ibis.literal(item.value, "float64"))
         return compare(column, ibis.literal(item.raw, "string"))
     if isinstance(item.value, float):
-        number = json_number(table.properties, item.key)
-        return compare(number, ibis.literal(item.value, "float64"))
+        return compare(_property_number(table, item.key), ibis.literal(item.value, "float64"))
     return compare(json_string(table.properties, item.key), ibis.literal(item.value, "string"))
 
 
@@ -301,6 +313,8 @@ def _row_value(row: Mapping[str, Any], item: Filter) -> Any:
     value = props.get(item.key) if isinstance(props, dict) else None
     if isinstance(item.value, float):
         if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
             return float(value)
         return None
     return value if isinstance(value, str) else None
