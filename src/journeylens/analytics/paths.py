@@ -29,6 +29,7 @@ import pandas as pd
 from journeylens.analytics.codes import code_columns, decode, encode
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.sequence import sequence_columns
+from journeylens.analytics.steps import distinct_values
 from journeylens.errors import SpecError, did_you_mean
 from journeylens.store.portable import epoch_seconds
 
@@ -148,8 +149,7 @@ def check_anchor(events: ir.Table, spec: PathsSpec) -> None:
     anchors = [node for node in anchors if node not in (*SYNTHETIC, UNMAPPED, OTHER)]
     if not anchors:
         return
-    values = events.select(spec.level).distinct().to_pyarrow().column(0).to_pylist()
-    known = {value for value in values if value is not None}
+    known = distinct_values(events, spec.level)
     for node in anchors:
         if node not in known:
             raise SpecError(

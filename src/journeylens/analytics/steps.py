@@ -361,6 +361,12 @@ def row_key_text(row: Mapping[str, Any], key: str) -> str | None:
     return None
 
 
+def distinct_values(events: ir.Table, column: str) -> set[str]:
+    """The values ``column`` takes in ``events`` (one small query), for checking names."""
+    values = events.select(column).distinct().to_pyarrow().column(0).to_pylist()
+    return {value for value in values if value is not None}
+
+
 def check_step_names(events: ir.Table, texts: Sequence[str], role: str | None = None) -> None:
     """Raise :class:`SpecError` for a step whose name occurs nowhere in ``events``.
 
@@ -375,8 +381,7 @@ def check_step_names(events: ir.Table, texts: Sequence[str], role: str | None = 
             continue
         column = KIND_COLUMNS[step.kind]
         if column not in known:
-            values = events.select(column).distinct().to_pyarrow().column(0).to_pylist()
-            known[column] = {v for v in values if v is not None}
+            known[column] = distinct_values(events, column)
         if step.name not in known[column]:
             where = role or f"in step {number} ('{step.text}')"
             raise SpecError(

@@ -119,11 +119,11 @@ def plan_columns(
         if name in wanted and name not in plan and name not in taken:
             plan[name] = name
             taken.add(name)
-    present = set(columns)
+    in_file = set(columns)
     for canonical, names in ALIASES.items():
         if canonical not in wanted or canonical in taken:
             continue
-        found = next((n for n in names if n in present and n not in plan), None)
+        found = next((n for n in names if n in in_file and n not in plan), None)
         if found is not None:
             plan[found] = canonical
             taken.add(canonical)

@@ -106,11 +106,33 @@ def is_nested(dtype: pa.DataType | None) -> bool:
     return pa.types.is_struct(dtype) or pa.types.is_map(dtype) or pa.types.is_list(dtype)
 
 
+def is_structured(dtype: pa.DataType | None) -> bool:
+    """Whether a column holds objects or lists as engine values (a struct, map or list, as
+    Parquet types them), not as JSON."""
+    return is_nested(dtype) and not isinstance(dtype, pa.JsonType)
+
+
+def json_text(column: str, dtype: pa.DataType | None) -> str:
+    """SQL for the column ``column`` (SQL) as JSON text: a struct, map or list written as JSON,
+    text and JSON as they are."""
+    if is_structured(dtype):
+        return f"CAST(to_json({column}) AS VARCHAR)"
+    return f"CAST({column} AS VARCHAR)"
+
+
+def extra_json_text(types: Mapping[str, pa.DataType], name: str) -> str:
+    """The unknown column ``name`` as JSON text (see :func:`json_text`)."""
+    return json_text(f"b._extra.{_quoted(name)}", extra_type(types, name))
+
+
 def params_object(types: Mapping[str, pa.DataType]) -> str | None:
-    """GA4's ``event_params`` list as one JSON object ``{key: value}``; None without it. Once
-    :func:`with_params` has computed it as the column ``_params``, that column."""
-    if PARAMS in types:
-        return f"b.{PARAMS}"
+    """GA4's ``event_params`` as one JSON object, once :func:`with_params` has computed it as
+    the column ``_params``; None for a file without them."""
+    return f"b.{PARAMS}" if PARAMS in types else None
+
+
+def _params_sql(types: Mapping[str, pa.DataType]) -> str | None:
+    """GA4's ``event_params`` list as one JSON object ``{key: value}``; None without it."""
     if not is_nested(extra_type(types, "event_params")):
         return None
     params = "to_json(b._extra.event_params)"
@@ -130,8 +152,8 @@ def with_params(
 ) -> tuple[str, dict[str, pa.DataType]]:
     """``source`` with GA4's parameters as one object in the column ``_params``, built once
     per row for every lookup that reads it (five of them took half the import's time)."""
-    params = params_object(types)
-    if params is None or PARAMS in types:
+    params = None if PARAMS in types else _params_sql(types)
+    if params is None:
         return source, dict(types)
     return f"(SELECT *, {params} AS {PARAMS} FROM {source} AS b)", {**types, PARAMS: pa.string()}
 
@@ -147,7 +169,7 @@ def nested_lookups(canonical: str, types: Mapping[str, pa.DataType], properties:
         elif column == "event_params":
             document = params_object(types)
         elif is_nested(extra_type(types, column)):
-            document = f"CAST(to_json(b._extra.{_quoted(column)}) AS VARCHAR)"
+            document = extra_json_text(types, column)
         else:
             document = None
         if document is not None:
@@ -168,7 +190,7 @@ def device_category(types: Mapping[str, pa.DataType]) -> str | None:
     ``device`` is not an object."""
     if not is_nested(types.get("device")):
         return None
-    return json_at("CAST(to_json(b.device) AS VARCHAR)", "category")
+    return json_at(json_text("b.device", types["device"]), "category")
 
 
 def _quoted(name: str) -> str:

@@ -80,12 +80,12 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
         raise ImportFileError(f"{path}: the file is empty; nothing was imported.")
     if fmt == "parquet":
         try:
-            columns = pq.ParquetFile(path).schema_arrow.names
+            parquet = pq.ParquetFile(path)  # its footer, read once
         except (pa.ArrowInvalid, OSError) as exc:
             raise ImportFileError(f"{path}: not a readable Parquet file ({exc}).") from exc
-        schema = pq.ParquetFile(path).schema_arrow
-        rows = pq.ParquetFile(path).metadata.num_rows
-        reader = FileReader(path, fmt, columns, size, rows_estimate=rows)
+        schema = parquet.schema_arrow
+        rows = parquet.metadata.num_rows
+        reader = FileReader(path, fmt, schema.names, size, rows_estimate=rows)
         reader.nested_keys = {
             f.name: {f.type.field(i).name for i in range(f.type.num_fields)}
             for f in schema
@@ -175,19 +175,10 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
                 f"{reader.path}: malformed CSV after line {line - 1} ({exc}). "
                 "Check quoting and the number of fields per row."
             ) from exc
-        lines = _row_lines(line, batch.num_rows, reader.wrong_fields)
-        yield pa.Table.from_batches([batch]).append_column("_line", pa.array(lines))
-        line = int(lines[-1]) + 1 if len(lines) else line
-
-
-def _row_lines(first: int, rows: int, skipped: Mapping[int, str]) -> np.ndarray:
-    """The lines of ``rows`` rows read from line ``first`` on: the next lines but those of
-    rows skipped for their number of fields."""
-    ahead = [n for n in skipped if n >= first]
-    candidates = np.arange(first, first + rows + len(ahead), dtype=np.int64)
-    if ahead:
-        candidates = candidates[~np.isin(candidates, ahead)]
-    return candidates[:rows]
+        table = _with_lines(pa.Table.from_batches([batch]), line, reader.wrong_fields)
+        if table.num_rows:
+            line = table.column("_line")[-1].as_py() + 1
+        yield table
 
 
 def _parquet_batches(reader: FileReader) -> Iterator[pa.Table]:
@@ -261,9 +252,16 @@ def _jsonl_table(
     return table.append_column("_line", pa.array(lines, type=pa.int64()))
 
 
-def _with_lines(table: pa.Table, first_line: int) -> pa.Table:
-    lines = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
-    return table.append_column("_line", pa.array(lines))
+def _with_lines(
+    table: pa.Table, first_line: int, skipped: Mapping[int, str] | None = None
+) -> pa.Table:
+    """``table`` with each row's ``_line``: the lines from ``first_line`` on, but those of rows
+    ``skipped`` (a CSV row with another number of fields than the header)."""
+    ahead = [n for n in skipped or () if n >= first_line]
+    lines = np.arange(first_line, first_line + table.num_rows + len(ahead), dtype=np.int64)
+    if ahead:
+        lines = lines[~np.isin(lines, ahead)]
+    return table.append_column("_line", pa.array(lines[: table.num_rows]))
 
 
 def object_keys(batch: pa.Table, sample: int = 1000) -> dict[str, set[str]]:

@@ -19,8 +19,10 @@ import pyarrow as pa
 from journeylens.collect.exports import (
     WHEN_ABSENT,
     device_category,
-    is_nested,
+    extra_json_text,
+    is_structured,
     json_at,
+    json_text,
     nested_lookups,
     params_object,
     with_params,
@@ -403,15 +405,15 @@ def _event_name(types: Mapping[str, pa.DataType]) -> str:
 
 def _properties_text(types: Mapping[str, pa.DataType]) -> str:
     """The ``properties`` column as JSON text; a Parquet struct or map is written as JSON."""
-    if is_nested(types.get("properties")) and not isinstance(types["properties"], pa.JsonType):
-        return "CAST(to_json(b.properties) AS VARCHAR)"
-    return _text("properties")
+    dtype = types.get("properties")
+    return json_text("b.properties", dtype) if is_structured(dtype) else _text("properties")
 
 
-def _nested(column: str, types: Mapping[str, pa.DataType]) -> str:
-    """``column``'s value from the row's nested values (see :mod:`.exports`), NULL without."""
+def _nested(column: str, types: Mapping[str, pa.DataType]) -> str | None:
+    """``column``'s value from the row's nested values (see :mod:`.exports`); None when the
+    file has none of its sources."""
     lookups = nested_lookups(column, types, _properties_text(types))
-    return f"coalesce({', '.join(lookups)})" if lookups else "NULL"
+    return f"coalesce({', '.join(lookups)})" if lookups else None
 
 
 # Segment's context.campaign (the page's UTM parameters): canonical column → its key there.
@@ -422,18 +424,8 @@ def _from_context(column: str, types: Mapping[str, pa.DataType]) -> str:
     """``column`` as given, else from the unknown ``context`` column's ``campaign``."""
     if "context" not in _segment_fields(types):
         return _text(column)
-    context = _context_json(types)
+    context = extra_json_text(types, "context")
     return f"coalesce({_text(column)}, {json_at(context, 'campaign.' + CONTEXT_CAMPAIGN[column])})"
-
-
-def _context_json(types: Mapping[str, pa.DataType]) -> str:
-    """The unknown ``context`` column as JSON text: as given when it is text or JSON, written
-    as JSON when a Parquet file types it as a struct."""
-    extra = types["_extra"]
-    context = extra.field(extra.get_field_index("context")).type
-    if pa.types.is_struct(context) or pa.types.is_map(context):
-        return "CAST(to_json(b._extra.context) AS VARCHAR)"
-    return "CAST(b._extra.context AS VARCHAR)"
 
 
 def _device(types: Mapping[str, pa.DataType]) -> str:
@@ -446,7 +438,7 @@ def _device(types: Mapping[str, pa.DataType]) -> str:
         return category
     if "context" not in _segment_fields(types):
         return _text("device")
-    context = _context_json(types)
+    context = extra_json_text(types, "context")
     app = json_at(context, "device.type")
     agent = json_at(context, "userAgent")
 
@@ -500,12 +492,8 @@ def _with_nested(
 ) -> tuple[str, dict[str, pa.DataType]]:
     """``source`` with the columns the file lacks taken from its nested values where it has
     them (see :mod:`.exports`), and the column types after that."""
-    found = {
-        column: _nested(column, types)
-        for column in WHEN_ABSENT
-        if column in types and pa.types.is_null(types[column])
-    }
-    found = {column: sql for column, sql in found.items() if sql != "NULL"}
+    absent = [c for c in WHEN_ABSENT if c in types and pa.types.is_null(types[c])]
+    found = {c: sql for c in absent if (sql := _nested(c, types)) is not None}
     if not found:
         return source, dict(types)
     replaced = ", ".join(f"{sql} AS {column}" for column, sql in found.items())
@@ -524,7 +512,8 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         items.append(f"{_anonymous_id(types)} AS anonymous_id")
         items.append(f"{_device(types)} AS device")
         items.append(f"{_event_name(types)} AS event")
-        items.append(f"coalesce({_text('currency')}, {_nested('currency', types)}) AS currency")
+        currency = _nested("currency", types) or "NULL"
+        items.append(f"coalesce({_text('currency')}, {currency}) AS currency")
         items += [f"{_from_context(c, types)} AS {c}" for c in CONTEXT_CAMPAIGN]
     # A row without an id gets a stable hash of the row as given, so re-imports match.
     items.append(
@@ -548,12 +537,12 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     ]
     comma = limits.decimal_comma
     if kind == "events":
+        revenue = _nested("revenue", types) or "NULL"
         items += [
             f"coalesce(lower({_text('type')}), 'track') AS type",
-            f"coalesce({_given('revenue', types['revenue'])}, {_nested('revenue', types)}) "
-            "AS revenue_text",
+            f"coalesce({_given('revenue', types['revenue'])}, {revenue}) AS revenue_text",
             f"coalesce({_number('revenue', types['revenue'], comma)}, "
-            f"{_read_number(_nested('revenue', types), comma)}) AS revenue",
+            f"{_read_number(revenue, comma)}) AS revenue",
         ]
     else:
         items += [
