@@ -1,13 +1,14 @@
 """Benchmark: raw events → every attribution model, against pandas paths + ChannelAttribution.
 
-Both sides start from the same events, an Arrow table in memory. journeylens builds journeys in
-DuckDB, scanning that table in place, and runs every model of ``"all"`` (eight rule-based, exact
-Markov, Shapley); "+copy" is the same run after first copying the events into a DuckDB table.
-The peer converts the table to pandas, builds paths (sort, group, join) and runs
-ChannelAttribution's Markov model (order 1, its default simulation) in its own virtualenv; its
-time is the pandas part plus the model's own run, measured inside the peer process. Each side
-runs ``--repeat`` times (default 3), the rounds interleaved so that a busy moment of the machine
-hits both alike, and the medians are shown.
+Both sides start from the same events, an Arrow table in memory, with ``person_key`` and
+``person_seq`` filled as the store fills them; both key people by the integer. journeylens
+builds journeys in DuckDB, scanning that table in place, and runs every model of ``"all"``
+(eight rule-based, exact Markov, Shapley); "+copy" is the same run after first copying the
+events into a DuckDB table. The peer converts the table to pandas, builds paths (sort, group,
+join) and runs ChannelAttribution's Markov model (order 1, its default simulation) in its own
+virtualenv; its time is the pandas part plus the model's own run, measured inside the peer
+process. Each side runs ``--repeat`` times (default 3), the rounds interleaved so that a busy
+moment of the machine hits both alike, and the medians are shown.
 
     .venv/bin/python bench/attribution.py --events 1000000 10000000 [--repeat 3]
     JOURNEYLENS_PEERS_VENV=/path/to/venv  # a virtualenv with ChannelAttribution and pandas
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import duckdb
 import ibis
 import numpy as np
 import pandas as pd
@@ -81,7 +83,18 @@ def generate(events: int, seed: int = 0) -> pa.Table:
     }
     schema = arrow_schema(EVENTS)
     full = [columns.get(f.name, pa.nulls(total, f.type)) for f in schema]
-    return pa.Table.from_arrays(full, schema=schema)
+    return with_sequence_keys(pa.Table.from_arrays(full, schema=schema))
+
+
+def with_sequence_keys(table: pa.Table) -> pa.Table:
+    """``person_key`` and ``person_seq`` filled as the store's rebuild fills them."""
+    source = table  # noqa: F841 (read by name in the query)
+    numbered = duckdb.sql(
+        "SELECT * REPLACE (dense_rank() OVER (ORDER BY person_id) AS person_key, "
+        "row_number() OVER (PARTITION BY person_id ORDER BY ts, event_id) AS person_seq) "
+        "FROM source ORDER BY person_key, person_seq"
+    ).to_arrow_table()
+    return numbered.cast(table.schema)
 
 
 def ours(table: pa.Table, copy: bool = False) -> float:
@@ -94,11 +107,12 @@ def ours(table: pa.Table, copy: bool = False) -> float:
 
 def pandas_paths(table: pa.Table, lookback: int = 30 * 86400) -> pd.DataFrame:
     """Paths as ChannelAttribution wants them: the same journeys as journeylens builds."""
-    frame = table.select(["person_id", "ts", "event_id", "event", "touchpoint", "revenue"])
-    df = frame.to_pandas()
+    columns = ["person_key", "person_seq", "ts", "event", "touchpoint", "revenue"]
+    frame = table.select(columns)
+    df = frame.to_pandas().rename(columns={"person_key": "person_id"})
     df["t"] = df["ts"].astype("int64") // 10**6
     df["conv"] = (df["event"] == "purchase").astype(int)
-    df = df.sort_values(["person_id", "t", "conv", "event_id"])
+    df = df.sort_values(["person_id", "t", "conv", "person_seq"])
     df["journey"] = df.groupby("person_id")["conv"].cumsum() - df["conv"]
     conversions = df.loc[df["conv"] == 1, ["person_id", "journey", "t", "revenue"]]
     touches = df.loc[df["conv"] == 0, ["person_id", "journey", "t", "touchpoint"]]

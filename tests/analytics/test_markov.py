@@ -144,8 +144,8 @@ def random_events(seed: int, people: int) -> pa.Table:
 def peer_paths(events: ibis.Table, spec: AttributionSpec) -> pd.DataFrame:
     """Our journeys as ChannelAttribution's input: one row per distinct path."""
     touches = build_journey_touches(events, spec).execute()
-    touches = touches.sort_values(["person_id", "journey", "pos"])
-    journeys_ = touches.groupby(["person_id", "journey"]).agg(
+    touches = touches.sort_values(["person", "journey", "pos"])
+    journeys_ = touches.groupby(["person", "journey"]).agg(
         path=("key", " > ".join), conv=("converted", "max"), value=("revenue", "max")
     )
     journeys_["null"] = 1 - journeys_["conv"]

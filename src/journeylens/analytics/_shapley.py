@@ -60,8 +60,8 @@ def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
         f"mask_{w}": _mask(touches, players[w * WORD : (w + 1) * WORD])
         for w in range(max(1, -(-len(players) // WORD)))
     }
-    bits = touches.select("person_id", "journey", "converted", "revenue", **words)
-    journeys = bits.group_by(["person_id", "journey"]).aggregate(
+    bits = touches.select("person", "journey", "converted", "revenue", **words)
+    journeys = bits.group_by(["person", "journey"]).aggregate(
         converted=bits.converted.max(),
         revenue=bits.revenue.max(),
         **{w: bit_or(bits[w]) for w in words},

@@ -63,7 +63,7 @@ def build_sequences(touches: ir.Table, players: Sequence[str]) -> ir.Table:
     ['b\\x1fa']
     """
     bits, per_word, words = _layout(players)
-    group = ["person_id", "journey"]
+    group = ["person", "journey"]
     firsts = touches.group_by([*group, "key"]).aggregate(
         first=touches.pos.min(), converted=touches.converted.max(), revenue=touches.revenue.max()
     )

@@ -19,11 +19,12 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
+from journeylens.analytics.sequence import has_sequence_keys
 from journeylens.store.portable import epoch_seconds
 
 LEVELS = ("touchpoint", "channel", "campaign")
 NONE_LABEL = "(none)"
-PERSON = "person_id"
+PERSON = "person"
 
 
 def _key(events: ir.Table, level: str) -> ir.StringValue:
@@ -48,9 +49,15 @@ def _stream(
     is_goal = events.event.isin(list(goals))
     rows = events.filter(events.person_id.notnull(), is_goal | events.touchpoint.notnull())
     is_goal = rows.event.isin(list(goals))
+    keyed = has_sequence_keys(events)
+    # Within a second, events keep the person's sequence order (see `.sequence`); the stored
+    # integer keys, where every event carries them, sort faster than the text id and time.
+    tiebreak = (
+        {"person_seq": rows.person_seq} if keyed else {"ts": rows.ts, "event_id": rows.event_id}
+    )
     rows = rows.select(
-        person_id=rows.person_id,
-        event_id=rows.event_id,
+        person=rows.person_key if keyed else rows.person_id,
+        **tiebreak,
         t=epoch_seconds(rows.ts),
         conv=is_goal.cast("int64"),
         key=_key(rows, level),
@@ -61,7 +68,7 @@ def _stream(
     # sorts first and joins that journey. `ordinal` numbers a person's touches; the touches of a
     # journey are consecutive in it, so the lags are the journey's earlier touches wherever
     # they lie within the journey (pos > lag).
-    order = ["t", "conv", "event_id"]
+    order = ["t", "conv", *tiebreak]
     running = ibis.cumulative_window(group_by=PERSON, order_by=order)
     ordered = ibis.window(group_by=PERSON, order_by=order)
     return rows.mutate(
@@ -81,7 +88,8 @@ def build_touches(
 ) -> ir.Table:
     """Every touch of every journey, one row each.
 
-    Columns: ``person_id``, ``journey`` (0, 1, ... per person), ``event_id``, ``t`` (epoch seconds),
+    Columns: ``person`` (the stored integer ``person_key`` where every event carries one, else
+    ``person_id``), ``journey`` (0, 1, ... per person), ``t`` (epoch seconds),
     ``key`` (the touch's value at ``level``), ``direct``, ``pos`` (1-based within the journey),
     ``n`` (touches in the journey), ``dt`` (seconds before the journey's end), ``converted``
     (0/1), ``revenue`` (the conversion's revenue, 0 when not converted), and per journey
@@ -108,7 +116,7 @@ def build_touches(
         last_t=stream.t.max(where=stream.conv == 0),
     )
     raw = stream.filter(stream.conv == 0).drop("conv", "revenue")
-    joined = raw.inner_join(ends, [raw.person_id == ends.person_id, raw.journey == ends.journey])
+    joined = raw.inner_join(ends, [raw.person == ends.person, raw.journey == ends.journey])
     touches = joined.mutate(
         end_t=joined.end_t.fill_null(joined.last_t),
         converted=joined.end_t.notnull().cast("int64"),
@@ -123,12 +131,11 @@ def build_touches(
         last_non_direct=touches.ordinal.max(where=~touches.direct),
     )
     both = touches.inner_join(
-        spans, [touches.person_id == spans.person_id, touches.journey == spans.journey]
+        spans, [touches.person == spans.person, touches.journey == spans.journey]
     )
     return both.select(
-        "person_id",
+        "person",
         "journey",
-        "event_id",
         "t",
         "key",
         "direct",
@@ -143,17 +150,14 @@ def build_touches(
     )
 
 
-def build_conversions(events: ir.Table, goals: Sequence[str]) -> ir.Table:
-    """One row per person: ``conversions`` and ``revenue`` of all goal events (for totals).
+def count_conversions(events: ir.Table, goals: Sequence[str]) -> ir.IntegerScalar:
+    """The goal events of known people (every conversion, attributed or not).
 
     Examples
     --------
     >>> from journeylens.testing import journeys
     >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01"), ("purchase", "+1d")]}))
-    >>> int(build_conversions(table, ["purchase"]).conversions.sum().execute())
+    >>> int(count_conversions(table, ["purchase"]).execute())
     1
     """
-    goal = events.filter(events.person_id.notnull(), events.event.isin(list(goals)))
-    return goal.group_by(PERSON).aggregate(
-        conversions=goal.count(), revenue=goal.revenue.fill_null(0.0).sum()
-    )
+    return events.filter(events.person_id.notnull(), events.event.isin(list(goals))).count()

@@ -43,7 +43,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analytics import _markov, _shapley, _shapley_ordered
-from journeylens.analytics._touches import LEVELS, build_conversions, build_touches
+from journeylens.analytics._touches import LEVELS, build_touches, count_conversions
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.steps import parse_duration
 from journeylens.errors import SpecError
@@ -61,7 +61,7 @@ __all__ = [
 
 Weights = tuple[float, float, float]
 WeightFunction = Callable[[ir.Table, "AttributionSpec"], ir.FloatingValue]
-JOURNEY = ("person_id", "journey")
+JOURNEY = ("person", "journey")
 
 
 def _first(t: ir.Table, spec: AttributionSpec) -> ir.FloatingValue:
@@ -379,9 +379,8 @@ def _run_shapley_ordered(
 def _totals(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> dict[str, float]:
     ends = touches.filter((touches.converted == 1) & (touches.pos == touches.n))
     converting = ends.aggregate(conversions=ends.count(), revenue=ends.revenue.sum())
-    everything = build_conversions(_filtered(events, spec), spec.goals)
-    goal = everything.aggregate(all_conversions=everything.conversions.sum())
-    row = converting.cross_join(goal).execute().iloc[0]
+    everything = count_conversions(_filtered(events, spec), spec.goals)
+    row = converting.mutate(all_conversions=everything.as_scalar()).execute().iloc[0]
     conversions = float(row["conversions"] or 0)
     return {
         "conversions": conversions,
@@ -427,7 +426,7 @@ def run_attribution(
         )
     # Journeys feed several small queries: materialise them once, without the columns the models
     # never read (fewer strings to write).
-    journeys = build_journey_touches(events, spec).drop("event_id", "t", "direct")
+    journeys = build_journey_touches(events, spec).drop("t", "direct")
     with journeys.cache() as touches:
         return _run(events, touches, spec)
 

@@ -228,7 +228,7 @@ def _reach(events: ir.Table, spec: RoiSpec) -> pd.DataFrame:
     touches = build_journey_touches(events, spec.attribution)
     early = touches.pos <= spec.early_positions
     by_key = touches.group_by("key").aggregate(
-        early_people=touches.person_id.nunique(where=early),
+        early_people=touches.person.nunique(where=early),
         converting=touches.converted.max(),
     )
     people = events.filter(events.person_id.notnull()).person_id.nunique()
