@@ -175,6 +175,36 @@ def test_a_csv_row_with_the_wrong_number_of_fields_rejects_only_itself(ws, tmp_p
     assert events(ws)["event"].tolist() == ["good", "also_good"]
 
 
+def test_csv_lines_count_the_line_breaks_inside_quoted_values(ws, tmp_path):
+    path = write(
+        tmp_path / "multiline.csv",
+        "ts,event,anonymous_id,note\n"
+        + '2026-01-01T10:00:00Z,a,p,"two\nlines"\n'  # lines 2-3
+        + '2026-01-01T10:01:00Z,b,p,"x\r\ny",extra\n'  # lines 4-5: five fields
+        + '2026-01-01T10:02:00Z,c,p,"three\nlines\nhere"\n'  # lines 6-8
+        + "yesterday,d,p,y\n"  # line 9
+        + "2026-01-01T10:03:00Z,e,p,z\n",  # line 10
+    )
+    summary = ws.import_files([path])
+    assert summary.stored == 3
+    got = rejected(ws)[["line", "reason"]].values.tolist()
+    assert got == [[4, "wrong_field_count"], [9, "unparseable_timestamp"]]
+
+
+def test_a_bad_line_inside_a_quoted_value_rejects_its_row(ws, tmp_path):
+    head = HEADER + "2026-01-01T10:00:00Z,first,a,,\n"  # line 2
+    bad = '2026-01-01T10:01:00Z,"note\ncaf\xe9",a,,\n'.encode("latin-1")  # lines 3-4
+    tail = "2026-01-01T11:00:00Z,after,a,,\n"  # line 5
+    path = tmp_path / "mixed_multiline.csv"
+    path.write_bytes(head.encode("utf-8") + bad + tail.encode("utf-8"))
+    summary = ws.import_files([path])
+    assert sorted(events(ws)["event"]) == ["after", "first"]
+    assert summary.rejected_by_reason == {"invalid_encoding": 1}
+    got = rejected(ws)
+    assert got[["line", "reason"]].values.tolist() == [[3, "invalid_encoding"]]
+    assert "\\xe9" in got["row"][0]
+
+
 def test_offsets_are_converted_to_utc_and_naive_times_use_the_timezone(ws, tmp_path):
     path = write(
         tmp_path / "tz.csv",

@@ -1,7 +1,8 @@
 """Stream input files as Arrow batches, never the whole file in memory.
 
 Every batch carries ``_line``: the line of the file the row came from (the header is line 1
-of a CSV; a JSON Lines file counts every line; a Parquet row's "line" is its row number). CSV
+of a CSV, and a row starts on the line after the line breaks inside the quoted values before
+it; a JSON Lines file counts every line; a Parquet row's "line" is its row number). CSV
 values arrive as strings (journeylens parses them, so a bad value rejects one row, not the file);
 Parquet keeps its column types.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -46,7 +48,8 @@ class FileReader:
     bad_lines: dict[int, str] = field(default_factory=dict)
     source: Path | None = None  # a cleaned copy read in place of ``path``
     invalid_json: dict[int, str] = field(default_factory=dict)  # filled while reading
-    # CSV rows whose number of fields differs from the header's, by line: filled while reading.
+    # CSV rows whose number of fields differs from the header's, by their first line: filled
+    # while reading.
     wrong_fields: dict[int, str] = field(default_factory=dict)
     rows_estimate: int | None = None
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
@@ -144,8 +147,10 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
         use_threads=False,
     )
 
+    ragged: dict[int, str] = {}  # by row number, as pyarrow counts rows (the header is 1)
+
     def wrong_fields(row: pacsv.InvalidRow) -> str:
-        reader.wrong_fields[row.number or 0] = row.text
+        ragged[row.number or 0] = row.text
         return "skip"
 
     parse = pacsv.ParseOptions(
@@ -164,7 +169,7 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
         if "Empty CSV file" in str(exc):
             return
         raise ImportFileError(f"{reader.path}: cannot read as CSV ({exc}).") from exc
-    line = 2
+    lines = _CsvLines(reader)
     while True:
         try:
             batch = stream.read_next_batch()
@@ -172,13 +177,70 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
             return
         except pa.ArrowInvalid as exc:
             raise ImportFileError(
-                f"{reader.path}: malformed CSV after line {line - 1} ({exc}). "
+                f"{reader.path}: malformed CSV after line {lines.next_line - 1} ({exc}). "
                 "Check quoting and the number of fields per row."
             ) from exc
-        table = _with_lines(pa.Table.from_batches([batch]), line, reader.wrong_fields)
-        if table.num_rows:
-            line = table.column("_line")[-1].as_py() + 1
-        yield table
+        yield lines.number(pa.Table.from_batches([batch]), ragged)
+        ragged.clear()
+
+
+class _CsvLines:
+    """The line each CSV row starts on, batch after batch.
+
+    pyarrow numbers rows (the header is row 1); a quoted value may hold line breaks, so a row
+    starts that many lines later for every break in the rows before it. Rows skipped for their
+    number of fields (``ragged``, by row number) move to ``reader.wrong_fields`` by line, and a
+    line not valid UTF-8 inside a row's quoted value (``reader.bad_lines``) is that row's.
+    """
+
+    def __init__(self, reader: FileReader) -> None:
+        self.reader = reader
+        self.next_row = 2
+        self.next_line = 2
+
+    def number(self, table: pa.Table, ragged: Mapping[int, str]) -> pa.Table:
+        skipped = sorted(ragged)
+        count = table.num_rows + len(skipped)
+        rows = np.arange(self.next_row, self.next_row + count, dtype=np.int64)
+        kept = ~np.isin(rows, skipped)
+        breaks = np.zeros(count, dtype=np.int64)
+        breaks[kept] = _line_breaks(table)
+        breaks[~kept] = [ragged[n].count("\n") for n in skipped]
+        starts = self.next_line + np.arange(count, dtype=np.int64) + np.cumsum(breaks) - breaks
+        for start, n in zip(starts[~kept].tolist(), skipped, strict=True):
+            self.reader.wrong_fields[start] = ragged[n]
+        if self.reader.bad_lines and breaks.any():
+            self._claim_bad_lines(starts, breaks)
+        if count:
+            self.next_row += count
+            self.next_line = int(starts[-1] + breaks[-1]) + 1
+        return table.append_column("_line", pa.array(starts[kept]))
+
+    def _claim_bad_lines(self, starts: np.ndarray, breaks: np.ndarray) -> None:
+        """A bad line inside a multi-line row rejects the row, under the row's first line."""
+        bad = self.reader.bad_lines
+        ends = starts + breaks
+        for line in [n for n in bad if starts[0] < n <= ends[-1]]:
+            row = int(np.searchsorted(starts, line, side="right")) - 1
+            start = int(starts[row])
+            if start < line <= ends[row]:
+                text = bad.pop(line)
+                bad[start] = f"{bad[start]}\n{text}" if start in bad else text
+
+
+def _line_breaks(table: pa.Table) -> np.ndarray:
+    """Per row, the line breaks inside its values (only quoted values hold any). A column
+    whose bytes hold no break at all (nearly every one) is passed over at memory speed."""
+    total = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        if column.type == pa.string() and any(_has_break(chunk) for chunk in column.chunks):
+            total += pc.count_substring(column, "\n").fill_null(0).to_numpy(zero_copy_only=False)
+    return total
+
+
+def _has_break(chunk: pa.Array) -> bool:
+    data = chunk.buffers()[2]
+    return data is not None and bool((np.frombuffer(data, dtype=np.uint8) == 10).any())
 
 
 def _parquet_batches(reader: FileReader) -> Iterator[pa.Table]:
@@ -252,16 +314,10 @@ def _jsonl_table(
     return table.append_column("_line", pa.array(lines, type=pa.int64()))
 
 
-def _with_lines(
-    table: pa.Table, first_line: int, skipped: Mapping[int, str] | None = None
-) -> pa.Table:
-    """``table`` with each row's ``_line``: the lines from ``first_line`` on, but those of rows
-    ``skipped`` (a CSV row with another number of fields than the header)."""
-    ahead = [n for n in skipped or () if n >= first_line]
-    lines = np.arange(first_line, first_line + table.num_rows + len(ahead), dtype=np.int64)
-    if ahead:
-        lines = lines[~np.isin(lines, ahead)]
-    return table.append_column("_line", pa.array(lines[: table.num_rows]))
+def _with_lines(table: pa.Table, first_line: int) -> pa.Table:
+    """``table`` with each row's ``_line``: the lines from ``first_line`` on."""
+    lines = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
+    return table.append_column("_line", pa.array(lines))
 
 
 def object_keys(batch: pa.Table, sample: int = 1000) -> dict[str, set[str]]:
