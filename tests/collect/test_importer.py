@@ -205,6 +205,39 @@ def test_a_bad_line_inside_a_quoted_value_rejects_its_row(ws, tmp_path):
     assert "\\xe9" in got["row"][0]
 
 
+def test_an_unclosed_quote_rejects_the_row_it_runs_on_with_its_text(ws, tmp_path):
+    path = write(
+        tmp_path / "unclosed.csv",
+        HEADER
+        + "2026-01-01T10:00:00Z,good,a,,\n"  # line 2
+        + '2026-01-01T10:01:00Z,"oops,a,,\n'  # line 3: the quote runs to the end
+        + "2026-01-01T10:02:00Z,swallowed,a,,\n",
+    )
+    summary = ws.import_files([path])
+    assert (summary.stored, summary.rejected_by_reason) == (1, {"unclosed_quote": 1})
+    got = rejected(ws)
+    assert got[["line", "reason"]].values.tolist() == [[3, "unclosed_quote"]]
+    assert got["row"][0].endswith("swallowed,a,,\n")
+    assert events(ws)["event"].tolist() == ["good"]
+    # The row that runs on has the header's number of fields: rejected alike.
+    rows = ["2026-01-02T09:00:00Z,kept,a,,", '2026-01-02T10:00:00Z,next,a,,"oops', "x,a,,"]
+    path.write_text(HEADER + "\n".join(rows) + "\n")
+    summary = ws.import_files([path])
+    assert (summary.stored, summary.rejected_by_reason) == (1, {"unclosed_quote": 1})
+
+
+def test_a_stray_quote_inside_a_value_is_kept(ws, tmp_path):
+    path = write(
+        tmp_path / "inch.csv",
+        "ts,event,anonymous_id,note\n"
+        + '2026-01-01T10:00:00Z,"quoted, fine",a,x\n'
+        + '2026-01-01T10:01:00Z,view,a,5" screen\n',
+    )
+    summary = ws.import_files([path])
+    assert (summary.stored, summary.rejected) == (2, 0)
+    assert events(ws)["event"].tolist() == ["quoted, fine", "view"]
+
+
 def test_offsets_are_converted_to_utc_and_naive_times_use_the_timezone(ws, tmp_path):
     path = write(
         tmp_path / "tz.csv",

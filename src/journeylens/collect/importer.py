@@ -158,6 +158,7 @@ def import_files(
                 ("invalid_encoding", reader.bad_lines),
                 ("invalid_json", reader.invalid_json),
                 ("wrong_field_count", reader.wrong_fields),
+                ("unclosed_quote", reader.unclosed_quote),
             ):
                 if lines:
                     store.write(rejected_staging, _whole_lines(lines, kind, reader.path, reason))
@@ -337,6 +338,8 @@ def _whole_lines(lines: Mapping[int, str], kind: str, path: Path, reason: str) -
         "invalid_encoding": "the line is not valid UTF-8; shown with \\x escapes",
         "invalid_json": "the line is not a JSON object",
         "wrong_field_count": "the row has another number of fields than the header",
+        "unclosed_quote": "a quoted value in this row is never closed, so the rest of the file "
+        "was read as this one row; close the quote and import the file again",
     }
     n = len(lines)
     return pa.table(

@@ -51,6 +51,9 @@ class FileReader:
     # CSV rows whose number of fields differs from the header's, by their first line: filled
     # while reading.
     wrong_fields: dict[int, str] = field(default_factory=dict)
+    # A CSV row with a quoted value that is never closed, which runs to the end of the file, by
+    # its first line: filled while reading.
+    unclosed_quote: dict[int, str] = field(default_factory=dict)
     rows_estimate: int | None = None
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
     # Keys seen inside columns that hold objects: a Parquet struct's fields, or the keys of
@@ -170,18 +173,59 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
             return
         raise ImportFileError(f"{reader.path}: cannot read as CSV ({exc}).") from exc
     lines = _CsvLines(reader)
+    held: pa.Table | None = None  # the last batch waits: its last row may be unclosed
     while True:
         try:
             batch = stream.read_next_batch()
         except StopIteration:
-            return
+            break
         except pa.ArrowInvalid as exc:
             raise ImportFileError(
                 f"{reader.path}: malformed CSV after line {lines.next_line - 1} ({exc}). "
                 "Check quoting and the number of fields per row."
             ) from exc
-        yield lines.number(pa.Table.from_batches([batch]), ragged)
+        if held is not None:
+            yield held
+        held = lines.number(pa.Table.from_batches([batch]), ragged)
         ragged.clear()
+    if held is not None:
+        yield _without_unclosed(reader, held) if _odd_quotes(reader) else held
+
+
+def _odd_quotes(reader: FileReader) -> bool:
+    """Whether a UTF-8 CSV file holds an odd number of quote characters: a quoted value is
+    then never closed, and the parser read from it to the end of the file as one row."""
+    if reader.source is None and reader.encoding != "utf8":
+        return False  # a quote's byte may be part of another character
+    quotes = 0
+    with (reader.source or reader.path).open("rb") as handle:
+        while chunk := handle.read(CSV_BLOCK_BYTES):
+            quotes += chunk.count(b'"')
+    return quotes % 2 == 1
+
+
+def _without_unclosed(reader: FileReader, table: pa.Table) -> pa.Table:
+    """The last batch without the file's last row, which an unclosed quote ran on to the end
+    of the file, as ``reader.unclosed_quote`` (its text from the file). Such a row holds a
+    line break; without one, the odd quote is a stray one inside a value (5" screen)."""
+    last_kept = table["_line"][-1].as_py() if table.num_rows else 0
+    last_ragged = max(reader.wrong_fields, default=0)
+    if last_ragged > last_kept:  # the row ran on with another number of fields
+        if "\n" in reader.wrong_fields[last_ragged]:
+            reader.wrong_fields.pop(last_ragged)
+            reader.unclosed_quote[last_ragged] = _rest_of_file(reader, last_ragged)
+        return table
+    if not table.num_rows or not _line_breaks(table.slice(table.num_rows - 1)).any():
+        return table
+    reader.unclosed_quote[last_kept] = _rest_of_file(reader, last_kept)
+    return table.slice(0, table.num_rows - 1)
+
+
+def _rest_of_file(reader: FileReader, line: int, limit: int = 65_536) -> str:
+    with (reader.source or reader.path).open(encoding="utf-8", errors="replace") as handle:
+        for _ in range(line - 1):
+            handle.readline()
+        return handle.read(limit)
 
 
 class _CsvLines:
