@@ -87,7 +87,9 @@ def init(
 
 @app.command("import")
 def import_(
-    files: Annotated[list[Path], typer.Argument(help="CSV, TSV, Parquet or JSON Lines files.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="CSV, TSV, Parquet, JSON Lines or JSON array files.")
+    ],
     kind: Annotated[str, typer.Option(help="events, feedback or touchpoints.")] = "events",
     map_: Annotated[
         list[str] | None,

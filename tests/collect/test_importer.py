@@ -444,6 +444,30 @@ def test_a_json_lines_value_may_hold_unicode_line_separators(ws, tmp_path):
     assert notes == ["one\u2028two", "three\x85"]
 
 
+def test_a_json_file_holding_one_array_imports_its_elements(ws, tmp_path):
+    records = [
+        {"ts": "2026-01-01T10:00:00Z", "event": "a", "anonymous_id": "p", "plan": {"x": 1}},
+        5,  # element 2: not an object
+        {"ts": "2026-01-01T10:01:00Z", "event": "b", "anonymous_id": "p"},
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(records, indent=2))  # pretty-printed: records span lines
+    summary = ws.import_files([path])
+    assert (summary.rows, summary.stored) == (3, 2)
+    assert rejected(ws)[["line", "reason", "row"]].values.tolist() == [[2, "invalid_json", "5"]]
+    stored = events(ws)
+    assert stored["event"].tolist() == ["a", "b"]
+    assert json.loads(stored["properties"][0]) == {"plan": {"x": 1}}
+
+
+def test_a_broken_json_array_is_one_clear_error_and_nothing_is_stored(ws, tmp_path):
+    path = tmp_path / "cut.json"
+    path.write_text('[{"ts": "2026-01-01T10:00:00Z", "event": "a", "anonymous_id": "p"}, {"ts"')
+    with pytest.raises(ImportFileError, match=r"cut\.json: not a valid JSON array"):
+        ws.import_files([path])
+    assert ws.store.count("events") == 0
+
+
 def test_jsonl_with_segment_names_and_nested_properties(ws, tmp_path):
     lines = [
         {

@@ -2,9 +2,9 @@
 
 Every batch carries ``_line``: the line of the file the row came from (the header is line 1
 of a CSV, and a row starts on the line after the line breaks inside the quoted values before
-it; a JSON Lines file counts every line; a Parquet row's "line" is its row number). CSV
-values arrive as strings (journeylens parses them, so a bad value rejects one row, not the file);
-Parquet keeps its column types.
+it; a JSON Lines file counts every line, and a ``.json`` file holding one array numbers its
+elements; a Parquet row's "line" is its row number). CSV values arrive as strings (journeylens
+parses them, so a bad value rejects one row, not the file); Parquet keeps its column types.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import msgspec
 import numpy as np
 import pyarrow as pa
@@ -70,7 +71,8 @@ def detect_format(path: Path) -> str:
     fmt = FORMATS.get(suffixes[-1]) if suffixes else None
     if fmt is None:
         raise ImportFileError(
-            f"{path}: unknown file type; use .csv, .tsv, .parquet or .jsonl (JSON Lines)."
+            f"{path}: unknown file type; use .csv, .tsv, .parquet, .jsonl (JSON Lines) or .json "
+            "(JSON Lines or one JSON array)."
         )
     return fmt
 
@@ -301,47 +303,91 @@ def parquet_tables(path: Path, rows: int) -> Iterator[pa.Table]:
 
 
 def _jsonl_batches(reader: FileReader) -> Iterator[pa.Table]:
-    source = reader.source or reader.path
     decoder = msgspec.json.Decoder()
     encoder = msgspec.json.Encoder()
     columns: dict[str, list[object]] = {}
     lines: list[int] = []
     nested: set[str] = set()  # keys with an object or array value in this batch
     flat: set[str] = set()  # keys with a scalar value in this batch
-    # Lines end at "\n" only, as the encoding check counted them: a JSON string may hold a raw
-    # U+2028 or a lone "\r", which are not line ends here.
-    encoding = "utf-8" if reader.source else reader.encoding
-    with open(source, encoding=encoding, newline="\n") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip() or number in reader.bad_lines:
-                continue
-            try:
-                record = decoder.decode(text)
-            except msgspec.DecodeError:
-                record = None
-            if not isinstance(record, dict):
-                reader.invalid_json[number] = text.rstrip("\r\n")
-                continue
-            for key, value in record.items():
-                if isinstance(value, dict | list):
-                    nested.add(key)
-                    value = encoder.encode(value).decode()
-                elif value is not None:
-                    flat.add(key)
-                    value = value if isinstance(value, str) else encoder.encode(value).decode()
-                values = columns.get(key)
-                if values is None:  # a key first seen here: empty for the rows before
-                    values = columns[key] = [None] * len(lines)
-                values.append(value)
-            lines.append(number)
-            for values in columns.values():
-                if len(values) < len(lines):
-                    values.append(None)
-            if len(lines) >= BATCH_ROWS // 4:
-                yield _jsonl_table(columns, lines, nested - flat)
-                columns, lines, nested, flat = {}, [], set(), set()
+    for number, text in _json_records(reader):
+        try:
+            record = decoder.decode(text)
+        except msgspec.DecodeError:
+            record = None
+        if not isinstance(record, dict):
+            reader.invalid_json[number] = text.rstrip("\r\n")
+            continue
+        for key, value in record.items():
+            if isinstance(value, dict | list):
+                nested.add(key)
+                value = encoder.encode(value).decode()
+            elif value is not None:
+                flat.add(key)
+                value = value if isinstance(value, str) else encoder.encode(value).decode()
+            values = columns.get(key)
+            if values is None:  # a key first seen here: empty for the rows before
+                values = columns[key] = [None] * len(lines)
+            values.append(value)
+        lines.append(number)
+        for values in columns.values():
+            if len(values) < len(lines):
+                values.append(None)
+        if len(lines) >= BATCH_ROWS // 4:
+            yield _jsonl_table(columns, lines, nested - flat)
+            columns, lines, nested, flat = {}, [], set(), set()
     if lines:
         yield _jsonl_table(columns, lines, nested - flat)
+
+
+def _json_records(reader: FileReader) -> Iterator[tuple[int, str]]:
+    """Each record's number and text: a JSON Lines file's lines (blank ones and lines not valid
+    text left out), or the elements of a file holding one JSON array, numbered from 1."""
+    source = reader.source or reader.path
+    encoding = "utf-8" if reader.source else reader.encoding
+    if _is_json_array(source, encoding):
+        yield from _array_elements(reader)
+        return
+    # Lines end at "\n" only, as the encoding check counted them: a JSON string may hold a raw
+    # U+2028 or a lone "\r", which are not line ends here.
+    with open(source, encoding=encoding, newline="\n") as handle:
+        for number, text in enumerate(handle, start=1):
+            if text.strip() and number not in reader.bad_lines:
+                yield number, text
+
+
+def _is_json_array(path: Path, encoding: str) -> bool:
+    with open(path, encoding=encoding, errors="replace") as handle:
+        while chunk := handle.read(4096):
+            start = chunk.lstrip("\ufeff \t\r\n")
+            if start:
+                return start.startswith("[")
+    return False
+
+
+def _array_elements(reader: FileReader) -> Iterator[tuple[int, str]]:
+    """The elements of a JSON array file, streamed by DuckDB's JSON reader."""
+    if reader.bad_lines or reader.encoding != "utf8":
+        where = f"line {min(reader.bad_lines)} is" if reader.bad_lines else "it is"
+        raise ImportFileError(
+            f"{reader.path}: a JSON array file must be UTF-8 and {where} not; convert it to "
+            "UTF-8 (or to JSON Lines); nothing was imported."
+        )
+    query = (
+        "SELECT json::VARCHAR FROM read_json(?, format = 'array', records = false, "
+        "columns = {json: 'JSON'}, maximum_object_size = 268435456)"
+    )
+    number = 0
+    try:
+        with duckdb.connect() as con:
+            for batch in con.execute(query, [str(reader.path)]).fetch_record_batch(4096):
+                for text in batch.column(0).to_pylist():
+                    number += 1
+                    yield number, text
+    except duckdb.Error as exc:
+        after = f" after element {number}" if number else ""
+        raise ImportFileError(
+            f"{reader.path}: not a valid JSON array{after} ({exc}); nothing was imported."
+        ) from exc
 
 
 def _jsonl_table(
