@@ -33,3 +33,12 @@ def test_glob_condition_matches_literally(table, pattern, expected):
 
 def test_glob_to_regex_is_anchored():
     assert glob_to_regex("a.b*") == r"^a\.b.*$"
+
+
+def test_a_property_condition_reaches_into_nested_objects():
+    con = ibis.duckdb.connect()
+    props = ['{"params": {"page": "/pricing"}}', '{"params": {"page": "/blog"}}', '{"page": "x"}']
+    events = con.create_table("e", pd.DataFrame({"n": [1, 2, 3], "properties": props}))
+    matched = Condition.parse("properties.params.page~/pri*").apply(events).execute()
+    assert matched["n"].tolist() == [1]
+    assert Condition.parse("properties.page=x").apply(events).execute()["n"].tolist() == [3]

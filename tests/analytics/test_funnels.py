@@ -23,7 +23,7 @@ from journeylens.analytics.funnels import (
     two_proportion_test,
     wilson,
 )
-from journeylens.analytics.steps import parse_duration, parse_step
+from journeylens.analytics.steps import parse_duration, parse_step, step_matches
 from journeylens.errors import SpecError
 from journeylens.schema import EVENTS, arrow_schema
 from journeylens.testing import journeys
@@ -296,6 +296,31 @@ def test_a_number_written_as_text_in_properties_is_compared_as_a_number(events: 
     assert people(run_funnel(table, FunnelSpec(steps=["view", "buy[price>10]"]))) == [4, 2]
     assert people(run_funnel(table, FunnelSpec(steps=["view", "buy[price=5]"]))) == [4, 1]
     assert people(run_funnel(table, FunnelSpec(steps=["view", "buy[price=cheap]"]))) == [4, 1]
+
+
+def test_a_dotted_key_reaches_a_property_inside_nested_objects(events: Events) -> None:
+    # Amplitude keeps an event's properties in event_properties, GA4 in event_params.
+    log = {
+        "ann": [("view", "2026-01-01 10:00"), ("buy", "+1m", {"event_properties": {"price": 25}})],
+        "bob": [("view", "2026-01-01 10:00"), ("buy", "+1m", {"event_properties": {"price": "5"}})],
+        "cy": [("view", "2026-01-01 10:00"), ("buy", "+1m", {"event_properties": "flat"})],
+        "di": [("view", "2026-01-01 10:00"), ("buy", "+1m", {"price": 99})],
+    }
+    table = events(log)
+    spec = FunnelSpec(steps=["view", "buy[event_properties.price>10]"])
+    assert people(run_funnel(table, spec)) == [4, 1]
+    by = FunnelSpec(steps=["view", "buy"], by="event_properties.price", by_step="last")
+    frame = run_funnel(table, by).breakdown_frame().query("step_number == 2")
+    assert frame.set_index("value")["people"].to_dict() == {"25.0": 1, "5": 1, "(none)": 2}
+    rows = journeys(log).to_pylist()
+    assert [step_matches(parse_step("buy[event_properties.price>10]"), r) for r in rows[1::2]] == [
+        True,
+        False,
+        False,
+        False,
+    ]
+    with pytest.raises(SpecError, match=r"a\.b for b inside a"):
+        parse_step("buy[event_properties..price>1]")
 
 
 def test_json_numeric_filter(events: Events) -> None:

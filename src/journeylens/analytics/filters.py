@@ -2,7 +2,8 @@
 
 ``--where`` conditions are ``column=value``, ``column!=value``, ``column>value`` (also ``>=``,
 ``<``, ``<=``) and ``column~pattern`` (glob). A column is a canonical events column or
-``properties.KEY`` for a JSON property. Values are bound as literals, never spliced into SQL.
+``properties.KEY`` for a JSON property (``properties.a.b`` for ``b`` inside the object ``a``).
+Values are bound as literals, never spliced into SQL.
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ class Condition:
 
     def _column(self, table: ibis.Table) -> ibis.Value:
         if self.column.startswith("properties."):
-            key = self.column.removeprefix("properties.")
-            return table.properties.cast("json")[key].str
+            value = table.properties.cast("json")
+            for key in self.column.removeprefix("properties.").split("."):
+                value = value[key]
+            return value.str
         if self.column not in table.columns:
             raise SpecError(
                 f"Unknown column '{self.column}' in filter '{self}'."

@@ -44,11 +44,13 @@ UNFILTERABLE = frozenset({"ts", "received_at", "properties"})
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _KIND = re.compile(r"^([A-Za-z_]+):(.*)$", re.DOTALL)
 _FILTER = re.compile(
-    r"""\[\s*(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>>=|<=|!=|>|<|=)\s*
+    r"""\[\s*(?P<key>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<op>>=|<=|!=|>|<|=)\s*
     (?P<value>"[^"]*"|'[^']*'|[^\]]*?)\s*\]""",
     re.VERBOSE,
 )
-_PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A JSON property: a name, or names joined by dots for a value inside nested objects
+# (``event_properties.plan``, ``event_params.page_location``).
+_PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 # A property written as text that a numeric filter reads as a number (CSV columns and JSON
 # Lines scalars reach ``properties`` as text): a decimal with an optional exponent.
 NUMBER_TEXT = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
@@ -128,6 +130,8 @@ def _value(raw: str) -> str | float:
 
 
 def _check_filter(item: Filter, text: str) -> None:
+    if not item.is_column:
+        check_key(item.key, "filter key")
     dtype = EVENTS[item.key] if item.is_column else None
     if item.key in UNFILTERABLE:
         raise SpecError(
@@ -222,7 +226,7 @@ def check_key(key: str, what: str) -> str:
     if key in UNFILTERABLE or not _PROPERTY_KEY.match(key or ""):
         raise SpecError(
             f"Invalid {what} {key!r}: name a canonical column such as 'channel' or 'device', "
-            "or a JSON property made of letters, digits and '_'."
+            "or a JSON property made of letters, digits and '_' (a.b for b inside a)."
         )
     return key
 
@@ -306,11 +310,7 @@ def any_step_predicate(steps: Sequence[Step], table: ir.Table) -> ir.BooleanValu
 def _row_value(row: Mapping[str, Any], item: Filter) -> Any:
     if item.is_column:
         return row.get(item.key)
-    try:
-        props = json.loads(row.get("properties") or "{}")
-    except ValueError:
-        return None
-    value = props.get(item.key) if isinstance(props, dict) else None
+    value = _property(row, item.key)
     if isinstance(item.value, float):
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
@@ -318,6 +318,17 @@ def _row_value(row: Mapping[str, Any], item: Filter) -> Any:
             return float(value)
         return None
     return value if isinstance(value, str) else None
+
+
+def _property(row: Mapping[str, Any], key: str) -> Any:
+    """The value at ``key`` of the row's ``properties`` (dots step into nested objects)."""
+    try:
+        value: Any = json.loads(row.get("properties") or "{}")
+    except ValueError:
+        return None
+    for name in key.split("."):
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
 
 
 def step_matches(step: Step, row: Mapping[str, Any]) -> bool:
@@ -349,11 +360,7 @@ def row_key_text(row: Mapping[str, Any], key: str) -> str | None:
     if key in EVENTS.names:
         value = row.get(key)
         return None if value is None else str(value)
-    try:
-        props = json.loads(row.get("properties") or "{}")
-    except ValueError:
-        return None
-    value = props.get(key) if isinstance(props, dict) else None
+    value = _property(row, key)
     if isinstance(value, str):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):

@@ -64,17 +64,20 @@ def bit_or(value: ir.IntegerColumn) -> ir.IntegerScalar:
 def json_string(text: ir.StringValue, key: str) -> ir.StringValue:
     """The value at ``key`` of a JSON object held as text when it is a string, else null.
 
-    ``key`` is a plain name (letters, digits, ``_``); callers validate it.
+    ``key`` is a plain name (letters, digits, ``_``), or names joined by dots for a value
+    inside nested objects (``event_properties.plan``); callers validate it.
 
     Examples
     --------
     >>> import ibis
-    >>> t = ibis.memtable({"p": ['{"plan": "pro"}', '{"plan": 3}', None]})
+    >>> t = ibis.memtable({"p": ['{"plan": "pro"}', '{"plan": 3}', None, '{"a": {"plan": "x"}}']})
     >>> json_string(t.p, "plan").execute().tolist()
-    ['pro', None, None]
+    ['pro', None, None, None]
+    >>> json_string(t.p, "a.plan").execute().tolist()
+    [None, None, None, 'x']
     """
     if not _on_spark(text):
-        return text.cast("json")[key].unwrap_as("string")
+        return _json_at(text, key).unwrap_as("string")
     value, kind = _spark_value(text, key)
     return ibis.ifelse(kind == "STRING", _try_variant_text(value, "$", "string"), ibis.null())
 
@@ -90,10 +93,18 @@ def json_number(text: ir.StringValue, key: str) -> ir.FloatingValue:
     [2.0, 1.5, nan]
     """
     if not _on_spark(text):
-        return text.cast("json")[key].unwrap_as("float64")
+        return _json_at(text, key).unwrap_as("float64")
     value, kind = _spark_value(text, key)
     number = kind.isin(_SPARK_NUMBERS) | kind.startswith("DECIMAL")
     return ibis.ifelse(number, _try_variant_number(value, "$", "double"), ibis.null())
+
+
+def _json_at(text: ir.StringValue, key: str) -> ir.JSONValue:
+    """The JSON value at ``key`` (dots step into nested objects); Spark reads the same path."""
+    value = text.cast("json")
+    for name in key.split("."):
+        value = value[name]
+    return value
 
 
 def _on_spark(expr: ir.Expr) -> bool:
