@@ -88,12 +88,13 @@ def generate(events: int, seed: int = 0) -> pa.Table:
 
 def with_sequence_keys(table: pa.Table) -> pa.Table:
     """``person_key`` and ``person_seq`` filled as the store's rebuild fills them."""
-    source = table  # noqa: F841 (read by name in the query)
-    numbered = duckdb.sql(
-        "SELECT * REPLACE (dense_rank() OVER (ORDER BY person_id) AS person_key, "
-        "row_number() OVER (PARTITION BY person_id ORDER BY ts, event_id) AS person_seq) "
-        "FROM source ORDER BY person_key, person_seq"
-    ).to_arrow_table()
+    with duckdb.connect() as con:
+        con.register("source", table)
+        numbered = con.sql(
+            "SELECT * REPLACE (dense_rank() OVER (ORDER BY person_id) AS person_key, "
+            "row_number() OVER (PARTITION BY person_id ORDER BY ts, event_id) AS person_seq) "
+            "FROM source ORDER BY person_key, person_seq"
+        ).to_arrow_table()
     return numbered.cast(table.schema)
 
 

@@ -16,8 +16,10 @@ from datetime import datetime
 import ibis
 
 from journeylens.errors import SpecError, did_you_mean
+from journeylens.store.portable import json_string
 
-_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(!=|>=|<=|=|>|<|~)\s*(.*?)\s*$")
+# A column: a name, or names joined by dots (properties.KEY, properties.a.b).
+_CONDITION = re.compile(r"^\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*(!=|>=|<=|=|>|<|~)\s*(.*?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,7 @@ class Condition:
 
     def _column(self, table: ibis.Table) -> ibis.Value:
         if self.column.startswith("properties."):
-            value = table.properties.cast("json")
-            for key in self.column.removeprefix("properties.").split("."):
-                value = value[key]
-            return value.str
+            return json_string(table.properties, self.column.removeprefix("properties."))
         if self.column not in table.columns:
             raise SpecError(
                 f"Unknown column '{self.column}' in filter '{self}'."

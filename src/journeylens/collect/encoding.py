@@ -34,6 +34,7 @@ class TextCheck:
     bad_lines: dict[int, str] = field(default_factory=dict)
     cleaned: Path | None = None
     lines: int | None = None  # newline count, when the check read the whole file
+    quotes: int | None = None  # '"' count (a CSV's quotes pair up), when it read it as UTF-8
 
 
 def check_text(path: Path, encoding: str | None = None, scratch: Path | None = None) -> TextCheck:
@@ -46,9 +47,9 @@ def check_text(path: Path, encoding: str | None = None, scratch: Path | None = N
     for bom, name in _BOMS:
         if head.startswith(bom):
             return TextCheck("utf8" if name == "utf-8-sig" else name)
-    lines = _utf8_lines(path)
-    if lines is not None:
-        return TextCheck("utf8", lines=lines)
+    counts = _utf8_counts(path)
+    if counts is not None:
+        return TextCheck("utf8", lines=counts[0], quotes=counts[1])
     return _mixed(path, scratch)
 
 
@@ -74,19 +75,21 @@ def _verify(path: Path, encoding: str) -> None:
             line += chunk.count(b"\n")
 
 
-def _utf8_lines(path: Path) -> int | None:
-    """The number of lines if the whole file is valid UTF-8, else None."""
+def _utf8_counts(path: Path) -> tuple[int, int] | None:
+    """The numbers of line ends and of quote characters if the whole file is valid UTF-8,
+    else None."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    lines = 0
+    lines = quotes = 0
     with path.open("rb") as handle:
         try:
             while chunk := handle.read(CHUNK):
                 decoder.decode(chunk)
                 lines += chunk.count(b"\n")
+                quotes += chunk.count(b'"')
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             return None
-    return lines
+    return lines, quotes
 
 
 def _mixed(path: Path, scratch: Path | None) -> TextCheck:
@@ -105,10 +108,13 @@ def _mixed(path: Path, scratch: Path | None) -> TextCheck:
         )
     directory = scratch or Path(tempfile.gettempdir())
     cleaned = Path(tempfile.mkstemp(prefix="journeylens-", suffix=path.suffix, dir=directory)[1])
+    quotes = 0
     with path.open("rb") as source, cleaned.open("wb") as target:
         for raw in source:
-            target.write(raw.decode("utf-8", errors="replace").encode("utf-8"))
-    return TextCheck("utf8", bad, cleaned, lines=total)
+            line = raw.decode("utf-8", errors="replace").encode("utf-8")
+            quotes += line.count(b'"')
+            target.write(line)
+    return TextCheck("utf8", bad, cleaned, lines=total, quotes=quotes)
 
 
 def _guess(path: Path) -> str:

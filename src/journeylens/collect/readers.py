@@ -56,6 +56,7 @@ class FileReader:
     # its first line: filled while reading.
     unclosed_quote: dict[int, str] = field(default_factory=dict)
     rows_estimate: int | None = None
+    quotes: int | None = None  # quote characters in the file, when the encoding check counted
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
     # Keys seen inside columns that hold objects: a Parquet struct's fields, or the keys of
     # the objects in a JSON Lines file's first batch (see ``exports.lifted_columns``).
@@ -106,6 +107,7 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
     reader = FileReader(path, fmt, [], size, text.encoding, text.bad_lines, text.cleaned)
     if text.lines is not None:
         reader.rows_estimate = max(text.lines - (1 if fmt == "csv" else 0), 0)
+    reader.quotes = text.quotes
     reader.columns = _csv_header(reader) if fmt == "csv" else []
     return reader
 
@@ -196,13 +198,17 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
 
 def _odd_quotes(reader: FileReader) -> bool:
     """Whether a UTF-8 CSV file holds an odd number of quote characters: a quoted value is
-    then never closed, and the parser read from it to the end of the file as one row."""
-    if reader.source is None and reader.encoding != "utf8":
-        return False  # a quote's byte may be part of another character
-    quotes = 0
-    with (reader.source or reader.path).open("rb") as handle:
-        while chunk := handle.read(CSV_BLOCK_BYTES):
-            quotes += chunk.count(b'"')
+    then never closed, and the parser read from it to the end of the file as one row. The
+    encoding check counts them as it reads the file; a file it did not read (one with a
+    byte-order mark, or a named encoding) is counted here when it is UTF-8."""
+    quotes = reader.quotes
+    if quotes is None:
+        if reader.encoding != "utf8":
+            return False  # a quote's byte may be part of another character
+        quotes = 0
+        with reader.path.open("rb") as handle:
+            while chunk := handle.read(CSV_BLOCK_BYTES):
+                quotes += chunk.count(b'"')
     return quotes % 2 == 1
 
 
