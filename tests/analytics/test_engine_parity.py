@@ -38,7 +38,18 @@ EDGES = {
         ("landing_page_view", "2026-05-03 10:00", {"channel": "web", "plan": "pro"}),
         ("pricing_view", "+0s", {"channel": "web"}),
         # A number written as text, as a CSV column arrives in properties.
-        ("purchase", "+2h", {"revenue": 80.0, "plan": "pro", "items": "3", "cart": {"size": 3}}),
+        # PostHog's $-prefixed keys, and a key with a dash inside an object.
+        (
+            "purchase",
+            "+2h",
+            {
+                "revenue": 80.0,
+                "plan": "pro",
+                "items": "3",
+                "cart": {"size": 3, "gift-wrap": "yes"},
+                "$browser": "Firefox",
+            },
+        ),
         ("landing_page_view", "+3d", {"channel": "email"}),
         ("pricing_view", "+1d"),
     ],
@@ -47,7 +58,16 @@ EDGES = {
         ("landing_page_view", "2026-05-04 08:00", {"channel": "search", "plan": "free"}),
         ("pricing_view", "+20m"),
         ("payment_error", "+5m"),
-        ("purchase", "+1h", {"revenue": 30.5, "items": 1, "cart": {"size": 1, "kind": "gift"}}),
+        (
+            "purchase",
+            "+1h",
+            {
+                "revenue": 30.5,
+                "items": 1,
+                "cart": {"size": 1, "kind": "gift"},
+                "$browser": "Safari",
+            },
+        ),
     ],
     # Steps in reverse order, exactly seven days apart.
     "uma": [
@@ -118,6 +138,9 @@ CASES: dict[str, Case] = {
     "funnel_property_number_as_text": funnel("landing_page_view", "purchase[items>=2]"),
     "funnel_nested_property": funnel("landing_page_view", "purchase[cart.size>=2]"),
     "funnel_by_nested_property": funnel(*STEPS, by="cart.kind", by_step="last"),
+    "funnel_dollar_and_dash_keys": funnel("landing_page_view", "purchase[cart.gift-wrap=yes]"),
+    "funnel_by_dollar_key": funnel(*STEPS, by="$browser", by_step="last"),
+    "funnel_glob_filter": funnel("landing_page_view[channel~s*]", "purchase[$browser~*ri]"),
     "funnel_by_channel": funnel(*STEPS, by="channel", top=3),
     "funnel_by_last_step": funnel(*STEPS, by="device", by_step="last"),
     "funnel_by_property": funnel(*STEPS, by="plan", by_step=2),

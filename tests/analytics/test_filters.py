@@ -42,3 +42,12 @@ def test_a_property_condition_reaches_into_nested_objects():
     matched = Condition.parse("properties.params.page~/pri*").apply(events).execute()
     assert matched["n"].tolist() == [1]
     assert Condition.parse("properties.page=x").apply(events).execute()["n"].tolist() == [3]
+
+
+def test_a_property_condition_takes_dollar_and_dash_keys():
+    con = ibis.duckdb.connect()
+    props = ['{"$current_url": "/pricing", "utm-source": "x"}', '{"current_url": "/pricing"}']
+    events = con.create_table("e", pd.DataFrame({"n": [1, 2], "properties": props}))
+    matched = Condition.parse("properties.$current_url=/pricing").apply(events).execute()
+    assert matched["n"].tolist() == [1]
+    assert Condition.parse("properties.utm-source=x").apply(events).execute()["n"].tolist() == [1]

@@ -323,6 +323,43 @@ def test_a_dotted_key_reaches_a_property_inside_nested_objects(events: Events) -
         parse_step("buy[event_properties..price>1]")
 
 
+def test_posthog_dollar_keys_are_their_own_properties(events: Events) -> None:
+    # PostHog names its own properties $browser, $current_url; a key "browser" is another one.
+    log = {
+        "ann": [("view", "2026-01-01 10:00"), ("buy", "+1m", {"$browser": "Firefox"})],
+        "bob": [("view", "2026-01-01 10:00"), ("buy", "+1m", {"browser": "Firefox"})],
+        "cy": [("view", "2026-01-01 10:00"), ("buy", "+1m", {"$set": {"$os": "iOS"}})],
+    }
+    table = events(log)
+    spec = FunnelSpec(steps=["view", "buy[$browser=Firefox]"])
+    assert people(run_funnel(table, spec)) == [3, 1]
+    assert people(run_funnel(table, FunnelSpec(steps=["view", "buy[$set.$os=iOS]"]))) == [3, 1]
+    globbed = FunnelSpec(steps=["view", "buy[$browser~Fire*]"])
+    assert people(run_funnel(table, globbed)) == [3, 1]
+    by = FunnelSpec(steps=["view", "buy"], by="$browser", by_step="last")
+    frame = run_funnel(table, by).breakdown_frame().query("step_number == 2")
+    assert frame.set_index("value")["people"].to_dict() == {"Firefox": 1, "(none)": 2}
+    rows = journeys(log).to_pylist()
+    matches = [step_matches(parse_step("buy[$browser=Firefox]"), r) for r in rows[1::2]]
+    assert matches == [True, False, False]
+    matches = [step_matches(parse_step("buy[$browser~*fox]"), r) for r in rows[1::2]]
+    assert matches == [True, False, False]
+
+
+def test_a_glob_filter_matches_text_literally(events: Events) -> None:
+    log = {
+        "ann": [("view", "2026-01-01 10:00", {"url": "https://shop.example/pricing?x=1"})],
+        "bob": [("view", "2026-01-01 10:00", {"url": "https://shop.example/pricingXplan"})],
+        "cy": [("view", "2026-01-01 10:00", {"url": 7}), ("view", "+1m", {"channel": "email"})],
+    }
+    table = events(log)
+    assert people(run_funnel(table, FunnelSpec(steps=["view[url~*/pricing?x=*]"]))) == [1]
+    assert people(run_funnel(table, FunnelSpec(steps=["view[url~*pricing*]"]))) == [2]
+    assert people(run_funnel(table, FunnelSpec(steps=["view[channel~e?ail]"]))) == [1]
+    with pytest.raises(SpecError, match="numeric column 'revenue'"):
+        parse_step("buy[revenue~1*]")
+
+
 def test_json_numeric_filter(events: Events) -> None:
     log = {
         "ann": [("view", "2026-01-01 00:00", {"items": 3})],
@@ -409,7 +446,7 @@ def test_filter_values_are_literals_not_sql(events: Events) -> None:
         ({"steps": ["a", "b"], "exclude": ["b"]}, "Exclusion 'b' is also a step"),
         ({"steps": ["a", "b"], "step_within": ["1h", None]}, "step 1 must be None"),
         ({"steps": ["a", "b"], "step_within": [None, "1h", "2h"]}, "3 entries for 2 steps"),
-        ({"steps": ["a", "b"], "by": "plan-x"}, "Invalid breakdown 'plan-x'"),
+        ({"steps": ["a", "b"], "by": "plan x"}, "Invalid breakdown 'plan x'"),
         ({"steps": ["a", "b"], "by_step": 3}, "Invalid by_step 3"),
         ({"steps": ["a", "b"], "top": 0}, "Invalid top 0"),
         ({"steps": "a"}, "needs a list of steps"),

@@ -16,10 +16,10 @@ from datetime import datetime
 import ibis
 
 from journeylens.errors import SpecError, did_you_mean
-from journeylens.store.portable import json_string
+from journeylens.store.portable import KEY_PART, json_string
 
 # A column: a name, or names joined by dots (properties.KEY, properties.a.b).
-_CONDITION = re.compile(r"^\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*(!=|>=|<=|=|>|<|~)\s*(.*?)\s*$")
+_CONDITION = re.compile(rf"^\s*({KEY_PART}(?:\.{KEY_PART})*)\s*(!=|>=|<=|=|>|<|~)\s*(.*?)\s*$")
 
 
 @dataclass(frozen=True)

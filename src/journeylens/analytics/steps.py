@@ -19,9 +19,10 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from journeylens.analytics.filters import glob_to_regex
 from journeylens.errors import SpecError, did_you_mean
 from journeylens.schema import EVENTS
-from journeylens.store.portable import json_number, json_string
+from journeylens.store.portable import KEY_PART, json_number, json_string
 
 # Which column each step kind matches its name against.
 KIND_COLUMNS: dict[str, str] = {"event": "event", "touchpoint": "touchpoint", "stage": "stage"}
@@ -35,8 +36,10 @@ OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
     "<": operator.lt,
     "=": operator.eq,
+    "~": lambda value, pattern: re.search(glob_to_regex(pattern), value) is not None,
 }
-EQUALITY = frozenset({"=", "!="})
+# The operators that take text: ``~`` matches a glob (``*pricing*``), as ``--where`` does.
+EQUALITY = frozenset({"=", "!=", "~"})
 
 # Columns a filter may not name: times have since/until, properties are reached by key.
 UNFILTERABLE = frozenset({"ts", "received_at", "properties"})
@@ -44,13 +47,13 @@ UNFILTERABLE = frozenset({"ts", "received_at", "properties"})
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _KIND = re.compile(r"^([A-Za-z_]+):(.*)$", re.DOTALL)
 _FILTER = re.compile(
-    r"""\[\s*(?P<key>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<op>>=|<=|!=|>|<|=)\s*
+    r"""\[\s*(?P<key>[A-Za-z_$][A-Za-z0-9_.$-]*)\s*(?P<op>>=|<=|!=|>|<|=|~)\s*
     (?P<value>"[^"]*"|'[^']*'|[^\]]*?)\s*\]""",
     re.VERBOSE,
 )
 # A JSON property: a name, or names joined by dots for a value inside nested objects
 # (``event_properties.plan``, ``event_params.page_location``).
-_PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_PROPERTY_KEY = re.compile(rf"^{KEY_PART}(\.{KEY_PART})*$")
 # A property written as text that a numeric filter reads as a number (CSV columns and JSON
 # Lines scalars reach ``properties`` as text): a decimal with an optional exponent.
 NUMBER_TEXT = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
@@ -119,8 +122,12 @@ def parse_duration(text: str) -> int:
     return int(match[1]) * DURATION_UNITS[match[2]]
 
 
+def _unquoted(raw: str) -> str:
+    return raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
+
+
 def _value(raw: str) -> str | float:
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+    if _unquoted(raw) != raw:
         return raw[1:-1]
     try:
         number = float(raw)
@@ -147,7 +154,7 @@ def _check_filter(item: Filter, text: str) -> None:
     if item.op not in EQUALITY and not numeric_target:
         raise SpecError(
             f"Step {text!r} uses {item.op!r} with the text value {item.value!r}; "
-            "only = and != compare text, >, >=, <, <= need a number."
+            "only =, != and ~ compare text, >, >=, <, <= need a number."
         )
 
 
@@ -162,11 +169,12 @@ def _parse_filters(rest: str, text: str) -> tuple[str, tuple[Filter, ...]]:
         if not match:
             raise SpecError(
                 f"Cannot read the filter {tail.strip()!r} in step {text!r}: write "
-                "[key op value] with op one of =, !=, >, >=, <, <=, "
+                "[key op value] with op one of =, !=, >, >=, <, <=, ~ (a glob), "
                 "e.g. event:purchase[revenue>100]."
             )
         raw = match["value"]
-        item = Filter(match["key"], match["op"], _value(raw), raw.strip("\"'"))
+        value = _value(raw) if match["op"] != "~" else _unquoted(raw)  # a glob is text
+        item = Filter(match["key"], match["op"], value, raw.strip("\"'"))
         _check_filter(item, text)
         filters.append(item)
         tail = tail.strip()[match.end() :]
@@ -226,7 +234,7 @@ def check_key(key: str, what: str) -> str:
     if key in UNFILTERABLE or not _PROPERTY_KEY.match(key or ""):
         raise SpecError(
             f"Invalid {what} {key!r}: name a canonical column such as 'channel' or 'device', "
-            "or a JSON property made of letters, digits and '_' (a.b for b inside a)."
+            "or a JSON property made of letters, digits, '_', '$' and '-' (a.b for b inside a)."
         )
     return key
 
@@ -252,6 +260,9 @@ def _property_number(table: ir.Table, key: str) -> ir.FloatingValue:
 
 
 def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
+    if item.op == "~":
+        text = table[item.key] if item.is_column else json_string(table.properties, item.key)
+        return text.re_search(glob_to_regex(str(item.value)))
     compare = OPERATORS[item.op]
     if item.is_column:
         column = table[item.key]

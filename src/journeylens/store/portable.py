@@ -19,10 +19,16 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.common.exceptions import IbisError
 
-__all__ = ["bit_or", "epoch_seconds", "json_number", "json_string"]
+__all__ = ["KEY_PART", "bit_or", "epoch_seconds", "json_number", "json_string"]
+
+# One name in a JSON property key: letters, digits, '_', '$' (PostHog's ``$current_url``) and
+# '-', not starting with a digit or '-'. A key is such names joined by dots, each a step into a
+# nested object; every name is quoted in the path, so none of these characters is read as syntax.
+KEY_PART = r"[A-Za-z_$][A-Za-z0-9_$-]*"
 
 # Spark's names (schema_of_variant) of the JSON values that are numbers.
 _SPARK_NUMBERS = ("BIGINT", "INT", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT")
@@ -64,8 +70,8 @@ def bit_or(value: ir.IntegerColumn) -> ir.IntegerScalar:
 def json_string(text: ir.StringValue, key: str) -> ir.StringValue:
     """The value at ``key`` of a JSON object held as text when it is a string, else null.
 
-    ``key`` is a plain name (letters, digits, ``_``), or names joined by dots for a value
-    inside nested objects (``event_properties.plan``); callers validate it.
+    ``key`` is a name (see ``KEY_PART``), or names joined by dots for a value inside nested
+    objects (``event_properties.plan``); callers validate it.
 
     Examples
     --------
@@ -75,6 +81,9 @@ def json_string(text: ir.StringValue, key: str) -> ir.StringValue:
     ['pro', None, None, None]
     >>> json_string(t.p, "a.plan").execute().tolist()
     [None, None, None, 'x']
+    >>> t = ibis.memtable({"p": ['{"$browser": "Firefox", "browser": "no"}']})
+    >>> json_string(t.p, "$browser").execute().tolist()
+    ['Firefox']
     """
     if not _on_spark(text):
         return _json_at(text, key).unwrap_as("string")
@@ -100,11 +109,15 @@ def json_number(text: ir.StringValue, key: str) -> ir.FloatingValue:
 
 
 def _json_at(text: ir.StringValue, key: str) -> ir.JSONValue:
-    """The JSON value at ``key`` (dots step into nested objects); Spark reads the same path."""
-    value = text.cast("json")
-    for name in key.split("."):
-        value = value[name]
-    return value
+    """The JSON value at ``key`` (dots step into nested objects), through a path whose names are
+    quoted: Ibis's own ``value[name]`` reads ``$browser`` as the key ``browser``."""
+    path = "$" + "".join(f'."{name}"' for name in key.split("."))
+    return _json_extract(text.cast("json"), path)
+
+
+@ibis.udf.scalar.builtin(name="json_extract")
+def _json_extract(value: dt.JSON, path: str) -> dt.JSON:
+    """The engine's ``json_extract``: the JSON value at ``path``, or null."""
 
 
 def _on_spark(expr: ir.Expr) -> bool:
@@ -115,7 +128,8 @@ def _on_spark(expr: ir.Expr) -> bool:
 
 
 def _spark_value(text: ir.StringValue, key: str) -> tuple[Any, ir.StringValue]:
-    value = _variant_get(_try_parse_json(text), f"$.{key}")
+    path = "$" + "".join(f"['{name}']" for name in key.split("."))
+    value = _variant_get(_try_parse_json(text), path)
     return value, _schema_of_variant(value)
 
 
