@@ -431,6 +431,59 @@ def test_stage_by_label_in_any_language_and_unknown_stage_rejected(ws, tmp_path)
     assert "awareness" in bad["detail"][0]
 
 
+def test_json_lines_read_in_blocks_keep_every_line_and_its_number(ws, tmp_path, monkeypatch):
+    # Blocks of a few characters: lines cross block ends, and one line is longer than a block.
+    monkeypatch.setattr("journeylens.collect.readers.JSON_BLOCK_CHARS", 40)
+    row = '{{"ts":"2026-01-01T10:0{0}:00Z","event":"e{0}","anonymous_id":"p"{1}}}'
+    lines = [
+        row.format(0, ', "k/1": "s", "k~2": "t", "q\\"": "u"') + "\r\n",
+        "\n",
+        "  \t \n",
+        row.format(1, ', "note": "' + "x" * 200 + '"') + "\n",
+        "[1, 2]\n",
+        row.format(2, "") + "\n",
+        row.format(3, ', "late": {"a": 1}'),  # no line end at the end of the file
+    ]
+    summary = ws.import_files([write(tmp_path / "blocks.jsonl", "".join(lines))])
+    assert (summary.rows, summary.stored, summary.rejected) == (5, 4, 1)
+    assert rejected(ws)[["line", "reason", "row"]].values.tolist() == [
+        [5, "invalid_json", "[1, 2]"]
+    ]
+    stored = events(ws).sort_values("event")
+    assert stored["event"].tolist() == ["e0", "e1", "e2", "e3"]
+    properties = [json.loads(p or "null") for p in stored["properties"]]
+    assert properties[0] == {"k/1": "s", "k~2": "t", 'q"': "u"}
+    assert properties[2] is None
+    assert properties[1] == {"note": "x" * 200}
+    assert properties[3] == {"late": {"a": 1}}
+
+
+def test_nan_revenue_is_missing_and_infinite_revenue_is_rejected(ws, tmp_path):
+    # NaN is how pandas and Python's json write a missing number; an infinity is no amount.
+    base = '{{"ts": "2026-01-01T10:00:00Z", "event": "purchase", "anonymous_id": "p{0}", '
+    values = ["NaN", "Infinity", '"nan"', '"-inf"', "12.5"]
+    text = "".join(base.format(i) + f'"revenue": {v}}}\n' for i, v in enumerate(values))
+    summary = ws.import_files([write(tmp_path / "nan.jsonl", text)])
+    assert (summary.stored, summary.rejected_by_reason) == (3, {"invalid_revenue": 2})
+    assert sorted(rejected(ws)["line"]) == [2, 4]
+    stored = events(ws).sort_values("anonymous_id")
+    assert stored["anonymous_id"].tolist() == ["p0", "p2", "p4"]
+    assert stored["revenue"].isna().tolist() == [True, True, False]
+    table = pa.table(
+        {
+            "ts": ["2026-01-01T10:00:00Z"] * 2,
+            "event": ["view", "buy"],
+            "anonymous_id": ["q", "q"],
+            "revenue": pa.array([float("nan"), 5.0]),
+        }
+    )
+    pq.write_table(table, tmp_path / "nan.parquet")
+    assert ws.import_files([tmp_path / "nan.parquet"]).stored == 2
+    assert (
+        ws.store.execute(ws.events.filter(ws.events.anonymous_id == "q").revenue.isnan().sum()) == 0
+    )
+
+
 def test_a_json_lines_value_may_hold_unicode_line_separators(ws, tmp_path):
     # U+2028 and U+0085 are line breaks to str.splitlines, but not to JSON Lines.
     rows = [

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from journeylens.errors import ImportFileError
 
 BATCH_ROWS = 262_144
+JSON_BLOCK_CHARS = 16 << 20
 CSV_BLOCK_BYTES = 16 << 20
 FORMATS = {
     ".csv": "csv",
@@ -309,56 +310,132 @@ def parquet_tables(path: Path, rows: int) -> Iterator[pa.Table]:
 
 
 def _jsonl_batches(reader: FileReader) -> Iterator[pa.Table]:
-    decoder = msgspec.json.Decoder()
-    encoder = msgspec.json.Encoder()
-    columns: dict[str, list[object]] = {}
-    lines: list[int] = []
-    nested: set[str] = set()  # keys with an object or array value in this batch
-    flat: set[str] = set()  # keys with a scalar value in this batch
-    for number, text in _json_records(reader):
-        try:
-            record = decoder.decode(text)
-        except msgspec.DecodeError:
-            record = None
-        if not isinstance(record, dict):
-            reader.invalid_json[number] = text.rstrip("\r\n")
-            continue
-        for key, value in record.items():
-            if isinstance(value, dict | list):
-                nested.add(key)
-                value = encoder.encode(value).decode()
-            elif value is not None:
-                flat.add(key)
-                value = value if isinstance(value, str) else encoder.encode(value).decode()
-            values = columns.get(key)
-            if values is None:  # a key first seen here: empty for the rows before
-                values = columns[key] = [None] * len(lines)
-            values.append(value)
-        lines.append(number)
-        for values in columns.values():
-            if len(values) < len(lines):
-                values.append(None)
-        if len(lines) >= BATCH_ROWS // 4:
-            yield _jsonl_table(columns, lines, nested - flat)
-            columns, lines, nested, flat = {}, [], set(), set()
-    if lines:
-        yield _jsonl_table(columns, lines, nested - flat)
+    """Each block of records as a table of text columns, one per key, parsed by DuckDB.
+
+    A value is its text (a string unquoted, a number or boolean as written in JSON, an object
+    or array as compact JSON); a key whose values in the block are all objects or arrays is
+    typed JSON, so it stays an object (not a string holding one) where it lands in
+    ``properties``. A record that is not a JSON object goes to ``reader.invalid_json``.
+    """
+    with duckdb.connect() as con:
+        for block in _json_blocks(reader):
+            con.register("_json_block", block)
+            try:
+                table = _json_columns(con, reader)
+            finally:
+                con.unregister("_json_block")
+            if table.num_rows:
+                yield table
 
 
-def _json_records(reader: FileReader) -> Iterator[tuple[int, str]]:
-    """Each record's number and text: a JSON Lines file's lines (blank ones and lines not valid
-    text left out), or the elements of a file holding one JSON array, numbered from 1."""
+def _json_blocks(reader: FileReader) -> Iterator[pa.Table]:
+    """The file's records in blocks of ``_line`` and ``text``: a JSON Lines file's lines
+    (blank ones and lines not valid text left out), or the elements of a file holding one JSON
+    array, numbered from 1."""
     source = reader.source or reader.path
     encoding = "utf-8" if reader.source else reader.encoding
     if _is_json_array(source, encoding):
         yield from _array_elements(reader)
         return
+    first = 1
+    for text in _line_blocks(source, encoding):
+        block = _lines_table(text.encode(), first, reader.bad_lines)
+        first += text.count("\n")
+        yield block
+
+
+def _line_blocks(path: Path, encoding: str) -> Iterator[str]:
+    """The text of ``path`` in blocks of whole lines, about ``JSON_BLOCK_CHARS`` each."""
+    size = JSON_BLOCK_CHARS
     # Lines end at "\n" only, as the encoding check counted them: a JSON string may hold a raw
     # U+2028 or a lone "\r", which are not line ends here.
-    with open(source, encoding=encoding, newline="\n") as handle:
-        for number, text in enumerate(handle, start=1):
-            if text.strip() and number not in reader.bad_lines:
-                yield number, text
+    rest = ""
+    with open(path, encoding=encoding, newline="\n") as handle:
+        chunk = handle.read(size)
+        while chunk:
+            following = handle.read(size)
+            text = rest + chunk
+            if not following:  # the end: the last line may have no line end
+                yield text
+                return
+            cut = text.rfind("\n") + 1
+            if cut:
+                yield text[:cut]
+            rest, chunk = text[cut:], following
+
+
+def _lines_table(data: bytes, first: int, skip: Mapping[int, str]) -> pa.Table:
+    """The lines of ``data`` (UTF-8, each with its line end) numbered from ``first``, without
+    the lines in ``skip``; the text is ``data`` itself, not a copy."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+    if not data.endswith(b"\n"):
+        ends = np.append(ends, len(data))
+    offsets = np.concatenate(([0], ends)).astype(np.int64)
+    text = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
+    table = pa.table({"_line": np.arange(first, first + len(ends), dtype=np.int64), "text": text})
+    if skip:
+        table = table.filter(pc.invert(pc.is_in(table["_line"], pa.array(list(skip)))))
+    return table
+
+
+def _json_columns(con: duckdb.DuckDBPyConnection, reader: FileReader) -> pa.Table:
+    """The records of the registered ``_json_block`` as columns (see ``_jsonl_batches``)."""
+    # The distinct key lists (few: records share their shape), each with its first line.
+    shapes = con.execute(
+        "SELECT keys, min(_line) AS first FROM (SELECT _line, try(json_keys(text)) AS keys "
+        "FROM _json_block) GROUP BY keys ORDER BY first"
+    ).fetchall()
+    others = []
+    if any(not keys for keys, _ in shapes):  # a line that is blank, not JSON, or no object
+        others = con.execute(
+            "SELECT _line, text, trim(text, ' \t\r\n') = '' AS blank FROM _json_block "
+            "WHERE try(json_type(text)) IS DISTINCT FROM 'OBJECT'"
+        ).fetchall()
+        invalid = ((line, text.rstrip("\r\n")) for line, text, blank in others if not blank)
+        reader.invalid_json.update(invalid)
+    keys = list(dict.fromkeys(key for shape, _ in shapes for key in shape or ()))
+    paths = [_pointer(key) for key in keys]
+    values = "".join(f"v[{i}], " for i in range(1, len(keys) + 1))
+    objects = "try(json_type(text)) = 'OBJECT'" if others else "true"
+    # In the block's order: DuckDB keeps it (preserve_insertion_order) without a sort.
+    found = con.execute(
+        f"SELECT {values}_line FROM (SELECT _line, json_extract_string(text, ?::VARCHAR[]) AS v "
+        f"FROM _json_block WHERE {objects})",
+        [paths],
+    ).to_arrow_table()
+    structured = _structured(con, keys, found)
+    columns = {
+        key: found.column(i).cast(pa.json_()) if key in structured else found.column(i)
+        for i, key in enumerate(keys)
+    }
+    columns["_line"] = found.column(len(keys))
+    return pa.table(columns)
+
+
+def _pointer(key: str) -> str:
+    """The JSON pointer (RFC 6901) to the top-level ``key``: any characters, none read as
+    syntax."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+def _structured(con: duckdb.DuckDBPyConnection, keys: list[str], found: pa.Table) -> set[str]:
+    """The keys whose values in the block are all objects or arrays (and not all null)."""
+    candidates = [
+        key
+        for i, key in enumerate(keys)
+        if pc.any(pc.match_substring_regex(found.column(i), r"^[\[{]")).as_py()
+    ]  # text starting with "{" or "[" may be an object or array; other text cannot
+    if not candidates:
+        return set()
+    kinds = ", ".join(
+        f"bool_and(t[{i}] IN ('OBJECT', 'ARRAY')) FILTER (WHERE t[{i}] <> 'NULL')"
+        for i in range(1, len(candidates) + 1)
+    )
+    row = con.execute(
+        f"SELECT {kinds} FROM (SELECT try(json_type(text, ?::VARCHAR[])) AS t FROM _json_block)",
+        [[_pointer(key) for key in candidates]],
+    ).fetchone()
+    return {key for key, nested in zip(candidates, row or (), strict=True) if nested}
 
 
 def _is_json_array(path: Path, encoding: str) -> bool:
@@ -370,8 +447,9 @@ def _is_json_array(path: Path, encoding: str) -> bool:
     return False
 
 
-def _array_elements(reader: FileReader) -> Iterator[tuple[int, str]]:
-    """The elements of a JSON array file, streamed by DuckDB's JSON reader."""
+def _array_elements(reader: FileReader) -> Iterator[pa.Table]:
+    """The elements of a JSON array file in blocks of ``_line`` and ``text``, streamed by
+    DuckDB's JSON reader."""
     if reader.bad_lines or reader.encoding != "utf8":
         where = f"line {min(reader.bad_lines)} is" if reader.bad_lines else "it is"
         raise ImportFileError(
@@ -379,35 +457,21 @@ def _array_elements(reader: FileReader) -> Iterator[tuple[int, str]]:
             "UTF-8 (or to JSON Lines); nothing was imported."
         )
     query = (
-        "SELECT json::VARCHAR FROM read_json(?, format = 'array', records = false, "
+        "SELECT json::VARCHAR AS text FROM read_json(?, format = 'array', records = false, "
         "columns = {json: 'JSON'}, maximum_object_size = 268435456)"
     )
-    number = 0
+    number = 1
     try:
         with duckdb.connect() as con:
-            for batch in con.execute(query, [str(reader.path)]).fetch_record_batch(4096):
-                for text in batch.column(0).to_pylist():
-                    number += 1
-                    yield number, text
+            batches = con.execute(query, [str(reader.path)]).fetch_record_batch(BATCH_ROWS // 4)
+            for batch in batches:
+                yield _with_lines(pa.Table.from_batches([batch]), number).select(["_line", "text"])
+                number += batch.num_rows
     except duckdb.Error as exc:
-        after = f" after element {number}" if number else ""
+        after = f" after element {number - 1}" if number > 1 else ""
         raise ImportFileError(
             f"{reader.path}: not a valid JSON array{after} ({exc}); nothing was imported."
         ) from exc
-
-
-def _jsonl_table(
-    columns: dict[str, list[object]], lines: list[int], structured: set[str]
-) -> pa.Table:
-    """Values as text; a key whose values are all objects or arrays is typed JSON, so it stays
-    an object (not a string holding one) where it lands in ``properties``."""
-    table = pa.table(
-        {
-            k: pa.array(v, type=pa.json_() if k in structured else pa.string())
-            for k, v in columns.items()
-        }
-    )
-    return table.append_column("_line", pa.array(lines, type=pa.int64()))
 
 
 def _with_lines(table: pa.Table, first_line: int) -> pa.Table:

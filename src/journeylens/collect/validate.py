@@ -289,6 +289,12 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
                 "|| CASE WHEN contains(p.revenue_text, ',') THEN $comma_hint ELSE '' END",
             ),
             (
+                "isinf(p.revenue)",
+                "invalid_revenue",
+                "revenue",
+                "'revenue ' || CAST(p.revenue AS VARCHAR) || ' is not a finite amount'",
+            ),
+            (
                 "p.revenue < 0",
                 "negative_revenue",
                 "revenue",
@@ -359,15 +365,34 @@ def _screen(kind: str) -> str:
 def _given(col: str, dtype: pa.DataType) -> str:
     """The value as text, NULL when missing. Typed (non-text) values are never unreadable,
     so for them only their presence matters and no per-row text is built."""
-    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_null(dtype):
+    if _is_text(dtype):
         return _text(col)
     return f"CASE WHEN b.{col} IS NULL THEN NULL ELSE 'typed' END"
 
 
+def _given_number(col: str, dtype: pa.DataType) -> str:
+    """:func:`_given` for a number, where NaN is missing (as pandas writes a missing value)."""
+    if _is_text(dtype):
+        return _unless_nan(_text(col))
+    if pa.types.is_floating(dtype):
+        return f"CASE WHEN b.{col} IS NULL OR isnan(b.{col}) THEN NULL ELSE 'typed' END"
+    return _given(col, dtype)
+
+
+def _is_text(dtype: pa.DataType) -> bool:
+    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_null(dtype)
+
+
+def _unless_nan(text: str) -> str:
+    """The SQL text ``text``, NULL when it spells NaN (``NaN``, ``nan``)."""
+    return f"CASE WHEN isnan(TRY_CAST(trim({text}) AS DOUBLE)) THEN NULL ELSE {text} END"
+
+
 def _number(col: str, dtype: pa.DataType, decimal_comma: bool) -> str:
-    """SQL that reads ``col`` as a number (NULL when it cannot); see :func:`_read_number`."""
+    """SQL that reads ``col`` as a number (NULL when it cannot, or is NaN); see
+    :func:`_read_number`."""
     if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
-        return f"CAST(b.{col} AS DOUBLE)"
+        return f"nullif(CAST(b.{col} AS DOUBLE), 'NaN'::DOUBLE)"
     return _read_number(_text(col), decimal_comma)
 
 
@@ -378,7 +403,7 @@ def _read_number(text: str, decimal_comma: bool) -> str:
     refused, not misread as 1250)."""
     text = f"trim({text})"
     if not decimal_comma:
-        return f"TRY_CAST({text} AS DOUBLE)"
+        return f"nullif(TRY_CAST({text} AS DOUBLE), 'NaN'::DOUBLE)"
     return (
         f"CASE WHEN regexp_full_match({text}, "
         "'[-+]?([0-9]{1,3}(\\.[0-9]{3})+|[0-9]+)(,[0-9]+)?') "
@@ -540,16 +565,17 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         revenue = _nested("revenue", types) or "NULL"
         items += [
             f"coalesce(lower({_text('type')}), 'track') AS type",
-            f"coalesce({_given('revenue', types['revenue'])}, {revenue}) AS revenue_text",
+            f"coalesce({_given_number('revenue', types['revenue'])}, {_unless_nan(revenue)}) "
+            "AS revenue_text",
             f"coalesce({_number('revenue', types['revenue'], comma)}, "
             f"{_read_number(revenue, comma)}) AS revenue",
         ]
     else:
         items += [
             f"lower({_text('metric')}) AS metric",
-            f"{_given('score', types['score'])} AS score_text",
+            f"{_given_number('score', types['score'])} AS score_text",
             f"{_number('score', types['score'], comma)} AS score",
-            f"{_given('sentiment', types['sentiment'])} AS sentiment_text",
+            f"{_given_number('sentiment', types['sentiment'])} AS sentiment_text",
             f"{_number('sentiment', types['sentiment'], comma)} AS sentiment",
         ]
     return ",\n  ".join(items)
