@@ -426,7 +426,7 @@ def funnel(
         top=top,
     )
     with _open(workspace, engine) as ws:
-        from journeylens.analytics.steps import check_step_names
+        from journeylens.journey.steps import check_step_names
 
         check_step_names(ws.events, [*steps, *(exclude or ())])
         events = _filtered(ws, since, until, where)

@@ -29,7 +29,7 @@ from journeylens.config import (
     save_config,
 )
 from journeylens.errors import ImportFileError, WorkspaceError
-from journeylens.journey.catalog import catalog_table, mapping_table
+from journeylens.journey.catalog import catalog_table, conditional_matches, mapping_table
 from journeylens.journey.enrich import (
     build_enriched_events,
     build_enriched_feedback,
@@ -113,6 +113,7 @@ class Workspace:
 
     def set_catalog(self, touchpoints: Sequence[Touchpoint]) -> None:
         """Replace the touchpoint catalog, save the config and re-map every event."""
+        conditional_matches(touchpoints)  # a condition that does not parse stops here
         self.config = self.config.with_touchpoints(tuple(touchpoints))
         save_config(self.config, self.path)
         self.rebuild()
@@ -142,7 +143,10 @@ class Workspace:
             store.replace(
                 "events",
                 build_enriched_events(
-                    events, store.table("_event_map"), store.table("_event_keys")
+                    events,
+                    store.table("_event_map"),
+                    store.table("_event_keys"),
+                    conditional_matches(self.config.touchpoints),
                 ),
             )
             feedback = self._with_incoming("feedback", incoming)
@@ -204,7 +208,7 @@ class Workspace:
         >>> # ws.funnel("landing_page_view", "pricing_view", "purchase", within="7d").to_dict()
         """
         from journeylens.analytics.funnels import FunnelSpec, run_funnel
-        from journeylens.analytics.steps import check_step_names
+        from journeylens.journey.steps import check_step_names
 
         source = self.events if events is None else events
         check_step_names(self.events, [*steps, *options.get("exclude", ())])
@@ -227,7 +231,7 @@ class Workspace:
         """
         from journeylens.analytics.dropoff import DropoffSpec, check_goal_name, run_dropoff
         from journeylens.analytics.funnels import FunnelSpec
-        from journeylens.analytics.steps import check_step_names
+        from journeylens.journey.steps import check_step_names
 
         source = self.events if events is None else events
         check_step_names(self.events, [*steps, *options.get("exclude", ())])
@@ -270,7 +274,7 @@ class Workspace:
             run_attribution_report,
             run_roi_report,
         )
-        from journeylens.analytics.steps import check_step_names
+        from journeylens.journey.steps import check_step_names
 
         source = self.events if events is None else events
         if "goal" in options:  # a goal the user names must exist (the default may not, yet)
@@ -385,6 +389,7 @@ def open_workspace(path: str | Path | None = None, engine: str | None = None) ->
             f"Create it with 'journeylens init {directory}'."
         )
     config = load_config(directory)
+    conditional_matches(config.touchpoints)  # the catalog's conditions parse
     store = connect(engine or config.engine, directory)
     store.ensure_tables()
     return Workspace(directory, config, store)

@@ -6,7 +6,8 @@ import ibis
 import pandas as pd
 import pytest
 
-from journeylens.analytics.filters import Condition, glob_to_regex
+from journeylens.analytics.filters import Condition
+from journeylens.journey.steps import glob_to_regex
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from journeylens.analytics.funnels import (
     two_proportion_test,
     wilson,
 )
-from journeylens.analytics.steps import parse_duration, parse_step, step_matches
 from journeylens.errors import SpecError
+from journeylens.journey.steps import parse_duration, parse_step, step_matches
 from journeylens.schema import EVENTS, arrow_schema
 from journeylens.testing import journeys
 

@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from journeylens.analytics._funnel_reference import Event, reference_outcomes, seconds
-from journeylens.analytics.steps import step_matches
+from journeylens.journey.steps import step_matches
 
 if TYPE_CHECKING:
     from journeylens.analytics.dropoff import DropoffSpec

@@ -33,9 +33,9 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.analytics.codes import COMBINED, Coded, code_columns, decode
-from journeylens.analytics.filters import glob_to_regex
 from journeylens.analytics.packing import pack, unpack
 from journeylens.analytics.sequence import event_order, has_sequence_keys
+from journeylens.journey.steps import glob_to_regex
 from journeylens.store.portable import bit_or, epoch_seconds
 
 NONE = "(none)"

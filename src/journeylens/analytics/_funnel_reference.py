@@ -71,7 +71,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from journeylens.analytics.steps import row_key_text, step_matches
+from journeylens.journey.steps import row_key_text, step_matches
 
 if TYPE_CHECKING:
     from journeylens.analytics.funnels import FunnelSpec

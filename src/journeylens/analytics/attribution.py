@@ -45,8 +45,8 @@ import plotly.graph_objects as go
 from journeylens.analytics import _markov, _shapley, _shapley_ordered
 from journeylens.analytics._touches import LEVELS, build_touches, count_conversions
 from journeylens.analytics.result import Result, frame_records
-from journeylens.analytics.steps import parse_duration
 from journeylens.errors import SpecError
+from journeylens.journey.steps import parse_duration
 
 __all__ = [
     "ALL_MODELS",

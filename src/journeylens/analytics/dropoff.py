@@ -24,8 +24,8 @@ import pandas as pd
 
 from journeylens.analytics.funnels import FunnelSpec, build_funnel_people
 from journeylens.analytics.result import Result, frame_records, json_ready
-from journeylens.analytics.steps import Step, check_step_names, parse_step, step_predicate
 from journeylens.errors import SpecError
+from journeylens.journey.steps import Step, check_step_names, parse_step, step_predicate
 from journeylens.store.portable import epoch_seconds
 
 __all__ = [

@@ -16,6 +16,7 @@ from datetime import datetime
 import ibis
 
 from journeylens.errors import SpecError, did_you_mean
+from journeylens.journey.steps import glob_to_regex
 from journeylens.store.portable import KEY_PART, json_string
 
 # A column: a name, or names joined by dots (properties.KEY, properties.a.b).
@@ -72,19 +73,6 @@ class Condition:
 
     def __str__(self) -> str:
         return f"{self.column}{self.op}{self.value}"
-
-
-def glob_to_regex(pattern: str) -> str:
-    """A glob (``*error*``) as an anchored regular expression: ``*`` any text, ``?`` one character.
-
-    A regular expression rather than LIKE: engines disagree on LIKE's escape character, which
-    matters for the ``_`` in names such as ``card_declined``.
-
-    >>> glob_to_regex("card_*")
-    '^card_.*$'
-    """
-    parts = ("." if c == "?" else ".*" if c == "*" else re.escape(c) for c in pattern)
-    return "^" + "".join(parts) + "$"
 
 
 def apply_filters(

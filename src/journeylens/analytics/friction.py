@@ -34,8 +34,8 @@ from journeylens.analytics._friction_signals import (
 )
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.analytics.sequence import sequence_columns
-from journeylens.analytics.steps import check_key, key_text, parse_duration
 from journeylens.errors import SpecError
+from journeylens.journey.steps import check_key, key_text, parse_duration
 from journeylens.schema import FEEDBACK
 
 __all__ = [

@@ -25,7 +25,8 @@ import pandas as pd
 from journeylens.analytics.packing import Layout, pack, unpack
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.analytics.sequence import event_order, has_sequence_keys, sequence_columns
-from journeylens.analytics.steps import (
+from journeylens.errors import SpecError
+from journeylens.journey.steps import (
     Step,
     any_step_predicate,
     check_key,
@@ -34,7 +35,6 @@ from journeylens.analytics.steps import (
     parse_step,
     step_predicate,
 )
-from journeylens.errors import SpecError
 from journeylens.store.portable import epoch_seconds
 
 __all__ = [
@@ -84,7 +84,7 @@ class FunnelSpec:
     ----------
     steps
         Two or more steps (one is allowed) as ``[kind:]name[filter]`` text, see
-        :func:`~journeylens.analytics.steps.parse_step`.
+        :func:`~journeylens.journey.steps.parse_step`.
     within
         The conversion window from step 1, e.g. ``"14d"``.
     order

@@ -29,8 +29,8 @@ import pandas as pd
 from journeylens.analytics.codes import code_columns, decode, encode
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.sequence import sequence_columns
-from journeylens.analytics.steps import distinct_values
 from journeylens.errors import SpecError, did_you_mean
+from journeylens.journey.steps import distinct_values
 from journeylens.store.portable import epoch_seconds
 
 Level = Literal["touchpoint", "event", "stage", "channel"]

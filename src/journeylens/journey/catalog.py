@@ -1,17 +1,27 @@
-"""The touchpoint catalog: which event names are which touchpoint.
+"""The touchpoint catalog: which events are which touchpoint.
 
-Matching runs on the *distinct* event names (a small set), never per event: the resulting
-name → touchpoint table is joined onto the events in the engine.
+A match entry is an event name, a glob pattern of names (``checkout_*``), or either followed by
+property conditions in the funnel steps' filter syntax (``$pageview[$current_url~*/pricing*]``),
+for tools that send one event name for many touchpoints. Names are matched on the *distinct*
+event names (a small set), never per event: the resulting name → touchpoint table is joined onto
+the events in the engine. Entries with conditions become one ``CASE`` over the events, also in the
+engine, and win over names: they are the more specific.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 
 from journeylens.config import Touchpoint
+from journeylens.errors import ConfigError, SpecError
+from journeylens.journey.steps import Filter, Step, glob_to_regex, parse_filters, step_predicate
 
 MAPPING_SCHEMA = pa.schema(
     [
@@ -23,15 +33,61 @@ MAPPING_SCHEMA = pa.schema(
 )
 
 
+# Where a match entry's property conditions start: "[" then a key and an operator (a glob's
+# character class, ``[ab]``, has no operator).
+_CONDITIONS = re.compile(r"\[\s*[A-Za-z_$][A-Za-z0-9_.$-]*\s*(?:>=|<=|!=|>|<|=|~)")
+
+
+@dataclass(frozen=True)
+class ConditionalMatch:
+    """A match entry with property conditions: events named ``name`` (a name or a glob; empty
+    for any event) whose properties pass ``filters`` are ``touchpoint``."""
+
+    touchpoint: Touchpoint
+    name: str
+    filters: tuple[Filter, ...]
+
+    def predicate(self, events: ir.Table) -> ir.BooleanValue:
+        step = Step(text=self.name, kind="event", name=None, filters=self.filters)
+        matched = step_predicate(step, events)
+        if not self.name:
+            return matched
+        if is_pattern(self.name):
+            return matched & events.event.re_search(glob_to_regex(self.name)).fill_null(False)
+        return matched & (events.event == ibis.literal(self.name, "string")).fill_null(False)
+
+
 def is_pattern(match: str) -> bool:
     return any(ch in match for ch in "*?[")
+
+
+def has_conditions(match: str) -> bool:
+    return _CONDITIONS.search(match) is not None
+
+
+def conditional_matches(touchpoints: Sequence[Touchpoint]) -> list[ConditionalMatch]:
+    """The catalog's entries with property conditions, in catalog order; a condition that does
+    not parse is a :class:`ConfigError` naming the touchpoint."""
+    found = []
+    for tp in touchpoints:
+        for entry in tp.match:
+            start = _CONDITIONS.search(entry)
+            if start is None:
+                continue
+            try:
+                filters = parse_filters(entry[start.start() :])
+            except SpecError as exc:
+                raise ConfigError(f"Touchpoint {tp.touchpoint!r}, match {entry!r}: {exc}") from exc
+            found.append(ConditionalMatch(tp, entry[: start.start()].strip(), filters))
+    return found
 
 
 def match_event(name: str, touchpoints: Sequence[Touchpoint]) -> Touchpoint | None:
     """The touchpoint an event name belongs to.
 
     An exact name beats a pattern; among patterns the first in catalog order wins, so a catalog
-    reads top to bottom like a routing table.
+    reads top to bottom like a routing table. Entries with property conditions are not matched
+    here (see :class:`ConditionalMatch`).
 
     >>> from journeylens.config import Touchpoint
     >>> cat = [Touchpoint("checkout", ("checkout_*",), "decision"),
@@ -45,7 +101,8 @@ def match_event(name: str, touchpoints: Sequence[Touchpoint]) -> Touchpoint | No
         if any(m == name for m in tp.match if not is_pattern(m)):
             return tp
     for tp in touchpoints:
-        if any(fnmatch.fnmatchcase(name, m) for m in tp.match if is_pattern(m)):
+        patterns = (m for m in tp.match if is_pattern(m) and not has_conditions(m))
+        if any(fnmatch.fnmatchcase(name, m) for m in patterns):
             return tp
     return None
 
@@ -83,3 +140,23 @@ def catalog_table(touchpoints: Sequence[Touchpoint]) -> pa.Table:
         for t in touchpoints
     ]
     return pa.Table.from_pylist(rows, schema=arrow_schema(TOUCHPOINTS))
+
+
+def conditional_placement(
+    events: ir.Table, matches: Sequence[ConditionalMatch]
+) -> tuple[ir.StringValue, ir.StringValue, ir.StringValue] | None:
+    """The touchpoint, stage and channel of the first entry in ``matches`` an event passes
+    (null where none does); None without entries."""
+    if not matches:
+        return None
+    tests = [match.predicate(events) for match in matches]
+
+    def pick(values: list[str | None]) -> ir.StringValue:
+        cases = [(test, ibis.literal(v, "string")) for test, v in zip(tests, values, strict=True)]
+        return ibis.cases(*cases, else_=ibis.null("string"))
+
+    return (
+        pick([m.touchpoint.touchpoint for m in matches]),
+        pick([m.touchpoint.stage for m in matches]),
+        pick([m.touchpoint.channel for m in matches]),
+    )

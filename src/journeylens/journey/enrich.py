@@ -7,10 +7,13 @@ table is rewritten in one statement that joins them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ibis
 
 from journeylens.collect.identity import with_person_id
 from journeylens.collect.sessions import build_session_ids
+from journeylens.journey.catalog import ConditionalMatch, conditional_placement
 from journeylens.schema import DERIVED_EVENT_COLUMNS, EVENTS, FEEDBACK
 
 
@@ -25,18 +28,33 @@ def build_event_keys(events: ibis.Table, id_map: ibis.Table, gap_minutes: int) -
     return keys.select("event_id", "person_id", "session_id", "person_key", "person_seq")
 
 
-def build_enriched_events(events: ibis.Table, mapping: ibis.Table, keys: ibis.Table) -> ibis.Table:
+def build_enriched_events(
+    events: ibis.Table,
+    mapping: ibis.Table,
+    keys: ibis.Table,
+    conditional: Sequence[ConditionalMatch] = (),
+) -> ibis.Table:
     """The events table with derived columns recomputed.
 
     ``mapping`` is the catalog's ``event → map_touchpoint, map_stage, map_channel`` table
-    (see :func:`journeylens.journey.catalog.mapping_table`). A catalog match overrides the
-    row's touchpoint and stage; a channel given on the row is kept, else the touchpoint's.
+    (see :func:`journeylens.journey.catalog.mapping_table`); ``conditional`` the catalog's
+    entries with property conditions, which win over it. A catalog match overrides the row's
+    touchpoint and stage; a channel given on the row is kept, else the touchpoint's.
     ``keys`` are the events' :func:`build_event_keys` (stored: it is read once per use).
     """
     keys = keys.rename(_key_event="event_id")
     derived = [c for c in EVENTS.names if c in DERIVED_EVENT_COLUMNS]
     with_keys = events.drop(*derived).join(keys, events.event_id == keys._key_event)
     joined = with_keys.left_join(mapping, with_keys.event == mapping.event)
+    placement = conditional_placement(joined, conditional)
+    if placement is not None:  # the winning touchpoint's stage and channel, not a mix
+        touchpoint, stage, channel = placement
+        won = touchpoint.notnull()
+        joined = joined.mutate(
+            map_touchpoint=won.ifelse(touchpoint, joined.map_touchpoint),
+            map_stage=won.ifelse(stage, joined.map_stage),
+            map_channel=won.ifelse(channel, joined.map_channel),
+        )
     placed = joined.mutate(
         touchpoint=ibis.coalesce(joined.map_touchpoint, joined.touchpoint),
         stage=ibis.coalesce(joined.map_stage, joined.stage),

@@ -19,7 +19,6 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from journeylens.analytics.filters import glob_to_regex
 from journeylens.errors import SpecError, did_you_mean
 from journeylens.schema import EVENTS
 from journeylens.store.portable import KEY_PART, json_number, json_string
@@ -181,6 +180,19 @@ def _parse_filters(rest: str, text: str) -> tuple[str, tuple[Filter, ...]]:
     return name, tuple(filters)
 
 
+def parse_filters(text: str) -> tuple[Filter, ...]:
+    """The filters of ``text``, one or more ``[key op value]`` (a catalog's match entry puts
+    them after an event name).
+
+    >>> parse_filters("[$current_url~*/pricing*]")[0].op
+    '~'
+    """
+    name, filters = _parse_filters(text, text)
+    if name:
+        raise SpecError(f"Cannot read the filters {text!r}: they start with '['.")
+    return filters
+
+
 def parse_step(text: str) -> Step:
     """Parse one funnel step written as ``[kind:]name[key op value]...``.
 
@@ -237,6 +249,19 @@ def check_key(key: str, what: str) -> str:
             "or a JSON property made of letters, digits, '_', '$' and '-' (a.b for b inside a)."
         )
     return key
+
+
+def glob_to_regex(pattern: str) -> str:
+    """A glob (``*error*``) as an anchored regular expression: ``*`` any text, ``?`` one character.
+
+    A regular expression rather than LIKE: engines disagree on LIKE's escape character, which
+    matters for the ``_`` in names such as ``card_declined``.
+
+    >>> glob_to_regex("card_*")
+    '^card_.*$'
+    """
+    parts = ("." if c == "?" else ".*" if c == "*" else re.escape(c) for c in pattern)
+    return "^" + "".join(parts) + "$"
 
 
 # --- in the engine -------------------------------------------------------------------------------

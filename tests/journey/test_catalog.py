@@ -1,0 +1,97 @@
+"""Catalog matching: names, glob patterns, and entries with property conditions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from journeylens.config import Touchpoint
+from journeylens.errors import ConfigError
+from journeylens.journey.catalog import conditional_matches, match_event
+from journeylens.workspace import open_workspace
+
+# One event name for every page, as PostHog sends it: the URL says which touchpoint it is.
+CATALOG = [
+    Touchpoint("pricing", ("$pageview[$current_url~*/pricing*]",), "consideration", "web"),
+    Touchpoint("blog", ("$pageview[$current_url~*/blog/*]", "blog_*"), "awareness"),
+    Touchpoint("big_order", ("purchase[revenue>=100]",), "decision", "web"),
+    Touchpoint("purchase", ("purchase",), "decision", "store"),
+    Touchpoint("website", ("$pageview",), "awareness", "web"),
+    Touchpoint("variant", ("test_[ab]",), "consideration"),  # a glob's character class
+]
+
+ROWS = [
+    ("e1", "$pageview", {"$current_url": "https://shop.example/pricing?plan=pro"}, None, None),
+    ("e2", "$pageview", {"$current_url": "https://shop.example/blog/how-to"}, None, None),
+    ("e3", "$pageview", {"$current_url": "https://shop.example/"}, None, None),
+    ("e4", "purchase", {}, 150.0, None),
+    ("e5", "purchase", {}, 20.0, None),
+    ("e6", "purchase", {}, 150.0, "email"),  # a channel given on the row is kept
+    ("e7", "blog_post_view", {}, None, None),
+    ("e8", "test_b", {}, None, None),
+    ("e9", "$pageview", {"$current_url": 42}, None, None),  # not text: no glob matches
+]
+
+
+def _write(path: Path) -> Path:
+    lines = []
+    for i, (event_id, event, properties, revenue, channel) in enumerate(ROWS):
+        row = {
+            "event_id": event_id,
+            "ts": f"2026-03-01T10:0{i}:00Z",
+            "event": event,
+            "anonymous_id": "p1",
+            "properties": properties,
+            "revenue": revenue,
+            "channel": channel,
+        }
+        lines.append(json.dumps({k: v for k, v in row.items() if v is not None}))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_conditions_place_events_that_share_a_name(make_workspace, tmp_path):
+    ws = make_workspace()
+    ws.set_catalog(CATALOG)
+    ws.import_files([_write(tmp_path / "posthog.jsonl")])
+    frame = ws.store.execute(ws.events.order_by("event_id"))
+    placed = {r.event_id: (r.touchpoint, r.stage, r.channel) for r in frame.itertuples(index=False)}
+    assert placed == {
+        "e1": ("pricing", "consideration", "web"),
+        "e2": ("blog", "awareness", None),  # the winner's channel, not website's
+        "e3": ("website", "awareness", "web"),
+        "e4": ("big_order", "decision", "web"),  # the condition beats the exact name
+        "e5": ("purchase", "decision", "store"),
+        "e6": ("big_order", "decision", "email"),
+        "e7": ("blog", "awareness", None),
+        "e8": ("variant", "consideration", None),
+        "e9": ("website", "awareness", "web"),
+    }
+    report = ws.touchpoint_report()
+    people = report.catalog.set_index("touchpoint")["events"].to_dict()
+    assert (people["pricing"], people["website"], people["big_order"]) == (1, 2, 2)
+    assert report.unmapped.empty
+
+
+def test_a_condition_that_does_not_parse_names_the_touchpoint(make_workspace, tmp_path):
+    ws = make_workspace()
+    bad = [*CATALOG, Touchpoint("broken", ("signup[plan>pro]",), "decision")]
+    with pytest.raises(ConfigError, match=r"Touchpoint 'broken', match 'signup\[plan>pro\]'"):
+        ws.set_catalog(bad)
+    assert "broken" not in {t.touchpoint for t in ws.config.touchpoints}  # nothing saved
+    ws.close()
+    open_workspace(ws.path).close()  # the saved catalog still opens
+
+
+def test_names_and_patterns_ignore_entries_with_conditions():
+    assert match_event("$pageview", CATALOG).touchpoint == "website"
+    assert match_event("purchase", CATALOG).touchpoint == "purchase"
+    assert match_event("test_a", CATALOG).touchpoint == "variant"
+    matches = conditional_matches(CATALOG)
+    assert [(m.touchpoint.touchpoint, m.name) for m in matches] == [
+        ("pricing", "$pageview"),
+        ("blog", "$pageview"),
+        ("big_order", "purchase"),
+    ]
