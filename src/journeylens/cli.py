@@ -88,7 +88,11 @@ def init(
 @app.command("import")
 def import_(
     files: Annotated[
-        list[Path], typer.Argument(help="CSV, TSV, Parquet, JSON Lines or JSON array files.")
+        list[Path],
+        typer.Argument(
+            help="CSV, TSV, Parquet, JSON Lines or JSON array files; the text ones may be "
+            "gzipped (.csv.gz, .jsonl.gz)."
+        ),
     ],
     kind: Annotated[str, typer.Option(help="events, feedback or touchpoints.")] = "events",
     map_: Annotated[
@@ -167,12 +171,16 @@ class _progress:
             return None
         from rich.progress import Progress
 
-        from journeylens.collect.readers import open_file
+        from journeylens.collect.readers import is_gzipped, open_file
 
         total = 0
         for path in self.files:
+            if is_gzipped(path):  # its rows are known only once it is unpacked
+                total = 0
+                break
             try:
-                total += open_file(path).rows_estimate or 0
+                with open_file(path) as reader:
+                    total += reader.rows_estimate or 0
             except Exception:  # noqa: BLE001 - the import itself reports unreadable files
                 total = 0
                 break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -376,6 +377,36 @@ def test_latin1_lines_in_a_utf8_file_are_rejected_and_the_rest_kept(ws, tmp_path
     got = rejected(ws)
     assert got[["line", "reason"]].values.tolist() == [[3, "invalid_encoding"]]
     assert "\\xe9" in got["row"][0]
+
+
+def test_gzipped_files_import_as_their_contents(ws, tmp_path):
+    # Exports often come gzipped (Segment's, Amplitude's): each is read through a copy in the
+    # workspace, which goes when the import ends, whatever happens.
+    good = HEADER + "2026-01-01T10:00:00Z,café_visit,a,,\n"
+    bad = "2026-01-01T10:00:00Z,caf\xe9_latin1,a,,\n".encode("latin-1")
+    mixed = tmp_path / "mixed.csv.gz"
+    mixed.write_bytes(gzip.compress(good.encode() + bad + b"2026-01-01T11:00:00Z,after,a,,\n"))
+    line = '{"ts": "2026-01-01T12:00:00Z", "event": "from_json", "anonymous_id": "a"}\n'
+    lines = tmp_path / "export.jsonl.gz"
+    lines.write_bytes(gzip.compress((line + "not json\n").encode()))
+    summary = ws.import_files([mixed, lines])
+    assert (summary.stored, summary.rejected) == (3, 2)
+    assert sorted(events(ws)["event"]) == ["after", "café_visit", "from_json"]
+    got = rejected(ws).sort_values("source")
+    assert got[["source", "line", "reason"]].values.tolist() == [
+        [str(lines), 2, "invalid_json"],
+        [str(mixed), 3, "invalid_encoding"],
+    ]
+    broken = tmp_path / "cut.csv.gz"
+    broken.write_bytes(gzip.compress(good.encode())[:-12])  # cut short
+    not_gzip = tmp_path / "plain.csv.gz"
+    not_gzip.write_text(good)
+    for path in (broken, not_gzip):
+        with pytest.raises(ImportFileError, match=rf"{path.name}: not a readable gzip file"):
+            ws.import_files([mixed, path])
+    assert ws.store.count("events") == 3
+    leftovers = [p.name for p in ws.path.iterdir() if p.name.startswith("journeylens-")]
+    assert leftovers == []
 
 
 def test_a_file_in_another_encoding_is_refused_not_stored_as_mojibake(ws, tmp_path):

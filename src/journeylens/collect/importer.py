@@ -90,12 +90,18 @@ def open_files(
     """Open every file and plan its columns before anything is written."""
     if kind not in TARGETS:
         raise ImportFileError(f"Unknown import kind '{kind}'; use events, feedback or touchpoints.")
-    opened = []
-    for path in paths:
-        reader = open_file(Path(path), encoding, scratch)
-        plan = plan_columns(str(path), kind, reader.columns, mapping, constants, reader.nested_keys)
-        opened.append((reader, plan))
-    return opened
+    readers: list[FileReader] = []
+    plans = []
+    try:
+        for path in paths:
+            readers.append(reader := open_file(Path(path), encoding, scratch))
+            columns, nested = reader.columns, reader.nested_keys
+            plans.append(plan_columns(str(path), kind, columns, mapping, constants, nested))
+    except BaseException:  # the copies made to read the files so far go too
+        for reader in readers:
+            reader.close()
+        raise
+    return list(zip(readers, plans, strict=True))
 
 
 def import_files(
@@ -177,8 +183,7 @@ def import_files(
         store.drop(staging)
         store.drop(rejected_staging)
         for reader, _ in opened:
-            if reader.source is not None:
-                reader.source.unlink(missing_ok=True)
+            reader.close()
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -9,6 +9,10 @@ parses them, so a bad value rejects one row, not the file); Parquet keeps its co
 
 from __future__ import annotations
 
+import gzip
+import shutil
+import tempfile
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +52,9 @@ class FileReader:
     total_bytes: int
     encoding: str = "utf-8"
     bad_lines: dict[int, str] = field(default_factory=dict)
-    source: Path | None = None  # a cleaned copy read in place of ``path``
+    source: Path | None = None  # a cleaned UTF-8 copy read in place of ``data``
+    # The bytes of the file: ``path`` itself, or its decompressed copy when it is gzipped.
+    unpacked: Path | None = None
     invalid_json: dict[int, str] = field(default_factory=dict)  # filled while reading
     # CSV rows whose number of fields differs from the header's, by their first line: filled
     # while reading.
@@ -63,9 +69,33 @@ class FileReader:
     # the objects in a JSON Lines file's first batch (see ``exports.lifted_columns``).
     nested_keys: dict[str, set[str]] = field(default_factory=dict)
 
+    @property
+    def data(self) -> Path:
+        return self.unpacked or self.path
+
+    def text(self) -> tuple[Path, str]:
+        """The file to read as text and its encoding: the cleaned copy, else the data."""
+        return (self.source, "utf8") if self.source else (self.data, self.encoding)
+
     def batches(self) -> Iterator[pa.Table]:
         readers = {"csv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches}
         yield from readers[self.format](self)
+
+    def close(self) -> None:
+        """Remove the copies made to read the file (decompressed, cleaned)."""
+        for copy in (self.source, self.unpacked):
+            if copy is not None:
+                copy.unlink(missing_ok=True)
+
+    def __enter__(self) -> FileReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def is_gzipped(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
 
 
 def detect_format(path: Path) -> str:
@@ -104,13 +134,41 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
         return reader
     from journeylens.collect.encoding import check_text
 
-    text = check_text(path, encoding, scratch)
+    unpacked = _gunzip(path, scratch) if is_gzipped(path) else None
+    try:
+        text = check_text(unpacked or path, encoding, scratch)
+    except ImportFileError as exc:
+        if unpacked is not None:
+            unpacked.unlink(missing_ok=True)
+        raise ImportFileError(str(exc).replace(str(unpacked), str(path))) from exc
     reader = FileReader(path, fmt, [], size, text.encoding, text.bad_lines, text.cleaned)
+    reader.unpacked = unpacked
     if text.lines is not None:
         reader.rows_estimate = max(text.lines - (1 if fmt == "csv" else 0), 0)
     reader.quotes = text.quotes
-    reader.columns = _csv_header(reader) if fmt == "csv" else []
+    try:
+        reader.columns = _csv_header(reader) if fmt == "csv" else []
+    except ImportFileError:
+        reader.close()
+        raise
     return reader
+
+
+def _gunzip(path: Path, scratch: Path | None) -> Path:
+    """A decompressed copy of the gzipped ``path`` in ``scratch`` (streamed, never whole in
+    memory); the caller removes it."""
+    directory = scratch or Path(tempfile.gettempdir())
+    copy = Path(tempfile.mkstemp(prefix="journeylens-", suffix=path.stem, dir=directory)[1])
+    try:
+        with gzip.open(path, "rb") as packed, copy.open("wb") as target:
+            shutil.copyfileobj(packed, target, 16 << 20)
+    except (OSError, EOFError, zlib.error) as exc:
+        copy.unlink(missing_ok=True)
+        raise ImportFileError(f"{path}: not a readable gzip file ({exc}).") from exc
+    if copy.stat().st_size == 0:
+        copy.unlink()
+        raise ImportFileError(f"{path}: the file is empty; nothing was imported.")
+    return copy
 
 
 def sniff_delimiter(header: str, path: Path) -> str:
@@ -125,8 +183,8 @@ def sniff_delimiter(header: str, path: Path) -> str:
 
 
 def _csv_header(reader: FileReader) -> list[str]:
-    source = reader.source or reader.path
-    encoding = "utf-8-sig" if reader.source or reader.encoding == "utf8" else reader.encoding
+    source, encoding = reader.text()
+    encoding = "utf-8-sig" if encoding == "utf8" else encoding
     with source.open(encoding=encoding, newline="") as handle:
         first = handle.readline()
     if not first.strip():
@@ -144,8 +202,7 @@ def _parse_csv_line(line: str, delimiter: str) -> Iterator[list[str]]:
 
 
 def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
-    source = reader.source or reader.path
-    encoding = "utf8" if reader.source else reader.encoding
+    source, encoding = reader.text()
     # One thread: only then does a row with the wrong number of fields come with its line.
     read = pacsv.ReadOptions(
         column_names=reader.columns,
@@ -207,7 +264,7 @@ def _odd_quotes(reader: FileReader) -> bool:
         if reader.encoding != "utf8":
             return False  # a quote's byte may be part of another character
         quotes = 0
-        with reader.path.open("rb") as handle:
+        with reader.data.open("rb") as handle:
             while chunk := handle.read(CSV_BLOCK_BYTES):
                 quotes += chunk.count(b'"')
     return quotes % 2 == 1
@@ -231,7 +288,7 @@ def _without_unclosed(reader: FileReader, table: pa.Table) -> pa.Table:
 
 
 def _rest_of_file(reader: FileReader, line: int, limit: int = 65_536) -> str:
-    with (reader.source or reader.path).open(encoding="utf-8", errors="replace") as handle:
+    with reader.text()[0].open(encoding="utf-8", errors="replace") as handle:
         for _ in range(line - 1):
             handle.readline()
         return handle.read(limit)
@@ -332,8 +389,7 @@ def _json_blocks(reader: FileReader) -> Iterator[pa.Table]:
     """The file's records in blocks of ``_line`` and ``text``: a JSON Lines file's lines
     (blank ones and lines not valid text left out), or the elements of a file holding one JSON
     array, numbered from 1."""
-    source = reader.source or reader.path
-    encoding = "utf-8" if reader.source else reader.encoding
+    source, encoding = reader.text()
     if _is_json_array(source, encoding):
         yield from _array_elements(reader)
         return
@@ -463,7 +519,7 @@ def _array_elements(reader: FileReader) -> Iterator[pa.Table]:
     number = 1
     try:
         with duckdb.connect() as con:
-            batches = con.execute(query, [str(reader.path)]).fetch_record_batch(BATCH_ROWS // 4)
+            batches = con.execute(query, [str(reader.data)]).fetch_record_batch(BATCH_ROWS // 4)
             for batch in batches:
                 yield _with_lines(pa.Table.from_batches([batch]), number).select(["_line", "text"])
                 number += batch.num_rows

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from journeylens.collect.importer import ImportSummary
-from journeylens.collect.readers import open_file
+from journeylens.collect.readers import FileReader, open_file
 from journeylens.config import Config, Touchpoint, parse_touchpoint
 from journeylens.errors import ConfigError, ImportFileError
 from journeylens.schema import REJECTED, TOUCHPOINTS, arrow_schema
@@ -59,7 +59,11 @@ def import_catalog(
 
 
 def _rows(path: Path, mapping: Mapping[str, str]) -> Any:
-    reader = open_file(path)
+    with open_file(path) as reader:
+        yield from _reader_rows(path, reader, mapping)
+
+
+def _reader_rows(path: Path, reader: FileReader, mapping: Mapping[str, str]) -> Any:
     renames = {source: canonical for canonical, source in mapping.items()}
     checked = False
     for batch in reader.batches():
