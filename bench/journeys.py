@@ -5,8 +5,9 @@
 
 Data: the demo generator's workspace at each size (built once into ``bench/data/demo_<n>``),
 its ``person_id, ts, event_id, event, touchpoint`` columns exported to Parquet for the peers.
-Every contender runs in its own process, timed after loading its data (load reported apart),
-with its peak memory (max RSS). Contenders:
+Every contender runs in its own process, timed after loading its data (load reported apart:
+opening the workspace, or reading the Parquet file, and for retentioneering building its
+Eventstream), with its peak memory (max RSS). Contenders:
 
 - journeylens (DuckDB store): a 4-step ordered funnel with a 7-day window, and a 12-step one
   (``funnel12``, from the landing page to the app); the transition graph
@@ -197,7 +198,8 @@ def peer(python: Path, parquet: Path, which: str) -> dict[str, object]:
 
 def line(name: str, figures: dict[str, object], against: float | None = None) -> str:
     work = float(figures["work"])  # type: ignore[arg-type]
-    text = f"  {name:<28} {work:8.2f} s  peak {float(figures['peak_mb']):7.0f} MB"  # type: ignore[arg-type]
+    load, peak = float(figures["load"]), float(figures["peak_mb"])  # type: ignore[arg-type]
+    text = f"  {name:<28} {work:8.2f} s  load {load:6.2f} s  peak {peak:7.0f} MB"
     if against:
         text += f"   {work / against:6.1f}× journeylens"
     return text + f"   -> {figures['result']}"
