@@ -903,6 +903,55 @@ def test_nested_exports_import_alike_on_every_engine(make_workspace, tmp_path):
     assert purchase[["device", "revenue", "currency"]].tolist() == ["tablet", 59.0, "EUR"]
 
 
+def test_posthog_identify_joins_the_anonymous_visit_to_the_user(make_workspace, tmp_path):
+    # PostHog sends $identify under the user's new distinct_id, naming the anonymous one in
+    # properties.$anon_distinct_id; a CSV export holds properties as JSON text.
+    rows = [
+        ("v1", "$pageview", "anon-1", {"$current_url": "https://shop.example/pricing"}),
+        ("v2", "$identify", "ann@example.com", {"$anon_distinct_id": "anon-1"}),
+        ("v3", "purchase", "ann@example.com", {"revenue": 30}),
+        ("v4", "$pageview", "anon-2", {"note": "mentions $anon_distinct_id in text"}),
+    ]
+    frame = pd.DataFrame(
+        {
+            "uuid": [r[0] for r in rows],
+            "event": [r[1] for r in rows],
+            "distinct_id": [r[2] for r in rows],
+            "timestamp": [f"2026-01-01T10:0{i}:00Z" for i in range(len(rows))],
+            "properties": [json.dumps(r[3]) for r in rows],
+        }
+    )
+    frame.to_csv(tmp_path / "posthog.csv", index=False)
+    ws = make_workspace()
+    ws.import_files([tmp_path / "posthog.csv"])
+    stored = events(ws).set_index("event_id")
+    assert stored.loc["v2", ["anonymous_id", "user_id"]].tolist() == ["anon-1", "ann@example.com"]
+    assert set(stored.loc[["v1", "v2", "v3"], "person_id"]) == {"ann@example.com"}
+    assert stored.loc["v4", ["anonymous_id", "user_id", "person_id"]].tolist() == [
+        "anon-2",
+        None,
+        "anon-2",
+    ]
+    funnel = ws.funnel("$pageview", "purchase").to_frame()
+    assert funnel["people"].tolist() == [2, 1]
+
+
+def test_a_person_id_column_is_read_as_the_user(ws, tmp_path):
+    # PostHog's batch exports carry the person it merged every distinct_id into.
+    lines = [
+        {"uuid": "b1", "event": "$pageview", "distinct_id": "anon-9", "person_id": "P1"},
+        {"uuid": "b2", "event": "purchase", "distinct_id": "bo@example.com", "person_id": "P1"},
+    ]
+    text = "".join(
+        json.dumps({**line, "timestamp": f"2026-01-01T10:0{i}:00Z"}) + "\n"
+        for i, line in enumerate(lines)
+    )
+    ws.import_files([write(tmp_path / "batch.jsonl", text)])
+    stored = events(ws).set_index("event_id")
+    assert stored["person_id"].tolist() == ["P1", "P1"]
+    assert stored["anonymous_id"].tolist() == ["anon-9", "bo@example.com"]
+
+
 def test_posthog_and_amplitude_exports_give_device_and_campaign(ws, tmp_path):
     posthog = pd.DataFrame(
         {

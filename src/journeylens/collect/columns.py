@@ -40,7 +40,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "received_at": ("receivedAt", "server_received_time"),
     "anonymous_id": ("anonymousId", "device_id", "distinct_id", "user_pseudo_id", "previousId"),
-    "user_id": ("userId",),
+    "user_id": ("userId", "person_id"),  # PostHog's person, into which it merged the ids
     "event": ("event_name", "event_type", "name"),
     "feedback_id": ("feedbackId",),
     "source": ("utm_source", "context_campaign_source"),

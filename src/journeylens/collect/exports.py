@@ -4,8 +4,11 @@
   "properties": {"time": 1700000000, "distinct_id": ..., "$insert_id": ..., "$device_id": ...,
   "$user_id": ..., "utm_source": ...}}``.
 - **PostHog** exports keep the device's kind in ``properties.$device_type`` (``Desktop``,
-  ``Mobile``, ``Tablet``), read in lower case; **Amplitude** exports keep the campaign of the
-  user's visit in ``user_properties`` (``utm_source``, ...).
+  ``Mobile``, ``Tablet``), read in lower case. Its ``$identify`` event is sent under the user's
+  new ``distinct_id`` and names the anonymous one it links in ``properties.$anon_distinct_id``
+  (see :func:`identify_link`); its batch exports carry the ``person_id`` PostHog merged the ids
+  into, which is read as the user id (``columns.ALIASES``). **Amplitude** exports keep the
+  campaign of the user's visit in ``user_properties`` (``utm_source``, ...).
 - **GA4**'s BigQuery export gives the event's parameters as a list of key/value pairs
   (``event_params``, each value under ``string_value``, ``int_value``, ``float_value`` or
   ``double_value``), the device as an object (``device.category``), the order's revenue as
@@ -176,6 +179,21 @@ def nested_lookups(canonical: str, types: Mapping[str, pa.DataType], properties:
             value = json_at(document, key)
             found.append(f"lower({value})" if canonical in LOWERED else value)
     return found
+
+
+# PostHog's $identify event: the anonymous distinct_id that the event's distinct_id now owns.
+IDENTIFY_LINK = "$anon_distinct_id"
+
+
+def identify_link(types: Mapping[str, pa.DataType], properties: str) -> str | None:
+    """SQL for the anonymous id a row links to its own id (PostHog's ``$identify`` names it in
+    ``properties.$anon_distinct_id``), NULL on other rows; None when the file has no
+    ``properties``. A substring test first, so rows without it cost no JSON parse."""
+    dtype = types.get("properties")
+    if dtype is None or pa.types.is_null(dtype):
+        return None
+    found = json_at(properties, IDENTIFY_LINK)
+    return f"CASE WHEN contains({properties}, '{IDENTIFY_LINK}') THEN nullif(trim({found}), '') END"
 
 
 def json_at(text: str, key: str) -> str:

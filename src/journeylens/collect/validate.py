@@ -20,6 +20,7 @@ from journeylens.collect.exports import (
     WHEN_ABSENT,
     device_category,
     extra_json_text,
+    identify_link,
     is_structured,
     json_at,
     json_text,
@@ -503,6 +504,19 @@ def _anonymous_id(types: Mapping[str, pa.DataType]) -> str:
     )
 
 
+def _ids(types: Mapping[str, pa.DataType]) -> list[str]:
+    """``anonymous_id`` and ``user_id``. On a row that names the anonymous id it links (PostHog's
+    ``$identify``), that id is the anonymous one and the row's own id is the user's."""
+    anonymous, user = _anonymous_id(types), _text("user_id")
+    link = identify_link(types, _properties_text(types))
+    if link is None:
+        return [f"{anonymous} AS anonymous_id", f"{user} AS user_id"]
+    return [
+        f"coalesce({link}, {anonymous}) AS anonymous_id",
+        f"CASE WHEN {link} IS NULL THEN {user} ELSE coalesce({user}, {anonymous}) END AS user_id",
+    ]
+
+
 def _extra_json(types: Mapping[str, pa.DataType]) -> str:
     """The unknown columns as one JSON object, GA4's ``event_params`` list as an object."""
     params = params_object(types)
@@ -531,10 +545,10 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     id_col = "event_id" if kind == "events" else "feedback_id"
     coded: tuple[str, ...] = ("type", "metric", "stage", "interaction", "event", "currency", id_col)
     if kind == "events":
-        coded += (*CONTEXT_CAMPAIGN, "anonymous_id", "device")
+        coded += (*CONTEXT_CAMPAIGN, "anonymous_id", "user_id", "device")
     items = [f"{_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
     if kind == "events":
-        items.append(f"{_anonymous_id(types)} AS anonymous_id")
+        items += _ids(types)
         items.append(f"{_device(types)} AS device")
         items.append(f"{_event_name(types)} AS event")
         currency = _nested("currency", types) or "NULL"
