@@ -98,9 +98,15 @@ def is_gzipped(path: Path) -> bool:
     return path.suffix.lower() == ".gz"
 
 
-def detect_format(path: Path) -> str:
+def _suffix(path: Path) -> str | None:
+    """The file's type suffix, in lower case, past a ``.gz``."""
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    fmt = FORMATS.get(suffixes[-1]) if suffixes else None
+    return suffixes[-1] if suffixes else None
+
+
+def detect_format(path: Path) -> str:
+    suffix = _suffix(path)
+    fmt = FORMATS.get(suffix) if suffix else None
     if fmt is None:
         raise ImportFileError(
             f"{path}: unknown file type; use .csv, .tsv, .parquet, .jsonl (JSON Lines) or .json "
@@ -390,7 +396,7 @@ def _json_blocks(reader: FileReader) -> Iterator[pa.Table]:
     (blank ones and lines not valid text left out), or the elements of a file holding one JSON
     array, numbered from 1."""
     source, encoding = reader.text()
-    if _is_json_array(source, encoding):
+    if _suffix(reader.path) == ".json" and _is_json_array(source, encoding):
         yield from _array_elements(reader)
         return
     first = 1

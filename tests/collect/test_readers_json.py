@@ -1,0 +1,93 @@
+"""The JSON Lines reader (DuckDB parses the lines) against Python's own json on generated files."""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from journeylens.collect import readers
+
+# Keys with the characters a JSON path or pointer would read as syntax, and some that are not.
+keys = st.sampled_from(["a", "b.c", "k/1", "k~2", 'q"', "", "$browser", "élève", "日本", "a b"])
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**53), 2**53),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.sampled_from(["{not json", "[1]", "null", "  "]),  # text that looks like JSON
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["x", "y"]), inner)
+    ),
+    max_leaves=6,
+)
+records = st.dictionaries(keys, values, max_size=5)
+# A line: an object, or something the reader must reject or skip.
+lines = st.one_of(
+    records.map(lambda r: ("object", r)),
+    st.sampled_from(["[1, 2]", "5", '"text"', "{broken", "", "   "]).map(lambda t: ("other", t)),
+)
+
+
+def _expected_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _same(got: str | None, want: Any) -> bool:
+    """``got`` (the reader's text) says ``want`` (the value as Python decoded it)."""
+    if want is None or isinstance(want, str):
+        return got == want
+    if isinstance(want, bool):
+        return got == json.dumps(want)
+    if isinstance(want, int | float):
+        return got is not None and math.isclose(float(got), want, rel_tol=1e-15, abs_tol=0)
+    return got is not None and json.loads(got) == want
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(lines, min_size=1, max_size=12), st.booleans(), st.integers(1, 200))
+def test_every_line_reads_as_python_reads_it(generated, ascii_only, block):
+    text = "".join(
+        (json.dumps(body, ensure_ascii=ascii_only) if kind == "object" else body) + "\n"
+        for kind, body in generated
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "lines.jsonl"
+        path.write_text(text, encoding="utf-8")
+        readers.JSON_BLOCK_CHARS, saved = block, readers.JSON_BLOCK_CHARS
+        try:
+            with readers.open_file(path) as reader:
+                tables = list(reader.batches())
+        finally:
+            readers.JSON_BLOCK_CHARS = saved
+    rows = [row for table in tables for row in table.to_pylist()]
+    objects = {n: body for n, (kind, body) in enumerate(generated, 1) if kind == "object"}
+    assert [row["_line"] for row in rows] == sorted(objects)
+    for row in rows:
+        want = objects[row["_line"]]
+        got = {k: v for k, v in row.items() if k != "_line" and v is not None}
+        assert set(got) == {k for k, v in want.items() if v is not None}
+        for key, value in got.items():
+            assert _same(value, want[key]), (key, value, want[key])
+    others = {n for n, (kind, body) in enumerate(generated, 1) if kind == "other" and body.strip()}
+    assert set(reader.invalid_json) == others
+    for table in tables:  # a key is JSON-typed when every value it has in the block is one
+        for name in table.column_names:
+            if name == "_line":
+                continue
+            present = [objects[n][name] for n in table["_line"].to_pylist() if name in objects[n]]
+            present = [v for v in present if v is not None]
+            structured = bool(present) and all(isinstance(v, dict | list) for v in present)
+            assert isinstance(table[name].type, pa.JsonType) == structured, name
