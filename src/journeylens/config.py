@@ -18,6 +18,20 @@ from journeylens.errors import ConfigError, unknown
 from journeylens.schema import COST_PERIODS, TOUCHPOINT_KINDS
 
 CONFIG_FILE = "journeylens.toml"
+# Ids that tracking code sends when it has none (a JS "undefined", a "guest" login): stored as
+# missing, or every visitor who sent one would be stitched into one person. Not "0": data sets
+# number their users from 0.
+PLACEHOLDER_IDS = (
+    "null",
+    "undefined",
+    "none",
+    "nil",
+    "nan",
+    "anonymous",
+    "unknown",
+    "guest",
+    "n/a",
+)
 DATABASE_FILE = "journeylens.duckdb"
 LANGUAGES = ("en", "sv", "nb", "fi", "ro", "zh")
 ENGINES = ("duckdb", "spark")
@@ -72,6 +86,7 @@ class Config:
     max_field_chars: int = 4096
     max_properties_chars: int = 1_048_576
     max_future_hours: int = 24
+    placeholder_ids: tuple[str, ...] = PLACEHOLDER_IDS
 
     @property
     def stage_keys(self) -> tuple[str, ...]:
@@ -108,6 +123,7 @@ class Config:
                 "max_field_chars": self.max_field_chars,
                 "max_properties_chars": self.max_properties_chars,
                 "max_future_hours": self.max_future_hours,
+                "placeholder_ids": list(self.placeholder_ids),
             },
             "stages": [{"key": s.key, "labels": dict(s.labels)} for s in self.stages],
             "touchpoints": [t.to_toml() for t in self.touchpoints],
@@ -129,6 +145,16 @@ def load_config(directory: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}.") from exc
     return parse_config(raw, source=str(path))
+
+
+def _placeholder_ids(reader: _Reader) -> tuple[str, ...]:
+    """``import.placeholder_ids`` in lower case; the default when the key is absent (an empty
+    list turns the check off)."""
+    table = reader.table("import")
+    if "placeholder_ids" not in table:
+        return PLACEHOLDER_IDS
+    given = reader.strings(table, "import.placeholder_ids", "placeholder_ids")
+    return tuple(dict.fromkeys(value.strip().lower() for value in given))
 
 
 def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
@@ -173,6 +199,7 @@ def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
         max_future_hours=reader.positive_int(
             reader.table("import"), "import.max_future_hours", "max_future_hours", 24
         ),
+        placeholder_ids=_placeholder_ids(reader),
     )
     touchpoints = tuple(
         parse_touchpoint(config, t, f"touchpoints[{i}]")

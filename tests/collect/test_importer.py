@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from pathlib import Path
@@ -11,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from journeylens.config import save_config
 from journeylens.errors import ImportFileError
-from journeylens.workspace import Workspace, init_workspace
+from journeylens.workspace import Workspace, init_workspace, open_workspace
 
 HEADER = "ts,event,anonymous_id,user_id,revenue\n"
 
@@ -934,6 +936,40 @@ def test_posthog_identify_joins_the_anonymous_visit_to_the_user(make_workspace, 
     ]
     funnel = ws.funnel("$pageview", "purchase").to_frame()
     assert funnel["people"].tolist() == [2, 1]
+
+
+def test_placeholder_ids_are_missing_not_one_person(ws, tmp_path):
+    # A tracking bug that sends "undefined" as every visitor's user id must not stitch them all.
+    text = HEADER + "".join(
+        f"2026-01-01T10:0{i}:00Z,view,{anonymous},{user},\n"
+        for i, (anonymous, user) in enumerate(
+            [
+                ("a1", "undefined"),
+                ("a2", " Undefined "),
+                ("a3", "null"),
+                ("guest", "0"),
+                ("", "NULL"),
+            ]
+        )
+    )
+    summary = ws.import_files([write(tmp_path / "ids.csv", text)])
+    assert (summary.stored, summary.rejected_by_reason) == (4, {"missing_id": 1})
+    stored = events(ws).sort_values("anonymous_id", na_position="last")
+    assert stored["person_id"].tolist() == ["a1", "a2", "a3", "0"]  # "0" is an id
+    assert stored["user_id"].tolist() == [None, None, None, "0"]
+    assert "placeholders" in rejected(ws)["detail"][0]
+
+
+def test_placeholder_ids_are_configurable(tmp_path):
+    ws = init_workspace(tmp_path / "ws")
+    ws.config = dataclasses.replace(ws.config, placeholder_ids=("visitor",))
+    save_config(ws.config, ws.path)
+    ws.close()
+    ws = open_workspace(tmp_path / "ws")
+    text = HEADER + "2026-01-01T10:00:00Z,view,a1,visitor,\n2026-01-01T10:01:00Z,view,a2,guest,\n"
+    ws.import_files([write(tmp_path / "ids.csv", text)])
+    assert events(ws)["user_id"].tolist() == [None, "guest"]
+    ws.close()
 
 
 def test_a_person_id_column_is_read_as_the_user(ws, tmp_path):

@@ -53,6 +53,7 @@ class Limits:
     timezone: str
     ts_format: str | None = None  # strptime format of timestamps given as text
     decimal_comma: bool = False  # numbers given as text are written 1.234,50
+    placeholder_ids: tuple[str, ...] = ()  # ids read as missing (lower case)
 
     @classmethod
     def from_config(
@@ -74,6 +75,7 @@ class Limits:
             timezone,
             ts_format,
             decimal_comma,
+            config.placeholder_ids,
         )
 
     @property
@@ -223,7 +225,8 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             "p.anonymous_id IS NULL AND p.user_id IS NULL",
             "missing_id",
             "anonymous_id",
-            "'neither anonymous_id nor user_id is set'",
+            "'neither anonymous_id nor user_id is set (placeholders such as undefined or "
+            "null count as missing; see import.placeholder_ids)'",
         )
     ]
     length = [
@@ -504,17 +507,28 @@ def _anonymous_id(types: Mapping[str, pa.DataType]) -> str:
     )
 
 
-def _ids(types: Mapping[str, pa.DataType]) -> list[str]:
-    """``anonymous_id`` and ``user_id``. On a row that names the anonymous id it links (PostHog's
-    ``$identify``), that id is the anonymous one and the row's own id is the user's."""
-    anonymous, user = _anonymous_id(types), _text("user_id")
-    link = identify_link(types, _properties_text(types))
+def _ids(kind: str, types: Mapping[str, pa.DataType]) -> list[str]:
+    """``anonymous_id`` and ``user_id``, placeholders (``undefined``) read as missing. On an
+    event that names the anonymous id it links (PostHog's ``$identify``), that id is the
+    anonymous one and the row's own id is the user's."""
+    events = kind == "events"
+    anonymous = _unless_placeholder(_anonymous_id(types) if events else _text("anonymous_id"))
+    user = _unless_placeholder(_text("user_id"))
+    link = identify_link(types, _properties_text(types)) if events else None
     if link is None:
         return [f"{anonymous} AS anonymous_id", f"{user} AS user_id"]
+    link = _unless_placeholder(link)
     return [
         f"coalesce({link}, {anonymous}) AS anonymous_id",
         f"CASE WHEN {link} IS NULL THEN {user} ELSE coalesce({user}, {anonymous}) END AS user_id",
     ]
+
+
+def _unless_placeholder(text: str) -> str:
+    """The id ``text`` (SQL), NULL when it is one of ``import.placeholder_ids``."""
+    return (
+        f"CASE WHEN list_contains($placeholder_ids, lower(trim({text}))) THEN NULL ELSE {text} END"
+    )
 
 
 def _extra_json(types: Mapping[str, pa.DataType]) -> str:
@@ -544,11 +558,12 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     """SELECT list that parses a batch ``b`` (joined to the stage names ``s``)."""
     id_col = "event_id" if kind == "events" else "feedback_id"
     coded: tuple[str, ...] = ("type", "metric", "stage", "interaction", "event", "currency", id_col)
+    coded += ("anonymous_id", "user_id")
     if kind == "events":
-        coded += (*CONTEXT_CAMPAIGN, "anonymous_id", "user_id", "device")
+        coded += (*CONTEXT_CAMPAIGN, "device")
     items = [f"{_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
+    items += _ids(kind, types)
     if kind == "events":
-        items += _ids(types)
         items.append(f"{_device(types)} AS device")
         items.append(f"{_event_name(types)} AS event")
         currency = _nested("currency", types) or "NULL"
@@ -736,6 +751,7 @@ class BatchValidator:
             "now": datetime.now(UTC).replace(tzinfo=None),
             "max_field": self.limits.max_field_chars,
             "max_props": self.limits.max_properties_chars,
+            "placeholder_ids": list(self.limits.placeholder_ids),
             "stages": self.stage_list,
             "ts_format": self.limits.ts_format,
             "ts_reading": (
