@@ -399,6 +399,13 @@ def test_gzipped_files_import_as_their_contents(ws, tmp_path):
         [str(lines), 2, "invalid_json"],
         [str(mixed), 3, "invalid_encoding"],
     ]
+    segment = tmp_path / "1490929283385.e7f8d66d-5a55-4e6f-8e1f-a7ad8bef7a5b.gz"  # S3's naming
+    segment.write_bytes(gzip.compress(line.replace("from_json", "from_s3").encode()))
+    assert ws.import_files([segment]).stored == 1
+    unknown = tmp_path / "notes.2026.gz"
+    unknown.write_bytes(gzip.compress(b"plain text\n"))
+    with pytest.raises(ImportFileError, match="unknown file type"):
+        ws.import_files([unknown])
     broken = tmp_path / "cut.csv.gz"
     broken.write_bytes(gzip.compress(good.encode())[:-12])  # cut short
     not_gzip = tmp_path / "plain.csv.gz"
@@ -406,7 +413,7 @@ def test_gzipped_files_import_as_their_contents(ws, tmp_path):
     for path in (broken, not_gzip):
         with pytest.raises(ImportFileError, match=rf"{path.name}: not a readable gzip file"):
             ws.import_files([mixed, path])
-    assert ws.store.count("events") == 3
+    assert ws.store.count("events") == 4
     leftovers = [p.name for p in ws.path.iterdir() if p.name.startswith("journeylens-")]
     assert leftovers == []
 

@@ -9,6 +9,7 @@ parses them, so a bad value rejects one row, not the file); Parquet keeps its co
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import shutil
 import tempfile
@@ -107,12 +108,24 @@ def _suffix(path: Path) -> str | None:
 def detect_format(path: Path) -> str:
     suffix = _suffix(path)
     fmt = FORMATS.get(suffix) if suffix else None
+    if fmt is None and is_gzipped(path) and _holds_json_lines(path):
+        fmt = "jsonl"  # as Segment's S3 exports are named: <time>.<id>.gz
     if fmt is None:
         raise ImportFileError(
             f"{path}: unknown file type; use .csv, .tsv, .parquet, .jsonl (JSON Lines) or .json "
-            "(JSON Lines or one JSON array)."
+            "(JSON Lines or one JSON array), gzipped or not."
         )
     return fmt
+
+
+def _holds_json_lines(path: Path) -> bool:
+    """Whether the gzipped ``path`` starts with a JSON object (a file named without its type)."""
+    try:
+        with gzip.open(path, "rb") as packed:
+            head = packed.read(4096)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return head.lstrip(codecs.BOM_UTF8).lstrip(b" \t\r\n").startswith(b"{")
 
 
 def open_file(path: Path, encoding: str | None = None, scratch: Path | None = None) -> FileReader:
