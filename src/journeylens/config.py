@@ -14,7 +14,8 @@ from typing import Any
 
 import tomli_w
 
-from journeylens.errors import ConfigError, unknown
+from journeylens.errors import ConfigError, SpecError, unknown
+from journeylens.journey.steps import split_conditions
 from journeylens.schema import COST_PERIODS, TOUCHPOINT_KINDS
 
 CONFIG_FILE = "journeylens.toml"
@@ -222,6 +223,11 @@ def parse_touchpoint(config: Config, raw: dict[str, Any], where: str) -> Touchpo
     match = (match_raw,) if isinstance(match_raw, str) else tuple(match_raw or ())
     if not match or not all(isinstance(m, str) and m for m in match):
         raise ConfigError(f"{where}.match: expected event names or patterns, got {match_raw!r}.")
+    for entry in match:
+        try:
+            split_conditions(entry)
+        except SpecError as exc:
+            raise ConfigError(f"{where}.match {entry!r}: {exc}") from exc
     stage_name = reader.string(raw, f"{where}.stage", "stage")
     try:
         stage = config.resolve_stage(stage_name, where=f"in {where}.stage")

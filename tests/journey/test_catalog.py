@@ -95,3 +95,22 @@ def test_names_and_patterns_ignore_entries_with_conditions():
         ("blog", "$pageview"),
         ("big_order", "purchase"),
     ]
+
+
+def test_a_catalog_file_row_whose_condition_does_not_parse_is_rejected(make_workspace, tmp_path):
+    ws = make_workspace()
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "touchpoint,match,stage\n"
+        "pricing,$pageview[$current_url~*/pricing*]|pricing_view,consideration\n"
+        "broken,signup[plan>pro],decision\n"
+    )
+    summary = ws.import_files([catalog], kind="touchpoints")
+    assert (summary.stored, summary.rejected_by_reason) == (1, {"invalid_touchpoint": 1})
+    detail = ws.store.execute(ws.rejected)["detail"].tolist()
+    assert "match 'signup[plan>pro]'" in detail[0]
+    pricing = next(t for t in ws.config.touchpoints if t.touchpoint == "pricing")
+    assert pricing.match == ("$pageview[$current_url~*/pricing*]", "pricing_view")
+    ws.import_files([_write(tmp_path / "posthog.jsonl")])
+    placed = ws.store.execute(ws.events.filter(ws.events.event_id == "e1"))
+    assert placed["touchpoint"].tolist() == ["pricing"]

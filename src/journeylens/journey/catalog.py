@@ -11,7 +11,6 @@ engine, and win over names: they are the more specific.
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -21,7 +20,7 @@ import pyarrow as pa
 
 from journeylens.config import Touchpoint
 from journeylens.errors import ConfigError, SpecError
-from journeylens.journey.steps import Filter, Step, glob_to_regex, parse_filters, step_predicate
+from journeylens.journey.steps import Filter, Step, glob_to_regex, split_conditions, step_predicate
 
 MAPPING_SCHEMA = pa.schema(
     [
@@ -31,11 +30,6 @@ MAPPING_SCHEMA = pa.schema(
         ("map_channel", pa.string()),
     ]
 )
-
-
-# Where a match entry's property conditions start: "[" then a key and an operator (a glob's
-# character class, ``[ab]``, has no operator).
-_CONDITIONS = re.compile(r"\[\s*[A-Za-z_$][A-Za-z0-9_.$-]*\s*(?:>=|<=|!=|>|<|=|~)")
 
 
 @dataclass(frozen=True)
@@ -62,7 +56,7 @@ def is_pattern(match: str) -> bool:
 
 
 def has_conditions(match: str) -> bool:
-    return _CONDITIONS.search(match) is not None
+    return split_conditions(match) is not None
 
 
 def conditional_matches(touchpoints: Sequence[Touchpoint]) -> list[ConditionalMatch]:
@@ -71,14 +65,12 @@ def conditional_matches(touchpoints: Sequence[Touchpoint]) -> list[ConditionalMa
     found = []
     for tp in touchpoints:
         for entry in tp.match:
-            start = _CONDITIONS.search(entry)
-            if start is None:
-                continue
             try:
-                filters = parse_filters(entry[start.start() :])
+                split = split_conditions(entry)
             except SpecError as exc:
                 raise ConfigError(f"Touchpoint {tp.touchpoint!r}, match {entry!r}: {exc}") from exc
-            found.append(ConditionalMatch(tp, entry[: start.start()].strip(), filters))
+            if split is not None:
+                found.append(ConditionalMatch(tp, *split))
     return found
 
 

@@ -180,17 +180,26 @@ def _parse_filters(rest: str, text: str) -> tuple[str, tuple[Filter, ...]]:
     return name, tuple(filters)
 
 
-def parse_filters(text: str) -> tuple[Filter, ...]:
-    """The filters of ``text``, one or more ``[key op value]`` (a catalog's match entry puts
-    them after an event name).
+# Where a catalog entry's property conditions start: "[" then a key and an operator (a glob's
+# character class, ``[ab]``, has no operator).
+_CONDITIONS = re.compile(r"\[\s*[A-Za-z_$][A-Za-z0-9_.$-]*\s*(?:>=|<=|!=|>|<|=|~)")
 
-    >>> parse_filters("[$current_url~*/pricing*]")[0].op
+
+def split_conditions(entry: str) -> tuple[str, tuple[Filter, ...]] | None:
+    """A catalog match entry's event name (or glob, or ``""``) and its property conditions;
+    None when it has none. A condition that does not parse is a :class:`SpecError`.
+
+    >>> split_conditions("$pageview[$current_url~*/pricing*]")[1][0].op
     '~'
+    >>> split_conditions("checkout_[ab]*") is None
+    True
     """
-    name, filters = _parse_filters(text, text)
-    if name:
-        raise SpecError(f"Cannot read the filters {text!r}: they start with '['.")
-    return filters
+    start = _CONDITIONS.search(entry)
+    if start is None:
+        return None
+    tail = entry[start.start() :]
+    _, filters = _parse_filters(tail, entry)
+    return entry[: start.start()].strip(), filters
 
 
 def parse_step(text: str) -> Step:
