@@ -135,29 +135,31 @@ def _value(raw: str) -> str | float:
     return number if math.isfinite(number) else raw
 
 
-def _check_filter(item: Filter, text: str) -> None:
+def _check_filter(item: Filter, text: str, what: str = "step") -> None:
     if not item.is_column:
         check_key(item.key, "filter key")
     dtype = EVENTS[item.key] if item.is_column else None
     if item.key in UNFILTERABLE:
         raise SpecError(
-            f"Step {text!r} filters on {item.key!r}, which cannot be filtered in a step; "
+            f"{what.capitalize()} {text!r} filters on {item.key!r}, which cannot be filtered "
+            "by a condition; "
             "use since/until for times and name JSON properties directly, e.g. [plan=pro]."
         )
     if dtype is not None and dtype.is_numeric() and not isinstance(item.value, float):
         raise SpecError(
-            f"Step {text!r} compares the numeric column {item.key!r} with {item.value!r}; "
+            f"{what.capitalize()} {text!r} compares the numeric column {item.key!r} with "
+            f"{item.value!r}; "
             "write a number, e.g. [revenue>100]."
         )
     numeric_target = dtype.is_numeric() if dtype is not None else isinstance(item.value, float)
     if item.op not in EQUALITY and not numeric_target:
         raise SpecError(
-            f"Step {text!r} uses {item.op!r} with the text value {item.value!r}; "
+            f"{what.capitalize()} {text!r} uses {item.op!r} with the text value {item.value!r}; "
             "only =, != and ~ compare text, >, >=, <, <= need a number."
         )
 
 
-def _parse_filters(rest: str, text: str) -> tuple[str, tuple[Filter, ...]]:
+def _parse_filters(rest: str, text: str, what: str = "step") -> tuple[str, tuple[Filter, ...]]:
     start = rest.find("[")
     if start < 0:
         return rest.strip(), ()
@@ -167,14 +169,14 @@ def _parse_filters(rest: str, text: str) -> tuple[str, tuple[Filter, ...]]:
         match = _FILTER.match(tail.strip())
         if not match:
             raise SpecError(
-                f"Cannot read the filter {tail.strip()!r} in step {text!r}: write "
+                f"Cannot read the filter {tail.strip()!r} in {what} {text!r}: write "
                 "[key op value] with op one of =, !=, >, >=, <, <=, ~ (a glob), "
                 "e.g. event:purchase[revenue>100]."
             )
         raw = match["value"]
         value = _value(raw) if match["op"] != "~" else _unquoted(raw)  # a glob is text
         item = Filter(match["key"], match["op"], value, raw.strip("\"'"))
-        _check_filter(item, text)
+        _check_filter(item, text, what)
         filters.append(item)
         tail = tail.strip()[match.end() :]
     return name, tuple(filters)
@@ -198,7 +200,7 @@ def split_conditions(entry: str) -> tuple[str, tuple[Filter, ...]] | None:
     if start is None:
         return None
     tail = entry[start.start() :]
-    _, filters = _parse_filters(tail, entry)
+    _, filters = _parse_filters(tail, entry, "catalog entry")
     return entry[: start.start()].strip(), filters
 
 
