@@ -32,6 +32,7 @@ PLACEHOLDER_IDS = (
     "unknown",
     "guest",
     "n/a",
+    "na",
 )
 DATABASE_FILE = "journeylens.duckdb"
 LANGUAGES = ("en", "sv", "nb", "fi", "ro", "zh")
