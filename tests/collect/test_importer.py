@@ -995,6 +995,29 @@ def test_a_person_id_column_is_read_as_the_user(ws, tmp_path):
     assert stored["anonymous_id"].tolist() == ["anon-9", "bo@example.com"]
 
 
+def test_a_process_mining_event_log_imports_with_its_xes_names(ws, tmp_path):
+    # pm4py writes an event log as CSV with the XES attribute names; each case is a journey.
+    log = pd.DataFrame(
+        {
+            "case:concept:name": ["c1", "c1", "c2"],
+            "concept:name": ["register request", "check ticket", "register request"],
+            "time:timestamp": [
+                "2026-01-01 10:00:00+01:00",
+                "2026-01-01 11:00:00+01:00",
+                "2026-01-02",
+            ],
+            "org:resource": ["Pete", "Mike", "Ellen"],
+        }
+    )
+    log.to_csv(tmp_path / "log.csv", index=False)
+    assert ws.import_files([tmp_path / "log.csv"]).stored == 3
+    stored = events(ws).sort_values("ts")
+    assert stored["person_id"].tolist() == ["c1", "c1", "c2"]
+    assert stored["event"].tolist() == ["register request", "check ticket", "register request"]
+    assert str(stored["ts"].iloc[0]) == "2026-01-01 09:00:00"
+    assert json.loads(stored["properties"].iloc[1]) == {"org:resource": "Mike"}
+
+
 def test_posthog_and_amplitude_exports_give_device_and_campaign(ws, tmp_path):
     posthog = pd.DataFrame(
         {

@@ -26,8 +26,9 @@ ABSENT = pa.null()
 IDENTITY = ("anonymous_id", "user_id")
 
 # Names other tools' exports give our columns, best first: Segment (its wire format and its
-# warehouse tables), Amplitude, Mixpanel, PostHog, GA4. A column named exactly as ours always
-# wins; among the others, the first name listed here that the file has. The rest stay properties.
+# warehouse tables), Amplitude, Mixpanel, PostHog, GA4, and the XES names that process-mining
+# event logs (pm4py's CSV) use. A column named exactly as ours always wins; among the others,
+# the first name listed here that the file has. The rest stay properties.
 ALIASES: dict[str, tuple[str, ...]] = {
     "event_id": ("messageId", "message_id", "id", "uuid", "$insert_id", "insert_id"),
     "ts": (
@@ -37,11 +38,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "event_timestamp",
         "originalTimestamp",
         "original_timestamp",
+        "time:timestamp",
     ),
     "received_at": ("receivedAt", "server_received_time"),
     "anonymous_id": ("anonymousId", "device_id", "distinct_id", "user_pseudo_id", "previousId"),
-    "user_id": ("userId", "person_id"),  # PostHog's person, into which it merged the ids
-    "event": ("event_name", "event_type", "name"),
+    # PostHog's person, into which it merged the ids; a process-mining log's case.
+    "user_id": ("userId", "person_id", "case:concept:name"),
+    "event": ("event_name", "event_type", "name", "concept:name"),
     "feedback_id": ("feedbackId",),
     "source": ("utm_source", "context_campaign_source"),
     "medium": ("utm_medium", "context_campaign_medium"),
