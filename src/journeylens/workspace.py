@@ -389,7 +389,6 @@ def open_workspace(path: str | Path | None = None, engine: str | None = None) ->
             f"Create it with 'journeylens init {directory}'."
         )
     config = load_config(directory)
-    conditional_matches(config.touchpoints)  # the catalog's conditions parse
     store = connect(engine or config.engine, directory)
     store.ensure_tables()
     return Workspace(directory, config, store)

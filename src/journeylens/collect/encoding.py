@@ -37,10 +37,14 @@ class TextCheck:
     quotes: int | None = None  # '"' count (a CSV's quotes pair up), when it read it as UTF-8
 
 
-def check_text(path: Path, encoding: str | None = None, scratch: Path | None = None) -> TextCheck:
-    """Decide how to read ``path``; see the module docstring."""
+def check_text(
+    path: Path, encoding: str | None = None, scratch: Path | None = None, shown: Path | None = None
+) -> TextCheck:
+    """Decide how to read ``path``; see the module docstring. ``shown``: the file the user gave,
+    for the messages, when ``path`` is a copy of it (a gzipped file's decompressed text)."""
+    shown = shown or path
     if encoding:
-        _verify(path, encoding)
+        _verify(path, encoding, shown)
         return TextCheck(_arrow_name(encoding))
     with path.open("rb") as handle:
         head = handle.read(4)
@@ -50,7 +54,14 @@ def check_text(path: Path, encoding: str | None = None, scratch: Path | None = N
     counts = _utf8_counts(path)
     if counts is not None:
         return TextCheck("utf8", lines=counts[0], quotes=counts[1])
-    return _mixed(path, scratch)
+    return _mixed(path, scratch, shown)
+
+
+def scratch_file(scratch: Path | None, suffix: str) -> Path:
+    """A new empty file for a copy of an input file, in ``scratch`` (else the temporary
+    directory); whoever asks for it removes it."""
+    directory = scratch or Path(tempfile.gettempdir())
+    return Path(tempfile.mkstemp(prefix="journeylens-", suffix=suffix, dir=directory)[1])
 
 
 def _arrow_name(encoding: str) -> str:
@@ -60,7 +71,7 @@ def _arrow_name(encoding: str) -> str:
         raise ImportFileError(f"Unknown encoding '{encoding}'.") from exc
 
 
-def _verify(path: Path, encoding: str) -> None:
+def _verify(path: Path, encoding: str, shown: Path) -> None:
     decoder = codecs.getincrementaldecoder(_arrow_name(encoding))()
     line = 1
     with path.open("rb") as handle:
@@ -70,7 +81,7 @@ def _verify(path: Path, encoding: str) -> None:
             except UnicodeDecodeError as exc:
                 line += chunk[: exc.start].count(b"\n")
                 raise ImportFileError(
-                    f"{path} line {line}: not valid {encoding} ({exc.reason})."
+                    f"{shown} line {line}: not valid {encoding} ({exc.reason})."
                 ) from exc
             line += chunk.count(b"\n")
 
@@ -92,7 +103,7 @@ def _utf8_counts(path: Path) -> tuple[int, int] | None:
     return lines, quotes
 
 
-def _mixed(path: Path, scratch: Path | None) -> TextCheck:
+def _mixed(path: Path, scratch: Path | None, shown: Path) -> TextCheck:
     bad: dict[int, str] = {}
     total = 0
     with path.open("rb") as handle:
@@ -103,11 +114,10 @@ def _mixed(path: Path, scratch: Path | None) -> TextCheck:
                 bad[total] = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
     if 1 in bad or len(bad) > MIXED_LIMIT * total:
         raise ImportFileError(
-            f"{path}: not UTF-8 text{_guess(path)}. Convert it to UTF-8 or re-run with "
+            f"{shown}: not UTF-8 text{_guess(path)}. Convert it to UTF-8 or re-run with "
             "--encoding NAME; nothing was imported."
         )
-    directory = scratch or Path(tempfile.gettempdir())
-    cleaned = Path(tempfile.mkstemp(prefix="journeylens-", suffix=path.suffix, dir=directory)[1])
+    cleaned = scratch_file(scratch, path.suffix)
     quotes = 0
     with path.open("rb") as source, cleaned.open("wb") as target:
         for raw in source:

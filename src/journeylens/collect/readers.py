@@ -12,7 +12,6 @@ from __future__ import annotations
 import codecs
 import gzip
 import shutil
-import tempfile
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from journeylens.collect.encoding import check_text, scratch_file
 from journeylens.errors import ImportFileError
 
 BATCH_ROWS = 262_144
@@ -151,15 +151,13 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
             if pa.types.is_struct(f.type)
         }
         return reader
-    from journeylens.collect.encoding import check_text
-
     unpacked = _gunzip(path, scratch) if is_gzipped(path) else None
     try:
-        text = check_text(unpacked or path, encoding, scratch)
-    except ImportFileError as exc:
+        text = check_text(unpacked or path, encoding, scratch, shown=path)
+    except ImportFileError:
         if unpacked is not None:
             unpacked.unlink(missing_ok=True)
-        raise ImportFileError(str(exc).replace(str(unpacked), str(path))) from exc
+        raise
     reader = FileReader(path, fmt, [], size, text.encoding, text.bad_lines, text.cleaned)
     reader.unpacked = unpacked
     if text.lines is not None:
@@ -176,8 +174,7 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
 def _gunzip(path: Path, scratch: Path | None) -> Path:
     """A decompressed copy of the gzipped ``path`` in ``scratch`` (streamed, never whole in
     memory); the caller removes it."""
-    directory = scratch or Path(tempfile.gettempdir())
-    copy = Path(tempfile.mkstemp(prefix="journeylens-", suffix=path.stem, dir=directory)[1])
+    copy = scratch_file(scratch, path.stem)
     try:
         with gzip.open(path, "rb") as packed, copy.open("wb") as target:
             shutil.copyfileobj(packed, target, 16 << 20)
@@ -447,7 +444,7 @@ def _lines_table(data: bytes, first: int, skip: Mapping[int, str]) -> pa.Table:
         ends = np.append(ends, len(data))
     offsets = np.concatenate(([0], ends)).astype(np.int64)
     text = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
-    table = pa.table({"_line": np.arange(first, first + len(ends), dtype=np.int64), "text": text})
+    table = _with_lines(pa.table({"text": text}), first)
     if skip:
         table = table.filter(pc.invert(pc.is_in(table["_line"], pa.array(list(skip)))))
     return table
@@ -540,7 +537,7 @@ def _array_elements(reader: FileReader) -> Iterator[pa.Table]:
         with duckdb.connect() as con:
             batches = con.execute(query, [str(reader.data)]).fetch_record_batch(BATCH_ROWS // 4)
             for batch in batches:
-                yield _with_lines(pa.Table.from_batches([batch]), number).select(["_line", "text"])
+                yield _with_lines(pa.Table.from_batches([batch]), number)
                 number += batch.num_rows
     except duckdb.Error as exc:
         after = f" after element {number - 1}" if number > 1 else ""

@@ -20,7 +20,14 @@ import pyarrow as pa
 
 from journeylens.config import Touchpoint
 from journeylens.errors import ConfigError, SpecError
-from journeylens.journey.steps import Filter, Step, glob_to_regex, split_conditions, step_predicate
+from journeylens.journey.steps import (
+    Filter,
+    Step,
+    glob_to_regex,
+    has_conditions,
+    split_conditions,
+    step_predicate,
+)
 
 MAPPING_SCHEMA = pa.schema(
     [
@@ -42,21 +49,16 @@ class ConditionalMatch:
     filters: tuple[Filter, ...]
 
     def predicate(self, events: ir.Table) -> ir.BooleanValue:
-        step = Step(text=self.name, kind="event", name=None, filters=self.filters)
-        matched = step_predicate(step, events)
-        if not self.name:
-            return matched
-        if is_pattern(self.name):
+        glob = is_pattern(self.name)
+        exact = self.name if self.name and not glob else None
+        matched = step_predicate(Step(self.name, "event", exact, self.filters), events)
+        if glob:
             return matched & events.event.re_search(glob_to_regex(self.name)).fill_null(False)
-        return matched & (events.event == ibis.literal(self.name, "string")).fill_null(False)
+        return matched
 
 
 def is_pattern(match: str) -> bool:
     return any(ch in match for ch in "*?[")
-
-
-def has_conditions(match: str) -> bool:
-    return split_conditions(match) is not None
 
 
 def conditional_matches(touchpoints: Sequence[Touchpoint]) -> list[ConditionalMatch]:

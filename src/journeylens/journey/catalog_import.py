@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from journeylens.collect.importer import ImportSummary
-from journeylens.collect.readers import FileReader, open_file
+from journeylens.collect.readers import open_file
 from journeylens.config import Config, Touchpoint, parse_touchpoint
 from journeylens.errors import ConfigError, ImportFileError
 from journeylens.schema import REJECTED, TOUCHPOINTS, arrow_schema
@@ -59,17 +59,12 @@ def import_catalog(
 
 
 def _rows(path: Path, mapping: Mapping[str, str]) -> Any:
-    with open_file(path) as reader:
-        yield from _reader_rows(path, reader, mapping)
-
-
-def _reader_rows(path: Path, reader: FileReader, mapping: Mapping[str, str]) -> Any:
     renames = {source: canonical for canonical, source in mapping.items()}
     checked = False
-    for batch in reader.batches():
-        for row in batch.to_pylist():
-            line = row.pop("_line")
-            row = {renames.get(k, k): v for k, v in row.items()}
+    with open_file(path) as reader:
+        for given in (row for batch in reader.batches() for row in batch.to_pylist()):
+            line = given.pop("_line")
+            row = {renames.get(k, k): v for k, v in given.items()}
             if not checked:
                 missing = [c for c in ("touchpoint", "stage") if c not in row]
                 if missing:

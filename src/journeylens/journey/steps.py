@@ -45,11 +45,10 @@ UNFILTERABLE = frozenset({"ts", "received_at", "properties"})
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _KIND = re.compile(r"^([A-Za-z_]+):(.*)$", re.DOTALL)
-_FILTER = re.compile(
-    r"""\[\s*(?P<key>[A-Za-z_$][A-Za-z0-9_.$-]*)\s*(?P<op>>=|<=|!=|>|<|=|~)\s*
-    (?P<value>"[^"]*"|'[^']*'|[^\]]*?)\s*\]""",
-    re.VERBOSE,
-)
+# A filter's opening: "[", a key (checked apart by ``check_key``, for a clear message) and an
+# operator.
+_FILTER_START = r"\[\s*(?P<key>[A-Za-z_$][A-Za-z0-9_.$-]*)\s*(?P<op>>=|<=|!=|>|<|=|~)"
+_FILTER = re.compile(_FILTER_START + r"""\s*(?P<value>"[^"]*"|'[^']*'|[^\]]*?)\s*\]""")
 # A JSON property: a name, or names joined by dots for a value inside nested objects
 # (``event_properties.plan``, ``event_params.page_location``).
 _PROPERTY_KEY = re.compile(rf"^{KEY_PART}(\.{KEY_PART})*$")
@@ -182,9 +181,14 @@ def _parse_filters(rest: str, text: str, what: str = "step") -> tuple[str, tuple
     return name, tuple(filters)
 
 
-# Where a catalog entry's property conditions start: "[" then a key and an operator (a glob's
-# character class, ``[ab]``, has no operator).
-_CONDITIONS = re.compile(r"\[\s*[A-Za-z_$][A-Za-z0-9_.$-]*\s*(?:>=|<=|!=|>|<|=|~)")
+# Where a catalog entry's property conditions start (a glob's character class, ``[ab]``, has no
+# operator).
+_CONDITIONS = re.compile(_FILTER_START)
+
+
+def has_conditions(entry: str) -> bool:
+    """Whether a catalog match entry carries property conditions (without parsing them)."""
+    return _CONDITIONS.search(entry) is not None
 
 
 def split_conditions(entry: str) -> tuple[str, tuple[Filter, ...]] | None:
