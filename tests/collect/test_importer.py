@@ -524,6 +524,29 @@ def test_nan_revenue_is_missing_and_infinite_revenue_is_rejected(ws, tmp_path):
     )
 
 
+def test_csv_text_that_spells_missing_is_kept_and_such_numbers_are_missing(ws, tmp_path):
+    # "NA" is Namibia and North America: only an empty field is missing text. A number written
+    # as R, spreadsheets or databases write a missing one is missing, not unreadable.
+    rows = [
+        ("a1", "NA", "null", "NA"),
+        ("a2", "N/A", "NULL", "#N/A"),
+        ("a3", "None", "view", " null "),
+        ("a4", "", "buy", "n/a"),
+        ("a5", "EU", "buy", "x"),
+    ]
+    text = "ts,anonymous_id,region,event,revenue\n" + "".join(
+        f"2026-01-01T10:00:00Z,{a},{region},{event},{revenue}\n"
+        for a, region, event, revenue in rows
+    )
+    summary = ws.import_files([write(tmp_path / "na.csv", text)])
+    assert (summary.stored, summary.rejected_by_reason) == (4, {"invalid_revenue": 1})
+    stored = events(ws).sort_values("anonymous_id")
+    assert stored["event"].tolist() == ["null", "NULL", "view", "buy"]
+    assert stored["revenue"].isna().all()
+    regions = [json.loads(p or "{}").get("region") for p in stored["properties"]]
+    assert regions == ["NA", "N/A", "None", None]
+
+
 def test_a_json_lines_value_may_hold_unicode_line_separators(ws, tmp_path):
     # U+2028 and U+0085 are line breaks to str.splitlines, but not to JSON Lines.
     rows = [

@@ -237,8 +237,12 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
     parse = pacsv.ParseOptions(
         delimiter=reader.delimiter, newlines_in_values=True, invalid_row_handler=wrong_fields
     )
+    # Only an empty field is missing: text such as "NA" (Namibia, North America) or "null" is
+    # kept as given, where pyarrow's defaults would read a dozen such markers as missing. Ids and
+    # numbers that spell a missing value are read so later (``PLACEHOLDER_IDS``, validate).
     convert = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in reader.columns},
+        null_values=[""],
         strings_can_be_null=True,
         check_utf8=True,
     )

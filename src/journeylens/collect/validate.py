@@ -375,9 +375,9 @@ def _given(col: str, dtype: pa.DataType) -> str:
 
 
 def _given_number(col: str, dtype: pa.DataType) -> str:
-    """:func:`_given` for a number, where NaN is missing (as pandas writes a missing value)."""
+    """:func:`_given` for a number, where NaN and the text of a missing number are missing."""
     if _is_text(dtype):
-        return _unless_nan(_text(col))
+        return _unless_missing(_text(col))
     if pa.types.is_floating(dtype):
         return f"CASE WHEN b.{col} IS NULL OR isnan(b.{col}) THEN NULL ELSE 'typed' END"
     return _given(col, dtype)
@@ -387,9 +387,15 @@ def _is_text(dtype: pa.DataType) -> bool:
     return pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_null(dtype)
 
 
-def _unless_nan(text: str) -> str:
-    """The SQL text ``text``, NULL when it spells NaN (``NaN``, ``nan``)."""
-    return f"CASE WHEN isnan(TRY_CAST(trim({text}) AS DOUBLE)) THEN NULL ELSE {text} END"
+# How files spell a missing number: R (NA), spreadsheets (#N/A), databases (NULL), pandas (nan).
+MISSING_NUMBER_TEXT = ("na", "n/a", "#n/a", "null", "none", "nan", "-nan")
+
+
+def _unless_missing(text: str) -> str:
+    """The SQL text ``text``, NULL when it spells a missing number (:data:`MISSING_NUMBER_TEXT`,
+    any case): such a number is missing, not unreadable."""
+    markers = ", ".join(f"'{m}'" for m in MISSING_NUMBER_TEXT)
+    return f"CASE WHEN lower(trim({text})) IN ({markers}) THEN NULL ELSE {text} END"
 
 
 def _number(col: str, dtype: pa.DataType, decimal_comma: bool) -> str:
@@ -594,7 +600,7 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         revenue = _nested("revenue", types) or "NULL"
         items += [
             f"coalesce(lower({_text('type')}), 'track') AS type",
-            f"coalesce({_given_number('revenue', types['revenue'])}, {_unless_nan(revenue)}) "
+            f"coalesce({_given_number('revenue', types['revenue'])}, {_unless_missing(revenue)}) "
             "AS revenue_text",
             f"coalesce({_number('revenue', types['revenue'], comma)}, "
             f"{_read_number(revenue, comma)}) AS revenue",
