@@ -258,6 +258,29 @@ def test_offsets_are_converted_to_utc_and_naive_times_use_the_timezone(ws, tmp_p
     assert got["d"] == "2026-03-01 12:00:00"  # epoch seconds are UTC
 
 
+def test_other_spellings_of_a_time_are_read_without_a_format(ws, tmp_path):
+    spellings = {  # as written by: (UTC)
+        "ruby": ("2026-03-01 12:00:00 +0200", "2026-03-01 10:00:00"),
+        "git": ("2026-03-01 12:00:00 -05:30", "2026-03-01 17:30:00"),
+        "basic": ("20260301T120000Z", "2026-03-01 12:00:00"),
+        "basic_local": ("20260301T120000", "2026-03-01 11:00:00"),  # the import's zone
+        "java": ("2026-07-01T12:00+02:00[Europe/Paris]", "2026-07-01 10:00:00"),
+        "java_zone": ("2026-07-01T12:00[America/New_York]", "2026-07-01 16:00:00"),
+        "java_utc": ("2026-03-01T12:00:00Z[UTC]", "2026-03-01 12:00:00"),
+        "bigquery": ("2026-03-01 12:00:00.250 UTC", "2026-03-01 12:00:00.250000"),
+        "mail": ("Sun, 01 Mar 2026 12:00:00 +0100", "2026-03-01 11:00:00"),
+        "http": ("Sun, 01 Mar 2026 12:00:00 GMT", "2026-03-01 12:00:00"),
+    }
+    unread = ["1/3/2026 12:00", "2026-03-01T12:00[Nowhere/Else]", "noon"]
+    rows = [*((k, v) for k, (v, _) in spellings.items())]
+    rows += [(f"bad{i}", v) for i, v in enumerate(unread)]
+    text = "event_id,ts,event,user_id\n" + "".join(f'{k},"{v}",x,u\n' for k, v in rows)
+    summary = ws.import_files([write(tmp_path / "t.csv", text)], timezone="Europe/Stockholm")
+    assert summary.rejected_by_reason == {"unparseable_timestamp": len(unread)}
+    got = events(ws).set_index("event_id")["ts"].to_dict()
+    assert got == {k: pd.Timestamp(utc) for k, (_, utc) in spellings.items()}
+
+
 def test_a_timestamp_format_reads_local_and_offset_times(ws, tmp_path):
     # US month/day/year in the import's time zone; a row that does not follow the format is
     # rejected and says which format it did not follow.

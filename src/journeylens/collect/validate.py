@@ -142,8 +142,48 @@ def _timestamp(col: str, dtype: pa.DataType, limits: Limits) -> str:
     return (
         f"CASE WHEN regexp_full_match(trim({text}), '[0-9]{{9,19}}(\\.[0-9]+)?') "
         f"THEN {_epoch(f'TRY_CAST(trim({text}) AS DOUBLE)')} "
-        f"ELSE {_naive(f'TRY_CAST(trim({text}) AS TIMESTAMPTZ)')} END"
+        f"ELSE {_naive(_instant(f'trim({text})'))} END"
     )
+
+
+# Date-times as mail and HTTP write them (RFC 2822, RFC 7231), with an offset or a zone name.
+MAIL_TIME_FORMATS = (
+    "%a, %d %b %Y %H:%M:%S %z",
+    "%a, %d %b %Y %H:%M:%S %Z",
+    "%d %b %Y %H:%M:%S %z",
+    "%d %b %Y %H:%M:%S %Z",
+)
+
+
+def _instant(text: str) -> str:
+    """SQL that reads the SQL text ``text`` as a TIMESTAMPTZ (NULL when it cannot): what DuckDB
+    reads as one (ISO 8601 with any offset; naive time in the session's time zone), then, for
+    the rows it cannot read, other spellings of ISO 8601 (:func:`_iso_respelled`) and mail
+    times (:data:`MAIL_TIME_FORMATS`). ``coalesce`` reads the later ones only where the first
+    gave nothing, so well-formed files pay nothing for them."""
+    formats = ", ".join(f"'{f}'" for f in MAIL_TIME_FORMATS)
+    return (
+        f"coalesce(TRY_CAST({text} AS TIMESTAMPTZ), "
+        f"TRY_CAST({_iso_respelled(text)} AS TIMESTAMPTZ), try_strptime({text}, [{formats}]))"
+    )
+
+
+def _iso_respelled(text: str) -> str:
+    """SQL that rewrites ISO 8601 spellings DuckDB does not read into ones it does: the basic
+    format (``20260101T100000Z``), minutes before an offset or a zone (``T10:00+01:00``), a
+    space before the offset (``10:00:00 +0200``, as Ruby and git write it) and a zone name in
+    brackets, as Java writes it: after an offset it is dropped (the offset fixes the instant),
+    else it is the time's zone (``10:00[Europe/Paris]``)."""
+    steps = (
+        (r"(Z|[+-]\d{2}(:?\d{2})?)\[[^\]]*\]$", r"\1"),
+        (r"\[([^\]]+)\]$", r" \1"),
+        (r"(\d)\s+([+-]\d{2}:?\d{2})$", r"\1\2"),
+        (r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})", r"\1-\2-\3T\4:\5:\6"),
+        (r"([T ]\d{2}:\d{2})(Z|[+-]| [A-Za-z])", r"\1:00\2"),
+    )
+    for pattern, replacement in steps:
+        text = f"regexp_replace({text}, '{pattern}', '{replacement}')"
+    return text
 
 
 def _epoch(number: str) -> str:
