@@ -110,9 +110,6 @@ TABLES: dict[str, ibis.Schema] = {
 # ``person_key`` numbers the people (1, 2, ...) and ``person_seq`` numbers each person's events
 # in ``(ts, event_id)`` order from 1: integer keys that make per-person windows and joins fast.
 DERIVED_EVENT_COLUMNS = ("person_id", "session_id", "person_key", "person_seq")
-# The order a rebuild stores the events in (where the engine keeps an order): each person's
-# events together and in turn, so a scan reads every sequence from start to end.
-SEQUENCE_KEYS = ("person_key", "person_seq")
 
 EVENT_TYPES = ("track", "page", "screen", "identify", "alias", "group")
 FEEDBACK_METRICS = ("nps", "csat", "ces", "success", "emotion")

@@ -36,7 +36,7 @@ from journeylens.journey.enrich import (
     build_event_keys,
 )
 from journeylens.journey.templates import DEFAULT_TEMPLATE, load_template
-from journeylens.schema import SEQUENCE_KEYS, TABLES
+from journeylens.schema import TABLES
 from journeylens.store import Store, connect
 
 ENV_WORKSPACE = "JOURNEYLENS_WORKSPACE"
@@ -148,7 +148,6 @@ class Workspace:
                     store.table("_event_keys"),
                     conditional_matches(self.config.touchpoints),
                 ),
-                order_by=SEQUENCE_KEYS,
             )
             feedback = self._with_incoming("feedback", incoming)
             store.replace("feedback", build_enriched_feedback(feedback, id_map, self.touchpoints))

@@ -77,17 +77,6 @@ def test_overwrite_and_replace_may_read_the_table_they_rewrite(store):
     assert not store.has_table("_t_next")
 
 
-def test_replace_in_order_keeps_every_row_and_duckdb_keeps_the_order(store):
-    shuffled = [5, 0, 3, 1, 4, 2]
-    store.write("t", pa.Table.from_batches([rows(6).take(shuffled).to_batches()[0]]))
-    t = store.table("t")
-    store.replace("t", t.mutate(rank=-t.id), order_by=["rank"])
-    assert ids(store, "t") == list(range(6))
-    if store.engine == "duckdb":  # rows come back as stored: highest id first
-        stored = store.raw.execute('SELECT id FROM "t"').fetchall()
-        assert stored == [(i,) for i in range(5, -1, -1)]
-
-
 def test_drop_and_rename(store):
     store.write("a", rows(2))
     store.rename("a", "b")
@@ -209,10 +198,3 @@ def test_status_and_events_agree_across_engines(loaded):
 @pytest.mark.spark
 def test_stage_flow_agrees_across_engines(loaded):
     assert stage_flow(loaded("duckdb")) == stage_flow(loaded("spark"))
-
-
-def test_duckdb_rebuild_stores_each_persons_events_together_and_in_turn(loaded):
-    ws = loaded("duckdb")
-    stored = ws.store.raw.execute("SELECT person_key, person_seq FROM events").fetchall()
-    assert len(stored) == sum(len(events) for events in JOURNEYS.values())
-    assert stored == sorted(stored)

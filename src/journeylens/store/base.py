@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from typing import Any
 
 import ibis
@@ -70,29 +69,14 @@ class Store(ABC):
     def write(self, name: str, data: pa.Table | ibis.Table, overwrite: bool = False) -> None:
         """Append ``data`` to table ``name`` (create it if needed), or replace it."""
 
-    def write_ordered(self, name: str, expr: ibis.Table, order_by: Sequence[str]) -> None:
-        """Create (or replace) ``name`` with the rows of ``expr`` stored in ``order_by`` order.
-
-        Only an engine whose scans return rows in the order they were stored keeps it (DuckDB);
-        others write the rows as they come, and nothing may rely on their order.
-        """
-        self.write(name, expr, overwrite=True)
-
     @abstractmethod
     def drop(self, name: str) -> None:
         """Drop a table if it exists."""
 
-    def replace(self, name: str, expr: ibis.Table, order_by: Sequence[str] = ()) -> None:
-        """Replace ``name`` with the result of ``expr``, which may read ``name`` itself.
-
-        ``order_by``: store the rows in this order, where the engine keeps one (see
-        :meth:`write_ordered`).
-        """
+    def replace(self, name: str, expr: ibis.Table) -> None:
+        """Replace ``name`` with the result of ``expr``, which may read ``name`` itself."""
         staging = f"_{name}_next"
-        if order_by:
-            self.write_ordered(staging, expr, order_by)
-        else:
-            self.write(staging, expr, overwrite=True)
+        self.write(staging, expr, overwrite=True)
         self.drop(name)
         self.rename(staging, name)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -51,14 +50,6 @@ class DuckDBStore(Store):
             self._append_arrow(name, data)
         else:
             self.con.insert(name, data)
-
-    def write_ordered(self, name: str, expr: ibis.Table, order_by: Sequence[str]) -> None:
-        # Insertion order kept (the default), so the rows lie in the file as sorted. Nothing
-        # relies on it for correctness; with each person's events together, per-person windows
-        # and joins meet nearly sorted rows (at 10M events, windows about a third faster) and
-        # the file is about a fifth smaller.
-        self.raw.execute("RESET preserve_insertion_order")
-        self.con.create_table(name, expr.order_by(*order_by), overwrite=True)
 
     def _append_arrow(self, name: str, data: pa.Table) -> None:
         # Inserting from a registered Arrow table is a zero-copy scan; name-based so column
