@@ -1095,6 +1095,35 @@ def test_posthog_and_amplitude_exports_give_device_and_campaign(ws, tmp_path):
     assert frame.loc["a1", ["source", "medium"]].tolist() == ["google", "cpc"]
 
 
+def test_an_amplitude_export_keeps_every_event_of_every_device(ws, tmp_path):
+    # Amplitude's event_id counts each device's events: two devices both have 1, 2, ... Read as
+    # the event's id, only one device's events would be stored; uuid is the id.
+    rows = [
+        {
+            "amplitude_id": 100 + n,
+            "uuid": f"{device}-{i}",
+            "$insert_id": f"insert-{device}-{i}",
+            "event_id": i,
+            "event_type": event,
+            "event_time": f"2026-01-01 10:0{i}:00.000000",
+            "device_id": device,
+            "user_id": None,
+            "event_properties": {"$revenue": 20.0} if event == "Purchased" else {"sku": "X1"},
+        }
+        for n, device in enumerate(["d1", "d2"])
+        for i, event in enumerate(["Viewed Pricing", "Purchased"], start=1)
+    ]
+    write(tmp_path / "amplitude.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    summary = ws.import_files([tmp_path / "amplitude.jsonl"])
+    assert summary.stored == 4
+    frame = events(ws).set_index("event_id").sort_index()
+    assert frame.index.tolist() == ["d1-1", "d1-2", "d2-1", "d2-2"]
+    assert frame["revenue"].tolist()[1::2] == [20.0, 20.0]
+    assert [json.loads(p)["event_id"] for p in frame["properties"]] == ["1", "2", "1", "2"]
+    again = ws.import_files([tmp_path / "amplitude.jsonl"], mapping={"event_id": "uuid"})
+    assert again.stored == 0  # the same ids: nothing twice
+
+
 def test_odd_nested_values_never_stop_an_import(ws, tmp_path):
     base = {"ts": "2026-01-01T10:00:00Z", "event": "x", "anonymous_id": "a1"}
     odd = [

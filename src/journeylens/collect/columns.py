@@ -51,6 +51,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "campaign": ("utm_campaign", "context_campaign_name"),
 }
 
+# Columns named as ours that mean something else in one tool's exports, known by a column only
+# those exports have. Amplitude's ``event_id`` counts a device's events (1, 2, ...), so people
+# share it: read as the event's id, it would store one event per number; its ``uuid`` is the
+# id. Such a column stays a property (``--map`` still reads it as the column it names).
+NOT_OURS: dict[str, tuple[str, ...]] = {"amplitude_id": ("event_id",)}
+
 
 def parse_map(pairs: Sequence[str], option: str = "--map") -> dict[str, str]:
     """Parse ``canonical=source`` pairs (``--set``: ``canonical=value``) from the command line."""
@@ -116,10 +122,11 @@ def plan_columns(
             )
     plan = {source: canonical for canonical, source in mapping.items()}
     taken = set(plan.values()) | set(constants)
+    foreign = {name for marker, names in NOT_OURS.items() if marker in columns for name in names}
     # A column named exactly as a canonical one wins over another tool's name for it (a
     # Segment export has ``event`` for track calls and ``name`` for page calls).
     for name in columns:
-        if name in wanted and name not in plan and name not in taken:
+        if name in wanted and name not in plan and name not in taken and name not in foreign:
             plan[name] = name
             taken.add(name)
     in_file = set(columns)

@@ -8,7 +8,9 @@
   new ``distinct_id`` and names the anonymous one it links in ``properties.$anon_distinct_id``
   (see :func:`identify_link`); its batch exports carry the ``person_id`` PostHog merged the ids
   into, which is read as the user id (``columns.ALIASES``). **Amplitude** exports keep the
-  campaign of the user's visit in ``user_properties`` (``utm_source``, ...).
+  campaign of the user's visit in ``user_properties`` (``utm_source``, ...) and an order's
+  revenue in ``event_properties`` (``$revenue`` or ``revenue``); their ``event_id`` is no id
+  (see ``columns.NOT_OURS``).
 - **GA4**'s BigQuery export gives the event's parameters as a list of key/value pairs
   (``event_params``, each value under ``string_value``, ``int_value``, ``float_value`` or
   ``double_value``), the device as an object (``device.category``), the order's revenue as
@@ -54,7 +56,12 @@ NESTED_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
         ("collected_traffic_source", "manual_campaign_name"),
     ),
     "device": (("properties", "$device_type"),),
-    "revenue": (("properties", "revenue"), ("ecommerce", "purchase_revenue")),
+    "revenue": (
+        ("properties", "revenue"),
+        ("ecommerce", "purchase_revenue"),
+        ("event_properties", "$revenue"),
+        ("event_properties", "revenue"),
+    ),
     "currency": (("properties", "currency"), ("event_params", "currency")),
 }
 # Taken from the row's nested values only when the file has no such column.
