@@ -728,6 +728,27 @@ def test_other_tools_column_names_are_understood_best_first(ws, tmp_path):
     }
 
 
+def test_a_snowplow_export_reads_its_names_and_not_its_event_kind(ws, tmp_path):
+    # Snowplow's atomic.events: `event` is the kind of event, `event_name` its name; the
+    # derived time wins over the collector's, which is when it was received.
+    text = (
+        "app_id,collector_tstamp,derived_tstamp,event,event_id,event_name,domain_userid,"
+        "user_id,mkt_source,mkt_medium,mkt_campaign,page_urlpath\n"
+        "shop,2026-01-01 10:00:05,2026-01-01 10:00:01,page_view,e1,page_view,c1,,google,cpc,"
+        "spring,/pricing\n"
+        "shop,2026-01-01 10:05:05,2026-01-01 10:05:01,unstruct,e2,add_to_cart,c1,u1,,,,/cart\n"
+    )
+    ws.import_files([write(tmp_path / "snowplow.csv", text)])
+    frame = events(ws)
+    assert frame["event_id"].tolist() == ["e1", "e2"]
+    assert frame["event"].tolist() == ["page_view", "add_to_cart"]
+    assert frame["ts"].dt.second.tolist() == [1, 1]
+    assert frame["received_at"].dt.second.tolist() == [5, 5]
+    assert frame["person_id"].tolist() == ["u1", "u1"]
+    assert frame[["source", "medium", "campaign"]].values.tolist()[0] == ["google", "cpc", "spring"]
+    assert json.loads(frame["properties"][1])["event"] == "unstruct"
+
+
 def test_epoch_numbers_are_read_in_their_unit(ws, tmp_path):
     # Seconds, milliseconds, GA4's microseconds and pandas' nanoseconds, as numbers and as text.
     second = 1767261600  # 2026-01-01 10:00:00 UTC

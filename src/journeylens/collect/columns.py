@@ -26,9 +26,10 @@ ABSENT = pa.null()
 IDENTITY = ("anonymous_id", "user_id")
 
 # Names other tools' exports give our columns, best first: Segment (its wire format and its
-# warehouse tables), Amplitude, Mixpanel, PostHog, GA4, and the XES names that process-mining
-# event logs (pm4py's CSV) use. A column named exactly as ours always wins; among the others,
-# the first name listed here that the file has. The rest stay properties.
+# warehouse tables), Amplitude, Mixpanel, PostHog, GA4, Snowplow's atomic.events, and the XES
+# names that process-mining event logs (pm4py's CSV) use. A column named exactly as ours always
+# wins (see NOT_OURS); among the others, the first name listed here that the file has. The rest
+# stay properties.
 ALIASES: dict[str, tuple[str, ...]] = {
     "event_id": ("messageId", "message_id", "id", "uuid", "$insert_id", "insert_id"),
     "ts": (
@@ -39,23 +40,38 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "originalTimestamp",
         "original_timestamp",
         "time:timestamp",
+        "derived_tstamp",
+        "collector_tstamp",
     ),
-    "received_at": ("receivedAt", "server_received_time"),
-    "anonymous_id": ("anonymousId", "device_id", "distinct_id", "user_pseudo_id", "previousId"),
+    "received_at": ("receivedAt", "server_received_time", "collector_tstamp"),
+    "anonymous_id": (
+        "anonymousId",
+        "device_id",
+        "distinct_id",
+        "user_pseudo_id",
+        "previousId",
+        "domain_userid",
+        "network_userid",
+    ),
     # PostHog's person, into which it merged the ids; a process-mining log's case.
     "user_id": ("userId", "person_id", "case:concept:name"),
     "event": ("event_name", "event_type", "name", "concept:name"),
     "feedback_id": ("feedbackId",),
-    "source": ("utm_source", "context_campaign_source"),
-    "medium": ("utm_medium", "context_campaign_medium"),
-    "campaign": ("utm_campaign", "context_campaign_name"),
+    "source": ("utm_source", "context_campaign_source", "mkt_source"),
+    "medium": ("utm_medium", "context_campaign_medium", "mkt_medium"),
+    "campaign": ("utm_campaign", "context_campaign_name", "mkt_campaign"),
 }
 
 # Columns named as ours that mean something else in one tool's exports, known by a column only
 # those exports have. Amplitude's ``event_id`` counts a device's events (1, 2, ...), so people
 # share it: read as the event's id, it would store one event per number; its ``uuid`` is the
-# id. Such a column stays a property (``--map`` still reads it as the column it names).
-NOT_OURS: dict[str, tuple[str, ...]] = {"amplitude_id": ("event_id",)}
+# id. Snowplow's ``event`` is the kind of event (``page_view``, ``struct``, ``unstruct``); its
+# ``event_name`` is the name. Such a column stays a property (``--map`` still reads it as the
+# column it names).
+NOT_OURS: dict[str, tuple[str, ...]] = {
+    "amplitude_id": ("event_id",),
+    "collector_tstamp": ("event",),
+}
 
 
 def parse_map(pairs: Sequence[str], option: str = "--map") -> dict[str, str]:
