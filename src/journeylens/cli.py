@@ -90,8 +90,8 @@ def import_(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="CSV, TSV, Parquet, JSON Lines or JSON array files; the text ones may be "
-            "gzipped (.csv.gz, .jsonl.gz)."
+            help="CSV, TSV, Parquet, JSON Lines or JSON array files, or directories of them; "
+            "the text ones may be gzipped (.csv.gz, .jsonl.gz)."
         ),
     ],
     kind: Annotated[str, typer.Option(help="events, feedback or touchpoints.")] = "events",
@@ -134,8 +134,10 @@ def import_(
 ) -> None:
     """Import events, feedback or a touchpoint catalog; bad rows go to the rejected table."""
     from journeylens.collect.columns import parse_map
+    from journeylens.collect.readers import expand_paths
 
     _check_format(fmt)
+    files = expand_paths(files)  # a directory's files, for the progress bar's count
     mapping = parse_map(map_ or [])
     constants = parse_map(set_ or [], "--set")
     with _open(workspace, engine) as ws, _progress(files) as advance:

@@ -19,6 +19,7 @@ import ibis
 
 from journeylens.collect.identity import build_id_map
 from journeylens.collect.importer import ImportSummary, import_files
+from journeylens.collect.readers import expand_paths
 from journeylens.config import (
     CONFIG_FILE,
     DATABASE_FILE,
@@ -85,7 +86,7 @@ class Workspace:
         Catalog files (``kind="touchpoints"``) are merged into the workspace config instead.
         ``constants`` give columns the files lack one value on every row (``{"metric": "nps"}``).
         """
-        files = [Path(p) for p in paths]
+        files = expand_paths(paths)
         if kind == "touchpoints":
             from journeylens.journey.catalog_import import import_catalog
 

@@ -95,6 +95,21 @@ def test_import_reports_stored_and_rejected(tmp_path):
     assert json.loads(shown)[0]["line"] == 3
 
 
+def test_import_takes_a_directory_and_refuses_an_empty_one(tmp_path):
+    ws, folder = tmp_path / "ws", tmp_path / "exports"
+    run("init", str(ws))
+    (folder / "day2").mkdir(parents=True)
+    (folder / "a.csv").write_text("ts,event,user_id\n2026-01-01T10:00:00Z,view,u\n")
+    (folder / "day2" / "b.csv").write_text("ts,event,user_id\n2026-01-02T10:00:00Z,buy,u\n")
+    out = json.loads(run("import", str(folder), "--format", "json", workspace=ws).stdout)
+    assert out["stored"] == 2
+    assert out["files"] == [str(folder / "a.csv"), str(folder / "day2" / "b.csv")]
+    (tmp_path / "none").mkdir()
+    refused = run("import", str(tmp_path / "none"), workspace=ws, check=False)
+    assert refused.returncode == 2
+    assert "a directory without a file to import" in refused.stderr
+
+
 def test_import_reads_a_european_spreadsheet_csv(tmp_path):
     data = tmp_path / "e.csv"
     data.write_text("ts;event;user_id;revenue\n2026-01-01T10:00:00Z;purchase;u;1.234,50\n")

@@ -441,6 +441,28 @@ def test_gzipped_files_import_as_their_contents(ws, tmp_path):
     assert leftovers == []
 
 
+def test_a_directory_imports_its_data_files_in_name_order(ws, tmp_path):
+    # Segment's S3 folders by day, Spark's part files: every data file below, none other.
+    root = tmp_path / "exports"
+    line = '{{"ts": "2026-01-0{0}T10:00:00Z", "event": "{1}", "anonymous_id": "a", "id": "e"}}\n'
+    for day, name in ((2, "second"), (1, "first")):
+        folder = root / f"2026-01-0{day}"
+        folder.mkdir(parents=True)
+        packed = folder / f"1490929283385.{name}.gz"  # S3's naming: no type
+        packed.write_bytes(gzip.compress(line.format(day, name).encode()))
+    (root / "part-0.csv").write_text(HEADER + "2026-01-03T10:00:00Z,third,a,,\n")
+    for skipped in ("_SUCCESS", ".part-0.csv.crc", "README.txt", "_tmp/x.csv"):
+        (root / skipped).parent.mkdir(exist_ok=True)
+        (root / skipped).write_text("not data\n")
+    summary = ws.import_files([root])
+    assert (summary.stored, summary.duplicates_in_files) == (2, 1)  # "e" twice: the first wins
+    assert sorted(events(ws)["event"]) == ["first", "third"]
+    empty = tmp_path / "empty"
+    (empty / "_logs").mkdir(parents=True)
+    with pytest.raises(ImportFileError, match="empty: a directory without a file to import"):
+        ws.import_files([empty])
+
+
 def test_a_file_in_another_encoding_is_refused_not_stored_as_mojibake(ws, tmp_path):
     text = HEADER + "".join(f"2026-01-01T10:00:0{i}Z,köp_{i},å{i},,\n" for i in range(5))
     path = write(tmp_path / "latin.csv", "ts,évènement,anonymous_id\n" + text, "latin-1")

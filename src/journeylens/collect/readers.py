@@ -13,7 +13,7 @@ import codecs
 import gzip
 import shutil
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +97,39 @@ class FileReader:
 
 def is_gzipped(path: Path) -> bool:
     return path.suffix.lower() == ".gz"
+
+
+def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """The files to import: each file as given, and for a directory the data files in it and
+    in its subdirectories, in name order (a folder of exports, Spark's ``part-*`` files,
+    Segment's S3 folders by day).
+
+    A data file is one of a known type (but ``.txt``, which notes may be) or a gzipped file
+    named without one (Segment's ``<time>.<id>.gz``); hidden and ``_``-prefixed entries
+    (``.DS_Store``, Spark's ``_SUCCESS``) are skipped. A directory without any is an error.
+    """
+    files: list[Path] = []
+    for given in map(Path, paths):
+        if not given.is_dir():
+            files.append(given)
+            continue
+        found = sorted(p for p in given.rglob("*") if p.is_file() and _data_file(p, given))
+        if not found:
+            raise ImportFileError(
+                f"{given}: a directory without a file to import (.csv, .tsv, .parquet, .jsonl, "
+                ".json, gzipped or not)."
+            )
+        files.extend(found)
+    return files
+
+
+def _data_file(path: Path, root: Path) -> bool:
+    if any(part.startswith((".", "_")) for part in path.relative_to(root).parts):
+        return False
+    suffix = _suffix(path)
+    if suffix in FORMATS:
+        return suffix != ".txt"
+    return path.name.lower().endswith(".gz")
 
 
 def _suffix(path: Path) -> str | None:
