@@ -330,6 +330,21 @@ def test_the_field_separator_is_found_from_the_header(ws, tmp_path, name, separa
     assert frame["campaign"].tolist()[0] == "spring, north"
 
 
+def test_excels_separator_line_names_the_separator_and_lines_count_from_it(ws, tmp_path):
+    text = (
+        "sep=;\r\nts;event;anonymous_id\r\n"
+        "2026-01-05T10:00:00Z;a,b;x\r\n"  # a comma in a value: the named separator holds
+        "2026-01-05T10:00:00Z;two;x;extra\r\n"
+        'bad;"multi\r\nline";x\r\n'
+        "2026-01-05T11:00:00Z;last;x\r\n"
+    )
+    summary = ws.import_files([write(tmp_path / "excel.csv", "\ufeff" + text)])
+    assert summary.stored == 2
+    assert sorted(events(ws)["event"]) == ["a,b", "last"]
+    got = rejected(ws)[["line", "reason"]].values.tolist()
+    assert got == [[4, "wrong_field_count"], [5, "unparseable_timestamp"]]
+
+
 def test_commas_in_the_header_keep_the_comma_separator(ws, tmp_path):
     path = write(
         tmp_path / "e.csv",

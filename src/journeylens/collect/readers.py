@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import re
 import shutil
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -66,6 +67,7 @@ class FileReader:
     rows_estimate: int | None = None
     quotes: int | None = None  # quote characters in the file, when the encoding check counted
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
+    header_line: int = 1  # a CSV file's header line (2 after Excel's ``sep=;`` line)
     # Keys seen inside columns that hold objects: a Parquet struct's fields, or the keys of
     # the objects in a JSON Lines file's first batch (see ``exports.lifted_columns``).
     nested_keys: dict[str, set[str]] = field(default_factory=dict)
@@ -231,15 +233,24 @@ def sniff_delimiter(header: str, path: Path) -> str:
     return max(candidates, key=lambda c: fields[c])  # the first of the most fields
 
 
+# The first line Excel writes (and reads) to name a CSV file's field separator: ``sep=;``.
+_EXCEL_SEPARATOR = re.compile(r"sep=(.)")
+
+
 def _csv_header(reader: FileReader) -> list[str]:
     source, encoding = reader.text()
     encoding = "utf-8-sig" if encoding == "utf8" else encoding
     with source.open(encoding=encoding, newline="") as handle:
         first = handle.readline()
+        named = _EXCEL_SEPARATOR.fullmatch(first.rstrip("\r\n"))
+        if named:
+            reader.header_line = 2
+            first = handle.readline()
     if not first.strip():
-        raise ImportFileError(f"{reader.path}: the first line is empty; expected a header row.")
+        where = "line after sep=" if named else "first line"
+        raise ImportFileError(f"{reader.path}: the {where} is empty; expected a header row.")
     header = first.rstrip("\r\n")
-    reader.delimiter = sniff_delimiter(header, reader.path)
+    reader.delimiter = named.group(1) if named else sniff_delimiter(header, reader.path)
     names = next(_parse_csv_line(header, reader.delimiter))
     return [n.strip() for n in names]
 
@@ -255,7 +266,7 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
     # One thread: only then does a row with the wrong number of fields come with its line.
     read = pacsv.ReadOptions(
         column_names=reader.columns,
-        skip_rows=1,
+        skip_rows=reader.header_line,
         block_size=CSV_BLOCK_BYTES,
         encoding=encoding,
         use_threads=False,
@@ -350,16 +361,16 @@ def _rest_of_file(reader: FileReader, line: int, limit: int = 65_536) -> str:
 class _CsvLines:
     """The line each CSV row starts on, batch after batch.
 
-    pyarrow numbers rows (the header is row 1); a quoted value may hold line breaks, so a row
-    starts that many lines later for every break in the rows before it. Rows skipped for their
-    number of fields (``ragged``, by row number) move to ``reader.wrong_fields`` by line, and a
-    line not valid UTF-8 inside a row's quoted value (``reader.bad_lines``) is that row's.
+    pyarrow numbers rows (the header is row 1, or 2 after ``sep=``); a quoted value may hold
+    line breaks, so a row starts that many lines later for every break in the rows before it.
+    Rows skipped for their number of fields (``ragged``, by row number) move to
+    ``reader.wrong_fields`` by line, and a line not valid UTF-8 inside a row's quoted value
+    (``reader.bad_lines``) is that row's.
     """
 
     def __init__(self, reader: FileReader) -> None:
         self.reader = reader
-        self.next_row = 2
-        self.next_line = 2
+        self.next_row = self.next_line = reader.header_line + 1
 
     def number(self, table: pa.Table, ragged: Mapping[int, str]) -> pa.Table:
         skipped = sorted(ragged)
