@@ -421,13 +421,17 @@ def _evaluate(a: ir.Table, spec: FunnelSpec) -> ir.Table:
             ok &= a.nx.isnull() | (a[f"g{k}"] < a.nx)
         fails.append((~ok.fill_null(False), k))
     reach = ibis.cases(*fails, else_=n) if fails else ibis.literal(n)
+    # The reach first, as a column of its own: the expressions below read it many times, and
+    # written into each of them the query grew with the square of the steps (41 KB of SQL at 12).
+    a = a.mutate(reach=reach.cast("int64"))
+    times = _times(a, spec)
     positions: list[ir.IntegerValue] = [a.e]
     for k in range(1, n):
         g = a[f"g{k}"]
         positions.append(ibis.greatest(positions[-1], g) if spec.order == "any" else g)
-    last = ibis.cases(*[(reach == k + 1, p) for k, p in enumerate(positions)], else_=a.e)
-    cols = {f"t{k}": ibis.ifelse(reach > k, times[k], ibis.null()) for k in range(n)}
-    out = a.mutate(reach=reach.cast("int64"), last=last).mutate(
+    last = ibis.cases(*[(a.reach == k + 1, p) for k, p in enumerate(positions)], else_=a.e)
+    cols = {f"t{k}": ibis.ifelse(a.reach > k, times[k], ibis.null()) for k in range(n)}
+    out = a.mutate(last=last).mutate(
         excluded=(a.nx.notnull() & (a.nx < ibis._.last))
         if spec.exclusion == "drop"
         else ibis.literal(False)
