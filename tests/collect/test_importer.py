@@ -917,6 +917,54 @@ def test_a_mixpanel_export_is_read_from_its_properties(ws, tmp_path):
     assert rejected(ws).loc[0, "field"] == "ts"
 
 
+def test_device_comes_from_the_operating_system_in_mixpanel_and_amplitude(ws, tmp_path):
+    def mixpanel(i: int, system: str | None, device: str | None = None) -> dict:
+        props = {"time": 1700000000 + i, "distinct_id": f"m{i}", "$insert_id": f"m{i}"}
+        props |= {"$os": system} if system else {}
+        props |= {"$device": device} if device else {}
+        return {"event": "view", "properties": props}
+
+    rows = [
+        mixpanel(1, "iOS", "iPhone"),
+        mixpanel(2, "iOS", "iPad"),
+        mixpanel(3, "Mac OS X"),
+        mixpanel(4, "Android"),
+        mixpanel(5, "PlayStation"),
+        mixpanel(6, None),
+    ]
+    write(tmp_path / "mixpanel.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    amplitude = [
+        {
+            "uuid": f"a{i}",
+            "event_type": "view",
+            "event_time": "2026-01-01 10:00:00",
+            "device_id": f"a{i}",
+            "platform": platform,
+            "device_type": kind,
+        }
+        for i, (platform, kind) in enumerate(
+            [
+                ("iOS", "Apple iPhone 13"),
+                ("iOS", "Apple iPad Pro"),
+                ("Web", "Mac"),
+                ("Android", None),
+            ]
+        )
+    ]
+    write(tmp_path / "amplitude.jsonl", "".join(json.dumps(r) + "\n" for r in amplitude))
+    ws.import_files([tmp_path / "mixpanel.jsonl", tmp_path / "amplitude.jsonl"])
+    device = events(ws).set_index("event_id")["device"].to_dict()
+    assert [device[f"m{i}"] for i in range(1, 7)] == [
+        "mobile",
+        "tablet",
+        "desktop",
+        "mobile",
+        None,
+        None,
+    ]
+    assert [device[f"a{i}"] for i in range(4)] == ["mobile", "tablet", None, "mobile"]
+
+
 def test_a_mixpanel_export_as_parquet_reads_the_properties_struct(ws, tmp_path):
     rows = [
         {**row, "properties": {**row["properties"], "time": int(row["properties"]["time"])}}

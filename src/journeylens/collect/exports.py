@@ -185,7 +185,46 @@ def nested_lookups(canonical: str, types: Mapping[str, pa.DataType], properties:
         if document is not None:
             value = json_at(document, key)
             found.append(f"lower({value})" if canonical in LOWERED else value)
+    if canonical == "device":
+        found += _device_by_system(types, properties)
     return found
+
+
+# Operating systems by the device they run on, as analytics SDKs name them (any case).
+MOBILE_SYSTEMS = ("ios", "android")
+DESKTOP_SYSTEMS = ("windows", "mac os x", "macos", "linux", "chrome os", "ubuntu")
+
+
+def _device_by_system(types: Mapping[str, pa.DataType], properties: str) -> list[str]:
+    """``device`` from the operating system where an export names it: Mixpanel's
+    ``properties.$os`` (with ``properties.$device``, ``iPad`` for a tablet) and Amplitude's
+    ``platform`` (``iOS``, ``Android``; ``Web`` says nothing) with its ``device_type``.
+    ``tablet`` when the device's name says iPad or Tablet, ``mobile`` on iOS and Android,
+    ``desktop`` on Windows, macOS, Linux and ChromeOS. A substring test first, so rows without
+    ``$os`` cost no JSON parse."""
+    found = []
+    dtype = types.get("properties")
+    if dtype is not None and not pa.types.is_null(dtype):
+        system, name = json_at(properties, "$os"), json_at(properties, "$device")
+        found.append(
+            f"CASE WHEN contains({properties}, '\"$os\"') THEN {_by_system(system, name)} END"
+        )
+    platform = extra_type(types, "platform")
+    if platform is not None and pa.types.is_string(platform):
+        named = extra_type(types, "device_type")
+        name = f"b._extra.{_quoted('device_type')}" if named == pa.string() else "NULL"
+        found.append(_by_system(f"b._extra.{_quoted('platform')}", name))
+    return found
+
+
+def _by_system(system: str, name: str) -> str:
+    mobile = ", ".join(f"'{s}'" for s in MOBILE_SYSTEMS)
+    desktop = ", ".join(f"'{s}'" for s in DESKTOP_SYSTEMS)
+    return (
+        f"CASE WHEN regexp_matches(coalesce({name}, ''), 'iPad|Tablet', 'i') THEN 'tablet' "
+        f"WHEN lower(trim({system})) IN ({mobile}) THEN 'mobile' "
+        f"WHEN lower(trim({system})) IN ({desktop}) THEN 'desktop' END"
+    )
 
 
 # PostHog's $identify event: the anonymous distinct_id that the event's distinct_id now owns.
