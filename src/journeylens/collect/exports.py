@@ -27,7 +27,7 @@ Each function returns DuckDB SQL over an arranged batch ``b`` (see ``columns.arr
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -209,22 +209,32 @@ def _device_by_system(types: Mapping[str, pa.DataType], properties: str) -> list
         found.append(
             f"CASE WHEN contains({properties}, '\"$os\"') THEN {_by_system(system, name)} END"
         )
-    platform = extra_type(types, "platform")
-    if platform is not None and pa.types.is_string(platform):
-        named = extra_type(types, "device_type")
-        name = f"b._extra.{_quoted('device_type')}" if named == pa.string() else "NULL"
+    if _is_string(extra_type(types, "platform")):
+        named = _is_string(extra_type(types, "device_type"))
+        name = f"b._extra.{_quoted('device_type')}" if named else "NULL"
         found.append(_by_system(f"b._extra.{_quoted('platform')}", name))
     return found
 
 
+def _is_string(dtype: pa.DataType | None) -> bool:
+    return dtype is not None and pa.types.is_string(dtype)
+
+
 def _by_system(system: str, name: str) -> str:
-    mobile = ", ".join(f"'{s}'" for s in MOBILE_SYSTEMS)
-    desktop = ", ".join(f"'{s}'" for s in DESKTOP_SYSTEMS)
     return (
         f"CASE WHEN regexp_matches(coalesce({name}, ''), 'iPad|Tablet', 'i') THEN 'tablet' "
-        f"WHEN lower(trim({system})) IN ({mobile}) THEN 'mobile' "
-        f"WHEN lower(trim({system})) IN ({desktop}) THEN 'desktop' END"
+        f"WHEN lower(trim({system})) IN ({sql_strings(MOBILE_SYSTEMS)}) THEN 'mobile' "
+        f"WHEN lower(trim({system})) IN ({sql_strings(DESKTOP_SYSTEMS)}) THEN 'desktop' END"
     )
+
+
+def sql_strings(values: Sequence[str]) -> str:
+    """journeylens's own constant strings (never user input) as the items of a SQL list.
+
+    >>> sql_strings(("ios", "android"))
+    "'ios', 'android'"
+    """
+    return ", ".join(f"'{v}'" for v in values)
 
 
 # PostHog's $identify event: the anonymous distinct_id that the event's distinct_id now owns.

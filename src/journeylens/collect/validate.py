@@ -26,6 +26,7 @@ from journeylens.collect.exports import (
     json_text,
     nested_lookups,
     params_object,
+    sql_strings,
     with_params,
 )
 from journeylens.config import Config
@@ -161,7 +162,7 @@ def _instant(text: str) -> str:
     the rows it cannot read, other spellings of ISO 8601 (:func:`_iso_respelled`) and mail
     times (:data:`MAIL_TIME_FORMATS`). ``coalesce`` reads the later ones only where the first
     gave nothing, so well-formed files pay nothing for them."""
-    formats = ", ".join(f"'{f}'" for f in MAIL_TIME_FORMATS)
+    formats = sql_strings(MAIL_TIME_FORMATS)
     return (
         f"coalesce(TRY_CAST({text} AS TIMESTAMPTZ), "
         f"TRY_CAST({_iso_respelled(text)} AS TIMESTAMPTZ), try_strptime({text}, [{formats}]))"
@@ -199,7 +200,7 @@ def _epoch(number: str) -> str:
 
 
 def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+    return f"({sql_strings(values)})"
 
 
 # Columns each kind keeps as text, checked for length.
@@ -434,8 +435,7 @@ MISSING_NUMBER_TEXT = ("na", "n/a", "#n/a", "null", "none", "nan", "-nan")
 def _unless_missing(text: str) -> str:
     """The SQL text ``text``, NULL when it spells a missing number (:data:`MISSING_NUMBER_TEXT`,
     any case): such a number is missing, not unreadable."""
-    markers = ", ".join(f"'{m}'" for m in MISSING_NUMBER_TEXT)
-    return f"CASE WHEN lower(trim({text})) IN ({markers}) THEN NULL ELSE {text} END"
+    return f"CASE WHEN lower(trim({text})) IN {_in(MISSING_NUMBER_TEXT)} THEN NULL ELSE {text} END"
 
 
 def _number(col: str, dtype: pa.DataType, decimal_comma: bool) -> str:
