@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,10 +34,13 @@ DEVICES = np.array(["mobile", "desktop", "tablet"])
 START = np.datetime64("2026-05-01T00:00:00", "us")
 
 
-def event_batches(rows: int, seed: int = 1, batch: int = 1_000_000) -> list[pa.Table]:
-    """Yield tables of canonical-looking input rows, ``batch`` rows at a time."""
+def event_batches(
+    rows: int, seed: int = 1, batch: int = 1_000_000, prefix: str = "b", people: int | None = None
+) -> Iterator[pa.Table]:
+    """Yield tables of canonical-looking input rows, ``batch`` rows at a time: ids
+    ``<prefix>0, <prefix>1, ...``, from ``people`` people (default: 25 events each)."""
     rng = np.random.default_rng(seed)
-    people = max(rows // 25, 1)
+    people = people or max(rows // 25, 1)
     done = 0
     while done < rows:
         n = min(batch, rows - done)
@@ -46,7 +51,7 @@ def event_batches(rows: int, seed: int = 1, batch: int = 1_000_000) -> list[pa.T
         revenue = np.where(event == "purchase", np.round(rng.lognormal(4, 0.6, n), 2), np.nan)
         yield pa.table(
             {
-                "event_id": pa.array(np.char.add("b", (np.arange(n) + done).astype(str))),
+                "event_id": pa.array(np.char.add(prefix, (np.arange(n) + done).astype(str))),
                 "ts": pa.array(START + seconds.astype("timedelta64[s]")),
                 "event": pa.array(event),
                 "anonymous_id": pa.array(np.char.add("a", person.astype(str))),
@@ -62,13 +67,14 @@ def event_batches(rows: int, seed: int = 1, batch: int = 1_000_000) -> list[pa.T
         done += n
 
 
-def write_parquet(path: Path, rows: int, seed: int = 1) -> Path:
-    """Write ``rows`` synthetic events to ``path`` (one row group per million rows)."""
+def write_parquet(path: Path, rows: int, seed: int = 1, **options: Any) -> Path:
+    """Write ``rows`` synthetic events to ``path`` (one row group per million rows); options
+    as for :func:`event_batches`."""
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = None
-    for table in event_batches(rows, seed):
+    for table in event_batches(rows, seed, **options):
         if writer is None:
             writer = pq.ParquetWriter(path, table.schema)
         writer.write_table(table)

@@ -7,6 +7,10 @@ DuckDB itself copying the same file into a fresh database file (``CREATE TABLE A
 then a checkpoint), with no checking, no derived columns and no journeylens code. Usage:
 ``python bench/import.py [--rows 1000000 10000000] [--formats parquet csv jsonl] [--repeat N]``
 (``--repeat``: the best of N runs of each).
+
+``--append 1000 100000`` measures instead an import of that many new events (of the same people)
+into a workspace that holds each ``--rows`` events (built once in ``bench/data/ws_<rows>``, copied
+for each run), as journeylens does it (appending) and as a rebuild of every row would.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _data import write_csv, write_jsonl, write_parquet
@@ -31,14 +37,64 @@ def run_one(path: str) -> None:
     from journeylens.workspace import init_workspace
 
     with tempfile.TemporaryDirectory() as tmp:
-        ws = init_workspace(Path(tmp) / "ws")
-        started, cpu = time.perf_counter(), _cpu()
-        summary = ws.import_files([path])
-        total, cpu = time.perf_counter() - started, _cpu() - cpu
-        ws.close()
+        timed_import(init_workspace(Path(tmp) / "ws"), path)
+
+
+def append_one(workspace: str, path: str, how: str) -> None:
+    """Child process: import ``path`` into a copy of ``workspace``, appending or (``how`` is
+    ``rebuild``) rewriting every row, and print the figures as JSON."""
+    from journeylens.journey import rebuild
+    from journeylens.workspace import open_workspace
+
+    if how == "rebuild":
+        rebuild._appendable = lambda *args: False  # type: ignore[attr-defined]
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "ws"
+        shutil.copytree(workspace, copy)
+        timed_import(open_workspace(copy), path)
+
+
+def timed_import(ws: Any, path: str) -> None:
+    """Import ``path`` into ``ws``, close it, and print the figures as JSON."""
+    started, cpu = time.perf_counter(), _cpu()
+    summary = ws.import_files([path])
+    total, cpu = time.perf_counter() - started, _cpu() - cpu
+    ws.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures = {"rows": summary.rows, "stored": summary.stored, "seconds": total, "cpu": cpu}
     print(json.dumps({**figures, "peak_mb": peak}))
+
+
+def base_workspace(rows: int) -> Path:
+    """A workspace holding ``rows`` imported events, built once."""
+    from journeylens.workspace import init_workspace
+
+    path = DATA / f"ws_{rows}"
+    if not (path / ".ready").exists():
+        with init_workspace(path, force=True) as ws:
+            ws.import_files([write_parquet(DATA / f"events_{rows}.parquet", rows)])
+        (path / ".ready").write_text("1")
+    return path
+
+
+def appends(sizes: list[int], added: list[int], repeat: int) -> None:
+    print(f"{'stored':>11} {'added':>9} {'how':8} {'seconds':>8} {'cpu s':>7} {'peak MB':>8}")
+    for rows in sizes:
+        workspace = base_workspace(rows)
+        for n in added:
+            more = DATA / f"more_{n}_of_{rows}.parquet"
+            write_parquet(more, n, seed=2, prefix="n", people=max(rows // 25, 1))
+            timed = {}
+            for how in ("append", "rebuild"):
+                r = best_of([str(workspace), str(more), how], repeat, "--append-child")
+                timed[how] = r["seconds"]
+                print(
+                    f"{rows:>11,} {r['stored']:>9,} {how:8} {r['seconds']:>8.2f} "
+                    f"{r['cpu']:>7.1f} {r['peak_mb']:>8,.0f}",
+                    flush=True,
+                )
+            ratio = timed["rebuild"] / timed["append"]
+            print(f"{'':21} appending takes 1/{ratio:.1f} of the rebuild's time")
 
 
 def copy_one(path: str) -> None:
@@ -64,13 +120,14 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def best_of(path: Path, repeat: int, mode: str = "--child") -> dict[str, float]:
-    """The fastest of ``repeat`` runs on ``path`` (an import, or with ``mode`` ``--copy`` the
-    DuckDB copy), each in a fresh process."""
+def best_of(path: Path | list[str], repeat: int, mode: str = "--child") -> dict[str, float]:
+    """The fastest of ``repeat`` runs on ``path`` (an import, with ``mode`` ``--copy`` the
+    DuckDB copy, with ``--append-child`` an append's arguments), each in a fresh process."""
     runs = []
+    arguments = path if isinstance(path, list) else [str(path)]
     for _ in range(repeat):
         out = subprocess.run(
-            [sys.executable, __file__, mode, str(path)],
+            [sys.executable, __file__, mode, *arguments],
             check=True,
             capture_output=True,
             text=True,
@@ -86,9 +143,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--copy", help=argparse.SUPPRESS)
+    parser.add_argument("--append", type=int, nargs="+", help="new events into a workspace")
+    parser.add_argument("--append-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         run_one(args.child)
+        return
+    if args.append_child:
+        append_one(*args.append_child)
+        return
+    if args.append:
+        appends(args.rows, args.append, args.repeat)
         return
     if args.copy:
         copy_one(args.copy)

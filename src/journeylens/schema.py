@@ -107,8 +107,8 @@ TABLES: dict[str, ibis.Schema] = {
 }
 
 # Columns an importer fills from the file; the rest are derived by journeylens.
-# ``person_key`` numbers the people (1, 2, ...) and ``person_seq`` numbers each person's events
-# in ``(ts, event_id)`` order from 1: integer keys that make per-person windows and joins fast.
+# ``person_key`` numbers the people (see ``journey.rebuild``) and ``person_seq`` numbers each
+# person's events in ``(ts, event_id)`` order from 1: integer keys for fast windows and joins.
 DERIVED_EVENT_COLUMNS = ("person_id", "session_id", "person_key", "person_seq")
 
 EVENT_TYPES = ("track", "page", "screen", "identify", "alias", "group")

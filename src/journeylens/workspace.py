@@ -17,7 +17,6 @@ from typing import Any
 
 import ibis
 
-from journeylens.collect.identity import build_id_map
 from journeylens.collect.importer import ImportSummary, import_files
 from journeylens.collect.readers import expand_paths
 from journeylens.config import (
@@ -30,14 +29,9 @@ from journeylens.config import (
     save_config,
 )
 from journeylens.errors import ImportFileError, WorkspaceError
-from journeylens.journey.catalog import catalog_table, conditional_matches, mapping_table
-from journeylens.journey.enrich import (
-    build_enriched_events,
-    build_enriched_feedback,
-    build_event_keys,
-)
+from journeylens.journey.catalog import catalog_table, conditional_matches
+from journeylens.journey.rebuild import rebuild
 from journeylens.journey.templates import DEFAULT_TEMPLATE, load_template
-from journeylens.schema import TABLES
 from journeylens.store import Store, connect
 
 ENV_WORKSPACE = "JOURNEYLENS_WORKSPACE"
@@ -120,47 +114,12 @@ class Workspace:
         self.rebuild()
 
     def rebuild(self, incoming: Mapping[str, ibis.Table] | None = None) -> None:
-        """Recompute identity, sessions and the journey placement of every event and answer.
+        """Place every event and answer again: identity, sessions, touchpoint and stage.
 
-        ``incoming`` holds new rows per table (``{"events": expr}``), folded in during the
-        same rewrite so each table is written once.
+        ``incoming`` holds new rows per table (``{"events": expr}``), folded in by the cheapest
+        way that gives the same result (see :mod:`journeylens.journey.rebuild`).
         """
-        store = self.store
-        incoming = dict(incoming or {})
-        events = self._with_incoming("events", incoming)
-        store.write("touchpoints", catalog_table(self.config.touchpoints), overwrite=True)
-        names = store.execute(events.select("event").distinct())["event"].dropna()
-        mapping = mapping_table(names.tolist(), self.config.touchpoints)
-        scratch = ("_event_map", "_id_map", "_event_keys")
-        try:
-            store.create_scratch("_event_map", mapping.schema)
-            store.write("_event_map", mapping)
-            # Identity and sessions are computed once into narrow scratch tables, which the
-            # rewrite of each table joins: the engine never re-derives them per use.
-            store.materialize("_id_map", build_id_map(events))
-            id_map = store.table("_id_map")
-            gap = self.config.session_gap_minutes
-            store.materialize("_event_keys", build_event_keys(events, id_map, gap))
-            store.replace(
-                "events",
-                build_enriched_events(
-                    events,
-                    store.table("_event_map"),
-                    store.table("_event_keys"),
-                    conditional_matches(self.config.touchpoints),
-                ),
-            )
-            feedback = self._with_incoming("feedback", incoming)
-            store.replace("feedback", build_enriched_feedback(feedback, id_map, self.touchpoints))
-        finally:
-            for name in scratch:
-                store.drop(name)
-
-    def _with_incoming(self, table: str, incoming: Mapping[str, ibis.Table]) -> ibis.Table:
-        current = _conformed(self.store.table(table), TABLES[table])
-        if table not in incoming:
-            return current
-        return current.union(_conformed(incoming[table], TABLES[table]))
+        rebuild(self.store, self.config, incoming)
 
     def load_demo(
         self, events: int = 200_000, seed: int = 7, friction: bool = True
@@ -324,17 +283,6 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _conformed(table: ibis.Table, schema: ibis.Schema) -> ibis.Table:
-    """``table`` in the canonical column order, with columns added since it was written (a
-    workspace from an earlier version) as nulls, which the rebuild then derives."""
-    return table.select(
-        **{
-            name: table[name] if name in table.columns else ibis.null(dtype)
-            for name, dtype in schema.items()
-        }
-    )
 
 
 def resolve_path(path: str | Path | None) -> Path:

@@ -14,13 +14,16 @@ from ibis import _
 from journeylens.store.portable import epoch_seconds
 
 
-def build_session_ids(events: ibis.Table, gap_minutes: int) -> ibis.Table:
-    """``event_id, person_id, ts`` → the same with ``session_id``, ``person_key`` (people
-    numbered 1, 2, ... in ``person_id`` order) and ``person_seq`` (the person's events numbered
-    from 1 in ``(ts, event_id)`` order).
+def build_session_ids(
+    events: ibis.Table, gap_minutes: int, people: ibis.Table | None = None
+) -> ibis.Table:
+    """``event_id, person_id, ts`` → the same with ``session_id``, ``person_key`` and
+    ``person_seq`` (the person's events numbered from 1 in ``(ts, event_id)`` order).
 
-    Give it narrow rows: sorting three columns is much cheaper than sorting whole events (the
-    rebuild stores the result and joins it back by ``event_id``)."""
+    ``people`` (``person_id, person_key``) gives the people's keys; by default they are
+    numbered 1, 2, ... in ``person_id`` order. Give it narrow rows: sorting three columns is
+    much cheaper than sorting whole events (the rebuild stores the result and joins it back by
+    ``event_id``)."""
     order = [_.ts, _.event_id]
     seconds = epoch_seconds(_.ts)
     previous = seconds.lag().over(group_by=_.person_id, order_by=order)
@@ -32,11 +35,10 @@ def build_session_ids(events: ibis.Table, gap_minutes: int) -> ibis.Table:
     )
     running = ibis.cumulative_window(group_by=_.person_id, order_by=order)
     numbered = starts.mutate(_session_n=_._session_start.sum().over(running))
-    people = events.select("person_id").distinct()
-    people = people.select(
-        _key_person=people.person_id,
-        person_key=ibis.row_number().over(order_by=people.person_id) + 1,
-    )
+    if people is None:
+        people = events.select("person_id").distinct()
+        people = people.mutate(person_key=ibis.row_number().over(order_by=people.person_id) + 1)
+    people = people.select(_key_person=people.person_id, person_key=people.person_key)
     numbered = numbered.join(people, numbered.person_id == people._key_person)
     return numbered.mutate(session_id=_.person_id.concat("#", _._session_n.cast("string"))).drop(
         "_session_start", "_session_n", "_key_person"

@@ -1,8 +1,9 @@
-"""Place every stored event on the journey: person, session, touchpoint, stage and channel.
+"""Place events on the journey: person, session, sequence keys, touchpoint, stage and channel.
 
-Run after each import over the whole table, because a login today can re-assign last month's
-anonymous events to a person: the id map and the narrow per-event keys are stored once, then the
-table is rewritten in one statement that joins them.
+A login today can re-assign last month's anonymous events to a person, so placement follows
+every import (:mod:`journeylens.journey.rebuild` runs these expressions): either over the whole
+table (:func:`build_event_keys`, :func:`build_enriched_events`) or over the people an import
+touched (:func:`touched_people`, :func:`people_rows`, :func:`build_changed_keys`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from journeylens.collect.sessions import build_session_ids
 from journeylens.journey.catalog import ConditionalMatch, conditional_placement
 from journeylens.schema import DERIVED_EVENT_COLUMNS, EVENTS, FEEDBACK
 
+DERIVED_KEYS = ("event_id", *DERIVED_EVENT_COLUMNS)  # the columns a rebuild keys by event
+
 
 def build_event_keys(events: ibis.Table, id_map: ibis.Table, gap_minutes: int) -> ibis.Table:
     """``event_id, person_id, session_id, person_key, person_seq`` of every event.
@@ -25,7 +28,7 @@ def build_event_keys(events: ibis.Table, id_map: ibis.Table, gap_minutes: int) -
     """
     narrow = with_person_id(events.select("event_id", "ts", "anonymous_id", "user_id"), id_map)
     keys = build_session_ids(narrow.select("event_id", "person_id", "ts"), gap_minutes)
-    return keys.select("event_id", "person_id", "session_id", "person_key", "person_seq")
+    return keys.select(*DERIVED_KEYS)
 
 
 def build_enriched_events(
@@ -36,16 +39,26 @@ def build_enriched_events(
 ) -> ibis.Table:
     """The events table with derived columns recomputed.
 
-    ``mapping`` is the catalog's ``event → map_touchpoint, map_stage, map_channel`` table
-    (see :func:`journeylens.journey.catalog.mapping_table`); ``conditional`` the catalog's
-    entries with property conditions, which win over it. A catalog match overrides the row's
-    touchpoint and stage; a channel given on the row is kept, else the touchpoint's.
-    ``keys`` are the events' :func:`build_event_keys` (stored: it is read once per use).
+    ``keys`` are the events' :func:`build_event_keys` (stored: it is read once per use); the
+    placement is :func:`place_events`'.
     """
     keys = keys.rename(_key_event="event_id")
     derived = [c for c in EVENTS.names if c in DERIVED_EVENT_COLUMNS]
     with_keys = events.drop(*derived).join(keys, events.event_id == keys._key_event)
-    joined = with_keys.left_join(mapping, with_keys.event == mapping.event)
+    return place_events(with_keys, mapping, conditional)
+
+
+def place_events(
+    events: ibis.Table, mapping: ibis.Table, conditional: Sequence[ConditionalMatch] = ()
+) -> ibis.Table:
+    """``events`` in the canonical columns with touchpoint, stage and channel from the catalog.
+
+    ``mapping`` is the catalog's ``event → map_touchpoint, map_stage, map_channel`` table
+    (see :func:`journeylens.journey.catalog.mapping_table`); ``conditional`` the catalog's
+    entries with property conditions, which win over it. A catalog match overrides the row's
+    touchpoint and stage; a channel given on the row is kept, else the touchpoint's.
+    """
+    joined = events.left_join(mapping, events.event == mapping.event)
     placement = conditional_placement(joined, conditional)
     if placement is not None:  # the winning touchpoint's stage and channel, not a mix
         touchpoint, stage, channel = placement
@@ -61,6 +74,93 @@ def build_enriched_events(
         channel=ibis.coalesce(joined.channel, joined.map_channel),
     )
     return placed.select(*EVENTS.names)
+
+
+def relinked_ids(id_map: ibis.Table, before: ibis.Table) -> ibis.Table:
+    """``id``: every id that resolves to another person in ``id_map`` than in ``before`` (both
+    :func:`~journeylens.collect.identity.build_id_map`), linked or unlinked since."""
+    old = before.select(_old_alias=before.alias_id, _old_canonical=before.canonical_id)
+    both = id_map.outer_join(old, id_map.alias_id == old._old_alias)
+    moved = both.filter(~both.canonical_id.identical_to(both._old_canonical))
+    return moved.select(id=ibis.coalesce(moved.alias_id, moved._old_alias))
+
+
+def touched_people(events: ibis.Table, id_map: ibis.Table, relinked: ibis.Table) -> ibis.Table:
+    """``person_id``: the people, before and after, of the stored events that have no keys yet
+    (rows just added) or whose person changes with ``id_map`` (an id in ``relinked``).
+
+    Every event of a touched person gets its session and place again (:func:`build_changed_keys`).
+    """
+
+    def unkeyed(table: ibis.Table) -> ibis.BooleanValue:
+        return ibis.or_(*(table[c].isnull() for c in DERIVED_EVENT_COLUMNS))
+
+    candidates = (
+        events.filter(unkeyed(events))
+        .union(events.semi_join(relinked, events.anonymous_id == relinked.id))
+        .union(events.semi_join(relinked, events.user_id == relinked.id))
+    )
+    stored = candidates.select(
+        "anonymous_id", "user_id", _was=candidates.person_id, _unkeyed=unkeyed(candidates)
+    )
+    resolved = with_person_id(stored, id_map)
+    moved = resolved.filter(resolved._unkeyed | ~resolved.person_id.identical_to(resolved._was))
+    before = moved.filter(moved._was.notnull()).select(person_id=moved._was)
+    after = moved.filter(moved.person_id.notnull()).select("person_id")
+    return after.union(before).distinct()
+
+
+def people_rows(events: ibis.Table, touched: ibis.Table) -> ibis.Table:
+    """The stored events of the ``touched`` people, and those without a person yet, narrow:
+    what :func:`build_changed_keys` reads (with the stored keys as ``_was_*``)."""
+    rows = events.filter(events.person_id.isnull()).union(
+        events.semi_join(touched, events.person_id == touched.person_id)
+    )
+    return rows.select(
+        "event_id",
+        "ts",
+        "anonymous_id",
+        "user_id",
+        _was_person=rows.person_id,
+        _was_session=rows.session_id,
+        _was_key=rows.person_key,
+        _was_seq=rows.person_seq,
+    )
+
+
+def build_changed_keys(
+    rows: ibis.Table,
+    id_map: ibis.Table,
+    touched: ibis.Table,
+    gap_minutes: int,
+    first_new_key: int,
+) -> ibis.Table:
+    """``event_id, person_id, session_id, person_key, person_seq`` of the :func:`people_rows`
+    whose keys change: each touched person's events get their session and place again.
+
+    Known people keep their ``person_key``; new people are numbered from ``first_new_key`` in
+    ``person_id`` order.
+    """
+    resolved = with_person_id(rows, id_map)
+    mine = resolved.semi_join(touched, resolved.person_id == touched.person_id)
+    known = (
+        rows.filter(rows._was_person.notnull() & rows._was_key.notnull())
+        .group_by(person_id=rows._was_person)
+        .aggregate(person_key=ibis._._was_key.min())
+    )
+    known = known.semi_join(touched, known.person_id == touched.person_id)
+    new = touched.anti_join(known, touched.person_id == known.person_id)
+    numbered = new.select(
+        "person_id", person_key=ibis.row_number().over(order_by=new.person_id) + first_new_key
+    )
+    keys = build_session_ids(mine, gap_minutes, people=known.union(numbered))
+    changed = (
+        ~keys.person_id.identical_to(keys._was_person)
+        | ~keys.session_id.identical_to(keys._was_session)
+        | ~keys.person_key.identical_to(keys._was_key)
+        | ~keys.person_seq.identical_to(keys._was_seq)
+    )
+    return keys.filter(changed).select(*DERIVED_KEYS)
 
 
 def build_enriched_feedback(

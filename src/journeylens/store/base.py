@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from typing import Any
 
 import ibis
@@ -21,6 +22,8 @@ class Store(ABC):
 
     engine: str
     con: Any
+    # Whether ``update`` and ``transaction`` work: rows changed in place, not rewritten.
+    updates_in_place: bool = False
 
     def table(self, name: str) -> ibis.Table:
         return self.con.table(name)
@@ -79,6 +82,15 @@ class Store(ABC):
         self.write(staging, expr, overwrite=True)
         self.drop(name)
         self.rename(staging, name)
+
+    def update(self, name: str, changes: ibis.Table, key: str) -> None:
+        """Set the other columns of ``changes`` on the rows of ``name`` with the same ``key``
+        (unique in both). Only where ``updates_in_place``."""
+        raise NotImplementedError(f"{self.engine} rewrites tables; it does not update rows")
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A block whose writes all land or, if it raises, none (where ``updates_in_place``)."""
+        raise NotImplementedError(f"{self.engine} has no transactions")
 
     @abstractmethod
     def rename(self, old: str, new: str) -> None:

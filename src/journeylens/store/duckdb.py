@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -16,6 +18,7 @@ from journeylens.store.base import Store
 
 MEMORY_LIMIT_ENV = "JOURNEYLENS_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "1536MB"  # with Python around it, a 10M-event analysis peaks under 2 GB
+CHANGES = "_journeylens_changes"
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
@@ -23,6 +26,7 @@ class DuckDBStore(Store):
     """Tables in ``<workspace>/journeylens.duckdb``."""
 
     engine = "duckdb"
+    updates_in_place = True
 
     def __init__(self, directory: Path, read_only: bool = False) -> None:
         self.path = directory / DATABASE_FILE
@@ -77,6 +81,26 @@ class DuckDBStore(Store):
             self.con.create_table(name, expr, temp=True)
         finally:
             self.raw.execute("RESET preserve_insertion_order")
+
+    def update(self, name: str, changes: ibis.Table, key: str) -> None:
+        # Table and column names are journeylens's own, never user input.
+        self.materialize(CHANGES, changes)
+        try:
+            sets = ", ".join(f'"{c}" = {CHANGES}."{c}"' for c in changes.columns if c != key)
+            match = f'"{name}"."{key}" = {CHANGES}."{key}"'
+            self.raw.execute(f'UPDATE "{name}" SET {sets} FROM {CHANGES} WHERE {match}')
+        finally:
+            self.drop(CHANGES)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.raw.begin()
+        try:
+            yield
+        except BaseException:
+            self.raw.rollback()
+            raise
+        self.raw.commit()
 
     def drop(self, name: str) -> None:
         self.con.drop_table(name, force=True)

@@ -1,0 +1,213 @@
+"""Keep every event and answer placed: person, session, sequence keys, touchpoint and stage.
+
+Two ways to the same placement:
+
+- :func:`rebuild_all` recomputes every row and writes each table once. It runs after a catalog
+  or session-gap change, for the first rows of a workspace, when the new rows outnumber the
+  stored ones, and on engines that cannot update rows in place.
+- :func:`append` stores new rows placed, then updates only the stored rows whose person,
+  session or place in their sequence changed: the rows of every person who gained events or
+  whose ids were linked by them. Its cost follows the new rows, not the stored ones (the
+  identity of every event is still resolved once, on narrow rows). It runs in one transaction:
+  a failure leaves the tables as they were.
+
+``person_key``: :func:`rebuild_all` numbers people 1, 2, ... in ``person_id`` order;
+:func:`append` keeps every known person's key and numbers new people after the largest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+
+from journeylens.collect.identity import build_id_map, with_person_id
+from journeylens.config import Config
+from journeylens.journey.catalog import catalog_table, conditional_matches, mapping_table
+from journeylens.journey.enrich import (
+    build_changed_keys,
+    build_enriched_events,
+    build_enriched_feedback,
+    build_event_keys,
+    people_rows,
+    place_events,
+    relinked_ids,
+    touched_people,
+)
+from journeylens.schema import TABLES
+from journeylens.store import Store
+
+# An append updates at most this many stored rows, and at most this share of them: beyond,
+# a rebuild writes less (the rows of nearly every person change) and holds less in memory.
+APPEND_MAX_UPDATES = 4_000_000
+APPEND_MAX_SHARE = 0.5
+SCRATCH = (
+    "_event_map",
+    "_id_map",
+    "_event_keys",
+    "_new_rows",
+    "_relinked",
+    "_touched",
+    "_people_rows",
+)
+# The identity the stored rows were placed with: an append compares it with the new one.
+IDENTITY = "_identity"
+# What the stored placement was computed with (see ``_fingerprint``): an append needs the same.
+PLACEMENT = "_placement"
+PLACEMENT_RULES = 1  # raise when a release places rows differently: its first import rebuilds
+
+
+def rebuild(store: Store, config: Config, incoming: Mapping[str, ibis.Table] | None = None) -> None:
+    """Fold ``incoming`` rows per table (``{"events": expr}``) in and place everything, by
+    :func:`append` where it applies, else by :func:`rebuild_all`."""
+    incoming = dict(incoming or {})
+    try:
+        if incoming and _appendable(store, config, incoming):
+            with store.transaction():
+                appended = append(store, config, incoming)
+            if appended:
+                return
+            incoming["events"] = store.table("_new_rows")  # as ``append`` read them, once
+        rebuild_all(store, config, incoming)
+    finally:
+        for name in SCRATCH:
+            store.drop(name)
+
+
+def rebuild_all(store: Store, config: Config, incoming: Mapping[str, ibis.Table]) -> None:
+    """Recompute identity, sessions and the journey placement of every event and answer.
+
+    ``incoming`` rows are folded in during the same rewrite, so each table is written once.
+    """
+    store.drop(PLACEMENT)  # kept last (``_remember``): until then, the next import rebuilds
+    events = _with_incoming(store, "events", incoming)
+    store.write("touchpoints", catalog_table(config.touchpoints), overwrite=True)
+    _store_event_map(store, config, events)
+    # Identity and sessions are computed once into narrow scratch tables, which the rewrite of
+    # each table joins: the engine never re-derives them per use.
+    store.materialize("_id_map", build_id_map(events))
+    id_map = store.table("_id_map")
+    store.materialize("_event_keys", build_event_keys(events, id_map, config.session_gap_minutes))
+    conditional = conditional_matches(config.touchpoints)
+    enriched = build_enriched_events(
+        events, store.table("_event_map"), store.table("_event_keys"), conditional
+    )
+    store.replace("events", enriched)
+    feedback = _with_incoming(store, "feedback", incoming)
+    store.replace("feedback", build_enriched_feedback(feedback, id_map, store.table("touchpoints")))
+    if store.updates_in_place:
+        _remember(store, config, id_map)
+
+
+def append(store: Store, config: Config, incoming: Mapping[str, ibis.Table]) -> bool:
+    """Store ``incoming`` rows and update the stored rows they change (see the module).
+
+    Declines (False, nothing written; the new events stay in ``_new_rows``) when the new
+    events would change more stored rows than ``APPEND_MAX_UPDATES`` or ``APPEND_MAX_SHARE``.
+    """
+    events = store.table("events")
+    if "events" in incoming:
+        store.materialize("_new_rows", _conformed(incoming["events"], "events"))
+        new = store.table("_new_rows")
+        _store_event_map(store, config, new)
+        conditional = conditional_matches(config.touchpoints)
+        placed = place_events(new, store.table("_event_map"), conditional)
+        everything = events.union(placed)
+        store.materialize("_id_map", build_id_map(everything))
+        id_map = store.table("_id_map")
+        store.materialize("_relinked", relinked_ids(id_map, store.table(IDENTITY)))
+        store.materialize("_touched", touched_people(everything, id_map, store.table("_relinked")))
+        touched = store.table("_touched")
+        rows = people_rows(everything, touched)
+        updates = int(store.execute(rows.count().name("n").as_table())["n"][0])
+        if updates > min(APPEND_MAX_UPDATES, APPEND_MAX_SHARE * store.count("events")):
+            return False
+        store.materialize("_people_rows", rows)
+        rows = store.table("_people_rows")
+        store.write("events", placed)
+        last_key = store.execute(events.aggregate(k=events.person_key.max()))["k"][0]
+        first_new_key = 1 if pd.isna(last_key) else int(last_key) + 1
+        gap = config.session_gap_minutes
+        keys = build_changed_keys(rows, id_map, touched, gap, first_new_key)
+        store.update("events", keys, "event_id")
+        _update_feedback_people(store, id_map)  # ids the new events linked
+        _remember(store, config, id_map)
+    else:
+        store.materialize("_id_map", store.table(IDENTITY))
+        id_map = store.table("_id_map")
+    if "feedback" in incoming:
+        answers = _conformed(incoming["feedback"], "feedback")
+        catalog = store.table("touchpoints")
+        store.write("feedback", build_enriched_feedback(answers, id_map, catalog))
+    return True
+
+
+def _appendable(store: Store, config: Config, incoming: Mapping[str, ibis.Table]) -> bool:
+    """Whether :func:`append` may apply: an engine that updates in place, rows placed with the
+    same catalog and session gap, tables in the current columns, and new events no more than
+    ``APPEND_MAX_SHARE`` of the stored ones."""
+    if not store.updates_in_place or not all(map(store.has_table, (PLACEMENT, IDENTITY))):
+        return False
+    if store.execute(store.table(PLACEMENT))["fingerprint"].tolist() != [_fingerprint(config)]:
+        return False  # the catalog or the session gap changed since: everything moves
+    for name in incoming:
+        if set(TABLES[name].names) - set(store.table(name).columns):
+            return False  # a table from an earlier version gains its columns in a rebuild
+    if "events" not in incoming:
+        return True
+    stored = store.count("events")
+    if not stored:
+        return False
+    new = int(store.execute(incoming["events"].count().name("n").as_table())["n"][0])
+    return new <= APPEND_MAX_SHARE * stored
+
+
+def _remember(store: Store, config: Config, id_map: ibis.Table) -> None:
+    """Keep what the next append compares with: the identity and the placement's settings."""
+    store.write(IDENTITY, id_map, overwrite=True)
+    store.write(PLACEMENT, pa.table({"fingerprint": [_fingerprint(config)]}), overwrite=True)
+
+
+def _fingerprint(config: Config) -> str:
+    """The settings the placement of rows depends on: the catalog and the session gap."""
+    settings = repr((PLACEMENT_RULES, config.session_gap_minutes, config.touchpoints))
+    return hashlib.sha256(settings.encode()).hexdigest()
+
+
+def _store_event_map(store: Store, config: Config, events: ibis.Table) -> None:
+    """The catalog placement of each distinct event name of ``events``, as ``_event_map``."""
+    names = store.execute(events.select("event").distinct())["event"].dropna()
+    mapping = mapping_table(names.tolist(), config.touchpoints)
+    store.create_scratch("_event_map", mapping.schema)
+    store.write("_event_map", mapping)
+
+
+def _update_feedback_people(store: Store, id_map: ibis.Table) -> None:
+    """Answers whose person changed with the identity (an id linked since they were stored)."""
+    feedback = store.table("feedback")
+    stored = feedback.select("feedback_id", "anonymous_id", "user_id", _was=feedback.person_id)
+    resolved = with_person_id(stored, id_map)
+    moved = resolved.filter(~resolved.person_id.identical_to(resolved._was))
+    store.update("feedback", moved.select("feedback_id", "person_id"), "feedback_id")
+
+
+def _with_incoming(store: Store, table: str, incoming: Mapping[str, ibis.Table]) -> ibis.Table:
+    current = _conformed(store.table(table), table)
+    if table not in incoming:
+        return current
+    return current.union(_conformed(incoming[table], table))
+
+
+def _conformed(table: ibis.Table, name: str) -> ibis.Table:
+    """``table`` in the canonical column order, with columns added since it was written (a
+    workspace from an earlier version) as nulls, which the rebuild then derives."""
+    schema = TABLES[name]
+    return table.select(
+        **{
+            column: table[column] if column in table.columns else ibis.null(dtype)
+            for column, dtype in schema.items()
+        }
+    )

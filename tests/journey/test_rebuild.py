@@ -1,0 +1,203 @@
+"""Imports into a workspace that holds events append and update, and place rows as a rebuild.
+
+An import that changes few of the stored rows stores its rows placed and updates only the rows
+whose person, session or place changed (``journey.rebuild.append``); otherwise the tables are
+rewritten (``rebuild_all``). Both must place every row alike. Which one runs is a matter of
+cost, so these tests lift the limits (``APPEND_MAX_SHARE``) and check that appends ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from unittest import mock
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from journeylens.config import CONFIG_FILE
+from journeylens.journey import rebuild
+from journeylens.workspace import Workspace, init_workspace, open_workspace
+
+START = datetime(2026, 5, 1, 9, 0)
+PLACED = ["person_id", "session_id", "person_seq", "touchpoint", "stage", "channel"]
+EVENT_NAMES = ["landing_page_view", "pricing_view", "purchase", "blog_view", "odd_event"]
+ANONYMOUS = ["a1", "a2", "a3", "a4", None]
+USERS = ["u1", "u2", "u3", None]
+
+Row = tuple[str, int, str, str, str | None, str | None]  # event_id, minute, event, type, anon, user
+
+
+def write_events(path: Path, rows: list[Row]) -> Path:
+    lines = ["event_id,ts,event,type,anonymous_id,user_id"]
+    for event_id, minute, event, kind, anonymous, user in rows:
+        ts = (START + timedelta(minutes=minute)).isoformat() + "Z"
+        lines.append(f"{event_id},{ts},{event},{kind},{anonymous or ''},{user or ''}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def appends_of_any_size():
+    with mock.patch.object(rebuild, "APPEND_MAX_SHARE", 1000.0):
+        yield
+
+
+@contextmanager
+def counted() -> Iterator[dict[str, mock.MagicMock]]:
+    """Spies on both ways, to count which ran."""
+    with (
+        mock.patch.object(rebuild, "append", wraps=rebuild.append) as appends,
+        mock.patch.object(rebuild, "rebuild_all", wraps=rebuild.rebuild_all) as rebuilds,
+    ):
+        yield {"append": appends, "rebuild_all": rebuilds}
+
+
+def placed(ws: Workspace) -> pd.DataFrame:
+    frame = ws.store.execute(ws.events.select("event_id", "person_key", *PLACED))
+    return frame.sort_values("event_id").reset_index(drop=True)
+
+
+def assert_keys_name_people(frame: pd.DataFrame) -> None:
+    """One ``person_key`` per person and one person per key."""
+    assert (frame.groupby("person_id").person_key.nunique() == 1).all()
+    assert (frame.groupby("person_key").person_id.nunique() == 1).all()
+    assert frame.person_key.notna().all()
+
+
+@st.composite
+def journeys(draw: st.DrawFn) -> list[list[Row]]:
+    """Events of a few people who browse, log in and alias, cut into imports in any time
+    order."""
+    size = draw(st.integers(4, 24))
+    rows: list[Row] = []
+    for index in range(size):
+        anonymous, user = draw(st.sampled_from(ANONYMOUS)), draw(st.sampled_from(USERS))
+        if anonymous is None and user is None:
+            anonymous = "a1"
+        kind = "track"
+        if anonymous and user:
+            kind = draw(st.sampled_from(["track", "identify", "alias"]))
+        minute = draw(st.integers(0, 240))
+        rows.append(
+            (f"e{index:02d}", minute, draw(st.sampled_from(EVENT_NAMES)), kind, anonymous, user)
+        )
+    rows = draw(st.permutations(rows))
+    first = draw(st.integers(1, size - 1))
+    rest = rows[first:]
+    cuts = sorted(draw(st.lists(st.integers(1, len(rest)), max_size=2, unique=True)))
+    parts = [rest[a:b] for a, b in zip([0, *cuts], [*cuts, len(rest)], strict=True)]
+    return [rows[:first], *(part for part in parts if part)]
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(imports=journeys())
+def test_imports_that_append_place_every_event_as_one_rebuild(tmp_path_factory, imports):
+    folder = tmp_path_factory.mktemp("append")
+    with init_workspace(folder / "parts") as ws, counted() as ran:
+        for number, rows in enumerate(imports):
+            ws.import_files([write_events(folder / f"part{number}.csv", rows)])
+        assert (ran["append"].call_count, ran["rebuild_all"].call_count) == (len(imports) - 1, 1)
+        parts = placed(ws)
+    with init_workspace(folder / "whole") as ws:
+        ws.import_files([write_events(folder / "all.csv", [r for rows in imports for r in rows])])
+        whole = placed(ws)
+    pd.testing.assert_frame_equal(parts[["event_id", *PLACED]], whole[["event_id", *PLACED]])
+    assert_keys_name_people(parts)
+
+
+def test_a_login_in_a_later_import_moves_earlier_events_and_answers(tmp_path):
+    events = write_events(
+        tmp_path / "browse.csv",
+        [
+            ("b1", 0, "landing_page_view", "track", "a1", None),
+            ("b2", 5, "pricing_view", "track", "a1", None),
+            ("b3", 0, "blog_view", "track", "a2", None),
+            ("b4", 9, "purchase", "track", None, "u1"),
+        ],
+    )
+    answers = tmp_path / "nps.csv"
+    answers.write_text(
+        "feedback_id,ts,anonymous_id,metric,score\nf1,2026-05-01T09:06:00Z,a1,nps,9\n"
+    )
+    login = write_events(tmp_path / "login.csv", [("b5", 7, "identify", "identify", "a1", "u1")])
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.import_files([events])
+        with counted() as ran:
+            ws.import_files([answers], kind="feedback")
+            ws.import_files([login])
+        assert (ran["append"].call_count, ran["rebuild_all"].call_count) == (2, 0)
+        frame = ws.store.execute(ws.events.order_by("event_id"))
+        answer = ws.store.execute(ws.feedback)
+    by_event = frame.set_index("event_id")
+    assert by_event.loc[["b1", "b2", "b5", "b4"], "person_id"].tolist() == ["u1"] * 4
+    assert by_event.loc[["b1", "b2", "b5", "b4"], "person_seq"].tolist() == [1, 2, 3, 4]
+    assert by_event.loc[["b1", "b4"], "session_id"].tolist() == ["u1#1", "u1#1"]
+    assert by_event.loc["b3", "person_id"] == "a2"
+    assert answer.person_id.tolist() == ["u1"]
+    assert_keys_name_people(frame)
+
+
+def test_a_catalog_edited_in_the_config_file_places_every_event_again(tmp_path):
+    first = write_events(
+        tmp_path / "one.csv",
+        [("c1", 0, "blog_view", "track", "a1", None), ("c2", 1, "blog_view", "track", "a2", None)],
+    )
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.import_files([first])
+        assert set(ws.store.execute(ws.events).stage) == {"awareness"}
+    config = tmp_path / "ws" / CONFIG_FILE
+    text = config.read_text()
+    blog = text.index('touchpoint = "blog"')
+    stage = text.index('stage = "awareness"', blog)
+    config.write_text(text[:stage] + 'stage = "consideration"' + text[stage + 19 :])
+    later = write_events(tmp_path / "two.csv", [("c3", 2, "blog_view", "track", "a3", None)])
+    with open_workspace(tmp_path / "ws") as ws:
+        with counted() as ran:
+            ws.import_files([later])
+        assert (ran["append"].call_count, ran["rebuild_all"].call_count) == (0, 1)
+        assert set(ws.store.execute(ws.events).stage) == {"consideration"}
+
+
+def test_an_append_that_fails_leaves_the_workspace_as_it_was(tmp_path):
+    first = write_events(
+        tmp_path / "one.csv",
+        [("d1", 0, "blog_view", "track", "a1", None), ("d2", 1, "purchase", "track", "a1", "u1")],
+    )
+    later = write_events(tmp_path / "two.csv", [("d3", 2, "blog_view", "track", "a2", None)])
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.import_files([first])
+        before = placed(ws)
+        with (
+            mock.patch.object(type(ws.store), "update", side_effect=RuntimeError("disk full")),
+            pytest.raises(RuntimeError, match="disk full"),
+        ):
+            ws.import_files([later])
+        pd.testing.assert_frame_equal(placed(ws), before)
+        assert ws.import_files([later]).stored == 1
+        assert placed(ws).person_id.tolist() == ["u1", "u1", "a2"]
+
+
+def test_an_import_that_would_change_most_stored_rows_rewrites_them_instead(tmp_path):
+    browse = [(f"g{i}", 10 * i, "blog_view", "track", f"a{i % 2 + 1}", None) for i in range(10)]
+    later = [
+        ("h1", 1, "pricing_view", "track", "a1", "u1"),
+        ("h2", 2, "purchase", "track", "a2", None),
+    ]
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.import_files([write_events(tmp_path / "one.csv", browse)])
+        with mock.patch.object(rebuild, "APPEND_MAX_SHARE", 0.5), counted() as ran:
+            summary = ws.import_files([write_events(tmp_path / "two.csv", later)])
+        # Both people's rows change: 12 of 10 stored, over half, so the append declines.
+        assert (ran["append"].call_count, ran["rebuild_all"].call_count) == (1, 1)
+        assert summary.stored == 2
+        frame = ws.store.execute(ws.events)
+    people = frame.groupby("person_id").person_seq.agg(sorted).to_dict()
+    assert people == {"u1": list(range(1, 7)), "a2": list(range(1, 7))}
+    assert_keys_name_people(frame)
