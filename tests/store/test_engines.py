@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from unittest import mock
 
 import pandas as pd
 import pyarrow as pa
@@ -75,6 +76,37 @@ def test_overwrite_and_replace_may_read_the_table_they_rewrite(store):
     store.replace("t", t.mutate(id=t.id * 100))
     assert ids(store, "t") == [100, 200]
     assert not store.has_table("_t_next")
+
+
+def test_a_replace_stopped_while_swapping_leaves_the_old_table(tmp_path, monkeypatch):
+    with connect("duckdb", tmp_path) as store:
+        store.write("t", rows(2))
+        t = store.table("t")
+        monkeypatch.setattr(type(store), "rename", mock.Mock(side_effect=OSError("stopped")))
+        with pytest.raises(OSError, match="stopped"):
+            store.replace("t", t.mutate(id=t.id + 1))
+        assert ids(store, "t") == [0, 1]
+
+
+def test_updates_and_transactions_where_the_engine_has_them(store):
+    store.write("t", rows(3))
+    t = store.table("t")
+    changes = t.filter(t.id > 0).select("id", name=t.name.concat("!"))
+    if not store.updates_in_place:
+        with pytest.raises(NotImplementedError):
+            store.update("t", changes, "id")
+        return
+    store.update("t", changes, "id")
+    assert store.execute(t.order_by("id"))["name"].tolist() == ["r0", "r1!", "r2!"]
+
+    def write_then_fail() -> None:
+        with store.transaction():
+            store.write("t", rows(1, start=3))
+            raise RuntimeError("undo")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    assert ids(store, "t") == [0, 1, 2]
 
 
 def test_drop_and_rename(store):
