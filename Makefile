@@ -42,6 +42,7 @@ lint: install
 
 bench: install peers
 	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(PY) bench/import.py
+	$(PY) bench/import.py --rows 1000000 10000000 --append 1000 100000
 	$(PY) bench/journeys.py --events 1000000 --events 10000000 --peers $(CURDIR)/$(PEERS)
 	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(PY) bench/attribution.py
 

@@ -46,10 +46,11 @@ def _stream(
     direct_channels: Sequence[str],
     lags: int,
 ) -> ir.Table:
-    is_goal = events.event.isin(list(goals))
-    rows = events.filter(events.person_id.notnull(), is_goal | events.touchpoint.notnull())
-    is_goal = rows.event.isin(list(goals))
     keyed = has_sequence_keys(events)
+    # Known people: every event of one carries the integer key where ``keyed``, cheaper to read.
+    known = events["person_key" if keyed else "person_id"].notnull()
+    rows = events.filter(known, events.event.isin(list(goals)) | events.touchpoint.notnull())
+    is_goal = rows.event.isin(list(goals))
     # Within a second, events keep the person's sequence order (see `.sequence`); the stored
     # integer keys, where every event carries them, sort faster than the text id and time.
     tiebreak = (

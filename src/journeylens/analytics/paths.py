@@ -28,7 +28,7 @@ import pandas as pd
 
 from journeylens.analytics.codes import code_columns, decode, encode
 from journeylens.analytics.result import Result, frame_records
-from journeylens.analytics.sequence import sequence_columns
+from journeylens.analytics.sequence import KEYS, sequence_columns
 from journeylens.errors import SpecError, did_you_mean
 from journeylens.journey.steps import distinct_values
 from journeylens.store.portable import epoch_seconds
@@ -182,8 +182,12 @@ def _grouped(seq: ir.Table, spec: PathsSpec) -> ir.Table:
     return joined.select(*sequence_columns(seq), "event", node=joined.grouped)
 
 
-def build_sequences(events: ir.Table, spec: PathsSpec) -> ir.Table:
+def build_sequences(events: ir.Table, spec: PathsSpec, keyed: bool = False) -> ir.Table:
     """Each person's events as nodes: ``person_id, ts, event_id, node`` (rules 1–5 above).
+
+    ``keyed``: every event of a known person carries its stored ``person_key`` (see
+    :func:`build_transitions`' ``whole``), so known people are told by the integer column, which
+    is cheaper to read than the text id.
 
     Examples
     --------
@@ -194,7 +198,7 @@ def build_sequences(events: ir.Table, spec: PathsSpec) -> ir.Table:
     >>> fetch(build_sequences(events, PathsSpec()))["node"].tolist()
     ['x', 'y']
     """
-    t = events.filter(events.ts.notnull(), events.person_id.notnull())
+    t = events.filter(events.ts.notnull(), events["person_key" if keyed else "person_id"].notnull())
     if spec.since is not None:
         t = t.filter(t.ts >= spec.since)
     if spec.until is not None:
@@ -267,10 +271,10 @@ def build_transitions(
     2
     """
     spec = spec or PathsSpec()
-    seq = build_sequences(events, spec)
+    joinable = whole and not spec.collapse_repeats and set(KEYS) <= set(events.columns)
+    seq = build_sequences(events, spec, keyed=joinable)
     coded = code_columns(seq, ["node"])
     nodes = coded.dictionaries["node"]
-    joinable = whole and not spec.collapse_repeats and "person_seq" in seq.columns
     if joinable:
         pairs = _next_by_key(seq, spec, nodes)
     else:
