@@ -226,8 +226,9 @@ def _keys(table: ir.Table, spec: FunnelSpec) -> list[str]:
 
 
 def _carried(table: ir.Table, spec: FunnelSpec) -> list[str]:
-    """The unit columns that ride along beside the keys (``person_id`` when keyed)."""
-    return [c for c in spec.unit_columns if c not in _keys(table, spec)]
+    """The unit columns that ride along beside the keys (``person_id`` when keyed, unless
+    :func:`_rows` left it out)."""
+    return [c for c in spec.unit_columns if c not in _keys(table, spec) and c in table.columns]
 
 
 def _count_bits(events: ir.Table, rows: ir.Table, spec: FunnelSpec) -> int:
@@ -243,17 +244,21 @@ def _numbered(table: ir.Table, keys: list[str]) -> ir.IntegerValue:
     return ibis.row_number().over(group_by=keys, order_by=event_order(table))
 
 
-def _rows(events: ir.Table, spec: FunnelSpec) -> ir.Table:
+def _rows(events: ir.Table, spec: FunnelSpec, ids: bool = True) -> ir.Table:
     """Events matching a step or an exclusion, flagged, with their position in the unit.
 
     The position is the stored ``person_seq`` where the events carry it (gaps do not matter to
     ordered and any-order funnels); strict funnels number the given events, since the next
-    event must be the next step among them.
+    event must be the next step among them. ``ids=False``: where the integer key tells people
+    apart, ``person_id`` does not ride along (counting needs no names, and text is dear to
+    carry through sorts).
     """
     if not has_sequence_keys(events):
         events = events.drop(*[c for c in ("person_key", "person_seq") if c in events.columns])
     keys = _keys(events, spec)
-    t = events.filter(*[events[k].notnull() for k in spec.unit_columns])
+    carried = _carried(events, spec) if ids else []
+    # Every event of a known person carries the key where the keys are kept: the same rows.
+    t = events.filter(*[events[k].notnull() for k in keys])
     if spec.since is not None:
         t = t.filter(t.ts >= ibis.literal(spec.since, "timestamp"))
     if spec.until is not None:
@@ -276,7 +281,7 @@ def _rows(events: ir.Table, spec: FunnelSpec) -> ir.Table:
         t = t.filter(_any_of([t[name] for name in flags]))
     if not strict:
         t = t.mutate(pos=t.person_seq if "person_seq" in t.columns else _numbered(t, keys))
-    return t.select(*keys, *_carried(events, spec), "pos", "sec", "bv", *flags)
+    return t.select(*keys, *carried, "pos", "sec", "bv", *flags)
 
 
 def _roles(spec: FunnelSpec) -> list[str]:
@@ -557,13 +562,14 @@ def _step_position(counted: ir.Table, step: int) -> ir.IntegerValue:
     return ibis.ifelse(counted.reach >= step, position, ibis.null())
 
 
-def build_funnel_people(events: ir.Table, spec: FunnelSpec) -> ir.Table:
+def build_funnel_people(events: ir.Table, spec: FunnelSpec, ids: bool = True) -> ir.Table:
     """One row per counted unit: the steps it reached and when (an expression, not executed).
 
     Columns: the unit columns (``person_id``, plus ``session_id`` for sessions, plus ``attempt``
     — the entry's position — for attempts), ``reach`` (steps reached), ``t0`` … ``t{n-1}`` (epoch
     seconds of reaching each step, null past ``reach``) and ``segment`` (the breakdown value or
-    ``"other"``; null without ``by``).
+    ``"other"``; null without ``by``). ``ids=False``: the unit is told by its key, which may be
+    the integer ``person_key`` instead of ``person_id`` (for counting).
 
     Examples
     --------
@@ -574,7 +580,7 @@ def build_funnel_people(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     >>> build_funnel_people(events, FunnelSpec(steps=["a", "b"])).execute()["reach"].tolist()
     [2]
     """
-    rows = _rows(events, spec)
+    rows = _rows(events, spec, ids)
     if spec.order == "strict":
         chains = _chains_strict(rows, spec)
     else:
@@ -583,7 +589,8 @@ def build_funnel_people(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     counted = _segment(_counted(evaluated, spec), rows, spec)
     times = [f"t{k}" for k in range(len(spec.steps))]
     extra = ["e"] if spec.count == "attempts" else []
-    out = counted.select(*spec.unit_columns, *extra, "reach", *times, "segment")
+    units = [*spec.unit_columns] if ids else _keys(counted, spec)
+    out = counted.select(*units, *extra, "reach", *times, "segment")
     return out.rename({"attempt": "e"}) if extra else out
 
 
@@ -627,7 +634,7 @@ def build_funnel(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     >>> build_funnel(events, FunnelSpec(steps=["a", "b"])).execute()["people"].tolist()
     [1, 1]
     """
-    people = build_funnel_people(events, spec)
+    people = build_funnel_people(events, spec, ids=False)
     both = _step_stats(people, spec)
     aggs: dict[str, ir.Value] = {
         "people": both.count(),
