@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-__all__ = ["event_order", "has_sequence_keys", "sequence_columns"]
+__all__ = ["event_order", "has_sequence_keys", "person_column", "sequence_columns"]
 
 KEYS = ("person_key", "person_seq")
 
@@ -44,3 +44,9 @@ def has_sequence_keys(table: ir.Table) -> bool:
         return False
     missing = table.person_id.notnull() & (table.person_key.isnull() | table.person_seq.isnull())
     return not bool(table.filter(missing).limit(1).count().execute())
+
+
+def person_column(table: ir.Table) -> str:
+    """The column that tells people apart at least cost: the integer ``person_key`` where
+    every event of a known person carries it, else ``person_id`` (one small query)."""
+    return "person_key" if has_sequence_keys(table) else "person_id"

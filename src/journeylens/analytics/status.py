@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analytics.result import Result
+from journeylens.analytics.sequence import person_column
 
 if TYPE_CHECKING:
     from journeylens.workspace import Workspace
@@ -65,7 +66,7 @@ def run_status(workspace: Workspace) -> StatusResult:
     totals = workspace.store.execute(
         events.aggregate(
             events=events.count(),
-            people=events.person_id.nunique(),
+            people=events[person_column(events)].nunique(),
             sessions=events.session_id.nunique(),
             first_event=events.ts.min(),
             last_event=events.ts.max(),

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analytics.result import Result, frame_records
+from journeylens.analytics.sequence import person_column
 from journeylens.config import Config
 
 
@@ -48,9 +49,10 @@ def run_touchpoint_report(
     events: ibis.Table, catalog: ibis.Table, config: Config
 ) -> TouchpointReport:
     """Join the catalog to per-touchpoint volume and reach; list unmapped events."""
+    person = person_column(events)
     mapped = events.filter(events.touchpoint.notnull())
     volume = mapped.group_by("touchpoint").aggregate(
-        events=mapped.count(), people=mapped.person_id.nunique()
+        events=mapped.count(), people=mapped[person].nunique()
     )
     joined = catalog.left_join(volume, catalog.touchpoint == volume.touchpoint)
     table = joined.select(
@@ -74,7 +76,7 @@ def run_touchpoint_report(
     orphans = events.filter(events.touchpoint.isnull())
     unmapped = (
         orphans.group_by("event")
-        .aggregate(events=orphans.count(), people=orphans.person_id.nunique())
+        .aggregate(events=orphans.count(), people=orphans[person].nunique())
         .order_by([ibis.desc("events"), "event"])
         .execute()
     )
