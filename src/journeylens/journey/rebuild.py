@@ -3,8 +3,9 @@
 Two ways to the same placement:
 
 - :func:`rebuild_all` recomputes every row and writes each table once. It runs after a catalog
-  or session-gap change, for the first rows of a workspace, when the new rows outnumber the
-  stored ones, and on engines that cannot update rows in place.
+  or session-gap change, for the first rows of a workspace, when the new rows or the rows of
+  the people they touch are too many (``APPEND_MAX_SHARE``, ``APPEND_MAX_UPDATES``), and on
+  engines that cannot update rows in place.
 - :func:`append` stores new rows placed, then updates only the stored rows whose person,
   session or place in their sequence changed: the rows of every person who gained events or
   whose ids were linked by them. Its cost follows the new rows, not the stored ones (the
