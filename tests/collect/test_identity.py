@@ -31,6 +31,12 @@ ROWS = [
     ("2026-03-01T12:00:00Z", "login", "track", "dev-d", "dave-old"),
     ("2026-03-01T12:30:00Z", "alias", "alias", "dave-old", "dave"),
     ("2026-03-01T13:00:00Z", "purchase", "track", "dev-d2", "dave"),
+    # erin is renamed three times, each alias naming the id before (previousId): one person.
+    ("2026-03-02T09:00:00Z", "pricing_view", "track", "dev-e", "erin-1"),
+    ("2026-03-02T09:10:00Z", "alias", "alias", "erin-1", "erin-2"),
+    ("2026-03-02T09:20:00Z", "alias", "alias", "erin-2", "erin-3"),
+    ("2026-03-02T09:30:00Z", "alias", "alias", "erin-3", "erin-4"),
+    ("2026-03-02T09:40:00Z", "purchase", "track", "dev-e2", "erin-4"),
     # ghost never logs in.
     ("2026-03-01T14:00:00Z", "blog_view", "track", "ghost", ""),
     ("2026-03-01T14:05:00Z", "pricing_view", "track", "ghost", ""),
@@ -93,9 +99,14 @@ def test_an_anonymous_id_shared_by_two_users_goes_to_the_first_by_time(events):
 
 def test_an_alias_merges_the_previous_user_id_into_the_new_one(events):
     # The login as dave-old (on dev-d), the alias row and the purchase as dave are one person.
-    dave = events[events.event.isin(["login", "alias"]) | (events.user_id == "dave")]
+    dave = events[events.anonymous_id.isin(["dev-d", "dave-old", "dev-d2"])]
     assert dave.person_id.tolist() == ["dave", "dave", "dave"]
     assert "dave-old" not in set(events.person_id)
+
+
+def test_a_chain_of_aliases_resolves_to_its_last_id(events):
+    erin = events[events.anonymous_id.str.match(r"dev-e|erin")]
+    assert erin.person_id.tolist() == ["erin-4"] * 5
 
 
 def test_people_who_never_identify_keep_their_anonymous_id(events):
@@ -103,9 +114,9 @@ def test_people_who_never_identify_keep_their_anonymous_id(events):
 
 
 def test_status_counts_each_stitched_person_once(engine, imported):
-    # alice, bob, carol, dave, ghost; 14 rows.
+    # alice, bob, carol, dave, erin, ghost; 19 rows.
     status = imported(engine)[1]
-    assert (status["events"], status["people"]) == (14, 5)
+    assert (status["events"], status["people"]) == (19, 6)
 
 
 @pytest.mark.spark

@@ -8,7 +8,8 @@ Rules, in the engine:
    user id), as Mixpanel and Amplitude do.
 2. An ``alias`` row (``anonymous_id`` holds Segment's ``previousId``) links the previous id, which
    may itself be a user id, to the new ``user_id``: both users become one person, named by the
-   new id. Chains of aliases resolve one level deep per rebuild.
+   new id. This map resolves one alias of an alias; the rebuild follows longer chains to their
+   last id (``journey.rebuild``).
 3. ``person_id`` is the resolved user if there is one, else the anonymous id, so anonymous events
    before the login, on any device, join the person's journey.
 """

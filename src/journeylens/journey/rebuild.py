@@ -45,9 +45,11 @@ from journeylens.store import Store
 # a rebuild writes less (the rows of nearly every person change) and holds less in memory.
 APPEND_MAX_UPDATES = 4_000_000
 APPEND_MAX_SHARE = 0.5
+CHAIN_ROUNDS = 32  # alias chains up to 2**32 links long resolve to their last id
 SCRATCH = (
     "_event_map",
     "_id_map",
+    "_id_map_next",
     "_event_keys",
     "_new_rows",
     "_relinked",
@@ -89,7 +91,7 @@ def rebuild_all(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
     _store_event_map(store, config, events)
     # Identity and sessions are computed once into narrow scratch tables, which the rewrite of
     # each table joins: the engine never re-derives them per use.
-    store.materialize("_id_map", build_id_map(events))
+    _store_id_map(store, build_id_map(events))
     id_map = store.table("_id_map")
     store.materialize("_event_keys", build_event_keys(events, id_map, config.session_gap_minutes))
     conditional = conditional_matches(config.touchpoints)
@@ -117,7 +119,7 @@ def append(store: Store, config: Config, incoming: Mapping[str, ibis.Table]) -> 
         conditional = conditional_matches(config.touchpoints)
         placed = place_events(new, store.table("_event_map"), conditional)
         everything = events.union(placed)
-        store.materialize("_id_map", build_id_map(everything))
+        _store_id_map(store, build_id_map(everything))
         id_map = store.table("_id_map")
         store.materialize("_relinked", relinked_ids(id_map, store.table(IDENTITY)))
         store.materialize("_touched", touched_people(everything, id_map, store.table("_relinked")))
@@ -164,6 +166,30 @@ def _appendable(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
         return False
     new = int(store.execute(incoming["events"].count().name("n").as_table())["n"][0])
     return new <= APPEND_MAX_SHARE * stored
+
+
+def _store_id_map(store: Store, id_map: ibis.Table) -> None:
+    """``id_map`` as ``_id_map``, its alias chains followed to their ends.
+
+    An id aliased to an id that was itself aliased on (``u1 → u2 → u3 → u4``) resolves to the
+    last: each round maps every target through the map once more, which doubles the length
+    of chain resolved, until no target is itself mapped (at most ``CHAIN_ROUNDS`` rounds; a
+    cycle of aliases drops out, its ids each their own person).
+    """
+    store.materialize("_id_map", id_map)
+    for _ in range(CHAIN_ROUNDS):
+        current = store.table("_id_map")
+        then = current.select(_hop_from=current.alias_id, _hop_to=current.canonical_id)
+        open_chains = current.semi_join(then, current.canonical_id == then._hop_from)
+        if not int(store.execute(open_chains.count().name("n").as_table())["n"][0]):
+            return
+        joined = current.left_join(then, current.canonical_id == then._hop_from)
+        target = ibis.coalesce(joined._hop_to, joined.canonical_id)
+        followed = joined.select(alias_id=joined.alias_id, canonical_id=target)
+        kept = followed.filter(followed.alias_id != followed.canonical_id)
+        store.materialize("_id_map_next", kept.distinct())
+        store.drop("_id_map")
+        store.rename("_id_map_next", "_id_map")
 
 
 def _remember(store: Store, config: Config, id_map: ibis.Table) -> None:
