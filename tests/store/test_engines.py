@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from unittest import mock
 
 import pandas as pd
@@ -86,6 +87,28 @@ def test_a_replace_stopped_while_swapping_leaves_the_old_table(tmp_path, monkeyp
         with pytest.raises(OSError, match="stopped"):
             store.replace("t", t.mutate(id=t.id + 1))
         assert ids(store, "t") == [0, 1]
+
+
+@pytest.mark.spark
+def test_a_spark_replace_stopped_mid_swap_is_undone_at_the_next_open(tmp_path, monkeypatch):
+    real_rename = Path.rename
+    renames: list[Path] = []
+
+    def stop_at_the_second(self: Path, target: Path) -> Path:
+        renames.append(self)  # the first moves the old table aside, the second the new one in
+        if len(renames) == 2:
+            raise OSError("stopped")
+        return real_rename(self, target)
+
+    with connect("spark", tmp_path) as store:
+        store.write("t", rows(2))
+        t = store.table("t")
+        monkeypatch.setattr(Path, "rename", stop_at_the_second)
+        with pytest.raises(OSError, match="stopped"):
+            store.replace("t", t.mutate(id=t.id + 1))
+        monkeypatch.undo()
+    with connect("spark", tmp_path) as again:
+        assert ids(again, "t") == [0, 1]
 
 
 def test_updates_and_transactions_where_the_engine_has_them(store):

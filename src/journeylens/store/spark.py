@@ -147,6 +147,11 @@ class SparkStore(Store):
             write(self.path / name)
             self._register(name, target)
 
+    def replace(self, name: str, expr: ibis.Table) -> None:
+        # An overwrite writes a fresh directory from the old one, then swaps the two by renames
+        # that an interrupted run undoes on the next open (``_recover``): never without a table.
+        self.write(name, expr, overwrite=True)
+
     def drop(self, name: str) -> None:
         self._unregister(name)
         shutil.rmtree(self.path / name, ignore_errors=True)
