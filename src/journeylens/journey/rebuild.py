@@ -125,7 +125,7 @@ def append(store: Store, config: Config, incoming: Mapping[str, ibis.Table]) -> 
         store.materialize("_touched", touched_people(everything, id_map, store.table("_relinked")))
         touched = store.table("_touched")
         rows = people_rows(everything, touched)
-        updates = int(store.execute(rows.count().name("n").as_table())["n"][0])
+        updates = store.count(rows)
         if updates > min(APPEND_MAX_UPDATES, APPEND_MAX_SHARE * store.count("events")):
             return False
         store.materialize("_people_rows", rows)
@@ -139,8 +139,7 @@ def append(store: Store, config: Config, incoming: Mapping[str, ibis.Table]) -> 
         _update_feedback_people(store, id_map)  # ids the new events linked
         _remember(store, config, id_map)
     else:
-        store.materialize("_id_map", store.table(IDENTITY))
-        id_map = store.table("_id_map")
+        id_map = store.table(IDENTITY)  # the events did not change, nor did their identity
     if "feedback" in incoming:
         answers = _conformed(incoming["feedback"], "feedback")
         catalog = store.table("touchpoints")
@@ -164,7 +163,7 @@ def _appendable(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
     stored = store.count("events")
     if not stored:
         return False
-    new = int(store.execute(incoming["events"].count().name("n").as_table())["n"][0])
+    new = store.count(incoming["events"])
     return new <= APPEND_MAX_SHARE * stored
 
 
@@ -181,7 +180,7 @@ def _store_id_map(store: Store, id_map: ibis.Table) -> None:
         current = store.table("_id_map")
         then = current.select(_hop_from=current.alias_id, _hop_to=current.canonical_id)
         open_chains = current.semi_join(then, current.canonical_id == then._hop_from)
-        if not int(store.execute(open_chains.count().name("n").as_table())["n"][0]):
+        if not store.count(open_chains):
             return
         joined = current.left_join(then, current.canonical_id == then._hop_from)
         target = ibis.coalesce(joined._hop_to, joined.canonical_id)

@@ -65,8 +65,10 @@ class Store(ABC):
     def to_arrow(self, expr: ibis.Table) -> pa.Table:
         return expr.to_pyarrow()
 
-    def count(self, name: str) -> int:
-        return int(self.table(name).count().execute())
+    def count(self, table: str | ibis.Table) -> int:
+        """The rows of the table ``table`` names, or of an expression."""
+        rows = self.table(table) if isinstance(table, str) else table
+        return int(rows.count().execute())
 
     @abstractmethod
     def write(self, name: str, data: pa.Table | ibis.Table, overwrite: bool = False) -> None:
@@ -77,11 +79,16 @@ class Store(ABC):
         """Drop a table if it exists."""
 
     def replace(self, name: str, expr: ibis.Table) -> None:
-        """Replace ``name`` with the result of ``expr``, which may read ``name`` itself."""
+        """Replace ``name`` with the result of ``expr``, which may read ``name`` itself.
+
+        The new rows are written first, then swapped in by one transaction: a stop at any point
+        leaves the old table or the new one, never none. Engines without transactions swap
+        their own way."""
         staging = f"_{name}_next"
         self.write(staging, expr, overwrite=True)
-        self.drop(name)
-        self.rename(staging, name)
+        with self.transaction():
+            self.drop(name)
+            self.rename(staging, name)
 
     def update(self, name: str, changes: ibis.Table, key: str) -> None:
         """Set the other columns of ``changes`` on the rows of ``name`` with the same ``key``

@@ -102,15 +102,6 @@ class DuckDBStore(Store):
             raise
         self.raw.commit()
 
-    def replace(self, name: str, expr: ibis.Table) -> None:
-        # The new rows are written first, then swapped in by one transaction: a stop at any
-        # point leaves the old table or the new one, never none.
-        staging = f"_{name}_next"
-        self.write(staging, expr, overwrite=True)
-        with self.transaction():
-            self.drop(name)
-            self.rename(staging, name)
-
     def drop(self, name: str) -> None:
         self.con.drop_table(name, force=True)
 
