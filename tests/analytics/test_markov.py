@@ -79,6 +79,24 @@ def test_second_order_states_are_the_last_two_touches():
     assert effects == pytest.approx({"a": 0.5, "b": 1.0})
 
 
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_name_with_the_shown_separator_stays_one_value(order):
+    # Page titles and breadcrumbs are named "Home > Shop": the chain must not split them.
+    people = {
+        "p": [("Home > Shop", "2026-01-01"), ("mail", "+1h"), ("purchase", "+1h")],
+        "q": [("Home > Shop", "2026-01-01"), ("purchase", "+1h")],
+        "r": [("mail", "2026-01-01")],
+    }
+    plain = {n: [(e.replace("Home > Shop", "shop"), t) for e, t in p] for n, p in people.items()}
+    spec = AttributionSpec("markov", markov_order=order)
+    named = run_attribution(ibis.memtable(journeys(people)), spec).removal_effects
+    renamed = run_attribution(ibis.memtable(journeys(plain)), spec).removal_effects
+    got = named.set_index("touchpoint")["removal_effect"].to_dict()
+    want = renamed.set_index("touchpoint")["removal_effect"].to_dict()
+    assert got == pytest.approx({"Home > Shop" if k == "shop" else k: v for k, v in want.items()})
+    assert got["Home > Shop"] > 0
+
+
 def test_removal_effects_are_never_negative_and_deterministic():
     rng = np.random.default_rng(3)
     counts = pd.DataFrame(

@@ -24,7 +24,10 @@ import numpy as np
 import pandas as pd
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
-SEP = ">"
+# Joins the values of a state of order 2 or more: a character no touchpoint, channel or campaign
+# name carries (names such as ``Home > Shop`` do carry ``>``). Shown as ``SHOWN_SEP``.
+SEP = "\x1f"
+SHOWN_SEP = ">"
 MAX_STATES = 4000
 
 
@@ -73,7 +76,7 @@ def build_transitions(touches: ir.Table, order: int = 1) -> ir.Table:
 
 
 def components(state: str) -> frozenset[str]:
-    """The values a state is made of (``"a>b"`` → ``{a, b}``)."""
+    """The values a state is made of (``"a\\x1fb"`` → ``{a, b}``)."""
     return frozenset() if state == START else frozenset(state.split(SEP))
 
 
@@ -172,7 +175,8 @@ def share(effects: pd.Series, total: float) -> pd.Series:
 
 
 def transition_matrix(counts: pd.DataFrame) -> pd.DataFrame:
-    """Rows ``from``, ``to``, ``count``, ``probability`` (each ``from`` sums to 1).
+    """Rows ``from``, ``to``, ``count``, ``probability`` (each ``from`` sums to 1); a state of
+    several values is shown ``a>b``.
 
     Examples
     --------
@@ -182,5 +186,7 @@ def transition_matrix(counts: pd.DataFrame) -> pd.DataFrame:
     [1.0, 0.5, 0.5]
     """
     frame = counts[["from", "to", "count"]].copy()
+    for column in ("from", "to"):
+        frame[column] = frame[column].str.replace(SEP, SHOWN_SEP, regex=False)
     frame["probability"] = frame["count"] / frame.groupby("from")["count"].transform("sum")
     return frame.sort_values(["from", "to"]).reset_index(drop=True)

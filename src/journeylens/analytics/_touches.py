@@ -19,12 +19,14 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
+from journeylens.analytics.packing import pack, unpack
 from journeylens.analytics.sequence import has_sequence_keys
 from journeylens.store.portable import epoch_seconds
 
 LEVELS = ("touchpoint", "channel", "campaign")
 NONE_LABEL = "(none)"
 PERSON = "person"
+RUNNING = (("touches", 32), ("conversions", 31))  # a person's counts so far (see ``_stream``)
 
 
 def _key(events: ir.Table, level: str) -> ir.StringValue:
@@ -72,10 +74,15 @@ def _stream(
     order = ["t", "conv", *tiebreak]
     running = ibis.cumulative_window(group_by=PERSON, order_by=order)
     ordered = ibis.window(group_by=PERSON, order_by=order)
-    return rows.mutate(
-        journey=rows.conv.sum().over(running) - rows.conv,
-        ordinal=(1 - rows.conv).sum().over(running),
+    # Conversions and touches so far, counted by one running sum of the two packed side by side.
+    so_far = pack(RUNNING, conversions=rows.conv, touches=1 - rows.conv).sum().over(running)
+    counted = rows.mutate(
+        _so_far=so_far,
         **{f"prev_{b}": rows.key.lag(b).over(ordered) for b in range(1, lags + 1)},
+    )
+    return counted.mutate(
+        journey=unpack(counted._so_far, RUNNING, "conversions") - counted.conv,
+        ordinal=unpack(counted._so_far, RUNNING, "touches"),
     )
 
 

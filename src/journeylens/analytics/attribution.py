@@ -445,7 +445,7 @@ def _run(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> Attribut
         frames.append(markov)
         queries.append(query)
     shapleys = {"shapley", "shapley_ordered"} & set(spec.models)
-    players = sorted(touches.select("key").distinct().execute()["key"]) if shapleys else []
+    players = _players(touches, effects) if shapleys else []
     if "shapley" in spec.models:
         shapley, query = _run_shapley(touches, spec, players)
         frames.append(shapley)
@@ -466,6 +466,14 @@ def _run(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> Attribut
     return AttributionResult(
         spec, long, totals, matrix, effects, tuple(queries), shapley_positions=positions
     )
+
+
+def _players(touches: ir.Table, effects: pd.DataFrame | None) -> list[str]:
+    """Every value of a touch, sorted: the Markov chain's values where it ran (its states are
+    made of every touch's value), else one query."""
+    if effects is not None:
+        return sorted(effects["key"])
+    return sorted(touches.select("key").distinct().execute()["key"])
 
 
 def _sort_key(spec: AttributionSpec) -> Callable[[pd.Series], pd.Series]:
