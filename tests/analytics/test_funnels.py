@@ -450,6 +450,9 @@ def test_filter_values_are_literals_not_sql(events: Events) -> None:
         ({"steps": ["a", "b"], "by_step": 3}, "Invalid by_step 3"),
         ({"steps": ["a", "b"], "top": 0}, "Invalid top 0"),
         ({"steps": "a"}, "needs a list of steps"),
+        ({"steps": ["Add: to cart"]}, "write 'event:Add: to cart' or quote the name"),
+        ({"steps": ['"cart" page']}, "'page' after its quoted name"),
+        ({"steps": ["cart [blue]"]}, "quote a name that holds brackets"),
     ],
 )
 def test_bad_specs_name_the_bad_value(kwargs: dict, message: str) -> None:
@@ -462,6 +465,14 @@ def test_parse_step_and_duration() -> None:
     assert (step.kind, step.name, len(step.filters)) == ("touchpoint", "Checkout Page", 2)
     assert parse_step("event:app:open").name == "app:open"
     assert parse_step("[plan=pro]").name is None
+    # Quoted names are taken as written: brackets, colons and '>' included.
+    quoted = parse_step('touchpoint:"Home > Shop [beta]"[device=mobile]')
+    assert (quoted.kind, quoted.name, quoted.filters[0].key) == (
+        "touchpoint",
+        "Home > Shop [beta]",
+        "device",
+    )
+    assert parse_step("'Add: to cart [blue]'").name == "Add: to cart [blue]"
     assert [parse_duration(t) for t in ("30s", "30m", "2h", "7d", "1w")] == [
         30,
         1800,

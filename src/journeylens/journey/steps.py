@@ -45,6 +45,10 @@ UNFILTERABLE = frozenset({"ts", "received_at", "properties"})
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _KIND = re.compile(r"^([A-Za-z_]+):(.*)$", re.DOTALL)
+# A name in quotes, for names that hold ``[`` or start like a kind (``"Add: to cart [blue]"``).
+_QUOTED_NAME = re.compile(
+    r"""^\s*(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)')(?P<tail>.*)$""", re.DOTALL
+)
 # A filter's opening: "[", a key (checked apart by ``check_key``, for a clear message) and an
 # operator.
 _FILTER_START = r"\[\s*(?P<key>[A-Za-z_$][A-Za-z0-9_.$-]*)\s*(?P<op>>=|<=|!=|>|<|=|~)"
@@ -170,7 +174,8 @@ def _parse_filters(rest: str, text: str, what: str = "step") -> tuple[str, tuple
             raise SpecError(
                 f"Cannot read the filter {tail.strip()!r} in {what} {text!r}: write "
                 "[key op value] with op one of =, !=, >, >=, <, <=, ~ (a glob), "
-                "e.g. event:purchase[revenue>100]."
+                "e.g. event:purchase[revenue>100]; quote a name that holds brackets, "
+                'e.g. "Add to cart [blue]".'
             )
         raw = match["value"]
         value = _value(raw) if match["op"] != "~" else _unquoted(raw)  # a glob is text
@@ -215,7 +220,8 @@ def parse_step(text: str) -> Step:
     ----------
     text
         ``event:NAME``, ``touchpoint:NAME`` or ``stage:NAME``; a bare ``NAME`` means
-        ``event:NAME``. Filters in brackets compare a canonical column (``channel``,
+        ``event:NAME``. A name in quotes is taken as written (``"Add to cart [blue]"``, whose
+        brackets are no filter). Filters in brackets compare a canonical column (``channel``,
         ``revenue``, ...) or a JSON property; numbers compare numerically, quoted or other
         values compare as text (``=`` and ``!=`` only). A step may be filters alone.
 
@@ -236,6 +242,8 @@ def parse_step(text: str) -> Step:
     ('event', 'purchase', '>', 100.0)
     >>> parse_step("signup").kind
     'event'
+    >>> parse_step('touchpoint:"Home > Shop [beta]"[device=mobile]').name
+    'Home > Shop [beta]'
     """
     if not isinstance(text, str) or not text.strip():
         raise SpecError(f"Empty funnel step {text!r}: name an event, e.g. 'event:signup'.")
@@ -247,13 +255,28 @@ def parse_step(text: str) -> Step:
         if kind not in KIND_COLUMNS:
             raise SpecError(
                 f"Unknown step kind {kind!r} in step {clean!r}.{did_you_mean(kind, KIND_COLUMNS)}"
-                f" Known: {', '.join(repr(k) for k in KIND_COLUMNS)}; write "
-                f"'event:{rest}' for an event whose name contains ':'."
+                f" Known: {', '.join(repr(k) for k in KIND_COLUMNS)}; for an event whose name "
+                f"contains ':', write 'event:{clean}' or quote the name."
             )
-    name, filters = _parse_filters(rest, clean)
+    name, filters = _quoted_name(rest, clean) or _parse_filters(rest, clean)
     if not name and not filters:
         raise SpecError(f"Step {clean!r} names nothing: write e.g. 'event:signup' or '[plan=pro]'.")
     return Step(text=clean, kind=kind, name=name or None, filters=filters)
+
+
+def _quoted_name(rest: str, text: str) -> tuple[str, tuple[Filter, ...]] | None:
+    """A quoted name and the filters after it; None when the name is not quoted."""
+    match = _QUOTED_NAME.match(rest)
+    if match is None:
+        return None
+    tail = match["tail"].strip()
+    if tail and not tail.startswith("["):
+        raise SpecError(
+            f"Step {text!r} has {tail!r} after its quoted name: only [key op value] filters "
+            "may follow it."
+        )
+    name = match["double"] if match["double"] is not None else match["single"]
+    return name, _parse_filters(tail, text)[1]
 
 
 def check_key(key: str, what: str) -> str:
