@@ -161,6 +161,13 @@ def import_(
         typer.echo("See them with: journeylens rejected")
 
 
+def _warn_currency(ws: Workspace) -> None:
+    """On standard error: revenue summed across currencies it cannot convert."""
+    note = ws.currency_note()
+    if note:
+        typer.echo(f"Note: {note}", err=True)
+
+
 class _progress:
     """A progress bar on a terminal; nothing when output is redirected."""
 
@@ -204,7 +211,10 @@ def status(
     from journeylens.cli_output import emit
 
     with _open(workspace, engine) as ws:
-        emit(ws.status(), _check_format(fmt), "Workspace status")
+        result = ws.status()
+        emit(result, _check_format(fmt), "Workspace status")
+        if result.currency_note:
+            typer.echo(f"Note: {result.currency_note}", err=True)
 
 
 @app.command()
@@ -590,6 +600,7 @@ def attribution(
         )
         title = "Cut list" if cut_list else "ROI" if roi else "Attribution"
         emit(result, fmt, title)
+        _warn_currency(ws)
 
 
 ChangeOpts = {
@@ -669,6 +680,7 @@ def friction(
             emit(change, fmt, f"Friction before and after {at:%Y-%m-%d}")
             return
         result = run_friction(events, spec, ws.feedback)
+        _warn_currency(ws)
     emit(result, fmt, "Friction points")
     if fmt == "table":
         lines = [f"{i}. {text}" for i, text in enumerate(result.rows.get("explanation", []), 1)]

@@ -15,6 +15,7 @@ from typing import Any
 import tomli_w
 
 from journeylens.errors import ConfigError, SpecError, unknown
+from journeylens.journey.currency import normalized_code
 from journeylens.journey.steps import split_conditions
 from journeylens.schema import COST_PERIODS, TOUCHPOINT_KINDS
 
@@ -89,6 +90,10 @@ class Config:
     max_properties_chars: int = 1_048_576
     max_future_hours: int = 24
     placeholder_ids: tuple[str, ...] = PLACEHOLDER_IDS
+    # Revenue is reported in ``report_currency``, converted at ``currency_rates`` (units of each
+    # currency per unit of it); None: revenue is read as stored (see ``journey.currency``).
+    report_currency: str | None = None
+    currency_rates: tuple[tuple[str, float], ...] = ()
 
     @property
     def stage_keys(self) -> tuple[str, ...]:
@@ -106,7 +111,16 @@ class Config:
     def with_touchpoints(self, touchpoints: tuple[Touchpoint, ...]) -> Config:
         return replace(self, touchpoints=touchpoints)
 
+    def with_currency(self, report: str, rates: dict[str, float]) -> Config:
+        """This config reporting revenue in ``report``, converted at ``rates``."""
+        return replace(self, report_currency=report, currency_rates=tuple(sorted(rates.items())))
+
     def to_toml(self) -> dict[str, Any]:
+        currency = (
+            {"currency": {"report": self.report_currency, "rates": dict(self.currency_rates)}}
+            if self.report_currency
+            else {}
+        )
         return {
             "workspace": {
                 "name": self.name,
@@ -127,6 +141,7 @@ class Config:
                 "max_future_hours": self.max_future_hours,
                 "placeholder_ids": list(self.placeholder_ids),
             },
+            **currency,
             "stages": [{"key": s.key, "labels": dict(s.labels)} for s in self.stages],
             "touchpoints": [t.to_toml() for t in self.touchpoints],
         }
@@ -157,6 +172,34 @@ def _placeholder_ids(reader: _Reader) -> tuple[str, ...]:
         return PLACEHOLDER_IDS
     given = reader.strings(table, "import.placeholder_ids", "placeholder_ids")
     return tuple(dict.fromkeys(value.strip().lower() for value in given))
+
+
+def _currency(reader: _Reader) -> tuple[str | None, dict[str, float]]:
+    """``[currency]``: the reporting currency and the rates (units per unit of it), codes in
+    upper case."""
+    table = reader.table("currency")
+    rates_raw = table.get("rates", {})
+    if not isinstance(rates_raw, dict):
+        raise reader._fail("currency.rates", "a table of currency = rate", rates_raw)
+    if "report" not in table:
+        if rates_raw:
+            raise ConfigError(
+                f"{reader.source}: 'currency.rates' needs 'currency.report', the currency the "
+                'rates convert to (e.g. report = "EUR").'
+            )
+        return None, {}
+    report = normalized_code(reader.string(table, "currency.report", "report"))
+    rates: dict[str, float] = {}
+    for name, rate in rates_raw.items():
+        if not isinstance(rate, int | float) or isinstance(rate, bool) or not rate > 0:
+            raise reader._fail(f"currency.rates.{name}", "a number above 0", rate)
+        code = normalized_code(name)
+        if code == report and rate != 1:
+            expected = f"1 ({report} is the report currency)"
+            raise reader._fail(f"currency.rates.{name}", expected, rate)
+        rates[code] = float(rate)
+    rates.pop(report, None)
+    return report, rates
 
 
 def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
@@ -203,6 +246,9 @@ def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
         ),
         placeholder_ids=_placeholder_ids(reader),
     )
+    report, rates = _currency(reader)
+    if report is not None:
+        config = config.with_currency(report, rates)
     touchpoints = tuple(
         parse_touchpoint(config, t, f"touchpoints[{i}]")
         for i, t in enumerate(reader.items("touchpoints"))

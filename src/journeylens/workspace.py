@@ -30,6 +30,7 @@ from journeylens.config import (
 )
 from journeylens.errors import ImportFileError, WorkspaceError
 from journeylens.journey.catalog import catalog_table, conditional_matches
+from journeylens.journey.currency import in_report_currency, revenue_currencies
 from journeylens.journey.rebuild import rebuild
 from journeylens.journey.templates import DEFAULT_TEMPLATE, load_template
 from journeylens.store import Store, connect
@@ -48,7 +49,36 @@ class Workspace:
     # -- tables -------------------------------------------------------------------------
     @property
     def events(self) -> ibis.Table:
-        return self.store.table("events")
+        """The events, with revenue in the config's reporting currency when it names one."""
+        events = self.store.table("events")
+        if self.config.report_currency is None:
+            return events
+        rates = dict(self.config.currency_rates)
+        return in_report_currency(events, self.config.report_currency, rates)
+
+    def currency_note(self, found: Sequence[str | None] | None = None) -> str | None:
+        """A warning when revenue is summed across currencies it cannot convert: several
+        currencies and no reporting currency, or currencies without a rate (None: all well).
+
+        ``found``: the currencies of the stored revenue, when already known."""
+        if found is None:
+            found = revenue_currencies(self.store.table("events"))["currency"].tolist()
+        named = [c for c in found if c is not None]
+        report = self.config.report_currency
+        if report is None:
+            if len(named) < 2:
+                return None
+            return (
+                f"Revenue is in {len(named)} currencies ({', '.join(named)}) and is summed as it "
+                "is: set [currency] report and rates in journeylens.toml to convert it to one."
+            )
+        missing = [c for c in named if c != report and c not in dict(self.config.currency_rates)]
+        if not missing:
+            return None
+        return (
+            f"Revenue in {', '.join(missing)} has no rate to {report} in journeylens.toml "
+            "([currency.rates]) and is left out of revenue figures."
+        )
 
     @property
     def feedback(self) -> ibis.Table:
@@ -128,9 +158,12 @@ class Workspace:
         checkout friction) into this workspace."""
         import time
 
-        from journeylens.demo import generate
+        from journeylens.demo import REPORT_CURRENCY, currency_rates, generate
 
         started = time.perf_counter()
+        # The demo's markets pay in five currencies: its revenue is reported in euros.
+        self.config = self.config.with_currency(REPORT_CURRENCY, currency_rates())
+        save_config(self.config, self.path)
         counts = {"events": 0, "feedback": 0}
         for event_batch, feedback_batch in generate(
             self.config, events=events, seed=seed, friction=friction

@@ -47,6 +47,9 @@ def test_status_json_has_the_documented_shape(demo_ws):
     assert data["feedback"] > 0
     assert data["rejected"] == 0
     assert data["rejected_by_reason"] == {}
+    # The demo's markets pay in five currencies, reported in euros (no note to print).
+    assert set(data["revenue_by_currency"]) == {"EUR", "SEK", "NOK", "RON", "CNY"}
+    assert (data["report_currency"], data["currency_note"]) == ("EUR", None)
 
 
 def test_stages_json_records(demo_ws):

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from journeylens.analytics.result import Result
 from journeylens.analytics.sequence import person_column
+from journeylens.journey.currency import revenue_currencies
 
 if TYPE_CHECKING:
     from journeylens.workspace import Workspace
@@ -27,6 +28,10 @@ class StatusResult(Result):
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     first_event: Any = None
     last_event: Any = None
+    # Per currency of the events with revenue, as stored: {"SEK": {"events": n, "revenue": x}}.
+    revenue_by_currency: dict[str | None, dict[str, float]] = field(default_factory=dict)
+    report_currency: str | None = None
+    currency_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from journeylens.analytics.result import json_ready
@@ -41,6 +46,11 @@ class StatusResult(Result):
                 "rejected_by_reason": self.rejected_by_reason,
                 "first_event": self.first_event,
                 "last_event": self.last_event,
+                "revenue_by_currency": {
+                    code or "(none)": totals for code, totals in self.revenue_by_currency.items()
+                },
+                "report_currency": self.report_currency,
+                "currency_note": self.currency_note,
             }
         )
 
@@ -53,6 +63,10 @@ class StatusResult(Result):
             ("rejected", self.rejected),
         ]
         rows += [(f"rejected: {reason}", n) for reason, n in self.rejected_by_reason.items()]
+        rows += [
+            (f"events with revenue in {code or '(no currency)'}", int(totals["events"]))
+            for code, totals in self.revenue_by_currency.items()
+        ]
         return pd.DataFrame(rows, columns=["what", "count"])
 
     def figure(self) -> go.Figure:
@@ -78,6 +92,13 @@ def run_status(workspace: Workspace) -> StatusResult:
     )
     by_reason = {str(r): int(n) for r, n in zip(reasons["reason"], reasons["n"], strict=True)}
     by_reason = dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0])))
+    currencies = revenue_currencies(workspace.store.table("events"))
+    by_currency = {
+        code: {"events": int(n), "revenue": float(total)}
+        for code, n, total in zip(
+            currencies["currency"], currencies["events"], currencies["revenue"], strict=True
+        )
+    }
     return StatusResult(
         events=int(totals["events"]),
         people=int(totals["people"]),
@@ -87,4 +108,7 @@ def run_status(workspace: Workspace) -> StatusResult:
         rejected_by_reason=by_reason,
         first_event=None if pd.isna(totals["first_event"]) else totals["first_event"],
         last_event=None if pd.isna(totals["last_event"]) else totals["last_event"],
+        revenue_by_currency=by_currency,
+        report_currency=workspace.config.report_currency,
+        currency_note=workspace.currency_note(list(by_currency)),
     )

@@ -52,6 +52,14 @@ MARKETS = (  # (language, currency, units per EUR)
     ("zh", "CNY", 7.8),
     ("en", "EUR", 1.0),
 )
+REPORT_CURRENCY = "EUR"  # the demo's catalog costs are in euros; its markets pay in their own
+
+
+def currency_rates() -> dict[str, float]:
+    """The demo markets' exchange rates: units of each currency per euro."""
+    return {code: rate for _, code, rate in MARKETS if code != REPORT_CURRENCY}
+
+
 UTM: dict[str, tuple[tuple[str, str, str | None], ...]] = {
     "search_ad_click": (
         ("google", "cpc", "brand_search"),
