@@ -1170,6 +1170,29 @@ def test_a_process_mining_event_log_imports_with_its_xes_names(ws, tmp_path):
     assert json.loads(stored["properties"].iloc[1]) == {"org:resource": "Mike"}
 
 
+def test_headers_written_another_way_find_their_columns(ws, tmp_path):
+    # A spreadsheet's headers: other case, spaces, camelCase; an exact name still wins.
+    text = (
+        "\ufeffUser ID;EventName;Event Time;Revenue;user-id;Type\n"
+        "u1;visit;2026-01-05;;x;shoe\n"
+        "u1;purchase;2026-01-06 10:00;12.5;y;shoe\n"
+    )
+    summary = ws.import_files([write(tmp_path / "sheet.csv", text)])
+    assert (summary.stored, summary.rejected) == (2, 0)
+    stored = events(ws)
+    assert stored["event"].tolist() == ["visit", "purchase"]
+    assert stored["person_id"].tolist() == ["u1", "u1"]  # the first "userid" column, not user-id
+    assert stored["revenue"].tolist()[1] == 12.5
+    # A product's "Type" is no Segment call type: it stays a property.
+    assert [json.loads(p) for p in stored["properties"]] == [
+        {"user-id": "x", "Type": "shoe"},
+        {"user-id": "y", "Type": "shoe"},
+    ]
+    exact = "user_id,User ID,ts,event\nu2,u3,2026-01-05,visit\n"
+    ws.import_files([write(tmp_path / "exact.csv", exact)])
+    assert "u2" in set(events(ws)["person_id"])
+
+
 def test_posthog_and_amplitude_exports_give_device_and_campaign(ws, tmp_path):
     posthog = pd.DataFrame(
         {

@@ -74,6 +74,12 @@ NOT_OURS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Columns only their exact (or another tool's) name reads: their values come from a closed list
+# or are JSON, and a header that merely looks like one (a product's "Type", a project's "Stage")
+# would reject every row.
+NOT_LOOSE = frozenset({"type", "stage", "interaction", "properties"})
+
+
 def parse_map(pairs: Sequence[str], option: str = "--map") -> dict[str, str]:
     """Parse ``canonical=source`` pairs (``--set``: ``canonical=value``) from the command line."""
     example = "metric=nps" if option == "--set" else "ts=created_at"
@@ -153,12 +159,32 @@ def plan_columns(
         if found is not None:
             plan[found] = canonical
             taken.add(canonical)
+    # Last, names written another way: "Timestamp", "User ID", "EventName" (a spreadsheet's or
+    # a BI tool's headers) for ts, user_id and event_name.
+    loose: dict[str, str] = {}
+    for name in columns:
+        if name not in plan:
+            loose.setdefault(loose_name(name), name)
+    for canonical in wanted:
+        if canonical in taken or canonical in foreign or canonical in NOT_LOOSE:
+            continue
+        candidates = (loose_name(n) for n in (canonical, *ALIASES.get(canonical, ())))
+        found = next((loose[c] for c in candidates if c in loose and loose[c] not in plan), None)
+        if found is not None:
+            plan[found] = canonical
+            taken.add(canonical)
     if columns:
         present = set(plan.values()) | set(constants)
         if kind == "events":
             present |= lifted_columns(nested_keys or {})
         _check_required(path, kind, present, columns)
     return plan
+
+
+def loose_name(name: str) -> str:
+    """A column name as compared when no name matches exactly: lower case, letters and digits
+    only (``"User ID"``, ``"userId"`` and ``"user_id"`` are all ``"userid"``)."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
 
 
 def constant_params(constants: Mapping[str, str]) -> dict[str, str]:
