@@ -1193,6 +1193,26 @@ def test_headers_written_another_way_find_their_columns(ws, tmp_path):
     assert "u2" in set(events(ws)["person_id"])
 
 
+def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
+    text = (
+        "Response ID,Submitted At,Email,Score,Comment\n"
+        "r1,2026-01-05 10:00,a@x.com,9,Great service\n"
+        'r2,2026-01-06 11:00,b@x.com,3,"Slow delivery, bad support"\n'
+    )
+    summary = ws.import_files(
+        [write(tmp_path / "survey.csv", text)],
+        kind="feedback",
+        mapping={"user_id": "Email"},
+        constants={"metric": "nps"},
+    )
+    assert (summary.stored, summary.rejected) == (2, 0)
+    answers = ws.feedback.order_by("ts").execute()
+    assert answers["feedback_id"].tolist() == ["r1", "r2"]
+    assert answers["person_id"].tolist() == ["a@x.com", "b@x.com"]
+    assert answers["score"].tolist() == [9.0, 3.0]
+    assert str(answers["ts"].iloc[1]) == "2026-01-06 11:00:00"
+
+
 def test_posthog_and_amplitude_exports_give_device_and_campaign(ws, tmp_path):
     posthog = pd.DataFrame(
         {

@@ -42,6 +42,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "time:timestamp",
         "derived_tstamp",
         "collector_tstamp",
+        # Database tables and survey tools' exports (Typeform, Qualtrics), last: a file with one
+        # of the names above means it.
+        "created_at",
+        "submitted_at",
+        "recorded_date",
+        "datetime",
+        "date",
     ),
     "received_at": ("receivedAt", "server_received_time", "collector_tstamp"),
     "anonymous_id": (
@@ -56,7 +63,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     # PostHog's person, into which it merged the ids; a process-mining log's case.
     "user_id": ("userId", "person_id", "case:concept:name"),
     "event": ("event_name", "event_type", "name", "concept:name"),
-    "feedback_id": ("feedbackId",),
+    "feedback_id": ("feedbackId", "response_id", "responseId"),
     "source": ("utm_source", "context_campaign_source", "mkt_source"),
     "medium": ("utm_medium", "context_campaign_medium", "mkt_medium"),
     "campaign": ("utm_campaign", "context_campaign_name", "mkt_campaign"),
