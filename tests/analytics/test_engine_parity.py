@@ -87,6 +87,9 @@ def _load(directory: Path) -> Workspace:
 
 def _copy(source: Workspace, directory: Path) -> Workspace:
     ws = init_workspace(directory / "spark", TEMPLATE, engine="spark")
+    assert source.config.report_currency is not None  # the demo reports euros: so does the copy
+    rates = dict(source.config.currency_rates)
+    ws.config = ws.config.with_currency(source.config.report_currency, rates)
     for table in ("events", "feedback", "touchpoints"):
         ws.store.write(table, source.store.to_arrow(source.store.table(table)), overwrite=True)
     return ws
