@@ -108,8 +108,10 @@ TABLES: dict[str, ibis.Schema] = {
 
 # Columns an importer fills from the file; the rest are derived by journeylens.
 # ``person_key`` numbers the people (see ``journey.rebuild``) and ``person_seq`` numbers each
-# person's events in ``(ts, event_id)`` order from 1: integer keys for fast windows and joins.
+# person's events in ``SEQUENCE_ORDER`` from 1: integer keys for fast windows and joins.
 DERIVED_EVENT_COLUMNS = ("person_id", "session_id", "person_key", "person_seq")
+# What orders a person's events: time, then as received (a file's rows in its order), then id.
+SEQUENCE_ORDER = ("ts", "received_at", "event_id")
 
 EVENT_TYPES = ("track", "page", "screen", "identify", "alias", "group")
 FEEDBACK_METRICS = ("nps", "csat", "ces", "success", "emotion")

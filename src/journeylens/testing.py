@@ -78,7 +78,8 @@ def _number_people(rows: list[dict[str, Any]]) -> None:
     """Fill ``person_key`` and ``person_seq`` as a rebuild does (see ``collect.sessions``)."""
     keys = {p: k for k, p in enumerate(sorted({r["person_id"] for r in rows}), start=1)}
     seq: dict[str, int] = {}
-    for row in sorted(rows, key=lambda r: (r["person_id"], r["ts"], r["event_id"])):
+    order = ("person_id", "ts", "received_at", "event_id")
+    for row in sorted(rows, key=lambda r: tuple(r[c] for c in order)):
         seq[row["person_id"]] = seq.get(row["person_id"], 0) + 1
         row["person_key"], row["person_seq"] = keys[row["person_id"]], seq[row["person_id"]]
 

@@ -1,9 +1,9 @@
 """Friction signals in the engine: per event, per person at a touchpoint, per segment.
 
-A person's *sequence* is their events ordered by ``(ts, event_id)``. Each event is placed at its
-*touchpoint*; an error event (one matching an error pattern) without a touchpoint is placed at
-the last touchpoint before it. Events still without a touchpoint stay in the sequence (they are
-a next step) but belong to no touchpoint. Per event:
+A person's *sequence* is their events ordered by ``(ts, received_at, event_id)``. Each event is
+placed at its *touchpoint*; an error event (one matching an error pattern) without a touchpoint
+is placed at the last touchpoint before it. Events still without a touchpoint stay in the
+sequence (they are a next step) but belong to no touchpoint. Per event:
 
 - **exit**: not a goal, and the next event is more than ``window`` later (or there is none and
   the event is at least ``window`` before the end of the data). The journey ends here.

@@ -8,10 +8,11 @@ Rules
 Input is a list of events ``(person, ts, event_id, row)``; ``row`` holds the canonical columns.
 
 Order and time.
-    A unit's events are ordered by ``(ts, event_id)``; this total order is the *position* of an
-    event. Times are compared in whole seconds since the epoch (``ts`` floored to the second).
-    Events at the same timestamp are therefore ordered by ``event_id``: a later step may share its
-    timestamp with the previous step when its ``event_id`` sorts after it. One event fills at most
+    A unit's events are ordered by ``(ts, received_at, event_id)``; this total order is the
+    *position* of an event. Times are compared in whole seconds since the epoch (``ts`` floored to
+    the second). Events at the same timestamp are therefore ordered as they were received (a
+    file's rows in the file's order), then by ``event_id``: a later step may share its timestamp
+    with the previous step when it was received after it. One event fills at most
     one step of an attempt (except in ``any`` order, below).
 
 Units.
@@ -109,7 +110,7 @@ def seconds(ts: datetime) -> int:
 
 class _Unit:
     def __init__(self, events: list[Event], spec: FunnelSpec) -> None:
-        self.events = sorted(events, key=lambda e: (e[1], e[2]))
+        self.events = sorted(events, key=lambda e: (e[1], e[3].get("received_at") or e[1], e[2]))
         self.sec = [seconds(e[1]) for e in self.events]
         self.spec = spec
         rows = [e[3] for e in self.events]

@@ -20,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.analytics.packing import pack, unpack
-from journeylens.analytics.sequence import has_sequence_keys
+from journeylens.analytics.sequence import ORDER, has_sequence_keys
 from journeylens.store.portable import epoch_seconds
 
 LEVELS = ("touchpoint", "channel", "campaign")
@@ -56,7 +56,9 @@ def _stream(
     # Within a second, events keep the person's sequence order (see `.sequence`); the stored
     # integer keys, where every event carries them, sort faster than the text id and time.
     tiebreak = (
-        {"person_seq": rows.person_seq} if keyed else {"ts": rows.ts, "event_id": rows.event_id}
+        {"person_seq": rows.person_seq}
+        if keyed
+        else {c: rows[c] for c in ORDER if c in rows.columns}
     )
     rows = rows.select(
         person=rows.person_key if keyed else rows.person_id,

@@ -35,6 +35,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analytics.result import Result, frame_records
+from journeylens.analytics.sequence import text_order
 from journeylens.errors import SpecError
 from journeylens.store.portable import epoch_seconds
 
@@ -158,7 +159,7 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     their first touch of a stage of rank ``r`` (1-based in ``stages``, 0 for any other) before
     converting, and ``levels``."""
     events = _in_range(events, spec)
-    ordered = ibis.window(group_by="person_id", order_by=["ts", "event_id"])
+    ordered = ibis.window(group_by="person_id", order_by=text_order(events))
     ranked = events.mutate(_row=ibis.row_number().over(ordered))
     first = ranked.filter(ranked._row == 0)
     seconds = epoch_seconds(first.ts)

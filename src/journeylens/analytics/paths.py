@@ -1,8 +1,9 @@
 """Paths: the transition graph of people's journeys and the top paths to and from a node.
 
-A person's *sequence* is their events ordered by ``(ts, event_id)`` — equal timestamps are broken
-by ``event_id`` so every engine agrees — each turned into a *node*: the event's touchpoint, event
-name, stage or channel (``PathsSpec.level``). Rules, in the order they apply:
+A person's *sequence* is their events ordered by ``(ts, received_at, event_id)`` — equal
+timestamps in the order received, then by ``event_id``, so every engine agrees — each turned
+into a *node*: the event's touchpoint, event name, stage or channel (``PathsSpec.level``).
+Rules, in the order they apply:
 
 1. Events outside ``[since, until)`` and events without a ``ts`` or ``person_id`` are left out.
 2. An event whose level column is empty becomes ``"(unmapped)"``: it stays in the sequence, so
@@ -28,7 +29,7 @@ import pandas as pd
 
 from journeylens.analytics.codes import code_columns, decode, encode
 from journeylens.analytics.result import Result, frame_records
-from journeylens.analytics.sequence import KEYS, sequence_columns
+from journeylens.analytics.sequence import KEYS, sequence_columns, text_order
 from journeylens.errors import SpecError, did_you_mean
 from journeylens.journey.steps import distinct_values
 from journeylens.store.portable import epoch_seconds
@@ -164,7 +165,7 @@ def fetch(expr: ir.Table) -> pd.DataFrame:
 
 
 def _person_window(table: ir.Table) -> Any:
-    return ibis.window(group_by=table.person_id, order_by=[table.ts, table.event_id])
+    return ibis.window(group_by=table.person_id, order_by=text_order(table))
 
 
 def _grouped(seq: ir.Table, spec: PathsSpec) -> ir.Table:

@@ -1,6 +1,8 @@
 """A person's events in order: the sort keys of per-person windows.
 
-A person's sequence is their events ordered by ``(ts, event_id)``. The stored events table also
+A person's sequence is their events ordered by ``(ts, received_at, event_id)``: by time, events
+at the same time as they were received (a file's rows in the file's order), then by id. The
+stored events table also
 carries that order as integers — ``person_key`` (the person) and ``person_seq`` (the event's
 place), derived at each rebuild. Analyses use them where :func:`has_sequence_keys` says every
 event has them: funnels then key people by the integer and take ``person_seq`` as the event's
@@ -13,9 +15,19 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-__all__ = ["event_order", "has_sequence_keys", "person_column", "sequence_columns"]
+from journeylens.schema import SEQUENCE_ORDER
+
+__all__ = [
+    "ORDER",
+    "event_order",
+    "has_sequence_keys",
+    "person_column",
+    "sequence_columns",
+    "text_order",
+]
 
 KEYS = ("person_key", "person_seq")
+ORDER = SEQUENCE_ORDER  # what orders a person's events, first to last
 
 
 def _keyed(table: ir.Table) -> bool:
@@ -24,13 +36,24 @@ def _keyed(table: ir.Table) -> bool:
 
 def sequence_columns(table: ir.Table) -> list[str]:
     """The columns that place an event in its person's sequence."""
-    return ["person_id", "ts", "event_id", *(KEYS if _keyed(table) else ())]
+    return ["person_id", *_order_columns(table), *(KEYS if _keyed(table) else ())]
+
+
+def _order_columns(table: ir.Table) -> list[str]:
+    """:data:`ORDER`, without ``received_at`` in a table that has none."""
+    return [c for c in ORDER if c != "received_at" or c in table.columns]
 
 
 def event_order(table: ir.Table) -> list[ir.Value]:
     """The columns that order a person's events."""
-    text = [table.ts, table.event_id]
+    text = text_order(table)
     return [table.person_seq, *text] if _keyed(table) else text
+
+
+def text_order(table: ir.Table) -> list[ir.Value]:
+    """The columns that order a person's events without the stored keys (right also where
+    some rows have none yet)."""
+    return [table[c] for c in _order_columns(table)]
 
 
 def has_sequence_keys(table: ir.Table) -> bool:

@@ -10,8 +10,8 @@ Conventions (the docs quote them):
   k at or after their first entry into k−1 — the funnel reading, never above 1.
 - ``median_seconds_from_previous``: first entry into k−1 to first entry into k, over the people
   in order.
-- Events at the same instant are taken in the designed stage order, then by ``event_id``; so a
-  tie is never a step back.
+- Events at the same instant are taken in the designed stage order, then as received
+  (``received_at``), then by ``event_id``; so a tie is never a step back.
 - ``went_back``: people with an event in stage k strictly after first entering a later stage.
 - ``moved_on_by``: per person who reached k+1, the last touchpoint in stage k at or before their
   first entry into k+1. ``left_after``: per person, the touchpoint of their last staged event,
@@ -77,9 +77,10 @@ def staged_events(
     """Events in one of ``stages``: ``person, ts, seq, touchpoint, idx`` (stage position).
 
     ``person`` and ``seq`` are the stored integers ``person_key`` and ``person_seq`` where every
-    event carries them (see :mod:`.sequence`), else ``person_id`` and ``event_id``: either way
-    ``seq`` orders a person's events at the same instant as ``event_id`` does, and integers are
-    cheaper to group, join and sort than text (the stage flow at 10M events took 2.5× less).
+    event carries them (see :mod:`.sequence`), else ``person_id`` and ``event_id`` with ``at``
+    (``received_at``) before it: either way they order a person's events at the same instant
+    as the sequence does, and integers are cheaper to group, join and sort than text (the stage
+    flow at 10M events took 2.5× less).
 
     Examples
     --------
@@ -100,15 +101,26 @@ def staged_events(
     if until is not None:
         t = t.filter(t.ts < until)
     touchpoint = t.touchpoint.fill_null(UNMAPPED)
-    return t.select(person=t[person], ts=t.ts, seq=t[seq], touchpoint=touchpoint, idx=t.idx)
+    # Without the keys, the time an event was received orders ties before its id does.
+    keyed = seq == "person_seq" or "received_at" not in t.columns
+    received = {} if keyed else {"at": t.received_at}
+    return t.select(
+        person=t[person], ts=t.ts, **received, seq=t[seq], touchpoint=touchpoint, idx=t.idx
+    )
 
 
 def stage_window(table: ir.Table, descending: bool = False) -> Any:
-    """Each person's staged events in journey order (ties: designed order, then ``seq``)."""
-    order = [table.ts, table.idx, table.seq]
+    """Each person's staged events in journey order (ties: designed order, then as received,
+    then ``seq``)."""
+    order = [table.ts, table.idx, *(table[c] for c in _received(table)), table.seq]
     return ibis.window(
         group_by=table.person, order_by=[c.desc() for c in order] if descending else order
     )
+
+
+def _received(staged: ir.Table) -> list[str]:
+    """``["at"]`` where the staged events order ties by when they were received (no keys)."""
+    return ["at"] if "at" in staged.columns else []
 
 
 def build_stage_people(staged: ir.Table, n: int) -> ir.Table:
@@ -147,11 +159,11 @@ def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
         (staged.person == firsts.person)
         & (firsts.idx == staged.idx + 1)
         & (staged.ts <= firsts.first),
-    ).select("person", "ts", "seq", "touchpoint", "idx")
+    ).select("person", "ts", *_received(staged), "seq", "touchpoint", "idx")
+    latest = [before.ts, *(before[c] for c in _received(before)), before.seq]
     last_before = before.mutate(
         rank=ibis.row_number().over(
-            group_by=[before.person, before.idx],
-            order_by=[before.ts.desc(), before.seq.desc()],
+            group_by=[before.person, before.idx], order_by=[c.desc() for c in latest]
         )
     )
     moved = last_before.filter(last_before.rank == 0)

@@ -11,20 +11,23 @@ from __future__ import annotations
 import ibis
 from ibis import _
 
+from journeylens.schema import SEQUENCE_ORDER
 from journeylens.store.portable import epoch_seconds
 
 
 def build_session_ids(
     events: ibis.Table, gap_minutes: int, people: ibis.Table | None = None
 ) -> ibis.Table:
-    """``event_id, person_id, ts`` → the same with ``session_id``, ``person_key`` and
-    ``person_seq`` (the person's events numbered from 1 in ``(ts, event_id)`` order).
+    """``event_id, person_id, ts, received_at`` → the same with ``session_id``, ``person_key``
+    and ``person_seq`` (the person's events numbered from 1 in ``(ts, received_at, event_id)``
+    order: events at the same time in the order they were received, a file's in its order).
 
     ``people`` (``person_id, person_key``) gives the people's keys; by default they are
     numbered 1, 2, ... in ``person_id`` order. Give it narrow rows: sorting three columns is
     much cheaper than sorting whole events (the rebuild stores the result and joins it back by
     ``event_id``)."""
-    order = [_.ts, _.event_id]
+    # ``received_at`` orders ties where the rows have it (the stored events always do).
+    order = [_[c] for c in SEQUENCE_ORDER if c in events.columns]
     seconds = epoch_seconds(_.ts)
     previous = seconds.lag().over(group_by=_.person_id, order_by=order)
     starts = events.mutate(

@@ -624,7 +624,9 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     items += [
         f"{_given('ts', types['ts'])} AS ts_text",
         f"{_timestamp('ts', types['ts'], limits)} AS ts",
-        f"coalesce({_timestamp('received_at', types['received_at'], limits)}, $now) AS received_at",
+        # Received now, a row after the row before: a file's order orders events at one time.
+        f"coalesce({_timestamp('received_at', types['received_at'], limits)}, "
+        "$now + to_microseconds(b._line)) AS received_at",
         f"{_text('stage')} AS stage_text",
         "s.key AS stage",
         f"lower({_text('interaction')}) AS interaction",

@@ -26,8 +26,11 @@ def build_event_keys(events: ibis.Table, id_map: ibis.Table, gap_minutes: int) -
     Narrow rows only: the windows sort four columns, not whole events. The rebuild stores this
     once and joins it back (see :func:`build_enriched_events`).
     """
-    narrow = with_person_id(events.select("event_id", "ts", "anonymous_id", "user_id"), id_map)
-    keys = build_session_ids(narrow.select("event_id", "person_id", "ts"), gap_minutes)
+    narrow = events.select("event_id", "ts", "received_at", "anonymous_id", "user_id")
+    narrow = with_person_id(narrow, id_map)
+    keys = build_session_ids(
+        narrow.select("event_id", "person_id", "ts", "received_at"), gap_minutes
+    )
     return keys.select(*DERIVED_KEYS)
 
 
@@ -119,6 +122,7 @@ def people_rows(events: ibis.Table, touched: ibis.Table) -> ibis.Table:
     return rows.select(
         "event_id",
         "ts",
+        "received_at",
         "anonymous_id",
         "user_id",
         _was_person=rows.person_id,

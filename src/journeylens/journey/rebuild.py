@@ -60,7 +60,9 @@ SCRATCH = (
 IDENTITY = "_identity"
 # What the stored placement was computed with (see ``_fingerprint``): an append needs the same.
 PLACEMENT = "_placement"
-PLACEMENT_RULES = 1  # raise when a release places rows differently: its first import rebuilds
+# Raise when a release places rows differently: its first import rebuilds. 2: events at the
+# same time are in the order received (``received_at``), no longer by id alone.
+PLACEMENT_RULES = 2
 
 
 def rebuild(store: Store, config: Config, incoming: Mapping[str, ibis.Table] | None = None) -> None:
