@@ -577,6 +577,7 @@ def attribution(
     seed: Annotated[int, typer.Option(help="Seed for sampling (same seed, same numbers).")] = 0,
 ) -> None:
     """Which touchpoints earn conversions and revenue: rule-based, Markov, Shapley, lift, ROI."""
+    from journeylens.analytics.attribution_report import why_nothing_attributed
     from journeylens.cli_output import emit
 
     _check_format(fmt)
@@ -600,6 +601,9 @@ def attribution(
         )
         title = "Cut list" if cut_list else "ROI" if roi else "Attribution"
         emit(result, fmt, title)
+        if not roi and not cut_list and result.to_frame().empty:
+            chosen_goal = goal or ws.config.conversion_events[0]
+            typer.echo(f"Note: {why_nothing_attributed(events, chosen_goal, lookback)}", err=True)
         _warn_currency(ws)
 
 

@@ -136,6 +136,23 @@ def test_import_sets_a_column_the_file_lacks(tmp_path):
     assert "missing required column 'metric'" in missing.stderr
 
 
+def test_attribution_says_why_it_found_nothing(tmp_path):
+    ws = tmp_path / "ws"
+    run("init", str(ws))
+    data = tmp_path / "shop.csv"
+    # Event names the starter catalog does not map: no touches; and no "order" event at first.
+    data.write_text(
+        "event_time,event_type,user_id\n"
+        "2019-10-01 00:00:00 UTC,view,1\n2019-10-01 00:05:00 UTC,order,1\n"
+    )
+    run("import", str(data), workspace=ws)
+    none = run("attribution", "--format", "json", workspace=ws)
+    assert json.loads(none.stdout) == []
+    assert "No event is named 'purchase', the goal" in none.stderr
+    untouched = run("attribution", "--goal", "order", workspace=ws)
+    assert "No event has a touchpoint" in untouched.stderr
+
+
 def test_user_errors_are_one_line_and_exit_2(tmp_path):
     result = run("status", "--workspace", str(tmp_path / "missing"), check=False)
     assert result.returncode == 2

@@ -126,3 +126,32 @@ def run_roi_report(
     if cut_list:
         return run_cut_list(events, spec, catalog)
     return run_roi(events, spec, catalog)
+
+
+def why_nothing_attributed(events: ibis.Table, goal: str, lookback: str) -> str:
+    """Why attribution found no journey: no goal event, no event with a touchpoint, or no
+    touch within the lookback of a conversion (one small aggregate).
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"event": ["view", "purchase"], "touchpoint": [None, None]})
+    >>> why_nothing_attributed(t, "purchase", "30d").split(":")[0]
+    'No event has a touchpoint'
+    """
+    counts = events.aggregate(
+        goals=events.count(where=events.event == goal),
+        touched=events.count(where=events.touchpoint.notnull() & (events.event != goal)),
+    ).execute()
+    goals, touched = int(counts["goals"].iloc[0]), int(counts["touched"].iloc[0])
+    if goals == 0:
+        return (
+            f"No event is named {goal!r}, the goal: there is nothing to attribute. Name the "
+            "conversion event with --goal (or goals.conversion_events in journeylens.toml)."
+        )
+    if touched == 0:
+        return (
+            "No event has a touchpoint: the catalog maps none of these events, so no journey "
+            "has a touch. 'journeylens touchpoints' lists the unmapped events; map them in "
+            "[[touchpoints]] of journeylens.toml or import a catalog (--kind touchpoints)."
+        )
+    return f"No conversion has a touch within the lookback ({lookback}): try a longer --lookback."
