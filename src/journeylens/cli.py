@@ -161,6 +161,16 @@ def import_(
         typer.echo("See them with: journeylens rejected")
 
 
+def _mostly_unmapped(edges: Any) -> bool:
+    """Whether most transitions start or end at ``(unmapped)``."""
+    from journeylens.analytics.paths import UNMAPPED
+
+    if edges.empty:
+        return False
+    unmapped = (edges["from"] == UNMAPPED) | (edges["to"] == UNMAPPED)
+    return bool(edges["count"][unmapped].sum() * 2 > edges["count"].sum())
+
+
 def _warn_currency(ws: Workspace) -> None:
     """On standard error: revenue summed across currencies it cannot convert."""
     note = ws.currency_note()
@@ -344,6 +354,12 @@ def paths(
         whole = not where
         result = run_top_paths(events, spec) if anchored else run_transitions(events, spec, whole)
         emit(result, fmt, "Top paths" if anchored else "Transitions")
+        if not anchored and level != "event" and _mostly_unmapped(result.to_frame()):
+            typer.echo(
+                f"Note: most events have no {level}, so they are '(unmapped)': map them in "
+                "the catalog, or see the paths between event names with --level event.",
+                err=True,
+            )
 
 
 @app.command()

@@ -136,7 +136,7 @@ def test_import_sets_a_column_the_file_lacks(tmp_path):
     assert "missing required column 'metric'" in missing.stderr
 
 
-def test_attribution_says_why_it_found_nothing(tmp_path):
+def test_attribution_and_paths_say_why_they_found_little(tmp_path):
     ws = tmp_path / "ws"
     run("init", str(ws))
     data = tmp_path / "shop.csv"
@@ -151,6 +151,8 @@ def test_attribution_says_why_it_found_nothing(tmp_path):
     assert "No event is named 'purchase', the goal" in none.stderr
     untouched = run("attribution", "--goal", "order", workspace=ws)
     assert "No event has a touchpoint" in untouched.stderr
+    assert "--level event" in run("paths", workspace=ws).stderr
+    assert run("paths", "--level", "event", workspace=ws).stderr == ""
 
 
 def test_user_errors_are_one_line_and_exit_2(tmp_path):
