@@ -591,12 +591,32 @@ def attribution(
     ] = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for lift intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed for sampling (same seed, same numbers).")] = 0,
+    paths: Annotated[
+        Path | None,
+        typer.Option(
+            "--paths",
+            help="Attribute a path-counts file instead of a workspace's events: rows of "
+            "'a > b > c' with total_conversions, total_conversion_value and total_null "
+            "(ChannelAttribution's data, conversion-path reports).",
+        ),
+    ] = None,
 ) -> None:
     """Which touchpoints earn conversions and revenue: rule-based, Markov, Shapley, lift, ROI."""
     from journeylens.analytics.attribution_report import why_nothing_attributed
     from journeylens.cli_output import emit
 
     _check_format(fmt)
+    if paths is not None:
+        from journeylens.analytics.path_counts import run_path_attribution
+        from journeylens.errors import SpecError
+
+        if roi or cut_list:
+            raise SpecError("--roi and --cut-list need a workspace's events, not --paths.")
+        result = run_path_attribution(
+            paths, model or ["all"], value, half_life, markov_order, seed=seed
+        )
+        emit(result, fmt, "Attribution of path counts")
+        return
     with _open(workspace, engine) as ws:
         events = _filtered(ws, since, until, where)
         # The workspace's goal unless one is named (a named goal must be in the data).

@@ -5,23 +5,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import ibis
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from journeylens.analytics._markov import Chain
 from journeylens.analytics.attribution import (
     AttributionSpec,
-    build_journey_touches,
     run_attribution,
 )
-from journeylens.schema import EVENTS, arrow_schema
-from journeylens.testing import journeys
+from journeylens.testing import converting_events, journey_paths, journeys
 
 # ann: ad > email > buys 10, then ad (no purchase yet); bob: ad (40 days before, outside the
 # lookback) then ad > buys 0; cy: email, never buys.
@@ -131,52 +127,13 @@ print(json.dumps({"heuristic": heuristic.to_dict("records"),
 """
 
 
-def random_events(seed: int, people: int) -> pa.Table:
-    """People with 1-5 touches on four channels; later channels convert more often."""
-    rng = np.random.default_rng(seed)
-    names = np.array(["search", "social", "email", "display"])
-    lengths = rng.integers(1, 6, people)
-    person = np.repeat(np.arange(people), lengths)
-    channel = rng.choice(4, person.size, p=[0.3, 0.3, 0.2, 0.2])
-    step = np.concatenate([np.arange(n) for n in lengths])
-    start = datetime(2026, 1, 1)
-    ts = [start + timedelta(hours=int(h)) for h in person * 24 + step * 2]
-    rate = np.array([0.25, 0.05, 0.3, 0.1])
-    last = np.cumsum(lengths) - 1
-    buys = rng.random(people) < rate[channel[last]] + 0.03 * lengths
-    buyers = np.flatnonzero(buys)
-    rows = {
-        "event_id": [f"t{i}" for i in range(person.size)] + [f"c{i}" for i in buyers],
-        "ts": ts + [start + timedelta(hours=int(b) * 24 + 12) for b in buyers],
-        "event": list(names[channel]) + ["purchase"] * buyers.size,
-        "person_id": [f"p{p}" for p in person] + [f"p{b}" for b in buyers],
-        "touchpoint": list(names[channel]) + [None] * buyers.size,
-        "revenue": [None] * person.size + list(rng.integers(10, 100, buyers.size) * 1.0),
-    }
-    rows["received_at"] = rows["ts"]
-    size = len(rows["ts"])
-    full = {name: rows.get(name, [None] * size) for name in EVENTS.names}
-    return pa.table(full, schema=arrow_schema(EVENTS))
-
-
-def peer_paths(events: ibis.Table, spec: AttributionSpec) -> pd.DataFrame:
-    """Our journeys as ChannelAttribution's input: one row per distinct path."""
-    touches = build_journey_touches(events, spec).execute()
-    touches = touches.sort_values(["person", "journey", "pos"])
-    journeys_ = touches.groupby(["person", "journey"]).agg(
-        path=("key", " > ".join), conv=("converted", "max"), value=("revenue", "max")
-    )
-    journeys_["null"] = 1 - journeys_["conv"]
-    return journeys_.groupby("path", as_index=False)[["conv", "null", "value"]].sum()
-
-
 @pytest.fixture(scope="module")
 def peer():
     if not PEER_PYTHON.exists():
         pytest.skip(f"ChannelAttribution's virtualenv {PEERS} is absent (see docs/attribution.md)")
-    events = ibis.memtable(random_events(seed=7, people=3000))
+    events = ibis.memtable(converting_events(seed=7, people=3000))
     spec = AttributionSpec(["first_touch", "last_touch", "linear", "markov"])
-    paths = peer_paths(events, spec)
+    paths = journey_paths(events, spec)
     output = subprocess.run(
         [str(PEER_PYTHON), "-c", PEER_SCRIPT],
         input=json.dumps(paths.to_dict("records")),

@@ -155,6 +155,20 @@ def test_attribution_and_paths_say_why_they_found_little(tmp_path):
     assert run("paths", "--level", "event", workspace=ws).stderr == ""
 
 
+def test_attribution_reads_a_path_counts_file_without_a_workspace(tmp_path):
+    data = tmp_path / "paths.csv"
+    data.write_text(
+        "path,total_conversions,total_conversion_value,total_null\n"
+        "search > email,2,40,3\nemail,1,10,0\nsearch,0,0,4\n"
+    )
+    out = run("attribution", "--paths", str(data), "--model", "first_touch", "--format", "json")
+    credit = {r["channel"]: r["conversions"] for r in json.loads(out.stdout)}
+    assert credit == {"search": 2.0, "email": 1.0}
+    refused = run("attribution", "--paths", str(data), "--roi", check=False)
+    assert refused.returncode == 2
+    assert "need a workspace's events" in refused.stderr
+
+
 def test_user_errors_are_one_line_and_exit_2(tmp_path):
     result = run("status", "--workspace", str(tmp_path / "missing"), check=False)
     assert result.returncode == 2
