@@ -161,6 +161,19 @@ def import_(
         typer.echo("See them with: journeylens rejected")
 
 
+def _warn_unstaged(events: Any) -> None:
+    """On standard error: events exist but none has a stage (the catalog maps none)."""
+    from journeylens.journey.catalog import UNMAPPED_HINT
+
+    counts = events.aggregate(events=events.count(), staged=events.stage.count()).execute()
+    if int(counts["events"].iloc[0]) and not int(counts["staged"].iloc[0]):
+        typer.echo(
+            "Note: no event has a stage: the catalog maps none of these events to a "
+            f"touchpoint and its stage. {UNMAPPED_HINT}",
+            err=True,
+        )
+
+
 def _mostly_unmapped(edges: Any) -> bool:
     """Whether most transitions start or end at ``(unmapped)``."""
     from journeylens.analytics.paths import UNMAPPED
@@ -283,8 +296,10 @@ def stages(
     from journeylens.cli_output import emit
 
     with _open(workspace, engine) as ws:
-        result = run_stage_flow(_filtered(ws, since, until, where), ws.config.stage_keys)
+        events = _filtered(ws, since, until, where)
+        result = run_stage_flow(events, ws.config.stage_keys)
         emit(result, _check_format(fmt), "Stage funnel")
+        _warn_unstaged(events)
 
 
 @app.command()
@@ -376,8 +391,10 @@ def conformance(
     from journeylens.cli_output import emit
 
     with _open(workspace, engine) as ws:
-        result = run_conformance(_filtered(ws, since, until, where), ws.config.stage_keys)
+        events = _filtered(ws, since, until, where)
+        result = run_conformance(events, ws.config.stage_keys)
         emit(result, _check_format(fmt), "Stage-order conformance")
+        _warn_unstaged(events)
 
 
 @app.command()
@@ -795,6 +812,7 @@ def summary(workspace: WorkspaceOpt = None, engine: EngineOpt = None) -> None:
     with _open(workspace, engine) as ws:
         emit(ws.status(), "table", "Workspace")
         emit(run_stage_flow(ws.events, ws.config.stage_keys), "table", "Stage funnel")
+        _warn_unstaged(ws.events)
         report = run_touchpoint_report(ws.events, ws.touchpoints, ws.config)
         top = report.catalog.sort_values("people", ascending=False).head(10)
         print_frame(top[["touchpoint", "stage", "channel", "events", "people"]], "Top touchpoints")

@@ -19,6 +19,7 @@ from journeylens.analytics.attribution import ALL_MODELS, AttributionSpec, run_a
 from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
+from journeylens.journey.catalog import UNMAPPED_HINT
 
 
 @dataclass
@@ -151,7 +152,6 @@ def why_nothing_attributed(events: ibis.Table, goal: str, lookback: str) -> str:
     if touched == 0:
         return (
             "No event has a touchpoint: the catalog maps none of these events, so no journey "
-            "has a touch. 'journeylens touchpoints' lists the unmapped events; map them in "
-            "[[touchpoints]] of journeylens.toml or import a catalog (--kind touchpoints)."
+            f"has a touch. {UNMAPPED_HINT}"
         )
     return f"No conversion has a touch within the lookback ({lookback}): try a longer --lookback."

@@ -38,6 +38,12 @@ MAPPING_SCHEMA = pa.schema(
     ]
 )
 
+# What to do about events no catalog entry maps (notes of the analyses that find none mapped).
+UNMAPPED_HINT = (
+    "'journeylens touchpoints' lists the unmapped events; map them in [[touchpoints]] of "
+    "journeylens.toml or import a catalog (--kind touchpoints)."
+)
+
 
 @dataclass(frozen=True)
 class ConditionalMatch:
