@@ -161,15 +161,16 @@ def import_(
         typer.echo("See them with: journeylens rejected")
 
 
-def _warn_unstaged(events: Any) -> None:
-    """On standard error: events exist but none has a stage (the catalog maps none)."""
+def _warn_unmapped(events: Any, column: str = "stage", why: str = "") -> None:
+    """On standard error: events exist but none has a ``column`` (the catalog maps none)."""
     from journeylens.journey.catalog import UNMAPPED_HINT
 
-    counts = events.aggregate(events=events.count(), staged=events.stage.count()).execute()
-    if int(counts["events"].iloc[0]) and not int(counts["staged"].iloc[0]):
+    counts = events.aggregate(events=events.count(), placed=events[column].count()).execute()
+    if int(counts["events"].iloc[0]) and not int(counts["placed"].iloc[0]):
+        because = f" ({why})" if why else ""
         typer.echo(
-            "Note: no event has a stage: the catalog maps none of these events to a "
-            f"touchpoint and its stage. {UNMAPPED_HINT}",
+            f"Note: no event has a {column}{because}: the catalog maps none of these events. "
+            f"{UNMAPPED_HINT}",
             err=True,
         )
 
@@ -299,7 +300,7 @@ def stages(
         events = _filtered(ws, since, until, where)
         result = run_stage_flow(events, ws.config.stage_keys)
         emit(result, _check_format(fmt), "Stage funnel")
-        _warn_unstaged(events)
+        _warn_unmapped(events)
 
 
 @app.command()
@@ -394,7 +395,7 @@ def conformance(
         events = _filtered(ws, since, until, where)
         result = run_conformance(events, ws.config.stage_keys)
         emit(result, _check_format(fmt), "Stage-order conformance")
-        _warn_unstaged(events)
+        _warn_unmapped(events)
 
 
 @app.command()
@@ -738,6 +739,7 @@ def friction(
             return
         result = run_friction(events, spec, ws.feedback)
         _warn_currency(ws)
+        _warn_unmapped(events, "touchpoint", "friction is found per touchpoint")
     emit(result, fmt, "Friction points")
     if fmt == "table":
         lines = [f"{i}. {text}" for i, text in enumerate(result.rows.get("explanation", []), 1)]
@@ -812,7 +814,7 @@ def summary(workspace: WorkspaceOpt = None, engine: EngineOpt = None) -> None:
     with _open(workspace, engine) as ws:
         emit(ws.status(), "table", "Workspace")
         emit(run_stage_flow(ws.events, ws.config.stage_keys), "table", "Stage funnel")
-        _warn_unstaged(ws.events)
+        _warn_unmapped(ws.events)
         report = run_touchpoint_report(ws.events, ws.touchpoints, ws.config)
         top = report.catalog.sort_values("people", ascending=False).head(10)
         print_frame(top[["touchpoint", "stage", "channel", "events", "people"]], "Top touchpoints")

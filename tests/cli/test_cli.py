@@ -154,6 +154,7 @@ def test_attribution_and_paths_say_why_they_found_little(tmp_path):
     assert "--level event" in run("paths", workspace=ws).stderr
     for command in ("stages", "conformance"):
         assert "no event has a stage" in run(command, workspace=ws).stderr
+    assert "no event has a touchpoint" in run("friction", workspace=ws).stderr
     assert run("paths", "--level", "event", workspace=ws).stderr == ""
 
 
