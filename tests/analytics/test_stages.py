@@ -172,6 +172,7 @@ tied_logs = st.lists(
         st.integers(0, 4),  # few instants: many events at the same one
         st.integers(0, 3),
         st.sampled_from(["ad", "blog", "cart", None]),
+        st.integers(0, 2),  # seconds after the instant it was received: orders ties first
     ),
     min_size=1,
     max_size=30,
@@ -183,9 +184,11 @@ tied_logs = st.lists(
 def test_the_stored_keys_give_the_flow_the_text_columns_give(log: list[tuple], data) -> None:
     names = ["s0", "s1", "s2", None]
     people: dict[str, list[Any]] = defaultdict(list)
-    for person, minutes, stage, touchpoint in log:
-        when = (EPOCH + timedelta(minutes=minutes)).isoformat()
-        people[person].append(("e", when, {"stage": names[stage], "touchpoint": touchpoint}))
+    for person, minutes, stage, touchpoint, late in log:
+        ts = EPOCH + timedelta(minutes=minutes)
+        extra = {"stage": names[stage], "touchpoint": touchpoint}
+        extra["received_at"] = ts + timedelta(seconds=late)
+        people[person].append(("e", ts.isoformat(), extra))
     rows = journeys(people)
     rows = rows.take(data.draw(st.permutations(range(rows.num_rows))))  # stored in any order
     keyed = ibis.duckdb.connect().create_table("events", rows)
