@@ -49,6 +49,21 @@ def people(result: funnels.FunnelResult) -> list[int]:
     return result.to_frame()["people"].tolist()
 
 
+def test_events_at_the_same_time_count_in_the_order_received(events: Events) -> None:
+    # Ids that sort the other way ("z..." before "a..." would be id order): receipt decides.
+    at = "2026-01-01T10:00:00"
+    first, then = datetime(2026, 1, 1, 10, 0, 1), datetime(2026, 1, 1, 10, 0, 2)
+    table = events(
+        {
+            "ann": [("b", at, {"received_at": then}), ("a", at, {"received_at": first})],
+            "bob": [("a", at, {"received_at": then}), ("b", at, {"received_at": first})],
+        }
+    )
+    assert people(funnels.run_funnel(table, FunnelSpec(steps=["a", "b"]))) == [2, 1]
+    keyless = table.drop("person_key", "person_seq")  # the text columns order them alike
+    assert people(funnels.run_funnel(keyless, FunnelSpec(steps=["a", "b"]))) == [2, 1]
+
+
 def test_public_surface_is_pinned() -> None:
     assert sorted(funnels.__all__) == [
         "ConversionDriversResult",

@@ -43,17 +43,19 @@ event_row = st.tuples(
     st.sampled_from(["s1", "s2"]),
     # Numbers as JSON numbers and as text (as CSV columns arrive), and text that is no number.
     st.sampled_from([None, 1, 5, "5", " 7 ", "1e1", "x"]),
+    st.integers(0, 2),  # seconds after ``ts`` it was received: orders events at the same time
 )
 
 
 def _arrow(rows: list[tuple]) -> tuple[pa.Table, list]:
     records, log = [], []
-    for index, (person, minute, event, channel, session, level) in enumerate(rows):
+    for index, (person, minute, event, channel, session, level, late) in enumerate(rows):
         ts = START + timedelta(minutes=minute)
         record = dict.fromkeys(EVENTS.names)
         record.update(
             event_id=f"e{index:03d}",
             ts=ts,
+            received_at=ts + timedelta(seconds=late),
             event=event,
             person_id=person,
             session_id=f"{person}-{session}",
