@@ -144,6 +144,8 @@ def import_(
         summary = ws.import_files(
             files, kind, mapping, timezone, encoding, advance, ts_format, decimal_comma, constants
         )
+        if kind == "events" and summary.stored:
+            _warn_unmapped(ws.events, "touchpoint", "stages, attribution and friction read it")
     if fmt == "json":
         import json
 

@@ -145,7 +145,7 @@ def test_attribution_and_paths_say_why_they_found_little(tmp_path):
         "event_time,event_type,user_id\n"
         "2019-10-01 00:00:00 UTC,view,1\n2019-10-01 00:05:00 UTC,order,1\n"
     )
-    run("import", str(data), workspace=ws)
+    assert "no event has a touchpoint" in run("import", str(data), workspace=ws).stderr
     none = run("attribution", "--format", "json", workspace=ws)
     assert json.loads(none.stdout) == []
     assert "No event is named 'purchase', the goal" in none.stderr
