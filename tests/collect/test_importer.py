@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -1220,6 +1221,32 @@ def test_events_at_the_same_second_keep_the_files_order(ws, tmp_path, form):
     ws.import_files([write(tmp_path / "more.csv", more)])
     one = ws.events.filter(ws.events.person_id == "1").order_by("person_seq").execute()
     assert one["event"].tolist() == ["view", "cart", "checkout"]
+
+
+def test_an_excel_workbook_imports_its_first_sheet(ws, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append([])  # a blank first row: the header is the first row with a value
+    sheet.append(["User ID", "Event", "Date", "Revenue", "Paid"])
+    sheet.append([541312140, "visit", datetime(2026, 1, 5, 9, 30), None, False])
+    sheet.append([541312140, "purchase", datetime(2026, 1, 5, 10, 0), 12.5, True])
+    sheet.append([777, "visit", "not a date", None, None])
+    book.create_sheet("notes").append(["ignored"])
+    book.save(tmp_path / "sheet.xlsx")
+    summary = ws.import_files([tmp_path / "sheet.xlsx"])
+    assert (summary.stored, summary.rejected) == (2, 1)
+    stored = events(ws)
+    assert stored["person_id"].tolist() == ["541312140", "541312140"]  # a whole number, as is
+    assert [str(t) for t in stored["ts"]] == ["2026-01-05 09:30:00", "2026-01-05 10:00:00"]
+    assert stored["revenue"].tolist()[1] == 12.5
+    assert json.loads(stored["properties"].iloc[1]) == {"Paid": "true"}
+    bad = rejected(ws).iloc[0]
+    assert (bad["line"], bad["field"], bad["reason"]) == (5, "ts", "unparseable_timestamp")
+    (tmp_path / "broken.xlsx").write_text("not a workbook")
+    with pytest.raises(ImportFileError, match="not a readable Excel workbook"):
+        ws.import_files([tmp_path / "broken.xlsx"])
 
 
 def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):

@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from journeylens.collect.encoding import check_text, scratch_file
+from journeylens.collect.spreadsheets import sheet_batches, sheet_header
 from journeylens.errors import ImportFileError
 
 BATCH_ROWS = 262_144
@@ -41,6 +42,7 @@ FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
+    ".xlsx": "xlsx",
 }
 
 
@@ -81,7 +83,12 @@ class FileReader:
         return (self.source, "utf8") if self.source else (self.data, self.encoding)
 
     def batches(self) -> Iterator[pa.Table]:
-        readers = {"csv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches}
+        readers = {
+            "csv": _csv_batches,
+            "parquet": _parquet_batches,
+            "jsonl": _jsonl_batches,
+            "xlsx": _xlsx_batches,
+        }
         yield from readers[self.format](self)
 
     def close(self) -> None:
@@ -119,7 +126,7 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
         if not found:
             raise ImportFileError(
                 f"{given}: a directory without a file to import (.csv, .tsv, .parquet, .jsonl, "
-                ".json, gzipped or not)."
+                ".json, gzipped or not, or .xlsx)."
             )
         files.extend(found)
     return files
@@ -148,7 +155,7 @@ def detect_format(path: Path) -> str:
     if fmt is None:
         raise ImportFileError(
             f"{path}: unknown file type; use .csv, .tsv, .parquet, .jsonl (JSON Lines) or .json "
-            "(JSON Lines or one JSON array), gzipped or not."
+            "(JSON Lines or one JSON array), gzipped or not, or .xlsx (Excel)."
         )
     return fmt
 
@@ -186,6 +193,9 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
             if pa.types.is_struct(f.type)
         }
         return reader
+    if fmt == "xlsx":
+        names, header, rows = sheet_header(path)
+        return FileReader(path, fmt, names, size, rows_estimate=rows, header_line=header)
     unpacked = _gunzip(path, scratch) if is_gzipped(path) else None
     try:
         text = check_text(unpacked or path, encoding, scratch, shown=path)
@@ -415,6 +425,10 @@ def _line_breaks(table: pa.Table) -> np.ndarray:
 def _has_break(chunk: pa.Array) -> bool:
     data = chunk.buffers()[2]
     return data is not None and bool((np.frombuffer(data, dtype=np.uint8) == 10).any())
+
+
+def _xlsx_batches(reader: FileReader) -> Iterator[pa.Table]:
+    yield from sheet_batches(reader.path, reader.columns, reader.header_line, BATCH_ROWS)
 
 
 def _parquet_batches(reader: FileReader) -> Iterator[pa.Table]:

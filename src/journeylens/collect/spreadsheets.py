@@ -1,0 +1,101 @@
+"""Excel workbooks (``.xlsx``): the first sheet as text columns, read like a CSV file.
+
+The first non-empty row is the header; each later row is a record, ``_line`` its row number in
+the sheet. Cells become the text a CSV export of the sheet would hold: numbers as written
+(whole numbers without a decimal point, so ids stay ids), dates and times in ISO 8601 (read in
+the import's ``--timezone``, as Excel stores no zone), booleans as ``true``/``false``, empty
+cells as missing. Formulas are read as their last computed values.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from journeylens.errors import ImportFileError
+
+__all__ = ["sheet_batches", "sheet_header"]
+
+
+def _open(path: Path) -> Any:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        return load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, OSError, KeyError) as exc:
+        raise ImportFileError(f"{path}: not a readable Excel workbook ({exc}).") from exc
+
+
+def _filled(sheet: Any) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """``(row number, values)`` of the sheet's rows that hold a value."""
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if any(v is not None and v != "" for v in values):
+            yield number, values
+
+
+def sheet_header(path: Path) -> tuple[list[str], int, int | None]:
+    """The first sheet's column names, the header's row number and the rows below it (as the
+    sheet states its size, when it does)."""
+    book = _open(path)
+    try:
+        sheet = book.worksheets[0]
+        for number, values in _filled(sheet):
+            names = [_text(v) or f"column{i}" for i, v in enumerate(values, start=1)]
+            while names and values[len(names) - 1] in (None, ""):
+                names.pop()  # trailing cells with nothing in the header
+            total = sheet.max_row
+            return names, number, (total - number if total else None)
+    finally:
+        book.close()
+    raise ImportFileError(f"{path}: the first sheet is empty; nothing was imported.")
+
+
+def sheet_batches(path: Path, columns: list[str], header: int, rows: int) -> Iterator[pa.Table]:
+    """The records below the header as tables of up to ``rows`` text rows with ``_line``."""
+    width = len(columns)
+    values: list[list[str | None]] = [[] for _ in range(width)]
+    lines: list[int] = []
+    book = _open(path)
+    try:
+        for number, cells in _filled(book.worksheets[0]):
+            if number <= header:
+                continue
+            padded = list(cells[:width]) + [None] * (width - len(cells))
+            for column, cell in zip(values, padded, strict=True):
+                column.append(_text(cell))
+            lines.append(number)
+            if len(lines) == rows:
+                yield _table(columns, values, lines)
+                values, lines = [[] for _ in range(width)], []
+    finally:
+        book.close()
+    if lines:
+        yield _table(columns, values, lines)
+
+
+def _table(columns: list[str], values: list[list[str | None]], lines: list[int]) -> pa.Table:
+    arrays = [pa.array(v, pa.string()) for v in values]
+    return pa.table([*arrays, pa.array(lines, pa.int64())], names=[*columns, "_line"])
+
+
+def _text(cell: Any) -> str | None:
+    """A cell's value as a CSV export would write it (None when empty).
+
+    >>> [_text(v) for v in (3, 2.5, True, datetime(2026, 1, 5, 9, 30), "", " x ")]
+    ['3', '2.5', 'true', '2026-01-05T09:30:00', None, ' x ']
+    """
+    if cell is None or cell == "":
+        return None
+    if isinstance(cell, bool):
+        return "true" if cell else "false"
+    if isinstance(cell, datetime | date | time):
+        return cell.isoformat()
+    if isinstance(cell, float) and cell.is_integer() and abs(cell) < 2**53:
+        return str(int(cell))
+    return str(cell)
