@@ -1231,7 +1231,7 @@ def test_an_excel_workbook_imports_its_first_sheet(ws, tmp_path):
     sheet.append([])  # a blank first row: the header is the first row with a value
     sheet.append(["User ID", "Event", "Date", "Revenue", "Paid"])
     sheet.append([541312140, "visit", datetime(2026, 1, 5, 9, 30), None, False])
-    sheet.append([541312140, "purchase", datetime(2026, 1, 5, 10, 0), 12.5, True])
+    sheet.append([541312140, "purchase", datetime(2026, 1, 5, 10, 0), 12.5, True, "gift"])
     sheet.append([777, "visit", "not a date", None, None])
     book.create_sheet("notes").append(["ignored"])
     book.save(tmp_path / "sheet.xlsx")
@@ -1241,7 +1241,8 @@ def test_an_excel_workbook_imports_its_first_sheet(ws, tmp_path):
     assert stored["person_id"].tolist() == ["541312140", "541312140"]  # a whole number, as is
     assert [str(t) for t in stored["ts"]] == ["2026-01-05 09:30:00", "2026-01-05 10:00:00"]
     assert stored["revenue"].tolist()[1] == 12.5
-    assert json.loads(stored["properties"].iloc[1]) == {"Paid": "true"}
+    # A value under no header is kept, named by its column.
+    assert json.loads(stored["properties"].iloc[1]) == {"Paid": "true", "column6": "gift"}
     bad = rejected(ws).iloc[0]
     assert (bad["line"], bad["field"], bad["reason"]) == (5, "ts", "unparseable_timestamp")
     (tmp_path / "broken.xlsx").write_text("not a workbook")

@@ -1,7 +1,7 @@
 """Excel workbooks (``.xlsx``): the first sheet as text columns, read like a CSV file.
 
 The first non-empty row is the header; each later row is a record, ``_line`` its row number in
-the sheet. Cells become the text a CSV export of the sheet would hold: numbers as written
+the sheet. A value in a column without a header is kept under ``column<n>``. Cells become the text a CSV export of the sheet would hold: numbers as written
 (whole numbers without a decimal point, so ids stay ids), dates and times in ISO 8601 (read in
 the import's ``--timezone``, as Excel stores no zone), booleans as ``true``/``false``, empty
 cells as missing. Formulas are read as their last computed values.
@@ -39,21 +39,33 @@ def _filled(sheet: Any) -> Iterator[tuple[int, tuple[Any, ...]]]:
             yield number, values
 
 
-def sheet_header(path: Path) -> tuple[list[str], int, int | None]:
-    """The first sheet's column names, the header's row number and the rows below it (as the
-    sheet states its size, when it does)."""
+def sheet_header(path: Path) -> tuple[list[str], int, int]:
+    """The first sheet's column names, the header's row number and the rows below it.
+
+    One pass over the sheet: the columns run to the last cell that holds a value in any row
+    (a sheet's stated size also counts cells that are only formatted); a column without a
+    header is named ``column<n>``, so no value is dropped."""
     book = _open(path)
     try:
-        sheet = book.worksheets[0]
-        for number, values in _filled(sheet):
-            names = [_text(v) or f"column{i}" for i, v in enumerate(values, start=1)]
-            while names and values[len(names) - 1] in (None, ""):
-                names.pop()  # trailing cells with nothing in the header
-            total = sheet.max_row
-            return names, number, (total - number if total else None)
+        filled = _filled(book.worksheets[0])
+        first = next(filled, None)
+        if first is None:
+            raise ImportFileError(f"{path}: the first sheet is empty; nothing was imported.")
+        header, titles = first
+        width, records = _last_value(titles), 0
+        for _, values in filled:
+            width = max(width, _last_value(values))
+            records += 1
     finally:
         book.close()
-    raise ImportFileError(f"{path}: the first sheet is empty; nothing was imported.")
+    padded = list(titles[:width]) + [None] * (width - len(titles))
+    names = [_text(v) or f"column{i}" for i, v in enumerate(padded, start=1)]
+    return names, header, records
+
+
+def _last_value(values: tuple[Any, ...]) -> int:
+    """One past the position of the last cell with a value."""
+    return max((i + 1 for i, v in enumerate(values) if v is not None and v != ""), default=0)
 
 
 def sheet_batches(path: Path, columns: list[str], header: int, rows: int) -> Iterator[pa.Table]:
