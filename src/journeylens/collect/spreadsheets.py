@@ -1,10 +1,11 @@
 """Excel workbooks (``.xlsx``): the first sheet as text columns, read like a CSV file.
 
 The first non-empty row is the header; each later row is a record, ``_line`` its row number in
-the sheet. A value in a column without a header is kept under ``column<n>``. Cells become the text a CSV export of the sheet would hold: numbers as written
-(whole numbers without a decimal point, so ids stay ids), dates and times in ISO 8601 (read in
-the import's ``--timezone``, as Excel stores no zone), booleans as ``true``/``false``, empty
-cells as missing. Formulas are read as their last computed values.
+the sheet. A value in a column without a header is kept under ``column<n>``. Cells become the
+text a CSV export of the sheet would hold: numbers as written (whole numbers without a decimal
+point, so ids stay ids), dates and times in ISO 8601 (read in the import's ``--timezone``, as
+Excel stores no zone), booleans as ``true``/``false``, empty cells as missing. Formulas are read
+as their last computed values.
 """
 
 from __future__ import annotations
