@@ -44,6 +44,19 @@ def test_a_conversion_path_report_reads_with_its_own_names(tmp_path):
     assert result.pivot("revenue")["last_touch"].to_dict() == {"email": 35.0, "google / cpc": 0}
 
 
+def test_a_report_export_with_its_preamble_and_formatted_numbers(tmp_path):
+    file = tmp_path / "ga.csv"
+    file.write_text(
+        "# ----------------------------------------\n# Top Conversion Paths\n"
+        "# 20240101-20240131\n# ----------------------------------------\n\n"
+        "MCF Channel Grouping Path,Conversions,Conversion Value\n"
+        'Organic Search > Direct,"1,200","US$12,000.50"\nDirect,5,300\n'
+    )
+    rows = read_path_counts(file).frame
+    assert rows["conversions"].tolist() == [1200, 5]
+    assert rows["value"].tolist() == [12000.5, 300.0]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -346,6 +346,20 @@ def test_excels_separator_line_names_the_separator_and_lines_count_from_it(ws, t
     assert got == [[4, "wrong_field_count"], [5, "unparseable_timestamp"]]
 
 
+def test_comment_lines_above_the_header_are_skipped_and_lines_count_on(ws, tmp_path):
+    # A report export's preamble (Google Analytics); a header whose first column is "#" stays.
+    text = (
+        "# ----------------------------------------\n# All Web Site Data\n# 20240101-20240131\n"
+        "\nts,event,anonymous_id\n2026-01-05T10:00:00Z,a,x\nbad,b,x\n"
+    )
+    summary = ws.import_files([write(tmp_path / "report.csv", text)])
+    assert (summary.stored, summary.rejected) == (1, 1)
+    assert rejected(ws)[["line", "reason"]].values.tolist() == [[7, "unparseable_timestamp"]]
+    numbered = "#,ts,event,anonymous_id\n1,2026-01-05T11:00:00Z,c,x\n"
+    assert ws.import_files([write(tmp_path / "numbered.csv", numbered)]).stored == 1
+    assert json.loads(events(ws)["properties"].iloc[-1]) == {"#": "1"}
+
+
 def test_commas_in_the_header_keep_the_comma_separator(ws, tmp_path):
     path = write(
         tmp_path / "e.csv",

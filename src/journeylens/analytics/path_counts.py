@@ -10,6 +10,7 @@ second apart, so every touch is within any lookback and time decay weighs them a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,7 +81,7 @@ def read_path_counts(path: Path) -> PathCounts:
         if given is None:
             frame[name] = 0
             continue
-        numbers = pd.to_numeric(raw[given], errors="coerce")
+        numbers = pd.to_numeric(raw[given].map(report_number), errors="coerce")
         whole = name != "value"
         bad = numbers.isna() | (numbers < 0) | (whole & (numbers % 1 != 0))
         if bad.any():
@@ -99,6 +100,36 @@ def read_path_counts(path: Path) -> PathCounts:
             "nothing was attributed."
         )
     return PathCounts(frame, str(path))
+
+
+# A number as reports write it: a currency before or after it, thousands grouped.
+_AMOUNT = re.compile(r"^[^\d.,-]*(-?[\d.,]+)[^\d.,]*$")
+_GROUPED = re.compile(r"^-?\d{1,3}(,\d{3})+$")
+
+
+def report_number(value: object) -> object:
+    """A report's number as plain text: ``"US$1,200.50"`` → ``"1200.50"``, ``"1.200,50 €"`` →
+    ``"1200.50"``, ``"12,5"`` → ``"12.5"``, ``"1,200"`` → ``"1200"``; anything else as given.
+
+    Of ``,`` and ``.`` in one number the last is the decimal mark; a lone ``,`` is a thousands
+    separator when it groups three digits, else the decimal mark.
+
+    >>> [report_number(v) for v in ("US$1,200.50", "1.200,50 €", "12,5", "1,200", 3, "x")]
+    ['1200.50', '1200.50', '12.5', '1200', 3, 'x']
+    """
+    if not isinstance(value, str):
+        return value
+    match = _AMOUNT.match(value.strip())
+    if match is None:
+        return value
+    text = match.group(1)
+    if "," in text and "." in text:
+        decimal = "," if text.rfind(",") > text.rfind(".") else "."
+        grouping = "." if decimal == "," else ","
+        return text.replace(grouping, "").replace(decimal, ".")
+    if "," in text:
+        return text.replace(",", "") if _GROUPED.match(text) else text.replace(",", ".")
+    return text
 
 
 def _columns(found: list[str], source: str) -> dict[str, str]:

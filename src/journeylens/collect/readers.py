@@ -245,6 +245,10 @@ def sniff_delimiter(header: str, path: Path) -> str:
 
 # The first line Excel writes (and reads) to name a CSV file's field separator: ``sep=;``.
 _EXCEL_SEPARATOR = re.compile(r"sep=(.)")
+# A comment above the header, as analytics tools' report exports begin (Google Analytics:
+# ``# ----``, ``# Top Conversion Paths``, ``# 20240101-20240131``): a ``#`` not followed by a
+# separator (a header whose first column is named ``#`` is no comment).
+_COMMENT = re.compile(r"#(?![,;\t|])")
 
 
 def _csv_header(reader: FileReader) -> list[str]:
@@ -255,6 +259,11 @@ def _csv_header(reader: FileReader) -> list[str]:
         named = _EXCEL_SEPARATOR.fullmatch(first.rstrip("\r\n"))
         if named:
             reader.header_line = 2
+            first = handle.readline()
+        commented = False
+        while first and (_COMMENT.match(first) or (commented and not first.strip())):
+            commented = True  # comment lines, and the blank lines among them, come before it
+            reader.header_line += 1
             first = handle.readline()
     if not first.strip():
         where = "line after sep=" if named else "first line"
