@@ -170,10 +170,9 @@ def _warn_unmapped(events: Any, column: str = "stage", why: str = "") -> None:
     counts = events.aggregate(events=events.count(), placed=events[column].count()).execute()
     if int(counts["events"].iloc[0]) and not int(counts["placed"].iloc[0]):
         because = f" ({why})" if why else ""
-        typer.echo(
-            f"Note: no event has a {column}{because}: the catalog maps none of these events. "
-            f"{UNMAPPED_HINT}",
-            err=True,
+        _note(
+            f"no event has a {column}{because}: the catalog maps none of these events. "
+            f"{UNMAPPED_HINT}"
         )
 
 
@@ -187,11 +186,10 @@ def _mostly_unmapped(edges: Any) -> bool:
     return bool(edges["count"][unmapped].sum() * 2 > edges["count"].sum())
 
 
-def _warn_currency(ws: Workspace) -> None:
-    """On standard error: revenue summed across currencies it cannot convert."""
-    note = ws.currency_note()
-    if note:
-        typer.echo(f"Note: {note}", err=True)
+def _note(text: str | None) -> None:
+    """A note on standard error (standard output stays the result); nothing for None."""
+    if text:
+        typer.echo(f"Note: {text}", err=True)
 
 
 class _progress:
@@ -239,8 +237,7 @@ def status(
     with _open(workspace, engine) as ws:
         result = ws.status()
         emit(result, _check_format(fmt), "Workspace status")
-        if result.currency_note:
-            typer.echo(f"Note: {result.currency_note}", err=True)
+        _note(result.currency_note)
 
 
 @app.command()
@@ -373,10 +370,9 @@ def paths(
         result = run_top_paths(events, spec) if anchored else run_transitions(events, spec, whole)
         emit(result, fmt, "Top paths" if anchored else "Transitions")
         if not anchored and level != "event" and _mostly_unmapped(result.to_frame()):
-            typer.echo(
-                f"Note: most events have no {level}, so they are '(unmapped)': map them in "
-                "the catalog, or see the paths between event names with --level event.",
-                err=True,
+            _note(
+                f"most events have no {level}, so they are '(unmapped)': map them in the "
+                "catalog, or see the paths between event names with --level event."
             )
 
 
@@ -659,8 +655,8 @@ def attribution(
         emit(result, fmt, title)
         if not roi and not cut_list and result.to_frame().empty:
             chosen_goal = goal or ws.config.conversion_events[0]
-            typer.echo(f"Note: {why_nothing_attributed(events, chosen_goal, lookback)}", err=True)
-        _warn_currency(ws)
+            _note(why_nothing_attributed(events, chosen_goal, lookback))
+        _note(ws.currency_note())
 
 
 ChangeOpts = {
@@ -740,7 +736,7 @@ def friction(
             emit(change, fmt, f"Friction before and after {at:%Y-%m-%d}")
             return
         result = run_friction(events, spec, ws.feedback)
-        _warn_currency(ws)
+        _note(ws.currency_note())
         _warn_unmapped(events, "touchpoint", "friction is found per touchpoint")
     emit(result, fmt, "Friction points")
     if fmt == "table":

@@ -74,7 +74,7 @@ def read_path_counts(path: Path) -> PathCounts:
     table = pa.concat_tables(batches) if batches else pa.table({})
     raw = table.to_pandas()
     columns = _columns(list(raw.columns), str(path))
-    lines = raw["_line"] if "_line" in raw.columns else pd.Series(range(2, len(raw) + 2))
+    lines = raw["_line"]  # every reader numbers its records
     frame = pd.DataFrame({"path": [_names(v) for v in raw[columns["path"]]]})
     for name in ("conversions", "nulls", "value"):
         given = columns.get(name)

@@ -102,8 +102,8 @@ def staged_events(
         t = t.filter(t.ts < until)
     touchpoint = t.touchpoint.fill_null(UNMAPPED)
     # Without the keys, the time an event was received orders ties before its id does.
-    keyed = seq == "person_seq" or "received_at" not in t.columns
-    received = {} if keyed else {"at": t.received_at}
+    received_first = seq == "event_id" and "received_at" in t.columns
+    received = {"at": t.received_at} if received_first else {}
     return t.select(
         person=t[person], ts=t.ts, **received, seq=t[seq], touchpoint=touchpoint, idx=t.idx
     )
