@@ -471,6 +471,49 @@ def test_gzipped_files_import_as_their_contents(ws, tmp_path):
     assert leftovers == []
 
 
+@pytest.mark.parametrize("way", ["csv", "parquet", "arrow"])
+def test_identical_rows_of_one_file_are_all_kept_and_reimports_store_nothing(
+    tmp_path, monkeypatch, way
+):
+    """A file without ids may repeat a row (a double click within the second, a shop's log
+    going back to a product): every copy is an event. The same rows in another file, or the
+    file imported again, are the same events."""
+    rows = [
+        ("2026-01-01 10:00:00", "product_view", "u"),
+        ("2026-01-01 10:00:00", "review_page", "u"),
+        ("2026-01-01 10:00:00", "product_view", "u"),
+        ("2026-01-01 10:00:05", "add_to_cart", "u"),
+        ("2026-01-01 10:00:05", "add_to_cart", "u"),
+        ("2026-01-01 10:00:05", "add_to_cart", "u"),
+    ]
+    frame = pd.DataFrame(rows, columns=["timestamp", "event", "user_id"])
+    if way == "csv":
+        path = tmp_path / "log.csv"
+        frame.to_csv(path, index=False)
+    else:
+        path = tmp_path / "log.parquet"
+        frame.to_parquet(path, index=False)
+    overlap = tmp_path / "overlap.csv"
+    frame.iloc[3:].to_csv(overlap, index=False)  # the three add_to_cart rows, exported again
+    with init_workspace(tmp_path / "ws", template="four_stage_delight") as workspace:
+        if way == "arrow":
+            monkeypatch.setattr(workspace.store, "sql_connection", lambda: None)
+        summary = workspace.import_files([path])
+        assert (summary.stored, summary.duplicates_in_files) == (6, 0)
+        stored = workspace.events.order_by("person_seq").execute()
+        assert stored["event"].tolist() == [r[1] for r in rows]
+        assert stored["event_id"].nunique() == 6
+        assert set(stored["event_id"].str.len()) == {32}
+        again = workspace.import_files([path, overlap])
+        assert (again.stored, again.duplicates_in_files, again.already_stored) == (0, 3, 6)
+        both = init_workspace(tmp_path / "both", template="four_stage_delight")
+        with both:
+            first = both.import_files([overlap, path])
+            assert (first.stored, first.duplicates_in_files) == (6, 3)
+            ids = both.events.order_by("person_seq").execute()["event_id"].tolist()
+        assert ids == stored["event_id"].tolist()
+
+
 def test_a_directory_imports_its_data_files_in_name_order(ws, tmp_path):
     # Segment's S3 folders by day, Spark's part files: every data file below, none other.
     root = tmp_path / "exports"

@@ -33,7 +33,7 @@ from journeylens.collect.columns import (
     plan_columns,
 )
 from journeylens.collect.readers import FileReader, object_keys, open_file, parquet_tables
-from journeylens.collect.validate import BatchValidator, Limits, Source, Target
+from journeylens.collect.validate import DERIVED_ID, BatchValidator, Limits, Source, Target
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
 from journeylens.schema import EVENTS, FEEDBACK, REJECTED, arrow_schema
@@ -48,6 +48,7 @@ ROW_NUMBER = "file_row_number"  # the column a Parquet scan adds: the row's posi
 SCAN_ROWS = 1 << 20  # rows per statement when the store reads a Parquet file
 CHUNK_ROWS = 1 << 16  # rows per Arrow record batch: the unit the store's threads share
 BATCH_VIEW = "_journeylens_import_batch"
+ORDER_FILE_SHIFT = 40  # a staged row's ``_order``: its file's index above this bit, its line below
 
 
 @dataclass
@@ -137,7 +138,7 @@ def import_files(
     summary = ImportSummary(kind, [str(p) for p in paths])
     limits = Limits.from_config(config, timezone, ts_format, decimal_comma)
     validator = BatchValidator(kind, config, limits)
-    store.create_scratch(staging, arrow_schema(schema).append(pa.field("_order", pa.int64())))
+    store.create_scratch(staging, _staging_schema(schema))
     store.create_scratch(rejected_staging, arrow_schema(REJECTED))
     stager = _Stager(store, validator, kind, staging, rejected_staging)
     reasons = stager.reasons
@@ -283,7 +284,7 @@ class _Stager:
     def scan(self, source: Source, path: Path, index: int) -> None:
         marks = {"rejected_at": _now(), "kind": self.kind, "source": str(path)}
         columns = INPUT_COLUMNS[self.kind]
-        target = Target(self.staging, columns, index << 40, self.rejected, marks)
+        target = Target(self.staging, columns, index << ORDER_FILE_SHIFT, self.rejected, marks)
         self.reasons.update(self.validator.stage(self.native, source, target))
 
 
@@ -307,18 +308,27 @@ def _drop_lines(batch: pa.Table, lines: Mapping[int, str]) -> pa.Table:
     return batch.filter(keep)
 
 
+def _staging_schema(schema: ibis.Schema) -> pa.Schema:
+    """The stored columns, whether the id was derived, and ``_order``: the file (its index in
+    the import) in the high bits, the line below ``ORDER_FILE_SHIFT``."""
+    derived = pa.field(DERIVED_ID, pa.bool_())
+    return arrow_schema(schema).append(derived).append(pa.field("_order", pa.int64()))
+
+
 def _staged(good: pa.Table, schema: ibis.Schema, file_index: int) -> pa.Table:
-    target = arrow_schema(schema)
+    target = _staging_schema(schema)
+    order = pc.add(
+        pc.multiply(pa.scalar(file_index, pa.int64()), 1 << ORDER_FILE_SHIFT), good.column("_line")
+    )
     columns = []
     for f in target:
-        if f.name in good.column_names:
+        if f.name == "_order":
+            columns.append(order)
+        elif f.name in good.column_names:
             columns.append(good.column(f.name).cast(f.type))
         else:
             columns.append(pa.nulls(good.num_rows, f.type))
-    order = pc.add(pc.multiply(pa.scalar(file_index, pa.int64()), 1 << 40), good.column("_line"))
-    return pa.Table.from_arrays(
-        [*columns, order], schema=target.append(pa.field("_order", pa.int64()))
-    )
+    return pa.Table.from_arrays(columns, schema=target)
 
 
 def _rejected(bad: pa.Table, kind: str, path: Path) -> pa.Table:
@@ -371,22 +381,45 @@ def _dedupe(
 ) -> ibis.Table:
     """The staged rows to store: the first per id, without ids already stored.
 
+    A row without an id has the hash of the row as its id, so identical rows share it; within
+    one file they are told apart by their occurrence (the second copy's id is the hash of the
+    first's and ``2``): a file's repeated rows (a double click within one second) are all
+    stored, and the same rows in another file, or in the same file imported again, are not
+    stored twice.
+
     Sets ``duplicates_in_files`` and, provisionally, ``already_stored`` to the unique staged
     rows (the caller subtracts what it stored).
     """
     staged = store.table(staging)
-    counts = store.execute(staged.aggregate(rows=staged.count(), ids=staged[id_col].nunique()))
-    rows, ids = int(counts["rows"][0]), int(counts["ids"][0])
+    rows, ids = _row_and_id_counts(store, staged, id_col)
+    if rows != ids:  # the windows (sorts of every staged row) only when there are duplicates
+        staged = _occurrences_apart(staged, id_col)
+        rows, ids = _row_and_id_counts(store, staged, id_col)
     summary.duplicates_in_files = rows - ids
     summary.already_stored = ids
     unique = staged
-    if rows != ids:  # the window (a sort of every staged row) only when there are duplicates
+    if rows != ids:
         first = ibis.row_number().over(group_by=staged[id_col], order_by=staged._order)
         unique = staged.mutate(_rank=first).filter(ibis._._rank == 0)
     existing = store.table(table)
     if store.count(table):  # into an empty table (a first import) every row is new
         unique = unique.anti_join(existing, unique[id_col] == existing[id_col])
     return unique.select(*existing.columns)
+
+
+def _row_and_id_counts(store: Store, staged: ibis.Table, id_col: str) -> tuple[int, int]:
+    counts = store.execute(staged.aggregate(rows=staged.count(), ids=staged[id_col].nunique()))
+    return int(counts["rows"][0]), int(counts["ids"][0])
+
+
+def _occurrences_apart(staged: ibis.Table, id_col: str) -> ibis.Table:
+    """Derived ids made unique within a file: the ``k``-th copy of a row (``k`` > 1) gets
+    ``md5(id || ':' || k)``, cut to the 32 characters of a derived id."""
+    file = staged._order >> ORDER_FILE_SHIFT
+    copy = ibis.row_number().over(group_by=[staged[id_col], file], order_by=staged._order) + 1
+    numbered = staged[id_col].concat(":", copy.cast("string")).hexdigest("md5")[:32]
+    again = staged[DERIVED_ID] & (copy > 1)
+    return staged.mutate(**{id_col: ibis.ifelse(again, numbered, staged[id_col])})
 
 
 def _commit_rejected(store: Store, staging: str) -> None:

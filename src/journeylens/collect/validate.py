@@ -42,6 +42,7 @@ from journeylens.schema import (
 ROW_PREVIEW_CHARS = 65_536
 OLDEST = datetime(1990, 1, 1)
 _REJECTED_NOW = "_journeylens_rejected_now"  # the rows one ``stage`` call rejects
+DERIVED_ID = "_derived_id"  # a staged row's id is the hash of the row (the row had none)
 
 
 @dataclass(frozen=True)
@@ -615,11 +616,13 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         currency = _nested("currency", types) or "NULL"
         items.append(f"coalesce({_text('currency')}, {currency}) AS currency")
         items += [f"{_from_context(c, types)} AS {c}" for c in CONTEXT_CAMPAIGN]
-    # A row without an id gets a stable hash of the row as given, so re-imports match.
+    # A row without an id gets a stable hash of the row as given, so re-imports match (identical
+    # rows of one file are told apart when staged rows are de-duplicated: see ``importer``).
     items.append(
         f"CASE WHEN {_text(id_col)} IS NULL THEN substr(md5(to_json(b._raw)), 1, 32) "
         f"ELSE {_text(id_col)} END AS {id_col}"
     )
+    items.append(f"{_text(id_col)} IS NULL AS {DERIVED_ID}")
     props = _properties_text(types)
     items += [
         f"{_given('ts', types['ts'])} AS ts_text",
@@ -764,7 +767,7 @@ class BatchValidator:
         try:
             staged = con.execute(
                 f"INSERT INTO {target.staging} BY NAME SELECT {', '.join(target.columns)}, "
-                f"{target.order_base} + _line AS _order FROM ({good})",
+                f"{DERIVED_ID}, {target.order_base} + _line AS _order FROM ({good})",
                 _bound(good, params),
             ).fetchall()[0][0]
             if staged == source.rows:
