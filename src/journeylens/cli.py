@@ -90,8 +90,8 @@ def import_(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="CSV, TSV, Parquet, JSON Lines, JSON array or Excel (.xlsx) files, or "
-            "directories of them; the text ones may be gzipped (.csv.gz, .jsonl.gz)."
+            help="CSV, TSV, Parquet, JSON Lines, JSON array, XES event log or Excel (.xlsx) "
+            "files, or directories of them; the text ones may be gzipped (.csv.gz, .jsonl.gz)."
         ),
     ],
     kind: Annotated[str, typer.Option(help="events, feedback or touchpoints.")] = "events",

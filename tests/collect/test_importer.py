@@ -616,6 +616,37 @@ def test_json_lines_read_in_blocks_keep_every_line_and_its_number(ws, tmp_path, 
     assert properties[3] == {"late": {"a": 1}}
 
 
+def test_json_lines_whose_later_blocks_have_other_keys(ws, tmp_path, monkeypatch):
+    # A JSON Lines file has no header: its first block's keys are not the file's. Further on,
+    # an anonymous visitor's records lack userId, and another tool's id name turns up.
+    monkeypatch.setattr("journeylens.collect.readers.JSON_BLOCK_CHARS", 300)
+    known = '{{"ts": "2026-01-01T10:0{0}:00Z", "event": "view", "userId": "u", "plan": "pro"}}\n'
+    visitor = '{{"ts": "2026-01-02T10:0{0}:00Z", "event": "view", "device_id": "d{0}"}}\n'
+    text = "".join(known.format(i) for i in range(4)) + "".join(visitor.format(i) for i in range(4))
+    summary = ws.import_files([write(tmp_path / "mixed.jsonl", text)])
+    assert (summary.stored, summary.rejected) == (8, 0)
+    stored = events(ws)
+    assert stored["person_id"].tolist() == ["u"] * 4 + ["d0", "d1", "d2", "d3"]
+    assert stored["anonymous_id"].tolist()[4:] == ["d0", "d1", "d2", "d3"]
+    assert [json.loads(p or "{}").get("plan") for p in stored["properties"]][:5] == [
+        *["pro"] * 4,
+        None,
+    ]
+
+
+def test_json_lines_with_a_column_map(ws, tmp_path):
+    text = (
+        '{"when": "2026-01-01T10:00:00Z", "event": "a", "uid": "u1"}\n'
+        '{"when": "2026-01-01T11:00:00Z", "event": "b", "uid": "u1"}\n'
+    )
+    path = write(tmp_path / "mapped.jsonl", text)
+    summary = ws.import_files([path], mapping={"user_id": "uid", "ts": "when"})
+    assert (summary.stored, summary.rejected) == (2, 0)
+    assert events(ws)[["event", "person_id"]].values.tolist() == [["a", "u1"], ["b", "u1"]]
+    with pytest.raises(ImportFileError, match="no column 'userid'"):
+        ws.import_files([path], mapping={"user_id": "userid"})
+
+
 def test_nan_revenue_is_missing_and_infinite_revenue_is_rejected(ws, tmp_path):
     # NaN is how pandas and Python's json write a missing number; an infinity is no amount.
     base = '{{"ts": "2026-01-01T10:00:00Z", "event": "purchase", "anonymous_id": "p{0}", '

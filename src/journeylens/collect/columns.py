@@ -27,11 +27,11 @@ IDENTITY = ("anonymous_id", "user_id")
 
 # Names other tools' exports give our columns, best first: Segment (its wire format and its
 # warehouse tables), Amplitude, Mixpanel, PostHog, GA4, Snowplow's atomic.events, and the XES
-# names that process-mining event logs (pm4py's CSV) use. A column named exactly as ours always
-# wins (see NOT_OURS); among the others, the first name listed here that the file has. The rest
-# stay properties.
+# names that process-mining event logs (XES files, pm4py's CSV) use. A column named exactly as
+# ours always wins (see NOT_OURS); among the others, the first name listed here that the file
+# has. The rest stay properties.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "event_id": ("messageId", "message_id", "id", "uuid", "$insert_id", "insert_id"),
+    "event_id": ("messageId", "message_id", "id", "uuid", "$insert_id", "insert_id", "identity:id"),
     "ts": (
         "timestamp",
         "time",
@@ -107,6 +107,7 @@ def plan_columns(
     mapping: Mapping[str, str],
     constants: Mapping[str, str] | None = None,
     nested_keys: Mapping[str, Collection[str]] | None = None,
+    later_part: bool = False,
 ) -> dict[str, str]:
     """Decide ``source column → canonical column``; check required columns up front.
 
@@ -114,6 +115,9 @@ def plan_columns(
     the file does not have; a column another tool's name would map there stays a property.
     ``nested_keys``: the keys seen inside the file's object columns; a required column found
     there (a Mixpanel export's ``properties.time``, see ``exports``) is not missing.
+    ``later_part``: ``columns`` are the keys of a later part of a file without a header (JSON
+    Lines), whose first part was planned already: a ``--map`` source or a required column the
+    part lacks is no error (its rows are checked one by one).
     """
     wanted = INPUT_COLUMNS[kind]
     constants = constants or {}
@@ -138,7 +142,7 @@ def plan_columns(
                 f"--map {canonical}={source}: '{canonical}' is not a {kind} column."
                 f"{did_you_mean(canonical, wanted)} Columns: {', '.join(wanted)}."
             )
-        if columns and source not in columns:
+        if columns and source not in columns and not later_part:
             raise ImportFileError(
                 f"{path}: --map {canonical}={source}, but the file has no column '{source}'."
                 f"{did_you_mean(source, columns)}"
@@ -149,7 +153,11 @@ def plan_columns(
                 f"{path}: --set {canonical}=... would hide the file's column '{canonical}'; "
                 "drop one of them."
             )
-    plan = {source: canonical for canonical, source in mapping.items()}
+    plan = {
+        source: canonical
+        for canonical, source in mapping.items()
+        if source in columns or not later_part
+    }
     taken = set(plan.values()) | set(constants)
     foreign = {name for marker, names in NOT_OURS.items() if marker in columns for name in names}
     # A column named exactly as a canonical one wins over another tool's name for it (a
@@ -180,7 +188,7 @@ def plan_columns(
         if found is not None:
             plan[found] = canonical
             taken.add(canonical)
-    if columns:
+    if columns and not later_part:
         present = set(plan.values()) | set(constants)
         if kind == "events":
             present |= lifted_columns(nested_keys or {})

@@ -34,6 +34,7 @@ from journeylens.collect.columns import (
 )
 from journeylens.collect.readers import FileReader, object_keys, open_file, parquet_tables
 from journeylens.collect.validate import DERIVED_ID, BatchValidator, Limits, Source, Target
+from journeylens.collect.xes import XmlError
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
 from journeylens.schema import EVENTS, FEEDBACK, REJECTED, arrow_schema
@@ -154,21 +155,24 @@ def import_files(
                     if progress:
                         progress(source.rows)
                 continue
-            for batch in reader.batches():
-                plan = plan or _plan_from_batch(reader, kind, batch, mapping, constants)
+            for part, batch in enumerate(reader.batches()):
+                if not reader.columns:  # no header (JSON Lines): each part by its own keys
+                    plan = _plan_from_batch(reader, kind, batch, mapping, constants, part > 0)
                 batch = _drop_lines(batch, reader.bad_lines)
                 stager.batch(arrange(batch, plan, kind, constants), reader.path, index)
                 summary.rows += batch.num_rows
                 if progress:
                     progress(batch.num_rows)
-            for reason, lines in (
-                ("invalid_encoding", reader.bad_lines),
-                ("invalid_json", reader.invalid_json),
-                ("wrong_field_count", reader.wrong_fields),
-                ("unclosed_quote", reader.unclosed_quote),
+            for reason, lines, detail in (
+                ("invalid_encoding", reader.bad_lines, None),
+                ("invalid_json", reader.invalid_json, None),
+                ("wrong_field_count", reader.wrong_fields, None),
+                ("unclosed_quote", reader.unclosed_quote, None),
+                *(("invalid_xml", {e.line: e.text}, _xml_detail(e)) for e in reader.xml_errors),
             ):
                 if lines:
-                    store.write(rejected_staging, _whole_lines(lines, kind, reader.path, reason))
+                    rows = _whole_lines(lines, kind, reader.path, reason, detail)
+                    store.write(rejected_staging, rows)
                     reasons[reason] += len(lines)
                     summary.rows += len(lines)
         summary.rejected = sum(reasons.values())
@@ -294,11 +298,15 @@ def _plan_from_batch(
     batch: pa.Table,
     mapping: Mapping[str, str],
     constants: Mapping[str, str],
+    later_part: bool,
 ) -> dict[str, str]:
-    """JSON Lines has no header: plan its columns from the first batch's keys."""
+    """JSON Lines has no header: plan a batch's columns from its keys (records of one file may
+    have other keys further on: an anonymous visitor's events without ``userId``)."""
     columns = [c for c in batch.column_names if c != "_line"]
     reader.nested_keys = object_keys(batch)
-    return plan_columns(str(reader.path), kind, columns, mapping, constants, reader.nested_keys)
+    return plan_columns(
+        str(reader.path), kind, columns, mapping, constants, reader.nested_keys, later_part
+    )
 
 
 def _drop_lines(batch: pa.Table, lines: Mapping[int, str]) -> pa.Table:
@@ -348,7 +356,16 @@ def _rejected(bad: pa.Table, kind: str, path: Path) -> pa.Table:
     )
 
 
-def _whole_lines(lines: Mapping[int, str], kind: str, path: Path, reason: str) -> pa.Table:
+def _xml_detail(error: XmlError) -> str:
+    return (
+        f"the file is not well-formed XML here: {error.message}; the events after this line "
+        "were not read: fix the file and import it again"
+    )
+
+
+def _whole_lines(
+    lines: Mapping[int, str], kind: str, path: Path, reason: str, detail: str | None = None
+) -> pa.Table:
     details = {
         "invalid_encoding": "the line is not valid UTF-8; shown with \\x escapes",
         "invalid_json": "the line is not a JSON object",
@@ -365,7 +382,7 @@ def _whole_lines(lines: Mapping[int, str], kind: str, path: Path, reason: str) -
             "line": pa.array(list(lines), type=pa.int64()),
             "field": pa.nulls(n, pa.string()),
             "reason": [reason] * n,
-            "detail": [details[reason]] * n,
+            "detail": [detail or details[reason]] * n,
             "row": [text[:65_536] for text in lines.values()],
         },
         schema=arrow_schema(REJECTED),

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from journeylens.collect.encoding import check_text, scratch_file
 from journeylens.collect.spreadsheets import sheet_batches, sheet_header
+from journeylens.collect.xes import XmlError, count_events, xes_batches
 from journeylens.errors import ImportFileError
 
 BATCH_ROWS = 262_144
@@ -43,6 +44,7 @@ FORMATS = {
     ".ndjson": "jsonl",
     ".json": "jsonl",
     ".xlsx": "xlsx",
+    ".xes": "xes",
 }
 
 
@@ -66,6 +68,8 @@ class FileReader:
     # A CSV row with a quoted value that is never closed, which runs to the end of the file, by
     # its first line: filled while reading.
     unclosed_quote: dict[int, str] = field(default_factory=dict)
+    # Where an XES file stops being well-formed XML (the rest is not read): filled while reading.
+    xml_errors: list[XmlError] = field(default_factory=list)
     rows_estimate: int | None = None
     quotes: int | None = None  # quote characters in the file, when the encoding check counted
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
@@ -88,6 +92,7 @@ class FileReader:
             "parquet": _parquet_batches,
             "jsonl": _jsonl_batches,
             "xlsx": _xlsx_batches,
+            "xes": _xes_batches,
         }
         yield from readers[self.format](self)
 
@@ -126,7 +131,7 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
         if not found:
             raise ImportFileError(
                 f"{given}: a directory without a file to import (.csv, .tsv, .parquet, .jsonl, "
-                ".json, gzipped or not, or .xlsx)."
+                ".json, gzipped or not, .xlsx or .xes)."
             )
         files.extend(found)
     return files
@@ -155,7 +160,8 @@ def detect_format(path: Path) -> str:
     if fmt is None:
         raise ImportFileError(
             f"{path}: unknown file type; use .csv, .tsv, .parquet, .jsonl (JSON Lines) or .json "
-            "(JSON Lines or one JSON array), gzipped or not, or .xlsx (Excel)."
+            "(JSON Lines or one JSON array), .xes (an XES event log), gzipped or not, or .xlsx "
+            "(Excel)."
         )
     return fmt
 
@@ -197,6 +203,10 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
         names, header, rows = sheet_header(path)
         return FileReader(path, fmt, names, size, rows_estimate=rows, header_line=header)
     unpacked = _gunzip(path, scratch) if is_gzipped(path) else None
+    if fmt == "xes":  # XML: its declaration names the encoding, which the parser reads
+        reader = FileReader(path, fmt, [], size, encoding or "", unpacked=unpacked)
+        reader.rows_estimate = count_events(reader.data)
+        return reader
     try:
         text = check_text(unpacked or path, encoding, scratch, shown=path)
     except ImportFileError:
@@ -438,6 +448,11 @@ def _has_break(chunk: pa.Array) -> bool:
 
 def _xlsx_batches(reader: FileReader) -> Iterator[pa.Table]:
     yield from sheet_batches(reader.path, reader.columns, reader.header_line, BATCH_ROWS)
+
+
+def _xes_batches(reader: FileReader) -> Iterator[pa.Table]:
+    encoding = reader.encoding or None
+    yield from xes_batches(reader.data, BATCH_ROWS, reader.xml_errors, encoding)
 
 
 def _parquet_batches(reader: FileReader) -> Iterator[pa.Table]:
