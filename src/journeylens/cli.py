@@ -651,11 +651,11 @@ def attribution(
             roi=roi,
             cut_list=cut_list,
         )
-        title = "Cut list" if cut_list else "ROI" if roi else "Attribution"
+        title = "Cut list" if cut_list else "ROI" if roi else f"Attribution of {value}"
         emit(result, fmt, title)
         if not roi and not cut_list and result.to_frame().empty:
             chosen_goal = goal or ws.config.conversion_events[0]
-            _note(why_nothing_attributed(events, chosen_goal, lookback))
+            _note(why_nothing_attributed(events, chosen_goal, lookback, level))
         _note(ws.currency_note())
 
 

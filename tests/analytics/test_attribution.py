@@ -10,6 +10,7 @@ from journeylens.analytics.attribution import (
     AttributionSpec,
     run_attribution,
 )
+from journeylens.analytics.attribution_report import why_nothing_attributed
 from journeylens.errors import SpecError
 from journeylens.testing import journeys
 
@@ -139,6 +140,36 @@ def test_channel_level_names_missing_channels():
     people = {"ann": [("ad", "2026-01-01"), ("purchase", "+1d")]}
     frame = run_attribution(ibis.memtable(journeys(people)), spec).to_frame()
     assert frame[["channel", "conversions"]].values.tolist() == [["(none)", 1.0]]
+
+
+def test_at_channel_level_an_event_that_names_its_channel_is_a_touch():
+    # Ad impressions as attribution data sets give them: each names its channel and none is a
+    # catalogued touchpoint. A page view with neither is no touch; the purchase's own channel
+    # is the goal's, not a touch.
+    none = {"touchpoint": None}
+    people = {
+        "ann": [
+            ("impression", "2026-01-01", {**none, "channel": "Facebook"}),
+            ("impression", "+1d", {**none, "channel": "Paid Search"}),
+            ("page_view", "+1h", none),
+            ("purchase", "+1h", {**none, "channel": "Paid Search", "revenue": 10.0}),
+        ],
+        "bob": [
+            ("impression", "2026-01-01", {**none, "channel": "Facebook"}),
+            ("purchase", "+1d", {**none, "revenue": 4.0}),
+        ],
+    }
+    events = ibis.memtable(journeys(people))
+    spec = AttributionSpec(["linear", "markov"], level="channel")
+    result = run_attribution(events, spec)
+    assert result.pivot("conversions")["linear"].to_dict() == {"Facebook": 1.5, "Paid Search": 0.5}
+    assert result.pivot("revenue")["linear"].to_dict() == {"Facebook": 9.0, "Paid Search": 5.0}
+    assert result.totals["conversions"] == 2.0
+    # At touchpoint level the same events have no touch, and the note says why.
+    assert run_attribution(events, AttributionSpec("linear")).to_frame().empty
+    assert why_nothing_attributed(events, "purchase", "30d").startswith(
+        "No event has a touchpoint:"
+    )
 
 
 def test_catalog_limits_touchpoints():

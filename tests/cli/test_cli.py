@@ -158,6 +158,37 @@ def test_attribution_and_paths_say_why_they_found_little(tmp_path):
     assert run("paths", "--level", "event", workspace=ws).stderr == ""
 
 
+def test_attribution_of_an_impression_log_by_channel(tmp_path):
+    # The shape of the attribution data sets tutorials use: a cookie, impressions that name a
+    # channel, conversions with their value. Its names need two --map; the value is revenue.
+    ws = tmp_path / "ws"
+    run("init", str(ws))
+    data = tmp_path / "attribution_data.csv"
+    data.write_text(
+        "cookie,time,interaction,conversion,conversion_value,channel\n"
+        "c1,2018-07-03T13:02:11Z,impression,0,0,Instagram\n"
+        "c1,2018-07-04T08:00:00Z,impression,0,0,Paid Search\n"
+        "c1,2018-07-05T09:00:00Z,conversion,1,12.5,Paid Search\n"
+        "c2,2018-07-03T10:00:00Z,impression,0,0,Facebook\n"
+    )
+    run(
+        "import",
+        str(data),
+        "--map",
+        "event=interaction",
+        "--map",
+        "anonymous_id=cookie",
+        workspace=ws,
+    )
+    args = ("attribution", "--goal", "conversion", "--model", "linear", "--value", "revenue")
+    out = run(*args, "--level", "channel", "--format", "json", workspace=ws).stdout
+    credit = {r["channel"]: r["revenue"] for r in json.loads(out)}
+    assert credit == {"Instagram": 6.25, "Paid Search": 6.25}
+    table = run(*args, "--level", "channel", workspace=ws).stdout
+    assert "Attribution of revenue" in table
+    assert "6.25" in table
+
+
 def test_attribution_reads_a_path_counts_file_without_a_workspace(tmp_path):
     data = tmp_path / "paths.csv"
     data.write_text(

@@ -2,10 +2,12 @@
 
 A *journey* is a person's run of touches up to and including the time of a conversion (an event
 named as a goal), starting after the person's previous conversion. Touches after a person's last
-conversion form one more, non-converting journey. A touch is an event with a ``touchpoint`` that
-is not itself a goal event. A touch at the same second as a conversion belongs to that conversion.
-Only touches within the lookback window before the journey's end count: the conversion for a
-converting journey, the last touch for a non-converting one.
+conversion form one more, non-converting journey. A touch is an event that is not itself a goal
+event and has a ``touchpoint`` or, at channel (campaign) level, a ``channel`` (``campaign``): an
+ad impression that names its channel but matches no catalogued touchpoint is a channel's touch.
+A touch at the same second as a conversion belongs to that conversion. Only touches within the
+lookback window before the journey's end count: the conversion for a converting journey, the
+last touch for a non-converting one.
 
 The engine sorts the events once (one window pass per person); the rest is hash aggregates and
 equi-joins per journey and whole-second arithmetic, so the same expression runs on DuckDB and on
@@ -34,6 +36,12 @@ def _key(events: ir.Table, level: str) -> ir.StringValue:
     return column if level == "touchpoint" else column.fill_null(NONE_LABEL)
 
 
+def is_touch(events: ir.Table, level: str) -> ir.BooleanValue:
+    """Whether an event (not a goal) is a touch at ``level`` (see the module's docstring)."""
+    touched = events.touchpoint.notnull()
+    return touched if level == "touchpoint" else touched | events[level].notnull()
+
+
 def _is_direct(events: ir.Table, direct_channels: Sequence[str]) -> ir.BooleanValue:
     channel = events.channel.lower()
     named = channel.isin([c.lower() for c in direct_channels])
@@ -51,7 +59,7 @@ def _stream(
     keyed = has_sequence_keys(events)
     # Known people: every event of one carries the integer key where ``keyed``, cheaper to read.
     known = events["person_key" if keyed else "person_id"].notnull()
-    rows = events.filter(known, events.event.isin(list(goals)) | events.touchpoint.notnull())
+    rows = events.filter(known, events.event.isin(list(goals)) | is_touch(events, level))
     is_goal = rows.event.isin(list(goals))
     # Within a second, events keep the person's sequence order (see `.sequence`); the stored
     # integer keys, where every event carries them, sort faster than the text id and time.

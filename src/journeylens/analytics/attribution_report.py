@@ -15,6 +15,7 @@ import ibis
 import pandas as pd
 import plotly.graph_objects as go
 
+from journeylens.analytics._touches import is_touch
 from journeylens.analytics.attribution import ALL_MODELS, AttributionSpec, run_attribution
 from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
 from journeylens.analytics.result import Result, frame_records
@@ -24,11 +25,13 @@ from journeylens.journey.catalog import UNMAPPED_HINT
 
 @dataclass
 class AttributionReport(Result):
-    """Records of every requested model, side by side (``model`` names the model)."""
+    """Records of every requested model, side by side (``model`` names the model); the table
+    and the figure show ``value`` (conversions or revenue)."""
 
     records: pd.DataFrame
     level: str
     parts: tuple[Result, ...] = ()
+    value: str = "conversions"
 
     def to_frame(self) -> pd.DataFrame:
         return self.records
@@ -37,11 +40,9 @@ class AttributionReport(Result):
         return frame_records(self.records)
 
     def display_frame(self) -> pd.DataFrame:
-        """One row per value, a column of conversions per model, and the lift when present."""
+        """One row per value, a column of ``value`` per model, and the lift when present."""
         credit = self.records[self.records["model"] != "incrementality"]
-        table = credit.pivot_table(
-            index=self.level, columns="model", values="conversions", sort=False
-        )
+        table = credit.pivot_table(index=self.level, columns="model", values=self.value, sort=False)
         lift = self.records[self.records["model"] == "incrementality"]
         if not lift.empty:
             table = table.join(
@@ -56,8 +57,8 @@ class AttributionReport(Result):
         figure = go.Figure()
         credit = self.records[self.records["model"] != "incrementality"]
         for model, rows in credit.groupby("model", sort=False):
-            figure.add_bar(x=rows[self.level], y=rows["conversions"], name=str(model))
-        figure.update_layout(barmode="group", xaxis_title=self.level, yaxis_title="conversions")
+            figure.add_bar(x=rows[self.level], y=rows[self.value], name=str(model))
+        figure.update_layout(barmode="group", xaxis_title=self.level, yaxis_title=self.value)
         return figure
 
 
@@ -105,7 +106,7 @@ def run_attribution_report(
         parts.append(lift)
         frames.append(lift.to_frame().assign(model="incrementality"))
     records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return AttributionReport(records, level, tuple(parts))
+    return AttributionReport(records, level, tuple(parts), value)
 
 
 def run_roi_report(
@@ -129,19 +130,25 @@ def run_roi_report(
     return run_roi(events, spec, catalog)
 
 
-def why_nothing_attributed(events: ibis.Table, goal: str, lookback: str) -> str:
-    """Why attribution found no journey: no goal event, no event with a touchpoint, or no
-    touch within the lookback of a conversion (one small aggregate).
+def why_nothing_attributed(
+    events: ibis.Table, goal: str, lookback: str, level: str = "touchpoint"
+) -> str:
+    """Why attribution found no journey: no goal event, no touch (an event with a touchpoint,
+    or at channel or campaign level with that value), or no touch within the lookback of a
+    conversion (one small aggregate).
 
     Examples
     --------
-    >>> t = ibis.memtable({"event": ["view", "purchase"], "touchpoint": [None, None]})
+    >>> t = ibis.memtable({"event": ["view", "purchase"], "touchpoint": [None, None],
+    ...                    "channel": [None, "web"]})
     >>> why_nothing_attributed(t, "purchase", "30d").split(":")[0]
     'No event has a touchpoint'
+    >>> why_nothing_attributed(t, "purchase", "30d", "channel").split(":")[0]
+    'No event has a touchpoint or a channel'
     """
     counts = events.aggregate(
         goals=events.count(where=events.event == goal),
-        touched=events.count(where=events.touchpoint.notnull() & (events.event != goal)),
+        touched=events.count(where=is_touch(events, level) & (events.event != goal)),
     ).execute()
     goals, touched = int(counts["goals"].iloc[0]), int(counts["touched"].iloc[0])
     if goals == 0:
@@ -150,8 +157,9 @@ def why_nothing_attributed(events: ibis.Table, goal: str, lookback: str) -> str:
             "conversion event with --goal (or goals.conversion_events in journeylens.toml)."
         )
     if touched == 0:
+        what = "a touchpoint" if level == "touchpoint" else f"a touchpoint or a {level}"
         return (
-            "No event has a touchpoint: the catalog maps none of these events, so no journey "
+            f"No event has {what}: the catalog maps none of these events, so no journey "
             f"has a touch. {UNMAPPED_HINT}"
         )
     return f"No conversion has a touch within the lookback ({lookback}): try a longer --lookback."

@@ -67,6 +67,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "source": ("utm_source", "context_campaign_source", "mkt_source"),
     "medium": ("utm_medium", "context_campaign_medium", "mkt_medium"),
     "campaign": ("utm_campaign", "context_campaign_name", "mkt_campaign"),
+    # Attribution data sets' and ad platforms' name, GA4's, and order tables'.
+    "revenue": ("conversion_value", "purchase_revenue", "order_value", "$revenue"),
 }
 
 # Columns named as ours that mean something else in one tool's exports, known by a column only
@@ -80,6 +82,10 @@ NOT_OURS: dict[str, tuple[str, ...]] = {
     "collector_tstamp": ("event",),
 }
 
+
+# Marks an arranged batch whose records need not share their keys (JSON Lines, XES): a key a
+# record lacks is not part of the row as given (see ``validate``).
+KEYS_VARY = "_keys_vary"
 
 # Columns only their exact (or another tool's) name reads: their values come from a closed list
 # or are JSON, and a header that merely looks like one (a product's "Type", a project's "Stage")
@@ -207,19 +213,65 @@ def constant_params(constants: Mapping[str, str]) -> dict[str, str]:
     return {f"set_{canonical}": value for canonical, value in constants.items()}
 
 
+# Words in a column's name that suggest it holds a required column's values: named in the error
+# when that column is missing (never read without --map).
+HINTS: dict[str, tuple[str, ...]] = {
+    "ts": ("date", "time", "tstamp", "created", "when"),
+    "event": ("event", "action", "activity", "interaction", "type", "step", "page"),
+    "metric": ("metric", "question", "survey"),
+    "score": ("score", "rating", "nps", "csat", "ces", "likely", "recommend"),
+    "user_id": ("customer", "user", "client", "visitor", "cookie", "member", "account", "person"),
+}
+
+
+def hinted(canonical: str, columns: Sequence[str]) -> list[str]:
+    """The ``columns`` whose names suggest ``canonical`` (see ``HINTS``); for an identity, a name
+    ending in ``id`` too (``CustomerID``, ``cookie_id``).
+
+    Examples
+    --------
+    >>> hinted("ts", ["InvoiceNo", "InvoiceDate", "CustomerID"])
+    ['InvoiceDate']
+    >>> hinted("user_id", ["InvoiceNo", "InvoiceDate", "CustomerID", "video"])
+    ['CustomerID']
+    """
+    found = []
+    for name in columns:
+        loose = loose_name(name)
+        named = any(word in loose for word in HINTS.get(canonical, ()))
+        if named or (canonical in IDENTITY and loose.endswith("id")):
+            found.append(name)
+    return found
+
+
+def _hint(canonical: str, columns: Sequence[str]) -> str:
+    found = hinted(canonical, columns)
+    if not found:
+        return did_you_mean(canonical, columns)
+    listed = ", ".join(f"'{name}'" for name in found)
+    return f" It may be {listed}: pass --map {canonical}={found[0]}."
+
+
 def _check_required(path: str, kind: str, present: set[str], columns: Sequence[str]) -> None:
     missing = [c for c in REQUIRED[kind] if c not in present]
     if missing:
         name = missing[0]
+        constant = (
+            " Or --set event=NAME gives every row one event (an orders file: purchase)."
+            if name == "event"
+            else ""
+        )
+        hint = _hint(name, columns)
+        fix = "" if "--map" in hint else f" Rename it or pass --map {name}=YOUR_COLUMN."
         raise ImportFileError(
-            f"{path}: missing required column '{name}'.{did_you_mean(name, columns)} "
-            f"Found columns: {', '.join(columns) or 'none'}. Rename it or pass --map "
-            f"{name}=YOUR_COLUMN; nothing was imported."
+            f"{path}: missing required column '{name}'.{hint} Found columns: "
+            f"{', '.join(columns) or 'none'}.{fix}{constant} Nothing was imported."
         )
     if not present & set(IDENTITY):
         raise ImportFileError(
-            f"{path}: needs an 'anonymous_id' or a 'user_id' column to know whose rows these are. "
-            f"Found columns: {', '.join(columns)}; nothing was imported."
+            f"{path}: needs an 'anonymous_id' or a 'user_id' column to know whose rows these are."
+            f"{_hint('user_id', columns)} Found columns: {', '.join(columns)}. Nothing was "
+            "imported."
         )
 
 
@@ -228,11 +280,13 @@ def arrange(
     plan: Mapping[str, str],
     kind: str,
     constants: Mapping[str, str] | None = None,
+    keys_vary: bool = False,
 ) -> pa.Table:
     """Rename to canonical names, add ``constants`` and missing columns as nulls, pack the rest.
 
     The result has every input column of ``kind``, ``_line``, ``_extra`` (a struct of the
-    unknown columns, null when there are none) and ``_raw`` (a struct of the row as given).
+    unknown columns, null when there are none) and ``_raw`` (a struct of the row as given);
+    and, where ``keys_vary`` (records of one file need not have the same keys), ``KEYS_VARY``.
     """
     original = [c for c in batch.column_names if c != "_line"]
     raw = (
@@ -256,6 +310,8 @@ def arrange(
     else:
         columns["_extra"] = pa.nulls(batch.num_rows, pa.struct([pa.field("_", pa.string())]))
     columns["_raw"] = raw
+    if keys_vary:
+        columns[KEYS_VARY] = pa.nulls(batch.num_rows, pa.bool_())
     return pa.table(columns)
 
 
