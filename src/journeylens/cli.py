@@ -159,6 +159,10 @@ def import_(
     )
     for reason, n in data["rejected_by_reason"].items():
         typer.echo(f"  rejected {n:,}: {reason}")
+    if data["ts_format_hints"]:
+        layouts = " or ".join(f"'{layout}'" for layout in data["ts_format_hints"][:4])
+        pick = " (pick the one the file uses)" if len(data["ts_format_hints"]) > 1 else ""
+        typer.echo(f"  the unread times read with --ts-format {layouts}{pick}")
     if data["rejected"]:
         typer.echo("See them with: journeylens rejected")
 

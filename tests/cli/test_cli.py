@@ -187,6 +187,11 @@ def test_attribution_of_an_impression_log_by_channel(tmp_path):
     table = run(*args, "--level", "channel", workspace=ws).stdout
     assert "Attribution of revenue" in table
     assert "6.25" in table
+    us = tmp_path / "us.csv"
+    us.write_text("cookie,time,interaction\nc3,12/13/2010 8:34,impression\n")
+    flags = ("--map", "event=interaction", "--map", "anonymous_id=cookie")
+    out = run("import", str(us), *flags, workspace=ws).stdout
+    assert "the unread times read with --ts-format '%m/%d/%Y %H:%M'" in out
 
 
 def test_attribution_reads_a_path_counts_file_without_a_workspace(tmp_path):

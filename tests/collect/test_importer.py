@@ -265,6 +265,7 @@ def test_other_spellings_of_a_time_are_read_without_a_format(ws, tmp_path):
         "git": ("2026-03-01 12:00:00 -05:30", "2026-03-01 17:30:00"),
         "basic": ("20260301T120000Z", "2026-03-01 12:00:00"),
         "basic_local": ("20260301T120000", "2026-03-01 11:00:00"),  # the import's zone
+        "basic_date": ("20260301", "2026-02-28 23:00:00"),  # midnight in the import's zone
         "java": ("2026-07-01T12:00+02:00[Europe/Paris]", "2026-07-01 10:00:00"),
         "java_zone": ("2026-07-01T12:00[America/New_York]", "2026-07-01 16:00:00"),
         "java_utc": ("2026-03-01T12:00:00Z[UTC]", "2026-03-01 12:00:00"),
@@ -300,6 +301,26 @@ def test_a_timestamp_format_reads_local_and_offset_times(ws, tmp_path):
     ws.import_files([zoned], timezone="Europe/Stockholm", ts_format="%d.%m.%Y %H:%M %z")
     got = events(ws).set_index("event_id")["ts"].astype(str).to_dict()
     assert got["c"] == "2026-03-01 17:30:00"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_times_no_reading_understands_come_with_the_format_that_reads_them(
+    tmp_path, monkeypatch, native
+):
+    # An orders export in US month/day/year: every row is rejected, and the summary names the
+    # --ts-format that reads them; dates that fit day-first as well name both.
+    text = "ts,event,user_id\n12/1/2010 8:26,purchase,17850\n12/13/2010 8:34,purchase,13047\n"
+    unsure = "ts,event,user_id\n1/2/2026 10:00,purchase,1\n"
+    with init_workspace(tmp_path / "ws") as workspace:
+        if not native:
+            monkeypatch.setattr(workspace.store, "sql_connection", lambda: None)
+        summary = workspace.import_files([write(tmp_path / "orders.csv", text)])
+        assert (summary.stored, summary.ts_format_hints) == (0, ["%m/%d/%Y %H:%M"])
+        again = workspace.import_files([tmp_path / "orders.csv"], ts_format="%m/%d/%Y %H:%M")
+        assert (again.stored, again.ts_format_hints) == (2, [])
+        both = workspace.import_files([write(tmp_path / "unsure.csv", unsure)])
+        assert both.ts_format_hints == ["%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M"]
+        assert both.to_dict()["ts_format_hints"] == both.ts_format_hints
 
 
 @pytest.mark.parametrize("ts_format", ["day-month-year", "%Q"])
@@ -1488,6 +1509,25 @@ def test_a_row_without_an_id_hashes_alike_as_json_lines_and_csv(tmp_path):
             ids.append(events(workspace)["event_id"].tolist())
     assert ids[0] == ids[1]
     assert len(ids[0][0]) == 32
+
+
+def test_a_json_record_without_an_id_hashes_alike_whatever_records_come_with_it(tmp_path):
+    # A log that grows: the same record, read in a block with records of other keys (or an
+    # explicit null), is the same event; importing the grown file stores only what is new.
+    record = {"ts": "2026-01-01T11:00:00Z", "event": "x", "anonymousId": "a"}
+    later = {"ts": "2026-01-01T12:00:00Z", "event": "y", "anonymousId": "a", "plan": "pro"}
+    nulls = {**record, "userId": None}
+    log = tmp_path / "log.jsonl"
+    ids = []
+    with init_workspace(tmp_path / "ws") as workspace:
+        for records in ([record], [record, later]):
+            log.write_text("".join(json.dumps(r) + "\n" for r in records))
+            assert workspace.import_files([log]).stored == 1
+        ids.append(events(workspace).set_index("event")["event_id"]["x"])
+    with init_workspace(tmp_path / "nulls") as workspace:
+        workspace.import_files([write(tmp_path / "nulls.jsonl", json.dumps(nulls) + "\n")])
+        ids.append(events(workspace)["event_id"][0])
+    assert ids[0] == ids[1]
 
 
 def test_parquet_with_typed_columns(ws, tmp_path):

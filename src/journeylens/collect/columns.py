@@ -225,23 +225,21 @@ HINTS: dict[str, tuple[str, ...]] = {
 
 
 def hinted(canonical: str, columns: Sequence[str]) -> list[str]:
-    """The ``columns`` whose names suggest ``canonical`` (see ``HINTS``); for an identity, a name
-    ending in ``id`` too (``CustomerID``, ``cookie_id``).
+    """The ``columns`` whose names suggest ``canonical`` (see ``HINTS``); for an identity, then
+    the names ending in ``id`` (``order_id`` after ``customer_id``).
 
     Examples
     --------
     >>> hinted("ts", ["InvoiceNo", "InvoiceDate", "CustomerID"])
     ['InvoiceDate']
-    >>> hinted("user_id", ["InvoiceNo", "InvoiceDate", "CustomerID", "video"])
-    ['CustomerID']
+    >>> hinted("user_id", ["order_id", "video", "customer_id"])
+    ['customer_id', 'order_id']
     """
-    found = []
-    for name in columns:
-        loose = loose_name(name)
-        named = any(word in loose for word in HINTS.get(canonical, ()))
-        if named or (canonical in IDENTITY and loose.endswith("id")):
-            found.append(name)
-    return found
+    loose = {name: loose_name(name) for name in columns}
+    words = HINTS.get(canonical, ())
+    named = [n for n in columns if any(word in loose[n] for word in words)]
+    ids = [n for n in columns if canonical in IDENTITY and loose[n].endswith("id")]
+    return list(dict.fromkeys(named + ids))
 
 
 def _hint(canonical: str, columns: Sequence[str]) -> str:

@@ -33,6 +33,7 @@ from journeylens.collect.columns import (
     plan_columns,
 )
 from journeylens.collect.readers import FileReader, object_keys, open_file, parquet_tables
+from journeylens.collect.timeformats import readable_with
 from journeylens.collect.validate import DERIVED_ID, BatchValidator, Limits, Source, Target
 from journeylens.collect.xes import XmlError
 from journeylens.config import Config
@@ -65,6 +66,8 @@ class ImportSummary:
     already_stored: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # --ts-format layouts that read the times no reading understood (see ``timeformats``).
+    ts_format_hints: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +81,7 @@ class ImportSummary:
             "rejected_by_reason": dict(self.rejected_by_reason),
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows / self.seconds) if self.seconds else None,
+            "ts_format_hints": list(self.ts_format_hints),
         }
 
 
@@ -159,7 +163,8 @@ def import_files(
                 if not reader.columns:  # no header (JSON Lines): each part by its own keys
                     plan = _plan_from_batch(reader, kind, batch, mapping, constants, part > 0)
                 batch = _drop_lines(batch, reader.bad_lines)
-                stager.batch(arrange(batch, plan, kind, constants), reader.path, index)
+                arranged = arrange(batch, plan, kind, constants, keys_vary=not reader.columns)
+                stager.batch(arranged, reader.path, index)
                 summary.rows += batch.num_rows
                 if progress:
                     progress(batch.num_rows)
@@ -177,6 +182,7 @@ def import_files(
                     summary.rows += len(lines)
         summary.rejected = sum(reasons.values())
         summary.rejected_by_reason = dict(reasons.most_common())
+        summary.ts_format_hints = readable_with(validator.unread_times)
         new = _dedupe(store, table, staging, id_col, summary)
         before = store.count(table)
         (finish or (lambda rows: store.write(table, rows)))(new)

@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from journeylens.collect.columns import KEYS_VARY
 from journeylens.collect.exports import (
     WHEN_ABSENT,
     device_category,
@@ -43,6 +45,8 @@ ROW_PREVIEW_CHARS = 65_536
 OLDEST = datetime(1990, 1, 1)
 _REJECTED_NOW = "_journeylens_rejected_now"  # the rows one ``stage`` call rejects
 DERIVED_ID = "_derived_id"  # a staged row's id is the hash of the row (the row had none)
+UNREAD_TIME = "unparseable_timestamp"
+UNREAD_SAMPLE = 200  # unread times kept to find a --ts-format that reads them
 
 
 @dataclass(frozen=True)
@@ -172,15 +176,16 @@ def _instant(text: str) -> str:
 
 def _iso_respelled(text: str) -> str:
     """SQL that rewrites ISO 8601 spellings DuckDB does not read into ones it does: the basic
-    format (``20260101T100000Z``), minutes before an offset or a zone (``T10:00+01:00``), a
-    space before the offset (``10:00:00 +0200``, as Ruby and git write it) and a zone name in
-    brackets, as Java writes it: after an offset it is dropped (the offset fixes the instant),
-    else it is the time's zone (``10:00[Europe/Paris]``)."""
+    format (``20260101T100000Z``, and a date alone: ``20260101``), minutes before an offset or a
+    zone (``T10:00+01:00``), a space before the offset (``10:00:00 +0200``, as Ruby and git
+    write it) and a zone name in brackets, as Java writes it: after an offset it is dropped (the
+    offset fixes the instant), else it is the time's zone (``10:00[Europe/Paris]``)."""
     steps = (
         (r"(Z|[+-]\d{2}(:?\d{2})?)\[[^\]]*\]$", r"\1"),
         (r"\[([^\]]+)\]$", r" \1"),
         (r"(\d)\s+([+-]\d{2}:?\d{2})$", r"\1\2"),
         (r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})", r"\1-\2-\3T\4:\5:\6"),
+        (r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3"),
         (r"([T ]\d{2}:\d{2})(Z|[+-]| [A-Za-z])", r"\1:00\2"),
     )
     for pattern, replacement in steps:
@@ -245,7 +250,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
         ("p.ts_text IS NULL", "missing_timestamp", "ts", "'the timestamp is empty'"),
         (
             "p.ts IS NULL",
-            "unparseable_timestamp",
+            UNREAD_TIME,
             "ts",
             "'cannot read ''' || left(p.ts_text, 80) || ''' ' || $ts_reading",
         ),
@@ -619,7 +624,7 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     # A row without an id gets a stable hash of the row as given, so re-imports match (identical
     # rows of one file are told apart when staged rows are de-duplicated: see ``importer``).
     items.append(
-        f"CASE WHEN {_text(id_col)} IS NULL THEN substr(md5(to_json(b._raw)), 1, 32) "
+        f"CASE WHEN {_text(id_col)} IS NULL THEN substr(md5({_given_row(types)}), 1, 32) "
         f"ELSE {_text(id_col)} END AS {id_col}"
     )
     items.append(f"{_text(id_col)} IS NULL AS {DERIVED_ID}")
@@ -661,6 +666,14 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     return ",\n  ".join(items)
 
 
+def _given_row(types: Mapping[str, pa.DataType]) -> str:
+    """The row as given, as JSON (SQL over the batch ``b``). Where records need not share their
+    keys (``KEYS_VARY``: JSON Lines, XES), a key the record lacks is no member: the row, and
+    the hash that stands in for its id, do not depend on the other records read with it."""
+    row = "to_json(b._raw)"
+    return f"json_merge_patch('{{}}', {row})" if KEYS_VARY in types else row
+
+
 def _queries(
     kind: str, types: Mapping[str, pa.DataType], limits: Limits, source: str = "batch"
 ) -> tuple[str, str]:
@@ -687,12 +700,12 @@ WITH p AS (
 ), checked AS (SELECT p.*, {_screen(kind)} AS _bad FROM p)"""
 
     good = f"{checked('')}\nSELECT * EXCLUDE (_bad) FROM checked WHERE _bad = 0"
-    bad = f"""{checked(", b._raw AS _raw")}
-SELECT p.* EXCLUDE (_bad, _raw),
+    bad = f"""{checked(f", {_given_row(types)} AS _row")}
+SELECT p.* EXCLUDE (_bad, _row),
   CASE {reason} END AS _reason,
   CASE {field} END AS _field,
   CASE {detail} END AS _detail,
-  left(to_json(p._raw), {ROW_PREVIEW_CHARS}) AS _row
+  left(p._row, {ROW_PREVIEW_CHARS}) AS _row
 FROM checked AS p
 WHERE p._bad <> 0"""
     return good, bad
@@ -732,6 +745,8 @@ class BatchValidator:
         self.stage_names = pa.table({"name": [n for n, _ in names], "key": [k for _, k in names]})
         self.stage_list = ", ".join(config.stage_keys)
         self._queries: dict[tuple[object, ...], tuple[str, str]] = {}
+        # Times no reading understood (a sample, for the --ts-format hint: see ``timeformats``).
+        self.unread_times: list[str] = []
 
     def check(self, batch: pa.Table) -> tuple[pa.Table, pa.Table]:
         """Parse ``batch`` (from :func:`columns.arrange`): (good rows, rejected rows).
@@ -750,6 +765,8 @@ class BatchValidator:
                     f"SELECT * FROM ({bad}) LIMIT 0", _bound(bad, params)
                 ).to_arrow_table()
             rejected = self.con.execute(bad, _bound(bad, params)).to_arrow_table()
+            unread = rejected.filter(pc.equal(rejected.column("_reason"), UNREAD_TIME))
+            self._note_unread(unread.column("ts_text").unique().to_pylist())
             return accepted, rejected
         finally:
             self.con.unregister("batch")
@@ -775,10 +792,20 @@ class BatchValidator:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {_REJECTED_NOW} AS SELECT $rejected_at AS "
                 "rejected_at, $kind AS kind, $source AS source, _line AS line, _field AS field, "
-                f"_reason AS reason, _detail AS detail, _row AS row FROM ({bad})",
+                f"_reason AS reason, _detail AS detail, _row AS row, ts_text FROM ({bad})",
                 _bound(bad, params) | target.rejected_params,
             )
-            con.execute(f"INSERT INTO {target.rejected} BY NAME SELECT * FROM {_REJECTED_NOW}")
+            con.execute(
+                f"INSERT INTO {target.rejected} BY NAME "
+                f"SELECT * EXCLUDE (ts_text) FROM {_REJECTED_NOW}"
+            )
+            if len(self.unread_times) < UNREAD_SAMPLE:
+                unread = con.execute(
+                    f"SELECT DISTINCT ts_text FROM {_REJECTED_NOW} WHERE reason = $reason "
+                    f"LIMIT {UNREAD_SAMPLE}",
+                    {"reason": UNREAD_TIME},
+                ).fetchall()
+                self._note_unread([text for (text,) in unread])
             counts = con.execute(
                 f"SELECT reason, count(*) FROM {_REJECTED_NOW} GROUP BY reason ORDER BY min(line)"
             ).fetchall()
@@ -787,6 +814,10 @@ class BatchValidator:
             con.execute(f"DROP TABLE IF EXISTS {_REJECTED_NOW}")
             con.execute(f"SET TimeZone = '{zone}'")
             con.unregister("stage_names")
+
+    def _note_unread(self, texts: list[str | None]) -> None:
+        room = UNREAD_SAMPLE - len(self.unread_times)
+        self.unread_times += [t for t in texts if t is not None][: max(room, 0)]
 
     def _cached(self, types: Mapping[str, pa.DataType], source: str) -> tuple[str, str]:
         # The SQL depends on the source and on every column's type (unknown columns' too).
