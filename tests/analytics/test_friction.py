@@ -156,6 +156,22 @@ def test_errors_without_a_touchpoint_and_events_outside_any_are_placed_in_order(
     assert (found["a", "desktop"]["errors"], found["b", "desktop"]["errors"]) == (0, 1)
 
 
+def test_an_error_without_a_touchpoint_counts_in_the_segment_of_the_touchpoint_before() -> None:
+    # A shop's log: the error page names no device (nor channel) of its own. It happened to
+    # the mobile visitor of pay, so it counts at pay on mobile, not in a segment of its own.
+    found = rows(
+        table(
+            {
+                "lu": [("pay", "2026-01-01", MOBILE), ("error_page", "+5s", {"touchpoint": None})],
+                "mo": [("pay", "2026-01-01", DESKTOP), ("purchase", "+1m", DESKTOP)],
+            }
+        )
+    )
+    assert (found["pay", "mobile"]["errored"], found["pay", "mobile"]["errors"]) == (1, 1)
+    assert found["pay", "mobile"]["people"] == 1
+    assert ("pay", "(none)") not in found
+
+
 def test_postponement_is_a_long_gap_before_the_next_step() -> None:
     # jo: cart, then pay 2 days later → postponed at cart; kim: cart, pay an hour later → not.
     found = rows(

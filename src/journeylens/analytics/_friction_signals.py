@@ -248,17 +248,20 @@ def _event_flags(t: ir.Table, rules: SignalRules, end: datetime) -> dict[str, ir
 
 
 def _anchors(seq: ir.Table) -> ir.Table:
-    """Events with a touchpoint followed by one without: whose touchpoint later events borrow."""
+    """Events with a touchpoint followed by one without: whose touchpoint (and segment) later
+    events borrow."""
     a = seq.filter(seq.touchpoint.notnull(), seq.next_placed == False)  # noqa: E712
-    return a.select(a_person=a.person, a_grp=a.grp, a_touchpoint=a.touchpoint)
+    return a.select(a_person=a.person, a_grp=a.grp, a_touchpoint=a.touchpoint, a_combo=a[COMBINED])
 
 
 def _placed(seq: ir.Table, anchors: ir.Table) -> ir.Table:
-    """Events at their touchpoint: their own, or for an error without one, the one before it."""
+    """Events at their touchpoint: their own, or for an error without one, the one before it,
+    in that event's segment (an error page names no channel of its own: it happened to the
+    visitor of the touchpoint before it, as that visitor)."""
     stray = seq.filter(seq.touchpoint.isnull(), seq.err)
     borrowed = stray.join(
         anchors, [stray.person == anchors.a_person, stray.grp == anchors.a_grp]
-    ).mutate(touchpoint=anchors.a_touchpoint)
+    ).mutate(touchpoint=anchors.a_touchpoint, **{COMBINED: anchors.a_combo})
     return seq.filter(seq.touchpoint.notnull()).union(borrowed.select(*seq.columns))
 
 

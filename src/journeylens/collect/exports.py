@@ -192,13 +192,15 @@ def nested_lookups(canonical: str, types: Mapping[str, pa.DataType], properties:
 
 # Operating systems by the device they run on, as analytics SDKs name them (any case).
 MOBILE_SYSTEMS = ("ios", "android")
+DEVICES = ("desktop", "mobile", "tablet")
 DESKTOP_SYSTEMS = ("windows", "mac os x", "macos", "linux", "chrome os", "ubuntu")
 
 
 def _device_by_system(types: Mapping[str, pa.DataType], properties: str) -> list[str]:
     """``device`` from the operating system where an export names it: Mixpanel's
     ``properties.$os`` (with ``properties.$device``, ``iPad`` for a tablet) and Amplitude's
-    ``platform`` (``iOS``, ``Android``; ``Web`` says nothing) with its ``device_type``.
+    ``platform`` (``iOS``, ``Android``; ``Web`` says nothing; a shop's log may name the device
+    itself: ``desktop``, ``mobile``, ``tablet``) with its ``device_type``.
     ``tablet`` when the device's name says iPad or Tablet, ``mobile`` on iOS and Android,
     ``desktop`` on Windows, macOS, Linux and ChromeOS. A substring test first, so rows without
     ``$os`` cost no JSON parse."""
@@ -221,10 +223,14 @@ def _is_string(dtype: pa.DataType | None) -> bool:
 
 
 def _by_system(system: str, name: str) -> str:
+    """The device from an operating system, or from a ``platform`` that names the device
+    itself (``desktop``, ``mobile``, ``tablet``, as shops' logs do)."""
+    said = f"lower(trim({system}))"
     return (
         f"CASE WHEN regexp_matches(coalesce({name}, ''), 'iPad|Tablet', 'i') THEN 'tablet' "
-        f"WHEN lower(trim({system})) IN ({sql_strings(MOBILE_SYSTEMS)}) THEN 'mobile' "
-        f"WHEN lower(trim({system})) IN ({sql_strings(DESKTOP_SYSTEMS)}) THEN 'desktop' END"
+        f"WHEN {said} IN ({sql_strings(DEVICES)}) THEN {said} "
+        f"WHEN {said} IN ({sql_strings(MOBILE_SYSTEMS)}) THEN 'mobile' "
+        f"WHEN {said} IN ({sql_strings(DESKTOP_SYSTEMS)}) THEN 'desktop' END"
     )
 
 
