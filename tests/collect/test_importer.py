@@ -1075,6 +1075,17 @@ def test_device_comes_from_the_operating_system_in_mixpanel_and_amplitude(ws, tm
     assert [device[f"a{i}"] for i in range(4)] == ["mobile", "tablet", None, "mobile"]
 
 
+def test_a_platform_that_names_the_device_fills_device(ws, tmp_path):
+    # retentioneering's shop log: platform is desktop, mobile or tablet itself.
+    text = "event_id,ts,event,user_id,platform\n" + "".join(
+        f"e{i},2026-01-01T10:0{i}:00Z,view,u,{platform}\n"
+        for i, platform in enumerate(["desktop", "Mobile", " TABLET ", "Web", ""])
+    )
+    ws.import_files([write(tmp_path / "shop.csv", text)])
+    device = events(ws).set_index("event_id")["device"].to_dict()
+    assert [device[f"e{i}"] for i in range(5)] == ["desktop", "mobile", "tablet", None, None]
+
+
 def test_a_mixpanel_export_as_parquet_reads_the_properties_struct(ws, tmp_path):
     rows = [
         {**row, "properties": {**row["properties"], "time": int(row["properties"]["time"])}}
