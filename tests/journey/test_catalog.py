@@ -114,3 +114,21 @@ def test_a_catalog_file_row_whose_condition_does_not_parse_is_rejected(make_work
     ws.import_files([_write(tmp_path / "posthog.jsonl")])
     placed = ws.store.execute(ws.events.filter(ws.events.event_id == "e1"))
     assert placed["touchpoint"].tolist() == ["pricing"]
+
+
+def test_a_spreadsheet_catalog_with_its_own_headers(make_workspace, tmp_path):
+    # Headers as a team's spreadsheet writes them: any case, spaces, "Events" for the match.
+    ws = make_workspace()
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "Touchpoint,Events,Stage,Channel,Cost,Cost period,Team\n"
+        "Support chat,support_chat|chat_*,delight,chat,500,month,cx\n"
+    )
+    assert ws.import_files([catalog], kind="touchpoints").stored == 1
+    chat = next(t for t in ws.config.touchpoints if t.touchpoint == "Support chat")
+    assert (chat.match, chat.channel, chat.cost, chat.owner) == (
+        ("support_chat", "chat_*"),
+        "chat",
+        500.0,
+        "cx",
+    )

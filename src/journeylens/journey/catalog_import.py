@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from journeylens.collect.columns import loose_name
 from journeylens.collect.importer import ImportSummary
 from journeylens.collect.readers import open_file
 from journeylens.config import Config, Touchpoint, parse_touchpoint
@@ -58,12 +59,34 @@ def import_catalog(
     return summary, config.with_touchpoints(merged)
 
 
-def _rows(path: Path, mapping: Mapping[str, str]) -> Any:
+# Headers a spreadsheet's catalog may use for a column, beside its name written another way
+# (``Touchpoint``, ``Cost period``: see ``loose_name``).
+CATALOG_ALIASES = {"match": ("events", "event"), "owner": ("team",)}
+
+
+def _renames(columns: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
+    """``source column → catalog column``: ``--map`` first, then a column named as a catalog
+    column or an alias of one in any case and spacing (``Cost period``, ``Events``)."""
     renames = {source: canonical for canonical, source in mapping.items()}
+    names = {loose_name(c): c for c in CATALOG_COLUMNS}
+    names |= {loose_name(a): c for c, aliases in CATALOG_ALIASES.items() for a in aliases}
+    taken = set(renames.values())
+    for column in columns:
+        canonical = names.get(loose_name(column))
+        if column not in renames and canonical is not None and canonical not in taken:
+            renames[column] = canonical
+            taken.add(canonical)
+    return renames
+
+
+def _rows(path: Path, mapping: Mapping[str, str]) -> Any:
     checked = False
     with open_file(path) as reader:
+        renames: dict[str, str] | None = None
         for given in (row for batch in reader.batches() for row in batch.to_pylist()):
             line = given.pop("_line")
+            if renames is None:  # a header's names, or a JSON Lines file's first record's keys
+                renames = _renames(reader.columns or list(given), mapping)
             row = {renames.get(k, k): v for k, v in given.items()}
             if not checked:
                 missing = [c for c in ("touchpoint", "stage") if c not in row]
