@@ -250,6 +250,23 @@ def test_breakdown_by_last_step_value(events: Events) -> None:
     assert {v: f["people"].tolist() for v, f in result.breakdown.items()} == {"ads": [2, 1]}
 
 
+def test_in_any_order_the_last_step_is_the_last_step_reached_not_the_latest_event(
+    events: Events,
+) -> None:
+    # cy reaches all three steps in any order: c (mobile) fills step 3 before b (desktop)
+    # fills step 2. The last step's value is c's, though b came later.
+    log = {
+        "cy": [
+            ("a", "2026-01-01 00:00", {"device": "tablet"}),
+            ("c", "2026-01-01 00:01", {"device": "mobile"}),
+            ("b", "2026-01-01 00:02", {"device": "desktop"}),
+        ]
+    }
+    spec = FunnelSpec(steps=["a", "b", "c"], order="any", by="device", by_step="last")
+    result = run_funnel(events(log), spec)
+    assert {v: f["people"].tolist() for v, f in result.breakdown.items()} == {"mobile": [1, 1, 1]}
+
+
 def test_breakdown_keeps_top_values_and_groups_the_rest(events: Events) -> None:
     log = {
         f"p{i}": [("a", "2026-01-01 00:00", {"channel": channel})]

@@ -540,7 +540,11 @@ def _segment(counted: ir.Table, rows: ir.Table, spec: FunnelSpec) -> ir.Table:
     if spec.by_step == "first":
         valued = counted.mutate(value=counted.bv)
     else:
-        at = counted["last"] if spec.by_step == "last" else _step_position(counted, spec.by_step)
+        at = (
+            _last_step_position(counted, len(spec.steps))
+            if spec.by_step == "last"
+            else _step_position(counted, spec.by_step)
+        )
         look = rows.select(**{f"v_{k}": rows[k] for k in keys}, v_pos=rows.pos, v_bv=rows.bv)
         look = look.view()
         on = [counted[k] == look[f"v_{k}"] for k in keys] + [at == look.v_pos]
@@ -555,6 +559,13 @@ def _segment(counted: ir.Table, rows: ir.Table, spec: FunnelSpec) -> ir.Table:
     joined = valued.join(ranks, valued.value == ranks.r_value)
     segment = ibis.ifelse(joined["rank"] < spec.top, joined.value, ibis.literal(OTHER_LABEL))
     return joined.select(*[valued[c] for c in counted.columns], segment=segment)
+
+
+def _last_step_position(counted: ir.Table, steps: int) -> ir.IntegerValue:
+    """The position of the event that filled the last step reached (in ``any`` order not always
+    the latest of the attempt's events: step 3 may be filled before step 2)."""
+    cases = [(counted.reach == k, counted[f"g{k - 1}"]) for k in range(2, steps + 1)]
+    return ibis.cases(*cases, else_=counted.e) if cases else counted.e
 
 
 def _step_position(counted: ir.Table, step: int) -> ir.IntegerValue:
