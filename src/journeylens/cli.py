@@ -266,12 +266,33 @@ def touchpoints(
     since: SinceOpt = None,
     until: UntilOpt = None,
     where: WhereOpt = None,
+    suggest: Annotated[
+        bool,
+        typer.Option(
+            "--suggest",
+            help="Suggest catalog rows for the unmapped events (by name, else by where they "
+            "come in sessions); --format csv writes a file for import --kind touchpoints.",
+        ),
+    ] = False,
 ) -> None:
     """The touchpoint catalog with volume and reach, unmapped events and content gaps."""
     from journeylens.analytics.touchpoints import run_touchpoint_report
     from journeylens.cli_output import emit, print_frame
 
     _check_format(fmt)
+    if suggest:
+        from journeylens.analytics.suggest import suggest_catalog
+
+        with _open(workspace, engine) as ws:
+            suggestions = suggest_catalog(_filtered(ws, since, until, where), ws.config)
+        emit(suggestions, fmt, "Suggested touchpoints")
+        if fmt == "table":
+            _note(
+                "Review them, then: journeylens touchpoints --suggest --format csv > "
+                "catalog.csv, edit the file, and journeylens import catalog.csv --kind "
+                "touchpoints."
+            )
+        return
     with _open(workspace, engine) as ws:
         report = run_touchpoint_report(
             _filtered(ws, since, until, where), ws.touchpoints, ws.config

@@ -37,6 +37,15 @@ def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def workspace_with_file(tmp_path: Path, name: str, text: str) -> tuple[Path, Path]:
+    """A new workspace, and a data file ``name`` holding ``text``, both under ``tmp_path``."""
+    ws = tmp_path / "ws"
+    run("init", str(ws))
+    data = tmp_path / name
+    data.write_text(text)
+    return ws, data
+
+
 def test_status_json_has_the_documented_shape(demo_ws):
     data = json.loads(run("status", "--format", "json", workspace=demo_ws).stdout)
     expected = {"events", "people", "sessions", "feedback", "rejected", "rejected_by_reason"}
@@ -85,10 +94,9 @@ def test_csv_output_and_where_filter(demo_ws):
 
 
 def test_import_reports_stored_and_rejected(tmp_path):
-    ws = tmp_path / "ws"
-    run("init", str(ws))
-    data = tmp_path / "e.csv"
-    data.write_text("ts,event,user_id\n2026-01-01T10:00:00Z,purchase,u\nnope,x,u\n")
+    ws, data = workspace_with_file(
+        tmp_path, "e.csv", "ts,event,user_id\n2026-01-01T10:00:00Z,purchase,u\nnope,x,u\n"
+    )
     out = json.loads(run("import", str(data), "--format", "json", workspace=ws).stdout)
     assert (out["stored"], out["rejected"]) == (1, 1)
     assert out["rejected_by_reason"] == {"unparseable_timestamp": 1}
@@ -124,10 +132,9 @@ def test_import_reads_a_european_spreadsheet_csv(tmp_path):
 
 
 def test_import_sets_a_column_the_file_lacks(tmp_path):
-    ws = tmp_path / "ws"
-    run("init", str(ws))
-    data = tmp_path / "nps.csv"
-    data.write_text("ts,user_id,score\n2026-01-02T09:00:00Z,u1,9\n")
+    ws, data = workspace_with_file(
+        tmp_path, "nps.csv", "ts,user_id,score\n2026-01-02T09:00:00Z,u1,9\n"
+    )
     args = ("import", str(data), "--kind", "feedback", "--format", "json")
     out = run(*args, "--set", "metric=nps", workspace=ws).stdout
     assert json.loads(out)["stored"] == 1
@@ -137,13 +144,12 @@ def test_import_sets_a_column_the_file_lacks(tmp_path):
 
 
 def test_attribution_and_paths_say_why_they_found_little(tmp_path):
-    ws = tmp_path / "ws"
-    run("init", str(ws))
-    data = tmp_path / "shop.csv"
     # Event names the starter catalog does not map: no touches; and no "order" event at first.
-    data.write_text(
+    ws, data = workspace_with_file(
+        tmp_path,
+        "shop.csv",
         "event_time,event_type,user_id\n"
-        "2019-10-01 00:00:00 UTC,view,1\n2019-10-01 00:05:00 UTC,order,1\n"
+        "2019-10-01 00:00:00 UTC,view,1\n2019-10-01 00:05:00 UTC,order,1\n",
     )
     assert "no event has a touchpoint" in run("import", str(data), workspace=ws).stderr
     none = run("attribution", "--format", "json", workspace=ws)
@@ -161,15 +167,14 @@ def test_attribution_and_paths_say_why_they_found_little(tmp_path):
 def test_attribution_of_an_impression_log_by_channel(tmp_path):
     # The shape of the attribution data sets tutorials use: a cookie, impressions that name a
     # channel, conversions with their value. Its names need two --map; the value is revenue.
-    ws = tmp_path / "ws"
-    run("init", str(ws))
-    data = tmp_path / "attribution_data.csv"
-    data.write_text(
+    ws, data = workspace_with_file(
+        tmp_path,
+        "attribution_data.csv",
         "cookie,time,interaction,conversion,conversion_value,channel\n"
         "c1,2018-07-03T13:02:11Z,impression,0,0,Instagram\n"
         "c1,2018-07-04T08:00:00Z,impression,0,0,Paid Search\n"
         "c1,2018-07-05T09:00:00Z,conversion,1,12.5,Paid Search\n"
-        "c2,2018-07-03T10:00:00Z,impression,0,0,Facebook\n"
+        "c2,2018-07-03T10:00:00Z,impression,0,0,Facebook\n",
     )
     run(
         "import",
@@ -194,6 +199,34 @@ def test_attribution_of_an_impression_log_by_channel(tmp_path):
     assert "the unread times read with --ts-format '%m/%d/%Y %H:%M'" in out
 
 
+def test_suggested_touchpoints_import_as_a_catalog(tmp_path):
+    # A shop's log the starter catalog barely maps: suggest, save, import, and every event
+    # but the error page has a touchpoint and a stage.
+    ws, data = workspace_with_file(
+        tmp_path,
+        "shop.csv",
+        "ts,event,user_id\n"
+        "2026-01-01T10:00:00Z,home,u1\n2026-01-01T10:01:00Z,product_view,u1\n"
+        "2026-01-01T10:02:00Z,support_chat,u1\n2026-01-01T10:03:00Z,error_page,u1\n",
+    )
+    run("import", str(data), workspace=ws)
+    table = run("touchpoints", "--suggest", workspace=ws)
+    assert "support_chat: named like 'chat'" in table.stdout
+    assert "journeylens import catalog.csv --kind touchpoints" in table.stderr
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(run("touchpoints", "--suggest", "--format", "csv", workspace=ws).stdout)
+    assert (
+        json.loads(
+            run(
+                "import", str(catalog), "--kind", "touchpoints", "--format", "json", workspace=ws
+            ).stdout
+        )["stored"]
+        == 2
+    )
+    report = json.loads(run("touchpoints", "--format", "json", workspace=ws).stdout)
+    assert [e["event"] for e in report["unmapped_events"]] == ["error_page"]
+
+
 def test_attribution_reads_a_path_counts_file_without_a_workspace(tmp_path):
     data = tmp_path / "paths.csv"
     data.write_text(
@@ -214,10 +247,7 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path):
     assert result.stderr.startswith("Error: ")
     assert "journeylens init" in result.stderr
     assert "Traceback" not in result.stderr
-    ws = tmp_path / "ws"
-    run("init", str(ws))
-    bad = tmp_path / "bad.csv"
-    bad.write_text("when,event,user_id\n2026-01-01,x,u\n")
+    ws, bad = workspace_with_file(tmp_path, "bad.csv", "when,event,user_id\n2026-01-01,x,u\n")
     result = run("import", str(bad), workspace=ws, check=False)
     assert result.returncode == 2
     assert "missing required column 'ts'" in result.stderr

@@ -1,0 +1,91 @@
+"""Catalog suggestions: by name where the catalog says so, else where sessions place the event."""
+
+from __future__ import annotations
+
+import ibis
+import pytest
+
+from journeylens.analytics.suggest import name_words, suggest_catalog
+from journeylens.config import parse_config
+from journeylens.journey.templates import load_template
+from journeylens.testing import journeys
+
+CONFIG = parse_config(load_template("four_stage_delight"))
+NONE = {"touchpoint": None}
+
+
+def suggested(people: dict) -> dict[str, dict]:
+    frame = suggest_catalog(ibis.memtable(journeys(people)), CONFIG).to_frame()
+    return {row["events"]: row for row in frame.to_dict("records")}
+
+
+@pytest.mark.parametrize(
+    ("event", "touchpoint"),
+    [
+        ("support_chat", "chat"),  # the catalog's chat: its key is a word of the name
+        ("checkout_bug", "checkout"),
+        ("cart", "cart"),  # cart, not add_to_cart: all of add_to_cart's words are not there
+        ("compare", "comparison_guide"),  # the word of its pattern compare_*
+        ("wishlist_add", "wishlist_add"),  # "add" alone is not add_to_cart
+        ("search", "search"),  # search ads and organic search alike: no answer by name
+        ("ProductViewed", "product_page"),  # camel case, and "viewed" says nothing
+    ],
+)
+def test_an_event_joins_the_touchpoint_its_name_says_and_no_other(event, touchpoint):
+    found = suggested({"ann": [(event, "2026-01-01", NONE)]})
+    assert found[event]["touchpoint"] == touchpoint
+
+
+def test_a_catalogued_touchpoint_keeps_its_fields_and_gains_the_event():
+    chat = next(t for t in CONFIG.touchpoints if t.touchpoint == "chat")
+    row = suggested({"ann": [("support_chat", "2026-01-01", NONE)]})["support_chat"]
+    assert row["match"] == "|".join((*chat.match, "support_chat"))
+    assert (row["stage"], row["channel"], row["cost"], row["owner"]) == (
+        chat.stage,
+        chat.channel,
+        chat.cost,
+        chat.owner,
+    )
+    assert row["why"] == "support_chat: named like 'chat'"
+
+
+def test_other_events_take_the_stage_their_sessions_put_them_in():
+    # home starts both sessions: the first stage. shipping comes after the cart (a decision
+    # event) in both; the payment_error is an error and stays unmapped.
+    def visit(start: str) -> list:
+        return [
+            ("home", start, NONE),
+            ("product_view", "+1m", {"stage": "consideration", "touchpoint": "product_page"}),
+            ("cart_view", "+1m", {"stage": "decision", "touchpoint": "cart"}),
+            ("shipping", "+1m", {**NONE, "channel": "web"}),
+            ("payment_error", "+1m", NONE),
+        ]
+
+    found = suggested({"ann": visit("2026-01-01"), "bob": visit("2026-01-02")})
+    assert set(found) == {"home", "shipping"}
+    assert (found["home"]["stage"], found["home"]["volume"]) == ("awareness", 2)
+    assert found["home"]["why"] == "home: nothing staged before it in 100% of its sessions"
+    assert (found["shipping"]["stage"], found["shipping"]["channel"]) == ("decision", "web")
+    assert found["shipping"]["why"] == "shipping: after decision events in 100% of its sessions"
+
+
+def test_name_words_leave_out_what_every_name_says():
+    assert name_words("Add to Cart") == {"add", "cart"}
+    assert name_words("page_view") == frozenset()
+
+
+def test_every_engine_suggests_alike(make_workspace, tmp_path):
+    ws = make_workspace()
+    data = tmp_path / "shop.csv"
+    data.write_text(
+        "ts,event,user_id,channel\n"
+        "2026-01-01T10:00:00Z,home,u1,web\n2026-01-01T10:01:00Z,product_view,u1,web\n"
+        "2026-01-01T10:02:00Z,support_chat,u1,\n2026-01-01T10:03:00Z,wishlist_add,u1,web\n"
+    )
+    ws.import_files([data])
+    frame = suggest_catalog(ws.events, ws.config).to_frame()
+    assert frame[["touchpoint", "stage", "channel", "volume"]].values.tolist() == [
+        ["chat", "delight", "web", 1],
+        ["home", "awareness", "web", 1],
+        ["wishlist_add", "delight", "web", 1],
+    ]
