@@ -678,7 +678,7 @@ def attribution(
         )
         title = "Cut list" if cut_list else "ROI" if roi else f"Attribution of {value}"
         emit(result, fmt, title)
-        if not roi and not cut_list and result.to_frame().empty:
+        if not roi and not cut_list and not result.attributed():
             chosen_goal = goal or ws.config.conversion_events[0]
             _note(why_nothing_attributed(events, chosen_goal, lookback, level))
         _note(ws.currency_note())

@@ -164,6 +164,22 @@ def test_attribution_and_paths_say_why_they_found_little(tmp_path):
     assert run("paths", "--level", "event", workspace=ws).stderr == ""
 
 
+def test_attribution_that_credits_nothing_says_why(tmp_path):
+    # Touches, but the goal is spelled another way: rows of zeros, and the note names the event.
+    ws, data = workspace_with_file(
+        tmp_path,
+        "e.csv",
+        "ts,event,user_id,channel\n2026-01-01T10:00:00Z,Ad Click,u1,search\n"
+        "2026-01-01T11:00:00Z,Purchase,u1,search\n",
+    )
+    run("import", str(data), workspace=ws)
+    out = run("attribution", "--level", "channel", workspace=ws)
+    assert "No event is named 'purchase', the goal" in out.stderr
+    assert "Did you mean 'Purchase'?" in out.stderr
+    credited = run("attribution", "--level", "channel", "--goal", "Purchase", workspace=ws)
+    assert credited.stderr == ""
+
+
 def test_attribution_of_an_impression_log_by_channel(tmp_path):
     # The shape of the attribution data sets tutorials use: a cookie, impressions that name a
     # channel, conversions with their value. Its names need two --map; the value is revenue.

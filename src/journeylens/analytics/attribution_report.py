@@ -20,7 +20,9 @@ from journeylens.analytics.attribution import ALL_MODELS, AttributionSpec, run_a
 from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
+from journeylens.errors import did_you_mean
 from journeylens.journey.catalog import UNMAPPED_HINT
+from journeylens.journey.steps import distinct_values
 
 
 @dataclass
@@ -38,6 +40,14 @@ class AttributionReport(Result):
 
     def to_dict(self) -> list[dict[str, Any]]:
         return frame_records(self.records)
+
+    def attributed(self) -> bool:
+        """Whether any model gave credit for a conversion (touches without one get rows of
+        zeros)."""
+        if self.records.empty or "conversions" not in self.records:
+            return False
+        credit = self.records[self.records["model"] != "incrementality"]
+        return bool(credit["conversions"].fillna(0).abs().sum() > 0)
 
     def display_frame(self) -> pd.DataFrame:
         """One row per value, a column of ``value`` per model, and the lift when present."""
@@ -152,9 +162,10 @@ def why_nothing_attributed(
     ).execute()
     goals, touched = int(counts["goals"].iloc[0]), int(counts["touched"].iloc[0])
     if goals == 0:
+        close = did_you_mean(goal, distinct_values(events, "event"))
         return (
-            f"No event is named {goal!r}, the goal: there is nothing to attribute. Name the "
-            "conversion event with --goal (or goals.conversion_events in journeylens.toml)."
+            f"No event is named {goal!r}, the goal: there is nothing to attribute.{close} Name "
+            "the conversion event with --goal (or goals.conversion_events in journeylens.toml)."
         )
     if touched == 0:
         what = "a touchpoint" if level == "touchpoint" else f"a touchpoint or a {level}"
