@@ -132,3 +132,36 @@ def test_a_spreadsheet_catalog_with_its_own_headers(make_workspace, tmp_path):
         500.0,
         "cx",
     )
+
+
+def test_the_starter_catalog_maps_segment_spec_event_names(make_workspace, tmp_path):
+    ws = make_workspace()
+    names = [
+        "Product Viewed",
+        "Product Added",
+        "Cart Viewed",
+        "Checkout Started",
+        "Order Completed",
+    ]
+    lines = [
+        json.dumps(
+            {
+                "messageId": f"m{i}",
+                "timestamp": f"2026-03-01T10:0{i}:00Z",
+                "event": name,
+                "anonymousId": "a1",
+            }
+        )
+        for i, name in enumerate(names)
+    ]
+    path = tmp_path / "segment.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    ws.import_files([path])
+    placed = ws.store.execute(ws.events.order_by("ts"))
+    assert placed["touchpoint"].tolist() == [
+        "product_page",
+        "add_to_cart",
+        "cart",
+        "checkout",
+        "purchase",
+    ]

@@ -20,6 +20,7 @@ from journeylens.analytics.attribution import ALL_MODELS, AttributionSpec, run_a
 from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
+from journeylens.collect.columns import loose_name
 from journeylens.errors import did_you_mean
 from journeylens.journey.catalog import UNMAPPED_HINT
 from journeylens.journey.steps import distinct_values
@@ -140,6 +141,31 @@ def run_roi_report(
     return run_roi(events, spec, catalog)
 
 
+# Names analytics tools give a conversion (Segment's e-commerce spec, GA4, shops' logs), compared
+# by their letters and digits alone.
+CONVERSION_NAMES = frozenset(
+    loose_name(n)
+    for n in (
+        "purchase",
+        "Order Completed",
+        "Checkout Completed",
+        "transaction",
+        "order",
+        "conversion",
+        "Purchase Completed",
+    )
+)
+
+
+def _conversion_like(names: set[str]) -> str:
+    """' Events that look like a conversion: 'Order Completed'.' or an empty string."""
+    found = sorted(n for n in names if loose_name(n) in CONVERSION_NAMES)
+    if not found:
+        return ""
+    listed = ", ".join(f"'{n}'" for n in found[:3])
+    return f" Events that look like a conversion: {listed}."
+
+
 def why_nothing_attributed(
     events: ibis.Table, goal: str, lookback: str, level: str = "touchpoint"
 ) -> str:
@@ -155,6 +181,9 @@ def why_nothing_attributed(
     'No event has a touchpoint'
     >>> why_nothing_attributed(t, "purchase", "30d", "channel").split(":")[0]
     'No event has a touchpoint or a channel'
+    >>> segment = ibis.memtable({"event": ["Order Completed"], "touchpoint": [None]})
+    >>> why_nothing_attributed(segment, "purchase", "30d").split(". ")[1]
+    "Events that look like a conversion: 'Order Completed'"
     """
     counts = events.aggregate(
         goals=events.count(where=events.event == goal),
@@ -162,7 +191,8 @@ def why_nothing_attributed(
     ).execute()
     goals, touched = int(counts["goals"].iloc[0]), int(counts["touched"].iloc[0])
     if goals == 0:
-        close = did_you_mean(goal, distinct_values(events, "event"))
+        names = distinct_values(events, "event")
+        close = did_you_mean(goal, names) or _conversion_like(names)
         return (
             f"No event is named {goal!r}, the goal: there is nothing to attribute.{close} Name "
             "the conversion event with --goal (or goals.conversion_events in journeylens.toml)."
