@@ -40,41 +40,9 @@ from journeylens.config import Config, Touchpoint
 __all__ = ["CatalogSuggestions", "name_words", "suggest_catalog"]
 
 # Words analytics tools put in event names whatever the thing is.
-GENERIC_WORDS = frozenset(
-    [
-        "page",
-        "pages",
-        "view",
-        "views",
-        "viewed",
-        "click",
-        "clicked",
-        "clicks",
-        "open",
-        "opened",
-        "start",
-        "started",
-        "visit",
-        "visited",
-        "details",
-        "detail",
-        "screen",
-        "event",
-        "tap",
-        "tapped",
-        "the",
-        "a",
-        "an",
-        "to",
-        "of",
-        "on",
-        "in",
-        "at",
-        "and",
-        "or",
-        "for",
-    ]
-)
+_GENERIC = """page pages view views viewed click clicked clicks open opened start started visit
+visited details detail screen event tap tapped the a an to of on in at and or for"""
+GENERIC_WORDS = frozenset(_GENERIC.split())
 COLUMNS = (
     "touchpoint",
     "match",
