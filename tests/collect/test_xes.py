@@ -85,6 +85,19 @@ def test_an_xes_log_imports_one_row_per_event(ws, tmp_path):
     assert bad[["line", "reason"]].values.tolist() == [[30, "missing_timestamp"]]
 
 
+def test_an_xes_log_imports_alike_on_every_engine(make_workspace, tmp_path):
+    path = tmp_path / "log.xes"
+    path.write_text(LOG)
+    workspace = make_workspace()
+    summary = workspace.import_files([path])
+    assert (summary.stored, summary.rejected) == (3, 1)
+    assert stored(workspace)["event"].tolist() == [
+        "register request",
+        "examine",
+        "register request",
+    ]
+
+
 def test_a_gzipped_xes_log_imports_alike(ws, tmp_path):
     path = tmp_path / "log.xes.gz"
     path.write_bytes(gzip.compress(LOG.encode()))
