@@ -1390,6 +1390,36 @@ def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
     assert str(answers["ts"].iloc[1]) == "2026-01-06 11:00:00"
 
 
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_flattened_export_s_properties_columns_are_the_properties(tmp_path, suffix):
+    # PostHog's CSV export (and pandas' json_normalize) flattens properties into columns named
+    # properties.<key>: they are the row's properties, and PostHog's $device_type says the device.
+    frame = pd.DataFrame(
+        {
+            "event": ["$pageview", "$pageview"],
+            "timestamp": ["2026-01-01T10:00:00Z", "2026-01-01T10:01:00Z"],
+            "distinct_id": ["d1", "d1"],
+            "properties.$current_url": ["https://x.io/pricing", "https://x.io/signup"],
+            "properties.$device_type": ["Mobile", "Mobile"],
+            "plan": ["pro", None],
+        }
+    )
+    path = tmp_path / f"posthog.{suffix}"
+    if suffix == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    with init_workspace(tmp_path / "ws") as workspace:
+        workspace.import_files([path])
+        stored = events(workspace)
+    assert stored["device"].tolist() == ["mobile", "mobile"]
+    assert json.loads(stored["properties"][0]) == {
+        "$current_url": "https://x.io/pricing",
+        "$device_type": "Mobile",
+        "plan": "pro",
+    }
+
+
 def test_posthog_and_amplitude_exports_give_device_and_campaign(ws, tmp_path):
     posthog = pd.DataFrame(
         {

@@ -292,10 +292,15 @@ def arrange(
         if original
         else pa.nulls(batch.num_rows, pa.struct([]))
     )
-    extra_names = [c for c in original if c not in plan]
+    flat = flattened_properties(original, plan)
+    extra_names = [c for c in original if c not in plan and c not in flat]
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     for source, canonical in plan.items():
         columns[canonical] = batch.column(source)
+    if flat:
+        columns["properties"] = pa.StructArray.from_arrays(
+            [batch.column(c).combine_chunks() for c in flat], names=list(flat.values())
+        )
     for canonical, value in (constants or {}).items():
         columns[canonical] = pa.repeat(pa.scalar(value, pa.string()), batch.num_rows)
     for name in INPUT_COLUMNS[kind]:  # a column the file lacks is typed null: see ABSENT
@@ -339,7 +344,11 @@ def arranged_sql(
     for name in INPUT_COLUMNS[kind]:
         items.setdefault(name, "CAST(NULL AS VARCHAR)")
         types.setdefault(name, ABSENT)
-    extra = [c for c in original if c not in plan]
+    flat = flattened_properties(original, plan)
+    if flat:
+        items["properties"] = _struct(list(flat), list(flat.values()))
+        types["properties"] = pa.struct([(key, schema.field(c).type) for c, key in flat.items()])
+    extra = [c for c in original if c not in plan and c not in flat]
     items["_line"] = "_line"
     items["_extra"] = _struct(extra) if extra else "CAST(NULL AS STRUCT(_ VARCHAR))"
     types["_extra"] = pa.struct([schema.field(c) for c in extra] or [pa.field("_", pa.string())])
@@ -357,6 +366,34 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _struct(names: Sequence[str]) -> str:
-    fields = ", ".join("'" + n.replace("'", "''") + f"': {_quoted(n)}" for n in names)
+def _struct(names: Sequence[str], keys: Sequence[str] | None = None) -> str:
+    """SQL for a struct of the columns ``names``, its fields named ``keys`` (default: alike)."""
+    fields = ", ".join(
+        "'" + key.replace("'", "''") + f"': {_quoted(n)}"
+        for n, key in zip(names, keys or names, strict=True)
+    )
     return "{" + fields + "}"
+
+
+PROPERTIES_PREFIX = "properties."
+
+
+def flattened_properties(columns: Sequence[str], plan: Mapping[str, str]) -> dict[str, str]:
+    """``column → key`` for the columns a flattened export named ``properties.<key>``
+    (PostHog's and Mixpanel's CSV exports, pandas' ``json_normalize``), when the file has no
+    ``properties`` column of its own: they are its properties, under their keys, so a step's
+    ``[$current_url~*/pricing*]`` and PostHog's ``$device_type`` find them.
+
+    Examples
+    --------
+    >>> flattened_properties(["event", "properties.$browser", "properties."], {"event": "event"})
+    {'properties.$browser': '$browser'}
+    """
+    if "properties" in plan.values():
+        return {}
+    size = len(PROPERTIES_PREFIX)
+    return {
+        c: c[size:]
+        for c in columns
+        if c.startswith(PROPERTIES_PREFIX) and len(c) > size and c not in plan
+    }
