@@ -5,7 +5,7 @@ import's alone. CPU seconds (user + system, every thread) are reported beside th
 on a shared machine they move less with other people's load. Beside each import, the floor:
 DuckDB itself copying the same file into a fresh database file (``CREATE TABLE AS SELECT *``,
 then a checkpoint), with no checking, no derived columns and no journeylens code. Usage:
-``python bench/import.py [--rows 1000000 10000000] [--formats parquet csv jsonl] [--repeat N]``
+``python bench/import.py [--rows 1000000 10000000] [--formats parquet csv jsonl xes] [--repeat N]``
 (``--repeat``: the best of N runs of each).
 
 ``--append 1000 100000`` measures instead an import of that many new events (of the same people)
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _data import write_csv, write_jsonl, write_parquet
+from _data import write_csv, write_jsonl, write_parquet, write_xes
 
 DATA = Path(__file__).parent / "data"
 
@@ -115,6 +116,34 @@ def copy_one(path: str) -> None:
     print(json.dumps({"rows": rows, "seconds": total, "cpu": cpu, "peak_mb": peak}))
 
 
+PM4PY_READ = """
+import json, resource, sys, time
+import pm4py
+usage = resource.getrusage(resource.RUSAGE_SELF)
+started, cpu = time.perf_counter(), usage.ru_utime + usage.ru_stime
+log = pm4py.read_xes(sys.argv[1])
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"rows": len(log), "seconds": time.perf_counter() - started,
+                  "cpu": usage.ru_utime + usage.ru_stime - cpu, "peak_mb": usage.ru_maxrss / 1024}))
+"""
+
+
+def pm4py_read(path: Path, repeat: int) -> dict[str, float] | None:
+    """The fastest of ``repeat`` runs of pm4py's ``read_xes`` on ``path`` (its own process, in
+    the peers' virtualenv: ``$JOURNEYLENS_PEERS_VENV``); None without it."""
+    python = Path(os.environ.get("JOURNEYLENS_PEERS_VENV", ".venv-peers")) / "bin" / "python"
+    if not python.exists():
+        print(f"(pm4py's virtualenv {python.parent.parent} is absent: no XES comparison)")
+        return None
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [str(python), "-c", PM4PY_READ, str(path)], check=True, capture_output=True, text=True
+        )
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return min(runs, key=lambda r: r["seconds"])
+
+
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -139,7 +168,9 @@ def best_of(path: Path | list[str], repeat: int, mode: str = "--child") -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    parser.add_argument("--formats", nargs="+", default=["parquet", "csv", "jsonl"])
+    parser.add_argument(
+        "--formats", nargs="+", default=["parquet", "csv", "jsonl"], help="and xes (against pm4py)"
+    )
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--copy", help=argparse.SUPPRESS)
@@ -169,8 +200,23 @@ def main() -> None:
             files["csv"] = write_csv(DATA / f"events_{rows}.csv", parquet)
         if "jsonl" in args.formats:
             files["jsonl"] = write_jsonl(DATA / f"events_{rows}.jsonl", parquet)
+        if "xes" in args.formats:
+            files["xes"] = write_xes(DATA / f"events_{rows}.xes", parquet)
         for fmt in args.formats:
             ours = best_of(files[fmt], args.repeat)
+            if fmt == "xes":  # DuckDB reads no XML: the floor is pm4py reading the log
+                theirs = pm4py_read(files[fmt], args.repeat)
+                if theirs is None:
+                    continue
+                for name, r in (("journeylens", ours), ("pm4py read", theirs)):
+                    print(
+                        f"{fmt:8} {r['rows']:>11,} {name:12} {r['seconds']:>8.1f} "
+                        f"{r['rows'] / r['seconds']:>10,.0f} {r['cpu']:>7.1f} "
+                        f"{r['peak_mb']:>8,.0f}",
+                        flush=True,
+                    )
+                print(f"{'':21} pm4py takes {theirs['seconds'] / ours['seconds']:.1f}× journeylens")
+                continue
             floor = best_of(files[fmt], args.repeat, "--copy")
             for name, r in (("journeylens", ours), ("DuckDB copy", floor)):
                 print(
