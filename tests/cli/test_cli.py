@@ -141,6 +141,7 @@ def test_import_sets_a_column_the_file_lacks(tmp_path):
     missing = run(*args, workspace=ws, check=False)
     assert missing.returncode == 2
     assert "missing required column 'metric'" in missing.stderr
+    assert "--set metric=nps" in missing.stderr
 
 
 def test_attribution_and_paths_say_why_they_found_little(tmp_path):

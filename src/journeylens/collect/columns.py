@@ -254,11 +254,11 @@ def _check_required(path: str, kind: str, present: set[str], columns: Sequence[s
     missing = [c for c in REQUIRED[kind] if c not in present]
     if missing:
         name = missing[0]
-        constant = (
-            " Or --set event=NAME gives every row one event (an orders file: purchase)."
-            if name == "event"
-            else ""
-        )
+        constant = {
+            "event": " Or --set event=NAME gives every row one event (an orders file: purchase).",
+            "metric": " Or --set metric=nps (csat, ces, ...) gives every answer of a survey's "
+            "file one metric.",
+        }.get(name, "")
         hint = _hint(name, columns)
         fix = "" if "--map" in hint else f" Rename it or pass --map {name}=YOUR_COLUMN."
         raise ImportFileError(
