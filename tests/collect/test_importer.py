@@ -535,6 +535,30 @@ def test_identical_rows_of_one_file_are_all_kept_and_reimports_store_nothing(
         assert ids == stored["event_id"].tolist()
 
 
+@pytest.mark.parametrize("second", ["csv", "parquet"])
+def test_files_imported_together_are_received_in_the_order_given(tmp_path, second):
+    # A row without a receipt time is received at the import's time plus a microsecond per
+    # line, the lines of the files before it counted first: a view in one file and a purchase
+    # in the next at the same second keep the files' order, however long each file is.
+    views = write(
+        tmp_path / "views.csv",
+        "ts,event,user_id\n" + "".join(f"2026-01-01T10:00:0{i}Z,view,u{i}\n" for i in range(3)),
+    )
+    orders = pd.DataFrame({"ts": ["2026-01-01T10:00:00Z"] * 2, "event": "buy", "user_id": "u0"})
+    path = tmp_path / f"orders.{second}"
+    orders.to_csv(path, index=False) if second == "csv" else orders.to_parquet(path, index=False)
+    with init_workspace(tmp_path / "ws") as workspace:
+        workspace.import_files([views, path])
+        stored = workspace.events.order_by("received_at").execute()
+    offsets = (stored["received_at"] - stored["received_at"].min()).dt.total_seconds() * 1e6
+    # views.csv: lines 2-4; then orders: after views.csv's last line (4), its own lines.
+    first = 2 if second == "csv" else 1  # a Parquet row's line is its number, from 1
+    assert stored["event"].tolist() == ["view"] * 3 + ["buy"] * 2
+    assert offsets.round().astype(int).tolist() == [0, 1, 2, 2 + first, 3 + first]
+    person = stored[stored["person_id"] == "u0"].sort_values("person_seq")
+    assert person["event"].tolist() == ["view", "buy", "buy"]
+
+
 def test_a_directory_imports_its_data_files_in_name_order(ws, tmp_path):
     # Segment's S3 folders by day, Spark's part files: every data file below, none other.
     root = tmp_path / "exports"

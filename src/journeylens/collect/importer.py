@@ -158,6 +158,7 @@ def import_files(
                     summary.rows += source.rows
                     if progress:
                         progress(source.rows)
+                stager.next_file(reader.rows_estimate or 0)  # a Parquet row's line: its number
                 continue
             for part, batch in enumerate(reader.batches()):
                 if not reader.columns:  # no header (JSON Lines): each part by its own keys
@@ -168,6 +169,7 @@ def import_files(
                 summary.rows += batch.num_rows
                 if progress:
                     progress(batch.num_rows)
+            stager.next_file()
             for reason, lines, detail in (
                 ("invalid_encoding", reader.bad_lines, None),
                 ("invalid_json", reader.invalid_json, None),
@@ -262,11 +264,23 @@ class _Stager:
     staging: str
     rejected: str
     reasons: Counter[str] = field(default_factory=Counter)
+    lines: int = 0  # the lines of the files staged so far: the next file's rows come after
+    file_lines: int = 0  # the last line of the file being staged that held a row
 
     def __post_init__(self) -> None:
         self.native = self.store.sql_connection()
 
+    def next_file(self, lines: int | None = None) -> None:
+        """The file is staged: the next one's rows are received after its ``lines`` (default:
+        its last line that held a row)."""
+        self.lines += self.file_lines if lines is None else lines
+        self.file_lines = 0
+        self.validator.line_base = self.lines
+
     def batch(self, arranged: pa.Table, path: Path, index: int) -> None:
+        if arranged.num_rows:
+            last = pc.max(arranged.column("_line")).as_py()
+            self.file_lines = max(self.file_lines, int(last))
         if self.native is None:
             good, bad = self.validator.check(arranged)
             self.store.write(self.staging, _staged(good, TARGETS[self.kind][1], index))

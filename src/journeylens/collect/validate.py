@@ -632,9 +632,10 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     items += [
         f"{_given('ts', types['ts'])} AS ts_text",
         f"{_timestamp('ts', types['ts'], limits)} AS ts",
-        # Received now, a row after the row before: a file's order orders events at one time.
+        # Received at the import's time, a row after the row before and a file after the file
+        # before: the files' order, then each file's, orders events at one time.
         f"coalesce({_timestamp('received_at', types['received_at'], limits)}, "
-        "$now + to_microseconds(b._line)) AS received_at",
+        "$received + to_microseconds($line_base + b._line)) AS received_at",
         f"{_text('stage')} AS stage_text",
         "s.key AS stage",
         f"lower({_text('interaction')}) AS interaction",
@@ -747,6 +748,10 @@ class BatchValidator:
         self._queries: dict[tuple[object, ...], tuple[str, str]] = {}
         # Times no reading understood (a sample, for the --ts-format hint: see ``timeformats``).
         self.unread_times: list[str] = []
+        # A row without a receipt time is received at the import's time plus a microsecond per
+        # line, the lines of the import's earlier files (``line_base``) counted first.
+        self.received = datetime.now(UTC).replace(tzinfo=None)
+        self.line_base = 0
 
     def check(self, batch: pa.Table) -> tuple[pa.Table, pa.Table]:
         """Parse ``batch`` (from :func:`columns.arrange`): (good rows, rejected rows).
@@ -830,7 +835,8 @@ class BatchValidator:
         return {
             "latest": self.limits.latest,
             "oldest": OLDEST,
-            "now": datetime.now(UTC).replace(tzinfo=None),
+            "received": self.received,
+            "line_base": self.line_base,
             "max_field": self.limits.max_field_chars,
             "max_props": self.limits.max_properties_chars,
             "placeholder_ids": list(self.limits.placeholder_ids),
