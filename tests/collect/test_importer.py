@@ -559,6 +559,27 @@ def test_files_imported_together_are_received_in_the_order_given(tmp_path, secon
     assert person["event"].tolist() == ["view", "buy", "buy"]
 
 
+def test_an_id_written_as_a_float_is_the_whole_number(tmp_path):
+    # pandas writes a column of customer ids with gaps as floats (UCI's Online Retail: 17850.0):
+    # the same customer as 17850 in another file. Other ids keep their text.
+    frame = pd.DataFrame(
+        {
+            "ts": ["2026-01-01T10:00:00Z"] * 5,
+            "event": ["a", "b", "c", "d", "e"],
+            "user_id": [17850.0, None, -3.0, 2.0, 7.0],
+            "anonymous_id": ["x", "y", "1.05", "A1.0", "v2.0"],
+        }
+    )
+    frame.to_csv(tmp_path / "orders.csv", index=False)
+    frame.to_parquet(tmp_path / "orders.parquet", index=False)
+    for suffix in ("csv", "parquet"):
+        with init_workspace(tmp_path / suffix) as workspace:
+            workspace.import_files([tmp_path / f"orders.{suffix}"])
+            stored = events(workspace).sort_values("event")
+        assert stored["user_id"].tolist() == ["17850", None, "-3", "2", "7"]
+        assert stored["anonymous_id"].tolist() == ["x", "y", "1.05", "A1.0", "v2.0"]
+
+
 def test_a_directory_imports_its_data_files_in_name_order(ws, tmp_path):
     # Segment's S3 folders by day, Spark's part files: every data file below, none other.
     root = tmp_path / "exports"

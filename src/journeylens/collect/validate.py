@@ -577,9 +577,15 @@ def _ids(kind: str, types: Mapping[str, pa.DataType]) -> list[str]:
 
 
 def _unless_placeholder(text: str) -> str:
-    """The id ``text`` (SQL), NULL when it is one of ``import.placeholder_ids``."""
+    """The id ``text`` (SQL), NULL when it is one of ``import.placeholder_ids``; a whole number
+    written as a float (``17850.0``: pandas writes a column of ids with gaps so) is the number,
+    the same person as ``17850`` elsewhere. A suffix test first: other ids pay no regex."""
+    whole = (
+        f"CASE WHEN suffix({text}, '.0') AND regexp_full_match({text}, '-?[0-9]+[.]0') "
+        f"THEN regexp_extract({text}, '^-?[0-9]+') ELSE {text} END"
+    )
     return (
-        f"CASE WHEN list_contains($placeholder_ids, lower(trim({text}))) THEN NULL ELSE {text} END"
+        f"CASE WHEN list_contains($placeholder_ids, lower(trim({text}))) THEN NULL ELSE {whole} END"
     )
 
 
