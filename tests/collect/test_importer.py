@@ -32,6 +32,15 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
+def write_frame(frame: pd.DataFrame, path: Path) -> Path:
+    """``frame`` as the CSV or Parquet file ``path`` (by its suffix), without the index."""
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
 def events(ws: Workspace):
     return ws.events.order_by(["ts", "event_id"]).execute()
 
@@ -508,12 +517,7 @@ def test_identical_rows_of_one_file_are_all_kept_and_reimports_store_nothing(
         ("2026-01-01 10:00:05", "add_to_cart", "u"),
     ]
     frame = pd.DataFrame(rows, columns=["timestamp", "event", "user_id"])
-    if way == "csv":
-        path = tmp_path / "log.csv"
-        frame.to_csv(path, index=False)
-    else:
-        path = tmp_path / "log.parquet"
-        frame.to_parquet(path, index=False)
+    path = write_frame(frame, tmp_path / ("log.csv" if way == "csv" else "log.parquet"))
     overlap = tmp_path / "overlap.csv"
     frame.iloc[3:].to_csv(overlap, index=False)  # the three add_to_cart rows, exported again
     with init_workspace(tmp_path / "ws", template="four_stage_delight") as workspace:
@@ -545,8 +549,7 @@ def test_files_imported_together_are_received_in_the_order_given(tmp_path, secon
         "ts,event,user_id\n" + "".join(f"2026-01-01T10:00:0{i}Z,view,u{i}\n" for i in range(3)),
     )
     orders = pd.DataFrame({"ts": ["2026-01-01T10:00:00Z"] * 2, "event": "buy", "user_id": "u0"})
-    path = tmp_path / f"orders.{second}"
-    orders.to_csv(path, index=False) if second == "csv" else orders.to_parquet(path, index=False)
+    path = write_frame(orders, tmp_path / f"orders.{second}")
     with init_workspace(tmp_path / "ws") as workspace:
         workspace.import_files([views, path])
         stored = workspace.events.order_by("received_at").execute()
@@ -570,11 +573,9 @@ def test_an_id_written_as_a_float_is_the_whole_number(tmp_path):
             "anonymous_id": ["x", "y", "1.05", "A1.0", "v2.0"],
         }
     )
-    frame.to_csv(tmp_path / "orders.csv", index=False)
-    frame.to_parquet(tmp_path / "orders.parquet", index=False)
     for suffix in ("csv", "parquet"):
         with init_workspace(tmp_path / suffix) as workspace:
-            workspace.import_files([tmp_path / f"orders.{suffix}"])
+            workspace.import_files([write_frame(frame, tmp_path / f"orders.{suffix}")])
             stored = events(workspace).sort_values("event")
         assert stored["user_id"].tolist() == ["17850", None, "-3", "2", "7"]
         assert stored["anonymous_id"].tolist() == ["x", "y", "1.05", "A1.0", "v2.0"]
@@ -1369,12 +1370,7 @@ def test_events_at_the_same_second_keep_the_files_order(ws, tmp_path, form):
         for name in (["view", "cart"] if u % 4 else ["cart", "view"])
     ]
     frame = pd.DataFrame(rows, columns=["event_time", "event_type", "user_id"])
-    path = tmp_path / f"ties.{form}"
-    if form == "csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
-    ws.import_files([path])
+    ws.import_files([write_frame(frame, tmp_path / f"ties.{form}")])
     from journeylens.analytics.funnels import FunnelSpec, run_funnel
 
     people = run_funnel(ws.events, FunnelSpec(steps=["view", "cart"])).to_frame()["people"]
@@ -1449,11 +1445,7 @@ def test_a_flattened_export_s_properties_columns_are_the_properties(tmp_path, su
             "plan": ["pro", None],
         }
     )
-    path = tmp_path / f"posthog.{suffix}"
-    if suffix == "csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
+    path = write_frame(frame, tmp_path / f"posthog.{suffix}")
     with init_workspace(tmp_path / "ws") as workspace:
         workspace.import_files([path])
         stored = events(workspace)

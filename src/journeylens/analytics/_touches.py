@@ -22,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.analytics.packing import pack, unpack
-from journeylens.analytics.sequence import ORDER, has_sequence_keys
+from journeylens.analytics.sequence import has_sequence_keys, order_columns
 from journeylens.store.portable import epoch_seconds
 
 LEVELS = ("touchpoint", "channel", "campaign")
@@ -64,9 +64,7 @@ def _stream(
     # Within a second, events keep the person's sequence order (see `.sequence`); the stored
     # integer keys, where every event carries them, sort faster than the text id and time.
     tiebreak = (
-        {"person_seq": rows.person_seq}
-        if keyed
-        else {c: rows[c] for c in ORDER if c in rows.columns}
+        {"person_seq": rows.person_seq} if keyed else {c: rows[c] for c in order_columns(rows)}
     )
     rows = rows.select(
         person=rows.person_key if keyed else rows.person_id,

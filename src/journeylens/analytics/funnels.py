@@ -564,8 +564,7 @@ def _segment(counted: ir.Table, rows: ir.Table, spec: FunnelSpec) -> ir.Table:
 def _last_step_position(counted: ir.Table, steps: int) -> ir.IntegerValue:
     """The position of the event that filled the last step reached (in ``any`` order not always
     the latest of the attempt's events: step 3 may be filled before step 2)."""
-    cases = [(counted.reach == k, counted[f"g{k - 1}"]) for k in range(2, steps + 1)]
-    return ibis.cases(*cases, else_=counted.e) if cases else counted.e
+    return ibis.coalesce(*(_step_position(counted, k) for k in range(steps, 0, -1)))
 
 
 def _step_position(counted: ir.Table, step: int) -> ir.IntegerValue:

@@ -26,7 +26,7 @@ from journeylens.analytics.attribution import (
     AttributionSpec,
     run_attribution,
 )
-from journeylens.collect.columns import loose_name
+from journeylens.collect.columns import loosely_named
 from journeylens.collect.readers import open_file
 from journeylens.errors import ImportFileError, SpecError
 from journeylens.schema import EVENTS, arrow_schema
@@ -134,12 +134,7 @@ def report_number(value: object) -> object:
 
 def _columns(found: list[str], source: str) -> dict[str, str]:
     """``role → column`` of the file, by exact then loose name."""
-    by_loose = {loose_name(c): c for c in reversed(found) if c != "_line"}
-    columns = {}
-    for role, names in NAMES.items():
-        hit = next((by_loose[loose_name(n)] for n in names if loose_name(n) in by_loose), None)
-        if hit is not None:
-            columns[role] = hit
+    columns = loosely_named([c for c in found if c != "_line"], NAMES)
     if "path" not in columns or not {"conversions", "nulls"} & set(columns):
         raise ImportFileError(
             f"{source}: a path-counts file needs a path column ({', '.join(NAMES['path'][:2])}) "

@@ -18,16 +18,15 @@ import ibis.expr.types as ir
 from journeylens.schema import SEQUENCE_ORDER
 
 __all__ = [
-    "ORDER",
     "event_order",
     "has_sequence_keys",
+    "order_columns",
     "person_column",
     "sequence_columns",
     "text_order",
 ]
 
 KEYS = ("person_key", "person_seq")
-ORDER = SEQUENCE_ORDER  # what orders a person's events, first to last
 
 
 def _keyed(table: ir.Table) -> bool:
@@ -36,12 +35,13 @@ def _keyed(table: ir.Table) -> bool:
 
 def sequence_columns(table: ir.Table) -> list[str]:
     """The columns that place an event in its person's sequence."""
-    return ["person_id", *_order_columns(table), *(KEYS if _keyed(table) else ())]
+    return ["person_id", *order_columns(table), *(KEYS if _keyed(table) else ())]
 
 
-def _order_columns(table: ir.Table) -> list[str]:
-    """:data:`ORDER`, without ``received_at`` in a table that has none."""
-    return [c for c in ORDER if c != "received_at" or c in table.columns]
+def order_columns(table: ir.Table) -> list[str]:
+    """What orders a person's events (``schema.SEQUENCE_ORDER``), without ``received_at`` in a
+    table that has none."""
+    return [c for c in SEQUENCE_ORDER if c != "received_at" or c in table.columns]
 
 
 def event_order(table: ir.Table) -> list[ir.Value]:
@@ -53,7 +53,7 @@ def event_order(table: ir.Table) -> list[ir.Value]:
 def text_order(table: ir.Table) -> list[ir.Value]:
     """The columns that order a person's events without the stored keys (right also where
     some rows have none yet)."""
-    return [table[c] for c in _order_columns(table)]
+    return [table[c] for c in order_columns(table)]
 
 
 def has_sequence_keys(table: ir.Table) -> bool:

@@ -34,7 +34,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analytics.result import Result, frame_records
-from journeylens.analytics.sequence import ORDER
+from journeylens.analytics.sequence import text_order
 from journeylens.config import Config, Touchpoint
 
 __all__ = ["CatalogSuggestions", "name_words", "suggest_catalog"]
@@ -123,7 +123,7 @@ def _before(
     stage for what follows it)."""
     rank = {key: i + 1 for i, key in enumerate(config.stage_keys)}
     events = events.filter(events.session_id.notnull())
-    order = [events[c] for c in ORDER if c in events.columns]
+    order = text_order(events)
     stage = events.stage.coalesce(events.event.substitute(dict(named))) if named else events.stage
     staged = stage.substitute(rank, else_=0).cast("int64")
     # The latest staged event so far: its place in the session and its stage, packed so that a
@@ -215,15 +215,9 @@ def _catalogued(touchpoint: Touchpoint) -> dict[str, Any]:
 
 
 def _new(event: str, stage: str, channel: Any) -> dict[str, Any]:
+    """A touchpoint of its own, named as the event, with the catalog's defaults."""
     known = channel if isinstance(channel, str) else None
-    fields: dict[str, Any] = {
-        "touchpoint": event,
-        "stage": stage,
-        "channel": known,
-        "kind": "owned",
-    }
-    fields |= {"cost": 0.0, "cost_period": "month", "owner": None, "content_type": None}
-    return {**fields, "match": [], "events": [], "volume": 0, "why": []}
+    return _catalogued(Touchpoint(event, (), stage, known))
 
 
 def _stage(placed: pd.DataFrame, event: str, config: Config) -> tuple[str, str]:

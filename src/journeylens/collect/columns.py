@@ -208,6 +208,30 @@ def loose_name(name: str) -> str:
     return "".join(ch for ch in name.casefold() if ch.isalnum())
 
 
+def loosely_named(columns: Sequence[str], names: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """``role → column``: for each role, the column whose name, compared by letters and digits
+    alone (:func:`loose_name`), is the first of the role's ``names`` that the columns have (the
+    first such column where two are alike). A column plays one role.
+
+    Examples
+    --------
+    >>> loosely_named(["Total Conversions", "Path"], {"path": ["path"], "n": ["conversions",
+    ...     "total_conversions"]})
+    {'path': 'Path', 'n': 'Total Conversions'}
+    """
+    by_loose: dict[str, str] = {}
+    for column in columns:
+        by_loose.setdefault(loose_name(column), column)
+    found: dict[str, str] = {}
+    for role, candidates in names.items():
+        loose = (loose_name(n) for n in candidates)
+        taken = set(found.values())
+        hit = next((by_loose[n] for n in loose if n in by_loose and by_loose[n] not in taken), None)
+        if hit is not None:
+            found[role] = hit
+    return found
+
+
 def constant_params(constants: Mapping[str, str]) -> dict[str, str]:
     """The query parameters :func:`arranged_sql` binds ``constants`` to."""
     return {f"set_{canonical}": value for canonical, value in constants.items()}
@@ -242,8 +266,9 @@ def hinted(canonical: str, columns: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(named + ids))
 
 
-def _hint(canonical: str, columns: Sequence[str]) -> str:
-    found = hinted(canonical, columns)
+def _hint(canonical: str, found: Sequence[str], columns: Sequence[str]) -> str:
+    """The ``found`` columns that look like ``canonical`` (see :func:`hinted`) and the ``--map``
+    that reads the first; without any, the closest name."""
     if not found:
         return did_you_mean(canonical, columns)
     listed = ", ".join(f"'{name}'" for name in found)
@@ -259,17 +284,17 @@ def _check_required(path: str, kind: str, present: set[str], columns: Sequence[s
             "metric": " Or --set metric=nps (csat, ces, ...) gives every answer of a survey's "
             "file one metric.",
         }.get(name, "")
-        hint = _hint(name, columns)
-        fix = "" if "--map" in hint else f" Rename it or pass --map {name}=YOUR_COLUMN."
+        found = hinted(name, columns)
+        fix = "" if found else f" Rename it or pass --map {name}=YOUR_COLUMN."
         raise ImportFileError(
-            f"{path}: missing required column '{name}'.{hint} Found columns: "
-            f"{', '.join(columns) or 'none'}.{fix}{constant} Nothing was imported."
+            f"{path}: missing required column '{name}'.{_hint(name, found, columns)} Found "
+            f"columns: {', '.join(columns) or 'none'}.{fix}{constant} Nothing was imported."
         )
     if not present & set(IDENTITY):
         raise ImportFileError(
             f"{path}: needs an 'anonymous_id' or a 'user_id' column to know whose rows these are."
-            f"{_hint('user_id', columns)} Found columns: {', '.join(columns)}. Nothing was "
-            "imported."
+            f"{_hint('user_id', hinted('user_id', columns), columns)} Found columns: "
+            f"{', '.join(columns)}. Nothing was imported."
         )
 
 

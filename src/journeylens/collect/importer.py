@@ -428,10 +428,10 @@ def _dedupe(
     rows (the caller subtracts what it stored).
     """
     staged = store.table(staging)
-    rows, ids = _row_and_id_counts(store, staged, id_col)
-    if rows != ids:  # the windows (sorts of every staged row) only when there are duplicates
+    rows, ids, repeated = _id_counts(store, staged, id_col)
+    if repeated:  # a window (a sort of every staged row) only where rows without ids repeat
         staged = _occurrences_apart(staged, id_col)
-        rows, ids = _row_and_id_counts(store, staged, id_col)
+        rows, ids, _ = _id_counts(store, staged, id_col)
     summary.duplicates_in_files = rows - ids
     summary.already_stored = ids
     unique = staged
@@ -444,9 +444,20 @@ def _dedupe(
     return unique.select(*existing.columns)
 
 
-def _row_and_id_counts(store: Store, staged: ibis.Table, id_col: str) -> tuple[int, int]:
-    counts = store.execute(staged.aggregate(rows=staged.count(), ids=staged[id_col].nunique()))
-    return int(counts["rows"][0]), int(counts["ids"][0])
+def _id_counts(store: Store, staged: ibis.Table, id_col: str) -> tuple[int, int, bool]:
+    """The staged rows, their distinct ids, and whether a derived id (a row without one)
+    repeats: one aggregate."""
+    derived = staged[DERIVED_ID]
+    counts = store.execute(
+        staged.aggregate(
+            rows=staged.count(),
+            ids=staged[id_col].nunique(),
+            derived=staged.count(where=derived),
+            derived_ids=staged[id_col].nunique(where=derived),
+        )
+    )
+    row = counts.iloc[0]
+    return int(row["rows"]), int(row["ids"]), int(row["derived"]) != int(row["derived_ids"])
 
 
 def _occurrences_apart(staged: ibis.Table, id_col: str) -> ibis.Table:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from journeylens.collect.columns import loose_name
+from journeylens.collect.columns import loosely_named
 from journeylens.collect.importer import ImportSummary
 from journeylens.collect.readers import open_file
 from journeylens.config import Config, Touchpoint, parse_touchpoint
@@ -68,15 +68,11 @@ def _renames(columns: Sequence[str], mapping: Mapping[str, str]) -> dict[str, st
     """``source column → catalog column``: ``--map`` first, then a column named as a catalog
     column or an alias of one in any case and spacing (``Cost period``, ``Events``)."""
     renames = {source: canonical for canonical, source in mapping.items()}
-    names = {loose_name(c): c for c in CATALOG_COLUMNS}
-    names |= {loose_name(a): c for c, aliases in CATALOG_ALIASES.items() for a in aliases}
-    taken = set(renames.values())
-    for column in columns:
-        canonical = names.get(loose_name(column))
-        if column not in renames and canonical is not None and canonical not in taken:
-            renames[column] = canonical
-            taken.add(canonical)
-    return renames
+    names = {
+        c: (c, *CATALOG_ALIASES.get(c, ())) for c in CATALOG_COLUMNS if c not in renames.values()
+    }
+    free = [c for c in columns if c not in renames]
+    return renames | {column: role for role, column in loosely_named(free, names).items()}
 
 
 def _rows(path: Path, mapping: Mapping[str, str]) -> Any:
