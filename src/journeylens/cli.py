@@ -624,6 +624,13 @@ def attribution(
     ] = None,
     lookback: Annotated[str, typer.Option(help="Touches this long before a conversion.")] = "30d",
     value: Annotated[str, typer.Option(help="conversions or revenue.")] = "conversions",
+    revenue_from: Annotated[
+        str | None,
+        typer.Option(
+            help="A property of the conversion whose number is its revenue where the revenue "
+            "column has none, e.g. price."
+        ),
+    ] = None,
     half_life: Annotated[str, typer.Option(help="Half-life of time decay.")] = "7d",
     markov_order: Annotated[int, typer.Option(help="Markov chain order (1-3).")] = 1,
     roi: Annotated[bool, typer.Option("--roi", help="Cost, CPA and ROAS per touchpoint.")] = False,
@@ -643,7 +650,7 @@ def attribution(
     ] = None,
 ) -> None:
     """Which touchpoints earn conversions and revenue: rule-based, Markov, Shapley, lift, ROI."""
-    from journeylens.analytics.attribution_report import why_nothing_attributed
+    from journeylens.analytics.attribution_report import why_no_revenue, why_nothing_attributed
     from journeylens.cli_output import emit
 
     _check_format(fmt)
@@ -675,12 +682,15 @@ def attribution(
             seed=seed,
             roi=roi,
             cut_list=cut_list,
+            revenue_from=revenue_from,
         )
         title = "Cut list" if cut_list else "ROI" if roi else f"Attribution of {value}"
         emit(result, fmt, title)
+        chosen_goal = goal or ws.config.conversion_events[0]
         if not roi and not cut_list and not result.attributed():
-            chosen_goal = goal or ws.config.conversion_events[0]
             _note(why_nothing_attributed(events, chosen_goal, lookback, level))
+        elif roi or value == "revenue":
+            _note(why_no_revenue(events, chosen_goal, revenue_from))
         _note(ws.currency_note())
 
 

@@ -262,14 +262,19 @@ class Workspace:
         cut_list: bool = False,
         **options: Any,
     ) -> Any:
-        """Attribution models side by side, or ROI / the cut list (see ``attribution_report``)."""
+        """Attribution models side by side, or ROI / the cut list (see ``attribution_report``).
+
+        ``revenue_from``: a property whose number is a conversion's revenue where the
+        ``revenue`` column has none (``price``)."""
         from journeylens.analytics.attribution_report import (
             run_attribution_report,
             run_roi_report,
         )
-        from journeylens.journey.steps import check_step_names
+        from journeylens.journey.steps import check_step_names, with_revenue_from
 
         source = self.events if events is None else events
+        if (key := options.pop("revenue_from", None)) is not None:
+            source = with_revenue_from(source, key)
         if "goal" in options:  # a goal the user names must exist (the default may not, yet)
             check_step_names(self.events, [f"event:{options['goal']}"], role="as the goal")
         options.setdefault("goal", self.config.conversion_events[0])

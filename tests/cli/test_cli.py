@@ -216,6 +216,31 @@ def test_attribution_of_an_impression_log_by_channel(tmp_path):
     assert "the unread times read with --ts-format '%m/%d/%Y %H:%M'" in out
 
 
+def test_revenue_kept_as_a_price_is_found_and_read(tmp_path):
+    # A shop's log (the shape of the public multi-category store data): no revenue column, the
+    # price on every event. Revenue attribution says where the value is; --revenue-from reads
+    # it, for the purchases only.
+    ws, data = workspace_with_file(
+        tmp_path,
+        "2019-Oct.csv",
+        "event_time,event_type,product_id,brand,price,user_id,user_session\n"
+        "2019-10-01 00:00:00 UTC,view,44600062,shiseido,35.79,541312140,s1\n"
+        "2019-10-01 00:01:00 UTC,view,1004767,samsung,254.82,541312140,s1\n"
+        "2019-10-01 00:02:00 UTC,purchase,1004767,samsung,254.82,541312140,s1\n"
+        "2019-10-01 00:03:00 UTC,view,3900821,,86.9,554748717,s2\n",
+    )
+    run("import", str(data), "--set", "channel=web", workspace=ws)
+    args = ("attribution", "--level", "channel", "--model", "last_touch", "--value", "revenue")
+    zero = run(*args, workspace=ws)
+    assert "No 'purchase' event has revenue" in zero.stderr
+    assert "--revenue-from price reads it" in zero.stderr
+    out = run(*args, "--revenue-from", "price", "--format", "json", workspace=ws)
+    assert [r["revenue"] for r in json.loads(out.stdout)] == [254.82]
+    assert "has revenue" not in out.stderr
+    typo = run(*args, "--revenue-from", "prise", workspace=ws).stderr
+    assert "nor a number in its property 'prise'" in typo
+
+
 def test_suggested_touchpoints_import_as_a_catalog(tmp_path):
     # A shop's log the starter catalog barely maps: suggest, save, import, and every event
     # but the error page has a touchpoint and a stage.

@@ -7,7 +7,8 @@ including ``incrementality`` (or ``all``), the lift of each touchpoint is added 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
 from journeylens.collect.columns import loose_name
 from journeylens.errors import did_you_mean
 from journeylens.journey.catalog import UNMAPPED_HINT
-from journeylens.journey.steps import distinct_values
+from journeylens.journey.steps import distinct_values, with_revenue_from
 
 
 @dataclass
@@ -164,6 +165,91 @@ def _conversion_like(names: set[str]) -> str:
         return ""
     listed = ", ".join(f"'{n}'" for n in found[:3])
     return f" Events that look like a conversion: {listed}."
+
+
+# Names shops' logs and exports give the value of an order (compared as :func:`loose_name`).
+MONEY_NAMES = frozenset(
+    loose_name(n)
+    for n in (
+        "price",
+        "amount",
+        "value",
+        "total",
+        "order_total",
+        "total_price",
+        "total_amount",
+        "sales",
+        "subtotal",
+        "sale_price",
+        "unit_price",
+        "payment_value",
+        "transaction_revenue",
+        "grand_total",
+        "gmv",
+        "purchase_value",
+    )
+)
+REVENUE_SAMPLE = 1000  # goal events whose properties are read for money-like keys
+
+
+def why_no_revenue(events: ibis.Table, goal: str, revenue_from: str | None = None) -> str | None:
+    """Why revenue is zero everywhere, when the goal events carry none (nor a number in their
+    property ``revenue_from``): naming the properties that look like their value (read from a
+    sample of them), else how to import it. None when some goal event has revenue, or there is
+    no goal event (see :func:`why_nothing_attributed`).
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"event": ["purchase"], "revenue": [None],
+    ...                    "properties": ['{"price": 35.79, "brand": "x"}']})
+    >>> why_no_revenue(t, "purchase").split(". ")[1]
+    "Their property 'price' looks like it: --revenue-from price reads it."
+    """
+    goals = events.filter(events.event == goal)
+    if revenue_from is not None:
+        goals = with_revenue_from(goals, revenue_from)
+    paid = goals.revenue.notnull() & (goals.revenue != 0)
+    counts = goals.aggregate(n=goals.count(), paid=goals.count(where=paid)).execute()
+    if int(counts["n"].iloc[0]) == 0 or int(counts["paid"].iloc[0]) > 0:
+        return None
+    sample = goals.select("properties").limit(REVENUE_SAMPLE).execute()["properties"]
+    found = [k for k in money_like_keys(sample.dropna()) if k != revenue_from]
+    tried = f" nor a number in its property {revenue_from!r}" if revenue_from else ""
+    if found:
+        listed = " or ".join(f"'{k}'" for k in found[:3])
+        how = f"Their property {listed} looks like it: --revenue-from {found[0]} reads it."
+    else:
+        how = "Import the column that holds it as revenue (--map revenue=COLUMN)."
+    return f"No {goal!r} event has revenue{tried}, so every model credits 0. {how}"
+
+
+def money_like_keys(properties: Iterable[str]) -> list[str]:
+    """The keys of the JSON objects ``properties`` named like money (:data:`MONEY_NAMES`) that
+    hold a number (or text that reads as one) in some object, most often first."""
+    seen: dict[str, int] = {}
+    for text in properties:
+        try:
+            record = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        for key, value in record.items():
+            if loose_name(key) in MONEY_NAMES and _is_number(value):
+                seen[key] = seen.get(key, 0) + 1
+    return sorted(seen, key=lambda k: (-seen[k], k))
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    try:
+        float(str(value).strip())
+    except ValueError:
+        return False
+    return True
 
 
 def why_nothing_attributed(

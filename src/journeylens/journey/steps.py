@@ -313,13 +313,28 @@ def key_text(table: ir.Table, key: str) -> ir.StringValue:
     return json_string(table.properties, key).coalesce(number)
 
 
-def _property_number(table: ir.Table, key: str) -> ir.FloatingValue:
+def property_number(table: ir.Table, key: str) -> ir.FloatingValue:
     """A JSON property as a number: a JSON number, or text that reads as one (``"25"``)."""
     text = json_string(table.properties, key).strip()
     from_text = text.re_search(f"^{NUMBER_TEXT}$").ifelse(
         text.try_cast("float64"), ibis.null("float64")
     )
     return json_number(table.properties, key).coalesce(from_text)
+
+
+def with_revenue_from(events: ir.Table, key: str) -> ir.Table:
+    """``events`` whose ``revenue``, where it has none, is the number in their property ``key``
+    (a shop's log that keeps an order's value as ``price`` or ``amount``).
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"event": ["purchase", "purchase"], "revenue": [None, 5.0],
+    ...                    "properties": ['{"price": "12.5"}', '{"price": 9}']})
+    >>> with_revenue_from(t, "price").revenue.to_list()
+    [12.5, 5.0]
+    """
+    check_key(key, "revenue property")
+    return events.mutate(revenue=events.revenue.coalesce(property_number(events, key)))
 
 
 def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
@@ -333,7 +348,7 @@ def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
             return compare(column.cast("float64"), ibis.literal(item.value, "float64"))
         return compare(column, ibis.literal(item.raw, "string"))
     if isinstance(item.value, float):
-        return compare(_property_number(table, item.key), ibis.literal(item.value, "float64"))
+        return compare(property_number(table, item.key), ibis.literal(item.value, "float64"))
     return compare(json_string(table.properties, item.key), ibis.literal(item.value, "string"))
 
 
