@@ -1417,11 +1417,9 @@ def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
         "r1,2026-01-05 10:00,a@x.com,9,Great service\n"
         'r2,2026-01-06 11:00,b@x.com,3,"Slow delivery, bad support"\n'
     )
+    # The e-mail address is whom the answer is from; the response id is the answer's own.
     summary = ws.import_files(
-        [write(tmp_path / "survey.csv", text)],
-        kind="feedback",
-        mapping={"user_id": "Email"},
-        constants={"metric": "nps"},
+        [write(tmp_path / "survey.csv", text)], kind="feedback", constants={"metric": "nps"}
     )
     assert (summary.stored, summary.rejected) == (2, 0)
     answers = ws.feedback.order_by("ts").execute()
@@ -1429,6 +1427,13 @@ def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
     assert answers["person_id"].tolist() == ["a@x.com", "b@x.com"]
     assert answers["score"].tolist() == [9.0, 3.0]
     assert str(answers["ts"].iloc[1]) == "2026-01-06 11:00:00"
+    anonymous = write(
+        tmp_path / "anonymous.csv", "Response ID,Submitted At,Score\nr3,2026-01-07,8\n"
+    )
+    with pytest.raises(ImportFileError) as refused:
+        ws.import_files([anonymous], kind="feedback", constants={"metric": "nps"})
+    assert "to know whose rows these are" in str(refused.value)
+    assert "It may be" not in str(refused.value)  # the response id is taken, as the answer's
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])

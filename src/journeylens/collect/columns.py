@@ -60,8 +60,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "domain_userid",
         "network_userid",
     ),
-    # PostHog's person, into which it merged the ids; a process-mining log's case.
-    "user_id": ("userId", "person_id", "case:concept:name"),
+    # PostHog's person, into which it merged the ids; a process-mining log's case; and, last,
+    # the e-mail address that survey tools' and CRMs' exports know a respondent by.
+    "user_id": ("userId", "person_id", "case:concept:name", "email", "email_address"),
     "event": ("event_name", "event_type", "name", "concept:name"),
     "feedback_id": ("feedbackId", "response_id", "responseId"),
     "source": ("utm_source", "context_campaign_source", "mkt_source"),
@@ -198,7 +199,9 @@ def plan_columns(
         present = set(plan.values()) | set(constants)
         if kind == "events":
             present |= lifted_columns(nested_keys or {})
-        _check_required(path, kind, present, columns)
+        # A column read as another canonical one (a survey's "Response ID") is no hint.
+        free = [name for name in columns if name not in plan]
+        _check_required(path, kind, present, columns, free)
     return plan
 
 
@@ -244,7 +247,18 @@ HINTS: dict[str, tuple[str, ...]] = {
     "event": ("event", "action", "activity", "interaction", "type", "step", "page"),
     "metric": ("metric", "question", "survey"),
     "score": ("score", "rating", "nps", "csat", "ces", "likely", "recommend"),
-    "user_id": ("customer", "user", "client", "visitor", "cookie", "member", "account", "person"),
+    "user_id": (
+        "customer",
+        "user",
+        "client",
+        "visitor",
+        "cookie",
+        "member",
+        "account",
+        "person",
+        "mail",
+        "respondent",
+    ),
 }
 
 
@@ -275,7 +289,11 @@ def _hint(canonical: str, found: Sequence[str], columns: Sequence[str]) -> str:
     return f" It may be {listed}: pass --map {canonical}={found[0]}."
 
 
-def _check_required(path: str, kind: str, present: set[str], columns: Sequence[str]) -> None:
+def _check_required(
+    path: str, kind: str, present: set[str], columns: Sequence[str], free: Sequence[str]
+) -> None:
+    """Refuse a file without a required column, naming the ``free`` columns (read as none of
+    ours) that look like it."""
     missing = [c for c in REQUIRED[kind] if c not in present]
     if missing:
         name = missing[0]
@@ -284,7 +302,7 @@ def _check_required(path: str, kind: str, present: set[str], columns: Sequence[s
             "metric": " Or --set metric=nps (csat, ces, ...) gives every answer of a survey's "
             "file one metric.",
         }.get(name, "")
-        found = hinted(name, columns)
+        found = hinted(name, free)
         fix = "" if found else f" Rename it or pass --map {name}=YOUR_COLUMN."
         raise ImportFileError(
             f"{path}: missing required column '{name}'.{_hint(name, found, columns)} Found "
@@ -293,7 +311,7 @@ def _check_required(path: str, kind: str, present: set[str], columns: Sequence[s
     if not present & set(IDENTITY):
         raise ImportFileError(
             f"{path}: needs an 'anonymous_id' or a 'user_id' column to know whose rows these are."
-            f"{_hint('user_id', hinted('user_id', columns), columns)} Found columns: "
+            f"{_hint('user_id', hinted('user_id', free), columns)} Found columns: "
             f"{', '.join(columns)}. Nothing was imported."
         )
 
