@@ -60,9 +60,29 @@ def _check_format(fmt: str) -> str:
 
 
 def _filtered(ws: Workspace, since: datetime | None, until: datetime | None, where: Any) -> Any:
+    """The events within ``--since``/``--until`` and ``--where``; a note when none is."""
     from journeylens.analytics.filters import apply_filters
 
-    return apply_filters(ws.events, since, until, where or ())
+    events = apply_filters(ws.events, since, until, where or ())
+    if (since or until or where) and not ws.store.count(events):
+        _note(_nothing_selected(ws.events, since, until, bool(where)))
+    return events
+
+
+def _nothing_selected(
+    events: Any, since: datetime | None, until: datetime | None, where: bool
+) -> str:
+    """Why the filters left no event: where the events lie in time."""
+    given = " and ".join(
+        f"--{name}" for name, on in (("since", since), ("until", until), ("where", where)) if on
+    )
+    span = events.aggregate(first=events.ts.min(), last=events.ts.max()).execute().iloc[0]
+    if span.isna().any():
+        return f"No event matches {given}: the workspace holds no events."
+    if not (since or until):
+        return f"No event matches {given}."
+    first, last = (f"{value:%Y-%m-%d %H:%M:%S}" for value in (span["first"], span["last"]))
+    return f"No event matches {given}: the events run from {first} to {last}."
 
 
 @app.command()
@@ -771,6 +791,8 @@ def friction(
             emit(change, fmt, f"Friction before and after {at:%Y-%m-%d}")
             return
         result = run_friction(events, spec, ws.feedback)
+        if (since or until) and result.overview.get("end") is None:
+            _note(_nothing_selected(events, since, until, bool(where)))
         _note(ws.currency_note())
         _warn_unmapped(events, "touchpoint", "friction is found per touchpoint")
     emit(result, fmt, "Friction points")

@@ -435,6 +435,17 @@ def test_funnel_dropoff_json_records_and_audience(demo_ws):
     assert "Did you mean 'purchase'?" in bad.stderr
 
 
+def test_filters_that_leave_no_event_say_so(demo_ws):
+    later = ("--since", "2100-01-01")
+    for command in (("funnel", "landing_page_view", "purchase"), ("paths",), ("friction",)):
+        note = run(*command, *later, "--format", "json", workspace=demo_ws).stderr
+        assert "No event matches --since: the events run from 20" in note, command
+    nothing = run("attribution", "--where", "event=nothing", workspace=demo_ws).stderr
+    assert "No event matches --where." in nothing
+    assert "There are no events: nothing to attribute." in nothing
+    assert "No event matches" not in run("paths", "--since", "2000-01-01", workspace=demo_ws).stderr
+
+
 def test_every_analysis_runs_on_an_empty_workspace(tmp_path):
     path = tmp_path / "empty"
     run("init", str(path))

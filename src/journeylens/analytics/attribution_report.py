@@ -255,9 +255,9 @@ def _is_number(value: Any) -> bool:
 def why_nothing_attributed(
     events: ibis.Table, goal: str, lookback: str, level: str = "touchpoint"
 ) -> str:
-    """Why attribution found no journey: no goal event, no touch (an event with a touchpoint,
-    or at channel or campaign level with that value), or no touch within the lookback of a
-    conversion (one small aggregate).
+    """Why attribution found no journey: no event, no goal event, no touch (an event with a
+    touchpoint, or at channel or campaign level with that value), or no touch within the
+    lookback of a conversion (one small aggregate).
 
     Examples
     --------
@@ -272,10 +272,13 @@ def why_nothing_attributed(
     "Events that look like a conversion: 'Order Completed'"
     """
     counts = events.aggregate(
+        events=events.count(),
         goals=events.count(where=events.event == goal),
         touched=events.count(where=is_touch(events, level) & (events.event != goal)),
     ).execute()
     goals, touched = int(counts["goals"].iloc[0]), int(counts["touched"].iloc[0])
+    if int(counts["events"].iloc[0]) == 0:
+        return "There are no events: nothing to attribute."
     if goals == 0:
         names = distinct_values(events, "event")
         close = did_you_mean(goal, names) or _conversion_like(names)
