@@ -16,7 +16,7 @@ import tomli_w
 
 from journeylens.errors import ConfigError, SpecError, unknown
 from journeylens.journey.currency import normalized_code
-from journeylens.journey.steps import split_conditions
+from journeylens.journey.steps import check_key, split_conditions
 from journeylens.schema import COST_PERIODS, TOUCHPOINT_KINDS
 
 CONFIG_FILE = "journeylens.toml"
@@ -83,6 +83,9 @@ class Config:
     language: str = "en"
     session_gap_minutes: int = 30
     conversion_events: tuple[str, ...] = ("purchase",)
+    # A property whose number is a conversion's revenue where the revenue column has none (a
+    # shop's log that keeps the value as ``price``); None: the revenue column alone.
+    revenue_property: str | None = None
     error_patterns: tuple[str, ...] = ("*error*", "*fail*")
     retry_seconds: int = 30
     postpone_hours: int = 24
@@ -129,7 +132,10 @@ class Config:
                 "language": self.language,
             },
             "sessions": {"inactivity_minutes": self.session_gap_minutes},
-            "goals": {"conversion_events": list(self.conversion_events)},
+            "goals": {
+                "conversion_events": list(self.conversion_events),
+                **({"revenue_property": self.revenue_property} if self.revenue_property else {}),
+            },
             "friction": {
                 "error_patterns": list(self.error_patterns),
                 "retry_seconds": self.retry_seconds,
@@ -172,6 +178,19 @@ def _placeholder_ids(reader: _Reader) -> tuple[str, ...]:
         return PLACEHOLDER_IDS
     given = reader.strings(table, "import.placeholder_ids", "placeholder_ids")
     return tuple(dict.fromkeys(value.strip().lower() for value in given))
+
+
+def _revenue_property(reader: _Reader) -> str | None:
+    """``goals.revenue_property``: a property key (``price``, ``order.total``), or None."""
+    key = reader.optional_string(
+        reader.table("goals"), "goals.revenue_property", "revenue_property"
+    )
+    if key is None:
+        return None
+    try:
+        return check_key(key.strip(), "revenue property")
+    except SpecError as exc:
+        raise ConfigError(f"{reader.source}: 'goals.revenue_property': {exc}") from None
 
 
 def _currency(reader: _Reader) -> tuple[str | None, dict[str, float]]:
@@ -225,6 +244,7 @@ def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
             reader.strings(reader.table("goals"), "goals.conversion_events", "conversion_events")
             or ("purchase",)
         ),
+        revenue_property=_revenue_property(reader),
         error_patterns=tuple(
             reader.strings(reader.table("friction"), "friction.error_patterns", "error_patterns")
             or ("*error*", "*fail*")

@@ -32,6 +32,7 @@ from journeylens.errors import ImportFileError, WorkspaceError
 from journeylens.journey.catalog import catalog_table, conditional_matches
 from journeylens.journey.currency import in_report_currency, revenue_currencies
 from journeylens.journey.rebuild import rebuild
+from journeylens.journey.steps import with_revenue_from
 from journeylens.journey.templates import DEFAULT_TEMPLATE, load_template
 from journeylens.store import Store, connect
 
@@ -49,8 +50,12 @@ class Workspace:
     # -- tables -------------------------------------------------------------------------
     @property
     def events(self) -> ibis.Table:
-        """The events, with revenue in the config's reporting currency when it names one."""
+        """The events, a conversion's revenue read from ``goals.revenue_property`` where it has
+        none, in the config's reporting currency when it names one."""
         events = self.store.table("events")
+        if self.config.revenue_property is not None:
+            goals = self.config.conversion_events
+            events = with_revenue_from(events, self.config.revenue_property, goals)
         if self.config.report_currency is None:
             return events
         rates = dict(self.config.currency_rates)
@@ -270,14 +275,14 @@ class Workspace:
             run_attribution_report,
             run_roi_report,
         )
-        from journeylens.journey.steps import check_step_names, with_revenue_from
+        from journeylens.journey.steps import check_step_names
 
         source = self.events if events is None else events
-        if (key := options.pop("revenue_from", None)) is not None:
-            source = with_revenue_from(source, key)
         if "goal" in options:  # a goal the user names must exist (the default may not, yet)
             check_step_names(self.events, [f"event:{options['goal']}"], role="as the goal")
         options.setdefault("goal", self.config.conversion_events[0])
+        if (key := options.pop("revenue_from", None)) is not None:
+            source = with_revenue_from(source, key, [options["goal"]])
         options.setdefault("stages", tuple(self.config.stage_keys))
         if roi or cut_list:
             names = ("goal", "lookback", "bootstrap", "seed", "stages")

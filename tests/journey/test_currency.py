@@ -83,3 +83,36 @@ def test_the_demo_reports_revenue_in_euros(make_workspace):
     assert set(converted["currency"]) == {"EUR"}
     # Every market's purchases come out in the demo's euro range, not in crowns or yuan.
     assert converted["revenue"].median() < 200
+
+
+def test_revenue_kept_in_a_property_is_the_conversions_revenue(make_workspace):
+    # A shop's log with the price on every event: the purchases' prices are their revenue (a
+    # purchase with revenue keeps it), the views' are not, and the currency still converts.
+    ws = make_workspace("five_stage")
+    shop = {
+        "ann": [("ad", "2026-01-01", {"price": 9}), ("purchase", "+1h", {"price": "22.8"})],
+        "bob": [("mail", "2026-01-01"), ("purchase", "+1h", {"price": 7, "revenue": 30.0})],
+    }
+    ws.store.write("events", journeys(shop))
+    ws.rebuild()
+    ws.config = parse_config(
+        {
+            **ws.config.to_toml(),
+            "goals": {"conversion_events": ["purchase"], "revenue_property": "price"},
+        }
+    )
+    assert ws.config.revenue_property == "price"
+    revenue = ws.events.order_by("ts", "event").execute()[["event", "revenue"]]
+    assert revenue.fillna(0).values.tolist() == [
+        ["ad", 0.0],
+        ["mail", 0.0],
+        ["purchase", 22.8],
+        ["purchase", 30.0],
+    ]
+    assert run_attribution(ws.events, AttributionSpec("last_touch")).totals["revenue"] == 52.8
+    ws.config = ws.config.with_currency("EUR", {"SEK": 11.4})
+    assert ws.events.revenue.sum().execute() == pytest.approx(52.8)
+    save_config(ws.config, ws.path)
+    assert load_config(ws.path).revenue_property == "price"
+    with pytest.raises(ConfigError, match=r"goals\.revenue_property"):
+        config_with({"goals": {"revenue_property": "bad key!"}})

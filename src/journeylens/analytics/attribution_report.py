@@ -202,12 +202,12 @@ def why_no_revenue(events: ibis.Table, goal: str, revenue_from: str | None = Non
     --------
     >>> t = ibis.memtable({"event": ["purchase"], "revenue": [None],
     ...                    "properties": ['{"price": 35.79, "brand": "x"}']})
-    >>> why_no_revenue(t, "purchase").split(". ")[1]
-    "Their property 'price' looks like it: --revenue-from price reads it."
+    >>> why_no_revenue(t, "purchase").split(". ")[1].split(" (or")[0]
+    "Their property 'price' looks like it: --revenue-from price reads it"
     """
     goals = events.filter(events.event == goal)
     if revenue_from is not None:
-        goals = with_revenue_from(goals, revenue_from)
+        goals = with_revenue_from(goals, revenue_from, [goal])
     paid = goals.revenue.notnull() & (goals.revenue != 0)
     counts = goals.aggregate(n=goals.count(), paid=goals.count(where=paid)).execute()
     if int(counts["n"].iloc[0]) == 0 or int(counts["paid"].iloc[0]) > 0:
@@ -217,7 +217,10 @@ def why_no_revenue(events: ibis.Table, goal: str, revenue_from: str | None = Non
     tried = f" nor a number in its property {revenue_from!r}" if revenue_from else ""
     if found:
         listed = " or ".join(f"'{k}'" for k in found[:3])
-        how = f"Their property {listed} looks like it: --revenue-from {found[0]} reads it."
+        how = (
+            f"Their property {listed} looks like it: --revenue-from {found[0]} reads it (or "
+            f'revenue_property = "{found[0]}" in [goals] of journeylens.toml, for every analysis).'
+        )
     else:
         how = "Import the column that holds it as revenue (--map revenue=COLUMN)."
     return f"No {goal!r} event has revenue{tried}, so every model credits 0. {how}"

@@ -322,19 +322,22 @@ def property_number(table: ir.Table, key: str) -> ir.FloatingValue:
     return json_number(table.properties, key).coalesce(from_text)
 
 
-def with_revenue_from(events: ir.Table, key: str) -> ir.Table:
-    """``events`` whose ``revenue``, where it has none, is the number in their property ``key``
-    (a shop's log that keeps an order's value as ``price`` or ``amount``).
+def with_revenue_from(events: ir.Table, key: str, goals: Sequence[str]) -> ir.Table:
+    """``events`` whose conversions (events named one of ``goals``), where they have no
+    ``revenue``, take the number in their property ``key`` as it (a shop's log that keeps an
+    order's value as ``price`` or ``amount``, on its views too).
 
     Examples
     --------
-    >>> t = ibis.memtable({"event": ["purchase", "purchase"], "revenue": [None, 5.0],
-    ...                    "properties": ['{"price": "12.5"}', '{"price": 9}']})
-    >>> with_revenue_from(t, "price").revenue.to_list()
-    [12.5, 5.0]
+    >>> t = ibis.memtable({"event": ["purchase", "purchase", "view"], "revenue": [None, 5.0, None],
+    ...                    "properties": ['{"price": "12.5"}', '{"price": 9}', '{"price": 3}']})
+    >>> with_revenue_from(t, "price", ["purchase"]).revenue.to_list()
+    [12.5, 5.0, None]
     """
     check_key(key, "revenue property")
-    return events.mutate(revenue=events.revenue.coalesce(property_number(events, key)))
+    converted = events.event.isin(list(goals)).fill_null(False)
+    from_property = converted.ifelse(property_number(events, key), ibis.null("float64"))
+    return events.mutate(revenue=events.revenue.coalesce(from_property))
 
 
 def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
