@@ -253,3 +253,47 @@ def test_status_and_events_agree_across_engines(loaded):
 @pytest.mark.spark
 def test_stage_flow_agrees_across_engines(loaded):
     assert stage_flow(loaded("duckdb")) == stage_flow(loaded("spark"))
+
+
+def test_a_workspace_another_process_holds_is_waited_for_then_named(tmp_path, monkeypatch):
+    import subprocess
+    import time
+
+    init_workspace(tmp_path / "ws").close()
+    hold = (
+        "import sys, time\n"
+        "from journeylens.store import connect\n"
+        "store = connect('duckdb', sys.argv[1])\n"
+        "print('held', flush=True)\n"
+        "time.sleep(float(sys.argv[2]))\n"
+    )
+
+    def holder(seconds: float) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-c", hold, str(tmp_path / "ws"), str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline() == "held\n"
+        return process
+
+    process = holder(1.5)
+    started = time.monotonic()
+    with connect("duckdb", tmp_path / "ws") as store:  # waits for the other process to finish
+        assert store.count("events") == 0
+    assert time.monotonic() - started > 0.5
+    process.wait()
+    monkeypatch.setenv("JOURNEYLENS_LOCK_WAIT", "0.5")
+    process = holder(30)
+    try:
+        with pytest.raises(
+            EngineError, match=rf"in use by another process \(process {process.pid}\)"
+        ):
+            connect("duckdb", tmp_path / "ws")
+    finally:
+        process.kill()
+        process.wait()
+    monkeypatch.setenv("JOURNEYLENS_LOCK_WAIT", "soon")
+    with pytest.raises(EngineError, match="use a number of seconds"):
+        connect("duckdb", tmp_path / "ws")

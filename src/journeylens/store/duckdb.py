@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,38 @@ from journeylens.store.base import Store
 MEMORY_LIMIT_ENV = "JOURNEYLENS_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "1536MB"  # with Python around it, a 10M-event analysis peaks under 2 GB
 CHANGES = "_journeylens_changes"
+LOCK_WAIT_ENV = "JOURNEYLENS_LOCK_WAIT"
+DEFAULT_LOCK_WAIT = 10.0  # seconds to wait for another process to let go of the file
+LOCK_POLL_SECONDS = 0.2
+_LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def _connect(path: Path, read_only: bool) -> ibis.BaseBackend:
+    """Open the database file, waiting up to ``LOCK_WAIT_ENV`` seconds (default
+    ``DEFAULT_LOCK_WAIT``) while another process holds it: DuckDB lets one process write a file
+    (an import, an analysis) and refuses every other process until it is done."""
+    text = os.environ.get(LOCK_WAIT_ENV, str(DEFAULT_LOCK_WAIT))
+    try:
+        wait = float(text)
+    except ValueError:
+        raise EngineError(f"{LOCK_WAIT_ENV}={text!r}: use a number of seconds, e.g. 30.") from None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return ibis.duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                holder = _LOCK_HOLDER.search(str(exc))
+                who = f" (process {holder[1]})" if holder else ""
+                raise EngineError(
+                    f"The workspace {path.parent} is in use by another process{who}; it still "
+                    f"was after {wait:g} s. Run one journeylens command at a time on a "
+                    f"workspace, or wait longer with {LOCK_WAIT_ENV}=SECONDS."
+                ) from None
+            time.sleep(LOCK_POLL_SECONDS)
 
 
 class DuckDBStore(Store):
@@ -30,7 +62,7 @@ class DuckDBStore(Store):
 
     def __init__(self, directory: Path, read_only: bool = False) -> None:
         self.path = directory / DATABASE_FILE
-        self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        self.con = _connect(self.path, read_only)
         self.raw = self.con.con  # the duckdb connection, for Arrow appends
         # Bound memory: past the limit DuckDB spills sorts and joins to disk instead of growing.
         limit = os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
