@@ -163,7 +163,11 @@ class FunnelSpec:
                 "line, '-' where there is no limit)."
             )
         if windows[0] is not None:
-            raise SpecError(f"step_within for step 1 must be None, got {windows[0]!r}.")
+            raise SpecError(
+                f"step_within has a window for step 1 ({windows[0]!r}), which has no step before "
+                f"it: give one per step after the first ({len(self.steps) - 1} here), or start "
+                "with None (on the command line, '-')."
+            )
         return tuple(None if w is None else parse_duration(w) for w in windows)
 
     def _check_breakdown(self) -> None:

@@ -90,6 +90,9 @@ class Step:
         return self.text
 
 
+MAX_DURATION = 36_500 * 86_400  # 100 years: longer windows overflow the engines' time arithmetic
+
+
 def parse_duration(text: str) -> int:
     """Parse a duration such as ``30s``, ``30m``, ``2h``, ``7d`` or ``1w`` into whole seconds.
 
@@ -121,7 +124,13 @@ def parse_duration(text: str) -> int:
             f"Invalid duration {text!r}: write a positive whole number and a unit "
             "(s, m, h, d or w), for example '30m', '2h', '7d' or '1w'."
         )
-    return int(match[1]) * DURATION_UNITS[match[2]]
+    seconds = int(match[1]) * DURATION_UNITS[match[2]]
+    if seconds > MAX_DURATION:
+        raise SpecError(
+            f"Invalid duration {text!r}: at most {MAX_DURATION // 86400}d (100 years), which "
+            "already spans any data."
+        )
+    return seconds
 
 
 def _unquoted(raw: str) -> str:
