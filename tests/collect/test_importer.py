@@ -1741,3 +1741,43 @@ def test_parquet_read_by_the_store_gives_what_the_batch_reader_gives(
         assert results[other][0] == summary
         pd.testing.assert_frame_equal(results[other][1], stored)
         pd.testing.assert_frame_equal(results[other][2], bad)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_file_of_thousands_of_columns_imports_as_a_narrow_one_would(
+    tmp_path, monkeypatch, suffix
+):
+    # An analytics tool's raw data feed can have a thousand columns and more; each used to be
+    # carried through every step of the parsing, which ran out of memory for a few rows.
+    from journeylens.collect import validate
+
+    def feed(columns: int) -> Path:
+        extra = {f"col_{i}": [f"v{i}", None, str(i)] for i in range(columns)}
+        frame = pd.DataFrame(
+            {
+                "ts": ["2026-01-01T10:00:00Z", "2026-01-01T10:01:00Z", "not a time"],
+                "event": ["view", "buy", "view"],
+                "user_id": ["u1", "u1", "u2"],
+                **extra,
+            }
+        )
+        return write_frame(frame, tmp_path / f"feed_{columns}.{suffix}")
+
+    with init_workspace(tmp_path / "wide") as wide:
+        summary = wide.import_files([feed(3000)])
+        stored = events(wide)
+        assert (summary.stored, summary.rejected) == (2, 1)
+        assert json.loads(stored["properties"][0])["col_2999"] == "v2999"
+        assert rejected(wide)["row"][0].startswith('{"ts":"not a time"')
+
+    # Past WIDE_COLUMNS the batch is narrowed at the scan: the same rows, ids and properties
+    # as without narrowing.
+    stores = []
+    for name, threshold in (("narrowed", validate.WIDE_COLUMNS), ("whole", 10**6)):
+        monkeypatch.setattr(validate, "WIDE_COLUMNS", threshold)
+        with init_workspace(tmp_path / name) as workspace:
+            workspace.import_files([feed(150)])
+            stores.append((events(workspace).drop(columns="received_at"), rejected(workspace)))
+    pd.testing.assert_frame_equal(stores[0][0], stores[1][0])
+    cut = ["line", "field", "reason", "detail", "row"]
+    pd.testing.assert_frame_equal(stores[0][1][cut], stores[1][1][cut])

@@ -7,6 +7,7 @@ out with canonical types. Values from the file are data bound to the query, neve
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections import Counter
 from collections.abc import Mapping
@@ -205,8 +206,11 @@ def _epoch(number: str) -> str:
     )
 
 
-def _in(values: tuple[str, ...]) -> str:
-    return f"({sql_strings(values)})"
+def _one_of(text: str, values: tuple[str, ...]) -> str:
+    """Whether the SQL text ``text`` is one of ``values`` (journeylens's own constants). A
+    function, where ``IN`` a list of constants becomes a join that carries every column of the
+    batch: a file of a thousand columns then ran out of memory."""
+    return f"list_contains([{sql_strings(values)}], {text})"
 
 
 # Columns each kind keeps as text, checked for length.
@@ -317,7 +321,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             "'unknown stage ''' || left(p.stage_text, 80) || '''; known: ' || $stages",
         ),
         (
-            f"p.interaction IS NOT NULL AND p.interaction NOT IN {_in(INTERACTIONS)}",
+            f"p.interaction IS NOT NULL AND NOT {_one_of('p.interaction', INTERACTIONS)}",
             "unknown_interaction",
             "interaction",
             f"'interaction must be one of {', '.join(INTERACTIONS)}'",
@@ -327,7 +331,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
         specific = [
             ("p.event IS NULL", "missing_event", "event", "'the event name is empty'"),
             (
-                f"p.type NOT IN {_in(EVENT_TYPES)}",
+                f"NOT {_one_of('p.type', EVENT_TYPES)}",
                 "unknown_type",
                 "type",
                 f"'type must be one of {', '.join(EVENT_TYPES)}'",
@@ -359,7 +363,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
     )
     specific = [
         (
-            f"p.metric IS NULL OR p.metric NOT IN {_in(FEEDBACK_METRICS)}",
+            f"p.metric IS NULL OR NOT {_one_of('p.metric', FEEDBACK_METRICS)}",
             "unknown_metric",
             "metric",
             f"'metric must be one of {', '.join(FEEDBACK_METRICS)}'",
@@ -378,7 +382,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             "'score ' || CAST(p.score AS VARCHAR) || ' is outside the scale of ' || p.metric",
         ),
         (
-            f"p.dimension IS NOT NULL AND p.dimension NOT IN {_in(DIMENSIONS)}",
+            f"p.dimension IS NOT NULL AND NOT {_one_of('p.dimension', DIMENSIONS)}",
             "unknown_dimension",
             "dimension",
             f"'dimension must be one of {', '.join(DIMENSIONS)}'",
@@ -441,7 +445,8 @@ MISSING_NUMBER_TEXT = ("na", "n/a", "#n/a", "null", "none", "nan", "-nan")
 def _unless_missing(text: str) -> str:
     """The SQL text ``text``, NULL when it spells a missing number (:data:`MISSING_NUMBER_TEXT`,
     any case): such a number is missing, not unreadable."""
-    return f"CASE WHEN lower(trim({text})) IN {_in(MISSING_NUMBER_TEXT)} THEN NULL ELSE {text} END"
+    missing = _one_of(f"lower(trim({text}))", MISSING_NUMBER_TEXT)
+    return f"CASE WHEN {missing} THEN NULL ELSE {text} END"
 
 
 def _number(col: str, dtype: pa.DataType, decimal_comma: bool) -> str:
@@ -592,10 +597,11 @@ def _unless_placeholder(text: str) -> str:
 def _extra_json(types: Mapping[str, pa.DataType]) -> str:
     """The unknown columns as one JSON object, GA4's ``event_params`` list as an object."""
     params = params_object(types)
+    extra = "b._extra_json" if _is_wide(types) else "to_json(b._extra)"
     if params is None:
-        return "to_json(b._extra)"
+        return extra
     whole = f"coalesce({params}, to_json(b._extra.event_params))"
-    return f"json_merge_patch(to_json(b._extra), json_object('event_params', {whole}))"
+    return f"json_merge_patch({extra}, json_object('event_params', {whole}))"
 
 
 def _with_nested(
@@ -643,10 +649,11 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         f"coalesce({_timestamp('received_at', types['received_at'], limits)}, "
         "$received + to_microseconds($line_base + b._line)) AS received_at",
         f"{_text('stage')} AS stage_text",
-        "s.key AS stage",
+        # The stage by its key or a label: a lookup, not a join (see ``_one_of``).
+        "$stage_keys[list_position($stage_names, lower(trim(CAST(b.stage AS VARCHAR))))] AS stage",
         f"lower({_text('interaction')}) AS interaction",
         f"{props} AS properties_text",
-        "NULLIF(CASE WHEN b._extra IS NULL THEN "
+        f"NULLIF(CASE WHEN {'b._extra_json' if _is_wide(types) else 'b._extra'} IS NULL THEN "
         f"CASE WHEN json_valid({props}) THEN {props} END "
         f"ELSE json_merge_patch(coalesce(CASE WHEN json_valid({props}) "
         f"THEN {props} END, '{{}}'), {_extra_json(types)}) END, '{{}}') AS properties",
@@ -673,12 +680,51 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     return ",\n  ".join(items)
 
 
-def _given_row(types: Mapping[str, pa.DataType]) -> str:
-    """The row as given, as JSON (SQL over the batch ``b``). Where records need not share their
-    keys (``KEYS_VARY``: JSON Lines, XES), a key the record lacks is no member: the row, and
-    the hash that stands in for its id, do not depend on the other records read with it."""
-    row = "to_json(b._raw)"
+def _given_row(types: Mapping[str, pa.DataType], raw: str = "b._raw") -> str:
+    """The row as given, as JSON (SQL over the batch ``b``; of a wide one, where ``_raw`` is
+    that JSON already, see :func:`_narrowed`). Where records need not share their keys
+    (``KEYS_VARY``: JSON Lines, XES), a key the record lacks is no member: the row, and the hash
+    that stands in for its id, do not depend on the other records read with it."""
+    if _is_wide(types) and raw == "b._raw":
+        return raw
+    row = f"to_json({raw})"
     return f"json_merge_patch('{{}}', {row})" if KEYS_VARY in types else row
+
+
+def _is_wide(types: Mapping[str, pa.DataType]) -> bool:
+    """Whether the batch has more than ``WIDE_COLUMNS`` unknown columns (see :func:`_narrowed`)."""
+    extra = types.get("_extra")
+    return extra is not None and pa.types.is_struct(extra) and extra.num_fields > WIDE_COLUMNS
+
+
+# A field of the unknown columns the parsing reads: b._extra.name, b._extra."device_type".
+_EXTRA_FIELD = re.compile(r'b\._extra\.("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)')
+_SOURCE = "__journeylens_source__"  # where the narrowed source goes in the queries
+WIDE_COLUMNS = 100  # unknown columns beyond which a batch is narrowed at the scan
+
+
+def _narrowed(source: str, types: Mapping[str, pa.DataType], queries: str) -> str:
+    """``source``; for a wide batch (:func:`_is_wide`), with the row as given and the unknown
+    columns as JSON text (``_raw``, ``_extra_json``), and ``_extra`` cut to the fields
+    ``queries`` read.
+
+    Every operator of a query holds its columns a vector at a time: a file of a thousand
+    unknown columns carried as two structs through the parsing's steps needed gigabytes for a
+    few rows. Narrowed at the scan, the steps above carry a few text columns. A narrow batch
+    keeps its structs: the row's JSON is then made only for the rows that need it (no id, or
+    rejected), which is cheaper.
+    """
+    if not _is_wide(types):
+        return source
+    fields = sorted(set(_EXTRA_FIELD.findall(queries)))
+    extra = ", ".join(
+        f"'{f.strip(chr(34)).replace(chr(39), chr(39) * 2)}': _extra.{f}" for f in fields
+    )
+    kept = f"{{{extra}}} AS _extra" if fields else "NULL AS _extra"
+    return (
+        f"(SELECT * REPLACE ({_given_row(types, '_raw')} AS _raw, {kept}), "
+        f"to_json(_extra) AS _extra_json FROM {source})"
+    )
 
 
 def _queries(
@@ -691,6 +737,8 @@ def _queries(
     in does the second query run, and only rejected rows (usually few) pay for the reason, the
     message and the row preview.
     """
+    given = source
+    source = _SOURCE
     if kind == "events":
         source, types = with_params(source, types)
         source, types = _with_nested(source, types)
@@ -703,7 +751,7 @@ def _queries(
         return f"""
 WITH p AS (
   SELECT {_parsed(kind, types, limits)}{raw}
-  FROM {source} AS b LEFT JOIN stage_names AS s ON lower(trim(CAST(b.stage AS VARCHAR))) = s.name
+  FROM {source} AS b
 ), checked AS (SELECT p.*, {_screen(kind)} AS _bad FROM p)"""
 
     good = f"{checked('')}\nSELECT * EXCLUDE (_bad) FROM checked WHERE _bad = 0"
@@ -715,7 +763,8 @@ SELECT p.* EXCLUDE (_bad, _row),
   left(p._row, {ROW_PREVIEW_CHARS}) AS _row
 FROM checked AS p
 WHERE p._bad <> 0"""
-    return good, bad
+    narrowed = _narrowed(given, types, good + bad)
+    return good.replace(_SOURCE, narrowed), bad.replace(_SOURCE, narrowed)
 
 
 @dataclass(frozen=True)
@@ -749,7 +798,8 @@ class BatchValidator:
         self.con.execute(f"SET TimeZone = '{limits.timezone}'")  # validated against zoneinfo
         names = [(s.key.casefold(), s.key) for s in config.stages]
         names += [(label.casefold(), s.key) for s in config.stages for label in s.labels.values()]
-        self.stage_names = pa.table({"name": [n for n, _ in names], "key": [k for _, k in names]})
+        self.stage_names = [name for name, _ in names]
+        self.stage_keys = [key for _, key in names]
         self.stage_list = ", ".join(config.stage_keys)
         self._queries: dict[tuple[object, ...], tuple[str, str]] = {}
         # Times no reading understood (a sample, for the --ts-format hint: see ``timeformats``).
@@ -767,7 +817,6 @@ class BatchValidator:
         types = {f.name: f.type for f in batch.schema}
         good, bad = self._cached(types, "batch")
         self.con.register("batch", batch)
-        self.con.register("stage_names", self.stage_names)
         params = self._params()
         try:
             accepted = self.con.execute(good, _bound(good, params)).to_arrow_table()
@@ -790,8 +839,9 @@ class BatchValidator:
         good, bad = self._cached(source.types, source.sql)
         params = {**self._params(), **source.params}
         zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
-        con.register("stage_names", self.stage_names)
         con.execute(f"SET TimeZone = '{self.limits.timezone}'")  # validated against zoneinfo
+        # Staged rows carry their order (``_order``): the threads may insert them as they come.
+        con.execute("SET preserve_insertion_order = false")
         try:
             staged = con.execute(
                 f"INSERT INTO {target.staging} BY NAME SELECT {', '.join(target.columns)}, "
@@ -824,7 +874,7 @@ class BatchValidator:
         finally:
             con.execute(f"DROP TABLE IF EXISTS {_REJECTED_NOW}")
             con.execute(f"SET TimeZone = '{zone}'")
-            con.unregister("stage_names")
+            con.execute("RESET preserve_insertion_order")
 
     def _note_unread(self, texts: list[str | None]) -> None:
         room = UNREAD_SAMPLE - len(self.unread_times)
@@ -847,6 +897,8 @@ class BatchValidator:
             "max_props": self.limits.max_properties_chars,
             "placeholder_ids": list(self.limits.placeholder_ids),
             "stages": self.stage_list,
+            "stage_names": self.stage_names,
+            "stage_keys": self.stage_keys,
             "ts_format": self.limits.ts_format,
             "ts_reading": (
                 f"with the format '{self.limits.ts_format}'"
