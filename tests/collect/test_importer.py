@@ -78,6 +78,13 @@ def test_a_column_named_twice_is_one_error_naming_it(ws, tmp_path):
     assert ws.store.count("events") == 0
 
 
+def test_one_column_mapped_twice_is_one_error_naming_both(ws, tmp_path):
+    path = write(tmp_path / "e.csv", "ts,event,user_id\n2026-01-01,a,u\n")
+    mapping = {"ts": "ts", "received_at": "ts"}
+    with pytest.raises(ImportFileError, match="--map ts=ts and --map received_at=ts"):
+        ws.import_files([path], mapping=mapping)
+
+
 def test_a_bad_file_among_several_stops_before_anything_is_written(ws, tmp_path):
     good = write(tmp_path / "good.csv", HEADER + "2026-01-01T10:00:00Z,a,x,,\n")
     bad = write(tmp_path / "bad.csv", "ts,user_id\n2026-01-01,u\n")

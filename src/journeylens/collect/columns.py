@@ -141,6 +141,13 @@ def plan_columns(
                 f"--set {canonical}=...: '{canonical}' is not a {kind} column."
                 f"{did_you_mean(canonical, wanted)} Columns: {', '.join(wanted)}."
             )
+    sources = list(mapping.values())
+    shared = next((source for source in sources if sources.count(source) > 1), None)
+    if shared is not None:
+        both = " and ".join(
+            f"--map {c}={shared}" for c, source in mapping.items() if source == shared
+        )
+        raise ImportFileError(f"{both}: a column can be read as one column only; drop all but one.")
     for canonical, source in mapping.items():
         if canonical in constants:
             raise ImportFileError(f"--map {canonical}={source} and --set {canonical}=...: use one.")
