@@ -1418,6 +1418,35 @@ def test_an_excel_workbook_imports_its_first_sheet(ws, tmp_path):
         ws.import_files([tmp_path / "broken.xlsx"])
 
 
+def test_a_reports_title_lines_above_its_table_are_not_the_header(ws, tmp_path):
+    # A BI tool's export: a title and a note above the table, a blank row, then the header.
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Customer events export"])
+    sheet.append(["Generated 2024-02-01"])
+    sheet.append([])
+    sheet.append(["Timestamp", "Event Name", "Customer ID", "Revenue"])
+    sheet.append([datetime(2024, 1, 5, 10, 0), "view", 1001, None])
+    sheet.append([datetime(2024, 1, 5, 10, 5), "purchase", 1001, 19.5])
+    book.save(tmp_path / "report.xlsx")
+    summary = ws.import_files([tmp_path / "report.xlsx"])
+    assert (summary.stored, summary.rejected) == (2, 0)
+    stored = events(ws)
+    assert stored["person_id"].tolist() == ["1001", "1001"]  # the customer is the person
+    assert stored["revenue"].tolist()[1] == 19.5
+    # A sheet of one column has its first row as the header.
+    single = Workbook()
+    single.active.append(["event"])
+    single.active.append(["view"])
+    single.save(tmp_path / "single.xlsx")
+    with pytest.raises(
+        ImportFileError, match=r"missing required column 'ts'\. Found columns: event"
+    ):
+        ws.import_files([tmp_path / "single.xlsx"])
+
+
 def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
     text = (
         "Response ID,Submitted At,Email,Score,Comment\n"

@@ -60,9 +60,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "domain_userid",
         "network_userid",
     ),
-    # PostHog's person, into which it merged the ids; a process-mining log's case; and, last,
-    # the e-mail address that survey tools' and CRMs' exports know a respondent by.
-    "user_id": ("userId", "person_id", "case:concept:name", "email", "email_address"),
+    # PostHog's person, into which it merged the ids; a process-mining log's case; a shop's or
+    # CRM's customer; and, last, the e-mail address that survey tools' exports know a
+    # respondent by.
+    "user_id": (
+        "userId",
+        "person_id",
+        "case:concept:name",
+        "customer_id",
+        "email",
+        "email_address",
+    ),
     "event": ("event_name", "event_type", "name", "concept:name"),
     "feedback_id": ("feedbackId", "response_id", "responseId"),
     "source": ("utm_source", "context_campaign_source", "mkt_source"),

@@ -1,6 +1,8 @@
 """Excel workbooks (``.xlsx``): the first sheet as text columns, read like a CSV file.
 
-The first non-empty row is the header; each later row is a record, ``_line`` its row number in
+The first non-empty row is the header, unless the first rows hold a single value each and a
+row of more values follows them (a report's title lines above its table): that row is then the
+header. Each later row is a record, ``_line`` its row number in
 the sheet. A value in a column without a header is kept under ``column<n>``. Cells become the
 text a CSV export of the sheet would hold: numbers as written (whole numbers without a decimal
 point, so ids stay ids), dates and times in ISO 8601 (read in the import's ``--timezone``, as
@@ -54,7 +56,18 @@ def sheet_header(path: Path) -> tuple[list[str], int, int]:
             raise ImportFileError(f"{path}: the first sheet is empty; nothing was imported.")
         header, titles = first
         width, records = _last_value(titles), 0
-        for _, values in filled:
+        titled = _count(titles) == 1  # every row so far holds one value: maybe a title
+        for number, values in filled:
+            if titled and _count(values) > 1:  # the rows above were the title
+                header, titles, width, records, titled = (
+                    number,
+                    values,
+                    _last_value(values),
+                    0,
+                    False,
+                )
+                continue
+            titled = titled and _count(values) == 1
             width = max(width, _last_value(values))
             records += 1
     finally:
@@ -62,6 +75,11 @@ def sheet_header(path: Path) -> tuple[list[str], int, int]:
     padded = list(titles[:width]) + [None] * (width - len(titles))
     names = [_text(v) or f"column{i}" for i, v in enumerate(padded, start=1)]
     return names, header, records
+
+
+def _count(values: tuple[Any, ...]) -> int:
+    """How many cells hold a value."""
+    return sum(v is not None and v != "" for v in values)
 
 
 def _last_value(values: tuple[Any, ...]) -> int:
