@@ -397,6 +397,23 @@ def test_comment_lines_above_the_header_are_skipped_and_lines_count_on(ws, tmp_p
     assert json.loads(events(ws)["properties"].iloc[-1]) == {"#": "1"}
 
 
+def test_a_reports_title_lines_above_the_header_are_skipped_and_lines_count_on(ws, tmp_path):
+    # A BI tool's CSV export: a title, a date range (quoted: its comma is no separator), a
+    # blank line, then the table. A file of one column keeps its first line as the header.
+    text = (
+        'Customer events export\n"Jan 1, 2024 - Jan 31, 2024"\n\n'
+        "Timestamp;Event Name;Customer ID\n2026-01-05 10:00:00;view;1001\nlater;view;1002\n"
+    )
+    summary = ws.import_files([write(tmp_path / "report.csv", text)])
+    assert (summary.stored, summary.rejected) == (1, 1)
+    assert events(ws)["person_id"].tolist() == ["1001"]
+    assert rejected(ws)[["line", "reason"]].values.tolist() == [[6, "unparseable_timestamp"]]
+    with pytest.raises(
+        ImportFileError, match=r"missing required column 'ts'\. Found columns: event"
+    ):
+        ws.import_files([write(tmp_path / "one.csv", "event\nview\nbuy\n")])
+
+
 def test_commas_in_the_header_keep_the_comma_separator(ws, tmp_path):
     path = write(
         tmp_path / "e.csv",

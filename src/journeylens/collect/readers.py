@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import duckdb
 import msgspec
@@ -275,6 +276,9 @@ def _csv_header(reader: FileReader) -> list[str]:
             commented = True  # comment lines, and the blank lines among them, come before it
             reader.header_line += 1
             first = handle.readline()
+        if not named and _fields(first, reader.path) == 1:
+            titles, first = _past_titles(handle, first, reader.path)
+            reader.header_line += titles
     if not first.strip():
         where = "line after sep=" if named else "first line"
         raise ImportFileError(f"{reader.path}: the {where} is empty; expected a header row.")
@@ -282,6 +286,27 @@ def _csv_header(reader: FileReader) -> list[str]:
     reader.delimiter = named.group(1) if named else sniff_delimiter(header, reader.path)
     names = next(_parse_csv_line(header, reader.delimiter))
     return [n.strip() for n in names]
+
+
+TITLE_LINES = 10  # a report's title lines above its table, at most
+
+
+def _fields(line: str, path: Path) -> int:
+    """How many fields the line holds, split by the separator that splits it most."""
+    return len(next(_parse_csv_line(line.rstrip("\r\n"), sniff_delimiter(line, path))))
+
+
+def _past_titles(handle: TextIO, first: str, path: Path) -> tuple[int, str]:
+    """``(title lines, header)``: a report's export can open with lines of one field (a title,
+    a date range) and blank lines above its table; the header is the first line after them
+    with more fields. Without such a line within ``TITLE_LINES``, the first line is the header
+    (a file of one column)."""
+    lines = [first]
+    while len(lines) <= TITLE_LINES and (line := handle.readline()):
+        lines.append(line)
+        if line.strip() and _fields(line, path) > 1:
+            return len(lines) - 1, line
+    return 0, first
 
 
 def _parse_csv_line(line: str, delimiter: str) -> Iterator[list[str]]:
