@@ -816,6 +816,36 @@ def test_a_json_file_holding_one_array_imports_its_elements(ws, tmp_path):
     assert json.loads(stored["properties"][0]) == {"plan": {"x": 1}}
 
 
+def test_an_api_answer_wrapping_its_records_imports_them(ws, tmp_path):
+    # An analytics API's answer saved as it came ({"results": [...], "next": ...}): the longest
+    # list of objects holds the records, numbered from 1. One event with a list of its own
+    # (a purchase's products) stays one event.
+    answer = {
+        "next": "https://app.example.com/api/events?after=2",
+        "columns": [{"name": "event"}],
+        "results": [
+            {"timestamp": "2026-01-01T10:00:00Z", "event": "$pageview", "distinct_id": "d1"},
+            {"timestamp": "later", "event": "$pageview", "distinct_id": "d1"},
+            {"timestamp": "2026-01-01T10:02:00Z", "event": "signup", "distinct_id": "d1"},
+        ],
+    }
+    path = tmp_path / "events_api.json"
+    path.write_text(json.dumps(answer, indent=2))
+    summary = ws.import_files([path])
+    assert (summary.rows, summary.stored) == (3, 2)
+    assert rejected(ws)[["line", "reason"]].values.tolist() == [[2, "unparseable_timestamp"]]
+    assert events(ws)["event"].tolist() == ["$pageview", "signup"]
+    order = {
+        "timestamp": "2026-01-02T10:00:00Z",
+        "event": "Order Completed",
+        "userId": "u1",
+        "products": [{"sku": "a"}, {"sku": "b"}],
+    }
+    (tmp_path / "order.json").write_text(json.dumps(order))
+    assert ws.import_files([tmp_path / "order.json"]).stored == 1
+    assert json.loads(events(ws)["properties"].iloc[-1])["products"][1] == {"sku": "b"}
+
+
 def test_a_broken_json_array_is_one_clear_error_and_nothing_is_stored(ws, tmp_path):
     path = tmp_path / "cut.json"
     path.write_text('[{"ts": "2026-01-01T10:00:00Z", "event": "a", "anonymous_id": "p"}, {"ts"')

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from journeylens.collect.columns import ALIASES, loose_name
 from journeylens.collect.encoding import check_text, scratch_file
 from journeylens.collect.spreadsheets import sheet_batches, sheet_header
 from journeylens.collect.xes import XmlError, count_events, xes_batches
@@ -520,6 +521,9 @@ def _json_blocks(reader: FileReader) -> Iterator[pa.Table]:
     if _suffix(reader.path) == ".json" and _is_json_array(source, encoding):
         yield from _array_elements(reader)
         return
+    if _suffix(reader.path) == ".json" and (member := _records_member(reader)) is not None:
+        yield from _array_elements(reader, member)
+        return
     first = 1
     for text in _line_blocks(source, encoding):
         block = _lines_table(text.encode(), first, reader.bad_lines)
@@ -630,23 +634,69 @@ def _is_json_array(path: Path, encoding: str) -> bool:
     return False
 
 
-def _array_elements(reader: FileReader) -> Iterator[pa.Table]:
-    """The elements of a JSON array file in blocks of ``_line`` and ``text``, streamed by
-    DuckDB's JSON reader."""
+# One JSON document of a file, as DuckDB's reader reads it (an object of up to 256 MB).
+_DOCUMENTS = (
+    "read_json(?, format = '{shape}', records = false, columns = {{json: 'JSON'}}, "
+    "maximum_object_size = 268435456)"
+)
+# The keys that make an object an event (a record), not a wrapper of records.
+_RECORD_KEYS = frozenset(
+    loose_name(name) for key in ("ts", "event") for name in (key, *ALIASES.get(key, ()))
+)
+
+
+def _records_member(reader: FileReader) -> str | None:
+    """The member of a ``.json`` file's one object that holds its records, as an API's answer
+    wraps them (``{"results": [{...}, ...], "next": ...}``): the longest array of objects,
+    when the object itself has no time or event name (an event's own list, a purchase's
+    ``products``, is no wrapper). None for anything else (JSON Lines, one event)."""
+    if reader.bad_lines or reader.encoding != "utf8":
+        return None
+    documents = _DOCUMENTS.format(shape="unstructured")
+    path = [str(reader.data)]
+    try:
+        with duckdb.connect() as con:
+            count = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {documents} LIMIT 2)", path)
+            if count.fetchone() != (1,):
+                return None
+            members = con.execute(
+                "SELECT k, json_type(json, '/' || p), json_array_length(json, '/' || p), "
+                f"json_type(json, '/' || p || '/0') FROM {documents}, "
+                "unnest(json_keys(json)) AS t(k), LATERAL (SELECT replace(replace(k, '~', "
+                "'~0'), '/', '~1') AS p)",
+                path,
+            ).fetchall()
+    except duckdb.Error:
+        return None  # not JSON documents: read as lines, which names the bad ones
+    if any(loose_name(key) in _RECORD_KEYS for key, *_ in members):
+        return None
+    lists = [(length, key) for key, kind, length, first in members if first == "OBJECT"]
+    return max(lists)[1] if lists else None
+
+
+def _array_elements(reader: FileReader, member: str | None = None) -> Iterator[pa.Table]:
+    """The elements of a JSON array file (or of the array ``member`` of its one object, see
+    :func:`_records_member`) in blocks of ``_line`` and ``text``, streamed by DuckDB's JSON
+    reader."""
     if reader.bad_lines or reader.encoding != "utf8":
         where = f"line {min(reader.bad_lines)} is" if reader.bad_lines else "it is"
         raise ImportFileError(
             f"{reader.path}: a JSON array file must be UTF-8 and {where} not; convert it to "
             "UTF-8 (or to JSON Lines); nothing was imported."
         )
-    query = (
-        "SELECT json::VARCHAR AS text FROM read_json(?, format = 'array', records = false, "
-        "columns = {json: 'JSON'}, maximum_object_size = 268435456)"
-    )
+    if member is None:
+        query = f"SELECT json::VARCHAR AS text FROM {_DOCUMENTS.format(shape='array')}"
+        params: list[str] = [str(reader.data)]
+    else:
+        query = (
+            "SELECT unnest(json_extract(json, ?)::JSON[])::VARCHAR AS text "
+            f"FROM {_DOCUMENTS.format(shape='unstructured')}"
+        )
+        params = [_pointer(member), str(reader.data)]
     number = 1
     try:
         with duckdb.connect() as con:
-            batches = con.execute(query, [str(reader.data)]).fetch_record_batch(BATCH_ROWS // 4)
+            batches = con.execute(query, params).fetch_record_batch(BATCH_ROWS // 4)
             for batch in batches:
                 yield _with_lines(pa.Table.from_batches([batch]), number)
                 number += batch.num_rows
