@@ -1864,3 +1864,19 @@ def test_a_file_of_thousands_of_columns_imports_as_a_narrow_one_would(
     pd.testing.assert_frame_equal(stores[0][0], stores[1][0])
     cut = ["line", "field", "reason", "detail", "row"]
     pd.testing.assert_frame_equal(stores[0][1][cut], stores[1][1][cut])
+
+
+def test_an_imports_rejected_rows_list_by_line_whatever_batch_read_them(ws, tmp_path, monkeypatch):
+    # A file read in many batches: its rejected rows share the import's time, so the listing
+    # (newest import first) starts at the file's first bad line, not at the last batch's.
+    from journeylens.analytics.rejected import run_rejected
+    from journeylens.collect import readers
+
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 256)
+    rows = "".join(
+        f"2026-01-0{1 + i % 9}T10:00:00Z,view,u{i}\nlater,view,u{i}\n" for i in range(40)
+    )
+    summary = ws.import_files([write(tmp_path / "e.csv", "ts,event,user_id\n" + rows)])
+    assert (summary.stored, summary.rejected) == (40, 40)
+    assert ws.rejected.rejected_at.nunique().execute() == 1
+    assert run_rejected(ws.rejected, limit=3).rows["line"].tolist() == [3, 5, 7]

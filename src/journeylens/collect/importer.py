@@ -178,7 +178,7 @@ def import_files(
                 *(("invalid_xml", {e.line: e.text}, _xml_detail(e)) for e in reader.xml_errors),
             ):
                 if lines:
-                    rows = _whole_lines(lines, kind, reader.path, reason, detail)
+                    rows = _whole_lines(lines, kind, reader.path, reason, stager.at, detail)
                     store.write(rejected_staging, rows)
                     reasons[reason] += len(lines)
                     summary.rows += len(lines)
@@ -266,6 +266,9 @@ class _Stager:
     reasons: Counter[str] = field(default_factory=Counter)
     lines: int = 0  # the lines of the files staged so far: the next file's rows come after
     file_lines: int = 0  # the last line of the file being staged that held a row
+    # When the rows were rejected: one time for the whole import, so that its rows list by
+    # file and line (the newest import first), not by the batch that read them.
+    at: datetime = field(default_factory=lambda: _now())
 
     def __post_init__(self) -> None:
         self.native = self.store.sql_connection()
@@ -285,7 +288,7 @@ class _Stager:
             good, bad = self.validator.check(arranged)
             self.store.write(self.staging, _staged(good, TARGETS[self.kind][1], index))
             if bad.num_rows:
-                self.store.write(self.rejected, _rejected(bad, self.kind, path))
+                self.store.write(self.rejected, _rejected(bad, self.kind, path, self.at))
                 self.reasons.update(bad.column("_reason").to_pylist())
             return
         types = {f.name: f.type for f in arranged.schema}
@@ -306,7 +309,7 @@ class _Stager:
             self.native.unregister(BATCH_VIEW)
 
     def scan(self, source: Source, path: Path, index: int) -> None:
-        marks = {"rejected_at": _now(), "kind": self.kind, "source": str(path)}
+        marks = {"rejected_at": self.at, "kind": self.kind, "source": str(path)}
         columns = INPUT_COLUMNS[self.kind]
         target = Target(self.staging, columns, index << ORDER_FILE_SHIFT, self.rejected, marks)
         self.reasons.update(self.validator.stage(self.native, source, target))
@@ -359,11 +362,11 @@ def _staged(good: pa.Table, schema: ibis.Schema, file_index: int) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=target)
 
 
-def _rejected(bad: pa.Table, kind: str, path: Path) -> pa.Table:
+def _rejected(bad: pa.Table, kind: str, path: Path, at: datetime) -> pa.Table:
     n = bad.num_rows
     return pa.table(
         {
-            "rejected_at": pa.array([_now()] * n, type=pa.timestamp("us")),
+            "rejected_at": pa.array([at] * n, type=pa.timestamp("us")),
             "kind": pa.array([kind] * n, type=pa.string()),
             "source": pa.array([str(path)] * n, type=pa.string()),
             "line": bad.column("_line").cast(pa.int64()),
@@ -384,7 +387,12 @@ def _xml_detail(error: XmlError) -> str:
 
 
 def _whole_lines(
-    lines: Mapping[int, str], kind: str, path: Path, reason: str, detail: str | None = None
+    lines: Mapping[int, str],
+    kind: str,
+    path: Path,
+    reason: str,
+    at: datetime,
+    detail: str | None = None,
 ) -> pa.Table:
     details = {
         "invalid_encoding": "the line is not valid UTF-8; shown with \\x escapes",
@@ -396,7 +404,7 @@ def _whole_lines(
     n = len(lines)
     return pa.table(
         {
-            "rejected_at": pa.array([_now()] * n, type=pa.timestamp("us")),
+            "rejected_at": pa.array([at] * n, type=pa.timestamp("us")),
             "kind": [kind] * n,
             "source": [str(path)] * n,
             "line": pa.array(list(lines), type=pa.int64()),
