@@ -183,7 +183,8 @@ def test_attribution_that_credits_nothing_says_why(tmp_path):
 
 def test_attribution_of_an_impression_log_by_channel(tmp_path):
     # The shape of the attribution data sets tutorials use: a cookie, impressions that name a
-    # channel, conversions with their value. Its names need two --map; the value is revenue.
+    # channel, conversions with their value. The cookie is the visitor; the interaction needs a
+    # --map; the value is revenue.
     ws, data = workspace_with_file(
         tmp_path,
         "attribution_data.csv",
@@ -193,15 +194,7 @@ def test_attribution_of_an_impression_log_by_channel(tmp_path):
         "c1,2018-07-05T09:00:00Z,conversion,1,12.5,Paid Search\n"
         "c2,2018-07-03T10:00:00Z,impression,0,0,Facebook\n",
     )
-    run(
-        "import",
-        str(data),
-        "--map",
-        "event=interaction",
-        "--map",
-        "anonymous_id=cookie",
-        workspace=ws,
-    )
+    run("import", str(data), "--map", "event=interaction", workspace=ws)
     args = ("attribution", "--goal", "conversion", "--model", "linear", "--value", "revenue")
     out = run(*args, "--level", "channel", "--format", "json", workspace=ws).stdout
     credit = {r["channel"]: r["revenue"] for r in json.loads(out)}
@@ -211,7 +204,7 @@ def test_attribution_of_an_impression_log_by_channel(tmp_path):
     assert "6.25" in table
     us = tmp_path / "us.csv"
     us.write_text("cookie,time,interaction\nc3,12/13/2010 8:34,impression\n")
-    flags = ("--map", "event=interaction", "--map", "anonymous_id=cookie")
+    flags = ("--map", "event=interaction")
     out = run("import", str(us), *flags, workspace=ws).stdout
     assert "the unread times read with --ts-format '%m/%d/%Y %H:%M'" in out
 

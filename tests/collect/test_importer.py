@@ -1880,3 +1880,18 @@ def test_an_imports_rejected_rows_list_by_line_whatever_batch_read_them(ws, tmp_
     assert (summary.stored, summary.rejected) == (40, 40)
     assert ws.rejected.rejected_at.nunique().execute() == 1
     assert run_rejected(ws.rejected, limit=3).rows["line"].tolist() == [3, 5, 7]
+
+
+def test_a_sites_own_log_knows_the_visitor_by_cookie_before_the_signup(ws, tmp_path):
+    # The first touch (an ad click, by cookie only) was rejected for want of an id, and the
+    # cookie never linked to the e-mail the signup gave: the journey lost its first touch.
+    text = (
+        "timestamp,event,cookie_id,email,utm_source\n"
+        "2024-03-01T09:00:00Z,landing_page_view,c1,,google\n"
+        "2024-03-01T09:02:00Z,signup,c1,ann@x.com,\n"
+    )
+    summary = ws.import_files([write(tmp_path / "web.csv", text)])
+    assert (summary.stored, summary.rejected) == (2, 0)
+    stored = events(ws)
+    assert stored["person_id"].tolist() == ["ann@x.com", "ann@x.com"]
+    assert stored["source"].tolist()[0] == "google"

@@ -59,6 +59,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "previousId",
         "domain_userid",
         "network_userid",
+        # A site's own log and attribution data sets: the browser's cookie, the visitor.
+        "anonymous_user_id",
+        "anon_id",
+        "cookie_id",
+        "cookie",
+        "visitor_id",
+        "client_id",
     ),
     # PostHog's person, into which it merged the ids; a process-mining log's case; a shop's or
     # CRM's customer; and, last, the e-mail address that survey tools' exports know a
