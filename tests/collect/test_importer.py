@@ -1895,3 +1895,19 @@ def test_a_sites_own_log_knows_the_visitor_by_cookie_before_the_signup(ws, tmp_p
     stored = events(ws)
     assert stored["person_id"].tolist() == ["ann@x.com", "ann@x.com"]
     assert stored["source"].tolist()[0] == "google"
+
+
+def test_a_process_mining_csv_export_reads_case_activity_and_completion(ws, tmp_path):
+    # Disco's and the BPI challenges' CSV shape: the case is the person, the activity the event,
+    # the completion its time (the start stays a property).
+    text = (
+        "Case ID,Activity,Resource,Start Timestamp,Complete Timestamp\n"
+        "173688,A_SUBMITTED,112,2011/10/01 00:38:44.546,2011/10/01 00:38:44.546\n"
+        "173688,W_Completeren aanvraag,112,2011/10/01 00:40:00.000,2011/10/01 11:45:13.917\n"
+    )
+    assert ws.import_files([write(tmp_path / "bpi.csv", text)]).stored == 2
+    stored = events(ws)
+    assert stored["event"].tolist() == ["A_SUBMITTED", "W_Completeren aanvraag"]
+    assert stored["person_id"].tolist() == ["173688", "173688"]
+    assert str(stored["ts"].iloc[1]) == "2011-10-01 11:45:13.917000"
+    assert json.loads(stored["properties"].iloc[1])["Start Timestamp"] == "2011/10/01 00:40:00.000"

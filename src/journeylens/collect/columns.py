@@ -42,6 +42,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "time:timestamp",
         "derived_tstamp",
         "collector_tstamp",
+        # Process-mining CSV exports (Disco, Celonis, the BPI challenges' logs): an activity's
+        # completion, else its start.
+        "complete_timestamp",
+        "completeTime",
+        "end_timestamp",
+        "start_timestamp",
+        "startTime",
         # Database tables and survey tools' exports (Typeform, Qualtrics), last: a file with one
         # of the names above means it.
         "created_at",
@@ -74,11 +81,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "userId",
         "person_id",
         "case:concept:name",
+        "case_id",
+        "case",
         "customer_id",
         "email",
         "email_address",
     ),
-    "event": ("event_name", "event_type", "name", "concept:name"),
+    "event": ("event_name", "event_type", "name", "concept:name", "activity", "activity_name"),
     "feedback_id": ("feedbackId", "response_id", "responseId"),
     "source": ("utm_source", "context_campaign_source", "mkt_source"),
     "medium": ("utm_medium", "context_campaign_medium", "mkt_medium"),
