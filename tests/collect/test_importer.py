@@ -1156,8 +1156,11 @@ def test_device_comes_from_the_operating_system_in_mixpanel_and_amplitude(ws, tm
             [
                 ("iOS", "Apple iPhone 13"),
                 ("iOS", "Apple iPad Pro"),
-                ("Web", "Mac"),
+                ("Web", "Mac"),  # the web says nothing; the device's name does
                 ("Android", None),
+                ("Web", "Apple iPhone"),
+                ("Web", "Windows"),
+                ("Web", None),
             ]
         )
     ]
@@ -1172,7 +1175,15 @@ def test_device_comes_from_the_operating_system_in_mixpanel_and_amplitude(ws, tm
         None,
         None,
     ]
-    assert [device[f"a{i}"] for i in range(4)] == ["mobile", "tablet", None, "mobile"]
+    assert [device[f"a{i}"] for i in range(7)] == [
+        "mobile",
+        "tablet",
+        "desktop",
+        "mobile",
+        "mobile",
+        "desktop",
+        None,
+    ]
 
 
 def test_a_platform_that_names_the_device_fills_device(ws, tmp_path):

@@ -194,6 +194,11 @@ def nested_lookups(canonical: str, types: Mapping[str, pa.DataType], properties:
 MOBILE_SYSTEMS = ("ios", "android")
 DEVICES = ("desktop", "mobile", "tablet")
 DESKTOP_SYSTEMS = ("windows", "mac os x", "macos", "linux", "chrome os", "ubuntu")
+# Devices by their name, where the system says nothing (a web platform): regular expressions.
+MOBILE_NAMES = r"iPhone|iPod|Android|Galaxy|Pixel|Phone|Mobile"
+DESKTOP_NAMES = (
+    r"^(Mac|Macintosh|MacBook|iMac|Windows|Linux|Chromebook|Chrome OS|Ubuntu|Desktop|PC)\b"
+)
 
 
 def _device_by_system(types: Mapping[str, pa.DataType], properties: str) -> list[str]:
@@ -212,8 +217,8 @@ def _device_by_system(types: Mapping[str, pa.DataType], properties: str) -> list
             f"CASE WHEN contains({properties}, '\"$os\"') THEN {_by_system(system, name)} END"
         )
     if _is_string(extra_type(types, "platform")):
-        named = _is_string(extra_type(types, "device_type"))
-        name = f"b._extra.{_quoted('device_type')}" if named else "NULL"
+        names = [n for n in ("device_type", "device_family") if _is_string(extra_type(types, n))]
+        name = f"b._extra.{_quoted(names[0])}" if names else "NULL"
         found.append(_by_system(f"b._extra.{_quoted('platform')}", name))
     return found
 
@@ -224,13 +229,18 @@ def _is_string(dtype: pa.DataType | None) -> bool:
 
 def _by_system(system: str, name: str) -> str:
     """The device from an operating system, or from a ``platform`` that names the device
-    itself (``desktop``, ``mobile``, ``tablet``, as shops' logs do)."""
+    itself (``desktop``, ``mobile``, ``tablet``, as shops' logs do); where neither says (a web
+    platform), from the device's name (Amplitude's ``device_type``: ``Mac``, ``Windows``,
+    ``Apple iPhone``, ``Samsung Galaxy S9``)."""
     said = f"lower(trim({system}))"
+    named = f"coalesce({name}, '')"
     return (
-        f"CASE WHEN regexp_matches(coalesce({name}, ''), 'iPad|Tablet', 'i') THEN 'tablet' "
+        f"CASE WHEN regexp_matches({named}, 'iPad|Tablet', 'i') THEN 'tablet' "
         f"WHEN {said} IN ({sql_strings(DEVICES)}) THEN {said} "
         f"WHEN {said} IN ({sql_strings(MOBILE_SYSTEMS)}) THEN 'mobile' "
-        f"WHEN {said} IN ({sql_strings(DESKTOP_SYSTEMS)}) THEN 'desktop' END"
+        f"WHEN {said} IN ({sql_strings(DESKTOP_SYSTEMS)}) THEN 'desktop' "
+        f"WHEN regexp_matches({named}, '{MOBILE_NAMES}', 'i') THEN 'mobile' "
+        f"WHEN regexp_matches({named}, '{DESKTOP_NAMES}', 'i') THEN 'desktop' END"
     )
 
 
