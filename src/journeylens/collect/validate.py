@@ -703,6 +703,18 @@ _SOURCE = "__journeylens_source__"  # where the narrowed source goes in the quer
 WIDE_COLUMNS = 100  # unknown columns beyond which a batch is narrowed at the scan
 
 
+def _unquoted_name(identifier: str) -> str:
+    """The name a SQL identifier (``name`` or ``"a ""quoted"" name"``) stands for."""
+    if identifier.startswith('"'):
+        return identifier[1:-1].replace('""', '"')
+    return identifier
+
+
+def _sql_text(text: str) -> str:
+    """``text`` as a SQL string literal (a column name of the file's: quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _narrowed(source: str, types: Mapping[str, pa.DataType], queries: str) -> str:
     """``source``; for a wide batch (:func:`_is_wide`), with the row as given and the unknown
     columns as JSON text (``_raw``, ``_extra_json``), and ``_extra`` cut to the fields
@@ -717,9 +729,7 @@ def _narrowed(source: str, types: Mapping[str, pa.DataType], queries: str) -> st
     if not _is_wide(types):
         return source
     fields = sorted(set(_EXTRA_FIELD.findall(queries)))
-    extra = ", ".join(
-        f"'{f.strip(chr(34)).replace(chr(39), chr(39) * 2)}': _extra.{f}" for f in fields
-    )
+    extra = ", ".join(f"{_sql_text(_unquoted_name(f))}: _extra.{f}" for f in fields)
     kept = f"{{{extra}}} AS _extra" if fields else "NULL AS _extra"
     return (
         f"(SELECT * REPLACE ({_given_row(types, '_raw')} AS _raw, {kept}), "
