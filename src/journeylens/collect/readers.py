@@ -670,7 +670,11 @@ def _records_member(reader: FileReader) -> str | None:
         return None  # not JSON documents: read as lines, which names the bad ones
     if any(loose_name(key) in _RECORD_KEYS for key, *_ in members):
         return None
-    lists = [(length, key) for key, kind, length, first in members if first == "OBJECT"]
+    lists = [
+        (length, key)
+        for key, kind, length, first in members
+        if kind == "ARRAY" and first == "OBJECT"
+    ]
     return max(lists)[1] if lists else None
 
 
