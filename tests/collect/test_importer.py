@@ -446,6 +446,56 @@ def test_a_decimal_comma_is_read_when_asked_and_never_guessed(ws, tmp_path):
         ]
 
 
+def test_revenue_written_with_its_currency_is_read(ws, tmp_path):
+    # A shop's export writes amounts as money: each purchase was rejected as an unreadable
+    # number. A code or a symbol of one currency names the currency when the row has none.
+    rows = [
+        ("$12.50", ""),
+        ("$1,234.00", ""),
+        ("12.50 USD", ""),
+        ("€9.99", ""),
+        ("US$ 20", ""),
+        ("99 kr", ""),
+        ("£5", "EUR"),  # the row's own currency wins
+        ("-$5", ""),
+        ("1,234", ""),
+        ("12 apples", ""),
+    ]
+    text = "event_id,ts,event,user_id,revenue,currency\n" + "".join(
+        f'r{i},2026-01-01T10:{i:02d}:00Z,purchase,u1,"{amount}",{currency}\n'
+        for i, (amount, currency) in enumerate(rows)
+    )
+    summary = ws.import_files([write(tmp_path / "orders.csv", text)])
+    assert summary.rejected_by_reason == {"invalid_revenue": 2, "negative_revenue": 1}
+    stored = events(ws).set_index("event_id")
+    assert stored["revenue"].to_dict() == {
+        "r0": 12.5,
+        "r1": 1234.0,
+        "r2": 12.5,
+        "r3": 9.99,
+        "r4": 20.0,
+        "r5": 99.0,
+        "r6": 5.0,
+    }
+    currencies = stored["currency"].to_dict()
+    assert currencies == {
+        "r0": None,
+        "r1": None,
+        "r2": "USD",
+        "r3": "EUR",
+        "r4": "USD",
+        "r5": None,
+        "r6": "EUR",
+    }
+    assert rejected(ws)["line"].tolist() == [9, 10, 11]  # -$5 negative; 1,234 and apples unread
+    euro = 'event_id,ts,event,user_id,revenue\ne1,2026-01-02T10:00:00Z,purchase,u1,"1.234,50 €"\n'
+    ws.import_files([write(tmp_path / "eu.csv", euro)], decimal_comma=True)
+    assert events(ws).set_index("event_id").loc["e1", ["revenue", "currency"]].tolist() == [
+        1234.5,
+        "EUR",
+    ]
+
+
 def test_markup_and_sql_looking_text_is_stored_as_given(ws, tmp_path):
     nasty_event = "<script>alert('x')</script>"
     nasty_id = "u'; DROP TABLE events; --"

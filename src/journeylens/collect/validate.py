@@ -449,20 +449,64 @@ def _unless_missing(text: str) -> str:
     return f"CASE WHEN {missing} THEN NULL ELSE {text} END"
 
 
-def _number(col: str, dtype: pa.DataType, decimal_comma: bool) -> str:
+def _number(col: str, dtype: pa.DataType, decimal_comma: bool, money: bool = False) -> str:
     """SQL that reads ``col`` as a number (NULL when it cannot, or is NaN); see
     :func:`_read_number`."""
     if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
         return f"nullif(CAST(b.{col} AS DOUBLE), 'NaN'::DOUBLE)"
-    return _read_number(_text(col), decimal_comma)
+    return _read_number(_text(col), decimal_comma, money)
 
 
-def _read_number(text: str, decimal_comma: bool) -> str:
+# A currency written beside an amount: an ISO code (USD 12.50, 12.50 SEK) or a symbol (€9.99,
+# 9,99 €). "$", "¥" and "kr" stand for several currencies: the amount is read, its currency not.
+_MARK = r"US\$|[A-Z]{3}|[$€£¥₹₩]|kr\.?"
+_SYMBOL_CURRENCY = {"US$": "USD", "€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW"}
+
+
+def _without_mark(text: str) -> str:
+    """SQL: the amount ``text`` without the currency written before or after it."""
+    lead = rf"regexp_replace({text}, '^([-+]?)\s*({_MARK})\s*', '\1')"
+    return rf"regexp_replace({lead}, '\s*({_MARK})$', '')"
+
+
+def marked_currency(text: str) -> str:
+    """SQL: the currency an amount's text names beside it (``USD`` for ``12.50 USD`` or
+    ``US$12.50``, ``EUR`` for ``€9.99``), NULL for none or a symbol of several currencies."""
+    mark = (
+        rf"coalesce(nullif(regexp_extract(trim({text}), '^[-+]?\s*({_MARK})', 1), ''), "
+        rf"nullif(regexp_extract(trim({text}), '({_MARK})$', 1), ''))"
+    )
+    symbols = " ".join(f"WHEN '{s}' THEN '{c}'" for s, c in _SYMBOL_CURRENCY.items())
+    named = (
+        f"CASE WHEN regexp_full_match({mark}, '[A-Z]{{3}}') THEN {mark} "
+        f"ELSE CASE {mark} {symbols} END END"
+    )
+    # A plain number (nearly every amount) names no currency: no pattern is tried on it.
+    return (
+        f"CASE WHEN trim({text}) <> '' AND TRY_CAST(trim({text}) AS DOUBLE) IS NULL "
+        f"THEN {named} END"
+    )
+
+
+def _read_number(text: str, decimal_comma: bool, money: bool = False) -> str:
     """SQL that reads the SQL text ``text`` as a number (NULL when it cannot). With
     ``decimal_comma``, as ``1.234,50`` or ``1234,5`` are written in many European locales: a
     comma before the decimals, points only between groups of three digits (``12.50`` is
-    refused, not misread as 1250)."""
+    refused, not misread as 1250). A ``money`` amount may have its currency beside it
+    (``$12.50``, ``12,50 €``, ``USD 1,234.00``) and, with a decimal point, commas between
+    groups of three digits (``1,234.00``; ``1,234`` alone stays unread: it is 1.234 in half
+    the world)."""
     text = f"trim({text})"
+    if money:  # a plain number first: only the others pay for the patterns
+        plain = _read_number(text, decimal_comma)
+        amount = _without_mark(text)
+        if not decimal_comma:  # commas between thousands only before a decimal point
+            grouped = r"^[-+]?[0-9]{1,3}(,[0-9]{3})+\.[0-9]+$|^[^,]*$"
+            amount = f"replace(regexp_extract({amount}, '{grouped}', 0), ',', '')"
+        money_number = _read_number(amount, decimal_comma)
+        # Only text that is no number at all (not even NaN, as pandas writes a missing one).
+        other = f"TRY_CAST({text} AS DOUBLE) IS NULL AND {text} <> ''"
+        return f"CASE WHEN {other} THEN coalesce({plain}, {money_number}) ELSE {plain} END"
     if not decimal_comma:
         return f"nullif(TRY_CAST({text} AS DOUBLE), 'NaN'::DOUBLE)"
     return (
@@ -631,7 +675,8 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         items.append(f"{_device(types)} AS device")
         items.append(f"{_event_name(types)} AS event")
         currency = _nested("currency", types) or "NULL"
-        items.append(f"coalesce({_text('currency')}, {currency}) AS currency")
+        marked = marked_currency(_text("revenue")) if _is_text(types["revenue"]) else "NULL"
+        items.append(f"coalesce({_text('currency')}, {currency}, {marked}) AS currency")
         items += [f"{_from_context(c, types)} AS {c}" for c in CONTEXT_CAMPAIGN]
     # A row without an id gets a stable hash of the row as given, so re-imports match (identical
     # rows of one file are told apart when staged rows are de-duplicated: see ``importer``).
@@ -666,8 +711,8 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
             f"coalesce(lower({_text('type')}), 'track') AS type",
             f"coalesce({_given_number('revenue', types['revenue'])}, {_unless_missing(revenue)}) "
             "AS revenue_text",
-            f"coalesce({_number('revenue', types['revenue'], comma)}, "
-            f"{_read_number(revenue, comma)}) AS revenue",
+            f"coalesce({_number('revenue', types['revenue'], comma, money=True)}, "
+            f"{_read_number(revenue, comma, money=True)}) AS revenue",
         ]
     else:
         items += [
