@@ -24,7 +24,7 @@ from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
 from journeylens.collect.columns import loose_name
 from journeylens.errors import did_you_mean
 from journeylens.journey.catalog import UNMAPPED_HINT
-from journeylens.journey.steps import distinct_values, with_revenue_from
+from journeylens.journey.steps import distinct_values, json_value_number, with_revenue_from
 
 
 @dataclass
@@ -228,7 +228,7 @@ def why_no_revenue(events: ibis.Table, goal: str, revenue_from: str | None = Non
 
 def money_like_keys(properties: Iterable[str]) -> list[str]:
     """The keys of the JSON objects ``properties`` named like money (:data:`MONEY_NAMES`) that
-    hold a number (or text that reads as one) in some object, most often first."""
+    hold a number in some object, as ``--revenue-from`` reads one, most often first."""
     seen: dict[str, int] = {}
     for text in properties:
         try:
@@ -238,21 +238,9 @@ def money_like_keys(properties: Iterable[str]) -> list[str]:
         if not isinstance(record, dict):
             continue
         for key, value in record.items():
-            if loose_name(key) in MONEY_NAMES and _is_number(value):
+            if loose_name(key) in MONEY_NAMES and json_value_number(value) is not None:
                 seen[key] = seen.get(key, 0) + 1
     return sorted(seen, key=lambda k: (-seen[k], k))
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int | float):
-        return True
-    try:
-        float(str(value).strip())
-    except ValueError:
-        return False
-    return True
 
 
 def why_nothing_attributed(

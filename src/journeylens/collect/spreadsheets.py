@@ -38,7 +38,7 @@ def _open(path: Path) -> Any:
 def _filled(sheet: Any) -> Iterator[tuple[int, tuple[Any, ...]]]:
     """``(row number, values)`` of the sheet's rows that hold a value."""
     for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-        if any(v is not None and v != "" for v in values):
+        if any(map(_has_value, values)):
             yield number, values
 
 
@@ -77,14 +77,19 @@ def sheet_header(path: Path) -> tuple[list[str], int, int]:
     return names, header, records
 
 
+def _has_value(cell: Any) -> bool:
+    """Whether a cell holds a value (an empty string is none)."""
+    return cell is not None and cell != ""
+
+
 def _count(values: tuple[Any, ...]) -> int:
     """How many cells hold a value."""
-    return sum(v is not None and v != "" for v in values)
+    return sum(map(_has_value, values))
 
 
 def _last_value(values: tuple[Any, ...]) -> int:
     """One past the position of the last cell with a value."""
-    return max((i + 1 for i, v in enumerate(values) if v is not None and v != ""), default=0)
+    return max((i + 1 for i, v in enumerate(values) if _has_value(v)), default=0)
 
 
 def sheet_batches(path: Path, columns: list[str], header: int, rows: int) -> Iterator[pa.Table]:

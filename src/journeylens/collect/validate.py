@@ -638,10 +638,16 @@ def _unless_placeholder(text: str) -> str:
     )
 
 
+def _extra_text(types: Mapping[str, pa.DataType]) -> str:
+    """The unknown columns as JSON text, NULL when they are all empty (of a wide batch, made
+    at the scan: see :func:`_narrowed`)."""
+    return "b._extra_json" if _is_wide(types) else "to_json(b._extra)"
+
+
 def _extra_json(types: Mapping[str, pa.DataType]) -> str:
     """The unknown columns as one JSON object, GA4's ``event_params`` list as an object."""
     params = params_object(types)
-    extra = "b._extra_json" if _is_wide(types) else "to_json(b._extra)"
+    extra = _extra_text(types)
     if params is None:
         return extra
     whole = f"coalesce({params}, to_json(b._extra.event_params))"
@@ -698,7 +704,7 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         "$stage_keys[list_position($stage_names, lower(trim(CAST(b.stage AS VARCHAR))))] AS stage",
         f"lower({_text('interaction')}) AS interaction",
         f"{props} AS properties_text",
-        f"NULLIF(CASE WHEN {'b._extra_json' if _is_wide(types) else 'b._extra'} IS NULL THEN "
+        f"NULLIF(CASE WHEN {_extra_text(types)} IS NULL THEN "
         f"CASE WHEN json_valid({props}) THEN {props} END "
         f"ELSE json_merge_patch(coalesce(CASE WHEN json_valid({props}) "
         f"THEN {props} END, '{{}}'), {_extra_json(types)}) END, '{{}}') AS properties",
@@ -725,13 +731,16 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     return ",\n  ".join(items)
 
 
-def _given_row(types: Mapping[str, pa.DataType], raw: str = "b._raw") -> str:
-    """The row as given, as JSON (SQL over the batch ``b``; of a wide one, where ``_raw`` is
-    that JSON already, see :func:`_narrowed`). Where records need not share their keys
-    (``KEYS_VARY``: JSON Lines, XES), a key the record lacks is no member: the row, and the hash
-    that stands in for its id, do not depend on the other records read with it."""
-    if _is_wide(types) and raw == "b._raw":
-        return raw
+def _given_row(types: Mapping[str, pa.DataType]) -> str:
+    """The row as given, as JSON (SQL over the batch ``b``; of a wide one, made at the scan:
+    see :func:`_narrowed`)."""
+    return "b._raw" if _is_wide(types) else _row_json(types, "b._raw")
+
+
+def _row_json(types: Mapping[str, pa.DataType], raw: str) -> str:
+    """SQL: the struct ``raw`` of the row as given, as JSON. Where records need not share their
+    keys (``KEYS_VARY``: JSON Lines, XES), a key the record lacks is no member: the row, and the
+    hash that stands in for its id, do not depend on the other records read with it."""
     row = f"to_json({raw})"
     return f"json_merge_patch('{{}}', {row})" if KEYS_VARY in types else row
 
@@ -777,7 +786,7 @@ def _narrowed(source: str, types: Mapping[str, pa.DataType], queries: str) -> st
     extra = ", ".join(f"{_sql_text(_unquoted_name(f))}: _extra.{f}" for f in fields)
     kept = f"{{{extra}}} AS _extra" if fields else "NULL AS _extra"
     return (
-        f"(SELECT * REPLACE ({_given_row(types, '_raw')} AS _raw, {kept}), "
+        f"(SELECT * REPLACE ({_row_json(types, '_raw')} AS _raw, {kept}), "
         f"to_json(_extra) AS _extra_json FROM {source})"
     )
 

@@ -413,12 +413,18 @@ def _row_value(row: Mapping[str, Any], item: Filter) -> Any:
         return row.get(item.key)
     value = _property(row, item.key)
     if isinstance(item.value, float):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
-            return float(value)
-        return None
+        return json_value_number(value)
     return value if isinstance(value, str) else None
+
+
+def json_value_number(value: Any) -> float | None:
+    """A JSON value as :func:`property_number` reads it: a number, or text that reads as one
+    (``"25"``); None for anything else (``true``, ``"n/a"``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+        return float(value)
+    return None
 
 
 def _property(row: Mapping[str, Any], key: str) -> Any:
