@@ -79,6 +79,24 @@ def test_overwrite_and_replace_may_read_the_table_they_rewrite(store):
     assert not store.has_table("_t_next")
 
 
+def test_id_columns_are_written_with_fsst_also_when_a_rewrite_reads_the_table(tmp_path):
+    # Few distinct ids, which DuckDB would otherwise store as a dictionary.
+    n = 300_000
+    data = pa.table({"event_id": [f"id{i % 50}" for i in range(n)], "id": range(n)})
+    with connect("duckdb", tmp_path) as store:
+        store.write("t", data)
+        t = store.table("t")
+        store.write("t", t.filter(t.id % 2 == 0), overwrite=True)
+        store.checkpoint()
+        assert store.count("t") == n // 2
+        compressions = store.sql_connection().execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('t') "
+            "WHERE column_name = 'event_id' AND segment_type = 'VARCHAR'"
+        )
+        assert compressions.fetchall() == [("FSST",)]
+        assert store.con.list_tables() == ["t"]
+
+
 def test_a_replace_stopped_while_swapping_leaves_the_old_table(tmp_path, monkeypatch):
     with connect("duckdb", tmp_path) as store:
         store.write("t", rows(2))

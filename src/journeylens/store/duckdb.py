@@ -25,6 +25,13 @@ DEFAULT_LOCK_WAIT = 10.0  # seconds to wait for another process to let go of the
 LOCK_POLL_SECONDS = 0.2
 _LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+# Columns of ids (hashes, uuids, the names of people and sessions): nearly every value differs,
+# and DuckDB stores them with FSST. Naming it up front spares the weighing of a dictionary for
+# every segment: a 10M-event table is written about a fifth faster, to the same bytes.
+ID_COLUMNS = frozenset(
+    {"event_id", "feedback_id", "anonymous_id", "user_id", "person_id", "session_id"}
+)
+ID_COMPRESSION = "fsst"
 
 
 def _connect(path: Path, read_only: bool) -> ibis.BaseBackend:
@@ -79,10 +86,41 @@ class DuckDBStore(Store):
             # rows may be written in parallel as they come: about a third faster.
             self.raw.execute("SET preserve_insertion_order = false")
             try:
-                self.con.create_table(name, data, overwrite=True)
+                self._create(name, data)
             finally:
                 self.raw.execute("RESET preserve_insertion_order")
-        elif isinstance(data, pa.Table):
+        else:
+            self._insert(name, data)
+
+    def _create(self, name: str, data: pa.Table | ibis.Table) -> None:
+        """Write ``data`` as the table ``name`` (replacing it; ``data`` may read it), its id
+        columns compressed as ``ID_COMPRESSION``."""
+        schema = (
+            data.schema() if isinstance(data, ibis.Table) else ibis.Schema.from_pyarrow(data.schema)
+        )
+        if not ID_COLUMNS & set(schema.names):
+            self.con.create_table(name, data, overwrite=True)
+            return
+        columns = []
+        for column in schema.to_sqlglot_column_defs(self.con.dialect):
+            text = column.sql(self.con.dialect)
+            columns.append(
+                f"{text} USING COMPRESSION {ID_COMPRESSION}" if column.name in ID_COLUMNS else text
+            )
+        # Table and column names are journeylens's own, never user input.
+        new = f"_journeylens_new_{name}"
+        self.drop(new)
+        self.raw.execute(f'CREATE TABLE "{new}" ({", ".join(columns)})')
+        try:
+            self._insert(new, data)
+        except BaseException:
+            self.drop(new)
+            raise
+        self.drop(name)
+        self.rename(new, name)
+
+    def _insert(self, name: str, data: pa.Table | ibis.Table) -> None:
+        if isinstance(data, pa.Table):
             self._append_arrow(name, data)
         else:
             self.con.insert(name, data)
