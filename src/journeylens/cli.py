@@ -210,6 +210,11 @@ def _mostly_unmapped(edges: Any) -> bool:
     return bool(edges["count"][unmapped].sum() * 2 > edges["count"].sum())
 
 
+# The busiest unmapped events the touchpoints table shows (a shop that names an event per
+# product page has hundreds of thousands).
+UNMAPPED_SHOWN = 25
+
+
 def _note(text: str | None) -> None:
     """A note on standard error (standard output stays the result); nothing for None."""
     if text:
@@ -320,7 +325,15 @@ def touchpoints(
     emit(report, fmt, "Touchpoints")
     if fmt == "table":
         if not report.unmapped.empty:
-            print_frame(report.unmapped, "Events no touchpoint maps")
+            unmapped = report.unmapped
+            print_frame(unmapped.head(UNMAPPED_SHOWN), "Events no touchpoint maps")
+            if len(unmapped) > UNMAPPED_SHOWN:
+                rest = unmapped.iloc[UNMAPPED_SHOWN:]
+                typer.echo(
+                    f"... and {len(rest):,} more event names ({int(rest['events'].sum()):,} "
+                    "events); --format json or csv lists them all, and --suggest proposes "
+                    "catalog rows for them."
+                )
         if report.stages_without_touchpoints:
             typer.echo(f"Stages with no touchpoint: {', '.join(report.stages_without_touchpoints)}")
         if report.stages_without_events:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ibis
 import pytest
 
-from journeylens.analytics.suggest import name_words, suggest_catalog
-from journeylens.config import parse_config
+from journeylens.analytics.suggest import FAMILY_MIN, name_words, suggest_catalog
+from journeylens.config import Touchpoint, parse_config
+from journeylens.journey.catalog import match_event
 from journeylens.journey.templates import load_template
 from journeylens.testing import journeys
 
@@ -89,3 +90,28 @@ def test_every_engine_suggests_alike(make_workspace, tmp_path):
         ["home", "awareness", "web", 1],
         ["wishlist_add", "delight", "web", 1],
     ]
+
+
+def test_names_that_differ_by_an_id_are_one_pattern_where_many_share_it():
+    # A shop that names an event per product page, and a three-step form: the product pages
+    # are one row matching them all (named like the catalog's product page); the form's steps
+    # are too few to be read as ids and stay names of their own (of the catalog's lead form).
+    n = FAMILY_MIN + 5
+    products = [(f"page_view:/product/{1000 + i}", f"+{i}m", NONE) for i in range(n)]
+    steps = [(f"form_step{k}", f"+{60 + k}m", NONE) for k in (1, 2, 3)]
+    frame = suggest_catalog(
+        ibis.memtable(journeys({"ann": [("home", "2026-01-01", NONE), *products, *steps]})),
+        CONFIG,
+    ).to_frame()
+    rows = {row["touchpoint"]: row for row in frame.to_dict("records")}
+    product = rows["product_page"]
+    assert product["match"].split("|")[-1] == "page_view:/product/*"
+    assert (product["names"], product["volume"]) == (n, n)
+    assert product["events"] == f"page_view:/product/* ({n} names)"
+    form = rows["lead_form"]
+    assert form["match"].split("|")[-3:] == ["form_step1", "form_step2", "form_step3"]
+    assert form["names"] == 3
+    # Imported, the pattern maps every product page, and pages added since.
+    others = [t for t in CONFIG.touchpoints if t.touchpoint != "product_page"]
+    pages = Touchpoint("product_page", tuple(product["match"].split("|")), "consideration")
+    assert match_event("page_view:/product/999999", [*others, pages]).touchpoint == "product_page"

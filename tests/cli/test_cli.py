@@ -452,3 +452,14 @@ def test_attribution_to_an_unknown_goal_is_an_error_with_a_suggestion(demo_ws):
     result = run("attribution", "--goal", "purchse", workspace=demo_ws, check=False)
     assert result.returncode == 2
     assert "Unknown event 'purchse' as the goal. Did you mean 'purchase'?" in result.stderr
+
+
+def test_touchpoints_shows_the_busiest_unmapped_events_and_counts_the_rest(tmp_path):
+    rows = "".join(f"2026-01-01T10:{i:02d}:00Z,page_{i},u1\n" for i in range(40))
+    ws, data = workspace_with_file(tmp_path, "pages.csv", "ts,event,user_id\n" + rows)
+    run("import", str(data), workspace=ws)
+    table = run("touchpoints", workspace=ws).stdout
+    assert table.count("page_") == 25
+    assert "... and 15 more event names (15 events)" in table
+    report = json.loads(run("touchpoints", "--format", "json", workspace=ws).stdout)
+    assert len(report["unmapped_events"]) == 40

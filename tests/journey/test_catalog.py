@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from journeylens.config import Touchpoint
 from journeylens.errors import ConfigError
@@ -165,3 +168,29 @@ def test_the_starter_catalog_maps_segment_spec_event_names(make_workspace, tmp_p
         "checkout",
         "purchase",
     ]
+
+
+def _first_match(name: str, touchpoints: list[Touchpoint]) -> str | None:
+    """The rule spelled out: an exact name first, else the first pattern in catalog order."""
+    for tp in touchpoints:
+        if name in tp.match:
+            return tp.touchpoint
+    for tp in touchpoints:
+        if any(fnmatch.fnmatchcase(name, m) for m in tp.match if any(c in m for c in "*?")):
+            return tp.touchpoint
+    return None
+
+
+ENTRY = st.text(alphabet="ab_*?", min_size=1, max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries=st.lists(st.lists(ENTRY, min_size=1, max_size=3), min_size=1, max_size=5),
+    names=st.lists(st.text(alphabet="ab_", max_size=6), max_size=20),
+)
+def test_names_match_the_first_entry_in_catalog_order_exact_names_first(entries, names):
+    catalog = [Touchpoint(f"t{i}", tuple(m), "decision") for i, m in enumerate(entries)]
+    for name in names:
+        found = match_event(name, catalog)
+        assert (found.touchpoint if found else None) == _first_match(name, catalog)

@@ -15,6 +15,10 @@ An unmapped event is read two ways; the first that says something wins:
   staged comes before it in most of its sessions (a home page, a landing page), in the first
   stage. Its channel is the one its events name most often.
 
+Names that differ only in their parts with a digit (an event per product page:
+``page_view:/product/123``) are read as one, the pattern ``page_view:/product/*``, where at least
+``FAMILY_MIN`` of them share it (see :func:`name_family`).
+
 Events that match ``error_patterns`` stay unmapped: friction places an error at the touchpoint
 before it. A row for a catalogued touchpoint carries all of that touchpoint's fields and its
 ``match`` with the new events added, since an imported row replaces the touchpoint.
@@ -59,7 +63,8 @@ COLUMNS = (
 @dataclass
 class CatalogSuggestions(Result):
     """One row per suggested touchpoint: the catalog columns (``match`` joined by ``|``, as a
-    catalog file holds it), the unmapped ``events`` it takes, their ``volume`` and ``why``."""
+    catalog file holds it), the unmapped ``events`` it takes (a pattern as ``pattern (N
+    names)``), how many event ``names`` that is, their ``volume`` and ``why``."""
 
     suggestions: pd.DataFrame
 
@@ -95,36 +100,86 @@ def name_words(name: str) -> frozenset[str]:
     return frozenset(p for p in parts if p and p not in GENERIC_WORDS)
 
 
-def _by_name(event: str, catalog: Sequence[Touchpoint]) -> tuple[Touchpoint, str] | None:
+# Unmapped names that differ only in an id (a product's number, an order's code) are suggested as
+# one pattern where at least this many distinct names share it: a shop that names an event per
+# product page gets one row, not a row per product.
+FAMILY_MIN = 20
+_SEPARATORS = r"/:_\-.\s?=&#,;|@+"
+_ID_PART = re.compile(rf"[^{_SEPARATORS}]*\d[^{_SEPARATORS}]*")
+_GLOB_CHARS = re.compile(r"[\[\]*?]")
+_LITERAL_MIN = 3  # characters of a pattern besides its wildcards and separators
+
+
+def name_family(name: str) -> str | None:
+    """The glob of the names that differ from ``name`` only in its parts with a digit (ids,
+    page numbers), each such part ``*``; None where there is no such part, where the name has
+    glob characters of its own, or where too little of it would remain.
+
+    Examples
+    --------
+    >>> name_family("page_view:/product/12345")
+    'page_view:/product/*'
+    >>> name_family("Viewed order 8f3a-11c2 item A7") is None, name_family("Viewed order 8f3a-11c2")
+    (False, 'Viewed order *-*')
+    >>> name_family("checkout"), name_family("12/34")
+    (None, None)
+    """
+    if _GLOB_CHARS.search(name):
+        return None
+    family = _ID_PART.sub("*", name)
+    if family == name or len(re.sub(rf"[*{_SEPARATORS}]", "", family)) < _LITERAL_MIN:
+        return None
+    return family
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A name of a catalogued touchpoint (its key or a ``match`` entry) and its words."""
+
+    touchpoint: Touchpoint
+    name: str
+    words: frozenset[str]
+
+
+def _known_names(catalog: Sequence[Touchpoint]) -> list[_Known]:
+    return [
+        _Known(touchpoint, name, own)
+        for touchpoint in catalog
+        for name in (touchpoint.touchpoint, *touchpoint.match)
+        if (own := name_words(name.split("[", 1)[0]))
+    ]
+
+
+def _by_name(event: str, known: Sequence[_Known]) -> tuple[Touchpoint, str] | None:
     """The catalogued touchpoint the event's name says, and which of its names said it."""
     words = name_words(event)
-    best: list[tuple[int, Touchpoint, str]] = []
-    for touchpoint in catalog:
-        for name in (touchpoint.touchpoint, *touchpoint.match):
-            own = name_words(name.split("[", 1)[0])
-            if own and own <= words:
-                best.append((len(own), touchpoint, name))
+    best = [k for k in known if k.words <= words]
     if not best:
         return None
-    longest = max(size for size, _, _ in best)
+    longest = max(len(k.words) for k in best)
     chosen: dict[str, tuple[Touchpoint, str]] = {}
-    for size, touchpoint, name in best:  # a touchpoint's key before its patterns
-        if size == longest:
-            chosen.setdefault(touchpoint.touchpoint, (touchpoint, name))
+    for k in best:  # a touchpoint's key before its patterns
+        if len(k.words) == longest:
+            chosen.setdefault(k.touchpoint.touchpoint, (k.touchpoint, k.name))
     return next(iter(chosen.values())) if len(chosen) == 1 else None
 
 
-def _before(
-    events: ir.Table, unmapped: Sequence[str], named: Mapping[str, str], config: Config
-) -> ir.Table:
-    """Per unmapped event and stage: how often it comes after an event of that stage in its
-    session (the latest staged event before it), ``before`` NULL where none does. ``named``:
-    the stages of events the name reading placed (a cart named like the catalog's is in its
-    stage for what follows it)."""
+def _before(events: ir.Table, named: Mapping[str, str], config: Config) -> ir.Table:
+    """Per unmapped event no name placed and per stage: how often it comes after an event of
+    that stage in its session (the latest staged event before it), ``before`` NULL where none
+    does. ``named``: the stages of events the name reading placed (a cart named like the
+    catalog's is in its stage for what follows it)."""
     rank = {key: i + 1 for i, key in enumerate(config.stage_keys)}
     events = events.filter(events.session_id.notnull())
+    if named:
+        placed = pd.DataFrame({"_named": list(named), "_named_stage": list(named.values())})
+        lookup = ibis.memtable(placed)
+        events = events.left_join(lookup, events.event == lookup._named).drop("_named")
+        stage = events.stage.coalesce(events._named_stage)
+    else:
+        events = events.mutate(_named_stage=ibis.null("string"))
+        stage = events.stage
     order = text_order(events)
-    stage = events.stage.coalesce(events.event.substitute(dict(named))) if named else events.stage
     staged = stage.substitute(rank, else_=0).cast("int64")
     # The latest staged event so far: its place in the session and its stage, packed so that a
     # running maximum finds it.
@@ -133,7 +188,7 @@ def _before(
     earlier = ibis.window(group_by=events.session_id, order_by=order, rows=(None, -1))
     rows = events.mutate(_mark=mark)
     rows = rows.mutate(_latest=rows._mark.max().over(earlier))
-    rows = rows.filter(rows.event.isin(list(unmapped)), rows.touchpoint.isnull())
+    rows = rows.filter(rows.touchpoint.isnull(), rows._named_stage.isnull())
     rows = rows.mutate(before=(rows._latest % 64).cast("int64"))
     return rows.group_by(["event", "before"]).aggregate(times=rows.count())
 
@@ -155,63 +210,100 @@ def suggest_catalog(events: ir.Table, config: Config) -> CatalogSuggestions:
     >>> rows[["touchpoint", "stage", "events"]].values.tolist()
     [['chat', 'delight', 'support_chat'], ['home', 'awareness', 'home']]
     """
-    volume = _volume(events.filter(events.touchpoint.isnull()))
-    errors = list(config.error_patterns)
-    volume = volume[
-        volume["event"].notna()
-        & ~volume["event"].map(lambda e: any(fnmatch.fnmatchcase(e, p) for p in errors))
-    ]
-    named = {e: _by_name(e, config.touchpoints) for e in volume["event"]}
-    rest = [e for e, found in named.items() if found is None]
+    counts = _counts(events.filter(events.touchpoint.isnull()), config)
+    entries = _entries(counts)
+    known = _known_names(config.touchpoints)
+    named = {entry: _by_name(entry, known) for entry in entries.index}
     stages = {e: found[0].stage for e, found in named.items() if found is not None}
-    placed = _before(events, rest, stages, config).execute() if rest else pd.DataFrame()
+    by_event = counts.drop_duplicates("event").set_index("event")["entry"]
+    event_stages = {str(e): stages[entry] for e, entry in by_event.items() if entry in stages}
+    placed = _placed(events, event_stages, by_event, config, len(stages) < len(named))
     rows: dict[str, dict[str, Any]] = {}
-    for event, count, channel in volume[["event", "volume", "channel"]].itertuples(index=False):
-        found = named[event]
+    for entry, volume, channel, names in entries.itertuples():
+        label = entry if names == 1 else f"{entry} ({names:,} names)"
+        found = named[entry]
         if found is not None:
             touchpoint, name = found
             row = rows.setdefault(touchpoint.touchpoint, _catalogued(touchpoint))
-            row["why"].append(f"{event}: named like {name!r}")
+            row["why"].append(f"{label}: named like {name!r}")
         else:
-            stage, why = _stage(placed, event, config)
-            row = rows.setdefault(event, _new(event, stage, channel))
+            stage, why = _stage(placed.get(entry), label, config)
+            row = rows.setdefault(entry, _new(entry, stage, channel))
             row["why"].append(why)
-        row["match"].append(event)
-        row["events"].append(event)
-        row["volume"] += int(count)
+        row["match"].append(entry)
+        row["events"].append(label)
+        row["volume"] += int(volume)
+        row["names"] += int(names)
     frame = pd.DataFrame(
         [
             {
                 **{c: row[c] for c in COLUMNS if c != "match"},
                 "match": "|".join(dict.fromkeys(row["match"])),
                 "events": "|".join(row["events"]),
+                "names": row["names"],
                 "volume": row["volume"],
                 "why": "; ".join(row["why"]),
             }
             for row in rows.values()
         ],
-        columns=[*COLUMNS, "events", "volume", "why"],
+        columns=[*COLUMNS, "events", "names", "volume", "why"],
     )
     order = frame.sort_values(["volume", "touchpoint"], ascending=[False, True])
     return CatalogSuggestions(order.reset_index(drop=True))
 
 
-def _volume(orphans: ir.Table) -> pd.DataFrame:
-    """Per event: its ``volume`` and the ``channel`` its events name most often (the first in
-    name order among equals; none where none names one). Counted per event and channel in the
-    engine (a handful of rows), chosen here: not every engine has a mode aggregate."""
+def _counts(orphans: ir.Table, config: Config) -> pd.DataFrame:
+    """Events per unmapped ``event`` name and ``channel`` (counted in the engine), without
+    error events, with the ``entry`` (catalog ``match``) each name is suggested as: the name,
+    or the pattern of its family (:func:`name_family`) where ``FAMILY_MIN`` names share it."""
     counts = orphans.group_by(["event", "channel"]).aggregate(n=orphans.count()).execute()
-    volume = counts.groupby("event", as_index=False)["n"].sum().rename(columns={"n": "volume"})
-    named = counts[counts["channel"].notna()].sort_values(
-        ["event", "n", "channel"], ascending=[True, False, True]
+    counts = counts[counts["event"].notna()]
+    errors = [fnmatch.translate(p) for p in config.error_patterns]
+    if errors:
+        error = re.compile("|".join(f"(?:{e})" for e in errors))
+        counts = counts[~counts["event"].map(lambda e: error.match(e) is not None)]
+    names = pd.Series(counts["event"].unique())
+    families = names.map(name_family)
+    sizes = families.map(families.value_counts())
+    grouped = families.where(families.notna() & (sizes >= FAMILY_MIN), names)
+    entry = dict(zip(names, grouped, strict=True))
+    return counts.assign(entry=counts["event"].map(entry))
+
+
+def _entries(counts: pd.DataFrame) -> pd.DataFrame:
+    """Per entry: its ``volume``, the ``channel`` its events name most often (the first in name
+    order among equals; none where none names one) and how many event ``names`` it takes."""
+    volume = counts.groupby("entry")["n"].sum().rename("volume")
+    names = counts.groupby("entry")["event"].nunique().rename("names")
+    by_channel = counts[counts["channel"].notna()].groupby(["entry", "channel"], as_index=False)
+    channels = by_channel.agg(n=("n", "sum")).sort_values(
+        ["entry", "n", "channel"], ascending=[True, False, True]
     )
-    top = named.drop_duplicates("event")[["event", "channel"]]
-    return volume.merge(top, on="event", how="left")
+    channel = channels.drop_duplicates("entry").set_index("entry")["channel"]
+    entries = pd.concat([volume, channel.reindex(volume.index), names], axis=1)
+    return entries.sort_values(by="volume", ascending=False, kind="stable")
+
+
+def _placed(
+    events: ir.Table,
+    event_stages: Mapping[str, str],
+    by_event: pd.Series,
+    config: Config,
+    needed: bool,
+) -> dict[str, pd.DataFrame]:
+    """Per entry no name placed: its sessions' ``before`` stages and their ``times``."""
+    if not needed:
+        return {}
+    placed = _before(events, event_stages, config).execute()
+    placed = placed.assign(entry=placed["event"].map(by_event)).dropna(subset=["entry"])
+    summed = placed.groupby(["entry", "before"], dropna=False, as_index=False)["times"].sum()
+    return {str(entry): rows for entry, rows in summed.groupby("entry")}
 
 
 def _catalogued(touchpoint: Touchpoint) -> dict[str, Any]:
     fields = {c: getattr(touchpoint, c) for c in COLUMNS if c != "match"}
-    return {**fields, "match": list(touchpoint.match), "events": [], "volume": 0, "why": []}
+    fresh: dict[str, Any] = {"events": [], "names": 0, "volume": 0, "why": []}
+    return {**fields, "match": list(touchpoint.match), **fresh}
 
 
 def _new(event: str, stage: str, channel: Any) -> dict[str, Any]:
@@ -220,19 +312,18 @@ def _new(event: str, stage: str, channel: Any) -> dict[str, Any]:
     return _catalogued(Touchpoint(event, (), stage, known))
 
 
-def _stage(placed: pd.DataFrame, event: str, config: Config) -> tuple[str, str]:
-    """The stage the event's sessions put it in (see the module's docstring), and why."""
+def _stage(mine: pd.DataFrame | None, label: str, config: Config) -> tuple[str, str]:
+    """The stage an entry's sessions put it in (see the module's docstring), and why."""
     first = config.stage_keys[0]
-    mine = placed[placed["event"] == event] if not placed.empty else placed
-    total = int(mine["times"].sum()) if not mine.empty else 0
-    if total == 0:
-        return first, f"{event}: no session places it; the first stage"
+    total = int(mine["times"].sum()) if mine is not None else 0
+    if mine is None or total == 0:
+        return first, f"{label}: no session places it; the first stage"
     after = mine[mine["before"].notna() & (mine["before"] > 0)]
     alone = total - int(after["times"].sum())
     if after.empty or alone * 2 >= total:
         share = alone / total
-        return first, f"{event}: nothing staged before it in {share:.0%} of its sessions"
+        return first, f"{label}: nothing staged before it in {share:.0%} of its sessions"
     top = after.sort_values(["times", "before"], ascending=[False, True]).iloc[0]
     stage = config.stage_keys[int(top["before"]) - 1]
     share = int(top["times"]) / total
-    return stage, f"{event}: after {stage} events in {share:.0%} of its sessions"
+    return stage, f"{label}: after {stage} events in {share:.0%} of its sessions"

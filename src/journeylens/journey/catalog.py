@@ -3,14 +3,17 @@
 A match entry is an event name, a glob pattern of names (``checkout_*``), or either followed by
 property conditions in the funnel steps' filter syntax (``$pageview[$current_url~*/pricing*]``),
 for tools that send one event name for many touchpoints. Names are matched on the *distinct*
-event names (a small set), never per event: the resulting name → touchpoint table is joined onto
-the events in the engine. Entries with conditions become one ``CASE`` over the events, also in the
-engine, and win over names: they are the more specific.
+event names (a few, or hundreds of thousands where names carry ids), never per event: the
+resulting name → touchpoint table is joined onto the events in the engine. Entries with
+conditions become one ``CASE`` over the events, also in the engine, and win over names: they are
+the more specific.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -82,12 +85,49 @@ def conditional_matches(touchpoints: Sequence[Touchpoint]) -> list[ConditionalMa
     return found
 
 
-def match_event(name: str, touchpoints: Sequence[Touchpoint]) -> Touchpoint | None:
-    """The touchpoint an event name belongs to.
+class NameMatcher:
+    """Which touchpoint an event name belongs to, by the catalog's names and patterns.
 
     An exact name beats a pattern; among patterns the first in catalog order wins, so a catalog
     reads top to bottom like a routing table. Entries with property conditions are not matched
-    here (see :class:`ConditionalMatch`).
+    here (see :class:`ConditionalMatch`). Built once per catalog: a dictionary of the exact
+    names, and the patterns as one regular expression whose alternatives are tried in catalog
+    order (a web shop's event names — one per product page — number in the hundreds of
+    thousands; each is matched in microseconds).
+    """
+
+    def __init__(self, touchpoints: Sequence[Touchpoint]) -> None:
+        self.exact: dict[str, Touchpoint] = {}
+        self.by_pattern: list[Touchpoint] = []
+        alternatives = []
+        for tp in touchpoints:
+            for entry in tp.match:
+                if not is_pattern(entry):
+                    self.exact.setdefault(entry, tp)
+        for tp in touchpoints:
+            for entry in tp.match:
+                if is_pattern(entry) and not has_conditions(entry):
+                    # ``fnmatch.translate`` has no capturing group of its own: the number of
+                    # the group that matched names the entry.
+                    alternatives.append(f"({fnmatch.translate(entry)})")
+                    self.by_pattern.append(tp)
+        self.patterns = re.compile("|".join(alternatives)) if alternatives else None
+
+    def __call__(self, name: str) -> Touchpoint | None:
+        found = self.exact.get(name)
+        if found is not None or self.patterns is None:
+            return found
+        matched = self.patterns.match(name)
+        return None if matched is None else self.by_pattern[(matched.lastindex or 1) - 1]
+
+
+@functools.lru_cache(maxsize=8)
+def _matcher(touchpoints: tuple[Touchpoint, ...]) -> NameMatcher:
+    return NameMatcher(touchpoints)
+
+
+def match_event(name: str, touchpoints: Sequence[Touchpoint]) -> Touchpoint | None:
+    """The touchpoint an event name belongs to (see :class:`NameMatcher`).
 
     >>> from journeylens.config import Touchpoint
     >>> cat = [Touchpoint("checkout", ("checkout_*",), "decision"),
@@ -97,21 +137,15 @@ def match_event(name: str, touchpoints: Sequence[Touchpoint]) -> Touchpoint | No
     >>> match_event("checkout_start", cat).touchpoint
     'checkout'
     """
-    for tp in touchpoints:
-        if any(m == name for m in tp.match if not is_pattern(m)):
-            return tp
-    for tp in touchpoints:
-        patterns = (m for m in tp.match if is_pattern(m) and not has_conditions(m))
-        if any(fnmatch.fnmatchcase(name, m) for m in patterns):
-            return tp
-    return None
+    return _matcher(tuple(touchpoints))(name)
 
 
 def mapping_table(event_names: Iterable[str], touchpoints: Sequence[Touchpoint]) -> pa.Table:
     """The name → (touchpoint, stage, channel) table for the given distinct event names."""
+    match = _matcher(tuple(touchpoints))
     rows: dict[str, list[str | None]] = {f.name: [] for f in MAPPING_SCHEMA}
     for name in event_names:
-        tp = match_event(name, touchpoints)
+        tp = match(name)
         if tp is None:
             continue
         rows["event"].append(name)
