@@ -326,13 +326,12 @@ def touchpoints(
     if fmt == "table":
         if not report.unmapped.empty:
             unmapped = report.unmapped
-            print_frame(unmapped.head(UNMAPPED_SHOWN), "Events no touchpoint maps")
+            print_frame(unmapped, "Events no touchpoint maps", rows=UNMAPPED_SHOWN)
             if len(unmapped) > UNMAPPED_SHOWN:
-                rest = unmapped.iloc[UNMAPPED_SHOWN:]
+                rest = int(unmapped["events"].iloc[UNMAPPED_SHOWN:].sum())
                 typer.echo(
-                    f"... and {len(rest):,} more event names ({int(rest['events'].sum()):,} "
-                    "events); --format json or csv lists them all, and --suggest proposes "
-                    "catalog rows for them."
+                    f"Those other names hold {rest:,} events; --suggest proposes catalog rows "
+                    "for every unmapped event."
                 )
         if report.stages_without_touchpoints:
             typer.echo(f"Stages with no touchpoint: {', '.join(report.stages_without_touchpoints)}")

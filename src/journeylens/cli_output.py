@@ -9,6 +9,10 @@ from typing import Any
 import pandas as pd
 
 FORMATS = ("table", "json", "csv")
+# Rows a table shows, the first (results come most important first); JSON and CSV carry all. An
+# event-level transition graph of a shop with a page per product has 800k rows, which a
+# terminal table took minutes to draw.
+TABLE_ROWS = 100
 
 
 def emit(result: Any, fmt: str, title: str | None = None) -> None:
@@ -22,11 +26,13 @@ def emit(result: Any, fmt: str, title: str | None = None) -> None:
         print_frame(display() if display else result.to_frame(), title)
 
 
-def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
+def print_frame(frame: pd.DataFrame, title: str | None = None, rows: int = TABLE_ROWS) -> None:
+    """``frame`` as a table of its first ``rows`` rows, and a line counting the rest."""
     from rich.console import Console
     from rich.table import Table
 
-    frame = readable(frame)
+    more = len(frame) - rows
+    frame = readable(frame.head(rows))
     table = Table(title=title, show_lines=False)
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
@@ -37,6 +43,10 @@ def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
     if not console.is_terminal:
         console = Console(soft_wrap=False, width=max(console.width, 200))
     console.print(table, markup=False)
+    if more > 0:
+        console.print(
+            f"... and {more:,} more rows; --format json or csv lists them all.", markup=False
+        )
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -454,12 +454,19 @@ def test_attribution_to_an_unknown_goal_is_an_error_with_a_suggestion(demo_ws):
     assert "Unknown event 'purchse' as the goal. Did you mean 'purchase'?" in result.stderr
 
 
-def test_touchpoints_shows_the_busiest_unmapped_events_and_counts_the_rest(tmp_path):
-    rows = "".join(f"2026-01-01T10:{i:02d}:00Z,page_{i},u1\n" for i in range(40))
+def test_tables_show_the_first_rows_and_count_the_rest(tmp_path):
+    # 130 pages in a row: 130 unmapped event names, 129 moves between them.
+    rows = "".join(f"2026-01-01T{i // 60:02d}:{i % 60:02d}:00Z,page_{i},u1\n" for i in range(130))
     ws, data = workspace_with_file(tmp_path, "pages.csv", "ts,event,user_id\n" + rows)
     run("import", str(data), workspace=ws)
     table = run("touchpoints", workspace=ws).stdout
     assert table.count("page_") == 25
-    assert "... and 15 more event names (15 events)" in table
+    assert "... and 105 more rows; --format json or csv lists them all." in table
+    assert "Those other names hold 105 events" in table
     report = json.loads(run("touchpoints", "--format", "json", workspace=ws).stdout)
-    assert len(report["unmapped_events"]) == 40
+    assert len(report["unmapped_events"]) == 130
+    graph = run("paths", "--level", "event", workspace=ws).stdout
+    assert graph.count("page_") == 200
+    assert "... and 29 more rows" in graph
+    edges = json.loads(run("paths", "--level", "event", "--format", "json", workspace=ws).stdout)
+    assert len(edges) == 129
