@@ -459,7 +459,8 @@ def funnel(
         list[str],
         typer.Argument(
             help="Steps in order: event:NAME, touchpoint:NAME, stage:NAME, optionally with "
-            "filters like event:purchase[revenue>100]; a bare name is an event."
+            "filters like event:purchase[revenue>100]; a bare name is an event; a NAME with * "
+            "or ? is a glob (event:page_view:/product/*) unless quoted."
         ),
     ],
     workspace: WorkspaceOpt = None,

@@ -105,6 +105,26 @@ def test_ordered_funnel_counts_conversion_and_drop_off(events: Events) -> None:
     assert (frame["ci_low"][1], frame["ci_high"][1]) == pytest.approx((low, high))
 
 
+def test_an_unquoted_name_with_a_wildcard_is_a_glob_and_a_quoted_one_is_exact(
+    events: Events,
+) -> None:
+    # A page per product: any product page is the step. ann views two, bob one, cy none (a
+    # product listing is no product page); a quoted '*' is the name itself, which no one has.
+    t = events(
+        {
+            "ann": [("page:/product/7", "2026-01-01"), ("page:/product/9", "+1m"), ("buy", "+1h")],
+            "bob": [("page:/product/12", "2026-01-01"), ("page:/products", "+1m")],
+            "cy": [("page:/products", "2026-01-01"), ("buy", "+1h")],
+        }
+    )
+    glob = run_funnel(t, FunnelSpec(steps=["event:page:/product/*", "buy"]))
+    assert people(glob) == [2, 1]
+    assert people(run_funnel(t, FunnelSpec(steps=["event:page:/product/?", "buy"]))) == [1, 1]
+    assert people(run_funnel(t, FunnelSpec(steps=['"page:/product/*"', "buy"]))) == [0, 0]
+    assert step_matches(parse_step("event:page:/product/*"), {"event": "page:/product/7"})
+    assert not step_matches(parse_step('"page:/product/*"'), {"event": "page:/product/7"})
+
+
 def test_to_dict_has_the_documented_shape(events: Events) -> None:
     spec = FunnelSpec(steps=["landing", "signup"])
     shape = run_funnel(events(SHOP), spec).to_dict()

@@ -70,7 +70,14 @@ def _arrow(rows: list[tuple]) -> tuple[pa.Table, list]:
 spec_args = st.fixed_dictionaries(
     {
         "steps": st.sampled_from(
-            [["a", "b"], ["a", "b", "c"], ["a", "b", "a", "c"], ["a", "[level>=5]", "c"], ["a"]]
+            [
+                ["a", "b"],
+                ["a", "b", "c"],
+                ["a", "b", "a", "c"],
+                ["a", "[level>=5]", "c"],
+                ["a"],
+                ["a", "*", "c"],  # a glob: any event
+            ]
         ),
         "within": st.sampled_from(["5m", "10m", "30m"]),
         "order": st.sampled_from(["ordered", "strict", "any"]),

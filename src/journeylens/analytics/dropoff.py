@@ -54,7 +54,7 @@ def route_free(step: Step) -> Step:
     """
     if step.name is None or not step.filters:
         return step
-    return Step(text=f"{step.kind}:{step.name}", kind=step.kind, name=step.name)
+    return Step(f"{step.kind}:{step.name}", step.kind, step.name, pattern=step.pattern)
 
 
 @dataclass(frozen=True)

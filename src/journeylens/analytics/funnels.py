@@ -1027,11 +1027,12 @@ class ConversionDriversResult(Result):
 
 
 def _features(events: ir.Table, spec: FunnelSpec) -> ir.Table:
-    names = {s.name for s in spec.parsed_steps if s.kind == "event" and s.name}
+    named = [s for s in spec.parsed_steps if s.kind == "event" and s.name]
+    steps = any_step_predicate(named, events) if named else None  # by name, not filters
     parts = [
-        events.filter(
-            events.event.notnull(), ~events.event.isin(sorted(names)) if names else True
-        ).select(*spec.unit_columns, "ts", kind=ibis.literal("event"), value=events.event)
+        events.filter(events.event.notnull(), ~steps if steps is not None else True).select(
+            *spec.unit_columns, "ts", kind=ibis.literal("event"), value=events.event
+        )
     ]
     for column in DRIVER_COLUMNS:
         parts.append(

@@ -3,7 +3,8 @@ Python with the same rules.
 
 A step is ``[kind:]name[filter]...`` where ``kind`` is ``event`` (the default), ``touchpoint`` or
 ``stage``, and each ``[key op value]`` filter compares a canonical column or a JSON property of the
-event. A step may be filters alone (``[plan=pro]``: any event with that property).
+event. A name with ``*`` or ``?`` is a glob (``page_view:/product/*``), unless it is in quotes. A
+step may be filters alone (``[plan=pro]``: any event with that property).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "=": operator.eq,
     "~": lambda value, pattern: re.search(glob_to_regex(pattern), value) is not None,
 }
+# Characters that make a step's unquoted name a glob: ``*`` any text, ``?`` one character.
+GLOB_CHARS = "*?"
 # The operators that take text: ``~`` matches a glob (``*pricing*``), as ``--where`` does.
 EQUALITY = frozenset({"=", "!=", "~"})
 
@@ -84,6 +87,7 @@ class Step:
     kind: str
     name: str | None
     filters: tuple[Filter, ...] = ()
+    pattern: bool = False  # ``name`` is a glob (see ``GLOB_CHARS``)
 
     @property
     def label(self) -> str:
@@ -253,6 +257,8 @@ def parse_step(text: str) -> Step:
     'event'
     >>> parse_step('touchpoint:"Home > Shop [beta]"[device=mobile]').name
     'Home > Shop [beta]'
+    >>> parse_step("event:page_view:/product/*").pattern, parse_step('"What?"').pattern
+    (True, False)
     """
     if not isinstance(text, str) or not text.strip():
         raise SpecError(f"Empty funnel step {text!r}: name an event, e.g. 'event:signup'.")
@@ -267,10 +273,12 @@ def parse_step(text: str) -> Step:
                 f" Known: {', '.join(repr(k) for k in KIND_COLUMNS)}; for an event whose name "
                 f"contains ':', write 'event:{clean}' or quote the name."
             )
-    name, filters = _quoted_name(rest, clean) or _parse_filters(rest, clean)
+    quoted = _quoted_name(rest, clean)
+    name, filters = quoted or _parse_filters(rest, clean)
     if not name and not filters:
         raise SpecError(f"Step {clean!r} names nothing: write e.g. 'event:signup' or '[plan=pro]'.")
-    return Step(text=clean, kind=kind, name=name or None, filters=filters)
+    pattern = quoted is None and any(ch in name for ch in GLOB_CHARS)
+    return Step(text=clean, kind=kind, name=name or None, filters=filters, pattern=pattern)
 
 
 def _quoted_name(rest: str, text: str) -> tuple[str, tuple[Filter, ...]] | None:
@@ -376,7 +384,7 @@ def step_predicate(step: Step, table: ir.Table) -> ir.BooleanValue:
     """
     parts: list[ir.BooleanValue] = []
     if step.name is not None:
-        parts.append(table[KIND_COLUMNS[step.kind]] == ibis.literal(step.name, "string"))
+        parts.append(_name_test(step, table))
     parts.extend(_filter_expr(table, item) for item in step.filters)
     predicate = parts[0]
     for part in parts[1:]:
@@ -384,19 +392,31 @@ def step_predicate(step: Step, table: ir.Table) -> ir.BooleanValue:
     return predicate.fill_null(False)
 
 
+def _name_test(step: Step, table: ir.Table) -> ir.BooleanValue:
+    column = table[KIND_COLUMNS[step.kind]]
+    if step.pattern:
+        return column.re_search(glob_to_regex(str(step.name)))
+    return column == ibis.literal(step.name, "string")
+
+
 def any_step_predicate(steps: Sequence[Step], table: ir.Table) -> ir.BooleanValue | None:
     """A cheap predicate every event matching one of ``steps`` satisfies (None when there is
     none: a step of filters alone can match any event).
 
     Names become one ``IN`` list per column, which the engine tests far faster than a chain of
-    equalities; the exact step predicates are then evaluated on the few rows that pass.
+    equalities (globs are tested each); the exact step predicates are then evaluated on the few
+    rows that pass.
     """
     names: dict[str, set[str]] = {}
+    tests: list[ir.BooleanValue] = []
     for step in steps:
         if step.name is None:
             return None
-        names.setdefault(KIND_COLUMNS[step.kind], set()).add(step.name)
-    tests = [table[column].isin(sorted(values)) for column, values in names.items()]
+        if step.pattern:
+            tests.append(_name_test(step, table))
+        else:
+            names.setdefault(KIND_COLUMNS[step.kind], set()).add(step.name)
+    tests += [table[column].isin(sorted(values)) for column, values in names.items()]
     if not tests:
         return None
     predicate = tests[0]
@@ -446,7 +466,7 @@ def step_matches(step: Step, row: Mapping[str, Any]) -> bool:
     >>> step_matches(parse_step("purchase[revenue>100]"), {"event": "purchase", "revenue": 120.0})
     True
     """
-    if step.name is not None and row.get(KIND_COLUMNS[step.kind]) != step.name:
+    if step.name is not None and not name_matches(step, row.get(KIND_COLUMNS[step.kind])):
         return False
     for item in step.filters:
         value = _row_value(row, item)
@@ -460,6 +480,15 @@ def step_matches(step: Step, row: Mapping[str, Any]) -> bool:
         if not OPERATORS[item.op](value, target):
             return False
     return True
+
+
+def name_matches(step: Step, value: str | None) -> bool:
+    """Whether a step's name (a glob where ``step.pattern``) matches ``value``, in Python."""
+    if value is None or step.name is None:
+        return False
+    if step.pattern:
+        return re.search(glob_to_regex(step.name), value) is not None
+    return value == step.name
 
 
 def row_key_text(row: Mapping[str, Any], key: str) -> str | None:
@@ -496,7 +525,10 @@ def check_step_names(events: ir.Table, texts: Sequence[str], role: str | None = 
         column = KIND_COLUMNS[step.kind]
         if column not in known:
             known[column] = distinct_values(events, column)
-        if step.name not in known[column]:
+        if step.pattern and not any(name_matches(step, value) for value in known[column]):
+            where = role or f"in step {number} ('{step.text}')"
+            raise SpecError(f"No {step.kind} in the data matches '{step.name}' {where}.")
+        if not step.pattern and step.name not in known[column]:
             where = role or f"in step {number} ('{step.text}')"
             raise SpecError(
                 f"Unknown {step.kind} '{step.name}' {where}."
