@@ -108,6 +108,49 @@ def test_removal_effects_are_never_negative_and_deterministic():
     pd.testing.assert_frame_equal(first, Chain.from_counts(counts).removal_effects())
 
 
+def _removed_one_by_one(chain: Chain) -> dict[str, tuple[float, float]]:
+    """Removal effects the long way: the chain solved again without each value's states."""
+
+    def solve(reward: np.ndarray, keep: np.ndarray) -> float:
+        q = chain.q[np.ix_(keep, keep)]
+        return float(np.linalg.solve(np.eye(int(keep.sum())) - q, reward[keep])[0])
+
+    parts = [set(state.split("\x1f")) for state in chain.states]
+    rewards = (chain.to_conversion, chain.to_conversion * chain.value)
+    every = np.ones(len(parts), bool)
+    base = [solve(r, every) for r in rewards]
+    effects = {}
+    for key in sorted(set().union(*parts[1:])):
+        keep = np.array([i == 0 or key not in p for i, p in enumerate(parts)])
+        effects[key] = tuple(1 - solve(r, keep) / b for r, b in zip(rewards, base, strict=True))
+    return effects
+
+
+@pytest.mark.parametrize("order_two", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_one_inversion_gives_the_removal_effects_of_solving_without_each_value(seed, order_two):
+    # Random chains over five values (order 2: states of one or two values, with loops).
+    rng = np.random.default_rng(seed)
+    values = list("abcde")
+    states = values + ([f"{a}\x1f{b}" for a in values for b in values] if order_two else [])
+    rows = [("(start)", s, int(rng.integers(1, 9)), 0.0) for s in rng.choice(values, 3)]
+    for state in states:
+        for target in rng.choice(states, 3):
+            rows.append((state, str(target), int(rng.integers(1, 9)), 0.0))
+        end = "(conversion)" if rng.random() < 0.6 else "(null)"
+        rows.append((state, end, int(rng.integers(1, 9)), float(rng.integers(5, 90))))
+    counts = pd.DataFrame(rows, columns=["from", "to", "count", "revenue"])
+    counts = counts.groupby(["from", "to"], as_index=False).sum()
+    chain = Chain.from_counts(counts)
+    reference = _removed_one_by_one(chain)
+    effects = chain.removal_effects().set_index("key")
+    for key, (effect, value_effect) in reference.items():
+        assert effects.loc[key, "removal_effect"] == pytest.approx(np.clip(effect, 0, 1))
+        assert effects.loc[key, "value_removal_effect"] == pytest.approx(
+            np.clip(value_effect, 0, 1)
+        )
+
+
 # --- ChannelAttribution as an oracle -------------------------------------------------------
 
 PEERS = Path(os.environ.get("JOURNEYLENS_PEERS_VENV", "/work/peers-venv"))

@@ -337,9 +337,10 @@ def _run_markov(
     try:
         chain = _markov.Chain.from_counts(counts)
     except ValueError as error:
+        lower = "a lower markov_order or " if spec.markov_order > 1 else ""
         raise SpecError(
             f"The Markov chain of order {spec.markov_order} has {error}, more than "
-            f"{_markov.MAX_STATES}: use a lower markov_order or a coarser level (channel)."
+            f"{_markov.MAX_STATES}: use {lower}a coarser level (channel)."
         ) from None
     effects = chain.removal_effects()
     frame = pd.DataFrame(
