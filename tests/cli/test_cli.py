@@ -202,6 +202,12 @@ def test_attribution_of_an_impression_log_by_channel(tmp_path):
     table = run(*args, "--level", "channel", workspace=ws).stdout
     assert "Attribution of revenue" in table
     assert "6.25" in table
+    # Incrementality is per touchpoint: asked by channel, a clear refusal, not a crash.
+    lift = run(
+        "attribution", "--model", "incrementality", "--level", "channel", workspace=ws, check=False
+    )
+    assert lift.returncode == 2
+    assert "Incrementality is measured per touchpoint" in lift.stderr
     us = tmp_path / "us.csv"
     us.write_text("cookie,time,interaction\nc3,12/13/2010 8:34,impression\n")
     flags = ("--map", "event=interaction")

@@ -22,7 +22,7 @@ from journeylens.analytics.incrementality import IncrementalitySpec, run_increme
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
 from journeylens.collect.columns import loose_name
-from journeylens.errors import did_you_mean
+from journeylens.errors import SpecError, did_you_mean
 from journeylens.journey.catalog import UNMAPPED_HINT
 from journeylens.journey.steps import distinct_values, json_value_number, with_revenue_from
 
@@ -53,6 +53,8 @@ class AttributionReport(Result):
 
     def display_frame(self) -> pd.DataFrame:
         """One row per value, a column of ``value`` per model, and the lift when present."""
+        if self.records.empty:
+            return pd.DataFrame(columns=[self.level])
         credit = self.records[self.records["model"] != "incrementality"]
         table = credit.pivot_table(index=self.level, columns="model", values=self.value, sort=False)
         lift = self.records[self.records["model"] == "incrementality"]
@@ -94,6 +96,11 @@ def run_attribution_report(
     the data when empty)."""
     wanted = list(models)
     everything = "all" in wanted
+    if "incrementality" in wanted and level != "touchpoint":
+        raise SpecError(
+            f"Incrementality is measured per touchpoint (who was exposed to it, against "
+            f"comparable people who were not), not per {level}: use --level touchpoint."
+        )
     credit = list(ALL_MODELS) if everything else [m for m in wanted if m != "incrementality"]
     frames = []
     parts: list[Result] = []
