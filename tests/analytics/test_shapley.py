@@ -156,3 +156,33 @@ def test_lattice_in_3_to_the_k_steps_agrees_with_coalition_by_coalition(monkeypa
     slow = shapley_values(frame)
     assert fast["conversions"].tolist() == pytest.approx(slow["conversions"].tolist())
     assert fast["revenue"].tolist() == pytest.approx(slow["revenue"].tolist())
+
+
+@pytest.mark.parametrize("listed_max", [12, 1])
+def test_past_62_players_each_coalition_lists_its_own_subsets(monkeypatch, listed_max):
+    # 40 independent pairs (80 players, masks wider than int64): each pair's credit is what
+    # the pair alone gets, as in a game of two; coalitions listing their subsets, or (over
+    # LISTED_MAX members) testing every observed one.
+    monkeypatch.setattr(_shapley, "LISTED_MAX", listed_max)
+    pair = pd.DataFrame(
+        {
+            "coalition": ["a", "a" + SEP + "b", "b"],
+            "journeys": [10, 10, 10],
+            "conversions": [2, 7, 1],
+            "revenue": [20.0, 70.0, 10.0],
+        }
+    )
+    alone = shapley_values(pair).set_index("key")
+    rows = [
+        pair.assign(
+            coalition=pair["coalition"].str.replace("a", f"a{i:02d}").str.replace("b", f"b{i:02d}")
+        )
+        for i in range(40)
+    ]
+    values = shapley_values(pd.concat(rows, ignore_index=True)).set_index("key")
+    assert len(values) == 80
+    for i in (0, 17, 39):
+        for player in ("a", "b"):
+            got = values.loc[f"{player}{i:02d}", ["conversions", "revenue"]].tolist()
+            assert got == pytest.approx(alone.loc[player, ["conversions", "revenue"]].tolist())
+    assert values["conversions"].sum() == pytest.approx(40 * 10)

@@ -1580,6 +1580,32 @@ def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
     assert "It may be" not in str(refused.value)  # the response id is taken, as the answer's
 
 
+def test_a_qualtrics_export_names_its_respondents_and_rejects_its_two_label_rows(ws, tmp_path):
+    # Qualtrics writes the question texts and its import ids as two rows under the header:
+    # they are no answers (rejected, with why); the answers are the recipients'.
+    text = (
+        "StartDate,RecordedDate,ResponseId,RecipientEmail,Q1,Q2\n"
+        "Start Date,Recorded Date,Response ID,Recipient Email,How likely...?,Why?\n"
+        '"{""ImportId"":""startDate""}","{""ImportId"":""recordedDate""}",'
+        '"{""ImportId"":""_recordId""}","{""ImportId"":""recipientEmail""}",'
+        '"{""ImportId"":""QID1""}","{""ImportId"":""QID2_TEXT""}"\n'
+        "2026-03-01 10:00:00,2026-03-01 10:02:12,R_1a,ann@example.com,9,Fast delivery\n"
+    )
+    summary = ws.import_files(
+        [write(tmp_path / "qualtrics.csv", text)],
+        kind="feedback",
+        mapping={"score": "Q1", "comment": "Q2"},
+        constants={"metric": "nps"},
+    )
+    assert (summary.stored, summary.rejected) == (1, 2)
+    answer = ws.feedback.execute().iloc[0]
+    assert (answer["feedback_id"], answer["person_id"], answer["score"]) == (
+        "R_1a",
+        "ann@example.com",
+        9.0,
+    )
+
+
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_a_flattened_export_s_properties_columns_are_the_properties(tmp_path, suffix):
     # PostHog's CSV export (and pandas' json_normalize) flattens properties into columns named

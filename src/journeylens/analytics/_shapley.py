@@ -23,7 +23,7 @@ taken in name order, so sums and the sampling never depend on the engine's row o
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from math import factorial
 
@@ -39,6 +39,10 @@ EXACT_MAX = 15
 WORD = 62  # players per int64 mask column
 TERNARY_MAX = 13  # all players at once in 3^k steps up to this many (13: 1.6M cells)
 LATTICE_MAX = 22  # sampled coalitions up to this size read their rates off the 2^k lattice
+# Past 62 players a coalition finds the observed coalitions inside it by listing its own subsets
+# (up to 2^12 look-ups) where it has this many members or fewer, instead of testing every
+# observed coalition with masks too wide for int64.
+LISTED_MAX = 12
 
 
 def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
@@ -96,7 +100,7 @@ def coalition_names(masks: pd.DataFrame, players: Sequence[str]) -> pd.DataFrame
     names = []
     for row in masks[words].itertuples(index=False):
         mask = sum(int(word) << (WORD * w) for w, word in enumerate(row))
-        names.append(SEP.join(p for i, p in enumerate(players) if mask >> i & 1))
+        names.append(SEP.join(players[i] for i in _members(mask)))
     frame = masks.drop(columns=words).assign(coalition=names)
     frame = frame[["coalition", "journeys", "conversions", "revenue"]]
     return frame.sort_values("coalition", ignore_index=True)
@@ -117,12 +121,42 @@ class _Game:
         )
         self.rates = counts / self.journeys[:, None]
 
-    def inside(self, rows: slice) -> np.ndarray:
-        """For each coalition in ``rows``, which observed coalitions lie inside it."""
-        return (self.masks[None, :] & ~self.masks[rows, None]) == 0
+        self.rows = {int(mask): row for row, mask in enumerate(self.masks)}
+
+    def insides(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Each coalition's row with the rows of the observed coalitions inside it: blocks of
+        rows at once while the masks are int64, else row by row (see ``LISTED_MAX``)."""
+        if self.masks.dtype != object:
+            block = max(1, (1 << 24) // len(self.masks))
+            for lo in range(0, len(self.masks), block):
+                inside = (self.masks[None, :] & ~self.masks[lo : lo + block, None]) == 0
+                yield from enumerate(inside, start=lo)
+            return
+        for row, mask in enumerate(self.masks):
+            if int(mask).bit_count() > LISTED_MAX:
+                yield row, np.flatnonzero((self.masks & ~mask) == 0)
+                continue
+            found, subset = [], int(mask)
+            while True:  # every subset of the mask, the empty one last
+                if (known := self.rows.get(subset)) is not None:
+                    found.append(known)
+                if not subset:
+                    break
+                subset = (subset - 1) & int(mask)
+            yield row, np.array(sorted(found), dtype=np.int64)
 
     def bits(self, mask: int) -> list[int]:
-        return [i for i in range(len(self.players)) if mask >> i & 1]
+        return _members(mask)
+
+
+def _members(mask: int) -> list[int]:
+    """The positions of the set bits of ``mask``, lowest first."""
+    found = []
+    while mask:
+        low = mask & -mask
+        found.append(low.bit_length() - 1)
+        mask ^= low
+    return found
 
 
 def _local_index(masks: np.ndarray, bits: list[int]) -> np.ndarray:
@@ -285,13 +319,10 @@ def shapley_values(coalitions: pd.DataFrame, samples: int = 1000, seed: int = 0)
         )
     total = np.zeros((len(game.players), 2))
     rng = np.random.default_rng(seed)
-    block = max(1, (1 << 24) // len(game.masks))
-    for lo in range(0, len(game.masks), block):
-        inside_block = game.inside(slice(lo, lo + block))
-        for row, inside in enumerate(inside_block, start=lo):
-            bits = game.bits(int(game.masks[row]))
-            if len(bits) <= EXACT_MAX:
-                total[bits] += _exact(game, row, inside)
-            else:
-                total[bits] += _sampled(game, row, inside, samples, rng)
+    for row, inside in game.insides():
+        bits = game.bits(int(game.masks[row]))
+        if len(bits) <= EXACT_MAX:
+            total[bits] += _exact(game, row, inside)
+        else:
+            total[bits] += _sampled(game, row, inside, samples, rng)
     return pd.DataFrame({"key": game.players, "conversions": total[:, 0], "revenue": total[:, 1]})

@@ -86,6 +86,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "customer_id",
         "email",
         "email_address",
+        "recipient_email",  # Qualtrics
     ),
     "event": ("event_name", "event_type", "name", "concept:name", "activity", "activity_name"),
     "feedback_id": ("feedbackId", "response_id", "responseId"),
