@@ -144,6 +144,7 @@ CASES: dict[str, Case] = {
     "funnel_dollar_and_dash_keys": funnel("landing_page_view", "purchase[cart.gift-wrap=yes]"),
     "funnel_by_dollar_key": funnel(*STEPS, by="$browser", by_step="last"),
     "funnel_glob_filter": funnel("landing_page_view[channel~s*]", "purchase[$browser~*ri]"),
+    "funnel_glob_names": funnel("landing_*", "*_view", "purch?se", exclude=["*_error"]),
     "funnel_by_channel": funnel(*STEPS, by="channel", top=3),
     "funnel_by_last_step": funnel(*STEPS, by="device", by_step="last"),
     "funnel_by_property": funnel(*STEPS, by="plan", by_step=2),
