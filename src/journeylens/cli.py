@@ -173,8 +173,9 @@ def import_(
         return
     data = summary.to_dict()
     typer.echo(
-        f"Read {data['rows']:,} rows: stored {data['stored']:,}, rejected {data['rejected']:,}, "
-        f"skipped {data['duplicates_in_files'] + data['already_stored']:,} duplicates "
+        f"Read {_count(data['rows'], 'row')}: stored {data['stored']:,}, rejected "
+        f"{data['rejected']:,}, skipped "
+        f"{_count(data['duplicates_in_files'] + data['already_stored'], 'duplicate')} "
         f"({data['seconds']} s)."
     )
     for reason, n in data["rejected_by_reason"].items():
@@ -185,6 +186,11 @@ def import_(
         typer.echo(f"  the unread times read with --ts-format {layouts}{pick}")
     if data["rejected"]:
         typer.echo("See them with: journeylens rejected")
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless one: ``1 row``, ``2,000 rows``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _warn_unmapped(events: Any, column: str = "stage", why: str = "") -> None:
