@@ -166,6 +166,7 @@ def import_(
         )
         if kind == "events" and summary.stored:
             _warn_unmapped(ws.events, "touchpoint", "stages, attribution and friction read it")
+            _warn_shared_ids(ws.events)
     if fmt == "json":
         import json
 
@@ -203,6 +204,21 @@ def _warn_unmapped(events: Any, column: str = "stage", why: str = "") -> None:
         _note(
             f"no event has a {column}{because}: the catalog maps none of these events. "
             f"{UNMAPPED_HINT}"
+        )
+
+
+def _warn_shared_ids(events: Any) -> None:
+    """On standard error: anonymous ids that are also user ids no row links them to."""
+    from journeylens.collect.identity import unlinked_shared_ids
+
+    n, examples = unlinked_shared_ids(events)
+    if n:
+        listed = ", ".join(repr(e) for e in examples)
+        _note(
+            f"{n:,} anonymous id{'s are' if n > 1 else ' is'} written as a user id ({listed}"
+            f"{', ...' if n > len(examples) else ''}) though no row links them: each is read as "
+            "that user. If the two id columns count separately (visitor 1, customer 1), prefix "
+            "one column's values in the file and import again into a new workspace."
         )
 
 

@@ -476,3 +476,14 @@ def test_tables_show_the_first_rows_and_count_the_rest(tmp_path):
     assert "... and 29 more rows" in graph
     edges = json.loads(run("paths", "--level", "event", "--format", "json", workspace=ws).stdout)
     assert len(edges) == 129
+
+
+def test_import_notes_anonymous_ids_that_read_as_unlinked_users(tmp_path):
+    ws, data = workspace_with_file(
+        tmp_path,
+        "counters.csv",
+        "ts,event,anonymous_id,user_id\n2026-01-01T10:00:00Z,page_view,1,\n"
+        "2026-01-02T09:00:00Z,login,7,1\n",
+    )
+    out = run("import", str(data), workspace=ws)
+    assert "1 anonymous id is written as a user id ('1') though no row links them" in out.stderr

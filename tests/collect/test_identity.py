@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import ibis
 import pandas as pd
 import pytest
 
+from journeylens.collect.identity import unlinked_shared_ids
 from journeylens.workspace import init_workspace
 
 # ts, event, type, anonymous_id, user_id
@@ -125,3 +127,24 @@ def test_duckdb_and_spark_store_the_same_events(imported):
     duck, spark = (imported(e)[0].drop(columns="received_at") for e in ("duckdb", "spark"))
     pd.testing.assert_frame_equal(duck, spark)
     assert imported("duckdb")[1] == imported("spark")[1]
+
+
+def test_anonymous_ids_written_as_unlinked_user_ids_are_found():
+    # Visitor 1 and customer 1 (separate counters) are read as one; 'u9' logs in as itself
+    # (PostHog's distinct_id once identified) and an alias names a previous user id: both
+    # fine. The rows of ROWS, with their aliases, have none.
+    columns = ["ts", "event", "type", "anonymous_id", "user_id"]
+    rows = [
+        ("2026-01-01 10:00", "page_view", "track", "1", None),
+        ("2026-01-02 09:00", "login", "track", "7", "1"),
+        ("2026-01-02 09:00", "page_view", "track", "2", None),
+        ("2026-01-03 09:00", "login", "track", "8", "2"),
+        ("2026-01-03 10:00", "login", "track", "u9", "u9"),
+        ("2026-01-03 11:00", "page_view", "track", "u9", None),
+        ("2026-01-03 12:00", "alias", "alias", "old", "new"),
+        ("2026-01-03 12:00", "login", "track", "d", "old"),
+    ]
+    frame = pd.DataFrame(rows, columns=columns).assign(ts=lambda f: pd.to_datetime(f.ts))
+    assert unlinked_shared_ids(ibis.memtable(frame)) == (2, ["1", "2"])
+    clean = pd.DataFrame([r[:5] for r in ROWS], columns=columns).replace("", None)
+    assert unlinked_shared_ids(ibis.memtable(clean.assign(ts=pd.to_datetime(clean.ts)))) == (0, [])

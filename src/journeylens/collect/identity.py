@@ -59,3 +59,26 @@ def with_person_id(events: ibis.Table, id_map: ibis.Table) -> ibis.Table:
     )
     person = ibis.coalesce(joined.u_person, joined.user_id, joined.a_person, joined.anonymous_id)
     return joined.mutate(person_id=person).drop("u_alias", "u_person", "a_alias", "a_person")
+
+
+def unlinked_shared_ids(events: ibis.Table, examples: int = 3) -> tuple[int, list[str]]:
+    """Anonymous ids written the same as a user id that no row links to that user: how many,
+    and the first few.
+
+    Ids are one namespace, so such an id is read as that user (see the module); where a file's
+    two id columns count separately (visitor ``1`` and customer ``1``), that merges strangers.
+    One query over the ids; the caller says so.
+    """
+    # An alias row's anonymous id is the previous id, often a user id: it links, it is no visitor.
+    anonymous = events.filter(_.anonymous_id.notnull(), _.type.isnull() | (_.type != "alias"))
+    linked = anonymous.filter(_.user_id.notnull() & (_.anonymous_id == _.user_id))
+    users = events.filter(_.user_id.notnull()).select(shared=_.user_id).distinct()
+    lone = anonymous.select(shared=_.anonymous_id).distinct()
+    lone = lone.semi_join(users, "shared").anti_join(
+        linked.select(shared=_.anonymous_id).distinct(), "shared"
+    )
+    n = int(lone.count().execute())
+    if not n:
+        return 0, []
+    listed = lone.order_by("shared").limit(examples).execute()["shared"].tolist()
+    return n, [str(value) for value in listed]
