@@ -256,7 +256,7 @@ def test_planted_abandonment_ranks_with_its_lost_purchases_and_sentence() -> Non
     assert top["lost_revenue"] == pytest.approx(1600.0)
     assert top["score"] == pytest.approx(16.0)
     assert top["explanation"] == (
-        "pay on mobile: 50% abandon vs 10% elsewhere; ~16 lost purchases in 30 days"
+        "pay on mobile: 50% abandon vs 10% elsewhere; ~16 lost purchases worth ~1,600 in 30 days"
     )
     assert len(result.to_dict()) == 1  # desktop is better, not worse: no row
 

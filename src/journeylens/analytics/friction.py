@@ -359,7 +359,9 @@ def explain(row: Any, spec: FrictionSpec) -> str:
         goal = spec.goal[0] if len(spec.goal) == 1 else "conversion"
         lost = round(row["lost_conversions"])
         plural = "" if lost == 1 else "s"
-        parts.append(f"~{lost:,} lost {goal}{plural} in {period_text(spec.period)}")
+        worth = row["lost_revenue"]
+        money = f" worth ~{worth:,.0f}" if pd.notna(worth) and worth >= 1 else ""
+        parts.append(f"~{lost:,} lost {goal}{plural}{money} in {period_text(spec.period)}")
     return f"{where}: {'; '.join(parts)}"
 
 
