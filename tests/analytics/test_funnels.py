@@ -448,6 +448,22 @@ def test_trend_by_day_of_entry(events: Events) -> None:
     assert [str(p.date()) for p in weekly.to_frame()["period"]] == ["2025-12-29"]  # a Monday
 
 
+def test_a_trend_counts_a_unit_in_every_period_it_entered(events: Events) -> None:
+    # A 1-day window. dan lands on Jan 1 and leaves, lands again on Jan 3 and signs up: Jan 1
+    # has him as an entrant who did not convert, Jan 3 as one who did (counted by his furthest
+    # attempt alone, Jan 1 would lose him and Jan 3 look better than it was). eve lands at
+    # 23:30 and signs up after midnight: her conversion is Jan 1's, the day she entered.
+    log = {
+        "dan": [("landing", "2026-01-01 10:00"), ("landing", "+2d"), ("signup", "+1h")],
+        "eve": [("landing", "2026-01-01 23:30"), ("signup", "+1h")],
+    }
+    spec = FunnelSpec(steps=["landing", "signup"], within="1d")
+    frame = run_funnel_trend(events(log), spec).to_frame()
+    assert [str(p.date()) for p in frame["period"]] == ["2026-01-01", "2026-01-03"]
+    assert frame["entrants"].tolist() == [2, 1]
+    assert frame["conversions"].tolist() == [1, 1]
+
+
 def test_conversion_drivers_odds_ratios(events: Events) -> None:
     log = {
         "ann": [("a", "2026-01-01 00:00"), ("help", "+1m"), ("b", "+1m")],

@@ -462,21 +462,24 @@ def _evaluate(a: ir.Table, spec: FunnelSpec) -> ir.Table:
 _REACH_RANK = 2**32
 
 
-def _furthest(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Each unit's attempt that gets furthest (the earliest entry among equals).
+def _furthest(evaluated: ir.Table, spec: FunnelSpec, within: Sequence[str] = ()) -> ir.Table:
+    """Each unit's attempt that gets furthest (the earliest entry among equals); per value of
+    the ``within`` columns too (a trend's period of entry).
 
     One aggregate and a semi-join on integers rather than a ranking window over the attempts.
     """
-    keys = _keys(evaluated, spec)
+    keys = [*_keys(evaluated, spec), *within]
     ranked = evaluated.mutate(rank_=evaluated.reach * _REACH_RANK - evaluated.e)
     best = ranked.group_by(keys).aggregate(best_=ranked.rank_.max()).view()
     on = [ranked[k] == best[k] for k in keys] + [ranked.rank_ == best.best_]
     return ranked.semi_join(best, on).drop("rank_")
 
 
-def _counted(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
-    counting_attempts = spec.count == "attempts"
-    chosen = (_attempt_sequence if counting_attempts else _furthest)(evaluated, spec)
+def _counted(evaluated: ir.Table, spec: FunnelSpec, within: Sequence[str] = ()) -> ir.Table:
+    if spec.count == "attempts":
+        chosen = _attempt_sequence(evaluated, spec)
+    else:
+        chosen = _furthest(evaluated, spec, within)
     return chosen.filter(~chosen.excluded)
 
 
@@ -576,14 +579,18 @@ def _step_position(counted: ir.Table, step: int) -> ir.IntegerValue:
     return ibis.ifelse(counted.reach >= step, position, ibis.null())
 
 
-def build_funnel_people(events: ir.Table, spec: FunnelSpec, ids: bool = True) -> ir.Table:
+def build_funnel_people(
+    events: ir.Table, spec: FunnelSpec, ids: bool = True, every: str | None = None
+) -> ir.Table:
     """One row per counted unit: the steps it reached and when (an expression, not executed).
 
     Columns: the unit columns (``person_id``, plus ``session_id`` for sessions, plus ``attempt``
     — the entry's position — for attempts), ``reach`` (steps reached), ``t0`` … ``t{n-1}`` (epoch
     seconds of reaching each step, null past ``reach``) and ``segment`` (the breakdown value or
     ``"other"``; null without ``by``). ``ids=False``: the unit is told by its key, which may be
-    the integer ``person_key`` instead of ``person_id`` (for counting).
+    the integer ``person_key`` instead of ``person_id`` (for counting). ``every`` (``day`` or
+    ``week``): one row per unit and ``period`` (epoch seconds of its start) in which the unit
+    entered, with its furthest attempt entering then.
 
     Examples
     --------
@@ -600,11 +607,15 @@ def build_funnel_people(events: ir.Table, spec: FunnelSpec, ids: bool = True) ->
     else:
         chains = _chains(rows, spec, _count_bits(events, rows, spec))
     evaluated = _evaluate(chains, spec)
-    counted = _segment(_counted(evaluated, spec), rows, spec)
+    within = []
+    if every is not None:
+        evaluated = evaluated.mutate(period=_period_start(evaluated.t0, every))
+        within = ["period"]
+    counted = _segment(_counted(evaluated, spec, within), rows, spec)
     times = [f"t{k}" for k in range(len(spec.steps))]
     extra = ["e"] if spec.count == "attempts" else []
     units = [*spec.unit_columns] if ids else _keys(counted, spec)
-    out = counted.select(*units, *extra, "reach", *times, "segment")
+    out = counted.select(*units, *extra, *within, "reach", *times, "segment")
     return out.rename({"attempt": "e"}) if extra else out
 
 
@@ -926,6 +937,13 @@ _WEEK_SHIFT = 3 * 86400
 DRIVER_COLUMNS = ("channel", "device", "interaction", "campaign", "source")
 
 
+def _period_start(seconds: ir.IntegerValue, every: str) -> ir.IntegerValue:
+    """Epoch seconds of the start of the UTC day or Monday week holding ``seconds``."""
+    size, shift = PERIODS[every], (_WEEK_SHIFT if every == "week" else 0)
+    shifted = seconds + shift
+    return shifted - shifted % size - shift
+
+
 @dataclass
 class FunnelTrendResult(Result):
     """Conversion (entry to last step) per entry period: ``period``, ``entrants``,
@@ -950,8 +968,11 @@ class FunnelTrendResult(Result):
 def run_funnel_trend(events: ir.Table, spec: FunnelSpec, every: str = "day") -> FunnelTrendResult:
     """Funnel conversion per period of entry (UTC day, or week starting Monday).
 
-    A unit belongs to the period of its counted attempt's step-1 event and converts when that
-    attempt reaches the last step.
+    A unit enters every period in which it has a step-1 event, and converts there when its
+    furthest attempt entering in that period reaches the last step (within the window, which
+    may end after the period), as PostHog's and Mixpanel's trends count. Counted by the
+    attempt that got furthest overall, later periods would hold the converters and the first
+    the rest. With ``count="attempts"`` each attempt is in the period of its own entry.
 
     Examples
     --------
@@ -967,14 +988,10 @@ def run_funnel_trend(events: ir.Table, spec: FunnelSpec, every: str = "day") -> 
     [1.0, 0.0]
     """
     _choice("every", every, tuple(PERIODS))
-    people = build_funnel_people(events, spec)
-    size, shift = PERIODS[every], (_WEEK_SHIFT if every == "week" else 0)
-    shifted = people.t0 + shift
-    start = shifted - shifted % size - shift
+    people = build_funnel_people(events, spec, every=every)
     done = people.reach == len(spec.steps)
     expr = (
-        people.mutate(period=start)
-        .group_by("period")
+        people.group_by("period")
         .aggregate(entrants=ibis._.count(), conversions=done.sum())
         .order_by("period")
     )
