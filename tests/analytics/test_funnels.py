@@ -462,6 +462,8 @@ def test_a_trend_counts_a_unit_in_every_period_it_entered(events: Events) -> Non
     assert [str(p.date()) for p in frame["period"]] == ["2026-01-01", "2026-01-03"]
     assert frame["entrants"].tolist() == [2, 1]
     assert frame["conversions"].tolist() == [1, 1]
+    # The data ends at dan's signup, Jan 3 11:00: Jan 1's entries had their day, Jan 3's not.
+    assert frame["complete"].tolist() == [True, False]
 
 
 def test_conversion_drivers_odds_ratios(events: Events) -> None:

@@ -22,6 +22,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from journeylens.analytics._friction_signals import in_range
 from journeylens.analytics.packing import Layout, pack, unpack
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.analytics.sequence import event_order, has_sequence_keys, sequence_columns
@@ -937,6 +938,15 @@ _WEEK_SHIFT = 3 * 86400
 DRIVER_COLUMNS = ("channel", "device", "interaction", "campaign", "source")
 
 
+def _last_closed_entry(events: ir.Table, spec: FunnelSpec) -> int | None:
+    """The latest entry (epoch seconds) whose window had closed by the end of the data (the last
+    event, or ``until``): entries after it may still convert. None without events."""
+    last = in_range(events, spec.since, spec.until).ts.max().execute()
+    if last is None or pd.isna(last):
+        return None
+    return int(pd.Timestamp(last).timestamp()) - spec.window
+
+
 def _period_start(seconds: ir.IntegerValue, every: str) -> ir.IntegerValue:
     """Epoch seconds of the start of the UTC day or Monday week holding ``seconds``."""
     size, shift = PERIODS[every], (_WEEK_SHIFT if every == "week" else 0)
@@ -973,6 +983,8 @@ def run_funnel_trend(events: ir.Table, spec: FunnelSpec, every: str = "day") -> 
     may end after the period), as PostHog's and Mixpanel's trends count. Counted by the
     attempt that got furthest overall, later periods would hold the converters and the first
     the rest. With ``count="attempts"`` each attempt is in the period of its own entry.
+    ``complete`` is False for a period with entries whose window had not closed by the end of
+    the data: its conversion may still rise.
 
     Examples
     --------
@@ -996,22 +1008,25 @@ def run_funnel_trend(events: ir.Table, spec: FunnelSpec, every: str = "day") -> 
         .order_by("period")
     )
     raw = expr.execute()
+    size = PERIODS[every]
+    closed = _last_closed_entry(events, spec)
     rows = []
     for record in raw.to_dict(orient="records"):
         n, x = int(record["entrants"]), int(record["conversions"])
         low, high = wilson(x, n)
-        period = pd.Timestamp(int(record["period"]), unit="s")
+        start = int(record["period"])
         rows.append(
             {
-                "period": period,
+                "period": pd.Timestamp(start, unit="s"),
                 "entrants": n,
                 "conversions": x,
                 "conversion": x / n,
                 "ci_low": low,
                 "ci_high": high,
+                "complete": closed is not None and start + size - 1 <= closed,
             }
         )
-    columns = ["period", "entrants", "conversions", "conversion", "ci_low", "ci_high"]
+    columns = ["period", "entrants", "conversions", "conversion", "ci_low", "ci_high", "complete"]
     frame = pd.DataFrame.from_records(rows, columns=columns)
     return FunnelTrendResult(spec, every, frame, (expr,))
 
