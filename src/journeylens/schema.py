@@ -110,6 +110,9 @@ TABLES: dict[str, ibis.Schema] = {
 # ``person_key`` numbers the people (see ``journey.rebuild``) and ``person_seq`` numbers each
 # person's events in ``SEQUENCE_ORDER`` from 1: integer keys for fast windows and joins.
 DERIVED_EVENT_COLUMNS = ("person_id", "session_id", "person_key", "person_seq")
+# What tells answers apart: a survey response (its id) holds one answer per metric and
+# dimension (an NPS and a CSAT score, a CSAT per aspect), so an id alone is no answer's.
+ANSWER_KEY = ("feedback_id", "metric", "dimension")
 # What orders a person's events: time, then as received (a file's rows in its order), then id.
 SEQUENCE_ORDER = ("ts", "received_at", "event_id")
 

@@ -1580,6 +1580,36 @@ def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
     assert "It may be" not in str(refused.value)  # the response id is taken, as the answer's
 
 
+def test_a_response_with_several_questions_is_an_answer_per_metric(ws, tmp_path):
+    # One survey response, two questions: imported once per metric, both answers are stored
+    # under the response's id; importing either again stores nothing. A later login of the
+    # visitor moves both answers to the user.
+    survey = write(
+        tmp_path / "survey.csv",
+        "ResponseId,RecordedDate,anonymous_id,NPS,CSAT\nR1,2026-03-01 10:00,d1,9,5\n",
+    )
+    for metric in ("NPS", "CSAT", "CSAT"):
+        ws.import_files(
+            [survey], "feedback", {"score": metric}, constants={"metric": metric.lower()}
+        )
+    visits = "".join(f"2026-03-01T09:0{i}:00Z,page_view,d1,\n" for i in range(4))
+    ws.import_files([write(tmp_path / "visits.csv", "ts,event,anonymous_id,user_id\n" + visits)])
+    ws.import_files(
+        [
+            write(
+                tmp_path / "login.csv",
+                "ts,event,anonymous_id,user_id\n2026-03-02T09:00:00Z,login,d1,u1\n",
+            )
+        ]
+    )
+    answers = ws.feedback.order_by("metric").execute()
+    assert answers[["feedback_id", "metric", "score"]].values.tolist() == [
+        ["R1", "csat", 5.0],
+        ["R1", "nps", 9.0],
+    ]
+    assert answers["person_id"].tolist() == ["u1", "u1"]
+
+
 def test_a_qualtrics_export_names_its_respondents_and_rejects_its_two_label_rows(ws, tmp_path):
     # Qualtrics writes the question texts and its import ids as two rows under the header:
     # they are no answers (rejected, with why); the answers are the recipients'.

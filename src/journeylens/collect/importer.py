@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -38,7 +39,7 @@ from journeylens.collect.validate import DERIVED_ID, BatchValidator, Limits, Sou
 from journeylens.collect.xes import XmlError
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
-from journeylens.schema import EVENTS, FEEDBACK, REJECTED, arrow_schema
+from journeylens.schema import ANSWER_KEY, EVENTS, FEEDBACK, REJECTED, arrow_schema
 from journeylens.store import Store
 
 TARGETS = {
@@ -138,7 +139,7 @@ def import_files(
     mapping = dict(mapping or {})
     constants = dict(constants or {})
     opened = open_files(paths, kind, mapping, encoding, scratch or store_dir(store), constants)
-    table, schema, id_col = TARGETS[kind]
+    table, schema, _ = TARGETS[kind]
     staging, rejected_staging = f"_staging_{table}", "_staging_rejected"
     summary = ImportSummary(kind, [str(p) for p in paths])
     limits = Limits.from_config(config, timezone, ts_format, decimal_comma)
@@ -185,7 +186,7 @@ def import_files(
         summary.rejected = sum(reasons.values())
         summary.rejected_by_reason = dict(reasons.most_common())
         summary.ts_format_hints = readable_with(validator.unread_times)
-        new = _dedupe(store, table, staging, id_col, summary)
+        new = _dedupe(store, kind, staging, summary)
         before = store.count(table)
         (finish or (lambda rows: store.write(table, rows)))(new)
         summary.stored = store.count(table) - before
@@ -421,10 +422,9 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _dedupe(
-    store: Store, table: str, staging: str, id_col: str, summary: ImportSummary
-) -> ibis.Table:
-    """The staged rows to store: the first per id, without ids already stored.
+def _dedupe(store: Store, kind: str, staging: str, summary: ImportSummary) -> ibis.Table:
+    """The staged rows to store: the first per key (:func:`row_key`), without keys already
+    stored.
 
     A row without an id has the hash of the row as its id, so identical rows share it; within
     one file they are told apart by their occurrence (the second copy's id is the hash of the
@@ -435,33 +435,44 @@ def _dedupe(
     Sets ``duplicates_in_files`` and, provisionally, ``already_stored`` to the unique staged
     rows (the caller subtracts what it stored).
     """
+    table, _, id_col = TARGETS[kind]
     staged = store.table(staging)
-    rows, ids, repeated = _id_counts(store, staged, id_col)
+    rows, ids, repeated = _id_counts(store, staged, kind)
     if repeated:  # a window (a sort of every staged row) only where rows without ids repeat
         staged = _occurrences_apart(staged, id_col)
-        rows, ids, _ = _id_counts(store, staged, id_col)
+        rows, ids, _ = _id_counts(store, staged, kind)
     summary.duplicates_in_files = rows - ids
     summary.already_stored = ids
     unique = staged
     if rows != ids:
-        first = ibis.row_number().over(group_by=staged[id_col], order_by=staged._order)
+        first = ibis.row_number().over(group_by=row_key(staged, kind), order_by=staged._order)
         unique = staged.mutate(_rank=first).filter(ibis._._rank == 0)
     existing = store.table(table)
     if store.count(table):  # into an empty table (a first import) every row is new
-        unique = unique.anti_join(existing, unique[id_col] == existing[id_col])
+        unique = unique.anti_join(existing, row_key(unique, kind) == row_key(existing, kind))
     return unique.select(*existing.columns)
 
 
-def _id_counts(store: Store, staged: ibis.Table, id_col: str) -> tuple[int, int, bool]:
-    """The staged rows, their distinct ids, and whether a derived id (a row without one)
+def row_key(table: ibis.Table, kind: str) -> ir.StringValue:
+    """What tells rows of ``kind`` apart: an event's id; an answer's id, metric and dimension
+    (``schema.ANSWER_KEY``: a survey response's id holds an answer per metric)."""
+    if kind == "events":
+        return table.event_id
+    first, *rest = (table[c].cast("string").fill_null("") for c in ANSWER_KEY)
+    return first.concat(*(part for column in rest for part in ("\x1f", column)))
+
+
+def _id_counts(store: Store, staged: ibis.Table, kind: str) -> tuple[int, int, bool]:
+    """The staged rows, their distinct keys, and whether a derived id (a row without one)
     repeats: one aggregate."""
     derived = staged[DERIVED_ID]
+    key = row_key(staged, kind)
     counts = store.execute(
         staged.aggregate(
             rows=staged.count(),
-            ids=staged[id_col].nunique(),
+            ids=key.nunique(),
             derived=staged.count(where=derived),
-            derived_ids=staged[id_col].nunique(where=derived),
+            derived_ids=key.nunique(where=derived),
         )
     )
     row = counts.iloc[0]

@@ -38,7 +38,7 @@ from journeylens.journey.enrich import (
     relinked_ids,
     touched_people,
 )
-from journeylens.schema import TABLES
+from journeylens.schema import ANSWER_KEY, TABLES
 from journeylens.store import Store
 
 # An append updates at most this many stored rows, and at most this share of them: beyond,
@@ -216,10 +216,10 @@ def _store_event_map(store: Store, config: Config, events: ibis.Table) -> None:
 def _update_feedback_people(store: Store, id_map: ibis.Table) -> None:
     """Answers whose person changed with the identity (an id linked since they were stored)."""
     feedback = store.table("feedback")
-    stored = feedback.select("feedback_id", "anonymous_id", "user_id", _was=feedback.person_id)
+    stored = feedback.select(*ANSWER_KEY, "anonymous_id", "user_id", _was=feedback.person_id)
     resolved = with_person_id(stored, id_map)
     moved = resolved.filter(~resolved.person_id.identical_to(resolved._was))
-    store.update("feedback", moved.select("feedback_id", "person_id"), "feedback_id")
+    store.update("feedback", moved.select(*ANSWER_KEY, "person_id"), ANSWER_KEY)
 
 
 def _with_incoming(store: Store, table: str, incoming: Mapping[str, ibis.Table]) -> ibis.Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -90,9 +91,9 @@ class Store(ABC):
             self.drop(name)
             self.rename(staging, name)
 
-    def update(self, name: str, changes: ibis.Table, key: str) -> None:
+    def update(self, name: str, changes: ibis.Table, key: str | Sequence[str]) -> None:
         """Set the other columns of ``changes`` on the rows of ``name`` with the same ``key``
-        (unique in both). Only where ``updates_in_place``."""
+        (a column or columns, nulls equal; unique in both). Only where ``updates_in_place``."""
         raise NotImplementedError(f"{self.engine} rewrites tables; it does not update rows")
 
     def transaction(self) -> AbstractContextManager[None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -152,12 +152,15 @@ class DuckDBStore(Store):
         finally:
             self.raw.execute("RESET preserve_insertion_order")
 
-    def update(self, name: str, changes: ibis.Table, key: str) -> None:
+    def update(self, name: str, changes: ibis.Table, key: str | Sequence[str]) -> None:
         # Table and column names are journeylens's own, never user input.
+        keys = [key] if isinstance(key, str) else list(key)
         self.materialize(CHANGES, changes)
         try:
-            sets = ", ".join(f'"{c}" = {CHANGES}."{c}"' for c in changes.columns if c != key)
-            match = f'"{name}"."{key}" = {CHANGES}."{key}"'
+            sets = ", ".join(f'"{c}" = {CHANGES}."{c}"' for c in changes.columns if c not in keys)
+            match = " AND ".join(
+                f'"{name}"."{k}" IS NOT DISTINCT FROM {CHANGES}."{k}"' for k in keys
+            )
             self.raw.execute(f'UPDATE "{name}" SET {sets} FROM {CHANGES} WHERE {match}')
         finally:
             self.drop(CHANGES)
