@@ -1580,6 +1580,24 @@ def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
     assert "It may be" not in str(refused.value)  # the response id is taken, as the answer's
 
 
+def test_a_score_exported_with_its_label_is_read(ws, tmp_path):
+    # Survey tools export an answer's label beside its number; a label alone, or a range, is
+    # no score.
+    survey = write(
+        tmp_path / "labels.csv",
+        "ResponseId,RecordedDate,Email,NPS\n"
+        "R1,2026-03-01 10:00,a@x.com,10 - Extremely likely\n"
+        "R2,2026-03-01 10:00,b@x.com,0 – Not at all likely\n"
+        "R3,2026-03-01 10:00,c@x.com,5 (Neutral)\n"
+        "R4,2026-03-01 10:00,d@x.com,Very likely\n"
+        "R5,2026-03-01 10:00,e@x.com,9-10\n",
+    )
+    summary = ws.import_files([survey], "feedback", {"score": "NPS"}, constants={"metric": "nps"})
+    assert (summary.stored, summary.rejected_by_reason) == (3, {"invalid_score": 2})
+    scores = ws.feedback.order_by("feedback_id").execute()["score"].tolist()
+    assert scores == [10.0, 0.0, 5.0]
+
+
 def test_a_response_with_several_questions_is_an_answer_per_metric(ws, tmp_path):
     # One survey response, two questions: imported once per metric, both answers are stored
     # under the response's id; importing either again stores nothing. A later login of the

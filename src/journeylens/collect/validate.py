@@ -449,12 +449,25 @@ def _unless_missing(text: str) -> str:
     return f"CASE WHEN {missing} THEN NULL ELSE {text} END"
 
 
-def _number(col: str, dtype: pa.DataType, decimal_comma: bool, money: bool = False) -> str:
+def _number(
+    col: str, dtype: pa.DataType, decimal_comma: bool, money: bool = False, labelled: bool = False
+) -> str:
     """SQL that reads ``col`` as a number (NULL when it cannot, or is NaN); see
-    :func:`_read_number`."""
+    :func:`_read_number`. ``labelled``: a number may come with its label after it, as survey
+    tools export answers (``10 - Extremely likely``, ``5 (Very satisfied)``)."""
     if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
         return f"nullif(CAST(b.{col} AS DOUBLE), 'NaN'::DOUBLE)"
-    return _read_number(_text(col), decimal_comma, money)
+    number = _read_number(_text(col), decimal_comma, money)
+    if not labelled:
+        return number
+    text = f"trim({_text(col)})"
+    label = f"TRY_CAST(regexp_extract({text}, '{_LABELLED}', 1) AS DOUBLE)"
+    # Only text that is no number pays for the pattern.
+    return f"coalesce({number}, CASE WHEN TRY_CAST({text} AS DOUBLE) IS NULL THEN {label} END)"
+
+
+# A number and its label after a dash, colon, equals sign or bracket: "10 - Extremely likely".
+_LABELLED = r"^([-+]?[0-9]+(\.[0-9]+)?)\s*[-–—:=(]\s*[^-–—0-9\s]"
 
 
 # A currency written beside an amount: an ISO code (USD 12.50, 12.50 SEK) or a symbol (€9.99,
@@ -724,7 +737,7 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         items += [
             f"lower({_text('metric')}) AS metric",
             f"{_given_number('score', types['score'])} AS score_text",
-            f"{_number('score', types['score'], comma)} AS score",
+            f"{_number('score', types['score'], comma, labelled=True)} AS score",
             f"{_given_number('sentiment', types['sentiment'])} AS sentiment_text",
             f"{_number('sentiment', types['sentiment'], comma)} AS sentiment",
         ]
