@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -2046,3 +2047,44 @@ def test_a_process_mining_csv_export_reads_case_activity_and_completion(ws, tmp_
     assert stored["person_id"].tolist() == ["173688", "173688"]
     assert str(stored["ts"].iloc[1]) == "2011-10-01 11:45:13.917000"
     assert json.loads(stored["properties"].iloc[1])["Start Timestamp"] == "2011/10/01 00:40:00.000"
+
+
+def test_a_zip_archive_of_gzipped_exports_imports_as_its_files(ws, tmp_path):
+    # Amplitude's export: a zip of gzipped JSON Lines files, one per hour, in a folder.
+    def hour(h: int) -> bytes:
+        rows = [
+            {
+                "uuid": f"e{h}{i}",
+                "event_type": "page_view",
+                "device_id": "d1",
+                "event_time": f"2026-01-01 1{h}:0{i}:00.000000",
+            }
+            for i in range(3)
+        ]
+        return gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode())
+
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as packed:
+        for h in (0, 1):
+            packed.writestr(f"123/123_2026-01-01_{h}#0.json.gz", hour(h))
+        packed.writestr("123/README", "not data")
+    assert ws.import_files([archive]).stored == 6
+    assert ws.import_files([archive]).stored == 0  # again: nothing twice
+    assert not [p for p in ws.path.iterdir() if "export.zip" in p.name]  # unpacked, removed
+
+
+def test_an_archive_that_would_unpack_outside_its_folder_or_is_no_zip_is_refused(ws, tmp_path):
+    sneaky = tmp_path / "sneaky.zip"
+    with zipfile.ZipFile(sneaky, "w") as packed:
+        packed.writestr("../outside.csv", "ts,event,user_id\n2026-01-01T10:00:00Z,x,u1\n")
+    with pytest.raises(ImportFileError, match="would be unpacked outside"):
+        ws.import_files([sneaky])
+    assert not (tmp_path / "outside.csv").exists()
+    with pytest.raises(ImportFileError, match="not a readable zip archive"):
+        ws.import_files([write(tmp_path / "broken.zip", "no zip")])
+    empty = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty, "w") as packed:
+        packed.writestr("notes.txt", "nothing")
+    with pytest.raises(ImportFileError, match="an archive without a file to import"):
+        ws.import_files([empty])
+    assert ws.status().to_dict()["events"] == 0

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from journeylens.collect.archives import remove_folders, unpack_archives
 from journeylens.collect.columns import (
     INPUT_COLUMNS,
     arrange,
@@ -138,7 +139,13 @@ def import_files(
     started = time.perf_counter()
     mapping = dict(mapping or {})
     constants = dict(constants or {})
-    opened = open_files(paths, kind, mapping, encoding, scratch or store_dir(store), constants)
+    folders: list[Path] = []  # where archives were unpacked: removed at the end
+    try:
+        files = unpack_archives(paths, scratch or store_dir(store), folders)
+        opened = open_files(files, kind, mapping, encoding, scratch or store_dir(store), constants)
+    except BaseException:
+        remove_folders(folders)
+        raise
     table, schema, _ = TARGETS[kind]
     staging, rejected_staging = f"_staging_{table}", "_staging_rejected"
     summary = ImportSummary(kind, [str(p) for p in paths])
@@ -198,6 +205,7 @@ def import_files(
         store.drop(rejected_staging)
         for reader, _ in opened:
             reader.close()
+        remove_folders(folders)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -133,7 +133,7 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
         if not found:
             raise ImportFileError(
                 f"{given}: a directory without a file to import (.csv, .tsv, .parquet, .jsonl, "
-                ".json, gzipped or not, .xlsx or .xes)."
+                ".json, gzipped or not, .xlsx, .xes, or a .zip of them)."
             )
         files.extend(found)
     return files
@@ -145,7 +145,7 @@ def _data_file(path: Path, root: Path) -> bool:
     suffix = _suffix(path)
     if suffix in FORMATS:
         return suffix != ".txt"
-    return path.name.lower().endswith(".gz")
+    return path.name.lower().endswith((".gz", ".zip"))  # a zip: see ``collect.archives``
 
 
 def _suffix(path: Path) -> str | None:
@@ -162,8 +162,8 @@ def detect_format(path: Path) -> str:
     if fmt is None:
         raise ImportFileError(
             f"{path}: unknown file type; use .csv, .tsv, .parquet, .jsonl (JSON Lines) or .json "
-            "(JSON Lines or one JSON array), .xes (an XES event log), gzipped or not, or .xlsx "
-            "(Excel)."
+            "(JSON Lines or one JSON array), .xes (an XES event log), gzipped or not, .xlsx "
+            "(Excel), or a .zip of them."
         )
     return fmt
 
