@@ -15,6 +15,7 @@ import ibis
 from journeylens.collect.identity import with_person_id
 from journeylens.collect.sessions import build_session_ids
 from journeylens.journey.catalog import ConditionalMatch, conditional_placement
+from journeylens.journey.traffic import tagged_channel
 from journeylens.schema import DERIVED_EVENT_COLUMNS, EVENTS, FEEDBACK
 
 DERIVED_KEYS = ("event_id", *DERIVED_EVENT_COLUMNS)  # the columns a rebuild keys by event
@@ -59,7 +60,8 @@ def place_events(
     ``mapping`` is the catalog's ``event → map_touchpoint, map_stage, map_channel`` table
     (see :func:`journeylens.journey.catalog.mapping_table`); ``conditional`` the catalog's
     entries with property conditions, which win over it. A catalog match overrides the row's
-    touchpoint and stage; a channel given on the row is kept, else the touchpoint's.
+    touchpoint and stage; a channel given on the row is kept, else the touchpoint's, else the
+    one its UTM tags name (:mod:`journeylens.journey.traffic`).
     """
     joined = events.left_join(mapping, events.event == mapping.event)
     placement = conditional_placement(joined, conditional)
@@ -74,7 +76,9 @@ def place_events(
     placed = joined.mutate(
         touchpoint=ibis.coalesce(joined.map_touchpoint, joined.touchpoint),
         stage=ibis.coalesce(joined.map_stage, joined.stage),
-        channel=ibis.coalesce(joined.channel, joined.map_channel),
+        channel=ibis.coalesce(
+            joined.channel, joined.map_channel, tagged_channel(joined.source, joined.medium)
+        ),
     )
     return placed.select(*EVENTS.names)
 

@@ -61,8 +61,9 @@ IDENTITY = "_identity"
 # What the stored placement was computed with (see ``_fingerprint``): an append needs the same.
 PLACEMENT = "_placement"
 # Raise when a release places rows differently: its first import rebuilds. 2: events at the
-# same time are in the order received (``received_at``), no longer by id alone.
-PLACEMENT_RULES = 2
+# same time are in the order received (``received_at``), no longer by id alone. 3: events
+# without a channel take the one their UTM tags name (``journey.traffic``).
+PLACEMENT_RULES = 3
 
 
 def rebuild(store: Store, config: Config, incoming: Mapping[str, ibis.Table] | None = None) -> None:
