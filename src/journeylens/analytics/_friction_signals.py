@@ -35,7 +35,7 @@ import ibis.expr.types as ir
 from journeylens.analytics.codes import COMBINED, Coded, code_columns, decode
 from journeylens.analytics.packing import pack, unpack
 from journeylens.analytics.sequence import event_order, has_sequence_keys
-from journeylens.journey.steps import glob_to_regex
+from journeylens.journey.steps import glob_test
 from journeylens.store.portable import bit_or, epoch_seconds
 
 NONE = "(none)"
@@ -81,25 +81,11 @@ class SignalRules:
     error_patterns: tuple[str, ...]
 
 
-def matches_glob(event: ir.StringValue, pattern: str) -> ir.BooleanValue:
-    """Whether an event name matches a glob: a substring, prefix, suffix or exact test where the
-    glob is one (ten times cheaper than a regular expression), else the regular expression."""
-    inner = pattern.strip("*")
-    if not inner or "*" in inner or "?" in pattern:
-        return event.re_search(glob_to_regex(pattern))
-    starts, ends = pattern.startswith("*"), pattern.endswith("*")
-    if starts and ends:
-        return event.contains(inner)
-    if ends:
-        return event.startswith(inner)
-    return event.endswith(inner) if starts else event == inner
-
-
 def is_error(event: ir.StringValue, patterns: Sequence[str]) -> ir.BooleanValue:
     """Whether an event name matches any of the error ``patterns`` (globs)."""
     if not patterns:
         return ibis.literal(False)
-    return ibis.or_(*(matches_glob(event, p) for p in patterns)).fill_null(False)
+    return ibis.or_(*(glob_test(event, p) for p in patterns)).fill_null(False)
 
 
 def in_range(

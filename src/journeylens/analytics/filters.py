@@ -16,7 +16,7 @@ from datetime import datetime
 import ibis
 
 from journeylens.errors import SpecError, did_you_mean
-from journeylens.journey.steps import glob_to_regex
+from journeylens.journey.steps import glob_test
 from journeylens.store.portable import KEY_PART, json_string
 
 # A column: a name, or names joined by dots (properties.KEY, properties.a.b).
@@ -56,7 +56,7 @@ class Condition:
             ">=": lambda c, v: c >= v,
             "<": lambda c, v: c < v,
             "<=": lambda c, v: c <= v,
-            "~": lambda c, v: c.cast("string").re_search(glob_to_regex(str(v))),
+            "~": lambda c, v: glob_test(c.cast("string"), str(v)),
         }
         return table.filter(ops[self.op](column, value))
 

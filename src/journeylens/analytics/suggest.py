@@ -26,7 +26,6 @@ before it. A row for a catalogued touchpoint carries all of that touchpoint's fi
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import plotly.graph_objects as go
 
+from journeylens.analytics._friction_signals import is_error
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.sequence import text_order
 from journeylens.config import Config, Touchpoint
@@ -256,12 +256,9 @@ def _counts(orphans: ir.Table, config: Config) -> pd.DataFrame:
     """Events per unmapped ``event`` name and ``channel`` (counted in the engine), without
     error events, with the ``entry`` (catalog ``match``) each name is suggested as: the name,
     or the pattern of its family (:func:`name_family`) where ``FAMILY_MIN`` names share it."""
-    counts = orphans.group_by(["event", "channel"]).aggregate(n=orphans.count()).execute()
-    counts = counts[counts["event"].notna()]
-    errors = [fnmatch.translate(p) for p in config.error_patterns]
-    if errors:
-        error = re.compile("|".join(f"(?:{e})" for e in errors))
-        counts = counts[~counts["event"].map(lambda e: error.match(e) is not None)]
+    named = orphans.filter(orphans.event.notnull())
+    named = named.filter(~is_error(named.event, config.error_patterns))
+    counts = named.group_by(["event", "channel"]).aggregate(n=named.count()).execute()
     names = pd.Series(counts["event"].unique())
     families = names.map(name_family)
     sizes = families.map(families.value_counts())

@@ -16,14 +16,8 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from journeylens.collect.readers import expand_paths
+from journeylens.collect.readers import expand_paths, is_archive
 from journeylens.errors import ImportFileError
-
-ARCHIVE_SUFFIX = ".zip"
-
-
-def is_archive(path: Path) -> bool:
-    return path.suffix.lower() == ARCHIVE_SUFFIX
 
 
 def unpack_archives(paths: Sequence[Path], scratch: Path, folders: list[Path]) -> list[Path]:

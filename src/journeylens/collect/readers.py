@@ -115,6 +115,11 @@ def is_gzipped(path: Path) -> bool:
     return path.suffix.lower() == ".gz"
 
 
+def is_archive(path: Path) -> bool:
+    """A zip archive of data files (unpacked by ``collect.archives``)."""
+    return path.suffix.lower() == ".zip"
+
+
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
     """The files to import: each file as given, and for a directory the data files in it and
     in its subdirectories, in name order (a folder of exports, Spark's ``part-*`` files,
@@ -145,7 +150,7 @@ def _data_file(path: Path, root: Path) -> bool:
     suffix = _suffix(path)
     if suffix in FORMATS:
         return suffix != ".txt"
-    return path.name.lower().endswith((".gz", ".zip"))  # a zip: see ``collect.archives``
+    return is_gzipped(path) or is_archive(path)
 
 
 def _suffix(path: Path) -> str | None:

@@ -26,7 +26,7 @@ from journeylens.errors import ConfigError, SpecError
 from journeylens.journey.steps import (
     Filter,
     Step,
-    glob_to_regex,
+    glob_test,
     has_conditions,
     split_conditions,
     step_predicate,
@@ -62,7 +62,7 @@ class ConditionalMatch:
         exact = self.name if self.name and not glob else None
         matched = step_predicate(Step(self.name, "event", exact, self.filters), events)
         if glob:
-            return matched & events.event.re_search(glob_to_regex(self.name)).fill_null(False)
+            return matched & glob_test(events.event, self.name).fill_null(False)
         return matched
 
 

@@ -36,7 +36,7 @@ OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
     "<": operator.lt,
     "=": operator.eq,
-    "~": lambda value, pattern: re.search(glob_to_regex(pattern), value) is not None,
+    "~": lambda value, pattern: glob_matches(value, pattern),
 }
 # Characters that make a step's unquoted name a glob: ``*`` any text, ``?`` one character.
 GLOB_CHARS = "*?"
@@ -319,6 +319,26 @@ def glob_to_regex(pattern: str) -> str:
     return "^" + "".join(parts) + "$"
 
 
+def glob_matches(value: str, pattern: str) -> bool:
+    """Whether ``value`` matches the glob, in Python (the twin of :func:`glob_test`)."""
+    return re.search(glob_to_regex(pattern), value) is not None
+
+
+def glob_test(text: ir.StringValue, pattern: str) -> ir.BooleanValue:
+    """Whether ``text`` matches the glob, in the engine: a substring, prefix, suffix or exact
+    test where the glob is one (ten times cheaper than a regular expression), else the
+    regular expression."""
+    inner = pattern.strip("*")
+    if not inner or "*" in inner or "?" in pattern:
+        return text.re_search(glob_to_regex(pattern))
+    starts, ends = pattern.startswith("*"), pattern.endswith("*")
+    if starts and ends:
+        return text.contains(inner)
+    if ends:
+        return text.startswith(inner)
+    return text.endswith(inner) if starts else text == inner
+
+
 # --- in the engine -------------------------------------------------------------------------------
 
 
@@ -360,7 +380,7 @@ def with_revenue_from(events: ir.Table, key: str, goals: Sequence[str]) -> ir.Ta
 def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
     if item.op == "~":
         text = table[item.key] if item.is_column else json_string(table.properties, item.key)
-        return text.re_search(glob_to_regex(str(item.value)))
+        return glob_test(text, str(item.value))
     compare = OPERATORS[item.op]
     if item.is_column:
         column = table[item.key]
@@ -395,7 +415,7 @@ def step_predicate(step: Step, table: ir.Table) -> ir.BooleanValue:
 def _name_test(step: Step, table: ir.Table) -> ir.BooleanValue:
     column = table[KIND_COLUMNS[step.kind]]
     if step.pattern:
-        return column.re_search(glob_to_regex(str(step.name)))
+        return glob_test(column, str(step.name))
     return column == ibis.literal(step.name, "string")
 
 
@@ -487,7 +507,7 @@ def name_matches(step: Step, value: str | None) -> bool:
     if value is None or step.name is None:
         return False
     if step.pattern:
-        return re.search(glob_to_regex(step.name), value) is not None
+        return glob_matches(value, step.name)
     return value == step.name
 
 
