@@ -558,9 +558,10 @@ def funnel(
         top=top,
     )
     with _open(workspace, engine) as ws:
-        from journeylens.journey.steps import check_step_names
+        from journeylens.journey.steps import check_keys_present, check_step_names
 
         check_step_names(ws.events, [*steps, *(exclude or ())])
+        check_keys_present(ws.events, [by] if by else [], "--by")
         events = _filtered(ws, since, until, where)
         if dropoff or goal or dropoff_kind:
             _dropoff(ws, events, spec, goal, dropped_at, dropoff_kind, fmt)
@@ -818,7 +819,10 @@ def friction(
     if goal:
         options["goal"] = goal
     with _open(workspace, engine) as ws:
+        from journeylens.journey.steps import check_keys_present
+
         spec = ws.friction_spec(**options)
+        check_keys_present(ws.events, options.get("by", []), "--by")
         events = _filtered(ws, None, None, where)
         if annotation is not None or compare_at is not None:
             at, annotated = _change_point(ws, annotation, compare_at)

@@ -58,6 +58,41 @@ def test_a_journey_still_inside_its_window_is_open_not_abandoned() -> None:
     assert found["pay", "mobile"]["abandoned"] == 0
 
 
+def test_only_units_whose_window_has_closed_are_decided_whatever_they_did() -> None:
+    # Two weeks before the end (1 March) and later, leavers (dee) cannot be told yet, so the
+    # people who carried on then (eli) are not counted either: the rate is that of ann and bob.
+    found = rows(
+        table(
+            {
+                "ann": [("pay", "2026-01-01", MOBILE)],
+                "bob": [("pay", "2026-01-01", MOBILE), ("purchase", "+1m", MOBILE)],
+                "dee": [("pay", "2026-02-25", MOBILE)],
+                "eli": [("pay", "2026-02-25", MOBILE), ("purchase", "+1m", MOBILE)],
+            }
+        )
+    )
+    mobile = found["pay", "mobile"]
+    assert (mobile["people"], mobile["decided"], mobile["abandoned"]) == (4, 2, 1)
+    assert mobile["abandonment_rate"] == 0.5
+
+
+def test_who_reached_the_goal_at_a_touchpoint_did_not_abandon_it() -> None:
+    AT_PAYMENT = {**MOBILE, "touchpoint": "payment"}  # the catalog's payment_* pattern
+    # The goal is the payment itself: ann pays, meets an error after it and leaves; she reached
+    # the goal, so the payment touchpoint lost no one. bob never pays: he abandoned.
+    found = rows(
+        table(
+            {
+                "ann": [("payment", "2026-01-01", MOBILE), ("payment_error", "+5s", AT_PAYMENT)],
+                "bob": [("payment_error", "2026-01-01", AT_PAYMENT)],
+            }
+        ),
+        goal=["payment"],
+    )
+    mobile = found["payment", "mobile"]
+    assert (mobile["decided"], mobile["abandoned"], mobile["errored"]) == (2, 1, 2)
+
+
 def test_gaps_are_whole_seconds_as_on_every_engine() -> None:
     # 00:00:00.2 → 00:00:30.9 is 30.7 s on the clock but 30 s in whole seconds (each time
     # floored, as Spark counts them): within the 30-second retry window.

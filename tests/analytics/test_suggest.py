@@ -39,35 +39,41 @@ def test_an_event_joins_the_touchpoint_its_name_says_and_no_other(event, touchpo
 
 def test_a_catalogued_touchpoint_keeps_its_fields_and_gains_the_event():
     chat = next(t for t in CONFIG.touchpoints if t.touchpoint == "chat")
-    row = suggested({"ann": [("support_chat", "2026-01-01", NONE)]})["support_chat"]
-    assert row["match"] == "|".join((*chat.match, "support_chat"))
+    row = suggested({"ann": [("agent_chat", "2026-01-01", NONE)]})["agent_chat"]
+    assert row["match"] == "|".join((*chat.match, "agent_chat"))
     assert (row["stage"], row["channel"], row["cost"], row["owner"]) == (
         chat.stage,
         chat.channel,
         chat.cost,
         chat.owner,
     )
-    assert row["why"] == "support_chat: named like 'chat'"
+    assert row["why"] == "agent_chat: named like 'chat'"
 
 
 def test_other_events_take_the_stage_their_sessions_put_them_in():
-    # home starts both sessions: the first stage. shipping comes after the cart (a decision
+    # home starts both sessions: the first stage. delivery_options comes after the cart (a decision
     # event) in both; the payment_error is an error and stays unmapped.
     def visit(start: str) -> list:
         return [
             ("home", start, NONE),
             ("product_view", "+1m", {"stage": "consideration", "touchpoint": "product_page"}),
             ("cart_view", "+1m", {"stage": "decision", "touchpoint": "cart"}),
-            ("shipping", "+1m", {**NONE, "channel": "web"}),
+            ("delivery_options", "+1m", {**NONE, "channel": "web"}),
             ("payment_error", "+1m", NONE),
         ]
 
     found = suggested({"ann": visit("2026-01-01"), "bob": visit("2026-01-02")})
-    assert set(found) == {"home", "shipping"}
+    assert set(found) == {"home", "delivery_options"}
     assert (found["home"]["stage"], found["home"]["volume"]) == ("awareness", 2)
     assert found["home"]["why"] == "home: nothing staged before it in 100% of its sessions"
-    assert (found["shipping"]["stage"], found["shipping"]["channel"]) == ("decision", "web")
-    assert found["shipping"]["why"] == "shipping: after decision events in 100% of its sessions"
+    assert (found["delivery_options"]["stage"], found["delivery_options"]["channel"]) == (
+        "decision",
+        "web",
+    )
+    assert (
+        found["delivery_options"]["why"]
+        == "delivery_options: after decision events in 100% of its sessions"
+    )
 
 
 def test_name_words_leave_out_what_every_name_says():
@@ -81,7 +87,7 @@ def test_every_engine_suggests_alike(make_workspace, tmp_path):
     data.write_text(
         "ts,event,user_id,channel\n"
         "2026-01-01T10:00:00Z,home,u1,web\n2026-01-01T10:01:00Z,product_view,u1,web\n"
-        "2026-01-01T10:02:00Z,support_chat,u1,\n2026-01-01T10:03:00Z,wishlist_add,u1,web\n"
+        "2026-01-01T10:02:00Z,agent_chat,u1,\n2026-01-01T10:03:00Z,wishlist_add,u1,web\n"
     )
     ws.import_files([data])
     frame = suggest_catalog(ws.events, ws.config).to_frame()

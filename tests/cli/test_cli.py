@@ -248,11 +248,11 @@ def test_suggested_touchpoints_import_as_a_catalog(tmp_path):
         "shop.csv",
         "ts,event,user_id\n"
         "2026-01-01T10:00:00Z,home,u1\n2026-01-01T10:01:00Z,product_view,u1\n"
-        "2026-01-01T10:02:00Z,support_chat,u1\n2026-01-01T10:03:00Z,error_page,u1\n",
+        "2026-01-01T10:02:00Z,agent_chat,u1\n2026-01-01T10:03:00Z,error_page,u1\n",
     )
     run("import", str(data), workspace=ws)
     table = run("touchpoints", "--suggest", workspace=ws)
-    assert "support_chat: named like 'chat'" in table.stdout
+    assert "agent_chat: named like 'chat'" in table.stdout
     assert "journeylens import catalog.csv --kind touchpoints" in table.stderr
     catalog = tmp_path / "catalog.csv"
     catalog.write_text(run("touchpoints", "--suggest", "--format", "csv", workspace=ws).stdout)
@@ -386,6 +386,17 @@ def test_funnel_json_and_unknown_step(demo_ws):
     bad = run("funnel", "landing_page_view", "chekout_start", workspace=demo_ws, check=False)
     assert bad.returncode == 2
     assert "Did you mean 'checkout_start'?" in bad.stderr
+
+
+def test_a_breakdown_by_a_property_no_event_has_is_an_error_with_a_suggestion(demo_ws):
+    steps = ("product_view", "purchase")
+    bad = run("funnel", *steps, "--by", "metod", workspace=demo_ws, check=False)
+    assert bad.returncode == 2
+    assert "No event has the property 'metod' (--by). Did you mean 'method'?" in bad.stderr
+    bad = run("friction", "--by", "metod", workspace=demo_ws, check=False)
+    assert bad.returncode == 2
+    assert "Did you mean 'method'?" in bad.stderr
+    assert run("funnel", *steps, "--by", "method", workspace=demo_ws).returncode == 0
 
 
 def test_funnel_dropped_people_export(demo_ws):

@@ -7,7 +7,8 @@ sequence (they are a next step) but belong to no touchpoint. Per event:
 
 - **exit**: not a goal, and the next event is more than ``window`` later (or there is none and
   the event is at least ``window`` before the end of the data). The journey ends here.
-- **open**: not a goal, no next event, less than ``window`` before the end: still in progress.
+- **open**: less than ``window`` before the end of the data: what follows is not yet known.
+- **goal**: a goal event.
 - **retry**: not an error, the same event name as the person's previous non-error event, with
   only error events between them and no gap between consecutive events above ``retry_seconds``.
 - **postponed**: the next event comes, but more than ``postpone_seconds`` later.
@@ -16,8 +17,11 @@ sequence (they are a next step) but belong to no touchpoint. Per event:
   within ``window``); both A and B are credited.
 
 A *unit* is a person at a touchpoint with one value of a segment dimension (a person who paid on
-mobile and on desktop is two units). A unit *abandoned* when one of its events is an exit; it is
-*decided* when it abandoned or none of its events is open. Segment rows count units.
+mobile and on desktop is two units). A unit is *decided* when none of its events is open: its
+outcome is known, whichever it is (were the people who carried on near the end counted and those
+who left not, abandonment would read low, the lower the longer the window). A decided unit
+*abandoned* when one of its events is an exit and none is a goal (who reached the goal there and
+then left did not abandon). Segment rows count units.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ COUNTS = (
     "continued_converted",
 )
 # An event's and a unit's signals, as the bits of one integer column ``signals`` (bit i: FLAGS[i]).
-FLAGS = ("exit", "open", "retry", "error", "postponed", "converted", "loop")
+FLAGS = ("exit", "open", "retry", "error", "postponed", "converted", "loop", "goal")
 BIT = {flag: 1 << i for i, flag in enumerate(FLAGS)}
 EFFORT_CES_MAX = 3.0  # CES 1 (very difficult) … 7 (very easy): 1–3 is a high-effort answer
 EFFORT_SUCCESS_MAX = 0.5  # success 0 (did not get it done) … 1
@@ -224,11 +228,12 @@ def _event_flags(t: ir.Table, rules: SignalRules, end: datetime) -> dict[str, ir
     repeat = ~t.err & ~t.prev_err & t.same_event & (t.gap_prev <= rules.retry)
     flags = {
         "exit": ~t.goal & ended,
-        "open": ~t.goal & last & (t.sec > end_sec - rules.window),
+        "open": t.sec > end_sec - rules.window,
         "retry": repeat,
         "error": t.err,
         "postponed": t.gap_next > rules.postpone,
         "converted": t.next_goal - t.sec <= rules.window,
+        "goal": t.goal,
     }
     return {"signals": _signals(flags), "retry": _flag(repeat), "error": _flag(t.err)}
 
@@ -400,8 +405,7 @@ def _mixed_rows(rows: ir.Table, visited: ir.Table) -> ir.Table:
 
 
 def _decided(per: ir.Table) -> ir.Table:
-    decided = has(per.signals, "exit") | ~has(per.signals, "open")
-    return per.mutate(decided=decided.ifelse(1, 0))
+    return per.mutate(decided=has(per.signals, "open").ifelse(0, 1))
 
 
 def _dimension_counts(rows: ir.Table, visited: ir.Table, values: ir.Table) -> ir.Table:
@@ -436,11 +440,12 @@ def _counts(per: ir.Table, keys: Sequence[str]) -> ir.Table:
     """Per ``keys`` and stratum of units: the unit counts."""
     decided = per.decided == 1
     signals = {flag: has(per.signals, flag) for flag in FLAGS}
-    continued = decided & ~signals["exit"]
+    abandoned = decided & signals["exit"] & ~signals["goal"]
+    continued = decided & ~abandoned
     return per.group_by(*keys, stratum=_stratum(per.first)).aggregate(
         people=per.count(),
         decided=per.count(where=decided),
-        abandoned=per.count(where=signals["exit"]),
+        abandoned=per.count(where=abandoned),
         retried=per.count(where=signals["retry"]),
         retries=per.retries.sum(),
         errored=per.count(where=signals["error"]),

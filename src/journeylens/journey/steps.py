@@ -530,6 +530,47 @@ def distinct_values(events: ir.Table, column: str) -> set[str]:
     return {value for value in values if value is not None}
 
 
+PROPERTY_SAMPLE = 2000  # events whose property names a "did you mean" is drawn from
+
+
+def property_names(events: ir.Table, sample: int = PROPERTY_SAMPLE) -> set[str]:
+    """The property names (``a`` and ``a.b`` one level down) of a sample of events."""
+    rows = events.filter(events.properties.notnull()).select("properties").limit(sample)
+    names: set[str] = set()
+    for text in rows.to_pyarrow().column(0).to_pylist():
+        try:
+            found = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            for name, value in found.items():
+                names.add(name)
+                if isinstance(value, dict):
+                    names.update(f"{name}.{inner}" for inner in value)
+    return names
+
+
+def check_keys_present(events: ir.Table, keys: Sequence[str], what: str) -> None:
+    """Raise :class:`SpecError` for a property key that no event carries.
+
+    A canonical column is always there (its nulls are the value ``(none)``); a property
+    nobody has would put every person in ``(none)``, which is nearly always a typo: "No event
+    has the property 'platfrom' (--by). Did you mean 'platform'?". One query per property
+    key, which stops at the first event that has it.
+    """
+    for key in keys:
+        if key in EVENTS.names:
+            continue
+        if events.filter(key_text(events, key).notnull()).limit(1).count().execute():
+            continue
+        seen = property_names(events)
+        shown = ", ".join(sorted(seen)[:30]) or "none"
+        raise SpecError(
+            f"No event has the property '{key}' ({what}).{did_you_mean(key, seen)} "
+            f"Properties seen: {shown}; or a column such as channel, device, campaign."
+        )
+
+
 def check_step_names(events: ir.Table, texts: Sequence[str], role: str | None = None) -> None:
     """Raise :class:`SpecError` for a step whose name occurs nowhere in ``events``.
 
