@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from journeylens.workspace import Workspace
 
 app = typer.Typer(
-    help="journeylens — customer-journey analytics on DuckDB or Spark.",
+    help=(
+        "journeylens — customer-journey analytics on DuckDB or Spark. Every command takes "
+        "--workspace DIR (or JOURNEYLENS_WORKSPACE); add --debug for a full traceback."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -294,7 +297,7 @@ def status(
 @app.command()
 def rejected(
     workspace: WorkspaceOpt = None,
-    limit: Annotated[int, typer.Option(help="How many rows to show.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="How many rows to show.")] = 50,
     fmt: FormatOpt = "table",
 ) -> None:
     """The rows that could not be stored, with file, line, field and reason."""
@@ -560,7 +563,7 @@ def funnel(
     with _open(workspace, engine) as ws:
         from journeylens.journey.steps import check_keys_present, check_step_names
 
-        check_step_names(ws.events, [*steps, *(exclude or ())])
+        check_step_names(ws.events, [*steps, *(exclude or ())], exclusions=len(exclude or ()))
         check_keys_present(ws.events, [by] if by else [], "--by")
         events = _filtered(ws, since, until, where)
         if dropoff or goal or dropoff_kind:
@@ -789,7 +792,10 @@ def friction(
     goal: Annotated[
         list[str] | None, typer.Option(help="Goal event(s) (default: the workspace's).")
     ] = None,
-    top: Annotated[int, typer.Option(help="How many friction points.")] = 20,
+    top: Annotated[
+        int | None,
+        typer.Option(help="How many friction points (default 20; with --all, every segment)."),
+    ] = None,
     period: Annotated[str, typer.Option(help="Scale lost conversions to this period.")] = "30d",
     all_: Annotated[
         bool, typer.Option("--all", help="Also list segments without significant friction.")
@@ -797,7 +803,7 @@ def friction(
     annotation: Annotated[str | None, ChangeOpts["annotation"]] = None,
     compare_at: Annotated[datetime | None, ChangeOpts["compare_at"]] = None,
     touchpoint: Annotated[
-        str | None, typer.Option(help="With --compare-at: only this touchpoint.")
+        str | None, typer.Option(help="Only this touchpoint (also with --compare-at).")
     ] = None,
 ) -> None:
     """Friction points: touchpoint × segment where people abandon, fail, retry or loop more."""
@@ -808,21 +814,27 @@ def friction(
     _check_format(fmt)
     options: dict[str, Any] = {
         "within": within,
-        "top": top,
+        "top": top if top is not None or all_ else 20,
         "period": period,
         "include_all": all_,
         "since": since,
         "until": until,
+        "touchpoint": touchpoint,
     }
     if by:
         options["by"] = [key for item in by for key in item.split(",") if key]
     if goal:
         options["goal"] = goal
     with _open(workspace, engine) as ws:
-        from journeylens.journey.steps import check_keys_present
+        from journeylens.errors import unknown
+        from journeylens.journey.steps import check_keys_present, check_step_names
 
         spec = ws.friction_spec(**options)
         check_keys_present(ws.events, options.get("by", []), "--by")
+        if goal:
+            check_step_names(ws.events, goal, role="as the goal")
+        if touchpoint is not None and touchpoint not in (known := ws.touchpoint_names()):
+            raise unknown("touchpoint", touchpoint, known, "(--touchpoint)")
         events = _filtered(ws, None, None, where)
         if annotation is not None or compare_at is not None:
             at, annotated = _change_point(ws, annotation, compare_at)
@@ -919,12 +931,26 @@ def main() -> None:
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
+    sys.argv[1:] = workspace_after_command(sys.argv[1:])
     try:
         app(standalone_mode=False)
     except Exception as exc:  # noqa: BLE001 - the one place errors meet the user
         _fail(exc, debug)
     except SystemExit as exc:  # pragma: no cover - typer's own exits
         raise exc
+
+
+def workspace_after_command(args: list[str]) -> list[str]:
+    """``--workspace DIR`` (or ``-w DIR``) given before the command, moved after it.
+
+    >>> workspace_after_command(["--workspace", "ws", "status", "-f", "json"])
+    ['status', '--workspace', 'ws', '-f', 'json']
+    """
+    if len(args) >= 3 and args[0] in ("--workspace", "-w"):
+        return [args[2], *args[:2], *args[3:]]
+    if len(args) >= 2 and args[0].startswith("--workspace="):
+        return [args[1], args[0], *args[2:]]
+    return args
 
 
 def _fail(exc: BaseException, debug: bool) -> None:

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 FORMATS = ("table", "json", "csv")
@@ -20,7 +21,7 @@ def emit(result: Any, fmt: str, title: str | None = None) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
     elif fmt == "csv":
-        sys.stdout.write(result.to_frame().to_csv(index=False))
+        sys.stdout.write(csv_ready(result.to_frame()).to_csv(index=False))
     else:
         display = getattr(result, "display_frame", None)
         print_frame(display() if display else result.to_frame(), title)
@@ -67,6 +68,22 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose nested cells (a segment ``{"device": "mobile"}``, a path) are JSON text."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(_json_cell)
+    return out
+
+
+def _json_cell(value: Any) -> Any:
+    if isinstance(value, dict) or _nested(value):
+        items = value.tolist() if hasattr(value, "tolist") else value
+        return json.dumps(items if isinstance(items, dict) else list(items), ensure_ascii=False)
+    return value
+
+
 def _nested(value: Any) -> bool:
     return isinstance(value, list | tuple) or (
         hasattr(value, "tolist") and not hasattr(value, "item")
@@ -101,6 +118,8 @@ def duration(seconds: Any) -> str:
 def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, int):

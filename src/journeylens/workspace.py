@@ -28,7 +28,7 @@ from journeylens.config import (
     parse_config,
     save_config,
 )
-from journeylens.errors import ImportFileError, WorkspaceError
+from journeylens.errors import ImportFileError, SpecError, WorkspaceError
 from journeylens.journey.catalog import catalog_table, conditional_matches
 from journeylens.journey.currency import in_report_currency, revenue_currencies
 from journeylens.journey.rebuild import rebuild
@@ -160,11 +160,20 @@ class Workspace:
         self, events: int = 200_000, seed: int = 7, friction: bool = True
     ) -> dict[str, Any]:
         """Generate the synthetic multi-channel demo data set (``friction=False``: no planted
-        checkout friction) into this workspace."""
+        checkout friction) into this workspace, which must hold no events or feedback yet."""
         import time
 
         from journeylens.demo import REPORT_CURRENCY, currency_rates, generate
 
+        if events < 1:
+            raise SpecError(f"--events must be at least 1, not {events}.")
+        held = {name: self.store.count(name) for name in ("events", "feedback")}
+        if any(held.values()):
+            raise SpecError(
+                f"The workspace already holds {held['events']:,} events and "
+                f"{held['feedback']:,} feedback answers: the demo fills an empty workspace. "
+                f"Start this one afresh with: journeylens init {self.path} --force"
+            )
         started = time.perf_counter()
         # The demo's markets pay in five currencies: its revenue is reported in euros.
         self.config = self.config.with_currency(REPORT_CURRENCY, currency_rates())
@@ -314,9 +323,12 @@ class Workspace:
         """Mark a change on a touchpoint at ``when`` (see :mod:`journeylens.annotations`)."""
         from journeylens.annotations import add_annotation
 
+        return add_annotation(self.store, touchpoint, when, note, self.touchpoint_names())
+
+    def touchpoint_names(self) -> list[str]:
+        """The catalog's touchpoints and any other the events carry, sorted."""
         seen = self.store.execute(self.events.select("touchpoint").distinct())["touchpoint"]
-        known = {t.touchpoint for t in self.config.touchpoints} | set(seen.dropna())
-        return add_annotation(self.store, touchpoint, when, note, sorted(known))
+        return sorted({t.touchpoint for t in self.config.touchpoints} | set(seen.dropna()))
 
     def close(self) -> None:
         self.store.close()

@@ -52,3 +52,21 @@ def test_a_property_condition_takes_dollar_and_dash_keys():
     matched = Condition.parse("properties.$current_url=/pricing").apply(events).execute()
     assert matched["n"].tolist() == [1]
     assert Condition.parse("properties.utm-source=x").apply(events).execute()["n"].tolist() == [1]
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("properties.price>9.6", ["b", "c"]),  # JSON number 10 and the text "12" alike
+        ("properties.price=10", ["b"]),
+        ("properties.price>=9.5", ["a", "b", "c"]),
+        ("properties.price!=10", ["a", "c", "d"]),  # d has no price: kept, as for columns
+        ("properties.price~1*", ["b", "c"]),
+        ("properties.plan=pro", ["a"]),
+    ],
+)
+def test_a_property_condition_compares_numbers_as_numbers(condition, expected):
+    con = ibis.duckdb.connect()
+    props = ['{"price": 9.5, "plan": "pro"}', '{"price": 10}', '{"price": "12"}', "{}"]
+    t = con.create_table("t", pd.DataFrame({"id": list("abcd"), "properties": props}))
+    assert sorted(Condition.parse(condition).apply(t).execute()["id"]) == expected

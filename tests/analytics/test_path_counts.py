@@ -44,6 +44,18 @@ def test_a_conversion_path_report_reads_with_its_own_names(tmp_path):
     assert result.pivot("revenue")["last_touch"].to_dict() == {"email": 35.0, "google / cpc": 0}
 
 
+def test_direct_in_a_report_is_direct_however_the_report_writes_it(tmp_path):
+    # "direct", Google Analytics' "(direct) / (none)" alike: last non-direct passes over them.
+    file = tmp_path / "report.csv"
+    file.write_text(
+        "Source/Medium Path,Conversions,Conversion Value\n"
+        "google / cpc>(direct) / (none),3,30\nemail>direct,1,5\n"
+    )
+    result = run_path_attribution(file, ["last_non_direct"])
+    credit = result.pivot("conversions")["last_non_direct"].to_dict()
+    assert {k: v for k, v in credit.items() if v} == {"google / cpc": 3.0, "email": 1.0}
+
+
 def test_a_report_export_with_its_preamble_and_formatted_numbers(tmp_path):
     file = tmp_path / "ga.csv"
     file.write_text(

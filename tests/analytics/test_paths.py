@@ -457,3 +457,7 @@ def test_an_anchor_that_is_no_node_of_the_data_is_named_with_a_suggestion(con: A
     # The synthetic nodes are always known.
     check_anchor(events, PathsSpec(to_node="(end)"))
     check_anchor(events, PathsSpec(from_node="checkout"))
+    # A node of goal events alone is (conversion) where paths end: no path reaches it by name.
+    with pytest.raises(SpecError, match=r"'purchase' holds only goal events.*'\(conversion\)'"):
+        check_anchor(events, PathsSpec(level="event", to_node="purchase"))
+    check_anchor(events, PathsSpec(level="event", to_node="purchase", include_end=False))

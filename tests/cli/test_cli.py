@@ -399,6 +399,23 @@ def test_a_breakdown_by_a_property_no_event_has_is_an_error_with_a_suggestion(de
     assert run("funnel", *steps, "--by", "method", workspace=demo_ws).returncode == 0
 
 
+def test_the_workspace_may_come_before_the_command(demo_ws):
+    status = json.loads(run("--workspace", str(demo_ws), "status", "-f", "json").stdout)
+    assert status["events"] > 0
+    assert json.loads(run("-w", str(demo_ws), "status", "-f", "json").stdout) == status
+
+
+def test_user_errors_name_the_option_they_come_from(demo_ws):
+    bad = run("funnel", "product_view", "purchase", "--exclude", "refnd", workspace=demo_ws,
+              check=False)  # fmt: skip
+    assert "Unknown event 'refnd' in --exclude ('refnd')" in bad.stderr
+    bad = run("attribution", "--model", "incrementalty", workspace=demo_ws, check=False)
+    assert "Did you mean 'incrementality'?" in bad.stderr
+    bad = run("rejected", "--limit", "-3", workspace=demo_ws, check=False)
+    assert bad.returncode == 2
+    assert "--limit" in bad.stderr
+
+
 def test_funnel_dropped_people_export(demo_ws):
     args = ("funnel", "landing_page_view", "checkout_start", "--dropped-at", "2")
     lines = run(*args, "--format", "csv", workspace=demo_ws).stdout.splitlines()

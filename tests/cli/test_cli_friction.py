@@ -62,3 +62,44 @@ def test_annotate_without_a_note_says_how(ws: Path) -> None:
     result = CliRunner().invoke(app, ["annotate", "payment", "-w", str(ws)])
     assert result.exit_code != 0
     assert "--note" in str(result.exception)
+
+
+def test_one_touchpoint_every_segment_as_csv_with_json_segments(ws: Path) -> None:
+    # --all without --top lists every segment; --touchpoint keeps that touchpoint's rows (its
+    # signals still read every event); the CSV's segment cells are JSON, not Python.
+    out = invoke("friction", "-w", str(ws), "--touchpoint", "payment", "--all", "-f", "csv")
+    lines = out.splitlines()
+    header, rows = lines[0].split(","), lines[1:]
+    assert header[:2] == ["touchpoint", "segment"]
+    assert len(rows) > 5
+    assert all(row.startswith('payment,"{""') for row in rows)
+    every = json.loads(invoke("friction", "-w", str(ws), "--all", "-f", "json"))
+    capped = json.loads(invoke("friction", "-w", str(ws), "--all", "--top", "3", "-f", "json"))
+    assert len(every) > 20
+    assert len(capped) == 3
+    assert len(rows) == len([r for r in every if r["touchpoint"] == "payment"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--touchpoint", "paymnt"), "Unknown touchpoint 'paymnt' (--touchpoint). Did you mean"),
+        (("--goal", "purchse"), "Unknown event 'purchse' as the goal. Did you mean 'purchase'?"),
+        (("--compare-at", "2026-09-01", "--touchpoint", "paymnt"), "Did you mean 'payment'?"),
+    ],
+)
+def test_a_misspelled_touchpoint_or_goal_is_an_error_naming_it(
+    ws: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = CliRunner().invoke(app, ["friction", "-w", str(ws), *args])
+    assert result.exit_code != 0
+    assert message in str(result.exception)
+
+
+def test_a_touchpoint_without_events_compares_to_an_empty_table(ws: Path) -> None:
+    # The filter leaves tv_radio no event: nothing to compare is an empty table.
+    out = invoke(
+        "friction", "-w", str(ws), "--compare-at", "2026-09-01", "--touchpoint", "tv_radio",
+        "--where", "touchpoint!=tv_radio",
+    )  # fmt: skip
+    assert "signal" in out

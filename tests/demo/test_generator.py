@@ -10,6 +10,7 @@ import pytest
 
 from journeylens.config import LANGUAGES, Config, parse_config
 from journeylens.demo import generate
+from journeylens.errors import SpecError
 from journeylens.journey.catalog import match_event
 from journeylens.journey.templates import TEMPLATES, load_template
 from journeylens.schema import DIMENSIONS, EVENTS, FEEDBACK, FEEDBACK_SCALES, arrow_schema
@@ -172,3 +173,16 @@ def test_search_ads_lift_purchases_and_display_ads_do_not() -> None:
     assert lift("search_ad_click") > 1.5
     assert lift("social_ad_click") > 1.2
     assert 0.8 < lift("display_ad_click") < 1.2
+
+
+def test_the_demo_fills_only_an_empty_workspace(make_workspace) -> None:
+    # Loading it twice stored every event again (and the rebuild multiplied them); now the
+    # second load is refused and the first one's data stays as it was.
+    ws = make_workspace()
+    ws.load_demo(events=2_000, seed=3)
+    held = ws.status()
+    with pytest.raises(SpecError, match=r"already holds .* the demo fills an empty workspace"):
+        ws.load_demo(events=2_000, seed=3)
+    with pytest.raises(SpecError, match="at least 1"):
+        ws.load_demo(events=-5)
+    assert ws.status() == held

@@ -44,7 +44,8 @@ def is_touch(events: ir.Table, level: str) -> ir.BooleanValue:
 
 def _is_direct(events: ir.Table, direct_channels: Sequence[str]) -> ir.BooleanValue:
     channel = events.channel.lower()
-    named = channel.isin([c.lower() for c in direct_channels])
+    # Google Analytics writes direct traffic "(direct)", or "(direct) / (none)" as source/medium.
+    named = channel.isin([c.lower() for c in direct_channels]) | channel.startswith("(direct)")
     unknown = events.channel.isnull() & events.source.isnull()
     return (named.fill_null(False) | unknown).cast("boolean")
 

@@ -24,8 +24,9 @@ inverse_j      60/20/20, toward the first touch
 
 Position-based models (u_shape, j_shape, inverse_j) with one touch give it everything; with two
 touches the first and last share in the ratio of their weights (U: 50/50, J: 25/75, inverse J:
-75/25). A touch is *direct* when its channel is one of ``direct_channels`` (``direct``), or when
-it has neither a channel nor a source (nothing says where it came from). Repeated touches count
+75/25). A touch is *direct* when its channel is one of ``direct_channels`` (``direct``) or
+Google Analytics' ``(direct)`` (``(direct) / (none)``), or when it has neither a channel nor a
+source (nothing says where it came from). Repeated touches count
 each time (a journey ``a > b > a`` gives ``a`` two thirds under ``linear``).
 """
 

@@ -17,7 +17,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analytics._touches import is_touch
-from journeylens.analytics.attribution import ALL_MODELS, AttributionSpec, run_attribution
+from journeylens.analytics.attribution import (
+    ALL_MODELS,
+    MODELS,
+    AttributionSpec,
+    run_attribution,
+)
 from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
@@ -25,6 +30,8 @@ from journeylens.collect.columns import loose_name
 from journeylens.errors import SpecError, did_you_mean
 from journeylens.journey.catalog import UNMAPPED_HINT
 from journeylens.journey.steps import distinct_values, json_value_number, with_revenue_from
+
+REPORT_MODELS = (*MODELS, "incrementality")  # the credit models and the lift
 
 
 @dataclass
@@ -96,6 +103,13 @@ def run_attribution_report(
     the data when empty)."""
     wanted = list(models)
     everything = "all" in wanted
+    for name in wanted:
+        if name not in (*REPORT_MODELS, "all"):
+            allowed = ", ".join(("all", *REPORT_MODELS))
+            raise SpecError(
+                f"Unknown attribution model {name!r}.{did_you_mean(name, REPORT_MODELS)} "
+                f"Use one of {allowed}."
+            )
     if "incrementality" in wanted and level != "touchpoint":
         raise SpecError(
             f"Incrementality is measured per touchpoint (who was exposed to it, against "

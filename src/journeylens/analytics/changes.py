@@ -123,6 +123,22 @@ class FrictionChangeResult(Result):
         return fig
 
 
+CHANGE_COLUMNS = [
+    "touchpoint",
+    "segment",
+    "signal",
+    "before_units",
+    "after_units",
+    "before_rate",
+    "after_rate",
+    "difference",
+    "z",
+    "p_value",
+    "significant",
+    "explanation",
+]
+
+
 def _compare(before: pd.DataFrame, after: pd.DataFrame, spec: FrictionSpec) -> pd.DataFrame:
     keys = ["touchpoint", "dimension", "value"]
     both = before.merge(after, on=keys, suffixes=("_before", "_after"))
@@ -149,7 +165,7 @@ def _compare(before: pd.DataFrame, after: pd.DataFrame, spec: FrictionSpec) -> p
                     f"{change['after_rate']:.0%} (p = {change['p_value'] or 1:.2g})",
                 }
             )
-    frame = pd.DataFrame.from_records(records)
+    frame = pd.DataFrame.from_records(records, columns=CHANGE_COLUMNS)
     if frame.empty:
         return frame
     frame = frame.assign(_p=frame.p_value.fillna(1.0))

@@ -2,8 +2,10 @@
 
 ``--where`` conditions are ``column=value``, ``column!=value``, ``column>value`` (also ``>=``,
 ``<``, ``<=``) and ``column~pattern`` (glob). A column is a canonical events column or
-``properties.KEY`` for a JSON property (``properties.a.b`` for ``b`` inside the object ``a``).
-Values are bound as literals, never spliced into SQL.
+``properties.KEY`` for a JSON property (``properties.a.b`` for ``b`` inside the object ``a``),
+compared as a funnel step's ``[KEY op value]``: a value written as a number compares
+numerically (JSON numbers and numeric text alike). Values are bound as literals, never spliced
+into SQL.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from datetime import datetime
 import ibis
 
 from journeylens.errors import SpecError, did_you_mean
-from journeylens.journey.steps import glob_test
-from journeylens.store.portable import KEY_PART, json_string
+from journeylens.journey.steps import glob_test, property_condition
+from journeylens.store.portable import KEY_PART
 
 # A column: a name, or names joined by dots (properties.KEY, properties.a.b).
 _CONDITION = re.compile(rf"^\s*({KEY_PART}(?:\.{KEY_PART})*)\s*(!=|>=|<=|=|>|<|~)\s*(.*?)\s*$")
@@ -40,6 +42,11 @@ class Condition:
         return cls(match[1], match[2], match[3])
 
     def apply(self, table: ibis.Table) -> ibis.Table:
+        if self.column.startswith("properties."):
+            key = self.column.removeprefix("properties.")
+            test = property_condition(table, key, self.op, self.value, str(self))
+            # As for columns, != keeps the events without the property.
+            return table.filter(test.fill_null(True) if self.op == "!=" else test)
         column = self._column(table)
         value: object = self.value
         if column.type().is_numeric():
@@ -61,8 +68,6 @@ class Condition:
         return table.filter(ops[self.op](column, value))
 
     def _column(self, table: ibis.Table) -> ibis.Value:
-        if self.column.startswith("properties."):
-            return json_string(table.properties, self.column.removeprefix("properties."))
         if self.column not in table.columns:
             raise SpecError(
                 f"Unknown column '{self.column}' in filter '{self}'."

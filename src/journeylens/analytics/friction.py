@@ -93,7 +93,10 @@ class FrictionSpec:
     period
         Lost conversions and revenue are scaled to this period (``"30d"``).
     top, include_all
-        How many rows; with ``include_all`` also segments without significant friction.
+        How many rows (None: all); with ``include_all`` also segments without significant
+        friction.
+    touchpoint
+        Only this touchpoint's segments (the signals still read every event).
     since, until
         Only events with ``since <= ts < until`` (naive UTC).
 
@@ -114,8 +117,9 @@ class FrictionSpec:
     alpha: float = 0.05
     min_lift: float = 1.25
     period: str = "30d"
-    top: int = 20
+    top: int | None = 20
     include_all: bool = False
+    touchpoint: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     window: int = field(init=False, repr=False, compare=False)
@@ -137,7 +141,7 @@ class FrictionSpec:
         object.__setattr__(self, "window", parse_duration(self.within))
         for name in ("retry_within", "postpone_after", "period"):
             parse_duration(getattr(self, name))
-        if min(self.min_count, self.min_affected, self.top) < 1:
+        if min(self.min_count, self.min_affected, self.top or 1) < 1:
             raise SpecError(
                 "min_count, min_affected and top must be ≥ 1, got "
                 f"{self.min_count}, {self.min_affected}, {self.top}."
@@ -169,6 +173,7 @@ class FrictionSpec:
             "period",
             "top",
             "include_all",
+            "touchpoint",
             "since",
             "until",
         )
@@ -200,6 +205,8 @@ def build_friction_counts(
     """
     table = segmented(in_range(events, spec.since, spec.until), spec.by, everyone)
     dims = [*spec.by, EVERYONE] if everyone else list(spec.by)
+    if touchpoints is None and spec.touchpoint is not None:
+        touchpoints = [spec.touchpoint]
     return build_segment_counts(table, dims, spec.rules, end, touchpoints)
 
 
@@ -303,7 +310,9 @@ def compare_signals(counts: pd.DataFrame, spec: FrictionSpec) -> pd.DataFrame:
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = x1 / n1
             base = np.where(n1c > 0, expected / n1c, x2 / n2)
-            out[f"{name}_lift"] = np.where(base > 0, rate / base, np.where(rate > 0, np.inf, 1.0))
+            lift = np.where(base > 0, rate / base, np.where(rate > 0, np.inf, 1.0))
+        # No lift where either side has no units: nothing to compare.
+        out[f"{name}_lift"] = np.where((n1 > 0) & (n2 > 0), lift, np.nan)
         out[f"{name}_rate"] = np.where(n1 > 0, rate, np.nan)
         out[f"{name}_baseline_rate"] = np.where(n2 > 0, base, np.nan)
         out[f"{name}_excess"] = out[f"_{name}_x1"].to_numpy(float) - expected
@@ -425,26 +434,21 @@ class FrictionResult(Result):
         return frame_records(self.rows)
 
     def display_frame(self) -> pd.DataFrame:
-        """The columns a person reads first, for terminal tables."""
+        """The columns a person reads first, for terminal tables: the rates of the signals
+        that make some row significant (else of abandonment, errors and retries)."""
         frame = self.rows.assign(
             segment=[
                 ", ".join(f"{k}={v}" for k, v in s.items()) for s in self.rows.get("segment", [])
             ]
         )
-        keep = [
-            "touchpoint",
-            "segment",
-            "people",
-            "abandonment_rate",
-            "abandonment_baseline_rate",
-            "error_rate",
-            "error_baseline_rate",
-            "retry_rate",
-            "retry_baseline_rate",
-            "score",
-            "lost_conversions",
-            "lost_revenue",
+        found = [s for s in SIGNALS if frame.get(f"{s}_significant", pd.Series()).any()]
+        rates = [
+            f"{s}_{kind}"
+            for s in (found or ("abandonment", "error", "retry"))
+            for kind in ("rate", "baseline_rate")
         ]
+        keep = ["touchpoint", "segment", "people", *rates, "score", "lost_conversions"]
+        keep.append("lost_revenue")
         return frame[[c for c in keep if c in frame.columns]]
 
     def figure(self) -> Any:
@@ -550,7 +554,10 @@ def rank(counts: pd.DataFrame, overview: dict[str, Any], spec: FrictionSpec) -> 
         kind="stable",
     )
     drop = [c for c in tested.columns if c.startswith(("_", "rest_", "continued"))]
-    tested = tested.drop(columns=drop).head(spec.top).reset_index(drop=True)
+    tested = tested.drop(columns=drop)
+    if spec.top is not None:
+        tested = tested.head(spec.top)
+    tested = tested.reset_index(drop=True)
     rest = [c for c in tested.columns if c not in FIRST]
     return tested[[*FIRST, *rest]]
 

@@ -157,6 +157,18 @@ def check_anchor(events: ir.Table, spec: PathsSpec) -> None:
                 f"No {spec.level} '{node}' in the data.{did_you_mean(node, known)} "
                 f"Nodes are {spec.level} values, '{END}' and '{CONVERSION}'."
             )
+        if spec.include_end and _only_goals(events, spec, node):
+            raise SpecError(
+                f"The {spec.level} '{node}' holds only goal events, which paths with ends "
+                f"show as '{CONVERSION}': anchor at '{CONVERSION}', or leave the ends out "
+                "(--no-ends)."
+            )
+
+
+def _only_goals(events: ir.Table, spec: PathsSpec, node: str) -> bool:
+    """Whether no event other than a goal carries ``node`` (one query that stops early)."""
+    others = events.filter(events[spec.level] == node, ~events.event.isin(list(spec.goal)))
+    return not others.limit(1).count().execute()
 
 
 def fetch(expr: ir.Table) -> pd.DataFrame:

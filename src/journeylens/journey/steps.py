@@ -377,9 +377,19 @@ def with_revenue_from(events: ir.Table, key: str, goals: Sequence[str]) -> ir.Ta
     return events.mutate(revenue=events.revenue.coalesce(from_property))
 
 
+def property_condition(table: ir.Table, key: str, op: str, raw: str, text: str) -> ir.BooleanValue:
+    """``properties.key op raw`` as a step's ``[key op raw]`` compares it: a value written as
+    a number compares numerically, with JSON numbers and numeric text alike (``text``: the
+    condition as written, for errors)."""
+    value = _value(raw) if op != "~" else _unquoted(raw)
+    item = Filter(key, op, value, raw.strip("\"'"))
+    _check_filter(item, text, "filter")
+    return _filter_expr(table, item)
+
+
 def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
     if item.op == "~":
-        text = table[item.key] if item.is_column else json_string(table.properties, item.key)
+        text = table[item.key].cast("string") if item.is_column else key_text(table, item.key)
         return glob_test(text, str(item.value))
     compare = OPERATORS[item.op]
     if item.is_column:
@@ -571,7 +581,14 @@ def check_keys_present(events: ir.Table, keys: Sequence[str], what: str) -> None
         )
 
 
-def check_step_names(events: ir.Table, texts: Sequence[str], role: str | None = None) -> None:
+def _step_place(number: int, text: str, steps: int) -> str:
+    """Where a step text stands: ``in step 2 ('checkout')`` or ``in --exclude ('refund')``."""
+    return f"in step {number} ('{text}')" if number <= steps else f"in --exclude ('{text}')"
+
+
+def check_step_names(
+    events: ir.Table, texts: Sequence[str], role: str | None = None, exclusions: int = 0
+) -> None:
     """Raise :class:`SpecError` for a step whose name occurs nowhere in ``events``.
 
     One small query per step kind used (the distinct values of its column), so a typo is
@@ -587,10 +604,10 @@ def check_step_names(events: ir.Table, texts: Sequence[str], role: str | None = 
         if column not in known:
             known[column] = distinct_values(events, column)
         if step.pattern and not any(name_matches(step, value) for value in known[column]):
-            where = role or f"in step {number} ('{step.text}')"
+            where = role or _step_place(number, step.text, len(steps) - exclusions)
             raise SpecError(f"No {step.kind} in the data matches '{step.name}' {where}.")
         if not step.pattern and step.name not in known[column]:
-            where = role or f"in step {number} ('{step.text}')"
+            where = role or _step_place(number, step.text, len(steps) - exclusions)
             raise SpecError(
                 f"Unknown {step.kind} '{step.name}' {where}."
                 f"{did_you_mean(step.name, known[column])} No event in the data has it."
