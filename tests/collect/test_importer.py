@@ -289,8 +289,17 @@ def test_other_spellings_of_a_time_are_read_without_a_format(ws, tmp_path):
         "bigquery": ("2026-03-01 12:00:00.250 UTC", "2026-03-01 12:00:00.250000"),
         "mail": ("Sun, 01 Mar 2026 12:00:00 +0100", "2026-03-01 11:00:00"),
         "http": ("Sun, 01 Mar 2026 12:00:00 GMT", "2026-03-01 12:00:00"),
+        "gforms": ("2026/03/01 10:00:00 AM GMT+1", "2026-03-01 09:00:00"),
+        "gforms_pm": ("2026/03/02 2:30:05 PM GMT-3", "2026-03-02 17:30:05"),
+        "gforms_half": ("2026/03/02 12:30:05 AM GMT+5:30", "2026-03-01 19:00:05"),
+        "gforms_utc": ("2026/03/02 2:30:05 PM GMT", "2026-03-02 14:30:05"),
     }
-    unread = ["1/3/2026 12:00", "2026-03-01T12:00[Nowhere/Else]", "noon"]
+    unread = [
+        "1/3/2026 12:00",
+        "2026-03-01T12:00[Nowhere/Else]",
+        "noon",
+        "2026/03/01 10:00:00 AM GMT+25",  # no such offset
+    ]
     rows = [*((k, v) for k, (v, _) in spellings.items())]
     rows += [(f"bad{i}", v) for i, v in enumerate(unread)]
     text = "event_id,ts,event,user_id\n" + "".join(f'{k},"{v}",x,u\n' for k, v in rows)
@@ -495,6 +504,28 @@ def test_revenue_written_with_its_currency_is_read(ws, tmp_path):
         1234.5,
         "EUR",
     ]
+
+
+@pytest.mark.parametrize(
+    ("decimal_comma", "amounts"),
+    [
+        (True, ["1 234,50", "1\u00a0234,50 kr", "1\u202f234,50\u00a0€", "-2 345 678,5"]),
+        (False, ["1 234.50", "1\u00a0234.50 USD", "$1\u202f234.50", "-2 345 678.5"]),
+    ],
+)
+def test_spaces_between_thousands_are_read_and_other_spaces_are_not(
+    ws, tmp_path, decimal_comma, amounts
+):
+    # Swedish and French locales group thousands with a space, often a no-break one; "1 2"
+    # and "12 34" are no groups of three digits: unread, not guessed.
+    values = [*amounts, "1 2", "12 34", "1234 567"]
+    text = "ts;event;user_id;revenue\n" + "".join(
+        f"2026-01-01T10:{i:02d}:00Z;purchase;u{i};{value}\n" for i, value in enumerate(values)
+    )
+    summary = ws.import_files([write(tmp_path / "sv.csv", text)], decimal_comma=decimal_comma)
+    assert summary.rejected_by_reason == {"invalid_revenue": 3, "negative_revenue": 1}
+    assert events(ws)["revenue"].tolist() == [1234.5, 1234.5, 1234.5]
+    assert rejected(ws)["line"].tolist() == [5, 6, 7, 8]
 
 
 def test_markup_and_sql_looking_text_is_stored_as_given(ws, tmp_path):
@@ -715,6 +746,8 @@ def test_map_to_a_missing_column_names_it(ws, tmp_path):
     path = write(tmp_path / "m.csv", "created,event,user_id\n2026-01-01,x,u\n")
     with pytest.raises(ImportFileError, match="no column 'createdd'"):
         ws.import_files([path], mapping={"ts": "createdd"})
+    with pytest.raises(ImportFileError, match=r"'time' is not a column of the events table\."):
+        ws.import_files([path], mapping={"time": "created"})
 
 
 def test_stage_by_label_in_any_language_and_unknown_stage_rejected(ws, tmp_path):
@@ -865,6 +898,16 @@ def test_a_json_file_holding_one_array_imports_its_elements(ws, tmp_path):
     stored = events(ws)
     assert stored["event"].tolist() == ["a", "b"]
     assert json.loads(stored["properties"][0]) == {"plan": {"x": 1}}
+
+
+@pytest.mark.parametrize(("name", "text"), [("e.jsonl", "{}\n{}\n"), ("e.json", "[{}]")])
+def test_records_without_any_key_are_rejected_as_missing_their_id(
+    make_workspace, tmp_path, name, text
+):
+    workspace = make_workspace()
+    summary = workspace.import_files([write(tmp_path / name, text)])
+    assert (summary.stored, summary.rejected_by_reason) == (0, {"missing_id": text.count("{}")})
+    assert set(rejected(workspace)["row"]) == {"{}"}
 
 
 def test_an_api_answer_wrapping_its_records_imports_them(ws, tmp_path):
@@ -1045,6 +1088,26 @@ def test_a_snowplow_export_reads_its_names_and_not_its_event_kind(ws, tmp_path):
     assert frame["person_id"].tolist() == ["u1", "u1"]
     assert frame[["source", "medium", "campaign"]].values.tolist()[0] == ["google", "cpc", "spring"]
     assert json.loads(frame["properties"][1])["event"] == "unstruct"
+
+
+def test_a_snowplow_transaction_gives_revenue_currency_and_device(ws, tmp_path):
+    # tr_total is the transaction's revenue (other events leave it empty); dvce_type names
+    # the device its own way, and a kind that is none of ours stays in properties only.
+    text = (
+        "collector_tstamp,derived_tstamp,event,event_id,event_name,domain_userid,tr_total,"
+        "tr_currency,dvce_type\n"
+        "2026-06-02 10:00:01,2026-06-02 10:00:00,page_view,e1,page_view,d1,,,Computer\n"
+        "2026-06-02 10:05:01,2026-06-02 10:05:00,transaction,e2,transaction,d1,99.95,NOK,Mobile\n"
+        "2026-06-02 10:06:01,2026-06-02 10:06:00,page_view,e3,page_view,d2,,,tablet\n"
+        "2026-06-02 10:07:01,2026-06-02 10:07:00,page_view,e4,page_view,d3,,,Game console\n"
+    )
+    ws.import_files([write(tmp_path / "snowplow.csv", text)])
+    frame = events(ws).set_index("event_id")
+    assert frame.loc["e2", ["revenue", "currency"]].tolist() == [99.95, "NOK"]
+    assert frame["revenue"].isna().sum() == 3
+    assert frame["device"].tolist()[:3] == ["desktop", "mobile", "tablet"]
+    assert frame.loc["e4", "device"] is None
+    assert json.loads(frame.loc["e4", "properties"])["dvce_type"] == "Game console"
 
 
 def test_epoch_numbers_are_read_in_their_unit(ws, tmp_path):
@@ -1581,6 +1644,37 @@ def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
     assert "It may be" not in str(refused.value)  # the response id is taken, as the answer's
 
 
+@pytest.mark.parametrize(
+    ("header", "row", "expected"),
+    [
+        # Typeform: the answer's time is its submission, not when the form was opened.
+        (
+            "Start Date (UTC),Submit Date (UTC),email,Score",
+            "2026-03-01 10:00:00,2026-03-01 10:01:30,ola@example.no,9",
+            {"ts": "2026-03-01 10:01:30", "user_id": "ola@example.no"},
+        ),
+        # Qualtrics: the respondent's language.
+        (
+            "RecordedDate,RecipientEmail,UserLanguage,Score",
+            "2026-03-01 10:00:00,asa@example.se,SV,9",
+            {"user_id": "asa@example.se", "language": "SV"},
+        ),
+        # Delighted: its Person ID is its own number; the shop knows the respondent by e-mail.
+        (
+            "Response ID,Score,Person ID,Email,Delighted Source,Created At",
+            "98765001,9,444001,lars@example.se,email,2026-03-01 10:00:00",
+            {"user_id": "lars@example.se", "feedback_id": "98765001"},
+        ),
+    ],
+)
+def test_survey_tools_headers_find_their_columns(ws, tmp_path, header, row, expected):
+    path = write(tmp_path / "survey.csv", f"{header}\n{row}\n")
+    summary = ws.import_files([path], kind="feedback", constants={"metric": "nps"})
+    assert (summary.stored, summary.rejected) == (1, 0)
+    answer = ws.feedback.execute().astype({"ts": str}).iloc[0]
+    assert {column: answer[column] for column in expected} == expected
+
+
 def test_a_score_exported_with_its_label_is_read(ws, tmp_path):
     # Survey tools export an answer's label beside its number; a label alone, or a range, is
     # no score.
@@ -1629,16 +1723,19 @@ def test_a_response_with_several_questions_is_an_answer_per_metric(ws, tmp_path)
     assert answers["person_id"].tolist() == ["u1", "u1"]
 
 
-def test_a_qualtrics_export_names_its_respondents_and_rejects_its_two_label_rows(ws, tmp_path):
+def test_a_qualtrics_export_names_its_respondents_and_skips_its_two_label_rows(ws, tmp_path):
     # Qualtrics writes the question texts and its import ids as two rows under the header:
-    # they are no answers (rejected, with why); the answers are the recipients'.
+    # they label the columns (no rows, nothing rejected); the answers are the recipients', and
+    # a bad one is rejected under its own line.
     text = (
         "StartDate,RecordedDate,ResponseId,RecipientEmail,Q1,Q2\n"
-        "Start Date,Recorded Date,Response ID,Recipient Email,How likely...?,Why?\n"
-        '"{""ImportId"":""startDate""}","{""ImportId"":""recordedDate""}",'
+        'Start Date,Recorded Date,Response ID,Recipient Email,"How likely\n...?",Why?\n'
+        '"{""ImportId"":""startDate"",""timeZone"":""America/Denver""}",'
+        '"{""ImportId"":""recordedDate""}",'
         '"{""ImportId"":""_recordId""}","{""ImportId"":""recipientEmail""}",'
         '"{""ImportId"":""QID1""}","{""ImportId"":""QID2_TEXT""}"\n'
         "2026-03-01 10:00:00,2026-03-01 10:02:12,R_1a,ann@example.com,9,Fast delivery\n"
+        "2026-03-01 11:00:00,yesterday,R_2b,bo@example.com,7,\n"
     )
     summary = ws.import_files(
         [write(tmp_path / "qualtrics.csv", text)],
@@ -1646,13 +1743,24 @@ def test_a_qualtrics_export_names_its_respondents_and_rejects_its_two_label_rows
         mapping={"score": "Q1", "comment": "Q2"},
         constants={"metric": "nps"},
     )
-    assert (summary.stored, summary.rejected) == (1, 2)
+    assert (summary.rows, summary.stored, summary.rejected) == (2, 1, 1)
+    assert rejected(ws)[["line", "reason"]].values.tolist() == [[6, "unparseable_timestamp"]]
     answer = ws.feedback.execute().iloc[0]
     assert (answer["feedback_id"], answer["person_id"], answer["score"]) == (
         "R_1a",
         "ann@example.com",
         9.0,
     )
+
+
+def test_rows_under_the_header_are_data_unless_every_cell_is_an_import_id(ws, tmp_path):
+    text = (
+        "ts,event,user_id,props\n"
+        "label,label,label,label\n"
+        '2026-03-01T10:00:00Z,a,u1,"{""ImportId"":""x""}"\n'
+    )
+    summary = ws.import_files([write(tmp_path / "e.csv", text)])
+    assert (summary.rows, summary.stored, summary.rejected) == (2, 1, 1)
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
@@ -1784,7 +1892,7 @@ def test_set_gives_a_column_the_file_lacks_one_value(ws, tmp_path):
 @pytest.mark.parametrize(
     ("constants", "message"),
     [
-        ({"metrik": "nps"}, "'metrik' is not a feedback column"),
+        ({"metrik": "nps"}, "'metrik' is not a column of the feedback table"),
         ({"score": "9"}, "would hide the file's column 'score'"),
     ],
 )

@@ -53,6 +53,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         # of the names above means it.
         "created_at",
         "submitted_at",
+        "Submit Date (UTC)",  # Typeform (its "Start Date (UTC)" is when the form was opened)
         "recorded_date",
         "datetime",
         "date",
@@ -93,19 +94,24 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "source": ("utm_source", "context_campaign_source", "mkt_source"),
     "medium": ("utm_medium", "context_campaign_medium", "mkt_medium"),
     "campaign": ("utm_campaign", "context_campaign_name", "mkt_campaign"),
-    # Attribution data sets' and ad platforms' name, GA4's, and order tables'.
-    "revenue": ("conversion_value", "purchase_revenue", "order_value", "$revenue"),
+    # Attribution data sets' and ad platforms' name, GA4's, order tables', and a Snowplow
+    # transaction's total (its other events leave it empty).
+    "revenue": ("conversion_value", "purchase_revenue", "order_value", "$revenue", "tr_total"),
+    "currency": ("tr_currency",),
+    "language": ("UserLanguage",),  # Qualtrics
 }
 
-# Columns named as ours that mean something else in one tool's exports, known by a column only
-# those exports have. Amplitude's ``event_id`` counts a device's events (1, 2, ...), so people
-# share it: read as the event's id, it would store one event per number; its ``uuid`` is the
-# id. Snowplow's ``event`` is the kind of event (``page_view``, ``struct``, ``unstruct``); its
-# ``event_name`` is the name. Such a column stays a property (``--map`` still reads it as the
-# column it names).
+# Columns named as ours (or as another tool's name for ours) that mean something else in one
+# tool's exports, known by a column only those exports have. Amplitude's ``event_id`` counts a
+# device's events (1, 2, ...), so people share it: read as the event's id, it would store one
+# event per number; its ``uuid`` is the id. Snowplow's ``event`` is the kind of event
+# (``page_view``, ``struct``, ``unstruct``); its ``event_name`` is the name. Delighted's
+# ``Person ID`` is its own number for the respondent, whom the shop knows by ``Email``. Such a
+# column stays a property (``--map`` still reads it as the column it names).
 NOT_OURS: dict[str, tuple[str, ...]] = {
     "amplitude_id": ("event_id",),
     "collector_tstamp": ("event",),
+    "Delighted Source": ("Person ID",),
 }
 
 
@@ -163,7 +169,7 @@ def plan_columns(
     for canonical in constants:
         if canonical not in wanted:
             raise ImportFileError(
-                f"--set {canonical}=...: '{canonical}' is not a {kind} column."
+                f"--set {canonical}=...: '{canonical}' is not a column of the {kind} table."
                 f"{did_you_mean(canonical, wanted)} Columns: {', '.join(wanted)}."
             )
     sources = list(mapping.values())
@@ -178,7 +184,7 @@ def plan_columns(
             raise ImportFileError(f"--map {canonical}={source} and --set {canonical}=...: use one.")
         if canonical not in wanted:
             raise ImportFileError(
-                f"--map {canonical}={source}: '{canonical}' is not a {kind} column."
+                f"--map {canonical}={source}: '{canonical}' is not a column of the {kind} table."
                 f"{did_you_mean(canonical, wanted)} Columns: {', '.join(wanted)}."
             )
         if columns and source not in columns and not later_part:
@@ -209,7 +215,7 @@ def plan_columns(
     for canonical, names in ALIASES.items():
         if canonical not in wanted or canonical in taken:
             continue
-        found = next((n for n in names if n in in_file and n not in plan), None)
+        found = next((n for n in names if n in in_file - foreign and n not in plan), None)
         if found is not None:
             plan[found] = canonical
             taken.add(canonical)
@@ -217,7 +223,7 @@ def plan_columns(
     # a BI tool's headers) for ts, user_id and event_name.
     loose: dict[str, str] = {}
     for name in columns:
-        if name not in plan:
+        if name not in plan and name not in foreign:
             loose.setdefault(loose_name(name), name)
     for canonical in wanted:
         if canonical in taken or canonical in foreign or canonical in NOT_LOOSE:
@@ -362,11 +368,10 @@ def arrange(
     and, where ``keys_vary`` (records of one file need not have the same keys), ``KEYS_VARY``.
     """
     original = [c for c in batch.column_names if c != "_line"]
-    raw = (
-        pa.StructArray.from_arrays([_as_given(batch.column(c)) for c in original], names=original)
-        if original
-        else pa.nulls(batch.num_rows, pa.struct([]))
-    )
+    # Records without a key (``{}``) still need a field: the engine takes no empty struct. A
+    # null member is no member of the row as given (see ``validate``).
+    given = [_as_given(batch.column(c)) for c in original] or [pa.nulls(batch.num_rows, pa.null())]
+    raw = pa.StructArray.from_arrays(given, names=original or ["_"])
     flat = flattened_properties(original, plan)
     extra_names = [c for c in original if c not in plan and c not in flat]
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}

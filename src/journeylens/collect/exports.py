@@ -186,8 +186,24 @@ def nested_lookups(canonical: str, types: Mapping[str, pa.DataType], properties:
             value = json_at(document, key)
             found.append(f"lower({value})" if canonical in LOWERED else value)
     if canonical == "device":
-        found += _device_by_system(types, properties)
+        found += _snowplow_device(types) + _device_by_system(types, properties)
     return found
+
+
+# Snowplow's ``dvce_type`` (from the user agent) as journeylens's device, any case; its other
+# kinds (Game console, Wearable computer, Unknown, ...) are none of ours: they stay in
+# ``properties`` only.
+SNOWPLOW_DEVICES = {"computer": "desktop", "mobile": "mobile", "tablet": "tablet"}
+
+
+def _snowplow_device(types: Mapping[str, pa.DataType]) -> list[str]:
+    """``device`` from Snowplow's ``dvce_type`` (``Computer``, ``Mobile``, ``Tablet``), where
+    the file has that column."""
+    if not _is_string(extra_type(types, "dvce_type")):
+        return []
+    given = f"lower(trim(b._extra.{_quoted('dvce_type')}))"
+    cases = " ".join(f"WHEN '{kind}' THEN '{ours}'" for kind, ours in SNOWPLOW_DEVICES.items())
+    return [f"CASE {given} {cases} END"]
 
 
 # Operating systems by the device they run on, as analytics SDKs name them (any case).

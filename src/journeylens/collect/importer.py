@@ -483,7 +483,7 @@ def _id_counts(store: Store, staged: ibis.Table, kind: str) -> tuple[int, int, b
             derived_ids=key.nunique(where=derived),
         )
     )
-    row = counts.iloc[0]
+    row = counts.fillna(0).iloc[0]  # an engine may count no rows as null (Spark: NaN)
     return int(row["rows"]), int(row["ids"]), int(row["derived"]) != int(row["derived_ids"])
 
 

@@ -10,7 +10,10 @@ parses them, so a bad value rejects one row, not the file); Parquet keeps its co
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
+import itertools
+import json
 import re
 import shutil
 import zlib
@@ -76,6 +79,7 @@ class FileReader:
     quotes: int | None = None  # quote characters in the file, when the encoding check counted
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
     header_line: int = 1  # a CSV file's header line (2 after Excel's ``sep=;`` line)
+    label_rows: int = 0  # rows under a CSV file's header that label it (see ``_label_rows``)
     # Keys seen inside columns that hold objects: a Parquet struct's fields, or the keys of
     # the objects in a JSON Lines file's first batch (see ``exports.lifted_columns``).
     nested_keys: dict[str, set[str]] = field(default_factory=dict)
@@ -227,6 +231,7 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
     reader.quotes = text.quotes
     try:
         reader.columns = _csv_header(reader) if fmt == "csv" else []
+        reader.label_rows = _label_rows(reader) if fmt == "csv" else 0
     except ImportFileError:
         reader.close()
         raise
@@ -316,9 +321,37 @@ def _past_titles(handle: TextIO, first: str, path: Path) -> tuple[int, str]:
 
 
 def _parse_csv_line(line: str, delimiter: str) -> Iterator[list[str]]:
-    import csv
-
     yield from csv.reader([line], delimiter=delimiter)
+
+
+def _label_rows(reader: FileReader) -> int:
+    """2 for a Qualtrics export, whose header is followed by a row of question texts and a row
+    of import ids (each cell JSON: ``{"ImportId":"recordedDate","timeZone":"..."}``): they
+    label the columns and are no answers. 0 for any other file."""
+    source, encoding = reader.text()
+    encoding = "utf-8-sig" if encoding == "utf8" else encoding
+    with source.open(encoding=encoding, errors="replace", newline="") as handle:
+        for _ in range(reader.header_line):
+            handle.readline()
+        try:
+            rows = list(itertools.islice(csv.reader(handle, delimiter=reader.delimiter), 2))
+        except csv.Error:  # a field too long for a label: the file's rows will say
+            return 0
+    if len(rows) < 2 or any(len(row) != len(reader.columns) for row in rows):
+        return 0
+    cells = [cell for cell in rows[1] if cell.strip()]
+    return 2 if cells and all(_is_import_id(cell) for cell in cells) else 0
+
+
+def _is_import_id(cell: str) -> bool:
+    """Whether ``cell`` is a Qualtrics import id: a JSON object with an ``ImportId``."""
+    if not cell.lstrip().startswith("{"):
+        return False
+    try:
+        value = json.loads(cell)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and "ImportId" in value
 
 
 def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
@@ -359,6 +392,7 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
             return
         raise ImportFileError(f"{reader.path}: cannot read as CSV ({exc}).") from exc
     lines = _CsvLines(reader)
+    labels = reader.label_rows  # the first rows: no data (see ``_label_rows``)
     held: pa.Table | None = None  # the last batch waits: its last row may be unclosed
     while True:
         try:
@@ -374,6 +408,8 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
             yield held
         held = lines.number(pa.Table.from_batches([batch]), ragged)
         ragged.clear()
+        skipped = min(labels, held.num_rows)
+        held, labels = held.slice(skipped), labels - skipped
     if held is not None:
         yield _without_unclosed(reader, held) if _odd_quotes(reader) else held
 

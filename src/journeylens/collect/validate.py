@@ -161,18 +161,36 @@ MAIL_TIME_FORMATS = (
     "%d %b %Y %H:%M:%S %Z",
 )
 
+# Google Forms' export: ``2026/03/01 2:30:05 PM GMT+1`` (read after :func:`_gmt_respelled`).
+GMT_TIME_FORMATS = ("%Y/%m/%d %I:%M:%S %p %z", "%Y/%m/%d %H:%M:%S %z")
+
 
 def _instant(text: str) -> str:
     """SQL that reads the SQL text ``text`` as a TIMESTAMPTZ (NULL when it cannot): what DuckDB
     reads as one (ISO 8601 with any offset; naive time in the session's time zone), then, for
-    the rows it cannot read, other spellings of ISO 8601 (:func:`_iso_respelled`) and mail
-    times (:data:`MAIL_TIME_FORMATS`). ``coalesce`` reads the later ones only where the first
-    gave nothing, so well-formed files pay nothing for them."""
-    formats = sql_strings(MAIL_TIME_FORMATS)
+    the rows it cannot read, other spellings of ISO 8601 (:func:`_iso_respelled`), mail
+    times (:data:`MAIL_TIME_FORMATS`) and Google Forms' (:data:`GMT_TIME_FORMATS`).
+    ``coalesce`` reads the later ones only where the first gave nothing, so well-formed files
+    pay nothing for them."""
+    mail, gmt = sql_strings(MAIL_TIME_FORMATS), sql_strings(GMT_TIME_FORMATS)
     return (
         f"coalesce(TRY_CAST({text} AS TIMESTAMPTZ), "
-        f"TRY_CAST({_iso_respelled(text)} AS TIMESTAMPTZ), try_strptime({text}, [{formats}]))"
+        f"TRY_CAST({_iso_respelled(text)} AS TIMESTAMPTZ), try_strptime({text}, [{mail}]), "
+        f"try_strptime({_gmt_respelled(text)}, [{gmt}]))"
     )
+
+
+def _gmt_respelled(text: str) -> str:
+    """SQL that rewrites an offset written after ``GMT`` (``GMT+1``, ``GMT-3``, ``GMT+5:30``;
+    ``GMT`` alone is UTC) as strptime's ``%z`` reads it (``+01``, ``-03``, ``+05:30``)."""
+    steps = (
+        (r" GMT$", " +00"),
+        (r" GMT([+-])([0-9])(:?[0-9]{2})?$", r" \10\2\3"),
+        (r" GMT([+-](0[0-9]|1[0-4])(:?[0-9]{2})?)$", r" \1"),  # none beyond 14 hours
+    )
+    for pattern, replacement in steps:
+        text = f"regexp_replace({text}, '{pattern}', '{replacement}')"
+    return text
 
 
 def _iso_respelled(text: str) -> str:
@@ -474,19 +492,23 @@ _LABELLED = r"^([-+]?[0-9]+(\.[0-9]+)?)\s*[-–—:=(]\s*[^-–—0-9\s]"
 # 9,99 €). "$", "¥" and "kr" stand for several currencies: the amount is read, its currency not.
 _MARK = r"US\$|[A-Z]{3}|[$€£¥₹₩]|kr\.?"
 _SYMBOL_CURRENCY = {"US$": "USD", "€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW"}
+# The spaces locales write between groups of three digits (1 234,50): a space, a no-break
+# space, a narrow no-break space (French, Swedish) and a thin space; a regex character class.
+_GROUP_SPACE = "[ \u00a0\u202f\u2009]"
+_SPACE = "[\\s\u00a0\u202f\u2009]"  # any of them or other white space, in a regex
 
 
 def _without_mark(text: str) -> str:
     """SQL: the amount ``text`` without the currency written before or after it."""
-    lead = rf"regexp_replace({text}, '^([-+]?)\s*({_MARK})\s*', '\1')"
-    return rf"regexp_replace({lead}, '\s*({_MARK})$', '')"
+    lead = rf"regexp_replace({text}, '^([-+]?){_SPACE}*({_MARK}){_SPACE}*', '\1')"
+    return rf"regexp_replace({lead}, '{_SPACE}*({_MARK})$', '')"
 
 
 def marked_currency(text: str) -> str:
     """SQL: the currency an amount's text names beside it (``USD`` for ``12.50 USD`` or
     ``US$12.50``, ``EUR`` for ``€9.99``), NULL for none or a symbol of several currencies."""
     mark = (
-        rf"coalesce(nullif(regexp_extract(trim({text}), '^[-+]?\s*({_MARK})', 1), ''), "
+        rf"coalesce(nullif(regexp_extract(trim({text}), '^[-+]?{_SPACE}*({_MARK})', 1), ''), "
         rf"nullif(regexp_extract(trim({text}), '({_MARK})$', 1), ''))"
     )
     symbols = " ".join(f"WHEN '{s}' THEN '{c}'" for s, c in _SYMBOL_CURRENCY.items())
@@ -505,10 +527,11 @@ def _read_number(text: str, decimal_comma: bool, money: bool = False) -> str:
     """SQL that reads the SQL text ``text`` as a number (NULL when it cannot). With
     ``decimal_comma``, as ``1.234,50`` or ``1234,5`` are written in many European locales: a
     comma before the decimals, points only between groups of three digits (``12.50`` is
-    refused, not misread as 1250). A ``money`` amount may have its currency beside it
-    (``$12.50``, ``12,50 €``, ``USD 1,234.00``) and, with a decimal point, commas between
-    groups of three digits (``1,234.00``; ``1,234`` alone stays unread: it is 1.234 in half
-    the world)."""
+    refused, not misread as 1250). Either way, spaces may separate groups of three digits
+    (``1 234,50``, ``1 234.50``; see ``_GROUP_SPACE``: ``1 2`` stays unread). A ``money``
+    amount may have its currency beside it (``$12.50``, ``12,50 €``, ``USD 1,234.00``) and,
+    with a decimal point, commas between groups of three digits (``1,234.00``; ``1,234`` alone
+    stays unread: it is 1.234 in half the world)."""
     text = f"trim({text})"
     if money:  # a plain number first: only the others pay for the patterns
         plain = _read_number(text, decimal_comma)
@@ -520,12 +543,18 @@ def _read_number(text: str, decimal_comma: bool, money: bool = False) -> str:
         # Only text that is no number at all (not even NaN, as pandas writes a missing one).
         other = f"TRY_CAST({text} AS DOUBLE) IS NULL AND {text} <> ''"
         return f"CASE WHEN {other} THEN coalesce({plain}, {money_number}) ELSE {plain} END"
-    if not decimal_comma:
-        return f"nullif(TRY_CAST({text} AS DOUBLE), 'NaN'::DOUBLE)"
+    spaced = f"[0-9]{{1,3}}({_GROUP_SPACE}[0-9]{{3}})+"
+    unspaced = f"regexp_replace({text}, '{_GROUP_SPACE}', '', 'g')"
+    if not decimal_comma:  # only text that is no number pays for the pattern
+        grouped = f"regexp_full_match({text}, '[-+]?{spaced}([.][0-9]+)?')"
+        return (
+            f"coalesce(nullif(TRY_CAST({text} AS DOUBLE), 'NaN'::DOUBLE), "
+            f"CASE WHEN {grouped} THEN TRY_CAST({unspaced} AS DOUBLE) END)"
+        )
     return (
         f"CASE WHEN regexp_full_match({text}, "
-        "'[-+]?([0-9]{1,3}(\\.[0-9]{3})+|[0-9]+)(,[0-9]+)?') "
-        f"THEN TRY_CAST(replace(replace({text}, '.', ''), ',', '.') AS DOUBLE) END"
+        f"'[-+]?([0-9]{{1,3}}([.][0-9]{{3}})+|{spaced}|[0-9]+)(,[0-9]+)?') "
+        f"THEN TRY_CAST(replace(replace({unspaced}, '.', ''), ',', '.') AS DOUBLE) END"
     )
 
 
