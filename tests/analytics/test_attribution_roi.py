@@ -91,6 +91,11 @@ def test_cut_list_tells_harmful_uncertain_and_never_converting_apart():
     }
     assert rows.loc["banner", "savings"] == pytest.approx(rows.loc["banner", "cost"])
     assert {"touchpoint", "cost", "lift", "reason"} <= set(cuts.to_dict()[0])
+    # The drop is said as a drop (no "by -2.7 to -0.6"), and people are counted whole.
+    drop = rows.loc["banner", "explanation"]
+    assert drop.startswith("lowers conversion by ")
+    assert "-" not in drop
+    assert all(isinstance(r["exposed_people"], int | None) for r in cuts.to_dict())
 
 
 def _ad_against_mail(n: int, ad_buys: Callable[[int], bool]) -> pd.DataFrame:

@@ -347,8 +347,11 @@ def _phrase(name: str, row: Any) -> str:
 
 
 def segment_label(dimension: str, value: str) -> str:
-    """``mobile`` for the usual dimensions, ``plan=pro`` for the others."""
-    return value if dimension in ("channel", "device", "interaction") else f"{dimension}={value}"
+    """``mobile`` for a device (its values say what they are), ``channel=email`` and
+    ``plan=pro`` for the others ("checkout on email" would read as an e-mail touchpoint); a
+    value with leading or trailing spaces is quoted."""
+    shown = f"'{value}'" if value != value.strip() or not value else value
+    return shown if dimension == "device" else f"{dimension}={shown}"
 
 
 def period_text(period: str) -> str:

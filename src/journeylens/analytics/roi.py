@@ -236,7 +236,7 @@ def _reach(events: ir.Table, spec: RoiSpec) -> pd.DataFrame:
 
 
 _EXPLAIN = {
-    "harmful": "lowers conversion by {a:.1f} to {b:.1f} points",
+    "harmful": "lowers conversion by {a:.1f} to {b:.1f} points",  # a, b: the drop, positive
     "no_effect": "adds no conversion worth paying for (lift {a:.1f} to {b:.1f} points)",
     "uncertain": "lift {a:.1f} to {b:.1f} points: not enough data to tell",
     "never_converts": "reaches {a:.0%} of people early but is in no converting journey",
@@ -289,11 +289,14 @@ def run_cut_list(
     cuts = frame.loc[frame["reason"].notna()].copy()
     cuts["savings"] = cuts["cost"]
     cuts["explanation"] = [
-        _EXPLAIN[r].format(a=s if r == "never_converts" else lo, b=hi)
+        _EXPLAIN[r].format(a=-hi, b=-lo)
+        if r == "harmful"
+        else _EXPLAIN[r].format(a=s if r == "never_converts" else lo, b=hi)
         for r, s, lo, hi in zip(
             cuts["reason"], cuts["early_share"], cuts["lift_low"], cuts["lift_high"], strict=True
         )
     ]
+    cuts["exposed_people"] = cuts["exposed_people"].astype("Int64")  # NaN where unmeasured
     columns = [
         "touchpoint",
         "cost",
