@@ -1,4 +1,5 @@
-"""The workspace configuration: one TOML file, validated on load with errors that name the key.
+"""The workspace configuration: one TOML file, validated on load with errors that name the key
+(a key the layout does not have, ``TABLES`` and ``ENTRIES``, is one: a misspelt key is not ignored).
 
 The file holds the journey model (stages with their labels, the touchpoint catalog), the goal
 events, session and import settings. ``journeylens init`` writes it from a stage template; people
@@ -8,13 +9,13 @@ edit it by hand, and ``journeylens import --kind touchpoints`` merges catalog ro
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from journeylens.errors import ConfigError, SpecError, unknown
+from journeylens.errors import ConfigError, SpecError, did_you_mean, unknown
 from journeylens.journey.currency import normalized_code
 from journeylens.journey.steps import check_key, split_conditions
 from journeylens.schema import COST_PERIODS, TOUCHPOINT_KINDS
@@ -159,6 +160,27 @@ def save_config(config: Config, directory: Path) -> Path:
     return path
 
 
+# The file's layout: every table and the keys it may hold. The loader reads through it (a
+# ``_Table`` reads no key it does not list) and a key in the file that it does not list is an
+# error, so a misspelt key is reported, not silently left at its default.
+TABLES: dict[str, tuple[str, ...]] = {
+    "workspace": ("name", "template", "engine", "language"),
+    "sessions": ("inactivity_minutes",),
+    "goals": ("conversion_events", "revenue_property"),
+    "friction": ("error_patterns", "retry_seconds", "postpone_hours"),
+    "import": ("max_field_chars", "max_properties_chars", "max_future_hours", "placeholder_ids"),
+    "currency": ("report", "rates"),
+}
+# The arrays of tables, each entry holding the fields of its dataclass.
+ENTRIES: dict[str, tuple[str, ...]] = {
+    "stages": tuple(f.name for f in fields(Stage)),
+    "touchpoints": tuple(f.name for f in fields(Touchpoint)),
+}
+# A stage template is a config body with a description beside its stages and touchpoints (see
+# ``journey.templates``): accepted, and not kept.
+TOP_LEVEL: tuple[str, ...] = (*TABLES, *ENTRIES, "description")
+
+
 def load_config(directory: Path) -> Config:
     path = Path(directory) / CONFIG_FILE
     try:
@@ -170,108 +192,129 @@ def load_config(directory: Path) -> Config:
     return parse_config(raw, source=str(path))
 
 
-def _placeholder_ids(reader: _Reader) -> tuple[str, ...]:
+def _placeholder_ids(table: _Table) -> tuple[str, ...]:
     """``import.placeholder_ids`` in lower case; the default when the key is absent (an empty
     list turns the check off)."""
-    table = reader.table("import")
-    if "placeholder_ids" not in table:
+    if not table.has("placeholder_ids"):
         return PLACEHOLDER_IDS
-    given = reader.strings(table, "import.placeholder_ids", "placeholder_ids")
+    given = table.strings("placeholder_ids")
     return tuple(dict.fromkeys(value.strip().lower() for value in given))
 
 
-def _revenue_property(reader: _Reader) -> str | None:
+def _revenue_property(table: _Table) -> str | None:
     """``goals.revenue_property``: a property key (``price``, ``order.total``), or None."""
-    key = reader.optional_string(
-        reader.table("goals"), "goals.revenue_property", "revenue_property"
-    )
+    key = table.optional_string("revenue_property")
     if key is None:
         return None
     try:
         return check_key(key.strip(), "revenue property")
     except SpecError as exc:
-        raise ConfigError(f"{reader.source}: 'goals.revenue_property': {exc}") from None
+        raise ConfigError(f"{table.source}: 'goals.revenue_property': {exc}") from None
 
 
-def _currency(reader: _Reader) -> tuple[str | None, dict[str, float]]:
+def _currency(table: _Table) -> tuple[str | None, dict[str, float]]:
     """``[currency]``: the reporting currency and the rates (units per unit of it), codes in
     upper case."""
-    table = reader.table("currency")
     rates_raw = table.get("rates", {})
     if not isinstance(rates_raw, dict):
-        raise reader._fail("currency.rates", "a table of currency = rate", rates_raw)
-    if "report" not in table:
+        raise table.fail("rates", "a table of currency = rate", rates_raw)
+    if not table.has("report"):
         if rates_raw:
             raise ConfigError(
-                f"{reader.source}: 'currency.rates' needs 'currency.report', the currency the "
+                f"{table.source}: 'currency.rates' needs 'currency.report', the currency the "
                 'rates convert to (e.g. report = "EUR").'
             )
         return None, {}
-    report = normalized_code(reader.string(table, "currency.report", "report"))
+    report = normalized_code(table.string("report"))
     rates: dict[str, float] = {}
     for name, rate in rates_raw.items():
         if not isinstance(rate, int | float) or isinstance(rate, bool) or not rate > 0:
-            raise reader._fail(f"currency.rates.{name}", "a number above 0", rate)
+            raise table.fail(f"rates.{name}", "a number above 0", rate)
         code = normalized_code(name)
         if code == report and rate != 1:
             expected = f"1 ({report} is the report currency)"
-            raise reader._fail(f"currency.rates.{name}", expected, rate)
+            raise table.fail(f"rates.{name}", expected, rate)
         rates[code] = float(rate)
     rates.pop(report, None)
     return report, rates
 
 
+def _check_keys(raw: dict[str, Any], source: str = CONFIG_FILE) -> None:
+    """Refuse a key the file's layout does not have (see ``TABLES``), naming the file, where it
+    is, the key and the keys known there."""
+    _refuse_unknown(raw, TOP_LEVEL, source, "", "at the top level")
+    for name, keys in TABLES.items():
+        value = raw.get(name)
+        if isinstance(value, dict):
+            _refuse_unknown(value, keys, source, f"{name}.", f"in [{name}]")
+    for name, keys in ENTRIES.items():
+        entries = raw.get(name)
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(entry, dict):
+                where = f"in a [[{name}]] entry"
+                _refuse_unknown(entry, keys, source, f"{name}[{index}].", where)
+
+
+def _refuse_unknown(
+    table: dict[str, Any], known: tuple[str, ...], source: str, prefix: str, where: str
+) -> None:
+    for key in table:
+        if key in known:
+            continue
+        # A key of another table (one written above its table's header, or below the last
+        # [[touchpoints]] entry, lands in the wrong one): say where it belongs.
+        homes = [f"[{name}]" for name, keys in TABLES.items() if key in keys]
+        homes += [f"[[{name}]] entries" for name, keys in ENTRIES.items() if key in keys]
+        homes += ["the top level"] if key in TOP_LEVEL else []
+        elsewhere = (
+            f" '{key}' is a key of {' and '.join(homes)}; a key belongs to the table whose header"
+            " it follows."
+            if homes
+            else ""
+        )
+        raise ConfigError(
+            f"{source}: unknown key '{prefix}{key}' {where}.{did_you_mean(key, known)}{elsewhere} "
+            f"Known keys there: {', '.join(sorted(known))}."
+        )
+
+
 def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
     """Validate a decoded TOML document into a :class:`Config`."""
-    reader = _Reader(raw, source)
-    ws = reader.table("workspace")
-    stages = tuple(_parse_stage(reader, i, s) for i, s in enumerate(reader.items("stages")))
+    _check_keys(raw, source)
+    top = _Table(raw, "", TOP_LEVEL, source)
+    top.optional_string("description")
+    ws = top.table("workspace")
+    stages = tuple(_parse_stage(top, i, s) for i, s in enumerate(top.items("stages")))
     if not stages:
         raise ConfigError(f"{source}: [[stages]] must define at least one stage.")
     keys = [s.key for s in stages]
     if len(set(keys)) != len(keys):
         raise ConfigError(f"{source}: stage keys must be unique, got {keys}.")
+    sessions, goals, friction = top.table("sessions"), top.table("goals"), top.table("friction")
+    limits = top.table("import")
     config = Config(
-        name=reader.string(ws, "workspace.name", "name", default="journeylens"),
-        template=reader.string(ws, "workspace.template", "template", default="custom"),
+        name=ws.string("name", default="journeylens"),
+        template=ws.string("template", default="custom"),
         stages=stages,
-        engine=reader.choice(ws, "workspace.engine", "engine", ENGINES, default="duckdb"),
-        language=reader.choice(ws, "workspace.language", "language", LANGUAGES, default="en"),
-        session_gap_minutes=reader.positive_int(
-            reader.table("sessions"), "sessions.inactivity_minutes", "inactivity_minutes", 30
-        ),
-        conversion_events=tuple(
-            reader.strings(reader.table("goals"), "goals.conversion_events", "conversion_events")
-            or ("purchase",)
-        ),
-        revenue_property=_revenue_property(reader),
-        error_patterns=tuple(
-            reader.strings(reader.table("friction"), "friction.error_patterns", "error_patterns")
-            or ("*error*", "*fail*")
-        ),
-        retry_seconds=reader.positive_int(
-            reader.table("friction"), "friction.retry_seconds", "retry_seconds", 30
-        ),
-        postpone_hours=reader.positive_int(
-            reader.table("friction"), "friction.postpone_hours", "postpone_hours", 24
-        ),
-        max_field_chars=reader.positive_int(
-            reader.table("import"), "import.max_field_chars", "max_field_chars", 4096
-        ),
-        max_properties_chars=reader.positive_int(
-            reader.table("import"), "import.max_properties_chars", "max_properties_chars", 1048576
-        ),
-        max_future_hours=reader.positive_int(
-            reader.table("import"), "import.max_future_hours", "max_future_hours", 24
-        ),
-        placeholder_ids=_placeholder_ids(reader),
+        engine=ws.choice("engine", ENGINES, default="duckdb"),
+        language=ws.choice("language", LANGUAGES, default="en"),
+        session_gap_minutes=sessions.positive_int("inactivity_minutes", 30),
+        conversion_events=tuple(goals.strings("conversion_events") or ("purchase",)),
+        revenue_property=_revenue_property(goals),
+        error_patterns=tuple(friction.strings("error_patterns") or ("*error*", "*fail*")),
+        retry_seconds=friction.positive_int("retry_seconds", 30),
+        postpone_hours=friction.positive_int("postpone_hours", 24),
+        max_field_chars=limits.positive_int("max_field_chars", 4096),
+        max_properties_chars=limits.positive_int("max_properties_chars", 1048576),
+        max_future_hours=limits.positive_int("max_future_hours", 24),
+        placeholder_ids=_placeholder_ids(limits),
     )
-    report, rates = _currency(reader)
+    report, rates = _currency(top.table("currency"))
     if report is not None:
         config = config.with_currency(report, rates)
     touchpoints = tuple(
         parse_touchpoint(config, t, f"touchpoints[{i}]")
-        for i, t in enumerate(reader.items("touchpoints"))
+        for i, t in enumerate(top.items("touchpoints"))
     )
     names = [t.touchpoint for t in touchpoints]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -284,10 +327,11 @@ def parse_touchpoint(config: Config, raw: dict[str, Any], where: str) -> Touchpo
     """Validate one catalog row (from the TOML file or an imported catalog file)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table, got {type(raw).__name__}.")
-    reader = _Reader(raw, where)
-    name = reader.string(raw, f"{where}.touchpoint", "touchpoint")
-    match_raw = raw.get("match", name)
-    match = (match_raw,) if isinstance(match_raw, str) else tuple(match_raw or ())
+    row = _Table(raw, f"{where}.", ENTRIES["touchpoints"], where)
+    name = row.string("touchpoint")
+    match_raw = row.get("match", name)
+    listed = match_raw if isinstance(match_raw, list | tuple) else ()
+    match = (match_raw,) if isinstance(match_raw, str) else tuple(listed)
     if not match or not all(isinstance(m, str) and m for m in match):
         raise ConfigError(f"{where}.match: expected event names or patterns, got {match_raw!r}.")
     for entry in match:
@@ -295,100 +339,114 @@ def parse_touchpoint(config: Config, raw: dict[str, Any], where: str) -> Touchpo
             split_conditions(entry)
         except SpecError as exc:
             raise ConfigError(f"{where}.match {entry!r}: {exc}") from exc
-    stage_name = reader.string(raw, f"{where}.stage", "stage")
+    stage_name = row.string("stage")
     try:
         stage = config.resolve_stage(stage_name, where=f"in {where}.stage")
     except KeyError as exc:
         raise ConfigError(str(exc)) from exc
-    cost = raw.get("cost", 0.0)
+    cost = row.get("cost", 0.0)
     if not isinstance(cost, int | float) or isinstance(cost, bool) or cost < 0:
         raise ConfigError(f"{where}.cost: expected a number ≥ 0, got {cost!r}.")
     return Touchpoint(
         touchpoint=name,
         match=match,
         stage=stage,
-        channel=reader.optional_string(raw, f"{where}.channel", "channel"),
-        kind=reader.choice(raw, f"{where}.kind", "kind", TOUCHPOINT_KINDS, default="owned"),
+        channel=row.optional_string("channel"),
+        kind=row.choice("kind", TOUCHPOINT_KINDS, default="owned"),
         cost=float(cost),
-        cost_period=reader.choice(
-            raw, f"{where}.cost_period", "cost_period", COST_PERIODS, "month"
-        ),
-        owner=reader.optional_string(raw, f"{where}.owner", "owner"),
-        content_type=reader.optional_string(raw, f"{where}.content_type", "content_type"),
+        cost_period=row.choice("cost_period", COST_PERIODS, "month"),
+        owner=row.optional_string("owner"),
+        content_type=row.optional_string("content_type"),
     )
 
 
-class _Reader:
-    """Typed access to a decoded TOML document; every failure names the key."""
+class _Table:
+    """Typed access to one table of a decoded TOML document (``prefix`` is its path, ``keys``
+    its layout); every failure names the key. Reading a key outside ``keys`` is a bug here."""
 
-    def __init__(self, raw: dict[str, Any], source: str) -> None:
-        self.raw = raw
+    def __init__(
+        self, values: dict[str, Any], prefix: str, keys: tuple[str, ...], source: str
+    ) -> None:
+        self.values = values
+        self.prefix = prefix
+        self.keys = keys
         self.source = source
 
-    def _fail(self, key: str, expected: str, got: Any) -> ConfigError:
-        return ConfigError(f"{self.source}: '{key}' must be {expected}, got {got!r}.")
+    def fail(self, name: str, expected: str, got: Any) -> ConfigError:
+        return ConfigError(f"{self.source}: '{self.prefix}{name}' must be {expected}, got {got!r}.")
 
-    def table(self, key: str) -> dict[str, Any]:
-        value = self.raw.get(key, {})
+    def _known(self, name: str) -> str:
+        if name not in self.keys:
+            raise AssertionError(f"'{self.prefix}{name}' is read but not in the config's layout")
+        return name
+
+    def has(self, name: str) -> bool:
+        return self._known(name) in self.values
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(self._known(name), default)
+
+    def table(self, name: str) -> _Table:
+        value = self.get(name, {})
         if not isinstance(value, dict):
-            raise self._fail(key, "a table", value)
-        return value
+            raise self.fail(name, "a table", value)
+        return _Table(value, f"{self.prefix}{name}.", TABLES[name], self.source)
 
-    def items(self, key: str) -> list[Any]:
-        value = self.raw.get(key, [])
+    def items(self, name: str) -> list[Any]:
+        value = self.get(name, [])
         if not isinstance(value, list):
-            raise self._fail(key, "an array of tables", value)
+            raise self.fail(name, "an array of tables", value)
         return value
 
-    def string(self, table: dict[str, Any], key: str, name: str, default: str | None = None) -> str:
-        value = table.get(name, default)
+    def string(self, name: str, default: str | None = None) -> str:
+        value = self.get(name, default)
         if not isinstance(value, str) or not value.strip():
-            raise self._fail(key, "a non-empty string", value)
+            raise self.fail(name, "a non-empty string", value)
         return value.strip()
 
-    def optional_string(self, table: dict[str, Any], key: str, name: str) -> str | None:
-        value = table.get(name)
+    def optional_string(self, name: str) -> str | None:
+        value = self.get(name)
         if value is None or value == "":
             return None
         if not isinstance(value, str):
-            raise self._fail(key, "a string", value)
+            raise self.fail(name, "a string", value)
         return value
 
-    def strings(self, table: dict[str, Any], key: str, name: str) -> list[str]:
-        value = table.get(name, [])
+    def strings(self, name: str) -> list[str]:
+        value = self.get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self._fail(key, "an array of strings", value)
+            raise self.fail(name, "an array of strings", value)
         return value
 
-    def choice(
-        self, table: dict[str, Any], key: str, name: str, allowed: tuple[str, ...], default: str
-    ) -> str:
-        value = table.get(name, default)
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.get(name, default)
         if value not in allowed:
             raise ConfigError(
-                f"{self.source}: '{key}' must be one of {', '.join(allowed)}; got {value!r}."
+                f"{self.source}: '{self.prefix}{name}' must be one of {', '.join(allowed)}; "
+                f"got {value!r}."
             )
         return str(value)
 
-    def positive_int(self, table: dict[str, Any], key: str, name: str, default: int) -> int:
-        value = table.get(name, default)
+    def positive_int(self, name: str, default: int) -> int:
+        value = self.get(name, default)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise self._fail(key, "a positive whole number", value)
+            raise self.fail(name, "a positive whole number", value)
         return value
 
 
-def _parse_stage(reader: _Reader, index: int, raw: Any) -> Stage:
+def _parse_stage(top: _Table, index: int, raw: Any) -> Stage:
     where = f"stages[{index}]"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{reader.source}: '{where}' must be a table, got {raw!r}.")
-    key = reader.string(raw, f"{where}.key", "key")
-    labels = raw.get("labels", {})
+        raise ConfigError(f"{top.source}: '{where}' must be a table, got {raw!r}.")
+    entry = _Table(raw, f"{where}.", ENTRIES["stages"], top.source)
+    key = entry.string("key")
+    labels = entry.get("labels", {})
     if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-        raise ConfigError(f"{reader.source}: '{where}.labels' must map language to label.")
+        raise ConfigError(f"{top.source}: '{where}.labels' must map language to label.")
     odd = sorted(set(labels) - set(LANGUAGES))
     if odd:
         raise ConfigError(
-            f"{reader.source}: '{where}.labels' has unknown languages {odd}; "
+            f"{top.source}: '{where}.labels' has unknown languages {odd}; "
             f"supported: {', '.join(LANGUAGES)}."
         )
     return Stage(key=key, labels=dict(labels))
