@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journeylens.config import Touchpoint
-from journeylens.errors import ConfigError
+from journeylens.errors import ConfigError, ImportFileError
 from journeylens.journey.catalog import conditional_matches, match_event
 from journeylens.workspace import open_workspace
 
@@ -135,6 +135,19 @@ def test_a_spreadsheet_catalog_with_its_own_headers(make_workspace, tmp_path):
         500.0,
         "cx",
     )
+
+
+def test_a_catalog_column_named_nearly_as_one_is_refused_and_others_left_out(
+    make_workspace, tmp_path
+):
+    # "Chanel" would drop every channel unseen; "Notes" is named unlike any catalog column.
+    ws = make_workspace()
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("touchpoint,match,stage,Chanel,Notes\nchat,chat_*,delight,web,x\n")
+    with pytest.raises(ImportFileError, match=r"'Chanel' is no catalog column\. Did you mean"):
+        ws.import_files([catalog], kind="touchpoints")
+    catalog.write_text("touchpoint,match,stage,channel,Notes\nchat,chat_*,delight,web,x\n")
+    assert ws.import_files([catalog], kind="touchpoints").stored == 1
 
 
 def test_the_starter_catalog_maps_segment_spec_event_names(make_workspace, tmp_path):

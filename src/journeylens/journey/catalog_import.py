@@ -9,6 +9,7 @@ for a touchpoint already in the catalog replaces it; bad rows go to ``rejected``
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import time
 from collections import Counter
@@ -75,6 +76,22 @@ def _renames(columns: Sequence[str], mapping: Mapping[str, str]) -> dict[str, st
     return renames | {column: role for role, column in loosely_named(free, names).items()}
 
 
+def _check_near_misses(path: Path, columns: Sequence[str], renames: Mapping[str, str]) -> None:
+    """Refuse a column named nearly as a catalog column (``Chanel``): its values would be
+    dropped unseen. Columns named unlike any (notes, the counts ``--suggest`` writes) are
+    left out."""
+    taken = set(renames.values())
+    for column in columns:
+        if column in renames or column in CATALOG_COLUMNS:
+            continue
+        close = difflib.get_close_matches(column.lower(), CATALOG_COLUMNS, n=1, cutoff=0.75)
+        if close and close[0] not in taken:
+            raise ImportFileError(
+                f"{path}: the column '{column}' is no catalog column. Did you mean "
+                f"'{close[0]}'? Rename it, or --map {close[0]}={column}."
+            )
+
+
 def _rows(path: Path, mapping: Mapping[str, str]) -> Any:
     checked = False
     with open_file(path) as reader:
@@ -83,6 +100,7 @@ def _rows(path: Path, mapping: Mapping[str, str]) -> Any:
             line = given.pop("_line")
             if renames is None:  # a header's names, or a JSON Lines file's first record's keys
                 renames = _renames(reader.columns or list(given), mapping)
+                _check_near_misses(path, reader.columns or list(given), renames)
             row = {renames.get(k, k): v for k, v in given.items()}
             if not checked:
                 missing = [c for c in ("touchpoint", "stage") if c not in row]
