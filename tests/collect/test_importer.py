@@ -174,6 +174,33 @@ def test_bad_rows_go_to_rejected_with_line_field_and_reason(ws, tmp_path):
     assert ws.store.count("rejected") == 6
 
 
+def test_importing_a_file_again_replaces_its_earlier_rejections(make_workspace, tmp_path):
+    # A European export read first without --ts-format: every row rejected; read again with
+    # it, the rejected table describes the second import only. Another file's rejections stay.
+    workspace = make_workspace()
+    euro = write(
+        tmp_path / "euro.csv",
+        "timestamp;event;customer_id;revenue\n"
+        "24.11.2025 14:03;purchase;k-1;1.234,50\n"
+        "25.11.2025 09:15;purchase;k-2;12.50\n",
+    )
+    other = write(tmp_path / "other.csv", HEADER + "yesterday,x,a,,\n")
+    workspace.import_files([euro, other])
+    assert workspace.store.count("rejected") == 3
+    summary = workspace.import_files([euro], ts_format="%d.%m.%Y %H:%M", decimal_comma=True)
+    assert (summary.stored, summary.rejected) == (1, 1)
+    got = workspace.rejected.order_by(["source", "line"]).execute()
+    assert got[["source", "line", "reason"]].values.tolist() == [
+        [str(euro), 3, "invalid_revenue"],
+        [str(other), 2, "unparseable_timestamp"],
+    ]
+    # Fixed, the file leaves no rejection behind; the same file twice is rejected once.
+    write(tmp_path / "euro.csv", "timestamp;event;customer_id;revenue\n25.11.2025 09:15;x;k;\n")
+    workspace.import_files([euro], ts_format="%d.%m.%Y %H:%M")
+    workspace.import_files([other, other])
+    assert workspace.rejected.source.execute().tolist() == [str(other)]
+
+
 def test_a_csv_row_with_the_wrong_number_of_fields_rejects_only_itself(ws, tmp_path):
     path = write(
         tmp_path / "ragged.csv",
@@ -213,7 +240,7 @@ def test_csv_lines_count_the_line_breaks_inside_quoted_values(ws, tmp_path):
 
 
 def test_a_bad_line_inside_a_quoted_value_rejects_its_row(ws, tmp_path):
-    head = HEADER + "2026-01-01T10:00:00Z,first,a,,\n"  # line 2
+    head = HEADER + "2026-01-01T10:00:00Z,first,å,,\n"  # line 2: UTF-8 beyond ASCII
     bad = '2026-01-01T10:01:00Z,"note\ncaf\xe9",a,,\n'.encode("latin-1")  # lines 3-4
     tail = "2026-01-01T11:00:00Z,after,a,,\n"  # line 5
     path = tmp_path / "mixed_multiline.csv"
@@ -715,6 +742,31 @@ def test_a_file_in_another_encoding_is_refused_not_stored_as_mojibake(ws, tmp_pa
     with pytest.raises(ImportFileError, match="not UTF-8"):
         ws.import_files([path])
     assert ws.store.count("events") == 0
+
+
+@pytest.mark.parametrize("rows", [["café Åsa"], ["café Åsa", "Göteborg", "plain", "Malmö"]])
+def test_a_cp1252_file_is_refused_as_cp1252_whatever_its_rows(ws, tmp_path, rows):
+    # Swedish text reads in cp1250 too ("Ĺsa"): the hint names cp1252, whose reading differs
+    # only in Western European letters; one row in cp1252 is no UTF-8 file with a bad line.
+    text = "timestamp,event,user_id,note\n" + "".join(
+        f"2026-03-01T10:0{i}:00Z,view,u-{i},{note}\n" for i, note in enumerate(rows)
+    )
+    path = write(tmp_path / "cp1252.csv", text, "cp1252")
+    with pytest.raises(ImportFileError, match=r"not UTF-8 text \(it looks like cp1252;"):
+        ws.import_files([path])
+    assert ws.store.count("events") == ws.store.count("rejected") == 0
+    assert ws.import_files([path], encoding="cp1252").stored == len(rows)
+    notes = [json.loads(p)["note"] for p in events(ws)["properties"]]
+    assert notes == rows
+
+
+def test_central_european_text_is_not_taken_for_cp1252():
+    from journeylens.collect.encoding import _western
+
+    assert _western("Åsa, Göteborg, café".encode("cp1252"), "cp1250")
+    assert not _western("Łódź, zażółć gęślą jaźń".encode("cp1250"), "cp1250")
+    assert not _western("Příliš žluťoučký kůň".encode("cp1250"), "cp1250")  # no cp1252 ť
+    assert not _western("日本語".encode("shift_jis"), "shift_jis")
 
 
 def test_an_explicit_encoding_is_decoded(ws, tmp_path):
@@ -1635,13 +1687,51 @@ def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
     assert answers["person_id"].tolist() == ["a@x.com", "b@x.com"]
     assert answers["score"].tolist() == [9.0, 3.0]
     assert str(answers["ts"].iloc[1]) == "2026-01-06 11:00:00"
+    # Without anybody's id, the answers are anonymous; such events would be nobody's.
     anonymous = write(
         tmp_path / "anonymous.csv", "Response ID,Submitted At,Score\nr3,2026-01-07,8\n"
     )
+    summary = ws.import_files([anonymous], kind="feedback", constants={"metric": "nps"})
+    assert (summary.stored, summary.rejected) == (1, 0)
     with pytest.raises(ImportFileError) as refused:
-        ws.import_files([anonymous], kind="feedback", constants={"metric": "nps"})
+        ws.import_files([anonymous], constants={"event": "answered"})
     assert "to know whose rows these are" in str(refused.value)
-    assert "It may be" not in str(refused.value)  # the response id is taken, as the answer's
+
+
+def test_anonymous_survey_answers_are_stored_without_a_person_and_counted(ws, tmp_path):
+    # Google Forms' default export has no id column at all; a Delighted response may have no
+    # e-mail address. Their answers count (in the NPS of all respondents) with no person.
+    gforms = write(
+        tmp_path / "gforms.csv",
+        '"Timestamp","How likely are you to recommend us?","Any comments?"\n'
+        '"2026-03-01 10:00:00","9","Hyvä palvelu"\n'
+        '"2026-03-01 11:00:00","6","Frakten var dyr"\n',
+    )
+    question = {"score": "How likely are you to recommend us?", "comment": "Any comments?"}
+    summary = ws.import_files([gforms], "feedback", question, constants={"metric": "nps"})
+    assert (summary.stored, summary.rejected) == (2, 0)
+    delighted = write(
+        tmp_path / "delighted.csv",
+        "Response ID,Score,Response Timestamp,Person ID,Email,Delighted Source\n"
+        "98765001,10,1772359200,444001,lars@example.se,email\n"
+        "98765003,5,1772532000,444003,,link\n",
+    )
+    summary = ws.import_files([delighted], "feedback", constants={"metric": "nps"})
+    assert (summary.stored, summary.rejected) == (2, 0)
+    # Importing again stores nothing twice (an anonymous answer's id is its row's hash), and
+    # events imported later (which update answers' people) leave the anonymous ones alone.
+    again = ws.import_files([gforms], "feedback", question, constants={"metric": "nps"})
+    assert (again.stored, again.already_stored) == (0, 2)
+    ws.import_files([write(tmp_path / "e.csv", HEADER + "2026-03-01T09:00:00Z,view,a1,,\n")])
+    answers = ws.feedback.order_by(["ts", "score"]).execute().astype({"ts": str})
+    assert answers[["ts", "person_id", "score", "comment"]].values.tolist() == [
+        ["2026-03-01 10:00:00", None, 9.0, "Hyvä palvelu"],
+        ["2026-03-01 10:00:00", "lars@example.se", 10.0, None],
+        ["2026-03-01 11:00:00", None, 6.0, "Frakten var dyr"],
+        ["2026-03-03 10:00:00", None, 5.0, None],
+    ]
+    status = ws.status().to_dict()
+    assert (status["feedback"], status["people"], status["rejected"]) == (4, 1, 0)
 
 
 @pytest.mark.parametrize(
@@ -1652,6 +1742,18 @@ def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
             "Start Date (UTC),Submit Date (UTC),email,Score",
             "2026-03-01 10:00:00,2026-03-01 10:01:30,ola@example.no,9",
             {"ts": "2026-03-01 10:01:30", "user_id": "ola@example.no"},
+        ),
+        # Typeform: its "#" is the response's token, the answer's id.
+        (
+            "#,Submit Date (UTC),email,Score",
+            "a1b2c3d4e5f6g7h8,2026-03-01 10:01:30,ola@example.no,9",
+            {"feedback_id": "a1b2c3d4e5f6g7h8"},
+        ),
+        # Elsewhere "#" numbers rows (answer 1 of every file): it stays a property.
+        (
+            "#,Submitted At,email,Score",
+            "1,2026-03-01 10:01:30,ola@example.no,9",
+            {"properties": '{"#":"1"}'},
         ),
         # Qualtrics: the respondent's language.
         (
@@ -1664,6 +1766,12 @@ def test_a_survey_tools_export_imports_as_feedback(ws, tmp_path):
             "Response ID,Score,Person ID,Email,Delighted Source,Created At",
             "98765001,9,444001,lars@example.se,email,2026-03-01 10:00:00",
             {"user_id": "lars@example.se", "feedback_id": "98765001"},
+        ),
+        # Delighted's Response Timestamp: epoch seconds.
+        (
+            "Response ID,Score,Comment,Response Timestamp,Response Date,Email",
+            "98765001,10,Tack!,1772359200,2026-03-01 10:00:00 +0000,lars@example.se",
+            {"ts": "2026-03-01 10:00:00", "comment": "Tack!"},
         ),
     ],
 )
@@ -1691,6 +1799,34 @@ def test_a_score_exported_with_its_label_is_read(ws, tmp_path):
     assert (summary.stored, summary.rejected_by_reason) == (3, {"invalid_score": 2})
     scores = ws.feedback.order_by("feedback_id").execute()["score"].tolist()
     assert scores == [10.0, 0.0, 5.0]
+
+
+@pytest.mark.parametrize(
+    ("metric", "scores"),
+    [("csat", [5.0, 1.0, 5.0, 1.0, 5.0]), ("success", [1.0, 0.0, 1.0, 0.0, 1.0])],
+)
+def test_a_good_or_bad_rating_is_the_top_or_bottom_of_the_scale(ws, tmp_path, metric, scores):
+    # Zendesk rates a ticket Good or Bad (its survey page says "Good, I'm satisfied"); a CSAT
+    # or a success reads them as its scale's ends. "Offered" (asked, not answered) is no score.
+    zendesk = write(
+        tmp_path / "zendesk.csv",
+        "Ticket ID,Satisfaction,Created at,Requester email\n"
+        "12001,Good,2026-03-01 10:00:00 +0100,asa@example.se\n"
+        "12002,bad,2026-03-01 10:00:01 +0100,matti@example.fi\n"
+        '12003,"Good, I\u2019m satisfied",2026-03-01 10:00:02 +0100,kari@example.no\n'
+        '12004,"Bad, I\'m unsatisfied",2026-03-01 10:00:03 +0100,ion@example.ro\n'
+        "12005,Good with comment,2026-03-01 10:00:04 +0100,li@example.cn\n"
+        "12006,Offered,2026-03-01 10:00:05 +0100,ola@example.no\n",
+    )
+    mapping = {"score": "Satisfaction"}
+    summary = ws.import_files([zendesk], "feedback", mapping, constants={"metric": metric})
+    assert (summary.stored, summary.rejected_by_reason) == (5, {"invalid_score": 1})
+    answers = ws.feedback.order_by("ts").execute()
+    assert answers["score"].tolist() == scores
+    assert answers["user_id"].tolist()[0] == "asa@example.se"  # Zendesk's requester
+    # An NPS has no good or bad: the words stay unread.
+    summary = ws.import_files([zendesk], "feedback", mapping, constants={"metric": "nps"})
+    assert (summary.stored, summary.rejected_by_reason) == (0, {"invalid_score": 6})
 
 
 def test_a_response_with_several_questions_is_an_answer_per_metric(ws, tmp_path):

@@ -22,8 +22,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 # The type of a canonical column the file does not have, in an arranged batch: checking may
 # take such a column from the row's nested values (see ``exports``).
 ABSENT = pa.null()
-# At least one of these must be a column (and each row must have one of them filled).
+# Whose a row is: an event needs one of these as a column (and each row one of them filled).
 IDENTITY = ("anonymous_id", "user_id")
+# Kinds whose rows need no person: a survey's anonymous answers (Google Forms' default export
+# has no id at all) count in its scores, with a null ``person_id``.
+ANONYMOUS_KINDS = frozenset({"feedback"})
 
 # Names other tools' exports give our columns, best first: Segment (its wire format and its
 # warehouse tables), Amplitude, Mixpanel, PostHog, GA4, Snowplow's atomic.events, and the XES
@@ -54,6 +57,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "created_at",
         "submitted_at",
         "Submit Date (UTC)",  # Typeform (its "Start Date (UTC)" is when the form was opened)
+        "Response Timestamp",  # Delighted: epoch seconds (its "Response Date" is the same time)
         "recorded_date",
         "datetime",
         "date",
@@ -76,8 +80,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "client_id",
     ),
     # PostHog's person, into which it merged the ids; a process-mining log's case; a shop's or
-    # CRM's customer; and, last, the e-mail address that survey tools' exports know a
-    # respondent by.
+    # CRM's customer; and, last, the e-mail address that survey tools' and help desks' exports
+    # know a respondent by.
     "user_id": (
         "userId",
         "person_id",
@@ -88,6 +92,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "email",
         "email_address",
         "recipient_email",  # Qualtrics
+        "requester_email",  # Zendesk
     ),
     "event": ("event_name", "event_type", "name", "concept:name", "activity", "activity_name"),
     "feedback_id": ("feedbackId", "response_id", "responseId"),
@@ -112,6 +117,13 @@ NOT_OURS: dict[str, tuple[str, ...]] = {
     "amplitude_id": ("event_id",),
     "collector_tstamp": ("event",),
     "Delighted Source": ("Person ID",),
+}
+
+# Names that mean our column only in one tool's exports, known by a column only those exports
+# have: Typeform's ``#`` is the response's token; elsewhere ``#`` numbers a sheet's rows from 1,
+# and read as the answer's id, another file's answer 1 would be skipped as stored already.
+EXPORT_ALIASES: dict[str, dict[str, str]] = {
+    "Submit Date (UTC)": {"#": "feedback_id"},
 }
 
 
@@ -212,6 +224,17 @@ def plan_columns(
             plan[name] = name
             taken.add(name)
     in_file = set(columns)
+    exported = (
+        (name, canonical)
+        for marker, names in EXPORT_ALIASES.items()
+        if marker in in_file
+        for name, canonical in names.items()
+        if name in in_file
+    )
+    for name, canonical in exported:
+        if canonical in wanted and canonical not in taken and name not in plan:
+            plan[name] = canonical
+            taken.add(canonical)
     for canonical, names in ALIASES.items():
         if canonical not in wanted or canonical in taken:
             continue
@@ -346,7 +369,7 @@ def _check_required(
             f"{path}: missing required column '{name}'.{_hint(name, found, columns)} Found "
             f"columns: {', '.join(columns) or 'none'}.{fix}{constant} Nothing was imported."
         )
-    if not present & set(IDENTITY):
+    if kind not in ANONYMOUS_KINDS and not present & set(IDENTITY):
         raise ImportFileError(
             f"{path}: needs an 'anonymous_id' or a 'user_id' column to know whose rows these are."
             f"{_hint('user_id', hinted('user_id', free), columns)} Found columns: "

@@ -4,7 +4,9 @@ UTF-8 (with or without a byte-order mark) and UTF-16/32 with a byte-order mark a
 are. A file in another single encoding is refused with the encoding it looks like, so the user can
 re-run with ``--encoding``; nothing is stored as mojibake. A UTF-8 file with a few lines in
 another encoding (latin-1 pasted into UTF-8) keeps its good lines: the bad ones are reported by
-line number and go to the ``rejected`` table.
+line number and go to the ``rejected`` table. What tells the two apart is the lines with text
+beyond ASCII: in a UTF-8 file most of them are UTF-8; in a file in another encoding (even of one
+row) few or none are.
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-# More bad lines than this share, or a bad first line, means the file is in another encoding.
+# More bad lines than this share of the lines beyond ASCII, or a bad first line, means the file
+# is in another encoding.
 MIXED_LIMIT = 0.5
+GUESS_SAMPLE = 1 << 20  # bytes read to compare the readings of a guessed encoding and cp1252
+# Letters of Western European languages beyond ASCII (Swedish å, ä, ö; German ß, ü; French é, ç,
+# œ; Spanish ñ; ...): where a cp1252 reading differs from the guess only in these, it is cp1252.
+WESTERN_LETTERS = frozenset("àáâãäåæçèéêëìíîïðñòóôõöøùúûüýþÿßœÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝÞŸŒ")
 
 
 @dataclass
@@ -105,14 +112,17 @@ def _utf8_counts(path: Path) -> tuple[int, int] | None:
 
 def _mixed(path: Path, scratch: Path | None, shown: Path) -> TextCheck:
     bad: dict[int, str] = {}
-    total = 0
+    total = beyond_ascii = 0
     with path.open("rb") as handle:
         for total, raw in enumerate(handle, start=1):
+            if raw.isascii():
+                continue
+            beyond_ascii += 1
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError:
                 bad[total] = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
-    if 1 in bad or len(bad) > MIXED_LIMIT * total:
+    if 1 in bad or len(bad) > MIXED_LIMIT * beyond_ascii:
         raise ImportFileError(
             f"{shown}: not UTF-8 text{_guess(path)}. Convert it to UTF-8 or re-run with "
             "--encoding NAME; nothing was imported."
@@ -131,4 +141,26 @@ def _guess(path: Path) -> str:
     from charset_normalizer import from_path
 
     best = from_path(path, steps=8, chunk_size=4096).best()
-    return f" (it looks like {best.encoding})" if best is not None else ""
+    if best is None:
+        return ""
+    with path.open("rb") as handle:
+        sample = handle.read(GUESS_SAMPLE)
+    if _western(sample, best.encoding):
+        return f" (it looks like cp1252; {best.encoding} if its text is not Western European)"
+    return f" (it looks like {best.encoding})"
+
+
+def _western(sample: bytes, guessed: str) -> bool:
+    """Whether ``sample`` is cp1252 rather than the single-byte encoding ``guessed``: it reads
+    in both, and every character the two read differently is, in cp1252, a Western European
+    letter (``WESTERN_LETTERS``). charset_normalizer takes Swedish "Åsa" for cp1250's "Ĺsa"."""
+    try:
+        if codecs.lookup(guessed).name == "cp1252":
+            return False
+        ours, theirs = sample.decode("cp1252"), sample.decode(guessed)
+    except (LookupError, UnicodeDecodeError):
+        return False
+    if len(ours) != len(theirs):  # a multi-byte encoding: no character to compare with
+        return False
+    differ = {a for a, b in zip(ours, theirs, strict=True) if a != b}
+    return bool(differ) and differ <= WESTERN_LETTERS

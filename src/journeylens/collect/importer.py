@@ -7,7 +7,8 @@ so no row passes through Python. Only
 when every file has been read do the staged rows move into the canonical table, in one
 statement: within the import the first occurrence of an id wins (file order, then line order),
 and ids already stored are skipped, so re-importing a file stores nothing twice. Bad rows go to
-``rejected`` with file, line, field and reason.
+``rejected`` with file, line, field and reason, replacing those of an earlier import of the same
+file (the same path as given): the table describes each file's latest import.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ def import_files(
         (finish or (lambda rows: store.write(table, rows)))(new)
         summary.stored = store.count(table) - before
         summary.already_stored = summary.already_stored - summary.stored
-        _commit_rejected(store, rejected_staging)
+        _commit_rejected(store, rejected_staging, [reader.path for reader, _ in opened])
     finally:
         validator.close()
         store.drop(staging)
@@ -497,14 +498,14 @@ def _occurrences_apart(staged: ibis.Table, id_col: str) -> ibis.Table:
     return staged.mutate(**{id_col: ibis.ifelse(again, numbered, staged[id_col])})
 
 
-def _commit_rejected(store: Store, staging: str) -> None:
-    """Add staged rejections, skipping rows already rejected by an earlier import of the file."""
-    staged = store.table(staging)
+def _commit_rejected(store: Store, staging: str, files: Sequence[Path]) -> None:
+    """Replace the rejections of ``files`` by this import's, in one write: the table describes
+    the latest import of each file (imported again, fixed or with other options, a file keeps
+    none of an earlier import's rejections). A file given twice in one import is rejected once.
+    """
     known = store.table("rejected")
-    same = (
-        (staged.source == known.source)
-        & (staged.line == known.line)
-        & (staged.reason == known.reason)
-        & (staged.row == known.row)
-    )
-    store.write("rejected", staged.anti_join(known, same).select(*known.columns))
+    # The paths reach the engine as data (a table of them), not as SQL text.
+    imported = ibis.memtable(pa.table({"source": pa.array([str(f) for f in files], pa.string())}))
+    kept = known.anti_join(imported, known.source == imported.source)
+    new = store.table(staging).select(*known.columns).distinct()
+    store.replace("rejected", kept.union(new))

@@ -412,7 +412,8 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             "'sentiment must be a number from -1 to 1'",
         ),
     ]
-    return identity + ts_rules + specific + length + comment + properties + stage
+    # An answer needs no person: anonymous answers count (see ``columns.ANONYMOUS_KINDS``).
+    return ts_rules + specific + length + comment + properties + stage
 
 
 def _screen(kind: str) -> str:
@@ -486,6 +487,33 @@ def _number(
 
 # A number and its label after a dash, colon, equals sign or bracket: "10 - Extremely likely".
 _LABELLED = r"^([-+]?[0-9]+(\.[0-9]+)?)\s*[-–—:=(]\s*[^-–—0-9\s]"
+
+
+# A two-way rating as tools export it (Zendesk's satisfaction: "Good", "Bad, I'm unsatisfied",
+# "Good with comment"), any case: True is the top of the metric's scale, False its bottom. Only
+# the metrics a yes or a no answers (``RATED_METRICS``) read it: an NPS of "Good" stays unread.
+RATING_WORDS: dict[str, bool] = {
+    "good": True,
+    "bad": False,
+    "good, i'm satisfied": True,
+    "bad, i'm unsatisfied": False,
+    "good with comment": True,
+    "bad with comment": False,
+}
+RATED_METRICS = ("csat", "success")
+
+
+def _rating(metric: str, text: str) -> str:
+    """SQL: the score the rating word (``RATING_WORDS``) in the SQL text ``text`` gives the
+    metric ``metric`` (SQL): the top or the bottom of its scale; NULL for other text."""
+    word = f"replace(lower(trim({text})), '\u2019', '''')"  # "I’m" as "I'm"
+    top = f"$rating_tops[list_position($rating_words, {word})]"
+    ends = " ".join(
+        f"WHEN '{m}' THEN CASE WHEN {top} THEN {FEEDBACK_SCALES[m][1]} "
+        f"ELSE {FEEDBACK_SCALES[m][0]} END"
+        for m in RATED_METRICS
+    )
+    return f"CASE WHEN {top} IS NOT NULL THEN CASE {metric} {ends} END END"
 
 
 # A currency written beside an amount: an ISO code (USD 12.50, 12.50 SEK) or a symbol (€9.99,
@@ -766,11 +794,20 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         items += [
             f"lower({_text('metric')}) AS metric",
             f"{_given_number('score', types['score'])} AS score_text",
-            f"{_number('score', types['score'], comma, labelled=True)} AS score",
+            f"{_score(types['score'], comma)} AS score",
             f"{_given_number('sentiment', types['sentiment'])} AS sentiment_text",
             f"{_number('sentiment', types['sentiment'], comma)} AS sentiment",
         ]
     return ",\n  ".join(items)
+
+
+def _score(dtype: pa.DataType, decimal_comma: bool) -> str:
+    """SQL: the score, a number (with its label or not) or, as text, a rating word."""
+    number = _number("score", dtype, decimal_comma, labelled=True)
+    if not _is_text(dtype):
+        return number
+    metric = f"lower({_text('metric')})"
+    return f"coalesce({number}, {_rating(metric, _text('score'))})"
 
 
 def _given_row(types: Mapping[str, pa.DataType]) -> str:
@@ -1005,6 +1042,8 @@ class BatchValidator:
             "stages": self.stage_list,
             "stage_names": self.stage_names,
             "stage_keys": self.stage_keys,
+            "rating_words": list(RATING_WORDS),
+            "rating_tops": list(RATING_WORDS.values()),
             "ts_format": self.limits.ts_format,
             "ts_reading": (
                 f"with the format '{self.limits.ts_format}'"
