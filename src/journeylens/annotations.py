@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from journeylens.errors import SpecError, unknown
+from journeylens.instants import naive_utc
 from journeylens.schema import ANNOTATIONS, arrow_schema
 from journeylens.store import Store
 
@@ -31,9 +32,11 @@ TABLE = "annotations"
 
 
 def add_annotation(
-    store: Store, touchpoint: str, when: datetime, note: str, known: Sequence[str]
+    store: Store, touchpoint: str, when: datetime | date | str, note: str, known: Sequence[str]
 ) -> dict[str, Any]:
-    """Store an annotation on ``touchpoint`` (one of ``known``) at ``when``; return it."""
+    """Store an annotation on ``touchpoint`` (one of ``known``) at ``when`` (a datetime, a date
+    or ISO 8601 text; see :func:`~journeylens.instants.naive_utc`); return it, its times as
+    ISO 8601 text."""
     if touchpoint not in known:
         raise unknown("touchpoint", touchpoint, known, "to annotate")
     if not note.strip():
@@ -41,12 +44,12 @@ def add_annotation(
     record = {
         "annotation_id": uuid.uuid4().hex[:8],
         "touchpoint": touchpoint,
-        "ts": when.replace(tzinfo=None),
+        "ts": naive_utc(when, "annotation date"),
         "note": note.strip(),
         "created_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
     }
     store.write(TABLE, pa.Table.from_pylist([record], schema=arrow_schema(ANNOTATIONS)))
-    return record
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in record.items()}
 
 
 def list_annotations(store: Store) -> pd.DataFrame:

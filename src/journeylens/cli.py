@@ -826,15 +826,7 @@ def friction(
     if goal:
         options["goal"] = goal
     with _open(workspace, engine) as ws:
-        from journeylens.errors import unknown
-        from journeylens.journey.steps import check_keys_present, check_step_names
-
         spec = ws.friction_spec(**options)
-        check_keys_present(ws.events, options.get("by", []), "--by")
-        if goal:
-            check_step_names(ws.events, goal, role="as the goal")
-        if touchpoint is not None and touchpoint not in (known := ws.touchpoint_names()):
-            raise unknown("touchpoint", touchpoint, known, "(--touchpoint)")
         events = _filtered(ws, None, None, where)
         if annotation is not None or compare_at is not None:
             at, annotated = _change_point(ws, annotation, compare_at)

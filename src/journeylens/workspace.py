@@ -28,7 +28,7 @@ from journeylens.config import (
     parse_config,
     save_config,
 )
-from journeylens.errors import ImportFileError, SpecError, WorkspaceError
+from journeylens.errors import ImportFileError, SpecError, WorkspaceError, unknown
 from journeylens.journey.catalog import catalog_table, conditional_matches
 from journeylens.journey.currency import in_report_currency, revenue_currencies
 from journeylens.journey.rebuild import rebuild
@@ -215,11 +215,13 @@ class Workspace:
         >>> # ws.funnel("landing_page_view", "pricing_view", "purchase", within="7d").to_dict()
         """
         from journeylens.analytics.funnels import FunnelSpec, run_funnel
-        from journeylens.journey.steps import check_step_names
+        from journeylens.journey.steps import check_keys_present, check_step_names
 
         source = self.events if events is None else events
-        check_step_names(self.events, [*steps, *options.get("exclude", ())])
-        return run_funnel(source, FunnelSpec(steps=steps, **options))
+        spec = FunnelSpec(steps=steps, **options)
+        check_step_names(self.events, [*steps, *spec.exclude], exclusions=len(spec.exclude))
+        check_keys_present(self.events, [spec.by] if spec.by else [], "by")
+        return run_funnel(source, spec)
 
     def dropoff(
         self,
@@ -246,8 +248,12 @@ class Workspace:
         spec = DropoffSpec(FunnelSpec(steps=steps, **options), goal=goal, as_of=as_of)
         return run_dropoff(source, spec)
 
-    def paths(self, spec: Any = None, events: ibis.Table | None = None) -> Any:
-        """The transition graph, or top paths when ``spec`` names ``from_node``/``to_node``."""
+    def paths(self, spec: Any = None, events: ibis.Table | None = None, **options: Any) -> Any:
+        """The transition graph, or top paths when the spec names ``from_node``/``to_node``.
+
+        ``spec`` is a :class:`analytics.paths.PathsSpec`, or give its fields as ``options``
+        (``level="event"``, ``to_node="(conversion)"``); the raw graph leaves out the ends
+        unless ``include_end=True``, top paths keep them."""
         from journeylens.analytics.paths import (
             PathsSpec,
             check_anchor,
@@ -255,7 +261,12 @@ class Workspace:
             run_transitions,
         )
 
-        spec = spec or PathsSpec(include_end=False, goal=self.config.conversion_events)
+        if spec is not None and not isinstance(spec, PathsSpec):
+            raise SpecError(f"paths() takes a PathsSpec or keyword options, not {spec!r}.")
+        if spec is None:
+            anchored = options.get("from_node") is not None or options.get("to_node") is not None
+            defaults = {"include_end": anchored, "goal": self.config.conversion_events}
+            spec = PathsSpec(**{**defaults, **options})
         check_anchor(self.events, spec)
         source = self.events if events is None else events
         if spec.from_node is not None or spec.to_node is not None:
@@ -294,14 +305,21 @@ class Workspace:
             source = with_revenue_from(source, key, [options["goal"]])
         options.setdefault("stages", tuple(self.config.stage_keys))
         if roi or cut_list:
-            names = ("goal", "lookback", "bootstrap", "seed", "stages")
+            if options.get("level", "touchpoint") != "touchpoint":
+                raise SpecError(
+                    "ROI and the cut list are per touchpoint (its costs are the catalog's): "
+                    f"leave out level={options['level']!r}."
+                )
+            names = ("goal", "lookback", "bootstrap", "seed", "stages", "models", "half_life")
             keep = {k: options[k] for k in names if k in options}
             return run_roi_report(source, self.touchpoints, cut_list=cut_list, **keep)
         return run_attribution_report(source, self.touchpoints, **options)
 
     def friction_spec(self, **options: Any) -> Any:
-        """A :class:`analytics.friction.FrictionSpec` with the workspace's goals and thresholds."""
+        """A :class:`analytics.friction.FrictionSpec` with the workspace's goals and thresholds;
+        a ``by`` property, ``goal`` or ``touchpoint`` the data does not have is an error."""
         from journeylens.analytics.friction import FrictionSpec
+        from journeylens.journey.steps import check_keys_present, check_step_names
 
         config = self.config
         defaults = {
@@ -310,7 +328,16 @@ class Workspace:
             "retry_within": f"{config.retry_seconds}s",
             "postpone_after": f"{config.postpone_hours}h",
         }
-        return FrictionSpec(**{**defaults, **options})
+        spec = FrictionSpec(**{**defaults, **options})
+        if "by" in options:
+            check_keys_present(self.events, spec.by, "by")
+        if "goal" in options:
+            check_step_names(self.events, spec.goal, role="as the goal")
+        if spec.touchpoint is not None and spec.touchpoint not in (
+            known := self.touchpoint_names()
+        ):
+            raise unknown("touchpoint", spec.touchpoint, known)
+        return spec
 
     def friction(self, events: ibis.Table | None = None, **options: Any) -> Any:
         """Friction points, best first (options: see ``FrictionSpec``)."""
@@ -384,6 +411,15 @@ def _remove_workspace_files(directory: Path) -> None:
     shutil.rmtree(directory / "spark", ignore_errors=True)
 
 
+# Where each engine keeps a workspace's tables, inside the workspace directory.
+STORE_LOCATIONS = {"duckdb": DATABASE_FILE, "spark": "spark"}
+
+
+def _has_store(engine: str, directory: Path) -> bool:
+    """Whether the workspace ``directory`` holds tables of ``engine``."""
+    return engine in STORE_LOCATIONS and (directory / STORE_LOCATIONS[engine]).exists()
+
+
 def open_workspace(path: str | Path | None = None, engine: str | None = None) -> Workspace:
     """Open an existing workspace (``path`` or ``JOURNEYLENS_WORKSPACE``)."""
     directory = resolve_path(path)
@@ -393,6 +429,15 @@ def open_workspace(path: str | Path | None = None, engine: str | None = None) ->
             f"Create it with 'journeylens init {directory}'."
         )
     config = load_config(directory)
-    store = connect(engine or config.engine, directory)
+    chosen = engine or config.engine
+    if chosen != config.engine and not _has_store(chosen, directory):
+        # Each engine keeps its own tables: the other engine would read empty ones.
+        raise WorkspaceError(
+            f"'{directory}' keeps its data on {config.engine}; it holds no {chosen} tables, so "
+            f"{chosen} would find no events. Run it on {config.engine} (leave out --engine), or "
+            f"create a {chosen} workspace (journeylens init DIR --engine {chosen}) and import "
+            "the files there."
+        )
+    store = connect(chosen, directory)
     store.ensure_tables()
     return Workspace(directory, config, store)

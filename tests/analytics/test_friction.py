@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import ibis
@@ -488,3 +489,19 @@ def test_annotations_are_stored_listed_and_removed(make_workspace: Any, engine: 
         ws.annotate("paymnet", datetime(2026, 9, 1), "typo")
     remove_annotation(ws.store, record["annotation_id"])
     assert list_annotations(ws.store).empty
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 9, 1, 2, 0, tzinfo=timezone(timedelta(hours=2))),  # converted, not cut
+        "2026-09-01",
+        "2026-09-01T02:00+02:00",
+        date(2026, 9, 1),
+    ],
+)
+def test_an_annotation_date_may_be_aware_text_or_a_date(make_workspace: Any, when: Any) -> None:
+    ws = make_workspace()
+    record = ws.annotate("payment", when, "new payment form")
+    assert record["ts"] == "2026-09-01T00:00:00"
+    json.dumps(record)

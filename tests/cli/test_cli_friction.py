@@ -83,7 +83,7 @@ def test_one_touchpoint_every_segment_as_csv_with_json_segments(ws: Path) -> Non
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--touchpoint", "paymnt"), "Unknown touchpoint 'paymnt' (--touchpoint). Did you mean"),
+        (("--touchpoint", "paymnt"), "Unknown touchpoint 'paymnt'. Did you mean"),
         (("--goal", "purchse"), "Unknown event 'purchse' as the goal. Did you mean 'purchase'?"),
         (("--compare-at", "2026-09-01", "--touchpoint", "paymnt"), "Did you mean 'payment'?"),
     ],

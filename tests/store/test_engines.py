@@ -315,3 +315,26 @@ def test_a_workspace_another_process_holds_is_waited_for_then_named(tmp_path, mo
     monkeypatch.setenv("JOURNEYLENS_LOCK_WAIT", "soon")
     with pytest.raises(EngineError, match="use a number of seconds"):
         connect("duckdb", tmp_path / "ws")
+
+
+def test_a_workspace_opened_on_an_engine_that_holds_none_of_its_data_is_refused(tmp_path):
+    # Each engine keeps its own tables: Spark over a DuckDB workspace would find no events.
+    from journeylens.errors import WorkspaceError
+    from journeylens.workspace import open_workspace
+
+    init_workspace(tmp_path / "ws", "four_stage_delight").close()
+    with pytest.raises(WorkspaceError, match="keeps its data on duckdb; it holds no spark tables"):
+        open_workspace(tmp_path / "ws", engine="spark")
+    assert not (tmp_path / "ws" / "spark").exists()
+    open_workspace(tmp_path / "ws", engine="duckdb").close()
+
+
+def test_every_spec_reads_an_aware_time_as_the_utc_instant_it_is():
+    from datetime import timedelta, timezone
+
+    from journeylens.analytics.friction import FrictionSpec
+    from journeylens.analytics.funnels import FunnelSpec
+
+    aware = datetime(2026, 9, 1, 2, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert FunnelSpec(steps=["a", "b"], since=aware).since == datetime(2026, 9, 1)
+    assert FrictionSpec(until="2026-09-01T02:00+02:00").until == datetime(2026, 9, 1)

@@ -47,6 +47,7 @@ from journeylens.analytics import _markov, _shapley, _shapley_ordered
 from journeylens.analytics._touches import LEVELS, build_touches, count_conversions
 from journeylens.analytics.result import Result, frame_records
 from journeylens.errors import SpecError
+from journeylens.instants import naive_utc_or_none
 from journeylens.journey.steps import parse_duration
 
 __all__ = [
@@ -193,6 +194,8 @@ class AttributionSpec:
     half_life_seconds: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "since", naive_utc_or_none(self.since, "since"))
+        object.__setattr__(self, "until", naive_utc_or_none(self.until, "until"))
         names = [self.model] if isinstance(self.model, str) else list(self.model)
         models = ALL_MODELS if names == ["all"] else tuple(names)
         for name in models:

@@ -101,7 +101,7 @@ def run_attribution_report(
 
     ``stages``: the journey's stage keys in order, for incrementality's landmarks (inferred from
     the data when empty)."""
-    wanted = list(models)
+    wanted = [models] if isinstance(models, str) else list(models)
     everything = "all" in wanted
     for name in wanted:
         if name not in (*REPORT_MODELS, "all"):
@@ -151,11 +151,17 @@ def run_roi_report(
     seed: int = 0,
     cut_list: bool = False,
     stages: Sequence[str] = (),
+    models: Sequence[str] | str = ("all",),
+    half_life: str = "7d",
 ) -> Result:
-    """ROI per touchpoint and model, or (``cut_list``) the touchpoints to cut (``stages`` as
-    for :func:`run_attribution_report`)."""
+    """ROI per touchpoint and model (of ``models``), or (``cut_list``) the touchpoints to cut
+    (``stages`` as for :func:`run_attribution_report`)."""
+    wanted = [models] if isinstance(models, str) else list(models)
+    credit = [m for m in wanted if m != "incrementality"] or ["all"]
     spec = RoiSpec(
-        attribution=AttributionSpec("all", goal=goal, lookback=lookback, seed=seed),
+        attribution=AttributionSpec(
+            credit, goal=goal, lookback=lookback, seed=seed, half_life=half_life
+        ),
         incrementality=IncrementalitySpec(goal=goal, bootstrap=bootstrap, seed=seed, stages=stages),
     )
     if cut_list:

@@ -25,6 +25,7 @@ import pandas as pd
 from journeylens.analytics.funnels import FunnelSpec, build_funnel_people
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.errors import SpecError
+from journeylens.instants import naive_utc_or_none
 from journeylens.journey.steps import Step, check_step_names, parse_step, step_predicate
 from journeylens.store.portable import epoch_seconds
 
@@ -85,6 +86,7 @@ class DropoffSpec:
     goal_step: Step = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "as_of", naive_utc_or_none(self.as_of, "as_of"))
         if not isinstance(self.funnel, FunnelSpec):
             raise SpecError(f"Drop-off needs a FunnelSpec, got {self.funnel!r}.")
         if len(self.funnel.steps) < 2:

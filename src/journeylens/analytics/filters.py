@@ -18,6 +18,7 @@ from datetime import datetime
 import ibis
 
 from journeylens.errors import SpecError, did_you_mean
+from journeylens.instants import naive_utc_or_none
 from journeylens.journey.steps import glob_test, property_condition
 from journeylens.store.portable import KEY_PART
 
@@ -87,6 +88,7 @@ def apply_filters(
     where: Sequence[str] = (),
 ) -> ibis.Table:
     """``table`` restricted to ``since <= ts < until`` and every ``where`` condition."""
+    since, until = naive_utc_or_none(since, "since"), naive_utc_or_none(until, "until")
     if since is not None:
         table = table.filter(table.ts >= since)
     if until is not None:

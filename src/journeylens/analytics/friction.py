@@ -35,6 +35,7 @@ from journeylens.analytics._friction_signals import (
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.analytics.sequence import sequence_columns
 from journeylens.errors import SpecError
+from journeylens.instants import naive_utc_or_none
 from journeylens.journey.steps import check_key, key_text, parse_duration
 from journeylens.schema import FEEDBACK
 
@@ -125,6 +126,8 @@ class FrictionSpec:
     window: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "since", naive_utc_or_none(self.since, "since"))
+        object.__setattr__(self, "until", naive_utc_or_none(self.until, "until"))
         for name in ("by", "goal", "error_patterns"):
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))

@@ -27,6 +27,7 @@ from journeylens.analytics.packing import Layout, pack, unpack
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.analytics.sequence import event_order, has_sequence_keys, sequence_columns
 from journeylens.errors import SpecError
+from journeylens.instants import naive_utc_or_none
 from journeylens.journey.steps import (
     Step,
     any_step_predicate,
@@ -128,10 +129,13 @@ class FunnelSpec:
     step_windows: tuple[int | None, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "since", naive_utc_or_none(self.since, "since"))
+        object.__setattr__(self, "until", naive_utc_or_none(self.until, "until"))
         if isinstance(self.steps, str) or not self.steps:
             raise SpecError(f"A funnel needs a list of steps, got {self.steps!r}.")
         object.__setattr__(self, "steps", tuple(self.steps))
-        object.__setattr__(self, "exclude", tuple(self.exclude))
+        exclude = (self.exclude,) if isinstance(self.exclude, str) else tuple(self.exclude)
+        object.__setattr__(self, "exclude", exclude)
         object.__setattr__(self, "parsed_steps", _parse_all(self.steps, "Step"))
         object.__setattr__(self, "parsed_exclude", _parse_all(self.exclude, "Exclusion"))
         object.__setattr__(self, "window", parse_duration(self.within))
@@ -172,6 +176,8 @@ class FunnelSpec:
         return tuple(None if w is None else parse_duration(w) for w in windows)
 
     def _check_breakdown(self) -> None:
+        if self.by is not None and not isinstance(self.by, str):
+            raise SpecError(f"A funnel breaks down by one key (by='device'), not {self.by!r}.")
         if self.by is not None:
             check_key(self.by, "breakdown")
         if isinstance(self.by_step, bool) or not (

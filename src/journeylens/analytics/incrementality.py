@@ -37,6 +37,7 @@ import plotly.graph_objects as go
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.sequence import text_order
 from journeylens.errors import SpecError
+from journeylens.instants import naive_utc_or_none
 from journeylens.store.portable import epoch_seconds
 
 __all__ = ["IncrementalityResult", "IncrementalitySpec", "run_incrementality"]
@@ -88,6 +89,8 @@ class IncrementalitySpec:
     goals: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "since", naive_utc_or_none(self.since, "since"))
+        object.__setattr__(self, "until", naive_utc_or_none(self.until, "until"))
         strata = (self.strata,) if isinstance(self.strata, str) else tuple(self.strata)
         for name in strata:
             if name not in STRATA:

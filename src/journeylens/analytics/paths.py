@@ -31,6 +31,7 @@ from journeylens.analytics.codes import code_columns, decode, encode
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.sequence import KEYS, sequence_columns, text_order
 from journeylens.errors import SpecError, did_you_mean
+from journeylens.instants import naive_utc_or_none
 from journeylens.journey.steps import distinct_values
 from journeylens.store.portable import epoch_seconds
 
@@ -114,6 +115,8 @@ class PathsSpec:
     until: datetime | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "since", naive_utc_or_none(self.since, "since"))
+        object.__setattr__(self, "until", naive_utc_or_none(self.until, "until"))
         if isinstance(self.goal, str):
             object.__setattr__(self, "goal", (self.goal,))
         if self.level not in LEVELS:

@@ -575,8 +575,9 @@ def check_keys_present(events: ir.Table, keys: Sequence[str], what: str) -> None
             continue
         seen = property_names(events)
         shown = ", ".join(sorted(seen)[:30]) or "none"
+        near = did_you_mean(key, [*seen, *EVENTS.names])
         raise SpecError(
-            f"No event has the property '{key}' ({what}).{did_you_mean(key, seen)} "
+            f"No event has the property '{key}' ({what}).{near} "
             f"Properties seen: {shown}; or a column such as channel, device, campaign."
         )
 

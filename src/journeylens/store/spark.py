@@ -37,7 +37,7 @@ from journeylens.store.base import Store
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-SPARK_DIR = "spark"
+SPARK_DIR = "spark"  # as workspace.STORE_LOCATIONS names it
 
 SETTINGS = {
     "spark.sql.session.timeZone": "UTC",

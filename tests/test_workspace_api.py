@@ -1,0 +1,70 @@
+"""The Python API checks what the command line checks: a typo is an error, not an empty result."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from journeylens import init_workspace
+from journeylens.errors import SpecError, UnknownNameError
+from journeylens.workspace import Workspace
+
+STEPS = ("landing_page_view", "product_view", "purchase")
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    workspace = init_workspace(Path(tmp_path_factory.mktemp("api")) / "ws")
+    workspace.load_demo(events=5_000, seed=1)
+    yield workspace
+    workspace.close()
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda ws: ws.friction(by=["devise"]), SpecError, "Did you mean 'device'?"),
+        (lambda ws: ws.friction(touchpoint="paymnt"), UnknownNameError, "'payment'"),
+        (lambda ws: ws.friction(goal=["purchse"]), SpecError, "Did you mean 'purchase'?"),
+        (lambda ws: ws.funnel(*STEPS, by="devise"), SpecError, "Did you mean 'device'?"),
+        (lambda ws: ws.funnel(*STEPS, by=["device"]), SpecError, "by one key"),
+        (lambda ws: ws.funnel(*STEPS, exclude="refnd"), SpecError, "in --exclude ('refnd')"),
+    ],
+)
+def test_a_name_the_data_does_not_have_is_an_error(ws, call, error, message) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        call(ws)
+
+
+def test_one_text_where_a_list_is_taken_is_one_item(ws) -> None:
+    assert ws.attribution(models="linear").to_dict()
+    assert ws.funnel(*STEPS, exclude="payment_error").to_dict()["steps"]
+
+
+def test_times_may_be_text_dates_or_aware(ws) -> None:
+    dropped = ws.dropoff(*STEPS, as_of="2026-12-01")
+    json.dumps(dropped.to_dict())
+    since = ws.funnel(*STEPS, since="2026-10-01T02:00+02:00").to_dict()
+    assert since["spec"]["since"].startswith("2026-10-01T00:00")
+
+
+def test_paths_take_keyword_options_as_the_other_analyses_do(ws) -> None:
+    graph = ws.paths(level="event").to_frame()
+    assert "(end)" not in set(graph["to"])
+    top = ws.paths(level="event", to_node="(conversion)").to_frame()
+    assert len(top) > 0
+    with pytest.raises(SpecError, match="Unknown path level 'pages'"):
+        ws.paths(level="pages")
+    with pytest.raises(SpecError, match="takes a PathsSpec"):
+        ws.paths("touchpoint")
+
+
+def test_roi_takes_the_models_asked_for_and_refuses_another_level(ws) -> None:
+    rows = ws.attribution(roi=True, models=["linear"]).to_dict()
+    assert {row["model"] for row in rows} == {"linear"}
+    with pytest.raises(SpecError, match="per touchpoint"):
+        ws.attribution(roi=True, level="channel")
