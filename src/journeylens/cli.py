@@ -164,12 +164,19 @@ def import_(
     mapping = parse_map(map_ or [])
     constants = parse_map(set_ or [], "--set")
     with _open(workspace, engine) as ws, _progress(files) as advance:
+        anonymous = _anonymous_answers(ws) if kind == "feedback" else 0
         summary = ws.import_files(
             files, kind, mapping, timezone, encoding, advance, ts_format, decimal_comma, constants
         )
         if kind == "events" and summary.stored:
             _warn_unmapped(ws.events, "touchpoint", "stages, attribution and friction read it")
             _warn_shared_ids(ws.events)
+        if kind == "feedback" and (new := _anonymous_answers(ws) - anonymous):
+            _note(
+                f"{_count(new, 'answer')} stored without a person: no anonymous_id or user_id "
+                "column named one. They count in the scores but join no journey; if the file "
+                "names its respondents in another column: --map user_id=COLUMN."
+            )
     if fmt == "json":
         import json
 
@@ -190,6 +197,11 @@ def import_(
         typer.echo(f"  the unread times read with --ts-format {layouts}{pick}")
     if data["rejected"]:
         typer.echo("See them with: journeylens rejected")
+
+
+def _anonymous_answers(ws: Workspace) -> int:
+    """Feedback answers stored without a person."""
+    return ws.store.count(ws.feedback.filter(ws.feedback.person_id.isnull()))
 
 
 def _count(n: int, noun: str) -> str:

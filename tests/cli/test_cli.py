@@ -515,3 +515,18 @@ def test_import_notes_anonymous_ids_that_read_as_unlinked_users(tmp_path):
     )
     out = run("import", str(data), workspace=ws)
     assert "1 anonymous id is written as a user id ('1') though no row links them" in out.stderr
+
+
+def test_answers_stored_without_a_person_are_noted_with_the_way_to_name_one(tmp_path):
+    ws, data = workspace_with_file(
+        tmp_path,
+        "survey.csv",
+        "Timestamp,Respondent,Score\n2026-03-01 10:00:00,ann@example.com,9\n"
+        "2026-03-01 11:00:00,bo@example.com,6\n",
+    )
+    args = ("import", str(data), "--kind", "feedback", "--map", "score=Score")
+    first = run(*args, "--set", "metric=nps", workspace=ws)
+    assert "2 answers stored without a person" in first.stderr
+    assert "--map user_id=COLUMN" in first.stderr
+    named = run(*args, "--map", "user_id=Respondent", "--set", "metric=csat", workspace=ws)
+    assert "without a person" not in named.stderr
