@@ -80,8 +80,9 @@ EDGES = {
 
 def _load(directory: Path) -> Workspace:
     ws = init_workspace(directory / "duckdb", TEMPLATE)
+    ws.load_demo(events=3000, seed=7)  # into the empty workspace; the edge cases join it
     ws.store.write("events", journeys(EDGES))
-    ws.load_demo(events=3000, seed=7)
+    ws.rebuild()
     return ws
 
 

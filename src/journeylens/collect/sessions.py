@@ -36,7 +36,9 @@ def build_session_ids(
         ),
         person_seq=ibis.row_number().over(group_by=_.person_id, order_by=order) + 1,
     )
-    running = ibis.cumulative_window(group_by=_.person_id, order_by=order)
+    # person_seq numbers the same order: one integer to sort on, where the order's columns
+    # (a text event id among them) cost a second sort of whole keys.
+    running = ibis.cumulative_window(group_by=_.person_id, order_by=_.person_seq)
     numbered = starts.mutate(_session_n=_._session_start.sum().over(running))
     if people is None:
         people = events.select("person_id").distinct()
