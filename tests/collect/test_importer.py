@@ -1759,7 +1759,7 @@ def test_anonymous_survey_answers_are_stored_without_a_person_and_counted(ws, tm
         (
             "RecordedDate,RecipientEmail,UserLanguage,Score",
             "2026-03-01 10:00:00,asa@example.se,SV,9",
-            {"user_id": "asa@example.se", "language": "SV"},
+            {"user_id": "asa@example.se", "language": "sv"},
         ),
         # Delighted: its Person ID is its own number; the shop knows the respondent by e-mail.
         (
@@ -2332,3 +2332,14 @@ def test_an_archive_that_would_unpack_outside_its_folder_or_is_no_zip_is_refused
     with pytest.raises(ImportFileError, match="an archive without a file to import"):
         ws.import_files([empty])
     assert ws.status().to_dict()["events"] == 0
+
+
+def test_a_language_tag_is_stored_as_its_primary_subtag(ws, tmp_path):
+    # Tools write the answer's language as FI, nb-NO, zh_CN or (Qualtrics) ZH-S and NO; the
+    # six languages' comments group under fi, nb, zh: text that is no tag stays as given.
+    given = ["FI", "nb-NO", "zh_CN", "ZH-S", "NO", "sv-SE", " en ", "Svenska språket"]
+    rows = "".join(f"2026-03-0{i + 1}T10:00:00Z,u{i},nps,9,{g}\n" for i, g in enumerate(given))
+    data = write(tmp_path / "fb.csv", "ts,user_id,metric,score,language\n" + rows)
+    assert ws.import_files([data], "feedback").stored == len(given)
+    stored = ws.feedback.order_by("ts").execute()["language"].tolist()
+    assert stored == ["fi", "nb", "zh", "zh", "nb", "sv", "en", "Svenska språket"]

@@ -745,7 +745,11 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     coded += ("anonymous_id", "user_id")
     if kind == "events":
         coded += (*CONTEXT_CAMPAIGN, "device")
+    else:
+        coded += ("language",)
     items = [f"{_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
+    if kind == "feedback":
+        items.append(f"{_language(_text('language'))} AS language")
     items += _ids(kind, types)
     if kind == "events":
         items.append(f"{_device(types)} AS device")
@@ -799,6 +803,16 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
             f"{_number('sentiment', types['sentiment'], comma)} AS sentiment",
         ]
     return ",\n  ".join(items)
+
+
+def _language(text: str) -> str:
+    """SQL: a language tag as its primary subtag in lower case (``FI``, ``nb-NO``, ``zh_CN``,
+    Qualtrics' ``ZH-S`` → ``fi``, ``nb``, ``zh``, ``zh``), Norwegian ``no`` as ``nb`` (the
+    written standard journeylens names); text that is no language tag stays as given."""
+    tag = f"regexp_full_match(trim({text}), '[A-Za-z]{{2,3}}([-_][A-Za-z0-9]{{1,8}})*')"
+    primary = f"lower(regexp_extract(trim({text}), '^[A-Za-z]{{2,3}}'))"
+    norwegian = f"CASE {primary} WHEN 'no' THEN 'nb' ELSE {primary} END"
+    return f"CASE WHEN {tag} THEN {norwegian} ELSE {text} END"
 
 
 def _score(dtype: pa.DataType, decimal_comma: bool) -> str:
