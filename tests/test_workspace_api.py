@@ -68,3 +68,17 @@ def test_roi_takes_the_models_asked_for_and_refuses_another_level(ws) -> None:
     assert {row["model"] for row in rows} == {"linear"}
     with pytest.raises(SpecError, match="per touchpoint"):
         ws.attribution(roi=True, level="channel")
+
+
+@pytest.mark.parametrize("options", [{"template": "four_stage"}, {"engine": "postgres"}])
+def test_a_refused_workspace_leaves_no_directory(tmp_path, options) -> None:
+    from journeylens.errors import JourneyLensError
+
+    with pytest.raises(JourneyLensError):
+        init_workspace(tmp_path / "ws", **options)
+    assert not (tmp_path / "ws").exists()
+
+
+def test_a_duration_error_names_the_option(ws) -> None:
+    with pytest.raises(SpecError, match="Invalid duration '30' for lookback"):
+        ws.attribution(lookback="30")

@@ -393,11 +393,12 @@ def init_workspace(
                 f"'{directory}' is already a journeylens workspace; use --force to start over."
             )
         _remove_workspace_files(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    # The template and the engine first: a refused workspace leaves no directory behind.
     body = load_template(template)
     body.pop("description", None)
     raw = {"workspace": {"name": name or directory.name, "template": template, "engine": engine}}
     config = parse_config({**raw, **body}, source=f"template {template}")
+    directory.mkdir(parents=True, exist_ok=True)
     save_config(config, directory)
     store = connect(engine, directory)
     store.ensure_tables()

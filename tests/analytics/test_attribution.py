@@ -194,7 +194,7 @@ def test_json_records_have_the_documented_fields(result):
     [
         ({"model": "lienar"}, "Unknown attribution model 'lienar'"),
         ({"model": "linear", "level": "device"}, "Invalid level 'device'"),
-        ({"model": "linear", "lookback": "soon"}, "Invalid duration 'soon'"),
+        ({"model": "linear", "lookback": "soon"}, "Invalid duration 'soon' for lookback"),
         ({"model": "u_shape", "u_shape": (0.5, 0.5, 0.5)}, "Invalid u_shape"),
         ({"model": "markov", "markov_order": 4}, "Invalid markov_order 4"),
     ],

@@ -312,7 +312,7 @@ def test_small_segments_do_not_flood_the_list() -> None:
     [
         ({"by": []}, "at least one dimension"),
         ({"by": ["touchpoint"]}, "Cannot segment"),
-        ({"within": "soon"}, "Invalid duration"),
+        ({"within": "soon"}, "Invalid duration .soon. for within"),
         ({"alpha": 2}, "alpha"),
     ],
 )

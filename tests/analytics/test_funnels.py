@@ -510,7 +510,7 @@ def test_filter_values_are_literals_not_sql(events: Events) -> None:
         ({"steps": ["a", "b[plan>pro]"]}, "'>' with the text value 'pro'"),
         ({"steps": ["a", "b[plan=pro"]}, "Cannot read the filter '\\[plan=pro'"),
         ({"steps": ["a", ""]}, "Step 2: Empty funnel step"),
-        ({"steps": ["a", "b"], "within": "2 days"}, "Invalid duration '2 days'"),
+        ({"steps": ["a", "b"], "within": "2 days"}, "Invalid duration '2 days' for within"),
         ({"steps": ["a", "b"], "order": "sorted"}, "Invalid order 'sorted'"),
         ({"steps": ["a", "b"], "count": "users"}, "Invalid count 'users'"),
         ({"steps": ["a", "b"], "exclude": ["b"]}, "Exclusion 'b' is also a step"),

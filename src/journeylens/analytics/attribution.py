@@ -217,8 +217,8 @@ class AttributionSpec:
             object.__setattr__(self, name, _weights(name, getattr(self, name)))
         object.__setattr__(self, "models", tuple(dict.fromkeys(models)))
         object.__setattr__(self, "goals", goals)
-        object.__setattr__(self, "lookback_seconds", parse_duration(self.lookback))
-        object.__setattr__(self, "half_life_seconds", parse_duration(self.half_life))
+        object.__setattr__(self, "lookback_seconds", parse_duration(self.lookback, "lookback"))
+        object.__setattr__(self, "half_life_seconds", parse_duration(self.half_life, "half_life"))
 
 
 @dataclass

@@ -141,9 +141,9 @@ class FrictionSpec:
             raise SpecError(f"Friction dimensions repeat: {list(self.by)}.")
         if not self.goal:
             raise SpecError("Friction needs a goal event, e.g. purchase.")
-        object.__setattr__(self, "window", parse_duration(self.within))
+        object.__setattr__(self, "window", parse_duration(self.within, "within"))
         for name in ("retry_within", "postpone_after", "period"):
-            parse_duration(getattr(self, name))
+            parse_duration(getattr(self, name), name)
         if min(self.min_count, self.min_affected, self.top or 1) < 1:
             raise SpecError(
                 "min_count, min_affected and top must be ≥ 1, got "

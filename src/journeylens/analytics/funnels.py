@@ -138,7 +138,7 @@ class FunnelSpec:
         object.__setattr__(self, "exclude", exclude)
         object.__setattr__(self, "parsed_steps", _parse_all(self.steps, "Step"))
         object.__setattr__(self, "parsed_exclude", _parse_all(self.exclude, "Exclusion"))
-        object.__setattr__(self, "window", parse_duration(self.within))
+        object.__setattr__(self, "window", parse_duration(self.within, "within"))
         _choice("order", self.order, ORDERS)
         _choice("exclusion", self.exclusion, EXCLUSIONS)
         _choice("count", self.count, COUNTS)
@@ -173,7 +173,7 @@ class FunnelSpec:
                 f"it: give one per step after the first ({len(self.steps) - 1} here), or start "
                 "with None (on the command line, '-')."
             )
-        return tuple(None if w is None else parse_duration(w) for w in windows)
+        return tuple(None if w is None else parse_duration(w, "step_within") for w in windows)
 
     def _check_breakdown(self) -> None:
         if self.by is not None and not isinstance(self.by, str):

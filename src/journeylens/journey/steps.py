@@ -97,13 +97,15 @@ class Step:
 MAX_DURATION = 36_500 * 86_400  # 100 years: longer windows overflow the engines' time arithmetic
 
 
-def parse_duration(text: str) -> int:
+def parse_duration(text: str, what: str = "") -> int:
     """Parse a duration such as ``30s``, ``30m``, ``2h``, ``7d`` or ``1w`` into whole seconds.
 
     Parameters
     ----------
     text
         A positive whole number followed by one unit: ``s``, ``m``, ``h``, ``d`` or ``w``.
+    what
+        The option it was given as, named in the error (``within``).
 
     Returns
     -------
@@ -123,16 +125,17 @@ def parse_duration(text: str) -> int:
     1209600
     """
     match = _DURATION.match(text) if isinstance(text, str) else None
+    given = f" for {what}" if what else ""
     if not match or int(match[1]) == 0:
         raise SpecError(
-            f"Invalid duration {text!r}: write a positive whole number and a unit "
+            f"Invalid duration {text!r}{given}: write a positive whole number and a unit "
             "(s, m, h, d or w), for example '30m', '2h', '7d' or '1w'."
         )
     seconds = int(match[1]) * DURATION_UNITS[match[2]]
     if seconds > MAX_DURATION:
         raise SpecError(
-            f"Invalid duration {text!r}: at most {MAX_DURATION // 86400}d (100 years), which "
-            "already spans any data."
+            f"Invalid duration {text!r}{given}: at most {MAX_DURATION // 86400}d (100 years), "
+            "which already spans any data."
         )
     return seconds
 
