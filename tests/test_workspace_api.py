@@ -82,3 +82,13 @@ def test_a_refused_workspace_leaves_no_directory(tmp_path, options) -> None:
 def test_a_duration_error_names_the_option(ws) -> None:
     with pytest.raises(SpecError, match="Invalid duration '30' for lookback"):
         ws.attribution(lookback="30")
+
+
+def test_before_and_after_a_change_from_python(ws) -> None:
+    note = ws.annotate("payment", "2026-09-01", "new payment form")
+    by_id = ws.friction_change(note["annotation_id"]).to_dict()
+    assert {row["touchpoint"] for row in by_id} <= {"payment"}
+    by_date = ws.friction_change("2026-09-01", touchpoint="payment").to_dict()
+    assert by_date == by_id
+    funnel = ws.funnel_change(*STEPS, at="2026-09-01").to_dict()
+    assert {"before_conversion", "after_conversion", "p_value"} <= set(funnel["change"])

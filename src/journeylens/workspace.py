@@ -346,6 +346,49 @@ class Workspace:
         source = self.events if events is None else events
         return run_friction(source, self.friction_spec(**options), self.feedback)
 
+    def friction_change(
+        self,
+        at: Any,
+        touchpoint: str | None = None,
+        events: ibis.Table | None = None,
+        **options: Any,
+    ) -> Any:
+        """Friction signals before and after ``at`` (a date, a datetime or an annotation's id),
+        for one touchpoint or all (options as for :meth:`friction`)."""
+        from journeylens.analytics.changes import run_friction_change
+
+        when, annotated = self._change_point(at)
+        spec = self.friction_spec(**options, **({"touchpoint": touchpoint} if touchpoint else {}))
+        source = self.events if events is None else events
+        return run_friction_change(source, spec, when, annotated or touchpoint, self.feedback)
+
+    def funnel_change(
+        self, *steps: str, at: Any, events: ibis.Table | None = None, **options: Any
+    ) -> Any:
+        """A funnel before and after ``at`` (a date, a datetime or an annotation's id) and the
+        change of its conversion (options as for :meth:`funnel`)."""
+        from journeylens.analytics.changes import run_funnel_change
+        from journeylens.analytics.funnels import FunnelSpec
+        from journeylens.journey.steps import check_step_names
+
+        spec = FunnelSpec(steps=steps, **options)
+        check_step_names(self.events, [*steps, *spec.exclude], exclusions=len(spec.exclude))
+        source = self.events if events is None else events
+        return run_funnel_change(source, spec, self._change_point(at)[0])
+
+    def _change_point(self, at: Any) -> tuple[Any, str | None]:
+        """``at`` as a naive UTC time, and the touchpoint when it is an annotation's id."""
+        from journeylens.annotations import get_annotation
+        from journeylens.instants import naive_utc
+
+        if isinstance(at, str):
+            table = self.store.table("annotations")
+            ids = set(self.store.execute(table.select("annotation_id"))["annotation_id"])
+            if at in ids:
+                found = get_annotation(self.store, at)
+                return found["ts"].to_pydatetime(), found["touchpoint"]
+        return naive_utc(at, "change date"), None
+
     def annotate(self, touchpoint: str, when: Any, note: str) -> dict[str, Any]:
         """Mark a change on a touchpoint at ``when`` (see :mod:`journeylens.annotations`)."""
         from journeylens.annotations import add_annotation
