@@ -12,7 +12,8 @@ import pandas as pd
 
 
 def json_ready(value: Any) -> Any:
-    """Convert engine/pandas scalars into plain JSON values (NaN → None, times → ISO)."""
+    """Convert engine/pandas scalars into plain JSON values (NaN → None, times → ISO, floats
+    to 12 significant digits)."""
     if isinstance(value, dict):
         return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -21,6 +22,10 @@ def json_ready(value: Any) -> Any:
         return None
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
+    if isinstance(value, float):
+        # 12 significant digits: sums that the engine's threads add in another order differ in
+        # the last bits, and JSON of the same input should read the same every run.
+        return float(f"{value:.12g}")
     if isinstance(value, pd.Timestamp | datetime | date):
         return value.isoformat()
     if isinstance(value, pd.Timedelta):
