@@ -92,3 +92,24 @@ def test_before_and_after_a_change_from_python(ws) -> None:
     assert by_date == by_id
     funnel = ws.funnel_change(*STEPS, at="2026-09-01").to_dict()
     assert {"before_conversion", "after_conversion", "p_value"} <= set(funnel["change"])
+
+
+def test_a_hand_edited_catalog_or_session_gap_applies_when_the_workspace_opens(tmp_path) -> None:
+    from journeylens import open_workspace
+
+    data = tmp_path / "e.csv"
+    data.write_text("ts,event,user_id\n2026-03-01T10:00:00Z,foo,a\n2026-03-01T10:10:00Z,foo,a\n")
+    with init_workspace(tmp_path / "ws", "three_stage") as ws:
+        ws.import_files([data])
+    config = tmp_path / "ws" / "journeylens.toml"
+    text = config.read_text().replace("inactivity_minutes = 30", "inactivity_minutes = 5")
+    config.write_text(
+        text + '\n[[touchpoints]]\ntouchpoint = "foo_tp"\nmatch = ["foo"]\nstage = "awareness"\n'
+    )
+    with open_workspace(tmp_path / "ws") as ws:
+        assert ws.replaced_placement
+        rows = ws.events.order_by("ts").execute()
+        assert rows["touchpoint"].tolist() == ["foo_tp", "foo_tp"]
+        assert rows["session_id"].nunique() == 2  # 10 minutes apart, over the new 5-minute gap
+    with open_workspace(tmp_path / "ws") as ws:
+        assert not ws.replaced_placement

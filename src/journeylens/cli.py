@@ -50,7 +50,13 @@ WhereOpt = Annotated[
 def _open(workspace: Path | None, engine: str | None = None) -> Workspace:
     from journeylens.workspace import open_workspace
 
-    return open_workspace(workspace, engine)
+    ws = open_workspace(workspace, engine)
+    if ws.replaced_placement:
+        _note(
+            "journeylens.toml's catalog or session gap changed since the events were placed: "
+            "they were placed again with it."
+        )
+    return ws
 
 
 def _check_format(fmt: str) -> str:
@@ -758,7 +764,8 @@ def attribution(
         title = "Cut list" if cut_list else "ROI" if roi else f"Attribution of {value}"
         emit(result, fmt, title)
         chosen_goal = goal or ws.config.conversion_events[0]
-        if not roi and not cut_list and not result.attributed():
+        credit_models = set(model or ["all"]) - {"incrementality"}  # lift shares no credit
+        if not roi and not cut_list and credit_models and not result.attributed():
             _note(why_nothing_attributed(events, chosen_goal, lookback, level))
         elif roi or value == "revenue":
             _note(why_no_revenue(events, chosen_goal, revenue_from))

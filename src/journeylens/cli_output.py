@@ -99,14 +99,19 @@ def _records(value: Any) -> bool:
 
 
 def duration(seconds: Any) -> str:
-    """``93784`` → ``'1d 2h'``: the two largest units, for tables."""
+    """``93784`` → ``'1d 2h'``: the largest unit and the one below it (``82836`` → ``'23h 0m'``,
+    not ``'23h 36s'``), for tables.
+
+    >>> duration(82836), duration(93784), duration(59)
+    ('23h 0m', '1d 2h', '59s')
+    """
     if seconds is None or pd.isna(seconds):
         return ""
     value = float(seconds)
     units = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
     parts: list[str] = []
     for name, size in units:
-        if value >= size or (name == "s" and not parts):
+        if parts or value >= size or name == "s":
             count = int(value // size)
             value -= count * size
             parts.append(f"{count}{name}")

@@ -9,6 +9,7 @@ edit it by hand, and ``journeylens import --kind touchpoints`` merges catalog ro
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -104,10 +105,11 @@ class Config:
         return tuple(s.key for s in self.stages)
 
     def resolve_stage(self, name: str, where: str = "") -> str:
-        """Return the stage key for a key or a label in any supported language."""
-        wanted = name.strip().casefold()
+        """Return the stage key for a key or a label in any supported language (any case,
+        either Unicode form: a decomposed "Övervägande" as some systems write it matches)."""
+        wanted = _folded(name)
         for stage in self.stages:
-            names = {stage.key.casefold(), *(v.casefold() for v in stage.labels.values())}
+            names = {_folded(stage.key), *(_folded(v) for v in stage.labels.values())}
             if wanted in names:
                 return stage.key
         raise unknown("stage", name, self.stage_keys, where)
@@ -450,3 +452,8 @@ def _parse_stage(top: _Table, index: int, raw: Any) -> Stage:
             f"supported: {', '.join(LANGUAGES)}."
         )
     return Stage(key=key, labels=dict(labels))
+
+
+def _folded(name: str) -> str:
+    """A stage name as it is compared: trimmed, composed (NFC) and case-folded."""
+    return unicodedata.normalize("NFC", name.strip()).casefold()

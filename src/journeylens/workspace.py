@@ -46,6 +46,18 @@ class Workspace:
         self.path = path
         self.config = config
         self.store = store
+        self.replaced_placement = False  # set when opening applied an edited config
+
+    def apply_config(self) -> bool:
+        """Place the events again when journeylens.toml's catalog or session gap changed since
+        they were placed (edited by hand): every analysis then reads the config as it is.
+        Returns whether it did."""
+        from journeylens.journey.rebuild import placement_is_stale
+
+        if placement_is_stale(self.store, self.config):
+            self.rebuild()
+            self.replaced_placement = True
+        return self.replaced_placement
 
     # -- tables -------------------------------------------------------------------------
     @property
@@ -484,4 +496,6 @@ def open_workspace(path: str | Path | None = None, engine: str | None = None) ->
         )
     store = connect(chosen, directory)
     store.ensure_tables()
-    return Workspace(directory, config, store)
+    workspace = Workspace(directory, config, store)
+    workspace.apply_config()
+    return workspace

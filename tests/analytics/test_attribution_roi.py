@@ -124,3 +124,19 @@ def test_no_effect_when_the_whole_interval_is_under_min_lift_even_above_zero():
     assert ad["lift"] == pytest.approx(5)  # 55 % against 50 %
     assert 0 < ad["lift_low"] < ad["lift_high"] < 10
     assert ad["reason"] == "no_effect"
+
+
+def test_a_touchpoint_that_costs_and_earns_nothing_shows_in_roi():
+    # banner costs the most and precedes no purchase: under last touch it earns no credit, and
+    # ROI lists it with none (its ROI −100%) instead of leaving it out.
+    people = {
+        "ann": [("ad", "2026-01-01"), ("purchase", "+1d", {"revenue": 30.0})],
+        "bob": [("banner", "2026-01-01")],
+    }
+    catalog = pd.DataFrame(
+        {"touchpoint": ["ad", "banner"], "cost": [10.0, 50.0], "cost_period": ["day"] * 2}
+    )
+    spec = RoiSpec(attribution=AttributionSpec("last_touch"))
+    rows = run_roi(ibis.memtable(journeys(people)), spec, ibis.memtable(catalog)).to_frame()
+    banner = rows.set_index("touchpoint").loc["banner"]
+    assert (banner["conversions"], banner["cost"], banner["roi"]) == (0.0, 50.0, -1.0)

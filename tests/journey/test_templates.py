@@ -108,3 +108,12 @@ def test_paid_touchpoints_cost_money() -> None:
             "offline",
             "referral",
         }
+
+
+def test_a_label_matches_in_either_unicode_form() -> None:
+    import unicodedata
+
+    config = _config("three_stage")
+    decomposed = unicodedata.normalize("NFD", "Övervägande")
+    assert decomposed != "Övervägande"
+    assert config.resolve_stage(decomposed) == "consideration"

@@ -187,11 +187,14 @@ def run_roi(
     >>> spec = RoiSpec(attribution=AttributionSpec("last_touch"))
     >>> run_roi(events, spec, catalog).to_frame()[["cost", "cpa", "roas"]].values.tolist()
     [[10.0, 10.0, 3.0]]
+
+    A touchpoint that costs money but earns no credit under a model is listed with none
+    (its ROI −100%), not left out.
     """
     attribution = run_attribution(events, spec.attribution)
     cost = _costs(events, spec, catalog, costs)
     level = spec.attribution.level
-    frame = attribution.to_frame().copy()
+    frame = _with_unearning(attribution.to_frame(), cost, level)
     frame["cost"] = frame[level].map(cost).fillna(0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["cpa"] = np.where(
@@ -200,6 +203,20 @@ def run_roi(
         frame["roas"] = np.where(frame["cost"] > 0, frame["revenue"] / frame["cost"], np.nan)
         frame["roi"] = np.where(frame["cost"] > 0, frame["roas"] - 1, np.nan)
     return RoiResult(frame, level, attribution.queries)
+
+
+def _with_unearning(frame: pd.DataFrame, cost: pd.Series, level: str) -> pd.DataFrame:
+    """The attribution's rows, and per model a row of no conversions for every value that
+    costs money but earned no credit under it (the costliest waste must show, at ROI −100%)."""
+    paid = set(cost.index[cost > 0])
+    extra = [
+        {"model": model, level: key, "conversions": 0.0, "revenue": 0.0}
+        for model in frame["model"].unique()
+        for key in sorted(paid - set(frame.loc[frame["model"] == model, level]))
+    ]
+    if not extra:
+        return frame.copy()
+    return pd.concat([frame, pd.DataFrame(extra)], ignore_index=True)
 
 
 @dataclass

@@ -200,6 +200,16 @@ def _remember(store: Store, config: Config, id_map: ibis.Table) -> None:
     store.write(PLACEMENT, pa.table({"fingerprint": [_fingerprint(config)]}), overwrite=True)
 
 
+def placement_is_stale(store: Store, config: Config) -> bool:
+    """Whether the stored events were placed with another catalog or session gap than
+    ``config``'s (journeylens.toml edited by hand since), or their placement was cut short."""
+    if not store.count("events"):
+        return False
+    if not store.has_table(PLACEMENT):
+        return True
+    return store.execute(store.table(PLACEMENT))["fingerprint"].tolist() != [_fingerprint(config)]
+
+
 def _fingerprint(config: Config) -> str:
     """The settings the placement of rows depends on: the catalog and the session gap."""
     settings = repr((PLACEMENT_RULES, config.session_gap_minutes, config.touchpoints))
