@@ -379,7 +379,8 @@ def touchpoints(
         if report.stages_without_touchpoints:
             typer.echo(f"Stages with no touchpoint: {', '.join(report.stages_without_touchpoints)}")
         if report.stages_without_events:
-            typer.echo(f"Stages no one reached: {', '.join(report.stages_without_events)}")
+            unreached = ", ".join(report.stages_without_events)
+            typer.echo(f"Stages with touchpoints no one reached: {unreached}")
 
 
 @app.command()

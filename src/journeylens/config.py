@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tomllib
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -292,6 +293,7 @@ def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
     keys = [s.key for s in stages]
     if len(set(keys)) != len(keys):
         raise ConfigError(f"{source}: stage keys must be unique, got {keys}.")
+    _check_names_one_stage(stages, source)
     sessions, goals, friction = top.table("sessions"), top.table("goals"), top.table("friction")
     limits = top.table("import")
     config = Config(
@@ -434,6 +436,20 @@ class _Table:
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise self.fail(name, "a positive whole number", value)
         return value
+
+
+def _check_names_one_stage(stages: Sequence[Stage], source: str) -> None:
+    """Refuse a key or label that names two stages: a catalog naming it would be placed on
+    whichever came first, without a word."""
+    owner: dict[str, str] = {}
+    for stage in stages:
+        for name in {stage.key, *stage.labels.values()}:
+            other = owner.setdefault(_folded(name), stage.key)
+            if other != stage.key:
+                raise ConfigError(
+                    f"{source}: '{name}' names two stages, '{other}' and '{stage.key}': give "
+                    "each stage labels of its own."
+                )
 
 
 def _parse_stage(top: _Table, index: int, raw: Any) -> Stage:

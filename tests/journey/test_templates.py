@@ -117,3 +117,12 @@ def test_a_label_matches_in_either_unicode_form() -> None:
     decomposed = unicodedata.normalize("NFD", "Övervägande")
     assert decomposed != "Övervägande"
     assert config.resolve_stage(decomposed) == "consideration"
+
+
+def test_a_label_that_names_two_stages_is_refused() -> None:
+    from journeylens.errors import ConfigError
+
+    body = {k: v for k, v in load_template("three_stage").items() if k != "description"}
+    body["stages"][2]["labels"]["sv"] = body["stages"][1]["labels"]["sv"]  # decision's sv label
+    with pytest.raises(ConfigError, match="'Övervägande' names two stages"):
+        parse_config({"workspace": {"name": "t", "template": "three_stage"}, **body})
