@@ -140,3 +140,19 @@ def test_a_touchpoint_that_costs_and_earns_nothing_shows_in_roi():
     rows = run_roi(ibis.memtable(journeys(people)), spec, ibis.memtable(catalog)).to_frame()
     banner = rows.set_index("touchpoint").loc["banner"]
     assert (banner["conversions"], banner["cost"], banner["roi"]) == (0.0, 50.0, -1.0)
+
+
+@pytest.mark.parametrize("bad", [-500.0, None])
+def test_a_cost_table_with_a_negative_or_missing_cost_is_refused(bad):
+    costs = ibis.memtable(
+        pd.DataFrame(
+            {
+                "day": pd.to_datetime(["2026-01-01", "2026-01-02"]),
+                "touchpoint": ["ad", "ad"],
+                "cost": [5.0, bad],
+            }
+        )
+    )
+    spec = RoiSpec(attribution=AttributionSpec("first_touch"))
+    with pytest.raises(SpecError, match="1 row\\(s\\) with a negative or missing cost"):
+        run_roi(ibis.memtable(journeys(PEOPLE)), spec, costs=costs)

@@ -124,6 +124,20 @@ def cost_per_touchpoint(
     return pd.Series(cost.to_numpy(), index=catalog[key]).groupby(level=0).sum()
 
 
+def _check_amounts(costs: ir.Table, key: str) -> None:
+    """Refuse a cost table with a negative or missing cost: an amount spent is 0 or more, and
+    either would otherwise lower or drop a touchpoint's spend without a word."""
+    bad = costs.filter(costs.cost.isnull() | (costs.cost < 0))
+    count = int(bad.count().execute())
+    if count:
+        first = bad.select("day", key, "cost").limit(1).execute().iloc[0]
+        raise SpecError(
+            f"The cost table has {count:,} row(s) with a negative or missing cost, the first on "
+            f"{first['day']} for {key} {first[key]!r} ({first['cost']}): a cost is the amount "
+            "spent, 0 or more."
+        )
+
+
 def _costs(
     events: ir.Table,
     spec: RoiSpec,
@@ -133,6 +147,7 @@ def _costs(
     key = spec.attribution.level
     lo, hi, days = _range_days(events, spec.attribution)
     if costs is not None:
+        _check_amounts(costs, key)
         seconds = epoch_seconds(costs.day.cast("timestamp"))
         inside = costs.filter(seconds >= lo - DAY + 1, seconds <= hi)
         frame = inside.group_by(key).aggregate(cost=inside.cost.sum()).execute()
