@@ -580,10 +580,7 @@ def funnel(
         top=top,
     )
     with _open(workspace, engine) as ws:
-        from journeylens.journey.steps import check_keys_present, check_step_names
-
-        check_step_names(ws.events, [*steps, *(exclude or ())], exclusions=len(exclude or ()))
-        check_keys_present(ws.events, [by] if by else [], "--by")
+        ws.check_funnel(spec, by_option="--by")
         events = _filtered(ws, since, until, where)
         if dropoff or goal or dropoff_kind:
             _dropoff(ws, events, spec, goal, dropped_at, dropoff_kind, fmt)

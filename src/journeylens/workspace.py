@@ -227,13 +227,21 @@ class Workspace:
         >>> # ws.funnel("landing_page_view", "pricing_view", "purchase", within="7d").to_dict()
         """
         from journeylens.analytics.funnels import FunnelSpec, run_funnel
-        from journeylens.journey.steps import check_keys_present, check_step_names
 
         source = self.events if events is None else events
         spec = FunnelSpec(steps=steps, **options)
-        check_step_names(self.events, [*steps, *spec.exclude], exclusions=len(spec.exclude))
-        check_keys_present(self.events, [spec.by] if spec.by else [], "by")
+        self.check_funnel(spec)
         return run_funnel(source, spec)
+
+    def check_funnel(self, spec: Any, by_option: str = "by") -> None:
+        """Raise for a funnel's step, exclusion or ``by`` key that no stored event has (a typo
+        would otherwise count zero or put everyone in ``(none)``); ``by_option`` names the
+        breakdown's option in the message."""
+        from journeylens.journey.steps import check_keys_present, check_step_names
+
+        texts = [*spec.steps, *spec.exclude]
+        check_step_names(self.events, texts, exclusions=len(spec.exclude))
+        check_keys_present(self.events, [spec.by] if spec.by else [], by_option)
 
     def dropoff(
         self,
@@ -252,13 +260,12 @@ class Workspace:
         """
         from journeylens.analytics.dropoff import DropoffSpec, check_goal_name, run_dropoff
         from journeylens.analytics.funnels import FunnelSpec
-        from journeylens.journey.steps import check_step_names
 
         source = self.events if events is None else events
-        check_step_names(self.events, [*steps, *options.get("exclude", ())])
+        funnel = FunnelSpec(steps=steps, **options)
+        self.check_funnel(funnel)
         check_goal_name(self.events, goal)
-        spec = DropoffSpec(FunnelSpec(steps=steps, **options), goal=goal, as_of=as_of)
-        return run_dropoff(source, spec)
+        return run_dropoff(source, DropoffSpec(funnel, goal=goal, as_of=as_of))
 
     def paths(self, spec: Any = None, events: ibis.Table | None = None, **options: Any) -> Any:
         """The transition graph, or top paths when the spec names ``from_node``/``to_node``.
@@ -381,10 +388,9 @@ class Workspace:
         change of its conversion (options as for :meth:`funnel`)."""
         from journeylens.analytics.changes import run_funnel_change
         from journeylens.analytics.funnels import FunnelSpec
-        from journeylens.journey.steps import check_step_names
 
         spec = FunnelSpec(steps=steps, **options)
-        check_step_names(self.events, [*steps, *spec.exclude], exclusions=len(spec.exclude))
+        self.check_funnel(spec)
         source = self.events if events is None else events
         return run_funnel_change(source, spec, self._change_point(at)[0])
 
