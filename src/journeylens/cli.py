@@ -725,7 +725,11 @@ def attribution(
     ] = None,
 ) -> None:
     """Which touchpoints earn conversions and revenue: rule-based, Markov, Shapley, lift, ROI."""
-    from journeylens.analytics.attribution_report import why_no_revenue, why_nothing_attributed
+    from journeylens.analytics.attribution_report import (
+        AttributionReport,
+        why_no_revenue,
+        why_nothing_attributed,
+    )
     from journeylens.cli_output import emit
 
     _check_format(fmt)
@@ -767,6 +771,8 @@ def attribution(
             _note(why_nothing_attributed(events, chosen_goal, lookback, level))
         elif roi or value == "revenue":
             _note(why_no_revenue(events, chosen_goal, revenue_from))
+        if isinstance(result, AttributionReport):
+            _note(result.unmeasured_lift())
         _note(ws.currency_note())
 
 

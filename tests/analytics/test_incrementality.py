@@ -229,3 +229,18 @@ def test_touch_on_another_device_tied_by_a_later_login_is_not_an_exposure():
     ad = lifts.set_index("touchpoint").loc["ad"]
     assert ad["exposed_people"] == 10  # only the n* people saw it on the device they came on
     assert ad["lift"] == pytest.approx(-100 * 10 / 10)
+
+
+def test_a_report_says_why_a_lift_is_blank():
+    from journeylens.analytics.attribution_report import run_attribution_report
+
+    table, _ = generated_events()
+    report = run_attribution_report(
+        ibis.memtable(table), None, models=["incrementality"], bootstrap=100
+    )
+    note = report.unmeasured_lift()
+    assert note is not None and note.startswith("No lift for landing:")  # everyone saw it
+    measured = report.to_frame().query("touchpoint != 'landing'")
+    assert measured["lift"].notna().all()
+    credit_only = run_attribution_report(ibis.memtable(table), None, models=["last_touch"])
+    assert credit_only.unmeasured_lift() is None

@@ -58,6 +58,21 @@ class AttributionReport(Result):
         credit = self.records[self.records["model"] != "incrementality"]
         return bool(credit["conversions"].fillna(0).abs().sum() > 0)
 
+    def unmeasured_lift(self) -> str | None:
+        """Why some lifts are blank: the values that no comparable people went without, or
+        None when every lift was measured (or none was asked for)."""
+        lift = self.records[self.records["model"] == "incrementality"]
+        if lift.empty or "lift" not in lift:
+            return None
+        blank = lift.loc[lift["lift"].isna(), self.level].astype(str).tolist()
+        if not blank:
+            return None
+        shown = ", ".join(blank[:5]) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
+        return (
+            f"No lift for {shown}: everyone at the point where they met it had it (no "
+            "comparable people without it), so there is nothing to compare with."
+        )
+
     def display_frame(self) -> pd.DataFrame:
         """One row per value, a column of ``value`` per model, and the lift when present."""
         if self.records.empty:
