@@ -42,6 +42,8 @@ def test_a_name_the_data_does_not_have_is_an_error(ws, call, error, message) -> 
 
 def test_one_text_where_a_list_is_taken_is_one_item(ws) -> None:
     assert ws.attribution(models="linear").to_dict()
+    # ``model``, as the command line names it, is ``models``.
+    assert ws.attribution(model="linear").to_dict() == ws.attribution(models=["linear"]).to_dict()
     assert ws.funnel(*STEPS, exclude="payment_error").to_dict()["steps"]
 
 

@@ -448,6 +448,7 @@ def paths(
         run_transitions,
     )
     from journeylens.cli_output import emit
+    from journeylens.journey.steps import check_step_names
 
     _check_format(fmt)
     with _open(workspace, engine) as ws:
@@ -464,6 +465,8 @@ def paths(
             include_end=anchored if ends is None else ends,
             goal=tuple(goal or ws.config.conversion_events),
         )
+        if goal:
+            check_step_names(ws.events, goal, role="as the goal")
         check_anchor(ws.events, spec)
         events = _filtered(ws, since, until, where)
         # Cut only by time, every person's events in range stay together (see whole=).
@@ -730,6 +733,7 @@ def attribution(
         why_no_revenue,
         why_nothing_attributed,
     )
+    from journeylens.analytics.roi import why_no_costs
     from journeylens.cli_output import emit
 
     _check_format(fmt)
@@ -737,8 +741,25 @@ def attribution(
         from journeylens.analytics.path_counts import run_path_attribution
         from journeylens.errors import SpecError
 
-        if roi or cut_list:
-            raise SpecError("--roi and --cut-list need a workspace's events, not --paths.")
+        event_options = {
+            "--roi": roi,
+            "--cut-list": cut_list,
+            "--since": since,
+            "--until": until,
+            "--where": where,
+            "--level": level != "touchpoint",
+            "--goal": goal,
+            "--lookback": lookback != "30d",
+            "--revenue-from": revenue_from,
+            "--workspace": workspace,
+            "--engine": engine,
+        }
+        given = [name for name, value in event_options.items() if value]
+        if given:
+            raise SpecError(
+                f"{', '.join(given)}: options for a workspace's events, not for --paths (a "
+                "path-counts file has neither times, people nor events; its names are channels)."
+            )
         result = run_path_attribution(
             paths, model or ["all"], value, half_life, markov_order, seed=seed
         )
@@ -772,7 +793,10 @@ def attribution(
         elif roi or value == "revenue":
             _note(why_no_revenue(events, chosen_goal, revenue_from))
         if isinstance(result, AttributionReport):
+            _note(result.unattributed())
             _note(result.unmeasured_lift())
+        if roi or cut_list:
+            _note(why_no_costs(ws.touchpoints))
         _note(ws.currency_note())
 
 

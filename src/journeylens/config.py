@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,16 @@ class Config:
     def with_currency(self, report: str, rates: dict[str, float]) -> Config:
         """This config reporting revenue in ``report``, converted at ``rates``."""
         return replace(self, report_currency=report, currency_rates=tuple(sorted(rates.items())))
+
+    def with_monthly_costs(self, costs: Mapping[str, float]) -> Config:
+        """This config with the touchpoints named in ``costs`` costing that much a month."""
+        touchpoints = tuple(
+            replace(t, cost=costs[t.touchpoint], cost_period="month")
+            if t.touchpoint in costs
+            else t
+            for t in self.touchpoints
+        )
+        return replace(self, touchpoints=touchpoints)
 
     def to_toml(self) -> dict[str, Any]:
         currency = (

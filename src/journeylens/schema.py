@@ -34,6 +34,7 @@ EVENTS = ibis.schema(
         "revenue": "float64",
         "currency": "string",
         "properties": "string",
+        "derived": "int8",
     }
 )
 
@@ -57,6 +58,7 @@ FEEDBACK = ibis.schema(
         "language": "string",
         "sentiment": "float64",
         "properties": "string",
+        "derived": "int8",
     }
 )
 
@@ -110,6 +112,9 @@ TABLES: dict[str, ibis.Schema] = {
 # ``person_key`` numbers the people (see ``journey.rebuild``) and ``person_seq`` numbers each
 # person's events in ``SEQUENCE_ORDER`` from 1: integer keys for fast windows and joins.
 DERIVED_EVENT_COLUMNS = ("person_id", "session_id", "person_key", "person_seq")
+# Which placement columns journeylens filled, as bits of ``derived`` (events and feedback): the
+# rest came with the data. A new catalog places again what it derived and keeps what was given.
+DERIVED_BITS = {"touchpoint": 1, "stage": 2, "channel": 4}
 # What tells answers apart: a survey response (its id) holds one answer per metric and
 # dimension (an NPS and a CSAT score, a CSAT per aspect), so an id alone is no answer's.
 ANSWER_KEY = ("feedback_id", "metric", "dimension")

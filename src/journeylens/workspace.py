@@ -52,11 +52,13 @@ class Workspace:
         """Place the events again when journeylens.toml's catalog or session gap changed since
         they were placed (edited by hand): every analysis then reads the config as it is.
         Returns whether it did."""
-        from journeylens.journey.rebuild import placement_is_stale
+        from journeylens.journey.rebuild import placement_is_stale, refresh_catalog
 
         if placement_is_stale(self.store, self.config):
             self.rebuild()
             self.replaced_placement = True
+        else:
+            refresh_catalog(self.store, self.config)  # costs, owners: nothing to place again
         return self.replaced_placement
 
     # -- tables -------------------------------------------------------------------------
@@ -175,7 +177,7 @@ class Workspace:
         checkout friction) into this workspace, which must hold no events or feedback yet."""
         import time
 
-        from journeylens.demo import REPORT_CURRENCY, currency_rates, generate
+        from journeylens.demo import MONTHLY_COSTS, REPORT_CURRENCY, currency_rates, generate
 
         if events < 1:
             raise SpecError(f"--events must be at least 1, not {events}.")
@@ -187,8 +189,10 @@ class Workspace:
                 f"Start this one afresh with: journeylens init {self.path} --force"
             )
         started = time.perf_counter()
-        # The demo's markets pay in five currencies: its revenue is reported in euros.
-        self.config = self.config.with_currency(REPORT_CURRENCY, currency_rates())
+        # The demo's markets pay in five currencies: its revenue is reported in euros, as are
+        # the demo company's costs.
+        config = self.config.with_currency(REPORT_CURRENCY, currency_rates())
+        self.config = config.with_monthly_costs(MONTHLY_COSTS)
         save_config(self.config, self.path)
         counts = {"events": 0, "feedback": 0}
         for event_batch, feedback_batch in generate(
@@ -279,6 +283,7 @@ class Workspace:
             run_top_paths,
             run_transitions,
         )
+        from journeylens.journey.steps import check_step_names
 
         if spec is not None and not isinstance(spec, PathsSpec):
             raise SpecError(f"paths() takes a PathsSpec or keyword options, not {spec!r}.")
@@ -286,6 +291,8 @@ class Workspace:
             anchored = options.get("from_node") is not None or options.get("to_node") is not None
             defaults = {"include_end": anchored, "goal": self.config.conversion_events}
             spec = PathsSpec(**{**defaults, **options})
+        if "goal" in options:
+            check_step_names(self.events, spec.goal, role="as the goal")
         check_anchor(self.events, spec)
         source = self.events if events is None else events
         if spec.from_node is not None or spec.to_node is not None:
@@ -308,7 +315,8 @@ class Workspace:
     ) -> Any:
         """Attribution models side by side, or ROI / the cut list (see ``attribution_report``).
 
-        ``revenue_from``: a property whose number is a conversion's revenue where the
+        ``models`` (or ``model``, as the command line's ``--model``): a model name or a list of
+        them. ``revenue_from``: a property whose number is a conversion's revenue where the
         ``revenue`` column has none (``price``)."""
         from journeylens.analytics.attribution_report import (
             run_attribution_report,
@@ -316,6 +324,12 @@ class Workspace:
         )
         from journeylens.journey.steps import check_step_names
 
+        if "model" in options:
+            if "models" in options:
+                raise SpecError("Give model or models, not both.")
+            options["models"] = options.pop("model")
+        if isinstance(options.get("models"), str):
+            options["models"] = [options["models"]]
         source = self.events if events is None else events
         if "goal" in options:  # a goal the user names must exist (the default may not, yet)
             check_step_names(self.events, [f"event:{options['goal']}"], role="as the goal")

@@ -97,7 +97,27 @@ def test_rule_model_matches_hand_worked_weights(result, model):
 
 
 def test_touch_outside_lookback_leaves_conversion_unattributed(result):
-    assert result.totals == {"conversions": 3.0, "revenue": 170.0, "unattributed": 1.0}
+    assert result.totals == {
+        "conversions": 3.0,
+        "revenue": 170.0,
+        "unattributed": 1.0,
+        "unattributed_revenue": 5.0,
+    }
+
+
+def test_a_report_names_the_conversions_it_could_not_attribute():
+    from journeylens.analytics.attribution_report import run_attribution_report
+
+    events = ibis.memtable(journeys(PEOPLE))
+    note = run_attribution_report(events, None, models=["linear"]).unattributed()
+    assert note == (
+        "1 conversion(s) (25.0%, revenue 5.00) had no touch within the lookback and are not in "
+        "the table: a longer --lookback reaches further back."
+    )
+    assert (
+        run_attribution_report(events, None, models=["linear"], lookback="60d").unattributed()
+        is None
+    )
 
 
 def test_longer_lookback_attributes_erins_purchase():

@@ -156,3 +156,38 @@ def test_a_cost_table_with_a_negative_or_missing_cost_is_refused(bad):
     spec = RoiSpec(attribution=AttributionSpec("first_touch"))
     with pytest.raises(SpecError, match="1 row\\(s\\) with a negative or missing cost"):
         run_roi(ibis.memtable(journeys(PEOPLE)), spec, costs=costs)
+
+
+def test_campaign_costs_keyed_by_numbers_meet_the_campaigns_the_events_name():
+    people = {
+        "ann": [("ad", "2026-01-01", {"campaign": "26037572"}), ("purchase", "+1d")],
+        "bob": [("ad", "2026-01-02", {"campaign": "30491418"}), ("purchase", "+1d")],
+    }
+    costs = ibis.memtable(
+        pd.DataFrame(
+            {
+                "day": pd.to_datetime(["2026-01-01", "2026-01-02"]),
+                "campaign": [26037572, 30491418],  # ids read as numbers, as pandas reads them
+                "cost": [3.5, 2.0],
+            }
+        )
+    )
+    spec = RoiSpec(attribution=AttributionSpec("last_touch", level="campaign"))
+    rows = run_roi(ibis.memtable(journeys(people)), spec, costs=costs).to_frame()
+    assert len(rows) == 2
+    assert rows.set_index("campaign")["cost"].to_dict() == {"26037572": 3.5, "30491418": 2.0}
+
+
+def test_costs_show_when_no_touchpoint_earned_anything():
+    people = {"bob": [("banner", "2026-01-01")], "cy": [("ad", "2026-01-02")]}
+    catalog = pd.DataFrame(
+        {"touchpoint": ["ad", "banner"], "cost": [10.0, 50.0], "cost_period": ["day"] * 2}
+    )
+    spec = RoiSpec(attribution=AttributionSpec(["first_touch", "linear"]))
+    rows = run_roi(ibis.memtable(journeys(people)), spec, ibis.memtable(catalog)).to_frame()
+    assert sorted(zip(rows["model"], rows["touchpoint"], rows["roi"], strict=True)) == [
+        ("first_touch", "ad", -1.0),
+        ("first_touch", "banner", -1.0),
+        ("linear", "ad", -1.0),
+        ("linear", "banner", -1.0),
+    ]

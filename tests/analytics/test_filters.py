@@ -70,3 +70,20 @@ def test_a_property_condition_compares_numbers_as_numbers(condition, expected):
     props = ['{"price": 9.5, "plan": "pro"}', '{"price": 10}', '{"price": "12"}', "{}"]
     t = con.create_table("t", pd.DataFrame({"id": list("abcd"), "properties": props}))
     assert sorted(Condition.parse(condition).apply(t).execute()["id"]) == expected
+
+
+def test_a_property_is_named_alone_or_with_its_prefix_and_may_hold_a_colon():
+    from journeylens.errors import SpecError
+    from journeylens.schema import EVENTS
+
+    con = ibis.duckdb.connect()
+    props = ['{"platform": "mobile", "org:resource": "Pete"}', '{"platform": "web"}']
+    given = {"properties": props, "channel": ["x", "y"], "event": ["a", "b"]}
+    rows = {c: [None, None] for c in EVENTS.names} | given
+    events = con.create_table("e", ibis.memtable(rows, schema=EVENTS).to_pyarrow())
+    for text in ("platform=mobile", "properties.platform=mobile", "org:resource=Pete"):
+        assert Condition.parse(text).apply(events).execute()["event"].tolist() == ["a"], text
+    with pytest.raises(SpecError, match="No event has the property 'platfrom'.*'platform'"):
+        Condition.parse("platfrom=mobile").apply(events)
+    with pytest.raises(SpecError, match="Did you mean 'channel'"):
+        Condition.parse("chanel=x").apply(events)

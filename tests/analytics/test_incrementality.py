@@ -239,7 +239,8 @@ def test_a_report_says_why_a_lift_is_blank():
         ibis.memtable(table), None, models=["incrementality"], bootstrap=100
     )
     note = report.unmeasured_lift()
-    assert note is not None and note.startswith("No lift for landing:")  # everyone saw it
+    assert note is not None
+    assert note.startswith("No lift for landing:")  # everyone saw it
     measured = report.to_frame().query("touchpoint != 'landing'")
     assert measured["lift"].notna().all()
     credit_only = run_attribution_report(ibis.memtable(table), None, models=["last_touch"])

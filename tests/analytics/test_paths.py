@@ -461,3 +461,13 @@ def test_an_anchor_that_is_no_node_of_the_data_is_named_with_a_suggestion(con: A
     with pytest.raises(SpecError, match=r"'purchase' holds only goal events.*'\(conversion\)'"):
         check_anchor(events, PathsSpec(level="event", to_node="purchase"))
     check_anchor(events, PathsSpec(level="event", to_node="purchase", include_end=False))
+
+
+def test_anchoring_at_the_conversion_without_any_goal_event_is_an_error():
+    from journeylens.analytics.paths import check_anchor
+
+    events = ibis.memtable(journeys({"ann": [("Register", "2026-01-01"), ("Pay", "+1h")]}))
+    spec = PathsSpec(level="event", to_node="(conversion)", goal=("purchase",))
+    with pytest.raises(SpecError, match="No event in the data is a goal \\('purchase'\\)"):
+        check_anchor(events, spec)
+    check_anchor(events, PathsSpec(level="event", to_node="(conversion)", goal=("Pay",)))

@@ -121,3 +121,15 @@ def test_names_that_differ_by_an_id_are_one_pattern_where_many_share_it():
     others = [t for t in CONFIG.touchpoints if t.touchpoint != "product_page"]
     pages = Touchpoint("product_page", tuple(product["match"].split("|")), "consideration")
     assert match_event("page_view:/product/999999", [*others, pages]).touchpoint == "product_page"
+
+
+def test_a_session_counts_once_for_an_event_at_its_first_occurrence():
+    # The catalog opens both sessions; browsed again after a product page it is still what
+    # the sessions start with: the first stage, not consideration (3 of its 5 events).
+    product = ("product_view", "+1m", {"stage": "consideration", "touchpoint": "product_page"})
+    again = [("catalog", "+1m", NONE)] * 3
+    found = suggested(
+        {"ann": [("catalog", "2026-01-01", NONE), product, *again, ("catalog", "+1d", NONE)]}
+    )
+    assert found["catalog"]["stage"] == CONFIG.stage_keys[0]
+    assert found["catalog"]["why"] == "catalog: nothing staged before it in 100% of its sessions"

@@ -279,7 +279,11 @@ def test_attribution_reads_a_path_counts_file_without_a_workspace(tmp_path):
     assert credit == {"search": 2.0, "email": 1.0}
     refused = run("attribution", "--paths", str(data), "--roi", check=False)
     assert refused.returncode == 2
-    assert "need a workspace's events" in refused.stderr
+    assert "--roi: options for a workspace's events, not for --paths" in refused.stderr
+    ignored = ("--where", "channel=A", "--since", "2030-01-01", "--lookback", "7d")
+    refused = run("attribution", "--paths", str(data), *ignored, check=False)
+    assert refused.returncode == 2
+    assert "--since, --where, --lookback: options for a workspace's events" in refused.stderr
 
 
 def test_user_errors_are_one_line_and_exit_2(tmp_path):
@@ -374,6 +378,24 @@ def test_paths_from_an_unknown_node_is_an_error_with_a_suggestion(demo_ws):
     assert result.returncode == 2
     assert "No touchpoint 'chekout'" in result.stderr
     assert "Did you mean 'checkout'" in result.stderr
+
+
+def test_paths_to_a_conversion_no_event_is_and_a_misspelt_goal_are_errors(demo_ws):
+    result = run(
+        "paths", "--to", "(conversion)", "--goal", "purchace", workspace=demo_ws, check=False
+    )
+    assert result.returncode == 2
+    assert "Unknown event 'purchace' as the goal" in result.stderr
+    assert "Did you mean 'purchase'" in result.stderr
+    multi = ("paths", "--to", "(conversion)", "--goal", "purchase", "--goal", "no_such_event")
+    assert run(*multi, workspace=demo_ws, check=False).returncode == 2
+
+
+def test_since_after_until_is_an_error(demo_ws):
+    args = ("paths", "--since", "2026-06-01", "--until", "2026-05-01")
+    result = run(*args, workspace=demo_ws, check=False)
+    assert result.returncode == 2
+    assert "must be before until" in result.stderr
 
 
 def test_funnel_json_and_unknown_step(demo_ws):
@@ -530,3 +552,15 @@ def test_answers_stored_without_a_person_are_noted_with_the_way_to_name_one(tmp_
     assert "--map user_id=COLUMN" in first.stderr
     named = run(*args, "--map", "user_id=Respondent", "--set", "metric=csat", workspace=ws)
     assert "without a person" not in named.stderr
+
+
+def test_roi_without_costs_says_where_to_set_them(tmp_path):
+    ws, data = workspace_with_file(
+        tmp_path,
+        "e.csv",
+        "ts,event,user_id\n2026-01-01T10:00:00Z,search_ad_click,u1\n"
+        "2026-01-01T11:00:00Z,purchase,u1\n",
+    )
+    run("import", str(data), workspace=ws)
+    out = run("attribution", "--roi", workspace=ws)
+    assert "No touchpoint in the catalog has a cost" in out.stderr  # the starter holds none

@@ -204,3 +204,41 @@ def test_an_import_that_would_change_most_stored_rows_rewrites_them_instead(tmp_
     people = frame.groupby("person_id").person_seq.agg(sorted).to_dict()
     assert people == {"u1": list(range(1, 7)), "a2": list(range(1, 7))}
     assert_keys_name_people(frame)
+
+
+def test_a_new_catalog_places_again_what_the_old_one_derived_and_keeps_what_was_given(tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "event_id,ts,event,anonymous_id,touchpoint,stage,channel,source,medium\n"
+        "e1,2026-05-01T09:00:00Z,blog_view,a1,,,,,\n"  # the catalog's blog, awareness, web
+        "e2,2026-05-01T09:01:00Z,blog_view,a1,,,email,,\n"  # a given channel
+        "e3,2026-05-01T09:02:00Z,kiosk_scan,a1,kiosk,decision,store,,\n"  # all given
+        "e4,2026-05-01T09:03:00Z,kiosk_scan,a2,,,,google,cpc\n"  # a channel from UTM tags
+    )
+    answers = tmp_path / "answers.csv"
+    answers.write_text(
+        "feedback_id,ts,anonymous_id,touchpoint,stage,metric,score\n"
+        "f1,2026-05-01T09:05:00Z,a1,blog,,csat,4\n"  # the stage of the catalog's blog
+        "f2,2026-05-01T09:06:00Z,a1,blog,decision,csat,5\n"  # a given stage
+    )
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.import_files([events])
+        ws.import_files([answers], kind="feedback")
+    config = tmp_path / "ws" / CONFIG_FILE
+    text = config.read_text()
+    start = text.index('touchpoint = "blog"')
+    end = text.index("[[touchpoints]]", start)
+    blog = 'touchpoint = "blog"\nmatch = ["blog_post"]\nstage = "consideration"\n\n'
+    config.write_text(text[:start] + blog + text[end:])
+    with open_workspace(tmp_path / "ws") as ws:
+        assert ws.replaced_placement
+        frame = ws.store.execute(ws.events).set_index("event_id").sort_index()
+        columns = ["touchpoint", "stage", "channel"]
+        assert frame[columns].fillna("-").values.tolist() == [
+            ["-", "-", "-"],  # blog_view no longer maps: nothing the old catalog gave stays
+            ["-", "-", "email"],
+            ["kiosk", "decision", "store"],
+            ["-", "-", "search"],
+        ]
+        stages = ws.store.execute(ws.feedback).set_index("feedback_id").stage
+        assert stages.tolist() == ["consideration", "decision"]  # blog's stage now, as given

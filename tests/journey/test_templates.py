@@ -92,10 +92,13 @@ def test_error_events_belong_to_the_touchpoint_they_break() -> None:
     assert match_event("page_not_found", touchpoints) is None
 
 
-def test_paid_touchpoints_cost_money() -> None:
+def test_starter_catalogs_cost_nothing_and_the_demo_pays_for_its_paid_touchpoints() -> None:
+    from journeylens.demo import MONTHLY_COSTS
+
     for touchpoint in _config("five_stage").touchpoints:
+        assert touchpoint.cost == 0  # a team enters its own costs
         if touchpoint.kind == "paid":
-            assert touchpoint.cost > 0
+            assert MONTHLY_COSTS[touchpoint.touchpoint] > 0
         assert touchpoint.channel in {
             "search",
             "social",

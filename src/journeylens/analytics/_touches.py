@@ -167,14 +167,14 @@ def build_touches(
     )
 
 
-def count_conversions(events: ir.Table, goals: Sequence[str]) -> ir.IntegerScalar:
+def conversion_events(events: ir.Table, goals: Sequence[str]) -> ir.Table:
     """The goal events of known people (every conversion, attributed or not).
 
     Examples
     --------
     >>> from journeylens.testing import journeys
     >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01"), ("purchase", "+1d")]}))
-    >>> int(count_conversions(table, ["purchase"]).execute())
+    >>> int(conversion_events(table, ["purchase"]).count().execute())
     1
     """
-    return events.filter(events.person_id.notnull(), events.event.isin(list(goals))).count()
+    return events.filter(events.person_id.notnull(), events.event.isin(list(goals)))

@@ -44,7 +44,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analytics import _markov, _shapley, _shapley_ordered
-from journeylens.analytics._touches import LEVELS, build_touches, count_conversions
+from journeylens.analytics._touches import LEVELS, build_touches, conversion_events
 from journeylens.analytics.result import Result, frame_records
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
@@ -226,9 +226,10 @@ class AttributionResult(Result):
     """Attributed conversions and revenue per model and value, side by side.
 
     ``attribution`` has ``model``, the level's column, ``conversions``, ``revenue``; ``totals``
-    the conversions and revenue that were shared out, and ``unattributed`` conversions (no touch
-    within the lookback). Markov adds ``transition_matrix`` and ``removal_effects``; ordered
-    Shapley adds ``shapley_positions`` (its credit per value and ``position``).
+    the conversions and revenue that were shared out, and the ``unattributed`` conversions and
+    ``unattributed_revenue`` (no touch within the lookback). Markov adds ``transition_matrix``
+    and ``removal_effects``; ordered Shapley adds ``shapley_positions`` (its credit per value
+    and ``position``).
     """
 
     spec: AttributionSpec
@@ -384,13 +385,17 @@ def _run_shapley_ordered(
 def _totals(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> dict[str, float]:
     ends = touches.filter((touches.converted == 1) & (touches.pos == touches.n))
     converting = ends.aggregate(conversions=ends.count(), revenue=ends.revenue.sum())
-    everything = count_conversions(_filtered(events, spec), spec.goals)
-    row = converting.mutate(all_conversions=everything.as_scalar()).execute().iloc[0]
-    conversions = float(row["conversions"] or 0)
+    goals = conversion_events(_filtered(events, spec), spec.goals)
+    row = converting.mutate(
+        all_conversions=goals.count().as_scalar(), all_revenue=goals.revenue.sum().as_scalar()
+    ).execute()
+    row = row.iloc[0]
+    conversions, revenue = float(row["conversions"] or 0), float(row["revenue"] or 0.0)
     return {
         "conversions": conversions,
-        "revenue": float(row["revenue"] or 0.0),
+        "revenue": revenue,
         "unattributed": float(row["all_conversions"] or 0) - conversions,
+        "unattributed_revenue": float(row["all_revenue"] or 0.0) - revenue,
     }
 
 

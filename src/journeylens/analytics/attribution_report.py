@@ -20,6 +20,7 @@ from journeylens.analytics._touches import is_touch
 from journeylens.analytics.attribution import (
     ALL_MODELS,
     MODELS,
+    AttributionResult,
     AttributionSpec,
     run_attribution,
 )
@@ -57,6 +58,21 @@ class AttributionReport(Result):
             return False
         credit = self.records[self.records["model"] != "incrementality"]
         return bool(credit["conversions"].fillna(0).abs().sum() > 0)
+
+    def unattributed(self) -> str | None:
+        """A note on the conversions no model could credit (no touch within the lookback),
+        or None when every one was attributed."""
+        totals = next((p.totals for p in self.parts if isinstance(p, AttributionResult)), None)
+        if not totals or totals["unattributed"] <= 0:
+            return None
+        count = totals["unattributed"]
+        share = count / (count + totals["conversions"])
+        revenue = totals.get("unattributed_revenue", 0.0)
+        worth = f", revenue {revenue:,.2f}" if revenue > 0 else ""
+        return (
+            f"{count:,.0f} conversion(s) ({share:.1%}{worth}) had no touch within the lookback "
+            "and are not in the table: a longer --lookback reaches further back."
+        )
 
     def unmeasured_lift(self) -> str | None:
         """Why some lifts are blank: the values that no comparable people went without, or
@@ -298,16 +314,23 @@ def why_nothing_attributed(
     ...                    "channel": [None, "web"]})
     >>> why_nothing_attributed(t, "purchase", "30d").split(":")[0]
     'No event has a touchpoint'
+    >>> log = ibis.memtable({"event": ["impression", "purchase"], "touchpoint": [None, None],
+    ...                      "channel": ["Facebook", None]})
+    >>> "with --level channel" in why_nothing_attributed(log, "purchase", "30d")
+    True
     >>> why_nothing_attributed(t, "purchase", "30d", "channel").split(":")[0]
     'No event has a touchpoint or a channel'
     >>> segment = ibis.memtable({"event": ["Order Completed"], "touchpoint": [None]})
     >>> why_nothing_attributed(segment, "purchase", "30d").split(". ")[1]
     "Events that look like a conversion: 'Order Completed'"
     """
+    other = events.event != goal
+    has_channel = "channel" in events.columns
     counts = events.aggregate(
         events=events.count(),
-        goals=events.count(where=events.event == goal),
-        touched=events.count(where=is_touch(events, level) & (events.event != goal)),
+        goals=events.count(where=~other),
+        touched=events.count(where=is_touch(events, level) & other),
+        channelled=events.count(where=is_touch(events, "channel") & other) if has_channel else 0,
     ).execute()
     goals, touched = int(counts["goals"].iloc[0]), int(counts["touched"].iloc[0])
     if int(counts["events"].iloc[0]) == 0:
@@ -321,6 +344,11 @@ def why_nothing_attributed(
         )
     if touched == 0:
         what = "a touchpoint" if level == "touchpoint" else f"a touchpoint or a {level}"
+        if level == "touchpoint" and int(counts["channelled"].iloc[0]):
+            return (
+                f"No event has {what}, but events name their channel: attribute by channel "
+                f"with --level channel, or map the events in the catalog. {UNMAPPED_HINT}"
+            )
         return (
             f"No event has {what}: the catalog maps none of these events, so no journey "
             f"has a touch. {UNMAPPED_HINT}"

@@ -1,8 +1,9 @@
 """The filters every analysis takes: a time range and ``--where`` conditions.
 
 ``--where`` conditions are ``column=value``, ``column!=value``, ``column>value`` (also ``>=``,
-``<``, ``<=``) and ``column~pattern`` (glob). A column is a canonical events column or
-``properties.KEY`` for a JSON property (``properties.a.b`` for ``b`` inside the object ``a``),
+``<``, ``<=``) and ``column~pattern`` (glob). A column is a canonical events column or a JSON
+property, ``properties.KEY`` or the key alone where no column has its name (``properties.a.b``
+for ``b`` inside the object ``a``; a key may hold ``:``, as XES's ``org:resource``),
 compared as a funnel step's ``[KEY op value]``: a value written as a number compares
 numerically (JSON numbers and numeric text alike). Values are bound as literals, never spliced
 into SQL.
@@ -17,9 +18,9 @@ from datetime import datetime
 
 import ibis
 
-from journeylens.errors import SpecError, did_you_mean
+from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
-from journeylens.journey.steps import glob_test, property_condition
+from journeylens.journey.steps import check_keys_present, glob_test, property_condition
 from journeylens.store.portable import KEY_PART
 
 # A column: a name, or names joined by dots (properties.KEY, properties.a.b).
@@ -43,12 +44,19 @@ class Condition:
         return cls(match[1], match[2], match[3])
 
     def apply(self, table: ibis.Table) -> ibis.Table:
+        key = None
         if self.column.startswith("properties."):
             key = self.column.removeprefix("properties.")
+        elif self.column not in table.columns:
+            # A property named alone, as --by names it; an error names the near columns and
+            # properties when no event has it.
+            check_keys_present(table, [self.column], f"in filter '{self}'")
+            key = self.column
+        if key is not None:
             test = property_condition(table, key, self.op, self.value, str(self))
             # As for columns, != keeps the events without the property.
             return table.filter(test.fill_null(True) if self.op == "!=" else test)
-        column = self._column(table)
+        column = table[self.column]
         value: object = self.value
         if column.type().is_numeric():
             try:
@@ -68,15 +76,6 @@ class Condition:
         }
         return table.filter(ops[self.op](column, value))
 
-    def _column(self, table: ibis.Table) -> ibis.Value:
-        if self.column not in table.columns:
-            raise SpecError(
-                f"Unknown column '{self.column}' in filter '{self}'."
-                f"{did_you_mean(self.column, table.columns)} Use a column of the events table "
-                "or properties.KEY."
-            )
-        return table[self.column]
-
     def __str__(self) -> str:
         return f"{self.column}{self.op}{self.value}"
 
@@ -89,6 +88,8 @@ def apply_filters(
 ) -> ibis.Table:
     """``table`` restricted to ``since <= ts < until`` and every ``where`` condition."""
     since, until = naive_utc_or_none(since, "since"), naive_utc_or_none(until, "until")
+    if since is not None and until is not None and since >= until:
+        raise SpecError(f"since {since} must be before until {until}: nothing lies between.")
     if since is not None:
         table = table.filter(table.ts >= since)
     if until is not None:

@@ -693,6 +693,8 @@ def wilson(successes: int, trials: int) -> tuple[float | None, float | None]:
     >>> low, high = wilson(8, 10)
     >>> round(low, 3), round(high, 3)
     (0.49, 0.943)
+    >>> wilson(7, 7)[1], wilson(0, 7)[0]
+    (1.0, 0.0)
     """
     if trials <= 0:
         return None, None
@@ -700,7 +702,10 @@ def wilson(successes: int, trials: int) -> tuple[float | None, float | None]:
     denominator = 1 + z2 / trials
     centre = (p + z2 / (2 * trials)) / denominator
     half = Z95 * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 and at every trial the bound is exactly 0 or 1 (the arithmetic leaves 1e-17s).
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= trials else min(1.0, centre + half)
+    return low, high
 
 
 def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float | None, float | None]:

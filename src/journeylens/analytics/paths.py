@@ -150,6 +150,8 @@ def check_anchor(events: ir.Table, spec: PathsSpec) -> None:
     and the workspace check against all events, before any filter: a node missing from a
     filtered part of the data is an empty result, not an error."""
     anchors = [node for node in (spec.from_node, spec.to_node) if node is not None]
+    if CONVERSION in anchors:
+        _check_some_goal(events, spec.goal)
     anchors = [node for node in anchors if node not in (*SYNTHETIC, UNMAPPED, OTHER)]
     if not anchors:
         return
@@ -166,6 +168,18 @@ def check_anchor(events: ir.Table, spec: PathsSpec) -> None:
                 f"show as '{CONVERSION}': anchor at '{CONVERSION}', or leave the ends out "
                 "(--no-ends)."
             )
+
+
+def _check_some_goal(events: ir.Table, goals: Sequence[str]) -> None:
+    """Raise :class:`SpecError` when no goal event occurs: no path could reach a conversion."""
+    names = distinct_values(events, "event")
+    if set(goals) & names:
+        return
+    listed = ", ".join(f"'{goal}'" for goal in goals)
+    raise SpecError(
+        f"No event in the data is a goal ({listed}), so no path reaches '{CONVERSION}'."
+        f"{did_you_mean(goals[0], names)} Name the goal event with --goal."
+    )
 
 
 def _only_goals(events: ir.Table, spec: PathsSpec, node: str) -> bool:

@@ -21,6 +21,7 @@ Each row carries ``savings``: its cost over the range.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ __all__ = [
     "cost_per_touchpoint",
     "run_cut_list",
     "run_roi",
+    "why_no_costs",
 ]
 
 PERIOD_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
@@ -124,6 +126,17 @@ def cost_per_touchpoint(
     return pd.Series(cost.to_numpy(), index=catalog[key]).groupby(level=0).sum()
 
 
+def why_no_costs(catalog: ir.Table) -> str | None:
+    """A note when no touchpoint of ``catalog`` costs anything (ROI and the cut list then have
+    nothing to weigh), else None."""
+    if int(catalog.filter(catalog.cost > 0).count().execute()):
+        return None
+    return (
+        "No touchpoint in the catalog has a cost: set cost and cost_period per touchpoint in "
+        "journeylens.toml (or import a catalog with a cost column) for ROI and the cut list."
+    )
+
+
 def _check_amounts(costs: ir.Table, key: str) -> None:
     """Refuse a cost table with a negative or missing cost: an amount spent is 0 or more, and
     either would otherwise lower or drop a touchpoint's spend without a word."""
@@ -150,7 +163,10 @@ def _costs(
         _check_amounts(costs, key)
         seconds = epoch_seconds(costs.day.cast("timestamp"))
         inside = costs.filter(seconds >= lo - DAY + 1, seconds <= hi)
-        frame = inside.group_by(key).aggregate(cost=inside.cost.sum()).execute()
+        # Keys as text, as the events name them: a table of campaign ids read as numbers
+        # (pandas' default for ``26037572``) must meet the events' ``"26037572"``.
+        named = inside.mutate(**{key: inside[key].cast("string")})
+        frame = named.group_by(key).aggregate(cost=named.cost.sum()).execute()
         return cost_per_touchpoint(pd.DataFrame(), days, frame, key)
     if catalog is None:
         raise SpecError("No costs: give the touchpoint catalog or a cost table.")
@@ -209,7 +225,7 @@ def run_roi(
     attribution = run_attribution(events, spec.attribution)
     cost = _costs(events, spec, catalog, costs)
     level = spec.attribution.level
-    frame = _with_unearning(attribution.to_frame(), cost, level)
+    frame = _with_unearning(attribution.to_frame(), cost, level, spec.attribution.models)
     frame["cost"] = frame[level].map(cost).fillna(0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["cpa"] = np.where(
@@ -220,13 +236,16 @@ def run_roi(
     return RoiResult(frame, level, attribution.queries)
 
 
-def _with_unearning(frame: pd.DataFrame, cost: pd.Series, level: str) -> pd.DataFrame:
+def _with_unearning(
+    frame: pd.DataFrame, cost: pd.Series, level: str, models: Sequence[str]
+) -> pd.DataFrame:
     """The attribution's rows, and per model a row of no conversions for every value that
-    costs money but earned no credit under it (the costliest waste must show, at ROI −100%)."""
+    costs money but earned no credit under it (the costliest waste must show, at ROI −100%,
+    even where nothing earned any)."""
     paid = set(cost.index[cost > 0])
     extra = [
         {"model": model, level: key, "conversions": 0.0, "revenue": 0.0}
-        for model in frame["model"].unique()
+        for model in models
         for key in sorted(paid - set(frame.loc[frame["model"] == model, level]))
     ]
     if not extra:

@@ -165,10 +165,10 @@ def _by_name(event: str, known: Sequence[_Known]) -> tuple[Touchpoint, str] | No
 
 
 def _before(events: ir.Table, named: Mapping[str, str], config: Config) -> ir.Table:
-    """Per unmapped event no name placed and per stage: how often it comes after an event of
-    that stage in its session (the latest staged event before it), ``before`` NULL where none
-    does. ``named``: the stages of events the name reading placed (a cart named like the
-    catalog's is in its stage for what follows it)."""
+    """Per unmapped event no name placed and per stage: in how many of its sessions it first
+    comes after an event of that stage (the latest staged event before its first occurrence
+    there), ``before`` NULL where none does. ``named``: the stages of events the name reading
+    placed (a cart named like the catalog's is in its stage for what follows it)."""
     rank = {key: i + 1 for i, key in enumerate(config.stage_keys)}
     events = events.filter(events.session_id.notnull())
     if named:
@@ -186,9 +186,11 @@ def _before(events: ir.Table, named: Mapping[str, str], config: Config) -> ir.Ta
     place = ibis.row_number().over(group_by=events.session_id, order_by=order)
     mark = ibis.ifelse(staged > 0, place * 64 + staged, ibis.null("int64"))
     earlier = ibis.window(group_by=events.session_id, order_by=order, rows=(None, -1))
-    rows = events.mutate(_mark=mark)
+    # Each session counts once per event: at the event's first occurrence in it.
+    occurrence = ibis.row_number().over(group_by=[events.session_id, events.event], order_by=order)
+    rows = events.mutate(_mark=mark, _occurrence=occurrence)
     rows = rows.mutate(_latest=rows._mark.max().over(earlier))
-    rows = rows.filter(rows.touchpoint.isnull(), rows._named_stage.isnull())
+    rows = rows.filter(rows.touchpoint.isnull(), rows._named_stage.isnull(), rows._occurrence == 0)
     rows = rows.mutate(before=(rows._latest % 64).cast("int64"))
     return rows.group_by(["event", "before"]).aggregate(times=rows.count())
 

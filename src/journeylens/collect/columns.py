@@ -12,8 +12,8 @@ from journeylens.schema import DERIVED_EVENT_COLUMNS, EVENTS, FEEDBACK
 
 # Columns a file may provide, per kind (the rest of the canonical columns are derived).
 INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "events": tuple(c for c in EVENTS.names if c not in DERIVED_EVENT_COLUMNS),
-    "feedback": tuple(c for c in FEEDBACK.names if c != "person_id"),
+    "events": tuple(c for c in EVENTS.names if c not in (*DERIVED_EVENT_COLUMNS, "derived")),
+    "feedback": tuple(c for c in FEEDBACK.names if c not in ("person_id", "derived")),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "events": ("ts", "event"),

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from journeylens.demo.generator import REPORT_CURRENCY, currency_rates, generate
+from journeylens.demo.generator import MONTHLY_COSTS, REPORT_CURRENCY, currency_rates, generate
 
-__all__ = ["REPORT_CURRENCY", "currency_rates", "generate"]
+__all__ = ["MONTHLY_COSTS", "REPORT_CURRENCY", "currency_rates", "generate"]

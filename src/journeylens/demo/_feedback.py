@@ -109,6 +109,7 @@ def feedback_table(
         "language": pa.array(language, pa.string()),
         "sentiment": pa.nulls(n, pa.float64()),
         "properties": pa.nulls(n, pa.string()),
+        "derived": pa.nulls(n, pa.int8()),
     }
     return pa.table(columns, schema=arrow_schema(FEEDBACK))
 

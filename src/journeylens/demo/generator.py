@@ -53,6 +53,30 @@ MARKETS = (  # (language, currency, units per EUR)
     ("en", "EUR", 1.0),
 )
 REPORT_CURRENCY = "EUR"  # the demo's catalog costs are in euros; its markets pay in their own
+# What the demo company spends per month on each touchpoint, in euros (the starter catalogs
+# hold no costs: a team enters its own).
+MONTHLY_COSTS = {
+    "search_ads": 12000.0,
+    "paid_social": 9000.0,
+    "display_ads": 18000.0,
+    "organic_search": 1500.0,
+    "social_posts": 600.0,
+    "email_campaign": 1200.0,
+    "tv_radio": 30000.0,
+    "pr_print": 6000.0,
+    "blog": 3000.0,
+    "landing_page": 500.0,
+    "reviews": 1200.0,
+    "comparison_guide": 800.0,
+    "product_video": 2000.0,
+    "whitepaper": 1500.0,
+    "onboarding_email": 300.0,
+    "help_centre": 200.0,
+    "chat": 1000.0,
+    "newsletter": 800.0,
+    "loyalty_programme": 2500.0,
+    "referral_programme": 1000.0,
+}
 
 
 def currency_rates() -> dict[str, float]:
@@ -292,6 +316,7 @@ def _events_table(
         "revenue": revenue,
         "currency": currency,
         "properties": _properties(vocab, rng, code),
+        "derived": pa.nulls(n, pa.int8()),
     }
     return pa.table(columns, schema=arrow_schema(EVENTS))
 

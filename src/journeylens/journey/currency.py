@@ -59,16 +59,18 @@ def in_report_currency(events: ir.Table, report: str, rates: Mapping[str, float]
 
 
 def revenue_currencies(events: ir.Table) -> pd.DataFrame:
-    """Per currency of the events that carry revenue: ``currency`` (upper case; None for none),
+    """Per currency of the events that carry revenue (more than 0: a log that writes 0 on
+    every other event has no revenue there): ``currency`` (upper case; None for none),
     ``events`` and ``revenue``, most revenue first (one small aggregate).
 
     Examples
     --------
-    >>> t = ibis.memtable({"revenue": [1.0, 2.0, None], "currency": ["sek", "SEK", "EUR"]})
+    >>> t = ibis.memtable({"revenue": [1.0, 2.0, None, 0.0],
+    ...                    "currency": ["sek", "SEK", "EUR", "USD"]})
     >>> revenue_currencies(t).to_dict("records")
     [{'currency': 'SEK', 'events': 2, 'revenue': 3.0}]
     """
-    paid = events.filter(events.revenue.notnull())
+    paid = events.filter(events.revenue > 0)
     code = paid.currency.strip().upper()
     grouped = paid.group_by(currency=code).aggregate(
         events=paid.count(), revenue=paid.revenue.sum()

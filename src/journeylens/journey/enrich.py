@@ -16,7 +16,7 @@ from journeylens.collect.identity import with_person_id
 from journeylens.collect.sessions import build_session_ids
 from journeylens.journey.catalog import ConditionalMatch, conditional_placement
 from journeylens.journey.traffic import tagged_channel
-from journeylens.schema import DERIVED_EVENT_COLUMNS, EVENTS, FEEDBACK
+from journeylens.schema import DERIVED_BITS, DERIVED_EVENT_COLUMNS, EVENTS, FEEDBACK
 
 DERIVED_KEYS = ("event_id", *DERIVED_EVENT_COLUMNS)  # the columns a rebuild keys by event
 
@@ -63,6 +63,7 @@ def place_events(
     touchpoint and stage; a channel given on the row is kept, else the touchpoint's, else the
     one its UTM tags name (:mod:`journeylens.journey.traffic`).
     """
+    events = _as_given(events, ("touchpoint", "stage", "channel"))
     joined = events.left_join(mapping, events.event == mapping.event)
     placement = conditional_placement(joined, conditional)
     if placement is not None:  # the winning touchpoint's stage and channel, not a mix
@@ -73,14 +74,39 @@ def place_events(
             map_stage=won.ifelse(stage, joined.map_stage),
             map_channel=won.ifelse(channel, joined.map_channel),
         )
+    channel = ibis.coalesce(joined.map_channel, tagged_channel(joined.source, joined.medium))
     placed = joined.mutate(
         touchpoint=ibis.coalesce(joined.map_touchpoint, joined.touchpoint),
         stage=ibis.coalesce(joined.map_stage, joined.stage),
-        channel=ibis.coalesce(
-            joined.channel, joined.map_channel, tagged_channel(joined.source, joined.medium)
+        channel=ibis.coalesce(joined.channel, channel),
+        derived=_flags(
+            touchpoint=joined.map_touchpoint.notnull(),
+            stage=joined.map_stage.notnull(),
+            channel=joined.channel.isnull() & channel.notnull(),
         ),
     )
     return placed.select(*EVENTS.names)
+
+
+def _as_given(table: ibis.Table, columns: Sequence[str]) -> ibis.Table:
+    """``table`` with the placement ``columns`` journeylens derived (bits of ``derived``) as
+    null: what came with the data, for placing again. Rows without flags (new rows, or stored
+    by a version that kept none) are as given."""
+    if "derived" not in table.columns:
+        return table
+    flags = table.derived.cast("int64").fill_null(0)
+    given = {
+        column: ibis.ifelse(flags % (2 * bit) >= bit, ibis.null("string"), table[column])
+        for column in columns
+        for bit in [DERIVED_BITS[column]]
+    }
+    return table.mutate(**given)
+
+
+def _flags(**derived: ibis.BooleanValue) -> ibis.IntegerValue:
+    """The ``derived`` bits of the columns whose test holds."""
+    bits = [test.ifelse(DERIVED_BITS[column], 0) for column, test in derived.items()]
+    return sum(bits[1:], bits[0]).cast("int8")
 
 
 def relinked_ids(id_map: ibis.Table, before: ibis.Table) -> ibis.Table:
@@ -176,8 +202,11 @@ def build_enriched_feedback(
 ) -> ibis.Table:
     """Feedback with ``person_id`` resolved like the events (``id_map`` is their
     :func:`~journeylens.collect.identity.build_id_map`), and stage filled from the catalog."""
-    people = with_person_id(feedback.drop("person_id"), id_map)
+    people = with_person_id(_as_given(feedback, ("stage",)).drop("person_id"), id_map)
     stages = catalog.select(cat_touchpoint=catalog.touchpoint, cat_stage=catalog.stage)
     joined = people.left_join(stages, people.touchpoint == stages.cat_touchpoint)
-    placed = joined.mutate(stage=ibis.coalesce(joined.stage, joined.cat_stage))
+    placed = joined.mutate(
+        stage=ibis.coalesce(joined.stage, joined.cat_stage),
+        derived=_flags(stage=joined.stage.isnull() & joined.cat_stage.notnull()),
+    )
     return placed.select(*FEEDBACK.names)

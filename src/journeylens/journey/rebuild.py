@@ -62,8 +62,9 @@ IDENTITY = "_identity"
 PLACEMENT = "_placement"
 # Raise when a release places rows differently: its first import rebuilds. 2: events at the
 # same time are in the order received (``received_at``), no longer by id alone. 3: events
-# without a channel take the one their UTM tags name (``journey.traffic``).
-PLACEMENT_RULES = 3
+# without a channel take the one their UTM tags name (``journey.traffic``). 4: rows say which
+# placement columns were derived (``derived``), which a new catalog places again.
+PLACEMENT_RULES = 4
 
 
 def rebuild(store: Store, config: Config, incoming: Mapping[str, ibis.Table] | None = None) -> None:
@@ -210,9 +211,22 @@ def placement_is_stale(store: Store, config: Config) -> bool:
     return store.execute(store.table(PLACEMENT))["fingerprint"].tolist() != [_fingerprint(config)]
 
 
+def refresh_catalog(store: Store, config: Config) -> None:
+    """Rewrite the stored ``touchpoints`` table where it differs from ``config``'s catalog in
+    what places no event (costs, owners, kinds: edited by hand since)."""
+    wanted = catalog_table(config.touchpoints)
+    if not store.has_table("touchpoints"):
+        return
+    stored = pa.Table.from_pandas(store.execute(store.table("touchpoints")), preserve_index=False)
+    if stored.to_pylist() != wanted.to_pylist():
+        store.write("touchpoints", wanted, overwrite=True)
+
+
 def _fingerprint(config: Config) -> str:
-    """The settings the placement of rows depends on: the catalog and the session gap."""
-    settings = repr((PLACEMENT_RULES, config.session_gap_minutes, config.touchpoints))
+    """The settings the placement of rows depends on: the session gap and the catalog's names,
+    matches, stages and channels (not its costs, owners or kinds, which place nothing)."""
+    catalog = [(t.touchpoint, t.match, t.stage, t.channel) for t in config.touchpoints]
+    settings = repr((PLACEMENT_RULES, config.session_gap_minutes, catalog))
     return hashlib.sha256(settings.encode()).hexdigest()
 
 

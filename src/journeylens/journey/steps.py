@@ -54,7 +54,7 @@ _QUOTED_NAME = re.compile(
 )
 # A filter's opening: "[", a key (checked apart by ``check_key``, for a clear message) and an
 # operator.
-_FILTER_START = r"\[\s*(?P<key>[A-Za-z_$][A-Za-z0-9_.$-]*)\s*(?P<op>>=|<=|!=|>|<|=|~)"
+_FILTER_START = r"\[\s*(?P<key>[A-Za-z_$][A-Za-z0-9_.$:-]*)\s*(?P<op>>=|<=|!=|>|<|=|~)"
 _FILTER = re.compile(_FILTER_START + r"""\s*(?P<value>"[^"]*"|'[^']*'|[^\]]*?)\s*\]""")
 # A JSON property: a name, or names joined by dots for a value inside nested objects
 # (``event_properties.plan``, ``event_params.page_location``).
@@ -346,11 +346,22 @@ def glob_test(text: ir.StringValue, pattern: str) -> ir.BooleanValue:
 
 
 def key_text(table: ir.Table, key: str) -> ir.StringValue:
-    """A canonical column or JSON property as text (numbers as their float text)."""
+    """A canonical column or JSON property as text (numbers as their float text); a property
+    may be named as ``--where`` names it, ``properties.KEY``."""
     if key in EVENTS.names:
         return table[key].cast("string")
+    key = property_key(key)
     number = json_number(table.properties, key).cast("string")
     return json_string(table.properties, key).coalesce(number)
+
+
+def property_key(key: str) -> str:
+    """``key`` without a leading ``properties.``: the JSON property it names.
+
+    >>> property_key("properties.plan"), property_key("plan")
+    ('plan', 'plan')
+    """
+    return key.removeprefix("properties.") if key.startswith("properties.") else key
 
 
 def property_number(table: ir.Table, key: str) -> ir.FloatingValue:
@@ -578,7 +589,7 @@ def check_keys_present(events: ir.Table, keys: Sequence[str], what: str) -> None
             continue
         seen = property_names(events)
         shown = ", ".join(sorted(seen)[:30]) or "none"
-        near = did_you_mean(key, [*seen, *EVENTS.names])
+        near = did_you_mean(property_key(key), [*seen, *EVENTS.names])
         raise SpecError(
             f"No event has the property '{key}' ({what}).{near} "
             f"Properties seen: {shown}; or a column such as channel, device, campaign."
