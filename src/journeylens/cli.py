@@ -177,6 +177,12 @@ def import_(
         if kind == "events" and summary.stored:
             _warn_unmapped(ws.events, "touchpoint", "stages, attribution and friction read it")
             _warn_shared_ids(ws.events)
+        if summary.rejected_by_reason.get("invalid_xml"):
+            _note(
+                "an XML error stopped the reading of an XES file (its line: journeylens "
+                "rejected): the events after it were not read, and the trace it cut may lack "
+                "its last events. Mend the file and import it again; what is stored stays once."
+            )
         if kind == "feedback" and (new := _anonymous_answers(ws) - anonymous):
             _note(
                 f"{_count(new, 'answer')} stored without a person: no anonymous_id or user_id "
@@ -961,7 +967,8 @@ def summary(workspace: WorkspaceOpt = None, engine: EngineOpt = None) -> None:
         emit(run_stage_flow(ws.events, ws.config.stage_keys), "table", "Stage funnel")
         _warn_unmapped(ws.events)
         report = run_touchpoint_report(ws.events, ws.touchpoints, ws.config)
-        top = report.catalog.sort_values("people", ascending=False).head(10)
+        reached = report.catalog[report.catalog["events"] > 0]
+        top = reached.sort_values("people", ascending=False).head(10)
         print_frame(top[["touchpoint", "stage", "channel", "events", "people"]], "Top touchpoints")
 
 

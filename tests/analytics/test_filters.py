@@ -83,7 +83,7 @@ def test_a_property_is_named_alone_or_with_its_prefix_and_may_hold_a_colon():
     events = con.create_table("e", ibis.memtable(rows, schema=EVENTS).to_pyarrow())
     for text in ("platform=mobile", "properties.platform=mobile", "org:resource=Pete"):
         assert Condition.parse(text).apply(events).execute()["event"].tolist() == ["a"], text
-    with pytest.raises(SpecError, match="No event has the property 'platfrom'.*'platform'"):
+    with pytest.raises(SpecError, match=r"No event has the property 'platfrom'.*'platform'"):
         Condition.parse("platfrom=mobile").apply(events)
     with pytest.raises(SpecError, match="Did you mean 'channel'"):
         Condition.parse("chanel=x").apply(events)

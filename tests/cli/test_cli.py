@@ -564,3 +564,17 @@ def test_roi_without_costs_says_where_to_set_them(tmp_path):
     run("import", str(data), workspace=ws)
     out = run("attribution", "--roi", workspace=ws)
     assert "No touchpoint in the catalog has a cost" in out.stderr  # the starter holds none
+
+
+def test_an_xes_file_cut_by_an_xml_error_says_the_rest_was_not_read(tmp_path):
+    event = (
+        '<event><string key="concept:name" value="{}"/>'
+        '<date key="time:timestamp" value="{}"/></event>'
+    )
+    first = event.format("register", "2026-01-01T10:00:00+00:00")
+    second = event.format("pay & go", "2026-01-01T11:00:00+00:00")  # an unescaped &
+    log = f'<log><trace><string key="concept:name" value="c1"/>{first}{second}</trace></log>'
+    ws, data = workspace_with_file(tmp_path, "log.xes", log)
+    out = run("import", str(data), workspace=ws)
+    assert "rejected 1: invalid_xml" in out.stdout
+    assert "the events after it were not read" in out.stderr
