@@ -142,6 +142,12 @@ CHANGE_COLUMNS = [
 def _compare(before: pd.DataFrame, after: pd.DataFrame, spec: FrictionSpec) -> pd.DataFrame:
     keys = ["touchpoint", "dimension", "value"]
     both = before.merge(after, on=keys, suffixes=("_before", "_after"))
+    counts = [c for c in both.columns if c not in keys]
+    # A segment that is the whole touchpoint (the one value of its dimension there: every
+    # event on the web, no interaction given) repeats the touchpoint's own rows: left out.
+    whole = both[both["dimension"] == EVERYONE].set_index("touchpoint")[counts]
+    same = both[counts].eq(whole.reindex(both["touchpoint"]).set_axis(both.index)).all(axis=1)
+    both = both[(both["dimension"] == EVERYONE) | ~same]
     records = []
     for row in both.to_dict(orient="records"):
         for signal, (hit, over) in SIGNALS.items():
