@@ -3,9 +3,15 @@ value, 340 without conversion``, as ChannelAttribution takes them and as convers
 (Google Analytics' "Top Conversion Paths") export them.
 
 Each row becomes that many journeys: ``conversions`` that end in a conversion worth
-``value / conversions`` each, and ``nulls`` that end without one. Every model then runs on those
-journeys exactly as on events (see :mod:`.attribution`). A path has no times: its touches are one
-second apart, so every touch is within any lookback and time decay weighs them alike.
+``value / conversions`` each, and ``nulls`` that end without one (a row with value and no
+conversion is refused: nothing could carry its value). Every model then runs on those journeys
+exactly as on events (see :mod:`.attribution`). A path has no times: its touches are one second
+apart, so every touch is within any lookback and time decay weighs them alike.
+
+The engine expands the rows into journeys (:func:`build_path_events`), in a scratch database held
+to the engine's memory limit: a row may count millions of journeys. Every model is linear in how
+many times a journey occurs (sums of per-journey weights, transition and coalition counts), so an
+engine that took a weight per journey could run one journey per row and kind instead.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import TYPE_CHECKING
 
+import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -29,7 +38,11 @@ from journeylens.analytics.attribution import (
 from journeylens.collect.columns import loosely_named
 from journeylens.collect.readers import open_file
 from journeylens.errors import ImportFileError, SpecError
-from journeylens.schema import EVENTS, arrow_schema
+from journeylens.schema import EVENTS
+from journeylens.store.duckdb import DuckDBStore
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 GOAL = "conversion"
 SEPARATOR = ">"
@@ -65,9 +78,9 @@ def read_path_counts(path: Path) -> PathCounts:
     """Read a path-counts file (CSV, TSV, Parquet or JSON Lines, gzipped or not).
 
     The ``path`` column and one of ``conversions`` or ``nulls`` are required; ``value`` is 0
-    when absent. Counts must be whole numbers ≥ 0 and values numbers ≥ 0; a row that breaks
-    this stops the run with an error naming the file, line, column and value (counts are
-    totals: one wrong row would skew every model).
+    when absent. Counts must be whole numbers ≥ 0 and values numbers ≥ 0, and a row with value
+    needs conversions to carry it; a row that breaks this stops the run with an error naming the
+    file, line, column and value (counts are totals: one wrong row would skew every model).
     """
     with open_file(Path(path)) as reader:
         batches = list(reader.batches())
@@ -99,7 +112,28 @@ def read_path_counts(path: Path) -> PathCounts:
             f"{path}, line {int(lines.iloc[at])}, column '{columns['path']}': the path is empty; "
             "nothing was attributed."
         )
+    _check_value_has_conversions(frame, raw, columns, path)
     return PathCounts(frame, str(path))
+
+
+def _check_value_has_conversions(
+    frame: pd.DataFrame, raw: pd.DataFrame, columns: Mapping[str, str], path: Path
+) -> None:
+    """Refuse a row with value but no conversion: a journey's revenue is its conversion's, so
+    nothing could carry it (ChannelAttribution would credit it; dropping it would lose it)."""
+    stranded = (frame["value"] > 0) & (frame["conversions"] == 0)
+    if not stranded.any():
+        return
+    at = int(np.flatnonzero(stranded.to_numpy())[0])
+    given = columns["value"]
+    counted = columns.get("conversions")
+    why = f"{counted} is 0" if counted else "the file has no conversions column"
+    raise ImportFileError(
+        f"{path}, line {int(raw['_line'].iloc[at])}, column '{given}': {raw[given].iloc[at]!r} "
+        f"of value with no conversions ({why}). Value is credited through conversions, each "
+        "worth value / conversions, and this row has none to carry it: give its conversions, "
+        "or set its value to 0. Nothing was attributed."
+    )
 
 
 # A number as reports write it: a currency before or after it, thousands grouped.
@@ -151,57 +185,94 @@ def _names(value: object) -> list[str]:
     return [name.strip() for name in str(value).split(SEPARATOR) if name.strip()]
 
 
-def journeys_from_path_counts(counts: PathCounts) -> pa.Table:
-    """The events of every journey the rows stand for (canonical schema, vectorised): per
-    journey its touches, one second apart, then a ``conversion`` event for converting ones.
+def build_path_events(counts: PathCounts, con: ibis.BaseBackend | None = None) -> ir.Table:
+    """The events of every journey the rows stand for, as an engine expression (canonical
+    schema): per journey its touches, one second apart, then a ``conversion`` event for
+    converting ones.
+
+    Only the rows go to the engine; it expands them into journeys and touches and writes the
+    ids, so memory follows the rows and paths, not the counts (a row often stands for millions
+    of journeys). Journey ``i`` is person ``j<i>`` (``person_key`` ``i``), its event at place
+    ``p`` is ``j<i>-<p>`` (``person_seq`` ``p``); journeys are numbered row by row, a row's
+    converting ones first.
 
     Examples
     --------
     >>> rows = pd.DataFrame({"path": [["a", "b"]], "conversions": [1], "nulls": [1],
     ...                      "value": [10.0]})
-    >>> table = journeys_from_path_counts(PathCounts(rows, "x"))
-    >>> table.column("event").to_pylist()
-    ['a', 'b', 'conversion', 'a', 'b']
+    >>> events = build_path_events(PathCounts(rows, "x")).order_by("person_key", "person_seq")
+    >>> events.select("event_id", "event", "revenue").execute().values.tolist()
+    [['j0-0', 'a', nan], ['j0-1', 'b', nan], ['j0-2', 'conversion', 10.0], ['j1-0', 'a', nan], \
+['j1-1', 'b', nan]]
     """
-    frame = counts.frame
-    conversions = frame["conversions"].to_numpy(np.int64)
-    runs = conversions + frame["nulls"].to_numpy(np.int64)  # journeys per row
-    row = np.repeat(np.arange(len(frame)), runs)  # the row of each journey
-    converted = np.arange(runs.sum()) - np.repeat(np.cumsum(runs) - runs, runs) < conversions[row]
-    lengths = frame["path"].map(len).to_numpy(np.int64)
-    touches = lengths[row] + converted  # events per journey
-    journey = np.repeat(np.arange(row.size), touches)
-    place = np.arange(touches.sum()) - np.repeat(np.cumsum(touches) - touches, touches)
-    names = np.array([name for names in frame["path"] for name in names] + [GOAL], dtype=object)
-    first_name = np.cumsum(lengths) - lengths
-    is_goal = place >= lengths[row][journey]
-    name = names[np.where(is_goal, len(names) - 1, first_name[row][journey] + place)]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        worth = np.where(conversions > 0, frame["value"].to_numpy(float) / conversions, 0.0)
-    ts = np.datetime64(START, "us") + place.astype("timedelta64[s]")
-    person = np.char.add("j", journey.astype(str))
-    touched = name.copy()  # a touch's name; the conversion is no touch
-    touched[is_goal] = None
-    columns = {
-        "event_id": np.char.add(person, np.char.add("-", place.astype(str))),
+    tables = _path_tables(counts.frame)
+    if con is None:
+        rows, touches = (ibis.memtable(t) for t in tables.values())
+    else:
+        rows, touches = (con.create_table(f"_path_{n}", t, temp=True) for n, t in tables.items())
+    numbered = rows.mutate(k=ibis.range(0, rows.journeys, 1).unnest())
+    journeys = numbered.select(
+        "row",
+        "length",
+        "worth",
+        journey=numbered.first + numbered.k,
+        converted=numbered.k < numbered.conversions,
+    )
+    # Every journey of a row gets the row's touches (a join on the row, whose small side is the
+    # paths), converting ones a conversion after them.
+    paths = journeys.inner_join(touches, "row").select(
+        "journey", "place", "name", goal=ibis.literal(False), revenue=ibis.null("float64")
+    )
+    ends = journeys.filter(journeys.converted).select(
+        "journey", place="length", name=ibis.literal(GOAL), goal=ibis.literal(True), revenue="worth"
+    )
+    events = paths.union(ends)
+    person = "j" + events.journey.cast("string")
+    ts = ibis.literal(START).cast(EVENTS["ts"]) + events.place.as_interval("s")
+    touched = ibis.ifelse(events.goal, ibis.null("string"), events.name)
+    given = {
+        "event_id": person + "-" + events.place.cast("string"),
         "ts": ts,
         "received_at": ts,
-        "event": name,
-        "type": np.full(name.size, "track"),
+        "event": events.name,
+        "type": ibis.literal("track"),
         "user_id": person,
         "person_id": person,
+        "person_key": events.journey,
+        "person_seq": events.place,
         "touchpoint": touched,
         "channel": touched,
-        "revenue": np.where(is_goal, worth[row][journey], np.nan),
+        "revenue": events.revenue,
     }
-    schema = arrow_schema(EVENTS)
-    arrays = [
-        pa.array(columns[f.name], f.type, from_pandas=True)
-        if f.name in columns
-        else pa.nulls(name.size, f.type)
-        for f in schema
-    ]
-    return pa.Table.from_arrays(arrays, schema=schema)
+    return events.select(**{c: given.get(c, ibis.null()).cast(kind) for c, kind in EVENTS.items()})
+
+
+def _path_tables(frame: pd.DataFrame) -> dict[str, pa.Table]:
+    """Per row: its number, journeys, conversions, the number of its first journey, its path's
+    length and the worth of each conversion; and per row its touches (``place``, ``name``)."""
+    conversions = frame["conversions"].to_numpy(np.int64)
+    journeys = conversions + frame["nulls"].to_numpy(np.int64)
+    lengths = frame["path"].map(len).to_numpy(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        worth = np.where(conversions > 0, frame["value"].to_numpy(float) / conversions, 0.0)
+    rows = pa.table(
+        {
+            "row": np.arange(len(frame)),
+            "journeys": journeys,
+            "conversions": conversions,
+            "first": np.cumsum(journeys) - journeys,
+            "length": lengths,
+            "worth": worth,
+        }
+    )
+    touches = pa.table(
+        {
+            "row": np.repeat(np.arange(len(frame)), lengths),
+            "place": np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths),
+            "name": pa.array([n for names in frame["path"] for n in names], pa.string()),
+        }
+    )
+    return {"rows": rows, "touches": touches}
 
 
 def run_path_attribution(
@@ -214,15 +285,13 @@ def run_path_attribution(
 ) -> AttributionResult:
     """Every credit-sharing model in ``models`` on the journeys of a path-counts file, per
     channel (the names in the paths)."""
-    import ibis
-
     wanted = list(ALL_MODELS) if "all" in models else list(models)
     if "incrementality" in wanted:
         raise SpecError(
             "Incrementality compares people exposed to a touchpoint with comparable people who "
             "were not: it needs events, not path counts."
         )
-    events = ibis.memtable(journeys_from_path_counts(read_path_counts(path)))
+    counts = read_path_counts(path)
     spec = AttributionSpec(
         wanted if len(wanted) > 1 else wanted[0],
         level="channel",
@@ -232,4 +301,10 @@ def run_path_attribution(
         markov_order=markov_order,
         seed=seed,
     )
-    return run_attribution(events, spec)
+    # A scratch database: the engine's memory limit holds (JOURNEYLENS_MEMORY_LIMIT), and past it
+    # the millions of journeys a file may count spill to this directory, not the current one.
+    with (
+        TemporaryDirectory(prefix="journeylens-paths-") as scratch,
+        DuckDBStore(Path(scratch)) as store,
+    ):
+        return run_attribution(build_path_events(counts, store.con), spec)
