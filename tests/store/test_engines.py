@@ -97,6 +97,13 @@ def test_id_columns_are_written_with_fsst_also_when_a_rewrite_reads_the_table(tm
         assert store.con.list_tables() == ["t"]
 
 
+def test_duckdb_draws_no_progress_bar_into_a_commands_output(tmp_path):
+    # Its bar goes to standard output, inside a JSON or CSV answer, for queries over 2 s.
+    with connect("duckdb", tmp_path) as store:
+        setting = "SELECT current_setting('enable_progress_bar')"
+        assert store.sql_connection().execute(setting).fetchall() == [(False,)]
+
+
 def test_a_replace_stopped_while_swapping_leaves_the_old_table(tmp_path, monkeypatch):
     with connect("duckdb", tmp_path) as store:
         store.write("t", rows(2))

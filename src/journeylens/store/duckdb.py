@@ -76,6 +76,9 @@ class DuckDBStore(Store):
         if not _MEMORY.fullmatch(limit):
             raise EngineError(f"{MEMORY_LIMIT_ENV}={limit!r}: use a size such as 2GB or 512MB.")
         self.raw.execute(f"SET memory_limit = '{limit}'")
+        # DuckDB draws a progress bar on standard output for queries over two seconds, where
+        # it would land inside a command's JSON or CSV: journeylens reports progress itself.
+        self.raw.execute("SET enable_progress_bar = false")
 
     def sql_connection(self) -> duckdb.DuckDBPyConnection:
         return self.raw
