@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journeylens.collect import readers
+from journeylens.workspace import init_workspace
 
 # Keys with the characters a JSON path or pointer would read as syntax, and some that are not.
 keys = st.sampled_from(["a", "b.c", "k/1", "k~2", 'q"', "", "$browser", "élève", "日本", "a b"])
@@ -91,3 +92,53 @@ def test_every_line_reads_as_python_reads_it(generated, ascii_only, block):
             present = [v for v in present if v is not None]
             structured = bool(present) and all(isinstance(v, dict | list) for v in present)
             assert isinstance(table[name].type, pa.JsonType) == structured, name
+
+
+def test_each_record_takes_its_columns_from_its_own_keys(tmp_path):
+    # One file, three tools' names: no record's keys decide how the others are read.
+    records = [
+        {"timestamp": "2026-01-01T10:00:00Z", "event": "a", "userId": "u1", "time": "soon"},
+        {"time": 1767265200, "event": "b", "distinct_id": "d2"},
+        {"ts": "2026-01-01T12:00:00Z", "name": "c", "user_id": "u3"},
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    workspace = init_workspace(tmp_path / "ws")
+    try:
+        summary = workspace.import_files([path])
+        frame = workspace.events.order_by("ts").execute()
+    finally:
+        workspace.close()
+    assert (summary.stored, summary.rejected) == (3, 0)
+    assert frame["event"].tolist() == ["a", "b", "c"]
+    assert [str(t) for t in frame["ts"]] == [
+        "2026-01-01 10:00:00",
+        "2026-01-01 11:00:00",
+        "2026-01-01 12:00:00",
+    ]
+    assert frame["person_id"].tolist() == ["u1", "d2", "u3"]
+    # A key another record's column came from is a property where the record's own did not.
+    assert [json.loads(p) if p else None for p in frame["properties"]] == [
+        {"time": "soon"},
+        None,
+        None,
+    ]
+
+
+def test_a_segment_page_call_is_named_by_its_type_though_no_record_has_an_event(tmp_path):
+    # Segment's ``name`` is a page's name, never the event's, whichever records are read with it.
+    calls = [
+        {"messageId": "p1", "type": "page", "name": "Pricing", "anonymousId": "a1"},
+        {"messageId": "p2", "type": "screen", "name": "Cart", "anonymousId": "a1"},
+    ]
+    path = tmp_path / "pages.jsonl"
+    path.write_text(
+        "".join(json.dumps({**c, "timestamp": "2026-01-01T10:00:00Z"}) + "\n" for c in calls)
+    )
+    workspace = init_workspace(tmp_path / "ws")
+    try:
+        workspace.import_files([path])
+        frame = workspace.events.order_by("event_id").execute()
+    finally:
+        workspace.close()
+    assert frame["event"].tolist() == ["Viewed Pricing Page", "Viewed Cart Screen"]

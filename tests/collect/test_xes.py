@@ -119,3 +119,119 @@ def test_xml_that_breaks_off_keeps_the_events_before_and_rejects_the_rest(ws, tm
     assert "mismatched tag" in bad["detail"]
     assert "not read" in bad["detail"]
     assert stored(ws)["event"].tolist() == ["register request", "examine"]
+
+
+def _log(traces: dict[str, list[tuple[str, str, str]]]) -> str:
+    """An XES log of ``case → [(activity, time, extra attribute XML)]``."""
+    body = ""
+    for case, steps in traces.items():
+        body += f'  <trace>\n    <string key="concept:name" value="{case}"/>\n'
+        for activity, time, extra in steps:
+            body += (
+                f'    <event>\n      <string key="concept:name" value="{activity}"/>\n'
+                f'      <date key="time:timestamp" value="{time}"/>\n{extra}    </event>\n'
+            )
+        body += "  </trace>\n"
+    return f'<?xml version="1.0"?>\n<log xmlns="http://www.xes-standard.org/">\n{body}</log>\n'
+
+
+def _odd_log(extra: str) -> str:
+    """Three cases of two events each; only the last event has the attribute ``extra``."""
+    return _log(
+        {
+            "c1": [("A", "2026-03-01T10:00:00Z", ""), ("B", "2026-03-01T10:05:00Z", "")],
+            "c2": [("A", "2026-03-01T11:00:00Z", ""), ("C", "2026-03-01T11:05:00Z", "")],
+            "c3": [("A", "2026-03-01T12:00:00Z", ""), ("D", "2026-03-01T12:05:00Z", extra)],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("name", "Ann"),  # an alias of event
+        ("event", "evt"),  # our own name
+        ("time", "2020-01-01T00:00:00Z"),  # aliases of ts
+        ("timestamp", "2020-01-01T00:00:00Z"),
+        ("user_id", "u7"),  # our own name for the case
+    ],
+)
+def test_one_event_with_an_odd_key_leaves_the_others_as_they_are(ws, tmp_path, key, value):
+    path = tmp_path / "odd.xes"
+    path.write_text(_odd_log(f'      <string key="{key}" value="{value}"/>\n'))
+    summary = ws.import_files([path])
+    assert (summary.stored, summary.rejected) == (6, 0)
+    frame = stored(ws)
+    assert frame["person_id"].tolist() == ["c1", "c1", "c2", "c2", "c3", "c3"]
+    assert frame["event"].tolist() == ["A", "B", "A", "C", "A", "D"]
+    # The odd event too takes its activity, time and case from the XES names; the odd key is
+    # one of its properties.
+    assert str(frame["ts"].iloc[-1]) == "2026-03-01 12:05:00"
+    assert json.loads(frame["properties"].iloc[-1]) == {key: value}
+
+
+def test_an_event_without_an_xes_name_takes_the_next_name_it_has(ws, tmp_path):
+    log = _log({"c1": [("A", "2026-03-01T10:00:00Z", ""), ("B", "2026-03-01T10:05:00Z", "")]})
+    log = log.replace('<string key="concept:name" value="B"/>', '<string key="name" value="B"/>')
+    path = tmp_path / "unnamed.xes"
+    path.write_text(log)
+    assert ws.import_files([path]).stored == 2
+    assert stored(ws)["event"].tolist() == ["A", "B"]
+
+
+@pytest.mark.parametrize(
+    ("attribute", "kept"),
+    [
+        ('<string key="type" value="manual"/>', {"type": "manual"}),
+        ('<string key="stage" value="review"/>', {"stage": "review"}),
+        ('<string key="interaction" value="phone"/>', {"interaction": "phone"}),
+        ('<float key="revenue" value="-5.0"/>', {"revenue": "-5.0"}),
+        ('<string key="properties" value="not json"/>', {"properties": "not json"}),
+        ('<string key="id" value="order-1"/>', {"id": "order-1"}),  # not the event's id
+    ],
+)
+def test_an_xes_attribute_named_like_a_closed_column_stays_a_property(
+    ws, tmp_path, attribute, kept
+):
+    path = tmp_path / "closed.xes"
+    path.write_text(_odd_log(f"      {attribute}\n"))
+    summary = ws.import_files([path])
+    assert (summary.stored, summary.rejected) == (6, 0)
+    last = stored(ws).iloc[-1]
+    assert (last["event"], last["type"]) == ("D", "track")
+    assert json.loads(last["properties"]) == kept
+
+
+def test_a_pm4py_csv_reads_concept_name_before_a_name_column(ws, tmp_path):
+    # pm4py writes a log's attributes as columns: here the resource's name beside the activity.
+    path = tmp_path / "pm4py.csv"
+    path.write_text(
+        "case:concept:name,concept:name,time:timestamp,name,time,type\n"
+        "1,register request,2026-03-01T10:00:00Z,Pete,0,manual\n"
+        "1,decide,2026-03-01T11:00:00Z,Sara,1,auto\n"
+    )
+    summary = ws.import_files([path])
+    assert (summary.stored, summary.rejected) == (2, 0)
+    frame = stored(ws)
+    assert frame["event"].tolist() == ["register request", "decide"]
+    assert [str(t) for t in frame["ts"]] == ["2026-03-01 10:00:00", "2026-03-01 11:00:00"]
+    assert json.loads(frame["properties"].iloc[0]) == {
+        "name": "Pete",
+        "time": "0",
+        "type": "manual",
+    }
+
+
+def test_a_csv_column_named_as_ours_still_wins_over_the_xes_name(ws, tmp_path):
+    path = tmp_path / "ours.csv"
+    path.write_text(
+        "user_id,event,concept:name,ts,time:timestamp\n"
+        "u1,signup,register request,2026-03-01T10:00:00Z,2026-03-02T10:00:00Z\n"
+    )
+    assert ws.import_files([path]).stored == 1
+    row = stored(ws).iloc[0]
+    assert (row["event"], str(row["ts"])) == ("signup", "2026-03-01 10:00:00")
+    assert json.loads(row["properties"]) == {
+        "concept:name": "register request",
+        "time:timestamp": "2026-03-02T10:00:00Z",
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from journeylens.collect.exports import lifted_columns
 from journeylens.errors import ImportFileError, did_you_mean
@@ -28,21 +29,23 @@ IDENTITY = ("anonymous_id", "user_id")
 # has no id at all) count in its scores, with a null ``person_id``.
 ANONYMOUS_KINDS = frozenset({"feedback"})
 
-# Names other tools' exports give our columns, best first: Segment (its wire format and its
-# warehouse tables), Amplitude, Mixpanel, PostHog, GA4, Snowplow's atomic.events, and the XES
-# names that process-mining event logs (XES files, pm4py's CSV) use. A column named exactly as
-# ours always wins (see NOT_OURS); among the others, the first name listed here that the file
-# has. The rest stay properties.
+# Names other tools' exports give our columns, best first. The XES names of process-mining
+# event logs (XES files, pm4py's CSV) come first: a name with a namespace (``concept:name``)
+# means one thing, where ``name`` or ``time`` may mean anything. Then Segment (its wire format
+# and its warehouse tables), Amplitude, Mixpanel, PostHog, GA4 and Snowplow's atomic.events.
+# In a file with a header, a column named exactly as ours always wins (but see NOT_OURS); where
+# records have keys of their own, the XES names come before it (see ``record_order``). Among
+# the others, the first name listed here that the file has; the rest stay properties.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "event_id": ("messageId", "message_id", "id", "uuid", "$insert_id", "insert_id", "identity:id"),
+    "event_id": ("identity:id", "messageId", "message_id", "id", "uuid", "$insert_id", "insert_id"),
     "ts": (
+        "time:timestamp",
         "timestamp",
         "time",
         "event_time",
         "event_timestamp",
         "originalTimestamp",
         "original_timestamp",
-        "time:timestamp",
         "derived_tstamp",
         "collector_tstamp",
         # Process-mining CSV exports (Disco, Celonis, the BPI challenges' logs): an activity's
@@ -79,13 +82,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "visitor_id",
         "client_id",
     ),
-    # PostHog's person, into which it merged the ids; a process-mining log's case; a shop's or
+    # A process-mining log's case; PostHog's person, into which it merged the ids; a shop's or
     # CRM's customer; and, last, the e-mail address that survey tools' and help desks' exports
     # know a respondent by.
     "user_id": (
+        "case:concept:name",
         "userId",
         "person_id",
-        "case:concept:name",
         "case_id",
         "case",
         "customer_id",
@@ -94,7 +97,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "recipient_email",  # Qualtrics
         "requester_email",  # Zendesk
     ),
-    "event": ("event_name", "event_type", "name", "concept:name", "activity", "activity_name"),
+    "event": ("concept:name", "event_name", "event_type", "name", "activity", "activity_name"),
     "feedback_id": ("feedbackId", "response_id", "responseId"),
     "source": ("utm_source", "context_campaign_source", "mkt_source"),
     "medium": ("utm_medium", "context_campaign_medium", "mkt_medium"),
@@ -106,17 +109,43 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "language": ("UserLanguage",),  # Qualtrics
 }
 
+# A process-mining log (an XES file, pm4py's CSV: known by the XES names of its activity, time
+# or case) has a vocabulary of its own. Its ``type`` (manual, automatic), ``stage`` or
+# ``interaction`` is none of ours, which allow a few values only; its ``revenue`` (and
+# ``currency``) or ``properties`` need not be what ours mean (an amount may be negative, a text
+# is not JSON); its ``id`` or ``event_id`` may be an order's, which events share (the event's
+# is ``identity:id``). Read as ours, they would reject the event, or store events as one; they
+# stay properties, as pm4py keeps them. Columns without rules (``channel``, ``device``) are read.
+PROCESS_LOG_MARKERS = ("concept:name", "time:timestamp", "case:concept:name")
+PROCESS_LOG_OWN = (
+    "type",
+    "stage",
+    "interaction",
+    "revenue",
+    "currency",
+    "properties",
+    "event_id",
+    "id",
+)
+
+# Segment's calls (its wire format, known by ``messageId``): a page, screen, identify, alias or
+# group call has no event name, and is named by its ``type`` (see ``validate``).
+SEGMENT = "messageId"
+
 # Columns named as ours (or as another tool's name for ours) that mean something else in one
 # tool's exports, known by a column only those exports have. Amplitude's ``event_id`` counts a
 # device's events (1, 2, ...), so people share it: read as the event's id, it would store one
 # event per number; its ``uuid`` is the id. Snowplow's ``event`` is the kind of event
 # (``page_view``, ``struct``, ``unstruct``); its ``event_name`` is the name. Delighted's
-# ``Person ID`` is its own number for the respondent, whom the shop knows by ``Email``. Such a
+# ``Person ID`` is its own number for the respondent, whom the shop knows by ``Email``.
+# Segment's ``name`` is a page's or screen's name, not an event's (see ``validate``). Such a
 # column stays a property (``--map`` still reads it as the column it names).
 NOT_OURS: dict[str, tuple[str, ...]] = {
     "amplitude_id": ("event_id",),
     "collector_tstamp": ("event",),
     "Delighted Source": ("Person ID",),
+    SEGMENT: ("name",),
+    **dict.fromkeys(PROCESS_LOG_MARKERS, PROCESS_LOG_OWN),
 }
 
 # Names that mean our column only in one tool's exports, known by a column only those exports
@@ -135,6 +164,17 @@ KEYS_VARY = "_keys_vary"
 # or are JSON, and a header that merely looks like one (a product's "Type", a project's "Stage")
 # would reject every row.
 NOT_LOOSE = frozenset({"type", "stage", "interaction", "properties"})
+
+
+class ColumnPlan(dict[str, str]):
+    """``source column → canonical column``, as a file whose rows share their columns is read;
+    and ``per_record``: for records whose keys vary (JSON Lines, XES), each canonical column's
+    sources best first (see :func:`record_order`), of which a record's value comes from the
+    first it has. A column ``--map`` or ``--set`` decided has none: it is read as planned."""
+
+    def __init__(self, plan: Mapping[str, str], per_record: Mapping[str, tuple[str, ...]]):
+        super().__init__(plan)
+        self.per_record = dict(per_record)
 
 
 def parse_map(pairs: Sequence[str], option: str = "--map") -> dict[str, str]:
@@ -158,7 +198,7 @@ def plan_columns(
     constants: Mapping[str, str] | None = None,
     nested_keys: Mapping[str, Collection[str]] | None = None,
     later_part: bool = False,
-) -> dict[str, str]:
+) -> ColumnPlan:
     """Decide ``source column → canonical column``; check required columns up front.
 
     ``constants`` (``canonical → value``, from ``--set``) give every row a value for a column
@@ -168,6 +208,9 @@ def plan_columns(
     ``later_part``: ``columns`` are the keys of a later part of a file without a header (JSON
     Lines), whose first part was planned already: a ``--map`` source or a required column the
     part lacks is no error (its rows are checked one by one).
+
+    The plan reads every row alike; its ``per_record`` says how records whose keys vary (JSON
+    Lines, XES) are read, each by its own keys (see :class:`ColumnPlan`, :func:`arrange`).
     """
     wanted = INPUT_COLUMNS[kind]
     constants = constants or {}
@@ -224,14 +267,7 @@ def plan_columns(
             plan[name] = name
             taken.add(name)
     in_file = set(columns)
-    exported = (
-        (name, canonical)
-        for marker, names in EXPORT_ALIASES.items()
-        if marker in in_file
-        for name, canonical in names.items()
-        if name in in_file
-    )
-    for name, canonical in exported:
+    for name, canonical in exported_pairs(in_file):
         if canonical in wanted and canonical not in taken and name not in plan:
             plan[name] = canonical
             taken.add(canonical)
@@ -260,10 +296,68 @@ def plan_columns(
         present = set(plan.values()) | set(constants)
         if kind == "events":
             present |= lifted_columns(nested_keys or {})
+        if kind == "events" and SEGMENT in in_file and "type" in present:
+            present.add("event")  # Segment's page, screen, identify... calls: named by type
         # A column read as another canonical one (a survey's "Response ID") is no hint.
         free = [name for name in columns if name not in plan]
         _check_required(path, kind, present, columns, free)
-    return plan
+    decided = set(mapping) | set(constants)
+    exported_names = dict(exported_pairs(in_file))
+    unread = foreign | set(mapping.values())
+    named = [name for name in columns if name not in unread]
+    per_record = {
+        canonical: order
+        for canonical in wanted
+        if canonical not in decided
+        and (order := record_order(canonical, named, exported_names, canonical in foreign))
+    }
+    return ColumnPlan(plan, per_record)
+
+
+def record_order(
+    canonical: str, columns: Sequence[str], exported: Mapping[str, str], foreign: bool = False
+) -> tuple[str, ...]:
+    """The ``columns`` that may give a record its ``canonical`` column, best first, where
+    records have keys of their own (JSON Lines, XES): the XES names (``concept:name``), then
+    the column's own name, another tool's (``exported``, then ``ALIASES``), last a name
+    written another way (see :func:`loose_name`; ``foreign``: the column's own name means
+    something else in this file, and is not matched so).
+
+    A record's key is its log's vocabulary: an XES event's ``event`` or ``time`` attribute is
+    the log's own, and its ``concept:name`` the activity. (In a file with a header, a column
+    named as ours comes first: see :func:`plan_columns`.)
+
+    Examples
+    --------
+    >>> record_order("event", ["name", "event", "concept:name", "user_id"], {})
+    ('concept:name', 'event', 'name')
+    >>> record_order("ts", ["Timestamp", "time"], {})
+    ('time', 'Timestamp')
+    """
+    aliases = ALIASES.get(canonical, ())
+    namespaced = [name for name in aliases if ":" in name]
+    names = [*namespaced, canonical, *(n for n, c in exported.items() if c == canonical)]
+    names += [name for name in aliases if name not in namespaced]
+    present = set(columns)
+    found = [name for name in names if name in present]
+    if canonical not in NOT_LOOSE and not foreign:
+        wanted = [loose_name(name) for name in (canonical, *aliases)]
+        by_loose: dict[str, list[str]] = {}
+        for name in columns:
+            by_loose.setdefault(loose_name(name), []).append(name)
+        found += [name for key in wanted for name in by_loose.get(key, ())]
+    return tuple(dict.fromkeys(found))
+
+
+def exported_pairs(columns: Collection[str]) -> list[tuple[str, str]]:
+    """``(name, canonical)`` of the ``EXPORT_ALIASES`` that ``columns`` have with their marker."""
+    return [
+        (name, canonical)
+        for marker, names in EXPORT_ALIASES.items()
+        if marker in columns
+        for name, canonical in names.items()
+        if name in columns
+    ]
 
 
 def loose_name(name: str) -> str:
@@ -389,6 +483,7 @@ def arrange(
     The result has every input column of ``kind``, ``_line``, ``_extra`` (a struct of the
     unknown columns, null when there are none) and ``_raw`` (a struct of the row as given);
     and, where ``keys_vary`` (records of one file need not have the same keys), ``KEYS_VARY``.
+    There a :class:`ColumnPlan` reads each record by its own keys (its ``per_record``).
     """
     original = [c for c in batch.column_names if c != "_line"]
     # Records without a key (``{}``) still need a field: the engine takes no empty struct. A
@@ -396,10 +491,13 @@ def arrange(
     given = [_as_given(batch.column(c)) for c in original] or [pa.nulls(batch.num_rows, pa.null())]
     raw = pa.StructArray.from_arrays(given, names=original or ["_"])
     flat = flattened_properties(original, plan)
-    extra_names = [c for c in original if c not in plan and c not in flat]
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
-    for source, canonical in plan.items():
-        columns[canonical] = batch.column(source)
+    columns: dict[str, pa.Array | pa.ChunkedArray]
+    if keys_vary and isinstance(plan, ColumnPlan):
+        columns, left = _read_per_record(batch, plan)
+    else:
+        columns = {canonical: batch.column(source) for source, canonical in plan.items()}
+        left = {c: batch.column(c) for c in original if c not in plan}
+    extra = {name: values for name, values in left.items() if name not in flat}
     if flat:
         columns["properties"] = pa.StructArray.from_arrays(
             [batch.column(c).combine_chunks() for c in flat], names=list(flat.values())
@@ -409,9 +507,9 @@ def arrange(
     for name in INPUT_COLUMNS[kind]:  # a column the file lacks is typed null: see ABSENT
         columns.setdefault(name, pa.nulls(batch.num_rows, ABSENT))
     columns["_line"] = batch.column("_line")
-    if extra_names:
+    if extra:
         columns["_extra"] = pa.StructArray.from_arrays(
-            [batch.column(c).combine_chunks() for c in extra_names], names=extra_names
+            [_combined(values) for values in extra.values()], names=list(extra)
         )
     else:
         columns["_extra"] = pa.nulls(batch.num_rows, pa.struct([pa.field("_", pa.string())]))
@@ -419,6 +517,63 @@ def arrange(
     if keys_vary:
         columns[KEYS_VARY] = pa.nulls(batch.num_rows, pa.bool_())
     return pa.table(columns)
+
+
+def _read_per_record(
+    batch: pa.Table, plan: ColumnPlan
+) -> tuple[dict[str, pa.Array | pa.ChunkedArray], dict[str, pa.Array | pa.ChunkedArray]]:
+    """The canonical columns of records whose keys vary, each record's value from the first of
+    the column's sources (``plan.per_record``) that the record has and no column before took;
+    and the columns left unknown, without the values read as a canonical column (a record's
+    ``name`` is its property where its ``concept:name`` was the event)."""
+    fixed = {source for source, canonical in plan.items() if canonical not in plan.per_record}
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        plan[source]: batch.column(source) for source in fixed
+    }
+    given = {c: batch.column(c).combine_chunks() for c in batch.column_names if c != "_line"}
+    taken: dict[str, pa.Array] = {}  # source → the records whose canonical column it gave
+    none = pa.repeat(pa.scalar(False), batch.num_rows)
+    for canonical, sources in plan.per_record.items():
+        if len(sources) == 1 and sources[0] not in taken:  # most columns: read as they are
+            columns[canonical] = given[sources[0]]
+            taken[sources[0]] = given[sources[0]].is_valid()
+            continue
+        value: pa.Array = pa.nulls(batch.num_rows, pa.string())
+        open_rows: pa.Array = pa.repeat(pa.scalar(True), batch.num_rows)
+        for source in sources:
+            text = _as_text(given[source])
+            here = pc.and_(pc.and_(text.is_valid(), open_rows), pc.invert(taken.get(source, none)))
+            value = pc.if_else(here, text, value)
+            taken[source] = pc.or_(taken.get(source, none), here)
+            open_rows = pc.and_not(open_rows, here)
+        columns[canonical] = value
+    left: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for name, values in given.items():
+        rows = taken.get(name)
+        if name in fixed or (rows is not None and pc.all(pc.or_(rows, values.is_null())).as_py()):
+            continue
+        left[name] = values if rows is None else _without(values, rows)
+    return columns, left
+
+
+def _as_text(values: pa.Array) -> pa.Array:
+    """``values`` as strings (JSON values as their text), to take a record's value from one of
+    several keys."""
+    if isinstance(values.type, pa.BaseExtensionType):
+        values = values.storage
+    return values if values.type == pa.string() else values.cast(pa.string())
+
+
+def _without(values: pa.Array, rows: pa.Array) -> pa.Array:
+    """``values`` null in ``rows``."""
+    if isinstance(values.type, pa.BaseExtensionType):
+        storage = _without(values.storage, rows)
+        return pa.ExtensionArray.from_storage(values.type, storage)
+    return pc.if_else(rows, pa.scalar(None, values.type), values)
+
+
+def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _as_given(column: pa.ChunkedArray) -> pa.Array:

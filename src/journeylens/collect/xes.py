@@ -3,11 +3,13 @@ Lines: one row per event.
 
 A row holds the event's attributes by key (``concept:name``, ``time:timestamp``,
 ``lifecycle:transition``, ``org:resource``, ...) and its trace's attributes with ``case:`` before
-the key (``case:concept:name`` is the case), as pm4py flattens a log; the column aliases map
-these names (see ``columns``). A value is the text of the attribute's ``value``; lists and
-containers (which have none), their children and an attribute's own attributes are left out.
-``_line`` is the line of the event's start tag. The log's own attributes, global defaults,
-extensions and classifiers are not events and are skipped.
+the key (``case:concept:name`` is the case), as pm4py flattens a log. The column aliases map
+these names, each event by its own keys (see ``columns.record_order``: one event's ``name`` or
+``time`` attribute decides nothing for the others); the log's own vocabulary (its ``type``,
+``stage``, ``revenue``, ...) stays in ``properties`` (see ``columns.NOT_OURS``). A value is the
+text of the attribute's ``value``; lists and containers (which have none), their children and an
+attribute's own attributes are left out. ``_line`` is the line of the event's start tag. The
+log's own attributes, global defaults, extensions and classifiers are not events and are skipped.
 
 XML that is not well-formed cannot be read past its first error: the events before it are read,
 and the error (its line, and what is wrong) is returned for the ``rejected`` table.
