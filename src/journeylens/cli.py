@@ -979,11 +979,23 @@ def main() -> None:
         sys.argv.remove("--debug")
     sys.argv[1:] = workspace_after_command(sys.argv[1:])
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except Exception as exc:  # noqa: BLE001 - the one place errors meet the user
         _fail(exc, debug)
     except SystemExit as exc:  # pragma: no cover - typer's own exits
         raise exc
+    # Outside standalone mode typer returns the exit code of a Ctrl-C (130) instead of exiting.
+    if isinstance(code, int) and code:
+        if code == INTERRUPTED:
+            typer.echo(f"Interrupted. {AFTER_INTERRUPT}", err=True)
+        sys.exit(code)
+
+
+INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
+AFTER_INTERRUPT = (
+    "An import stopped part-way is stored whole or not at all: 'journeylens status' shows what "
+    "the workspace holds, and importing the same files again completes it (nothing twice)."
+)
 
 
 def workspace_after_command(args: list[str]) -> list[str]:
@@ -1005,7 +1017,11 @@ def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         raise exc
     if type(exc).__name__ == "Abort":
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
+    if type(exc).__name__ == "InterruptException" or "Query interrupted" in str(exc):
+        # Ctrl-C during a query: DuckDB stops it and raises.
+        typer.echo(f"Interrupted. {AFTER_INTERRUPT}", err=True)
+        sys.exit(INTERRUPTED)
     if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # a usage error from the parser
         exc.show()
         sys.exit(2)

@@ -578,3 +578,25 @@ def test_an_xes_file_cut_by_an_xml_error_says_the_rest_was_not_read(tmp_path):
     out = run("import", str(data), workspace=ws)
     assert "rejected 1: invalid_xml" in out.stdout
     assert "the events after it were not read" in out.stderr
+
+
+def test_ctrl_c_exits_130_and_says_what_an_interrupted_import_leaves(tmp_path):
+    import signal
+
+    import duckdb
+
+    ws = tmp_path / "ws"
+    run("init", str(ws))
+    env = {**os.environ, "JOURNEYLENS_WORKSPACE": str(ws), "JOURNEYLENS_LOCK_WAIT": "60"}
+    holder = duckdb.connect(str(ws / "journeylens.duckdb"))  # the command waits for this lock
+    try:
+        waiting = subprocess.Popen(
+            [*JOURNEYLENS, "status"], stderr=subprocess.PIPE, text=True, env=env
+        )
+        time.sleep(3)  # started, and waiting
+        waiting.send_signal(signal.SIGINT)
+        _, err = waiting.communicate(timeout=60)
+    finally:
+        holder.close()
+    assert waiting.returncode == 130
+    assert err.startswith("Interrupted. An import stopped part-way is stored whole or not at all")
