@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -109,9 +112,54 @@ def test_a_hand_edited_catalog_or_session_gap_applies_when_the_workspace_opens(t
         text + '\n[[touchpoints]]\ntouchpoint = "foo_tp"\nmatch = ["foo"]\nstage = "awareness"\n'
     )
     with open_workspace(tmp_path / "ws") as ws:
-        assert ws.replaced_placement
+        assert ws.replaced_placement == "edited"
         rows = ws.events.order_by("ts").execute()
         assert rows["touchpoint"].tolist() == ["foo_tp", "foo_tp"]
         assert rows["session_id"].nunique() == 2  # 10 minutes apart, over the new 5-minute gap
     with open_workspace(tmp_path / "ws") as ws:
         assert not ws.replaced_placement
+
+
+def test_opening_says_why_it_placed_the_events_again(tmp_path) -> None:
+    from journeylens import open_workspace
+    from journeylens.journey import rebuild
+
+    data = tmp_path / "e.csv"
+    data.write_text("ts,event,user_id\n2026-03-01T10:00:00Z,foo,a\n")
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.import_files([data])
+        ws.store.drop(rebuild.PLACEMENT)  # an import stopped before it remembered its placement
+    with open_workspace(tmp_path / "ws") as ws:
+        assert ws.replaced_placement == "unfinished"
+    with mock.patch.object(rebuild, "PLACEMENT_RULES", rebuild.PLACEMENT_RULES + 1):
+        with open_workspace(tmp_path / "ws") as ws:
+            assert ws.replaced_placement == "upgraded"
+        with open_workspace(tmp_path / "ws") as ws:
+            assert ws.replaced_placement is None
+
+
+def test_init_force_waits_for_a_command_using_the_workspace(tmp_path, monkeypatch) -> None:
+    from journeylens import open_workspace
+    from journeylens.errors import EngineError
+
+    data = tmp_path / "e.csv"
+    data.write_text("ts,event,user_id\n2026-03-01T10:00:00Z,foo,a\n")
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.import_files([data])
+    monkeypatch.setenv("JOURNEYLENS_LOCK_WAIT", "0.5")
+    database = str(tmp_path / "ws" / "journeylens.duckdb")
+    # Another process holds the file (DuckDB locks it per process), as a running import does.
+    script = f"import duckdb, time; c = duckdb.connect({database!r}); print('held', flush=True)"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script + "; time.sleep(30)"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(EngineError, match="in use by another process"):
+            init_workspace(tmp_path / "ws", force=True)
+    finally:
+        holder.kill()
+        holder.wait()
+    with open_workspace(tmp_path / "ws") as ws:
+        assert ws.store.count("events") == 1  # nothing was removed under the other process

@@ -51,12 +51,18 @@ def _open(workspace: Path | None, engine: str | None = None) -> Workspace:
     from journeylens.workspace import open_workspace
 
     ws = open_workspace(workspace, engine)
-    if ws.replaced_placement:
-        _note(
-            "journeylens.toml's catalog or session gap changed since the events were placed: "
-            "they were placed again with it."
-        )
+    _note(PLACED_AGAIN.get(ws.replaced_placement or ""))
     return ws
+
+
+# Why opening a workspace placed its events again (``rebuild.placement_staleness``).
+PLACED_AGAIN = {
+    "edited": "journeylens.toml's catalog or session gap changed since the events were placed: "
+    "they were placed again with it.",
+    "unfinished": "the last import stopped before its events were placed: they were placed now "
+    "(import its files again to record its rejected rows).",
+    "upgraded": "this version of journeylens places events otherwise: they were placed again.",
+}
 
 
 def _check_format(fmt: str) -> str:

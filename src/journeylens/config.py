@@ -8,6 +8,7 @@ edit it by hand, and ``journeylens import --kind touchpoints`` merges catalog ro
 
 from __future__ import annotations
 
+import os
 import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -168,8 +169,13 @@ class Config:
 
 
 def save_config(config: Config, directory: Path) -> Path:
+    """Write ``config`` as the workspace's journeylens.toml, whole or not at all: the text goes
+    to a file beside it that then takes its name, so no reader (and no crash) ever meets a
+    half-written config."""
     path = Path(directory) / CONFIG_FILE
-    path.write_text(tomli_w.dumps(config.to_toml()), encoding="utf-8")
+    partial = path.with_name(f".{CONFIG_FILE}.{os.getpid()}.partial")
+    partial.write_text(tomli_w.dumps(config.to_toml()), encoding="utf-8")
+    os.replace(partial, path)
     return path
 
 

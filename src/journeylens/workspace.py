@@ -46,17 +46,20 @@ class Workspace:
         self.path = path
         self.config = config
         self.store = store
-        self.replaced_placement = False  # set when opening applied an edited config
+        # Why opening placed the events again (``rebuild.placement_staleness``), else None.
+        self.replaced_placement: str | None = None
 
-    def apply_config(self) -> bool:
+    def apply_config(self) -> str | None:
         """Place the events again when journeylens.toml's catalog or session gap changed since
-        they were placed (edited by hand): every analysis then reads the config as it is.
-        Returns whether it did."""
-        from journeylens.journey.rebuild import placement_is_stale, refresh_catalog
+        they were placed (edited by hand), their placement was cut short, or this journeylens
+        places them otherwise: every analysis then reads the config as it is. Returns why it
+        did (see ``rebuild.placement_staleness``), else None."""
+        from journeylens.journey.rebuild import placement_staleness, refresh_catalog
 
-        if placement_is_stale(self.store, self.config):
+        why = placement_staleness(self.store, self.config)
+        if why is not None:
             self.rebuild()
-            self.replaced_placement = True
+            self.replaced_placement = why
         else:
             refresh_catalog(self.store, self.config)  # costs, owners: nothing to place again
         return self.replaced_placement
@@ -467,6 +470,8 @@ def init_workspace(
             raise WorkspaceError(
                 f"'{directory}' is already a journeylens workspace; use --force to start over."
             )
+        if (directory / DATABASE_FILE).exists():
+            connect("duckdb", directory).close()  # waits for a command using it to finish
         _remove_workspace_files(directory)
     # The template and the engine first: a refused workspace leaves no directory behind.
     body = load_template(template)
@@ -515,6 +520,9 @@ def open_workspace(path: str | Path | None = None, engine: str | None = None) ->
             "the files there."
         )
     store = connect(chosen, directory)
+    # Read again now that the store is ours (DuckDB lets one process in at a time): a command
+    # that waited for another to finish sees the config as that one left it.
+    config = load_config(directory)
     store.ensure_tables()
     workspace = Workspace(directory, config, store)
     workspace.apply_config()

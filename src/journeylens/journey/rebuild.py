@@ -198,17 +198,27 @@ def _store_id_map(store: Store, id_map: ibis.Table) -> None:
 def _remember(store: Store, config: Config, id_map: ibis.Table) -> None:
     """Keep what the next append compares with: the identity and the placement's settings."""
     store.write(IDENTITY, id_map, overwrite=True)
-    store.write(PLACEMENT, pa.table({"fingerprint": [_fingerprint(config)]}), overwrite=True)
+    remembered = {"fingerprint": [_fingerprint(config)], "rules": [PLACEMENT_RULES]}
+    store.write(PLACEMENT, pa.table(remembered), overwrite=True)
 
 
-def placement_is_stale(store: Store, config: Config) -> bool:
-    """Whether the stored events were placed with another catalog or session gap than
-    ``config``'s (journeylens.toml edited by hand since), or their placement was cut short."""
+# Why stored events must be placed again (see :func:`placement_staleness`).
+UNFINISHED, UPGRADED, EDITED = "unfinished", "upgraded", "edited"
+
+
+def placement_staleness(store: Store, config: Config) -> str | None:
+    """Why the stored events must be placed again, or None: ``UNFINISHED`` (their placement
+    was cut short: an import stopped), ``UPGRADED`` (placed by a journeylens whose rules differ)
+    or ``EDITED`` (placed with another catalog or session gap than ``config``'s:
+    journeylens.toml edited by hand since)."""
     if not store.count("events"):
-        return False
+        return None
     if not store.has_table(PLACEMENT):
-        return True
-    return store.execute(store.table(PLACEMENT))["fingerprint"].tolist() != [_fingerprint(config)]
+        return UNFINISHED
+    stored = store.execute(store.table(PLACEMENT))
+    if "rules" not in stored.columns or stored["rules"].tolist() != [PLACEMENT_RULES]:
+        return UPGRADED
+    return None if stored["fingerprint"].tolist() == [_fingerprint(config)] else EDITED
 
 
 def refresh_catalog(store: Store, config: Config) -> None:
