@@ -242,3 +242,33 @@ def test_a_new_catalog_places_again_what_the_old_one_derived_and_keeps_what_was_
         ]
         stages = ws.store.execute(ws.feedback).set_index("feedback_id").stage
         assert stages.tolist() == ["consideration", "decision"]  # blog's stage now, as given
+
+
+def test_events_stored_before_rows_kept_flags_are_placed_again_by_what_the_catalog_gave(
+    tmp_path,
+):
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "event_id,ts,event,anonymous_id,touchpoint,channel\n"
+        "e1,2026-05-01T09:00:00Z,blog_view,a1,,\n"  # blog, awareness, web: the catalog's
+        "e2,2026-05-01T09:01:00Z,kiosk_scan,a1,kiosk,store\n"  # given
+    )
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.import_files([events])
+        # As an earlier version left it: no flags, and placed by other rules.
+        ws.store.sql_connection().execute("ALTER TABLE events DROP COLUMN derived")
+        ws.store.drop(rebuild.PLACEMENT)
+    with open_workspace(tmp_path / "ws") as ws:  # the upgrade infers the flags
+        assert ws.store.execute(ws.events).sort_values("event_id").derived.tolist() == [7, 0]
+    config = tmp_path / "ws" / CONFIG_FILE
+    text = config.read_text()
+    start = text.index('touchpoint = "blog"')
+    end = text.index("[[touchpoints]]", start)
+    blog = 'touchpoint = "blog"\nmatch = ["blog_post"]\nstage = "consideration"\n\n'
+    config.write_text(text[:start] + blog + text[end:])
+    with open_workspace(tmp_path / "ws") as ws:
+        frame = ws.store.execute(ws.events).set_index("event_id").sort_index()
+        assert frame[["touchpoint", "stage", "channel"]].fillna("-").values.tolist() == [
+            ["-", "-", "-"],
+            ["kiosk", "-", "store"],
+        ]

@@ -63,7 +63,46 @@ def place_events(
     touchpoint and stage; a channel given on the row is kept, else the touchpoint's, else the
     one its UTM tags name (:mod:`journeylens.journey.traffic`).
     """
-    events = _as_given(events, ("touchpoint", "stage", "channel"))
+    joined = _catalog_values(
+        _as_given(events, ("touchpoint", "stage", "channel")), mapping, conditional
+    )
+    placed = joined.mutate(
+        touchpoint=ibis.coalesce(joined.map_touchpoint, joined.touchpoint),
+        stage=ibis.coalesce(joined.map_stage, joined.stage),
+        channel=ibis.coalesce(joined.channel, joined.map_channel),
+        derived=_flags(
+            touchpoint=joined.map_touchpoint.notnull(),
+            stage=joined.map_stage.notnull(),
+            channel=joined.channel.isnull() & joined.map_channel.notnull(),
+        ),
+    )
+    return placed.select(*EVENTS.names)
+
+
+def with_inferred_flags(
+    events: ibis.Table, mapping: ibis.Table, conditional: Sequence[ConditionalMatch] = ()
+) -> ibis.Table:
+    """Events stored before rows kept their ``derived`` flags, flagged by what the catalog
+    derives for them: a touchpoint, stage or channel equal to the catalog's (or, for the
+    channel, its UTM tags') was derived. Read with the catalog they were placed with (the
+    config as a new version first opens it), that is what placed them; a value given the same
+    as the catalog's is taken for derived."""
+    joined = _catalog_values(events, mapping, conditional)
+    inferred = joined.mutate(
+        derived=_flags(
+            touchpoint=(joined.touchpoint == joined.map_touchpoint).fill_null(False),
+            stage=(joined.stage == joined.map_stage).fill_null(False),
+            channel=(joined.channel == joined.map_channel).fill_null(False),
+        )
+    )
+    return inferred.select(*events.columns)
+
+
+def _catalog_values(
+    events: ibis.Table, mapping: ibis.Table, conditional: Sequence[ConditionalMatch]
+) -> ibis.Table:
+    """``events`` with what the catalog gives each: ``map_touchpoint``, ``map_stage`` and
+    ``map_channel`` (the touchpoint's channel, else the one the UTM tags name)."""
     joined = events.left_join(mapping, events.event == mapping.event)
     placement = conditional_placement(joined, conditional)
     if placement is not None:  # the winning touchpoint's stage and channel, not a mix
@@ -74,18 +113,8 @@ def place_events(
             map_stage=won.ifelse(stage, joined.map_stage),
             map_channel=won.ifelse(channel, joined.map_channel),
         )
-    channel = ibis.coalesce(joined.map_channel, tagged_channel(joined.source, joined.medium))
-    placed = joined.mutate(
-        touchpoint=ibis.coalesce(joined.map_touchpoint, joined.touchpoint),
-        stage=ibis.coalesce(joined.map_stage, joined.stage),
-        channel=ibis.coalesce(joined.channel, channel),
-        derived=_flags(
-            touchpoint=joined.map_touchpoint.notnull(),
-            stage=joined.map_stage.notnull(),
-            channel=joined.channel.isnull() & channel.notnull(),
-        ),
-    )
-    return placed.select(*EVENTS.names)
+    tagged = tagged_channel(joined.source, joined.medium)
+    return joined.mutate(map_channel=ibis.coalesce(joined.map_channel, tagged))
 
 
 def _as_given(table: ibis.Table, columns: Sequence[str]) -> ibis.Table:

@@ -19,7 +19,7 @@ Two ways to the same placement:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import ibis
 import pandas as pd
@@ -37,6 +37,7 @@ from journeylens.journey.enrich import (
     place_events,
     relinked_ids,
     touched_people,
+    with_inferred_flags,
 )
 from journeylens.schema import ANSWER_KEY, TABLES
 from journeylens.store import Store
@@ -93,6 +94,14 @@ def rebuild_all(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
     events = _with_incoming(store, "events", incoming)
     store.write("touchpoints", catalog_table(config.touchpoints), overwrite=True)
     _store_event_map(store, config, events)
+    if store.has_table("events") and "derived" not in store.table("events").columns:
+        # Stored by a version that kept no flags: infer them, so a catalog change reaches
+        # what the old catalog derived.
+        conditional = conditional_matches(config.touchpoints)
+        mapping = store.table("_event_map")
+        events = _with_incoming(
+            store, "events", incoming, lambda t: with_inferred_flags(t, mapping, conditional)
+        )
     # Identity and sessions are computed once into narrow scratch tables, which the rewrite of
     # each table joins: the engine never re-derives them per use.
     _store_id_map(store, build_id_map(events))
@@ -257,8 +266,16 @@ def _update_feedback_people(store: Store, id_map: ibis.Table) -> None:
     store.update("feedback", moved.select(*ANSWER_KEY, "person_id"), ANSWER_KEY)
 
 
-def _with_incoming(store: Store, table: str, incoming: Mapping[str, ibis.Table]) -> ibis.Table:
+def _with_incoming(
+    store: Store,
+    table: str,
+    incoming: Mapping[str, ibis.Table],
+    stored_as: Callable[[ibis.Table], ibis.Table] | None = None,
+) -> ibis.Table:
+    """The stored rows of ``table`` (through ``stored_as``) with the incoming ones."""
     current = _conformed(store.table(table), table)
+    if stored_as is not None:
+        current = stored_as(current)
     if table not in incoming:
         return current
     return current.union(_conformed(incoming[table], table))
