@@ -38,6 +38,7 @@ from journeylens.store.portable import epoch_seconds
 Level = Literal["touchpoint", "event", "stage", "channel"]
 LEVELS: tuple[str, ...] = ("touchpoint", "event", "stage", "channel")
 END = "(end)"
+EDGE_COLUMNS = ["from", "to", "count", "people", "probability", "median_seconds"]
 CONVERSION = "(conversion)"
 UNMAPPED = "(unmapped)"
 OTHER = "other"
@@ -345,8 +346,7 @@ class TransitionsResult(Result):
         return self.edges.copy()
 
     def to_dict(self) -> list[dict[str, Any]]:
-        columns = ["from", "to", "count", "people", "probability", "median_seconds"]
-        return frame_records(self.edges[columns])
+        return frame_records(self.edges[EDGE_COLUMNS])
 
     def figure(self) -> Any:
         """A Sankey of the ``top`` flows at each of the first ``max_depth`` steps."""
@@ -389,7 +389,7 @@ def run_transitions(
     edges["probability"] = edges["probability"].astype(float)
     step_flows = fetch(flows)
     return TransitionsResult(
-        edges=edges.reset_index(drop=True),
+        edges=edges[EDGE_COLUMNS].reset_index(drop=True),  # tables and CSV in the JSON's order
         flows=step_flows,
         spec=spec,
         queries=(graph, flows),
