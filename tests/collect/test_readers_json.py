@@ -99,7 +99,7 @@ def test_each_record_takes_its_columns_from_its_own_keys(tmp_path):
     records = [
         {"timestamp": "2026-01-01T10:00:00Z", "event": "a", "userId": "u1", "time": "soon"},
         {"time": 1767265200, "event": "b", "distinct_id": "d2"},
-        {"ts": "2026-01-01T12:00:00Z", "name": "c", "user_id": "u3"},
+        {"ts": "2026-01-01T12:00:00Z", "event_name": "c", "user_id": "u3"},
     ]
     path = tmp_path / "mixed.jsonl"
     path.write_text("".join(json.dumps(record) + "\n" for record in records))
@@ -142,3 +142,28 @@ def test_a_segment_page_call_is_named_by_its_type_though_no_record_has_an_event(
     finally:
         workspace.close()
     assert frame["event"].tolist() == ["Viewed Pricing Page", "Viewed Cart Screen"]
+
+
+def test_a_record_without_the_files_id_name_or_user_is_not_given_a_loose_one(tmp_path):
+    # An order's id shared by its lines, a product's name, an e-mail: read only where they are
+    # the best source the file has, else the lines would be one event, products events, and
+    # a visitor someone else.
+    records = [
+        {"messageId": "m1", "event": "order", "id": "o7", "userId": "u1", "email": "x@y.z"},
+        {"event": "order line", "id": "o7", "anonymousId": "a1", "email": "x@y.z"},
+        {"event": "order line", "id": "o7", "anonymousId": "a1"},
+        {"name": "Red Shirt", "userId": "u1"},
+    ]
+    path = tmp_path / "loose.jsonl"
+    path.write_text(
+        "".join(json.dumps({**r, "timestamp": "2026-01-01T10:00:00Z"}) + "\n" for r in records)
+    )
+    workspace = init_workspace(tmp_path / "ws")
+    try:
+        summary = workspace.import_files([path])
+        frame = workspace.events.order_by("event").execute()
+    finally:
+        workspace.close()
+    assert (summary.stored, summary.rejected_by_reason) == (3, {"missing_event": 1})
+    assert frame["user_id"].tolist() == ["u1", None, None]
+    assert frame["event_id"].iloc[0] == "m1"

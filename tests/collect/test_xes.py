@@ -170,13 +170,15 @@ def test_one_event_with_an_odd_key_leaves_the_others_as_they_are(ws, tmp_path, k
     assert json.loads(frame["properties"].iloc[-1]) == {key: value}
 
 
-def test_an_event_without_an_xes_name_takes_the_next_name_it_has(ws, tmp_path):
+def test_an_event_without_an_xes_name_is_not_named_by_a_loose_name(ws, tmp_path):
+    # Its ``name`` may be anything (a resource's, a product's): the event has no activity.
     log = _log({"c1": [("A", "2026-03-01T10:00:00Z", ""), ("B", "2026-03-01T10:05:00Z", "")]})
     log = log.replace('<string key="concept:name" value="B"/>', '<string key="name" value="B"/>')
     path = tmp_path / "unnamed.xes"
     path.write_text(log)
-    assert ws.import_files([path]).stored == 2
-    assert stored(ws)["event"].tolist() == ["A", "B"]
+    summary = ws.import_files([path])
+    assert (summary.stored, summary.rejected_by_reason) == (1, {"missing_event": 1})
+    assert stored(ws)["event"].tolist() == ["A"]
 
 
 @pytest.mark.parametrize(

@@ -306,12 +306,25 @@ def plan_columns(
     unread = foreign | set(mapping.values())
     named = [name for name in columns if name not in unread]
     per_record = {
-        canonical: order
+        canonical: (order[0], *(name for name in order[1:] if not _loose_fallback(name)))
         for canonical in wanted
         if canonical not in decided
         and (order := record_order(canonical, named, exported_names, canonical in foreign))
     }
     return ColumnPlan(plan, per_record)
+
+
+def _loose_fallback(name: str) -> bool:
+    """Whether ``name`` may mean anything in a record that lacks the file's best source: an
+    ``id`` (an order's, which events share), a ``name`` (a product's), an e-mail address (it
+    would make the sender someone else). Such a key is a record's source only where it is
+    the best its file has; elsewhere it stays a property.
+
+    >>> _loose_fallback("id"), _loose_fallback("recipient_email"), _loose_fallback("time")
+    (True, True, False)
+    """
+    loose = loose_name(name)
+    return loose in ("id", "name") or "email" in loose
 
 
 def record_order(
