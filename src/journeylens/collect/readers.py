@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from journeylens.collect.columns import ALIASES, loose_name
 from journeylens.collect.encoding import check_text, scratch_file
+from journeylens.collect.local import local_engine
 from journeylens.collect.spreadsheets import sheet_batches, sheet_header
 from journeylens.collect.xes import XmlError, count_events, xes_batches
 from journeylens.errors import ImportFileError
@@ -543,7 +544,7 @@ def _jsonl_batches(reader: FileReader) -> Iterator[pa.Table]:
     typed JSON, so it stays an object (not a string holding one) where it lands in
     ``properties``. A record that is not a JSON object goes to ``reader.invalid_json``.
     """
-    with duckdb.connect() as con:
+    with local_engine() as con:
         for block in _json_blocks(reader):
             con.register("_json_block", block)
             try:
@@ -696,7 +697,7 @@ def _records_member(reader: FileReader) -> str | None:
     documents = _DOCUMENTS.format(shape="unstructured")
     path = [str(reader.data)]
     try:
-        with duckdb.connect() as con:
+        with local_engine() as con:
             count = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {documents} LIMIT 2)", path)
             if count.fetchone() != (1,):
                 return None
@@ -740,7 +741,7 @@ def _array_elements(reader: FileReader, member: str | None = None) -> Iterator[p
         params = [_pointer(member), str(reader.data)]
     number = 1
     try:
-        with duckdb.connect() as con:
+        with local_engine() as con:
             batches = con.execute(query, params).fetch_record_batch(BATCH_ROWS // 4)
             for batch in batches:
                 yield _with_lines(pa.Table.from_batches([batch]), number)

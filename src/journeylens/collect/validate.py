@@ -32,6 +32,7 @@ from journeylens.collect.exports import (
     sql_strings,
     with_params,
 )
+from journeylens.collect.local import local_engine
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
 from journeylens.schema import (
@@ -951,7 +952,7 @@ class BatchValidator:
     def __init__(self, kind: str, config: Config, limits: Limits) -> None:
         self.kind = kind
         self.limits = limits
-        self.con = duckdb.connect()
+        self.con = local_engine()
         self.con.execute(f"SET TimeZone = '{limits.timezone}'")  # validated against zoneinfo
         names = [(s.key.casefold(), s.key) for s in config.stages]
         names += [(label.casefold(), s.key) for s in config.stages for label in s.labels.values()]
