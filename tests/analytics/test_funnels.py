@@ -194,6 +194,14 @@ def test_restart_exclusion_ends_only_that_attempt(events: Events) -> None:
     assert people(run_funnel(events(EXCLUDED), spec)) == [3, 2]
 
 
+def test_an_exclusion_event_that_is_the_steps_own_event_fills_the_step(events: Events) -> None:
+    # x passes step 2's filter: it is the step's event, not an exclusion between the steps.
+    log = {"ann": [("a", "2026-01-01 00:00"), ("x", "+1m", {"properties": '{"level": 5}'})]}
+    for exclusion in ("restart", "drop"):
+        spec = FunnelSpec(steps=["a", "[level>=5]"], exclude=["x"], exclusion=exclusion)
+        assert people(run_funnel(events(log), spec)) == [1, 1], exclusion
+
+
 def test_equal_timestamps_are_ordered_by_event_id(events: Events) -> None:
     log = {
         "ann": [("b", "2026-01-01 00:00", {"event_id": "2"}), ("a", "+0s", {"event_id": "1"})],

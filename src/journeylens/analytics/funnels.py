@@ -434,7 +434,9 @@ def _evaluate(a: ir.Table, spec: FunnelSpec) -> ir.Table:
         if limit is not None:
             ok &= times[k] - times[k - 1] <= limit
         if spec.exclusion == "restart":
-            ok &= a.nx.isnull() | (a[f"g{k}"] < a.nx)
+            # An exclusion strictly before the step's event ends the attempt; the step's own
+            # event may be one (an exclusion that also passes the step's filter).
+            ok &= a.nx.isnull() | (a[f"g{k}"] <= a.nx)
         fails.append((~ok.fill_null(False), k))
     reach = ibis.cases(*fails, else_=n) if fails else ibis.literal(n)
     # The reach first, as a column of its own: the expressions below read it many times, and
