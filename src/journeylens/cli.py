@@ -10,7 +10,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
@@ -453,14 +453,8 @@ def paths(
     ] = None,
 ) -> None:
     """The transition graph (raw by default), or top paths --from / --to a node."""
-    from journeylens.analytics.paths import (
-        PathsSpec,
-        check_anchor,
-        run_top_paths,
-        run_transitions,
-    )
+    from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions
     from journeylens.cli_output import emit
-    from journeylens.journey.steps import check_step_names
 
     _check_format(fmt)
     with _open(workspace, engine) as ws:
@@ -477,9 +471,7 @@ def paths(
             include_end=anchored if ends is None else ends,
             goal=tuple(goal or ws.config.conversion_events),
         )
-        if goal:
-            check_step_names(ws.events, goal, role="as the goal")
-        check_anchor(ws.events, spec)
+        ws.check_paths(spec, named_goal=bool(goal))
         events = _filtered(ws, since, until, where)
         # Cut only by time, every person's events in range stay together (see whole=).
         whole = not where
@@ -993,15 +985,22 @@ def main() -> None:
     # Outside standalone mode typer returns the exit code of a Ctrl-C (130) instead of exiting.
     if isinstance(code, int) and code:
         if code == INTERRUPTED:
-            typer.echo(f"Interrupted. {AFTER_INTERRUPT}", err=True)
+            _interrupted()
         sys.exit(code)
 
 
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
-AFTER_INTERRUPT = (
-    "An import stopped part-way is stored whole or not at all: 'journeylens status' shows what "
-    "the workspace holds, and importing the same files again completes it (nothing twice)."
-)
+
+
+def _interrupted() -> NoReturn:
+    """Exit as a command stopped by Ctrl-C, saying what an interrupted import leaves."""
+    typer.echo(
+        "Interrupted. An import stopped part-way is stored whole or not at all: 'journeylens "
+        "status' shows what the workspace holds, and importing the same files again completes "
+        "it (nothing twice).",
+        err=True,
+    )
+    sys.exit(INTERRUPTED)
 
 
 def workspace_after_command(args: list[str]) -> list[str]:
@@ -1025,9 +1024,7 @@ def _fail(exc: BaseException, debug: bool) -> None:
     if type(exc).__name__ == "Abort":
         sys.exit(INTERRUPTED)
     if type(exc).__name__ == "InterruptException" or "Query interrupted" in str(exc):
-        # Ctrl-C during a query: DuckDB stops it and raises.
-        typer.echo(f"Interrupted. {AFTER_INTERRUPT}", err=True)
-        sys.exit(INTERRUPTED)
+        _interrupted()  # Ctrl-C during a query: DuckDB stops it and raises
     if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # a usage error from the parser
         exc.show()
         sys.exit(2)

@@ -280,13 +280,7 @@ class Workspace:
         ``spec`` is a :class:`analytics.paths.PathsSpec`, or give its fields as ``options``
         (``level="event"``, ``to_node="(conversion)"``); the raw graph leaves out the ends
         unless ``include_end=True``, top paths keep them."""
-        from journeylens.analytics.paths import (
-            PathsSpec,
-            check_anchor,
-            run_top_paths,
-            run_transitions,
-        )
-        from journeylens.journey.steps import check_step_names
+        from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions
 
         if spec is not None and not isinstance(spec, PathsSpec):
             raise SpecError(f"paths() takes a PathsSpec or keyword options, not {spec!r}.")
@@ -294,13 +288,21 @@ class Workspace:
             anchored = options.get("from_node") is not None or options.get("to_node") is not None
             defaults = {"include_end": anchored, "goal": self.config.conversion_events}
             spec = PathsSpec(**{**defaults, **options})
-        if "goal" in options:
-            check_step_names(self.events, spec.goal, role="as the goal")
-        check_anchor(self.events, spec)
+        self.check_paths(spec, named_goal="goal" in options)
         source = self.events if events is None else events
         if spec.from_node is not None or spec.to_node is not None:
             return run_top_paths(source, spec)
         return run_transitions(source, spec, whole=events is None)
+
+    def check_paths(self, spec: Any, named_goal: bool) -> None:
+        """Raise for a paths anchor that no stored event has, for a goal named (``named_goal``)
+        that none is, and for an anchor at ``(conversion)`` with no goal event at all."""
+        from journeylens.analytics.paths import check_anchor
+        from journeylens.journey.steps import check_step_names
+
+        if named_goal:
+            check_step_names(self.events, spec.goal, role="as the goal")
+        check_anchor(self.events, spec)
 
     def conformance(self, events: ibis.Table | None = None) -> Any:
         """How people follow, skip or go back on the designed stage order."""

@@ -94,6 +94,15 @@ def test_every_line_reads_as_python_reads_it(generated, ascii_only, block):
             assert isinstance(table[name].type, pa.JsonType) == structured, name
 
 
+def imported(tmp_path: Path, records: list[dict], order: str = "event_id") -> tuple:
+    """The import summary of ``records`` as JSON Lines in a new workspace, and its events."""
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    with init_workspace(tmp_path / "ws") as workspace:
+        summary = workspace.import_files([path])
+        return summary, workspace.events.order_by(order).execute()
+
+
 def test_each_record_takes_its_columns_from_its_own_keys(tmp_path):
     # One file, three tools' names: no record's keys decide how the others are read.
     records = [
@@ -101,14 +110,7 @@ def test_each_record_takes_its_columns_from_its_own_keys(tmp_path):
         {"time": 1767265200, "event": "b", "distinct_id": "d2"},
         {"ts": "2026-01-01T12:00:00Z", "event_name": "c", "user_id": "u3"},
     ]
-    path = tmp_path / "mixed.jsonl"
-    path.write_text("".join(json.dumps(record) + "\n" for record in records))
-    workspace = init_workspace(tmp_path / "ws")
-    try:
-        summary = workspace.import_files([path])
-        frame = workspace.events.order_by("ts").execute()
-    finally:
-        workspace.close()
+    summary, frame = imported(tmp_path, records, "ts")
     assert (summary.stored, summary.rejected) == (3, 0)
     assert frame["event"].tolist() == ["a", "b", "c"]
     assert [str(t) for t in frame["ts"]] == [
@@ -131,16 +133,7 @@ def test_a_segment_page_call_is_named_by_its_type_though_no_record_has_an_event(
         {"messageId": "p1", "type": "page", "name": "Pricing", "anonymousId": "a1"},
         {"messageId": "p2", "type": "screen", "name": "Cart", "anonymousId": "a1"},
     ]
-    path = tmp_path / "pages.jsonl"
-    path.write_text(
-        "".join(json.dumps({**c, "timestamp": "2026-01-01T10:00:00Z"}) + "\n" for c in calls)
-    )
-    workspace = init_workspace(tmp_path / "ws")
-    try:
-        workspace.import_files([path])
-        frame = workspace.events.order_by("event_id").execute()
-    finally:
-        workspace.close()
+    _, frame = imported(tmp_path, [{**c, "timestamp": "2026-01-01T10:00:00Z"} for c in calls])
     assert frame["event"].tolist() == ["Viewed Pricing Page", "Viewed Cart Screen"]
 
 
@@ -154,16 +147,8 @@ def test_a_record_without_the_files_id_name_or_user_is_not_given_a_loose_one(tmp
         {"event": "order line", "id": "o7", "anonymousId": "a1"},
         {"name": "Red Shirt", "userId": "u1"},
     ]
-    path = tmp_path / "loose.jsonl"
-    path.write_text(
-        "".join(json.dumps({**r, "timestamp": "2026-01-01T10:00:00Z"}) + "\n" for r in records)
-    )
-    workspace = init_workspace(tmp_path / "ws")
-    try:
-        summary = workspace.import_files([path])
-        frame = workspace.events.order_by("event").execute()
-    finally:
-        workspace.close()
+    stamped = [{**r, "timestamp": "2026-01-01T10:00:00Z"} for r in records]
+    summary, frame = imported(tmp_path, stamped, "event")
     assert (summary.stored, summary.rejected_by_reason) == (3, {"missing_event": 1})
     assert frame["user_id"].tolist() == ["u1", None, None]
     assert frame["event_id"].iloc[0] == "m1"

@@ -206,6 +206,17 @@ def test_an_import_that_would_change_most_stored_rows_rewrites_them_instead(tmp_
     assert_keys_name_people(frame)
 
 
+def blog_maps_only_blog_posts(workspace: Path) -> None:
+    """Edit the workspace's catalog: the blog matches only ``blog_post``, in consideration,
+    without a channel (``blog_view`` no longer maps)."""
+    config = workspace / CONFIG_FILE
+    text = config.read_text()
+    start = text.index('touchpoint = "blog"')
+    end = text.index("[[touchpoints]]", start)
+    blog = 'touchpoint = "blog"\nmatch = ["blog_post"]\nstage = "consideration"\n\n'
+    config.write_text(text[:start] + blog + text[end:])
+
+
 def test_a_new_catalog_places_again_what_the_old_one_derived_and_keeps_what_was_given(tmp_path):
     events = tmp_path / "events.csv"
     events.write_text(
@@ -224,12 +235,7 @@ def test_a_new_catalog_places_again_what_the_old_one_derived_and_keeps_what_was_
     with init_workspace(tmp_path / "ws") as ws:
         ws.import_files([events])
         ws.import_files([answers], kind="feedback")
-    config = tmp_path / "ws" / CONFIG_FILE
-    text = config.read_text()
-    start = text.index('touchpoint = "blog"')
-    end = text.index("[[touchpoints]]", start)
-    blog = 'touchpoint = "blog"\nmatch = ["blog_post"]\nstage = "consideration"\n\n'
-    config.write_text(text[:start] + blog + text[end:])
+    blog_maps_only_blog_posts(tmp_path / "ws")
     with open_workspace(tmp_path / "ws") as ws:
         assert ws.replaced_placement
         frame = ws.store.execute(ws.events).set_index("event_id").sort_index()
@@ -260,12 +266,7 @@ def test_events_stored_before_rows_kept_flags_are_placed_again_by_what_the_catal
         ws.store.drop(rebuild.PLACEMENT)
     with open_workspace(tmp_path / "ws") as ws:  # the upgrade infers the flags
         assert ws.store.execute(ws.events).sort_values("event_id").derived.tolist() == [7, 0]
-    config = tmp_path / "ws" / CONFIG_FILE
-    text = config.read_text()
-    start = text.index('touchpoint = "blog"')
-    end = text.index("[[touchpoints]]", start)
-    blog = 'touchpoint = "blog"\nmatch = ["blog_post"]\nstage = "consideration"\n\n'
-    config.write_text(text[:start] + blog + text[end:])
+    blog_maps_only_blog_posts(tmp_path / "ws")
     with open_workspace(tmp_path / "ws") as ws:
         frame = ws.store.execute(ws.events).set_index("event_id").sort_index()
         assert frame[["touchpoint", "stage", "channel"]].fillna("-").values.tolist() == [

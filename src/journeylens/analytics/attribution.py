@@ -386,10 +386,13 @@ def _totals(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> dict[
     ends = touches.filter((touches.converted == 1) & (touches.pos == touches.n))
     converting = ends.aggregate(conversions=ends.count(), revenue=ends.revenue.sum())
     goals = conversion_events(_filtered(events, spec), spec.goals)
-    row = converting.mutate(
-        all_conversions=goals.count().as_scalar(), all_revenue=goals.revenue.sum().as_scalar()
-    ).execute()
-    row = row.iloc[0]
+    row = (
+        converting.mutate(
+            all_conversions=goals.count().as_scalar(), all_revenue=goals.revenue.sum().as_scalar()
+        )
+        .execute()
+        .iloc[0]
+    )
     conversions, revenue = float(row["conversions"] or 0), float(row["revenue"] or 0.0)
     return {
         "conversions": conversions,

@@ -20,7 +20,12 @@ import ibis
 
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
-from journeylens.journey.steps import check_keys_present, glob_test, property_condition
+from journeylens.journey.steps import (
+    check_keys_present,
+    glob_test,
+    property_condition,
+    property_key,
+)
 from journeylens.store.portable import KEY_PART
 
 # A column: a name, or names joined by dots (properties.KEY, properties.a.b).
@@ -46,7 +51,7 @@ class Condition:
     def apply(self, table: ibis.Table) -> ibis.Table:
         key = None
         if self.column.startswith("properties."):
-            key = self.column.removeprefix("properties.")
+            key = property_key(self.column)
         elif self.column not in table.columns:
             # A property named alone, as --by names it; an error names the near columns and
             # properties when no event has it.

@@ -94,7 +94,7 @@ def rebuild_all(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
     events = _with_incoming(store, "events", incoming)
     store.write("touchpoints", catalog_table(config.touchpoints), overwrite=True)
     _store_event_map(store, config, events)
-    if store.has_table("events") and "derived" not in store.table("events").columns:
+    if "derived" not in store.table("events").columns:
         # Stored by a version that kept no flags: infer them, so a catalog change reaches
         # what the old catalog derived.
         conditional = conditional_matches(config.touchpoints)
@@ -233,9 +233,9 @@ def placement_staleness(store: Store, config: Config) -> str | None:
 def refresh_catalog(store: Store, config: Config) -> None:
     """Rewrite the stored ``touchpoints`` table where it differs from ``config``'s catalog in
     what places no event (costs, owners, kinds: edited by hand since)."""
-    wanted = catalog_table(config.touchpoints)
     if not store.has_table("touchpoints"):
         return
+    wanted = catalog_table(config.touchpoints)
     stored = pa.Table.from_pandas(store.execute(store.table("touchpoints")), preserve_index=False)
     if stored.to_pylist() != wanted.to_pylist():
         store.write("touchpoints", wanted, overwrite=True)

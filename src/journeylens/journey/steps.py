@@ -22,7 +22,13 @@ import ibis.expr.types as ir
 
 from journeylens.errors import SpecError, did_you_mean
 from journeylens.schema import EVENTS
-from journeylens.store.portable import KEY_PART, json_number, json_string
+from journeylens.store.portable import (
+    KEY_CHARS,
+    KEY_PART,
+    KEY_START,
+    json_number,
+    json_string,
+)
 
 # Which column each step kind matches its name against.
 KIND_COLUMNS: dict[str, str] = {"event": "event", "touchpoint": "touchpoint", "stage": "stage"}
@@ -54,7 +60,7 @@ _QUOTED_NAME = re.compile(
 )
 # A filter's opening: "[", a key (checked apart by ``check_key``, for a clear message) and an
 # operator.
-_FILTER_START = r"\[\s*(?P<key>[A-Za-z_$][A-Za-z0-9_.$:-]*)\s*(?P<op>>=|<=|!=|>|<|=|~)"
+_FILTER_START = rf"\[\s*(?P<key>[{KEY_START}][.{KEY_CHARS}]*)\s*(?P<op>>=|<=|!=|>|<|=|~)"
 _FILTER = re.compile(_FILTER_START + r"""\s*(?P<value>"[^"]*"|'[^']*'|[^\]]*?)\s*\]""")
 # A JSON property: a name, or names joined by dots for a value inside nested objects
 # (``event_properties.plan``, ``event_params.page_location``).
@@ -361,7 +367,7 @@ def property_key(key: str) -> str:
     >>> property_key("properties.plan"), property_key("plan")
     ('plan', 'plan')
     """
-    return key.removeprefix("properties.") if key.startswith("properties.") else key
+    return key.removeprefix("properties.")
 
 
 def property_number(table: ir.Table, key: str) -> ir.FloatingValue:

@@ -23,13 +23,22 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.common.exceptions import IbisError
 
-__all__ = ["KEY_PART", "bit_or", "epoch_seconds", "json_number", "json_string"]
+__all__ = [
+    "KEY_CHARS",
+    "KEY_PART",
+    "KEY_START",
+    "bit_or",
+    "epoch_seconds",
+    "json_number",
+    "json_string",
+]
 
 # One name in a JSON property key: letters, digits, '_', '$' (PostHog's ``$current_url``), '-'
 # and ':' (XES's ``org:resource``, ``case:priority``), not starting with a digit, '-' or ':'. A
 # key is such names joined by dots, each a step into a nested object; every name is quoted in
 # the path, so none of these characters is read as syntax.
-KEY_PART = r"[A-Za-z_$][A-Za-z0-9_$:-]*"
+KEY_START, KEY_CHARS = "A-Za-z_$", "A-Za-z0-9_$:-"
+KEY_PART = rf"[{KEY_START}][{KEY_CHARS}]*"
 
 # Spark's names (schema_of_variant) of the JSON values that are numbers.
 _SPARK_NUMBERS = ("BIGINT", "INT", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT")
