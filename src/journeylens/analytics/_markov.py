@@ -29,6 +29,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from journeylens.analytics._touches import journeys_of, summed, weight_of
+
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 # Joins the values of a state of order 2 or more: a character no touchpoint, channel or campaign
 # name carries (names such as ``Home > Shop`` do carry ``>``). Shown as ``SHOWN_SEP``.
@@ -67,17 +69,19 @@ def build_transitions(touches: ir.Table, order: int = 1) -> ir.Table:
         src=ibis.ifelse(touches.pos == 1, START, _state(touches, order, back=1)),
         dst=state,
         revenue=ibis.literal(0.0),
+        **weight_of(touches),
     )
     last = touches.filter(touches.pos == touches.n)
     ends = last.select(
         src=_state(last, order),
         dst=ibis.ifelse(last.converted == 1, CONVERSION, NULL),
         revenue=last.revenue,
+        **weight_of(last),
     )
     both = steps.union(ends)
     return (
         both.group_by(["src", "dst"])
-        .aggregate(count=both.count(), revenue=both.revenue.sum())
+        .aggregate(count=journeys_of(both), revenue=summed(both.revenue, both))
         .rename({"from": "src", "to": "dst"})
     )
 

@@ -32,6 +32,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from journeylens.analytics._touches import journeys_of, kept_weight, summed, weight_of
 from journeylens.store.portable import bit_or
 
 SEP = "\x1f"
@@ -64,16 +65,19 @@ def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
         f"mask_{w}": _mask(touches, players[w * WORD : (w + 1) * WORD])
         for w in range(max(1, -(-len(players) // WORD)))
     }
-    bits = touches.select("person", "journey", "converted", "revenue", **words)
+    bits = touches.select(
+        "person", "journey", "converted", "revenue", **words, **weight_of(touches)
+    )
     journeys = bits.group_by(["person", "journey"]).aggregate(
         converted=bits.converted.max(),
         revenue=bits.revenue.max(),
         **{w: bit_or(bits[w]) for w in words},
+        **kept_weight(bits),
     )
     return journeys.group_by(list(words)).aggregate(
-        journeys=journeys.count(),
-        conversions=journeys.converted.sum(),
-        revenue=journeys.revenue.sum(),
+        journeys=journeys_of(journeys),
+        conversions=summed(journeys.converted, journeys),
+        revenue=summed(journeys.revenue, journeys),
     )
 
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from journeylens.analytics._shapley import SEP
+from journeylens.analytics._touches import journeys_of, kept_weight, summed
 
 DIGIT_BITS = 6  # bits per position in a sequence code: players 1-63 (0 = no player)
 
@@ -65,7 +66,10 @@ def build_sequences(touches: ir.Table, players: Sequence[str]) -> ir.Table:
     bits, per_word, words = _layout(players)
     group = ["person", "journey"]
     firsts = touches.group_by([*group, "key"]).aggregate(
-        first=touches.pos.min(), converted=touches.converted.max(), revenue=touches.revenue.max()
+        first=touches.pos.min(),
+        converted=touches.converted.max(),
+        revenue=touches.revenue.max(),
+        **kept_weight(touches),
     )
     rank = ibis.row_number().over(ibis.window(group_by=group, order_by="first"))
     digit = firsts.key.substitute({p: i + 1 for i, p in enumerate(players)}, else_=0)
@@ -76,12 +80,15 @@ def build_sequences(touches: ir.Table, players: Sequence[str]) -> ir.Table:
         f"seq_{w}": ibis.ifelse(ranked.rank // per_word == w, code, 0).sum() for w in range(words)
     }
     journeys = ranked.group_by(group).aggregate(
-        converted=ranked.converted.max(), revenue=ranked.revenue.max(), **parts
+        converted=ranked.converted.max(),
+        revenue=ranked.revenue.max(),
+        **parts,
+        **kept_weight(ranked),
     )
     return journeys.group_by(list(parts)).aggregate(
-        journeys=journeys.count(),
-        conversions=journeys.converted.sum(),
-        revenue=journeys.revenue.sum(),
+        journeys=journeys_of(journeys),
+        conversions=summed(journeys.converted, journeys),
+        revenue=summed(journeys.revenue, journeys),
     )
 
 

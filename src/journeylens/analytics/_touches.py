@@ -29,6 +29,9 @@ LEVELS = ("touchpoint", "channel", "campaign")
 NONE_LABEL = "(none)"
 PERSON = "person"
 RUNNING = (("touches", 32), ("conversions", 31))  # a person's counts so far (see ``_stream``)
+# Touches may carry how many identical journeys each row stands for (path counts, see
+# ``.path_counts``); every model is linear in it. Touches built from events have none (one each).
+WEIGHT = "weight"
 
 
 def _key(events: ir.Table, level: str) -> ir.StringValue:
@@ -42,12 +45,17 @@ def is_touch(events: ir.Table, level: str) -> ir.BooleanValue:
     return touched if level == "touchpoint" else touched | events[level].notnull()
 
 
+def is_direct_channel(channel: ir.StringValue, direct_channels: Sequence[str]) -> ir.BooleanValue:
+    """Whether ``channel`` names direct traffic: one of ``direct_channels`` in any case, or as
+    Google Analytics writes it, "(direct)" or "(direct) / (none)" (source/medium)."""
+    lower = channel.lower()
+    named = lower.isin([c.lower() for c in direct_channels]) | lower.startswith("(direct)")
+    return named.fill_null(False)
+
+
 def _is_direct(events: ir.Table, direct_channels: Sequence[str]) -> ir.BooleanValue:
-    channel = events.channel.lower()
-    # Google Analytics writes direct traffic "(direct)", or "(direct) / (none)" as source/medium.
-    named = channel.isin([c.lower() for c in direct_channels]) | channel.startswith("(direct)")
     unknown = events.channel.isnull() & events.source.isnull()
-    return (named.fill_null(False) | unknown).cast("boolean")
+    return (is_direct_channel(events.channel, direct_channels) | unknown).cast("boolean")
 
 
 def _stream(
@@ -165,6 +173,29 @@ def build_touches(
         last_non_direct_pos=(both.last_non_direct - both.first + 1).fill_null(0).cast("int64"),
         **{f"prev_{b}": both[f"prev_{b}"] for b in range(1, lags + 1)},
     )
+
+
+def weight_of(table: ir.Table) -> dict[str, ir.IntegerValue]:
+    """The ``weight`` column to carry along in a ``select``, where ``table`` has one."""
+    return {WEIGHT: table.weight} if WEIGHT in table.columns else {}
+
+
+def kept_weight(table: ir.Table) -> dict[str, ir.IntegerValue]:
+    """The ``weight`` to keep through an aggregate per journey (the same on each of its rows),
+    where ``table`` has one."""
+    return {WEIGHT: table.weight.max()} if WEIGHT in table.columns else {}
+
+
+def journeys_of(table: ir.Table) -> ir.IntegerValue:
+    """How many journeys the rows of ``table`` stand for: their ``weight`` summed where the
+    touches carry one (a path-counts row is one journey counted many times), else the rows."""
+    return table.weight.sum() if WEIGHT in table.columns else table.count()
+
+
+def summed(value: ir.NumericValue, table: ir.Table) -> ir.NumericValue:
+    """``value`` summed over the journeys the rows of ``table`` stand for (see
+    :func:`journeys_of`)."""
+    return (value * table.weight).sum() if WEIGHT in table.columns else value.sum()
 
 
 def conversion_events(events: ir.Table, goals: Sequence[str]) -> ir.Table:

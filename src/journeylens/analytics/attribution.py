@@ -44,7 +44,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analytics import _markov, _shapley, _shapley_ordered
-from journeylens.analytics._touches import LEVELS, build_touches, conversion_events
+from journeylens.analytics._touches import (
+    LEVELS,
+    build_touches,
+    conversion_events,
+    journeys_of,
+    summed,
+)
 from journeylens.analytics.result import Result, frame_records
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
@@ -56,6 +62,7 @@ __all__ = [
     "RULE_MODELS",
     "AttributionResult",
     "AttributionSpec",
+    "attribute_touches",
     "build_journey_touches",
     "build_rule_attribution",
     "run_attribution",
@@ -314,8 +321,8 @@ def build_rule_attribution(touches: ir.Table, spec: AttributionSpec) -> ir.Table
     weighted = converted.mutate(**{m: RULE_MODELS[m](converted, spec) for m in rules})
     sums: dict[str, ir.Value] = {}
     for m in rules:
-        sums[f"{m}_conversions"] = weighted[m].sum()
-        sums[f"{m}_revenue"] = (weighted[m] * weighted.revenue).sum()
+        sums[f"{m}_conversions"] = summed(weighted[m], weighted)
+        sums[f"{m}_revenue"] = summed(weighted[m] * weighted.revenue, weighted)
     return weighted.group_by("key").aggregate(**sums)
 
 
@@ -382,23 +389,23 @@ def _run_shapley_ordered(
     return frame, positions, expression
 
 
-def _totals(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> dict[str, float]:
+def _totals(touches: ir.Table, goals: ir.Table | None) -> dict[str, float]:
+    """Conversions and revenue attributed, and those of ``goals`` (every conversion event, where
+    they are known) left without a touch to credit."""
     ends = touches.filter((touches.converted == 1) & (touches.pos == touches.n))
-    converting = ends.aggregate(conversions=ends.count(), revenue=ends.revenue.sum())
-    goals = conversion_events(_filtered(events, spec), spec.goals)
-    row = (
-        converting.mutate(
+    totals = ends.aggregate(conversions=journeys_of(ends), revenue=summed(ends.revenue, ends))
+    if goals is not None:
+        totals = totals.mutate(
             all_conversions=goals.count().as_scalar(), all_revenue=goals.revenue.sum().as_scalar()
         )
-        .execute()
-        .iloc[0]
-    )
+    row = totals.execute().iloc[0]
     conversions, revenue = float(row["conversions"] or 0), float(row["revenue"] or 0.0)
+    every = row if goals is not None else {"all_conversions": conversions, "all_revenue": revenue}
     return {
         "conversions": conversions,
         "revenue": revenue,
-        "unattributed": float(row["all_conversions"] or 0) - conversions,
-        "unattributed_revenue": float(row["all_revenue"] or 0.0) - revenue,
+        "unattributed": float(every["all_conversions"] or 0) - conversions,
+        "unattributed_revenue": float(every["all_revenue"] or 0.0) - revenue,
     }
 
 
@@ -440,12 +447,22 @@ def run_attribution(
     # Journeys feed several small queries: materialise them once, without the columns the models
     # never read (fewer strings to write).
     journeys = build_journey_touches(events, spec).drop("t", "direct")
-    with journeys.cache() as touches:
-        return _run(events, touches, spec)
+    return attribute_touches(journeys, spec, conversion_events(_filtered(events, spec), spec.goals))
 
 
-def _run(events: ir.Table, touches: ir.Table, spec: AttributionSpec) -> AttributionResult:
-    totals = _totals(events, touches, spec)
+def attribute_touches(
+    touches: ir.Table, spec: AttributionSpec, goals: ir.Table | None = None
+) -> AttributionResult:
+    """Every model in ``spec`` on journeys given as touches (the columns of
+    :func:`.build_touches`, without ``t`` and ``direct``, perhaps with a ``weight``: how many
+    identical journeys a row stands for). ``goals``: every conversion event, to count those
+    no touch earned (none are left out where not given)."""
+    with touches.cache() as cached:
+        return _run(cached, spec, goals)
+
+
+def _run(touches: ir.Table, spec: AttributionSpec, goals: ir.Table | None) -> AttributionResult:
+    totals = _totals(touches, goals)
     frames: list[pd.DataFrame] = []
     queries: list[ir.Table] = []
     matrix = effects = None

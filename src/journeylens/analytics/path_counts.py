@@ -8,10 +8,10 @@ conversion is refused: nothing could carry its value). Every model then runs on 
 exactly as on events (see :mod:`.attribution`). A path has no times: its touches are one second
 apart, so every touch is within any lookback and time decay weighs them alike.
 
-The engine expands the rows into journeys (:func:`build_path_events`), in a scratch database held
-to the engine's memory limit: a row may count millions of journeys. Every model is linear in how
-many times a journey occurs (sums of per-journey weights, transition and coalition counts), so an
-engine that took a weight per journey could run one journey per row and kind instead.
+Every model is linear in how many times a journey occurs (sums of per-journey credit, transition
+and coalition counts), so each row runs as two journeys, one converting and one not, each
+weighted by its count (:func:`build_path_touches`): a row counting millions of journeys costs
+what one does, and the result is that of the journeys written out one by one.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING
@@ -29,16 +28,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from journeylens.analytics._touches import is_direct_channel
 from journeylens.analytics.attribution import (
     ALL_MODELS,
     AttributionResult,
     AttributionSpec,
-    run_attribution,
+    attribute_touches,
 )
 from journeylens.collect.columns import loosely_named
 from journeylens.collect.readers import open_file
 from journeylens.errors import ImportFileError, SpecError
-from journeylens.schema import EVENTS
 from journeylens.store.duckdb import DuckDBStore
 
 if TYPE_CHECKING:
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 
 GOAL = "conversion"
 SEPARATOR = ">"
-START = datetime(2026, 1, 1)
 # Names the columns have in ChannelAttribution's data and in conversion-path reports, matched
 # by letters and digits in any case (see ``collect.columns.loose_name``).
 NAMES: Mapping[str, Sequence[str]] = {
@@ -185,66 +183,70 @@ def _names(value: object) -> list[str]:
     return [name.strip() for name in str(value).split(SEPARATOR) if name.strip()]
 
 
-def build_path_events(counts: PathCounts, con: ibis.BaseBackend | None = None) -> ir.Table:
-    """The events of every journey the rows stand for, as an engine expression (canonical
-    schema): per journey its touches, one second apart, then a ``conversion`` event for
-    converting ones.
+def build_path_touches(
+    counts: PathCounts, spec: AttributionSpec, con: ibis.BaseBackend | None = None
+) -> ir.Table:
+    """The touches of the journeys the rows stand for, as :func:`.attribute_touches` takes them:
+    per row one converting journey (if it has conversions) and one without a conversion (if it
+    has nulls), each with a ``weight``, how many such journeys the row counts. A converting
+    journey is worth ``value / conversions``.
 
-    Only the rows go to the engine; it expands them into journeys and touches and writes the
-    ids, so memory follows the rows and paths, not the counts (a row often stands for millions
-    of journeys). Journey ``i`` is person ``j<i>`` (``person_key`` ``i``), its event at place
-    ``p`` is ``j<i>-<p>`` (``person_seq`` ``p``); journeys are numbered row by row, a row's
-    converting ones first.
+    The journeys are the ones a workspace would hold: touches one second apart, the conversion
+    one second after the last, so ``dt`` counts the seconds to the journey's end. Only the rows
+    and their paths go to the engine: a row counting millions of journeys costs no more than one.
 
     Examples
     --------
-    >>> rows = pd.DataFrame({"path": [["a", "b"]], "conversions": [1], "nulls": [1],
-    ...                      "value": [10.0]})
-    >>> events = build_path_events(PathCounts(rows, "x")).order_by("person_key", "person_seq")
-    >>> events.select("event_id", "event", "revenue").execute().values.tolist()
-    [['j0-0', 'a', nan], ['j0-1', 'b', nan], ['j0-2', 'conversion', 10.0], ['j1-0', 'a', nan], \
-['j1-1', 'b', nan]]
+    >>> rows = pd.DataFrame({"path": [["a", "b"]], "conversions": [3], "nulls": [1],
+    ...                      "value": [12.0]})
+    >>> spec = AttributionSpec("linear", level="channel", goal=GOAL)
+    >>> touches = build_path_touches(PathCounts(rows, "x"), spec).order_by("person", "pos")
+    >>> columns = ["person", "key", "pos", "converted", "revenue", "weight"]
+    >>> touches.select(*columns).execute().values.tolist()
+    [[0, 'a', 1, 1, 4.0, 3], [0, 'b', 2, 1, 4.0, 3], [1, 'a', 1, 0, 0.0, 1], [1, 'b', 2, 0, 0.0, 1]]
     """
     tables = _path_tables(counts.frame)
     if con is None:
-        rows, touches = (ibis.memtable(t) for t in tables.values())
+        rows, places = (ibis.memtable(t) for t in tables.values())
     else:
-        rows, touches = (con.create_table(f"_path_{n}", t, temp=True) for n, t in tables.items())
-    numbered = rows.mutate(k=ibis.range(0, rows.journeys, 1).unnest())
-    journeys = numbered.select(
+        rows, places = (con.create_table(f"_path_{n}", t, temp=True) for n, t in tables.items())
+    lags = spec.markov_order if "markov" in spec.models else 0
+    in_row = ibis.window(group_by="row", order_by="place")
+    places = places.mutate(
+        direct=is_direct_channel(places.name, spec.direct_channels),
+        **{f"prev_{b}": places.name.lag(b).over(in_row) for b in range(1, lags + 1)},
+    )
+    kept = places.group_by("row").aggregate(last_non_direct=places.place.max(where=~places.direct))
+    nulls = rows.journeys - rows.conversions
+    converting = rows.filter(rows.conversions > 0).select(
         "row",
         "length",
-        "worth",
-        journey=numbered.first + numbered.k,
-        converted=numbered.k < numbered.conversions,
+        person=rows.row * 2,
+        converted=1,
+        revenue=rows.worth,
+        weight=rows.conversions,
     )
-    # Every journey of a row gets the row's touches (a join on the row, whose small side is the
-    # paths), converting ones a conversion after them.
-    paths = journeys.inner_join(touches, "row").select(
-        "journey", "place", "name", goal=ibis.literal(False), revenue=ibis.null("float64")
+    lost = rows.filter(nulls > 0).select(
+        "row", "length", person=rows.row * 2 + 1, converted=0, revenue=0.0, weight=nulls
     )
-    ends = journeys.filter(journeys.converted).select(
-        "journey", place="length", name=ibis.literal(GOAL), goal=ibis.literal(True), revenue="worth"
+    journeys = converting.union(lost).inner_join(kept, "row")
+    both = journeys.inner_join(places, "row")
+    # A converting journey ends at its conversion, one second after its last touch.
+    end = both.length - 1 + both.converted
+    return both.select(
+        person=both.person.cast("int64"),
+        journey=ibis.literal(0, "int64"),
+        key=both.name,
+        converted=both.converted.cast("int64"),
+        revenue=both.revenue.cast("float64"),
+        pos=(both.place + 1).cast("int64"),
+        n=both.length.cast("int64"),
+        dt=(end - both.place).cast("int64"),
+        latest_dt=both.converted.cast("int64"),
+        last_non_direct_pos=(both.last_non_direct + 1).fill_null(0).cast("int64"),
+        **{f"prev_{b}": both[f"prev_{b}"] for b in range(1, lags + 1)},
+        weight=both.weight.cast("int64"),
     )
-    events = paths.union(ends)
-    person = "j" + events.journey.cast("string")
-    ts = ibis.literal(START).cast(EVENTS["ts"]) + events.place.as_interval("s")
-    touched = ibis.ifelse(events.goal, ibis.null("string"), events.name)
-    given = {
-        "event_id": person + "-" + events.place.cast("string"),
-        "ts": ts,
-        "received_at": ts,
-        "event": events.name,
-        "type": ibis.literal("track"),
-        "user_id": person,
-        "person_id": person,
-        "person_key": events.journey,
-        "person_seq": events.place,
-        "touchpoint": touched,
-        "channel": touched,
-        "revenue": events.revenue,
-    }
-    return events.select(**{c: given.get(c, ibis.null()).cast(kind) for c, kind in EVENTS.items()})
 
 
 def _path_tables(frame: pd.DataFrame) -> dict[str, pa.Table]:
@@ -307,4 +309,4 @@ def run_path_attribution(
         TemporaryDirectory(prefix="journeylens-paths-") as scratch,
         DuckDBStore(Path(scratch)) as store,
     ):
-        return run_attribution(build_path_events(counts, store.con), spec)
+        return attribute_touches(build_path_touches(counts, spec, store.con), spec)
