@@ -5,8 +5,8 @@ value, 340 without conversion``, as ChannelAttribution takes them and as convers
 Each row becomes that many journeys: ``conversions`` that end in a conversion worth
 ``value / conversions`` each, and ``nulls`` that end without one (a row with value and no
 conversion is refused: nothing could carry its value). Every model then runs on those journeys
-exactly as on events (see :mod:`.attribution`). A path has no times: its touches are one second
-apart, so every touch is within any lookback and time decay weighs them alike.
+exactly as on events (see :mod:`.attribution`). A path has no times: every touch is within any
+lookback, and time decay weighs a path's touches alike (it gives what linear gives).
 
 Every model is linear in how many times a journey occurs (sums of per-journey credit, transition
 and coalition counts), so each row runs as two journeys, one converting and one not, each
@@ -191,9 +191,9 @@ def build_path_touches(
     has nulls), each with a ``weight``, how many such journeys the row counts. A converting
     journey is worth ``value / conversions``.
 
-    The journeys are the ones a workspace would hold: touches one second apart, the conversion
-    one second after the last, so ``dt`` counts the seconds to the journey's end. Only the rows
-    and their paths go to the engine: a row counting millions of journeys costs no more than one.
+    A path has no times: every touch is within any lookback and as long before the journey's
+    end as the last (``dt``), so time decay weighs a path's touches alike. Only the rows and
+    their paths go to the engine: a row counting millions of journeys costs no more than one.
 
     Examples
     --------
@@ -231,8 +231,6 @@ def build_path_touches(
     )
     journeys = converting.union(lost).inner_join(kept, "row")
     both = journeys.inner_join(places, "row")
-    # A converting journey ends at its conversion, one second after its last touch.
-    end = both.length - 1 + both.converted
     return both.select(
         person=both.person.cast("int64"),
         journey=ibis.literal(0, "int64"),
@@ -241,7 +239,10 @@ def build_path_touches(
         revenue=both.revenue.cast("float64"),
         pos=(both.place + 1).cast("int64"),
         n=both.length.cast("int64"),
-        dt=(end - both.place).cast("int64"),
+        # A path has no times: its touches are as long before the journey's end as its last
+        # (a converting journey ends a second later, at its conversion), so time decay weighs
+        # them alike.
+        dt=both.converted.cast("int64"),
         latest_dt=both.converted.cast("int64"),
         last_non_direct_pos=(both.last_non_direct + 1).fill_null(0).cast("int64"),
         **{f"prev_{b}": both[f"prev_{b}"] for b in range(1, lags + 1)},
