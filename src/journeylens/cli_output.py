@@ -62,7 +62,7 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
         if "seconds" in name and pd.api.types.is_numeric_dtype(out[column]):
             out[column] = out[column].map(duration)
         elif (
-            name.startswith("conversion_") or name.endswith(("rate", "share", "probability"))
+            name.startswith(("conversion_", "probability")) or name.endswith(("rate", "share"))
         ) and (pd.api.types.is_float_dtype(out[column])):
             out[column] = out[column].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
     return out

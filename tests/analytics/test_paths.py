@@ -64,6 +64,16 @@ def test_raw_graph_counts_every_pair_including_repeats(con: Any) -> None:
     assert graph["home", "product"]["people"] == 2
     assert graph["home", "product"]["probability"] == pytest.approx(2 / 3)
     assert graph["home", "home"]["probability"] == pytest.approx(1 / 3)
+    # Into (end): from (conversion) and from product, one each; 6 pairs in all.
+    assert graph["product", "(end)"]["probability_in"] == pytest.approx(1 / 2)
+    assert graph["home", "product"]["probability_in"] == pytest.approx(1)
+    assert graph["home", "product"]["share"] == pytest.approx(2 / 6)
+    # An edge kept by to_node keeps its probability out of its from: product → (end) is 1 of 2.
+    into_end = run_transitions(events, PathsSpec(to_node="(end)")).to_dict()
+    assert {(r["from"], r["probability"]) for r in into_end} == {
+        ("product", 0.5),
+        ("(conversion)", 1.0),
+    }
     # ana waited 2 min, bo 4 min: the median of (120, 240) is 180 s.
     assert graph["home", "product"]["median_seconds"] == pytest.approx(180)
     assert graph["product", "(end)"]["median_seconds"] is None
@@ -73,7 +83,16 @@ def test_raw_graph_counts_every_pair_including_repeats(con: Any) -> None:
 def test_json_shape_is_the_documented_contract(con: Any) -> None:
     events = con.create_table("events", journeys({"a": [("x", "2026-01-01"), ("y", "+1h")]}))
     rows = run_transitions(events).to_dict()
-    assert list(rows[0]) == ["from", "to", "count", "people", "probability", "median_seconds"]
+    assert list(rows[0]) == [
+        "from",
+        "to",
+        "count",
+        "people",
+        "probability",
+        "probability_in",
+        "share",
+        "median_seconds",
+    ]
 
 
 def test_repeat_visits_by_one_person_count_each_pair_but_one_person(con: Any) -> None:

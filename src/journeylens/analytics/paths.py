@@ -38,7 +38,16 @@ from journeylens.store.portable import epoch_seconds
 Level = Literal["touchpoint", "event", "stage", "channel"]
 LEVELS: tuple[str, ...] = ("touchpoint", "event", "stage", "channel")
 END = "(end)"
-EDGE_COLUMNS = ["from", "to", "count", "people", "probability", "median_seconds"]
+EDGE_COLUMNS = [
+    "from",
+    "to",
+    "count",
+    "people",
+    "probability",
+    "probability_in",
+    "share",
+    "median_seconds",
+]
 CONVERSION = "(conversion)"
 UNMAPPED = "(unmapped)"
 OTHER = "other"
@@ -86,7 +95,8 @@ class PathsSpec:
         Nodes in a top path, counting its start (or its end) node; also the steps in the Sankey.
     from_node, to_node
         Top paths starting from, or leading to, this node (one of them). The transition graph
-        keeps only the pairs out of ``from_node`` / into ``to_node``.
+        keeps only the edges out of ``from_node`` / into ``to_node`` (their probabilities and
+        shares still of all pairs).
     top
         How many top paths, and how many flows per step in the Sankey.
     include_end
@@ -310,20 +320,25 @@ def build_transitions(
         pairs = _next_by_key(seq, spec, nodes)
     else:
         pairs = _with_next(coded.rows, spec, ibis.literal(END_CODE))
-    if spec.from_node is not None:
-        pairs = pairs.filter(pairs.from_.isin(coded.codes_of("node", [spec.from_node])))
-    if spec.to_node == END:
-        pairs = pairs.filter(pairs.to == END_CODE)
-    elif spec.to_node is not None:
-        pairs = pairs.filter(pairs.to.isin(coded.codes_of("node", [spec.to_node])))
     graph = pairs.group_by("from_", "to").aggregate(
         count=pairs.count(),
         people=pairs.person.nunique(),
         median_seconds=pairs.seconds.median(),
     )
     graph = decode(decode(graph, "from_", nodes), "to", nodes.view(), missing=END)
-    probability = graph["count"] / graph["count"].sum().over(group_by=graph.from_)
-    return graph.mutate(probability=probability).order_by(ibis.desc("count"), "from_", "to")
+    count = graph["count"]
+    graph = graph.mutate(
+        probability=count / count.sum().over(group_by=graph.from_),
+        probability_in=count / count.sum().over(group_by=graph.to),
+        share=count / count.sum().over(),
+    )
+    # Kept after the shares: an edge into ``to_node`` keeps its share of the pairs out of
+    # its ``from``.
+    if spec.from_node is not None:
+        graph = graph.filter(graph.from_ == spec.from_node)
+    if spec.to_node is not None:
+        graph = graph.filter(graph.to == spec.to_node)
+    return graph.order_by(ibis.desc("count"), "from_", "to")
 
 
 def _build_flows(events: ir.Table, spec: PathsSpec) -> ir.Table:
@@ -367,7 +382,9 @@ def run_transitions(
 
     Columns: ``from``, ``to``, ``count`` (pairs), ``people`` (distinct persons with the pair),
     ``probability`` (``count`` / all pairs out of ``from``, ``(end)`` included, so each node's
-    probabilities sum to 1) and ``median_seconds`` between the two events (empty into ``(end)``).
+    probabilities sum to 1), ``probability_in`` (``count`` / all pairs into ``to``), ``share``
+    (``count`` / all pairs) and ``median_seconds`` between the two events (empty into
+    ``(end)``).
 
     Examples
     --------
@@ -386,7 +403,8 @@ def run_transitions(
     graph = build_transitions(events, spec, whole)
     flows = _build_flows(events, spec)
     edges = fetch(graph).rename(columns={"from_": "from"})
-    edges["probability"] = edges["probability"].astype(float)
+    for ratio in ("probability", "probability_in", "share"):
+        edges[ratio] = edges[ratio].astype(float)
     step_flows = fetch(flows)
     return TransitionsResult(
         edges=edges[EDGE_COLUMNS].reset_index(drop=True),  # tables and CSV in the JSON's order
