@@ -43,7 +43,11 @@ UntilOpt = Annotated[
 ]
 WhereOpt = Annotated[
     list[str] | None,
-    typer.Option("--where", help="Filter events: column=value, column!=value, column~glob."),
+    typer.Option(
+        "--where",
+        help="Filter events: column=value, column!=value, column~glob; >, >=, <, <= compare "
+        "numbers and times (repeatable).",
+    ),
 ]
 
 
@@ -585,6 +589,8 @@ def funnel(
         by=by,
         by_step=int(by_step) if by_step.isdigit() else by_step,  # type: ignore[arg-type]
         top=top,
+        since=since,  # in the spec too, so that its JSON says what was asked
+        until=until,
     )
     with _open(workspace, engine) as ws:
         ws.check_funnel(spec, by_option="--by")
@@ -908,15 +914,19 @@ def annotate(
     fmt: FormatOpt = "table",
 ) -> None:
     """Mark a change on a touchpoint (friction and funnel then compare before and after)."""
-    from journeylens.annotations import list_annotations, remove_annotation
+    from journeylens.annotations import get_annotation, list_annotations, remove_annotation
     from journeylens.cli_output import emit
     from journeylens.errors import SpecError
 
     _check_format(fmt)
     with _open(workspace) as ws:
         if remove is not None:
+            removed = get_annotation(ws.store, remove)
             remove_annotation(ws.store, remove)
-            typer.echo(f"Removed annotation {remove}.")
+            if fmt == "table":
+                typer.echo(f"Removed annotation {remove}.")
+            else:  # the record removed, as --list and a new annotation give it
+                _emit_record(removed, fmt)
         elif list_:
             emit(_FrameResult(list_annotations(ws.store)), fmt, "Annotations")
         elif touchpoint is None or date is None or note is None:
@@ -926,16 +936,27 @@ def annotate(
             )
         else:
             record = ws.annotate(touchpoint, date, note)
-            if fmt == "json":
-                import json
-
-                from journeylens.analytics.result import json_ready
-
-                typer.echo(json.dumps(json_ready(record), indent=2))
-            else:
+            if fmt == "table":
                 typer.echo(
                     f"Annotated {touchpoint} on {date:%Y-%m-%d}: id {record['annotation_id']}."
                 )
+            else:
+                _emit_record(record, fmt)
+
+
+def _emit_record(record: dict[str, Any], fmt: str) -> None:
+    """One annotation: a JSON object, or a CSV row under the header of ``annotate --list``."""
+    import json
+
+    import pandas as pd
+
+    from journeylens.analytics.result import json_ready
+    from journeylens.cli_output import emit
+
+    if fmt == "json":
+        typer.echo(json.dumps(json_ready(record), ensure_ascii=False, indent=2))
+    else:
+        emit(_FrameResult(pd.DataFrame([record])), fmt)
 
 
 @app.command()
@@ -1026,7 +1047,14 @@ def _fail(exc: BaseException, debug: bool) -> None:
     if type(exc).__name__ == "InterruptException" or "Query interrupted" in str(exc):
         _interrupted()  # Ctrl-C during a query: DuckDB stops it and raises
     if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # a usage error from the parser
-        exc.show()
+        if type(exc).__name__ == "NoArgsIsHelpError" or not hasattr(exc, "format_message"):
+            exc.show()  # no command given: the help
+            sys.exit(2)
+        # One line, as every user error (the parser's own layout takes four).
+        ctx = getattr(exc, "ctx", None)
+        hint = f" See '{ctx.command_path} --help'." if ctx is not None else ""
+        message = " ".join(str(exc.format_message()).split()).rstrip(".") + "."
+        typer.echo(f"Error: {message}{hint}", err=True)
         sys.exit(2)
     if isinstance(exc, JourneyLensError):
         typer.echo(f"Error: {exc}", err=True)

@@ -210,32 +210,62 @@ class Workspace:
         return {**counts, "people": people, "seconds": time.perf_counter() - started}
 
     # -- reading ------------------------------------------------------------------------
+    def _source(
+        self,
+        events: ibis.Table | None,
+        since: Any = None,
+        until: Any = None,
+        where: str | Sequence[str] = (),
+    ) -> ibis.Table:
+        """``events`` (else the workspace's) within ``since <= ts < until`` and every ``where``
+        condition, as the command line's ``--since``, ``--until`` and ``--where``."""
+        from journeylens.analytics.filters import apply_filters
+
+        source = self.events if events is None else events
+        conditions = [where] if isinstance(where, str) else list(where or ())
+        return apply_filters(source, since, until, conditions)
+
     def status(self) -> Any:
         from journeylens.analytics.status import run_status
 
         return run_status(self)
 
-    def stages(self, events: ibis.Table | None = None) -> Any:
-        """The stage funnel of the journey (see :func:`analytics.stages.run_stage_flow`)."""
+    def stages(
+        self,
+        events: ibis.Table | None = None,
+        since: Any = None,
+        until: Any = None,
+        where: str | Sequence[str] = (),
+    ) -> Any:
+        """The stage funnel of the journey (see :func:`analytics.stages.run_stage_flow`);
+        ``since``/``until``/``where`` as the command line's ``--since``/``--until``/``--where``."""
         from journeylens.analytics.stages import run_stage_flow
 
-        return run_stage_flow(self.events if events is None else events, self.config.stage_keys)
+        source = self._source(events, since, until, where)
+        return run_stage_flow(source, self.config.stage_keys)
 
-    def touchpoint_report(self, events: ibis.Table | None = None) -> Any:
+    def touchpoint_report(
+        self,
+        events: ibis.Table | None = None,
+        since: Any = None,
+        until: Any = None,
+        where: str | Sequence[str] = (),
+    ) -> Any:
         """Volume and reach per touchpoint, unmapped events and content gaps."""
         from journeylens.analytics.touchpoints import run_touchpoint_report
 
-        source = self.events if events is None else events
+        source = self._source(events, since, until, where)
         return run_touchpoint_report(source, self.touchpoints, self.config)
 
     def funnel(self, *steps: str, events: ibis.Table | None = None, **options: Any) -> Any:
-        """A funnel over ``steps`` (see :class:`analytics.funnels.FunnelSpec` for options).
+        """A funnel over ``steps`` (see :class:`analytics.funnels.FunnelSpec` for options;
+        ``where``: the command line's ``--where`` conditions).
 
         >>> # ws.funnel("landing_page_view", "pricing_view", "purchase", within="7d").to_dict()
         """
         from journeylens.analytics.funnels import FunnelSpec, run_funnel
 
-        source = self.events if events is None else events
+        source = self._source(events, where=options.pop("where", ()))
         spec = FunnelSpec(steps=steps, **options)
         self.check_funnel(spec)
         return run_funnel(source, spec)
@@ -268,7 +298,7 @@ class Workspace:
         from journeylens.analytics.dropoff import DropoffSpec, check_goal_name, run_dropoff
         from journeylens.analytics.funnels import FunnelSpec
 
-        source = self.events if events is None else events
+        source = self._source(events, where=options.pop("where", ()))
         funnel = FunnelSpec(steps=steps, **options)
         self.check_funnel(funnel)
         check_goal_name(self.events, goal)
@@ -279,9 +309,11 @@ class Workspace:
 
         ``spec`` is a :class:`analytics.paths.PathsSpec`, or give its fields as ``options``
         (``level="event"``, ``to_node="(conversion)"``); the raw graph leaves out the ends
-        unless ``include_end=True``, top paths keep them."""
+        unless ``include_end=True``, top paths keep them. ``where``: the command line's
+        ``--where`` conditions."""
         from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions
 
+        where = options.pop("where", ())
         if spec is not None and not isinstance(spec, PathsSpec):
             raise SpecError(f"paths() takes a PathsSpec or keyword options, not {spec!r}.")
         if spec is None:
@@ -289,10 +321,10 @@ class Workspace:
             defaults = {"include_end": anchored, "goal": self.config.conversion_events}
             spec = PathsSpec(**{**defaults, **options})
         self.check_paths(spec, named_goal="goal" in options)
-        source = self.events if events is None else events
+        source = self._source(events, where=where)
         if spec.from_node is not None or spec.to_node is not None:
             return run_top_paths(source, spec)
-        return run_transitions(source, spec, whole=events is None)
+        return run_transitions(source, spec, whole=events is None and not where)
 
     def check_paths(self, spec: Any, named_goal: bool) -> None:
         """Raise for a paths anchor that no stored event has, for a goal named (``named_goal``)
@@ -304,11 +336,17 @@ class Workspace:
             check_step_names(self.events, spec.goal, role="as the goal")
         check_anchor(self.events, spec)
 
-    def conformance(self, events: ibis.Table | None = None) -> Any:
+    def conformance(
+        self,
+        events: ibis.Table | None = None,
+        since: Any = None,
+        until: Any = None,
+        where: str | Sequence[str] = (),
+    ) -> Any:
         """How people follow, skip or go back on the designed stage order."""
         from journeylens.analytics.conformance import run_conformance
 
-        source = self.events if events is None else events
+        source = self._source(events, since, until, where)
         return run_conformance(source, self.config.stage_keys)
 
     def attribution(
@@ -322,7 +360,8 @@ class Workspace:
 
         ``models`` (or ``model``, as the command line's ``--model``): a model name or a list of
         them. ``revenue_from``: a property whose number is a conversion's revenue where the
-        ``revenue`` column has none (``price``)."""
+        ``revenue`` column has none (``price``). ``since``/``until``/``where``: the command
+        line's ``--since``/``--until``/``--where``."""
         from journeylens.analytics.attribution_report import (
             run_attribution_report,
             run_roi_report,
@@ -335,7 +374,9 @@ class Workspace:
             options["models"] = options.pop("model")
         if isinstance(options.get("models"), str):
             options["models"] = [options["models"]]
-        source = self.events if events is None else events
+        source = self._source(
+            events, options.pop("since", None), options.pop("until", None), options.pop("where", ())
+        )
         if "goal" in options:  # a goal the user names must exist (the default may not, yet)
             check_step_names(self.events, [f"event:{options['goal']}"], role="as the goal")
         options.setdefault("goal", self.config.conversion_events[0])
@@ -378,10 +419,11 @@ class Workspace:
         return spec
 
     def friction(self, events: ibis.Table | None = None, **options: Any) -> Any:
-        """Friction points, best first (options: see ``FrictionSpec``)."""
+        """Friction points, best first (options: see ``FrictionSpec``; ``where``: the command
+        line's ``--where`` conditions)."""
         from journeylens.analytics.friction import run_friction
 
-        source = self.events if events is None else events
+        source = self._source(events, where=options.pop("where", ()))
         return run_friction(source, self.friction_spec(**options), self.feedback)
 
     def friction_change(
@@ -396,8 +438,8 @@ class Workspace:
         from journeylens.analytics.changes import run_friction_change
 
         when, annotated = self._change_point(at)
+        source = self._source(events, where=options.pop("where", ()))
         spec = self.friction_spec(**options, **({"touchpoint": touchpoint} if touchpoint else {}))
-        source = self.events if events is None else events
         return run_friction_change(source, spec, when, annotated or touchpoint, self.feedback)
 
     def funnel_change(
@@ -408,9 +450,9 @@ class Workspace:
         from journeylens.analytics.changes import run_funnel_change
         from journeylens.analytics.funnels import FunnelSpec
 
+        source = self._source(events, where=options.pop("where", ()))
         spec = FunnelSpec(steps=steps, **options)
         self.check_funnel(spec)
-        source = self.events if events is None else events
         return run_funnel_change(source, spec, self._change_point(at)[0])
 
     def _change_point(self, at: Any) -> tuple[Any, str | None]:

@@ -5,8 +5,9 @@
 property, ``properties.KEY`` or the key alone where no column has its name (``properties.a.b``
 for ``b`` inside the object ``a``; a key may hold ``:``, as XES's ``org:resource``),
 compared as a funnel step's ``[KEY op value]``: a value written as a number compares
-numerically (JSON numbers and numeric text alike). Values are bound as literals, never spliced
-into SQL.
+numerically (JSON numbers and numeric text alike), and text only with ``=``, ``!=`` and ``~``.
+``ts`` and ``received_at`` compare with a time in ISO 8601 (``ts>=2026-09-01``). Values are
+bound as literals, never spliced into SQL.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime
 import ibis
 
 from journeylens.errors import SpecError
-from journeylens.instants import naive_utc_or_none
+from journeylens.instants import naive_utc, naive_utc_or_none
 from journeylens.journey.steps import (
     check_keys_present,
     glob_test,
@@ -68,8 +69,15 @@ class Condition:
                 value = float(self.value)
             except ValueError as exc:
                 raise SpecError(f"Filter '{self}': '{self.value}' is not a number.") from exc
-        elif self.op in (">", ">=", "<", "<=") and not column.type().is_string():
-            value = ibis.literal(self.value).cast(column.type())
+        elif column.type().is_timestamp() and self.op != "~":
+            value = naive_utc(self.value, "filter time")
+        elif self.op in (">", ">=", "<", "<="):
+            # As a step's filter: text compares with =, != and ~ only ('device>mobile' would
+            # compare letters, 'device>3' would keep every row).
+            raise SpecError(
+                f"Filter '{self}' uses '{self.op}' on the text column '{self.column}'; only =, "
+                "!= and ~ compare text, >, >=, <, <= need a number or a time."
+            )
         ops = {
             "=": lambda c, v: c == v,
             "!=": lambda c, v: c.isnull() | (c != v),

@@ -413,6 +413,8 @@ def score(tested: pd.DataFrame) -> pd.Series:
 
 
 FIRST = ["touchpoint", "segment", "score", "lost_conversions", "lost_revenue", "explanation"]
+# Each signal's columns, in this order: ``<signal>_rate``, ``<signal>_baseline_rate``, ...
+SIGNAL_PARTS = ("rate", "baseline_rate", "lift", "excess", "p_value", "significant")
 
 
 @dataclass
@@ -424,8 +426,8 @@ class FrictionResult(Result):
     counts (``people``, ``decided``, ``abandoned``, ``retried``, ``retries``, ``errored``,
     ``errors``, ``looped``, ``postponed``, ``converted``, ``responses``, ``effort``) and per
     signal (abandonment, error, retry, loop, postponement, effort) ``<signal>_rate``,
-    ``<signal>_baseline_rate``, ``<signal>_lift``, ``<signal>_p_value`` and
-    ``<signal>_significant``.
+    ``<signal>_baseline_rate``, ``<signal>_lift``, ``<signal>_excess``, ``<signal>_p_value``
+    and ``<signal>_significant``.
     """
 
     spec: FrictionSpec
@@ -564,8 +566,11 @@ def rank(counts: pd.DataFrame, overview: dict[str, Any], spec: FrictionSpec) -> 
     if spec.top is not None:
         tested = tested.head(spec.top)
     tested = tested.reset_index(drop=True)
-    rest = [c for c in tested.columns if c not in FIRST]
-    return tested[[*FIRST, *rest]]
+    # The documented order: the headline, the unit counts, then each signal's columns together.
+    per_signal = [f"{s}_{part}" for s in SIGNALS for part in SIGNAL_PARTS]
+    head = [*FIRST, "significant"]
+    rest = [c for c in tested.columns if c not in head and c not in per_signal]
+    return tested[[*head, *rest, *(c for c in per_signal if c in tested.columns)]]
 
 
 def _empty() -> pd.DataFrame:

@@ -753,11 +753,11 @@ def _step_frame(raw: pd.DataFrame, spec: FunnelSpec) -> pd.DataFrame:
             "median_seconds_to_convert": by_step.loc[number, "median_seconds_to_convert"]
             if hit and number > 1
             else None,
-            "ci_low": low,
-            "ci_high": high,
         }
         for name in QUANTILES:
             record[f"{name}_seconds_from_start"] = by_step.loc[number, name] if hit else None
+        # The documented order: the time quantiles, then the interval.
+        record["ci_low"], record["ci_high"] = low, high
         records.append(record)
         previous = people
     frame = pd.DataFrame.from_records(records)
