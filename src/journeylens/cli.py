@@ -407,6 +407,14 @@ def stages(
     since: SinceOpt = None,
     until: UntilOpt = None,
     where: WhereOpt = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Breakdown: each person under the value (channel, device, a property) of "
+            "their first staged event."
+        ),
+    ] = None,
+    top: Annotated[int, typer.Option(help="Breakdown values to keep; the rest are 'other'.")] = 10,
 ) -> None:
     """The stage funnel: people per stage, conversion, median time between stages."""
     from journeylens.analytics.stages import run_stage_flow
@@ -414,7 +422,7 @@ def stages(
 
     with _open(workspace, engine) as ws:
         events = _filtered(ws, since, until, where)
-        result = run_stage_flow(events, ws.config.stage_keys)
+        result = run_stage_flow(events, ws.config.stage_keys, by=by, top=top)
         emit(result, _check_format(fmt), "Stage funnel")
         _warn_unmapped(events)
 

@@ -236,13 +236,16 @@ class Workspace:
         since: Any = None,
         until: Any = None,
         where: str | Sequence[str] = (),
+        by: str | None = None,
+        top: int = 10,
     ) -> Any:
-        """The stage funnel of the journey (see :func:`analytics.stages.run_stage_flow`);
-        ``since``/``until``/``where`` as the command line's ``--since``/``--until``/``--where``."""
+        """The stage funnel of the journey (see :func:`analytics.stages.run_stage_flow`, also
+        for the breakdown ``by``/``top``); ``since``/``until``/``where`` as the command line's
+        ``--since``/``--until``/``--where``."""
         from journeylens.analytics.stages import run_stage_flow
 
         source = self._source(events, since, until, where)
-        return run_stage_flow(source, self.config.stage_keys)
+        return run_stage_flow(source, self.config.stage_keys, by=by, top=top)
 
     def touchpoint_report(
         self,

@@ -121,6 +121,49 @@ def test_since_until_and_figure(events: Any) -> None:
     assert list(flow.figure().data[0].x) == [0, 0, 1]
 
 
+def test_a_breakdown_counts_each_person_under_their_first_staged_events_value(events) -> None:
+    # ana's first staged event is on a phone; bo, cy, dee and eve name no device (eve's first is
+    # her awareness event, taken before the consideration at the same instant).
+    flow = run_stage_flow(events, STAGES, by="device")
+    rows = flow.to_frame()
+    assert list(rows.columns[:2]) == ["device", "stage"]
+    people = {(r["device"], r["stage"]): r for r in flow.to_dict()}
+    assert [people["(none)", s]["people"] for s in STAGES] == [3, 2, 2]
+    assert [people["phone", s]["people"] for s in STAGES] == [1, 1, 1]
+    assert list(rows["device"]) == ["(none)"] * 3 + ["phone"] * 3  # most people first
+    assert people["phone", "decision"]["median_seconds_from_previous"] == 7200
+    assert people["phone", "consideration"]["moved_on_by"] == [
+        {"touchpoint": "compare", "people": 1}
+    ]
+    assert people["(none)", "awareness"]["went_back"] == 1  # bo
+    assert people["(none)", "decision"]["conversion_from_previous"] == 1.0
+    # Together the values hold everyone once: the flow without a breakdown.
+    whole = run_stage_flow(events, STAGES).to_frame()
+    summed = rows.groupby("stage", sort=False)[["people", "went_back", "ended_here"]].sum()
+    assert summed.reset_index().to_dict("list") == whole[
+        ["stage", "people", "went_back", "ended_here"]
+    ].to_dict("list")
+
+
+def test_a_breakdown_keeps_the_top_values_and_groups_the_rest(events) -> None:
+    rows = run_stage_flow(events, STAGES, by="device", top=1).to_frame()
+    assert list(rows["device"].unique()) == ["(none)", "other"]
+    assert list(rows[rows["device"] == "other"]["people"]) == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("by", "top", "message"),
+    [
+        ("properties.nosuch", 10, "No event has the property 'properties.nosuch'"),
+        ("people", 10, "share a name with a stage field"),
+        ("device", 0, "top must be at least 1"),
+    ],
+)
+def test_a_breakdown_that_cannot_be_made_is_refused(events, by, top, message) -> None:
+    with pytest.raises(SpecError, match=message):
+        run_stage_flow(events, STAGES, by=by, top=top)
+
+
 @pytest.mark.parametrize("stages", [[], ["a", "a"], "awareness"])
 def test_stage_lists_that_make_no_sense_are_refused(events: Any, stages: Any) -> None:
     with pytest.raises(SpecError):

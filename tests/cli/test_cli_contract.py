@@ -140,6 +140,10 @@ def test_the_api_takes_the_command_lines_filters(ws_path) -> None:
     flags = ["--since", "2026-09-01", "--until", "2026-10-01", "--where", "device=mobile"]
     calls = {
         "stages": (lambda ws: ws.stages(**window), ["stages"]),
+        "stages --by": (
+            lambda ws: ws.stages(by="channel", top=3, **window),
+            ["stages", "--by", "channel", "--top", "3"],
+        ),
         "conformance": (lambda ws: ws.conformance(**window), ["conformance"]),
         "touchpoints": (lambda ws: ws.touchpoint_report(**window), ["touchpoints"]),
         "attribution": (
@@ -164,6 +168,10 @@ def test_the_api_takes_the_command_lines_filters(ws_path) -> None:
         # The filter narrows: fewer people than without it.
         mobile = ws.stages(where=["device=mobile"]).to_dict()[0]["people"]
         assert 0 < mobile < ws.stages().to_dict()[0]["people"]
+    # A breakdown: records start with the value, at most three values and 'other'.
+    by_channel = expected["stages --by"]
+    assert list(by_channel[0])[:2] == ["channel", "stage"]
+    assert len({r["channel"] for r in by_channel}) <= 4
 
 
 def test_the_funnel_json_spec_says_which_range_was_asked(ws_path) -> None:

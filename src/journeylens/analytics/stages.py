@@ -17,11 +17,14 @@ Conventions (the docs quote them):
   first entry into k+1. ``left_after``: per person, the touchpoint of their last staged event,
   counted under its stage (``ended_here`` people). Empty touchpoints count as ``"(unmapped)"``.
 - Events without a person, a time, or a stage outside ``stages`` are left out.
+- With ``by`` (a column or property), each person counts under the value of their first staged
+  event (``"(none)"`` where it has none); the ``top`` values with the most people are kept,
+  the rest are ``"other"``; every field is then per value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,9 +37,25 @@ from journeylens.analytics.paths import UNMAPPED, fetch
 from journeylens.analytics.result import Result, json_ready
 from journeylens.analytics.sequence import has_sequence_keys
 from journeylens.errors import SpecError
+from journeylens.journey.steps import check_keys_present, key_text, property_key
 from journeylens.store.portable import epoch_seconds
 
 KEYS_AS_TEXT = ("person_id", "event_id")  # the person and the order of ties without the keys
+NONE_LABEL = "(none)"
+OTHER_LABEL = "other"
+SEGMENT = "segment"  # a person's breakdown value, where there is one
+STAGE_FIELDS = (
+    "stage",
+    "people",
+    "conversion_from_previous",
+    "people_in_order",
+    "conversion_in_order",
+    "median_seconds_from_previous",
+    "went_back",
+    "ended_here",
+    "moved_on_by",
+    "left_after",
+)
 
 __all__ = [
     "StageFlowResult",
@@ -73,8 +92,10 @@ def staged_events(
     stages: Sequence[str],
     since: datetime | None = None,
     until: datetime | None = None,
+    by: str | None = None,
 ) -> ir.Table:
-    """Events in one of ``stages``: ``person, ts, seq, touchpoint, idx`` (stage position).
+    """Events in one of ``stages``: ``person, ts, seq, touchpoint, idx`` (stage position), and
+    with ``by`` its ``value`` as text (``"(none)"`` where null).
 
     ``person`` and ``seq`` are the stored integers ``person_key`` and ``person_seq`` where every
     event carries them (see :mod:`.sequence`), else ``person_id`` and ``event_id`` with ``at``
@@ -104,8 +125,15 @@ def staged_events(
     # Without the keys, the time an event was received orders ties before its id does.
     received_first = seq == "event_id" and "received_at" in t.columns
     received = {"at": t.received_at} if received_first else {}
+    value = {"value": key_text(t, by).fill_null(NONE_LABEL)} if by else {}
     return t.select(
-        person=t[person], ts=t.ts, **received, seq=t[seq], touchpoint=touchpoint, idx=t.idx
+        person=t[person],
+        ts=t.ts,
+        **received,
+        seq=t[seq],
+        touchpoint=touchpoint,
+        idx=t.idx,
+        **value,
     )
 
 
@@ -123,19 +151,42 @@ def _received(staged: ir.Table) -> list[str]:
     return ["at"] if "at" in staged.columns else []
 
 
+def with_segments(staged: ir.Table, top: int) -> ir.Table:
+    """``staged`` (with the breakdown's ``value`` per event, see :func:`staged_events`) with
+    each person's ``segment``: the value of their first staged event; the ``top`` values with
+    the most people kept, the rest ``"other"``."""
+    first = staged.mutate(rank=ibis.row_number().over(stage_window(staged)))
+    people = first.filter(first.rank == 0).select("person", "value")
+    sizes = people.group_by("value").aggregate(n=people.count())
+    ranked = sizes.mutate(place=ibis.row_number().over(order_by=[ibis.desc("n"), "value"]))
+    kept = ranked.select(
+        "value",
+        **{SEGMENT: ibis.ifelse(ranked.place < top, ranked.value, ibis.literal(OTHER_LABEL))},
+    )
+    segments = people.inner_join(kept, "value").select("person", SEGMENT)
+    return staged.drop("value").inner_join(segments, "person")
+
+
+def _segments(table: ir.Table) -> list[str]:
+    """``["segment"]`` where the staged events carry a breakdown value."""
+    return [SEGMENT] if SEGMENT in table.columns else []
+
+
 def build_stage_people(staged: ir.Table, n: int) -> ir.Table:
-    """One row per person: first (``f{k}``) and last (``l{k}``) time in each of ``n`` stages."""
+    """One row per person: first (``f{k}``) and last (``l{k}``) time in each of ``n`` stages
+    (and their ``segment``, where there is one)."""
     aggs: dict[str, ir.Value] = {}
     for k in range(n):
         aggs[f"f{k}"] = staged.ts.min(where=staged.idx == k)
         aggs[f"l{k}"] = staged.ts.max(where=staged.idx == k)
-    return staged.group_by("person").aggregate(**aggs)
+    return staged.group_by("person", *_segments(staged)).aggregate(**aggs)
 
 
 def build_stage_summary(staged: ir.Table, n: int) -> ir.Table:
-    """One row with, per stage k, ``people{k}``, ``in_order{k}``, ``median{k}``, ``back{k}``."""
+    """One row (per ``segment``, where there is one) with ``persons`` (in any stage) and, per
+    stage k, ``people{k}``, ``in_order{k}``, ``median{k}``, ``back{k}``."""
     p = build_stage_people(staged, n)
-    aggs: dict[str, ir.Value] = {}
+    aggs: dict[str, ir.Value] = {"persons": p.count()}
     for k in range(n):
         first = p[f"f{k}"]
         aggs[f"people{k}"] = first.count()
@@ -148,18 +199,19 @@ def build_stage_summary(staged: ir.Table, n: int) -> ir.Table:
             aggs[f"in_order{k}"] = p.person.count(where=ordered)
             # ifelse + median, not median(where=...): Spark refuses a filtered percentile.
             aggs[f"median{k}"] = ibis.ifelse(ordered, seconds, None).median()
-    return p.aggregate(**aggs)
+    return p.group_by(_segments(p)).aggregate(**aggs) if _segments(p) else p.aggregate(**aggs)
 
 
 def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
     """``kind, idx, touchpoint, people`` for ``moved_on`` (into the next stage) and ``left``."""
+    segments = _segments(staged)
     firsts = staged.group_by("person", "idx").aggregate(first=staged.ts.min())
     before = staged.join(
         firsts,
         (staged.person == firsts.person)
         & (firsts.idx == staged.idx + 1)
         & (staged.ts <= firsts.first),
-    ).select("person", "ts", *_received(staged), "seq", "touchpoint", "idx")
+    ).select("person", "ts", *_received(staged), "seq", "touchpoint", "idx", *segments)
     latest = [before.ts, *(before[c] for c in _received(before)), before.seq]
     last_before = before.mutate(
         rank=ibis.row_number().over(
@@ -167,8 +219,9 @@ def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
         )
     )
     moved = last_before.filter(last_before.rank == 0)
-    moved = moved.group_by("idx", "touchpoint").aggregate(people=moved.count())
+    moved = moved.group_by("idx", "touchpoint", *segments).aggregate(people=moved.count())
     moved = moved.select(
+        *segments,
         kind=ibis.literal("moved_on"),
         idx=moved.idx,
         touchpoint=moved.touchpoint,
@@ -176,9 +229,13 @@ def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
     )
     last = staged.mutate(rank=ibis.row_number().over(stage_window(staged, descending=True)))
     left = last.filter(last.rank == 0)
-    left = left.group_by("idx", "touchpoint").aggregate(people=left.count())
+    left = left.group_by("idx", "touchpoint", *segments).aggregate(people=left.count())
     left = left.select(
-        kind=ibis.literal("left"), idx=left.idx, touchpoint=left.touchpoint, people=left.people
+        *segments,
+        kind=ibis.literal("left"),
+        idx=left.idx,
+        touchpoint=left.touchpoint,
+        people=left.people,
     )
     return moved.union(left)
 
@@ -190,22 +247,25 @@ class StageFlowResult(Result):
     stages: pd.DataFrame
     touchpoints: pd.DataFrame
     queries: tuple[Any, ...] = ()
+    by: str | None = None  # the breakdown's field (its first column in ``stages``), if any
 
     def to_frame(self) -> pd.DataFrame:
         return self.stages.copy()
 
-    def _touchpoints(self, kind: str, stage: str) -> list[dict[str, Any]]:
-        rows = self.touchpoints[
-            (self.touchpoints["kind"] == kind) & (self.touchpoints["stage"] == stage)
-        ]
+    def _touchpoints(self, kind: str, row: Mapping[Any, Any]) -> list[dict[str, Any]]:
+        touch = self.touchpoints
+        chosen = (touch["kind"] == kind) & (touch["stage"] == row["stage"])
+        if self.by is not None:
+            chosen &= touch[self.by] == row[self.by]
+        rows = touch[chosen]
         pairs = zip(rows["touchpoint"].tolist(), rows["people"].tolist(), strict=True)
         return [{"touchpoint": str(t), "people": int(n)} for t, n in pairs]
 
     def to_dict(self) -> list[dict[str, Any]]:
         records = []
         for row in self.stages.to_dict(orient="records"):
-            row["moved_on_by"] = self._touchpoints("moved_on", row["stage"])
-            row["left_after"] = self._touchpoints("left", row["stage"])
+            row["moved_on_by"] = self._touchpoints("moved_on", row)
+            row["left_after"] = self._touchpoints("left", row)
             records.append(json_ready(row))
         return records
 
@@ -247,12 +307,17 @@ def run_stage_flow(
     stages: Sequence[str],
     since: datetime | None = None,
     until: datetime | None = None,
+    by: str | None = None,
+    top: int = 10,
 ) -> StageFlowResult:
     """The stage flow of the journey, in the designed order ``stages``.
 
     Fields per stage: ``stage``, ``people``, ``conversion_from_previous``, ``people_in_order``,
     ``conversion_in_order``, ``median_seconds_from_previous``, ``went_back``, ``ended_here`` and,
     in ``to_dict()``, ``moved_on_by`` and ``left_after`` (``[{"touchpoint", "people"}]``).
+    With ``by`` (a column, or a property as ``plan`` or ``properties.plan``), the stages of each
+    of its ``top`` values (and ``"other"``), the value first in a field named as the key
+    (``device``, ``plan``); values with the most people first, ``"other"`` last.
     See the module docstring for the exact conventions.
 
     Examples
@@ -272,20 +337,62 @@ def run_stage_flow(
     [{'touchpoint': 'ad', 'people': 1}]
     """
     keys = check_stages(stages)
-    staged = staged_events(events, keys, since, until)
+    field = _breakdown_field(events, by, top)
+    staged = staged_events(events, keys, since, until, by)
+    if by is not None:
+        staged = with_segments(staged, top)
     summary_expr = build_stage_summary(staged, len(keys))
     touch_expr = build_stage_touchpoints(staged)
-    summary = fetch(summary_expr).iloc[0]
+    summaries = fetch(summary_expr)
     touch = fetch(touch_expr)
     touch["stage"] = [keys[int(i)] for i in touch["idx"]]
     touch = touch.sort_values(
         ["kind", "idx", "people", "touchpoint"], ascending=[True, True, False, True]
     ).reset_index(drop=True)
-    frame = _stage_rows(summary, keys)
-    ended = touch[touch["kind"] == "left"].groupby("stage")["people"].sum()
-    frame["ended_here"] = [int(ended.get(s, 0)) for s in keys]
+    if field is None:
+        frame = _with_ended(_stage_rows(summaries.iloc[0], keys), touch)
+        return StageFlowResult(
+            stages=frame,
+            touchpoints=touch[["kind", "stage", "touchpoint", "people"]],
+            queries=(summary_expr, touch_expr),
+        )
+    # Values with the most people first, "other" last.
+    summaries["_other"] = summaries[SEGMENT] == OTHER_LABEL
+    summaries = summaries.sort_values(["_other", "persons", SEGMENT], ascending=[True, False, True])
+    frames = []
+    for summary in summaries.to_dict(orient="records"):
+        part = touch[touch[SEGMENT] == summary[SEGMENT]]
+        rows = _with_ended(_stage_rows(pd.Series(summary), keys), part)
+        frames.append(rows.assign(**{field: summary[SEGMENT]}))
+    columns = [field, *STAGE_FIELDS[:-2]]  # moved_on_by and left_after: in to_dict()
+    frame = (
+        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    )
     return StageFlowResult(
         stages=frame,
-        touchpoints=touch[["kind", "stage", "touchpoint", "people"]],
+        touchpoints=touch.rename(columns={SEGMENT: field})[
+            [field, "kind", "stage", "touchpoint", "people"]
+        ],
         queries=(summary_expr, touch_expr),
+        by=field,
     )
+
+
+def _with_ended(frame: pd.DataFrame, touch: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``ended_here``: the people whose last staged event was in each stage."""
+    ended = touch[touch["kind"] == "left"].groupby("stage")["people"].sum()
+    return frame.assign(ended_here=[int(ended.get(s, 0)) for s in frame["stage"]])
+
+
+def _breakdown_field(events: ir.Table, by: str | None, top: int) -> str | None:
+    """The field a breakdown's value goes in (the key, a property without ``properties.``), or a
+    :class:`SpecError` for a key no event has, one that names a stage field, or ``top`` < 1."""
+    if by is None:
+        return None
+    if top < 1:
+        raise SpecError(f"top must be at least 1, not {top}.")
+    field = property_key(by)
+    if field in STAGE_FIELDS:
+        raise SpecError(f"A breakdown by '{by}' would share a name with a stage field.")
+    check_keys_present(events, [by], "--by")
+    return field
