@@ -151,8 +151,11 @@ NOT_OURS: dict[str, tuple[str, ...]] = {
 # Names that mean our column only in one tool's exports, known by a column only those exports
 # have: Typeform's ``#`` is the response's token; elsewhere ``#`` numbers a sheet's rows from 1,
 # and read as the answer's id, another file's answer 1 would be skipped as stored already.
+# SurveyMonkey's ``Respondent ID`` (a file with its ``Collector ID``) numbers its responses;
+# elsewhere a respondent's id may be a person's, who answers many surveys.
 EXPORT_ALIASES: dict[str, dict[str, str]] = {
     "Submit Date (UTC)": {"#": "feedback_id"},
+    "Collector ID": {"Respondent ID": "feedback_id"},
 }
 
 
@@ -430,6 +433,13 @@ HINTS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Words in a column's name that say it holds something else, though it names the column too:
+# an NPS's group or category (Qualtrics' ``Q1_NPS_GROUP``: Promoter, Passive, Detractor, or 3,
+# 2, 1 in its numeric export, which read as scores would store an NPS of 1 to 3), and the
+# reason for a score, a comment.
+NOT_HINTS: dict[str, tuple[str, ...]] = {"score": ("group", "category", "reason", "comment")}
+
+
 def hinted(canonical: str, columns: Sequence[str]) -> list[str]:
     """The ``columns`` whose names suggest ``canonical`` (see ``HINTS``); for an identity, then
     the names ending in ``id`` (``order_id`` after ``customer_id``).
@@ -440,10 +450,16 @@ def hinted(canonical: str, columns: Sequence[str]) -> list[str]:
     ['InvoiceDate']
     >>> hinted("user_id", ["order_id", "video", "customer_id"])
     ['customer_id', 'order_id']
+    >>> hinted("score", ["Q1_NPS_GROUP", "NPS", "Reason for your score"])
+    ['NPS']
     """
     loose = {name: loose_name(name) for name in columns}
-    words = HINTS.get(canonical, ())
-    named = [n for n in columns if any(word in loose[n] for word in words)]
+    words, other = HINTS.get(canonical, ()), NOT_HINTS.get(canonical, ())
+    named = [
+        n
+        for n in columns
+        if any(word in loose[n] for word in words) and not any(word in loose[n] for word in other)
+    ]
     ids = [n for n in columns if canonical in IDENTITY and loose[n].endswith("id")]
     return list(dict.fromkeys(named + ids))
 

@@ -325,10 +325,15 @@ def _parse_csv_line(line: str, delimiter: str) -> Iterator[list[str]]:
     yield from csv.reader([line], delimiter=delimiter)
 
 
+# SurveyMonkey's export (known by these columns) writes a row of sub-headers under its header:
+# "Response", "Open-Ended Response" or an option's text under each question, nothing under
+# its own columns (the respondent's id first).
+SURVEYMONKEY = ("Respondent ID", "Collector ID")
+SURVEYMONKEY_LABELS = frozenset({"Response", "Open-Ended Response"})
+
+
 def _label_rows(reader: FileReader) -> int:
-    """2 for a Qualtrics export, whose header is followed by a row of question texts and a row
-    of import ids (each cell JSON: ``{"ImportId":"recordedDate","timeZone":"..."}``): they
-    label the columns and are no answers. 0 for any other file."""
+    """The rows under a CSV file's header that label its columns (see :func:`label_rows`)."""
     source, encoding = reader.text()
     encoding = "utf-8-sig" if encoding == "utf8" else encoding
     with source.open(encoding=encoding, errors="replace", newline="") as handle:
@@ -338,10 +343,30 @@ def _label_rows(reader: FileReader) -> int:
             rows = list(itertools.islice(csv.reader(handle, delimiter=reader.delimiter), 2))
         except csv.Error:  # a field too long for a label: the file's rows will say
             return 0
-    if len(rows) < 2 or any(len(row) != len(reader.columns) for row in rows):
+    return label_rows(reader.columns, rows)
+
+
+def label_rows(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    """Of ``rows``, the first two under the header ``columns`` (empty cells as ``""``): 2 for
+    a Qualtrics export, whose header is followed by a row of question texts and a row of import
+    ids (each cell JSON: ``{"ImportId":"recordedDate","timeZone":"..."}``); 1 for a
+    SurveyMonkey export's row of sub-headers (see ``SURVEYMONKEY``): they label the columns
+    and are no answers. 0 for any other file."""
+    if rows and _surveymonkey_labels(columns, rows[0]):
+        return 1
+    if len(rows) < 2 or any(len(row) != len(columns) for row in rows):
         return 0
     cells = [cell for cell in rows[1] if cell.strip()]
     return 2 if cells and all(_is_import_id(cell) for cell in cells) else 0
+
+
+def _surveymonkey_labels(columns: Sequence[str], row: Sequence[str]) -> bool:
+    """Whether ``row``, the first under the header ``columns``, is a SurveyMonkey export's
+    sub-headers: no respondent's id, and "Response" or "Open-Ended Response" under a question."""
+    if not set(SURVEYMONKEY) <= set(columns) or len(row) != len(columns):
+        return False
+    respondent = row[list(columns).index(SURVEYMONKEY[0])]
+    return not respondent.strip() and any(cell.strip() in SURVEYMONKEY_LABELS for cell in row)
 
 
 def _is_import_id(cell: str) -> bool:
@@ -515,7 +540,14 @@ def _has_break(chunk: pa.Array) -> bool:
 
 
 def _xlsx_batches(reader: FileReader) -> Iterator[pa.Table]:
-    yield from sheet_batches(reader.path, reader.columns, reader.header_line, BATCH_ROWS)
+    labels: int | None = None  # rows under the header that label it, as in a CSV export
+    for batch in sheet_batches(reader.path, reader.columns, reader.header_line, BATCH_ROWS):
+        if labels is None:
+            width, first = len(reader.columns), range(min(2, batch.num_rows))
+            cells = [[batch.column(i)[row].as_py() or "" for i in range(width)] for row in first]
+            labels = label_rows(reader.columns, cells)
+            batch = batch.slice(labels)
+        yield batch
 
 
 def _xes_batches(reader: FileReader) -> Iterator[pa.Table]:

@@ -385,6 +385,8 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             f"p.metric IS NULL OR NOT {_one_of('p.metric', FEEDBACK_METRICS)}",
             "unknown_metric",
             "metric",
+            "CASE WHEN p.metric IS NULL THEN 'the metric is empty; ' ELSE 'unknown metric ''' "
+            "|| left(p.metric, 80) || '''; ' END || "
             f"'metric must be one of {', '.join(FEEDBACK_METRICS)}'",
         ),
         (
@@ -404,7 +406,8 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             f"p.dimension IS NOT NULL AND NOT {_one_of('p.dimension', DIMENSIONS)}",
             "unknown_dimension",
             "dimension",
-            f"'dimension must be one of {', '.join(DIMENSIONS)}'",
+            "'unknown dimension ''' || left(p.dimension, 80) || '''; "
+            f"dimension must be one of {', '.join(DIMENSIONS)}'",
         ),
         (
             "p.sentiment_text IS NOT NULL AND (p.sentiment IS NULL OR abs(p.sentiment) > 1)",
@@ -439,16 +442,25 @@ def _screen(kind: str) -> str:
 
 def _given(col: str, dtype: pa.DataType) -> str:
     """The value as text, NULL when missing. Typed (non-text) values are never unreadable,
-    so for them only their presence matters and no per-row text is built."""
+    so for them only their presence matters and no per-row text is built; but an object or a
+    list (a JSON export's nested value) is no number or time: its text names it when rejected."""
     if _is_text(dtype):
         return _text(col)
+    if _is_json(dtype):
+        return f"CAST(to_json(b.{col}) AS VARCHAR)"
     return f"CASE WHEN b.{col} IS NULL THEN NULL ELSE 'typed' END"
+
+
+def _is_json(dtype: pa.DataType) -> bool:
+    """Whether values of ``dtype`` are objects or lists, or JSON of any kind (a JSON Lines key
+    whose values differ in kind: the reader's JSON type)."""
+    return pa.types.is_nested(dtype) or isinstance(dtype, pa.BaseExtensionType)
 
 
 def _given_number(col: str, dtype: pa.DataType) -> str:
     """:func:`_given` for a number, where NaN and the text of a missing number are missing."""
-    if _is_text(dtype):
-        return _unless_missing(_text(col))
+    if _is_text(dtype) or _is_json(dtype):
+        return _unless_missing(_given(col, dtype))
     if pa.types.is_floating(dtype):
         return f"CASE WHEN b.{col} IS NULL OR isnan(b.{col}) THEN NULL ELSE 'typed' END"
     return _given(col, dtype)
@@ -502,19 +514,54 @@ RATING_WORDS: dict[str, bool] = {
     "bad with comment": False,
 }
 RATED_METRICS = ("csat", "success")
+# A yes or a no (any case), as survey tools export a yes/no question ("Did you find what you
+# came for?"), in the languages journeylens speaks: the answer of a ``success`` only (1 or 0);
+# a CSAT of "Yes" stays unread.
+YES_NO_WORDS: dict[str, bool] = {
+    "yes": True,
+    "no": False,
+    "true": True,
+    "false": False,
+    "ja": True,  # sv, nb
+    "nej": False,  # sv
+    "nei": False,  # nb
+    "kyllä": True,  # fi
+    "ei": False,  # fi
+    "da": True,  # ro
+    "nu": False,  # ro
+    "是": True,  # zh
+    "否": False,  # zh
+}
 
 
 def _rating(metric: str, text: str) -> str:
-    """SQL: the score the rating word (``RATING_WORDS``) in the SQL text ``text`` gives the
-    metric ``metric`` (SQL): the top or the bottom of its scale; NULL for other text."""
+    """SQL: the score the rating word (``RATING_WORDS``; for a ``success``, also
+    ``YES_NO_WORDS``) in the SQL text ``text`` gives the metric ``metric`` (SQL): the top or
+    the bottom of its scale; NULL for other text."""
     word = f"replace(lower(trim({text})), '\u2019', '''')"  # "I’m" as "I'm"
     top = f"$rating_tops[list_position($rating_words, {word})]"
+    yes = f"$yes_no_tops[list_position($yes_no_words, {word})]"
+    answers = {"csat": top, "success": f"coalesce({top}, {yes})"}
     ends = " ".join(
-        f"WHEN '{m}' THEN CASE WHEN {top} THEN {FEEDBACK_SCALES[m][1]} "
-        f"ELSE {FEEDBACK_SCALES[m][0]} END"
+        f"WHEN '{m}' THEN CASE {answers[m]} WHEN true THEN {FEEDBACK_SCALES[m][1]} "
+        f"WHEN false THEN {FEEDBACK_SCALES[m][0]} END"
         for m in RATED_METRICS
     )
-    return f"CASE WHEN {top} IS NOT NULL THEN CASE {metric} {ends} END END"
+    return f"CASE {metric} {ends} END"
+
+
+# A score written out of its scale's top: "9/10", "4 / 5".
+_OUT_OF = r"^([0-9]+([.][0-9]+)?)\s*/\s*([0-9]+)$"
+
+
+def _out_of(metric: str, text: str) -> str:
+    """SQL: the score ``text`` (SQL) writes out of the top of the metric's scale (``9/10`` of
+    an NPS, ``4/5`` of a CSAT); NULL for other text, or out of another number (``4/5`` of an
+    NPS: which scale it was given on is unknown)."""
+    number = f"TRY_CAST(regexp_extract(trim({text}), '{_OUT_OF}', 1) AS DOUBLE)"
+    top = f"TRY_CAST(regexp_extract(trim({text}), '{_OUT_OF}', 3) AS DOUBLE)"
+    tops = " ".join(f"WHEN '{m}' THEN {hi}" for m, (_, hi) in FEEDBACK_SCALES.items())
+    return f"CASE WHEN {top} = CASE {metric} {tops} END THEN {number} END"
 
 
 # A currency written beside an amount: an ISO code (USD 12.50, 12.50 SEK) or a symbol (€9.99,
@@ -747,10 +794,11 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
     if kind == "events":
         coded += (*CONTEXT_CAMPAIGN, "device")
     else:
-        coded += ("language",)
+        coded += ("language", "dimension")
     items = [f"{_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
     if kind == "feedback":
         items.append(f"{_language(_text('language'))} AS language")
+        items.append(f"{_key('dimension')} AS dimension")
     items += _ids(kind, types)
     if kind == "events":
         items.append(f"{_device(types)} AS device")
@@ -797,7 +845,7 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         ]
     else:
         items += [
-            f"lower({_text('metric')}) AS metric",
+            f"{_key('metric')} AS metric",
             f"{_given_number('score', types['score'])} AS score_text",
             f"{_score(types['score'], comma)} AS score",
             f"{_given_number('sentiment', types['sentiment'])} AS sentiment_text",
@@ -816,13 +864,20 @@ def _language(text: str) -> str:
     return f"CASE WHEN {tag} THEN {norwegian} ELSE {text} END"
 
 
+def _key(col: str) -> str:
+    """SQL: a value of a closed list of keys (a metric, a dimension) as its key: in lower
+    case, without the spaces around it (``NPS``, `` ces ``, ``Ease``)."""
+    return f"lower(trim({_text(col)}))"
+
+
 def _score(dtype: pa.DataType, decimal_comma: bool) -> str:
-    """SQL: the score, a number (with its label or not) or, as text, a rating word."""
+    """SQL: the score, a number (with its label or not) or, as text, a rating word or a
+    number out of the scale's top (``9/10``)."""
     number = _number("score", dtype, decimal_comma, labelled=True)
     if not _is_text(dtype):
         return number
-    metric = f"lower({_text('metric')})"
-    return f"coalesce({number}, {_rating(metric, _text('score'))})"
+    metric, text = _key("metric"), _text("score")
+    return f"coalesce({number}, {_rating(metric, text)}, {_out_of(metric, text)})"
 
 
 def _given_row(types: Mapping[str, pa.DataType]) -> str:
@@ -1059,6 +1114,8 @@ class BatchValidator:
             "stage_keys": self.stage_keys,
             "rating_words": list(RATING_WORDS),
             "rating_tops": list(RATING_WORDS.values()),
+            "yes_no_words": list(YES_NO_WORDS),
+            "yes_no_tops": list(YES_NO_WORDS.values()),
             "ts_format": self.limits.ts_format,
             "ts_reading": (
                 f"with the format '{self.limits.ts_format}'"
