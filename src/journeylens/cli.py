@@ -897,6 +897,11 @@ def friction(
             at, annotated = _change_point(ws, annotation, compare_at)
             change = run_friction_change(events, spec, at, annotated or touchpoint, ws.feedback)
             emit(change, fmt, f"Friction before and after {at:%Y-%m-%d}")
+            if change.rows.empty:
+                _note(
+                    f"No touchpoint has {spec.min_count} units or more on both sides of "
+                    f"{at:%Y-%m-%d}: there is no rate to compare."
+                )
             return
         result = run_friction(events, spec, ws.feedback)
         if (since or until) and result.overview.get("end") is None:
@@ -904,9 +909,17 @@ def friction(
         _note(ws.currency_note())
         _warn_unmapped(events, "touchpoint", "friction is found per touchpoint")
     emit(result, fmt, "Friction points")
+    # Every segment is listed with --all: none means no event at a touchpoint to count.
+    nothing = (
+        "No touchpoint has events to count."
+        if all_ or result.overview.get("end") is None
+        else "No significant friction found."
+    )
     if fmt == "table":
         lines = [f"{i}. {text}" for i, text in enumerate(result.rows.get("explanation", []), 1)]
-        typer.echo("\n".join(lines) or "No significant friction found.")
+        typer.echo("\n".join(lines) or nothing)
+    elif result.rows.empty:  # JSON and CSV hold only the rows: say why there are none
+        _note(nothing)
 
 
 @app.command()

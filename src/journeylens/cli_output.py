@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -37,7 +38,7 @@ def print_frame(frame: pd.DataFrame, title: str | None = None, rows: int = TABLE
     table = Table(title=title, show_lines=False)
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
-        table.add_column(str(column), justify="right" if numeric else "left")
+        table.add_column(printable(str(column)), justify="right" if numeric else "left")
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
     console = Console(soft_wrap=False)
@@ -120,6 +121,21 @@ def duration(seconds: Any) -> str:
     return " ".join(parts)
 
 
+# Characters a terminal acts on instead of showing: a line break or a tab in a name would split
+# its row or shift the columns, an escape sequence (ESC) would restyle the terminal, and a
+# bidirectional override (U+202E, as in "Trojan Source") would reverse the rest of the line.
+_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with the characters a terminal would act on written as escapes, for tables.
+
+    >>> print(printable("new\\nline, tab\\there, ab\\u202eRTL, \\x1b[31mred"))
+    new\\nline, tab\\there, ab\\u202eRTL, \\x1b[31mred
+    """
+    return _UNSHOWN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
@@ -129,4 +145,4 @@ def _cell(value: Any) -> str:
         return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return str(value)
+    return printable(str(value))

@@ -194,3 +194,11 @@ def test_ordered_shapley_through_the_engine():
 def test_all_leaves_ordered_shapley_out_and_names_it_in():
     assert "shapley_ordered" not in AttributionSpec("all").models
     assert AttributionSpec("shapley_ordered").models == ("shapley_ordered",)
+
+
+def test_no_touches_give_no_credit_rather_than_an_error():
+    # Events, none of them a touch (no touchpoint): there are no players to order.
+    events = ibis.memtable(journeys({"ann": [("visit", "2026-01-01", {"touchpoint": None})]}))
+    result = run_attribution(events, AttributionSpec(["shapley", "shapley_ordered"]))
+    assert result.to_dict() == []
+    assert result.totals["conversions"] == 0

@@ -72,7 +72,9 @@ def build_sequences(touches: ir.Table, players: Sequence[str]) -> ir.Table:
         **kept_weight(touches),
     )
     rank = ibis.row_number().over(ibis.window(group_by=group, order_by="first"))
-    digit = firsts.key.substitute({p: i + 1 for i, p in enumerate(players)}, else_=0)
+    # Without players (no touches at all) there is nothing to substitute: every digit is 0.
+    digits = {p: i + 1 for i, p in enumerate(players)}
+    digit = firsts.key.substitute(digits, else_=0) if digits else ibis.literal(0)
     ranked = firsts.mutate(rank=rank, digit=digit.cast("int64"))
     shift = {r: 1 << (bits * r) for r in range(per_word)}
     code = ranked.digit * (ranked.rank % per_word).substitute(shift, else_=0).cast("int64")

@@ -144,7 +144,8 @@ class FrictionSpec:
         object.__setattr__(self, "window", parse_duration(self.within, "within"))
         for name in ("retry_within", "postpone_after", "period"):
             parse_duration(getattr(self, name), name)
-        if min(self.min_count, self.min_affected, self.top or 1) < 1:
+        # top=None lists every segment; top=0 would list none, silently.
+        if min(self.min_count, self.min_affected, 1 if self.top is None else self.top) < 1:
             raise SpecError(
                 "min_count, min_affected and top must be ≥ 1, got "
                 f"{self.min_count}, {self.min_affected}, {self.top}."

@@ -93,8 +93,13 @@ class RoiSpec:
 def _range_days(events: ir.Table, spec: AttributionSpec) -> tuple[float, float, float]:
     seconds = epoch_seconds(events.ts)
     span = events.aggregate(lo=seconds.min(), hi=seconds.max()).execute().iloc[0]
-    lo = spec.since.timestamp() if spec.since else float(span["lo"])
-    hi = spec.until.timestamp() if spec.until else float(span["hi"])
+    found = [None if pd.isna(span[side]) else float(span[side]) for side in ("lo", "hi")]
+    lo = spec.since.timestamp() if spec.since else found[0]
+    hi = spec.until.timestamp() if spec.until else found[1]
+    # No events (an empty workspace, a filter that keeps none): a side without a bound takes
+    # the other side's, and the range is the shortest, one day, as for events in one second.
+    lo = lo if lo is not None else hi if hi is not None else 0.0
+    hi = hi if hi is not None else lo
     return lo, hi, max(hi - lo, DAY) / DAY
 
 

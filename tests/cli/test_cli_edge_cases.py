@@ -1,0 +1,116 @@
+"""Degenerate and extreme inputs to the analyses: no events, names a terminal acts on, a bootstrap
+far larger than the data needs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import pytest
+
+from journeylens.analytics import incrementality
+from journeylens.analytics.attribution import AttributionSpec
+from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
+from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
+from journeylens.cli_output import print_frame
+from journeylens.errors import SpecError
+from journeylens.testing import journeys
+
+PEOPLE = {
+    "ann": [("ad", "2026-01-01"), ("purchase", "+1d", {"revenue": 120.0})],
+    "bob": [("ad", "2026-01-05"), ("mail", "+1d")],
+}
+CATALOG = pd.DataFrame(
+    {"touchpoint": ["ad", "mail"], "cost": [7.0, 500.0], "cost_period": ["day", "total"]}
+)
+
+
+def _no_events() -> ibis.Table:
+    events = ibis.memtable(journeys(PEOPLE))
+    return events.filter(events.ts > pd.Timestamp("2099-01-01"))
+
+
+def test_roi_and_the_cut_list_of_no_events_cost_the_shortest_range():
+    # An empty workspace, or --since after the last event: the range has no events to span
+    # (it used to stop with "float() argument must be ... not 'NoneType'").
+    spec = RoiSpec(attribution=AttributionSpec("last_touch"))
+    rows = run_roi(_no_events(), spec, ibis.memtable(CATALOG)).to_frame()
+    assert rows.set_index("touchpoint")["cost"].to_dict() == {"ad": 7.0, "mail": 500.0}
+    assert set(rows["conversions"]) == {0.0}
+    assert run_cut_list(_no_events(), RoiSpec(), ibis.memtable(CATALOG)).to_frame().empty
+
+
+def test_table_cells_show_line_breaks_tabs_escapes_and_bidi_overrides_as_escapes(capsys):
+    names = ["new\nline", "tab\there", "ab\u202eRTL", "\x1b[31mred", "🚀 launch", "com,ma"]
+    print_frame(pd.DataFrame({"event": names, "count": range(len(names))}))
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    assert len(rows) == len(names)  # one line per row: nothing split a row in two
+    for shown in ("new\\nline", "tab\\there", "ab\\u202eRTL", "\\x1b[31mred", "🚀 launch"):
+        assert shown in out
+    assert not any(c in out for c in "\t\u202e\x1b")
+
+
+@pytest.mark.parametrize("bootstrap", [99, incrementality.MAX_BOOTSTRAP + 1, 10_000_000])
+def test_a_bootstrap_outside_its_range_is_refused(bootstrap):
+    # 10M replicates asked numpy for one 30 GB array (an "Unexpected error: MemoryError").
+    with pytest.raises(SpecError, match="Invalid bootstrap"):
+        IncrementalitySpec(bootstrap=bootstrap)
+
+
+def test_bootstrap_drawn_in_chunks_gives_the_same_interval(monkeypatch):
+    people = {f"p{i}": [("ad", "2026-01-01")] + [("purchase", "+1d")] * (i % 2) for i in range(40)}
+    people.update(
+        {
+            f"q{i}": [("blog", "2026-01-01")] + [("purchase", "+1d")] * (i % 5 == 0)
+            for i in range(40)
+        }
+    )
+    events = ibis.memtable(journeys(people))
+    spec = IncrementalitySpec(strata=[], bootstrap=300, seed=3)
+    whole = run_incrementality(events, spec).to_frame()
+    monkeypatch.setattr(incrementality, "DRAWS_PER_CHUNK", 7)  # a replicate or two at a time
+    chunked = run_incrementality(events, spec).to_frame()
+    pd.testing.assert_frame_equal(whole, chunked)
+    assert whole["lift_low"].notna().all()
+
+
+def _cli(*args: str, workspace: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "JOURNEYLENS_WORKSPACE": str(workspace)}
+    command = [sys.executable, "-m", "journeylens.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def small_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six people who pay and buy, a day apart: too few for any friction or comparison."""
+    root = tmp_path_factory.mktemp("edge")
+    lines = ["ts,event,user_id"]
+    for i in range(6):
+        lines += [f"2026-01-0{i + 1}T10:00:00Z,checkout_payment,u{i}"]
+        lines += [f"2026-01-0{i + 1}T10:05:00Z,purchase,u{i}"]
+    (root / "events.csv").write_text("\n".join(lines) + "\n")
+    for args in (("init", str(root / "ws")), ("import", str(root / "events.csv"))):
+        assert _cli(*args, workspace=root / "ws").returncode == 0
+    return root / "ws"
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_friction_that_finds_nothing_says_so_in_every_format(small_ws, fmt):
+    result = _cli("friction", "--format", fmt, workspace=small_ws)
+    assert result.returncode == 0
+    assert "Note: No significant friction found." in result.stderr
+    result = _cli("friction", "--compare-at", "2026-01-04", "--format", fmt, workspace=small_ws)
+    assert result.returncode == 0
+    assert "Note: No touchpoint has 30 units or more on both sides of 2026-01-04" in result.stderr
+
+
+def test_friction_top_zero_is_refused_not_an_empty_list(small_ws):
+    result = _cli("friction", "--top", "0", "--format", "json", workspace=small_ws)
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error:")
+    assert "top must be ≥ 1" in result.stderr
