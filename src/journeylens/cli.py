@@ -85,6 +85,11 @@ def _filtered(ws: Workspace, since: datetime | None, until: datetime | None, whe
     events = apply_filters(ws.events, since, until, where or ())
     if (since or until or where) and not ws.store.count(events):
         _note(_nothing_selected(ws.events, since, until, bool(where)))
+    elif not ws.store.count("events"):  # every analysis is then empty: say why, once
+        _note(
+            "The workspace holds no events: import some (journeylens import FILE) or make the "
+            "demo data (journeylens demo)."
+        )
     return events
 
 

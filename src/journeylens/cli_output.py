@@ -28,6 +28,10 @@ def emit(result: Any, fmt: str, title: str | None = None) -> None:
         print_frame(display() if display else result.to_frame(), title)
 
 
+# Columns that hold a rate (shown as a percentage) though their names do not say so.
+RATES = frozenset({"conversion", "ci_low", "ci_high"})
+
+
 def print_frame(frame: pd.DataFrame, title: str | None = None, rows: int = TABLE_ROWS) -> None:
     """``frame`` as a table of its first ``rows`` rows, and a line counting the rest."""
     from rich.console import Console
@@ -63,7 +67,9 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
         if "seconds" in name and pd.api.types.is_numeric_dtype(out[column]):
             out[column] = out[column].map(duration)
         elif (
-            name.startswith(("conversion_", "probability")) or name.endswith(("rate", "share"))
+            name in RATES
+            or name.startswith(("conversion_", "probability"))
+            or name.endswith(("rate", "share", "_conversion"))
         ) and (pd.api.types.is_float_dtype(out[column])):
             out[column] = out[column].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
     return out

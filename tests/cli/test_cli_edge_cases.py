@@ -114,3 +114,11 @@ def test_friction_top_zero_is_refused_not_an_empty_list(small_ws):
     assert result.returncode == 2
     assert result.stderr.startswith("Error:")
     assert "top must be ≥ 1" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["stages"], ["paths"], ["conformance"], ["touchpoints"]])
+def test_an_analysis_of_an_empty_workspace_says_it_holds_no_events(tmp_path, command):
+    assert _cli("init", str(tmp_path / "ws"), workspace=tmp_path / "ws").returncode == 0
+    result = _cli(*command, "--format", "json", workspace=tmp_path / "ws")
+    assert result.returncode == 0
+    assert "Note: The workspace holds no events" in result.stderr
