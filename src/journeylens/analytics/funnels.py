@@ -733,14 +733,18 @@ def _ratio(top: float, bottom: float) -> float | None:
     return top / bottom if bottom else None
 
 
-def _step_frame(raw: pd.DataFrame, spec: FunnelSpec) -> pd.DataFrame:
-    """Complete per-step rows for one segment (steps nobody reached get 0 people)."""
-    by_step = raw.set_index("step") if len(raw) else pd.DataFrame()
-    counts = {int(k): int(v) for k, v in zip(raw["step"], raw["people"], strict=True)}
+def _by_step(raw: pd.DataFrame) -> dict[int, dict[Any, Any]]:
+    """The engine's rows of one segment, by step number."""
+    return {int(row["step"]): row for row in raw.to_dict(orient="records")}
+
+
+def _step_frame(by_step: dict[int, dict[Any, Any]], spec: FunnelSpec) -> pd.DataFrame:
+    """Complete per-step rows for one segment from its rows by step (:func:`_by_step`; steps
+    nobody reached get 0 people)."""
     records, start, previous = [], 0, 0
     for number, label in enumerate(spec.steps, start=1):
-        hit = number in counts
-        people = counts.get(number, 0)
+        hit = number in by_step
+        people = int(by_step[number]["people"]) if hit else 0
         start = people if number == 1 else start
         low, high = wilson(people, start)
         record: dict[str, Any] = {
@@ -750,12 +754,12 @@ def _step_frame(raw: pd.DataFrame, spec: FunnelSpec) -> pd.DataFrame:
             "conversion_from_start": _ratio(people, start),
             "conversion_from_previous": _ratio(people, previous) if number > 1 else _ratio(1, 1),
             "dropped": previous - people if number > 1 else 0,
-            "median_seconds_to_convert": by_step.loc[number, "median_seconds_to_convert"]
+            "median_seconds_to_convert": by_step[number]["median_seconds_to_convert"]
             if hit and number > 1
             else None,
         }
         for name in QUANTILES:
-            record[f"{name}_seconds_from_start"] = by_step.loc[number, name] if hit else None
+            record[f"{name}_seconds_from_start"] = by_step[number][name] if hit else None
         # The documented order: the time quantiles, then the interval.
         record["ci_low"], record["ci_high"] = low, high
         records.append(record)
@@ -899,9 +903,13 @@ def run_funnel(events: ir.Table, spec: FunnelSpec) -> FunnelResult:
         order = segments[segments["step"] == 1].sort_values(
             ["people", "segment"], ascending=[False, True]
         )
+        # One pass over every value's rows (a breakdown may have thousands of values).
+        rows: dict[Any, dict[int, dict[Any, Any]]] = {value: {} for value in order["segment"]}
+        for row in segments.to_dict(orient="records"):
+            rows[row["segment"]][int(row["step"])] = row
         for value in order["segment"]:
-            breakdown[str(value)] = _step_frame(segments[segments["segment"] == value], spec)
-    return FunnelResult(spec, _step_frame(overall, spec), breakdown, (expr,))
+            breakdown[str(value)] = _step_frame(rows[value], spec)
+    return FunnelResult(spec, _step_frame(_by_step(overall), spec), breakdown, (expr,))
 
 
 def dropped_people(events: ir.Table, spec: FunnelSpec, step: int) -> ir.Table:
