@@ -114,8 +114,8 @@ def rebuild_all(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
     store.replace("events", enriched)
     feedback = _with_incoming(store, "feedback", incoming)
     store.replace("feedback", build_enriched_feedback(feedback, id_map, store.table("touchpoints")))
-    if store.updates_in_place:
-        _remember(store, config, id_map)
+    # On every engine: without it, each open of the workspace would place the events again.
+    _remember(store, config, id_map)
 
 
 def append(store: Store, config: Config, incoming: Mapping[str, ibis.Table]) -> bool:
@@ -205,8 +205,10 @@ def _store_id_map(store: Store, id_map: ibis.Table) -> None:
 
 
 def _remember(store: Store, config: Config, id_map: ibis.Table) -> None:
-    """Keep what the next append compares with: the identity and the placement's settings."""
-    store.write(IDENTITY, id_map, overwrite=True)
+    """Keep what the next append compares with: the identity (on an engine that appends) and
+    the placement's settings (which opening the workspace compares with its config)."""
+    if store.updates_in_place:
+        store.write(IDENTITY, id_map, overwrite=True)
     remembered = {"fingerprint": [_fingerprint(config)], "rules": [PLACEMENT_RULES]}
     store.write(PLACEMENT, pa.table(remembered), overwrite=True)
 
