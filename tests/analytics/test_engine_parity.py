@@ -69,6 +69,16 @@ EDGES = {
             },
         ),
     ],
+    # Forty attempts: counting attempts walks them in log2 rounds, each of which read the last
+    # round's pointers twice, so Spark's plan doubled every round (42 s at 63 attempts).
+    "ivo": [
+        step
+        for k in range(40)
+        for step in (
+            ("landing_page_view", "2026-06-01 09:00" if k == 0 else "+2d"),
+            ("pricing_view", "+1h"),
+        )
+    ],
     # Steps in reverse order, exactly seven days apart.
     "uma": [
         ("purchase", "2026-05-05 09:00", {"revenue": 12.0}),

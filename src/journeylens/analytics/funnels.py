@@ -37,7 +37,7 @@ from journeylens.journey.steps import (
     parse_step,
     step_predicate,
 )
-from journeylens.store.portable import epoch_seconds
+from journeylens.store.portable import epoch_seconds, read_once
 
 __all__ = [
     "ConversionDriversResult",
@@ -529,20 +529,23 @@ def _attempt_sequence(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
     log2(max entries per unit) rounds. That bound is read with one small query first.
     """
     keys = _keys(evaluated, spec)
+    evaluated = read_once(evaluated)
     most = evaluated.group_by(keys).aggregate(n=evaluated.count()).n.max().execute()
     rounds = max(1, math.ceil(math.log2(max(int(most or 1), 1) + 1)))
-    hops = _next_attempts(evaluated, spec)
-    reached = evaluated.group_by(keys).aggregate(node=evaluated.e.min())
+    # Each round reads the last round's pointers and set twice: on Spark they are computed once
+    # (see ``read_once``), or the plan would double every round.
+    hops = read_once(_next_attempts(evaluated, spec))
+    reached = read_once(evaluated.group_by(keys).aggregate(node=evaluated.e.min()))
     for i in range(rounds):
         jump = hops.view()
         on = [reached[k] == jump[k] for k in keys] + [reached.node == jump.src]
         step = reached.join(jump, on).select(*[reached[k] for k in keys], node=jump.dst)
-        reached = ibis.union(reached, step, distinct=True)
+        reached = read_once(ibis.union(reached, step, distinct=True))
         if i < rounds - 1:
             second = hops.view()
             on = [hops[k] == second[k] for k in keys] + [hops.dst == second.src]
-            hops = hops.join(second, on).select(
-                *[hops[k] for k in keys], src=hops.src, dst=second.dst
+            hops = read_once(
+                hops.join(second, on).select(*[hops[k] for k in keys], src=hops.src, dst=second.dst)
             )
     on = [evaluated[k] == reached[k] for k in keys] + [evaluated.e == reached.node]
     return evaluated.semi_join(reached, on)

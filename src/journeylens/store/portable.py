@@ -16,6 +16,7 @@ spellings here instead of the plain Ibis call:
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import ibis
@@ -31,6 +32,7 @@ __all__ = [
     "epoch_seconds",
     "json_number",
     "json_string",
+    "read_once",
 ]
 
 # One name in a JSON property key: letters, digits, '_', '$' (PostHog's ``$current_url``), '-'
@@ -128,6 +130,24 @@ def _json_at(text: ir.StringValue, key: str) -> ir.JSONValue:
 @ibis.udf.scalar.builtin(name="json_extract")
 def _json_extract(value: dt.JSON, path: str) -> dt.JSON:
     """The engine's ``json_extract``: the JSON value at ``path``, or null."""
+
+
+def read_once(table: ir.Table) -> ir.Table:
+    """``table``, which a query will read several times, computed once: on Spark, which plans a
+    step again wherever a query reads it (a walk that joins a step with itself each round
+    doubles its plan every round), computed now and read from there; elsewhere as it is
+    (DuckDB plans a shared step once).
+
+    On Spark the rows are checkpointed, which also cuts their lineage: a cache keeps the whole
+    plan behind it, and the doubled plan ran out of memory all the same."""
+    if not _on_spark(table):
+        return table
+    backend: Any = ibis.get_backend(table)
+    backend._run_pre_execute_hooks(table)  # registers memtables and UDFs
+    rows = backend._session.sql(backend.compile(table)).localCheckpoint(eager=True)
+    name = f"_read_once_{uuid.uuid4().hex[:12]}"
+    rows.createOrReplaceTempView(name)
+    return backend.table(name)
 
 
 def _on_spark(expr: ir.Expr) -> bool:
