@@ -336,7 +336,9 @@ def status(
 @app.command()
 def rejected(
     workspace: WorkspaceOpt = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many rows to show.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1_000_000_000, help="How many rows to show.")
+    ] = 50,
     fmt: FormatOpt = "table",
 ) -> None:
     """The rows that could not be stored, with file, line, field and reason."""

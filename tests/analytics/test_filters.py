@@ -87,3 +87,6 @@ def test_a_property_is_named_alone_or_with_its_prefix_and_may_hold_a_colon():
         Condition.parse("platfrom=mobile").apply(events)
     with pytest.raises(SpecError, match="Did you mean 'channel'"):
         Condition.parse("chanel=x").apply(events)
+    # With its prefix a misspelt property is the same error (it matched nothing, silently).
+    with pytest.raises(SpecError, match=r"No event has the property 'properties\.platfrom'"):
+        Condition.parse("properties.platfrom=mobile").apply(events)

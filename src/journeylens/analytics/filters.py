@@ -51,13 +51,11 @@ class Condition:
 
     def apply(self, table: ibis.Table) -> ibis.Table:
         key = None
-        if self.column.startswith("properties."):
-            key = property_key(self.column)
-        elif self.column not in table.columns:
-            # A property named alone, as --by names it; an error names the near columns and
-            # properties when no event has it.
+        if self.column.startswith("properties.") or self.column not in table.columns:
+            # A property, named alone as --by names it or as properties.KEY; an error names the
+            # near columns and properties when no event has it (a typo would match nothing).
             check_keys_present(table, [self.column], f"in filter '{self}'")
-            key = self.column
+            key = property_key(self.column)
         if key is not None:
             test = property_condition(table, key, self.op, self.value, str(self))
             # As for columns, != keeps the events without the property.
