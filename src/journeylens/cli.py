@@ -41,6 +41,15 @@ SinceOpt = Annotated[
 UntilOpt = Annotated[
     datetime | None, typer.Option("--until", help="Only events before this time (UTC).")
 ]
+StageByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Breakdown: each person under the value (channel, device, a property) of their "
+        "first staged event.",
+    ),
+]
+TopOpt = Annotated[int, typer.Option(help="Breakdown values to keep; the rest are 'other'.")]
 WhereOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -414,14 +423,8 @@ def stages(
     since: SinceOpt = None,
     until: UntilOpt = None,
     where: WhereOpt = None,
-    by: Annotated[
-        str | None,
-        typer.Option(
-            help="Breakdown: each person under the value (channel, device, a property) of "
-            "their first staged event."
-        ),
-    ] = None,
-    top: Annotated[int, typer.Option(help="Breakdown values to keep; the rest are 'other'.")] = 10,
+    by: StageByOpt = None,
+    top: TopOpt = 10,
 ) -> None:
     """The stage funnel: people per stage, conversion, median time between stages."""
     from journeylens.analytics.stages import run_stage_flow
@@ -511,15 +514,19 @@ def conformance(
     since: SinceOpt = None,
     until: UntilOpt = None,
     where: WhereOpt = None,
+    by: StageByOpt = None,
+    top: TopOpt = 10,
 ) -> None:
     """Who follows the designed stage order, who skips stages, who goes back."""
     from journeylens.analytics.conformance import run_conformance
-    from journeylens.cli_output import emit
+    from journeylens.cli_output import emit, print_frame
 
     with _open(workspace, engine) as ws:
         events = _filtered(ws, since, until, where)
-        result = run_conformance(events, ws.config.stage_keys)
+        result = run_conformance(events, ws.config.stage_keys, by=by, top=top)
         emit(result, _check_format(fmt), "Stage-order conformance")
+        if fmt == "table" and result.breakdown is not None:
+            print_frame(result.breakdown, f"By {by}: who follows the designed order")
         _warn_unmapped(events)
 
 

@@ -345,12 +345,15 @@ class Workspace:
         since: Any = None,
         until: Any = None,
         where: str | Sequence[str] = (),
+        by: str | None = None,
+        top: int = 10,
     ) -> Any:
-        """How people follow, skip or go back on the designed stage order."""
+        """How people follow, skip or go back on the designed stage order (``by``/``top``: a
+        breakdown, see :func:`analytics.conformance.run_conformance`)."""
         from journeylens.analytics.conformance import run_conformance
 
         source = self._source(events, since, until, where)
-        return run_conformance(source, self.config.stage_keys)
+        return run_conformance(source, self.config.stage_keys, by=by, top=top)
 
     def attribution(
         self,

@@ -51,6 +51,17 @@ def test_in_order_skips_and_going_back(con: Any) -> None:
         ),
     )
     result = run_conformance(events, STAGES).to_dict()
+    assert "breakdown" not in result
+    # By device: ana's first staged event is on a phone; nobody else names one. The values
+    # partition the people, so the totals are the same.
+    by = run_conformance(events, STAGES, by="device").to_dict()
+    assert by["breakdown"] == [
+        {"device": "(none)", "people": 4, "in_order": 3, "in_order_without_skips": 2,
+         "skipped": 1, "went_back": 1},
+        {"device": "phone", "people": 1, "in_order": 1, "in_order_without_skips": 1,
+         "skipped": 0, "went_back": 0},
+    ]  # fmt: skip
+    assert {k: v for k, v in by.items() if k != "breakdown"} == result
     assert result["people"] == 5
     assert result["in_order"] == 4  # all but bo
     assert result["in_order_without_skips"] == 3  # ana, cy, eve

@@ -214,6 +214,14 @@ def _conformance(ws: Workspace) -> list[pd.DataFrame]:
     return [result.to_frame(), pd.DataFrame([result.summary])]
 
 
+def _by_channel(ws: Workspace) -> list[pd.DataFrame]:
+    """The stage flow and conformance broken down by each person's first staged channel."""
+    flow = ws.stages(by="channel", top=4)
+    fits = run_conformance(ws.events, ws.config.stage_keys, by="channel", top=4)
+    assert fits.breakdown is not None
+    return [flow.to_frame(), flow.touchpoints, fits.breakdown]
+
+
 def _attribution(spec: AttributionSpec) -> Case:
     def run(ws: Workspace) -> list[pd.DataFrame]:
         result = run_attribution(ws.events, spec, ws.touchpoints)
@@ -245,6 +253,7 @@ CASES |= {
     "top_paths_to_conversion": _paths(PathsSpec(to_node="(conversion)", max_depth=4)),
     "top_paths_to_end": _paths(PathsSpec(to_node="(end)", level="channel", top=50)),
     "conformance": _conformance,
+    "stages_and_conformance_by_channel": _by_channel,
     "friction": _friction,
     "dropoff": lambda ws: [ws.dropoff(*STEPS, within="7d").to_frame()],
     **{

@@ -25,7 +25,16 @@ import pandas as pd
 
 from journeylens.analytics.paths import fetch
 from journeylens.analytics.result import Result, frame_records, json_ready
-from journeylens.analytics.stages import check_stages, stage_window, staged_events
+from journeylens.analytics.stages import (
+    OTHER_LABEL,
+    SEGMENT,
+    breakdown_field,
+    check_stages,
+    segment_columns,
+    stage_window,
+    staged_events,
+    with_segments,
+)
 
 __all__ = [
     "ConformanceResult",
@@ -64,23 +73,26 @@ def _kinds(moves: ir.Table) -> tuple[ir.BooleanValue, ir.BooleanValue]:
 
 
 def build_conformance_summary(staged: ir.Table) -> ir.Table:
-    """One row: ``people``, ``in_order``, ``in_order_without_skips``, ``skipped``, ``went_back``."""
+    """One row (per ``segment``, where the staged events carry one): ``people``, ``in_order``,
+    ``in_order_without_skips``, ``skipped``, ``went_back``."""
+    segments = segment_columns(staged)
     moves = build_stage_moves(staged)
     back, skip = _kinds(moves)
     per_person = moves.group_by("person").aggregate(
         back=back.cast("int64").max(), skip=skip.cast("int64").max()
     )
-    people = staged.select("person").distinct()
+    people = staged.select("person", *segments).distinct()
     joined = people.left_join(per_person, people.person == per_person.person)
     went_back = joined.back.fill_null(0) == 1
     skipped = joined.skip.fill_null(0) == 1
-    return joined.aggregate(
-        people=joined.count(),
-        in_order=joined.count(where=~went_back),
-        in_order_without_skips=joined.count(where=~went_back & ~skipped),
-        skipped=joined.count(where=skipped),
-        went_back=joined.count(where=went_back),
-    )
+    counts = {
+        "people": joined.count(),
+        "in_order": joined.count(where=~went_back),
+        "in_order_without_skips": joined.count(where=~went_back & ~skipped),
+        "skipped": joined.count(where=skipped),
+        "went_back": joined.count(where=went_back),
+    }
+    return joined.group_by(segments).aggregate(**counts) if segments else joined.aggregate(**counts)
 
 
 def build_deviations(staged: ir.Table) -> ir.Table:
@@ -116,12 +128,16 @@ class ConformanceResult(Result):
     summary: dict[str, Any]
     deviations: pd.DataFrame
     queries: tuple[Any, ...] = ()
+    breakdown: pd.DataFrame | None = None  # with ``by``: the summary per value, value first
 
     def to_frame(self) -> pd.DataFrame:
         return self.deviations.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**json_ready(self.summary), "deviations": frame_records(self.deviations)}
+        out = {**json_ready(self.summary), "deviations": frame_records(self.deviations)}
+        if self.breakdown is not None:
+            out["breakdown"] = frame_records(self.breakdown)
+        return out
 
     def figure(self) -> Any:
         """A bar chart of the most common deviations."""
@@ -137,12 +153,18 @@ def run_conformance(
     stages: Sequence[str],
     since: datetime | None = None,
     until: datetime | None = None,
+    by: str | None = None,
+    top: int = 10,
 ) -> ConformanceResult:
     """Who follows the designed stage order, who skips stages and who goes back.
 
     ``to_dict()``: ``{"people", "in_order", "in_order_without_skips", "skipped", "went_back",
     "deviations": [{"deviation", "from", "to", "kind", "count", "people"}]}`` — ``people``
-    counts persons with a staged event; deviations are most frequent (by people) first.
+    counts persons with a staged event; deviations are most frequent (by people) first. With
+    ``by`` (a column or property, as the stage flow's breakdown: each person under the value of
+    their first staged event, the ``top`` values kept, the rest ``"other"``), also
+    ``"breakdown": [{<by>, "people", "in_order", ...}]``, values with the most people first and
+    ``"other"`` last; its counts sum to the totals.
 
     Examples
     --------
@@ -160,10 +182,26 @@ def run_conformance(
     (2, 1, 'awareness → decision (skipped consideration)')
     """
     keys = check_stages(stages)
-    staged = staged_events(events, keys, since, until)
+    field = breakdown_field(events, by, top)
+    staged = staged_events(events, keys, since, until, by)
+    if by is not None:
+        staged = with_segments(staged, top)
     summary_expr = build_conformance_summary(staged)
     deviations_expr = build_deviations(staged)
-    summary = {str(k): int(v) for k, v in fetch(summary_expr).iloc[0].items()}
+    summaries = fetch(summary_expr)
+    breakdown = None
+    if field is not None:
+        # The values partition the people: the totals are their sums.
+        summaries["_other"] = summaries[SEGMENT] == OTHER_LABEL
+        summaries = summaries.sort_values(
+            ["_other", "people", SEGMENT], ascending=[True, False, True]
+        )
+        counted = [c for c in summaries.columns if c not in (SEGMENT, "_other")]
+        breakdown = summaries.rename(columns={SEGMENT: field})[[field, *counted]]
+        breakdown = breakdown.astype(dict.fromkeys(counted, "int64")).reset_index(drop=True)
+        summary = {c: int(breakdown[c].sum()) for c in counted}
+    else:
+        summary = {str(k): int(v) for k, v in summaries.iloc[0].items()}
     raw = fetch(deviations_expr).sort_values(
         ["people", "count", "from_idx", "to_idx"], ascending=[False, False, True, True]
     )
@@ -187,4 +225,5 @@ def run_conformance(
         summary=summary,
         deviations=deviations,
         queries=(summary_expr, deviations_expr),
+        breakdown=breakdown,
     )

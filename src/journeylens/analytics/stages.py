@@ -59,12 +59,15 @@ STAGE_FIELDS = (
 
 __all__ = [
     "StageFlowResult",
+    "breakdown_field",
     "build_stage_people",
     "build_stage_summary",
     "build_stage_touchpoints",
     "check_stages",
     "run_stage_flow",
+    "segment_columns",
     "staged_events",
+    "with_segments",
 ]
 
 
@@ -167,7 +170,7 @@ def with_segments(staged: ir.Table, top: int) -> ir.Table:
     return staged.drop("value").inner_join(segments, "person")
 
 
-def _segments(table: ir.Table) -> list[str]:
+def segment_columns(table: ir.Table) -> list[str]:
     """``["segment"]`` where the staged events carry a breakdown value."""
     return [SEGMENT] if SEGMENT in table.columns else []
 
@@ -179,7 +182,7 @@ def build_stage_people(staged: ir.Table, n: int) -> ir.Table:
     for k in range(n):
         aggs[f"f{k}"] = staged.ts.min(where=staged.idx == k)
         aggs[f"l{k}"] = staged.ts.max(where=staged.idx == k)
-    return staged.group_by("person", *_segments(staged)).aggregate(**aggs)
+    return staged.group_by("person", *segment_columns(staged)).aggregate(**aggs)
 
 
 def build_stage_summary(staged: ir.Table, n: int) -> ir.Table:
@@ -199,12 +202,16 @@ def build_stage_summary(staged: ir.Table, n: int) -> ir.Table:
             aggs[f"in_order{k}"] = p.person.count(where=ordered)
             # ifelse + median, not median(where=...): Spark refuses a filtered percentile.
             aggs[f"median{k}"] = ibis.ifelse(ordered, seconds, None).median()
-    return p.group_by(_segments(p)).aggregate(**aggs) if _segments(p) else p.aggregate(**aggs)
+    return (
+        p.group_by(segment_columns(p)).aggregate(**aggs)
+        if segment_columns(p)
+        else p.aggregate(**aggs)
+    )
 
 
 def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
     """``kind, idx, touchpoint, people`` for ``moved_on`` (into the next stage) and ``left``."""
-    segments = _segments(staged)
+    segments = segment_columns(staged)
     firsts = staged.group_by("person", "idx").aggregate(first=staged.ts.min())
     before = staged.join(
         firsts,
@@ -337,7 +344,7 @@ def run_stage_flow(
     [{'touchpoint': 'ad', 'people': 1}]
     """
     keys = check_stages(stages)
-    field = _breakdown_field(events, by, top)
+    field = breakdown_field(events, by, top)
     staged = staged_events(events, keys, since, until, by)
     if by is not None:
         staged = with_segments(staged, top)
@@ -346,8 +353,11 @@ def run_stage_flow(
     summaries = fetch(summary_expr)
     touch = fetch(touch_expr)
     touch["stage"] = [keys[int(i)] for i in touch["idx"]]
+    # The breakdown's value last: ties across values in one order on every engine.
+    values = [SEGMENT] if field is not None else []
     touch = touch.sort_values(
-        ["kind", "idx", "people", "touchpoint"], ascending=[True, True, False, True]
+        ["kind", "idx", "people", "touchpoint", *values],
+        ascending=[True, True, False, True, *(True for _ in values)],
     ).reset_index(drop=True)
     if field is None:
         frame = _with_ended(_stage_rows(summaries.iloc[0], keys), touch)
@@ -384,7 +394,7 @@ def _with_ended(frame: pd.DataFrame, touch: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(ended_here=[int(ended.get(s, 0)) for s in frame["stage"]])
 
 
-def _breakdown_field(events: ir.Table, by: str | None, top: int) -> str | None:
+def breakdown_field(events: ir.Table, by: str | None, top: int) -> str | None:
     """The field a breakdown's value goes in (the key, a property without ``properties.``), or a
     :class:`SpecError` for a key no event has, one that names a stage field, or ``top`` < 1."""
     if by is None:
