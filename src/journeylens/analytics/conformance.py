@@ -23,11 +23,10 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
+from journeylens.analytics.breakdown import SEGMENT, largest_first
 from journeylens.analytics.paths import fetch
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.analytics.stages import (
-    OTHER_LABEL,
-    SEGMENT,
     breakdown_field,
     check_stages,
     segment_columns,
@@ -192,11 +191,8 @@ def run_conformance(
     breakdown = None
     if field is not None:
         # The values partition the people: the totals are their sums.
-        summaries["_other"] = summaries[SEGMENT] == OTHER_LABEL
-        summaries = summaries.sort_values(
-            ["_other", "people", SEGMENT], ascending=[True, False, True]
-        )
-        counted = [c for c in summaries.columns if c not in (SEGMENT, "_other")]
+        summaries = largest_first(summaries, "people")
+        counted = [c for c in summaries.columns if c != SEGMENT]
         breakdown = summaries.rename(columns={SEGMENT: field})[[field, *counted]]
         breakdown = breakdown.astype(dict.fromkeys(counted, "int64")).reset_index(drop=True)
         summary = {c: int(breakdown[c].sum()) for c in counted}

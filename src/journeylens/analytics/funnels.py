@@ -13,6 +13,7 @@ events on ``position − step`` (an attempt's steps sit on consecutive positions
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from journeylens.analytics._friction_signals import in_range
+from journeylens.analytics.breakdown import NONE_LABEL, SEGMENT, with_top_values
 from journeylens.analytics.packing import Layout, pack, unpack
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.analytics.sequence import event_order, has_sequence_keys, sequence_columns
@@ -57,8 +59,6 @@ __all__ = [
 ORDERS = ("ordered", "strict", "any")
 EXCLUSIONS = ("drop", "restart")
 COUNTS = ("people", "attempts", "sessions")
-NONE_LABEL = "(none)"
-OTHER_LABEL = "other"
 QUANTILES = {"p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9}
 
 
@@ -570,14 +570,7 @@ def _segment(counted: ir.Table, rows: ir.Table, spec: FunnelSpec) -> ir.Table:
         joined = counted.left_join(look, on)
         valued = joined.select(*[counted[c] for c in counted.columns], value=look.v_bv)
     valued = valued.mutate(value=valued.value.fill_null(NONE_LABEL))
-    sizes = valued.group_by("value").aggregate(entrants=ibis._.count())
-    ranks = sizes.select(
-        r_value=sizes.value,
-        rank=ibis.row_number().over(order_by=[sizes.entrants.desc(), sizes.value.asc()]),
-    )
-    joined = valued.join(ranks, valued.value == ranks.r_value)
-    segment = ibis.ifelse(joined["rank"] < spec.top, joined.value, ibis.literal(OTHER_LABEL))
-    return joined.select(*[valued[c] for c in counted.columns], segment=segment)
+    return with_top_values(valued, spec.top).select(*counted.columns, SEGMENT)
 
 
 def _last_step_position(counted: ir.Table, steps: int) -> ir.IntegerValue:
@@ -736,14 +729,9 @@ def _ratio(top: float, bottom: float) -> float | None:
     return top / bottom if bottom else None
 
 
-def _by_step(raw: pd.DataFrame) -> dict[int, dict[Any, Any]]:
-    """The engine's rows of one segment, by step number."""
-    return {int(row["step"]): row for row in raw.to_dict(orient="records")}
-
-
 def _step_frame(by_step: dict[int, dict[Any, Any]], spec: FunnelSpec) -> pd.DataFrame:
-    """Complete per-step rows for one segment from its rows by step (:func:`_by_step`; steps
-    nobody reached get 0 people)."""
+    """Complete per-step rows for one segment from its engine rows by step number (steps nobody
+    reached get 0 people)."""
     records, start, previous = [], 0, 0
     for number, label in enumerate(spec.steps, start=1):
         hit = number in by_step
@@ -899,20 +887,19 @@ def run_funnel(events: ir.Table, spec: FunnelSpec) -> FunnelResult:
     """
     expr = build_funnel(events, spec)
     raw = expr.execute()
-    overall = raw[raw["segment"].isna()]
+    # Every row by its segment (None: everyone) and step, in one pass: a breakdown may have
+    # thousands of values.
+    rows: dict[Any, dict[int, dict[Any, Any]]] = defaultdict(dict)
+    for row in raw.to_dict(orient="records"):
+        segment = None if pd.isna(row["segment"]) else row["segment"]
+        rows[segment][int(row["step"])] = row
     breakdown: dict[str, pd.DataFrame] = {}
     if spec.by is not None:
-        segments = raw[raw["segment"].notna()]
-        order = segments[segments["step"] == 1].sort_values(
-            ["people", "segment"], ascending=[False, True]
-        )
-        # One pass over every value's rows (a breakdown may have thousands of values).
-        rows: dict[Any, dict[int, dict[Any, Any]]] = {value: {} for value in order["segment"]}
-        for row in segments.to_dict(orient="records"):
-            rows[row["segment"]][int(row["step"])] = row
+        entries = raw[raw["segment"].notna() & (raw["step"] == 1)]
+        order = entries.sort_values(["people", "segment"], ascending=[False, True])
         for value in order["segment"]:
             breakdown[str(value)] = _step_frame(rows[value], spec)
-    return FunnelResult(spec, _step_frame(_by_step(overall), spec), breakdown, (expr,))
+    return FunnelResult(spec, _step_frame(rows[None], spec), breakdown, (expr,))
 
 
 def dropped_people(events: ir.Table, spec: FunnelSpec, step: int) -> ir.Table:

@@ -33,6 +33,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from journeylens.analytics.breakdown import NONE_LABEL, SEGMENT, largest_first, with_top_values
 from journeylens.analytics.paths import UNMAPPED, fetch
 from journeylens.analytics.result import Result, json_ready
 from journeylens.analytics.sequence import has_sequence_keys
@@ -41,9 +42,6 @@ from journeylens.journey.steps import check_keys_present, key_text, property_key
 from journeylens.store.portable import epoch_seconds
 
 KEYS_AS_TEXT = ("person_id", "event_id")  # the person and the order of ties without the keys
-NONE_LABEL = "(none)"
-OTHER_LABEL = "other"
-SEGMENT = "segment"  # a person's breakdown value, where there is one
 STAGE_FIELDS = (
     "stage",
     "people",
@@ -160,13 +158,7 @@ def with_segments(staged: ir.Table, top: int) -> ir.Table:
     the most people kept, the rest ``"other"``."""
     first = staged.mutate(rank=ibis.row_number().over(stage_window(staged)))
     people = first.filter(first.rank == 0).select("person", "value")
-    sizes = people.group_by("value").aggregate(n=people.count())
-    ranked = sizes.mutate(place=ibis.row_number().over(order_by=[ibis.desc("n"), "value"]))
-    kept = ranked.select(
-        "value",
-        **{SEGMENT: ibis.ifelse(ranked.place < top, ranked.value, ibis.literal(OTHER_LABEL))},
-    )
-    segments = people.inner_join(kept, "value").select("person", SEGMENT)
+    segments = with_top_values(people, top).select("person", SEGMENT)
     return staged.drop("value").inner_join(segments, "person")
 
 
@@ -366,11 +358,8 @@ def run_stage_flow(
             touchpoints=touch[["kind", "stage", "touchpoint", "people"]],
             queries=(summary_expr, touch_expr),
         )
-    # Values with the most people first, "other" last.
-    summaries["_other"] = summaries[SEGMENT] == OTHER_LABEL
-    summaries = summaries.sort_values(["_other", "persons", SEGMENT], ascending=[True, False, True])
     frames = []
-    for summary in summaries.to_dict(orient="records"):
+    for summary in largest_first(summaries, "persons").to_dict(orient="records"):
         part = touch[touch[SEGMENT] == summary[SEGMENT]]
         rows = _with_ended(_stage_rows(pd.Series(summary), keys), part)
         frames.append(rows.assign(**{field: summary[SEGMENT]}))

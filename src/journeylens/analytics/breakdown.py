@@ -1,0 +1,48 @@
+"""Breakdowns: the values a unit (a person, an attempt) is counted under, the largest kept.
+
+A unit without a value counts under ``"(none)"``; the ``top`` values with the most units are
+kept and the rest become ``"other"`` (ties: the value's text in order).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+NONE_LABEL = "(none)"
+OTHER_LABEL = "other"
+SEGMENT = "segment"
+
+__all__ = ["NONE_LABEL", "OTHER_LABEL", "SEGMENT", "largest_first", "with_top_values"]
+
+
+def with_top_values(units: ir.Table, top: int) -> ir.Table:
+    """``units`` (one row per unit, its breakdown value in ``value``) with its ``segment``: the
+    value where it is among the ``top`` with the most units, else ``"other"``.
+
+    Examples
+    --------
+    >>> units = ibis.memtable({"value": ["a", "a", "b", "c"]})
+    >>> sorted(with_top_values(units, 1).execute()["segment"])
+    ['a', 'a', 'other', 'other']
+    """
+    sizes = units.group_by("value").aggregate(members=units.count())
+    ranked = sizes.select(
+        r_value=sizes.value,
+        place=ibis.row_number().over(order_by=[sizes.members.desc(), sizes.value.asc()]),
+    )
+    joined = units.join(ranked, units.value == ranked.r_value)
+    segment = ibis.ifelse(joined.place < top, joined.value, ibis.literal(OTHER_LABEL))
+    return joined.select(*[units[c] for c in units.columns], **{SEGMENT: segment})
+
+
+def largest_first(frame: pd.DataFrame, size: str) -> pd.DataFrame:
+    """Rows of a breakdown (a ``segment`` each) with the largest ``size`` first, ``"other"``
+    last, ties by the value."""
+    last = frame[SEGMENT] == OTHER_LABEL
+    return (
+        frame.assign(_other=last)
+        .sort_values(["_other", size, SEGMENT], ascending=[True, False, True])
+        .drop(columns="_other")
+    )
