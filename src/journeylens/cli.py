@@ -473,10 +473,21 @@ def paths(
     goal: Annotated[
         list[str] | None, typer.Option(help="Goal event(s) (default: the workspace's).")
     ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Breakdown: each person under the value (channel, device, a property) of their "
+            "first event; the graph or top paths per value.",
+        ),
+    ] = None,
+    top_values: Annotated[
+        int, typer.Option(help="With --by: values to keep; the rest are 'other'.")
+    ] = 10,
 ) -> None:
     """The transition graph (raw by default), or top paths --from / --to a node."""
     from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions
-    from journeylens.cli_output import emit
+    from journeylens.cli_output import emit, print_frame
 
     _check_format(fmt)
     with _open(workspace, engine) as ws:
@@ -492,13 +503,20 @@ def paths(
             top=top,
             include_end=anchored if ends is None else ends,
             goal=tuple(goal or ws.config.conversion_events),
+            by=by,
+            top_values=top_values,
         )
         ws.check_paths(spec, named_goal=bool(goal))
         events = _filtered(ws, since, until, where)
         # Cut only by time, every person's events in range stay together (see whole=).
         whole = not where
         result = run_top_paths(events, spec) if anchored else run_transitions(events, spec, whole)
-        emit(result, fmt, "Top paths" if anchored else "Transitions")
+        title = "Top paths" if anchored else "Transitions"
+        values = result.by_value() if fmt == "table" else []
+        for value, part in values:  # a table per value, most people first, 'other' last
+            print_frame(part, f"{title}: {result.by} = {value}")
+        if not values:
+            emit(result, fmt, title)
         if not anchored and level != "event" and _mostly_unmapped(result.to_frame()):
             _note(
                 f"most events have no {level}, so they are '(unmapped)': map them in the "
@@ -758,6 +776,15 @@ def attribution(
             "(ChannelAttribution's data, conversion-path reports).",
         ),
     ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Breakdown: every model within each value (device, campaign, a property) of "
+            "a journey's conversion (its last touch when it did not convert).",
+        ),
+    ] = None,
+    top: TopOpt = 10,
 ) -> None:
     """Which touchpoints earn conversions and revenue: rule-based, Markov, Shapley, lift, ROI."""
     from journeylens.analytics.attribution_report import (
@@ -785,6 +812,7 @@ def attribution(
             "--revenue-from": revenue_from,
             "--workspace": workspace,
             "--engine": engine,
+            "--by": by,
         }
         given = [name for name, value in event_options.items() if value]
         if given:
@@ -815,9 +843,21 @@ def attribution(
             roi=roi,
             cut_list=cut_list,
             revenue_from=revenue_from,
+            by=by,
+            top=top,
         )
         title = "Cut list" if cut_list else "ROI" if roi else f"Attribution of {value}"
-        emit(result, fmt, title)
+        if by is not None and fmt == "csv":  # the CSV: each value's records, the key first
+            emit(_FrameResult(result.breakdown_frame()), fmt)
+        else:
+            emit(result, fmt, title)
+        if by is not None and fmt == "table":
+            from journeylens.cli_output import print_frame, printable
+
+            for section, frame in result.breakdown_sections():
+                # A heading line of its own: a table's title wraps to the table's width.
+                typer.echo(f"\n{printable(section)}")
+                print_frame(frame)
         chosen_goal = goal or ws.config.conversion_events[0]
         credit_models = set(model or ["all"]) - {"incrementality"}  # lift shares no credit
         if not roi and not cut_list and credit_models and not result.attributed():
@@ -827,6 +867,7 @@ def attribution(
         if isinstance(result, AttributionReport):
             _note(result.unattributed())
             _note(result.unmeasured_lift())
+            _note(result.lift_not_broken_down())
         if roi or cut_list:
             _note(why_no_costs(ws.touchpoints))
         _note(ws.currency_note())

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -180,3 +184,20 @@ def journey_paths(events: Any, spec: Any) -> Any:
     )
     journeys_["null"] = 1 - journeys_["conv"]
     return journeys_.groupby("path", as_index=False)[["conv", "null", "value"]].sum()
+
+
+def run_cli(
+    *args: str, workspace: Path | None = None, check: bool = False, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``journeylens ARGS`` in a child process, as from a shell: the workspace comes from
+    ``workspace`` alone (never the caller's ``JOURNEYLENS_WORKSPACE``); ``check`` turns a
+    non-zero exit into an ``AssertionError`` carrying the standard error."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env.pop("JOURNEYLENS_WORKSPACE", None)
+    if workspace is not None:
+        env["JOURNEYLENS_WORKSPACE"] = str(workspace)
+    command = [sys.executable, "-m", "journeylens.cli", *args]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
+    return result

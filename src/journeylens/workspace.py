@@ -313,7 +313,8 @@ class Workspace:
         ``spec`` is a :class:`analytics.paths.PathsSpec`, or give its fields as ``options``
         (``level="event"``, ``to_node="(conversion)"``); the raw graph leaves out the ends
         unless ``include_end=True``, top paths keep them. ``where``: the command line's
-        ``--where`` conditions."""
+        ``--where`` conditions. ``by`` (``top_values``): the graph or the top paths of each
+        value of a key as well (``paths(by="device")``, see :mod:`analytics.paths_breakdown`)."""
         from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions
 
         where = options.pop("where", ())
@@ -367,7 +368,9 @@ class Workspace:
         ``models`` (or ``model``, as the command line's ``--model``): a model name or a list of
         them. ``revenue_from``: a property whose number is a conversion's revenue where the
         ``revenue`` column has none (``price``). ``since``/``until``/``where``: the command
-        line's ``--since``/``--until``/``--where``."""
+        line's ``--since``/``--until``/``--where``. ``by``/``top``: a breakdown of the credit
+        models (see :func:`analytics.attribution.run_attribution`); not with ROI or the cut
+        list."""
         from journeylens.analytics.attribution_report import (
             run_attribution_report,
             run_roi_report,
@@ -390,6 +393,12 @@ class Workspace:
             source = with_revenue_from(source, key, [options["goal"]])
         options.setdefault("stages", tuple(self.config.stage_keys))
         if roi or cut_list:
+            if options.get("by") is not None:
+                raise SpecError(
+                    f"{'--cut-list' if cut_list else '--roi'} with --by {options['by']}: costs "
+                    "are the catalog's per touchpoint over the whole range, not per value; "
+                    "leave out --by (attribution --by breaks the credit down)."
+                )
             if options.get("level", "touchpoint") != "touchpoint":
                 raise SpecError(
                     "ROI and the cut list are per touchpoint (its costs are the catalog's): "

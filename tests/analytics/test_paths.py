@@ -336,6 +336,32 @@ def test_figures_are_acyclic_sankeys(shop: Any) -> None:
     assert sum(paths_fig.data[0].link.value) > 0
 
 
+
+def test_sankey_flows_run_only_when_read(con: Any) -> None:
+    # ana: home → product → purchase; bo: home → home. Steps: 0 home→product, home→home;
+    # 1 product→(conversion); 2 (conversion)→(end); bo 1 home→(end).
+    events = con.create_table(
+        "events",
+        journeys(
+            {
+                "ana": [("home", "2026-01-01 10:00"), ("product", "+1m"), ("purchase", "+2m")],
+                "bo": [("home", "2026-01-02 09:00"), ("home", "+4m")],
+            }
+        ),
+    )
+    result = run_transitions(events, PathsSpec(max_depth=4))
+    assert result._flows is None  # the graph alone ran
+    flows = result.flows.sort_values(["step", "from_", "to"]).values.tolist()
+    assert flows == [
+        [0, "home", "home", 1],
+        [0, "home", "product", 1],
+        [1, "home", "(end)", 1],
+        [1, "product", "(conversion)", 1],
+        [2, "(conversion)", "(end)", 1],
+    ]
+    assert result.flows is result.flows  # fetched once
+    assert sum(result.figure().data[0].link.value) == 5
+
 @pytest.mark.parametrize(
     "kwargs",
     [

@@ -11,22 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from journeylens.testing import run_cli
+
 JOURNEYLENS = [sys.executable, "-m", "journeylens.cli"]
 
 
 def run(
     *args: str, workspace: Path | None = None, check: bool = True
 ) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    env.pop("JOURNEYLENS_WORKSPACE", None)
-    if workspace is not None:
-        env["JOURNEYLENS_WORKSPACE"] = str(workspace)
-    result = subprocess.run(
-        [*JOURNEYLENS, *args], capture_output=True, text=True, env=env, timeout=300
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
-    return result
+    return run_cli(*args, workspace=workspace, check=check)
 
 
 @pytest.fixture(scope="module")

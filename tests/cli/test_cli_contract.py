@@ -4,9 +4,7 @@ text and time columns, and the Python API taking the command line's filters."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,20 +15,14 @@ import pytest
 from journeylens import init_workspace
 from journeylens.analytics.filters import Condition
 from journeylens.errors import SpecError
+from journeylens.testing import run_cli
 from journeylens.workspace import Workspace
 
-JOURNEYLENS = [sys.executable, "-m", "journeylens.cli"]
 STEPS = ("cart_view", "checkout_start", "purchase")
 
 
 def run(*args: str, workspace: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    env.pop("JOURNEYLENS_WORKSPACE", None)
-    if workspace is not None:
-        env["JOURNEYLENS_WORKSPACE"] = str(workspace)
-    return subprocess.run(
-        [*JOURNEYLENS, *args], capture_output=True, text=True, env=env, timeout=300
-    )
+    return run_cli(*args, workspace=workspace)
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from journeylens.analytics._touches import journeys_of, summed, weight_of
+from journeylens.analytics.breakdown import segment_columns
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 # Joins the values of a state of order 2 or more: a character no touchpoint, channel or campaign
@@ -54,6 +55,8 @@ def build_transitions(touches: ir.Table, order: int = 1) -> ir.Table:
 
     ``touches`` needs the lags ``prev_1`` … ``prev_<order>`` (``build_touches(..., lags=order)``):
     each touch gives one transition from the state before it, so this is one aggregate, no window.
+    Where the touches carry a breakdown's ``segment``, the counts are per segment (its first
+    column): every segment's chain in the same query.
 
     Examples
     --------
@@ -65,7 +68,9 @@ def build_transitions(touches: ir.Table, order: int = 1) -> ir.Table:
     [('(start)', 'ad'), ('ad', '(conversion)')]
     """
     state = _state(touches, order)
+    segments = segment_columns(touches)
     steps = touches.select(
+        *segments,
         src=ibis.ifelse(touches.pos == 1, START, _state(touches, order, back=1)),
         dst=state,
         revenue=ibis.literal(0.0),
@@ -73,6 +78,7 @@ def build_transitions(touches: ir.Table, order: int = 1) -> ir.Table:
     )
     last = touches.filter(touches.pos == touches.n)
     ends = last.select(
+        *segments,
         src=_state(last, order),
         dst=ibis.ifelse(last.converted == 1, CONVERSION, NULL),
         revenue=last.revenue,
@@ -80,7 +86,7 @@ def build_transitions(touches: ir.Table, order: int = 1) -> ir.Table:
     )
     both = steps.union(ends)
     return (
-        both.group_by(["src", "dst"])
+        both.group_by([*segments, "src", "dst"])
         .aggregate(count=journeys_of(both), revenue=summed(both.revenue, both))
         .rename({"from": "src", "to": "dst"})
     )

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from journeylens.analytics._touches import journeys_of, kept_weight, summed, weight_of
+from journeylens.analytics.breakdown import segment_columns
 from journeylens.store.portable import bit_or
 
 SEP = "\x1f"
@@ -50,6 +51,8 @@ def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
     """Journeys, conversions and revenue per coalition, the coalition as bit masks over
     ``players`` (sorted): ``mask_0`` holds players 0-61 (bit ``i`` for player ``i``), ``mask_1``
     players 62-123, and so on. Two hash aggregates (a bitwise OR per journey); no lists, no sort.
+    Where the touches carry a breakdown's ``segment``, the coalitions are per segment (its first
+    column).
 
     Examples
     --------
@@ -65,16 +68,17 @@ def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
         f"mask_{w}": _mask(touches, players[w * WORD : (w + 1) * WORD])
         for w in range(max(1, -(-len(players) // WORD)))
     }
+    segments = segment_columns(touches)
     bits = touches.select(
-        "person", "journey", "converted", "revenue", **words, **weight_of(touches)
+        "person", "journey", *segments, "converted", "revenue", **words, **weight_of(touches)
     )
-    journeys = bits.group_by(["person", "journey"]).aggregate(
+    journeys = bits.group_by(["person", "journey", *segments]).aggregate(
         converted=bits.converted.max(),
         revenue=bits.revenue.max(),
         **{w: bit_or(bits[w]) for w in words},
         **kept_weight(bits),
     )
-    return journeys.group_by(list(words)).aggregate(
+    return journeys.group_by([*segments, *words]).aggregate(
         journeys=journeys_of(journeys),
         conversions=summed(journeys.converted, journeys),
         revenue=summed(journeys.revenue, journeys),

@@ -35,6 +35,7 @@ import pandas as pd
 
 from journeylens.analytics._shapley import SEP
 from journeylens.analytics._touches import journeys_of, kept_weight, summed
+from journeylens.analytics.breakdown import segment_columns
 
 DIGIT_BITS = 6  # bits per position in a sequence code: players 1-63 (0 = no player)
 
@@ -52,7 +53,8 @@ def build_sequences(touches: ir.Table, players: Sequence[str]) -> ir.Table:
     The sequence is coded in ``seq_0``, ``seq_1``, … : position ``r`` (0-based) holds the
     1-based index of its value in ``players`` (sorted) in bits ``[bits·r, bits·(r+1))`` of word
     ``r // per_word``, as laid out by :func:`_layout`. One group-by for first touches, one
-    window over those (ranking a journey's values), two group-bys.
+    window over those (ranking a journey's values), two group-bys. Where the touches carry a
+    breakdown's ``segment`` (one per journey), the sequences are per segment (its first column).
 
     Examples
     --------
@@ -65,7 +67,8 @@ def build_sequences(touches: ir.Table, players: Sequence[str]) -> ir.Table:
     """
     bits, per_word, words = _layout(players)
     group = ["person", "journey"]
-    firsts = touches.group_by([*group, "key"]).aggregate(
+    segments = segment_columns(touches)
+    firsts = touches.group_by([*group, *segments, "key"]).aggregate(
         first=touches.pos.min(),
         converted=touches.converted.max(),
         revenue=touches.revenue.max(),
@@ -81,13 +84,13 @@ def build_sequences(touches: ir.Table, players: Sequence[str]) -> ir.Table:
     parts = {
         f"seq_{w}": ibis.ifelse(ranked.rank // per_word == w, code, 0).sum() for w in range(words)
     }
-    journeys = ranked.group_by(group).aggregate(
+    journeys = ranked.group_by([*group, *segments]).aggregate(
         converted=ranked.converted.max(),
         revenue=ranked.revenue.max(),
         **parts,
         **kept_weight(ranked),
     )
-    return journeys.group_by(list(parts)).aggregate(
+    return journeys.group_by([*segments, *parts]).aggregate(
         journeys=journeys_of(journeys),
         conversions=summed(journeys.converted, journeys),
         revenue=summed(journeys.revenue, journeys),

@@ -21,8 +21,10 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
+from journeylens.analytics.breakdown import OTHER_LABEL, SEGMENT, with_top_values
 from journeylens.analytics.packing import pack, unpack
 from journeylens.analytics.sequence import has_sequence_keys, order_columns
+from journeylens.journey.steps import key_text
 from journeylens.store.portable import epoch_seconds
 
 LEVELS = ("touchpoint", "channel", "campaign")
@@ -32,6 +34,8 @@ RUNNING = (("touches", 32), ("conversions", 31))  # a person's counts so far (se
 # Touches may carry how many identical journeys each row stands for (path counts, see
 # ``.path_counts``); every model is linear in it. Touches built from events have none (one each).
 WEIGHT = "weight"
+# With a breakdown key: its value on each touch, and on the journey's conversion (see ``by``).
+BY_VALUE, GOAL_BY_VALUE = "by_value", "goal_by_value"
 
 
 def _key(events: ir.Table, level: str) -> ir.StringValue:
@@ -64,6 +68,7 @@ def _stream(
     level: str,
     direct_channels: Sequence[str],
     lags: int,
+    by: str | None = None,
 ) -> ir.Table:
     keyed = has_sequence_keys(events)
     # Known people: every event of one carries the integer key where ``keyed``, cheaper to read.
@@ -75,6 +80,7 @@ def _stream(
     tiebreak = (
         {"person_seq": rows.person_seq} if keyed else {c: rows[c] for c in order_columns(rows)}
     )
+    value = {BY_VALUE: key_text(rows, by).fill_null(NONE_LABEL)} if by is not None else {}
     rows = rows.select(
         person=rows.person_key if keyed else rows.person_id,
         **tiebreak,
@@ -83,6 +89,7 @@ def _stream(
         key=_key(rows, level),
         direct=_is_direct(rows, direct_channels),
         revenue=ibis.ifelse(is_goal, rows.revenue.fill_null(0.0), 0.0).cast("float64"),
+        **value,
     )
     # The one sort of the whole pass. A touch and a conversion at the same second: the touch
     # sorts first and joins that journey. `ordinal` numbers a person's touches; the touches of a
@@ -110,6 +117,7 @@ def build_touches(
     level: str = "touchpoint",
     direct_channels: Sequence[str] = ("direct",),
     lags: int = 0,
+    by: str | None = None,
 ) -> ir.Table:
     """Every touch of every journey, one row each.
 
@@ -120,7 +128,9 @@ def build_touches(
     (0/1), ``revenue`` (the conversion's revenue, 0 when not converted), and per journey
     ``latest_dt`` (the smallest ``dt``) and ``last_non_direct_pos`` (0 when every touch is
     direct); with ``lags``, ``prev_1`` … ``prev_<lags>``: the keys 1 … ``lags`` touches earlier in
-    the journey (meaningful where ``pos`` is larger than the lag).
+    the journey (meaningful where ``pos`` is larger than the lag); with ``by`` (a column or
+    property), ``by_value`` (its value on the touch, as text, ``"(none)"`` where null) and
+    ``goal_by_value`` (its value on the journey's conversion; null if it did not convert).
 
     One window pass (sorted once per person), then hash aggregates and equi-joins per journey:
     no second sort.
@@ -133,12 +143,17 @@ def build_touches(
     >>> touches[["key", "pos", "n"]].values.tolist()
     [['ad', 1, 1]]
     """
-    stream = _stream(events, goals, level, direct_channels, lags)
+    stream = _stream(events, goals, level, direct_channels, lags, by)
     group = [PERSON, "journey"]
+    # A journey holds at most one conversion (the next journey starts after it).
+    goal_value = (
+        {GOAL_BY_VALUE: stream[BY_VALUE].max(where=stream.conv == 1)} if by is not None else {}
+    )
     ends = stream.group_by(group).aggregate(
         end_t=stream.t.max(where=stream.conv == 1),
         c_rev=stream.revenue.max(where=stream.conv == 1),
         last_t=stream.t.max(where=stream.conv == 0),
+        **goal_value,
     )
     raw = stream.filter(stream.conv == 0).drop("conv", "revenue")
     joined = raw.inner_join(ends, [raw.person == ends.person, raw.journey == ends.journey])
@@ -172,7 +187,44 @@ def build_touches(
         latest_dt=(both.end_t - both.latest_t).cast("int64"),
         last_non_direct_pos=(both.last_non_direct - both.first + 1).fill_null(0).cast("int64"),
         **{f"prev_{b}": both[f"prev_{b}"] for b in range(1, lags + 1)},
+        **{c: both[c] for c in (BY_VALUE, GOAL_BY_VALUE) if by is not None},
     )
+
+
+def with_journey_segments(touches: ir.Table, top: int) -> ir.Table:
+    """``touches`` (built with ``by``) with each journey's ``segment`` instead of the values:
+    the value on its conversion, or on its last touch when it did not convert; the ``top``
+    values with the most journeys kept, the rest ``"other"`` (see :mod:`.breakdown`).
+
+    Examples
+    --------
+    >>> from journeylens.testing import journeys
+    >>> table = ibis.memtable(journeys({
+    ...     "ann": [("ad", "2026-01-01", {"device": "pc"}), ("purchase", "+1d", {"device": "ios"})],
+    ...     "bob": [("ad", "2026-01-01", {"device": "pc"})]}))
+    >>> touches = build_touches(table, ["purchase"], 10**7, by="device")
+    >>> sorted(with_journey_segments(touches, 10).execute()["segment"])
+    ['ios', 'pc']
+    """
+    ends = touches.filter(touches.pos == touches.n)
+    units = ends.select(PERSON, "journey", value=ends[GOAL_BY_VALUE].coalesce(ends[BY_VALUE]))
+    segments = with_top_values(units, top).select(PERSON, "journey", SEGMENT)
+    return touches.drop(BY_VALUE, GOAL_BY_VALUE).inner_join(segments, [PERSON, "journey"])
+
+
+def with_goal_values(goals: ir.Table, by: str) -> ir.Table:
+    """The conversion events ``goals`` with their ``by_value`` of ``by`` (``"(none)"``)."""
+    return goals.mutate(**{BY_VALUE: key_text(goals, by).fill_null(NONE_LABEL)})
+
+
+def goal_segments(goals: ir.Table, touches: ir.Table) -> ir.Table:
+    """The conversion events ``goals`` (with their ``by_value``) as ``revenue`` and the
+    ``segment`` they count under among ``touches`` (with segments): their value where it is a
+    segment, else ``"other"`` (a value that only conversions without a touch to credit have)."""
+    kept = touches.select(kept=touches[SEGMENT]).distinct()
+    joined = goals.left_join(kept, goals[BY_VALUE] == kept.kept)
+    segment = ibis.ifelse(joined.kept.isnull(), ibis.literal(OTHER_LABEL), joined[BY_VALUE])
+    return joined.select(revenue=joined.revenue, **{SEGMENT: segment})
 
 
 def weight_of(table: ir.Table) -> dict[str, ir.IntegerValue]:

@@ -28,12 +28,19 @@ touches the first and last share in the ratio of their weights (U: 50/50, J: 25/
 Google Analytics' ``(direct)`` (``(direct) / (none)``), or when it has neither a channel nor a
 source (nothing says where it came from). Repeated touches count
 each time (a journey ``a > b > a`` gives ``a`` two thirds under ``linear``).
+
+A breakdown (``run_attribution(..., by=KEY, top=N)``) gives each journey one value of KEY: the
+one on its conversion, or on its last touch when it did not convert (``"(none)"`` without one);
+the ``top`` values with the most journeys are kept, the rest pooled as ``"other"``. Every model
+then runs within each value as if it were all the data: the touches carry their ``segment``,
+each model's one aggregate groups by it too, and each segment's chain and games are solved
+apart in numpy. The whole data's result is unchanged beside it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -45,24 +52,32 @@ import plotly.graph_objects as go
 
 from journeylens.analytics import _markov, _shapley, _shapley_ordered
 from journeylens.analytics._touches import (
+    BY_VALUE,
     LEVELS,
+    WEIGHT,
     build_touches,
     conversion_events,
+    goal_segments,
     journeys_of,
     summed,
+    with_goal_values,
+    with_journey_segments,
 )
-from journeylens.analytics.result import Result, frame_records
+from journeylens.analytics.breakdown import SEGMENT, largest_first, segment_columns
+from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
-from journeylens.journey.steps import parse_duration
+from journeylens.journey.steps import check_keys_present, parse_duration, property_key
 
 __all__ = [
     "ALL_MODELS",
     "MODELS",
     "RULE_MODELS",
+    "AttributionBreakdown",
     "AttributionResult",
     "AttributionSpec",
     "attribute_touches",
+    "breakdown_field",
     "build_journey_touches",
     "build_rule_attribution",
     "run_attribution",
@@ -229,6 +244,42 @@ class AttributionSpec:
 
 
 @dataclass
+class AttributionBreakdown:
+    """Every model run within each value of a breakdown key, as if it were all the data.
+
+    Every frame starts with ``field`` (the key, a property without ``properties.``), values
+    with the most journeys first and ``"other"`` last. ``totals``: ``journeys``, the
+    ``conversions`` and ``revenue`` shared out and the ``unattributed`` ones (and
+    ``unattributed_revenue``) per value; ``attribution``: ``model``, the level's column,
+    ``conversions``, ``revenue``. Markov adds ``transition_matrix`` and ``removal_effects`` of
+    each value's own chain; ordered Shapley its ``shapley_positions``.
+    """
+
+    field: str
+    totals: pd.DataFrame
+    attribution: pd.DataFrame
+    transition_matrix: pd.DataFrame | None = None
+    removal_effects: pd.DataFrame | None = None
+    shapley_positions: pd.DataFrame | None = None
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """``[{field: value, "journeys", "conversions", "revenue", "unattributed",
+        "unattributed_revenue", "credit": [{"model", level, "conversions", "revenue"}]}]``."""
+        values = self.attribution[self.field]
+        return [
+            json_ready(
+                {
+                    **row,
+                    "credit": frame_records(
+                        self.attribution[values == row[self.field]].drop(columns=self.field)
+                    ),
+                }
+            )
+            for row in self.totals.to_dict(orient="records")
+        ]
+
+
+@dataclass
 class AttributionResult(Result):
     """Attributed conversions and revenue per model and value, side by side.
 
@@ -236,7 +287,8 @@ class AttributionResult(Result):
     the conversions and revenue that were shared out, and the ``unattributed`` conversions and
     ``unattributed_revenue`` (no touch within the lookback). Markov adds ``transition_matrix``
     and ``removal_effects``; ordered Shapley adds ``shapley_positions`` (its credit per value
-    and ``position``).
+    and ``position``). With a breakdown (``by``), ``breakdown`` holds every model per value;
+    the rest stays the whole data's.
     """
 
     spec: AttributionSpec
@@ -246,12 +298,18 @@ class AttributionResult(Result):
     removal_effects: pd.DataFrame | None = None
     queries: tuple[Any, ...] = ()
     shapley_positions: pd.DataFrame | None = None
+    breakdown: AttributionBreakdown | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.attribution
 
-    def to_dict(self) -> list[dict[str, Any]]:
-        return frame_records(self.attribution)
+    def to_dict(self) -> list[dict[str, Any]] | dict[str, Any]:
+        """The records; with a breakdown, ``{"attribution": records, "breakdown": [...]}``
+        (see :meth:`AttributionBreakdown.to_dict`)."""
+        records = frame_records(self.attribution)
+        if self.breakdown is None:
+            return records
+        return {"attribution": records, "breakdown": self.breakdown.to_dict()}
 
     def pivot(self, measure: str | None = None) -> pd.DataFrame:
         """One row per value, one column per model, of ``measure`` (default: the spec's value)."""
@@ -278,8 +336,12 @@ def _filtered(events: ir.Table, spec: AttributionSpec) -> ir.Table:
     return events
 
 
-def build_journey_touches(events: ir.Table, spec: AttributionSpec) -> ir.Table:
-    """The touches of every journey (converting or not) for ``spec``, as an engine expression.
+def build_journey_touches(
+    events: ir.Table, spec: AttributionSpec, by: str | None = None
+) -> ir.Table:
+    """The touches of every journey (converting or not) for ``spec``, as an engine expression
+    (with ``by``, each touch's and its conversion's value of that key: see
+    :func:`.build_touches`).
 
     Examples
     --------
@@ -295,11 +357,13 @@ def build_journey_touches(events: ir.Table, spec: AttributionSpec) -> ir.Table:
         spec.level,
         spec.direct_channels,
         lags=spec.markov_order if "markov" in spec.models else 0,
+        by=by,
     )
 
 
 def build_rule_attribution(touches: ir.Table, spec: AttributionSpec) -> ir.Table:
-    """Per value: ``<model>_conversions`` and ``<model>_revenue`` for every rule-based model.
+    """Per value: ``<model>_conversions`` and ``<model>_revenue`` for every rule-based model
+    (per ``segment`` and value, where the touches carry a breakdown's segment).
 
     Examples
     --------
@@ -323,13 +387,15 @@ def build_rule_attribution(touches: ir.Table, spec: AttributionSpec) -> ir.Table
     for m in rules:
         sums[f"{m}_conversions"] = summed(weighted[m], weighted)
         sums[f"{m}_revenue"] = summed(weighted[m] * weighted.revenue, weighted)
-    return weighted.group_by("key").aggregate(**sums)
+    return weighted.group_by([*segment_columns(weighted), "key"]).aggregate(**sums)
 
 
 def _long(frame: pd.DataFrame, models: Sequence[str], level: str) -> pd.DataFrame:
+    segments = {SEGMENT: frame[SEGMENT]} if SEGMENT in frame else {}
     parts = [
         pd.DataFrame(
             {
+                **segments,
                 "model": m,
                 level: frame["key"],
                 "conversions": frame[f"{m}_conversions"].astype(float),
@@ -346,23 +412,30 @@ def _run_markov(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, ir.Table]:
     expression = _markov.build_transitions(touches, spec.markov_order)
     counts = expression.execute()
+    effects = _chain(counts, spec).removal_effects()
+    return _markov_credit(effects, totals), _markov.transition_matrix(counts), effects, expression
+
+
+def _chain(counts: pd.DataFrame, spec: AttributionSpec) -> _markov.Chain:
     try:
-        chain = _markov.Chain.from_counts(counts)
+        return _markov.Chain.from_counts(counts)
     except ValueError as error:
         lower = "a lower markov_order or " if spec.markov_order > 1 else ""
         raise SpecError(
             f"The Markov chain of order {spec.markov_order} has {error}, more than "
             f"{_markov.MAX_STATES}: use {lower}a coarser level (channel)."
         ) from None
-    effects = chain.removal_effects()
-    frame = pd.DataFrame(
+
+
+def _markov_credit(effects: pd.DataFrame, totals: Mapping[str, float]) -> pd.DataFrame:
+    """Conversions and revenue shared in proportion to the (value) removal effects."""
+    return pd.DataFrame(
         {
             "key": effects["key"],
             "markov_conversions": _markov.share(effects["removal_effect"], totals["conversions"]),
             "markov_revenue": _markov.share(effects["value_removal_effect"], totals["revenue"]),
         }
     )
-    return frame, _markov.transition_matrix(counts), effects, expression
 
 
 def _run_shapley(
@@ -410,7 +483,11 @@ def _totals(touches: ir.Table, goals: ir.Table | None) -> dict[str, float]:
 
 
 def run_attribution(
-    events: ir.Table, spec: AttributionSpec, catalog: ir.Table | None = None
+    events: ir.Table,
+    spec: AttributionSpec,
+    catalog: ir.Table | None = None,
+    by: str | None = None,
+    top: int = 10,
 ) -> AttributionResult:
     """Attribute conversions and revenue with every model in ``spec``.
 
@@ -423,11 +500,21 @@ def run_attribution(
     catalog
         The touchpoint catalog; when given, values at ``touchpoint`` level are limited to
         catalogued touchpoints (uncatalogued touches are left out of the journeys).
+    by
+        A breakdown key: a column (``device``) or a property (``market`` or
+        ``properties.market``). Each journey counts under the key's value on its conversion
+        (on its last touch when it did not convert; ``"(none)"`` without one); the ``top``
+        values with the most journeys are kept, the rest pooled as ``"other"``. Every model
+        then runs within each value as if it were all the data, in ``result.breakdown``; the
+        rest of the result is the whole data's, as without ``by``.
+    top
+        How many values of ``by`` to keep.
 
     Returns
     -------
     AttributionResult
-        One row per model and value; conversions (and revenue) of each model sum to the totals.
+        One row per model and value; conversions (and revenue) of each model sum to the totals
+        (per breakdown value: to that value's totals, which sum to the totals).
 
     Examples
     --------
@@ -438,7 +525,11 @@ def run_attribution(
     >>> result = run_attribution(table, AttributionSpec(["first_touch", "last_touch"]))
     >>> result.pivot().round(2).to_dict()
     {'first_touch': {'ad': 2.0, 'mail': 0.0}, 'last_touch': {'ad': 1.0, 'mail': 1.0}}
+    >>> split = run_attribution(table, AttributionSpec("first_touch"), by="person_id").breakdown
+    >>> split.totals[["person_id", "journeys", "conversions"]].values.tolist()
+    [['ann', 1, 1], ['bob', 1, 1]]
     """
+    field = breakdown_field(events, by, top, spec.level)
     if catalog is not None and spec.level == "touchpoint":
         known = catalog.select("touchpoint").distinct()
         events = events.filter(
@@ -446,19 +537,37 @@ def run_attribution(
         )
     # Journeys feed several small queries: materialise them once, without the columns the models
     # never read (fewer strings to write).
-    journeys = build_journey_touches(events, spec).drop("t", "direct")
-    return attribute_touches(journeys, spec, conversion_events(_filtered(events, spec), spec.goals))
+    journeys = build_journey_touches(events, spec, by).drop("t", "direct")
+    goals = conversion_events(_filtered(events, spec), spec.goals)
+    if by is not None:
+        journeys = with_journey_segments(journeys, top)
+        goals = with_goal_values(goals, by)
+    return attribute_touches(journeys, spec, goals, field)
 
 
 def attribute_touches(
-    touches: ir.Table, spec: AttributionSpec, goals: ir.Table | None = None
+    touches: ir.Table,
+    spec: AttributionSpec,
+    goals: ir.Table | None = None,
+    field: str | None = None,
 ) -> AttributionResult:
     """Every model in ``spec`` on journeys given as touches (the columns of
     :func:`.build_touches`, without ``t`` and ``direct``, perhaps with a ``weight``: how many
     identical journeys a row stands for). ``goals``: every conversion event, to count those
-    no touch earned (none are left out where not given)."""
+    no touch earned (none are left out where not given).
+
+    Touches with a ``segment`` (one per journey, see :func:`.with_journey_segments`) are also
+    attributed within each segment, into ``result.breakdown`` with the segment named ``field``
+    (default ``"segment"``); ``goals`` with a ``by_value`` (:func:`.with_goal_values`) split
+    the unattributed conversions among the segments too."""
     with touches.cache() as cached:
-        return _run(cached, spec, goals)
+        if SEGMENT not in cached.columns:
+            return _run(cached, spec, goals)
+        result = _run(cached.drop(SEGMENT), spec, goals)
+        breakdown, queries = _run_segments(cached, spec, goals, result, field or SEGMENT)
+        result.breakdown = breakdown
+        result.queries = (*result.queries, *queries)
+        return result
 
 
 def _run(touches: ir.Table, spec: AttributionSpec, goals: ir.Table | None) -> AttributionResult:
@@ -518,10 +627,241 @@ def _sort_key(spec: AttributionSpec) -> Callable[[pd.Series], pd.Series]:
     return key
 
 
-def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def _merge(frames: list[pd.DataFrame], keys: Sequence[str] = ("key",)) -> pd.DataFrame:
     # Keys as objects: an empty frame (no touches at all) types its keys as floats.
-    frames = [frame.astype({"key": object}) for frame in frames]
+    frames = [frame.astype(dict.fromkeys(keys, object)) for frame in frames]
     wide = frames[0]
     for frame in frames[1:]:
-        wide = wide.merge(frame, on="key", how="outer")
+        wide = wide.merge(frame, on=list(keys), how="outer")
     return wide.fillna(0.0)
+
+
+# Fields of a breakdown's records and frames: a breakdown key may not take one of these names.
+BREAKDOWN_FIELDS = (
+    "model",
+    "journeys",
+    "conversions",
+    "revenue",
+    "unattributed",
+    "unattributed_revenue",
+    "credit",
+    "position",
+    "removal_effect",
+    "value_removal_effect",
+    "from",
+    "to",
+    "count",
+    "probability",
+)
+
+
+def breakdown_field(events: ir.Table, by: str | None, top: int, level: str) -> str | None:
+    """The field a breakdown's value goes in (the key, a property without ``properties.``), or
+    a :class:`SpecError` for ``top`` < 1, a key no event has, or one that names a field of the
+    records (the ``level`` among them).
+
+    Examples
+    --------
+    >>> from journeylens.testing import journeys
+    >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01", {"market": "se"})]}))
+    >>> breakdown_field(table, "properties.market", 10, "touchpoint")
+    'market'
+    """
+    if by is None:
+        return None
+    if top < 1:
+        raise SpecError(f"top must be at least 1, not {top}.")
+    field = property_key(by)
+    if field in (*BREAKDOWN_FIELDS, level):
+        raise SpecError(
+            f"A breakdown by '{by}' would share a name with the '{field}' field of the "
+            "attribution records: break down by another column or property."
+        )
+    check_keys_present(events, [by], "--by")
+    return field
+
+
+def _run_segments(
+    touches: ir.Table,
+    spec: AttributionSpec,
+    goals: ir.Table | None,
+    overall: AttributionResult,
+    field: str,
+) -> tuple[AttributionBreakdown, tuple[ir.Table, ...]]:
+    """Every model within each segment of ``touches``: one query per model for every segment
+    (grouped by it), then each segment's chain and games solved on their own."""
+    counted = goals is not None and BY_VALUE in goals.columns
+    totals_query = build_segment_totals(touches, goals if counted else None)
+    totals = _segment_totals(totals_query.execute(), counted)
+    shares = {
+        str(row[SEGMENT]): {"conversions": row["conversions"], "revenue": row["revenue"]}
+        for row in totals.to_dict(orient="records")
+    }
+    queries: list[ir.Table] = [totals_query]
+    frames: list[pd.DataFrame] = []
+    extra: dict[str, pd.DataFrame] = {}
+    if any(m in RULE_MODELS for m in spec.models):
+        queries.append(build_rule_attribution(touches, spec))
+        frames.append(queries[-1].execute())
+    if "markov" in spec.models:
+        queries.append(_markov.build_transitions(touches, spec.markov_order))
+        credit, extra["transition_matrix"], extra["removal_effects"] = _segment_markov(
+            queries[-1].execute(), spec, shares
+        )
+        frames.append(credit)
+    # Every value with a touch is in the whole data's Shapley credit: its players serve here.
+    players = sorted(set(overall.attribution[spec.level]))
+    if "shapley" in spec.models:
+        queries.append(_shapley.build_coalitions(touches, players))
+        frames.append(_segment_shapley(queries[-1].execute(), players, spec))
+    if "shapley_ordered" in spec.models:
+        queries.append(_shapley_ordered.build_sequences(touches, players))
+        credit, extra["shapley_positions"] = _segment_ordered(queries[-1].execute(), players)
+        frames.append(credit)
+    totals = largest_first(totals, "journeys").reset_index(drop=True)
+    rank = {segment: place for place, segment in enumerate(totals[SEGMENT])}
+    long = _long(_merge(frames, (SEGMENT, "key")), spec.models, spec.level)
+    long = long.assign(_rank=long[SEGMENT].map(rank)).sort_values(
+        ["_rank", "model", spec.value, spec.level],
+        ascending=[True, True, False, True],
+        key=_sort_key(spec),
+    )
+    named = {name: _named(frame, rank, field, spec.level) for name, frame in extra.items()}
+    breakdown = AttributionBreakdown(
+        field,
+        _named(totals, rank, field, spec.level),
+        _named(long.drop(columns="_rank"), rank, field, spec.level),
+        **named,
+    )
+    return breakdown, tuple(queries)
+
+
+def build_segment_totals(touches: ir.Table, goals: ir.Table | None = None) -> ir.Table:
+    """Per ``segment``: ``journeys``, ``conversions`` and ``revenue`` (shared out) and, with
+    ``goals`` (conversion events with a ``by_value``), ``goals`` and ``goal_revenue``: every
+    conversion, attributed or not, under the segment its value counts under. One aggregate."""
+    last = touches.filter(touches.pos == touches.n)
+    one = last[WEIGHT].cast("int64") if WEIGHT in last.columns else ibis.literal(1, "int64")
+    parts = last.select(
+        SEGMENT,
+        journeys=one,
+        conversions=(last.converted * one).cast("int64"),
+        revenue=(last.revenue * one).cast("float64"),
+        goals=ibis.literal(0, "int64"),
+        goal_revenue=ibis.literal(0.0, "float64"),
+    )
+    if goals is not None:
+        valued = goal_segments(goals, touches)
+        parts = parts.union(
+            valued.select(
+                SEGMENT,
+                journeys=ibis.literal(0, "int64"),
+                conversions=ibis.literal(0, "int64"),
+                revenue=ibis.literal(0.0, "float64"),
+                goals=ibis.literal(1, "int64"),
+                goal_revenue=valued.revenue.fill_null(0.0).cast("float64"),
+            )
+        )
+    sums = {c: parts[c].sum() for c in parts.columns if c != SEGMENT}
+    return parts.group_by(SEGMENT).aggregate(**sums)
+
+
+def _segment_totals(frame: pd.DataFrame, counted: bool) -> pd.DataFrame:
+    """The totals per segment, the conversions without a touch as ``unattributed`` (0 when
+    the conversion events were not ``counted``)."""
+    conversions = frame["conversions"].astype("int64")
+    revenue = frame["revenue"].astype(float)
+    goals = frame["goals"].astype("int64") if counted else conversions
+    goal_revenue = frame["goal_revenue"].astype(float) if counted else revenue
+    return pd.DataFrame(
+        {
+            SEGMENT: frame[SEGMENT].astype(object),
+            "journeys": frame["journeys"].astype("int64"),
+            "conversions": conversions,
+            "revenue": revenue,
+            "unattributed": goals - conversions,
+            "unattributed_revenue": goal_revenue - revenue,
+        }
+    )
+
+
+def _parts(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Each segment's rows, in the segments' name order."""
+    for segment, part in frame.groupby(SEGMENT, sort=True):
+        yield str(segment), part.drop(columns=SEGMENT)
+
+
+def _tagged(frame: pd.DataFrame, segment: str) -> pd.DataFrame:
+    return frame.assign(**{SEGMENT: segment})
+
+
+def _stacked(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.concat(frames, ignore_index=True)[list(columns)]
+
+
+def _segment_markov(
+    counts: pd.DataFrame, spec: AttributionSpec, shares: Mapping[str, Mapping[str, float]]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Each segment's own chain: credit, transition matrix and removal effects."""
+    credit, matrices, effects = [], [], []
+    for segment, part in _parts(counts):
+        removal = _chain(part, spec).removal_effects()
+        credit.append(_tagged(_markov_credit(removal, shares[segment]), segment))
+        matrices.append(_tagged(_markov.transition_matrix(part), segment))
+        effects.append(_tagged(removal, segment))
+    return (
+        _stacked(credit, [SEGMENT, "key", "markov_conversions", "markov_revenue"]),
+        _stacked(matrices, [SEGMENT, "from", "to", "count", "probability"]),
+        _stacked(effects, [SEGMENT, "key", "removal_effect", "value_removal_effect"]),
+    )
+
+
+def _segment_shapley(
+    coalitions: pd.DataFrame, players: list[str], spec: AttributionSpec
+) -> pd.DataFrame:
+    """Each segment's own game (exact up to 15 values in it, else sampled with the seed)."""
+    frames = [
+        _tagged(
+            _shapley.shapley_values(
+                _shapley.coalition_names(part, players), spec.shapley_samples, spec.seed
+            ),
+            segment,
+        )
+        for segment, part in _parts(coalitions)
+    ]
+    frame = _stacked(frames, [SEGMENT, "key", "conversions", "revenue"])
+    return frame.rename(
+        columns={"conversions": "shapley_conversions", "revenue": "shapley_revenue"}
+    )
+
+
+def _segment_ordered(
+    sequences: pd.DataFrame, players: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each segment's ordered Shapley credit per value, and per value and position."""
+    frames = [
+        _tagged(
+            _shapley_ordered.ordered_shapley_values(_shapley_ordered.sequence_names(part, players)),
+            segment,
+        )
+        for segment, part in _parts(sequences)
+    ]
+    positions = _stacked(frames, [SEGMENT, "key", "position", "conversions", "revenue"])
+    credit = positions.groupby([SEGMENT, "key"], as_index=False, sort=True)[
+        ["conversions", "revenue"]
+    ].sum()
+    credit = credit.rename(
+        columns={"conversions": "shapley_ordered_conversions", "revenue": "shapley_ordered_revenue"}
+    )
+    return credit, positions
+
+
+def _named(frame: pd.DataFrame, rank: Mapping[str, int], field: str, level: str) -> pd.DataFrame:
+    """``frame`` in the segments' order (stable within one), the segment first and named
+    ``field``, a ``key`` named as the level."""
+    order = frame[SEGMENT].map(rank).to_numpy()
+    ordered = frame.iloc[order.argsort(kind="stable")]
+    columns = [SEGMENT, *(c for c in ordered.columns if c != SEGMENT)]
+    return ordered[columns].rename(columns={SEGMENT: field, "key": level}).reset_index(drop=True)

@@ -20,6 +20,7 @@ from journeylens.analytics._touches import is_touch
 from journeylens.analytics.attribution import (
     ALL_MODELS,
     MODELS,
+    AttributionBreakdown,
     AttributionResult,
     AttributionSpec,
     run_attribution,
@@ -38,18 +39,55 @@ REPORT_MODELS = (*MODELS, "incrementality")  # the credit models and the lift
 @dataclass
 class AttributionReport(Result):
     """Records of every requested model, side by side (``model`` names the model); the table
-    and the figure show ``value`` (conversions or revenue)."""
+    and the figure show ``value`` (conversions or revenue). With a breakdown (``by``), the
+    credit models within each value in ``breakdown``."""
 
     records: pd.DataFrame
     level: str
     parts: tuple[Result, ...] = ()
     value: str = "conversions"
+    breakdown: AttributionBreakdown | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.records
 
-    def to_dict(self) -> list[dict[str, Any]]:
-        return frame_records(self.records)
+    def to_dict(self) -> list[dict[str, Any]] | dict[str, Any]:
+        """The records; with a breakdown ``{"attribution": records, "breakdown": [...]}``."""
+        records = frame_records(self.records)
+        if self.breakdown is None:
+            return records
+        return {"attribution": records, "breakdown": self.breakdown.to_dict()}
+
+    def breakdown_frame(self) -> pd.DataFrame:
+        """The breakdown's credit records, the key first (empty without a breakdown)."""
+        if self.breakdown is None:
+            return pd.DataFrame(columns=["model", self.level, "conversions", "revenue"])
+        return self.breakdown.attribution
+
+    def breakdown_sections(self) -> list[tuple[str, pd.DataFrame]]:
+        """A title and a table (as :meth:`display_frame`) per breakdown value, in its order."""
+        if self.breakdown is None:
+            return []
+        field, credit = self.breakdown.field, self.breakdown.attribution
+        sections = []
+        for row in self.breakdown.totals.to_dict(orient="records"):
+            mine = credit[credit[field] == row[field]].drop(columns=field)
+            unattributed = f", {row['unattributed']:,} unattributed" if row["unattributed"] else ""
+            title = (
+                f"{field} = {row[field]}: {row['journeys']:,} journeys, "
+                f"{row['conversions']:,} conversions{unattributed}"
+            )
+            sections.append((title, _side_by_side(mine, None, self.level, self.value)))
+        return sections
+
+    def lift_not_broken_down(self) -> str | None:
+        """A note when a breakdown sits beside lift records, which are the whole data's."""
+        if self.breakdown is None or not (self.records["model"] == "incrementality").any():
+            return None
+        return (
+            f"Incrementality is not broken down by {self.breakdown.field}: its lift compares "
+            "people across all the data (the breakdown holds the credit models)."
+        )
 
     def attributed(self) -> bool:
         """Whether any model gave credit for a conversion (touches without one get rows of
@@ -94,16 +132,8 @@ class AttributionReport(Result):
         if self.records.empty:
             return pd.DataFrame(columns=[self.level])
         credit = self.records[self.records["model"] != "incrementality"]
-        table = credit.pivot_table(index=self.level, columns="model", values=self.value, sort=False)
         lift = self.records[self.records["model"] == "incrementality"]
-        if not lift.empty:
-            table = table.join(
-                lift.set_index(self.level)[["lift", "lift_low", "lift_high"]], how="outer"
-            )
-        order = table.columns[0] if len(table.columns) else None
-        if order is not None:
-            table = table.sort_values(order, ascending=False)
-        return table.reset_index()
+        return _side_by_side(credit, lift, self.level, self.value)
 
     def figure(self) -> go.Figure:
         figure = go.Figure()
@@ -112,6 +142,19 @@ class AttributionReport(Result):
             figure.add_bar(x=rows[self.level], y=rows[self.value], name=str(model))
         figure.update_layout(barmode="group", xaxis_title=self.level, yaxis_title=self.value)
         return figure
+
+
+def _side_by_side(
+    credit: pd.DataFrame, lift: pd.DataFrame | None, level: str, value: str
+) -> pd.DataFrame:
+    """One row per value, a column of ``value`` per model (and the lift), largest first."""
+    table = credit.pivot_table(index=level, columns="model", values=value, sort=False)
+    if lift is not None and not lift.empty:
+        table = table.join(lift.set_index(level)[["lift", "lift_low", "lift_high"]], how="outer")
+    order = table.columns[0] if len(table.columns) else None
+    if order is not None:
+        table = table.sort_values(order, ascending=False)
+    return table.reset_index()
 
 
 def run_attribution_report(
@@ -127,11 +170,15 @@ def run_attribution_report(
     bootstrap: int = 1000,
     seed: int = 0,
     stages: Sequence[str] = (),
+    by: str | None = None,
+    top: int = 10,
 ) -> AttributionReport:
     """Run the requested models (``"all"`` = every credit model plus incrementality).
 
     ``stages``: the journey's stage keys in order, for incrementality's landmarks (inferred from
-    the data when empty)."""
+    the data when empty). ``by``/``top``: a breakdown of the credit models (see
+    :func:`.run_attribution`); incrementality, asked for by name, is refused with it, and
+    ``"all"`` keeps the lift of all the data beside the breakdown."""
     wanted = [models] if isinstance(models, str) else list(models)
     everything = "all" in wanted
     for name in wanted:
@@ -145,6 +192,13 @@ def run_attribution_report(
         raise SpecError(
             f"Incrementality is measured per touchpoint (who was exposed to it, against "
             f"comparable people who were not), not per {level}: use --level touchpoint."
+        )
+    if by is not None and "incrementality" in wanted:
+        raise SpecError(
+            f"--model incrementality with --by {by}: the lift is not broken down, as it "
+            "compares exposed people with comparable people across all the data. Leave out "
+            "--by, or ask for the credit models (--model all keeps the overall lift beside the "
+            "breakdown)."
         )
     credit = list(ALL_MODELS) if everything else [m for m in wanted if m != "incrementality"]
     frames = []
@@ -160,7 +214,7 @@ def run_attribution_report(
             markov_order=markov_order,
             seed=seed,
         )
-        result = run_attribution(events, spec, catalog)
+        result = run_attribution(events, spec, catalog, by=by, top=top)
         parts.append(result)
         frames.append(result.to_frame())
     if (everything or "incrementality" in wanted) and level == "touchpoint":
@@ -170,7 +224,10 @@ def run_attribution_report(
         parts.append(lift)
         frames.append(lift.to_frame().assign(model="incrementality"))
     records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return AttributionReport(records, level, tuple(parts), value)
+    breakdown = next(
+        (p.breakdown for p in parts if isinstance(p, AttributionResult) and p.breakdown), None
+    )
+    return AttributionReport(records, level, tuple(parts), value, breakdown)
 
 
 def run_roi_report(

@@ -14,7 +14,20 @@ NONE_LABEL = "(none)"
 OTHER_LABEL = "other"
 SEGMENT = "segment"
 
-__all__ = ["NONE_LABEL", "OTHER_LABEL", "SEGMENT", "largest_first", "with_top_values"]
+__all__ = [
+    "NONE_LABEL",
+    "OTHER_LABEL",
+    "SEGMENT",
+    "largest_first",
+    "segment_columns",
+    "with_top_values",
+]
+
+
+def segment_columns(table: ir.Table) -> list[str]:
+    """``["segment"]`` where ``table`` carries a breakdown's segment, else ``[]``: what to add
+    to a group-by so that one query answers every segment."""
+    return [SEGMENT] if SEGMENT in table.columns else []
 
 
 def with_top_values(units: ir.Table, top: int) -> ir.Table:

@@ -14,6 +14,7 @@ Rules, in the order they apply:
 5. With ``collapse_repeats``, a node equal to the one before it is dropped (``a a b`` → ``a b``).
 
 The transition graph counts every consecutive pair of a person's sequence, repeats included.
+With ``by``, each person also counts under one value of a key (see :mod:`.paths_breakdown`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,18 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from journeylens.analytics.breakdown import SEGMENT
 from journeylens.analytics.codes import code_columns, decode, encode
+from journeylens.analytics.paths_breakdown import (
+    MEMBERS,
+    by_value_frames,
+    check_breakdown,
+    in_value_order,
+    person_segments,
+    with_members,
+    with_overall,
+    with_segment,
+)
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.sequence import KEYS, sequence_columns, text_order
 from journeylens.errors import SpecError, did_you_mean
@@ -48,6 +60,7 @@ EDGE_COLUMNS = [
     "share",
     "median_seconds",
 ]
+PATH_COLUMNS = ["path", "steps", "count", "people", "share"]
 CONVERSION = "(conversion)"
 UNMAPPED = "(unmapped)"
 OTHER = "other"
@@ -105,6 +118,13 @@ class PathsSpec:
         Event name(s) that are a conversion.
     since, until
         Only events with ``since <= ts < until`` (naive UTC).
+    by
+        A breakdown: a column or a property (``market`` or ``properties.market``). Each person
+        counts under its value at their first event (``"(none)"`` without one), and the graph
+        or the top paths are drawn for each value's people alone, the overall result kept.
+    top_values
+        With ``by``: how many values to keep, those with the most people; the rest are
+        ``"other"``.
 
     Examples
     --------
@@ -124,6 +144,8 @@ class PathsSpec:
     goal: tuple[str, ...] | str = ("purchase",)
     since: datetime | None = None
     until: datetime | None = None
+    by: str | None = None
+    top_values: int = 10
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "since", naive_utc_or_none(self.since, "since"))
@@ -134,7 +156,7 @@ class PathsSpec:
             raise SpecError(f"Unknown path level '{self.level}'. Use one of {', '.join(LEVELS)}.")
         if self.min_share is not None and not 0 <= self.min_share < 1:
             raise SpecError(f"min_share must be in [0, 1), got {self.min_share}.")
-        for name in ("top_nodes", "top"):
+        for name in ("top_nodes", "top", "top_values"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise SpecError(f"{name} must be at least 1, got {value}.")
@@ -223,6 +245,16 @@ def _grouped(seq: ir.Table, spec: PathsSpec) -> ir.Table:
     return joined.select(*sequence_columns(seq), "event", node=joined.grouped)
 
 
+def analysed_events(events: ir.Table, spec: PathsSpec, keyed: bool = False) -> ir.Table:
+    """The events a sequence is made of (rule 1): with a time and a person, in range."""
+    t = events.filter(events.ts.notnull(), events["person_key" if keyed else "person_id"].notnull())
+    if spec.since is not None:
+        t = t.filter(t.ts >= spec.since)
+    if spec.until is not None:
+        t = t.filter(t.ts < spec.until)
+    return t
+
+
 def build_sequences(events: ir.Table, spec: PathsSpec, keyed: bool = False) -> ir.Table:
     """Each person's events as nodes: ``person_id, ts, event_id, node`` (rules 1–5 above).
 
@@ -239,11 +271,7 @@ def build_sequences(events: ir.Table, spec: PathsSpec, keyed: bool = False) -> i
     >>> fetch(build_sequences(events, PathsSpec()))["node"].tolist()
     ['x', 'y']
     """
-    t = events.filter(events.ts.notnull(), events["person_key" if keyed else "person_id"].notnull())
-    if spec.since is not None:
-        t = t.filter(t.ts >= spec.since)
-    if spec.until is not None:
-        t = t.filter(t.ts < spec.until)
+    t = analysed_events(events, spec, keyed)
     seq = t.select(*sequence_columns(t), "event", node=t[spec.level].fill_null(UNMAPPED))
     if spec.min_share is not None or spec.top_nodes is not None:
         seq = _grouped(seq, spec)
@@ -294,13 +322,18 @@ def _next_by_key(seq: ir.Table, spec: PathsSpec, nodes: ir.Table) -> ir.Table:
 
 
 def build_transitions(
-    events: ir.Table, spec: PathsSpec | None = None, whole: bool = False
+    events: ir.Table, spec: PathsSpec | None = None, whole: bool = False, by_value: bool = False
 ) -> ir.Table:
     """The transition graph as an engine expression (``from_, to, count, people, ...``).
 
     ``whole``: ``events`` holds every event of each person between two times (the stored table,
     perhaps cut by ``since``/``until``, not filtered otherwise), so a stored ``person_seq``
     numbers each sequence without gaps and the next event is found by a join.
+
+    ``by_value``: each value's graph too, in the same query: rows with the value of
+    ``spec.by`` (``segment``, with its ``members``), each ratio out of its value's pairs, and
+    the overall graph's rows with a null ``segment`` (the pairs are made once for both) and a
+    null ``people``: the sum of the values' ``people`` on the same edge.
 
     Examples
     --------
@@ -320,7 +353,11 @@ def build_transitions(
         pairs = _next_by_key(seq, spec, nodes)
     else:
         pairs = _with_next(coded.rows, spec, ibis.literal(END_CODE))
-    graph = pairs.group_by("from_", "to").aggregate(
+    segments = _segments(events, spec, joinable) if by_value else None
+    if segments is not None:
+        pairs = with_overall(with_segment(pairs, "person", segments), person="person")
+    keys = [SEGMENT] if segments is not None else []
+    graph = pairs.group_by(*keys, "from_", "to").aggregate(
         count=pairs.count(),
         people=pairs.person.nunique(),
         median_seconds=pairs.seconds.median(),
@@ -328,9 +365,9 @@ def build_transitions(
     graph = decode(decode(graph, "from_", nodes), "to", nodes.view(), missing=END)
     count = graph["count"]
     graph = graph.mutate(
-        probability=count / count.sum().over(group_by=graph.from_),
-        probability_in=count / count.sum().over(group_by=graph.to),
-        share=count / count.sum().over(),
+        probability=count / count.sum().over(group_by=[*keys, graph.from_]),
+        probability_in=count / count.sum().over(group_by=[*keys, graph.to]),
+        share=count / count.sum().over(group_by=keys),
     )
     # Kept after the shares: an edge into ``to_node`` keeps its share of the pairs out of
     # its ``from``.
@@ -338,7 +375,16 @@ def build_transitions(
         graph = graph.filter(graph.from_ == spec.from_node)
     if spec.to_node is not None:
         graph = graph.filter(graph.to == spec.to_node)
-    return graph.order_by(ibis.desc("count"), "from_", "to")
+    if segments is not None:
+        graph = with_members(graph, segments)
+    return graph.order_by(*keys, ibis.desc("count"), "from_", "to")
+
+
+def _segments(events: ir.Table, spec: PathsSpec, keyed: bool) -> ir.Table:
+    """Each analysed person's ``segment`` of ``spec.by`` (see :mod:`.paths_breakdown`)."""
+    if spec.by is None:
+        raise SpecError("A breakdown needs a key: give by, e.g. by='device'.")
+    return person_segments(analysed_events(events, spec, keyed), spec.by, spec.top_values, keyed)
 
 
 def _build_flows(events: ir.Table, spec: PathsSpec) -> ir.Table:
@@ -350,18 +396,42 @@ def _build_flows(events: ir.Table, spec: PathsSpec) -> ir.Table:
 
 @dataclass
 class TransitionsResult(Result):
-    """The transition graph: one row per ``from → to`` pair, most frequent first."""
+    """The transition graph: one row per ``from → to`` pair, most frequent first.
+
+    With a breakdown (``by``: its field), ``breakdown`` holds the graph of each value, the
+    value first; ``to_frame()`` and ``to_dict()`` give it, ``edges`` and ``figure()`` stay the
+    overall graph. ``flows`` (the pairs by step that :meth:`figure` draws) run when first read,
+    on the engine the graph came from: a table, JSON or CSV never pays for them (at 10M events,
+    as long again as the graph)."""
 
     edges: pd.DataFrame
-    flows: pd.DataFrame
+    flows_query: ir.Table
     spec: PathsSpec = field(default_factory=PathsSpec)
     queries: tuple[Any, ...] = ()
+    by: str | None = None
+    breakdown: pd.DataFrame | None = None
+    _flows: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def flows(self) -> pd.DataFrame:
+        """Pairs by their step in the journey (``step``, ``from_``, ``to``, ``count``)."""
+        if self._flows is None:
+            self._flows = fetch(self.flows_query)
+        return self._flows
 
     def to_frame(self) -> pd.DataFrame:
-        return self.edges.copy()
+        return (self.edges if self.breakdown is None else self.breakdown).copy()
 
     def to_dict(self) -> list[dict[str, Any]]:
+        if self.breakdown is not None:
+            return frame_records(self.breakdown)
         return frame_records(self.edges[EDGE_COLUMNS])
+
+    def by_value(self) -> list[tuple[str, pd.DataFrame]]:
+        """Each value of the breakdown and its graph, most people first (none without one)."""
+        if self.breakdown is None or self.by is None:
+            return []
+        return by_value_frames(self.breakdown, self.by)
 
     def figure(self) -> Any:
         """A Sankey of the ``top`` flows at each of the first ``max_depth`` steps."""
@@ -384,7 +454,8 @@ def run_transitions(
     ``probability`` (``count`` / all pairs out of ``from``, ``(end)`` included, so each node's
     probabilities sum to 1), ``probability_in`` (``count`` / all pairs into ``to``), ``share``
     (``count`` / all pairs) and ``median_seconds`` between the two events (empty into
-    ``(end)``).
+    ``(end)``). With ``spec.by``, also the graph of each of its values (``breakdown``, see
+    :mod:`.paths_breakdown`), from the same query as the overall graph (``edges``).
 
     Examples
     --------
@@ -400,18 +471,38 @@ def run_transitions(
     [('(conversion)', '(end)', 1), ('home', '(end)', 1)]
     """
     spec = spec or PathsSpec()
-    graph = build_transitions(events, spec, whole)
+    by = check_breakdown(events, spec.by, [*EDGE_COLUMNS, *PATH_COLUMNS])
+    graph = build_transitions(events, spec, whole, by_value=by is not None)
     flows = _build_flows(events, spec)
-    edges = fetch(graph).rename(columns={"from_": "from"})
-    for ratio in ("probability", "probability_in", "share"):
-        edges[ratio] = edges[ratio].astype(float)
-    step_flows = fetch(flows)
+    edges = _edge_frame(fetch(graph))
+    breakdown = None
+    if by is not None:
+        overall = edges[SEGMENT].isna()
+        breakdown = in_value_order(edges[~overall], by, EDGE_COLUMNS)
+        edges = _with_people_of(edges[overall], breakdown)
     return TransitionsResult(
         edges=edges[EDGE_COLUMNS].reset_index(drop=True),  # tables and CSV in the JSON's order
-        flows=step_flows,
+        flows_query=flows,
         spec=spec,
         queries=(graph, flows),
+        by=by,
+        breakdown=breakdown,
     )
+
+
+def _with_people_of(edges: pd.DataFrame, per_value: pd.DataFrame) -> pd.DataFrame:
+    """The overall ``edges`` with their ``people``: the sum over the values (a person has one)."""
+    people = per_value.groupby(["from", "to"])["people"].sum()
+    keys = pd.MultiIndex.from_frame(edges[["from", "to"]])
+    return edges.assign(people=people.reindex(keys).to_numpy().astype(int))
+
+
+def _edge_frame(graph: pd.DataFrame) -> pd.DataFrame:
+    """A fetched graph with the fields named as the JSON names them, ratios as floats."""
+    edges = graph.rename(columns={"from_": "from"})
+    for ratio in ("probability", "probability_in", "share"):
+        edges[ratio] = edges[ratio].astype(float)
+    return edges
 
 
 def _path_columns(seq: ir.Table, spec: PathsSpec) -> tuple[ir.BooleanValue, list[ir.Value]]:
@@ -433,8 +524,12 @@ def _path_columns(seq: ir.Table, spec: PathsSpec) -> tuple[ir.BooleanValue, list
     return seq.node == spec.to_node, [*lags, seq.node]
 
 
-def build_top_paths(events: ir.Table, spec: PathsSpec) -> ir.Table:
+def build_top_paths(events: ir.Table, spec: PathsSpec, by_value: bool = False) -> ir.Table:
     """Paths at each occurrence of ``from_node`` / ``to_node``: ``s0…sN, count, people, share``.
+
+    ``by_value``: the ``top`` paths of each value of ``spec.by`` too, in the same query
+    (``segment``, with its ``members``; ``share`` out of its value's occurrences of the anchor),
+    the overall top paths with a null ``segment``.
 
     Examples
     --------
@@ -452,11 +547,33 @@ def build_top_paths(events: ir.Table, spec: PathsSpec) -> ir.Table:
     names = [f"s{i}" for i in range(len(steps))]
     marked = seq.select("person_id", is_anchor=anchor, **dict(zip(names, steps, strict=True)))
     marked = marked.filter(marked.is_anchor)
+    if by_value:
+        return _top_paths_by_value(marked, names, spec, _segments(events, spec, keyed=False))
     paths = marked.group_by(names).aggregate(
         count=marked.count(), people=marked.person_id.nunique()
     )
     paths = paths.mutate(share=paths["count"] / paths["count"].sum().over())
     return paths.order_by(ibis.desc("count"), *names).limit(spec.top)
+
+
+def _top_paths_by_value(
+    marked: ir.Table, names: list[str], spec: PathsSpec, segments: ir.Table
+) -> ir.Table:
+    """The ``top`` paths of each value and overall (a null ``segment``): the anchors' paths
+    grouped by value and path at once."""
+    marked = with_overall(with_segment(marked, "person_id", segments))
+    paths = marked.group_by(SEGMENT, *names).aggregate(
+        count=marked.count(), people=marked.person_id.nunique()
+    )
+    count = paths["count"]
+    order = [ibis.desc("count"), *names]
+    # A column before the filter: Spark SQL from Ibis loses a filter's window's table.
+    paths = paths.mutate(
+        share=count / count.sum().over(group_by=paths[SEGMENT]),
+        place=ibis.row_number().over(group_by=paths[SEGMENT], order_by=order),
+    )
+    paths = paths.filter(paths.place < spec.top).drop("place")
+    return with_members(paths, segments).order_by(SEGMENT, *order)
 
 
 @dataclass
@@ -466,12 +583,20 @@ class TopPathsResult(Result):
     paths: pd.DataFrame
     spec: PathsSpec = field(default_factory=PathsSpec)
     queries: tuple[Any, ...] = ()
+    by: str | None = None  # the breakdown's field: ``breakdown`` holds each value's top paths
+    breakdown: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        return self.paths.copy()
+        return (self.paths if self.breakdown is None else self.breakdown).copy()
 
     def to_dict(self) -> list[dict[str, Any]]:
-        return frame_records(self.paths)
+        return frame_records(self.to_frame())
+
+    def by_value(self) -> list[tuple[str, pd.DataFrame]]:
+        """Each value of the breakdown and its top paths, most people first."""
+        if self.breakdown is None or self.by is None:
+            return []
+        return by_value_frames(self.breakdown, self.by)
 
     def figure(self) -> Any:
         """A Sankey of the top paths, with one column of nodes per step."""
@@ -500,7 +625,8 @@ def run_top_paths(events: ir.Table, spec: PathsSpec) -> TopPathsResult:
     A path from a node stops at ``(end)``; a path to a node starts at the person's first event
     when it is shorter than ``max_depth``. ``to_node="(conversion)"`` gives the paths to
     converting, ``to_node="(end)"`` the paths to leaving. ``share`` is ``count`` over all
-    occurrences of the anchor.
+    occurrences of the anchor. With ``spec.by``, also the ``top`` paths of each of its values
+    (``breakdown``, see :mod:`.paths_breakdown`), from the same query as the overall ones.
 
     Examples
     --------
@@ -515,8 +641,25 @@ def run_top_paths(events: ir.Table, spec: PathsSpec) -> TopPathsResult:
     >>> result.to_dict()[0]["path"]
     ['home', 'cart', '(conversion)']
     """
-    expr = build_top_paths(events, spec)
+    by = check_breakdown(events, spec.by, [*EDGE_COLUMNS, *PATH_COLUMNS])
+    expr = build_top_paths(events, spec, by_value=by is not None)
     frame = fetch(expr)
+    paths = _path_frame(frame, spec)
+    if by is None:
+        return TopPathsResult(paths=paths, spec=spec, queries=(expr,))
+    paths = paths.assign(**{SEGMENT: frame[SEGMENT], MEMBERS: frame[MEMBERS]})
+    overall = paths[SEGMENT].isna()
+    return TopPathsResult(
+        paths=paths.loc[overall, PATH_COLUMNS].reset_index(drop=True),
+        spec=spec,
+        queries=(expr,),
+        by=by,
+        breakdown=in_value_order(paths[~overall], by, PATH_COLUMNS),
+    )
+
+
+def _path_frame(frame: pd.DataFrame, spec: PathsSpec) -> pd.DataFrame:
+    """Fetched top paths as ``path`` (a list of nodes), ``steps``, ``count``, ... ."""
     paths = pd.DataFrame(
         {
             "path": _path_lists(frame, spec.max_depth),
@@ -526,7 +669,7 @@ def run_top_paths(events: ir.Table, spec: PathsSpec) -> TopPathsResult:
         }
     )
     paths.insert(1, "steps", paths["path"].map(len))
-    return TopPathsResult(paths=paths, spec=spec, queries=(expr,))
+    return paths
 
 
 def sankey(links: Sequence[tuple[tuple[int, str], tuple[int, str], int]], title: str) -> Any:

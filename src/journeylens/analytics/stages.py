@@ -33,7 +33,13 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from journeylens.analytics.breakdown import NONE_LABEL, SEGMENT, largest_first, with_top_values
+from journeylens.analytics.breakdown import (
+    NONE_LABEL,
+    SEGMENT,
+    largest_first,
+    segment_columns,
+    with_top_values,
+)
 from journeylens.analytics.paths import UNMAPPED, fetch
 from journeylens.analytics.result import Result, json_ready
 from journeylens.analytics.sequence import has_sequence_keys
@@ -63,7 +69,6 @@ __all__ = [
     "build_stage_touchpoints",
     "check_stages",
     "run_stage_flow",
-    "segment_columns",
     "staged_events",
     "with_segments",
 ]
@@ -160,11 +165,6 @@ def with_segments(staged: ir.Table, top: int) -> ir.Table:
     people = first.filter(first.rank == 0).select("person", "value")
     segments = with_top_values(people, top).select("person", SEGMENT)
     return staged.drop("value").inner_join(segments, "person")
-
-
-def segment_columns(table: ir.Table) -> list[str]:
-    """``["segment"]`` where the staged events carry a breakdown value."""
-    return [SEGMENT] if SEGMENT in table.columns else []
 
 
 def build_stage_people(staged: ir.Table, n: int) -> ir.Table:
