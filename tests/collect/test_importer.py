@@ -2343,3 +2343,25 @@ def test_a_language_tag_is_stored_as_its_primary_subtag(ws, tmp_path):
     assert ws.import_files([data], "feedback").stored == len(given)
     stored = ws.feedback.order_by("ts").execute()["language"].tolist()
     assert stored == ["fi", "nb", "zh", "zh", "nb", "sv", "en", "Svenska språket"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_values_of_spaces_alone_are_missing_and_spaced_values_are_kept(ws, tmp_path, suffix):
+    # Spaces of any kind (ASCII, no-break, ideographic) alone are an empty value: line 2's
+    # user id is missing, line 3 has no id at all. Values with text are stored as given, the
+    # spaces around them too (line 4's event); a tab is not a space to trim (line 5's user id).
+    frame = pd.DataFrame(
+        {
+            "ts": ["2026-01-01T10:00:00Z"] * 4,
+            "event": ["view", "view", " view ", "view"],
+            "anonymous_id": ["a1", " \u00a0", "a3", "a4"],
+            "user_id": ["\u3000 ", "  ", None, "\t"],
+        }
+    )
+    summary = ws.import_files([write_frame(frame, tmp_path / f"e{suffix}")])
+    assert (summary.stored, summary.rejected_by_reason) == (3, {"missing_id": 1})
+    stored = ws.events.order_by("anonymous_id").execute()
+    assert stored["anonymous_id"].tolist() == ["a1", "a3", "a4"]
+    assert stored["user_id"].tolist()[:2] == [None, None]
+    assert stored["user_id"].tolist()[2] == "\t"
+    assert stored["event"].tolist() == ["view", " view ", "view"]

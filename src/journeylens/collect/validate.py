@@ -109,10 +109,15 @@ def _zoned(ts_format: str) -> bool:
 
 
 def _text(col: str) -> str:
-    """A column as text, with empty strings as missing."""
-    return (
-        f"CASE WHEN trim(CAST(b.{col} AS VARCHAR)) = '' THEN NULL ELSE CAST(b.{col} AS VARCHAR) END"
-    )
+    """A column as text, with empty strings (and strings of spaces) as missing.
+
+    Only text that starts with a byte below ``!`` (a space, a control character) or above
+    ASCII (a lead byte: NBSP and the other Unicode spaces are multi-byte) can trim to nothing:
+    other text skips the trim, which would cost more than the rest of a column's checks.
+    """
+    text = f"CAST(b.{col} AS VARCHAR)"
+    blank = f"({text} < '!' OR {text} >= chr(128)) AND trim({text}) = ''"
+    return f"CASE WHEN {blank} THEN NULL ELSE {text} END"
 
 
 def _naive(instant: str) -> str:
@@ -423,14 +428,17 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
 def _screen(kind: str) -> str:
     """A cheap per-row test for "breaks some rule": non-zero when any rule fails.
 
-    Every rule is evaluated as a flat boolean (no CASE branches per row) and the length rules
-    are folded into one byte-length test, which is never below the character length.
+    Every rule is evaluated as a flat boolean (no CASE branches per row), but for the length
+    rules: they are folded into one byte-length test, which is never below the character
+    length, and only rows over it count their characters (in a projection both sides of an
+    AND are computed for every row; a CASE computes its branch for the rows it selects).
     """
     length_cols = [c for c in TEXT_COLUMNS[kind] if c != "comment"]
     longest = f"greatest({', '.join(f'coalesce(strlen(p.{c}), 0)' for c in length_cols)})"
     conditions = [cond for cond, code, _, _ in _rules(kind) if code != "field_too_long"]
     conditions.append(
-        f"{longest} > $max_field AND {longest.replace('strlen', 'length')} > $max_field"
+        f"CASE WHEN {longest} > $max_field "
+        f"THEN {longest.replace('strlen', 'length')} > $max_field ELSE false END"
     )
     conditions.append("length(p.properties) > $max_props")
     if kind == "feedback":
