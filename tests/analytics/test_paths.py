@@ -336,7 +336,6 @@ def test_figures_are_acyclic_sankeys(shop: Any) -> None:
     assert sum(paths_fig.data[0].link.value) > 0
 
 
-
 def test_sankey_flows_run_only_when_read(con: Any) -> None:
     # ana: home → product → purchase; bo: home → home. Steps: 0 home→product, home→home;
     # 1 product→(conversion); 2 (conversion)→(end); bo 1 home→(end).
@@ -361,6 +360,7 @@ def test_sankey_flows_run_only_when_read(con: Any) -> None:
     ]
     assert result.flows is result.flows  # fetched once
     assert sum(result.figure().data[0].link.value) == 5
+
 
 @pytest.mark.parametrize(
     "kwargs",
