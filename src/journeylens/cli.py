@@ -374,6 +374,15 @@ def touchpoints(
             "come in sessions); --format csv writes a file for import --kind touchpoints.",
         ),
     ] = False,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Breakdown: events and people per touchpoint and value (channel, device, a "
+            "property) of each event; a person counts under every value they have.",
+        ),
+    ] = None,
+    top: TopOpt = 10,
 ) -> None:
     """The touchpoint catalog with volume and reach, unmapped events and content gaps."""
     from journeylens.analytics.touchpoints import run_touchpoint_report
@@ -382,7 +391,10 @@ def touchpoints(
     _check_format(fmt)
     if suggest:
         from journeylens.analytics.suggest import suggest_catalog
+        from journeylens.errors import SpecError
 
+        if by is not None:
+            raise SpecError("--by breaks down the touchpoint report, not --suggest.")
         with _open(workspace, engine) as ws:
             suggestions = suggest_catalog(_filtered(ws, since, until, where), ws.config)
         emit(suggestions, fmt, "Suggested touchpoints")
@@ -395,8 +407,11 @@ def touchpoints(
         return
     with _open(workspace, engine) as ws:
         report = run_touchpoint_report(
-            _filtered(ws, since, until, where), ws.touchpoints, ws.config
+            _filtered(ws, since, until, where), ws.touchpoints, ws.config, by=by, top=top
         )
+    if by is not None and fmt == "csv":  # the CSV: each value's rows, the key first
+        emit(_FrameResult(report.breakdown_frame()), fmt)
+        return
     emit(report, fmt, "Touchpoints")
     if fmt == "table":
         if not report.unmapped.empty:
@@ -413,6 +428,26 @@ def touchpoints(
         if report.stages_without_events:
             unreached = ", ".join(report.stages_without_events)
             typer.echo(f"Stages with touchpoints no one reached: {unreached}")
+        _print_touchpoint_breakdown(report)
+
+
+def _print_touchpoint_breakdown(report: Any) -> None:
+    """A table per value of ``touchpoints --by``, most events first, 'other' last."""
+    from journeylens.cli_output import print_frame, printable
+
+    values = report.by_value()
+    for value, frame in values:
+        events = int(frame["events"].sum())
+        # A heading line of its own: a table's title wraps to the table's width.
+        heading = f"{printable(f'{report.by} = {value}')}: {events:,} event{'s' * (events != 1)}"
+        typer.echo(f"\n{heading}")
+        print_frame(frame)
+    if values:
+        _note(
+            f"each event counts under its own {report.by}, and a person under every value "
+            "they have an event with: the values' events add up to the catalog's, their "
+            "people may add up to more."
+        )
 
 
 @app.command()

@@ -253,12 +253,16 @@ class Workspace:
         since: Any = None,
         until: Any = None,
         where: str | Sequence[str] = (),
+        by: str | None = None,
+        top: int = 10,
     ) -> Any:
-        """Volume and reach per touchpoint, unmapped events and content gaps."""
+        """Volume and reach per touchpoint, unmapped events and content gaps (see
+        :func:`analytics.touchpoints.run_touchpoint_report`, also for the breakdown
+        ``by``/``top``); ``since``/``until``/``where`` as the command line's."""
         from journeylens.analytics.touchpoints import run_touchpoint_report
 
         source = self._source(events, since, until, where)
-        return run_touchpoint_report(source, self.touchpoints, self.config)
+        return run_touchpoint_report(source, self.touchpoints, self.config, by=by, top=top)
 
     def funnel(self, *steps: str, events: ibis.Table | None = None, **options: Any) -> Any:
         """A funnel over ``steps`` (see :class:`analytics.funnels.FunnelSpec` for options;

@@ -37,14 +37,19 @@ __all__ = [
 ]
 
 
-def check_breakdown(events: ir.Table, by: str | None, fields: Sequence[str]) -> str | None:
+def check_breakdown(
+    events: ir.Table, by: str | None, fields: Sequence[str], result: str = "paths"
+) -> str | None:
     """The field a breakdown's value goes in (the key, a property without ``properties.``), or
-    a :class:`SpecError` for a key no event has or one that names a field of the records."""
+    a :class:`SpecError` for a key no event has or one that names a field of the records
+    (``result`` names them in the message: ``"paths"``, ``"touchpoints"``)."""
     if by is None:
         return None
     field = property_key(by)
     if field in fields:
-        raise SpecError(f"A breakdown by '{by}' would share a name with the paths field '{field}'.")
+        raise SpecError(
+            f"A breakdown by '{by}' would share a name with the {result} field '{field}'."
+        )
     check_keys_present(events, [by], "--by")
     return field
 
