@@ -423,6 +423,12 @@ def touchpoints(
                     f"Those other names hold {rest:,} events; --suggest proposes catalog rows "
                     "for every unmapped event."
                 )
+        if not report.uncatalogued.empty:
+            print_frame(report.uncatalogued, "Touchpoints in the data the catalog does not list")
+            typer.echo(
+                "Add them to the catalog (journeylens import catalog.csv --kind touchpoints) to "
+                "give them a stage, an owner and a cost."
+            )
         if report.stages_without_touchpoints:
             typer.echo(f"Stages with no touchpoint: {', '.join(report.stages_without_touchpoints)}")
         if report.stages_without_events:

@@ -168,8 +168,9 @@ def test_a_breakdown_that_cannot_be_made_is_refused(tables, by, top, message) ->
 
 def test_the_breakdown_is_one_query_grouped_by_value_and_touchpoint(tables) -> None:
     report = run_touchpoint_report(*tables, CONFIG, by="device")
-    assert len(report.queries) == 3  # the catalog, the unmapped events, the breakdown
-    breakdown = str(ibis.to_sql(report.queries[2]))
+    # the volume per touchpoint, the catalog, the unmapped events, the breakdown
+    assert len(report.queries) == 4
+    breakdown = str(ibis.to_sql(report.queries[3]))
     assert "GROUP BY" in breakdown.upper()
     assert "mobile" not in breakdown  # no value named: every value comes from the one query
 

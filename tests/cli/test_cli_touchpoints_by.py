@@ -144,3 +144,33 @@ def test_touchpoints_by_that_cannot_be_made_is_one_clear_error(ws, args, message
     assert len(result.stderr.strip().splitlines()) == 1  # one line, no traceback
     assert result.stderr.startswith("Error: ")
     assert message in result.stderr
+
+
+def test_touchpoints_the_data_names_but_the_catalog_lacks_are_listed(tmp_path: Path) -> None:
+    # ana and bo each send one 'signup' event whose row names the touchpoint 'web_form', which
+    # the catalog does not list; ana's second one names 'partner_widget'. A rebuild keeps a
+    # touchpoint the data gives, so these were in neither the catalog rows nor the unmapped
+    # events: web_form 2 events / 2 people, partner_widget 1 / 1, most events first.
+    people = {
+        "ana": [
+            ("home", "2026-01-01 10:00"),
+            ("signup", "+1m", {"touchpoint": "web_form"}),
+            ("signup", "+2m", {"touchpoint": "partner_widget"}),
+        ],
+        "bo": [("signup", "2026-01-01 11:00", {"touchpoint": "web_form"})],
+    }
+    path = tmp_path / "ws"
+    with init_workspace(path, "three_stage") as workspace:
+        workspace.set_catalog(CATALOG)
+        workspace.store.write("events", journeys(people))
+        workspace.rebuild()
+    report = json.loads(run(path, "--format", "json").stdout)
+    assert report["uncatalogued_touchpoints"] == [
+        {"touchpoint": "web_form", "events": 2, "people": 2},
+        {"touchpoint": "partner_widget", "events": 1, "people": 1},
+    ]
+    home = next(row for row in report["touchpoints"] if row["touchpoint"] == "home")
+    assert (home["events"], home["people"]) == (1, 1)
+    table = run(path).stdout
+    assert "partner_widget" in table
+    assert "Add them to the catalog" in table

@@ -1,7 +1,8 @@
 """The touchpoint catalog against the data: volume and reach per touchpoint, and the gaps.
 
-Gaps are the events no touchpoint maps (so they are invisible on the journey) and the stages
-with no touchpoint, or none that anyone used (content gaps).
+Gaps are the events no touchpoint maps (so they are invisible on the journey), the touchpoints
+the data names that the catalog does not list, and the stages with no touchpoint, or none that
+anyone used (content gaps).
 
 With a breakdown ``by`` (a column such as ``device``, or a property as ``market`` or
 ``properties.market``), the events and people per catalogued touchpoint are also counted per
@@ -21,7 +22,7 @@ value of the key:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -39,6 +40,7 @@ from journeylens.errors import SpecError
 from journeylens.journey.steps import key_text
 
 BREAKDOWN_FIELDS = ("touchpoint", "stage", "events", "people")  # after the key, in each record
+CATALOG_FIELDS = ("touchpoint", "stage", "channel", "kind", "owner", "cost", "cost_period")
 
 __all__ = [
     "BREAKDOWN_FIELDS",
@@ -51,6 +53,7 @@ __all__ = [
 @dataclass
 class TouchpointReport(Result):
     """``catalog``: one row per touchpoint; ``unmapped``: event names no touchpoint matches;
+    ``uncatalogued``: touchpoints the events carry (given in the data) that the catalog lacks;
     ``breakdown`` (with ``by``): events and people per value of ``by`` and touchpoint, the
     value first in a column named ``by``."""
 
@@ -60,6 +63,10 @@ class TouchpointReport(Result):
     stages_without_events: list[str]
     breakdown: pd.DataFrame | None = None
     by: str | None = None  # the breakdown's field (its first column), if any
+    # Touchpoints the events name (given in the data) that the catalog does not list.
+    uncatalogued: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["touchpoint", "events", "people"])
+    )
     queries: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
@@ -73,6 +80,7 @@ class TouchpointReport(Result):
             "unmapped_events": frame_records(self.unmapped),
             "stages_without_touchpoints": self.stages_without_touchpoints,
             "stages_without_events": self.stages_without_events,
+            "uncatalogued_touchpoints": frame_records(self.uncatalogued),
         }
         if self.breakdown is not None:
             report["breakdown"] = frame_records(self.breakdown)
@@ -128,25 +136,20 @@ def run_touchpoint_report(
     >>> [(r["device"], r["events"], r["people"]) for r in report.to_dict()["breakdown"]]
     [('mobile', 2, 2), ('pc', 1, 1)]
     """
-    field = _check_by(events, by, top)
+    by_field = _check_by(events, by, top)
     person = person_column(events)
     mapped = events.filter(events.touchpoint.notnull())
     volume = mapped.group_by("touchpoint").aggregate(
         events=mapped.count(), people=mapped[person].nunique()
     )
-    joined = catalog.left_join(volume, catalog.touchpoint == volume.touchpoint)
-    table = joined.select(
-        touchpoint=joined.touchpoint,
-        stage=joined.stage,
-        channel=joined.channel,
-        kind=joined.kind,
-        owner=joined.owner,
-        cost=joined.cost,
-        cost_period=joined.cost_period,
-        events=joined.events.fill_null(0),
-        people=joined.people.fill_null(0),
-    )
-    frame = table.execute()
+    listed = catalog.select(*CATALOG_FIELDS)
+    # One row per touchpoint the events name (small): the catalog's rows take their volume,
+    # and those the catalog does not list are reported apart.
+    counted = volume.execute()
+    frame = listed.execute().merge(counted, on="touchpoint", how="left")
+    frame[["events", "people"]] = frame[["events", "people"]].fillna(0)
+    uncatalogued = counted[~counted["touchpoint"].isin(frame["touchpoint"])]
+    uncatalogued = uncatalogued.sort_values(["events", "touchpoint"], ascending=[False, True])
     order = {key: i for i, key in enumerate(config.stage_keys)}
     frame = frame.assign(_o=frame["stage"].map(order)).sort_values(
         ["_o", "people"], ascending=[True, False]
@@ -162,19 +165,22 @@ def run_touchpoint_report(
     unmapped = unmapped_expr.execute()
     staged = set(frame["stage"])
     used = set(frame.loc[frame["events"] > 0, "stage"])
-    queries: tuple[Any, ...] = (table, unmapped_expr)
+    queries: tuple[Any, ...] = (volume, listed, unmapped_expr)
     breakdown = None
-    if by is not None and field is not None:
+    if by is not None and by_field is not None:
         expr = build_touchpoint_breakdown(events, catalog, by, top, person)
-        breakdown = _breakdown_rows(fetch(expr), field, config.stage_keys)
+        breakdown = _breakdown_rows(fetch(expr), by_field, config.stage_keys)
         queries = (*queries, expr)
     return TouchpointReport(
         catalog=frame,
         unmapped=unmapped,
+        uncatalogued=uncatalogued.reset_index(drop=True).astype(
+            {"events": "int64", "people": "int64"}
+        ),
         stages_without_touchpoints=[s for s in config.stage_keys if s not in staged],
         stages_without_events=[s for s in config.stage_keys if s in staged and s not in used],
         breakdown=breakdown,
-        by=field,
+        by=by_field,
         queries=queries,
     )
 
