@@ -63,11 +63,16 @@ from journeylens.analytics._touches import (
     with_goal_values,
     with_journey_segments,
 )
-from journeylens.analytics.breakdown import SEGMENT, largest_first, segment_columns
+from journeylens.analytics.breakdown import (
+    SEGMENT,
+    breakdown_field,
+    largest_first,
+    segment_columns,
+)
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
-from journeylens.journey.steps import check_keys_present, parse_duration, property_key
+from journeylens.journey.steps import parse_duration
 
 __all__ = [
     "ALL_MODELS",
@@ -529,7 +534,13 @@ def run_attribution(
     >>> split.totals[["person_id", "journeys", "conversions"]].values.tolist()
     [['ann', 1, 1], ['bob', 1, 1]]
     """
-    field = breakdown_field(events, by, top, spec.level)
+    field = breakdown_field(
+        events,
+        by,
+        (*BREAKDOWN_FIELDS, spec.level),
+        "the '{field}' field of the attribution records: break down by another column or property",
+        top,
+    )
     if catalog is not None and spec.level == "touchpoint":
         known = catalog.select("touchpoint").distinct()
         events = events.filter(
@@ -653,32 +664,6 @@ BREAKDOWN_FIELDS = (
     "count",
     "probability",
 )
-
-
-def breakdown_field(events: ir.Table, by: str | None, top: int, level: str) -> str | None:
-    """The field a breakdown's value goes in (the key, a property without ``properties.``), or
-    a :class:`SpecError` for ``top`` < 1, a key no event has, or one that names a field of the
-    records (the ``level`` among them).
-
-    Examples
-    --------
-    >>> from journeylens.testing import journeys
-    >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01", {"market": "se"})]}))
-    >>> breakdown_field(table, "properties.market", 10, "touchpoint")
-    'market'
-    """
-    if by is None:
-        return None
-    if top < 1:
-        raise SpecError(f"top must be at least 1, not {top}.")
-    field = property_key(by)
-    if field in (*BREAKDOWN_FIELDS, level):
-        raise SpecError(
-            f"A breakdown by '{by}' would share a name with the '{field}' field of the "
-            "attribution records: break down by another column or property."
-        )
-    check_keys_present(events, [by], "--by")
-    return field
 
 
 def _run_segments(

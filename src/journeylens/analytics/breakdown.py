@@ -6,9 +6,14 @@ kept and the rest become ``"other"`` (ties: the value's text in order).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+
+from journeylens.errors import SpecError
+from journeylens.journey.steps import check_keys_present, property_key
 
 NONE_LABEL = "(none)"
 OTHER_LABEL = "other"
@@ -18,6 +23,8 @@ __all__ = [
     "NONE_LABEL",
     "OTHER_LABEL",
     "SEGMENT",
+    "breakdown_field",
+    "by_value_frames",
     "largest_first",
     "segment_columns",
     "with_top_values",
@@ -59,3 +66,38 @@ def largest_first(frame: pd.DataFrame, size: str) -> pd.DataFrame:
         .sort_values(["_other", size, SEGMENT], ascending=[True, False, True])
         .drop(columns="_other")
     )
+
+
+def breakdown_field(
+    events: ir.Table, by: str | None, fields: Sequence[str], clash: str, top: int | None = None
+) -> str | None:
+    """The field a breakdown's value goes in (the key, a property without ``properties.``), or
+    a :class:`SpecError` for ``top`` < 1, a key that names one of the records' ``fields``
+    (``clash`` says what it would share a name with; ``{field}`` stands for the name) or a key
+    no event has.
+
+    Examples
+    --------
+    >>> from journeylens.testing import journeys
+    >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01", {"market": "se"})]}))
+    >>> breakdown_field(table, "properties.market", ["count"], "the field '{field}'")
+    'market'
+    """
+    if by is None:
+        return None
+    if top is not None and top < 1:
+        raise SpecError(f"top must be at least 1, not {top}.")
+    field = property_key(by)
+    if field in fields:
+        raise SpecError(
+            f"A breakdown by '{by}' would share a name with {clash.format(field=field)}."
+        )
+    check_keys_present(events, [by], "--by")
+    return field
+
+
+def by_value_frames(frame: pd.DataFrame, field: str) -> list[tuple[str, pd.DataFrame]]:
+    """Each value of a breakdown and its rows without the value, in the frame's order."""
+    values = list(dict.fromkeys(frame[field].tolist()))
+    rest = [c for c in frame.columns if c != field]
+    return [(str(v), frame.loc[frame[field] == v, rest].reset_index(drop=True)) for v in values]

@@ -28,12 +28,10 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from journeylens.analytics.breakdown import SEGMENT
+from journeylens.analytics.breakdown import SEGMENT, breakdown_field, by_value_frames
 from journeylens.analytics.codes import code_columns, decode, encode
 from journeylens.analytics.paths_breakdown import (
     MEMBERS,
-    by_value_frames,
-    check_breakdown,
     in_value_order,
     person_segments,
     with_members,
@@ -387,6 +385,12 @@ def _segments(events: ir.Table, spec: PathsSpec, keyed: bool) -> ir.Table:
     return person_segments(analysed_events(events, spec, keyed), spec.by, spec.top_values, keyed)
 
 
+def _breakdown_field(events: ir.Table, spec: PathsSpec) -> str | None:
+    """The field of ``spec.by`` in the records (see :func:`.breakdown.breakdown_field`)."""
+    fields = [*EDGE_COLUMNS, *PATH_COLUMNS]
+    return breakdown_field(events, spec.by, fields, "the paths field '{field}'")
+
+
 def _build_flows(events: ir.Table, spec: PathsSpec) -> ir.Table:
     """Pairs by their position in the journey (step 0 = first → second node), for the Sankey."""
     pairs = _with_next(build_sequences(events, spec), spec)
@@ -471,7 +475,7 @@ def run_transitions(
     [('(conversion)', '(end)', 1), ('home', '(end)', 1)]
     """
     spec = spec or PathsSpec()
-    by = check_breakdown(events, spec.by, [*EDGE_COLUMNS, *PATH_COLUMNS])
+    by = _breakdown_field(events, spec)
     graph = build_transitions(events, spec, whole, by_value=by is not None)
     flows = _build_flows(events, spec)
     edges = _edge_frame(fetch(graph))
@@ -641,7 +645,7 @@ def run_top_paths(events: ir.Table, spec: PathsSpec) -> TopPathsResult:
     >>> result.to_dict()[0]["path"]
     ['home', 'cart', '(conversion)']
     """
-    by = check_breakdown(events, spec.by, [*EDGE_COLUMNS, *PATH_COLUMNS])
+    by = _breakdown_field(events, spec)
     expr = build_top_paths(events, spec, by_value=by is not None)
     frame = fetch(expr)
     paths = _path_frame(frame, spec)

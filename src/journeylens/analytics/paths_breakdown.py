@@ -20,38 +20,18 @@ import pandas as pd
 
 from journeylens.analytics.breakdown import NONE_LABEL, SEGMENT, largest_first, with_top_values
 from journeylens.analytics.sequence import text_order
-from journeylens.errors import SpecError
-from journeylens.journey.steps import check_keys_present, key_text, property_key
+from journeylens.journey.steps import key_text
 
 MEMBERS = "members"  # people under a value, which orders the values (most first)
 
 __all__ = [
     "MEMBERS",
-    "by_value_frames",
-    "check_breakdown",
     "in_value_order",
     "person_segments",
     "with_members",
     "with_overall",
     "with_segment",
 ]
-
-
-def check_breakdown(
-    events: ir.Table, by: str | None, fields: Sequence[str], result: str = "paths"
-) -> str | None:
-    """The field a breakdown's value goes in (the key, a property without ``properties.``), or
-    a :class:`SpecError` for a key no event has or one that names a field of the records
-    (``result`` names them in the message: ``"paths"``, ``"touchpoints"``)."""
-    if by is None:
-        return None
-    field = property_key(by)
-    if field in fields:
-        raise SpecError(
-            f"A breakdown by '{by}' would share a name with the {result} field '{field}'."
-        )
-    check_keys_present(events, [by], "--by")
-    return field
 
 
 def person_segments(analysed: ir.Table, by: str, top: int, keyed: bool) -> ir.Table:
@@ -120,10 +100,3 @@ def in_value_order(frame: pd.DataFrame, field: str, columns: Sequence[str]) -> p
     ordered = frame.assign(_place=frame[SEGMENT].map(place)).sort_values("_place", kind="stable")
     ordered = ordered.rename(columns={SEGMENT: field})
     return ordered[[field, *columns]].reset_index(drop=True)
-
-
-def by_value_frames(frame: pd.DataFrame, field: str) -> list[tuple[str, pd.DataFrame]]:
-    """Each value of a breakdown and its rows without the value, in the frame's order."""
-    values = list(dict.fromkeys(frame[field].tolist()))
-    rest = [c for c in frame.columns if c != field]
-    return [(str(v), frame.loc[frame[field] == v, rest].reset_index(drop=True)) for v in values]

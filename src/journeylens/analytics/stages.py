@@ -40,11 +40,12 @@ from journeylens.analytics.breakdown import (
     segment_columns,
     with_top_values,
 )
+from journeylens.analytics.breakdown import breakdown_field as shared_breakdown_field
 from journeylens.analytics.paths import UNMAPPED, fetch
 from journeylens.analytics.result import Result, json_ready
 from journeylens.analytics.sequence import has_sequence_keys
 from journeylens.errors import SpecError
-from journeylens.journey.steps import check_keys_present, key_text, property_key
+from journeylens.journey.steps import key_text
 from journeylens.store.portable import epoch_seconds
 
 KEYS_AS_TEXT = ("person_id", "event_id")  # the person and the order of ties without the keys
@@ -384,14 +385,6 @@ def _with_ended(frame: pd.DataFrame, touch: pd.DataFrame) -> pd.DataFrame:
 
 
 def breakdown_field(events: ir.Table, by: str | None, top: int) -> str | None:
-    """The field a breakdown's value goes in (the key, a property without ``properties.``), or a
-    :class:`SpecError` for a key no event has, one that names a stage field, or ``top`` < 1."""
-    if by is None:
-        return None
-    if top < 1:
-        raise SpecError(f"top must be at least 1, not {top}.")
-    field = property_key(by)
-    if field in STAGE_FIELDS:
-        raise SpecError(f"A breakdown by '{by}' would share a name with a stage field.")
-    check_keys_present(events, [by], "--by")
-    return field
+    """The field of a stage breakdown's value (see :func:`.breakdown.breakdown_field`): not
+    one of the stage records' fields."""
+    return shared_breakdown_field(events, by, STAGE_FIELDS, "a stage field", top)

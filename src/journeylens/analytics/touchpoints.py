@@ -30,13 +30,18 @@ import ibis.expr.types as ir
 import pandas as pd
 import plotly.graph_objects as go
 
-from journeylens.analytics.breakdown import NONE_LABEL, SEGMENT, largest_first, with_top_values
+from journeylens.analytics.breakdown import (
+    NONE_LABEL,
+    SEGMENT,
+    breakdown_field,
+    by_value_frames,
+    largest_first,
+    with_top_values,
+)
 from journeylens.analytics.paths import fetch
-from journeylens.analytics.paths_breakdown import by_value_frames, check_breakdown
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.sequence import person_column
 from journeylens.config import Config
-from journeylens.errors import SpecError
 from journeylens.journey.steps import key_text
 
 BREAKDOWN_FIELDS = ("touchpoint", "stage", "events", "people")  # after the key, in each record
@@ -136,7 +141,7 @@ def run_touchpoint_report(
     >>> [(r["device"], r["events"], r["people"]) for r in report.to_dict()["breakdown"]]
     [('mobile', 2, 2), ('pc', 1, 1)]
     """
-    by_field = _check_by(events, by, top)
+    by_field = breakdown_field(events, by, BREAKDOWN_FIELDS, "the touchpoints field '{field}'", top)
     person = person_column(events)
     mapped = events.filter(events.touchpoint.notnull())
     volume = mapped.group_by("touchpoint").aggregate(
@@ -183,14 +188,6 @@ def run_touchpoint_report(
         by=by_field,
         queries=queries,
     )
-
-
-def _check_by(events: ir.Table, by: str | None, top: int) -> str | None:
-    """The breakdown's field, or a :class:`SpecError` for ``top`` < 1, a key no event has or
-    one named as a field of the breakdown's records."""
-    if by is not None and top < 1:
-        raise SpecError(f"top must be at least 1, not {top}.")
-    return check_breakdown(events, by, BREAKDOWN_FIELDS, result="touchpoints")
 
 
 def build_touchpoint_breakdown(
