@@ -38,6 +38,7 @@ ID_COLUMNS = frozenset(
     {"event_id", "feedback_id", "anonymous_id", "user_id", "person_id", "session_id"}
 )
 ID_COMPRESSION = "fsst"
+SWAPPED_JOINS_OPTIMIZER = "build_side_probe_side"  # DuckDB's pass that swaps a join's sides
 ID_COMPRESSION_FORMATS = ("v0.", "v1.0.", "v1.1.", "v1.2.")  # formats with plain FSST
 
 
@@ -100,6 +101,11 @@ class DuckDBStore(Store):
         # it would land inside a command's JSON or CSV: journeylens reports progress itself.
         self.raw.execute("SET enable_progress_bar = false")
         self._id_compression = _id_compression(self.raw)
+        # A join builds its hash table on the side written on the right. journeylens writes
+        # the smaller side there (a funnel's later-step rows, beside its entries); where
+        # DuckDB's estimates tie (both sides filters of one intermediate result) it swapped
+        # them, and a 100M-event funnel built tables over every entry and ran out of memory.
+        self.raw.execute(f"SET disabled_optimizers = '{SWAPPED_JOINS_OPTIMIZER}'")
 
     def sql_connection(self) -> duckdb.DuckDBPyConnection:
         return self.raw
