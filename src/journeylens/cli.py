@@ -439,15 +439,12 @@ def touchpoints(
 
 def _print_touchpoint_breakdown(report: Any) -> None:
     """A table per value of ``touchpoints --by``, most events first, 'other' last."""
-    from journeylens.cli_output import print_frame, printable
+    from journeylens.cli_output import print_section
 
     values = report.by_value()
     for value, frame in values:
         events = int(frame["events"].sum())
-        # A heading line of its own: a table's title wraps to the table's width.
-        heading = f"{printable(f'{report.by} = {value}')}: {events:,} event{'s' * (events != 1)}"
-        typer.echo(f"\n{heading}")
-        print_frame(frame)
+        print_section(f"{report.by} = {value}: {events:,} event{'s' * (events != 1)}", frame)
     if values:
         _note(
             f"each event counts under its own {report.by}, and a person under every value "
@@ -893,12 +890,10 @@ def attribution(
         else:
             emit(result, fmt, title)
         if by is not None and fmt == "table":
-            from journeylens.cli_output import print_frame, printable
+            from journeylens.cli_output import print_section
 
             for section, frame in result.breakdown_sections():
-                # A heading line of its own: a table's title wraps to the table's width.
-                typer.echo(f"\n{printable(section)}")
-                print_frame(frame)
+                print_section(section, frame)
         chosen_goal = goal or ws.config.conversion_events[0]
         credit_models = set(model or ["all"]) - {"incrementality"}  # lift shares no credit
         if not roi and not cut_list and credit_models and not result.attributed():

@@ -55,6 +55,14 @@ def print_frame(frame: pd.DataFrame, title: str | None = None, rows: int = TABLE
         )
 
 
+def print_section(heading: str, frame: pd.DataFrame) -> None:
+    """``heading`` on a line of its own (a table's title wraps to the table's width), then
+    ``frame`` as a table."""
+    sys.stdout.write(f"\n{printable(heading)}\n")
+    sys.stdout.flush()
+    print_frame(frame)
+
+
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy for people: nested values dropped, rates as percentages, seconds as durations."""
     keep = [c for c in frame.columns if not frame[c].map(_records).any()]

@@ -16,6 +16,7 @@ from journeylens.config import DATABASE_FILE
 from journeylens.errors import EngineError
 from journeylens.schema import EVENTS, TABLES
 from journeylens.store import connect
+from journeylens.store.duckdb import storage_version
 from journeylens.testing import journeys
 from journeylens.workspace import init_workspace
 
@@ -81,18 +82,10 @@ def test_overwrite_and_replace_may_read_the_table_they_rewrite(store):
     assert not store.has_table("_t_next")
 
 
-def _storage_version(store) -> str:
-    row = store.sql_connection().execute(
-        "SELECT tags['storage_version'] FROM duckdb_databases() "
-        "WHERE database_name = current_database()"
-    )
-    return str(row.fetchone()[0])
-
-
 def test_a_new_workspace_file_is_written_in_the_newer_storage_format(tmp_path):
     with connect("duckdb", tmp_path) as store:
         store.write("t", pa.table({"event_id": ["a", "b"]}))
-        assert _storage_version(store).startswith("v1.5")
+        assert storage_version(store.sql_connection()).startswith("v1.5")
 
 
 def test_id_columns_are_written_with_fsst_in_a_file_of_the_older_format(tmp_path):
@@ -103,7 +96,7 @@ def test_id_columns_are_written_with_fsst_in_a_file_of_the_older_format(tmp_path
     n = 300_000
     data = pa.table({"event_id": [f"id{i % 50}" for i in range(n)], "id": range(n)})
     with connect("duckdb", tmp_path) as store:
-        assert _storage_version(store).startswith("v1.0")
+        assert storage_version(store.sql_connection()).startswith("v1.0")
         store.write("t", data)
         t = store.table("t")
         store.write("t", t.filter(t.id % 2 == 0), overwrite=True)

@@ -92,17 +92,6 @@ def is_error(event: ir.StringValue, patterns: Sequence[str]) -> ir.BooleanValue:
     return ibis.or_(*(glob_test(event, p) for p in patterns)).fill_null(False)
 
 
-def in_range(
-    table: ir.Table, since: datetime | None, until: datetime | None, column: str = "ts"
-) -> ir.Table:
-    """Rows with ``since <= column < until`` (either bound optional)."""
-    if since is not None:
-        table = table.filter(table[column] >= since)
-    if until is not None:
-        table = table.filter(table[column] < until)
-    return table
-
-
 def _person_window(t: ir.Table, rows: tuple[int | None, int | None] | None = None) -> ibis.Window:
     if rows is None:
         return ibis.window(group_by=t.person, order_by=t.pos)

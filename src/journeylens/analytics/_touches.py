@@ -21,14 +21,13 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
-from journeylens.analytics.breakdown import OTHER_LABEL, SEGMENT, with_top_values
+from journeylens.analytics.breakdown import NONE_LABEL, OTHER_LABEL, SEGMENT, with_top_values
 from journeylens.analytics.packing import pack, unpack
 from journeylens.analytics.sequence import has_sequence_keys, order_columns
 from journeylens.journey.steps import key_text
 from journeylens.store.portable import epoch_seconds
 
 LEVELS = ("touchpoint", "channel", "campaign")
-NONE_LABEL = "(none)"
 PERSON = "person"
 RUNNING = (("touches", 32), ("conversions", 31))  # a person's counts so far (see ``_stream``)
 # Touches may carry how many identical journeys each row stands for (path counts, see

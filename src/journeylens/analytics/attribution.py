@@ -69,6 +69,7 @@ from journeylens.analytics.breakdown import (
     largest_first,
     segment_columns,
 )
+from journeylens.analytics.filters import in_range
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
@@ -334,11 +335,7 @@ class AttributionResult(Result):
 
 
 def _filtered(events: ir.Table, spec: AttributionSpec) -> ir.Table:
-    if spec.since is not None:
-        events = events.filter(events.ts >= spec.since)
-    if spec.until is not None:
-        events = events.filter(events.ts < spec.until)
-    return events
+    return in_range(events, spec.since, spec.until)
 
 
 def build_journey_touches(
@@ -449,9 +446,20 @@ def _run_shapley(
     expression = _shapley.build_coalitions(touches, players)
     coalitions = _shapley.coalition_names(expression.execute(), players)
     values = _shapley.shapley_values(coalitions, spec.shapley_samples, spec.seed)
-    frame = values.rename(columns={"conversions": "shapley_conversions"})
-    frame = frame.rename(columns={"revenue": "shapley_revenue"})
-    return frame, expression
+    return _credit_of(values, "shapley"), expression
+
+
+def _credit_of(values: pd.DataFrame, model: str) -> pd.DataFrame:
+    """A game's ``conversions`` and ``revenue`` named as ``model``'s credit columns."""
+    return values.rename(
+        columns={"conversions": f"{model}_conversions", "revenue": f"{model}_revenue"}
+    )
+
+
+def _ordered_credit(positions: pd.DataFrame, keys: Sequence[str] = ("key",)) -> pd.DataFrame:
+    """Ordered Shapley's credit per value (per ``keys``): its positions' credit summed."""
+    credit = positions.groupby(list(keys), as_index=False, sort=True)[["conversions", "revenue"]]
+    return _credit_of(credit.sum(), "shapley_ordered")
 
 
 def _run_shapley_ordered(
@@ -460,11 +468,7 @@ def _run_shapley_ordered(
     expression = _shapley_ordered.build_sequences(touches, players)
     sequences = _shapley_ordered.sequence_names(expression.execute(), players)
     positions = _shapley_ordered.ordered_shapley_values(sequences)
-    frame = positions.groupby("key", as_index=False, sort=True)[["conversions", "revenue"]].sum()
-    frame = frame.rename(
-        columns={"conversions": "shapley_ordered_conversions", "revenue": "shapley_ordered_revenue"}
-    )
-    return frame, positions, expression
+    return _ordered_credit(positions), positions, expression
 
 
 def _totals(touches: ir.Table, goals: ir.Table | None) -> dict[str, float]:
@@ -816,10 +820,7 @@ def _segment_shapley(
         )
         for segment, part in _parts(coalitions)
     ]
-    frame = _stacked(frames, [SEGMENT, "key", "conversions", "revenue"])
-    return frame.rename(
-        columns={"conversions": "shapley_conversions", "revenue": "shapley_revenue"}
-    )
+    return _credit_of(_stacked(frames, [SEGMENT, "key", "conversions", "revenue"]), "shapley")
 
 
 def _segment_ordered(
@@ -834,13 +835,7 @@ def _segment_ordered(
         for segment, part in _parts(sequences)
     ]
     positions = _stacked(frames, [SEGMENT, "key", "position", "conversions", "revenue"])
-    credit = positions.groupby([SEGMENT, "key"], as_index=False, sort=True)[
-        ["conversions", "revenue"]
-    ].sum()
-    credit = credit.rename(
-        columns={"conversions": "shapley_ordered_conversions", "revenue": "shapley_ordered_revenue"}
-    )
-    return credit, positions
+    return _ordered_credit(positions, (SEGMENT, "key")), positions
 
 
 def _named(frame: pd.DataFrame, rank: Mapping[str, int], field: str, level: str) -> pd.DataFrame:

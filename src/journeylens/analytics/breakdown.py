@@ -96,8 +96,13 @@ def breakdown_field(
     return field
 
 
-def by_value_frames(frame: pd.DataFrame, field: str) -> list[tuple[str, pd.DataFrame]]:
-    """Each value of a breakdown and its rows without the value, in the frame's order."""
+def by_value_frames(
+    frame: pd.DataFrame | None, field: str | None
+) -> list[tuple[str, pd.DataFrame]]:
+    """Each value of a breakdown and its rows without the value, in the frame's order (none
+    without a breakdown: no ``frame`` or no ``field``)."""
+    if frame is None or field is None:
+        return []
     values = list(dict.fromkeys(frame[field].tolist()))
     rest = [c for c in frame.columns if c != field]
     return [(str(v), frame.loc[frame[field] == v, rest].reset_index(drop=True)) for v in values]

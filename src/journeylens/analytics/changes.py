@@ -16,7 +16,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-from journeylens.analytics._friction_signals import in_range
+from journeylens.analytics.filters import in_range
 from journeylens.analytics.friction import (
     EVERYONE,
     SIGNALS,

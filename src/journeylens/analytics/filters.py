@@ -91,6 +91,17 @@ class Condition:
         return f"{self.column}{self.op}{self.value}"
 
 
+def in_range(
+    table: ibis.Table, since: datetime | None, until: datetime | None, column: str = "ts"
+) -> ibis.Table:
+    """Rows with ``since <= column < until`` (either bound optional)."""
+    if since is not None:
+        table = table.filter(table[column] >= since)
+    if until is not None:
+        table = table.filter(table[column] < until)
+    return table
+
+
 def apply_filters(
     table: ibis.Table,
     since: datetime | None = None,
@@ -101,10 +112,7 @@ def apply_filters(
     since, until = naive_utc_or_none(since, "since"), naive_utc_or_none(until, "until")
     if since is not None and until is not None and since >= until:
         raise SpecError(f"since {since} must be before until {until}: nothing lies between.")
-    if since is not None:
-        table = table.filter(table.ts >= since)
-    if until is not None:
-        table = table.filter(table.ts < until)
+    table = in_range(table, since, until)
     for text in where:
         table = Condition.parse(text).apply(table)
     return table

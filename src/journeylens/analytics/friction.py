@@ -30,8 +30,8 @@ from journeylens.analytics._friction_signals import (
     build_effort_counts,
     build_overview,
     build_segment_counts,
-    in_range,
 )
+from journeylens.analytics.filters import in_range
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.analytics.sequence import sequence_columns
 from journeylens.errors import SpecError

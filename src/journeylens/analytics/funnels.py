@@ -23,8 +23,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from journeylens.analytics._friction_signals import in_range
 from journeylens.analytics.breakdown import NONE_LABEL, SEGMENT, with_top_values
+from journeylens.analytics.filters import in_range
 from journeylens.analytics.packing import Layout, pack, unpack
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.analytics.sequence import event_order, has_sequence_keys, sequence_columns

@@ -30,6 +30,7 @@ import pandas as pd
 
 from journeylens.analytics.breakdown import SEGMENT, breakdown_field, by_value_frames
 from journeylens.analytics.codes import code_columns, decode, encode
+from journeylens.analytics.filters import in_range
 from journeylens.analytics.paths_breakdown import (
     MEMBERS,
     in_value_order,
@@ -246,11 +247,7 @@ def _grouped(seq: ir.Table, spec: PathsSpec) -> ir.Table:
 def analysed_events(events: ir.Table, spec: PathsSpec, keyed: bool = False) -> ir.Table:
     """The events a sequence is made of (rule 1): with a time and a person, in range."""
     t = events.filter(events.ts.notnull(), events["person_key" if keyed else "person_id"].notnull())
-    if spec.since is not None:
-        t = t.filter(t.ts >= spec.since)
-    if spec.until is not None:
-        t = t.filter(t.ts < spec.until)
-    return t
+    return in_range(t, spec.since, spec.until)
 
 
 def build_sequences(events: ir.Table, spec: PathsSpec, keyed: bool = False) -> ir.Table:
@@ -433,8 +430,6 @@ class TransitionsResult(Result):
 
     def by_value(self) -> list[tuple[str, pd.DataFrame]]:
         """Each value of the breakdown and its graph, most people first (none without one)."""
-        if self.breakdown is None or self.by is None:
-            return []
         return by_value_frames(self.breakdown, self.by)
 
     def figure(self) -> Any:
@@ -598,8 +593,6 @@ class TopPathsResult(Result):
 
     def by_value(self) -> list[tuple[str, pd.DataFrame]]:
         """Each value of the breakdown and its top paths, most people first."""
-        if self.breakdown is None or self.by is None:
-            return []
         return by_value_frames(self.breakdown, self.by)
 
     def figure(self) -> Any:

@@ -99,8 +99,6 @@ class TouchpointReport(Result):
 
     def by_value(self) -> list[tuple[str, pd.DataFrame]]:
         """Each value of the breakdown and its rows without the value, in the result's order."""
-        if self.breakdown is None or self.by is None:
-            return []
         return by_value_frames(self.breakdown, self.by)
 
     def figure(self) -> go.Figure:

@@ -71,15 +71,19 @@ def _connect(path: Path, read_only: bool) -> ibis.BaseBackend:
             time.sleep(LOCK_POLL_SECONDS)
 
 
-def _id_compression(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The compression named for id columns in the open file (see ``ID_COMPRESSION``): FSST in
-    a file of a format that has it (1.0 to 1.2), else none."""
+def storage_version(con: duckdb.DuckDBPyConnection) -> str:
+    """The storage format of the open database file, as DuckDB names it (``v1.5.0+``)."""
     row = con.execute(
         "SELECT tags['storage_version'] FROM duckdb_databases() "
         "WHERE database_name = current_database()"
     ).fetchone()
-    version = str(row[0]) if row and row[0] else ""
-    return ID_COMPRESSION if version.startswith(ID_COMPRESSION_FORMATS) else None
+    return str(row[0]) if row and row[0] else ""
+
+
+def _id_compression(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The compression named for id columns in the open file (see ``ID_COMPRESSION``): FSST in
+    a file of a format that has it (1.0 to 1.2), else none."""
+    return ID_COMPRESSION if storage_version(con).startswith(ID_COMPRESSION_FORMATS) else None
 
 
 class DuckDBStore(Store):
