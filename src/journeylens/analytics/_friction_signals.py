@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -142,6 +142,10 @@ def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
     ``grp`` counts the events with a touchpoint so far: an event without one belongs to the
     touchpoint of its ``grp``. ``kept`` counts the non-error events so far: a run of errors has
     the ``kept`` of the non-error event before it.
+
+    Every column is an expression over the windows in one select: the engine computes each
+    window once however often it is named, and the rows every later step reads (held once, as
+    the query's shared part) are these narrow ones, not the windows' wide packed values.
     """
     # The sort carries the event's own codes and flags packed as they are lagged: one column.
     here = pack(
@@ -157,48 +161,41 @@ def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
         _person_window(t, (None, 0)),
         _person_window(t, (0, None)),
     )
+    previous, following = t._here.lag().over(w), t._here.lead().over(w)
     err, goal = _part(t._here, "err") == 1, _part(t._here, "goal") == 1
-    so_far = pack(
-        RUNNING, kept=err.ifelse(0, 1), grp=(_part(t._here, "touchpoint") > 0).ifelse(1, 0)
-    )
-    t = t.mutate(
-        gap_prev=t.sec - t.sec.lag().over(w),
-        gap_next=t.sec.lead().over(w) - t.sec,
-        _prev=t._here.lag().over(w),
-        _next=t._here.lead().over(w),
-        _so_far=so_far.sum().over(running),
+    event = _part(t._here, "event").nullif(0).cast("int32")
+    touchpoint = _part(t._here, "touchpoint").nullif(0).cast("int32")
+    so_far = pack(RUNNING, kept=err.ifelse(0, 1), grp=touchpoint.notnull().ifelse(1, 0))
+    so_far = so_far.sum().over(running)
+    prev_touchpoint = _part(previous, "touchpoint").nullif(0)
+    row = {
+        "sec": t.sec,
+        "err": err,
+        "goal": goal,
+        "gap_prev": t.sec - t.sec.lag().over(w),
+        "gap_next": t.sec.lead().over(w) - t.sec,
         # Forwards over the rows still to come, so it shares the sort of the other windows.
-        next_goal=goal.ifelse(t.sec, ibis.null("int64")).min().over(ahead),
-    )
-    t = t.mutate(
-        event=_part(t._here, "event").nullif(0).cast("int32"),
-        touchpoint=_part(t._here, "touchpoint").nullif(0).cast("int32"),
-        err=_part(t._here, "err") == 1,
-        goal=_part(t._here, "goal") == 1,
-    )
-    prev_touchpoint = _part(t._prev, "touchpoint").nullif(0)
-    t = t.mutate(
-        same_event=(_part(t._prev, "event").nullif(0) == t.event).fill_null(False),
-        prev_err=_part(t._prev, "err") == 1,
-        next_err=_part(t._next, "err") == 1,
-        prev_placed=prev_touchpoint.notnull(),
-        moved=(prev_touchpoint != t.touchpoint).fill_null(False),
-        next_placed=_part(t._next, "touchpoint") > 0,
-        grp=unpack(t._so_far, RUNNING, "grp").cast("int32"),
-        kept=unpack(t._so_far, RUNNING, "kept").cast("int32"),
-    )
-    keep = ("gap_prev", "prev_err", "next_err", "prev_placed", "moved", "next_placed", "grp")
+        "next_goal": goal.ifelse(t.sec, ibis.null("int64")).min().over(ahead),
+        "same_event": (_part(previous, "event").nullif(0) == event).fill_null(False),
+        "prev_err": _part(previous, "err") == 1,
+    }
     return t.select(
         "person",
         "pos",
-        "event",
-        "touchpoint",
-        COMBINED,
-        "sec",
-        "err",
-        *keep,
-        "kept",
-        **_event_flags(t, rules, end),
+        event=event,
+        touchpoint=touchpoint,
+        **{COMBINED: t[COMBINED]},
+        sec=t.sec,
+        err=err,
+        gap_prev=row["gap_prev"],
+        prev_err=row["prev_err"],
+        next_err=_part(following, "err") == 1,
+        prev_placed=prev_touchpoint.notnull(),
+        moved=(prev_touchpoint != touchpoint).fill_null(False),
+        next_placed=_part(following, "touchpoint") > 0,
+        grp=unpack(so_far, RUNNING, "grp").cast("int32"),
+        kept=unpack(so_far, RUNNING, "kept").cast("int32"),
+        **_event_flags(row, rules, end),
     )
 
 
@@ -207,24 +204,28 @@ def _part(packed: ir.IntegerValue, name: str) -> ir.IntegerValue:
     return unpack(packed, NEIGHBOUR, name)
 
 
-def _event_flags(t: ir.Table, rules: SignalRules, end: datetime) -> dict[str, ir.IntegerValue]:
+def _event_flags(
+    row: Mapping[str, ir.Value], rules: SignalRules, end: datetime
+) -> dict[str, ir.IntegerValue]:
     """An event's own signals as the bits of ``signals`` (see :data:`FLAGS`), with its
     ``retry`` and ``error`` also as counts; ``retry`` here is only a repeat of the event just
-    before."""
+    before. ``row``: the event's values that they read, by name."""
     end_sec = int((end - EPOCH).total_seconds())
-    last = t.gap_next.isnull()
-    ended = (last & (t.sec <= end_sec - rules.window)) | (t.gap_next > rules.window)
-    repeat = ~t.err & ~t.prev_err & t.same_event & (t.gap_prev <= rules.retry)
+    sec, err, goal = row["sec"], row["err"], row["goal"]
+    gap_next = row["gap_next"]
+    last = gap_next.isnull()
+    ended = (last & (sec <= end_sec - rules.window)) | (gap_next > rules.window)
+    repeat = ~err & ~row["prev_err"] & row["same_event"] & (row["gap_prev"] <= rules.retry)
     flags = {
-        "exit": ~t.goal & ended,
-        "open": t.sec > end_sec - rules.window,
+        "exit": ~goal & ended,
+        "open": sec > end_sec - rules.window,
         "retry": repeat,
-        "error": t.err,
-        "postponed": t.gap_next > rules.postpone,
-        "converted": t.next_goal - t.sec <= rules.window,
-        "goal": t.goal,
+        "error": err,
+        "postponed": gap_next > rules.postpone,
+        "converted": row["next_goal"] - sec <= rules.window,
+        "goal": goal,
     }
-    return {"signals": _signals(flags), "retry": _flag(repeat), "error": _flag(t.err)}
+    return {"signals": _signals(flags), "retry": _flag(repeat), "error": _flag(err)}
 
 
 def _anchors(seq: ir.Table) -> ir.Table:
