@@ -98,14 +98,14 @@ def _stream(
     running = ibis.cumulative_window(group_by=PERSON, order_by=order)
     ordered = ibis.window(group_by=PERSON, order_by=order)
     # Conversions and touches so far, counted by one running sum of the two packed side by side.
+    # Unpacked in the windows' own select (the engine computes the sum once): the rows the
+    # later steps share are the unpacked counts, not the packed sum beside them.
     so_far = pack(RUNNING, conversions=rows.conv, touches=1 - rows.conv).sum().over(running)
-    counted = rows.mutate(
-        _so_far=so_far,
+    return rows.select(
+        *(c for c in rows.columns if c not in tiebreak),
+        journey=unpack(so_far, RUNNING, "conversions") - rows.conv,
+        ordinal=unpack(so_far, RUNNING, "touches"),
         **{f"prev_{b}": rows.key.lag(b).over(ordered) for b in range(1, lags + 1)},
-    )
-    return counted.mutate(
-        journey=unpack(counted._so_far, RUNNING, "conversions") - counted.conv,
-        ordinal=unpack(counted._so_far, RUNNING, "touches"),
     )
 
 
