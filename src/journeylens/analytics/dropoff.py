@@ -22,6 +22,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from journeylens.analytics.filters import in_range
 from journeylens.analytics.funnels import FunnelSpec, build_funnel_people
 from journeylens.analytics.result import Result, frame_records, json_ready
 from journeylens.errors import SpecError
@@ -114,14 +115,6 @@ def check_goal_name(events: ir.Table, goal: str | None) -> None:
 # --- the engine expression -----------------------------------------------------------------------
 
 
-def _in_range(events: ir.Table, funnel: FunnelSpec) -> ir.Table:
-    if funnel.since is not None:
-        events = events.filter(events.ts >= ibis.literal(funnel.since, "timestamp"))
-    if funnel.until is not None:
-        events = events.filter(events.ts < ibis.literal(funnel.until, "timestamp"))
-    return events
-
-
 def _deadline(dropped: ir.Table, funnel: FunnelSpec) -> ir.IntegerValue:
     """The last second the missing step could have counted (window, per-step window)."""
     window = dropped.t0 + funnel.window
@@ -193,7 +186,7 @@ def build_dropoff_people(events: ir.Table, spec: DropoffSpec) -> ir.Table:
     dropped = dropped.mutate(
         step=(dropped.reach + 1).cast("int64"), deadline=_deadline(dropped, funnel)
     )
-    scope = _in_range(events, funnel)
+    scope = in_range(events, funnel.since, funnel.until)
     hits = _hits(scope, spec).view()
     joined = dropped.left_join(hits, dropped.person_id == hits.h_person)
     again = ibis.cases(*[(dropped.step == k, hits[f"h{k}"]) for k in range(2, n + 1)], else_=False)

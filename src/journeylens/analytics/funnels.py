@@ -269,11 +269,7 @@ def _rows(events: ir.Table, spec: FunnelSpec, ids: bool = True) -> ir.Table:
     keys = _keys(events, spec)
     carried = _carried(events, spec) if ids else []
     # Every event of a known person carries the key where the keys are kept: the same rows.
-    t = events.filter(*[events[k].notnull() for k in keys])
-    if spec.since is not None:
-        t = t.filter(t.ts >= ibis.literal(spec.since, "timestamp"))
-    if spec.until is not None:
-        t = t.filter(t.ts < ibis.literal(spec.until, "timestamp"))
+    t = in_range(events.filter(*[events[k].notnull() for k in keys]), spec.since, spec.until)
     strict = spec.order == "strict"  # strict needs positions among all events
     matched = [*spec.parsed_steps, *spec.parsed_exclude]
     coarse = None if strict else any_step_predicate(matched, t)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from journeylens.analytics.filters import in_range
 from journeylens.analytics.result import Result, frame_records
 from journeylens.analytics.sequence import text_order
 from journeylens.errors import SpecError
@@ -155,11 +156,9 @@ def _stage_order(events: ir.Table, spec: IncrementalitySpec) -> tuple[str, ...]:
     return tuple(reach["stage"])
 
 
-def _in_range(events: ir.Table, spec: IncrementalitySpec) -> ir.Table:
-    if spec.since is not None:
-        events = events.filter(events.ts >= spec.since)
-    if spec.until is not None:
-        events = events.filter(events.ts < spec.until)
+def _analysed(events: ir.Table, spec: IncrementalitySpec) -> ir.Table:
+    """The events of known people in the spec's time range."""
+    events = in_range(events, spec.since, spec.until)
     return events.filter(events.person_id.notnull())
 
 
@@ -168,7 +167,7 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     first converted (``conv_t``), ``converted``, the revenue of their conversions, ``f<r>``:
     their first touch of a stage of rank ``r`` (1-based in ``stages``, 0 for any other) before
     converting, and ``levels``."""
-    events = _in_range(events, spec)
+    events = _analysed(events, spec)
     ordered = ibis.window(group_by="person_id", order_by=text_order(events))
     ranked = events.mutate(_row=ibis.row_number().over(ordered))
     first = ranked.filter(ranked._row == 0)
@@ -258,7 +257,7 @@ def build_incrementality(
     >>> exposed.execute()[["touchpoint", "level", "levels", "converted", "people"]].values.tolist()
     [['ad', 0, 3, 1, 1]]
     """
-    events = _in_range(events, spec)
+    events = _analysed(events, spec)
     people = build_people(events, spec, stages) if people is None else people
     strata = [f"s_{k}" for k in spec.strata if k != "stage"]
     touches = events.filter(events.touchpoint.notnull(), ~events.event.isin(list(spec.goals)))
