@@ -138,6 +138,19 @@ def init(
         )
 
 
+def _check_not_mappings(files: list[Path]) -> None:
+    """A ``canonical=source`` among the files is a mapping after the first ``--map``, which
+    takes one each: say so, instead of that no such file exists."""
+    from journeylens.errors import ImportFileError
+
+    for path in files:
+        if "=" in path.name and not path.exists():
+            raise ImportFileError(
+                f"{path}: no such file. To map another column, give --map once for each: "
+                f"--map {path.name}."
+            )
+
+
 @app.command("import")
 def import_(
     files: Annotated[
@@ -190,6 +203,7 @@ def import_(
     from journeylens.collect.readers import expand_paths
 
     _check_format(fmt)
+    _check_not_mappings(files)
     files = expand_paths(files)  # a directory's files, for the progress bar's count
     mapping = parse_map(map_ or [])
     constants = parse_map(set_ or [], "--set")

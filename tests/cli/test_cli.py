@@ -593,3 +593,20 @@ def test_ctrl_c_exits_130_and_says_what_an_interrupted_import_leaves(tmp_path):
         holder.close()
     assert waiting.returncode == 130
     assert err.startswith("Interrupted. An import stopped part-way is stored whole or not at all")
+
+
+def test_a_second_mapping_after_one_map_flag_says_to_repeat_the_flag(tmp_path):
+    # `--map` takes one mapping: the next one lands among the files. Nothing is imported, and
+    # the error says how to give it, not only that no such file exists.
+    ws, data = workspace_with_file(
+        tmp_path,
+        "rees.csv",
+        "event_time,event_type,user_id\n2019-11-01 00:00:00 UTC,view,520088904\n",
+    )
+    flags = ("--map", "ts=event_time", "event=event_type", "--map", "user_id=user_id")
+    failed = run("import", str(data), *flags, workspace=ws, check=False)
+    assert failed.returncode == 2
+    assert "give --map once for each: --map event=event_type" in failed.stderr
+    assert json.loads(run("status", "--format", "json", workspace=ws).stdout)["events"] == 0
+    fixed = ("--map", "ts=event_time", "--map", "event=event_type")
+    assert "stored 1" in run("import", str(data), *fixed, workspace=ws).stdout
