@@ -41,7 +41,9 @@ def build_session_ids(
     running = ibis.cumulative_window(group_by=_.person_id, order_by=_.person_seq)
     numbered = starts.mutate(_session_n=_._session_start.sum().over(running))
     if people is None:
-        people = events.select("person_id").distinct()
+        # From the numbered rows, not ``events``: the query's shared part is then these narrow
+        # rows, not the rows ``events`` was made from (wide ones, where ids were resolved).
+        people = numbered.select("person_id").distinct()
         people = people.mutate(person_key=ibis.row_number().over(order_by=people.person_id) + 1)
     people = people.select(_key_person=people.person_id, person_key=people.person_key)
     numbered = numbered.join(people, numbered.person_id == people._key_person)
