@@ -15,15 +15,17 @@ it that was seen. Values are negative where adding a touchpoint lowered the obse
 ``v`` is a sum of one game per observed coalition ``T`` in which only ``T``'s members are players,
 so each is solved on its own: exactly, over the ``2^|T|`` subsets, when ``|T| ≤ 15``; above that
 by permutation sampling (``samples`` random orders of ``T``, seeded), whose marginal contributions
-still add up exactly to ``c(T)``. With 15 values or fewer in all, every value is exact: ``v`` is
-computed for all ``2^n`` coalitions at once (in ``3^n`` steps up to 13 values). Coalitions are
-taken in name order, so sums and the sampling never depend on the engine's row order.
+still add up exactly to ``c(T)``; the exact games of coalitions of one size are solved side
+by side (their lattices at once, the values by one matrix product). With 15 values or fewer in
+all, every value is exact: ``v`` is computed for all ``2^n`` coalitions at once (in ``3^n``
+steps up to 13 values). Coalitions are taken in name order, so sums and the sampling never
+depend on the engine's row order.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from math import factorial
 
@@ -45,6 +47,8 @@ LATTICE_MAX = 22  # sampled coalitions up to this size read their rates off the 
 # (up to 2^12 look-ups) where it has this many members or fewer, instead of testing every
 # observed coalition with masks too wide for int64.
 LISTED_MAX = 12
+LATTICE_CELLS = 1 << 21  # subsets held at once when coalitions are solved side by side
+BLOCK_CELLS = 1 << 24  # (coalition, observed coalition) pairs tested at once
 
 
 def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
@@ -130,28 +134,42 @@ class _Game:
         self.rates = counts / self.journeys[:, None]
 
         self.rows = {int(mask): row for row, mask in enumerate(self.masks)}
+        self.sizes = np.array([int(mask).bit_count() for mask in self.masks], dtype=np.int64)
 
-    def insides(self) -> Iterator[tuple[int, np.ndarray]]:
-        """Each coalition's row with the rows of the observed coalitions inside it: blocks of
-        rows at once while the masks are int64, else row by row (see ``LISTED_MAX``)."""
-        if self.masks.dtype != object:
-            block = max(1, (1 << 24) // len(self.masks))
-            for lo in range(0, len(self.masks), block):
-                inside = (self.masks[None, :] & ~self.masks[lo : lo + block, None]) == 0
-                yield from enumerate(inside, start=lo)
-            return
-        for row, mask in enumerate(self.masks):
-            if int(mask).bit_count() > LISTED_MAX:
-                yield row, np.flatnonzero((self.masks & ~mask) == 0)
-                continue
-            found, subset = [], int(mask)
-            while True:  # every subset of the mask, the empty one last
-                if (known := self.rows.get(subset)) is not None:
-                    found.append(known)
-                if not subset:
-                    break
-                subset = (subset - 1) & int(mask)
-            yield row, np.array(sorted(found), dtype=np.int64)
+    def size(self, row: int) -> int:
+        return int(self.masks[row]).bit_count()
+
+    def inside(self, row: int) -> np.ndarray:
+        """The rows of the observed coalitions inside coalition ``row`` (itself included)."""
+        mask = self.masks[row]
+        if self.masks.dtype != object or int(mask).bit_count() > LISTED_MAX:
+            return np.flatnonzero((self.masks & ~mask) == 0)
+        # Past 62 players, a small coalition lists its own subsets (see ``LISTED_MAX``).
+        found, subset = [], int(mask)
+        while True:  # every subset of the mask, the empty one last
+            if (known := self.rows.get(subset)) is not None:
+                found.append(known)
+            if not subset:
+                break
+            subset = (subset - 1) & int(mask)
+        return np.array(sorted(found), dtype=np.int64)
+
+    def inside_pairs(self, rows: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(i, w)``: observed coalition ``w`` is inside coalition ``rows[i]``, for every
+        pair; only coalitions of at most ``most`` members are tested. Blocks of rows at once
+        while the masks are int64, else row by row."""
+        if self.masks.dtype == object:
+            listed = [self.inside(int(row)) for row in rows]
+            at = np.repeat(np.arange(len(rows)), [len(found) for found in listed])
+            return at, np.concatenate(listed)
+        candidates = np.flatnonzero(self.sizes <= most)
+        masks = self.masks[candidates]
+        block = max(1, BLOCK_CELLS // max(len(candidates), 1))
+        pairs = []
+        for lo in range(0, len(rows), block):
+            i, w = np.nonzero((masks[None, :] & ~self.masks[rows[lo : lo + block], None]) == 0)
+            pairs.append((i + lo, candidates[w]))
+        return np.concatenate([i for i, _ in pairs]), np.concatenate([w for _, w in pairs])
 
     def bits(self, mask: int) -> list[int]:
         return _members(mask)
@@ -184,29 +202,62 @@ def _lattice(k: int) -> tuple[np.ndarray, np.ndarray]:
     return size, weight
 
 
-def _exact(game: _Game, row: int, inside: np.ndarray) -> np.ndarray:
-    bits = game.bits(int(game.masks[row]))
-    k = len(bits)
-    local = _local_index(game.masks[inside], bits)
-    rate = np.zeros((1 << k, 2))
-    seen = np.zeros(1 << k, bool)
-    rate[local], seen[local] = game.rates[inside], True
-    f = _subset_best(rate, seen)
+@cache
+def _credit_matrix(k: int) -> np.ndarray:
+    """``C`` with ``phi = C @ v`` for a game ``v`` on the ``2^k`` subsets of ``k`` players:
+    ``C[i, S]`` is the Shapley weight of ``S`` as player ``i``'s coalition with it (``S``
+    holds ``i``) or without it (it does not), signed."""
     size, weight = _lattice(k)
-    phi = np.zeros((k, 2))
+    credit = np.empty((k, 1 << k))
     for b in range(k):
-        pair = f.reshape(-1, 2, 1 << b, 2)
-        without = size.reshape(-1, 2, 1 << b)[:, 0]
-        phi[b] = (weight[without][..., None] * (pair[:, 1] - pair[:, 0])).sum(axis=(0, 1))
-    return phi * game.journeys[row]
+        holds = ((np.arange(1 << k) >> b) & 1).astype(bool)
+        credit[b] = np.where(
+            holds, weight[np.maximum(size - 1, 0)], -weight[np.minimum(size, k - 1)]
+        )
+    return credit
+
+
+def _small_games(game: _Game, rows: np.ndarray) -> np.ndarray:
+    """Every value's credit (conversions, revenue) from the games of coalitions ``rows`` (each
+    solved exactly on its own members), the coalitions of one size side by side: their rates
+    on their subsets' lattices, the best seen part of each subset, then one matrix product."""
+    total = np.zeros((len(game.players), 2))
+    for k in np.unique(game.sizes[rows]):
+        k = int(k)
+        same = rows[game.sizes[rows] == k]
+        for lo in range(0, len(same), max(1, LATTICE_CELLS >> k)):
+            chunk = same[lo : lo + max(1, LATTICE_CELLS >> k)]
+            at, which = game.inside_pairs(chunk, k)
+            bits = np.array([game.bits(int(game.masks[row])) for row in chunk], dtype=np.int64)
+            local = np.zeros(len(at), dtype=np.int64)
+            for position in range(k):
+                local |= ((game.masks[which] >> bits[at, position]) & 1).astype(
+                    np.int64
+                ) << position
+            rate = np.zeros((len(chunk), 1 << k, 2))
+            seen = np.zeros((len(chunk), 1 << k), bool)
+            rate[at, local], seen[at, local] = game.rates[which], True
+            f = _subset_best(rate, seen)
+            # One product for the chunk: (k, 2^k) @ (2^k, coalitions × 2).
+            lattice = f.transpose(1, 0, 2).reshape(1 << k, -1)
+            phi = (_credit_matrix(k) @ lattice).reshape(k, len(chunk), 2)
+            phi *= game.journeys[chunk][None, :, None]
+            for j in range(2):
+                total[:, j] += np.bincount(
+                    bits.T.ravel(), weights=phi[..., j].ravel(), minlength=len(game.players)
+                )
+    return total
 
 
 def _subset_best(rate: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """``f`` on a lattice (``rate``: ``(..., 2^k, 2)``): the observed rate where ``seen``, else
+    the best rate of the observed subsets, else 0."""
     best = rate.copy()
-    for b in range(len(seen).bit_length() - 1):  # best[U] = max over observed subsets of U
-        view = best.reshape(-1, 2, 1 << b, 2)
-        view[:, 1] = np.maximum(view[:, 1], view[:, 0])
-    return np.where(seen[:, None], rate, best)
+    lead = rate.shape[:-2]
+    for b in range(rate.shape[-2].bit_length() - 1):  # best[U] = max over observed subsets of U
+        view = best.reshape(*lead, -1, 2, 1 << b, 2)
+        np.maximum(view[..., 1, :, :], view[..., 0, :, :], out=view[..., 1, :, :])
+    return np.where(seen[..., None], rate, best)
 
 
 def _exact_all(game: _Game) -> np.ndarray:
@@ -217,13 +268,7 @@ def _exact_all(game: _Game) -> np.ndarray:
     rate[game.masks.astype(np.int64)], seen[game.masks.astype(np.int64)] = game.rates, True
     f = _subset_best(rate, seen)
     v = _game(game, f) if k <= TERNARY_MAX else _game_by_coalition(game, f)
-    size, weight = _lattice(k)
-    phi = np.zeros((k, 2))
-    for b in range(k):
-        pair = v.reshape(-1, 2, 1 << b, 2)
-        without = size.reshape(-1, 2, 1 << b)[:, 0]
-        phi[b] = (weight[without][..., None] * (pair[:, 1] - pair[:, 0])).sum(axis=(0, 1))
-    return phi
+    return _credit_matrix(k) @ v
 
 
 def _game_by_coalition(game: _Game, f: np.ndarray) -> np.ndarray:
@@ -325,12 +370,10 @@ def shapley_values(coalitions: pd.DataFrame, samples: int = 1000, seed: int = 0)
         return pd.DataFrame(
             {"key": game.players, "conversions": total[:, 0], "revenue": total[:, 1]}
         )
-    total = np.zeros((len(game.players), 2))
+    rows = np.arange(len(game.masks))
+    total = _small_games(game, rows[game.sizes <= EXACT_MAX])
     rng = np.random.default_rng(seed)
-    for row, inside in game.insides():
+    for row in rows[game.sizes > EXACT_MAX]:  # in row order: the same draws every run
         bits = game.bits(int(game.masks[row]))
-        if len(bits) <= EXACT_MAX:
-            total[bits] += _exact(game, row, inside)
-        else:
-            total[bits] += _sampled(game, row, inside, samples, rng)
+        total[bits] += _sampled(game, int(row), game.inside(int(row)), samples, rng)
     return pd.DataFrame({"key": game.players, "conversions": total[:, 0], "revenue": total[:, 1]})
