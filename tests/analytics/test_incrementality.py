@@ -245,3 +245,27 @@ def test_a_report_says_why_a_lift_is_blank():
     assert measured["lift"].notna().all()
     credit_only = run_attribution_report(ibis.memtable(table), None, models=["last_touch"])
     assert credit_only.unmeasured_lift() is None
+
+
+@pytest.mark.parametrize("since", [None, datetime(2026, 1, 10)])
+def test_first_events_by_the_stored_sequence_match_the_numbering_window(since):
+    # With person_key and person_seq filled, each person's first event is the one with the
+    # least person_seq among those analysed (a later first one where `since` cuts): the same
+    # people and strata as numbering the events by time.
+    from journeylens.analytics.incrementality import build_people
+    from journeylens.testing import _number_people
+
+    table, _ = generated_events()
+    rows = table.to_pylist()
+    _number_people(rows)
+    keyed = pa.Table.from_pylist(rows, schema=table.schema)
+    spec = IncrementalitySpec(since=since)
+    by_keys = build_people(ibis.memtable(keyed), spec, ()).execute()
+    unkeyed = keyed.drop(["person_key", "person_seq"])
+    by_window = build_people(ibis.memtable(unkeyed), spec, ()).execute()
+    columns = sorted(by_window.columns)
+    ordered = [
+        frame[columns].sort_values("person_id", ignore_index=True) for frame in (by_keys, by_window)
+    ]
+    assert len(ordered[0]) > 0
+    assert ordered[0].equals(ordered[1])

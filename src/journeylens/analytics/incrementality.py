@@ -36,7 +36,7 @@ import plotly.graph_objects as go
 
 from journeylens.analytics.filters import in_range
 from journeylens.analytics.result import Result, frame_records
-from journeylens.analytics.sequence import text_order
+from journeylens.analytics.sequence import has_sequence_keys, text_order
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
 from journeylens.store.portable import epoch_seconds
@@ -168,9 +168,7 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     their first touch of a stage of rank ``r`` (1-based in ``stages``, 0 for any other) before
     converting, and ``levels``."""
     events = _analysed(events, spec)
-    ordered = ibis.window(group_by="person_id", order_by=text_order(events))
-    ranked = events.mutate(_row=ibis.row_number().over(ordered))
-    first = ranked.filter(ranked._row == 0)
+    first = _first_events(events)
     seconds = epoch_seconds(first.ts)
     period = (
         (first.ts.year() * 100 + first.ts.month()).cast("string")
@@ -223,6 +221,21 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
         furthest = reached.notnull() & (later.isnull() | (reached < later))
         levels = levels + ibis.ifelse(furthest, 2 ** (r + 1), 0)
     return people.mutate(levels=levels.cast("int64"))
+
+
+def _first_events(events: ir.Table) -> ir.Table:
+    """Each person's first event: where the events carry their stored place in the person's
+    sequence (``person_seq``), the one with the least (a hash aggregate and a join), else by
+    a numbering window (a sort of every event)."""
+    if has_sequence_keys(events):
+        firsts = events.group_by(_person=events.person_key).aggregate(_seq=events.person_seq.min())
+        joined = events.join(
+            firsts, [events.person_key == firsts._person, events.person_seq == firsts._seq]
+        )
+        return joined.drop("_person", "_seq")
+    ordered = ibis.window(group_by="person_id", order_by=text_order(events))
+    ranked = events.mutate(_row=ibis.row_number().over(ordered))
+    return ranked.filter(ranked._row == 0)
 
 
 def _level(people: ir.Table, at: ir.IntegerValue, stages: Sequence[str]) -> ir.IntegerValue:
