@@ -95,9 +95,12 @@ def test_exact_agrees_with_brute_force_on_random_games(seed):
     assert values(frame) == pytest.approx(brute_force(frame))
 
 
+@pytest.mark.parametrize("lookup_cost", [0, 10**9])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_per_coalition_exact_agrees_with_brute_force(monkeypatch, seed):
-    # Above 15 values in all, each coalition's game is solved on its own members.
+def test_per_coalition_exact_agrees_with_brute_force(monkeypatch, seed, lookup_cost):
+    # Above 15 values in all, each coalition's game is solved on its own members; the observed
+    # coalitions inside each found by looking its subsets up (cost 0) or by testing them all.
+    monkeypatch.setattr(_shapley, "LOOKUP_COST", lookup_cost)
     rng = np.random.default_rng(seed)
     rows = [
         (",".join(g), int(n), int(rng.integers(0, n + 1)), 0.0)

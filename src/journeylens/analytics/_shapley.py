@@ -49,6 +49,7 @@ LATTICE_MAX = 22  # sampled coalitions up to this size read their rates off the 
 LISTED_MAX = 12
 LATTICE_CELLS = 1 << 21  # subsets held at once when coalitions are solved side by side
 BLOCK_CELLS = 1 << 24  # (coalition, observed coalition) pairs tested at once
+LOOKUP_COST = 5  # a hash look-up of a subset, in tests of a pair of masks
 
 
 def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
@@ -135,6 +136,7 @@ class _Game:
 
         self.rows = {int(mask): row for row, mask in enumerate(self.masks)}
         self.sizes = np.array([int(mask).bit_count() for mask in self.masks], dtype=np.int64)
+        self.index = pd.Index(self.masks)
 
     def size(self, row: int) -> int:
         return int(self.masks[row]).bit_count()
@@ -170,6 +172,29 @@ class _Game:
             i, w = np.nonzero((masks[None, :] & ~self.masks[rows[lo : lo + block], None]) == 0)
             pairs.append((i + lo, candidates[w]))
         return np.concatenate([i for i, _ in pairs]), np.concatenate([w for _, w in pairs])
+
+    def observed_subsets(
+        self, rows: np.ndarray, bits: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(i, s, w)``: observed coalition ``w`` is subset ``s`` of coalition ``rows[i]``
+        (bit ``j`` of ``s``: its member ``bits[i, j]``), for every pair. Where a coalition has
+        fewer subsets than there are coalitions to test, each subset is looked up (a hash
+        look-up costs about ``LOOKUP_COST`` tests); else see :meth:`inside_pairs`."""
+        k = bits.shape[1]
+        if self.masks.dtype != object and (1 << k) * LOOKUP_COST < (self.sizes <= k).sum():
+            subsets = np.zeros((len(rows), 1), dtype=np.int64)
+            for j in range(k):  # the lattice's order: bit j of a subset's place is member j
+                with_j = subsets | (np.int64(1) << bits[:, j : j + 1])
+                subsets = np.concatenate([subsets, with_j], axis=1)
+            found = self.index.get_indexer(subsets.ravel()).reshape(subsets.shape)
+            at, local = np.nonzero(found >= 0)
+            return at, local, found[at, local]
+        at, which = self.inside_pairs(rows, k)
+        local = np.zeros(len(at), dtype=np.int64)
+        observed = self.masks[which]
+        for j in range(k):
+            local |= ((observed >> bits[at, j]) & 1).astype(np.int64) << j
+        return at, local, which
 
     def bits(self, mask: int) -> list[int]:
         return _members(mask)
@@ -222,24 +247,25 @@ def _small_games(game: _Game, rows: np.ndarray) -> np.ndarray:
     solved exactly on its own members), the coalitions of one size side by side: their rates
     on their subsets' lattices, the best seen part of each subset, then one matrix product."""
     total = np.zeros((len(game.players), 2))
+    ranked = [_Ranks(game.rates[:, j]) for j in range(2)]
     for k in np.unique(game.sizes[rows]):
         k = int(k)
         same = rows[game.sizes[rows] == k]
         for lo in range(0, len(same), max(1, LATTICE_CELLS >> k)):
             chunk = same[lo : lo + max(1, LATTICE_CELLS >> k)]
-            at, which = game.inside_pairs(chunk, k)
             bits = np.array([game.bits(int(game.masks[row])) for row in chunk], dtype=np.int64)
-            local = np.zeros(len(at), dtype=np.int64)
-            for position in range(k):
-                local |= ((game.masks[which] >> bits[at, position]) & 1).astype(
-                    np.int64
-                ) << position
-            rate = np.zeros((len(chunk), 1 << k, 2))
-            seen = np.zeros((len(chunk), 1 << k), bool)
-            rate[at, local], seen[at, local] = game.rates[which], True
-            f = _subset_best(rate, seen)
+            at, local, which = game.observed_subsets(chunk, bits)
+            # The best seen part of every subset, as ranks (half the bytes of the rates to
+            # carry through the k passes), then each rank's rate; a seen subset its own.
+            f = np.empty((1 << k, len(chunk), 2))
+            for j, ranks in enumerate(ranked):
+                best = np.full((len(chunk), 1 << k), ranks.zero, dtype=np.int32)
+                best[at, local] = ranks.of[which]
+                _subset_max(best)
+                f[..., j] = ranks.values[best.T]
+            f[local, at] = game.rates[which]
             # One product for the chunk: (k, 2^k) @ (2^k, coalitions × 2).
-            lattice = f.transpose(1, 0, 2).reshape(1 << k, -1)
+            lattice = f.reshape(1 << k, -1)
             phi = (_credit_matrix(k) @ lattice).reshape(k, len(chunk), 2)
             phi *= game.journeys[chunk][None, :, None]
             for j in range(2):
@@ -249,15 +275,33 @@ def _small_games(game: _Game, rows: np.ndarray) -> np.ndarray:
     return total
 
 
+class _Ranks:
+    """The observed rates and 0 (an unseen subset's) in order: ``values``, each observed
+    coalition's place among them (``of``) and 0's (``zero``). The larger place, the larger
+    rate, so a maximum over places is one over rates."""
+
+    def __init__(self, rates: np.ndarray) -> None:
+        values = np.append(rates, 0.0)
+        order = np.argsort(values, kind="stable")
+        places = np.empty(len(values), dtype=np.int32)
+        places[order] = np.arange(len(values), dtype=np.int32)
+        self.values, self.of, self.zero = values[order], places[:-1], int(places[-1])
+
+
+def _subset_max(lattice: np.ndarray) -> None:
+    """``lattice[..., U]`` becomes the maximum over the subsets of ``U``, in place."""
+    lead = lattice.shape[:-1]
+    for b in range(lattice.shape[-1].bit_length() - 1):
+        view = lattice.reshape(*lead, -1, 2, 1 << b)
+        np.maximum(view[..., 1, :], view[..., 0, :], out=view[..., 1, :])
+
+
 def _subset_best(rate: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """``f`` on a lattice (``rate``: ``(..., 2^k, 2)``): the observed rate where ``seen``, else
     the best rate of the observed subsets, else 0."""
-    best = rate.copy()
-    lead = rate.shape[:-2]
-    for b in range(rate.shape[-2].bit_length() - 1):  # best[U] = max over observed subsets of U
-        view = best.reshape(*lead, -1, 2, 1 << b, 2)
-        np.maximum(view[..., 1, :, :], view[..., 0, :, :], out=view[..., 1, :, :])
-    return np.where(seen[..., None], rate, best)
+    best = np.ascontiguousarray(np.moveaxis(rate, -1, 0))
+    _subset_max(best)
+    return np.where(seen[..., None], rate, np.moveaxis(best, 0, -1))
 
 
 def _exact_all(game: _Game) -> np.ndarray:
