@@ -10,7 +10,7 @@ virtualenv; its time is the pandas part plus the model's own run, measured insid
 process. Each side runs ``--repeat`` times (default 3), the rounds interleaved so that a busy
 moment of the machine hits both alike, and the medians are shown.
 
-    .venv/bin/python bench/attribution.py --events 1000000 10000000 [--repeat 3]
+    .venv/bin/python bench/attribution.py --events 1000000 10000000 [--repeat 3] [--touchpoints 12]
     JOURNEYLENS_PEERS_VENV=/path/to/venv  # a virtualenv with ChannelAttribution and pandas
 """
 
@@ -34,7 +34,7 @@ import pyarrow as pa
 from journeylens.analytics.attribution import AttributionSpec, run_attribution
 from journeylens.schema import EVENTS, arrow_schema
 
-TOUCHPOINTS = [f"tp{i:02d}" for i in range(12)]
+TOUCHPOINTS = 12  # at most 15: Shapley is exact over every coalition at once (see --touchpoints)
 PEERS = Path(os.environ.get("JOURNEYLENS_PEERS_VENV", "/work/peers-venv"))
 
 PEER = """
@@ -49,8 +49,9 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
 
-def generate(events: int, seed: int = 0) -> pa.Table:
-    """People with 1-8 touches a few hours apart over 90 days; about one in six buys."""
+def generate(events: int, seed: int = 0, touchpoints: int = TOUCHPOINTS) -> pa.Table:
+    """People with 1-8 touches a few hours apart over 90 days; about one in six buys. The
+    touches are spread over ``touchpoints`` names, the first twice as often as the last."""
     rng = np.random.default_rng(seed)
     people = events // 5
     lengths = rng.integers(1, 9, people)
@@ -63,10 +64,10 @@ def generate(events: int, seed: int = 0) -> pa.Table:
     seconds = np.repeat(start, per_person) + step * rng.integers(600, 36000, total)
     is_purchase = np.zeros(total, bool)
     is_purchase[np.cumsum(per_person)[buys] - 1] = True
-    weights = np.linspace(2, 1, len(TOUCHPOINTS))
-    choice = rng.choice(len(TOUCHPOINTS), total, p=weights / weights.sum())
-    names = pa.array([*TOUCHPOINTS, "purchase"])
-    index = pa.array(np.where(is_purchase, len(TOUCHPOINTS), choice).astype(np.int32))
+    weights = np.linspace(2, 1, touchpoints)
+    choice = rng.choice(touchpoints, total, p=weights / weights.sum())
+    names = pa.array([*(f"tp{i:02d}" for i in range(touchpoints)), "purchase"])
+    index = pa.array(np.where(is_purchase, touchpoints, choice).astype(np.int32))
     event = pa.DictionaryArray.from_arrays(index, names).cast(pa.string())
     touchpoint = pa.array(np.where(is_purchase, None, np.asarray(event)), pa.string())
     ts = pa.array(np.datetime64("2026-01-01", "s") + seconds, pa.timestamp("us"))
@@ -152,6 +153,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--repeat", type=int, default=3, help="rounds per size (medians shown)")
+    parser.add_argument(
+        "--touchpoints",
+        type=int,
+        default=TOUCHPOINTS,
+        help="distinct touchpoints (past 15, Shapley solves each observed coalition's game)",
+    )
     args = parser.parse_args()
     print(
         f"{'events':>12} {'journeylens s':>14} {'+copy s':>8} {'pandas+CA s':>12} "
@@ -160,7 +167,7 @@ def main() -> None:
     # Imports and first compiles are not timed, as the peer's own imports are not.
     ours(generate(1000))
     for size in args.events:
-        table = generate(size)
+        table = generate(size, touchpoints=args.touchpoints)
         rounds = [(ours(table), ours(table, copy=True), peer(table)) for _ in range(args.repeat)]
         mine, copied = (statistics.median(r[i] for r in rounds) for i in (0, 1))
         peers = [r[2] for r in rounds if r[2] is not None]

@@ -196,6 +196,13 @@ class _Game:
             local |= ((observed >> bits[at, j]) & 1).astype(np.int64) << j
         return at, local, which
 
+    def members(self, rows: np.ndarray, k: int) -> np.ndarray:
+        """The players of coalitions ``rows`` (each of ``k``), lowest first: one row each."""
+        if self.masks.dtype == object:
+            return np.array([self.bits(int(self.masks[row])) for row in rows], dtype=np.int64)
+        held = (self.masks[rows, None] >> np.arange(len(self.players))) & 1
+        return np.nonzero(held)[1].reshape(len(rows), k)
+
     def bits(self, mask: int) -> list[int]:
         return _members(mask)
 
@@ -253,7 +260,7 @@ def _small_games(game: _Game, rows: np.ndarray) -> np.ndarray:
         same = rows[game.sizes[rows] == k]
         for lo in range(0, len(same), max(1, LATTICE_CELLS >> k)):
             chunk = same[lo : lo + max(1, LATTICE_CELLS >> k)]
-            bits = np.array([game.bits(int(game.masks[row])) for row in chunk], dtype=np.int64)
+            bits = game.members(chunk, k)
             at, local, which = game.observed_subsets(chunk, bits)
             # The best seen part of every subset, as ranks (half the bytes of the rates to
             # carry through the k passes), then each rank's rate; a seen subset its own.
