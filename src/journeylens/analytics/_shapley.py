@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, cached_property
 from math import factorial
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -136,10 +137,11 @@ class _Game:
 
         self.rows = {int(mask): row for row, mask in enumerate(self.masks)}
         self.sizes = np.array([int(mask).bit_count() for mask in self.masks], dtype=np.int64)
-        self.index = pd.Index(self.masks)
 
-    def size(self, row: int) -> int:
-        return int(self.masks[row]).bit_count()
+    @cached_property
+    def index(self) -> Any:  # pandas-stubs want an Index for get_indexer; an array works
+        """The coalitions' masks, to look a mask's row up (-1: not observed)."""
+        return pd.Index(self.masks)
 
     def inside(self, row: int) -> np.ndarray:
         """The rows of the observed coalitions inside coalition ``row`` (itself included)."""
@@ -190,11 +192,7 @@ class _Game:
             at, local = np.nonzero(found >= 0)
             return at, local, found[at, local]
         at, which = self.inside_pairs(rows, k)
-        local = np.zeros(len(at), dtype=np.int64)
-        observed = self.masks[which]
-        for j in range(k):
-            local |= ((observed >> bits[at, j]) & 1).astype(np.int64) << j
-        return at, local, which
+        return at, _local_index(self.masks[which], bits[at].T), which
 
     def members(self, rows: np.ndarray, k: int) -> np.ndarray:
         """The players of coalitions ``rows`` (each of ``k``), lowest first: one row each."""
@@ -217,7 +215,9 @@ def _members(mask: int) -> list[int]:
     return found
 
 
-def _local_index(masks: np.ndarray, bits: list[int]) -> np.ndarray:
+def _local_index(masks: np.ndarray, bits: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Each of ``masks`` on a coalition's lattice: bit ``i`` set where it holds ``bits[i]``
+    (one player for every mask, or a row of one per mask)."""
     index = np.zeros(len(masks), dtype=np.int64)
     for local, global_bit in enumerate(bits):
         index |= ((masks >> global_bit) & 1).astype(np.int64) << local
@@ -258,8 +258,9 @@ def _small_games(game: _Game, rows: np.ndarray) -> np.ndarray:
     for k in np.unique(game.sizes[rows]):
         k = int(k)
         same = rows[game.sizes[rows] == k]
-        for lo in range(0, len(same), max(1, LATTICE_CELLS >> k)):
-            chunk = same[lo : lo + max(1, LATTICE_CELLS >> k)]
+        step = max(1, LATTICE_CELLS >> k)
+        for lo in range(0, len(same), step):
+            chunk = same[lo : lo + step]
             bits = game.members(chunk, k)
             at, local, which = game.observed_subsets(chunk, bits)
             # The best seen part of every subset, as ranks (half the bytes of the rates to
