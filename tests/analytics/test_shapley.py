@@ -189,3 +189,38 @@ def test_past_62_players_each_coalition_lists_its_own_subsets(monkeypatch, liste
             got = values.loc[f"{player}{i:02d}", ["conversions", "revenue"]].tolist()
             assert got == pytest.approx(alone.loc[player, ["conversions", "revenue"]].tolist())
     assert values["conversions"].sum() == pytest.approx(40 * 10)
+
+
+def as_masks(frame: pd.DataFrame, players: list[str]) -> pd.DataFrame:
+    """``frame``'s coalitions as :func:`build_coalitions` gives them: int64 masks of 62 players."""
+    words = -(-len(players) // _shapley.WORD)
+    masks = np.zeros((len(frame), words), dtype=np.int64)
+    for row, coalition in enumerate(frame["coalition"]):
+        for member in coalition.split(SEP):
+            i = players.index(member)
+            masks[row, i // _shapley.WORD] |= 1 << (i % _shapley.WORD)
+    columns = {f"mask_{w}": masks[:, w] for w in range(words)}
+    return pd.DataFrame(columns).join(frame.drop(columns="coalition"))
+
+
+@pytest.mark.parametrize(("players", "exact_max"), [(8, 15), (20, 15), (20, 4), (70, 15)])
+def test_masks_give_the_values_names_give_in_any_row_order(monkeypatch, players, exact_max):
+    # The engine's masks (over every player, some held by no coalition) and the names agree;
+    # neither the exact sums nor the sampling (coalitions past exact_max) follow the row order.
+    monkeypatch.setattr(_shapley, "EXACT_MAX", exact_max)
+    rng = np.random.default_rng(players)
+    names = [f"p{i:02d}" for i in range(players + 3)]
+    rows = []
+    for _ in range(60):
+        size = int(rng.integers(1, 7))
+        members = rng.choice(players, size, replace=False)
+        n = int(rng.integers(1, 40))
+        rows.append((",".join(names[m] for m in members), n, int(rng.integers(0, n + 1)), 9.5))
+    frame = coalitions(rows).drop_duplicates("coalition", ignore_index=True)
+    by_name = shapley_values(frame, samples=50, seed=3)
+    shuffled = as_masks(frame, names).sample(frac=1.0, random_state=1, ignore_index=True)
+    by_mask = _shapley.coalition_values(shuffled, names, samples=50, seed=3)
+    assert by_mask["key"].tolist() == by_name["key"].tolist()
+    for column in ("conversions", "revenue"):
+        assert by_mask[column].to_numpy() == pytest.approx(by_name[column].to_numpy(), rel=1e-12)
+    assert by_mask["conversions"].sum() == pytest.approx(frame["conversions"].sum())

@@ -18,8 +18,9 @@ by permutation sampling (``samples`` random orders of ``T``, seeded), whose marg
 still add up exactly to ``c(T)``; the exact games of coalitions of one size are solved side
 by side (their lattices at once, the values by one matrix product). With 15 values or fewer in
 all, every value is exact: ``v`` is computed for all ``2^n`` coalitions at once (in ``3^n``
-steps up to 13 values). Coalitions are taken in name order, so sums and the sampling never
-depend on the engine's row order.
+steps up to 13 values). Coalitions are taken in the order of their bit masks (bit ``i``: the
+``i``-th value in name order) and each sampled one draws from its own stream, seeded by the
+seed and its mask, so neither the sums nor the sampling depend on the engine's row order.
 """
 
 from __future__ import annotations
@@ -99,44 +100,83 @@ def _mask(touches: ir.Table, players: Sequence[str]) -> ir.IntegerValue:
     return touches.key.substitute(bits, else_=0).cast("int64")
 
 
-def coalition_names(masks: pd.DataFrame, players: Sequence[str]) -> pd.DataFrame:
-    """The rows of :func:`build_coalitions` with ``coalition`` (members joined by ``\\x1f``)
-    instead of the masks, ordered by coalition so that sums never depend on the engine's order.
+def _words(frame: pd.DataFrame) -> list[np.ndarray]:
+    """The mask columns of :func:`build_coalitions`' rows, lowest players first."""
+    names = sorted((c for c in frame.columns if c.startswith("mask_")), key=lambda c: int(c[5:]))
+    return [frame[c].to_numpy(np.int64) for c in names]
 
-    Examples
-    --------
-    >>> rows = pd.DataFrame({"mask_0": [3, 1], "journeys": [1, 2], "conversions": [1, 0],
-    ...                      "revenue": [5.0, 0.0]})
-    >>> coalition_names(rows, ["a", "b"])["coalition"].tolist()
-    ['a', 'a\\x1fb']
-    """
-    words = [c for c in masks.columns if c.startswith("mask_")]
-    names = []
-    for row in masks[words].itertuples(index=False):
-        mask = sum(int(word) << (WORD * w) for w, word in enumerate(row))
-        names.append(SEP.join(players[i] for i in _members(mask)))
-    frame = masks.drop(columns=words).assign(coalition=names)
-    frame = frame[["coalition", "journeys", "conversions", "revenue"]]
-    return frame.sort_values("coalition", ignore_index=True)
+
+def _kept_bits(words: Sequence[np.ndarray], players: Sequence[str]) -> list[int]:
+    """The players (their bits over all the words) some coalition holds."""
+    return [
+        w * WORD + b
+        for w, word in enumerate(words)
+        for b in _members(int(np.bitwise_or.reduce(word)) if len(word) else 0)
+        if w * WORD + b < len(players)
+    ]
+
+
+def _packed(words: Sequence[np.ndarray], kept: Sequence[int]) -> np.ndarray:
+    """The masks over the ``kept`` players only (bit ``i``: ``kept[i]``): int64 up to 62 of
+    them, else Python integers."""
+    rows = len(words[0]) if words else 0
+    packed = [np.zeros(rows, dtype=np.int64) for _ in range(max(1, -(-len(kept) // WORD)))]
+    for i, bit in enumerate(kept):
+        held = (words[bit // WORD] >> (bit % WORD)) & 1
+        packed[i // WORD] |= held << (i % WORD)
+    if len(packed) == 1:
+        return packed[0]
+    masks = packed[0].astype(object)
+    for w, word in enumerate(packed[1:], start=1):
+        masks = masks + (word.astype(object) << (WORD * w))
+    return masks
 
 
 class _Game:
-    """The observed coalitions as bit masks over the players, with their rates."""
+    """The observed coalitions as bit masks over the players, with their rates, in mask order
+    (so that sums never depend on the engine's row order)."""
 
-    def __init__(self, coalitions: pd.DataFrame) -> None:
-        members = [str(c).split(SEP) for c in coalitions["coalition"]]
-        self.players = sorted({m for group in members for m in group})
-        bit = {p: 1 << i for i, p in enumerate(self.players)}
-        dtype = np.int64 if len(self.players) < 63 else object
-        self.masks = np.array([sum(bit[m] for m in group) for group in members], dtype=dtype)
-        self.journeys = coalitions["journeys"].to_numpy(float)
-        counts = np.column_stack(
-            [coalitions["conversions"].to_numpy(float), coalitions["revenue"].to_numpy(float)]
+    def __init__(self, masks: np.ndarray, players: list[str], rows: pd.DataFrame) -> None:
+        order = (
+            np.argsort(masks, kind="stable")
+            if masks.dtype != object
+            else np.array(sorted(range(len(masks)), key=masks.__getitem__), dtype=np.int64)
         )
+        self.players = players
+        self.masks = masks[order]
+        self.journeys = rows["journeys"].to_numpy(float)[order]
+        counts = np.column_stack(
+            [rows["conversions"].to_numpy(float), rows["revenue"].to_numpy(float)]
+        )[order]
         self.rates = counts / self.journeys[:, None]
+        self.sizes = (
+            np.bitwise_count(self.masks).astype(np.int64)
+            if self.masks.dtype != object
+            else np.array([int(mask).bit_count() for mask in self.masks], dtype=np.int64)
+        )
 
-        self.rows = {int(mask): row for row, mask in enumerate(self.masks)}
-        self.sizes = np.array([int(mask).bit_count() for mask in self.masks], dtype=np.int64)
+    @classmethod
+    def of_masks(cls, rows: pd.DataFrame, players: Sequence[str]) -> _Game:
+        """The game of :func:`build_coalitions`' rows over ``players``: the players no
+        coalition holds are left out."""
+        words = _words(rows)
+        kept = _kept_bits(words, players)
+        return cls(_packed(words, kept), [players[b] for b in kept], rows)
+
+    @classmethod
+    def of_names(cls, coalitions: pd.DataFrame) -> _Game:
+        """The game of coalitions given by name (members joined by ``\\x1f``)."""
+        members = [str(c).split(SEP) for c in coalitions["coalition"]]
+        players = sorted({m for group in members for m in group})
+        bit = {p: 1 << i for i, p in enumerate(players)}
+        dtype = np.int64 if len(players) <= WORD else object
+        masks = np.array([sum(bit[m] for m in group) for group in members], dtype=dtype)
+        return cls(masks, players, coalitions)
+
+    @cached_property
+    def rows(self) -> dict[int, int]:
+        """Each mask's row."""
+        return {int(mask): row for row, mask in enumerate(self.masks)}
 
     @cached_property
     def index(self) -> Any:  # pandas-stubs want an Index for get_indexer; an array works
@@ -407,7 +447,8 @@ def _rates_inside(game: _Game, row: int, inside: np.ndarray) -> Callable[[np.nda
 
 
 def shapley_values(coalitions: pd.DataFrame, samples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Shapley conversions and revenue per value: columns ``key``, ``conversions``, ``revenue``.
+    """Shapley conversions and revenue per value: columns ``key``, ``conversions``, ``revenue``;
+    the coalitions by name (``coalition``: members joined by ``\\x1f``).
 
     Examples
     --------
@@ -416,16 +457,35 @@ def shapley_values(coalitions: pd.DataFrame, samples: int = 1000, seed: int = 0)
     >>> shapley_values(rows)["conversions"].tolist()
     [5.0, 5.0]
     """
-    game = _Game(coalitions)
+    return _values(_Game.of_names(coalitions), samples, seed)
+
+
+def coalition_values(
+    rows: pd.DataFrame, players: Sequence[str], samples: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """:func:`shapley_values` of the rows of :func:`build_coalitions` over ``players``, read
+    from their masks.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"mask_0": [1, 2, 3], "journeys": [10, 10, 10],
+    ...                      "conversions": [2, 2, 6], "revenue": [0.0, 0.0, 0.0]})
+    >>> coalition_values(rows, ["a", "b", "c"])["conversions"].tolist()
+    [5.0, 5.0]
+    """
+    return _values(_Game.of_masks(rows, players), samples, seed)
+
+
+def _values(game: _Game, samples: int, seed: int) -> pd.DataFrame:
     if len(game.players) <= EXACT_MAX:
         total = _exact_all(game)
-        return pd.DataFrame(
-            {"key": game.players, "conversions": total[:, 0], "revenue": total[:, 1]}
-        )
-    rows = np.arange(len(game.masks))
-    total = _small_games(game, rows[game.sizes <= EXACT_MAX])
-    rng = np.random.default_rng(seed)
-    for row in rows[game.sizes > EXACT_MAX]:  # in row order: the same draws every run
-        bits = game.bits(int(game.masks[row]))
-        total[bits] += _sampled(game, int(row), game.inside(int(row)), samples, rng)
+    else:
+        rows = np.arange(len(game.masks))
+        total = _small_games(game, rows[game.sizes <= EXACT_MAX])
+        for row in rows[game.sizes > EXACT_MAX]:
+            # Each coalition's orders from its own stream: the same draws in any row order.
+            mask = int(game.masks[row])
+            rng = np.random.default_rng([seed, mask])
+            bits = game.bits(mask)
+            total[bits] += _sampled(game, int(row), game.inside(int(row)), samples, rng)
     return pd.DataFrame({"key": game.players, "conversions": total[:, 0], "revenue": total[:, 1]})

@@ -238,6 +238,8 @@ class AttributionSpec:
             raise SpecError(f"Invalid markov_order {self.markov_order!r}: use 1, 2 or 3.")
         if self.shapley_samples < 1:
             raise SpecError(f"Invalid shapley_samples {self.shapley_samples!r}: use 1 or more.")
+        if self.seed < 0:
+            raise SpecError(f"Invalid seed {self.seed!r}: use 0 or more.")
         goals = (self.goal,) if isinstance(self.goal, str) else tuple(self.goal)
         if not goals:
             raise SpecError("No goal given: name the conversion event, e.g. 'purchase'.")
@@ -444,8 +446,9 @@ def _run_shapley(
     touches: ir.Table, spec: AttributionSpec, players: list[str]
 ) -> tuple[pd.DataFrame, ir.Table]:
     expression = _shapley.build_coalitions(touches, players)
-    coalitions = _shapley.coalition_names(expression.execute(), players)
-    values = _shapley.shapley_values(coalitions, spec.shapley_samples, spec.seed)
+    values = _shapley.coalition_values(
+        expression.execute(), players, spec.shapley_samples, spec.seed
+    )
     return _credit_of(values, "shapley"), expression
 
 
@@ -813,9 +816,7 @@ def _segment_shapley(
     """Each segment's own game (exact up to 15 values in it, else sampled with the seed)."""
     frames = [
         _tagged(
-            _shapley.shapley_values(
-                _shapley.coalition_names(part, players), spec.shapley_samples, spec.seed
-            ),
+            _shapley.coalition_values(part, players, spec.shapley_samples, spec.seed),
             segment,
         )
         for segment, part in _parts(coalitions)
