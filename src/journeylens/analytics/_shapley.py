@@ -215,24 +215,23 @@ class _Game:
             pairs.append((i + lo, candidates[w]))
         return np.concatenate([i for i, _ in pairs]), np.concatenate([w for _, w in pairs])
 
-    def observed_subsets(
-        self, rows: np.ndarray, bits: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(i, s, w)``: observed coalition ``w`` is subset ``s`` of coalition ``rows[i]``
-        (bit ``j`` of ``s``: its member ``bits[i, j]``), for every pair. Where a coalition has
-        fewer subsets than there are coalitions to test, each subset is looked up (a hash
-        look-up costs about ``LOOKUP_COST`` tests); else see :meth:`inside_pairs`."""
+    def observed_subsets(self, rows: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(cell, w)``: observed coalition ``w`` is subset ``s`` of coalition ``rows[i]``
+        (bit ``j`` of ``s``: its member ``bits[i, j]``), ``cell = i · 2^k + s``, for every
+        pair. Where a coalition has fewer subsets than there are coalitions to test, each
+        subset is looked up (a hash look-up costs about ``LOOKUP_COST`` tests); else see
+        :meth:`inside_pairs`."""
         k = bits.shape[1]
         if self.masks.dtype != object and (1 << k) * LOOKUP_COST < (self.sizes <= k).sum():
             subsets = np.zeros((len(rows), 1), dtype=np.int64)
             for j in range(k):  # the lattice's order: bit j of a subset's place is member j
                 with_j = subsets | (np.int64(1) << bits[:, j : j + 1])
                 subsets = np.concatenate([subsets, with_j], axis=1)
-            found = self.index.get_indexer(subsets.ravel()).reshape(subsets.shape)
-            at, local = np.nonzero(found >= 0)
-            return at, local, found[at, local]
+            found = self.index.get_indexer(subsets.ravel())
+            cells = np.flatnonzero(found >= 0)
+            return cells, found[cells]
         at, which = self.inside_pairs(rows, k)
-        return at, _local_index(self.masks[which], bits[at].T), which
+        return (at << k) | _local_index(self.masks[which], bits[at].T), which
 
     def members(self, rows: np.ndarray, k: int) -> np.ndarray:
         """The players of coalitions ``rows`` (each of ``k``), lowest first: one row each."""
@@ -302,23 +301,23 @@ def _small_games(game: _Game, rows: np.ndarray) -> np.ndarray:
         for lo in range(0, len(same), step):
             chunk = same[lo : lo + step]
             bits = game.members(chunk, k)
-            at, local, which = game.observed_subsets(chunk, bits)
+            cells, which = game.observed_subsets(chunk, bits)
             # The best seen part of every subset, as ranks (half the bytes of the rates to
-            # carry through the k passes), then each rank's rate; a seen subset its own.
-            f = np.empty((1 << k, len(chunk), 2))
+            # carry through the k passes); a seen subset its own; then each rank's rate.
+            best = np.empty((2, len(chunk) << k), dtype=np.int32)
+            places = [ranks.of[which] for ranks in ranked]
             for j, ranks in enumerate(ranked):
-                best = np.full((len(chunk), 1 << k), ranks.zero, dtype=np.int32)
-                best[at, local] = ranks.of[which]
-                _subset_max(best)
-                f[..., j] = ranks.values[best.T]
-            f[local, at] = game.rates[which]
-            # One product for the chunk: (k, 2^k) @ (2^k, coalitions × 2).
-            lattice = f.reshape(1 << k, -1)
-            phi = (_credit_matrix(k) @ lattice).reshape(k, len(chunk), 2)
-            phi *= game.journeys[chunk][None, :, None]
-            for j in range(2):
+                best[j] = ranks.zero
+                best[j, cells] = places[j]
+            _subset_max(best.reshape(2, len(chunk), 1 << k))
+            for j, ranks in enumerate(ranked):
+                best[j, cells] = places[j]
+                f = ranks.values[best[j]].reshape(len(chunk), 1 << k)
+                # One product for the chunk: (coalitions, 2^k) @ (2^k, k).
+                phi = f @ _credit_matrix(k).T
+                phi *= game.journeys[chunk][:, None]
                 total[:, j] += np.bincount(
-                    bits.T.ravel(), weights=phi[..., j].ravel(), minlength=len(game.players)
+                    bits.ravel(), weights=phi.ravel(), minlength=len(game.players)
                 )
     return total
 
