@@ -179,6 +179,11 @@ class _Game:
         return {int(mask): row for row, mask in enumerate(self.masks)}
 
     @cached_property
+    def ranks(self) -> list[_Ranks]:
+        """The rates of each measure (conversions, revenue) in order (see :class:`_Ranks`)."""
+        return [_Ranks(self.rates[:, j]) for j in range(2)]
+
+    @cached_property
     def index(self) -> Any:  # pandas-stubs want an Index for get_indexer; an array works
         """The coalitions' masks, to look a mask's row up (-1: not observed)."""
         return pd.Index(self.masks)
@@ -293,7 +298,6 @@ def _small_games(game: _Game, rows: np.ndarray) -> np.ndarray:
     solved exactly on its own members), the coalitions of one size side by side: their rates
     on their subsets' lattices, the best seen part of each subset, then one matrix product."""
     total = np.zeros((len(game.players), 2))
-    ranked = [_Ranks(game.rates[:, j]) for j in range(2)]
     for k in np.unique(game.sizes[rows]):
         k = int(k)
         same = rows[game.sizes[rows] == k]
@@ -302,16 +306,8 @@ def _small_games(game: _Game, rows: np.ndarray) -> np.ndarray:
             chunk = same[lo : lo + step]
             bits = game.members(chunk, k)
             cells, which = game.observed_subsets(chunk, bits)
-            # The best seen part of every subset, as ranks (half the bytes of the rates to
-            # carry through the k passes); a seen subset its own; then each rank's rate.
-            best = np.empty((2, len(chunk) << k), dtype=np.int32)
-            places = [ranks.of[which] for ranks in ranked]
-            for j, ranks in enumerate(ranked):
-                best[j] = ranks.zero
-                best[j, cells] = places[j]
-            _subset_max(best.reshape(2, len(chunk), 1 << k))
-            for j, ranks in enumerate(ranked):
-                best[j, cells] = places[j]
+            best = _best_places(game, cells, which, (len(chunk), 1 << k))
+            for j, ranks in enumerate(game.ranks):
                 f = ranks.values[best[j]].reshape(len(chunk), 1 << k)
                 # One product for the chunk: (coalitions, 2^k) @ (2^k, k).
                 phi = f @ _credit_matrix(k).T
@@ -320,6 +316,24 @@ def _small_games(game: _Game, rows: np.ndarray) -> np.ndarray:
                     bits.ravel(), weights=phi.ravel(), minlength=len(game.players)
                 )
     return total
+
+
+def _best_places(
+    game: _Game, cells: np.ndarray, which: np.ndarray, shape: tuple[int, ...]
+) -> np.ndarray:
+    """Per measure, on lattices of ``shape`` (the last axis a coalition's ``2^k`` subsets),
+    the place among the rates (see :class:`_Ranks`) of every subset's best seen part; a seen
+    subset (flat ``cells``, observed coalitions ``which``) its own. Places, not rates: half the
+    bytes to carry through the ``k`` passes."""
+    best = np.empty((2, math.prod(shape)), dtype=np.int32)
+    places = [ranks.of[which] for ranks in game.ranks]
+    for j, ranks in enumerate(game.ranks):
+        best[j] = ranks.zero
+        best[j, cells] = places[j]
+    _subset_max(best.reshape(2, *shape))
+    for j in range(2):
+        best[j, cells] = places[j]
+    return best
 
 
 class _Ranks:
@@ -411,7 +425,7 @@ def _sampled(
     game: _Game, row: int, inside: np.ndarray, samples: int, rng: np.random.Generator
 ) -> np.ndarray:
     k = len(game.bits(int(game.masks[row])))
-    orders = np.array([rng.permutation(k) for _ in range(samples)])
+    orders = rng.permuted(np.tile(np.arange(k), (samples, 1)), axis=1)  # a random order a row
     prefixes = np.bitwise_or.accumulate(np.left_shift(1, orders), axis=1)
     value = _rates_inside(game, row, inside)(prefixes)
     gain = np.diff(value, axis=1, prepend=0.0)
@@ -427,10 +441,12 @@ def _rates_inside(game: _Game, row: int, inside: np.ndarray) -> Callable[[np.nda
     bits = game.bits(int(game.masks[row]))
     local = _local_index(game.masks[inside], bits)
     if len(bits) <= LATTICE_MAX:
-        rate = np.zeros((1 << len(bits), 2))
-        seen = np.zeros(1 << len(bits), bool)
-        rate[local], seen[local] = game.rates[inside], True
-        return _subset_best(rate, seen).__getitem__
+        best = _best_places(game, local, inside, (1 << len(bits),))
+
+        def on_lattice(subsets: np.ndarray) -> np.ndarray:
+            return np.stack([r.values[best[j][subsets]] for j, r in enumerate(game.ranks)], -1)
+
+        return on_lattice
     rates = game.rates[inside]
 
     def lookup(subsets: np.ndarray) -> np.ndarray:
