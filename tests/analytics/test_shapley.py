@@ -224,3 +224,20 @@ def test_masks_give_the_values_names_give_in_any_row_order(monkeypatch, players,
     for column in ("conversions", "revenue"):
         assert by_mask[column].to_numpy() == pytest.approx(by_name[column].to_numpy(), rel=1e-12)
     assert by_mask["conversions"].sum() == pytest.approx(frame["conversions"].sum())
+
+
+@pytest.mark.parametrize(
+    ("shape", "axis"), [((512,), 0), ((2, 512), 1), ((512, 3), 0), ((8, 40), 0)]
+)
+def test_subset_max_is_the_maximum_over_each_subset(shape, axis):
+    # Every layout the solver uses: a lattice alone (its low bits turned to lead), several side
+    # by side, and a small lattice.
+    rng = np.random.default_rng(len(shape) + axis)
+    lattice = rng.integers(0, 1000, shape).astype(np.int32)
+    expected = np.empty_like(lattice)
+    size = shape[axis]
+    for u in range(size):
+        inside = [s for s in range(size) if s & ~u == 0]
+        expected.swapaxes(0, axis)[u] = lattice.swapaxes(0, axis)[inside].max(axis=0)
+    _shapley._subset_max(lattice, axis)
+    assert (lattice == expected).all()

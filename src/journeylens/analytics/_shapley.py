@@ -50,6 +50,7 @@ LATTICE_MAX = 22  # sampled coalitions up to this size read their rates off the 
 # observed coalition with masks too wide for int64.
 LISTED_MAX = 12
 LATTICE_CELLS = 1 << 21  # subsets held at once when coalitions are solved side by side
+SHORT_BITS = 4  # a lattice's lowest bits, turned to lead where its inner runs are short
 BLOCK_CELLS = 1 << 24  # (coalition, observed coalition) pairs tested at once
 LOOKUP_COST = 5  # a hash look-up of a subset, in tests of a pair of masks
 
@@ -222,21 +223,21 @@ class _Game:
 
     def observed_subsets(self, rows: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(cell, w)``: observed coalition ``w`` is subset ``s`` of coalition ``rows[i]``
-        (bit ``j`` of ``s``: its member ``bits[i, j]``), ``cell = i · 2^k + s``, for every
-        pair. Where a coalition has fewer subsets than there are coalitions to test, each
+        (bit ``j`` of ``s``: its member ``bits[i, j]``), ``cell = s · len(rows) + i``, for
+        every pair. Where a coalition has fewer subsets than there are coalitions to test, each
         subset is looked up (a hash look-up costs about ``LOOKUP_COST`` tests); else see
         :meth:`inside_pairs`."""
         k = bits.shape[1]
         if self.masks.dtype != object and (1 << k) * LOOKUP_COST < (self.sizes <= k).sum():
-            subsets = np.zeros((len(rows), 1), dtype=np.int64)
+            subsets = np.zeros((1, len(rows)), dtype=np.int64)
             for j in range(k):  # the lattice's order: bit j of a subset's place is member j
-                with_j = subsets | (np.int64(1) << bits[:, j : j + 1])
-                subsets = np.concatenate([subsets, with_j], axis=1)
+                with_j = subsets | (np.int64(1) << bits[:, j])
+                subsets = np.concatenate([subsets, with_j])
             found = self.index.get_indexer(subsets.ravel())
             cells = np.flatnonzero(found >= 0)
             return cells, found[cells]
         at, which = self.inside_pairs(rows, k)
-        return (at << k) | _local_index(self.masks[which], bits[at].T), which
+        return _local_index(self.masks[which], bits[at].T) * len(rows) + at, which
 
     def members(self, rows: np.ndarray, k: int) -> np.ndarray:
         """The players of coalitions ``rows`` (each of ``k``), lowest first: one row each."""
@@ -306,14 +307,14 @@ def _small_games(game: _Game, rows: np.ndarray) -> np.ndarray:
             chunk = same[lo : lo + step]
             bits = game.members(chunk, k)
             cells, which = game.observed_subsets(chunk, bits)
-            best = _best_places(game, cells, which, (len(chunk), 1 << k))
+            best = _best_places(game, cells, which, (1 << k, len(chunk)))
             for j, ranks in enumerate(game.ranks):
-                f = ranks.values[best[j]].reshape(len(chunk), 1 << k)
-                # One product for the chunk: (coalitions, 2^k) @ (2^k, k).
-                phi = f @ _credit_matrix(k).T
-                phi *= game.journeys[chunk][:, None]
+                f = ranks.values[best[j]].reshape(1 << k, len(chunk))
+                # One product for the chunk: (k, 2^k) @ (2^k, coalitions).
+                phi = _credit_matrix(k) @ f
+                phi *= game.journeys[chunk]
                 total[:, j] += np.bincount(
-                    bits.ravel(), weights=phi.ravel(), minlength=len(game.players)
+                    bits.T.ravel(), weights=phi.ravel(), minlength=len(game.players)
                 )
     return total
 
@@ -321,7 +322,7 @@ def _small_games(game: _Game, rows: np.ndarray) -> np.ndarray:
 def _best_places(
     game: _Game, cells: np.ndarray, which: np.ndarray, shape: tuple[int, ...]
 ) -> np.ndarray:
-    """Per measure, on lattices of ``shape`` (the last axis a coalition's ``2^k`` subsets),
+    """Per measure, on lattices of ``shape`` (the first axis a coalition's ``2^k`` subsets),
     the place among the rates (see :class:`_Ranks`) of every subset's best seen part; a seen
     subset (flat ``cells``, observed coalitions ``which``) its own. Places, not rates: half the
     bytes to carry through the ``k`` passes."""
@@ -330,7 +331,7 @@ def _best_places(
     for j, ranks in enumerate(game.ranks):
         best[j] = ranks.zero
         best[j, cells] = places[j]
-    _subset_max(best.reshape(2, *shape))
+    _subset_max(best.reshape(2, *shape), axis=1)
     for j in range(2):
         best[j, cells] = places[j]
     return best
@@ -349,20 +350,30 @@ class _Ranks:
         self.values, self.of, self.zero = values[order], places[:-1], int(places[-1])
 
 
-def _subset_max(lattice: np.ndarray) -> None:
-    """``lattice[..., U]`` becomes the maximum over the subsets of ``U``, in place."""
-    lead = lattice.shape[:-1]
-    for b in range(lattice.shape[-1].bit_length() - 1):
-        view = lattice.reshape(*lead, -1, 2, 1 << b)
-        np.maximum(view[..., 1, :], view[..., 0, :], out=view[..., 1, :])
+def _subset_max(lattice: np.ndarray, axis: int = 0) -> None:
+    """``lattice[..., U, ...]`` (``U`` on ``axis``) becomes the maximum over the subsets of
+    ``U``, in place, one pass per bit. The axes after it ride along as the passes' inner runs;
+    where they are short (one lattice alone), the passes over the four lowest bits run on a
+    copy where those bits lead, so that no pass has runs of fewer than 16 cells."""
+    lead, tail = lattice.shape[:axis], math.prod(lattice.shape[axis + 1 :])
+    bits = lattice.shape[axis].bit_length() - 1
+    low = SHORT_BITS if tail < 1 << SHORT_BITS and bits >= 2 * SHORT_BITS else 0
+    for b in range(low, bits):
+        view = lattice.reshape(*lead, -1, 2, 1 << b, tail)
+        np.maximum(view[..., 1, :, :], view[..., 0, :, :], out=view[..., 1, :, :])
+    if low:
+        cells = lattice.reshape(*lead, -1, 1 << low, tail)
+        turned = np.ascontiguousarray(np.moveaxis(cells, -2, len(lead)))
+        _subset_max(turned, axis=len(lead))
+        cells[...] = np.moveaxis(turned, len(lead), -2)
 
 
 def _subset_best(rate: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """``f`` on a lattice (``rate``: ``(..., 2^k, 2)``): the observed rate where ``seen``, else
-    the best rate of the observed subsets, else 0."""
-    best = np.ascontiguousarray(np.moveaxis(rate, -1, 0))
+    """``f`` on a lattice (``rate``: ``(2^k, 2)``): the observed rate where ``seen``, else the
+    best rate of the observed subsets, else 0."""
+    best = rate.copy()
     _subset_max(best)
-    return np.where(seen[..., None], rate, np.moveaxis(best, 0, -1))
+    return np.where(seen[:, None], rate, best)
 
 
 def _exact_all(game: _Game) -> np.ndarray:
