@@ -166,9 +166,13 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     """One row per person: the strata and ``anonymous_id`` of their first event, when they
     first converted (``conv_t``), ``converted``, the revenue of their conversions, ``f<r>``:
     their first touch of a stage of rank ``r`` (1-based in ``stages``, 0 for any other) before
-    converting, and ``levels``."""
+    converting, and ``levels``. Where every event carries the stored sequence keys, also
+    ``person_key``, by which the people's rows are grouped and joined (an integer, cheaper to
+    hash than the id)."""
     events = _analysed(events, spec)
-    first = _first_events(events)
+    keyed = has_sequence_keys(events)
+    person = "person_key" if keyed else "person_id"
+    first = _first_events(events, keyed)
     seconds = epoch_seconds(first.ts)
     period = (
         (first.ts.year() * 100 + first.ts.month()).cast("string")
@@ -177,7 +181,7 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     )
     attributes = {"channel": first.channel, "device": first.device, "period": period}
     entry = first.select(
-        "person_id",
+        *dict.fromkeys(["person_id", person]),
         entry_anonymous_id=first.anonymous_id,
         **{f"s_{k}": attributes[k].fill_null("(none)") for k in spec.strata if k != "stage"},
     )
@@ -185,19 +189,19 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     known = [(events.stage == name, i + 1) for i, name in enumerate(stages)]
     rank = ibis.cases(*known, else_=0) if known else ibis.literal(0)
     rows = events.select(
-        "person_id",
+        person,
         t=epoch_seconds(events.ts),
         goal=is_goal,
         revenue=ibis.ifelse(is_goal, events.revenue.fill_null(0.0), 0.0),
         rank=ibis.ifelse(events.touchpoint.notnull() & ~is_goal, rank, -1),
     )
     ranks = range(len(stages) + 1)
-    times = rows.group_by("person_id").aggregate(
+    times = rows.group_by(person).aggregate(
         conv_t=rows.t.min(where=rows.goal),
         value=rows.revenue.sum(),
         **{f"f{r}": rows.t.min(where=rows.rank == r) for r in ranks},
     )
-    joined = entry.left_join(times, entry.person_id == times.person_id)
+    joined = entry.left_join(times, entry[person] == times[person])
     people = joined.select(
         *entry.columns,
         conv_t=joined.conv_t,
@@ -223,11 +227,11 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     return people.mutate(levels=levels.cast("int64"))
 
 
-def _first_events(events: ir.Table) -> ir.Table:
+def _first_events(events: ir.Table, keyed: bool) -> ir.Table:
     """Each person's first event: where the events carry their stored place in the person's
-    sequence (``person_seq``), the one with the least (a hash aggregate and a join), else by
-    a numbering window (a sort of every event)."""
-    if has_sequence_keys(events):
+    sequence (``person_seq``, ``keyed``), the one with the least (a hash aggregate and a join),
+    else by a numbering window (a sort of every event)."""
+    if keyed:
         firsts = events.group_by(_person=events.person_key).aggregate(_seq=events.person_seq.min())
         joined = events.join(
             firsts, [events.person_key == firsts._person, events.person_seq == firsts._seq]
@@ -273,9 +277,10 @@ def build_incrementality(
     events = _analysed(events, spec)
     people = build_people(events, spec, stages) if people is None else people
     strata = [f"s_{k}" for k in spec.strata if k != "stage"]
+    person = "person_key" if "person_key" in people.columns else "person_id"
     touches = events.filter(events.touchpoint.notnull(), ~events.event.isin(list(spec.goals)))
-    entry = people.select("person_id", "entry_anonymous_id", "conv_t")
-    joined = touches.inner_join(entry, touches.person_id == entry.person_id)
+    entry = people.select(person, "entry_anonymous_id", "conv_t")
+    joined = touches.inner_join(entry, touches[person] == entry[person])
     # A touch is an exposure only if it was the person's when it happened: on the device
     # (anonymous id) they arrived on, or under their user id. A touch on another device that only
     # a later login tied to them is left out: logging in goes with buying, so counting it would
@@ -287,10 +292,8 @@ def build_incrementality(
     )
     t = epoch_seconds(joined.ts)
     owned = joined.filter(own, joined.conv_t.isnull() | (t <= joined.conv_t))
-    first = owned.group_by("person_id", "touchpoint").aggregate(
-        first_t=epoch_seconds(owned.ts).min()
-    )
-    hit = first.inner_join(people, first.person_id == people.person_id)
+    first = owned.group_by(person, "touchpoint").aggregate(first_t=epoch_seconds(owned.ts).min())
+    hit = first.inner_join(people, first[person] == people[person])
     # The level only rises with time: the first exposure's is the lowest.
     hit = hit.mutate(level=_level(hit, hit.first_t, stages))
     totals = people.group_by([*strata, "levels", "converted"]).aggregate(
