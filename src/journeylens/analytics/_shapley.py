@@ -368,21 +368,17 @@ def _subset_max(lattice: np.ndarray, axis: int = 0) -> None:
         cells[...] = np.moveaxis(turned, len(lead), -2)
 
 
-def _subset_best(rate: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """``f`` on a lattice (``rate``: ``(2^k, 2)``): the observed rate where ``seen``, else the
-    best rate of the observed subsets, else 0."""
-    best = rate.copy()
-    _subset_max(best)
-    return np.where(seen[:, None], rate, best)
+def _rates_at(game: _Game, best: np.ndarray, subsets: Any) -> np.ndarray:
+    """The rates (conversions, revenue) of the places ``best`` (:func:`_best_places`) at
+    ``subsets`` (an index into one lattice), side by side on a last axis."""
+    return np.stack([r.values[best[j][subsets]] for j, r in enumerate(game.ranks)], axis=-1)
 
 
 def _exact_all(game: _Game) -> np.ndarray:
     """Every value at once on the lattice of all players (few players, many coalitions)."""
     k = len(game.players)
-    rate = np.zeros((1 << k, 2))
-    seen = np.zeros(1 << k, bool)
-    rate[game.masks.astype(np.int64)], seen[game.masks.astype(np.int64)] = game.rates, True
-    f = _subset_best(rate, seen)
+    seen = np.arange(len(game.masks))
+    f = _rates_at(game, _best_places(game, game.masks.astype(np.int64), seen, (1 << k,)), ...)
     v = _game(game, f) if k <= TERNARY_MAX else _game_by_coalition(game, f)
     return _credit_matrix(k) @ v
 
@@ -433,12 +429,18 @@ def _game(game: _Game, f: np.ndarray) -> np.ndarray:
 
 
 def _sampled(
-    game: _Game, row: int, inside: np.ndarray, samples: int, rng: np.random.Generator
+    game: _Game,
+    row: int,
+    bits: list[int],
+    inside: np.ndarray,
+    samples: int,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    k = len(game.bits(int(game.masks[row])))
+    """Coalition ``row``'s credit to its members ``bits`` from ``samples`` random orders."""
+    k = len(bits)
     orders = rng.permuted(np.tile(np.arange(k), (samples, 1)), axis=1)  # a random order a row
     prefixes = np.bitwise_or.accumulate(np.left_shift(1, orders), axis=1)
-    value = _rates_inside(game, row, inside)(prefixes)
+    value = _rates_inside(game, bits, inside)(prefixes)
     gain = np.diff(value, axis=1, prepend=0.0)
     credit = np.zeros((samples, k, 2))
     np.put_along_axis(credit, orders[..., None], gain, axis=1)
@@ -446,18 +448,16 @@ def _sampled(
     return np.cumsum(credit, axis=0)[-1] / samples * game.journeys[row]
 
 
-def _rates_inside(game: _Game, row: int, inside: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """``f`` on subsets of coalition ``row`` given as local bit masks (bit ``i``: its ``i``-th
-    member): the observed rate, else the best observed subset's, else 0 (as on the lattice)."""
-    bits = game.bits(int(game.masks[row]))
+def _rates_inside(
+    game: _Game, bits: list[int], inside: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``f`` on subsets of the coalition of members ``bits`` (``inside``: the observed
+    coalitions inside it) given as local bit masks (bit ``i``: its ``i``-th member): the
+    observed rate, else the best observed subset's, else 0 (as on the lattice)."""
     local = _local_index(game.masks[inside], bits)
     if len(bits) <= LATTICE_MAX:
         best = _best_places(game, local, inside, (1 << len(bits),))
-
-        def on_lattice(subsets: np.ndarray) -> np.ndarray:
-            return np.stack([r.values[best[j][subsets]] for j, r in enumerate(game.ranks)], -1)
-
-        return on_lattice
+        return lambda subsets: _rates_at(game, best, subsets)
     rates = game.rates[inside]
 
     def lookup(subsets: np.ndarray) -> np.ndarray:
@@ -513,5 +513,5 @@ def _values(game: _Game, samples: int, seed: int) -> pd.DataFrame:
             mask = int(game.masks[row])
             rng = np.random.default_rng([seed, mask])
             bits = game.bits(mask)
-            total[bits] += _sampled(game, int(row), game.inside(int(row)), samples, rng)
+            total[bits] += _sampled(game, int(row), bits, game.inside(int(row)), samples, rng)
     return pd.DataFrame({"key": game.players, "conversions": total[:, 0], "revenue": total[:, 1]})

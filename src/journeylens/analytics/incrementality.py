@@ -36,7 +36,7 @@ import plotly.graph_objects as go
 
 from journeylens.analytics.filters import in_range
 from journeylens.analytics.result import Result, frame_records
-from journeylens.analytics.sequence import has_sequence_keys, text_order
+from journeylens.analytics.sequence import person_column, text_order
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
 from journeylens.store.portable import epoch_seconds
@@ -170,9 +170,8 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     ``person_key``, by which the people's rows are grouped and joined (an integer, cheaper to
     hash than the id)."""
     events = _analysed(events, spec)
-    keyed = has_sequence_keys(events)
-    person = "person_key" if keyed else "person_id"
-    first = _first_events(events, keyed)
+    person = person_column(events)
+    first = _first_events(events, person)
     seconds = epoch_seconds(first.ts)
     period = (
         (first.ts.year() * 100 + first.ts.month()).cast("string")
@@ -227,11 +226,11 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     return people.mutate(levels=levels.cast("int64"))
 
 
-def _first_events(events: ir.Table, keyed: bool) -> ir.Table:
+def _first_events(events: ir.Table, person: str) -> ir.Table:
     """Each person's first event: where the events carry their stored place in the person's
-    sequence (``person_seq``, ``keyed``), the one with the least (a hash aggregate and a join),
-    else by a numbering window (a sort of every event)."""
-    if keyed:
+    sequence (``person`` is ``person_key``), the one with the least ``person_seq`` (a hash
+    aggregate and a join), else by a numbering window (a sort of every event)."""
+    if person == "person_key":
         firsts = events.group_by(_person=events.person_key).aggregate(_seq=events.person_seq.min())
         joined = events.join(
             firsts, [events.person_key == firsts._person, events.person_seq == firsts._seq]
