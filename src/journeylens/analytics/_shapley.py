@@ -17,8 +17,8 @@ so each is solved on its own: exactly, over the ``2^|T|`` subsets, when ``|T| �
 by permutation sampling (``samples`` random orders of ``T``, seeded), whose marginal contributions
 still add up exactly to ``c(T)``; the exact games of coalitions of one size are solved side
 by side (their lattices at once, the values by one matrix product). With 15 values or fewer in
-all, every value is exact: ``v`` is computed for all ``2^n`` coalitions at once (in ``3^n``
-steps up to 13 values). Coalitions are taken in the order of their bit masks (bit ``i``: the
+all, every value is exact: ``v`` is computed for all ``2^n`` coalitions at once, in ``n · 2^n``
+steps (see :func:`_game`). Coalitions are taken in the order of their bit masks (bit ``i``: the
 ``i``-th value in name order) and each sampled one draws from its own stream, seeded by the
 seed and its mask, so neither the sums nor the sampling depend on the engine's row order.
 """
@@ -43,7 +43,6 @@ from journeylens.store.portable import bit_or
 SEP = "\x1f"
 EXACT_MAX = 15
 WORD = 62  # players per int64 mask column
-TERNARY_MAX = 13  # all players at once in 3^k steps up to this many (13: 1.6M cells)
 LATTICE_MAX = 22  # sampled coalitions up to this size read their rates off the 2^k lattice
 # Past 62 players a coalition finds the observed coalitions inside it by listing its own subsets
 # (up to 2^12 look-ups) where it has this many members or fewer, instead of testing every
@@ -379,53 +378,32 @@ def _exact_all(game: _Game) -> np.ndarray:
     k = len(game.players)
     seen = np.arange(len(game.masks))
     f = _rates_at(game, _best_places(game, game.masks.astype(np.int64), seen, (1 << k,)), ...)
-    v = _game(game, f) if k <= TERNARY_MAX else _game_by_coalition(game, f)
-    return _credit_matrix(k) @ v
-
-
-def _game_by_coalition(game: _Game, f: np.ndarray) -> np.ndarray:
-    """``v(S) = Σ_T n(T) f(T ∩ S)`` for every ``S``, coalition by coalition: ``T · 2^k``."""
-    k = len(game.players)
-    subsets = np.arange(1 << k)
-    v = np.zeros((1 << k, 2))
-    chunk = max(1, (1 << 22) >> k)
-    for lo in range(0, len(game.masks), chunk):
-        masks = game.masks[lo : lo + chunk].astype(np.int64)
-        n = game.journeys[lo : lo + chunk]
-        v += np.einsum("t,tsj->sj", n, f[masks[:, None] & subsets[None, :]])
-    return v
-
-
-# Per player, the three cases of (S, T ∩ S): not in S; in S, not in T; in both.
-_SPLIT = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0]])  # n over T → the three cases
-_READ = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # f over T ∩ S → the three cases
-_JOIN = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])  # the three cases → S
+    return _credit_matrix(k) @ _game(game, f)
 
 
 def _game(game: _Game, f: np.ndarray) -> np.ndarray:
-    """``v(S) = Σ_T n(T) f(T ∩ S)`` for every ``S`` in ``3^k`` steps, whatever the number of
-    coalitions: group ``n`` by ``(S, T ∩ S)`` one player at a time, weight by ``f``, sum to
-    ``S``."""
+    """``v(S) = Σ_T n(T) f(T ∩ S)`` for every ``S``, in ``k · 2^k`` steps whatever the number
+    of coalitions (``f``: the rates on the lattice, measures on a last axis; overwritten).
+
+    Written as the sum of its parts over subsets, ``f(U) = Σ_{V ⊆ U} m(V)`` (``m``: the
+    Möbius transform), ``f(T ∩ S)`` sums ``m(V)`` over the ``V`` inside both ``T`` and ``S``,
+    so ``v(S) = Σ_{V ⊆ S} m(V) · N(V)``, where ``N(V)`` counts the journeys whose coalition
+    holds ``V``: ``m`` and ``N`` one pass over the players each, their product summed over
+    subsets in one more."""
     k = len(game.players)
-
-    def each_player(values: np.ndarray, step: np.ndarray) -> np.ndarray:
-        dims = [step.shape[0]] * k
-        for axis in range(k):
-            left, right = math.prod(dims[:axis]), math.prod(dims[axis + 1 :])
-            view = values.reshape(left, dims[axis], right)
-            out = np.zeros((left, step.shape[1], right))
-            for row, column in zip(*np.nonzero(step), strict=True):
-                out[:, column] += view[:, row]
-            values, dims[axis] = out, step.shape[1]
-        return values
-
-    n = np.bincount(game.masks.astype(np.int64), weights=game.journeys, minlength=1 << k)
-    grouped = each_player(n, _SPLIT)
-    v = np.zeros((1 << k, 2))
-    for j in range(2):
-        weighted = grouped * each_player(np.ascontiguousarray(f[:, j]), _READ)
-        v[:, j] = each_player(weighted, _JOIN).reshape(-1)
-    return v
+    parts = f
+    held = np.bincount(game.masks.astype(np.int64), weights=game.journeys, minlength=1 << k)
+    for b in range(k):
+        # The lattice's subsets split by player b: [:, 0] without it, [:, 1] with it.
+        by_player = parts.reshape(-1, 2, 1 << b, parts.shape[-1])
+        by_player[:, 1] -= by_player[:, 0]
+        journeys = held.reshape(-1, 2, 1 << b)
+        journeys[:, 0] += journeys[:, 1]
+    parts *= held[:, None]
+    for b in range(k):
+        by_player = parts.reshape(-1, 2, 1 << b, parts.shape[-1])
+        by_player[:, 1] += by_player[:, 0]
+    return parts
 
 
 def _sampled(
