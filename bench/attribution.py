@@ -1,14 +1,15 @@
 """Benchmark: raw events → every attribution model, against pandas paths + ChannelAttribution.
 
-Both sides start from the same events, an Arrow table in memory, with ``person_key`` and
-``person_seq`` filled as the store fills them; both key people by the integer. journeylens
-builds journeys in DuckDB, scanning that table in place, and runs every model of ``"all"``
-(eight rule-based, exact Markov, Shapley); "+copy" is the same run after first copying the
-events into a DuckDB table. The peer converts the table to pandas, builds paths (sort, group,
-join) and runs ChannelAttribution's Markov model (order 1, its default simulation) in its own
-virtualenv; its time is the pandas part plus the model's own run, measured inside the peer
-process. Each side runs ``--repeat`` times (default 3), the rounds interleaved so that a busy
-moment of the machine hits both alike, and the medians are shown.
+Both sides start from the same events, written once to Parquet, with ``person_key`` and
+``person_seq`` filled as the store fills them; both key people by the integer. Every contender
+runs in a process of its own, reads the file into an Arrow table (the load, not timed) and times
+its work. journeylens builds journeys in DuckDB, scanning that table in place, and runs every
+model of ``"all"`` (eight rule-based, exact Markov, Shapley); "+copy" is the same run after first
+copying the events into a DuckDB table. The peer (``attribution_peer.py``, in the peers'
+virtualenv) converts the table to pandas, builds paths (sort, group, join) and runs
+ChannelAttribution's Markov model (order 1, its default simulation). Each side runs ``--repeat``
+times (default 3), the rounds interleaved so that a busy moment of the machine hits both alike;
+the medians are shown, with each side's highest peak memory (resident set).
 
     .venv/bin/python bench/attribution.py --events 1000000 10000000 [--repeat 3] [--touchpoints 12]
     JOURNEYLENS_PEERS_VENV=/path/to/venv  # a virtualenv with ChannelAttribution and pandas
@@ -21,6 +22,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,8 +30,9 @@ from pathlib import Path
 import duckdb
 import ibis
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
+from _measure import peak_mb
 
 from journeylens.analytics.attribution import AttributionSpec, run_attribution
 from journeylens.schema import EVENTS, arrow_schema
@@ -37,16 +40,7 @@ from journeylens.schema import EVENTS, arrow_schema
 TOUCHPOINTS = 12  # at most 15: Shapley is exact over every coalition at once (see --touchpoints)
 PEERS = Path(os.environ.get("JOURNEYLENS_PEERS_VENV", "/work/peers-venv"))
 
-PEER = """
-import json, sys, time
-import pandas as pd
-import ChannelAttribution as ca
-paths = pd.read_parquet(sys.argv[1])
-start = time.perf_counter()
-ca.markov_model(paths, "path", "conv", var_value="value", var_null="null", flg_pro=False,
-                verbose=False)
-print(json.dumps({"seconds": time.perf_counter() - start}))
-"""
+PEER = Path(__file__).with_name("attribution_peer.py")
 
 
 def generate(events: int, seed: int = 0, touchpoints: int = TOUCHPOINTS) -> pa.Table:
@@ -107,46 +101,32 @@ def ours(table: pa.Table, copy: bool = False) -> float:
     return time.perf_counter() - start
 
 
-def pandas_paths(table: pa.Table, lookback: int = 30 * 86400) -> pd.DataFrame:
-    """Paths as ChannelAttribution wants them: the same journeys as journeylens builds."""
-    columns = ["person_key", "person_seq", "ts", "event", "touchpoint", "revenue"]
-    frame = table.select(columns)
-    df = frame.to_pandas().rename(columns={"person_key": "person_id"})
-    df["t"] = df["ts"].astype("int64") // 10**6
-    df["conv"] = (df["event"] == "purchase").astype(int)
-    df = df.sort_values(["person_id", "t", "conv", "person_seq"])
-    df["journey"] = df.groupby("person_id")["conv"].cumsum() - df["conv"]
-    conversions = df.loc[df["conv"] == 1, ["person_id", "journey", "t", "revenue"]]
-    touches = df.loc[df["conv"] == 0, ["person_id", "journey", "t", "touchpoint"]]
-    touches = touches.merge(
-        conversions.rename(columns={"t": "end"}), on=["person_id", "journey"], how="left"
-    )
-    last = touches.groupby(["person_id", "journey"])["t"].transform("max")
-    touches["converted"] = touches["end"].notna().astype(int)
-    touches["end"] = touches["end"].fillna(last)
-    touches = touches[touches["end"] - touches["t"] <= lookback]
-    journeys = touches.groupby(["person_id", "journey"], sort=False).agg(
-        path=("touchpoint", " > ".join), conv=("converted", "max"), value=("revenue", "max")
-    )
-    journeys["value"] = journeys["value"].fillna(0.0)
-    journeys["null"] = 1 - journeys["conv"]
-    return journeys.groupby("path", as_index=False)[["conv", "null", "value"]].sum()
+def run_ours(path: str, copy: bool) -> None:
+    """Child process: the events read from ``path`` (not timed), then one timed run."""
+    table = pq.read_table(path)
+    ours(generate(1000))  # imports and first compiles, as the peer's own imports, not timed
+    seconds = ours(table, copy)
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
 
 
-def peer(table: pa.Table) -> float | None:
+def child(python: Path | str, *args: str) -> dict[str, float]:
+    out = subprocess.run([str(python), *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def contenders(path: Path) -> dict[str, dict[str, float]]:
+    """One round: each contender in a process of its own, on the events at ``path``."""
+    me = [sys.executable, __file__, "--child"]
     python = PEERS / "bin" / "python"
-    if not python.exists():
-        return None
-    start = time.perf_counter()
-    paths = pandas_paths(table)
-    building = time.perf_counter() - start
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "paths.parquet"
-        paths.to_parquet(path)
-        out = subprocess.run(
-            [str(python), "-c", PEER, str(path)], capture_output=True, text=True, check=True
-        )
-    return building + json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
+    return {
+        "ours": child(*me, "ours", str(path)),
+        "copy": child(*me, "copy", str(path)),
+        **({"peer": child(python, str(PEER), str(path))} if python.exists() else {}),
+    }
+
+
+def median_of(rounds: list[dict[str, dict[str, float]]], who: str, figure: str) -> float:
+    return statistics.median(r[who][figure] for r in rounds)
 
 
 def main() -> None:
@@ -159,22 +139,32 @@ def main() -> None:
         default=TOUCHPOINTS,
         help="distinct touchpoints (past 15, Shapley solves each observed coalition's game)",
     )
+    parser.add_argument("--child", nargs=2, metavar=("WHICH", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        run_ours(args.child[1], copy=args.child[0] == "copy")
+        return
     print(
         f"{'events':>12} {'journeylens s':>14} {'+copy s':>8} {'pandas+CA s':>12} "
-        f"{'ratio':>7} {'+copy':>6}"
+        f"{'ratio':>7} {'+copy':>6}   peak MB (journeylens, +copy, peer)"
     )
-    # Imports and first compiles are not timed, as the peer's own imports are not.
-    ours(generate(1000))
     for size in args.events:
         table = generate(size, touchpoints=args.touchpoints)
-        rounds = [(ours(table), ours(table, copy=True), peer(table)) for _ in range(args.repeat)]
-        mine, copied = (statistics.median(r[i] for r in rounds) for i in (0, 1))
-        peers = [r[2] for r in rounds if r[2] is not None]
-        theirs = statistics.median(peers) if peers else None
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "events.parquet"
+            pq.write_table(table, path)
+            rounds = [contenders(path) for _ in range(args.repeat)]
+        mine, copied = (median_of(rounds, k, "seconds") for k in ("ours", "copy"))
+        peaks = [max(r[k]["peak_mb"] for r in rounds) for k in ("ours", "copy")]
+        peers = [r["peer"] for r in rounds if "peer" in r]
+        theirs = statistics.median(p["seconds"] for p in peers) if peers else None
         ratios = f"{theirs / mine:6.1f}x {theirs / copied:5.1f}x" if theirs else "   n/a    n/a"
         shown = f"{theirs:12.2f}" if theirs else f"{'absent':>12}"
-        print(f"{table.num_rows:>12,} {mine:14.2f} {copied:8.2f} {shown} {ratios}")
+        peaks += [max(p["peak_mb"] for p in peers)] if peers else []
+        print(
+            f"{table.num_rows:>12,} {mine:14.2f} {copied:8.2f} {shown} {ratios}   "
+            + ", ".join(f"{p:.0f}" for p in peaks)
+        )
 
 
 if __name__ == "__main__":

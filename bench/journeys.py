@@ -37,6 +37,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _measure import peak_mb
+
 DATA = Path(__file__).parent / "data"
 STEPS = ["product_view", "add_to_cart", "checkout_start", "purchase"]
 LONG_STEPS = [
@@ -172,13 +174,6 @@ def run_ours(workspace: str, which: str) -> None:
         result = ws.store.raw.execute(sql).fetchall()[0][0]
     t2 = time.perf_counter()
     print(json.dumps({"load": t1 - t0, "work": t2 - t1, "result": result, "peak_mb": peak_mb()}))
-
-
-def peak_mb() -> float:
-    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited)."""
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM"))
-    return int(line.split()[1]) / 1024
 
 
 def child(args: list[str], python: str = sys.executable) -> dict[str, object]:
