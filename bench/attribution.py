@@ -3,13 +3,16 @@
 Both sides start from the same events, written once to Parquet, with ``person_key`` and
 ``person_seq`` filled as the store fills them; both key people by the integer. Every contender
 runs in a process of its own, reads the file into an Arrow table (the load, not timed) and times
-its work. journeylens builds journeys in DuckDB, scanning that table in place, and runs every
-model of ``"all"`` (eight rule-based, exact Markov, Shapley); "+copy" is the same run after first
-copying the events into a DuckDB table. The peer (``attribution_peer.py``, in the peers'
-virtualenv) converts the table to pandas, builds paths (sort, group, join) and runs
-ChannelAttribution's Markov model (order 1, its default simulation). Each side runs ``--repeat``
-times (default 3), the rounds interleaved so that a busy moment of the machine hits both alike;
-the medians are shown, with each side's highest peak memory (resident set).
+its work. journeylens builds journeys in DuckDB and runs every model of ``"all"`` (eight
+rule-based, exact Markov, Shapley) three ways: scanning the Arrow table in place; from a DuckDB
+table the events were copied into beforehand ("stored": as in a workspace, where the import
+stored them, see ``import.py``); and copying them into one as part of the run ("+copy"). Its
+DuckDB runs with its default memory limit (80% of the machine's), not the store's. The peer
+(``attribution_peer.py``, in the peers' virtualenv) converts the table to pandas, builds paths
+(sort, group, join) and runs ChannelAttribution's Markov model (order 1, its default
+simulation). Each side runs ``--repeat`` times (default 3), the rounds interleaved so that a
+busy moment of the machine hits both alike; the medians are shown, with each side's highest
+peak memory (resident set).
 
     .venv/bin/python bench/attribution.py --events 1000000 10000000 [--repeat 3] [--touchpoints 12]
     JOURNEYLENS_PEERS_VENV=/path/to/venv  # a virtualenv with ChannelAttribution and pandas
@@ -93,19 +96,30 @@ def with_sequence_keys(table: pa.Table) -> pa.Table:
     return numbered.cast(table.schema)
 
 
-def ours(table: pa.Table, copy: bool = False) -> float:
+# How journeylens meets the events: scanned where they are (the Arrow table), from a DuckDB table
+# they were copied into beforehand (as in a workspace, where the import stored them), or copied
+# into one as part of the timed run.
+WAYS = {"arrow": "in place", "stored": "stored", "copy": "+copy"}
+
+
+def ours(table: pa.Table, way: str = "arrow") -> float:
+    if way == "stored":
+        events = ibis.duckdb.connect().create_table("events", table)
     start = time.perf_counter()
-    # ibis.memtable registers the Arrow table with DuckDB, which scans it where it is.
-    events = ibis.duckdb.connect().create_table("events", table) if copy else ibis.memtable(table)
+    if way == "copy":
+        events = ibis.duckdb.connect().create_table("events", table)
+    elif way == "arrow":
+        # ibis.memtable registers the Arrow table with DuckDB, which scans it where it is.
+        events = ibis.memtable(table)
     run_attribution(events, AttributionSpec("all"))
     return time.perf_counter() - start
 
 
-def run_ours(path: str, copy: bool) -> None:
+def run_ours(path: str, way: str) -> None:
     """Child process: the events read from ``path`` (not timed), then one timed run."""
     table = pq.read_table(path)
     ours(generate(1000))  # imports and first compiles, as the peer's own imports, not timed
-    seconds = ours(table, copy)
+    seconds = ours(table, way)
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
 
 
@@ -118,15 +132,12 @@ def contenders(path: Path) -> dict[str, dict[str, float]]:
     """One round: each contender in a process of its own, on the events at ``path``."""
     me = [sys.executable, __file__, "--child"]
     python = PEERS / "bin" / "python"
-    return {
-        "ours": child(*me, "ours", str(path)),
-        "copy": child(*me, "copy", str(path)),
-        **({"peer": child(python, str(PEER), str(path))} if python.exists() else {}),
-    }
+    mine = {way: child(*me, way, str(path)) for way in WAYS}
+    return {**mine, **({"peer": child(python, str(PEER), str(path))} if python.exists() else {})}
 
 
-def median_of(rounds: list[dict[str, dict[str, float]]], who: str, figure: str) -> float:
-    return statistics.median(r[who][figure] for r in rounds)
+def median_of(rounds: list[dict[str, dict[str, float]]], who: str) -> float:
+    return statistics.median(r[who]["seconds"] for r in rounds)
 
 
 def main() -> None:
@@ -139,32 +150,28 @@ def main() -> None:
         default=TOUCHPOINTS,
         help="distinct touchpoints (past 15, Shapley solves each observed coalition's game)",
     )
-    parser.add_argument("--child", nargs=2, metavar=("WHICH", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, metavar=("WAY", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        run_ours(args.child[1], copy=args.child[0] == "copy")
+        run_ours(args.child[1], args.child[0])
         return
-    print(
-        f"{'events':>12} {'journeylens s':>14} {'+copy s':>8} {'pandas+CA s':>12} "
-        f"{'ratio':>7} {'+copy':>6}   peak MB (journeylens, +copy, peer)"
-    )
+    print("seconds (medians), the peer's time over journeylens's, and the highest peak memory")
     for size in args.events:
         table = generate(size, touchpoints=args.touchpoints)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "events.parquet"
             pq.write_table(table, path)
             rounds = [contenders(path) for _ in range(args.repeat)]
-        mine, copied = (median_of(rounds, k, "seconds") for k in ("ours", "copy"))
-        peaks = [max(r[k]["peak_mb"] for r in rounds) for k in ("ours", "copy")]
-        peers = [r["peer"] for r in rounds if "peer" in r]
-        theirs = statistics.median(p["seconds"] for p in peers) if peers else None
-        ratios = f"{theirs / mine:6.1f}x {theirs / copied:5.1f}x" if theirs else "   n/a    n/a"
-        shown = f"{theirs:12.2f}" if theirs else f"{'absent':>12}"
-        peaks += [max(p["peak_mb"] for p in peers)] if peers else []
-        print(
-            f"{table.num_rows:>12,} {mine:14.2f} {copied:8.2f} {shown} {ratios}   "
-            + ", ".join(f"{p:.0f}" for p in peaks)
-        )
+        print(f"{table.num_rows:,} events:")
+        theirs = median_of(rounds, "peer") if "peer" in rounds[0] else None
+        for who in [*WAYS, "peer"]:
+            if who not in rounds[0]:
+                print(f"  {'pandas + ChannelAttribution':<28} absent")
+                continue
+            seconds, peak = median_of(rounds, who), max(r[who]["peak_mb"] for r in rounds)
+            name = f"journeylens, {WAYS[who]}" if who in WAYS else "pandas + ChannelAttribution"
+            ratio = f"   {theirs / seconds:4.1f}x" if theirs and who in WAYS else ""
+            print(f"  {name:<28} {seconds:7.2f} s   peak {peak:6.0f} MB{ratio}")
 
 
 if __name__ == "__main__":
