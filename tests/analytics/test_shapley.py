@@ -159,12 +159,19 @@ def test_the_lattice_game_is_the_sum_over_coalitions_of_their_parts(seed, player
     assert _shapley._game(game, f.copy()) == pytest.approx(expected, rel=1e-12, abs=1e-9)
 
 
-@pytest.mark.parametrize("listed_max", [12, 1])
-def test_past_62_players_each_coalition_lists_its_own_subsets(monkeypatch, listed_max):
+def without_hashes(monkeypatch) -> None:
+    """Every player's keys 0: every coalition alike in its hashes, so each coalition tests
+    every observed one instead of looking its subsets up."""
+    monkeypatch.setattr(_shapley, "_player_keys", lambda n: np.zeros((2, n), dtype=np.int64))
+
+
+@pytest.mark.parametrize("hashed", [True, False])
+def test_past_62_players_each_coalition_finds_its_observed_subsets(monkeypatch, hashed):
     # 40 independent pairs (80 players, masks wider than int64): each pair's credit is what
-    # the pair alone gets, as in a game of two; coalitions listing their subsets, or (over
-    # LISTED_MAX members) testing every observed one.
-    monkeypatch.setattr(_shapley, "LISTED_MAX", listed_max)
+    # the pair alone gets, as in a game of two; subsets looked up by their hashes, or (two
+    # coalitions alike in a hash) every observed coalition tested.
+    if not hashed:
+        without_hashes(monkeypatch)
     pair = pd.DataFrame(
         {
             "coalition": ["a", "a" + SEP + "b", "b"],
@@ -187,6 +194,33 @@ def test_past_62_players_each_coalition_lists_its_own_subsets(monkeypatch, liste
             got = values.loc[f"{player}{i:02d}", ["conversions", "revenue"]].tolist()
             assert got == pytest.approx(alone.loc[player, ["conversions", "revenue"]].tolist())
     assert values["conversions"].sum() == pytest.approx(40 * 10)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hashed_look_ups_find_what_testing_every_coalition_finds(monkeypatch, seed):
+    # 70 players; coalitions of 3-6 with some of their subsets observed too.
+    rng = np.random.default_rng(seed)
+    names = [f"p{i:02d}" for i in range(70)]
+    groups: set[tuple[str, ...]] = set()
+    for _ in range(60):
+        group = sorted(rng.choice(names, int(rng.integers(3, 7)), replace=False))
+        groups.add(tuple(group))
+        for _ in range(3):
+            part = [m for m in group if rng.random() < 0.5]
+            if part:
+                groups.add(tuple(part))
+    rows = []
+    for group in sorted(groups):
+        n = int(rng.integers(1, 40))
+        rows.append((",".join(group), n, int(rng.integers(0, n + 1)), float(rng.random() * 99)))
+    hashed = shapley_values(coalitions(rows))
+    without_hashes(monkeypatch)
+    tested = shapley_values(coalitions(rows))
+    assert len(hashed) > 62
+    assert hashed["key"].tolist() == tested["key"].tolist()
+    for measure in ("conversions", "revenue"):
+        assert hashed[measure].tolist() == pytest.approx(tested[measure].tolist(), rel=1e-12)
+    assert hashed["conversions"].sum() == pytest.approx(sum(r[2] for r in rows))
 
 
 def as_masks(frame: pd.DataFrame, players: list[str]) -> pd.DataFrame:

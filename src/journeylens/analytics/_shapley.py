@@ -35,6 +35,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from journeylens.analytics._touches import journeys_of, kept_weight, summed, weight_of
 from journeylens.analytics.breakdown import segment_columns
@@ -52,6 +53,7 @@ LATTICE_CELLS = 1 << 21  # subsets held at once when coalitions are solved side 
 SHORT_BITS = 4  # a lattice's lowest bits, turned to lead where its inner runs are short
 BLOCK_CELLS = 1 << 24  # (coalition, observed coalition) pairs tested at once
 LOOKUP_COST = 5  # a hash look-up of a subset, in tests of a pair of masks
+HASH_SEED = 20260101  # the players' keys past 62 of them (see ``_player_keys``)
 
 
 def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
@@ -71,13 +73,14 @@ def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
     0    3
     Name: mask_0, dtype: int64
     """
+    placed = with_players(touches, players)
     words = {
-        f"mask_{w}": _mask(touches, players[w * WORD : (w + 1) * WORD])
+        f"mask_{w}": ibis.ifelse(placed._word == w, placed._bit, 0).fill_null(0).cast("int64")
         for w in range(max(1, -(-len(players) // WORD)))
     }
     segments = segment_columns(touches)
-    bits = touches.select(
-        "person", "journey", *segments, "converted", "revenue", **words, **weight_of(touches)
+    bits = placed.select(
+        "person", "journey", *segments, "converted", "revenue", **words, **weight_of(placed)
     )
     journeys = bits.group_by(["person", "journey", *segments]).aggregate(
         converted=bits.converted.max(),
@@ -92,12 +95,25 @@ def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
     )
 
 
-def _mask(touches: ir.Table, players: Sequence[str]) -> ir.IntegerValue:
-    """Bit ``i`` set for the touch of player ``i`` (0 without players: no touches at all)."""
-    if not players:
-        return ibis.literal(0, "int64")
-    bits = {player: 1 << i for i, player in enumerate(players)}
-    return touches.key.substitute(bits, else_=0).cast("int64")
+def with_players(table: ir.Table, players: Sequence[str]) -> ir.Table:
+    """``table`` with its ``key``'s place among ``players`` as ``_index`` (0-based), and as
+    the mask word ``_word`` and bit ``_bit`` it sets (null for a key that is none of them).
+
+    A join on a small table of the players: naming each player in the expression would cost
+    every row a comparison per player (a thousand campaigns: seventeen times the join).
+    """
+    places = range(len(players))
+    lookup = ibis.memtable(
+        pa.table(
+            {
+                "_player": pa.array(players, pa.string()),
+                "_index": pa.array(places, pa.int64()),
+                "_word": pa.array([i // WORD for i in places], pa.int64()),
+                "_bit": pa.array([1 << (i % WORD) for i in places], pa.int64()),
+            }
+        )
+    )
+    return table.left_join(lookup, table.key == lookup._player).drop("_player")
 
 
 def _words(frame: pd.DataFrame) -> list[np.ndarray]:
@@ -116,18 +132,23 @@ def _kept_bits(words: Sequence[np.ndarray], players: Sequence[str]) -> list[int]
     ]
 
 
-def _packed(words: Sequence[np.ndarray], kept: Sequence[int]) -> np.ndarray:
-    """The masks over the ``kept`` players only (bit ``i``: ``kept[i]``): int64 up to 62 of
-    them, else Python integers."""
+def _packed(words: Sequence[np.ndarray], kept: Sequence[int]) -> list[np.ndarray]:
+    """The masks over the ``kept`` players only (bit ``i``: ``kept[i]``), in int64 words of
+    ``WORD`` players each."""
     rows = len(words[0]) if words else 0
     packed = [np.zeros(rows, dtype=np.int64) for _ in range(max(1, -(-len(kept) // WORD)))]
     for i, bit in enumerate(kept):
         held = (words[bit // WORD] >> (bit % WORD)) & 1
         packed[i // WORD] |= held << (i % WORD)
-    if len(packed) == 1:
-        return packed[0]
-    masks = packed[0].astype(object)
-    for w, word in enumerate(packed[1:], start=1):
+    return packed
+
+
+def _joined(words: Sequence[np.ndarray]) -> np.ndarray:
+    """One mask per row: the int64 word where there is one, else Python integers."""
+    if len(words) == 1:
+        return words[0]
+    masks = words[0].astype(object)
+    for w, word in enumerate(words[1:], start=1):
         masks = masks + (word.astype(object) << (WORD * w))
     return masks
 
@@ -136,24 +157,17 @@ class _Game:
     """The observed coalitions as bit masks over the players, with their rates, in mask order
     (so that sums never depend on the engine's row order)."""
 
-    def __init__(self, masks: np.ndarray, players: list[str], rows: pd.DataFrame) -> None:
-        order = (
-            np.argsort(masks, kind="stable")
-            if masks.dtype != object
-            else np.array(sorted(range(len(masks)), key=masks.__getitem__), dtype=np.int64)
-        )
+    def __init__(self, words: list[np.ndarray], players: list[str], rows: pd.DataFrame) -> None:
+        # By the highest word first: the order of the masks as numbers.
+        order = np.lexsort(words) if words else np.arange(len(rows))
         self.players = players
-        self.masks = masks[order]
+        self.words = [word[order] for word in words]
         self.journeys = rows["journeys"].to_numpy(float)[order]
         counts = np.column_stack(
             [rows["conversions"].to_numpy(float), rows["revenue"].to_numpy(float)]
         )[order]
         self.rates = counts / self.journeys[:, None]
-        self.sizes = (
-            np.bitwise_count(self.masks).astype(np.int64)
-            if self.masks.dtype != object
-            else np.array([int(mask).bit_count() for mask in self.masks], dtype=np.int64)
-        )
+        self.sizes = sum(np.bitwise_count(word).astype(np.int64) for word in self.words)
 
     @classmethod
     def of_masks(cls, rows: pd.DataFrame, players: Sequence[str]) -> _Game:
@@ -168,10 +182,17 @@ class _Game:
         """The game of coalitions given by name (members joined by ``\\x1f``)."""
         members = [str(c).split(SEP) for c in coalitions["coalition"]]
         players = sorted({m for group in members for m in group})
-        bit = {p: 1 << i for i, p in enumerate(players)}
-        dtype = np.int64 if len(players) <= WORD else object
-        masks = np.array([sum(bit[m] for m in group) for group in members], dtype=dtype)
-        return cls(masks, players, coalitions)
+        place = {p: i for i, p in enumerate(players)}
+        words = np.zeros((max(1, -(-len(players) // WORD)), len(members)), dtype=np.int64)
+        for row, group in enumerate(members):
+            for i in {place[m] for m in group}:
+                words[i // WORD, row] |= 1 << (i % WORD)
+        return cls(list(words), players, coalitions)
+
+    @cached_property
+    def masks(self) -> np.ndarray:
+        """Each coalition's mask: int64 up to 62 players, else Python integers."""
+        return _joined(self.words)
 
     @cached_property
     def rows(self) -> dict[int, int]:
@@ -225,9 +246,12 @@ class _Game:
         (bit ``j`` of ``s``: its member ``bits[i, j]``), ``cell = s · len(rows) + i``, for
         every pair. Where a coalition has fewer subsets than there are coalitions to test, each
         subset is looked up (a hash look-up costs about ``LOOKUP_COST`` tests); else see
-        :meth:`inside_pairs`."""
+        :meth:`inside_pairs`. Past 62 players every subset is looked up by its hashes."""
         k = bits.shape[1]
-        if self.masks.dtype != object and (1 << k) * LOOKUP_COST < (self.sizes <= k).sum():
+        if len(self.words) > 1:
+            if self.hash_index.is_unique:  # two coalitions alike in one hash: tested instead
+                return self._hashed_subsets(bits)
+        elif (1 << k) * LOOKUP_COST < (self.sizes <= k).sum():
             subsets = np.zeros((1, len(rows)), dtype=np.int64)
             for j in range(k):  # the lattice's order: bit j of a subset's place is member j
                 with_j = subsets | (np.int64(1) << bits[:, j])
@@ -238,15 +262,76 @@ class _Game:
         at, which = self.inside_pairs(rows, k)
         return _local_index(self.masks[which], bits[at].T) * len(rows) + at, which
 
+    def _hashed_subsets(self, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`observed_subsets` past 62 players: each subset's two hashes (see
+        :attr:`hashes`) built along its lattice as the int64 masks are, the first looked up,
+        the second compared."""
+        keys = _player_keys(len(self.players))
+        subsets = np.zeros((2, 1, len(bits)), dtype=np.int64)
+        for j in range(bits.shape[1]):
+            subsets = np.concatenate([subsets, subsets ^ keys[:, None, bits[:, j]]], axis=1)
+        first, second = subsets[0].ravel(), subsets[1].ravel()
+        found = self.hash_index.get_indexer(first)
+        hit = found >= 0
+        hit[hit] = self.hashes[1, found[hit]] == second[hit]
+        cells = np.flatnonzero(hit)
+        return cells, found[cells]
+
+    @cached_property
+    def listed(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every coalition's members, lowest first, one run after another, and where each
+        coalition's run starts (one more: the end)."""
+        players, rows = [], []
+        for w, word in enumerate(self.words):
+            left = word.copy()
+            while len(held := np.flatnonzero(left)):  # each round takes every lowest bit
+                low = left[held] & -left[held]
+                rows.append(held)
+                players.append(w * WORD + np.bitwise_count(low - 1).astype(np.int64))
+                left[held] ^= low
+        row = np.concatenate(rows or [np.zeros(0, np.int64)])
+        player = np.concatenate(players or [np.zeros(0, np.int64)])
+        order = np.argsort(row * len(self.players) + player, kind="stable")
+        starts = np.zeros(len(self.sizes) + 1, dtype=np.int64)
+        np.cumsum(self.sizes, out=starts[1:])
+        return player[order], starts
+
+    @cached_property
+    def hashes(self) -> np.ndarray:
+        """Two hashes of each coalition: the exclusive or of its members' keys (see
+        :func:`_player_keys`). A subset taken for an observed coalition that differs from it
+        matches it on both by chance: about one look-up in 2^126 per coalition (a million
+        coalitions: under one in 10^31)."""
+        members, starts = self.listed
+        keys = _player_keys(len(self.players))[:, members]
+        hashes = np.zeros((2, len(self.sizes)), dtype=np.int64)
+        held = np.flatnonzero(self.sizes > 0)
+        if len(held):
+            hashes[:, held] = np.bitwise_xor.reduceat(keys, starts[held], axis=1)
+        return hashes
+
+    @cached_property
+    def hash_index(self) -> Any:
+        """The coalitions' first hashes, to look a subset's row up (-1: not observed)."""
+        return pd.Index(self.hashes[0])
+
     def members(self, rows: np.ndarray, k: int) -> np.ndarray:
         """The players of coalitions ``rows`` (each of ``k``), lowest first: one row each."""
-        if self.masks.dtype == object:
-            return np.array([self.bits(int(self.masks[row])) for row in rows], dtype=np.int64)
+        if len(self.words) > 1:
+            members, starts = self.listed
+            return members[starts[rows][:, None] + np.arange(k)]
         held = (self.masks[rows, None] >> np.arange(len(self.players))) & 1
         return np.nonzero(held)[1].reshape(len(rows), k)
 
     def bits(self, mask: int) -> list[int]:
         return _members(mask)
+
+
+@cache
+def _player_keys(players: int) -> np.ndarray:
+    """Two random 63-bit keys per player (fixed: the same every run), which hash a set of
+    players past 62 of them (see :attr:`_Game.hashes`)."""
+    return np.random.default_rng(HASH_SEED).integers(0, 1 << 63, (2, players), dtype=np.int64)
 
 
 def _members(mask: int) -> list[int]:
@@ -484,7 +569,7 @@ def _values(game: _Game, samples: int, seed: int) -> pd.DataFrame:
     if len(game.players) <= EXACT_MAX:
         total = _exact_all(game)
     else:
-        rows = np.arange(len(game.masks))
+        rows = np.arange(len(game.sizes))
         total = _small_games(game, rows[game.sizes <= EXACT_MAX])
         for row in rows[game.sizes > EXACT_MAX]:
             # Each coalition's orders from its own stream: the same draws in any row order.

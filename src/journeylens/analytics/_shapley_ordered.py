@@ -33,7 +33,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from journeylens.analytics._shapley import SEP
+from journeylens.analytics._shapley import SEP, with_players
 from journeylens.analytics._touches import journeys_of, kept_weight, summed
 from journeylens.analytics.breakdown import segment_columns
 
@@ -75,10 +75,8 @@ def build_sequences(touches: ir.Table, players: Sequence[str]) -> ir.Table:
         **kept_weight(touches),
     )
     rank = ibis.row_number().over(ibis.window(group_by=group, order_by="first"))
-    # Without players (no touches at all) there is nothing to substitute: every digit is 0.
-    digits = {p: i + 1 for i, p in enumerate(players)}
-    digit = firsts.key.substitute(digits, else_=0) if digits else ibis.literal(0)
-    ranked = firsts.mutate(rank=rank, digit=digit.cast("int64"))
+    placed = with_players(firsts, players)
+    ranked = placed.mutate(rank=rank, digit=(placed._index + 1).fill_null(0).cast("int64"))
     shift = {r: 1 << (bits * r) for r in range(per_word)}
     code = ranked.digit * (ranked.rank % per_word).substitute(shift, else_=0).cast("int64")
     parts = {
