@@ -317,11 +317,8 @@ class _Game:
 
     def members(self, rows: np.ndarray, k: int) -> np.ndarray:
         """The players of coalitions ``rows`` (each of ``k``), lowest first: one row each."""
-        if len(self.words) > 1:
-            members, starts = self.listed
-            return members[starts[rows][:, None] + np.arange(k)]
-        held = (self.masks[rows, None] >> np.arange(len(self.players))) & 1
-        return np.nonzero(held)[1].reshape(len(rows), k)
+        members, starts = self.listed
+        return members[starts[rows][:, None] + np.arange(k)]
 
     def bits(self, mask: int) -> list[int]:
         return _members(mask)
