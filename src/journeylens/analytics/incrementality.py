@@ -45,6 +45,8 @@ __all__ = ["IncrementalityResult", "IncrementalitySpec", "run_incrementality"]
 
 STRATA = ("channel", "device", "stage", "period")
 PERIODS = ("month", "week")
+# A person's first event's columns that the strata and the exposure rule read.
+FIRST_COLUMNS = ("person_id", "ts", "channel", "device", "anonymous_id")
 WEEK = 7 * 86400
 NEVER = 62  # the exposure level of people never exposed: after every landmark
 # Bootstrap replicates at most, and Poisson draws (replicates × groups) held at once: 2M draws
@@ -168,27 +170,19 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     their first touch of a stage of rank ``r`` (1-based in ``stages``, 0 for any other) before
     converting, and ``levels``. Where every event carries the stored sequence keys, also
     ``person_key``, by which the people's rows are grouped and joined (an integer, cheaper to
-    hash than the id)."""
+    hash than the id), and the first event's columns come from the same aggregate as the rest
+    (those of the least ``person_seq``): one pass over the events, no join."""
     events = _analysed(events, spec)
     person = person_column(events)
-    first = _first_events(events, person)
-    seconds = epoch_seconds(first.ts)
-    period = (
-        (first.ts.year() * 100 + first.ts.month()).cast("string")
-        if spec.period == "month"
-        else (seconds // WEEK).cast("string")
-    )
-    attributes = {"channel": first.channel, "device": first.device, "period": period}
-    entry = first.select(
-        *dict.fromkeys(["person_id", person]),
-        entry_anonymous_id=first.anonymous_id,
-        **{f"s_{k}": attributes[k].fill_null("(none)") for k in spec.strata if k != "stage"},
-    )
+    keyed = person == "person_key"
     is_goal = events.event.isin(list(spec.goals))
     known = [(events.stage == name, i + 1) for i, name in enumerate(stages)]
     rank = ibis.cases(*known, else_=0) if known else ibis.literal(0)
+    firsts = [c for c in FIRST_COLUMNS if c != person] if keyed else []
     rows = events.select(
         person,
+        *firsts,
+        *(["person_seq"] if keyed else []),
         t=epoch_seconds(events.ts),
         goal=is_goal,
         revenue=ibis.ifelse(is_goal, events.revenue.fill_null(0.0), 0.0),
@@ -199,10 +193,18 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
         conv_t=rows.t.min(where=rows.goal),
         value=rows.revenue.sum(),
         **{f"f{r}": rows.t.min(where=rows.rank == r) for r in ranks},
+        **{c: rows[c].argmin(rows.person_seq) for c in firsts},
     )
-    joined = entry.left_join(times, entry[person] == times[person])
+    if keyed:
+        entry = _entry(times, spec)
+        joined = times.mutate(**entry)
+    else:
+        first = _first_events(events)
+        entry = _entry(first, spec)
+        joined = first.select("person_id", **entry).left_join(times, "person_id")
     people = joined.select(
-        *entry.columns,
+        *dict.fromkeys(["person_id", person]),
+        *entry,
         conv_t=joined.conv_t,
         converted=joined.conv_t.notnull().cast("int64"),
         value=joined.value.fill_null(0.0),
@@ -226,16 +228,24 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     return people.mutate(levels=levels.cast("int64"))
 
 
-def _first_events(events: ir.Table, person: str) -> ir.Table:
-    """Each person's first event: where the events carry their stored place in the person's
-    sequence (``person`` is ``person_key``), the one with the least ``person_seq`` (a hash
-    aggregate and a join), else by a numbering window (a sort of every event)."""
-    if person == "person_key":
-        firsts = events.group_by(_person=events.person_key).aggregate(_seq=events.person_seq.min())
-        joined = events.join(
-            firsts, [events.person_key == firsts._person, events.person_seq == firsts._seq]
-        )
-        return joined.drop("_person", "_seq")
+def _entry(first: ir.Table, spec: IncrementalitySpec) -> dict[str, ir.Value]:
+    """What a person's first event (the :data:`FIRST_COLUMNS` of ``first``) gives them: the
+    ``entry_anonymous_id`` and the strata ``s_<key>``."""
+    period = (
+        (first.ts.year() * 100 + first.ts.month()).cast("string")
+        if spec.period == "month"
+        else (epoch_seconds(first.ts) // WEEK).cast("string")
+    )
+    attributes = {"channel": first.channel, "device": first.device, "period": period}
+    return {
+        "entry_anonymous_id": first.anonymous_id,
+        **{f"s_{k}": attributes[k].fill_null("(none)") for k in spec.strata if k != "stage"},
+    }
+
+
+def _first_events(events: ir.Table) -> ir.Table:
+    """Each person's first event, by a numbering window (a sort of every event): for events
+    without the stored sequence keys."""
     ordered = ibis.window(group_by="person_id", order_by=text_order(events))
     ranked = events.mutate(_row=ibis.row_number().over(ordered))
     return ranked.filter(ranked._row == 0)
