@@ -223,6 +223,27 @@ def test_hashed_look_ups_find_what_testing_every_coalition_finds(monkeypatch, se
     assert hashed["conversions"].sum() == pytest.approx(sum(r[2] for r in rows))
 
 
+def test_a_sampled_coalition_past_62_players_credits_as_among_few(monkeypatch):
+    # A coalition of 17 (sampled) with some of its parts, beside 60 players of pairs of their
+    # own: its members (the lowest names, so the same masks and draws) get what they get when
+    # they are the only players.
+    rng = np.random.default_rng(3)
+    members = [f"a{i:02d}" for i in range(17)]
+    rows = [(",".join(members), 40, 21, 900.0)]
+    for _ in range(25):
+        part = [m for m in members if rng.random() < 0.4] or members[:1]
+        rows.append((",".join(part), int(rng.integers(5, 30)), int(rng.integers(0, 5)), 10.0))
+    rows = list({r[0]: r for r in rows}.values())
+    others = [(f"z{i:02d},z{i + 1:02d}", 10, 3, 30.0) for i in range(0, 60, 2)]
+    few = shapley_values(coalitions(rows), samples=200).set_index("key")
+    many = shapley_values(coalitions(rows + others), samples=200).set_index("key")
+    assert len(many) == 77
+    for measure in ("conversions", "revenue"):
+        got = many.loc[members, measure].tolist()
+        assert got == pytest.approx(few.loc[members, measure].tolist(), rel=1e-9)
+    assert many["conversions"].sum() == pytest.approx(sum(r[2] for r in rows + others))
+
+
 def as_masks(frame: pd.DataFrame, players: list[str]) -> pd.DataFrame:
     """``frame``'s coalitions as :func:`build_coalitions` gives them: int64 masks of 62 players."""
     words = -(-len(players) // _shapley.WORD)

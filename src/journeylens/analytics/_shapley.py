@@ -211,10 +211,13 @@ class _Game:
 
     def inside(self, row: int) -> np.ndarray:
         """The rows of the observed coalitions inside coalition ``row`` (itself included)."""
-        mask = self.masks[row]
-        if self.masks.dtype != object or int(mask).bit_count() > LISTED_MAX:
-            return np.flatnonzero((self.masks & ~mask) == 0)
+        if len(self.words) == 1 or self.sizes[row] > LISTED_MAX:
+            held = np.ones(len(self.sizes), dtype=bool)
+            for word in self.words:  # inside in every word
+                held &= (word & ~word[row]) == 0
+            return np.flatnonzero(held)
         # Past 62 players, a small coalition lists its own subsets (see ``LISTED_MAX``).
+        mask = self.masks[row]
         found, subset = [], int(mask)
         while True:  # every subset of the mask, the empty one last
             if (known := self.rows.get(subset)) is not None:
