@@ -255,10 +255,13 @@ class _Game:
             if self.hash_index.is_unique:  # two coalitions alike in one hash: tested instead
                 return self._hashed_subsets(bits)
         elif (1 << k) * LOOKUP_COST < (self.sizes <= k).sum():
-            subsets = np.zeros((1, len(rows)), dtype=np.int64)
-            for j in range(k):  # the lattice's order: bit j of a subset's place is member j
-                with_j = subsets | (np.int64(1) << bits[:, j])
-                subsets = np.concatenate([subsets, with_j])
+            # The lattice's order: bit j of a subset's place is member j. Filled in place: one
+            # array, not one per member.
+            subsets = np.empty((1 << k, len(rows)), dtype=np.int64)
+            subsets[0] = 0
+            for j in range(k):
+                half = subsets[: 1 << j]
+                np.bitwise_or(half, np.int64(1) << bits[:, j], out=subsets[1 << j : 2 << j])
             found = self.index.get_indexer(subsets.ravel())
             cells = np.flatnonzero(found >= 0)
             return cells, found[cells]
@@ -270,9 +273,11 @@ class _Game:
         :attr:`hashes`) built along its lattice as the int64 masks are, the first looked up,
         the second compared."""
         keys = _player_keys(len(self.players))
-        subsets = np.zeros((2, 1, len(bits)), dtype=np.int64)
+        subsets = np.empty((2, 1 << bits.shape[1], len(bits)), dtype=np.int64)
+        subsets[:, 0] = 0
         for j in range(bits.shape[1]):
-            subsets = np.concatenate([subsets, subsets ^ keys[:, None, bits[:, j]]], axis=1)
+            half = subsets[:, : 1 << j]
+            np.bitwise_xor(half, keys[:, None, bits[:, j]], out=subsets[:, 1 << j : 2 << j])
         first, second = subsets[0].ravel(), subsets[1].ravel()
         found = self.hash_index.get_indexer(first)
         hit = found >= 0
