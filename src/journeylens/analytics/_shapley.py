@@ -255,13 +255,7 @@ class _Game:
             if self.hash_index.is_unique:  # two coalitions alike in one hash: tested instead
                 return self._hashed_subsets(bits)
         elif (1 << k) * LOOKUP_COST < (self.sizes <= k).sum():
-            # The lattice's order: bit j of a subset's place is member j. Filled in place: one
-            # array, not one per member.
-            subsets = np.empty((1 << k, len(rows)), dtype=np.int64)
-            subsets[0] = 0
-            for j in range(k):
-                half = subsets[: 1 << j]
-                np.bitwise_or(half, np.int64(1) << bits[:, j], out=subsets[1 << j : 2 << j])
+            subsets = _subset_codes((np.int64(1) << bits.T)[None])
             found = self.index.get_indexer(subsets.ravel())
             cells = np.flatnonzero(found >= 0)
             return cells, found[cells]
@@ -272,13 +266,7 @@ class _Game:
         """:meth:`observed_subsets` past 62 players: each subset's two hashes (see
         :attr:`hashes`) built along its lattice as the int64 masks are, the first looked up,
         the second compared."""
-        keys = _player_keys(len(self.players))
-        subsets = np.empty((2, 1 << bits.shape[1], len(bits)), dtype=np.int64)
-        subsets[:, 0] = 0
-        for j in range(bits.shape[1]):
-            half = subsets[:, : 1 << j]
-            np.bitwise_xor(half, keys[:, None, bits[:, j]], out=subsets[:, 1 << j : 2 << j])
-        first, second = subsets[0].ravel(), subsets[1].ravel()
+        first, second = _subset_codes(_player_keys(len(self.players))[:, bits.T]).reshape(2, -1)
         found = self.hash_index.get_indexer(first)
         hit = found >= 0
         hit[hit] = self.hashes[1, found[hit]] == second[hit]
@@ -330,6 +318,20 @@ class _Game:
 
     def bits(self, mask: int) -> list[int]:
         return _members(mask)
+
+
+def _subset_codes(codes: np.ndarray) -> np.ndarray:
+    """Every subset's code on the lattices of coalitions whose members have ``codes``
+    (``(planes, k, coalitions)``): the exclusive or of its members' (their bits where the codes
+    are bits), as ``(planes, 2^k, coalitions)``, bit ``j`` of a subset's place standing for
+    member ``j``. Filled in place, member by member: one array, not one per member."""
+    planes, k, coalitions = codes.shape
+    subsets = np.empty((planes, 1 << k, coalitions), dtype=np.int64)
+    subsets[:, 0] = 0
+    for j in range(k):
+        without = subsets[:, : 1 << j]
+        np.bitwise_xor(without, codes[:, None, j], out=subsets[:, 1 << j : 2 << j])
+    return subsets
 
 
 @cache
