@@ -23,19 +23,8 @@ from ibis import _
 def build_id_map(events: ibis.Table) -> ibis.Table:
     """``(alias_id, canonical_id)``: every id that resolves to a different person id."""
     linked = events.filter(_.anonymous_id.notnull() & _.user_id.notnull())
-    first = ibis.row_number().over(group_by=_.anonymous_id, order_by=[_.ts, _.user_id])
-    by_anonymous = (
-        linked.filter(_.type != "alias")
-        .mutate(rank=first)
-        .filter(_.rank == 0)
-        .select(alias_id=_.anonymous_id, canonical_id=_.user_id)
-    )
-    by_alias = (
-        linked.filter(_.type == "alias")
-        .mutate(rank=first)
-        .filter(_.rank == 0)
-        .select(alias_id=_.anonymous_id, canonical_id=_.user_id)
-    )
+    by_anonymous = _first_links(linked.filter(_.type != "alias"))
+    by_alias = _first_links(linked.filter(_.type == "alias"))
     # An alias outranks an ordinary link for the same id.
     merged = by_alias.union(
         by_anonymous.anti_join(by_alias, by_anonymous.alias_id == by_alias.alias_id)
@@ -48,6 +37,15 @@ def build_id_map(events: ibis.Table) -> ibis.Table:
         alias_id=joined.alias_id,
         canonical_id=ibis.coalesce(joined.hop_to, joined.canonical_id),
     ).distinct()
+
+
+def _first_links(linked: ibis.Table) -> ibis.Table:
+    """``(alias_id, canonical_id)``: each anonymous id with the user of its first link (earliest
+    ``ts``, ties by user id). An aggregate by the id, not a window: no sort of the links."""
+    first = ibis.struct({"ts": linked.ts, "user_id": linked.user_id})
+    return linked.group_by(alias_id=linked.anonymous_id).aggregate(
+        canonical_id=linked.user_id.argmin(first)
+    )
 
 
 def with_person_id(events: ibis.Table, id_map: ibis.Table) -> ibis.Table:
