@@ -96,12 +96,16 @@ def test_exact_agrees_with_brute_force_on_random_games(seed):
     assert values(frame) == pytest.approx(brute_force(frame))
 
 
-@pytest.mark.parametrize("lookup_cost", [0, 10**9])
+@pytest.mark.parametrize(
+    ("lookup_cost", "shared_cells"), [(0, float("inf")), (10**9, float("inf")), (0, 0)]
+)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_per_coalition_exact_agrees_with_brute_force(monkeypatch, seed, lookup_cost):
-    # Above 15 values in all, each coalition's game is solved on its own members; the observed
-    # coalitions inside each found by looking its subsets up (cost 0) or by testing them all.
+def test_per_coalition_exact_agrees_with_brute_force(monkeypatch, seed, lookup_cost, shared_cells):
+    # Above 15 values in all, each coalition's game is solved on its own members: lattice by
+    # lattice, the observed coalitions inside each found by looking its subsets up (cost 0) or
+    # by testing them all, or all games at once on their shared subsets (shared_cells 0).
     monkeypatch.setattr(_shapley, "LOOKUP_COST", lookup_cost)
+    monkeypatch.setattr(_shapley, "SHARED_CELLS", shared_cells)
     rng = np.random.default_rng(seed)
     rows = [
         (",".join(g), int(n), int(rng.integers(0, n + 1)), 0.0)
@@ -294,3 +298,42 @@ def test_subset_max_is_the_maximum_over_each_subset(shape, axis):
         expected.swapaxes(0, axis)[u] = lattice.swapaxes(0, axis)[inside].max(axis=0)
     _shapley._subset_max(lattice, axis)
     assert (lattice == expected).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shared_subsets_give_what_the_lattices_give(seed):
+    # 24 players, coalitions of up to 12 sharing many subsets, one of them empty (journeys
+    # that touched none of the players): the two ways of solving the exact games agree, and
+    # the choice between them goes to the shared subsets for such large coalitions.
+    rng = np.random.default_rng(seed)
+    players = [f"p{i:02d}" for i in range(24)]
+    masks = {0}
+    for _ in range(150):
+        members = rng.choice(24, int(rng.integers(1, 13)), replace=False)
+        masks.add(int(np.bitwise_or.reduce(np.left_shift(1, members))))
+        masks.add(int(np.bitwise_or.reduce(np.left_shift(1, members[: len(members) // 2]))))
+    n = rng.integers(1, 50, len(masks))
+    rows = pd.DataFrame(
+        {
+            "mask_0": np.array(sorted(masks), dtype=np.int64),
+            "journeys": n,
+            "conversions": rng.integers(0, n + 1),
+            "revenue": rng.random(len(masks)) * 500,
+        }
+    )
+    game = _shapley._Game.of_masks(rows, players)
+    every = np.arange(len(game.sizes))
+    assert _shapley._shares_subsets(game, every)
+    shared, lattices = _shapley._shared_games(game, every), _shapley._small_games(game, every)
+    assert shared == pytest.approx(lattices, rel=1e-12, abs=1e-9)
+    # Every coalition's values add up to its conversions and revenue but the empty one's.
+    assert shared.sum(axis=0) == pytest.approx(
+        rows.loc[rows["mask_0"] != 0, ["conversions", "revenue"]].sum().to_numpy()
+        - rows.loc[rows["mask_0"] != 0, "journeys"].sum() * game.rates[0]
+    )
+
+
+def test_the_down_set_holds_every_subset_once():
+    masks = np.array([0b1011, 0b0110], dtype=np.int64)
+    expected = sorted({s for m in (0b1011, 0b0110) for s in range(16) if s & ~m == 0})
+    assert _shapley._down_set(masks, 4).tolist() == expected
