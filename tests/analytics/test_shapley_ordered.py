@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from journeylens.analytics import _shapley_ordered
 from journeylens.analytics._shapley import SEP, shapley_values
 from journeylens.analytics._shapley_ordered import coefficients, ordered_shapley_values
 from journeylens.analytics.attribution import AttributionSpec, run_attribution
@@ -202,3 +203,33 @@ def test_no_touches_give_no_credit_rather_than_an_error():
     result = run_attribution(events, AttributionSpec(["shapley", "shapley_ordered"]))
     assert result.to_dict() == []
     assert result.totals["conversions"] == 0
+
+
+def test_codes_give_what_names_give_across_words_and_row_orders():
+    # 70 values: 7 bits a position, 9 positions a word, so sequences of up to 12 take two
+    # words; prefixes shared at every length, rows shuffled as an engine may return them.
+    rng = np.random.default_rng(4)
+    players = [f"v{i:02d}" for i in range(70)]
+    bits, per_word, _ = _shapley_ordered._layout(players)
+    chosen: set[tuple[int, ...]] = set()
+    for _ in range(80):
+        order = tuple(int(i) for i in rng.permutation(70)[: int(rng.integers(1, 13))])
+        chosen.update(order[:cut] for cut in range(1, len(order) + 1) if rng.random() < 0.5)
+    rows = []
+    for order in sorted(chosen):
+        words = [0, 0]
+        for r, index in enumerate(order):
+            words[r // per_word] += (index + 1) << (bits * (r % per_word))
+        n = int(rng.integers(1, 40))
+        rows.append((*words, SEP.join(players[i] for i in order), n, int(rng.integers(0, n + 1))))
+    frame = pd.DataFrame(rows, columns=["seq_0", "seq_1", "sequence", "journeys", "conversions"])
+    frame["revenue"] = rng.random(len(frame)) * 100
+    by_name = ordered_shapley_values(frame.drop(columns=["seq_0", "seq_1"]))
+    shuffled = frame.drop(columns="sequence").sample(frac=1.0, random_state=2, ignore_index=True)
+    by_code = _shapley_ordered.code_values(shuffled, players)
+    assert (
+        by_code[["key", "position"]].values.tolist() == by_name[["key", "position"]].values.tolist()
+    )
+    for column in ("conversions", "revenue"):
+        assert by_code[column].to_numpy() == pytest.approx(by_name[column].to_numpy(), rel=1e-12)
+    assert by_code["conversions"].sum() == pytest.approx(frame["conversions"].sum())

@@ -62,8 +62,8 @@ def build_sequences(touches: ir.Table, players: Sequence[str]) -> ir.Table:
     >>> from journeylens.analytics._touches import build_touches
     >>> table = ibis.memtable(journeys({"ann": [("b", "2026-01-01"), ("a", "+1h"), ("b", "+1h")]}))
     >>> frame = build_sequences(build_touches(table, ["purchase"], 10**7), ["a", "b"]).execute()
-    >>> sequence_names(frame, ["a", "b"])["sequence"].tolist()
-    ['b\\x1fa']
+    >>> _digits(frame, ["a", "b"]).tolist()  # b (player 2) first, then a (player 1)
+    [[2, 1]]
     """
     bits, per_word, words = _layout(players)
     group = ["person", "journey"]
@@ -93,33 +93,6 @@ def build_sequences(touches: ir.Table, players: Sequence[str]) -> ir.Table:
         conversions=summed(journeys.converted, journeys),
         revenue=summed(journeys.revenue, journeys),
     )
-
-
-def sequence_names(codes: pd.DataFrame, players: Sequence[str]) -> pd.DataFrame:
-    """The rows of :func:`build_sequences` with ``sequence`` (values in order, ``\\x1f``-joined),
-    ordered by sequence so that sums never depend on the engine's row order.
-
-    Examples
-    --------
-    >>> rows = pd.DataFrame({"seq_0": [2 + (1 << 6)], "journeys": [3], "conversions": [1],
-    ...                      "revenue": [9.0]})
-    >>> sequence_names(rows, ["a", "b"])["sequence"].tolist()
-    ['b\\x1fa']
-    """
-    bits, per_word, _ = _layout(players)
-    words = sorted((c for c in codes.columns if c.startswith("seq_")), key=lambda c: int(c[4:]))
-    names = []
-    for row in codes[words].itertuples(index=False):
-        members = []
-        for word in row:
-            for r in range(per_word):
-                digit = (int(word) >> (bits * r)) & ((1 << bits) - 1)
-                if digit:
-                    members.append(players[digit - 1])
-        names.append(SEP.join(members))
-    frame = codes.drop(columns=words).assign(sequence=names)
-    frame = frame[["sequence", "journeys", "conversions", "revenue"]]
-    return frame.sort_values("sequence", ignore_index=True)
 
 
 @cache
@@ -161,27 +134,10 @@ def coefficients(m: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def _prefix_rates(
-    sequences: list[list[str]], rates: dict[tuple[str, ...], np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """``e`` and ``h`` ((count, m + 1, 2)) of sequences of one length ``m``."""
-    m = len(sequences[0])
-    e = np.zeros((len(sequences), m + 1, 2))
-    h = np.zeros((len(sequences), m + 1, 2))
-    for row, members in enumerate(sequences):
-        best = np.zeros(2)
-        for length in range(1, m + 1):
-            own = rates.get(tuple(members[:length]))
-            if own is not None:
-                best = np.maximum(best, own)
-            h[row, length] = best
-            e[row, length] = best if own is None else own
-    return e, h
-
-
 def ordered_shapley_values(sequences: pd.DataFrame) -> pd.DataFrame:
     """Ordered Shapley conversions and revenue per value and position: columns ``key``,
-    ``position`` (1-based), ``conversions``, ``revenue``.
+    ``position`` (1-based), ``conversions``, ``revenue``; the sequences by name (``sequence``:
+    values in order, joined by ``\\x1f``).
 
     Examples
     --------
@@ -191,28 +147,98 @@ def ordered_shapley_values(sequences: pd.DataFrame) -> pd.DataFrame:
     [['a', 1, 6.0], ['b', 2, 2.0]]
     """
     members = [str(s).split(SEP) for s in sequences["sequence"]]
-    n = sequences["journeys"].to_numpy(float)
-    counts = np.column_stack(
-        [sequences["conversions"].to_numpy(float), sequences["revenue"].to_numpy(float)]
+    players = sorted({m for group in members for m in group})
+    place = {p: i + 1 for i, p in enumerate(players)}
+    digits = np.zeros((len(members), max(map(len, members), default=0)), dtype=np.int64)
+    for row, group in enumerate(members):
+        digits[row, : len(group)] = [place[m] for m in group]
+    return _values(digits, sequences, players)
+
+
+def code_values(rows: pd.DataFrame, players: Sequence[str]) -> pd.DataFrame:
+    """:func:`ordered_shapley_values` of the rows of :func:`build_sequences` over ``players``,
+    read from their codes.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"seq_0": [1, 1 + (2 << 6)], "journeys": [10, 10],
+    ...                      "conversions": [2, 6], "revenue": [0.0, 0.0]})
+    >>> code_values(rows, ["a", "b"]).round(6)[["key", "position", "conversions"]].values.tolist()
+    [['a', 1, 6.0], ['b', 2, 2.0]]
+    """
+    return _values(_digits(rows, players), rows, players)
+
+
+def _digits(rows: pd.DataFrame, players: Sequence[str]) -> np.ndarray:
+    """The codes of :func:`build_sequences` as one column per position: each value's 1-based
+    index in ``players``, 0 past the sequence's end."""
+    bits, per_word, _ = _layout(players)
+    words = sorted((c for c in rows.columns if c.startswith("seq_")), key=lambda c: int(c[4:]))
+    digits = np.zeros((len(rows), len(words) * per_word), dtype=np.int64)
+    for w, name in enumerate(words):
+        code = rows[name].to_numpy(np.int64)
+        for r in range(per_word):
+            digits[:, w * per_word + r] = (code >> (bits * r)) & ((1 << bits) - 1)
+    return digits[:, : int((digits != 0).sum(axis=1).max(initial=0))]
+
+
+def _values(digits: np.ndarray, rows: pd.DataFrame, players: Sequence[str]) -> pd.DataFrame:
+    """Every player's credit from sequences given as ``digits`` (see :func:`_digits`), with
+    the journeys, conversions and revenue of ``rows``. The sequences are taken in the order of
+    their digits, so that sums never depend on the engine's row order."""
+    order = np.lexsort(digits.T[::-1]) if digits.shape[1] else np.arange(len(digits))
+    digits = digits[order]
+    n = rows["journeys"].to_numpy(float)[order]
+    counts = np.column_stack([rows["conversions"].to_numpy(float), rows["revenue"].to_numpy(float)])
+    lengths = (digits != 0).sum(axis=1)
+    e, h = _prefix_rates(digits, lengths, counts[order] / n[:, None])
+    longest = digits.shape[1]
+    cells = (len(players) + 1) * (longest + 1)  # by digit and position
+    credit = np.zeros((2, cells))
+    held = np.zeros(cells, dtype=np.int64)
+    for m in np.unique(lengths[lengths > 0]):
+        m = int(m)
+        same = np.flatnonzero(lengths == m)
+        a, b = coefficients(m)
+        phi = np.einsum("clj,li->cij", e[same, : m + 1], a)
+        phi += np.einsum("clj,li->cij", h[same, : m + 1], b)
+        phi *= n[same, None, None]
+        at = (digits[same, :m] * (longest + 1) + np.arange(1, m + 1)).ravel()
+        for j in range(2):
+            credit[j] += np.bincount(at, phi[..., j].ravel(), cells)
+        held += np.bincount(at, minlength=cells)
+    digit, position = np.divmod(np.flatnonzero(held), longest + 1)
+    cell = digit * (longest + 1) + position
+    return pd.DataFrame(
+        {
+            "key": [players[d - 1] for d in digit],
+            "position": position,
+            "conversions": credit[0, cell],
+            "revenue": credit[1, cell],
+        }
     )
-    rate_rows = counts / n[:, None]
-    rates = {tuple(m): rate_rows[i] for i, m in enumerate(members)}
-    lengths = np.array([len(m) for m in members])
-    keys: list[str] = []
-    positions: list[int] = []
-    credit: list[np.ndarray] = []
-    for m in np.unique(lengths):
-        rows = np.flatnonzero(lengths == m)
-        e, h = _prefix_rates([members[r] for r in rows], rates)
-        a, b = coefficients(int(m))
-        phi = np.einsum("clj,li->cij", e, a) + np.einsum("clj,li->cij", h, b)
-        phi *= n[rows, None, None]
-        for c, r in enumerate(rows):
-            keys.extend(members[r])
-            positions.extend(range(1, int(m) + 1))
-            credit.append(phi[c])
-    values = np.concatenate(credit) if credit else np.zeros((0, 2))
-    frame = pd.DataFrame(
-        {"key": keys, "position": positions, "conversions": values[:, 0], "revenue": values[:, 1]}
-    )
-    return frame.groupby(["key", "position"], as_index=False, sort=True).sum()
+
+
+def _prefix_rates(
+    digits: np.ndarray, lengths: np.ndarray, rates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``e`` and ``h`` ((sequences, longest + 1, 2)) at every prefix length of each sequence
+    (``digits`` in order, see :func:`_values`): the prefix's own rate where it was observed,
+    and the best observed prefix rate so far (at least 0).
+
+    In that order the sequences that share their first ``l`` values are consecutive, the
+    sequence of exactly those values (if observed) the first of them: a prefix is found by
+    where its run of sequences starts, one pass per length over all sequences."""
+    count, longest = digits.shape
+    own = np.zeros((count, longest + 1, 2))
+    seen = np.zeros((count, longest + 1), dtype=bool)
+    place = np.arange(count)
+    same = place > 0  # as the sequence before, so far: the empty prefix, but for the first
+    for length in range(1, longest + 1):
+        same[1:] &= digits[1:, length - 1] == digits[:-1, length - 1]
+        start = np.maximum.accumulate(np.where(same, 0, place))
+        hit = (lengths >= length) & (lengths[start] == length)
+        seen[hit, length] = True
+        own[hit, length] = rates[start[hit]]
+    best = np.maximum.accumulate(own, axis=1)  # unseen prefixes are 0: the best is at least 0
+    return np.where(seen[..., None], own, best), best

@@ -469,8 +469,7 @@ def _run_shapley_ordered(
     touches: ir.Table, players: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame, ir.Table]:
     expression = _shapley_ordered.build_sequences(touches, players)
-    sequences = _shapley_ordered.sequence_names(expression.execute(), players)
-    positions = _shapley_ordered.ordered_shapley_values(sequences)
+    positions = _shapley_ordered.code_values(expression.execute(), players)
     return _ordered_credit(positions), positions, expression
 
 
@@ -830,7 +829,7 @@ def _segment_ordered(
     """Each segment's ordered Shapley credit per value, and per value and position."""
     frames = [
         _tagged(
-            _shapley_ordered.ordered_shapley_values(_shapley_ordered.sequence_names(part, players)),
+            _shapley_ordered.code_values(part, players),
             segment,
         )
         for segment, part in _parts(sequences)
