@@ -483,12 +483,12 @@ def demo_events() -> Any:
     ],
     ids=["raw", "ends", "grouped", "time-cut"],
 )
-def test_whole_sequences_joined_on_their_numbers_give_the_window_graph(demo_events, spec):
-    # The join on person_seq (whole sequences) and the window over (ts, event_id) agree.
-    by_window = run_transitions(demo_events.events, spec).to_frame()
-    by_join = run_transitions(demo_events.events, spec, whole=True).to_frame()
-    assert by_join.equals(by_window)
-    assert len(by_join) > 3
+def test_whole_sequences_ordered_by_their_numbers_give_the_window_graph(demo_events, spec):
+    # The window over person_seq (whole sequences) and the one over (ts, event_id) agree.
+    by_time = run_transitions(demo_events.events, spec).to_frame()
+    by_number = run_transitions(demo_events.events, spec, whole=True).to_frame()
+    assert by_number.equals(by_time)
+    assert len(by_number) > 3
 
 
 def test_an_anchor_that_is_no_node_of_the_data_is_named_with_a_suggestion(con: Any) -> None:

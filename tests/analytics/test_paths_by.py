@@ -164,12 +164,12 @@ def test_a_property_breaks_the_graph_down_under_its_bare_name(events, by) -> Non
     assert list(dict.fromkeys(result.to_frame()["market"])) == ["se", "(none)", "no"]
 
 
-def test_whole_sequences_joined_on_their_numbers_give_the_same_breakdown(events) -> None:
+def test_whole_sequences_ordered_by_their_numbers_give_the_same_breakdown(events) -> None:
     # The stored keys take the first event by an aggregate; elsewhere a window finds it.
-    joined = run_transitions(events, PathsSpec(by="device", include_end=False), whole=True)
+    keyed = run_transitions(events, PathsSpec(by="device", include_end=False), whole=True)
     windowed = run_transitions(events, PathsSpec(by="device", include_end=False))
-    pd.testing.assert_frame_equal(joined.to_frame(), windowed.to_frame())
-    assert graph_of(joined, "mobile")["home", "cart"]["probability"] == pytest.approx(1 / 2)
+    pd.testing.assert_frame_equal(keyed.to_frame(), windowed.to_frame())
+    assert graph_of(keyed, "mobile")["home", "cart"]["probability"] == pytest.approx(1 / 2)
 
 
 def test_collapsed_repeats_and_a_from_node_per_value(events) -> None:

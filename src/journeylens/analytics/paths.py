@@ -297,22 +297,15 @@ def _with_next(seq: ir.Table, spec: PathsSpec, end: ir.Value | str = END) -> ir.
 
 
 def _next_by_key(seq: ir.Table, spec: PathsSpec, nodes: ir.Table) -> ir.Table:
-    """``_with_next`` for whole sequences: the event numbered ``person_seq + 1`` follows.
-
-    A join on two integers instead of a window sorting every event (several times faster);
-    right only when no event inside a person's sequence was left out (see ``whole``). Each side
-    is coded apart by ``nodes``: ``seq`` coded once would be held in memory for both sides
-    (measured at 10M events: as fast, 300 MB more).
-    """
-    here = seq.select(
-        person=seq.person_key, k=seq.person_key, n=seq.person_seq, from_=seq.node, t=seq.ts
-    )
-    after = seq.select(k_=seq.person_key, n_=seq.person_seq - 1, to=seq.node, t_=seq.ts)
-    here, after = encode(here, "from_", nodes), encode(after, "to", nodes.view())
-    how = "left" if spec.include_end else "inner"
-    pairs = here.join(after, [here.k == after.k_, here.n == after.n_], how=how)
-    seconds = epoch_seconds(pairs.t_) - epoch_seconds(pairs.t)
-    pairs = pairs.select("person", "from_", to=pairs.to, seconds=seconds)
+    """``_with_next`` for sequences that carry the stored keys: each person's events in
+    ``person_seq`` order, told apart by ``person_key``, so the window sorts two integers (and
+    the node's code) where ``_with_next`` sorts text ids and times. Measured at 10M events:
+    1.3 s, where a join of each event to the one numbered next took 1.5–1.6 s."""
+    here = seq.select(person=seq.person_key, n=seq.person_seq, from_=seq.node, t=seq.ts)
+    here = encode(here, "from_", nodes)
+    w = ibis.window(group_by=here.person, order_by=here.n)
+    seconds = epoch_seconds(here.t.lead().over(w)) - epoch_seconds(here.t)
+    pairs = here.select("person", "from_", to=here.from_.lead().over(w), seconds=seconds)
     return _ended(pairs, spec, ibis.literal(END_CODE))
 
 
@@ -322,8 +315,8 @@ def build_transitions(
     """The transition graph as an engine expression (``from_, to, count, people, ...``).
 
     ``whole``: ``events`` holds every event of each person between two times (the stored table,
-    perhaps cut by ``since``/``until``, not filtered otherwise), so a stored ``person_seq``
-    numbers each sequence without gaps and the next event is found by a join.
+    perhaps cut by ``since``/``until``, not filtered otherwise), so every event of a known
+    person carries its stored ``person_key`` and ``person_seq``, which order the sequences.
 
     ``by_value``: each value's graph too, in the same query: rows with the value of
     ``spec.by`` (``segment``, with its ``members``), each ratio out of its value's pairs, and
@@ -340,15 +333,15 @@ def build_transitions(
     2
     """
     spec = spec or PathsSpec()
-    joinable = whole and not spec.collapse_repeats and set(KEYS) <= set(events.columns)
-    seq = build_sequences(events, spec, keyed=joinable)
+    keyed = whole and not spec.collapse_repeats and set(KEYS) <= set(events.columns)
+    seq = build_sequences(events, spec, keyed=keyed)
     coded = code_columns(seq, ["node"])
     nodes = coded.dictionaries["node"]
-    if joinable:
+    if keyed:
         pairs = _next_by_key(seq, spec, nodes)
     else:
         pairs = _with_next(coded.rows, spec, ibis.literal(END_CODE))
-    segments = _segments(events, spec, joinable) if by_value else None
+    segments = _segments(events, spec, keyed) if by_value else None
     if segments is not None:
         pairs = with_overall(with_segment(pairs, "person", segments), person="person")
     keys = [SEGMENT] if segments is not None else []
