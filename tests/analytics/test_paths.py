@@ -491,6 +491,37 @@ def test_whole_sequences_ordered_by_their_numbers_give_the_window_graph(demo_eve
     assert len(by_number) > 3
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        PathsSpec(from_node="product_page", max_depth=4),
+        PathsSpec(to_node="(conversion)", max_depth=4),
+        PathsSpec(to_node="(end)", max_depth=3, collapse_repeats=True),
+        PathsSpec(collapse_repeats=True),
+    ],
+    ids=["from", "to-conversion", "to-end-collapsed", "graph-collapsed"],
+)
+def test_sequences_ordered_by_the_stored_keys_give_what_the_text_order_gives(demo_events, spec):
+    # Events that carry person_key and person_seq are ordered by them (two integers); the same
+    # events without them by person id and (ts, received_at, event_id): the same paths, graph
+    # and flows, filtered by a condition or not.
+    events = demo_events.events
+    for table in (events, events.filter(events.device == "mobile")):
+        text = table.drop("person_key", "person_seq")
+        if spec.from_node or spec.to_node:
+            keyed, plain = run_top_paths(table, spec), run_top_paths(text, spec)
+            assert keyed.to_frame().equals(plain.to_frame())
+            assert len(keyed.to_frame()) > 2
+        else:
+            keyed, plain = run_transitions(table, spec), run_transitions(text, spec)
+            assert keyed.to_frame().equals(plain.to_frame())
+            flows = [
+                f.sort_values(["step", "from_", "to"], ignore_index=True)
+                for f in (keyed.flows, plain.flows)
+            ]
+            assert flows[0].equals(flows[1])
+
+
 def test_an_anchor_that_is_no_node_of_the_data_is_named_with_a_suggestion(con: Any) -> None:
     events = con.create_table(
         "events", journeys({"ana": [("checkout", "2026-01-01 10:00"), ("purchase", "+1m")]})

@@ -40,7 +40,7 @@ from journeylens.analytics.paths_breakdown import (
     with_segment,
 )
 from journeylens.analytics.result import Result, frame_records
-from journeylens.analytics.sequence import KEYS, sequence_columns, text_order
+from journeylens.analytics.sequence import KEYS, has_sequence_keys, sequence_columns, text_order
 from journeylens.errors import SpecError, did_you_mean
 from journeylens.instants import naive_utc_or_none
 from journeylens.journey.steps import distinct_values
@@ -226,7 +226,17 @@ def fetch(expr: ir.Table) -> pd.DataFrame:
 
 
 def _person_window(table: ir.Table) -> Any:
+    """Each person's events in order: by the stored keys where the rows carry them (sequences
+    built ``keyed``), two integers to sort; else by the person id and the text order."""
+    if set(KEYS) <= set(table.columns):
+        return ibis.window(group_by=table.person_key, order_by=table.person_seq)
     return ibis.window(group_by=table.person_id, order_by=text_order(table))
+
+
+def _keyed(events: ir.Table, whole: bool = False) -> bool:
+    """Whether every analysed event carries the stored keys (see :func:`build_sequences`):
+    the stored table whole, or any table of them where :func:`has_sequence_keys` says so."""
+    return set(KEYS) <= set(events.columns) and (whole or has_sequence_keys(events))
 
 
 def _grouped(seq: ir.Table, spec: PathsSpec) -> ir.Table:
@@ -273,6 +283,8 @@ def build_sequences(events: ir.Table, spec: PathsSpec, keyed: bool = False) -> i
     if spec.include_end and spec.goals:
         seq = seq.mutate(node=seq.event.isin(spec.goals).ifelse(CONVERSION, seq.node))
     seq = seq.select(*sequence_columns(seq), "node")
+    if not keyed:  # the rows may lack them: ordered by the text columns (``_person_window``)
+        seq = seq.drop(*[key for key in KEYS if key in seq.columns])
     if spec.collapse_repeats:
         # A column before the filter: Spark SQL from Ibis loses a filter's window's table.
         seq = seq.mutate(previous=seq.node.lag().over(_person_window(seq)))
@@ -333,7 +345,7 @@ def build_transitions(
     2
     """
     spec = spec or PathsSpec()
-    keyed = whole and not spec.collapse_repeats and set(KEYS) <= set(events.columns)
+    keyed = _keyed(events, whole)
     seq = build_sequences(events, spec, keyed=keyed)
     coded = code_columns(seq, ["node"])
     nodes = coded.dictionaries["node"]
@@ -381,9 +393,9 @@ def _breakdown_field(events: ir.Table, spec: PathsSpec) -> str | None:
     return breakdown_field(events, spec.by, fields, "the paths field '{field}'")
 
 
-def _build_flows(events: ir.Table, spec: PathsSpec) -> ir.Table:
+def _build_flows(events: ir.Table, spec: PathsSpec, keyed: bool) -> ir.Table:
     """Pairs by their position in the journey (step 0 = first → second node), for the Sankey."""
-    pairs = _with_next(build_sequences(events, spec), spec)
+    pairs = _with_next(build_sequences(events, spec, keyed), spec)
     pairs = pairs.filter(pairs.step < spec.max_depth - 1)
     return pairs.group_by("step", "from_", "to").aggregate(count=pairs.count())
 
@@ -465,7 +477,7 @@ def run_transitions(
     spec = spec or PathsSpec()
     by = _breakdown_field(events, spec)
     graph = build_transitions(events, spec, whole, by_value=by is not None)
-    flows = _build_flows(events, spec)
+    flows = _build_flows(events, spec, _keyed(events, whole))
     edges = _edge_frame(fetch(graph))
     breakdown = None
     if by is not None:
@@ -534,16 +546,16 @@ def build_top_paths(events: ir.Table, spec: PathsSpec, by_value: bool = False) -
     """
     if spec.from_node is None and spec.to_node is None:
         raise SpecError("Top paths need a from_node or a to_node.")
-    seq = build_sequences(events, spec)
+    keyed = _keyed(events)
+    seq = build_sequences(events, spec, keyed)
     anchor, steps = _path_columns(seq, spec)
     names = [f"s{i}" for i in range(len(steps))]
-    marked = seq.select("person_id", is_anchor=anchor, **dict(zip(names, steps, strict=True)))
+    person = seq.person_key if keyed else seq.person_id  # as the segments tell people
+    marked = seq.select(person=person, is_anchor=anchor, **dict(zip(names, steps, strict=True)))
     marked = marked.filter(marked.is_anchor)
     if by_value:
-        return _top_paths_by_value(marked, names, spec, _segments(events, spec, keyed=False))
-    paths = marked.group_by(names).aggregate(
-        count=marked.count(), people=marked.person_id.nunique()
-    )
+        return _top_paths_by_value(marked, names, spec, _segments(events, spec, keyed))
+    paths = marked.group_by(names).aggregate(count=marked.count(), people=marked.person.nunique())
     paths = paths.mutate(share=paths["count"] / paths["count"].sum().over())
     return paths.order_by(ibis.desc("count"), *names).limit(spec.top)
 
@@ -553,9 +565,9 @@ def _top_paths_by_value(
 ) -> ir.Table:
     """The ``top`` paths of each value and overall (a null ``segment``): the anchors' paths
     grouped by value and path at once."""
-    marked = with_overall(with_segment(marked, "person_id", segments))
+    marked = with_overall(with_segment(marked, "person", segments))
     paths = marked.group_by(SEGMENT, *names).aggregate(
-        count=marked.count(), people=marked.person_id.nunique()
+        count=marked.count(), people=marked.person.nunique()
     )
     count = paths["count"]
     order = [ibis.desc("count"), *names]
