@@ -144,13 +144,11 @@ def staged_events(
     )
 
 
-def stage_window(table: ir.Table, descending: bool = False) -> Any:
+def stage_window(table: ir.Table) -> Any:
     """Each person's staged events in journey order (ties: designed order, then as received,
     then ``seq``)."""
     order = [table.ts, table.idx, *(table[c] for c in _received(table)), table.seq]
-    return ibis.window(
-        group_by=table.person, order_by=[c.desc() for c in order] if descending else order
-    )
+    return ibis.window(group_by=table.person, order_by=order)
 
 
 def _received(staged: ir.Table) -> list[str]:
@@ -212,13 +210,10 @@ def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
         & (firsts.idx == staged.idx + 1)
         & (staged.ts <= firsts.first),
     ).select("person", "ts", *_received(staged), "seq", "touchpoint", "idx", *segments)
-    latest = [before.ts, *(before[c] for c in _received(before)), before.seq]
-    last_before = before.mutate(
-        rank=ibis.row_number().over(
-            group_by=[before.person, before.idx], order_by=[c.desc() for c in latest]
-        )
+    latest = _order(before, ["ts", *_received(before), "seq"])
+    moved = before.group_by("person", "idx", *segments).aggregate(
+        touchpoint=before.touchpoint.argmax(latest)
     )
-    moved = last_before.filter(last_before.rank == 0)
     moved = moved.group_by("idx", "touchpoint", *segments).aggregate(people=moved.count())
     moved = moved.select(
         *segments,
@@ -227,8 +222,10 @@ def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
         touchpoint=moved.touchpoint,
         people=moved.people,
     )
-    last = staged.mutate(rank=ibis.row_number().over(stage_window(staged, descending=True)))
-    left = last.filter(last.rank == 0)
+    latest = _order(staged, ["ts", "idx", *_received(staged), "seq"])  # as stage_window
+    where = ibis.struct({"idx": staged.idx, "touchpoint": staged.touchpoint})
+    last = staged.group_by("person", *segments).aggregate(at=where.argmax(latest))
+    left = last.select(*segments, idx=last.at["idx"], touchpoint=last.at["touchpoint"])
     left = left.group_by("idx", "touchpoint", *segments).aggregate(people=left.count())
     left = left.select(
         *segments,
@@ -238,6 +235,12 @@ def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
         people=left.people,
     )
     return moved.union(left)
+
+
+def _order(table: ir.Table, columns: Sequence[str]) -> ir.StructValue:
+    """``columns`` as one value that orders as they do, one after another: an aggregate's
+    latest row by it (``argmax``) replaces a window sorting each person's rows."""
+    return ibis.struct({c: table[c] for c in columns})
 
 
 @dataclass
