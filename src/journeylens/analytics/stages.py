@@ -147,8 +147,12 @@ def staged_events(
 def stage_window(table: ir.Table) -> Any:
     """Each person's staged events in journey order (ties: designed order, then as received,
     then ``seq``)."""
-    order = [table.ts, table.idx, *(table[c] for c in _received(table)), table.seq]
-    return ibis.window(group_by=table.person, order_by=order)
+    return ibis.window(group_by=table.person, order_by=[table[c] for c in _journey(table)])
+
+
+def _journey(table: ir.Table) -> list[str]:
+    """The columns of :func:`stage_window`'s order."""
+    return ["ts", "idx", *_received(table), "seq"]
 
 
 def _received(staged: ir.Table) -> list[str]:
@@ -160,8 +164,8 @@ def with_segments(staged: ir.Table, top: int) -> ir.Table:
     """``staged`` (with the breakdown's ``value`` per event, see :func:`staged_events`) with
     each person's ``segment``: the value of their first staged event; the ``top`` values with
     the most people kept, the rest ``"other"``."""
-    first = staged.mutate(rank=ibis.row_number().over(stage_window(staged)))
-    people = first.filter(first.rank == 0).select("person", "value")
+    first = _order(staged, _journey(staged))
+    people = staged.group_by("person").aggregate(value=staged.value.argmin(first))
     segments = with_top_values(people, top).select("person", SEGMENT)
     return staged.drop("value").inner_join(segments, "person")
 
@@ -222,7 +226,7 @@ def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
         touchpoint=moved.touchpoint,
         people=moved.people,
     )
-    latest = _order(staged, ["ts", "idx", *_received(staged), "seq"])  # as stage_window
+    latest = _order(staged, _journey(staged))
     where = ibis.struct({"idx": staged.idx, "touchpoint": staged.touchpoint})
     last = staged.group_by("person", *segments).aggregate(at=where.argmax(latest))
     left = last.select(*segments, idx=last.at["idx"], touchpoint=last.at["touchpoint"])
