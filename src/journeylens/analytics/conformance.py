@@ -58,13 +58,15 @@ def build_stage_moves(staged: ir.Table) -> ir.Table:
     >>> moves[["from_idx", "to_idx"]].values.tolist()
     [[0, 2]]
     """
-    # The lag is a column before the filter reads it: Ibis's Spark SQL for a window function
-    # inside a filter loses the table the other columns come from.
-    staged = staged.mutate(previous=staged.idx.lag().over(stage_window(staged)))
-    entries = staged.filter(staged.previous.isnull() | (staged.previous != staged.idx))
-    following = entries.idx.lead().over(stage_window(entries))
-    moves = entries.select("person", from_idx=entries.idx, to_idx=following)
-    return moves.filter(moves.to_idx.notnull())
+    # A run of events in one stage ends where the next event is in another: that is the move
+    # from the stage entered at the run's start to the next one entered (one window, where
+    # finding the entries and then each entry's next took two). The lead is a column before
+    # the filter reads it: Ibis's Spark SQL for a window function inside a filter loses the
+    # table the other columns come from.
+    moves = staged.select(
+        "person", from_idx=staged.idx, to_idx=staged.idx.lead().over(stage_window(staged))
+    )
+    return moves.filter(moves.to_idx.notnull(), moves.to_idx != moves.from_idx)
 
 
 def _kinds(moves: ir.Table) -> tuple[ir.BooleanValue, ir.BooleanValue]:
