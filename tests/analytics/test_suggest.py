@@ -133,3 +133,26 @@ def test_a_session_counts_once_for_an_event_at_its_first_occurrence():
     )
     assert found["catalog"]["stage"] == CONFIG.stage_keys[0]
     assert found["catalog"]["why"] == "catalog: nothing staged before it in 100% of its sessions"
+
+
+def test_the_stored_keys_place_events_as_the_text_order_does():
+    # Events at the same instant (received in file order), several sessions and people: the
+    # sessions read in person_seq order give what the times and ids give.
+    staged = {"stage": "consideration", "touchpoint": "product_page"}
+    people = {
+        "ann": [
+            ("catalog", "2026-01-01 10:00", NONE),
+            ("product_view", "2026-01-01 10:00", staged),
+            ("catalog", "2026-01-01 10:00", NONE),
+            ("zebra_tile", "2026-01-02 09:00", NONE),
+            ("product_view", "+1m", staged),
+            ("zebra_tile", "+1m", NONE),
+        ],
+        "bo": [("zebra_tile", "2026-01-01 08:00", NONE), ("catalog", "+1m", NONE)],
+    }
+    table = ibis.memtable(journeys(people))
+    assert {"person_key", "person_seq"} <= set(table.columns)
+    keyed = suggest_catalog(table, CONFIG).to_frame()
+    text = suggest_catalog(table.drop("person_key", "person_seq"), CONFIG).to_frame()
+    assert keyed.equals(text)
+    assert set(keyed["touchpoint"]) == {"catalog", "zebra_tile"}

@@ -38,7 +38,7 @@ import plotly.graph_objects as go
 
 from journeylens.analytics._friction_signals import is_error
 from journeylens.analytics.result import Result, frame_records
-from journeylens.analytics.sequence import text_order
+from journeylens.analytics.sequence import has_sequence_keys, text_order
 from journeylens.config import Config, Touchpoint
 
 __all__ = ["CatalogSuggestions", "name_words", "suggest_catalog"]
@@ -171,6 +171,7 @@ def _before(events: ir.Table, named: Mapping[str, str], config: Config) -> ir.Ta
     placed (a cart named like the catalog's is in its stage for what follows it)."""
     rank = {key: i + 1 for i, key in enumerate(config.stage_keys)}
     events = events.filter(events.session_id.notnull())
+    keyed = has_sequence_keys(events)
     if named:
         placed = pd.DataFrame({"_named": list(named), "_named_stage": list(named.values())})
         lookup = ibis.memtable(placed)
@@ -179,19 +180,27 @@ def _before(events: ir.Table, named: Mapping[str, str], config: Config) -> ir.Ta
     else:
         events = events.mutate(_named_stage=ibis.null("string"))
         stage = events.stage
-    order = text_order(events)
+    order = [events.person_seq] if keyed else text_order(events)
     staged = stage.substitute(rank, else_=0).cast("int64")
     # The latest staged event so far: its place in the session and its stage, packed so that a
-    # running maximum finds it.
-    place = ibis.row_number().over(group_by=events.session_id, order_by=order)
+    # running maximum finds it. The stored place in the person's sequence orders a session's
+    # events as well as a numbering window would (a session is one person's).
+    place = (
+        events.person_seq
+        if keyed
+        else ibis.row_number().over(group_by=events.session_id, order_by=order)
+    )
     mark = ibis.ifelse(staged > 0, place * 64 + staged, ibis.null("int64"))
     earlier = ibis.window(group_by=events.session_id, order_by=order, rows=(None, -1))
-    # Each session counts once per event: at the event's first occurrence in it.
-    occurrence = ibis.row_number().over(group_by=[events.session_id, events.event], order_by=order)
-    rows = events.mutate(_mark=mark, _occurrence=occurrence)
+    rows = events.mutate(_mark=mark)
     rows = rows.mutate(_latest=rows._mark.max().over(earlier))
-    rows = rows.filter(rows.touchpoint.isnull(), rows._named_stage.isnull(), rows._occurrence == 0)
-    rows = rows.mutate(before=(rows._latest % 64).cast("int64"))
+    rows = rows.filter(rows.touchpoint.isnull(), rows._named_stage.isnull())
+    # Each session counts once per event: at the event's first occurrence in it, found among
+    # these few rows by an aggregate (0: no staged event before it).
+    first = ibis.struct({c.get_name(): rows[c.get_name()] for c in order})
+    latest = (rows._latest % 64).fill_null(0).cast("int64")
+    rows = rows.group_by("session_id", "event").aggregate(_before=latest.argmin(first))
+    rows = rows.mutate(before=rows._before.nullif(0))
     return rows.group_by(["event", "before"]).aggregate(times=rows.count())
 
 
