@@ -333,7 +333,29 @@ def test_shared_subsets_give_what_the_lattices_give(seed):
     )
 
 
-def test_the_down_set_holds_every_subset_once():
+def test_the_down_set_holds_every_subset_once(monkeypatch):
     masks = np.array([0b1011, 0b0110], dtype=np.int64)
     expected = sorted({s for m in (0b1011, 0b0110) for s in range(16) if s & ~m == 0})
     assert _shapley._down_set(masks, 4).tolist() == expected
+    monkeypatch.setattr(_shapley, "SHARED_MAX", len(expected) - 1)  # one subset too many
+    assert _shapley._down_set(masks, 4) is None
+
+
+def test_coalitions_sharing_too_few_subsets_are_solved_lattice_by_lattice(monkeypatch):
+    # Past SHARED_MAX subsets the shared way gives up and the lattices give the same values.
+    rng = np.random.default_rng(7)
+    players = [f"p{i:02d}" for i in range(20)]
+    masks = np.unique(rng.integers(1, 1 << 20, 60))
+    n = rng.integers(1, 30, len(masks))
+    rows = pd.DataFrame(
+        {"mask_0": masks, "journeys": n, "conversions": rng.integers(0, n + 1), "revenue": 1.0}
+    )
+    monkeypatch.setattr(_shapley, "SHARED_CELLS", 0)  # the shared way wanted
+    shared = _shapley.coalition_values(rows, players)
+    game = _shapley._Game.of_masks(rows, players)
+    assert _shapley._shared_games(game, np.arange(len(game.sizes))) is not None
+    monkeypatch.setattr(_shapley, "SHARED_MAX", 100)
+    assert _shapley._shared_games(game, np.arange(len(game.sizes))) is None
+    fallen_back = _shapley.coalition_values(rows, players)
+    for column in ("conversions", "revenue"):
+        assert fallen_back[column].to_numpy() == pytest.approx(shared[column].to_numpy(), rel=1e-12)

@@ -60,6 +60,9 @@ HASH_SEED = 20260101  # the players' keys past 62 of them (see ``_player_keys``)
 # hold more than this many cells per coalition and player: a coalition's lattice doubles with
 # each member, its share of the shared subsets grows far slower.
 SHARED_CELLS = 10
+# At most this many shared subsets (each holds a few arrays of them, and a pair per member):
+# beyond, the coalitions share too little, and their lattices, solved in bounded chunks, go on.
+SHARED_MAX = 1 << 23
 
 
 def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
@@ -430,9 +433,10 @@ def _shares_subsets(game: _Game, rows: np.ndarray) -> bool:
     return bool(cells > SHARED_CELLS * len(rows) * len(game.players))
 
 
-def _shared_games(game: _Game, rows: np.ndarray) -> np.ndarray:
+def _shared_games(game: _Game, rows: np.ndarray) -> np.ndarray | None:
     """Every value's credit (conversions, revenue) from the games of coalitions ``rows``, all
-    at once on the subsets they share (masks of one int64 word).
+    at once on the subsets they share (masks of one int64 word); None where they have more
+    than ``SHARED_MAX`` subsets.
 
     ``T``'s game is ``n(T) · f(T ∩ S)``, ``f`` the rates with each unseen subset given its best
     seen part (as on the lattices). With ``m`` the Möbius transform of ``f`` (``f(U) =
@@ -443,6 +447,8 @@ def _shared_games(game: _Game, rows: np.ndarray) -> np.ndarray:
     are each one pass per player over the pairs ``(V, V without the player)``."""
     masks = game.words[0]
     down = _down_set(masks[rows], len(game.players))
+    if down is None:
+        return None
     found = np.minimum(np.searchsorted(down, masks), len(down) - 1)
     seen = np.flatnonzero(down[found] == masks)  # every observed coalition among the subsets
     at = found[seen]
@@ -467,15 +473,17 @@ def _shared_games(game: _Game, rows: np.ndarray) -> np.ndarray:
     return np.column_stack([credit.real, credit.imag])
 
 
-def _down_set(masks: np.ndarray, players: int) -> np.ndarray:
+def _down_set(masks: np.ndarray, players: int) -> np.ndarray | None:
     """Every subset of ``masks`` (int64 bit masks), the empty one too, sorted: player by player,
-    each set holding the player is joined by itself without it."""
+    each set holding the player is joined by itself without it. None past ``SHARED_MAX``."""
     down = np.unique(np.append(masks, 0))
     for i in range(players):
         bit = np.int64(1) << i
         without = down[(down & bit) != 0] ^ bit  # in order: the sets lose the same bit
         at = np.searchsorted(down, without)
         new = down[np.minimum(at, len(down) - 1)] != without
+        if len(down) + np.count_nonzero(new) > SHARED_MAX:
+            return None
         if new.any():
             down = np.insert(down, at[new], without[new])
     return down
@@ -662,7 +670,8 @@ def _values(game: _Game, samples: int, seed: int) -> pd.DataFrame:
     else:
         rows = np.arange(len(game.sizes))
         exact = rows[game.sizes <= EXACT_MAX]
-        total = (_shared_games if _shares_subsets(game, exact) else _small_games)(game, exact)
+        shared = _shared_games(game, exact) if _shares_subsets(game, exact) else None
+        total = shared if shared is not None else _small_games(game, exact)
         for row in rows[game.sizes > EXACT_MAX]:
             # Each coalition's orders from its own stream: the same draws in any row order.
             mask = int(game.masks[row])
