@@ -449,10 +449,10 @@ def _shared_games(game: _Game, rows: np.ndarray) -> np.ndarray | None:
     down = _down_set(masks[rows], len(game.players))
     if down is None:
         return None
-    found = np.minimum(np.searchsorted(down, masks), len(down) - 1)
-    seen = np.flatnonzero(down[found] == masks)  # every observed coalition among the subsets
+    found, present = _places(down, masks)
+    seen = np.flatnonzero(present)  # every observed coalition among the subsets
     at = found[seen]
-    held = np.bincount(np.searchsorted(down, masks[rows]), game.journeys[rows], len(down))
+    held = np.bincount(found[rows], game.journeys[rows], len(down))
     passes = [_without(down, np.int64(1) << i) for i in range(len(game.players))]
     best = [np.zeros(len(down)) for _ in range(2)]  # 0: an unseen subset with no seen part
     for j, rates in enumerate(best):
@@ -480,13 +480,19 @@ def _down_set(masks: np.ndarray, players: int) -> np.ndarray | None:
     for i in range(players):
         bit = np.int64(1) << i
         without = down[(down & bit) != 0] ^ bit  # in order: the sets lose the same bit
-        at = np.searchsorted(down, without)
-        new = down[np.minimum(at, len(down) - 1)] != without
+        at, present = _places(down, without)
+        new = ~present
         if len(down) + np.count_nonzero(new) > SHARED_MAX:
             return None
         if new.any():
             down = np.insert(down, at[new], without[new])
     return down
+
+
+def _places(down: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``masks`` is, or would go, in the sorted ``down``, and whether it is there."""
+    at = np.searchsorted(down, masks)
+    return at, down[np.minimum(at, len(down) - 1)] == masks
 
 
 def _without(down: np.ndarray, bit: np.int64) -> np.ndarray:
@@ -497,7 +503,8 @@ def _without(down: np.ndarray, bit: np.int64) -> np.ndarray:
 def _each_pass(
     down: np.ndarray, passes: Sequence[np.ndarray]
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Per player, the places of the sets holding it and of the same sets without it."""
+    """Per player, the places of the sets holding it and of the same sets without it (the
+    former found again on each pass: kept, they would hold as much memory as ``passes``)."""
     for i, without in enumerate(passes):
         yield np.flatnonzero((down & (np.int64(1) << i)) != 0), without
 

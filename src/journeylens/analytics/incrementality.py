@@ -36,7 +36,7 @@ import plotly.graph_objects as go
 
 from journeylens.analytics.filters import in_range
 from journeylens.analytics.result import Result, frame_records
-from journeylens.analytics.sequence import person_column, text_order
+from journeylens.analytics.sequence import order_value, person_column, text_order
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
 from journeylens.store.portable import epoch_seconds
@@ -170,19 +170,20 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
     their first touch of a stage of rank ``r`` (1-based in ``stages``, 0 for any other) before
     converting, and ``levels``. Where every event carries the stored sequence keys, also
     ``person_key``, by which the people's rows are grouped and joined (an integer, cheaper to
-    hash than the id), and the first event's columns come from the same aggregate as the rest
-    (those of the least ``person_seq``): one pass over the events, no join."""
+    hash than the id). The first event's columns come from the same aggregate as the rest
+    (those of the least ``person_seq``, or without the keys of the first in the text order):
+    one pass over the events, no join."""
     events = _analysed(events, spec)
     person = person_column(events)
     keyed = person == "person_key"
     is_goal = events.event.isin(list(spec.goals))
     known = [(events.stage == name, i + 1) for i, name in enumerate(stages)]
     rank = ibis.cases(*known, else_=0) if known else ibis.literal(0)
-    firsts = [c for c in FIRST_COLUMNS if c != person] if keyed else []
+    firsts = [c for c in FIRST_COLUMNS if c != person]
     rows = events.select(
         person,
         *firsts,
-        *(["person_seq"] if keyed else []),
+        _order=order_value([events.person_seq] if keyed else text_order(events)),
         t=epoch_seconds(events.ts),
         goal=is_goal,
         revenue=ibis.ifelse(is_goal, events.revenue.fill_null(0.0), 0.0),
@@ -193,15 +194,10 @@ def build_people(events: ir.Table, spec: IncrementalitySpec, stages: Sequence[st
         conv_t=rows.t.min(where=rows.goal),
         value=rows.revenue.sum(),
         **{f"f{r}": rows.t.min(where=rows.rank == r) for r in ranks},
-        **{c: rows[c].argmin(rows.person_seq) for c in firsts},
+        **{c: rows[c].argmin(rows._order) for c in firsts},
     )
-    if keyed:
-        entry = _entry(times, spec)
-        joined = times.mutate(**entry)
-    else:
-        first = _first_events(events)
-        entry = _entry(first, spec)
-        joined = first.select("person_id", **entry).left_join(times, "person_id")
+    entry = _entry(times, spec)
+    joined = times.mutate(**entry)
     people = joined.select(
         *dict.fromkeys(["person_id", person]),
         *entry,
@@ -241,14 +237,6 @@ def _entry(first: ir.Table, spec: IncrementalitySpec) -> dict[str, ir.Value]:
         "entry_anonymous_id": first.anonymous_id,
         **{f"s_{k}": attributes[k].fill_null("(none)") for k in spec.strata if k != "stage"},
     }
-
-
-def _first_events(events: ir.Table) -> ir.Table:
-    """Each person's first event, by a numbering window (a sort of every event): for events
-    without the stored sequence keys."""
-    ordered = ibis.window(group_by="person_id", order_by=text_order(events))
-    ranked = events.mutate(_row=ibis.row_number().over(ordered))
-    return ranked.filter(ranked._row == 0)
 
 
 def _level(people: ir.Table, at: ir.IntegerValue, stages: Sequence[str]) -> ir.IntegerValue:

@@ -345,7 +345,11 @@ def build_transitions(
     2
     """
     spec = spec or PathsSpec()
-    keyed = _keyed(events, whole)
+    return _transitions(events, spec, _keyed(events, whole), by_value)
+
+
+def _transitions(events: ir.Table, spec: PathsSpec, keyed: bool, by_value: bool) -> ir.Table:
+    """:func:`build_transitions`, told whether the events carry the stored keys (``_keyed``)."""
     seq = build_sequences(events, spec, keyed=keyed)
     coded = code_columns(seq, ["node"])
     nodes = coded.dictionaries["node"]
@@ -476,8 +480,9 @@ def run_transitions(
     """
     spec = spec or PathsSpec()
     by = _breakdown_field(events, spec)
-    graph = build_transitions(events, spec, whole, by_value=by is not None)
-    flows = _build_flows(events, spec, _keyed(events, whole))
+    keyed = _keyed(events, whole)
+    graph = _transitions(events, spec, keyed, by_value=by is not None)
+    flows = _build_flows(events, spec, keyed)
     edges = _edge_frame(fetch(graph))
     breakdown = None
     if by is not None:

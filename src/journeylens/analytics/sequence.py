@@ -13,6 +13,9 @@ columns are absent or empty (built by hand, or rows not yet rebuilt) gets the sa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import ibis
 import ibis.expr.types as ir
 
 from journeylens.schema import SEQUENCE_ORDER
@@ -21,6 +24,7 @@ __all__ = [
     "event_order",
     "has_sequence_keys",
     "order_columns",
+    "order_value",
     "person_column",
     "sequence_columns",
     "text_order",
@@ -54,6 +58,15 @@ def text_order(table: ir.Table) -> list[ir.Value]:
     """The columns that order a person's events without the stored keys (right also where
     some rows have none yet)."""
     return [table[c] for c in order_columns(table)]
+
+
+def order_value(columns: Sequence[ir.Value]) -> ir.Value:
+    """``columns`` as one value that orders as they do, one after another (a struct of them,
+    or the column itself): the key by which an aggregate takes a group's first or last row
+    (``argmin``/``argmax``), where a ranking window would sort every row."""
+    if len(columns) == 1:
+        return columns[0]
+    return ibis.struct({column.get_name(): column for column in columns})
 
 
 def has_sequence_keys(table: ir.Table) -> bool:

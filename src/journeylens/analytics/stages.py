@@ -43,7 +43,7 @@ from journeylens.analytics.breakdown import (
 from journeylens.analytics.breakdown import breakdown_field as shared_breakdown_field
 from journeylens.analytics.paths import UNMAPPED, fetch
 from journeylens.analytics.result import Result, json_ready
-from journeylens.analytics.sequence import has_sequence_keys
+from journeylens.analytics.sequence import has_sequence_keys, order_value
 from journeylens.errors import SpecError
 from journeylens.journey.steps import key_text
 from journeylens.store.portable import epoch_seconds
@@ -164,7 +164,7 @@ def with_segments(staged: ir.Table, top: int) -> ir.Table:
     """``staged`` (with the breakdown's ``value`` per event, see :func:`staged_events`) with
     each person's ``segment``: the value of their first staged event; the ``top`` values with
     the most people kept, the rest ``"other"``."""
-    first = _order(staged, _journey(staged))
+    first = order_value([staged[c] for c in _journey(staged)])
     people = staged.group_by("person").aggregate(value=staged.value.argmin(first))
     segments = with_top_values(people, top).select("person", SEGMENT)
     return staged.drop("value").inner_join(segments, "person")
@@ -214,7 +214,7 @@ def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
         & (firsts.idx == staged.idx + 1)
         & (staged.ts <= firsts.first),
     ).select("person", "ts", *_received(staged), "seq", "touchpoint", "idx", *segments)
-    latest = _order(before, ["ts", *_received(before), "seq"])
+    latest = order_value([before[c] for c in ("ts", *_received(before), "seq")])
     moved = before.group_by("person", "idx", *segments).aggregate(
         touchpoint=before.touchpoint.argmax(latest)
     )
@@ -226,7 +226,7 @@ def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
         touchpoint=moved.touchpoint,
         people=moved.people,
     )
-    latest = _order(staged, _journey(staged))
+    latest = order_value([staged[c] for c in _journey(staged)])
     where = ibis.struct({"idx": staged.idx, "touchpoint": staged.touchpoint})
     last = staged.group_by("person", *segments).aggregate(at=where.argmax(latest))
     left = last.select(*segments, idx=last.at["idx"], touchpoint=last.at["touchpoint"])
@@ -239,12 +239,6 @@ def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
         people=left.people,
     )
     return moved.union(left)
-
-
-def _order(table: ir.Table, columns: Sequence[str]) -> ir.StructValue:
-    """``columns`` as one value that orders as they do, one after another: an aggregate's
-    latest row by it (``argmax``) replaces a window sorting each person's rows."""
-    return ibis.struct({c: table[c] for c in columns})
 
 
 @dataclass

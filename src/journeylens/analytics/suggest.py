@@ -38,7 +38,7 @@ import plotly.graph_objects as go
 
 from journeylens.analytics._friction_signals import is_error
 from journeylens.analytics.result import Result, frame_records
-from journeylens.analytics.sequence import has_sequence_keys, text_order
+from journeylens.analytics.sequence import has_sequence_keys, order_value, text_order
 from journeylens.config import Config, Touchpoint
 
 __all__ = ["CatalogSuggestions", "name_words", "suggest_catalog"]
@@ -197,7 +197,7 @@ def _before(events: ir.Table, named: Mapping[str, str], config: Config) -> ir.Ta
     rows = rows.filter(rows.touchpoint.isnull(), rows._named_stage.isnull())
     # Each session counts once per event: at the event's first occurrence in it, found among
     # these few rows by an aggregate (0: no staged event before it).
-    first = ibis.struct({c.get_name(): rows[c.get_name()] for c in order})
+    first = order_value([rows[c.get_name()] for c in order])
     latest = (rows._latest % 64).fill_null(0).cast("int64")
     rows = rows.group_by("session_id", "event").aggregate(_before=latest.argmin(first))
     rows = rows.mutate(before=rows._before.nullif(0))
