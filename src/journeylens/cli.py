@@ -707,6 +707,10 @@ def funnel(
             _funnel_change(ws, events, spec, annotation, compare_at, fmt)
             return
         result = run_funnel(events, spec)
+        if fmt == "csv" and by is not None:
+            # One flat table: each breakdown value's steps, the value first.
+            emit(_FrameResult(result.breakdown_frame()), fmt)
+            return
         emit(result, fmt, "Funnel")
         if fmt == "table" and by is not None:
             print_frame(result.significance(), f"By {by}: each value against the rest")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from journeylens.testing import run_cli
@@ -412,6 +414,18 @@ def test_a_breakdown_by_a_property_no_event_has_is_an_error_with_a_suggestion(de
     assert bad.returncode == 2
     assert "Did you mean 'method'?" in bad.stderr
     assert run("funnel", *steps, "--by", "method", workspace=demo_ws).returncode == 0
+
+
+def test_a_funnel_breakdown_as_csv_is_each_values_steps(demo_ws):
+    steps = ("product_view", "add_to_cart", "purchase")
+    args = ("funnel", *steps, "--within", "7d", "--by", "device")
+    csv = pd.read_csv(io.StringIO(run(*args, "--format", "csv", workspace=demo_ws).stdout))
+    data = json.loads(run(*args, "--format", "json", workspace=demo_ws).stdout)
+    assert list(csv.columns[:3]) == ["value", "step", "step_number"]
+    expected = [(b["value"], s["step"], s["people"]) for b in data["breakdown"] for s in b["steps"]]
+    assert list(csv[["value", "step", "people"]].itertuples(index=False, name=None)) == expected
+    totals = csv.groupby("step_number")["people"].sum().tolist()
+    assert totals == [s["people"] for s in data["steps"]]
 
 
 def test_the_workspace_may_come_before_the_command(demo_ws):
