@@ -713,7 +713,8 @@ def funnel(
             return
         emit(result, fmt, "Funnel")
         if fmt == "table" and by is not None:
-            print_frame(result.significance(), f"By {by}: each value against the rest")
+            title = f"By {by}: people per step; conversion against the other values"
+            print_frame(result.breakdown_display(), title)
 
 
 def _dropoff(

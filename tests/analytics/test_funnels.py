@@ -321,6 +321,12 @@ def test_breakdown_significance_flags_a_clear_difference(events: Events) -> None
     assert tests.loc["email", "rest_conversion"] == pytest.approx(0.1)
     assert bool(tests.loc["email", "significant"])
     assert bool(tests.loc["ads", "significant"])
+    shown = result.breakdown_display().set_index("value")
+    assert list(shown.columns[:2]) == ["1. a", "2. b"]
+    assert shown[["1. a", "2. b"]].to_dict("index") == {
+        "email": {"1. a": 20, "2. b": 18},
+        "ads": {"1. a": 20, "2. b": 2},
+    }
 
 
 def test_property_filters_on_columns_and_json(events: Events) -> None:

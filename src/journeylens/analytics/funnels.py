@@ -837,6 +837,18 @@ class FunnelResult(Result):
             )
         return pd.DataFrame.from_records(rows)
 
+    def breakdown_display(self) -> pd.DataFrame:
+        """For terminal tables: one row per breakdown value, its people at each step (columns
+        ``1. <step>``, ``2. <step>``, ...), then its conversion against the rest's and the test."""
+        tests = self.significance()
+        if tests.empty:
+            return tests
+        labels = [f"{n}. {label}" for n, label in enumerate(self.spec.steps, start=1)]
+        people = [list(self.breakdown[value]["people"]) for value in tests["value"]]
+        steps = pd.DataFrame(people, columns=labels, index=tests.index)
+        keep = ["conversion", "rest_conversion", "p_value", "significant"]
+        return pd.concat([tests[["value"]], steps, tests[keep]], axis=1)
+
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON shape (see the class docstring)."""
         out: dict[str, Any] = {"steps": frame_records(self.steps)}
