@@ -15,10 +15,9 @@ Eventstream), with its peak memory (max RSS). Contenders:
   device and interaction).
 - a DuckDB scan of the same columns, the floor any analysis over them pays;
 - a hand-vectorised pandas funnel (first entry, each next step the first after the previous,
-  within 7 days of the entry), at 4 and 12 steps: it counts a few fewer people past step 1 than
-  journeylens, where every step-1 event starts an attempt and the furthest counts; and
-  retentioneering's funnel (4 steps, no window; its line also gives the ratio counting the
-  Eventstream it builds from the events);
+  within 7 days of the entry), at 4 and 12 steps, which counts the same people per step as
+  journeylens; and retentioneering's funnel (4 steps, no window; its line also gives the ratio
+  counting the Eventstream it builds from the events);
 - pm4py's directly-follows graph and the same graph hand-written in polars.
 
 Figures are seconds on a shared machine: read the ratios, not the absolute values. With
@@ -256,7 +255,8 @@ def run(events: int, peers: Path, skip: set[str], repeat: int = 1) -> None:
         print(line(f"journeylens {which}", figures[which]) + ratio)
         for name in PEERS_OF.get(which, ()):
             if name in figures:
-                print(line(name, figures[name], seconds))
+                same = figures[name]["result"] == figures[which]["result"]
+                print(line(name, figures[name], seconds) + ("   (the same)" if same else ""))
     if not python.exists():
         print(f"  peers' virtualenv {peers} is absent: the peers were not run")
 

@@ -625,6 +625,13 @@ def funnel(
         str, typer.Option(help="drop (leave the funnel) or restart (end that attempt).")
     ] = "drop",
     count: Annotated[str, typer.Option(help="people, attempts or sessions.")] = "people",
+    entry: Annotated[
+        str,
+        typer.Option(
+            help="first (a person's first step-1 event starts the attempt that counts) or "
+            "best (the attempt that gets furthest counts, whichever step-1 event starts it)."
+        ),
+    ] = "first",
     step_within: Annotated[
         list[str] | None,
         typer.Option(help="Per-step window from the previous step, one per step after the first."),
@@ -677,6 +684,7 @@ def funnel(
         exclude=tuple(exclude or ()),
         exclusion=exclusion,  # type: ignore[arg-type]
         count=count,  # type: ignore[arg-type]
+        entry=entry,  # type: ignore[arg-type]
         step_within=[None if w in ("", "-") else w for w in step_within] if step_within else None,
         by=by,
         by_step=int(by_step) if by_step.isdigit() else by_step,  # type: ignore[arg-type]

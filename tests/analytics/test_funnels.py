@@ -16,6 +16,7 @@ from journeylens.analytics import funnels
 from journeylens.analytics.funnels import (
     FunnelSpec,
     build_funnel,
+    build_funnel_people,
     dropped_people,
     run_conversion_drivers,
     run_funnel,
@@ -146,12 +147,41 @@ def test_window_excludes_second_past_seven_days(events: Events) -> None:
     assert people(run_funnel(events(log), FunnelSpec(steps=["a", "b"], within="7d"))) == [1, 0]
 
 
-def test_later_entry_converts_after_first_attempt_expires(events: Events) -> None:
+def test_a_person_enters_at_their_first_step_one_event(events: Events) -> None:
     # The first landing is 15 days before the signup; the second is 1 hour before it.
     log = {"ann": [("a", "2026-01-01 00:00"), ("a", "+15d"), ("b", "+1h")]}
     result = run_funnel(events(log), FunnelSpec(steps=["a", "b"], within="14d"))
+    assert people(result) == [1, 0]
+
+
+def test_with_entry_best_a_later_entry_converts_after_the_first_attempt_expires(
+    events: Events,
+) -> None:
+    log = {"ann": [("a", "2026-01-01 00:00"), ("a", "+15d"), ("b", "+1h")]}
+    spec = FunnelSpec(steps=["a", "b"], within="14d", entry="best")
+    result = run_funnel(events(log), spec)
     assert people(result) == [1, 1]
     assert result.to_frame()["median_seconds_to_convert"][1] == 3600
+
+
+def test_restart_with_the_first_entry_counts_the_first_attempt_no_exclusion_ended(
+    events: Events,
+) -> None:
+    log = {
+        # x ends the first attempt before b: the second a starts the one that counts.
+        "ann": [("a", "2026-01-01 00:00"), ("x", "+1h"), ("a", "+1h"), ("b", "+1h")],
+        # x comes 20 days on, after the first attempt's window closed: that attempt counts.
+        "bob": [("a", "2026-01-01 00:00"), ("x", "+20d"), ("a", "+1h"), ("b", "+1h")],
+        # Every attempt ended by an exclusion: the first counts (it reached b).
+        "cy": [("a", "2026-01-01 00:00"), ("b", "+1h"), ("x", "+1h"), ("a", "+1h"), ("x", "+1h")],
+    }
+    spec = FunnelSpec(steps=["a", "b", "c"], within="14d", exclude=["x"], exclusion="restart")
+    people_of = build_funnel_people(events(log), spec).execute()
+    assert dict(zip(people_of["person_id"], people_of["reach"], strict=True)) == {
+        "ann": 2,
+        "bob": 1,
+        "cy": 2,
+    }
 
 
 def test_strict_funnel_breaks_on_interleaved_event(events: Events) -> None:

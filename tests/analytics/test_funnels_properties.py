@@ -84,6 +84,7 @@ spec_args = st.fixed_dictionaries(
         "exclude": st.sampled_from([(), ("x",)]),
         "exclusion": st.sampled_from(["drop", "restart"]),
         "count": st.sampled_from(["people", "sessions", "attempts"]),
+        "entry": st.sampled_from(["first", "best"]),
         "by_step": st.sampled_from(["first", "last", 1, 2]),
         "step_gap": st.sampled_from([None, "3m"]),
         "by": st.sampled_from([None, "channel", "level"]),

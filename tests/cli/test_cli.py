@@ -416,6 +416,19 @@ def test_a_breakdown_by_a_property_no_event_has_is_an_error_with_a_suggestion(de
     assert run("funnel", *steps, "--by", "method", workspace=demo_ws).returncode == 0
 
 
+def test_funnel_entry_first_or_best(demo_ws):
+    args = ("funnel", "product_view", "add_to_cart", "purchase", "--within", "1d", "-f", "json")
+    first = json.loads(run(*args, workspace=demo_ws).stdout)
+    best = json.loads(run(*args, "--entry", "best", workspace=demo_ws).stdout)
+    assert (first["spec"]["entry"], best["spec"]["entry"]) == ("first", "best")
+    counts = [[s["people"] for s in r["steps"]] for r in (first, best)]
+    assert counts[0][0] == counts[1][0]
+    assert all(a <= b for a, b in zip(*counts, strict=True))
+    bad = run(*args, "--entry", "last", workspace=demo_ws, check=False)
+    assert bad.returncode == 2
+    assert "entry" in bad.stderr
+
+
 def test_a_funnel_breakdown_as_csv_is_each_values_steps(demo_ws):
     steps = ("product_view", "add_to_cart", "purchase")
     args = ("funnel", *steps, "--within", "7d", "--by", "device")

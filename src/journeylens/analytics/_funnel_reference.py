@@ -41,10 +41,16 @@ Attempts.
     entry and the step's event. An attempt's *reach* is the number of steps it filled.
 
 The counted attempt.
-    For people and sessions, a unit's counted attempt is the one with the highest reach; among
-    those, the earliest entry. So a person whose first try failed still converts through a later
-    one (the best attempt counts, as in PostHog and Amplitude), and times are measured on the
-    first attempt that got furthest.
+    For people and sessions, with ``entry="first"`` (the default) a unit's counted attempt is the
+    one its first entry starts: a person enters at their first step-1 event, and one whose first try
+    expired does not convert through a later one. With ``exclusion="restart"`` it is the first
+    attempt that no exclusion *ended* (else the first): an exclusion ends an attempt that stopped at
+    step *k* when it lies before step *k*'s event (or there is none) and came while step *k* could
+    still be reached — at most ``within`` after the entry and, with ``step_within[k]``, at most that
+    after step *k − 1* (in ``strict`` order none can). With ``entry="best"`` the counted attempt is
+    the one with the highest reach, among those the earliest entry (as in PostHog): a person whose
+    first try failed still converts through a later one, and times are measured on the first attempt
+    that got furthest.
 
     With ``count="attempts"`` every attempt is a unit of its own, Mixpanel's *totals*: the first
     step-1 event opens an attempt; while it is open, further step-1 events belong to it. It closes
@@ -88,6 +94,7 @@ class Attempt:
     positions: tuple[int, ...]
     times: tuple[int, ...]
     excluded: bool
+    cut: bool = False
 
     @property
     def reach(self) -> int:
@@ -133,8 +140,11 @@ class _Unit:
     def attempt(self, entry: int) -> Attempt:
         spec, sec = self.spec, self.sec
         positions, times = [entry], [sec[entry]]
+        cut = False
         for k in range(1, len(spec.parsed_steps)):
             j = self.next_step(k, positions[-1], entry)
+            if spec.exclusion == "restart":
+                cut = self.ends(entry, k, j, times[-1])
             if j is None or sec[j] - sec[entry] > spec.window:
                 break
             limit = spec.step_windows[k]
@@ -144,15 +154,30 @@ class _Unit:
                 break
             positions.append(j)
             times.append(max(times[-1], sec[j]))
+            cut = False
         last = max(positions)
         excluded = spec.exclusion == "drop" and self.excluded_between(entry, last)
-        return Attempt(entry, tuple(positions), tuple(times), excluded)
+        return Attempt(entry, tuple(positions), tuple(times), excluded, cut)
+
+    def ends(self, entry: int, k: int, j: int | None, previous: int) -> bool:
+        """Whether the first exclusion after ``entry`` ends the attempt waiting for step ``k``
+        (whose event is ``j``; step ``k − 1`` was at ``previous`` seconds)."""
+        if self.spec.order == "strict":  # consecutive steps leave no room for one
+            return False
+        x = next((i for i in range(entry + 1, len(self.events)) if self.excl[i]), None)
+        if x is None or (j is not None and j <= x):
+            return False
+        limit = self.spec.step_windows[k]
+        late = limit is not None and self.sec[x] - previous > limit
+        return self.sec[x] - self.sec[entry] <= self.spec.window and not late
 
     def counted(self) -> list[Attempt]:
         if not self.entries:
             return []
         if self.spec.count != "attempts":
             attempts = [self.attempt(e) for e in self.entries]
+            if self.spec.entry == "first":
+                return [min(attempts, key=lambda a: (a.cut, a.entry))]
             return [min(attempts, key=lambda a: (-a.reach, a.entry))]
         chosen: list[Attempt] = []
         entry: int | None = self.entries[0]

@@ -59,6 +59,7 @@ __all__ = [
 ORDERS = ("ordered", "strict", "any")
 EXCLUSIONS = ("drop", "restart")
 COUNTS = ("people", "attempts", "sessions")
+ENTRIES = ("first", "best")
 QUANTILES = {"p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9}
 
 
@@ -97,6 +98,11 @@ class FunnelSpec:
         attempt.
     count
         The unit counted: ``"people"``, ``"sessions"`` or ``"attempts"``.
+    entry
+        Which of a person's (or session's) attempts counts: ``"first"``, the one its first
+        step-1 event starts (with ``exclusion="restart"``, the first that no exclusion ended);
+        ``"best"``, the one that gets furthest, whichever step-1 event starts it (as PostHog).
+        Attempts counting (``count="attempts"``) counts every attempt either way.
     step_within
         Optional per-step windows (time from the previous step), one per step; the first is None.
     by, by_step, top
@@ -117,6 +123,7 @@ class FunnelSpec:
     exclude: Sequence[str] = ()
     exclusion: Literal["drop", "restart"] = "drop"
     count: Literal["people", "attempts", "sessions"] = "people"
+    entry: Literal["first", "best"] = "first"
     step_within: Sequence[str | None] | None = None
     by: str | None = None
     by_step: Literal["first", "last"] | int = "first"
@@ -142,6 +149,7 @@ class FunnelSpec:
         _choice("order", self.order, ORDERS)
         _choice("exclusion", self.exclusion, EXCLUSIONS)
         _choice("count", self.count, COUNTS)
+        _choice("entry", self.entry, ENTRIES)
         self._check_exclusions()
         object.__setattr__(self, "step_windows", self._step_windows())
         self._check_breakdown()
@@ -205,6 +213,7 @@ class FunnelSpec:
                 "exclude": list(self.exclude),
                 "exclusion": self.exclusion,
                 "count": self.count,
+                "entry": self.entry,
                 "step_within": None if self.step_within is None else list(self.step_within),
                 "by": self.by,
                 "by_step": self.by_step,
@@ -299,9 +308,19 @@ def _breakdown_value(rows: ir.Table) -> ir.StringValue:
     return rows.bv if "bv" in rows.columns else ibis.null("string")
 
 
-def _roles(spec: FunnelSpec) -> list[str]:
-    """The flags whose events a chain looks up by their number: the later steps, the exclusion."""
-    return [f"m{k}" for k in range(1, len(spec.steps))] + (["x"] if spec.parsed_exclude else [])
+def _first_entry_only(spec: FunnelSpec, every: str | None = None) -> bool:
+    """Whether only a unit's first step-1 event can start its counted attempt (see
+    ``FunnelSpec.entry``; a trend counts a unit in each period it entered): then no other
+    entry needs a chain."""
+    restart = spec.exclusion == "restart" and bool(spec.parsed_exclude)
+    return spec.entry == "first" and spec.count != "attempts" and not restart and every is None
+
+
+def _roles(spec: FunnelSpec, first_only: bool = False) -> list[str]:
+    """The flags whose events a chain looks up by their number: the later steps, the exclusion;
+    and step 1 with ``first_only`` (a unit's first step-1 row is the one numbered 1)."""
+    later = [f"m{k}" for k in range(1, len(spec.steps))] + (["x"] if spec.parsed_exclude else [])
+    return (["m0"] if first_only and later else []) + later
 
 
 def _count_layouts(roles: Sequence[str], bits: int) -> list[Layout]:
@@ -313,7 +332,9 @@ def _count_layouts(roles: Sequence[str], bits: int) -> list[Layout]:
     ]
 
 
-def _with_counts(rows: ir.Table, spec: FunnelSpec, bits: int) -> tuple[ir.Table, dict[str, Any]]:
+def _with_counts(
+    rows: ir.Table, spec: FunnelSpec, bits: int, roles: Sequence[str]
+) -> tuple[ir.Table, dict[str, Any]]:
     """The step rows with, per role (see :func:`_roles`), the number of the unit's rows of that
     role up to and including this one; and per role the expression reading it.
 
@@ -322,7 +343,7 @@ def _with_counts(rows: ir.Table, spec: FunnelSpec, bits: int) -> tuple[ir.Table,
     so a 12-step funnel sorts its rows once and sums two integers, where a "next row of each
     step" window took an aggregate per step (on 10M events, over twice as long).
     """
-    layouts = _count_layouts(_roles(spec), bits)
+    layouts = _count_layouts(roles, bits)
     running = ibis.window(group_by=_keys(rows, spec), order_by=rows.pos, rows=(None, 0))
     sums = {
         f"_c{i}": pack(layout, **{role: rows[role].cast("int64") for role, _ in layout})
@@ -365,9 +386,10 @@ def _hop(
     )
 
 
-def _chains(rows: ir.Table, spec: FunnelSpec, bits: int) -> ir.Table:
-    """Each entry (a step-1 row) with, per later step, the position ``g{k}`` and time ``t{k}``
-    of its step-``k`` event, and ``nx``, the position of the next exclusion event after it.
+def _chains(rows: ir.Table, spec: FunnelSpec, bits: int, first_only: bool) -> ir.Table:
+    """Each entry (a step-1 row; a unit's first alone where only it can count) with, per later
+    step, the position ``g{k}`` and time ``t{k}`` of its step-``k`` event, and ``nx``/``nx_sec``,
+    the position and time of the next exclusion event after it.
 
     ``ordered``: step ``k`` is the first step-``k`` event after the step ``k - 1`` event, so the
     chain hops from step to step, one equi-join each on ``(unit, number)``. ``any``: step ``k``
@@ -376,17 +398,21 @@ def _chains(rows: ir.Table, spec: FunnelSpec, bits: int) -> ir.Table:
     n = len(spec.steps)
     units = [*_keys(rows, spec), *_carried(rows, spec)]
     # A one-step funnel without exclusions looks nothing up: no counts, no window.
-    counted, count = _with_counts(rows, spec, bits) if _roles(spec) else (rows, {})
+    roles = _roles(spec, first_only)
+    counted, count = _with_counts(rows, spec, bits, roles) if roles else (rows, {})
     first = counted.filter(counted.m0)
+    if "m0" in count:
+        first = first.filter(count["m0"] == 1)
     # The numbers wanted next: one more than the rows of that role so far.
     wants = {f"_w{k}": count[f"m{k}"] + 1 for k in range(1, n) if k == 1 or spec.order == "any"}
     if spec.parsed_exclude:
         wants["_wx"] = count["x"] + 1
     chains = first.select(*units, e=first.pos, e_sec=first.sec, bv=_breakdown_value(first), **wants)
     if spec.parsed_exclude:
-        chains = _hop(chains, counted, spec, "x", "_wx", count["x"], {"nx": counted.pos})
+        named_x = {"nx": counted.pos, "nx_sec": counted.sec}
+        chains = _hop(chains, counted, spec, "x", "_wx", count["x"], named_x)
     else:
-        chains = chains.mutate(nx=ibis.null("int64"))
+        chains = chains.mutate(nx=ibis.null("int64"), nx_sec=ibis.null("int64"))
     for k in range(1, n):
         named = {f"g{k}": counted.pos, f"t{k}": counted.sec}
         if spec.order == "ordered" and k + 1 < n:
@@ -422,7 +448,8 @@ def _chains_strict(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
         aggs[f"t{k}"] = r.sec.max(where=r.k == k)
     grouped = r.group_by([*keys, "diag"]).aggregate(**aggs)
     grouped = grouped.filter(grouped.e.notnull()).drop("diag")
-    return grouped.mutate(nx=ibis.null("int64"))  # consecutive steps leave no room to exclude
+    # Consecutive steps leave no room to exclude.
+    return grouped.mutate(nx=ibis.null("int64"), nx_sec=ibis.null("int64"))
 
 
 def _times(a: ir.Table, spec: FunnelSpec) -> list[ir.IntegerValue]:
@@ -462,7 +489,8 @@ def _evaluate(a: ir.Table, spec: FunnelSpec) -> ir.Table:
     out = a.mutate(last=last).mutate(
         excluded=(a.nx.notnull() & (a.nx < ibis._.last))
         if spec.exclusion == "drop"
-        else ibis.literal(False)
+        else ibis.literal(False),
+        cut=_cut(a, spec, times),
     )
     return out.select(
         *_keys(a, spec),
@@ -472,23 +500,47 @@ def _evaluate(a: ir.Table, spec: FunnelSpec) -> ir.Table:
         "reach",
         "last",
         "excluded",
+        "cut",
         *[a[f"g{k}"] for k in range(1, n)],
         **cols,
     )
 
 
-# Attempts rank by reach, then by entry: one integer, since positions stay far below 2**32.
+def _cut(a: ir.Table, spec: FunnelSpec, times: Sequence[ir.IntegerValue]) -> ir.BooleanValue:
+    """Whether an exclusion ended the attempt (``restart`` only): it stopped at a step whose
+    event, if any, comes after the attempt's next exclusion, and that exclusion came while the
+    step could still be reached (within the window, and the step's own window)."""
+    if spec.exclusion != "restart":
+        return ibis.literal(False)
+    cuts = []
+    for k in range(1, len(spec.steps)):
+        open_ = a.nx_sec - a.e_sec <= spec.window
+        limit = spec.step_windows[k]
+        if limit is not None:
+            open_ &= a.nx_sec - times[k - 1] <= limit
+        cuts.append((a.reach == k) & open_ & (a[f"g{k}"].isnull() | (a[f"g{k}"] > a.nx)))
+    return a.nx.notnull() & _any_of(cuts).fill_null(False)
+
+
+# Attempts rank by one integer, since positions stay far below 2**32: by reach, then by entry
+# (``best``); or first those no exclusion ended, then by entry (``first``).
 _REACH_RANK = 2**32
 
 
+def _rank(evaluated: ir.Table, spec: FunnelSpec) -> ir.IntegerValue:
+    if spec.entry == "best":
+        return evaluated.reach * _REACH_RANK - evaluated.e
+    return ibis.ifelse(evaluated.cut, 0, _REACH_RANK) - evaluated.e
+
+
 def _furthest(evaluated: ir.Table, spec: FunnelSpec, within: Sequence[str] = ()) -> ir.Table:
-    """Each unit's attempt that gets furthest (the earliest entry among equals); per value of
-    the ``within`` columns too (a trend's period of entry).
+    """Each unit's counted attempt (see :class:`FunnelSpec`'s ``entry``); per value of the
+    ``within`` columns too (a trend's period of entry).
 
     One aggregate and a semi-join on integers rather than a ranking window over the attempts.
     """
     keys = [*_keys(evaluated, spec), *within]
-    ranked = evaluated.mutate(rank_=evaluated.reach * _REACH_RANK - evaluated.e)
+    ranked = evaluated.mutate(rank_=_rank(evaluated, spec))
     best = ranked.group_by(keys).aggregate(best_=ranked.rank_.max()).view()
     on = [ranked[k] == best[k] for k in keys] + [ranked.rank_ == best.best_]
     return ranked.semi_join(best, on).drop("rank_")
@@ -605,7 +657,7 @@ def build_funnel_people(
     ``"other"``; null without ``by``). ``ids=False``: the unit is told by its key, which may be
     the integer ``person_key`` instead of ``person_id`` (for counting). ``every`` (``day`` or
     ``week``): one row per unit and ``period`` (epoch seconds of its start) in which the unit
-    entered, with its furthest attempt entering then.
+    entered, with its counted attempt among those entering then.
 
     Examples
     --------
@@ -620,7 +672,8 @@ def build_funnel_people(
     if spec.order == "strict":
         chains = _chains_strict(rows, spec)
     else:
-        chains = _chains(rows, spec, _count_bits(events, rows, spec))
+        first_only = _first_entry_only(spec, every)
+        chains = _chains(rows, spec, _count_bits(events, rows, spec), first_only)
     evaluated = _evaluate(chains, spec)
     within = []
     if every is not None:
@@ -1011,13 +1064,13 @@ class FunnelTrendResult(Result):
 def run_funnel_trend(events: ir.Table, spec: FunnelSpec, every: str = "day") -> FunnelTrendResult:
     """Funnel conversion per period of entry (UTC day, or week starting Monday).
 
-    A unit enters every period in which it has a step-1 event, and converts there when its
-    furthest attempt entering in that period reaches the last step (within the window, which
-    may end after the period), as PostHog's and Mixpanel's trends count. Counted by the
-    attempt that got furthest overall, later periods would hold the converters and the first
-    the rest. With ``count="attempts"`` each attempt is in the period of its own entry.
-    ``complete`` is False for a period with entries whose window had not closed by the end of
-    the data: its conversion may still rise.
+    A unit enters every period in which it has a step-1 event, and converts there when its counted
+    attempt among those entering in that period (see ``FunnelSpec.entry``) reaches the last step
+    (within the window, which may end after the period), as PostHog's and Mixpanel's trends count.
+    Counted by one attempt overall, the other periods would lose their entrants. With
+    ``count="attempts"`` each attempt is in the period of its own entry. ``complete`` is False for a
+    period with entries whose window had not closed by the end of the data: its conversion may still
+    rise.
 
     Examples
     --------
