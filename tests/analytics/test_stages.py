@@ -74,6 +74,9 @@ def test_people_conversion_and_time_between_stages(events: Any) -> None:
     assert rows["decision"]["people_in_order"] == 1
     assert rows["decision"]["conversion_in_order"] == pytest.approx(1 / 3)
     assert rows["decision"]["median_seconds_from_previous"] == pytest.approx(7200)
+    # Time in a stage: to the first entry into the next, as the next stage's time from it.
+    in_stage = [rows[s]["median_seconds_in_stage"] for s in STAGES]
+    assert in_stage == [pytest.approx(1800), pytest.approx(7200), None]
 
 
 def test_went_back_counts_an_earlier_stage_after_a_later_one(events: Any) -> None:
@@ -107,6 +110,7 @@ def test_json_shape_is_the_documented_contract(events: Any) -> None:
         "people",
         "conversion_from_previous",
         "median_seconds_from_previous",
+        "median_seconds_in_stage",
         "went_back",
         "moved_on_by",
         "left_after",

@@ -9,7 +9,9 @@ Conventions (the docs quote them):
   journey part-way. ``people_in_order`` / ``conversion_in_order`` count only those who reached
   k at or after their first entry into k−1 — the funnel reading, never above 1.
 - ``median_seconds_from_previous``: first entry into k−1 to first entry into k, over the people
-  in order.
+  in order. ``median_seconds_in_stage``: the same for the move on from k (first entry into k to
+  first entry into k+1, over the people in order at k+1): how long people take in the stage
+  before moving on; none for the last stage.
 - Events at the same instant are taken in the designed stage order, then as received
   (``received_at``), then by ``event_id``; so a tie is never a step back.
 - ``went_back``: people with an event in stage k strictly after first entering a later stage.
@@ -56,6 +58,7 @@ STAGE_FIELDS = (
     "people_in_order",
     "conversion_in_order",
     "median_seconds_from_previous",
+    "median_seconds_in_stage",
     "went_back",
     "ended_here",
     "moved_on_by",
@@ -289,6 +292,7 @@ def _stage_rows(summary: pd.Series, keys: tuple[str, ...]) -> pd.DataFrame:
         before = int(summary[f"people{k - 1}"]) if k else 0
         in_order = int(summary[f"in_order{k}"]) if k else people
         median = summary[f"median{k}"] if k else None
+        onward = summary[f"median{k + 1}"] if k + 1 < len(keys) else None
         rows.append(
             {
                 "stage": stage,
@@ -297,6 +301,7 @@ def _stage_rows(summary: pd.Series, keys: tuple[str, ...]) -> pd.DataFrame:
                 "people_in_order": in_order,
                 "conversion_in_order": in_order / before if before else None,
                 "median_seconds_from_previous": None if pd.isna(median) else float(median),
+                "median_seconds_in_stage": None if pd.isna(onward) else float(onward),
                 "went_back": int(summary[f"back{k}"]),
             }
         )
@@ -314,7 +319,8 @@ def run_stage_flow(
     """The stage flow of the journey, in the designed order ``stages``.
 
     Fields per stage: ``stage``, ``people``, ``conversion_from_previous``, ``people_in_order``,
-    ``conversion_in_order``, ``median_seconds_from_previous``, ``went_back``, ``ended_here`` and,
+    ``conversion_in_order``, ``median_seconds_from_previous``, ``median_seconds_in_stage``,
+    ``went_back``, ``ended_here`` and,
     in ``to_dict()``, ``moved_on_by`` and ``left_after`` (``[{"touchpoint", "people"}]``).
     With ``by`` (a column, or a property as ``plan`` or ``properties.plan``), the stages of each
     of its ``top`` values (and ``"other"``), the value first in a field named as the key
