@@ -15,7 +15,12 @@ busy moment of the machine hits both alike; the medians are shown, with each sid
 peak memory (resident set).
 
     .venv/bin/python bench/attribution.py --events 1000000 10000000 [--repeat 3] [--touchpoints 12]
+    .venv/bin/python bench/attribution.py --workspace bench/data/demo_10000000 [--repeat 3]
     JOURNEYLENS_PEERS_VENV=/path/to/venv  # a virtualenv with ChannelAttribution and pandas
+
+``--workspace`` takes the events of a workspace instead (the demo's: 37 touchpoints, longer
+journeys than the generated ones, so Shapley has larger coalitions): those of known people that
+are a purchase or have a touchpoint, the rows journeys are built from.
 """
 
 from __future__ import annotations
@@ -115,6 +120,21 @@ def ours(table: pa.Table, way: str = "arrow") -> float:
     return time.perf_counter() - start
 
 
+def workspace_events(directory: Path) -> pa.Table:
+    """A workspace's events that journeys are built from (see the module docstring)."""
+    from journeylens.workspace import open_workspace
+
+    ws = open_workspace(directory)
+    try:
+        sql = (
+            "SELECT * FROM events WHERE person_key IS NOT NULL "
+            "AND (event = 'purchase' OR touchpoint IS NOT NULL)"
+        )
+        return ws.store.raw.execute(sql).to_arrow_table()
+    finally:
+        ws.close()
+
+
 def run_ours(path: str, way: str) -> None:
     """Child process: the events read from ``path`` (not timed), then one timed run."""
     table = pq.read_table(path)
@@ -150,14 +170,20 @@ def main() -> None:
         default=TOUCHPOINTS,
         help="distinct touchpoints (past 15, Shapley solves each observed coalition's game)",
     )
+    parser.add_argument("--workspace", type=Path, help="a workspace's events instead")
     parser.add_argument("--child", nargs=2, metavar=("WAY", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         run_ours(args.child[1], args.child[0])
         return
     print("seconds (medians), the peer's time over journeylens's, and the highest peak memory")
-    for size in args.events:
-        table = generate(size, touchpoints=args.touchpoints)
+    sources = (
+        [lambda: workspace_events(args.workspace)]
+        if args.workspace
+        else [lambda n=n: generate(n, touchpoints=args.touchpoints) for n in args.events]
+    )
+    for source in sources:
+        table = source()
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "events.parquet"
             pq.write_table(table, path)
