@@ -141,6 +141,10 @@ STEPS = ("landing_page_view", "pricing_view", "purchase")
 
 CASES: dict[str, Case] = {
     "funnel_ordered": funnel(*STEPS, within="7d"),
+    "funnel_entry_best": funnel(*STEPS, within="1d", entry="best"),
+    "funnel_restart_best": funnel(
+        *STEPS, exclude=["payment_error"], exclusion="restart", entry="best"
+    ),
     "funnel_strict": funnel(*STEPS, order="strict"),
     "funnel_any": funnel(*STEPS, order="any", within="7d"),
     "funnel_exclusion_drop": funnel(*STEPS, exclude=["payment_error"]),
