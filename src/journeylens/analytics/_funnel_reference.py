@@ -140,11 +140,9 @@ class _Unit:
     def attempt(self, entry: int) -> Attempt:
         spec, sec = self.spec, self.sec
         positions, times = [entry], [sec[entry]]
-        cut = False
-        for k in range(1, len(spec.parsed_steps)):
+        n = len(spec.parsed_steps)
+        for k in range(1, n):
             j = self.next_step(k, positions[-1], entry)
-            if spec.exclusion == "restart":
-                cut = self.ends(entry, k, j, times[-1])
             if j is None or sec[j] - sec[entry] > spec.window:
                 break
             limit = spec.step_windows[k]
@@ -154,7 +152,9 @@ class _Unit:
                 break
             positions.append(j)
             times.append(max(times[-1], sec[j]))
-            cut = False
+        k = len(positions)  # the step it stopped at, if it did
+        cut = spec.exclusion == "restart" and k < n
+        cut = cut and self.ends(entry, k, self.next_step(k, positions[-1], entry), times[-1])
         last = max(positions)
         excluded = spec.exclusion == "drop" and self.excluded_between(entry, last)
         return Attempt(entry, tuple(positions), tuple(times), excluded, cut)

@@ -512,9 +512,10 @@ def _cut(a: ir.Table, spec: FunnelSpec, times: Sequence[ir.IntegerValue]) -> ir.
     step could still be reached (within the window, and the step's own window)."""
     if spec.exclusion != "restart":
         return ibis.literal(False)
+    in_window = a.nx_sec - a.e_sec <= spec.window
     cuts = []
     for k in range(1, len(spec.steps)):
-        open_ = a.nx_sec - a.e_sec <= spec.window
+        open_ = in_window
         limit = spec.step_windows[k]
         if limit is not None:
             open_ &= a.nx_sec - times[k - 1] <= limit
@@ -533,7 +534,7 @@ def _rank(evaluated: ir.Table, spec: FunnelSpec) -> ir.IntegerValue:
     return ibis.ifelse(evaluated.cut, 0, _REACH_RANK) - evaluated.e
 
 
-def _furthest(evaluated: ir.Table, spec: FunnelSpec, within: Sequence[str] = ()) -> ir.Table:
+def _chosen(evaluated: ir.Table, spec: FunnelSpec, within: Sequence[str] = ()) -> ir.Table:
     """Each unit's counted attempt (see :class:`FunnelSpec`'s ``entry``); per value of the
     ``within`` columns too (a trend's period of entry).
 
@@ -550,7 +551,7 @@ def _counted(evaluated: ir.Table, spec: FunnelSpec, within: Sequence[str] = ()) 
     if spec.count == "attempts":
         chosen = _attempt_sequence(evaluated, spec)
     else:
-        chosen = _furthest(evaluated, spec, within)
+        chosen = _chosen(evaluated, spec, within)
     return chosen.filter(~chosen.excluded)
 
 

@@ -150,12 +150,13 @@ def staged_events(
 def stage_window(table: ir.Table) -> Any:
     """Each person's staged events in journey order (ties: designed order, then as received,
     then ``seq``)."""
-    return ibis.window(group_by=table.person, order_by=[table[c] for c in _journey(table)])
+    return ibis.window(group_by=table.person, order_by=_journey(table))
 
 
-def _journey(table: ir.Table) -> list[str]:
-    """The columns of :func:`stage_window`'s order."""
-    return ["ts", "idx", *_received(table), "seq"]
+def _journey(table: ir.Table) -> list[ir.Value]:
+    """The columns of :func:`stage_window`'s order (``order_value`` of them: the key by which
+    an aggregate takes a person's first or last staged event)."""
+    return [table[c] for c in ("ts", "idx", *_received(table), "seq")]
 
 
 def _received(staged: ir.Table) -> list[str]:
@@ -167,7 +168,7 @@ def with_segments(staged: ir.Table, top: int) -> ir.Table:
     """``staged`` (with the breakdown's ``value`` per event, see :func:`staged_events`) with
     each person's ``segment``: the value of their first staged event; the ``top`` values with
     the most people kept, the rest ``"other"``."""
-    first = order_value([staged[c] for c in _journey(staged)])
+    first = order_value(_journey(staged))
     people = staged.group_by("person").aggregate(value=staged.value.argmin(first))
     segments = with_top_values(people, top).select("person", SEGMENT)
     return staged.drop("value").inner_join(segments, "person")
@@ -229,7 +230,7 @@ def build_stage_touchpoints(staged: ir.Table) -> ir.Table:
         touchpoint=moved.touchpoint,
         people=moved.people,
     )
-    latest = order_value([staged[c] for c in _journey(staged)])
+    latest = order_value(_journey(staged))
     where = ibis.struct({"idx": staged.idx, "touchpoint": staged.touchpoint})
     last = staged.group_by("person", *segments).aggregate(at=where.argmax(latest))
     left = last.select(*segments, idx=last.at["idx"], touchpoint=last.at["touchpoint"])
@@ -291,8 +292,8 @@ def _stage_rows(summary: pd.Series, keys: tuple[str, ...]) -> pd.DataFrame:
         people = int(summary[f"people{k}"])
         before = int(summary[f"people{k - 1}"]) if k else 0
         in_order = int(summary[f"in_order{k}"]) if k else people
-        median = summary[f"median{k}"] if k else None
-        onward = summary[f"median{k + 1}"] if k + 1 < len(keys) else None
+        median = _seconds(summary[f"median{k}"]) if k else None
+        onward = _seconds(summary[f"median{k + 1}"]) if k + 1 < len(keys) else None
         rows.append(
             {
                 "stage": stage,
@@ -300,12 +301,16 @@ def _stage_rows(summary: pd.Series, keys: tuple[str, ...]) -> pd.DataFrame:
                 "conversion_from_previous": people / before if before else None,
                 "people_in_order": in_order,
                 "conversion_in_order": in_order / before if before else None,
-                "median_seconds_from_previous": None if pd.isna(median) else float(median),
-                "median_seconds_in_stage": None if pd.isna(onward) else float(onward),
+                "median_seconds_from_previous": median,
+                "median_seconds_in_stage": onward,
                 "went_back": int(summary[f"back{k}"]),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _seconds(value: Any) -> float | None:
+    return None if pd.isna(value) else float(value)
 
 
 def run_stage_flow(
