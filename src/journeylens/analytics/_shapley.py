@@ -28,7 +28,9 @@ seed and its mask, so neither the sums nor the sampling depend on the engine's r
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache, cached_property
 from math import factorial
 from typing import Any
@@ -63,6 +65,7 @@ SHARED_CELLS = 10
 # At most this many shared subsets (each holds a few arrays of them, and a pair per member):
 # beyond, the coalitions share too little, and their lattices, solved in bounded chunks, go on.
 SHARED_MAX = 1 << 23
+THREADS = min(4, os.cpu_count() or 1)  # for independent numpy work, which lets go of the GIL
 
 
 def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
@@ -453,7 +456,11 @@ def _shared_games(game: _Game, rows: np.ndarray) -> np.ndarray | None:
     seen = np.flatnonzero(present)  # every observed coalition among the subsets
     at = found[seen]
     held = np.bincount(found[rows], game.journeys[rows], len(down))
-    passes = [_without(down, np.int64(1) << i) for i in range(len(game.players))]
+    # The look-ups are independent, and numpy lets go of the GIL in them: side by side.
+    with ThreadPoolExecutor(THREADS) as pool:
+        passes = list(
+            pool.map(lambda i: _without(down, np.int64(1) << i), range(len(game.players)))
+        )
     best = [np.zeros(len(down)) for _ in range(2)]  # 0: an unseen subset with no seen part
     for j, rates in enumerate(best):
         rates[at] = game.rates[seen, j]
@@ -676,13 +683,24 @@ def _values(game: _Game, samples: int, seed: int) -> pd.DataFrame:
         total = _exact_all(game)
     else:
         rows = np.arange(len(game.sizes))
-        exact = rows[game.sizes <= EXACT_MAX]
-        shared = _shared_games(game, exact) if _shares_subsets(game, exact) else None
-        total = shared if shared is not None else _small_games(game, exact)
-        for row in rows[game.sizes > EXACT_MAX]:
-            # Each coalition's orders from its own stream: the same draws in any row order.
-            mask = int(game.masks[row])
-            rng = np.random.default_rng([seed, mask])
-            bits = game.bits(mask)
-            total[bits] += _sampled(game, int(row), bits, game.inside(int(row)), samples, rng)
+        exact, large = rows[game.sizes <= EXACT_MAX], rows[game.sizes > EXACT_MAX]
+        # The sampled games run beside the exact ones: numpy lets go of the GIL in both.
+        with ThreadPoolExecutor(1) as pool:
+            sampled = pool.submit(_sampled_games, game, large, samples, seed)
+            shared = _shared_games(game, exact) if _shares_subsets(game, exact) else None
+            total = shared if shared is not None else _small_games(game, exact)
+            total += sampled.result()
     return pd.DataFrame({"key": game.players, "conversions": total[:, 0], "revenue": total[:, 1]})
+
+
+def _sampled_games(game: _Game, rows: np.ndarray, samples: int, seed: int) -> np.ndarray:
+    """Every value's credit (conversions, revenue) from the games of coalitions ``rows``, each
+    by permutation sampling (:func:`_sampled`), summed in row order."""
+    total = np.zeros((len(game.players), 2))
+    for row in rows:
+        # Each coalition's orders from its own stream: the same draws in any row order.
+        mask = int(game.masks[row])
+        rng = np.random.default_rng([seed, mask])
+        bits = game.bits(mask)
+        total[bits] += _sampled(game, int(row), bits, game.inside(int(row)), samples, rng)
+    return total
