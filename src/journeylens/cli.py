@@ -1026,7 +1026,7 @@ def friction(
             _note(_nothing_selected(events, since, until, bool(where)))
         _note(ws.currency_note())
         _warn_unmapped(events, "touchpoint", "friction is found per touchpoint")
-    emit(result, fmt, "Friction points")
+    emit(result, fmt, "Friction points (each signal: the segment's rate vs its baseline's)")
     # Every segment is listed with --all: none means no event at a touchpoint to count.
     nothing = (
         "No touchpoint has events to count."

@@ -52,6 +52,20 @@ def test_abandonment_is_a_journey_ending_at_the_touchpoint_without_the_goal() ->
     assert mobile["postponed"] == 1
 
 
+def test_the_terminal_table_shows_each_rate_against_its_baseline_in_one_cell() -> None:
+    events = table(
+        {
+            "ann": [("pay", "2026-01-01", MOBILE)],
+            "bob": [("pay", "2026-01-01", DESKTOP), ("purchase", "+1m", DESKTOP)],
+        }
+    )
+    shown = run_friction(events, FrictionSpec(**LOOSE)).display_frame()
+    mobile = shown[shown["segment"] == "device=mobile"].iloc[0]
+    assert list(shown.columns[:4]) == ["touchpoint", "segment", "people", "abandonment"]
+    assert mobile["abandonment"] == "100.0% vs 0.0%"
+    assert str(shown["lost_conversions"].dtype) == "Int64"
+
+
 def test_a_journey_still_inside_its_window_is_open_not_abandoned() -> None:
     # dee pays a day before the data ends (zed's event): undecided, neither abandoned nor counted.
     found = rows(table({"dee": [("pay", "2026-02-28", MOBILE)]}))

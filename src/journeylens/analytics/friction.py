@@ -443,22 +443,32 @@ class FrictionResult(Result):
         return frame_records(self.rows)
 
     def display_frame(self) -> pd.DataFrame:
-        """The columns a person reads first, for terminal tables: the rates of the signals
-        that make some row significant (else of abandonment, errors and retries)."""
+        """The columns a person reads first, for terminal tables: per signal that makes some row
+        significant (else abandonment, errors and retries), the segment's rate against its
+        baseline's in one column (``34.0% vs 9.7%``); the losses in whole conversions and
+        money."""
         frame = self.rows.assign(
             segment=[
                 ", ".join(f"{k}={v}" for k, v in s.items()) for s in self.rows.get("segment", [])
             ]
         )
         found = [s for s in SIGNALS if frame.get(f"{s}_significant", pd.Series()).any()]
-        rates = [
-            f"{s}_{kind}"
-            for s in (found or ("abandonment", "error", "retry"))
-            for kind in ("rate", "baseline_rate")
-        ]
-        keep = ["touchpoint", "segment", "people", *rates, "score", "lost_conversions"]
-        keep.append("lost_revenue")
-        return frame[[c for c in keep if c in frame.columns]]
+        shown = [s for s in (found or ("abandonment", "error", "retry")) if f"{s}_rate" in frame]
+        versus = {
+            s: [
+                _versus(rate, base)
+                for rate, base in zip(frame[f"{s}_rate"], frame[f"{s}_baseline_rate"], strict=True)
+            ]
+            for s in shown
+        }
+        keep = ["touchpoint", "segment", "people", "score", "lost_conversions", "lost_revenue"]
+        first = frame[[c for c in keep[:3] if c in frame.columns]].assign(**versus)
+        shown_frame = first.join(frame[[c for c in keep[3:] if c in frame.columns]])
+        for lost in ("lost_conversions", "lost_revenue"):
+            if lost in shown_frame:
+                whole = pd.to_numeric(shown_frame[lost], errors="coerce").astype("Float64")
+                shown_frame[lost] = whole.round().astype("Int64")
+        return shown_frame
 
     def figure(self) -> Any:
         """Horizontal bars: the score of each friction point."""
@@ -468,6 +478,17 @@ class FrictionResult(Result):
         fig = go.Figure(go.Bar(x=list(self.rows.get("score", [])), y=labels, orientation="h"))
         fig.update_layout(title="Friction points", yaxis={"autorange": "reversed"})
         return fig
+
+
+def _versus(rate: float, baseline: float) -> str:
+    """A rate against its baseline for a table cell: ``34.0% vs 9.7%`` (blank without a rate).
+
+    >>> _versus(0.34, 0.097), _versus(0.5, float("nan")), _versus(float("nan"), 0.1)
+    ('34.0% vs 9.7%', '50.0%', '')
+    """
+    if pd.isna(rate):
+        return ""
+    return f"{rate:.1%}" if pd.isna(baseline) else f"{rate:.1%} vs {baseline:.1%}"
 
 
 def count_segments(
