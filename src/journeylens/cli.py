@@ -514,7 +514,14 @@ def paths(
         float | None, typer.Option(help="Group nodes under this share of events as 'other'.")
     ] = None,
     max_depth: Annotated[int, typer.Option(help="Nodes per top path.")] = 5,
-    top: Annotated[int, typer.Option(help="How many top paths.")] = 20,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            help="How many top paths (default 20); for the graph, its most frequent "
+            "transitions (default: all).",
+            min=1,
+        ),
+    ] = None,
     ends: Annotated[
         bool | None,
         typer.Option(
@@ -552,7 +559,7 @@ def paths(
             max_depth=max_depth,
             from_node=from_node,
             to_node=to_node,
-            top=top,
+            **({} if top is None else {"top": top}),
             include_end=anchored if ends is None else ends,
             goal=tuple(goal or ws.config.conversion_events),
             by=by,
@@ -563,6 +570,8 @@ def paths(
         # Cut only by time, every person's events in range stay together (see whole=).
         whole = not where
         result = run_top_paths(events, spec) if anchored else run_transitions(events, spec, whole)
+        if not anchored and top is not None:
+            result = result.most_frequent(top)
         title = "Top paths" if anchored else "Transitions"
         values = result.by_value() if fmt == "table" else []
         for value, part in values:  # a table per value, most people first, 'other' last

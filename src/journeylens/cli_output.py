@@ -43,8 +43,11 @@ def print_frame(frame: pd.DataFrame, title: str | None = None, rows: int = TABLE
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
         table.add_column(printable(str(column)), justify="right" if numeric else "left")
+    # A column of numbers shows them alike: two decimals where any is 1 or more, else four
+    # significant digits (shares, p-values), so that 514.00 and 0 do not stand one above the other.
+    decimals = [_whole_scale(frame[column]) for column in frame.columns]
     for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(_cell(v, big) for v, big in zip(row, decimals, strict=True)))
     console = Console(soft_wrap=False)
     if not console.is_terminal:
         console = Console(soft_wrap=False, width=max(console.width, 200))
@@ -150,13 +153,25 @@ def printable(text: str) -> str:
     return _UNSHOWN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def _cell(value: Any) -> str:
+def _whole_scale(column: pd.Series) -> bool:
+    """Whether a column of floats holds a value of magnitude 1 or more (shown to two decimals)."""
+    if not pd.api.types.is_float_dtype(column):
+        return False
+    return bool((column.abs() >= 1).any())
+
+
+def _cell(value: Any, big: bool = False) -> str:
+    """A table cell; ``big``: the value's column holds floats of 1 or more (two decimals).
+
+    >>> _cell(514.0, True), _cell(0.0, True), _cell(0.1442, True), _cell(0.0001234), _cell(7)
+    ('514.00', '0.00', '0.14', '0.0001234', '7')
+    """
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
+        return f"{value:,.2f}" if big or abs(value) >= 1 else f"{value:,.4g}"
     if isinstance(value, int | np.integer):
         return f"{value:,}"
     return printable(str(value))

@@ -361,6 +361,13 @@ def test_paths_json_is_the_raw_transition_graph(demo_ws):
     assert all(abs(total - 1) < 1e-9 for total in out_of.values())
 
 
+def test_paths_top_keeps_the_graphs_most_frequent_transitions(demo_ws):
+    whole = json.loads(run("paths", "--format", "json", workspace=demo_ws).stdout)
+    top = json.loads(run("paths", "--top", "4", "--format", "json", workspace=demo_ws).stdout)
+    assert top == whole[:4]
+    assert [r["count"] for r in top] == sorted((r["count"] for r in whole), reverse=True)[:4]
+
+
 def test_paths_to_conversion(demo_ws):
     args = ("paths", "--to", "(conversion)", "--top", "3", "--format", "json")
     rows = json.loads(run(*args, workspace=demo_ws).stdout)

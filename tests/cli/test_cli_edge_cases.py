@@ -55,6 +55,18 @@ def test_table_cells_show_line_breaks_tabs_escapes_and_bidi_overrides_as_escapes
     assert not any(c in out for c in "\t\u202e\x1b")
 
 
+def test_a_column_of_numbers_shows_them_alike(capsys):
+    # Two decimals throughout where any value is 1 or more; small ones keep their digits.
+    frame = pd.DataFrame({"credit": [514.0, 0.0, 0.1442], "p": [0.0001234, 0.5, float("nan")]})
+    print_frame(frame)
+    cells = [
+        [c.strip() for c in line.strip("│").split("│")]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("│")
+    ]
+    assert cells == [["514.00", "0.0001234"], ["0.00", "0.5"], ["0.14", ""]]
+
+
 @pytest.mark.parametrize("bootstrap", [99, incrementality.MAX_BOOTSTRAP + 1, 10_000_000])
 def test_a_bootstrap_outside_its_range_is_refused(bootstrap):
     # 10M replicates asked numpy for one 30 GB array (an "Unexpected error: MemoryError").

@@ -19,6 +19,7 @@ With ``by``, each person also counts under one value of a key (see :mod:`.paths_
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -440,6 +441,15 @@ class TransitionsResult(Result):
     def by_value(self) -> list[tuple[str, pd.DataFrame]]:
         """Each value of the breakdown and its graph, most people first (none without one)."""
         return by_value_frames(self.breakdown, self.by)
+
+    def most_frequent(self, n: int) -> TransitionsResult:
+        """The same graph cut to its ``n`` most frequent transitions (per breakdown value);
+        probabilities and shares stay those of the whole graph."""
+        edges = self.edges.head(n).reset_index(drop=True)
+        breakdown = self.breakdown
+        if breakdown is not None and self.by is not None:
+            breakdown = breakdown.groupby(self.by, sort=False).head(n).reset_index(drop=True)
+        return dataclasses.replace(self, edges=edges, breakdown=breakdown)
 
     def figure(self) -> Any:
         """A Sankey of the ``top`` flows at each of the first ``max_depth`` steps."""
