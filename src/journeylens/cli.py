@@ -545,7 +545,13 @@ def paths(
     ] = 10,
 ) -> None:
     """The transition graph (raw by default), or top paths --from / --to a node."""
-    from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions
+    from journeylens.analytics.paths import (
+        PathsSpec,
+        TopPathsResult,
+        TransitionsResult,
+        run_top_paths,
+        run_transitions,
+    )
     from journeylens.cli_output import emit, print_frame
 
     _check_format(fmt)
@@ -559,7 +565,7 @@ def paths(
             max_depth=max_depth,
             from_node=from_node,
             to_node=to_node,
-            **({} if top is None else {"top": top}),
+            top=PathsSpec.top if top is None else top,
             include_end=anchored if ends is None else ends,
             goal=tuple(goal or ws.config.conversion_events),
             by=by,
@@ -569,9 +575,12 @@ def paths(
         events = _filtered(ws, since, until, where)
         # Cut only by time, every person's events in range stay together (see whole=).
         whole = not where
-        result = run_top_paths(events, spec) if anchored else run_transitions(events, spec, whole)
-        if not anchored and top is not None:
-            result = result.most_frequent(top)
+        if anchored:
+            result: TopPathsResult | TransitionsResult = run_top_paths(events, spec)
+        else:
+            result = run_transitions(events, spec, whole)
+            if top is not None:
+                result = result.most_frequent(top)
         title = "Top paths" if anchored else "Transitions"
         values = result.by_value() if fmt == "table" else []
         for value, part in values:  # a table per value, most people first, 'other' last
