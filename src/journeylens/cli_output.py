@@ -43,9 +43,9 @@ def print_frame(frame: pd.DataFrame, title: str | None = None, rows: int = TABLE
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
         table.add_column(printable(str(column)), justify="right" if numeric else "left")
-    # A column of numbers shows them alike: two decimals where any is 1 or more, else four
-    # significant digits (shares, p-values), so that 514.00 and 0 do not stand one above the other.
-    decimals = [_whole_scale(frame[column]) for column in frame.columns]
+    # A column of numbers shows them alike: two decimals (514.00 above 0.00, not above 0), or
+    # four significant digits where two decimals would hide them (p-values, tiny shares).
+    decimals = [_two_decimals(str(column), frame[column]) for column in frame.columns]
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(v, big) for v, big in zip(row, decimals, strict=True)))
     console = Console(soft_wrap=False)
@@ -153,15 +153,16 @@ def printable(text: str) -> str:
     return _UNSHOWN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def _whole_scale(column: pd.Series) -> bool:
-    """Whether a column of floats holds a value of magnitude 1 or more (shown to two decimals)."""
-    if not pd.api.types.is_float_dtype(column):
+def _two_decimals(name: str, column: pd.Series) -> bool:
+    """Whether a column of floats shows two decimals: not a p-value, and a value of 0.01 or
+    more in it."""
+    if not pd.api.types.is_float_dtype(column) or name.endswith("p_value"):
         return False
-    return bool((column.abs() >= 1).any())
+    return bool((column.abs() >= 0.01).any())
 
 
 def _cell(value: Any, big: bool = False) -> str:
-    """A table cell; ``big``: the value's column holds floats of 1 or more (two decimals).
+    """A table cell; ``big``: its column shows two decimals (see :func:`_two_decimals`).
 
     >>> _cell(514.0, True), _cell(0.0, True), _cell(0.1442, True), _cell(0.0001234), _cell(7)
     ('514.00', '0.00', '0.14', '0.0001234', '7')

@@ -56,15 +56,26 @@ def test_table_cells_show_line_breaks_tabs_escapes_and_bidi_overrides_as_escapes
 
 
 def test_a_column_of_numbers_shows_them_alike(capsys):
-    # Two decimals throughout where any value is 1 or more; small ones keep their digits.
-    frame = pd.DataFrame({"credit": [514.0, 0.0, 0.1442], "p": [0.0001234, 0.5, float("nan")]})
+    # Two decimals throughout; p-values and columns of tiny values keep their digits.
+    frame = pd.DataFrame(
+        {
+            "credit": [514.0, 0.0, 0.1442],
+            "lift": [-0.3433, 0.5624, 0.0],
+            "p_value": [0.0001234, 0.5, float("nan")],
+            "tiny": [0.001234, 0.0002, 0.0],
+        }
+    )
     print_frame(frame)
     cells = [
         [c.strip() for c in line.strip("│").split("│")]
         for line in capsys.readouterr().out.splitlines()
         if line.startswith("│")
     ]
-    assert cells == [["514.00", "0.0001234"], ["0.00", "0.5"], ["0.14", ""]]
+    assert cells == [
+        ["514.00", "-0.34", "0.0001234", "0.001234"],
+        ["0.00", "0.56", "0.5", "0.0002"],
+        ["0.14", "0.00", "", "0"],
+    ]
 
 
 @pytest.mark.parametrize("bootstrap", [99, incrementality.MAX_BOOTSTRAP + 1, 10_000_000])
