@@ -480,12 +480,15 @@ def stages(
 ) -> None:
     """The stage funnel: people per stage, conversion, median time between stages."""
     from journeylens.analytics.stages import run_stage_flow
-    from journeylens.cli_output import emit
+    from journeylens.cli_output import emit, printable
 
     with _open(workspace, engine) as ws:
         events = _filtered(ws, since, until, where)
         result = run_stage_flow(events, ws.config.stage_keys, by=by, top=top)
         emit(result, _check_format(fmt), "Stage funnel")
+        if fmt == "table" and (lines := result.touchpoint_lines()):
+            listed = "\n".join(printable(line) for line in lines)
+            typer.echo(f"\nTouchpoints per stage (people):\n{listed}")
         _warn_unmapped(events)
 
 
@@ -1010,7 +1013,7 @@ def friction(
     """Friction points: touchpoint × segment where people abandon, fail, retry or loop more."""
     from journeylens.analytics.changes import run_friction_change
     from journeylens.analytics.friction import run_friction
-    from journeylens.cli_output import emit
+    from journeylens.cli_output import emit, printable
 
     _check_format(fmt)
     options: dict[str, Any] = {
@@ -1052,7 +1055,8 @@ def friction(
         else "No significant friction found."
     )
     if fmt == "table":
-        lines = [f"{i}. {text}" for i, text in enumerate(result.rows.get("explanation", []), 1)]
+        explained = enumerate(result.rows.get("explanation", []), 1)
+        lines = [printable(f"{i}. {text}") for i, text in explained]
         typer.echo("\n".join(lines) or nothing)
     elif result.rows.empty:  # JSON and CSV hold only the rows: say why there are none
         _note(nothing)

@@ -70,6 +70,16 @@ def test_stages_json_records(demo_ws):
     assert rows[0]["people"] >= rows[2]["people"] > 0
 
 
+def test_stages_table_names_the_touchpoints_that_move_people_on_and_precede_leaving(demo_ws):
+    rows = json.loads(run("stages", "--format", "json", workspace=demo_ws).stdout)
+    out = run("stages", workspace=demo_ws).stdout
+    listed = out.split("Touchpoints per stage (people):\n")[1].splitlines()
+    first = rows[0]
+    top_moved, top_left = first["moved_on_by"][0], first["left_after"][0]
+    assert listed[0].startswith(f"{first['stage']}: moved on from {top_moved['touchpoint']} ")
+    assert f"left after {top_left['touchpoint']} ({top_left['people']:,})" in listed[0]
+
+
 def test_touchpoints_lists_reach_and_gaps(demo_ws):
     data = json.loads(run("touchpoints", "--format", "json", workspace=demo_ws).stdout)
     by_name = {t["touchpoint"]: t for t in data["touchpoints"]}

@@ -274,6 +274,30 @@ class StageFlowResult(Result):
             records.append(json_ready(row))
         return records
 
+    def touchpoint_lines(self, top: int = 3) -> list[str]:
+        """Per stage (and breakdown value), one sentence: the ``top`` touchpoints people moved
+        on to the next stage from, and the ``top`` they left after, with how many people.
+
+        Examples
+        --------
+        >>> touches = pd.DataFrame({"kind": ["moved_on", "left", "left"], "stage": ["a"] * 3,
+        ...                         "touchpoint": ["ad", "blog", "ad"], "people": [5, 3, 1]})
+        >>> StageFlowResult(pd.DataFrame({"stage": ["a", "b"]}), touches).touchpoint_lines()
+        ['a: moved on from ad (5); left after blog (3), ad (1)']
+        """
+        lines = []
+        for row in self.stages.to_dict(orient="records"):
+            parts = []
+            for kind, words in (("moved_on", "moved on from"), ("left", "left after")):
+                named = self._touchpoints(kind, row)[:top]
+                if named:
+                    listed = ", ".join(f"{t['touchpoint']} ({t['people']:,})" for t in named)
+                    parts.append(f"{words} {listed}")
+            if parts:
+                where = f"{self.by}={row[self.by]} · " if self.by is not None else ""
+                lines.append(f"{where}{row['stage']}: " + "; ".join(parts))
+        return lines
+
     def figure(self) -> Any:
         """A funnel of people per stage."""
         import plotly.graph_objects as go
