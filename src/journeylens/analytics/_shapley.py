@@ -684,7 +684,9 @@ def _values(game: _Game, samples: int, seed: int) -> pd.DataFrame:
     else:
         rows = np.arange(len(game.sizes))
         exact, large = rows[game.sizes <= EXACT_MAX], rows[game.sizes > EXACT_MAX]
-        # The sampled games run beside the exact ones: numpy lets go of the GIL in both.
+        # The sampled games run beside the exact ones: numpy lets go of the GIL in both. What
+        # both read is worked out first, once.
+        _ = (game.masks, game.ranks)
         with ThreadPoolExecutor(1) as pool:
             sampled = pool.submit(_sampled_games, game, large, samples, seed)
             shared = _shared_games(game, exact) if _shares_subsets(game, exact) else None
