@@ -480,15 +480,14 @@ def stages(
 ) -> None:
     """The stage funnel: people per stage, conversion, median time between stages."""
     from journeylens.analytics.stages import run_stage_flow
-    from journeylens.cli_output import emit, printable
+    from journeylens.cli_output import emit
 
     with _open(workspace, engine) as ws:
         events = _filtered(ws, since, until, where)
         result = run_stage_flow(events, ws.config.stage_keys, by=by, top=top)
         emit(result, _check_format(fmt), "Stage funnel")
-        if fmt == "table" and (lines := result.touchpoint_lines()):
-            listed = "\n".join(printable(line) for line in lines)
-            typer.echo(f"\nTouchpoints per stage (people):\n{listed}")
+        if fmt == "table":
+            _stage_touchpoints(result)
         _warn_unmapped(events)
 
 
@@ -1137,19 +1136,60 @@ def demo(
 
 @app.command()
 def summary(workspace: WorkspaceOpt = None, engine: EngineOpt = None) -> None:
-    """A journey summary: what the workspace holds, the stage funnel and the top touchpoints."""
+    """A journey summary: what the workspace holds, the stage funnel, the top touchpoints,
+    where conversions come from and the worst friction."""
     from journeylens.analytics.stages import run_stage_flow
     from journeylens.analytics.touchpoints import run_touchpoint_report
     from journeylens.cli_output import emit, print_frame
 
     with _open(workspace, engine) as ws:
         emit(ws.status(), "table", "Workspace")
-        emit(run_stage_flow(ws.events, ws.config.stage_keys), "table", "Stage funnel")
+        flow = run_stage_flow(ws.events, ws.config.stage_keys)
+        emit(flow, "table", "Stage funnel")
+        _stage_touchpoints(flow)
         _warn_unmapped(ws.events)
         report = run_touchpoint_report(ws.events, ws.touchpoints, ws.config)
         reached = report.catalog[report.catalog["events"] > 0]
         top = reached.sort_values("people", ascending=False).head(10)
         print_frame(top[["touchpoint", "stage", "channel", "events", "people"]], "Top touchpoints")
+        if not reached.empty:
+            _summary_credit(ws)
+            _summary_friction(ws)
+
+
+def _stage_touchpoints(flow: Any) -> None:
+    """Under a stage funnel: each stage's touchpoints that moved people on and that preceded
+    leaving (see ``StageFlowResult.touchpoint_lines``)."""
+    from journeylens.cli_output import printable
+
+    if lines := flow.touchpoint_lines():
+        listed = "\n".join(printable(line) for line in lines)
+        typer.echo(f"\nTouchpoints per stage (people):\n{listed}")
+
+
+def _summary_credit(ws: Any, top: int = 5) -> None:
+    """The touchpoints that earn the most conversions by the Markov model (removal effects)."""
+    from journeylens.cli_output import print_frame
+
+    goal = ws.config.conversion_events[0]
+    credit = ws.attribution(model="markov").to_frame()
+    total = credit["conversions"].sum()
+    if total <= 0:
+        typer.echo(f"\nNo conversion ({goal}) to attribute.")
+        return
+    best = credit.nlargest(top, "conversions")
+    best = best.assign(conversion_share=best["conversions"] / total)
+    columns = ["touchpoint", "conversions", "conversion_share", "revenue"]
+    print_frame(best[columns], f"Where {goal}s come from (Markov removal effects)")
+
+
+def _summary_friction(ws: Any, top: int = 3) -> None:
+    """The worst friction points, one sentence each."""
+    from journeylens.cli_output import printable
+
+    sentences = ws.friction(top=top).rows.get("explanation", [])
+    found = [printable(f"{i}. {text}") for i, text in enumerate(sentences, 1)]
+    typer.echo("\nFriction:\n" + ("\n".join(found) or "No significant friction found."))
 
 
 def main() -> None:

@@ -80,6 +80,26 @@ def test_stages_table_names_the_touchpoints_that_move_people_on_and_precede_leav
     assert f"left after {top_left['touchpoint']} ({top_left['people']:,})" in listed[0]
 
 
+def test_summary_names_where_conversions_come_from_and_the_worst_friction(demo_ws):
+    out = run("summary", workspace=demo_ws).stdout
+    markov = json.loads(
+        run("attribution", "--model", "markov", "--format", "json", workspace=demo_ws).stdout
+    )
+    best = max(markov, key=lambda r: r["conversions"])
+    credit = out.split("Where purchases come from (Markov removal effects)")[1]
+    first_row = next(line for line in credit.splitlines() if line.startswith("│"))
+    assert first_row.split("│")[1].strip() == best["touchpoint"]
+    friction = json.loads(
+        run("friction", "--top", "3", "--format", "json", workspace=demo_ws).stdout
+    )
+    assert friction, "the demo plants friction"
+    listed = out.split("\nFriction:\n")[1].splitlines()
+    assert listed[: len(friction)] == [
+        f"{i}. {r['explanation']}" for i, r in enumerate(friction, 1)
+    ]
+    assert "Touchpoints per stage (people):" in out
+
+
 def test_touchpoints_lists_reach_and_gaps(demo_ws):
     data = json.loads(run("touchpoints", "--format", "json", workspace=demo_ws).stdout)
     by_name = {t["touchpoint"]: t for t in data["touchpoints"]}
