@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, cached_property
 from math import factorial
@@ -456,28 +456,52 @@ def _shared_games(game: _Game, rows: np.ndarray) -> np.ndarray | None:
     seen = np.flatnonzero(present)  # every observed coalition among the subsets
     at = found[seen]
     held = np.bincount(found[rows], game.journeys[rows], len(down))
-    # The look-ups are independent, and numpy lets go of the GIL in them: side by side.
+    # Each player's pairs, then N and each measure's parts, are independent passes, and numpy
+    # lets go of the GIL in them: side by side.
     with ThreadPoolExecutor(THREADS) as pool:
-        passes = list(
-            pool.map(lambda i: _without(down, np.int64(1) << i), range(len(game.players)))
+        pairs = list(pool.map(lambda i: _pairs(down, np.int64(1) << i), range(len(game.players))))
+        journeys = pool.submit(_journeys_holding, held, pairs)
+        measures = range(game.rates.shape[1])
+        parts = list(
+            pool.map(lambda j: _moebius_parts(len(down), at, game.rates[seen, j], pairs), measures)
         )
-    best = [np.zeros(len(down)) for _ in range(2)]  # 0: an unseen subset with no seen part
-    for j, rates in enumerate(best):
-        rates[at] = game.rates[seen, j]
-    for holding, without in _each_pass(down, passes):
-        for rates in best:
-            part = rates[holding]
-            np.maximum(part, rates[without], out=part)
-            rates[holding] = part
+        scale = journeys.result() / np.maximum(np.bitwise_count(down), 1)
+        credit = list(pool.map(lambda m: [(m[h] * scale[h]).sum() for h, _ in pairs], parts))
+    return np.column_stack(credit)
+
+
+def _pairs(down: np.ndarray, bit: np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """The places in ``down`` of the sets holding ``bit`` and of the same sets without it
+    (int32: half the memory)."""
+    holding = np.flatnonzero((down & bit) != 0)
+    return holding.astype(np.int32), np.searchsorted(down, down[holding] ^ bit).astype(np.int32)
+
+
+def _journeys_holding(
+    held: np.ndarray, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """``N(V)``: from the journeys of each subset's own coalition, those of every coalition
+    that holds it, one pass per player (``held`` is overwritten)."""
+    for holding, without in pairs:
         held[without] += held[holding]
-    # Both measures as one complex number: a pass moves each subset's pair of values at once.
-    parts = best[0] + 1j * best[1]
-    parts[at] = game.rates[seen, 0] + 1j * game.rates[seen, 1]  # a seen subset: its own rate
-    for holding, without in _each_pass(down, passes):
-        parts[holding] -= parts[without]
-    parts *= held / np.maximum(np.bitwise_count(down), 1)
-    credit = np.array([parts[holding].sum() for holding, _ in _each_pass(down, passes)])
-    return np.column_stack([credit.real, credit.imag])
+    return held
+
+
+def _moebius_parts(
+    size: int, at: np.ndarray, own: np.ndarray, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """``m`` for one measure: each subset's best seen part (a seen subset its own rate ``own``,
+    at ``at``; 0 where none), then its Möbius transform, one pass per player each."""
+    rates = np.zeros(size)
+    rates[at] = own
+    for holding, without in pairs:
+        part = rates[holding]
+        np.maximum(part, rates[without], out=part)
+        rates[holding] = part
+    rates[at] = own
+    for holding, without in pairs:
+        rates[holding] -= rates[without]
+    return rates
 
 
 def _down_set(masks: np.ndarray, players: int) -> np.ndarray | None:
@@ -500,20 +524,6 @@ def _places(down: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """Where each of ``masks`` is, or would go, in the sorted ``down``, and whether it is there."""
     at = np.searchsorted(down, masks)
     return at, down[np.minimum(at, len(down) - 1)] == masks
-
-
-def _without(down: np.ndarray, bit: np.int64) -> np.ndarray:
-    """The place in ``down`` of each set holding ``bit`` without it (int32: half the memory)."""
-    return np.searchsorted(down, down[(down & bit) != 0] ^ bit).astype(np.int32)
-
-
-def _each_pass(
-    down: np.ndarray, passes: Sequence[np.ndarray]
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Per player, the places of the sets holding it and of the same sets without it (the
-    former found again on each pass: kept, they would hold as much memory as ``passes``)."""
-    for i, without in enumerate(passes):
-        yield np.flatnonzero((down & (np.int64(1) << i)) != 0), without
 
 
 def _best_places(
