@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
@@ -26,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+NO_FRICTION = "No significant friction found."
 
 WorkspaceOpt = Annotated[
     Path | None,
@@ -1012,7 +1014,7 @@ def friction(
     """Friction points: touchpoint × segment where people abandon, fail, retry or loop more."""
     from journeylens.analytics.changes import run_friction_change
     from journeylens.analytics.friction import run_friction
-    from journeylens.cli_output import emit, printable
+    from journeylens.cli_output import emit
 
     _check_format(fmt)
     options: dict[str, Any] = {
@@ -1051,12 +1053,10 @@ def friction(
     nothing = (
         "No touchpoint has events to count."
         if all_ or result.overview.get("end") is None
-        else "No significant friction found."
+        else NO_FRICTION
     )
     if fmt == "table":
-        explained = enumerate(result.rows.get("explanation", []), 1)
-        lines = [printable(f"{i}. {text}") for i, text in explained]
-        typer.echo("\n".join(lines) or nothing)
+        typer.echo("\n".join(_numbered(result.rows.get("explanation", []))) or nothing)
     elif result.rows.empty:  # JSON and CSV hold only the rows: say why there are none
         _note(nothing)
 
@@ -1185,11 +1185,15 @@ def _summary_credit(ws: Any, top: int = 5) -> None:
 
 def _summary_friction(ws: Any, top: int = 3) -> None:
     """The worst friction points, one sentence each."""
+    found = _numbered(ws.friction(top=top).rows.get("explanation", []))
+    typer.echo("\nFriction:\n" + ("\n".join(found) or NO_FRICTION))
+
+
+def _numbered(sentences: Iterable[str]) -> list[str]:
+    """Friction's sentences as numbered lines, what the data names in them escaped."""
     from journeylens.cli_output import printable
 
-    sentences = ws.friction(top=top).rows.get("explanation", [])
-    found = [printable(f"{i}. {text}") for i, text in enumerate(sentences, 1)]
-    typer.echo("\nFriction:\n" + ("\n".join(found) or "No significant friction found."))
+    return [printable(f"{i}. {text}") for i, text in enumerate(sentences, 1)]
 
 
 def main() -> None:

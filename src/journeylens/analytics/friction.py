@@ -461,14 +461,11 @@ class FrictionResult(Result):
             ]
             for s in shown
         }
-        keep = ["touchpoint", "segment", "people", "score", "lost_conversions", "lost_revenue"]
-        first = frame[[c for c in keep[:3] if c in frame.columns]].assign(**versus)
-        shown_frame = first.join(frame[[c for c in keep[3:] if c in frame.columns]])
-        for lost in ("lost_conversions", "lost_revenue"):
-            if lost in shown_frame:
-                whole = pd.to_numeric(shown_frame[lost], errors="coerce").astype("Float64")
-                shown_frame[lost] = whole.round().astype("Int64")
-        return shown_frame
+        lost = [c for c in ("lost_conversions", "lost_revenue") if c in frame.columns]
+        whole = {c: pd.to_numeric(frame[c]).astype("Float64").round().astype("Int64") for c in lost}
+        leading = [c for c in ("touchpoint", "segment", "people") if c in frame.columns]
+        score = ["score"] if "score" in frame.columns else []
+        return frame[leading].assign(**versus).join(frame[score]).assign(**whole)
 
     def figure(self) -> Any:
         """Horizontal bars: the score of each friction point."""
