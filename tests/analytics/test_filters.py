@@ -90,3 +90,25 @@ def test_a_property_is_named_alone_or_with_its_prefix_and_may_hold_a_colon():
     # With its prefix a misspelt property is the same error (it matched nothing, silently).
     with pytest.raises(SpecError, match=r"No event has the property 'properties\.platfrom'"):
         Condition.parse("properties.platfrom=mobile").apply(events)
+
+
+def test_a_property_condition_reads_json_true_and_false_as_those_words():
+    con = ibis.duckdb.connect()
+    props = ['{"vip": true}', '{"vip": false}', '{"vip": "true"}', "{}"]
+    t = con.create_table("t", pd.DataFrame({"id": list("abcd"), "properties": props}))
+    assert sorted(Condition.parse("vip=true").apply(t).execute()["id"]) == ["a", "c"]
+    assert sorted(Condition.parse("properties.vip=false").apply(t).execute()["id"]) == ["b"]
+
+
+def test_a_breakdown_by_a_property_holding_only_objects_says_so():
+    from journeylens.errors import SpecError
+    from journeylens.journey.steps import check_keys_present
+
+    con = ibis.duckdb.connect()
+    props = ['{"cart": {"size": 2}}', '{"cart": [1, 2]}', '{"plan": "pro"}']
+    t = con.create_table("t", pd.DataFrame({"id": list("abc"), "properties": props}))
+    with pytest.raises(SpecError, match=r"'cart' \(--by\) holds no text, number, true or false"):
+        check_keys_present(t, ["cart"], "--by")
+    with pytest.raises(SpecError, match="Did you mean 'plan'"):
+        check_keys_present(t, ["plann"], "--by")
+    check_keys_present(t, ["cart.size", "plan"], "--by")

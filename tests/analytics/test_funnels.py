@@ -25,7 +25,7 @@ from journeylens.analytics.funnels import (
     wilson,
 )
 from journeylens.errors import SpecError
-from journeylens.journey.steps import parse_duration, parse_step, step_matches
+from journeylens.journey.steps import parse_duration, parse_step, row_key_text, step_matches
 from journeylens.schema import EVENTS, arrow_schema
 from journeylens.testing import journeys
 
@@ -392,6 +392,36 @@ def test_a_number_written_as_text_in_properties_is_compared_as_a_number(events: 
     assert people(run_funnel(table, FunnelSpec(steps=["view", "buy[price>10]"]))) == [4, 2]
     assert people(run_funnel(table, FunnelSpec(steps=["view", "buy[price=5]"]))) == [4, 1]
     assert people(run_funnel(table, FunnelSpec(steps=["view", "buy[price=cheap]"]))) == [4, 1]
+
+
+def test_json_true_and_false_are_read_as_those_words(events: Events) -> None:
+    # Segment and Parquet exports keep flags as JSON booleans, not text.
+    log = {
+        "ann": [("view", "2026-01-01 10:00", {"vip": True}), ("buy", "+1m")],
+        "bob": [("view", "2026-01-01 10:00", {"vip": False}), ("buy", "+1m")],
+        "cy": [("view", "2026-01-01 10:00", {"vip": "true"})],
+        "di": [("view", "2026-01-01 10:00", {"vip": 1}), ("buy", "+1m")],
+    }
+    table = events(log)
+    assert people(run_funnel(table, FunnelSpec(steps=["view[vip=true]", "buy"]))) == [2, 1]
+    assert people(run_funnel(table, FunnelSpec(steps=["view[vip!=true]", "buy"]))) == [1, 1]
+    assert people(run_funnel(table, FunnelSpec(steps=["view[vip~f*]", "buy"]))) == [1, 1]
+    by = FunnelSpec(steps=["view", "buy"], by="vip")
+    frame = run_funnel(table, by).breakdown_frame().query("step_number == 1")
+    assert frame.set_index("value")["people"].to_dict() == {
+        "true": 2,
+        "false": 1,
+        "1.0": 1,
+    }
+    rows = journeys(log).to_pylist()
+    views = [r for r in rows if r["event"] == "view"]
+    assert [step_matches(parse_step("view[vip=true]"), r) for r in views] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    assert [row_key_text(r, "vip") for r in views] == ["true", "false", "true", "1.0"]
 
 
 def test_a_dotted_key_reaches_a_property_inside_nested_objects(events: Events) -> None:

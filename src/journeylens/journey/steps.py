@@ -26,6 +26,7 @@ from journeylens.store.portable import (
     KEY_CHARS,
     KEY_PART,
     KEY_START,
+    json_boolean,
     json_number,
     json_string,
 )
@@ -352,13 +353,29 @@ def glob_test(text: ir.StringValue, pattern: str) -> ir.BooleanValue:
 
 
 def key_text(table: ir.Table, key: str) -> ir.StringValue:
-    """A canonical column or JSON property as text (numbers as their float text); a property
-    may be named as ``--where`` names it, ``properties.KEY``."""
+    """A canonical column or JSON property as text (numbers as their float text, ``true`` and
+    ``false`` as those words); a property may be named as ``--where`` names it,
+    ``properties.KEY``."""
     if key in EVENTS.names:
         return table[key].cast("string")
     key = property_key(key)
     number = json_number(table.properties, key).cast("string")
-    return json_string(table.properties, key).coalesce(number)
+    return property_text(table, key).coalesce(number)
+
+
+def property_text(table: ir.Table, key: str) -> ir.StringValue:
+    """A JSON property that is text, or ``true``/``false`` as those words (how a filter such
+    as ``[vip=true]`` compares it); null for numbers, objects, lists and nulls.
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"properties": ['{"vip": true}', '{"vip": "gold"}', '{"vip": 1}']})
+    >>> property_text(t, "vip").execute().tolist()
+    ['true', 'gold', None]
+    """
+    # Both engines write a boolean as text as "true" or "false".
+    words = json_boolean(table.properties, key).cast("string")
+    return json_string(table.properties, key).coalesce(words)
 
 
 def property_key(key: str) -> str:
@@ -419,7 +436,7 @@ def _filter_expr(table: ir.Table, item: Filter) -> ir.BooleanValue:
         return compare(column, ibis.literal(item.raw, "string"))
     if isinstance(item.value, float):
         return compare(property_number(table, item.key), ibis.literal(item.value, "float64"))
-    return compare(json_string(table.properties, item.key), ibis.literal(item.value, "string"))
+    return compare(property_text(table, item.key), ibis.literal(item.value, "string"))
 
 
 def step_predicate(step: Step, table: ir.Table) -> ir.BooleanValue:
@@ -484,6 +501,14 @@ def _row_value(row: Mapping[str, Any], item: Filter) -> Any:
     value = _property(row, item.key)
     if isinstance(item.value, float):
         return json_value_number(value)
+    return json_value_text(value)
+
+
+def json_value_text(value: Any) -> str | None:
+    """A JSON value as :func:`property_text` reads it: text as it is, ``true``/``false`` as
+    those words; None for anything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return value if isinstance(value, str) else None
 
 
@@ -547,11 +572,9 @@ def row_key_text(row: Mapping[str, Any], key: str) -> str | None:
         value = row.get(key)
         return None if value is None else str(value)
     value = _property(row, key)
-    if isinstance(value, str):
-        return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(float(value))
-    return None
+    return json_value_text(value)
 
 
 def distinct_values(events: ir.Table, column: str) -> set[str]:
@@ -594,6 +617,12 @@ def check_keys_present(events: ir.Table, keys: Sequence[str], what: str) -> None
         if events.filter(key_text(events, key).notnull()).limit(1).count().execute():
             continue
         seen = property_names(events)
+        if property_key(key) in seen:
+            raise SpecError(
+                f"The property '{key}' ({what}) holds no text, number, true or false on any "
+                "event (only objects, lists or nulls): name a key inside it, e.g. "
+                f"'{property_key(key)}.name'."
+            )
         shown = ", ".join(sorted(seen)[:30]) or "none"
         near = did_you_mean(property_key(key), [*seen, *EVENTS.names])
         raise SpecError(

@@ -30,6 +30,7 @@ __all__ = [
     "KEY_START",
     "bit_or",
     "epoch_seconds",
+    "json_boolean",
     "json_number",
     "json_string",
     "read_once",
@@ -120,6 +121,23 @@ def json_number(text: ir.StringValue, key: str) -> ir.FloatingValue:
     return ibis.ifelse(number, _try_variant_number(value, "$", "double"), ibis.null())
 
 
+def json_boolean(text: ir.StringValue, key: str) -> ir.BooleanValue:
+    """The value at ``key`` of a JSON object held as text when it is ``true`` or ``false``,
+    else null.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"p": ['{"vip": true}', '{"vip": false}', '{"vip": "true"}', None]})
+    >>> json_boolean(t.p, "vip").execute().tolist()
+    [True, False, None, None]
+    """
+    if not _on_spark(text):
+        return _json_at(text, key).unwrap_as("boolean")
+    value, kind = _spark_value(text, key)
+    return ibis.ifelse(kind == "BOOLEAN", _try_variant_boolean(value, "$", "boolean"), ibis.null())
+
+
 def _json_at(text: ir.StringValue, key: str) -> ir.JSONValue:
     """The JSON value at ``key`` (dots step into nested objects), through a path whose names are
     quoted: Ibis's own ``value[name]`` reads ``$browser`` as the key ``browser``."""
@@ -181,6 +199,11 @@ def _schema_of_variant(value: str) -> str:
 
 @ibis.udf.scalar.builtin(name="try_variant_get")
 def _try_variant_text(value: str, path: str, kind: str) -> str:
+    raise NotImplementedError
+
+
+@ibis.udf.scalar.builtin(name="try_variant_get")
+def _try_variant_boolean(value: str, path: str, kind: str) -> bool:
     raise NotImplementedError
 
 
