@@ -6,7 +6,7 @@ import dataclasses
 import gzip
 import json
 import zipfile
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -301,6 +301,41 @@ def test_offsets_are_converted_to_utc_and_naive_times_use_the_timezone(ws, tmp_p
     assert got["b"] == "2026-03-01 17:30:00"
     assert got["c"] == "2026-03-01 11:00:00"  # CET is UTC+1 in March
     assert got["d"] == "2026-03-01 12:00:00"  # epoch seconds are UTC
+
+
+def test_a_zone_named_on_one_row_does_not_shift_the_naive_rows_after_it(ws, tmp_path):
+    # DuckDB's cast keeps a named zone for the rows after it in a batch: they must not.
+    path = write(
+        tmp_path / "zones.csv",
+        "event_id,ts,event,user_id\n"
+        "a,2026-07-01T12:00:00 America/New_York,x,u\n"
+        "b,2026-07-01 08:00:00,x,u\n"
+        "c,2026-07-01,x,u\n"
+        "d,2026-07-01T10:00[Europe/Paris],x,u\n"
+        "e,20260701T080000,x,u\n"
+        "f,2026-07-01T08:00:00Z,x,u\n",
+    )
+    ws.import_files([path], timezone="Europe/Stockholm")  # UTC+2 in July
+    got = events(ws).set_index("event_id")["ts"].astype(str).to_dict()
+    assert got == {
+        "a": "2026-07-01 16:00:00",
+        "b": "2026-07-01 06:00:00",
+        "c": "2026-06-30 22:00:00",
+        "d": "2026-07-01 08:00:00",
+        "e": "2026-07-01 06:00:00",
+        "f": "2026-07-01 08:00:00",
+    }
+
+
+def test_a_parquet_date_is_midnight_in_the_import_s_time_zone(ws, tmp_path):
+    frame = pd.DataFrame({"ts": [date(2026, 3, 1)], "event": ["a"], "anonymous_id": ["x"]}).astype(
+        {"ts": "object"}
+    )
+    path = tmp_path / "dates.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    assert pa.types.is_date(pq.read_schema(path).field("ts").type)
+    ws.import_files([path], timezone="Europe/Stockholm")
+    assert events(ws)["ts"].astype(str).tolist() == ["2026-02-28 23:00:00"]
 
 
 def test_other_spellings_of_a_time_are_read_without_a_format(ws, tmp_path):

@@ -132,16 +132,14 @@ def _timestamp(col: str, dtype: pa.DataType, limits: Limits) -> str:
     ``$ts_format``) and nothing else; typed values are read as without it.
     """
     utc, ts_format = limits.utc, limits.ts_format
-    if pa.types.is_timestamp(dtype):
-        if dtype.tz is not None:
-            return _naive(f"CAST(b.{col} AS TIMESTAMPTZ)")
-        # A naive timestamp is wall-clock time in the import's --timezone.
+    if pa.types.is_timestamp(dtype) and dtype.tz is not None:
+        return _naive(f"CAST(b.{col} AS TIMESTAMPTZ)")
+    if pa.types.is_timestamp(dtype) or pa.types.is_date(dtype):
+        # A naive timestamp is wall-clock time in the import's --timezone; a date, its midnight.
         if utc:
             return f"CAST(b.{col} AS TIMESTAMP)"
         zone = "current_setting('TimeZone')"
         return _naive(f"timezone({zone}, CAST(b.{col} AS TIMESTAMP))")
-    if pa.types.is_date(dtype):
-        return f"CAST(b.{col} AS TIMESTAMP)"
     if pa.types.is_integer(dtype) or pa.types.is_floating(dtype):
         return _epoch(f"CAST(b.{col} AS DOUBLE)")
     text = _text(col)
@@ -180,9 +178,20 @@ def _instant(text: str) -> str:
     pay nothing for them."""
     mail, gmt = sql_strings(MAIL_TIME_FORMATS), sql_strings(GMT_TIME_FORMATS)
     return (
-        f"coalesce(TRY_CAST({text} AS TIMESTAMPTZ), "
-        f"TRY_CAST({_iso_respelled(text)} AS TIMESTAMPTZ), try_strptime({text}, [{mail}]), "
-        f"try_strptime({_gmt_respelled(text)}, [{gmt}]))"
+        f"coalesce({_zone_apart(text, text)}, {_zone_apart(text, _iso_respelled(text))}, "
+        f"try_strptime({text}, [{mail}]), try_strptime({_gmt_respelled(text)}, [{gmt}]))"
+    )
+
+
+def _zone_apart(text: str, spelled: str) -> str:
+    """SQL that casts ``spelled`` (``text`` respelled) to TIMESTAMPTZ, the rows whose ``text``
+    may name a zone (two letters in a row: ``America/New_York``, ``UTC``) by one cast and the
+    others by another. DuckDB's cast keeps the zone a row names for the rows after it in the
+    same batch: a naive ``08:00`` after a ``12:00 America/New_York`` read as New York time,
+    not in the import's time zone (DuckDB 1.5). A cast that never sees a zone name cannot."""
+    return (
+        f"CASE WHEN regexp_matches({text}, '[A-Za-z]{{2}}') "
+        f"THEN TRY_CAST({spelled} AS TIMESTAMPTZ) ELSE TRY_CAST({spelled} AS TIMESTAMPTZ) END"
     )
 
 
