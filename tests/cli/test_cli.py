@@ -131,6 +131,21 @@ def test_import_reports_stored_and_rejected(tmp_path):
     assert json.loads(shown)[0]["line"] == 3
 
 
+def test_rejected_rows_are_whole_in_json_and_csv_and_cut_in_a_table(tmp_path):
+    long_name = "x" * 300
+    ws, data = workspace_with_file(
+        tmp_path, "e.csv", f"ts,event,user_id\nnope,{long_name},u\n2026-01-01T10:00:00Z,v,u\n"
+    )
+    run("import", str(data), workspace=ws)
+    shown = json.loads(run("rejected", "--format", "json", workspace=ws).stdout)
+    assert long_name in shown[0]["row"]
+    frame = pd.read_csv(io.StringIO(run("rejected", "--format", "csv", workspace=ws).stdout))
+    assert long_name in frame["row"].iloc[0]
+    table = run("rejected", workspace=ws).stdout
+    assert "…" in table
+    assert long_name not in table
+
+
 def test_import_takes_a_directory_and_refuses_an_empty_one(tmp_path):
     ws, folder = tmp_path / "ws", tmp_path / "exports"
     run("init", str(ws))
