@@ -303,6 +303,40 @@ def test_offsets_are_converted_to_utc_and_naive_times_use_the_timezone(ws, tmp_p
     assert got["d"] == "2026-03-01 12:00:00"  # epoch seconds are UTC
 
 
+@pytest.mark.parametrize("suffix", ["jsonl", "csv", "parquet"])
+def test_an_empty_column_does_not_erase_the_same_key_in_properties(ws, tmp_path, suffix):
+    # Row a names its plan in a column, row b in its properties: b's column is empty.
+    rows = [
+        {"ts": "2026-03-01T10:00:00Z", "event": "a", "anonymous_id": "q1", "plan": "pro"},
+        {
+            "ts": "2026-03-01T10:01:00Z",
+            "event": "b",
+            "anonymous_id": "q2",
+            "properties": {"plan": "free", "x": "1"},
+        },
+        {
+            "ts": "2026-03-01T10:02:00Z",
+            "event": "c",
+            "anonymous_id": "q3",
+            "plan": "team",
+            "properties": {"plan": "free"},
+        },
+    ]
+    path = tmp_path / f"mixed.{suffix}"
+    if suffix == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        frame = pd.DataFrame(rows)
+        if suffix == "csv":
+            frame["properties"] = [None if p != p else json.dumps(p) for p in frame["properties"]]
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path)
+    assert ws.import_files([path]).stored == 3
+    got = events(ws).set_index("event")["properties"].map(json.loads).to_dict()
+    assert got == {"a": {"plan": "pro"}, "b": {"plan": "free", "x": "1"}, "c": {"plan": "team"}}
+
+
 def test_a_zone_named_on_one_row_does_not_shift_the_naive_rows_after_it(ws, tmp_path):
     # DuckDB's cast keeps a named zone for the rows after it in a batch: they must not.
     path = write(

@@ -669,9 +669,13 @@ def _event_name(types: Mapping[str, pa.DataType]) -> str:
 
 
 def _properties_text(types: Mapping[str, pa.DataType]) -> str:
-    """The ``properties`` column as JSON text; a Parquet struct or map is written as JSON."""
+    """The ``properties`` column as JSON text; a Parquet struct or map is written as JSON,
+    without the members it holds as null (a struct has every field on every row: a key one
+    row had is no property of the others)."""
     dtype = types.get("properties")
-    return json_text("b.properties", dtype) if is_structured(dtype) else _text("properties")
+    if is_structured(dtype):
+        return f"json_merge_patch('{{}}', {json_text('b.properties', dtype)})"
+    return _text("properties")
 
 
 def _nested(column: str, types: Mapping[str, pa.DataType]) -> str | None:
@@ -789,6 +793,18 @@ def _extra_json(types: Mapping[str, pa.DataType]) -> str:
     return f"json_merge_patch({extra}, json_object('event_params', {whole}))"
 
 
+def _extra_patch(types: Mapping[str, pa.DataType]) -> str:
+    """The unknown columns as the patch merged into the file's ``properties``: an empty one
+    (null) would delete the key from them (a merge patch's null removes), so where the file
+    has ``properties``, the nulls are dropped first (merged into ``{}``). A value in both is
+    the column's."""
+    extra = _extra_json(types)
+    given = types.get("properties")
+    if given is None or pa.types.is_null(given):
+        return extra
+    return f"json_merge_patch('{{}}', {extra})"
+
+
 def _with_nested(
     source: str, types: Mapping[str, pa.DataType]
 ) -> tuple[str, dict[str, pa.DataType]]:
@@ -847,7 +863,7 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         f"NULLIF(CASE WHEN {_extra_text(types)} IS NULL THEN "
         f"CASE WHEN json_valid({props}) THEN {props} END "
         f"ELSE json_merge_patch(coalesce(CASE WHEN json_valid({props}) "
-        f"THEN {props} END, '{{}}'), {_extra_json(types)}) END, '{{}}') AS properties",
+        f"THEN {props} END, '{{}}'), {_extra_patch(types)}) END, '{{}}') AS properties",
         "b._line AS _line",
     ]
     comma = limits.decimal_comma
