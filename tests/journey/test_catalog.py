@@ -78,6 +78,36 @@ def test_conditions_place_events_that_share_a_name(make_workspace, tmp_path):
     assert report.unmapped.empty
 
 
+def test_a_touchpoint_given_on_the_row_takes_the_catalog_s_stage_and_channel(
+    make_workspace, tmp_path
+):
+    # A store's till names its touchpoint itself; the catalog says where it sits.
+    ws = make_workspace()
+    ws.set_catalog(CATALOG)
+    header = "event_id,ts,event,anonymous_id,touchpoint,stage,channel\n"
+    first = tmp_path / "till.csv"
+    first.write_text(
+        header + "t1,2026-03-01T10:00:00Z,pos_sale,p1,purchase,,\n"
+        "t2,2026-03-01T10:01:00Z,pos_sale,p2,purchase,,kiosk\n"
+        "t3,2026-03-01T10:02:00Z,pos_sale,p3,counter,,\n"  # not in the catalog: as given
+        "t4,2026-03-01T10:03:00Z,$pageview,p4,purchase,,\n"  # the catalog's match wins
+    )
+    later = tmp_path / "later.csv"  # appended to the stored events
+    later.write_text(header + "t5,2026-03-02T10:00:00Z,pos_sale,p5,pricing,,\n")
+    ws.import_files([first])
+    ws.import_files([later])
+    frame = ws.store.execute(ws.events.order_by("event_id"))
+    placed = {r.event_id: (r.touchpoint, r.stage, r.channel) for r in frame.itertuples(index=False)}
+    assert placed == {
+        "t1": ("purchase", "decision", "store"),
+        "t2": ("purchase", "decision", "kiosk"),
+        "t3": ("counter", None, None),
+        "t4": ("website", "awareness", "web"),
+        "t5": ("pricing", "consideration", "web"),
+    }
+    assert ws.stages().to_frame().set_index("stage")["people"]["decision"] == 2
+
+
 def test_a_condition_that_does_not_parse_names_the_touchpoint(make_workspace, tmp_path):
     ws = make_workspace()
     bad = [*CATALOG, Touchpoint("broken", ("signup[plan>pro]",), "decision")]

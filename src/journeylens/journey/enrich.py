@@ -14,6 +14,7 @@ import ibis
 
 from journeylens.collect.identity import with_person_id
 from journeylens.collect.sessions import build_session_ids
+from journeylens.config import Touchpoint
 from journeylens.journey.catalog import ConditionalMatch, conditional_placement
 from journeylens.journey.traffic import tagged_channel
 from journeylens.schema import DERIVED_BITS, DERIVED_EVENT_COLUMNS, EVENTS, FEEDBACK
@@ -40,6 +41,7 @@ def build_enriched_events(
     mapping: ibis.Table,
     keys: ibis.Table,
     conditional: Sequence[ConditionalMatch] = (),
+    catalog: Sequence[Touchpoint] = (),
 ) -> ibis.Table:
     """The events table with derived columns recomputed.
 
@@ -49,23 +51,26 @@ def build_enriched_events(
     keys = keys.rename(_key_event="event_id")
     derived = [c for c in EVENTS.names if c in DERIVED_EVENT_COLUMNS]
     with_keys = events.drop(*derived).join(keys, events.event_id == keys._key_event)
-    return place_events(with_keys, mapping, conditional)
+    return place_events(with_keys, mapping, conditional, catalog)
 
 
 def place_events(
-    events: ibis.Table, mapping: ibis.Table, conditional: Sequence[ConditionalMatch] = ()
+    events: ibis.Table,
+    mapping: ibis.Table,
+    conditional: Sequence[ConditionalMatch] = (),
+    catalog: Sequence[Touchpoint] = (),
 ) -> ibis.Table:
     """``events`` in the canonical columns with touchpoint, stage and channel from the catalog.
 
     ``mapping`` is the catalog's ``event → map_touchpoint, map_stage, map_channel`` table
     (see :func:`journeylens.journey.catalog.mapping_table`); ``conditional`` the catalog's
     entries with property conditions, which win over it. A catalog match overrides the row's
-    touchpoint and stage; a channel given on the row is kept, else the touchpoint's, else the
-    one its UTM tags name (:mod:`journeylens.journey.traffic`).
+    touchpoint and stage; a row no entry matches whose own touchpoint is one of ``catalog``'s
+    takes that touchpoint's stage. A channel given on the row is kept, else the touchpoint's,
+    else the one its UTM tags name (:mod:`journeylens.journey.traffic`).
     """
-    joined = _catalog_values(
-        _as_given(events, ("touchpoint", "stage", "channel")), mapping, conditional
-    )
+    given = _as_given(events, ("touchpoint", "stage", "channel"))
+    joined = _catalog_values(given, mapping, conditional, catalog)
     placed = joined.mutate(
         touchpoint=ibis.coalesce(joined.map_touchpoint, joined.touchpoint),
         stage=ibis.coalesce(joined.map_stage, joined.stage),
@@ -80,14 +85,17 @@ def place_events(
 
 
 def with_inferred_flags(
-    events: ibis.Table, mapping: ibis.Table, conditional: Sequence[ConditionalMatch] = ()
+    events: ibis.Table,
+    mapping: ibis.Table,
+    conditional: Sequence[ConditionalMatch] = (),
+    catalog: Sequence[Touchpoint] = (),
 ) -> ibis.Table:
     """Events stored before rows kept their ``derived`` flags, flagged by what the catalog
     derives for them: a touchpoint, stage or channel equal to the catalog's (or, for the
     channel, its UTM tags') was derived. Read with the catalog they were placed with (the
     config as a new version first opens it), that is what placed them; a value given the same
     as the catalog's is taken for derived."""
-    joined = _catalog_values(events, mapping, conditional)
+    joined = _catalog_values(events, mapping, conditional, catalog)
     inferred = joined.mutate(
         derived=_flags(
             touchpoint=(joined.touchpoint == joined.map_touchpoint).fill_null(False),
@@ -99,10 +107,15 @@ def with_inferred_flags(
 
 
 def _catalog_values(
-    events: ibis.Table, mapping: ibis.Table, conditional: Sequence[ConditionalMatch]
+    events: ibis.Table,
+    mapping: ibis.Table,
+    conditional: Sequence[ConditionalMatch],
+    catalog: Sequence[Touchpoint],
 ) -> ibis.Table:
     """``events`` with what the catalog gives each: ``map_touchpoint``, ``map_stage`` and
-    ``map_channel`` (the touchpoint's channel, else the one the UTM tags name)."""
+    ``map_channel`` (the touchpoint's channel, else the one the UTM tags name); an event no
+    entry matches, whose own touchpoint the catalog lists, that touchpoint's stage and channel
+    (``map_touchpoint`` stays null: the touchpoint is the row's)."""
     joined = events.left_join(mapping, events.event == mapping.event)
     placement = conditional_placement(joined, conditional)
     if placement is not None:  # the winning touchpoint's stage and channel, not a mix
@@ -113,8 +126,34 @@ def _catalog_values(
             map_stage=won.ifelse(stage, joined.map_stage),
             map_channel=won.ifelse(channel, joined.map_channel),
         )
+    own = _own_touchpoint(joined, catalog)
+    if own is not None:
+        stage, channel = own
+        joined = joined.mutate(
+            map_stage=ibis.coalesce(joined.map_stage, stage),
+            map_channel=ibis.coalesce(joined.map_channel, channel),
+        )
     tagged = tagged_channel(joined.source, joined.medium)
     return joined.mutate(map_channel=ibis.coalesce(joined.map_channel, tagged))
+
+
+def _own_touchpoint(
+    joined: ibis.Table, catalog: Sequence[Touchpoint]
+) -> tuple[ibis.StringValue, ibis.StringValue] | None:
+    """The stage and channel of a row's own touchpoint where no catalog entry matched the row
+    and the catalog lists it (null elsewhere); None without a catalog."""
+    if not catalog:
+        return None
+    listed = {t.touchpoint: t for t in reversed(catalog)}  # the first of a name wins
+    unmatched = joined.map_touchpoint.isnull() & joined.touchpoint.notnull()
+    none = ibis.null("string")
+    values = []
+    for part in ("stage", "channel"):
+        by_name = {name: getattr(t, part) for name, t in listed.items()}
+        known = {name: value for name, value in by_name.items() if value is not None}
+        looked_up = joined.touchpoint.substitute(known, else_=none) if known else none
+        values.append(ibis.ifelse(unmatched, looked_up, none))
+    return values[0], values[1]
 
 
 def _as_given(table: ibis.Table, columns: Sequence[str]) -> ibis.Table:

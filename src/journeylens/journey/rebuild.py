@@ -64,8 +64,9 @@ PLACEMENT = "_placement"
 # Raise when a release places rows differently: its first import rebuilds. 2: events at the
 # same time are in the order received (``received_at``), no longer by id alone. 3: events
 # without a channel take the one their UTM tags name (``journey.traffic``). 4: rows say which
-# placement columns were derived (``derived``), which a new catalog places again.
-PLACEMENT_RULES = 4
+# placement columns were derived (``derived``), which a new catalog places again. 5: an event no
+# entry matches whose own touchpoint the catalog lists takes its stage and channel.
+PLACEMENT_RULES = 5
 
 
 def rebuild(store: Store, config: Config, incoming: Mapping[str, ibis.Table] | None = None) -> None:
@@ -100,7 +101,10 @@ def rebuild_all(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
         conditional = conditional_matches(config.touchpoints)
         mapping = store.table("_event_map")
         events = _with_incoming(
-            store, "events", incoming, lambda t: with_inferred_flags(t, mapping, conditional)
+            store,
+            "events",
+            incoming,
+            lambda t: with_inferred_flags(t, mapping, conditional, config.touchpoints),
         )
     # Identity and sessions are computed once into narrow scratch tables, which the rewrite of
     # each table joins: the engine never re-derives them per use.
@@ -109,7 +113,11 @@ def rebuild_all(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
     store.materialize("_event_keys", build_event_keys(events, id_map, config.session_gap_minutes))
     conditional = conditional_matches(config.touchpoints)
     enriched = build_enriched_events(
-        events, store.table("_event_map"), store.table("_event_keys"), conditional
+        events,
+        store.table("_event_map"),
+        store.table("_event_keys"),
+        conditional,
+        config.touchpoints,
     )
     store.replace("events", enriched)
     feedback = _with_incoming(store, "feedback", incoming)
@@ -130,7 +138,7 @@ def append(store: Store, config: Config, incoming: Mapping[str, ibis.Table]) -> 
         new = store.table("_new_rows")
         _store_event_map(store, config, new)
         conditional = conditional_matches(config.touchpoints)
-        placed = place_events(new, store.table("_event_map"), conditional)
+        placed = place_events(new, store.table("_event_map"), conditional, config.touchpoints)
         everything = events.union(placed)
         _store_id_map(store, build_id_map(everything))
         id_map = store.table("_id_map")
