@@ -528,6 +528,11 @@ def init_workspace(
 ) -> Workspace:
     """Create a workspace: a config from ``template`` and empty tables."""
     directory = Path(path)
+    blocking = next((p for p in (directory, *directory.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise WorkspaceError(
+            f"Cannot create the workspace '{directory}': '{blocking}' is a file, not a directory."
+        )
     if (directory / CONFIG_FILE).exists():
         if not force:
             raise WorkspaceError(

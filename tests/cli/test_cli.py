@@ -351,6 +351,15 @@ def test_init_refuses_to_overwrite_without_force(tmp_path):
     run("init", str(tmp_path / "ws"), "--force")
 
 
+def test_init_over_a_file_is_one_clear_error(tmp_path):
+    (tmp_path / "afile").write_text("")
+    for target in ("afile", "afile/ws"):
+        bad = run("init", str(tmp_path / target), check=False)
+        assert bad.returncode == 2
+        assert "is a file, not a directory" in bad.stderr
+        assert "Unexpected" not in bad.stderr
+
+
 def test_help_starts_fast_and_lists_commands():
     started = time.perf_counter()
     out = run("--help").stdout
