@@ -137,11 +137,15 @@ def test_a_catalog_file_row_whose_condition_does_not_parse_is_rejected(make_work
         "touchpoint,match,stage\n"
         "pricing,$pageview[$current_url~*/pricing*]|pricing_view,consideration\n"
         "broken,signup[plan>pro],decision\n"
+        "unclosed,signup[=pro,decision\n"
+        "empty,signup[],decision\n"
     )
     summary = ws.import_files([catalog], kind="touchpoints")
-    assert (summary.stored, summary.rejected_by_reason) == (1, {"invalid_touchpoint": 1})
-    detail = ws.store.execute(ws.rejected)["detail"].tolist()
+    assert (summary.stored, summary.rejected_by_reason) == (1, {"invalid_touchpoint": 3})
+    detail = ws.store.execute(ws.rejected.order_by("line"))["detail"].tolist()
     assert "match 'signup[plan>pro]'" in detail[0]
+    assert "opens neither a property condition" in detail[1]
+    assert "'signup[]'" in detail[2]
     pricing = next(t for t in ws.config.touchpoints if t.touchpoint == "pricing")
     assert pricing.match == ("$pageview[$current_url~*/pricing*]", "pricing_view")
     ws.import_files([_write(tmp_path / "posthog.jsonl")])

@@ -214,6 +214,10 @@ def _parse_filters(rest: str, text: str, what: str = "step") -> tuple[str, tuple
 _CONDITIONS = re.compile(_FILTER_START)
 
 
+# A glob's set of characters: "[", one or more characters, "]".
+_GLOB_CLASS = re.compile(r"\[[^\[\]]+\]")
+
+
 def has_conditions(entry: str) -> bool:
     """Whether a catalog match entry carries property conditions (without parsing them)."""
     return _CONDITIONS.search(entry) is not None
@@ -230,6 +234,11 @@ def split_conditions(entry: str) -> tuple[str, tuple[Filter, ...]] | None:
     """
     start = _CONDITIONS.search(entry)
     if start is None:
+        if "[" in _GLOB_CLASS.sub("", entry):
+            raise SpecError(
+                f"Catalog entry {entry!r}: a '[' opens neither a property condition "
+                "([key op value], e.g. [plan=pro]) nor a set of characters ([ab])."
+            )
         return None
     tail = entry[start.start() :]
     _, filters = _parse_filters(tail, entry, "catalog entry")
