@@ -876,6 +876,7 @@ def attribution(
     """Which touchpoints earn conversions and revenue: rule-based, Markov, Shapley, lift, ROI."""
     from journeylens.analytics.attribution_report import (
         AttributionReport,
+        why_no_conversions,
         why_no_revenue,
         why_nothing_attributed,
     )
@@ -947,6 +948,8 @@ def attribution(
         credit_models = set(model or ["all"]) - {"incrementality"}  # lift shares no credit
         if not roi and not cut_list and credit_models and not result.attributed():
             _note(why_nothing_attributed(events, chosen_goal, lookback, level))
+        elif not roi and not cut_list and not credit_models:
+            _note(why_no_conversions(events, chosen_goal, "no lift can be measured"))
         elif roi or value == "revenue":
             _note(why_no_revenue(events, chosen_goal, revenue_from))
         if isinstance(result, AttributionReport):

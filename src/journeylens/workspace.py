@@ -378,6 +378,7 @@ class Workspace:
         from journeylens.analytics.attribution_report import (
             run_attribution_report,
             run_roi_report,
+            why_no_conversions,
         )
         from journeylens.journey.steps import check_step_names
 
@@ -408,6 +409,11 @@ class Workspace:
                     "ROI and the cut list are per touchpoint (its costs are the catalog's): "
                     f"leave out level={options['level']!r}."
                 )
+            # Without conversions every lift is zero: a cut list would name every paid
+            # touchpoint, most likely for a goal misnamed.
+            why = cut_list and why_no_conversions(source, options["goal"], "nothing to cut")
+            if why:
+                raise SpecError(f"{why} The cut list compares the conversion of people.")
             names = ("goal", "lookback", "bootstrap", "seed", "stages", "models", "half_life")
             keep = {k: options[k] for k in names if k in options}
             return run_roi_report(source, self.touchpoints, cut_list=cut_list, **keep)

@@ -145,3 +145,27 @@ def test_an_analysis_of_an_empty_workspace_says_it_holds_no_events(tmp_path, com
     result = _cli(*command, "--format", "json", workspace=tmp_path / "ws")
     assert result.returncode == 0
     assert "Note: The workspace holds no events" in result.stderr
+
+
+def test_the_cut_list_without_any_conversion_is_refused_and_lift_says_why(tmp_path):
+    # A catalog with a paid touchpoint, events, and not one purchase (a misnamed goal).
+    lines = ["ts,event,user_id"]
+    lines += [f"2026-01-0{i + 1}T10:00:00Z,ad_seen,u{i}" for i in range(6)]
+    lines += [f"2026-01-0{i + 1}T11:00:00Z,order_completed,u{i}" for i in range(3)]
+    (tmp_path / "events.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "catalog.csv").write_text(
+        "touchpoint,match,stage,kind,cost,cost_period\nads,ad_seen,awareness,paid,300,total\n"
+    )
+    ws = tmp_path / "ws"
+    assert _cli("init", str(ws), workspace=ws).returncode == 0
+    for path, kind in (("catalog.csv", "touchpoints"), ("events.csv", "events")):
+        assert _cli("import", str(tmp_path / path), "--kind", kind, workspace=ws).returncode == 0
+    cut = _cli("attribution", "--cut-list", workspace=ws)
+    assert cut.returncode == 2
+    assert "No event is named 'purchase', the goal: nothing to cut." in cut.stderr
+    assert "'order_completed'" in cut.stderr  # a name that looks like a conversion
+    lift = _cli("attribution", "--model", "incrementality", workspace=ws)
+    assert lift.returncode == 0
+    assert "No event is named 'purchase', the goal: no lift can be measured." in lift.stderr
+    named = _cli("attribution", "--cut-list", "--goal", "order_completed", workspace=ws)
+    assert named.returncode == 0, named.stderr

@@ -358,6 +358,23 @@ def money_like_keys(properties: Iterable[str]) -> list[str]:
     return sorted(seen, key=lambda k: (-seen[k], k))
 
 
+def why_no_conversions(events: ibis.Table, goal: str, what: str) -> str | None:
+    """Why ``what`` cannot be measured when no event is named ``goal`` (None when some are):
+    the names that come close, or that look like a conversion (one small query each)."""
+    if events.filter(events.event == goal).limit(1).count().execute():
+        return None
+    return _no_goal_text(events, goal, what)
+
+
+def _no_goal_text(events: ibis.Table, goal: str, what: str) -> str:
+    names = distinct_values(events, "event")
+    close = did_you_mean(goal, names) or _conversion_like(names)
+    return (
+        f"No event is named {goal!r}, the goal: {what}.{close} Name the conversion event with "
+        "--goal (or goals.conversion_events in journeylens.toml)."
+    )
+
+
 def why_nothing_attributed(
     events: ibis.Table, goal: str, lookback: str, level: str = "touchpoint"
 ) -> str:
@@ -393,12 +410,7 @@ def why_nothing_attributed(
     if int(counts["events"].iloc[0]) == 0:
         return "There are no events: nothing to attribute."
     if goals == 0:
-        names = distinct_values(events, "event")
-        close = did_you_mean(goal, names) or _conversion_like(names)
-        return (
-            f"No event is named {goal!r}, the goal: there is nothing to attribute.{close} Name "
-            "the conversion event with --goal (or goals.conversion_events in journeylens.toml)."
-        )
+        return _no_goal_text(events, goal, "there is nothing to attribute")
     if touched == 0:
         what = "a touchpoint" if level == "touchpoint" else f"a touchpoint or a {level}"
         if level == "touchpoint" and int(counts["channelled"].iloc[0]):
