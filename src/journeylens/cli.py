@@ -1040,6 +1040,7 @@ def friction(
             at, annotated = _change_point(ws, annotation, compare_at)
             change = run_friction_change(events, spec, at, annotated or touchpoint, ws.feedback)
             emit(change, fmt, f"Friction before and after {at:%Y-%m-%d}")
+            _note(change.undecided_note())
             if change.rows.empty:
                 _note(
                     f"No touchpoint has {spec.min_count} units or more on both sides of "

@@ -468,6 +468,25 @@ def test_friction_before_and_after_a_change_with_its_significance() -> None:
     assert {r["touchpoint"] for r in result.to_dict()} == {"pay"}
 
 
+def test_a_window_longer_than_the_periods_says_abandonment_is_not_compared() -> None:
+    from journeylens.analytics.changes import run_friction_change
+
+    # Two-day periods and a 14-day window: nobody's outcome at pay is known in either.
+    spec = FrictionSpec(by=["device"], within="14d")
+    result = run_friction_change(change_events(), spec, datetime(2026, 1, 11), "pay")
+    assert "abandonment" not in {r["signal"] for r in result.to_dict()}
+    assert result.undecided == ("pay",)
+    note = result.undecided_note()
+    assert note is not None
+    assert note.startswith("Abandonment is not compared at pay")
+    assert "--within 14d" in note
+    assert "periods are 2 days long" in note
+    compared = run_friction_change(
+        change_events(), FrictionSpec(by=["device"], within="1h"), datetime(2026, 1, 11), "pay"
+    )
+    assert compared.undecided_note() is None
+
+
 def test_funnel_conversion_before_and_after_a_change() -> None:
     from journeylens.analytics.changes import run_funnel_change
     from journeylens.analytics.funnels import FunnelSpec

@@ -96,12 +96,29 @@ class FrictionChangeResult(Result):
     after: tuple[datetime, datetime]
     rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     queries: tuple[Any, ...] = ()
+    # Touchpoints with people enough on both sides but too few decided units on one to compare
+    # abandonment (see ``undecided_note``), and the window that decides them.
+    undecided: tuple[str, ...] = ()
+    window: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         return self.rows
 
     def to_dict(self) -> list[dict[str, Any]]:
         return frame_records(self.rows)
+
+    def undecided_note(self) -> str | None:
+        """Why abandonment is missing for some touchpoints (None when it is not)."""
+        if not self.undecided:
+            return None
+        days = min(b - a for a, b in (self.before, self.after)) / timedelta(days=1)
+        names = ", ".join(self.undecided[:5]) + (", ..." if len(self.undecided) > 5 else "")
+        return (
+            f"Abandonment is not compared at {names}: too few people there in a period have a "
+            f"known outcome (no event within --within {self.window} of the period's end). The "
+            f"periods are {days:.0f} days long: a shorter --within, or a date further from the "
+            "data's ends, compares it."
+        )
 
     def display_frame(self) -> pd.DataFrame:
         frame = self.rows.assign(
@@ -201,7 +218,26 @@ def run_friction_change(
     if touchpoint is not None:
         sides = [side[side.touchpoint == touchpoint] for side in sides]
     rows = _compare(sides[0], sides[1], spec)
-    return FrictionChangeResult(at=at, before=(first, at), after=(at, last), rows=rows)
+    undecided = _undecided(sides[0], sides[1], spec.min_count)
+    return FrictionChangeResult(
+        at=at,
+        before=(first, at),
+        after=(at, last),
+        rows=rows,
+        undecided=undecided,
+        window=spec.within,
+    )
+
+
+def _undecided(before: pd.DataFrame, after: pd.DataFrame, min_count: int) -> tuple[str, ...]:
+    """Touchpoints (as a whole) with ``min_count`` people on both sides whose abandonment is
+    not compared: fewer decided units than that on a side."""
+    keys = ["touchpoint", "dimension", "value"]
+    both = before.merge(after, on=keys, suffixes=("_before", "_after"))
+    whole = both[both["dimension"] == EVERYONE]
+    people = whole[["people_before", "people_after"]].min(axis=1) >= min_count
+    decided = whole[["decided_before", "decided_after"]].min(axis=1) >= min_count
+    return tuple(sorted(whole.loc[people & ~decided, "touchpoint"]))
 
 
 @dataclass
