@@ -1362,6 +1362,40 @@ def test_a_mixpanel_export_is_read_from_its_properties(ws, tmp_path):
     assert rejected(ws).loc[0, "field"] == "ts"
 
 
+def test_a_mixpanel_identify_of_a_device_id_joins_the_visit_before_the_login(ws, tmp_path):
+    # Mixpanel's SDKs name the anonymous visitor "$device:<id>" in distinct_id and in the
+    # $identify's $anon_distinct_id, and "<id>" in $device_id: the same visitor.
+    rows = [
+        {
+            "event": "Viewed Page",
+            "properties": {
+                "time": 1772359200,
+                "distinct_id": "$device:abc",
+                "$device_id": "abc",
+                "$insert_id": "i1",
+            },
+        },
+        {
+            "event": "Viewed Page",
+            "properties": {"time": 1772359230, "distinct_id": "$device:xyz", "$insert_id": "i0"},
+        },
+        {
+            "event": "$identify",
+            "properties": {
+                "time": 1772359260,
+                "distinct_id": "user42",
+                "$anon_distinct_id": "$device:abc",
+                "$insert_id": "i2",
+            },
+        },
+    ]
+    write(tmp_path / "mixpanel.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    ws.import_files([tmp_path / "mixpanel.jsonl"])
+    frame = events(ws).set_index("event_id")
+    assert frame.loc["i1", "person_id"] == frame.loc["i2", "person_id"] == "user42"
+    assert frame.loc["i0", "anonymous_id"] == "xyz"  # from distinct_id, without the prefix
+
+
 def test_device_comes_from_the_operating_system_in_mixpanel_and_amplitude(ws, tmp_path):
     def mixpanel(i: int, system: str | None, device: str | None = None) -> dict:
         props = {"time": 1700000000 + i, "distinct_id": f"m{i}", "$insert_id": f"m{i}"}

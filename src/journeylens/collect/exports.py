@@ -184,7 +184,11 @@ def nested_lookups(canonical: str, types: Mapping[str, pa.DataType], properties:
             document = None
         if document is not None:
             value = json_at(document, key)
-            found.append(f"lower({value})" if canonical in LOWERED else value)
+            if canonical in LOWERED:
+                value = f"lower({value})"
+            elif canonical == "anonymous_id":
+                value = without_device_prefix(value)
+            found.append(value)
     if canonical == "device":
         found += _snowplow_device(types) + _device_by_system(types, properties)
     return found
@@ -271,6 +275,18 @@ def sql_strings(values: Sequence[str]) -> str:
 
 # PostHog's $identify event: the anonymous distinct_id that the event's distinct_id now owns.
 IDENTIFY_LINK = "$anon_distinct_id"
+# Mixpanel's SDKs name an anonymous visitor ``$device:<id>`` in ``distinct_id`` (and in an
+# ``$identify``'s ``$anon_distinct_id``) and ``<id>`` in ``$device_id``: the same visitor.
+DEVICE_PREFIX = "$device:"
+
+
+def without_device_prefix(value: str) -> str:
+    """SQL: the anonymous id ``value`` (SQL text) without Mixpanel's ``$device:`` prefix."""
+    cut = len(DEVICE_PREFIX) + 1
+    return (
+        f"CASE WHEN starts_with({value}, '{DEVICE_PREFIX}') THEN substr({value}, {cut}) "
+        f"ELSE {value} END"
+    )
 
 
 def identify_link(types: Mapping[str, pa.DataType], properties: str) -> str | None:
@@ -280,8 +296,8 @@ def identify_link(types: Mapping[str, pa.DataType], properties: str) -> str | No
     dtype = types.get("properties")
     if dtype is None or pa.types.is_null(dtype):
         return None
-    found = json_at(properties, IDENTIFY_LINK)
-    return f"CASE WHEN contains({properties}, '{IDENTIFY_LINK}') THEN nullif(trim({found}), '') END"
+    found = without_device_prefix(f"trim({json_at(properties, IDENTIFY_LINK)})")
+    return f"CASE WHEN contains({properties}, '{IDENTIFY_LINK}') THEN nullif({found}, '') END"
 
 
 def json_at(text: str, key: str) -> str:
