@@ -10,7 +10,7 @@ import ibis
 import pyarrow as pa
 import pytest
 
-from journeylens.analytics.friction import FrictionSpec, run_friction
+from journeylens.analytics.friction import NONE, FrictionSpec, run_friction
 from journeylens.errors import SpecError
 from journeylens.schema import FEEDBACK, arrow_schema
 from journeylens.testing import journeys
@@ -539,3 +539,12 @@ def test_an_annotation_date_may_be_aware_text_or_a_date(make_workspace: Any, whe
     record = ws.annotate("payment", when, "new payment form")
     assert record["ts"] == "2026-09-01T00:00:00"
     json.dumps(record)
+
+
+def test_a_segment_is_labelled_so_that_none_says_which_dimension() -> None:
+    from journeylens.analytics.friction import segment_label
+
+    assert segment_label("device", "mobile") == "mobile"
+    assert segment_label("device", NONE) == "device=(none)"
+    assert segment_label("channel", "email") == "channel=email"
+    assert segment_label("plan", " pro") == "plan=' pro'"

@@ -191,7 +191,7 @@ def _compare(before: pd.DataFrame, after: pd.DataFrame, spec: FrictionSpec) -> p
     frame = pd.DataFrame.from_records(records, columns=CHANGE_COLUMNS)
     if frame.empty:
         return frame
-    frame = frame.assign(_p=frame.p_value.fillna(1.0))
+    frame = frame.assign(_p=frame.p_value.astype(float).fillna(1.0))
     frame = frame.sort_values(
         ["significant", "_p", "touchpoint", "signal"], ascending=[False, True, True, True]
     )

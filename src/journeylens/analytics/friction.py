@@ -351,11 +351,11 @@ def _phrase(name: str, row: Any) -> str:
 
 
 def segment_label(dimension: str, value: str) -> str:
-    """``mobile`` for a device (its values say what they are), ``channel=email`` and
-    ``plan=pro`` for the others ("checkout on email" would read as an e-mail touchpoint); a
-    value with leading or trailing spaces is quoted."""
+    """``mobile`` for a device (its values say what they are), ``channel=email``,
+    ``plan=pro`` and ``device=(none)`` for the others ("checkout on email" would read as an
+    e-mail touchpoint); a value with leading or trailing spaces is quoted."""
     shown = f"'{value}'" if value != value.strip() or not value else value
-    return shown if dimension == "device" else f"{dimension}={shown}"
+    return shown if dimension == "device" and value != NONE else f"{dimension}={shown}"
 
 
 def period_text(period: str) -> str:

@@ -822,7 +822,10 @@ def _step_frame(by_step: dict[int, dict[Any, Any]], spec: FunnelSpec) -> pd.Data
     frame = pd.DataFrame.from_records(records)
     if start == 0:
         frame["conversion_from_previous"] = None
-    return frame
+    # Seconds are numbers even where no step has any (NaN, not None): segments' frames then
+    # stack with one type per column.
+    seconds = [c for c in frame.columns if "_seconds_" in c]
+    return frame.astype(dict.fromkeys(seconds, "float64"))
 
 
 @dataclass
