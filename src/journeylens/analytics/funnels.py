@@ -770,14 +770,26 @@ def wilson(successes: int, trials: int) -> tuple[float | None, float | None]:
     return low, high
 
 
+# Below this expected count in a cell of the 2×2 table, the normal approximation fails.
+EXPECTED_MIN = 5
+
+
 def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float | None, float | None]:
-    """Two-sided two-proportion z-test (pooled); returns (z, p-value), Nones when undefined.
+    """Two-sided test of ``x1/n1`` against ``x2/n2``; returns (z, p-value), Nones when
+    undefined (a side without units, or nobody or everybody converting on both).
+
+    The pooled two-proportion z-test where every expected count of the 2×2 table is at least
+    :data:`EXPECTED_MIN`; else Fisher's exact test (its p-value, and no z): two people against
+    seven are too few for a normal approximation.
 
     Examples
     --------
     >>> z, p = two_proportion_test(30, 100, 50, 100)
     >>> round(z, 2), round(p, 4)
     (-2.89, 0.0039)
+    >>> z, p = two_proportion_test(1, 2, 0, 7)  # z would say p = 0.047
+    >>> z, round(p, 3)
+    (None, 0.222)
     """
     if n1 <= 0 or n2 <= 0:
         return None, None
@@ -785,8 +797,28 @@ def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float | Non
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     if se == 0:
         return None, None
+    hits = x1 + x2
+    if min(n1, n2) * min(pooled, 1 - pooled) < EXPECTED_MIN:
+        return None, _fisher_exact(x1, n1, n2, hits)
     z = (x1 / n1 - x2 / n2) / se
     return z, math.erfc(abs(z) / math.sqrt(2))
+
+
+def _fisher_exact(x1: int, n1: int, n2: int, hits: int) -> float:
+    """Two-sided Fisher's exact p-value of ``x1`` of ``n1`` against ``hits - x1`` of ``n2``:
+    the probability, with the margins fixed, of every table no likelier than the one seen."""
+
+    def log_p(x: int) -> float:  # hypergeometric: x of the n1 among the hits
+        return _log_comb(n1, x) + _log_comb(n2, hits - x) - _log_comb(n1 + n2, hits)
+
+    low, high = max(0, hits - n2), min(n1, hits)
+    seen = log_p(x1)
+    tables = (math.exp(lp) for x in range(low, high + 1) if (lp := log_p(x)) <= seen + 1e-9)
+    return min(1.0, math.fsum(tables))
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
 def _ratio(top: float, bottom: float) -> float | None:
