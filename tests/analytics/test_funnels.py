@@ -676,3 +676,28 @@ def test_build_funnel_is_lazy(events: Events) -> None:
     expr = build_funnel(events(SHOP), FunnelSpec(steps=["landing", "signup"]))
     assert isinstance(expr, ibis.Table)
     assert set(expr.columns) >= {"segment", "step", "people", "median_seconds_to_convert"}
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        # By hand, margins fixed: 1 hit among 9, in the 2 → P = 2/9 (x1 = 1 is as likely as
+        # anything less likely than itself: only x1 = 0, 7/9, is likelier).
+        ((1, 2, 0, 7), 2 / 9),
+        # 4 hits among 8, 4 and 4: P(x1) = C(4,x)C(4,4-x)/70 = 1,16,36,16,1 /70; x1 = 3 and
+        # every table as unlikely: (16 + 1 + 16 + 1) / 70.
+        ((3, 4, 1, 4), 34 / 70),
+        # 3 hits among 80, 40 and 40: P(0) = P(3) = C(40,3)/C(80,3) = 9880/82160.
+        ((0, 40, 3, 40), 2 * 9880 / 82160),
+    ],
+)
+def test_small_tables_are_tested_exactly(counts, expected) -> None:
+    z, p = funnels.two_proportion_test(*counts)
+    assert z is None
+    assert p == pytest.approx(expected, rel=1e-6)
+
+
+def test_large_tables_keep_the_z_test() -> None:
+    z, p = funnels.two_proportion_test(30, 100, 50, 100)
+    assert z == pytest.approx(-2.8868, abs=1e-4)
+    assert p == pytest.approx(0.003892, rel=1e-3)
