@@ -1173,13 +1173,16 @@ def _stage_touchpoints(flow: Any) -> None:
 
 def _summary_credit(ws: Any, top: int = 5) -> None:
     """The touchpoints that earn the most conversions by the Markov model (removal effects)."""
+    from journeylens.analytics.attribution import AttributionSpec
+    from journeylens.analytics.attribution_report import why_nothing_attributed
     from journeylens.cli_output import print_frame
 
     goal = ws.config.conversion_events[0]
     credit = ws.attribution(model="markov").to_frame()
     total = credit["conversions"].sum()
     if total <= 0:
-        typer.echo(f"\nNo conversion ({goal}) to attribute.")
+        lookback = AttributionSpec("markov").lookback
+        typer.echo("\n" + why_nothing_attributed(ws.events, goal, lookback))
         return
     best = credit.nlargest(top, "conversions")
     best = best.assign(conversion_share=best["conversions"] / total)

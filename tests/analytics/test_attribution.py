@@ -188,8 +188,8 @@ def test_at_channel_level_an_event_that_names_its_channel_is_a_touch():
     # At touchpoint level the same events have no touch, and the note says why.
     assert run_attribution(events, AttributionSpec("linear")).to_frame().empty
     assert why_nothing_attributed(events, "purchase", "30d").startswith(
-        "No event has a touchpoint, but events name their channel: attribute by channel with "
-        "--level channel"
+        "No event but the goal's ('purchase') has a touchpoint, but events name their channel: "
+        "attribute by channel with --level channel"
     )
 
 

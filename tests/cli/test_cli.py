@@ -197,7 +197,7 @@ def test_attribution_and_paths_say_why_they_found_little(tmp_path):
     assert json.loads(none.stdout) == []
     assert "No event is named 'purchase', the goal" in none.stderr
     untouched = run("attribution", "--goal", "order", workspace=ws)
-    assert "No event has a touchpoint" in untouched.stderr
+    assert "No event but the goal's ('order') has a touchpoint" in untouched.stderr
     assert "--level event" in run("paths", workspace=ws).stderr
     for command in ("stages", "conformance"):
         assert "no event has a stage" in run(command, workspace=ws).stderr

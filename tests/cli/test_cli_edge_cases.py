@@ -169,3 +169,14 @@ def test_the_cut_list_without_any_conversion_is_refused_and_lift_says_why(tmp_pa
     assert "No event is named 'purchase', the goal: no lift can be measured." in lift.stderr
     named = _cli("attribution", "--cut-list", "--goal", "order_completed", workspace=ws)
     assert named.returncode == 0, named.stderr
+
+
+def test_the_summary_says_why_a_conversion_has_no_credit(tmp_path):
+    (tmp_path / "one.csv").write_text("ts,event,user_id\n2026-01-01T10:00:00Z,purchase,u1\n")
+    ws = tmp_path / "ws"
+    assert _cli("init", str(ws), workspace=ws).returncode == 0
+    assert _cli("import", str(tmp_path / "one.csv"), workspace=ws).returncode == 0
+    summary = _cli("summary", workspace=ws)
+    assert summary.returncode == 0
+    assert "No event but the goal's ('purchase') has a touchpoint" in summary.stdout
+    assert "No conversion (purchase) to attribute" not in summary.stdout

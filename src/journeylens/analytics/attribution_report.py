@@ -387,13 +387,13 @@ def why_nothing_attributed(
     >>> t = ibis.memtable({"event": ["view", "purchase"], "touchpoint": [None, None],
     ...                    "channel": [None, "web"]})
     >>> why_nothing_attributed(t, "purchase", "30d").split(":")[0]
-    'No event has a touchpoint'
+    "No event but the goal's ('purchase') has a touchpoint"
     >>> log = ibis.memtable({"event": ["impression", "purchase"], "touchpoint": [None, None],
     ...                      "channel": ["Facebook", None]})
     >>> "with --level channel" in why_nothing_attributed(log, "purchase", "30d")
     True
     >>> why_nothing_attributed(t, "purchase", "30d", "channel").split(":")[0]
-    'No event has a touchpoint or a channel'
+    "No event but the goal's ('purchase') has a touchpoint or a channel"
     >>> segment = ibis.memtable({"event": ["Order Completed"], "touchpoint": [None]})
     >>> why_nothing_attributed(segment, "purchase", "30d").split(". ")[1]
     "Events that look like a conversion: 'Order Completed'"
@@ -413,13 +413,15 @@ def why_nothing_attributed(
         return _no_goal_text(events, goal, "there is nothing to attribute")
     if touched == 0:
         what = "a touchpoint" if level == "touchpoint" else f"a touchpoint or a {level}"
+        # The goal's own events are the conversions, never touches, whatever they carry.
+        others = f"No event but the goal's ({goal!r}) has {what}"
         if level == "touchpoint" and int(counts["channelled"].iloc[0]):
             return (
-                f"No event has {what}, but events name their channel: attribute by channel "
+                f"{others}, but events name their channel: attribute by channel "
                 f"with --level channel, or map the events in the catalog. {UNMAPPED_HINT}"
             )
         return (
-            f"No event has {what}: the catalog maps none of these events, so no journey "
+            f"{others}: the catalog maps none of the other events, so no journey "
             f"has a touch. {UNMAPPED_HINT}"
         )
     return f"No conversion has a touch within the lookback ({lookback}): try a longer --lookback."
