@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
@@ -217,6 +217,8 @@ def import_(
         if kind == "events" and summary.stored:
             _warn_unmapped(ws.events, "touchpoint", "stages, attribution and friction read it")
             _warn_shared_ids(ws.events)
+        if kind == "touchpoints":
+            _warn_shadowed(ws.config.touchpoints)
         if summary.rejected_by_reason.get("invalid_xml"):
             _note(
                 "an XML error stopped the reading of an XES file (its line: journeylens "
@@ -249,6 +251,19 @@ def import_(
         typer.echo(f"  the unread times read with --ts-format {layouts}{pick}")
     if data["rejected"]:
         typer.echo("See them with: journeylens rejected")
+
+
+def _warn_shadowed(touchpoints: Sequence[Any]) -> None:
+    """A note per catalog entry that an earlier touchpoint's same entry keeps from placing
+    any event (the first in catalog order wins)."""
+    from journeylens.journey.catalog import shadowed_entries
+
+    for touchpoint, entry, owner in shadowed_entries(touchpoints):
+        _note(
+            f"touchpoint '{touchpoint}' gets no event by its match '{entry}': the touchpoint "
+            f"'{owner}', earlier in the catalog, has the same match and takes them. Remove it "
+            f"from one of the two (journeylens.toml, or import the catalog again)."
+        )
 
 
 def _anonymous_answers(ws: Workspace) -> int:

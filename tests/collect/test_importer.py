@@ -337,6 +337,18 @@ def test_an_empty_column_does_not_erase_the_same_key_in_properties(ws, tmp_path,
     assert got == {"a": {"plan": "pro"}, "b": {"plan": "free", "x": "1"}, "c": {"plan": "team"}}
 
 
+def test_empty_header_cells_are_named_by_their_place(ws, tmp_path):
+    # Exports that end every line with a separator, or keep a spreadsheet's blank columns.
+    path = write(
+        tmp_path / "trailing.csv",
+        "ts,event,anonymous_id,,\n2026-01-01T10:00:00Z,view,a,,\n2026-01-01T10:01:00Z,buy,a,x,\n",
+    )
+    assert ws.import_files([path]).stored == 2
+    props = events(ws).set_index("event")["properties"].to_dict()
+    assert props["view"] is None
+    assert json.loads(props["buy"]) == {"column4": "x"}
+
+
 def test_a_zone_named_on_one_row_does_not_shift_the_naive_rows_after_it(ws, tmp_path):
     # DuckDB's cast keeps a named zone for the rows after it in a batch: they must not.
     path = write(

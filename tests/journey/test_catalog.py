@@ -241,3 +241,15 @@ def test_names_match_the_first_entry_in_catalog_order_exact_names_first(entries,
     for name in names:
         found = match_event(name, catalog)
         assert (found.touchpoint if found else None) == _first_match(name, catalog)
+
+
+def test_a_catalog_entry_an_earlier_touchpoint_shares_is_named_on_import(tmp_path):
+    from journeylens.testing import run_cli
+
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("touchpoint,match,stage\nbasket,cart|basket_view,decision\n")
+    ws = tmp_path / "ws"
+    run_cli("init", str(ws), "--template", "three_stage")
+    out = run_cli("import", str(catalog), "--kind", "touchpoints", "--workspace", str(ws))
+    assert "touchpoint 'basket' gets no event by its match 'cart'" in out.stderr
+    assert "the touchpoint 'cart', earlier in the catalog" in out.stderr

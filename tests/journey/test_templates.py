@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from journeylens.config import LANGUAGES, Config, parse_config
-from journeylens.journey.catalog import is_pattern, match_event
+from journeylens.journey.catalog import is_pattern, match_event, shadowed_entries
 from journeylens.journey.templates import TEMPLATES, load_template
 
 EXPECTED_STAGES = {
@@ -129,3 +129,8 @@ def test_a_label_that_names_two_stages_is_refused() -> None:
     body["stages"][2]["labels"]["sv"] = body["stages"][1]["labels"]["sv"]  # decision's sv label
     with pytest.raises(ConfigError, match="'Övervägande' names two stages"):
         parse_config({"workspace": {"name": "t", "template": "three_stage"}, **body})
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_no_starter_entry_is_shadowed_by_an_earlier_one(name: str) -> None:
+    assert shadowed_entries(_config(name).touchpoints) == []

@@ -297,7 +297,9 @@ def _csv_header(reader: FileReader) -> list[str]:
     header = first.rstrip("\r\n")
     reader.delimiter = named.group(1) if named else sniff_delimiter(header, reader.path)
     names = next(_parse_csv_line(header, reader.delimiter))
-    return [n.strip() for n in names]
+    # An empty header cell (a trailing separator, a spreadsheet's blank column) is named by
+    # its place, as spreadsheets do: ``column5``.
+    return [n.strip() or f"column{i}" for i, n in enumerate(names, start=1)]
 
 
 TITLE_LINES = 10  # a report's title lines above its table, at most

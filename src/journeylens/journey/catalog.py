@@ -121,6 +121,28 @@ class NameMatcher:
         return None if matched is None else self.by_pattern[(matched.lastindex or 1) - 1]
 
 
+def shadowed_entries(touchpoints: Sequence[Touchpoint]) -> list[tuple[str, str, str]]:
+    """``(touchpoint, entry, owner)`` for each match entry that can never place an event: the
+    same exact name, or the same pattern, as an entry of ``owner``, earlier in the catalog
+    (entries with property conditions are tried apart, and are left out).
+
+    >>> from journeylens.config import Touchpoint
+    >>> shadowed_entries([Touchpoint("cart", ("cart",), "decision"),
+    ...                   Touchpoint("basket", ("cart", "basket_view"), "decision")])
+    [('basket', 'cart', 'cart')]
+    """
+    owners: dict[str, str] = {}
+    found = []
+    for tp in touchpoints:
+        for entry in tp.match:
+            if has_conditions(entry):
+                continue
+            owner = owners.setdefault(entry, tp.touchpoint)
+            if owner != tp.touchpoint:
+                found.append((tp.touchpoint, entry, owner))
+    return found
+
+
 @functools.lru_cache(maxsize=8)
 def _matcher(touchpoints: tuple[Touchpoint, ...]) -> NameMatcher:
     return NameMatcher(touchpoints)
