@@ -333,7 +333,7 @@ def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
     if report is not None:
         config = config.with_currency(report, rates)
     touchpoints = tuple(
-        parse_touchpoint(config, t, f"touchpoints[{i}]")
+        parse_touchpoint(config, t, source, key_prefix=f"touchpoints[{i}].")
         for i, t in enumerate(top.items("touchpoints"))
     )
     names = [t.touchpoint for t in touchpoints]
@@ -343,30 +343,37 @@ def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
     return config.with_touchpoints(touchpoints)
 
 
-def parse_touchpoint(config: Config, raw: dict[str, Any], where: str) -> Touchpoint:
-    """Validate one catalog row (from the TOML file or an imported catalog file)."""
+def parse_touchpoint(
+    config: Config, raw: dict[str, Any], where: str, key_prefix: str = ""
+) -> Touchpoint:
+    """Validate one catalog row (from the TOML file or an imported catalog file); errors
+    start with ``where`` and name the key after ``key_prefix`` (``touchpoints[3].``)."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a table, got {type(raw).__name__}.")
-    row = _Table(raw, f"{where}.", ENTRIES["touchpoints"], where)
+        raise ConfigError(f"{where}: '{key_prefix}' must be a table, got {type(raw).__name__}.")
+    row = _Table(raw, key_prefix, ENTRIES["touchpoints"], where)
     name = row.string("touchpoint")
     match_raw = row.get("match", name)
     listed = match_raw if isinstance(match_raw, list | tuple) else ()
     match = (match_raw,) if isinstance(match_raw, str) else tuple(listed)
     if not match or not all(isinstance(m, str) and m for m in match):
-        raise ConfigError(f"{where}.match: expected event names or patterns, got {match_raw!r}.")
+        raise ConfigError(
+            f"{where}: '{key_prefix}match' must be event names or patterns, got {match_raw!r}.",
+            "match",
+        )
     for entry in match:
         try:
             split_conditions(entry)
         except SpecError as exc:
-            raise ConfigError(f"{where}.match {entry!r}: {exc}") from exc
+            raise ConfigError(f"{where}: {key_prefix}match {entry!r}: {exc}", "match") from exc
     stage_name = row.string("stage")
     try:
-        stage = config.resolve_stage(stage_name, where=f"in {where}.stage")
+        stage = config.resolve_stage(stage_name, where=f"in {where}, '{key_prefix}stage'")
     except KeyError as exc:
-        raise ConfigError(str(exc)) from exc
+        raise ConfigError(str(exc), "stage") from exc
     cost = row.get("cost", 0.0)
     if not isinstance(cost, int | float) or isinstance(cost, bool) or cost < 0:
-        raise ConfigError(f"{where}.cost: expected a number ≥ 0, got {cost!r}.")
+        message = f"{where}: '{key_prefix}cost' must be a number ≥ 0, got {cost!r}."
+        raise ConfigError(message, "cost")
     return Touchpoint(
         touchpoint=name,
         match=match,
@@ -393,7 +400,8 @@ class _Table:
         self.source = source
 
     def fail(self, name: str, expected: str, got: Any) -> ConfigError:
-        return ConfigError(f"{self.source}: '{self.prefix}{name}' must be {expected}, got {got!r}.")
+        message = f"{self.source}: '{self.prefix}{name}' must be {expected}, got {got!r}."
+        return ConfigError(message, f"{self.prefix}{name}")
 
     def _known(self, name: str) -> str:
         if name not in self.keys:
@@ -443,7 +451,8 @@ class _Table:
         if value not in allowed:
             raise ConfigError(
                 f"{self.source}: '{self.prefix}{name}' must be one of {', '.join(allowed)}; "
-                f"got {value!r}."
+                f"got {value!r}.",
+                f"{self.prefix}{name}",
             )
         return str(value)
 

@@ -20,9 +20,14 @@ class JourneyLensError(Exception):
 
 
 class ConfigError(ValueError, JourneyLensError):
-    """The workspace configuration file is missing, unreadable or invalid."""
+    """The workspace configuration file is missing, unreadable or invalid; ``field`` names
+    the key at fault where there is one (a catalog row's ``cost``)."""
 
     code = "config_error"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class WorkspaceError(FileNotFoundError, JourneyLensError):

@@ -142,8 +142,11 @@ def test_a_catalog_file_row_whose_condition_does_not_parse_is_rejected(make_work
     )
     summary = ws.import_files([catalog], kind="touchpoints")
     assert (summary.stored, summary.rejected_by_reason) == (1, {"invalid_touchpoint": 3})
-    detail = ws.store.execute(ws.rejected.order_by("line"))["detail"].tolist()
-    assert "match 'signup[plan>pro]'" in detail[0]
+    ws.import_files([catalog], kind="touchpoints")  # again: its rejections replaced, not added
+    rejected = ws.store.execute(ws.rejected.order_by("line"))
+    assert rejected["field"].tolist() == ["match"] * 3
+    detail = rejected["detail"].tolist()
+    assert "catalog.csv line 3: match 'signup[plan>pro]'" in detail[0]
     assert "opens neither a property condition" in detail[1]
     assert "'signup[]'" in detail[2]
     pricing = next(t for t in ws.config.touchpoints if t.touchpoint == "pricing")

@@ -503,9 +503,15 @@ def _commit_rejected(store: Store, staging: str, files: Sequence[Path]) -> None:
     the latest import of each file (imported again, fixed or with other options, a file keeps
     none of an earlier import's rejections). A file given twice in one import is rejected once.
     """
+    replace_rejections(store, files, store.table(staging))
+
+
+def replace_rejections(store: Store, files: Sequence[Path], new: ibis.Table) -> None:
+    """Store ``new`` as the rejections of ``files``, in place of their earlier ones (see
+    :func:`_commit_rejected`)."""
     known = store.table("rejected")
     # The paths reach the engine as data (a table of them), not as SQL text.
     imported = ibis.memtable(pa.table({"source": pa.array([str(f) for f in files], pa.string())}))
     kept = known.anti_join(imported, known.source == imported.source)
-    new = store.table(staging).select(*known.columns).distinct()
-    store.replace("rejected", kept.union(new))
+    new = new.select(*known.columns).cast(known.schema())  # a file's rows, typed as stored
+    store.replace("rejected", kept.union(new.distinct()))

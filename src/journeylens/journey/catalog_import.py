@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow as pa
 
 from journeylens.collect.columns import loosely_named
-from journeylens.collect.importer import ImportSummary
+from journeylens.collect.importer import ImportSummary, replace_rejections
 from journeylens.collect.readers import open_file
 from journeylens.config import Config, Touchpoint, parse_touchpoint
 from journeylens.errors import ConfigError, ImportFileError
@@ -47,12 +48,13 @@ def import_catalog(
                 touchpoint = parse_touchpoint(config, _clean(row), f"{path} line {line}")
             except ConfigError as exc:
                 reasons["invalid_touchpoint"] += 1
-                rejected.append(_rejected(path, line, row, str(exc)))
+                rejected.append(_rejected(path, line, row, str(exc), exc.field))
                 continue
             catalog[touchpoint.touchpoint] = touchpoint
             summary.stored += 1
-    if rejected:
-        store.write("rejected", pa.Table.from_pylist(rejected, schema=arrow_schema(REJECTED)))
+    # Imported again, a file keeps none of its earlier rejections, as events files do.
+    rows = pa.Table.from_pylist(rejected, schema=arrow_schema(REJECTED))
+    replace_rejections(store, paths, ibis.memtable(rows))
     summary.rejected = len(rejected)
     summary.rejected_by_reason = dict(reasons)
     summary.seconds = time.perf_counter() - started
@@ -124,13 +126,15 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _rejected(path: Path, line: int, row: dict[str, Any], reason: str) -> dict[str, Any]:
+def _rejected(
+    path: Path, line: int, row: dict[str, Any], reason: str, field: str | None
+) -> dict[str, Any]:
     return {
         "rejected_at": datetime.now(UTC).replace(tzinfo=None),
         "kind": "touchpoints",
         "source": str(path),
         "line": line,
-        "field": None,
+        "field": field,
         "reason": "invalid_touchpoint",
         "detail": reason,
         "row": json.dumps(row, default=str)[:65_536],
