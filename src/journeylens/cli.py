@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help=(
-        "journeylens — customer-journey analytics on DuckDB or Spark. Every command takes "
-        "--workspace DIR (or JOURNEYLENS_WORKSPACE); add --debug for a full traceback."
+        "journeylens — customer-journey analytics on DuckDB or Spark. Every command but "
+        "init (which takes the directory to create) reads --workspace DIR (or "
+        "JOURNEYLENS_WORKSPACE); add --debug for a full traceback."
     ),
     no_args_is_help=True,
     add_completion=False,
