@@ -223,3 +223,15 @@ def test_json_records_have_the_documented_fields(result):
 def test_spec_errors_quote_the_bad_value(arguments, message):
     with pytest.raises(SpecError, match=message):
         AttributionSpec(**arguments)
+
+
+def test_unattributed_revenue_is_the_leftover_to_the_precision_of_the_sums():
+    from journeylens.analytics.attribution import leftover_revenue
+
+    # Sums of 1e6 and cents in another order differ by ~1e-10: no revenue is left over.
+    assert leftover_revenue(1_000_020.51, 1_000_020.51 + 2.3e-10, 0) == 0.0
+    assert leftover_revenue(1_000_020.51 + 4.6e-10, 1_000_020.51, 1) == 0.0
+    assert leftover_revenue(-5.0, -4.0, 1) == 0.0  # never negative
+    # A value of 1e20 rounds its sums by 65,536: a conversion without revenue leaves none.
+    assert leftover_revenue(1e20 + 131_072, 1e20, 1) == 0.0
+    assert leftover_revenue(1_000_050.0, 1_000_000.0, 2) == 50.0

@@ -485,12 +485,35 @@ def _totals(touches: ir.Table, goals: ir.Table | None) -> dict[str, float]:
     row = totals.execute().iloc[0]
     conversions, revenue = float(row["conversions"] or 0), float(row["revenue"] or 0.0)
     every = row if goals is not None else {"all_conversions": conversions, "all_revenue": revenue}
+    unattributed = float(every["all_conversions"] or 0) - conversions
     return {
         "conversions": conversions,
         "revenue": revenue,
-        "unattributed": float(every["all_conversions"] or 0) - conversions,
-        "unattributed_revenue": float(every["all_revenue"] or 0.0) - revenue,
+        "unattributed": unattributed,
+        "unattributed_revenue": leftover_revenue(
+            float(every["all_revenue"] or 0.0), revenue, unattributed
+        ),
     }
+
+
+# Below this share of the total, a difference of two sums of revenue is their rounding.
+ROUNDING = 1e-9
+
+
+def leftover_revenue(total: float, attributed: float, unattributed: float) -> float:
+    """The revenue of the conversions left without a touch: ``total - attributed``, to the
+    precision of the two sums. Each is added up in whatever order the engine takes, so their
+    difference carries rounding (±1e-10 on a million, ±65,536 where a value is 1e20): under
+    :data:`ROUNDING` of the total it is 0, as it is with no unattributed conversion, and never
+    negative.
+
+    >>> leftover_revenue(1e6 + 30.5, 1e6, 1), leftover_revenue(1e6, 1e6 + 4.7e-10, 0)
+    (30.5, 0.0)
+    """
+    left = total - attributed
+    if unattributed <= 0 or left <= ROUNDING * abs(total):
+        return 0.0
+    return left
 
 
 def run_attribution(
@@ -764,14 +787,19 @@ def _segment_totals(frame: pd.DataFrame, counted: bool) -> pd.DataFrame:
     revenue = frame["revenue"].astype(float)
     goals = frame["goals"].astype("int64") if counted else conversions
     goal_revenue = frame["goal_revenue"].astype(float) if counted else revenue
+    unattributed = goals - conversions
+    leftover = [
+        leftover_revenue(total, shared, left)
+        for total, shared, left in zip(goal_revenue, revenue, unattributed, strict=True)
+    ]
     return pd.DataFrame(
         {
             SEGMENT: frame[SEGMENT].astype(object),
             "journeys": frame["journeys"].astype("int64"),
             "conversions": conversions,
             "revenue": revenue,
-            "unattributed": goals - conversions,
-            "unattributed_revenue": goal_revenue - revenue,
+            "unattributed": unattributed,
+            "unattributed_revenue": pd.Series(leftover, index=frame.index, dtype=float),
         }
     )
 

@@ -224,7 +224,8 @@ def dropoff_people(
 ) -> ir.Table:
     """The units that dropped at ``step`` (of class ``kind``, or all) — an audience to export.
 
-    Returns an expression with the unit columns, ``segment`` and ``kind``.
+    Returns an expression with the unit columns, ``segment`` and ``kind``, ordered by the unit
+    columns.
 
     Examples
     --------
@@ -251,7 +252,8 @@ def dropoff_people(
     people = people.filter(people.step == step)
     if kind is not None:
         people = people.filter(people.kind == kind)
-    return people.drop("step", "deadline")
+    units = [c for c in people.columns if c in (*spec.funnel.unit_columns, "attempt")]
+    return people.drop("step", "deadline").order_by(units)  # the same on every engine
 
 
 # --- the result ----------------------------------------------------------------------------------

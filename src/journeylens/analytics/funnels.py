@@ -1027,7 +1027,7 @@ def dropped_people(events: ir.Table, spec: FunnelSpec, step: int) -> ir.Table:
     -------
     ibis.Table
         An expression with the unit columns (``person_id``; ``session_id`` for sessions;
-        ``attempt`` for attempts) and ``segment``.
+        ``attempt`` for attempts) and ``segment``, ordered by the unit columns.
 
     Examples
     --------
@@ -1049,7 +1049,8 @@ def dropped_people(events: ir.Table, spec: FunnelSpec, step: int) -> ir.Table:
         )
     people = build_funnel_people(events, spec)
     units = [c for c in people.columns if c in (*spec.unit_columns, "attempt")]
-    return people.filter(people.reach == step - 1).select(*units, "segment")
+    # In the units' order, so that an export is the same on every engine and every run.
+    return people.filter(people.reach == step - 1).select(*units, "segment").order_by(units)
 
 
 # --- trends and drivers --------------------------------------------------------------------------

@@ -330,7 +330,10 @@ def _stage_rows(summary: pd.Series, keys: tuple[str, ...]) -> pd.DataFrame:
                 "went_back": int(summary[f"back{k}"]),
             }
         )
-    return pd.DataFrame(rows)
+    # Rates and seconds are numbers where none is known too (NaN, not None): the rows of
+    # several values then stack with one type per column.
+    numbers = [c for c in rows[0] if c.startswith(("conversion_", "median_"))] if rows else []
+    return pd.DataFrame(rows).astype(dict.fromkeys(numbers, "float64"))
 
 
 def _seconds(value: Any) -> float | None:
