@@ -584,6 +584,10 @@ def _next_attempts(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
     return hops.filter(~hops.is_entry & hops.dst.notnull()).select(*keys, "src", "dst")
 
 
+# Rounds of the attempts' walk between two tables computed (a plan at most 2**4 times a round).
+WALK_ROUNDS = 4
+
+
 def _attempt_sequence(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
     """The attempts Mixpanel-style totals count: from the first entry, each next one in turn.
 
@@ -600,15 +604,19 @@ def _attempt_sequence(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
     hops = read_once(_next_attempts(evaluated, spec))
     reached = read_once(evaluated.group_by(keys).aggregate(node=evaluated.e.min()))
     for i in range(rounds):
+        # Every few rounds the walk so far is computed into a table on every engine: each
+        # round reads the last twice, so its plan would double every round (see ``read_once``).
+        now = i % WALK_ROUNDS == WALK_ROUNDS - 1
         jump = hops.view()
         on = [reached[k] == jump[k] for k in keys] + [reached.node == jump.src]
         step = reached.join(jump, on).select(*[reached[k] for k in keys], node=jump.dst)
-        reached = read_once(ibis.union(reached, step, distinct=True))
+        reached = read_once(ibis.union(reached, step, distinct=True), now)
         if i < rounds - 1:
             second = hops.view()
             on = [hops[k] == second[k] for k in keys] + [hops.dst == second.src]
+            joined = hops.join(second, on)
             hops = read_once(
-                hops.join(second, on).select(*[hops[k] for k in keys], src=hops.src, dst=second.dst)
+                joined.select(*[hops[k] for k in keys], src=hops.src, dst=second.dst), now
             )
     on = [evaluated[k] == reached[k] for k in keys] + [evaluated.e == reached.node]
     return evaluated.semi_join(reached, on)

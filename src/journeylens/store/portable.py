@@ -150,17 +150,22 @@ def _json_extract(value: dt.JSON, path: str) -> dt.JSON:
     """The engine's ``json_extract``: the JSON value at ``path``, or null."""
 
 
-def read_once(table: ir.Table) -> ir.Table:
+def read_once(table: ir.Table, now: bool = False) -> ir.Table:
     """``table``, which a query will read several times, computed once: on Spark, which plans a
     step again wherever a query reads it (a walk that joins a step with itself each round
     doubles its plan every round), computed now and read from there; elsewhere as it is
-    (DuckDB plans a shared step once).
+    (DuckDB plans a shared step once), or with ``now`` computed into a temporary table: DuckDB
+    too plans a step again where a step that reads it twice is itself read twice, so a walk's
+    plan doubles every round there as well (a walk of eleven rounds ran out of memory).
 
     On Spark the rows are checkpointed, which also cuts their lineage: a cache keeps the whole
     plan behind it, and the doubled plan ran out of memory all the same."""
-    if not _on_spark(table):
+    spark = _on_spark(table)
+    if not spark and not now:
         return table
     backend: Any = ibis.get_backend(table)
+    if not spark:
+        return backend.create_table(f"_read_once_{uuid.uuid4().hex[:12]}", table, temp=True)
     backend._run_pre_execute_hooks(table)  # registers memtables and UDFs
     rows = backend._session.sql(backend.compile(table)).localCheckpoint(eager=True)
     name = f"_read_once_{uuid.uuid4().hex[:12]}"
