@@ -359,3 +359,30 @@ def test_coalitions_sharing_too_few_subsets_are_solved_lattice_by_lattice(monkey
     fallen_back = _shapley.coalition_values(rows, players)
     for column in ("conversions", "revenue"):
         assert fallen_back[column].to_numpy() == pytest.approx(shared[column].to_numpy(), rel=1e-12)
+
+
+def test_a_coalition_past_the_lattice_reads_each_subsets_rate_as_documented():
+    # 30 members (past LATTICE_MAX): each subset's f is the observed rate where the subset is
+    # an observed coalition, else the best rate of the observed coalitions it holds, else 0.
+    rng = np.random.default_rng(5)
+    members = [f"m{i:02d}" for i in range(30)]
+    rows = [(",".join(members), 50, 20, 500.0)]
+    for _ in range(40):
+        part = [m for m in members if rng.random() < 0.3] or members[:1]
+        rows.append((",".join(part), int(rng.integers(5, 30)), int(rng.integers(0, 5)), 7.0))
+    rows = list({",".join(sorted(r[0].split(","))): r for r in rows}.values())
+    game = _shapley._Game.of_names(coalitions(rows))
+    row = int(np.argmax([len(game.bits(int(m))) for m in game.masks]))
+    bits, inside = game.bits(int(game.masks[row])), game.inside(row)
+    assert len(bits) == 30 > _shapley.LATTICE_MAX
+    f = _shapley._rates_inside(game, bits, inside)
+    local = [sum(1 << bits.index(b) for b in game.bits(int(m))) for m in game.masks[inside]]
+    rates = game.rates[inside]
+    subsets = rng.integers(0, 1 << 30, size=(50, 30))
+    subsets[0, :5] = local[:5]  # observed coalitions themselves
+    got = f(subsets)
+    for index, subset in np.ndenumerate(subsets):
+        held = [i for i, m in enumerate(local) if m & ~int(subset) == 0]
+        exact = [i for i in held if local[i] == int(subset)]
+        want = rates[exact[0]] if exact else (rates[held].max(0) if held else np.zeros(2))
+        assert got[index].tolist() == pytest.approx(want.tolist()), (index, subset)

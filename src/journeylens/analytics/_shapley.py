@@ -49,6 +49,7 @@ SEP = "\x1f"
 EXACT_MAX = 15
 WORD = 62  # players per int64 mask column
 LATTICE_MAX = 22  # sampled coalitions up to this size read their rates off the 2^k lattice
+LOOKUP_CELLS = 1 << 21  # subsets × observed coalitions tested at once above that size
 # Past 62 players a coalition finds the observed coalitions inside it by listing its own subsets
 # (up to 2^12 look-ups) where it has this many members or fewer, instead of testing every
 # observed coalition with masks too wide for int64.
@@ -649,10 +650,17 @@ def _rates_inside(
     def lookup(subsets: np.ndarray) -> np.ndarray:
         unique, where = np.unique(subsets, return_inverse=True)
         out = np.zeros((len(unique), 2))
-        for i, subset in enumerate(unique):
-            held = (local & ~subset) == 0
-            exact = held & (local == subset)
-            out[i] = rates[exact][0] if exact.any() else np.where(held[:, None], rates, 0).max(0)
+        # Every subset against every observed coalition inside at once (in chunks of bounded
+        # memory): the observed rate where one is the subset, else the best of those it holds
+        # (0 where it holds none, as the rows it does not hold count 0).
+        step = max(1, LOOKUP_CELLS // max(len(local), 1))
+        for start in range(0, len(unique) if len(local) else 0, step):
+            chunk = unique[start : start + step, None]
+            held = (local[None, :] & ~chunk) == 0
+            exact = held & (local[None, :] == chunk)
+            best = np.where(held[..., None], rates[None, :, :], 0.0).max(axis=1)
+            found = exact.any(axis=1)[:, None]
+            out[start : start + step] = np.where(found, rates[exact.argmax(axis=1)], best)
         return out[where.reshape(subsets.shape)]
 
     return lookup
