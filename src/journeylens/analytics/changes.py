@@ -156,10 +156,17 @@ CHANGE_COLUMNS = [
 ]
 
 
-def _compare(before: pd.DataFrame, after: pd.DataFrame, spec: FrictionSpec) -> pd.DataFrame:
-    keys = ["touchpoint", "dimension", "value"]
-    both = before.merge(after, on=keys, suffixes=("_before", "_after"))
-    counts = [c for c in both.columns if c not in keys]
+SEGMENT_KEYS = ["touchpoint", "dimension", "value"]
+
+
+def _paired(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Each segment's counts of both periods side by side (``<count>_before``, ``_after``)."""
+    return before.merge(after, on=SEGMENT_KEYS, suffixes=("_before", "_after"))
+
+
+def _compare(both: pd.DataFrame, spec: FrictionSpec) -> pd.DataFrame:
+    """Each signal's rates before and after, per segment of :func:`_paired` rows."""
+    counts = [c for c in both.columns if c not in SEGMENT_KEYS]
     # A segment that is the whole touchpoint (the one value of its dimension there: every
     # event on the web, no interaction given) repeats the touchpoint's own rows: left out.
     whole = both[both["dimension"] == EVERYONE].set_index("touchpoint")[counts]
@@ -217,23 +224,20 @@ def run_friction_change(
         sides.append(count_segments(events, feedback, side, until, everyone=True))
     if touchpoint is not None:
         sides = [side[side.touchpoint == touchpoint] for side in sides]
-    rows = _compare(sides[0], sides[1], spec)
-    undecided = _undecided(sides[0], sides[1], spec.min_count)
+    both = _paired(*sides)
     return FrictionChangeResult(
         at=at,
         before=(first, at),
         after=(at, last),
-        rows=rows,
-        undecided=undecided,
+        rows=_compare(both, spec),
+        undecided=_undecided(both, spec.min_count),
         window=spec.within,
     )
 
 
-def _undecided(before: pd.DataFrame, after: pd.DataFrame, min_count: int) -> tuple[str, ...]:
+def _undecided(both: pd.DataFrame, min_count: int) -> tuple[str, ...]:
     """Touchpoints (as a whole) with ``min_count`` people on both sides whose abandonment is
-    not compared: fewer decided units than that on a side."""
-    keys = ["touchpoint", "dimension", "value"]
-    both = before.merge(after, on=keys, suffixes=("_before", "_after"))
+    not compared: fewer decided units than that on a side (of :func:`_paired` rows)."""
     whole = both[both["dimension"] == EVERYONE]
     people = whole[["people_before", "people_after"]].min(axis=1) >= min_count
     decided = whole[["decided_before", "decided_after"]].min(axis=1) >= min_count

@@ -144,13 +144,11 @@ def _own_touchpoint(
     and the catalog lists it (null elsewhere); None without a catalog."""
     if not catalog:
         return None
-    listed = {t.touchpoint: t for t in reversed(catalog)}  # the first of a name wins
     unmatched = joined.map_touchpoint.isnull() & joined.touchpoint.notnull()
     none = ibis.null("string")
     values = []
-    for part in ("stage", "channel"):
-        by_name = {name: getattr(t, part) for name, t in listed.items()}
-        known = {name: value for name, value in by_name.items() if value is not None}
+    for part in ("stage", "channel"):  # a catalog's touchpoint names are unique
+        known = {t.touchpoint: getattr(t, part) for t in catalog if getattr(t, part) is not None}
         looked_up = joined.touchpoint.substitute(known, else_=none) if known else none
         values.append(ibis.ifelse(unmatched, looked_up, none))
     return values[0], values[1]

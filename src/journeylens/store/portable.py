@@ -164,11 +164,11 @@ def read_once(table: ir.Table, now: bool = False) -> ir.Table:
     if not spark and not now:
         return table
     backend: Any = ibis.get_backend(table)
+    name = f"_read_once_{uuid.uuid4().hex[:12]}"
     if not spark:
-        return backend.create_table(f"_read_once_{uuid.uuid4().hex[:12]}", table, temp=True)
+        return backend.create_table(name, table, temp=True)
     backend._run_pre_execute_hooks(table)  # registers memtables and UDFs
     rows = backend._session.sql(backend.compile(table)).localCheckpoint(eager=True)
-    name = f"_read_once_{uuid.uuid4().hex[:12]}"
     rows.createOrReplaceTempView(name)
     return backend.table(name)
 
