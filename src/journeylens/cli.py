@@ -52,7 +52,7 @@ StageByOpt = Annotated[
         "first staged event.",
     ),
 ]
-TopOpt = Annotated[int, typer.Option(help="Breakdown values to keep; the rest are 'other'.")]
+TopOpt = Annotated[int, typer.Option(help="Breakdown values to keep; the rest are '(other)'.")]
 WhereOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -470,7 +470,7 @@ def touchpoints(
 
 
 def _print_touchpoint_breakdown(report: Any) -> None:
-    """A table per value of ``touchpoints --by``, most events first, 'other' last."""
+    """A table per value of ``touchpoints --by``, most events first, '(other)' last."""
     from journeylens.cli_output import print_section
 
     values = report.by_value()
@@ -528,10 +528,10 @@ def paths(
         bool, typer.Option(help="Merge immediate repeats of a node.")
     ] = False,
     top_nodes: Annotated[
-        int | None, typer.Option(help="Keep this many nodes; group the rest as 'other'.")
+        int | None, typer.Option(help="Keep this many nodes; group the rest as '(other)'.")
     ] = None,
     min_share: Annotated[
-        float | None, typer.Option(help="Group nodes under this share of events as 'other'.")
+        float | None, typer.Option(help="Group nodes under this share of events as '(other)'.")
     ] = None,
     max_depth: Annotated[int, typer.Option(help="Nodes per top path.")] = 5,
     top: Annotated[
@@ -561,7 +561,7 @@ def paths(
         ),
     ] = None,
     top_values: Annotated[
-        int, typer.Option(help="With --by: values to keep; the rest are 'other'.")
+        int, typer.Option(help="With --by: values to keep; the rest are '(other)'.")
     ] = 10,
 ) -> None:
     """The transition graph (raw by default), or top paths --from / --to a node."""
@@ -603,7 +603,7 @@ def paths(
                 result = result.most_frequent(top)
         title = "Top paths" if anchored else "Transitions"
         values = result.by_value() if fmt == "table" else []
-        for value, part in values:  # a table per value, most people first, 'other' last
+        for value, part in values:  # a table per value, most people first, '(other)' last
             print_frame(part, f"{title}: {result.by} = {value}")
         if not values:
             emit(result, fmt, title)
@@ -680,7 +680,9 @@ def funnel(
     by_step: Annotated[
         str, typer.Option(help="Take the breakdown value from: first, last or a step number.")
     ] = "first",
-    top: Annotated[int, typer.Option(help="Breakdown values to keep; the rest are 'other'.")] = 10,
+    top: Annotated[
+        int, typer.Option(help="Breakdown values to keep; the rest are '(other)'.")
+    ] = 10,
     dropped_at: Annotated[
         int | None, typer.Option(help="List the people who reached the step before N, not N.")
     ] = None,
@@ -851,7 +853,8 @@ def attribution(
     ] = None,
     level: Annotated[str, typer.Option(help="touchpoint, channel or campaign.")] = "touchpoint",
     goal: Annotated[
-        str | None, typer.Option(help="Conversion event (default: the workspace's).")
+        list[str] | None,
+        typer.Option(help="Conversion event(s) (default: the workspace's; repeatable)."),
     ] = None,
     lookback: Annotated[str, typer.Option(help="Touches this long before a conversion.")] = "30d",
     value: Annotated[str, typer.Option(help="conversions or revenue.")] = "conversions",
@@ -960,7 +963,7 @@ def attribution(
 
             for section, frame in result.breakdown_sections():
                 print_section(section, frame)
-        chosen_goal = goal or ws.config.conversion_events[0]
+        chosen_goal = goal or list(ws.config.conversion_events)
         credit_models = set(model or ["all"]) - {"incrementality"}  # lift shares no credit
         if not roi and not cut_list and credit_models and not result.attributed():
             _note(why_nothing_attributed(events, chosen_goal, lookback, level))
@@ -1193,17 +1196,18 @@ def _summary_credit(ws: Any, top: int = 5) -> None:
     from journeylens.analytics.attribution_report import why_nothing_attributed
     from journeylens.cli_output import print_frame
 
-    goal = ws.config.conversion_events[0]
+    goals = list(ws.config.conversion_events)
     credit = ws.attribution(model="markov").to_frame()
     total = credit["conversions"].sum()
     if total <= 0:
         lookback = AttributionSpec("markov").lookback
-        typer.echo("\n" + why_nothing_attributed(ws.events, goal, lookback))
+        typer.echo("\n" + why_nothing_attributed(ws.events, goals, lookback))
         return
     best = credit.nlargest(top, "conversions")
     best = best.assign(conversion_share=best["conversions"] / total)
     columns = ["touchpoint", "conversions", "conversion_share", "revenue"]
-    print_frame(best[columns], f"Where {goal}s come from (Markov removal effects)")
+    what = f"{goals[0]}s" if len(goals) == 1 else "conversions"
+    print_frame(best[columns], f"Where {what} come from (Markov removal effects)")
 
 
 def _summary_friction(ws: Any, top: int = 3) -> None:

@@ -376,6 +376,7 @@ class Workspace:
         models (see :func:`analytics.attribution.run_attribution`); not with ROI or the cut
         list."""
         from journeylens.analytics.attribution_report import (
+            goal_names,
             run_attribution_report,
             run_roi_report,
             why_no_conversions,
@@ -392,10 +393,12 @@ class Workspace:
             events, options.pop("since", None), options.pop("until", None), options.pop("where", ())
         )
         if "goal" in options:  # a goal the user names must exist (the default may not, yet)
-            check_step_names(self.events, [f"event:{options['goal']}"], role="as the goal")
-        options.setdefault("goal", self.config.conversion_events[0])
+            options["goal"] = goal_names(options["goal"])
+            steps = [f"event:{name}" for name in options["goal"]]
+            check_step_names(self.events, steps, role="as the goal")
+        options.setdefault("goal", list(self.config.conversion_events))
         if (key := options.pop("revenue_from", None)) is not None:
-            source = with_revenue_from(source, key, [options["goal"]])
+            source = with_revenue_from(source, key, options["goal"])
         options.setdefault("stages", tuple(self.config.stage_keys))
         if roi or cut_list:
             if options.get("by") is not None:

@@ -234,10 +234,10 @@ def test_top_pools_the_values_with_fewer_journeys_as_other_last(events):
     # each its own conversion; Markov's removal effects are ½ and ½ (value 0.7 and 0.3).
     result = run_attribution(events, AttributionSpec(EVERY), by="device", top=2)
     totals = result.breakdown.totals
-    assert totals["device"].tolist() == ["desktop", "mobile", "other"]
+    assert totals["device"].tolist() == ["desktop", "mobile", "(other)"]
     assert tuple(totals.iloc[2, 1:]) == (2, 2, 10.0, 0, 0.0)
     for model in EVERY:
-        assert flat(credit(result, "other", model)) == pytest.approx(
+        assert flat(credit(result, "(other)", model)) == pytest.approx(
             flat({"ad": (1, 7), "mail": (1, 3)})
         ), model
     assert flat(credit(result, "mobile", "markov")) == pytest.approx(flat(HAND["mobile"]["markov"]))
@@ -249,10 +249,10 @@ def test_top_one_keeps_the_value_first_by_name_among_equals(events):
     totals = result.breakdown.totals
     assert totals[["device", "journeys", "conversions"]].values.tolist() == [
         ["desktop", 4, 2],
-        ["other", 6, 4],
+        ["(other)", 6, 4],
     ]
     # other: ann and bob (ad first), cy, dee, kit (ad first, 7) and lou (mail first, 3).
-    assert credit(result, "other", "first_touch") == {
+    assert credit(result, "(other)", "first_touch") == {
         "ad": (3.0, 17.0),
         "email": (0.0, 0.0),
         "mail": (1.0, 3.0),
@@ -413,7 +413,7 @@ def test_spark_breaks_down_as_duckdb_does(tmp_path: Path):
             ws.close()
     duck, spark = frames(results["duckdb"]), frames(results["spark"])
     # Three kept: (none) sorts before tablet among the one-journey values; tablet is other.
-    assert duck["totals"]["device"].tolist() == ["desktop", "mobile", "(none)", "other"]
+    assert duck["totals"]["device"].tolist() == ["desktop", "mobile", "(none)", "(other)"]
     for name, frame in duck.items():
         pd.testing.assert_frame_equal(
             frame, spark[name], check_dtype=False, rtol=1e-9, atol=1e-9, obj=name

@@ -350,7 +350,20 @@ def test_breakdown_keeps_top_values_and_groups_the_rest(events: Events) -> None:
     result = run_funnel(events(log), FunnelSpec(steps=["a"], by="channel", top=1))
     assert {v: f["people"].tolist() for v, f in result.breakdown.items()} == {
         "email": [3],
+        "(other)": [3],
+    }
+
+
+def test_a_value_named_other_is_not_pooled_with_the_rest(events: Events) -> None:
+    # Channels often include a real "other": it keeps its own row beside the pooled "(other)".
+    log = {
+        f"p{i}": [("a", "2026-01-01 00:00", {"channel": channel})]
+        for i, channel in enumerate(["other", "other", "other", "ads", "seo"])
+    }
+    result = run_funnel(events(log), FunnelSpec(steps=["a"], by="channel", top=1))
+    assert {v: f["people"].tolist() for v, f in result.breakdown.items()} == {
         "other": [3],
+        "(other)": [2],
     }
 
 

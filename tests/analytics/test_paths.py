@@ -206,13 +206,31 @@ def test_rare_nodes_are_grouped_into_other(con: Any) -> None:
     )
     spec = PathsSpec(top_nodes=1, include_end=False)
     assert set(edges(run_transitions(events, spec))) == {
-        ("a", "other"),
-        ("other", "a"),
-        ("other", "other"),
+        ("a", "(other)"),
+        ("(other)", "a"),
+        ("(other)", "(other)"),
     }
     # min_share 0.3: a 3/6 and b 2/6 stay, c 1/6 goes.
     spec = PathsSpec(min_share=0.3, include_end=False)
-    assert ("b", "other") in edges(run_transitions(events, spec))
+    assert ("b", "(other)") in edges(run_transitions(events, spec))
+
+
+def test_a_node_named_other_stays_apart_from_the_grouped_ones(con: Any) -> None:
+    events = con.create_table(
+        "events",
+        journeys(
+            {
+                "p": [("other", "2026-01-01"), ("b", "+1s"), ("other", "+1s")],
+                "q": [("other", "2026-01-01"), ("b", "+1s"), ("c", "+1s")],
+            }
+        ),
+    )
+    spec = PathsSpec(top_nodes=1, include_end=False)
+    assert set(edges(run_transitions(events, spec))) == {
+        ("other", "(other)"),
+        ("(other)", "other"),
+        ("(other)", "(other)"),
+    }
 
 
 def test_since_until_cut_the_window(con: Any) -> None:

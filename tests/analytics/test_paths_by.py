@@ -130,9 +130,9 @@ def test_values_come_most_people_first_then_by_name(events) -> None:
 def test_the_top_values_are_kept_and_the_rest_pooled_as_other(events) -> None:
     result = run_transitions(events, PathsSpec(by="device", top_values=1))
     frame = result.to_frame()
-    assert list(dict.fromkeys(frame["device"])) == ["mobile", "other"]
+    assert list(dict.fromkeys(frame["device"])) == ["mobile", "(other)"]
     # other is bo and dee: 5 pairs; out of cart one to (end) (bo), one to (conversion) (dee).
-    other = graph_of(result, "other")
+    other = graph_of(result, "(other)")
     assert sum(r["count"] for r in other.values()) == 5
     assert other["cart", "(end)"]["probability"] == pytest.approx(1 / 2)
     assert other["cart", "(conversion)"]["people"] == 1
@@ -187,12 +187,12 @@ def test_rare_nodes_are_grouped_once_over_every_value(events) -> None:
     mobile = graph_of(result, "mobile")
     assert {edge: r["count"] for edge, r in mobile.items()} == {
         ("home", "cart"): 1,
-        ("cart", "other"): 1,
-        ("home", "other"): 1,
-        ("other", "home"): 1,
+        ("cart", "(other)"): 1,
+        ("home", "(other)"): 1,
+        ("(other)", "home"): 1,
     }
     # dee's cart → purchase is cart → other too, though cart is dee's most frequent node.
-    assert set(graph_of(result, "(none)")) == {("cart", "other")}
+    assert set(graph_of(result, "(none)")) == {("cart", "(other)")}
 
 
 def test_top_paths_from_a_node_per_value(events) -> None:

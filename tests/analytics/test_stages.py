@@ -151,8 +151,8 @@ def test_a_breakdown_counts_each_person_under_their_first_staged_events_value(ev
 
 def test_a_breakdown_keeps_the_top_values_and_groups_the_rest(events) -> None:
     rows = run_stage_flow(events, STAGES, by="device", top=1).to_frame()
-    assert list(rows["device"].unique()) == ["(none)", "other"]
-    assert list(rows[rows["device"] == "other"]["people"]) == [1, 1, 1]
+    assert list(rows["device"].unique()) == ["(none)", "(other)"]
+    assert list(rows[rows["device"] == "(other)"]["people"]) == [1, 1, 1]
 
 
 @pytest.mark.parametrize(

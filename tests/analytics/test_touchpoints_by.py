@@ -125,13 +125,13 @@ def test_the_top_values_are_kept_and_the_rest_pooled_as_other(tables) -> None:
     assert rows(run_touchpoint_report(*tables, CONFIG, by="device", top=1)) == [
         ("mobile", "home", "awareness", 3, 2),
         ("mobile", "pricing", "consideration", 3, 2),
-        ("other", "home", "awareness", 4, 3),
-        ("other", "pricing", "consideration", 1, 1),
-        ("other", "purchase", "decision", 1, 1),
+        ("(other)", "home", "awareness", 4, 3),
+        ("(other)", "pricing", "consideration", 1, 1),
+        ("(other)", "purchase", "decision", 1, 1),
     ]
-    # top 2: only (none) is left over, and becomes 'other'.
+    # top 2: only (none) is left over, and becomes '(other)'.
     values = [r[0] for r in rows(run_touchpoint_report(*tables, CONFIG, by="device", top=2))]
-    assert values == ["mobile", "mobile", "desktop", "desktop", "desktop", "other"]
+    assert values == ["mobile", "mobile", "desktop", "desktop", "desktop", "(other)"]
 
 
 @pytest.mark.parametrize("by", ["market", "properties.market"])
@@ -184,5 +184,5 @@ def test_spark_breaks_the_report_down_as_duckdb_does(tmp_path: Path, tables) -> 
         got = run_touchpoint_report(ws.events, ws.touchpoints, CONFIG, by="market", top=2)
     pd.testing.assert_frame_equal(got.breakdown, expected.breakdown, check_dtype=False)
     # (none) 6 events and se 4 kept; no (bo's 2) pooled as other.
-    assert [r[0] for r in rows(got)][-2:] == ["other", "other"]
+    assert [r[0] for r in rows(got)][-2:] == ["(other)", "(other)"]
     assert rows(got)[0] == ("(none)", "home", "awareness", 4, 3)

@@ -221,6 +221,32 @@ def test_attribution_that_credits_nothing_says_why(tmp_path):
     assert credited.stderr == ""
 
 
+def test_attribution_credits_every_conversion_event_of_the_workspace(tmp_path):
+    # Two goals: ann's purchase (50) and bob's signup both count, by default and when named.
+    ws, data = workspace_with_file(
+        tmp_path,
+        "e.csv",
+        "user_id,ts,event,channel,revenue\n"
+        "ann,2026-03-01T10:00:00Z,visit,search,\nann,2026-03-01T10:05:00Z,purchase,,50\n"
+        "bob,2026-03-01T11:00:00Z,visit,email,\nbob,2026-03-01T11:05:00Z,signup,,\n",
+    )
+    run("import", str(data), workspace=ws)
+    config = ws / "journeylens.toml"
+    both = '    "signup",\n    "purchase",\n'
+    config.write_text(config.read_text().replace('    "purchase",\n', both, 1))
+    args = ("attribution", "--level", "channel", "--model", "linear", "--format", "json")
+    expected = {"search": (1.0, 50.0), "email": (1.0, 0.0)}
+    for goals in ((), ("--goal", "purchase", "--goal", "signup")):
+        out = run(*args, *goals, workspace=ws)
+        credit = {r["channel"]: (r["conversions"], r["revenue"]) for r in json.loads(out.stdout)}
+        assert credit == expected
+        assert out.stderr == ""
+    named = run(*args, "--goal", "signup", workspace=ws).stdout
+    assert {r["channel"] for r in json.loads(named)} == {"email"}
+    nowhere = run("attribution", "--goal", "signup", "--goal", "order", workspace=ws, check=False)
+    assert "Unknown event 'order' as the goal" in nowhere.stderr
+
+
 def test_attribution_of_an_impression_log_by_channel(tmp_path):
     # The shape of the attribution data sets tutorials use: a cookie, impressions that name a
     # channel, conversions with their value. The cookie is the visitor; the interaction needs a

@@ -90,7 +90,7 @@ def test_top_keeps_the_largest_values_and_pools_the_rest_as_other(ws):
     # desktop and mobile tie at 4 journeys: the first by name stays; mobile and tablet pool.
     assert [(b["device"], b["journeys"]) for b in data["breakdown"]] == [
         ("desktop", 4),
-        ("other", 5),
+        ("(other)", 5),
     ]
 
 
@@ -123,7 +123,7 @@ def test_csv_holds_each_values_records_with_the_key_first(ws):
 def test_the_table_has_a_section_per_value_largest_first(ws):
     out = run("attribution", *CHANNEL, "--by", "device", "--top", "1", workspace=ws).stdout
     assert out.index("Attribution of conversions") < out.index("device = desktop: 4 journeys")
-    assert out.index("device = desktop") < out.index("device = other: 5 journeys, 3 conversions")
+    assert out.index("device = desktop") < out.index("device = (other): 5 journeys, 3 conversions")
 
 
 def test_all_models_keep_the_whole_datas_lift_and_say_it_is_not_broken_down(tmp_path):
@@ -139,7 +139,7 @@ def test_all_models_keep_the_whole_datas_lift_and_say_it_is_not_broken_down(tmp_
     credit = {r["model"] for value in data["breakdown"] for r in value["credit"]}
     assert "incrementality" not in credit
     assert "markov" in credit
-    assert [b["device"] for b in data["breakdown"]][2:] == ["other"]
+    assert [b["device"] for b in data["breakdown"]][2:] == ["(other)"]
 
 
 @pytest.mark.parametrize(

@@ -160,7 +160,7 @@ def test_the_api_takes_the_command_lines_filters(ws_path) -> None:
         # The filter narrows: fewer people than without it.
         mobile = ws.stages(where=["device=mobile"]).to_dict()[0]["people"]
         assert 0 < mobile < ws.stages().to_dict()[0]["people"]
-    # A breakdown: records start with the value, at most three values and 'other'.
+    # A breakdown: records start with the value, at most three values and '(other)'.
     by_channel = expected["stages --by"]
     assert list(by_channel[0])[:2] == ["channel", "stage"]
     assert len({r["channel"] for r in by_channel}) <= 4

@@ -74,13 +74,13 @@ def test_paths_by_matches_the_workspace_api(ws) -> None:
     args = ("--by", "plan", "--top-values", "2", "--ends", "--format", "json")
     rows = json.loads(run(ws, *args).stdout)
     # plan at the first event: none for bo and dee (2 people), free for cy, pro for ana; of the
-    # two with one person "free" sorts first and is kept, ana is "other".
-    assert list(dict.fromkeys(r["plan"] for r in rows)) == ["(none)", "free", "other"]
+    # two with one person "free" sorts first and is kept, ana is "(other)".
+    assert list(dict.fromkeys(r["plan"] for r in rows)) == ["(none)", "free", "(other)"]
     nobody = {(r["from"], r["to"]): r for r in rows if r["plan"] == "(none)"}
     # bo's cart ends his journey, dee's converts: half each.
     assert nobody["cart", "(conversion)"]["probability"] == 0.5
     assert nobody["cart", "(end)"]["people"] == 1
-    other = {(r["from"], r["to"]): r["probability"] for r in rows if r["plan"] == "other"}
+    other = {(r["from"], r["to"]): r["probability"] for r in rows if r["plan"] == "(other)"}
     assert other == {("home", "cart"): 1.0, ("cart", "(conversion)"): 1.0,
                      ("(conversion)", "(end)"): 1.0}  # fmt: skip
     with open_workspace(ws) as workspace:

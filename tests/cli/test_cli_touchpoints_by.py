@@ -94,13 +94,13 @@ def test_touchpoints_by_a_property_with_top_matches_the_workspace_api(ws) -> Non
     args = ("--by", "properties.plan", "--top", "1", "--format", "json")
     report = json.loads(run(ws, *args).stdout)
     # plan: pro on ana#1 and ana's purchase, free on bo's pricing, none on the other 6 events.
-    # top 1 keeps (none) (6 events); pro and free pool as 'other': 3 events.
+    # top 1 keeps (none) (6 events); pro and free pool as '(other)': 3 events.
     assert [tuple(r.values()) for r in report["breakdown"]] == [
         ("(none)", "home", "awareness", 5, 4),
         ("(none)", "pricing", "consideration", 1, 1),
-        ("other", "home", "awareness", 1, 1),
-        ("other", "pricing", "consideration", 1, 1),
-        ("other", "purchase", "decision", 1, 1),
+        ("(other)", "home", "awareness", 1, 1),
+        ("(other)", "pricing", "consideration", 1, 1),
+        ("(other)", "purchase", "decision", 1, 1),
     ]
     with open_workspace(ws) as workspace:
         api = workspace.touchpoint_report(by="properties.plan", top=1).to_dict()

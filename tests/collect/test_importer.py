@@ -564,6 +564,64 @@ def test_a_decimal_comma_is_read_when_asked_and_never_guessed(ws, tmp_path):
         ]
 
 
+def test_a_decimal_comma_never_misreads_numbers_a_file_types(ws, tmp_path):
+    # A CSV in a decimal-comma locale imported with a JSON export and a workbook: JSON numbers
+    # and number cells are numbers (0.125 is no 125), text is read with the comma.
+    from openpyxl import Workbook
+
+    segment = '{{"messageId": "{}", "type": "track", "event": "Order Completed", '
+    segment += '"userId": "u1", "timestamp": "2026-01-05T10:00:00Z", {}}}\n'
+    lines = [
+        segment.format("j1", '"properties": {"revenue": 12.345, "currency": "KWD"}'),
+        segment.format("j2", '"properties": {"revenue": 0.125}'),
+        segment.format("j3", '"properties": {"revenue": 19.99}, "price": 2.499'),
+        segment.format("j4", '"properties": {"revenue": "1.234,50"}, "price": 3'),
+    ]
+    json_file = write(tmp_path / "export.jsonl", "".join(lines))
+    csv_file = write(
+        tmp_path / "calls.csv",
+        "event_id;user_id;ts;event;revenue\nc1;u9;2026-01-05 10:00;call;1 234,50\n",
+    )
+    book = Workbook()
+    book.active.append(["event_id", "user_id", "ts", "event", "revenue"])
+    book.active.append(["x1", "k1", datetime(2026, 1, 5, 10), "call", 0.125])
+    book.active.append(["x2", "k2", datetime(2026, 1, 5, 10), "call", 12.5])
+    book.active.append(["x3", "k3", datetime(2026, 1, 5, 10), "call", "1 234,50"])
+    book.save(tmp_path / "amounts.xlsx")
+    files = [csv_file, json_file, tmp_path / "amounts.xlsx"]
+    summary = ws.import_files(files, decimal_comma=True)
+    assert (summary.stored, summary.rejected) == (8, 0)
+    stored = events(ws).set_index("event_id")
+    assert stored["revenue"].to_dict() == {
+        "c1": 1234.5,
+        "j1": 12.345,
+        "j2": 0.125,
+        "j3": 19.99,
+        "j4": 1234.5,
+        "x1": 0.125,
+        "x2": 12.5,
+        "x3": 1234.5,
+    }
+    # A top-level JSON number kept in properties stays that number.
+    assert json.loads(stored.loc["j3", "properties"])["price"] == 2.499
+
+
+def test_a_time_format_reads_text_beside_a_workbooks_date_cells(ws, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["user_id", "ts", "event"])
+    book.active.append(["k1", datetime(2026, 1, 5, 10, 0), "call"])
+    book.active.append(["k2", "06/01/2026 10:00", "call"])
+    book.active.append(["k3", datetime(2026, 1, 7, 10, 0, 30), "call"])  # its seconds: ISO
+    book.save(tmp_path / "dates.xlsx")
+    summary = ws.import_files([tmp_path / "dates.xlsx"], ts_format="%d/%m/%Y %H:%M")
+    assert (summary.stored, summary.rejected) == (2, 1)
+    stored = events(ws).set_index("person_id")["ts"].astype(str).to_dict()
+    assert stored == {"k1": "2026-01-05 10:00:00", "k2": "2026-01-06 10:00:00"}
+    assert "2026-01-07T10:00:30" in rejected(ws)["detail"].iloc[0]
+
+
 def test_revenue_written_with_its_currency_is_read(ws, tmp_path):
     # A shop's export writes amounts as money: each purchase was rejected as an unreadable
     # number. A code or a symbol of one currency names the currency when the row has none.
@@ -979,6 +1037,21 @@ def test_nan_revenue_is_missing_and_infinite_revenue_is_rejected(ws, tmp_path):
     assert (
         ws.store.execute(ws.events.filter(ws.events.anonymous_id == "q").revenue.isnan().sum()) == 0
     )
+
+
+def test_nan_inside_a_nested_object_is_read(ws, tmp_path):
+    # A Mixpanel export written by Python's json: NaN inside "properties" (and a Segment context).
+    lines = [
+        '{"event": "Purchase", "properties": {"time": 1767607872, "distinct_id": "u1", '
+        '"$insert_id": "i1", "revenue": NaN, "score": Infinity}}',
+        '{"event": "Purchase", "properties": {"time": 1767607873, "distinct_id": "u1", '
+        '"$insert_id": "i2", "revenue": 5}}',
+    ]
+    summary = ws.import_files([write(tmp_path / "mp.jsonl", "\n".join(lines) + "\n")])
+    assert summary.stored == 2
+    stored = events(ws).sort_values("event_id")
+    assert stored["event_id"].tolist() == ["i1", "i2"]
+    assert stored["revenue"].isna().tolist() == [True, False]
 
 
 def test_csv_text_that_spells_missing_is_kept_and_such_numbers_are_missing(ws, tmp_path):
@@ -2225,6 +2298,22 @@ def test_feedback_import_checks_scales(ws, tmp_path):
     assert frame["comment"].tolist() == ["Smidigt!"]
 
 
+def test_an_nps_answer_is_a_whole_number(ws, tmp_path):
+    # An NPS of 7.5 (an average, or a typo) is neither passive nor promoter: refused. Other
+    # scales take halves (a CSAT of 4.5 stars).
+    path = write(
+        tmp_path / "f.csv",
+        "ts,user_id,metric,score\n2026-01-01,u,nps,7.5\n2026-01-01,u,nps,8\n"
+        "2026-01-01,v,csat,4.5\n",
+    )
+    summary = ws.import_files([path], kind="feedback")
+    assert summary.stored == 2
+    reasons = rejected(ws)
+    assert reasons["reason"].tolist() == ["score_out_of_range"]
+    assert "whole number from 0 to 10" in reasons["detail"].iloc[0]
+    assert sorted(ws.feedback.execute()["score"].tolist()) == [4.5, 8.0]
+
+
 def test_touchpoint_catalog_import_merges_into_the_config(ws, tmp_path):
     path = write(
         tmp_path / "cat.csv",
@@ -2430,6 +2519,33 @@ def test_a_zip_archive_of_gzipped_exports_imports_as_its_files(ws, tmp_path):
     assert ws.import_files([archive]).stored == 6
     assert ws.import_files([archive]).stored == 0  # again: nothing twice
     assert not [p for p in ws.path.iterdir() if "export.zip" in p.name]  # unpacked, removed
+
+
+def test_an_archives_rejected_rows_name_its_member_and_are_replaced_on_import_again(ws, tmp_path):
+    archive = tmp_path / "calls.zip"
+    with zipfile.ZipFile(archive, "w") as packed:
+        packed.writestr(
+            "calls.csv",
+            "user_id,ts,event\nz1,2026-01-05T10:00:00Z,call\n,2026-01-05T11:00:00Z,call\n",
+        )
+        packed.writestr("broken/more.csv", "")
+    for _ in range(3):
+        with pytest.raises(ImportFileError) as refused:
+            ws.import_files([archive])
+        # The empty member is named as it is in the archive, not by its scratch copy.
+        assert str(archive / "broken" / "more.csv") in str(refused.value)
+        assert "journeylens-calls.zip" not in str(refused.value)
+    (tmp_path / "calls.zip").unlink()
+    with zipfile.ZipFile(archive, "w") as packed:
+        packed.writestr(
+            "calls.csv",
+            "user_id,ts,event\nz1,2026-01-05T10:00:00Z,call\n,2026-01-05T11:00:00Z,call\n",
+        )
+    for _ in range(3):
+        ws.import_files([archive])
+    stored = rejected(ws)
+    assert stored["source"].tolist() == [str(archive / "calls.csv")]
+    assert ws.status().to_dict()["rejected"] == 1
 
 
 def test_an_archive_that_would_unpack_outside_its_folder_or_is_no_zip_is_refused(ws, tmp_path):

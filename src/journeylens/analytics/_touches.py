@@ -200,7 +200,7 @@ def build_touches(
 def with_journey_segments(touches: ir.Table, top: int) -> ir.Table:
     """``touches`` (built with ``by``) with each journey's ``segment`` instead of the values:
     the value on its conversion, or on its last touch when it did not convert; the ``top``
-    values with the most journeys kept, the rest ``"other"`` (see :mod:`.breakdown`).
+    values with the most journeys kept, the rest ``"(other)"`` (see :mod:`.breakdown`).
 
     Examples
     --------
@@ -226,7 +226,7 @@ def with_goal_values(goals: ir.Table, by: str) -> ir.Table:
 def goal_segments(goals: ir.Table, touches: ir.Table) -> ir.Table:
     """The conversion events ``goals`` (with their ``by_value``) as ``revenue`` and the
     ``segment`` they count under among ``touches`` (with segments): their value where it is a
-    segment, else ``"other"`` (a value that only conversions without a touch to credit have)."""
+    segment, else ``"(other)"`` (a value that only conversions without a touch to credit have)."""
     kept = touches.select(kept=touches[SEGMENT]).distinct()
     joined = goals.left_join(kept, goals[BY_VALUE] == kept.kept)
     segment = ibis.ifelse(joined.kept.isnull(), ibis.literal(OTHER_LABEL), joined[BY_VALUE])

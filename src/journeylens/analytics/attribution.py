@@ -31,7 +31,7 @@ each time (a journey ``a > b > a`` gives ``a`` two thirds under ``linear``).
 
 A breakdown (``run_attribution(..., by=KEY, top=N)``) gives each journey one value of KEY: the
 one on its conversion, or on its last touch when it did not convert (``"(none)"`` without one);
-the ``top`` values with the most journeys are kept, the rest pooled as ``"other"``. Every model
+the ``top`` values with the most journeys are kept, the rest pooled as ``"(other)"``. Every model
 then runs within each value as if it were all the data: the touches carry their ``segment``,
 each model's one aggregate groups by it too, and each segment's chain and games are solved
 apart in numpy. The whole data's result is unchanged beside it.
@@ -256,7 +256,7 @@ class AttributionBreakdown:
     """Every model run within each value of a breakdown key, as if it were all the data.
 
     Every frame starts with ``field`` (the key, a property without ``properties.``), values
-    with the most journeys first and ``"other"`` last. ``totals``: ``journeys``, the
+    with the most journeys first and ``"(other)"`` last. ``totals``: ``journeys``, the
     ``conversions`` and ``revenue`` shared out and the ``unattributed`` ones (and
     ``unattributed_revenue``) per value; ``attribution``: ``model``, the level's column,
     ``conversions``, ``revenue``. Markov adds ``transition_matrix`` and ``removal_effects`` of
@@ -538,7 +538,7 @@ def run_attribution(
         A breakdown key: a column (``device``) or a property (``market`` or
         ``properties.market``). Each journey counts under the key's value on its conversion
         (on its last touch when it did not convert; ``"(none)"`` without one); the ``top``
-        values with the most journeys are kept, the rest pooled as ``"other"``. Every model
+        values with the most journeys are kept, the rest pooled as ``"(other)"``. Every model
         then runs within each value as if it were all the data, in ``result.breakdown``; the
         rest of the result is the whole data's, as without ``by``.
     top

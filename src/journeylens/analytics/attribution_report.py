@@ -162,7 +162,7 @@ def run_attribution_report(
     catalog: ibis.Table | None,
     models: Sequence[str] = ("all",),
     level: str = "touchpoint",
-    goal: str = "purchase",
+    goal: str | Sequence[str] = "purchase",
     lookback: str = "30d",
     value: str = "conversions",
     half_life: str = "7d",
@@ -233,7 +233,7 @@ def run_attribution_report(
 def run_roi_report(
     events: ibis.Table,
     catalog: ibis.Table | None,
-    goal: str = "purchase",
+    goal: str | Sequence[str] = "purchase",
     lookback: str = "30d",
     bootstrap: int = 1000,
     seed: int = 0,
@@ -307,7 +307,9 @@ MONEY_NAMES = frozenset(
 REVENUE_SAMPLE = 1000  # goal events whose properties are read for money-like keys
 
 
-def why_no_revenue(events: ibis.Table, goal: str, revenue_from: str | None = None) -> str | None:
+def why_no_revenue(
+    events: ibis.Table, goal: str | Sequence[str], revenue_from: str | None = None
+) -> str | None:
     """Why revenue is zero everywhere, when the goal events carry none (nor a number in their
     property ``revenue_from``): naming the properties that look like their value (read from a
     sample of them), else how to import it. None when some goal event has revenue, or there is
@@ -320,9 +322,9 @@ def why_no_revenue(events: ibis.Table, goal: str, revenue_from: str | None = Non
     >>> why_no_revenue(t, "purchase").split(". ")[1].split(" (or")[0]
     "Their property 'price' looks like it: --revenue-from price reads it"
     """
-    goals = events.filter(events.event == goal)
+    goals = events.filter(events.event.isin(goal_names(goal)))
     if revenue_from is not None:
-        goals = with_revenue_from(goals, revenue_from, [goal])
+        goals = with_revenue_from(goals, revenue_from, goal_names(goal))
     paid = goals.revenue.notnull() & (goals.revenue != 0)
     counts = goals.aggregate(n=goals.count(), paid=goals.count(where=paid)).execute()
     if int(counts["n"].iloc[0]) == 0 or int(counts["paid"].iloc[0]) > 0:
@@ -338,7 +340,7 @@ def why_no_revenue(events: ibis.Table, goal: str, revenue_from: str | None = Non
         )
     else:
         how = "Import the column that holds it as revenue (--map revenue=COLUMN)."
-    return f"No {goal!r} event has revenue{tried}, so every model credits 0. {how}"
+    return f"No {named(goal)} event has revenue{tried}, so every model credits 0. {how}"
 
 
 def money_like_keys(properties: Iterable[str]) -> list[str]:
@@ -358,25 +360,37 @@ def money_like_keys(properties: Iterable[str]) -> list[str]:
     return sorted(seen, key=lambda k: (-seen[k], k))
 
 
-def why_no_conversions(events: ibis.Table, goal: str, what: str) -> str | None:
-    """Why ``what`` cannot be measured when no event is named ``goal`` (None when some are):
-    the names that come close, or that look like a conversion (one small query each)."""
-    if events.filter(events.event == goal).limit(1).count().execute():
+def goal_names(goal: str | Sequence[str]) -> list[str]:
+    """The conversion events ``goal`` names: one name, or several."""
+    return [goal] if isinstance(goal, str) else list(goal)
+
+
+def named(goal: str | Sequence[str]) -> str:
+    """The goal's names for a sentence: ``'purchase'``, ``'purchase' or 'signup'``."""
+    return " or ".join(repr(name) for name in goal_names(goal))
+
+
+def why_no_conversions(events: ibis.Table, goal: str | Sequence[str], what: str) -> str | None:
+    """Why ``what`` cannot be measured when no event is named ``goal`` (one or several names;
+    None when some are): the names that come close, or that look like a conversion (one small
+    query each)."""
+    if events.filter(events.event.isin(goal_names(goal))).limit(1).count().execute():
         return None
     return _no_goal_text(events, goal, what)
 
 
-def _no_goal_text(events: ibis.Table, goal: str, what: str) -> str:
+def _no_goal_text(events: ibis.Table, goal: str | Sequence[str], what: str) -> str:
     names = distinct_values(events, "event")
-    close = did_you_mean(goal, names) or _conversion_like(names)
+    close = next((c for g in goal_names(goal) if (c := did_you_mean(g, names))), "")
+    the = "the goal" if len(goal_names(goal)) == 1 else "the goals"
     return (
-        f"No event is named {goal!r}, the goal: {what}.{close} Name the conversion event with "
-        "--goal (or goals.conversion_events in journeylens.toml)."
+        f"No event is named {named(goal)}, {the}: {what}.{close or _conversion_like(names)} "
+        "Name the conversion event with --goal (or goals.conversion_events in journeylens.toml)."
     )
 
 
 def why_nothing_attributed(
-    events: ibis.Table, goal: str, lookback: str, level: str = "touchpoint"
+    events: ibis.Table, goal: str | Sequence[str], lookback: str, level: str = "touchpoint"
 ) -> str:
     """Why attribution found no journey: no event, no goal event, no touch (an event with a
     touchpoint, or at channel or campaign level with that value), or no touch within the
@@ -398,7 +412,7 @@ def why_nothing_attributed(
     >>> why_nothing_attributed(segment, "purchase", "30d").split(". ")[1]
     "Events that look like a conversion: 'Order Completed'"
     """
-    other = events.event != goal
+    other = ~events.event.isin(goal_names(goal))
     has_channel = "channel" in events.columns
     counts = events.aggregate(
         events=events.count(),
@@ -414,7 +428,7 @@ def why_nothing_attributed(
     if touched == 0:
         what = "a touchpoint" if level == "touchpoint" else f"a touchpoint or a {level}"
         # The goal's own events are the conversions, never touches, whatever they carry.
-        others = f"No event but the goal's ({goal!r}) has {what}"
+        others = f"No event but the goal's ({named(goal)}) has {what}"
         if level == "touchpoint" and int(counts["channelled"].iloc[0]):
             return (
                 f"{others}, but events name their channel: attribute by channel "

@@ -1,7 +1,7 @@
 """Breakdowns: the values a unit (a person, an attempt) is counted under, the largest kept.
 
 A unit without a value counts under ``"(none)"``; the ``top`` values with the most units are
-kept and the rest become ``"other"`` (ties: the value's text in order).
+kept and the rest become ``"(other)"`` (ties: the value's text in order).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from journeylens.errors import SpecError
 from journeylens.journey.steps import check_keys_present, property_key
 
 NONE_LABEL = "(none)"
-OTHER_LABEL = "other"
+OTHER_LABEL = "(other)"
 SEGMENT = "segment"
 
 __all__ = [
@@ -39,13 +39,13 @@ def segment_columns(table: ir.Table) -> list[str]:
 
 def with_top_values(units: ir.Table, top: int) -> ir.Table:
     """``units`` (one row per unit, its breakdown value in ``value``) with its ``segment``: the
-    value where it is among the ``top`` with the most units, else ``"other"``.
+    value where it is among the ``top`` with the most units, else ``"(other)"``.
 
     Examples
     --------
     >>> units = ibis.memtable({"value": ["a", "a", "b", "c"]})
     >>> sorted(with_top_values(units, 1).execute()["segment"])
-    ['a', 'a', 'other', 'other']
+    ['(other)', '(other)', 'a', 'a']
     """
     sizes = units.group_by("value").aggregate(members=units.count())
     ranked = sizes.select(
@@ -58,7 +58,7 @@ def with_top_values(units: ir.Table, top: int) -> ir.Table:
 
 
 def largest_first(frame: pd.DataFrame, size: str) -> pd.DataFrame:
-    """Rows of a breakdown (a ``segment`` each) with the largest ``size`` first, ``"other"``
+    """Rows of a breakdown (a ``segment`` each) with the largest ``size`` first, ``"(other)"``
     last, ties by the value."""
     last = frame[SEGMENT] == OTHER_LABEL
     return (

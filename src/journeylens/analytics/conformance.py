@@ -163,9 +163,9 @@ def run_conformance(
     "deviations": [{"deviation", "from", "to", "kind", "count", "people"}]}`` — ``people``
     counts persons with a staged event; deviations are most frequent (by people) first. With
     ``by`` (a column or property, as the stage flow's breakdown: each person under the value of
-    their first staged event, the ``top`` values kept, the rest ``"other"``), also
+    their first staged event, the ``top`` values kept, the rest ``"(other)"``), also
     ``"breakdown": [{<by>, "people", "in_order", ...}]``, values with the most people first and
-    ``"other"`` last; its counts sum to the totals.
+    ``"(other)"`` last; its counts sum to the totals.
 
     Examples
     --------

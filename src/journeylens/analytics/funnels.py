@@ -107,7 +107,7 @@ class FunnelSpec:
         Optional per-step windows (time from the previous step), one per step; the first is None.
     by, by_step, top
         Breakdown column or JSON property, the step whose value is used (``"first"``, ``"last"`` or
-        a 1-based step number) and how many values to keep (the rest become ``"other"``).
+        a 1-based step number) and how many values to keep (the rest become ``"(other)"``).
     since, until
         Only events with ``since <= ts < until`` (naive UTC).
 
@@ -623,7 +623,7 @@ def _attempt_sequence(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
 
 
 def _segment(counted: ir.Table, rows: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Attach the breakdown value of the chosen step, top values kept, the rest 'other'."""
+    """Attach the breakdown value of the chosen step, top values kept, the rest "(other)"."""
     keys = _keys(counted, spec)
     if spec.by is None:
         return counted.mutate(segment=ibis.null("string"))
@@ -663,7 +663,7 @@ def build_funnel_people(
     Columns: the unit columns (``person_id``, plus ``session_id`` for sessions, plus ``attempt``
     — the entry's position — for attempts), ``reach`` (steps reached), ``t0`` … ``t{n-1}`` (epoch
     seconds of reaching each step, null past ``reach``) and ``segment`` (the breakdown value or
-    ``"other"``; null without ``by``). ``ids=False``: the unit is told by its key, which may be
+    ``"(other)"``; null without ``by``). ``ids=False``: the unit is told by its key, which may be
     the integer ``person_key`` instead of ``person_id`` (for counting). ``every`` (``day`` or
     ``week``): one row per unit and ``period`` (epoch seconds of its start) in which the unit
     entered, with its counted attempt among those entering then.

@@ -8,7 +8,7 @@ Rules, in the order they apply:
 1. Events outside ``[since, until)`` and events without a ``ts`` or ``person_id`` are left out.
 2. An event whose level column is empty becomes ``"(unmapped)"``: it stays in the sequence, so
    the pairs around it are real pairs (funnels count the same events the same way).
-3. With ``min_share`` or ``top_nodes``, rare nodes become ``"other"`` (by their count of events).
+3. With ``min_share`` or ``top_nodes``, rare nodes become ``"(other)"`` (by their count of events).
 4. With ``include_end``, a goal event (``goal``, default ``"purchase"``) becomes
    ``"(conversion)"`` and each person's last event is followed by ``"(end)"``.
 5. With ``collapse_repeats``, a node equal to the one before it is dropped (``a a b`` → ``a b``).
@@ -63,7 +63,7 @@ EDGE_COLUMNS = [
 PATH_COLUMNS = ["path", "steps", "count", "people", "share"]
 CONVERSION = "(conversion)"
 UNMAPPED = "(unmapped)"
-OTHER = "other"
+OTHER = "(other)"
 SYNTHETIC = (END, CONVERSION)
 # The transition graph groups nodes by their codes (see ``analytics.codes``) and names them on
 # the result: its aggregate keyed by two strings (and by two strings and a person, for
@@ -101,9 +101,9 @@ class PathsSpec:
     collapse_repeats
         Drop a node equal to the one before it (off: the raw graph keeps repeats).
     min_share
-        Nodes with less than this share of all events become ``"other"``.
+        Nodes with less than this share of all events become ``"(other)"``.
     top_nodes
-        Keep this many most frequent nodes; the rest become ``"other"``.
+        Keep this many most frequent nodes; the rest become ``"(other)"``.
     max_depth
         Nodes in a top path, counting its start (or its end) node; also the steps in the Sankey.
     from_node, to_node
@@ -124,7 +124,7 @@ class PathsSpec:
         or the top paths are drawn for each value's people alone, the overall result kept.
     top_values
         With ``by``: how many values to keep, those with the most people; the rest are
-        ``"other"``.
+        ``"(other)"``.
 
     Examples
     --------
@@ -241,7 +241,7 @@ def _keyed(events: ir.Table, whole: bool = False) -> bool:
 
 
 def _grouped(seq: ir.Table, spec: PathsSpec) -> ir.Table:
-    """Map rare nodes to ``"other"`` (by their count of events)."""
+    """Map rare nodes to ``"(other)"`` (by their count of events)."""
     counts = seq.group_by("node").aggregate(n=seq.count())
     rank = ibis.row_number().over(order_by=[counts.n.desc(), counts.node])
     share = counts.n / counts.n.sum().over()

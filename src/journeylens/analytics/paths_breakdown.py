@@ -4,7 +4,7 @@ A person counts under the value of ``by`` (a column, or a property as ``plan`` o
 ``properties.plan``) at their first analysed event: the first of their sequence, after
 ``since``/``until`` and any filter (the stage flow takes the first *staged* event). Without a
 value it is ``"(none)"``; the ``top`` values with the most people are kept and the rest pooled
-as ``"other"`` (:mod:`.breakdown`). The graph and the top paths are then grouped by the value
+as ``"(other)"`` (:mod:`.breakdown`). The graph and the top paths are then grouped by the value
 too, in the one query that groups them by node: never a query per value. The same query
 counts every row a second time under a null value, which gives the overall result: the pairs
 (or paths) are made once for both.
@@ -94,7 +94,7 @@ def with_members(grouped: ir.Table, segments: ir.Table) -> ir.Table:
 
 def in_value_order(frame: pd.DataFrame, field: str, columns: Sequence[str]) -> pd.DataFrame:
     """``frame`` (engine rows with ``segment`` and ``members``, each value's rows in order)
-    with the values most people first, ``"other"`` last; the value first, named ``field``."""
+    with the values most people first, ``"(other)"`` last; the value first, named ``field``."""
     sizes = largest_first(frame[[SEGMENT, MEMBERS]].drop_duplicates(), MEMBERS)
     place = {value: i for i, value in enumerate(sizes[SEGMENT])}
     ordered = frame.assign(_place=frame[SEGMENT].map(place)).sort_values("_place", kind="stable")

@@ -21,7 +21,7 @@ Conventions (the docs quote them):
 - Events without a person, a time, or a stage outside ``stages`` are left out.
 - With ``by`` (a column or property), each person counts under the value of their first staged
   event (``"(none)"`` where it has none); the ``top`` values with the most people are kept,
-  the rest are ``"other"``; every field is then per value.
+  the rest are ``"(other)"``; every field is then per value.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def _received(staged: ir.Table) -> list[str]:
 def with_segments(staged: ir.Table, top: int) -> ir.Table:
     """``staged`` (with the breakdown's ``value`` per event, see :func:`staged_events`) with
     each person's ``segment``: the value of their first staged event; the ``top`` values with
-    the most people kept, the rest ``"other"``."""
+    the most people kept, the rest ``"(other)"``."""
     first = order_value(_journey(staged))
     people = staged.group_by("person").aggregate(value=staged.value.argmin(first))
     segments = with_top_values(people, top).select("person", SEGMENT)
@@ -355,8 +355,8 @@ def run_stage_flow(
     ``went_back``, ``ended_here`` and,
     in ``to_dict()``, ``moved_on_by`` and ``left_after`` (``[{"touchpoint", "people"}]``).
     With ``by`` (a column, or a property as ``plan`` or ``properties.plan``), the stages of each
-    of its ``top`` values (and ``"other"``), the value first in a field named as the key
-    (``device``, ``plan``); values with the most people first, ``"other"`` last.
+    of its ``top`` values (and ``"(other)"``), the value first in a field named as the key
+    (``device``, ``plan``); values with the most people first, ``"(other)"`` last.
     See the module docstring for the exact conventions.
 
     Examples

@@ -14,7 +14,7 @@ value of the key:
   person on mobile and on desktop counts in both, so the values' ``people`` may add up to more
   than the overall ``people``.
 - The ``top`` values with the most events (at catalogued touchpoints) are kept, the rest pooled
-  as ``"other"`` (ties: the value's text in order); a person counts once in ``"other"``.
+  as ``"(other)"`` (ties: the value's text in order); a person counts once in ``"(other)"``.
 - A value lists the touchpoints it has events at (no rows of zeros); the unmapped events and
   the content gaps are the overall report's only.
 - One engine query groups the events by (value, touchpoint), never a query per value.
@@ -79,7 +79,7 @@ class TouchpointReport(Result):
 
     def to_dict(self) -> dict[str, Any]:
         """The report; with a breakdown also ``"breakdown": [{by, "touchpoint", "stage",
-        "events", "people"}]``, values with the most events first, ``"other"`` last."""
+        "events", "people"}]``, values with the most events first, ``"(other)"`` last."""
         report = {
             "touchpoints": frame_records(self.catalog),
             "unmapped_events": frame_records(self.unmapped),
@@ -120,7 +120,7 @@ def run_touchpoint_report(
     With ``by`` (a column, or a property as ``market`` or ``properties.market``), also the
     events and people per value and catalogued touchpoint in ``breakdown``: each event under
     its own value, each person under every value they have an event with; the ``top`` values
-    with the most events kept, the rest ``"other"`` (see the module docstring).
+    with the most events kept, the rest ``"(other)"`` (see the module docstring).
 
     Examples
     --------
@@ -193,7 +193,7 @@ def build_touchpoint_breakdown(
 ) -> ir.Table:
     """``segment, touchpoint, stage, events, people``: the events at each catalogued
     touchpoint grouped by their own value of ``by`` (``"(none)"`` where null; beyond the ``top``
-    values with the most events, ``"other"``) and the distinct people among them (``person``:
+    values with the most events, ``"(other)"``) and the distinct people among them (``person``:
     the column that tells them apart)."""
     mapped = events.filter(events.touchpoint.notnull())
     units = mapped.select(
@@ -213,7 +213,7 @@ def build_touchpoint_breakdown(
 
 def _breakdown_rows(frame: pd.DataFrame, field: str, stage_keys: tuple[str, ...]) -> pd.DataFrame:
     """The engine's rows in the report's order, the value first in a column named ``field``:
-    values with the most events first, ``"other"`` last; within a value, in stage order, most
+    values with the most events first, ``"(other)"`` last; within a value, in stage order, most
     people first (ties: most events, then the touchpoint's name)."""
     totals = frame.groupby(SEGMENT, as_index=False).agg(events=("events", "sum"))
     place = {value: i for i, value in enumerate(largest_first(totals, "events")[SEGMENT])}

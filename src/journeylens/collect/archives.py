@@ -5,7 +5,9 @@ hour. An archive given to ``import`` (or found in a directory given to it) is un
 by member and streamed, into a folder named after it, whose data files are then imported in
 name order as a directory's would be (:func:`journeylens.collect.readers.expand_paths`). The
 folder is removed when the import ends. A member whose name would leave the folder (``../x``,
-an absolute path) is refused, not unpacked.
+an absolute path) is refused, not unpacked. A member is named by the archive's path and its
+own (``exports/calls.zip/calls.csv``: :func:`as_given`) in rejected rows and messages, the same
+at every import of the archive, so importing it again replaces its rejected rows.
 """
 
 from __future__ import annotations
@@ -13,24 +15,24 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from journeylens.collect.readers import expand_paths, is_archive
 from journeylens.errors import ImportFileError
 
 
-def unpack_archives(paths: Sequence[Path], scratch: Path, folders: list[Path]) -> list[Path]:
+def unpack_archives(paths: Sequence[Path], scratch: Path, folders: dict[Path, Path]) -> list[Path]:
     """``paths`` with each archive replaced by the data files it holds, unpacked under
-    ``scratch``; each folder made is appended to ``folders`` for the caller to remove
-    (:func:`remove_folders`), also when this raises."""
+    ``scratch``; each folder made is added to ``folders`` (with its archive) for the caller to
+    remove (:func:`remove_folders`), also when this raises."""
     files: list[Path] = []
     for path in map(Path, paths):
         if not is_archive(path):
             files.append(path)
             continue
         folder = Path(tempfile.mkdtemp(prefix=f"journeylens-{path.name}-", dir=scratch))
-        folders.append(folder)
+        folders[folder] = path
         _unpack(path, folder)
         try:
             files.extend(expand_paths([folder]))
@@ -62,6 +64,31 @@ def _unpack(path: Path, folder: Path) -> None:
         raise ImportFileError(f"{path}: not a readable zip archive ({exc}).") from exc
 
 
-def remove_folders(folders: Sequence[Path]) -> None:
+def remove_folders(folders: Iterable[Path]) -> None:
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_given(path: Path, folders: Mapping[Path, Path]) -> Path:
+    """``path`` as the user knows it: a file unpacked from an archive (into one of
+    ``folders``) as the archive's path followed by its own within it.
+
+    Examples
+    --------
+    >>> folders = {Path("/ws/journeylens-a.zip-x1"): Path("in/a.zip")}
+    >>> as_given(Path("/ws/journeylens-a.zip-x1/d/e.csv"), folders)
+    PosixPath('in/a.zip/d/e.csv')
+    >>> as_given(Path("in/b.csv"), {})
+    PosixPath('in/b.csv')
+    """
+    for folder, archive in folders.items():
+        if path.is_relative_to(folder):
+            return archive / path.relative_to(folder)
+    return path
+
+
+def in_message(text: str, folders: Mapping[Path, Path]) -> str:
+    """A message about files unpacked into ``folders``, naming them as :func:`as_given`."""
+    for folder, archive in folders.items():
+        text = text.replace(str(folder), str(archive))
+    return text

@@ -168,9 +168,16 @@ def with_params(
     return f"(SELECT *, {params} AS {PARAMS} FROM {source} AS b)", {**types, PARAMS: pa.string()}
 
 
-def nested_lookups(canonical: str, types: Mapping[str, pa.DataType], properties: str) -> list[str]:
+def nested_lookups(
+    canonical: str,
+    types: Mapping[str, pa.DataType],
+    properties: str,
+    decimal_comma: bool = False,
+) -> list[str]:
     """SQL for each of ``canonical``'s nested sources this file has, best first, as text;
-    ``properties`` is SQL for the row's ``properties`` column as text."""
+    ``properties`` is SQL for the row's ``properties`` column as text. ``decimal_comma``: a
+    JSON number is written with a decimal comma, as the import reads text numbers then (a
+    number is unambiguous: ``0.125`` is no 125)."""
     found = []
     for column, key in NESTED_SOURCES.get(canonical, ()):
         document: str | None
@@ -184,6 +191,8 @@ def nested_lookups(canonical: str, types: Mapping[str, pa.DataType], properties:
             document = None
         if document is not None:
             value = json_at(document, key)
+            if decimal_comma:
+                value = _comma_number(document, key, value)
             if canonical in LOWERED:
                 value = f"lower({value})"
             elif canonical == "anonymous_id":
@@ -300,10 +309,23 @@ def identify_link(types: Mapping[str, pa.DataType], properties: str) -> str | No
     return f"CASE WHEN contains({properties}, '{IDENTIFY_LINK}') THEN nullif({found}, '') END"
 
 
+def _comma_number(document: str, key: str, value: str) -> str:
+    """SQL: ``value`` (``document``'s value at ``key`` as text) with a decimal comma where it
+    is a JSON number."""
+    path = _json_path(key)
+    number = f"try(json_type({document}, '{path}')) IN ('DOUBLE', 'BIGINT', 'UBIGINT')"
+    return f"CASE WHEN {number} THEN replace({value}, '.', ',') ELSE {value} END"
+
+
+def _json_path(key: str) -> str:
+    """The JSON path to the dotted ``key``, each part quoted."""
+    return "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in key.split("."))
+
+
 def json_at(text: str, key: str) -> str:
     """The JSON text ``text``'s value at the dotted ``key`` (a constant) as text; NULL when
     ``text`` is not valid JSON. Each part of the key is quoted, so ``$insert_id`` is one key."""
-    path = "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in key.split("."))
+    path = _json_path(key)
     return f"CASE WHEN json_valid({text}) THEN json_extract_string({text}, '{path}') END"
 
 

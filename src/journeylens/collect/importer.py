@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from journeylens.collect.archives import remove_folders, unpack_archives
+from journeylens.collect.archives import as_given, in_message, remove_folders, unpack_archives
 from journeylens.collect.columns import (
     INPUT_COLUMNS,
     arrange,
@@ -36,6 +36,7 @@ from journeylens.collect.columns import (
     plan_columns,
 )
 from journeylens.collect.readers import FileReader, object_keys, open_file, parquet_tables
+from journeylens.collect.spreadsheets import TextForm
 from journeylens.collect.timeformats import readable_with
 from journeylens.collect.validate import DERIVED_ID, BatchValidator, Limits, Source, Target
 from journeylens.collect.xes import XmlError
@@ -140,13 +141,18 @@ def import_files(
     started = time.perf_counter()
     mapping = dict(mapping or {})
     constants = dict(constants or {})
-    folders: list[Path] = []  # where archives were unpacked: removed at the end
+    folders: dict[Path, Path] = {}  # where archives were unpacked, and from: removed at the end
     try:
         files = unpack_archives(paths, scratch or store_dir(store), folders)
         opened = open_files(files, kind, mapping, encoding, scratch or store_dir(store), constants)
+    except ImportFileError as exc:
+        remove_folders(folders)
+        raise ImportFileError(in_message(str(exc), folders)) from exc
     except BaseException:
         remove_folders(folders)
         raise
+    for reader, _ in opened:  # what the files type is given as the import reads text
+        reader.form = TextForm(decimal_comma, ts_format)
     table, schema, _ = TARGETS[kind]
     staging, rejected_staging = f"_staging_{table}", "_staging_rejected"
     summary = ImportSummary(kind, [str(p) for p in paths])
@@ -158,12 +164,13 @@ def import_files(
     reasons = stager.reasons
     try:
         for index, (reader, plan) in enumerate(opened):
+            given = as_given(reader.path, folders)  # the rejected rows' source
             if stager.native is not None and _scannable(reader):
                 for source, rows in _parquet_sources(reader, plan, kind, constants):
                     if rows is None:
-                        stager.scan(source, reader.path, index)
+                        stager.scan(source, given, index)
                     else:
-                        stager.registered(rows, source, reader.path, index)
+                        stager.registered(rows, source, given, index)
                     summary.rows += source.rows
                     if progress:
                         progress(source.rows)
@@ -174,7 +181,7 @@ def import_files(
                     plan = _plan_from_batch(reader, kind, batch, mapping, constants, part > 0)
                 batch = _drop_lines(batch, reader.bad_lines)
                 arranged = arrange(batch, plan, kind, constants, keys_vary=not reader.columns)
-                stager.batch(arranged, reader.path, index)
+                stager.batch(arranged, given, index)
                 summary.rows += batch.num_rows
                 if progress:
                     progress(batch.num_rows)
@@ -187,7 +194,7 @@ def import_files(
                 *(("invalid_xml", {e.line: e.text}, _xml_detail(e)) for e in reader.xml_errors),
             ):
                 if lines:
-                    rows = _whole_lines(lines, kind, reader.path, reason, stager.at, detail)
+                    rows = _whole_lines(lines, kind, given, reason, stager.at, detail)
                     store.write(rejected_staging, rows)
                     reasons[reason] += len(lines)
                     summary.rows += len(lines)
@@ -199,7 +206,10 @@ def import_files(
         (finish or (lambda rows: store.write(table, rows)))(new)
         summary.stored = store.count(table) - before
         summary.already_stored = summary.already_stored - summary.stored
-        _commit_rejected(store, rejected_staging, [reader.path for reader, _ in opened])
+        given_files = [as_given(reader.path, folders) for reader, _ in opened]
+        _commit_rejected(store, rejected_staging, given_files)
+    except ImportFileError as exc:
+        raise ImportFileError(in_message(str(exc), folders)) from exc
     finally:
         validator.close()
         store.drop(staging)

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from journeylens.collect.columns import ALIASES, loose_name
 from journeylens.collect.encoding import check_text, scratch_file
 from journeylens.collect.local import local_engine
-from journeylens.collect.spreadsheets import sheet_batches, sheet_header
+from journeylens.collect.spreadsheets import TextForm, sheet_batches, sheet_header
 from journeylens.collect.xes import XmlError, count_events, xes_batches
 from journeylens.errors import ImportFileError
 
@@ -84,6 +84,8 @@ class FileReader:
     # Keys seen inside columns that hold objects: a Parquet struct's fields, or the keys of
     # the objects in a JSON Lines file's first batch (see ``exports.lifted_columns``).
     nested_keys: dict[str, set[str]] = field(default_factory=dict)
+    # How the import reads text numbers and times: what the file types is given in that form.
+    form: TextForm = field(default_factory=TextForm)
 
     @property
     def data(self) -> Path:
@@ -543,7 +545,8 @@ def _has_break(chunk: pa.Array) -> bool:
 
 def _xlsx_batches(reader: FileReader) -> Iterator[pa.Table]:
     labels: int | None = None  # rows under the header that label it, as in a CSV export
-    for batch in sheet_batches(reader.path, reader.columns, reader.header_line, BATCH_ROWS):
+    sheet = reader.path, reader.columns, reader.header_line, BATCH_ROWS, reader.form
+    for batch in sheet_batches(*sheet):
         if labels is None:
             width, first = len(reader.columns), range(min(2, batch.num_rows))
             cells = [[batch.column(i)[row].as_py() or "" for i in range(width)] for row in first]
@@ -667,8 +670,15 @@ def _json_columns(con: duckdb.DuckDBPyConnection, reader: FileReader) -> pa.Tabl
         [paths],
     ).to_arrow_table()
     structured = _structured(con, keys, found)
+    # With a decimal comma, text "0.125" is 125: the keys whose values are all JSON numbers
+    # with a decimal point somewhere keep their type, so that none is read as text.
+    numbers = _decimals(con, keys, found) if reader.form.decimal_comma else set()
     columns = {
-        key: found.column(i).cast(pa.json_()) if key in structured else found.column(i)
+        key: found.column(i).cast(pa.json_())
+        if key in structured
+        else found.column(i).cast(pa.float64())
+        if key in numbers
+        else found.column(i)
         for i, key in enumerate(keys)
     }
     columns["_line"] = found.column(len(keys))
@@ -683,22 +693,42 @@ def _pointer(key: str) -> str:
 
 def _structured(con: duckdb.DuckDBPyConnection, keys: list[str], found: pa.Table) -> set[str]:
     """The keys whose values in the block are all objects or arrays (and not all null)."""
+    # Text starting with "{" or "[" may be an object or array; other text cannot.
+    return _all_of(con, keys, found, r"^[\[{]", ("OBJECT", "ARRAY"))
+
+
+def _decimals(con: duckdb.DuckDBPyConnection, keys: list[str], found: pa.Table) -> set[str]:
+    """The keys whose values in the block are all numbers (or null), some written with a
+    decimal point."""
+    return _all_of(con, keys, found, r"^-?[0-9]*\.[0-9]", ("DOUBLE", "BIGINT", "UBIGINT"))
+
+
+def _all_of(
+    con: duckdb.DuckDBPyConnection,
+    keys: list[str],
+    found: pa.Table,
+    looks: str,
+    json_types: tuple[str, ...],
+) -> set[str]:
+    """The keys, among those with a value (as text in ``found``) matching the regular
+    expression ``looks``, whose values in the block are all of ``json_types`` (or null)."""
     candidates = [
         key
         for i, key in enumerate(keys)
-        if pc.any(pc.match_substring_regex(found.column(i), r"^[\[{]")).as_py()
-    ]  # text starting with "{" or "[" may be an object or array; other text cannot
+        if pc.any(pc.match_substring_regex(found.column(i), looks)).as_py()
+    ]
     if not candidates:
         return set()
+    listed = ", ".join(f"'{t}'" for t in json_types)
     kinds = ", ".join(
-        f"bool_and(t[{i}] IN ('OBJECT', 'ARRAY')) FILTER (WHERE t[{i}] <> 'NULL')"
+        f"bool_and(t[{i}] IN ({listed})) FILTER (WHERE t[{i}] <> 'NULL')"
         for i in range(1, len(candidates) + 1)
     )
     row = con.execute(
         f"SELECT {kinds} FROM (SELECT try(json_type(text, ?::VARCHAR[])) AS t FROM _json_block)",
         [[_pointer(key) for key in candidates]],
     ).fetchone()
-    return {key for key, nested in zip(candidates, row or (), strict=True) if nested}
+    return {key for key, every in zip(candidates, row or (), strict=True) if every}
 
 
 def _is_json_array(path: Path, encoding: str) -> bool:
@@ -803,7 +833,20 @@ def object_keys(batch: pa.Table, sample: int = 1000) -> dict[str, set[str]]:
             continue
         found = keys.setdefault(name, set())
         for text in column.slice(0, sample).cast(pa.string()).to_pylist():
-            value = msgspec.json.decode(text) if text is not None else None
+            value = _decoded(text) if text is not None else None
             if isinstance(value, dict):
                 found.update(value)
     return keys
+
+
+def _decoded(text: str) -> object:
+    """A JSON value; with ``NaN`` or ``Infinity`` in it (Python's ``json.dumps`` writes them,
+    DuckDB reads them), by the standard library, which reads them too; None for what neither
+    reads (its keys are then not sampled, and the row is checked as every other)."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None

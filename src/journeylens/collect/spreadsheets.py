@@ -7,13 +7,17 @@ the sheet. A value in a column without a header is kept under ``column<n>``. Cel
 text a CSV export of the sheet would hold: numbers as written (whole numbers without a decimal
 point, so ids stay ids), dates and times in ISO 8601 (read in the import's ``--timezone``, as
 Excel stores no zone), booleans as ``true``/``false``, empty cells as missing. Formulas are read
-as their last computed values.
+as their last computed values. An import that reads text its own way (:class:`TextForm`: the
+options ``--decimal-comma`` and ``--ts-format``) gets number and date cells written that way, as
+a CSV export in that locale would write them, beside the cells that are text already.
 """
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,17 @@ import pyarrow as pa
 
 from journeylens.errors import ImportFileError
 
-__all__ = ["sheet_batches", "sheet_header"]
+__all__ = ["TextForm", "sheet_batches", "sheet_header"]
+
+
+@dataclass(frozen=True)
+class TextForm:
+    """How an import reads numbers and times given as text (``--decimal-comma``,
+    ``--ts-format``), so that values a file types (a sheet's number and date cells) are given
+    to it in that form."""
+
+    decimal_comma: bool = False
+    ts_format: str | None = None
 
 
 def _open(path: Path) -> Any:
@@ -92,8 +106,11 @@ def _last_value(values: tuple[Any, ...]) -> int:
     return max((i + 1 for i, v in enumerate(values) if _has_value(v)), default=0)
 
 
-def sheet_batches(path: Path, columns: list[str], header: int, rows: int) -> Iterator[pa.Table]:
-    """The records below the header as tables of up to ``rows`` text rows with ``_line``."""
+def sheet_batches(
+    path: Path, columns: list[str], header: int, rows: int, form: TextForm = TextForm()
+) -> Iterator[pa.Table]:
+    """The records below the header as tables of up to ``rows`` text rows with ``_line``,
+    cells written in ``form``."""
     width = len(columns)
     values: list[list[str | None]] = [[] for _ in range(width)]
     lines: list[int] = []
@@ -104,7 +121,7 @@ def sheet_batches(path: Path, columns: list[str], header: int, rows: int) -> Ite
                 continue
             padded = list(cells[:width]) + [None] * (width - len(cells))
             for column, cell in zip(values, padded, strict=True):
-                column.append(_text(cell))
+                column.append(_text(cell, form))
             lines.append(number)
             if len(lines) == rows:
                 yield _table(columns, values, lines)
@@ -120,18 +137,29 @@ def _table(columns: list[str], values: list[list[str | None]], lines: list[int])
     return pa.table([*arrays, pa.array(lines, pa.int64())], names=[*columns, "_line"])
 
 
-def _text(cell: Any) -> str | None:
-    """A cell's value as a CSV export would write it (None when empty).
+def _text(cell: Any, form: TextForm = TextForm()) -> str | None:
+    """A cell's value as a CSV export would write it (None when empty), numbers and times in
+    ``form`` (a time in ``form.ts_format`` where that format keeps all of it, else ISO 8601).
 
     >>> [_text(v) for v in (3, 2.5, True, datetime(2026, 1, 5, 9, 30), "", " x ")]
     ['3', '2.5', 'true', '2026-01-05T09:30:00', None, ' x ']
+    >>> form = TextForm(decimal_comma=True, ts_format="%d/%m/%Y %H:%M")
+    >>> [_text(v, form) for v in (3, 0.125, datetime(2026, 1, 5, 9, 30), "1.234,50")]
+    ['3', '0,125', '05/01/2026 09:30', '1.234,50']
     """
     if cell is None or cell == "":
         return None
     if isinstance(cell, bool):
         return "true" if cell else "false"
+    if isinstance(cell, datetime) and form.ts_format is not None:
+        written = cell.strftime(form.ts_format)
+        with contextlib.suppress(ValueError):
+            if datetime.strptime(written, form.ts_format) == cell.replace(tzinfo=None):
+                return written
     if isinstance(cell, datetime | date | time):
         return cell.isoformat()
     if isinstance(cell, float) and cell.is_integer() and abs(cell) < 2**53:
         return str(int(cell))
+    if isinstance(cell, float) and form.decimal_comma:
+        return repr(cell).replace(".", ",")
     return str(cell)

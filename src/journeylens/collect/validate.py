@@ -417,6 +417,13 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             "'score ' || CAST(p.score AS VARCHAR) || ' is outside the scale of ' || p.metric",
         ),
         (
+            "p.metric = 'nps' AND p.score <> floor(p.score)",
+            "score_out_of_range",
+            "score",
+            "'score ' || CAST(p.score AS VARCHAR) || ' is not on the scale of nps: "
+            "an answer is a whole number from 0 to 10'",
+        ),
+        (
             f"p.dimension IS NOT NULL AND NOT {_one_of('p.dimension', DIMENSIONS)}",
             "unknown_dimension",
             "dimension",
@@ -678,10 +685,13 @@ def _properties_text(types: Mapping[str, pa.DataType]) -> str:
     return _text("properties")
 
 
-def _nested(column: str, types: Mapping[str, pa.DataType]) -> str | None:
+def _nested(
+    column: str, types: Mapping[str, pa.DataType], decimal_comma: bool = False
+) -> str | None:
     """``column``'s value from the row's nested values (see :mod:`.exports`); None when the
-    file has none of its sources."""
-    lookups = nested_lookups(column, types, _properties_text(types))
+    file has none of its sources. ``decimal_comma``: JSON numbers written so (see
+    :func:`.exports.nested_lookups`)."""
+    lookups = nested_lookups(column, types, _properties_text(types), decimal_comma)
     return f"coalesce({', '.join(lookups)})" if lookups else None
 
 
@@ -874,7 +884,8 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
             f"coalesce({_given_number('revenue', types['revenue'])}, {_unless_missing(revenue)}) "
             "AS revenue_text",
             f"coalesce({_number('revenue', types['revenue'], comma, money=True)}, "
-            f"{_read_number(revenue, comma, money=True)}) AS revenue",
+            f"{_read_number(_nested('revenue', types, comma) or 'NULL', comma, money=True)}) "
+            "AS revenue",
         ]
     else:
         items += [
