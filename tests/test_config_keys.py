@@ -170,3 +170,10 @@ def test_a_demo_config_with_currency_loads(tmp_path):
         written = ws.config
     assert written.report_currency is not None
     assert load_config(tmp_path / "ws") == written
+
+
+def test_a_field_limit_below_the_ids_journeylens_makes_is_refused(written: Path) -> None:
+    # A limit of 31 rejected every row of a file without ids, for the id made for it.
+    _edit(written, "max_field_chars = 4096", "max_field_chars = 31")
+    with pytest.raises(ConfigError, match=r"'import.max_field_chars' must be a whole number of 32"):
+        load_config(written.parent)

@@ -1053,11 +1053,14 @@ def friction(
     if goal:
         options["goal"] = goal
     with _open(workspace, engine) as ws:
+        changing = annotation is not None or compare_at is not None
+        at, annotated = _change_point(ws, annotation, compare_at) if changing else (None, None)
+        if annotated:  # the annotation's touchpoint, checked as --touchpoint is
+            options["touchpoint"] = annotated
         spec = ws.friction_spec(**options)
         events = _filtered(ws, None, None, where)
-        if annotation is not None or compare_at is not None:
-            at, annotated = _change_point(ws, annotation, compare_at)
-            change = run_friction_change(events, spec, at, annotated or touchpoint, ws.feedback)
+        if at is not None:
+            change = run_friction_change(events, spec, at, spec.touchpoint, ws.feedback)
             emit(change, fmt, f"Friction before and after {at:%Y-%m-%d}")
             _note(change.undecided_note())
             if change.rows.empty:

@@ -68,10 +68,11 @@ def print_section(heading: str, frame: pd.DataFrame) -> None:
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy for people: nested values dropped, rates as percentages, seconds as durations."""
-    keep = [c for c in frame.columns if not frame[c].map(_records).any()]
+    # ``any`` of the values, not of a mapped column: an empty text column has no ``any``.
+    keep = [c for c in frame.columns if not any(map(_records, frame[c]))]
     out = frame[keep].copy()
     for column in out.columns:
-        if out[column].map(_nested).any():
+        if any(map(_nested, out[column])):
             out[column] = out[column].map(lambda v: " → ".join(map(str, v)) if _nested(v) else v)
     for column in out.columns:
         name = str(column)

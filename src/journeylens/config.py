@@ -44,6 +44,10 @@ LANGUAGES = ("en", "sv", "nb", "fi", "ro", "zh")
 ENGINES = ("duckdb", "spark")
 
 
+# The least field limit: the id journeylens makes for a row without one has 32 characters.
+MIN_FIELD_CHARS = 32
+
+
 @dataclass(frozen=True)
 class Stage:
     """A journey stage: a stable key and its label in each supported language."""
@@ -324,7 +328,9 @@ def parse_config(raw: dict[str, Any], source: str = CONFIG_FILE) -> Config:
         error_patterns=tuple(friction.strings("error_patterns") or ("*error*", "*fail*")),
         retry_seconds=friction.positive_int("retry_seconds", 30),
         postpone_hours=friction.positive_int("postpone_hours", 24),
-        max_field_chars=limits.positive_int("max_field_chars", 4096),
+        max_field_chars=limits.positive_int(
+            "max_field_chars", 4096, MIN_FIELD_CHARS, " (the ids journeylens makes are 32 long)"
+        ),
         max_properties_chars=limits.positive_int("max_properties_chars", 1048576),
         max_future_hours=limits.positive_int("max_future_hours", 24),
         placeholder_ids=_placeholder_ids(limits),
@@ -456,10 +462,12 @@ class _Table:
             )
         return str(value)
 
-    def positive_int(self, name: str, default: int) -> int:
+    def positive_int(self, name: str, default: int, least: int = 1, why: str = "") -> int:
+        """A whole number of at least ``least`` (``why``: what needs that much)."""
         value = self.get(name, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise self.fail(name, "a positive whole number", value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            wanted = "a positive whole number" if least == 1 else f"a whole number of {least}+"
+            raise self.fail(name, wanted + why, value)
         return value
 
 

@@ -467,8 +467,10 @@ class Workspace:
 
         when, annotated = self._change_point(at)
         source = self._source(events, where=options.pop("where", ()))
-        spec = self.friction_spec(**options, **({"touchpoint": touchpoint} if touchpoint else {}))
-        return run_friction_change(source, spec, when, annotated or touchpoint, self.feedback)
+        # The annotation's touchpoint, checked as a touchpoint named is.
+        chosen = annotated or touchpoint
+        spec = self.friction_spec(**options, **({"touchpoint": chosen} if chosen else {}))
+        return run_friction_change(source, spec, when, chosen, self.feedback)
 
     def funnel_change(
         self, *steps: str, at: Any, events: ibis.Table | None = None, **options: Any

@@ -587,6 +587,21 @@ def test_conversion_drivers_odds_ratios(events: Events) -> None:
     assert frame.loc["pricing", "direction"] == "drops"
 
 
+def test_conversion_drivers_leave_out_a_value_every_unit_has(events: Events) -> None:
+    # Every unit came from the web: 7 of 10 convert, which says nothing about the web.
+    log = {
+        f"p{i}": [("a", "2026-01-01 00:00", {"channel": "web"})]
+        + ([("help", "+1m")] if i < 4 else [])
+        + ([("b", "+1m", {"channel": "web"})] if i < 7 else [])
+        for i in range(10)
+    }
+    frame = run_conversion_drivers(events(log), FunnelSpec(steps=["a", "b"]), 2, min_count=2)
+    assert frame.to_frame()["value"].tolist() == ["help"]
+    # Missing in fewer than min_count units is left out too: help, held by 4, lacks in 6.
+    frame = run_conversion_drivers(events(log), FunnelSpec(steps=["a", "b"]), 2, min_count=7)
+    assert frame.to_frame().empty
+
+
 def test_figure_is_a_plotly_funnel(events: Events) -> None:
     figure = run_funnel(events(SHOP), FunnelSpec(steps=["landing", "signup"])).figure()
     assert figure.data[0].type == "funnel"

@@ -146,6 +146,15 @@ def test_rejected_rows_are_whole_in_json_and_csv_and_cut_in_a_table(tmp_path):
     assert long_name not in table
 
 
+def test_nothing_rejected_is_an_empty_table(tmp_path):
+    ws, data = workspace_with_file(tmp_path, "e.csv", "ts,event,user_id\n2026-03-01,view,u1\n")
+    run("import", str(data), workspace=ws)
+    shown = run("rejected", workspace=ws)
+    assert shown.returncode == 0
+    assert "Unexpected" not in shown.stderr
+    assert json.loads(run("rejected", "--format", "json", workspace=ws).stdout) == []
+
+
 def test_import_takes_a_directory_and_refuses_an_empty_one(tmp_path):
     ws, folder = tmp_path / "ws", tmp_path / "exports"
     run("init", str(ws))

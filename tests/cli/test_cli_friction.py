@@ -58,6 +58,25 @@ def test_annotate_then_compare_friction_and_funnel_before_and_after(ws: Path) ->
     invoke("annotate", "--remove", annotation, "-w", str(ws))
 
 
+def test_an_annotation_of_a_touchpoint_no_longer_in_the_catalog_is_an_error(ws: Path) -> None:
+    # The catalog renamed the annotated touchpoint since: said, not an empty comparison.
+    from journeylens.workspace import open_workspace
+
+    invoke("annotate", "payment", "--date", "2026-09-01", "--note", "old", "-w", str(ws))
+    annotation = json.loads(invoke("annotate", "--list", "-w", str(ws), "-f", "json"))[-1]
+    with open_workspace(ws) as workspace:  # as if the catalog had renamed it
+        workspace.store.raw.execute(
+            "UPDATE annotations SET touchpoint = 'paymnt' WHERE annotation_id = ?",
+            [annotation["annotation_id"]],
+        )
+    result = CliRunner().invoke(
+        app, ["friction", "-w", str(ws), "--annotation", annotation["annotation_id"]]
+    )
+    invoke("annotate", "--remove", annotation["annotation_id"], "-w", str(ws))
+    assert result.exit_code != 0
+    assert "Unknown touchpoint 'paymnt'. Did you mean 'payment'?" in str(result.exception)
+
+
 def test_annotate_without_a_note_says_how(ws: Path) -> None:
     result = CliRunner().invoke(app, ["annotate", "payment", "-w", str(ws)])
     assert result.exit_code != 0

@@ -90,7 +90,7 @@ def test_a_touchpoint_given_on_the_row_takes_the_catalog_s_stage_and_channel(
         header + "t1,2026-03-01T10:00:00Z,pos_sale,p1,purchase,,\n"
         "t2,2026-03-01T10:01:00Z,pos_sale,p2,purchase,,kiosk\n"
         "t3,2026-03-01T10:02:00Z,pos_sale,p3,counter,,\n"  # not in the catalog: as given
-        "t4,2026-03-01T10:03:00Z,$pageview,p4,purchase,,\n"  # the catalog's match wins
+        "t4,2026-03-01T10:03:00Z,$pageview,p4,purchase,,\n"  # its own, whatever matches
     )
     later = tmp_path / "later.csv"  # appended to the stored events where the engine appends
     later.write_text(header + "t5,2026-03-02T10:00:00Z,pos_sale,p5,pricing,,\n")
@@ -105,10 +105,38 @@ def test_a_touchpoint_given_on_the_row_takes_the_catalog_s_stage_and_channel(
         "t1": ("purchase", "decision", "store"),
         "t2": ("purchase", "decision", "kiosk"),
         "t3": ("counter", None, None),
-        "t4": ("website", "awareness", "web"),
+        "t4": ("purchase", "decision", "store"),
         "t5": ("pricing", "consideration", "web"),
     }
-    assert ws.stages().to_frame().set_index("stage")["people"]["decision"] == 2
+    assert ws.stages().to_frame().set_index("stage")["people"]["decision"] == 3
+
+
+def test_a_touchpoint_and_stage_given_on_the_row_outlive_catalog_changes(make_workspace, tmp_path):
+    # The till names its touchpoint, a form its stage: a catalog entry that matches their
+    # events, and its removal, leave both as given (they were overwritten, then lost).
+    ws = make_workspace()
+    data = tmp_path / "given.csv"
+    data.write_text(
+        "event_id,ts,event,user_id,touchpoint,stage\n"
+        "g1,2026-09-10T10:00:00Z,till_sale,u1,pos_till,\n"
+        "g2,2026-09-10T10:05:00Z,store_visit,u1,,awareness\n"
+        "g3,2026-09-10T10:06:00Z,store_visit,u1,,\n"
+    )
+    ws.import_files([data])
+
+    def placed() -> dict[str, tuple[object, object]]:
+        frame = ws.store.execute(ws.events.order_by("event_id"))
+        return {r.event_id: (r.touchpoint, r.stage) for r in frame.itertuples(index=False)}
+
+    store = Touchpoint("store_visit", ("store_visit", "till_sale"), "decision")
+    ws.set_catalog([*CATALOG, store])
+    assert placed() == {
+        "g1": ("pos_till", None),
+        "g2": ("store_visit", "awareness"),
+        "g3": ("store_visit", "decision"),
+    }
+    ws.set_catalog([*CATALOG, Touchpoint("store_visit", ("store_visit_x",), "decision")])
+    assert placed() == {"g1": ("pos_till", None), "g2": (None, "awareness"), "g3": (None, None)}
 
 
 def test_a_condition_that_does_not_parse_names_the_touchpoint(make_workspace, tmp_path):

@@ -1215,8 +1215,9 @@ def run_conversion_drivers(
     ``step``. A unit *has* a feature when, between its step-1 event and its step ``step`` event
     (or the end of its window when it dropped), it did an event (other than the funnel's own
     events) or had a ``channel``, ``device``, ``interaction``, ``campaign`` or ``source`` value.
-    Features held by fewer than ``min_count`` units are left out; the ``top`` highest odds ratios
-    are reported as ``converts`` and the ``top`` lowest as ``drops``.
+    Features held by fewer than ``min_count`` units, or missing in fewer (a value every unit
+    has: no one to compare with), are left out; the ``top`` highest odds ratios are reported as
+    ``converts`` and the ``top`` lowest as ``drops``.
 
     Examples
     --------
@@ -1253,7 +1254,7 @@ def run_conversion_drivers(
     totals = people.aggregate(n=people.count(), c=people.converted.sum())
     stats, sizes = expr.execute(), totals.execute()
     n, c = int(sizes["n"].iloc[0]), int(sizes["c"].iloc[0] or 0)
-    frame = _odds(stats, n, c, top)
+    frame = _odds(stats[stats["units"] <= n - min_count], n, c, top)
     return ConversionDriversResult(spec, step, frame, (expr,))
 
 

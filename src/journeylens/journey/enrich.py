@@ -64,20 +64,22 @@ def place_events(
 
     ``mapping`` is the catalog's ``event → map_touchpoint, map_stage, map_channel`` table
     (see :func:`journeylens.journey.catalog.mapping_table`); ``conditional`` the catalog's
-    entries with property conditions, which win over it. A catalog match overrides the row's
-    touchpoint and stage; a row no entry matches whose own touchpoint is one of ``catalog``'s
-    takes that touchpoint's stage. A channel given on the row is kept, else the touchpoint's,
-    else the one its UTM tags name (:mod:`journeylens.journey.traffic`).
+    entries with property conditions, which win over it. What the row gives is kept: a row
+    with its own touchpoint keeps it whatever entry matches its event, and takes that
+    touchpoint's stage and channel where the catalog lists it; a stage given is kept too. A
+    channel given on the row is kept, else the touchpoint's, else the one its UTM tags name
+    (:mod:`journeylens.journey.traffic`). (A given value the catalog overrode could not be
+    given back when the catalog changed: it was stored nowhere.)
     """
     given = _as_given(events, ("touchpoint", "stage", "channel"))
-    joined = _catalog_values(given, mapping, conditional, catalog)
+    joined = _catalog_values(given, mapping, conditional, catalog, own_first=True)
     placed = joined.mutate(
-        touchpoint=ibis.coalesce(joined.map_touchpoint, joined.touchpoint),
-        stage=ibis.coalesce(joined.map_stage, joined.stage),
+        touchpoint=ibis.coalesce(joined.touchpoint, joined.map_touchpoint),
+        stage=ibis.coalesce(joined.stage, joined.map_stage),
         channel=ibis.coalesce(joined.channel, joined.map_channel),
         derived=_flags(
-            touchpoint=joined.map_touchpoint.notnull(),
-            stage=joined.map_stage.notnull(),
+            touchpoint=joined.touchpoint.isnull() & joined.map_touchpoint.notnull(),
+            stage=joined.stage.isnull() & joined.map_stage.notnull(),
             channel=joined.channel.isnull() & joined.map_channel.notnull(),
         ),
     )
@@ -111,11 +113,13 @@ def _catalog_values(
     mapping: ibis.Table,
     conditional: Sequence[ConditionalMatch],
     catalog: Sequence[Touchpoint],
+    own_first: bool = False,
 ) -> ibis.Table:
     """``events`` with what the catalog gives each: ``map_touchpoint``, ``map_stage`` and
     ``map_channel`` (the touchpoint's channel, else the one the UTM tags name); an event no
-    entry matches, whose own touchpoint the catalog lists, that touchpoint's stage and channel
-    (``map_touchpoint`` stays null: the touchpoint is the row's)."""
+    entry matches (``own_first``: any event) whose own touchpoint the catalog lists, that
+    touchpoint's stage and channel (``map_touchpoint`` stays null: the touchpoint is the
+    row's)."""
     joined = events.left_join(mapping, events.event == mapping.event)
     placement = conditional_placement(joined, conditional)
     if placement is not None:  # the winning touchpoint's stage and channel, not a mix
@@ -125,6 +129,14 @@ def _catalog_values(
             map_touchpoint=won.ifelse(touchpoint, joined.map_touchpoint),
             map_stage=won.ifelse(stage, joined.map_stage),
             map_channel=won.ifelse(channel, joined.map_channel),
+        )
+    if own_first:  # the row's own touchpoint, not the one its event's entry names
+        none = ibis.null("string")
+        owned = joined.touchpoint.notnull()
+        joined = joined.mutate(
+            map_touchpoint=owned.ifelse(none, joined.map_touchpoint),
+            map_stage=owned.ifelse(none, joined.map_stage),
+            map_channel=owned.ifelse(none, joined.map_channel),
         )
     own = _own_touchpoint(joined, catalog)
     if own is not None:
