@@ -1254,6 +1254,35 @@ def test_a_segment_alias_call_links_its_previous_id(ws, tmp_path):
     assert frame.loc[["v1", "al"], "person_id"].tolist() == ["u1", "u1"]
 
 
+def test_a_segment_alias_call_keeps_its_own_anonymous_id_in_properties(ws, tmp_path):
+    # The alias call's previousId takes anonymous_id; the device's own anonymousId beside it
+    # is kept, as previousId is, not dropped.
+    calls = [
+        {"messageId": "m1", "type": "track", "event": "Viewed", "anonymousId": "anon-Y"},
+        {"messageId": "m2", "type": "identify", "userId": "U2", "anonymousId": "anon-old"},
+        {
+            "messageId": "m3",
+            "type": "alias",
+            "previousId": "U2",
+            "userId": "U3",
+            "anonymousId": "anon-Y",
+        },
+    ]
+    lines = [
+        json.dumps({**call, "timestamp": f"2026-01-0{i + 1}T09:00:00Z"})
+        for i, call in enumerate(calls)
+    ]
+    ws.import_files([write(tmp_path / "alias.jsonl", "\n".join(lines) + "\n")])
+    frame = events(ws).set_index("event_id")
+    assert frame.loc["m3", ["anonymous_id", "user_id", "person_id"]].tolist() == ["U2", "U3", "U3"]
+    assert json.loads(frame.loc["m3", "properties"]) == {
+        "previousId": "U2",
+        "anonymousId": "anon-Y",
+    }
+    assert frame.loc["m2", "person_id"] == "U3"  # the previous user is the alias's person
+    assert frame.loc["m1", "properties"] is None  # other calls' anonymousId is their column
+
+
 def test_other_tools_column_names_are_understood_best_first(ws, tmp_path):
     # An Amplitude export; Segment's corrected timestamp wins over the client's clock
     # wherever the columns stand; names no rule knows stay properties.
@@ -1479,6 +1508,38 @@ def test_a_mixpanel_identify_of_a_device_id_joins_the_visit_before_the_login(ws,
     frame = events(ws).set_index("event_id")
     assert frame.loc["i1", "person_id"] == frame.loc["i2", "person_id"] == "user42"
     assert frame.loc["i0", "anonymous_id"] == "xyz"  # from distinct_id, without the prefix
+
+
+def test_a_mixpanel_distinct_id_is_the_user_where_no_user_id_names_one(ws, tmp_path):
+    # Older SDKs, custom trackers and the original ID merge send no $user_id: distinct_id is
+    # the event's identity, unless it names the device ($device_id, or "$device:<id>").
+    # $create_alias links its distinct_id to its alias.
+    def row(insert_id: str, time: int, distinct_id: str, **more: str) -> dict:
+        props = {"time": 1767608000 + time, "distinct_id": distinct_id, "$insert_id": insert_id}
+        return {"event": more.pop("event", "Purchase"), "properties": props | more}
+
+    rows = [
+        row("o1", 0, "u-zed", **{"$device_id": "dev-9"}),
+        row("o2", 1, "u-zed", **{"$device_id": "dev-10"}),
+        row("o3", 2, "dev-11", **{"$device_id": "dev-11"}),
+        row("o4", 3, "$device:dev-12", **{"$device_id": "dev-12"}),
+        row("a1", 4, "legacy-anon-77", event="Viewed Page"),
+        row("a2", 5, "legacy-anon-77", event="$create_alias", alias="u-dave"),
+        row("a3", 6, "u-dave"),
+    ]
+    write(tmp_path / "mixpanel.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    ws.import_files([tmp_path / "mixpanel.jsonl"])
+    frame = events(ws).set_index("event_id")
+    assert frame[["anonymous_id", "user_id", "person_id"]].values.tolist() == [
+        ["dev-9", "u-zed", "u-zed"],
+        ["dev-10", "u-zed", "u-zed"],
+        ["dev-11", None, "dev-11"],
+        ["dev-12", None, "dev-12"],
+        ["legacy-anon-77", "legacy-anon-77", "u-dave"],
+        ["legacy-anon-77", "u-dave", "u-dave"],
+        ["u-dave", "u-dave", "u-dave"],
+    ]
+    assert frame.loc["a2", "type"] == "alias"
 
 
 def test_device_comes_from_the_operating_system_in_mixpanel_and_amplitude(ws, tmp_path):
@@ -1731,6 +1792,43 @@ def test_a_person_id_column_is_read_as_the_user(ws, tmp_path):
     stored = events(ws).set_index("event_id")
     assert stored["person_id"].tolist() == ["P1", "P1"]
     assert stored["anonymous_id"].tolist() == ["anon-9", "bo@example.com"]
+
+
+def test_a_posthog_batch_identify_keeps_its_distinct_id_beside_the_person(ws, tmp_path):
+    # A batch export's rows carry the person PostHog merged the ids into: the $identify row's
+    # own distinct_id (the e-mail a CRM knows the customer by) stays its anonymous id, and
+    # the anonymous visitor's own rows link the visitor.
+    lines = [
+        {
+            "uuid": "0001",
+            "event": "$pageview",
+            "properties": {"$current_url": "https://shop.example/pricing"},
+            "distinct_id": "anon-h",
+            "person_id": "018d-person-h",
+        },
+        {
+            "uuid": "0002",
+            "event": "$identify",
+            "properties": {"$anon_distinct_id": "anon-h"},
+            "distinct_id": "hank@example.com",
+            "person_id": "018d-person-h",
+        },
+    ]
+    text = "".join(
+        json.dumps({**line, "timestamp": f"2026-01-05 10:1{i}:00.000000"}) + "\n"
+        for i, line in enumerate(lines)
+    )
+    crm = write(
+        tmp_path / "crm.csv", "user_id,ts,event\nhank@example.com,2026-01-06 09:00:00,call\n"
+    )
+    ws.import_files([write(tmp_path / "batch.jsonl", text), crm])
+    stored = events(ws)
+    assert stored[["event", "anonymous_id", "user_id"]].values.tolist() == [
+        ["$pageview", "anon-h", "018d-person-h"],
+        ["$identify", "hank@example.com", "018d-person-h"],
+        ["call", None, "hank@example.com"],
+    ]
+    assert set(stored["person_id"]) == {"018d-person-h"}  # the call joins the visit
 
 
 def test_a_process_mining_event_log_imports_with_its_xes_names(ws, tmp_path):

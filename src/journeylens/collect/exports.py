@@ -2,12 +2,17 @@
 
 - **Mixpanel** exports nest all but the event name in ``properties``: ``{"event": "Signed Up",
   "properties": {"time": 1700000000, "distinct_id": ..., "$insert_id": ..., "$device_id": ...,
-  "$user_id": ..., "utm_source": ...}}``.
+  "$user_id": ..., "utm_source": ...}}``. ``distinct_id`` is the event's identity: the user's id
+  where ``$user_id`` is absent (older SDKs, custom trackers, the original ID merge), unless it
+  names the device (its ``$device_id``, or ``$device:<id>``: see :func:`identified`). Its
+  ``$create_alias`` event links ``properties.distinct_id`` to ``properties.alias`` (see
+  :func:`alias_link`).
 - **PostHog** exports keep the device's kind in ``properties.$device_type`` (``Desktop``,
   ``Mobile``, ``Tablet``), read in lower case. Its ``$identify`` event is sent under the user's
   new ``distinct_id`` and names the anonymous one it links in ``properties.$anon_distinct_id``
   (see :func:`identify_link`); its batch exports carry the ``person_id`` PostHog merged the ids
-  into, which is read as the user id (``columns.ALIASES``). **Amplitude** exports keep the
+  into, which is read as the user id (``columns.ALIASES``), so there an ``$identify`` keeps its
+  own ``distinct_id`` as its anonymous id, as every other row does. **Amplitude** exports keep the
   campaign of the user's visit in ``user_properties`` (``utm_source``, ...) and an order's
   revenue in ``event_properties`` (``$revenue`` or ``revenue``); their ``event_id`` is no id
   (see ``columns.NOT_OURS``).
@@ -36,7 +41,7 @@ NESTED_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "ts": (("properties", "time"),),
     "event_id": (("properties", "$insert_id"),),
     "anonymous_id": (("properties", "$device_id"), ("properties", "distinct_id")),
-    "user_id": (("properties", "$user_id"),),
+    "user_id": (("properties", "$user_id"), ("properties", "distinct_id")),
     "source": (
         ("properties", "utm_source"),
         ("user_properties", "utm_source"),
@@ -90,7 +95,7 @@ def lifted_columns(nested_keys: Mapping[str, Collection[str]]) -> set[str]:
     each nested column (for the up-front check of required columns).
 
     >>> sorted(lifted_columns({"properties": {"time", "distinct_id"}}))
-    ['anonymous_id', 'ts']
+    ['anonymous_id', 'ts', 'user_id']
     """
     return {
         canonical
@@ -197,6 +202,8 @@ def nested_lookups(
                 value = f"lower({value})"
             elif canonical == "anonymous_id":
                 value = without_device_prefix(value)
+            elif canonical == "user_id" and key == "distinct_id":
+                value = identified(value, json_at(document, "$device_id"))
             found.append(value)
     if canonical == "device":
         found += _snowplow_device(types) + _device_by_system(types, properties)
@@ -298,6 +305,15 @@ def without_device_prefix(value: str) -> str:
     )
 
 
+def identified(distinct_id: str, device_id: str) -> str:
+    """SQL: Mixpanel's ``distinct_id`` (SQL text) as the user's id; NULL where it names the
+    device, as the row's ``$device_id`` (``device_id``, SQL) or as ``$device:<id>``."""
+    return (
+        f"CASE WHEN NOT starts_with({distinct_id}, '{DEVICE_PREFIX}') "
+        f"AND {distinct_id} IS DISTINCT FROM {device_id} THEN {distinct_id} END"
+    )
+
+
 def identify_link(types: Mapping[str, pa.DataType], properties: str) -> str | None:
     """SQL for the anonymous id a row links to its own id (PostHog's ``$identify`` names it in
     ``properties.$anon_distinct_id``), NULL on other rows; None when the file has no
@@ -320,6 +336,29 @@ def _comma_number(document: str, key: str, value: str) -> str:
 def _json_path(key: str) -> str:
     """The JSON path to the dotted ``key``, each part quoted."""
     return "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in key.split("."))
+
+
+# Mixpanel's alias call: ``properties.alias`` (the new id) names the person the existing
+# ``properties.distinct_id`` is, as Segment's alias names its ``previousId``.
+CREATE_ALIAS = "$create_alias"
+
+
+def alias_link(
+    types: Mapping[str, pa.DataType], properties: str, event: str
+) -> tuple[str, str] | None:
+    """SQL for the ids a Mixpanel ``$create_alias`` event (``event`` is SQL for the row's event
+    name) links, ``(existing id, new id)``: ``properties.distinct_id`` without the ``$device:``
+    prefix and ``properties.alias``, NULL on other rows; None when the file has no
+    ``properties``."""
+    dtype = types.get("properties")
+    if dtype is None or pa.types.is_null(dtype):
+        return None
+
+    def on_alias(value: str) -> str:
+        return f"CASE WHEN {event} = '{CREATE_ALIAS}' THEN nullif(trim({value}), '') END"
+
+    existing = without_device_prefix(f"trim({json_at(properties, 'distinct_id')})")
+    return on_alias(existing), on_alias(json_at(properties, "alias"))
 
 
 def json_at(text: str, key: str) -> str:

@@ -6,10 +6,10 @@ Rules, in the engine:
    event sent after login) links that anonymous id to that user. An anonymous id linked to several
    users (a shared computer) belongs to the *first* user it was linked to (earliest ``ts``, ties by
    user id), as Mixpanel and Amplitude do.
-2. An ``alias`` row (``anonymous_id`` holds Segment's ``previousId``) links the previous id, which
-   may itself be a user id, to the new ``user_id``: both users become one person, named by the
-   new id. This map resolves one alias of an alias; the rebuild follows longer chains to their
-   last id (``journey.rebuild``).
+2. An ``alias`` row (``anonymous_id`` holds Segment's ``previousId``, or the existing id of
+   Mixpanel's ``$create_alias``) links the previous id, which may itself be a user id, to the new
+   ``user_id``: both users become one person, named by the new id. This map resolves one alias
+   of an alias; the rebuild follows longer chains to their last id (``journey.rebuild``).
 3. ``person_id`` is the resolved user if there is one, else the anonymous id, so anonymous events
    before the login, on any device, join the person's journey.
 """

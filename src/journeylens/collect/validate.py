@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from journeylens.collect.columns import KEYS_VARY
 from journeylens.collect.exports import (
     WHEN_ABSENT,
+    alias_link,
     device_category,
     extra_json_text,
     identify_link,
@@ -744,34 +745,84 @@ def _segment_fields(types: Mapping[str, pa.DataType]) -> frozenset[str]:
     return frozenset(f for f in fields if extra.get_field_index(f) >= 0)
 
 
-def _anonymous_id(types: Mapping[str, pa.DataType]) -> str:
-    """The anonymous id; for an alias call, the ``previousId`` it links to the user, as
-    Segment sends it beside the device's ``anonymousId``."""
+def _previous_id(types: Mapping[str, pa.DataType]) -> str | None:
+    """SQL for an alias call's ``previousId``, as Segment sends it beside the device's
+    ``anonymousId``, NULL on other rows; None when the file has no ``previousId`` beside
+    ``anonymousId``."""
     if "previousId" not in _segment_fields(types):
-        return _text("anonymous_id")
-    previous = "b._extra.previousId"
+        return None
+    previous = "CAST(b._extra.previousId AS VARCHAR)"
     return (
         f"CASE WHEN lower(trim({_text('type')})) = 'alias' "
-        f"AND trim(CAST({previous} AS VARCHAR)) <> '' THEN CAST({previous} AS VARCHAR) "
-        f"ELSE {_text('anonymous_id')} END"
+        f"AND trim({previous}) <> '' THEN {previous} END"
     )
 
 
+def _anonymous_id(types: Mapping[str, pa.DataType]) -> str:
+    """The anonymous id; for an alias call, the ``previousId`` it links to the user."""
+    previous = _previous_id(types)
+    if previous is None:
+        return _text("anonymous_id")
+    return f"coalesce({previous}, {_text('anonymous_id')})"
+
+
+def _displaced_id(types: Mapping[str, pa.DataType]) -> str | None:
+    """SQL for an alias call's own ``anonymousId``, which its ``previousId`` displaced from
+    ``anonymous_id``: kept in ``properties`` (later events of the device carry it beside the
+    user id, and link it). NULL on other rows; None when the file has no ``previousId``."""
+    previous = _previous_id(types)
+    if previous is None:
+        return None
+    return f"CASE WHEN {previous} IS NOT NULL THEN {_text('anonymous_id')} END"
+
+
 def _ids(kind: str, types: Mapping[str, pa.DataType]) -> list[str]:
-    """``anonymous_id`` and ``user_id``, placeholders (``undefined``) read as missing. On an
-    event that names the anonymous id it links (PostHog's ``$identify``), that id is the
-    anonymous one and the row's own id is the user's."""
-    events = kind == "events"
-    anonymous = _unless_placeholder(_anonymous_id(types) if events else _text("anonymous_id"))
+    """``anonymous_id`` and ``user_id``, placeholders (``undefined``) read as missing.
+
+    An event that names the anonymous id it links (PostHog's ``$identify``) has that id as
+    the anonymous one and its own id as the user's, where it has no user id of its own (none,
+    or its own id again): a row with PostHog's ``person_id`` has its ids merged already, and
+    keeps them like every other row. Mixpanel's ``$create_alias`` has its existing id as the
+    anonymous one and the new id as the user's.
+    """
+    anonymous = _unless_placeholder(
+        _anonymous_id(types) if kind == "events" else _text("anonymous_id")
+    )
     user = _unless_placeholder(_text("user_id"))
-    link = identify_link(types, _properties_text(types)) if events else None
-    if link is None:
-        return [f"{anonymous} AS anonymous_id", f"{user} AS user_id"]
-    link = _unless_placeholder(link)
-    return [
-        f"coalesce({link}, {anonymous}) AS anonymous_id",
-        f"CASE WHEN {link} IS NULL THEN {user} ELSE coalesce({user}, {anonymous}) END AS user_id",
-    ]
+    if kind == "events":
+        anonymous, user = _linked(types, anonymous, user)
+    return [f"{anonymous} AS anonymous_id", f"{user} AS user_id"]
+
+
+def _linked(types: Mapping[str, pa.DataType], anonymous: str, user: str) -> tuple[str, str]:
+    """``(anonymous_id, user_id)`` SQL of an event, given the row's own ids, with the ids that
+    a PostHog ``$identify`` or a Mixpanel ``$create_alias`` links (see :func:`_ids`)."""
+    properties = _properties_text(types)
+    link = identify_link(types, properties)
+    if link is not None:
+        link = _unless_placeholder(link)
+        links = f"{link} IS NOT NULL AND ({user} IS NULL OR {user} = {anonymous})"
+        anonymous, user = (
+            f"CASE WHEN {links} THEN {link} ELSE {anonymous} END",
+            f"CASE WHEN {links} THEN {anonymous} ELSE {user} END",
+        )
+    alias = alias_link(types, properties, _text("event"))
+    if alias is not None:
+        existing, new = (_unless_placeholder(id_) for id_ in alias)
+        anonymous = (
+            f"CASE WHEN {new} IS NULL THEN {anonymous} ELSE coalesce({existing}, {anonymous}) END"
+        )
+        user = f"coalesce({new}, {user})"
+    return anonymous, user
+
+
+def _type(types: Mapping[str, pa.DataType]) -> str:
+    """The call's type in lower case, ``track`` without one; Mixpanel's ``$create_alias`` is
+    an alias call."""
+    alias = alias_link(types, _properties_text(types), _text("event"))
+    new = "NULL" if alias is None else _unless_placeholder(alias[1])
+    aliased = f"CASE WHEN {new} IS NOT NULL THEN 'alias' END"
+    return f"coalesce(lower({_text('type')}), {aliased}, 'track')"
 
 
 def _unless_placeholder(text: str) -> str:
@@ -870,17 +921,14 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         "$stage_keys[list_position($stage_names, lower(trim(CAST(b.stage AS VARCHAR))))] AS stage",
         f"lower({_text('interaction')}) AS interaction",
         f"{props} AS properties_text",
-        f"NULLIF(CASE WHEN {_extra_text(types)} IS NULL THEN "
-        f"CASE WHEN json_valid({props}) THEN {props} END "
-        f"ELSE json_merge_patch(coalesce(CASE WHEN json_valid({props}) "
-        f"THEN {props} END, '{{}}'), {_extra_patch(types)}) END, '{{}}') AS properties",
+        f"{_properties(types)} AS properties",
         "b._line AS _line",
     ]
     comma = limits.decimal_comma
     if kind == "events":
         revenue = _nested("revenue", types) or "NULL"
         items += [
-            f"coalesce(lower({_text('type')}), 'track') AS type",
+            f"{_type(types)} AS type",
             f"coalesce({_given_number('revenue', types['revenue'])}, {_unless_missing(revenue)}) "
             "AS revenue_text",
             f"coalesce({_number('revenue', types['revenue'], comma, money=True)}, "
@@ -896,6 +944,26 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
             f"{_number('sentiment', types['sentiment'], comma)} AS sentiment",
         ]
     return ",\n  ".join(items)
+
+
+def _properties(types: Mapping[str, pa.DataType]) -> str:
+    """SQL: the row's properties, its unknown columns merged in (see :func:`_extra_patch`),
+    and an alias call's ``anonymousId`` that its ``previousId`` displaced (see
+    :func:`_displaced_id`); NULL for none."""
+    props = _properties_text(types)
+    given = f"CASE WHEN json_valid({props}) THEN {props} END"
+    merged = (
+        f"NULLIF(CASE WHEN {_extra_text(types)} IS NULL THEN {given} "
+        f"ELSE json_merge_patch(coalesce({given}, '{{}}'), {_extra_patch(types)}) END, '{{}}')"
+    )
+    displaced = _displaced_id(types)
+    if displaced is None:
+        return merged
+    kept = f"json_object('anonymousId', {displaced})"
+    return (
+        f"CASE WHEN {displaced} IS NULL THEN {merged} "
+        f"ELSE json_merge_patch(coalesce({merged}, '{{}}'), {kept}) END"
+    )
 
 
 def _language(text: str) -> str:
