@@ -273,6 +273,46 @@ def test_effort_counts_hard_ces_and_failed_success_answers() -> None:
     assert mobile["effort_rate"] == pytest.approx(2 / 3)
 
 
+def test_an_answer_counts_in_its_persons_unit_at_the_touchpoint() -> None:
+    # Survey exports rarely carry the device or a plan: u1 paid on mobile (pro), u2 on desktop
+    # (free); their answers count there. p0 has no event there: its answer, its own device.
+    from journeylens.analytics.friction import count_segments
+
+    con = ibis.duckdb.connect()
+    events = con.create_table(
+        "events",
+        journeys(
+            {
+                "u1": [("pay", "2026-01-01", {"device": "mobile", "plan": "pro"})],
+                "u2": [("pay", "2026-01-01", {"device": "desktop", "plan": "free"})],
+                **LATE,
+            }
+        ),
+    )
+    answers = feedback([("pay", "ces", 2, None), ("pay", "ces", 6, None)])
+    answers = answers.set_column(
+        answers.schema.get_field_index("person_id"), "person_id", pa.array(["u1", "u2"])
+    )
+    extra = feedback([("pay", "ces", 1, "tablet")])  # p0: no event of theirs
+    both = con.create_table("feedback", pa.concat_tables([answers, extra]))
+    spec = FrictionSpec(**{**LOOSE, "by": ["device", "plan"]})
+    counts = count_segments(events, both, spec, datetime(2026, 3, 2))
+    found = {
+        (r.dimension, r.value): (r.responses, r.effort)
+        for r in counts[counts["touchpoint"] == "pay"].itertuples()
+    }
+    assert found == {
+        ("device", "mobile"): (1, 1),
+        ("device", "desktop"): (1, 0),
+        ("plan", "pro"): (1, 1),
+        ("plan", "free"): (1, 0),
+    }
+    # p0's own tablet (and its plan, none) count where a segment has units.
+    segments = count_segments(events, both, spec, datetime(2026, 3, 2), everyone=True)
+    everyone = segments[(segments["touchpoint"] == "pay") & (segments["dimension"] == "everyone")]
+    assert everyone[["responses", "effort"]].values.tolist() == [[3, 2]]
+
+
 def cohort(prefix: str, n: int, quitters: int, device: str, start: datetime) -> dict[str, Any]:
     """``n`` people paying on ``device``; the first ``quitters`` stop, the rest buy (100)."""
     out: dict[str, Any] = {}

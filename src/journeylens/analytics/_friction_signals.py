@@ -509,15 +509,43 @@ def _long(table: ir.Table, dims: Sequence[str]) -> ir.Table:
     return long.mutate(dimension=long.seg.dimension, value=long.seg.value.fill_null(NONE))
 
 
-def build_effort_counts(feedback: ir.Table, dims: Sequence[str]) -> ir.Table:
-    """Per ``touchpoint, dimension, value``: CES/success ``responses`` and high-``effort`` ones."""
+def build_effort_counts(
+    feedback: ir.Table, events: ir.Table, dims: Sequence[str], values: Mapping[str, ir.Value]
+) -> ir.Table:
+    """Per ``touchpoint, dimension, value``: CES/success ``responses`` and high-``effort`` ones.
+
+    An answer counts in the segment of its person's unit at its touchpoint: the values of the
+    dimension on their ``events`` there (in each value, where they had several, as the units
+    are counted). An answer no unit takes (anonymous, or by someone without an event there)
+    counts in its own value where the feedback has the dimension, else in ``(none)``.
+    ``values``: each dimension's value on an event (text), by its key.
+    """
     f = feedback.filter(feedback.touchpoint.notnull(), feedback.metric.isin(("ces", "success")))
     effort = ((f.metric == "ces") & (f.score <= EFFORT_CES_MAX)) | (
         (f.metric == "success") & (f.score < EFFORT_SUCCESS_MAX)
     )
-    long = _long(f.mutate(effort=_flag(effort)), dims)
-    return long.group_by("touchpoint", "dimension", "value").aggregate(
-        responses=long.count(), effort=long.effort.sum()
+    # The answer's own values, under the dimensions' names (feedback has a ``dimension`` of
+    # its own: the aspect asked about).
+    own = {d: f[d] if d in f.columns else ibis.null("string") for d in dims}
+    answers = f.select("person_id", "touchpoint", effort=_flag(effort), **own)
+    # Only the answering people's events at the answered touchpoints (few of the events).
+    pairs = answers.select(a_person=answers.person_id, a_touchpoint=answers.touchpoint)
+    pairs = pairs.distinct()
+    placed = events.select("person_id", "touchpoint", **values)
+    placed = placed.filter(placed.touchpoint.isin(pairs.a_touchpoint))
+    on = [placed.person_id == pairs.a_person, placed.touchpoint == pairs.a_touchpoint]
+    units = placed.semi_join(pairs, on).distinct()
+    long = _long(units, dims).select("person_id", "touchpoint", "dimension", "value")
+    taken = answers.select("person_id", "touchpoint", "effort").join(
+        long, ["person_id", "touchpoint"]
+    )
+    taken = taken.select("touchpoint", "dimension", "value", "effort")
+    keys = units.select("person_id", "touchpoint").distinct()
+    alone = answers.anti_join(keys, ["person_id", "touchpoint"])
+    alone = _long(alone, dims).select("touchpoint", "dimension", "value", "effort")
+    both = taken.union(alone)
+    return both.group_by("touchpoint", "dimension", "value").aggregate(
+        responses=both.count(), effort=both.effort.sum()
     )
 
 

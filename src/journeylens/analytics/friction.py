@@ -37,7 +37,6 @@ from journeylens.analytics.sequence import sequence_columns
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
 from journeylens.journey.steps import check_key, key_text, parse_duration
-from journeylens.schema import FEEDBACK
 
 __all__ = [
     "EVERYONE",
@@ -215,17 +214,21 @@ def build_friction_counts(
 
 
 def effort_counts(
-    feedback: ir.Table | None, spec: FrictionSpec, everyone: bool = False
+    feedback: ir.Table | None, events: ir.Table, spec: FrictionSpec, everyone: bool = False
 ) -> ir.Table | None:
-    """CES/success answers per segment, for the dimensions feedback has."""
-    dims = [d for d in spec.by if d in FEEDBACK.names]
-    if feedback is None or not (dims or everyone):
+    """CES/success answers per segment: each in its person's unit at its touchpoint (see
+    :func:`._friction_signals.build_effort_counts`)."""
+    if feedback is None:
         return None
     answers = in_range(feedback, spec.since, spec.until)
+    placed = in_range(events, spec.since, spec.until)
+    values: dict[str, ir.Value] = {key: key_text(placed, key) for key in spec.by}
+    dims = list(spec.by)
     if everyone:
         answers = answers.mutate(**{EVERYONE: ibis.literal("all")})
+        values[EVERYONE] = ibis.literal("all")
         dims.append(EVERYONE)
-    return build_effort_counts(answers, dims)
+    return build_effort_counts(answers, placed, dims, values)
 
 
 def with_baselines(counts: pd.DataFrame) -> pd.DataFrame:
@@ -502,7 +505,7 @@ def count_segments(
     position, are a stratum of their own (:data:`ANSWERS`).
     """
     counts = build_friction_counts(events, spec, end, everyone=everyone).execute()
-    effort = effort_counts(feedback, spec, everyone)
+    effort = effort_counts(feedback, events, spec, everyone)
     empty = pd.DataFrame(columns=[*SEGMENT, "responses", "effort"])
     answers = effort.execute() if effort is not None else empty
     answers = answers.astype({"responses": "int64", "effort": "int64"})
