@@ -36,6 +36,10 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         (lambda ws: ws.funnel(*STEPS, by="devise"), SpecError, "Did you mean 'device'?"),
         (lambda ws: ws.funnel(*STEPS, by=["device"]), SpecError, "by one key"),
         (lambda ws: ws.funnel(*STEPS, exclude="refnd"), SpecError, "in --exclude ('refnd')"),
+        (lambda ws: ws.funnel(*STEPS, withn="7d"), SpecError, "Did you mean 'within'?"),
+        (lambda ws: ws.paths(fromm="x"), SpecError, "Unknown option 'fromm'"),
+        (lambda ws: ws.friction(topp=3), SpecError, "Did you mean 'top'?"),
+        (lambda ws: ws.attribution(modell="linear"), SpecError, "Did you mean 'models'?"),
     ],
 )
 def test_a_name_the_data_does_not_have_is_an_error(ws, call, error, message) -> None:
@@ -163,3 +167,10 @@ def test_init_force_waits_for_a_command_using_the_workspace(tmp_path, monkeypatc
         holder.wait()
     with open_workspace(tmp_path / "ws") as ws:
         assert ws.store.count("events") == 1  # nothing was removed under the other process
+
+
+def test_the_command_lines_option_names_are_taken_too(ws) -> None:
+    assert ws.friction(all=True, top=3).to_dict() == ws.friction(include_all=True, top=3).to_dict()
+    to_end = ws.paths(to="(conversion)", ends=True).to_dict()
+    assert to_end == ws.paths(to_node="(conversion)", include_end=True).to_dict()
+    assert to_end

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,7 @@ from journeylens.collect.readers import expand_paths
 from journeylens.config import (
     CONFIG_FILE,
     DATABASE_FILE,
+    ENGINES,
     Config,
     Touchpoint,
     load_config,
@@ -34,6 +36,7 @@ from journeylens.journey.currency import in_report_currency, revenue_currencies
 from journeylens.journey.rebuild import rebuild
 from journeylens.journey.steps import with_revenue_from
 from journeylens.journey.templates import DEFAULT_TEMPLATE, load_template
+from journeylens.keywords import FRICTION_NAMES, PATHS_NAMES, renamed, spec_of
 from journeylens.store import Store, connect
 
 ENV_WORKSPACE = "JOURNEYLENS_WORKSPACE"
@@ -273,7 +276,7 @@ class Workspace:
         from journeylens.analytics.funnels import FunnelSpec, run_funnel
 
         source = self._source(events, where=options.pop("where", ()))
-        spec = FunnelSpec(steps=steps, **options)
+        spec = spec_of(FunnelSpec, {"steps": steps, **options})
         self.check_funnel(spec)
         return run_funnel(source, spec)
 
@@ -306,7 +309,7 @@ class Workspace:
         from journeylens.analytics.funnels import FunnelSpec
 
         source = self._source(events, where=options.pop("where", ()))
-        funnel = FunnelSpec(steps=steps, **options)
+        funnel = spec_of(FunnelSpec, {"steps": steps, **options})
         self.check_funnel(funnel)
         check_goal_name(self.events, goal)
         return run_dropoff(source, DropoffSpec(funnel, goal=goal, as_of=as_of))
@@ -322,12 +325,13 @@ class Workspace:
         from journeylens.analytics.paths import PathsSpec, run_top_paths, run_transitions
 
         where = options.pop("where", ())
+        options = renamed(options, PATHS_NAMES)
         if spec is not None and not isinstance(spec, PathsSpec):
             raise SpecError(f"paths() takes a PathsSpec or keyword options, not {spec!r}.")
         if spec is None:
             anchored = options.get("from_node") is not None or options.get("to_node") is not None
             defaults = {"include_end": anchored, "goal": self.config.conversion_events}
-            spec = PathsSpec(**{**defaults, **options})
+            spec = spec_of(PathsSpec, {**defaults, **options})
         self.check_paths(spec, named_goal="goal" in options)
         source = self._source(events, where=where)
         if spec.from_node is not None or spec.to_node is not None:
@@ -420,7 +424,8 @@ class Workspace:
             names = ("goal", "lookback", "bootstrap", "seed", "stages", "models", "half_life")
             keep = {k: options[k] for k in names if k in options}
             return run_roi_report(source, self.touchpoints, cut_list=cut_list, **keep)
-        return run_attribution_report(source, self.touchpoints, **options)
+        report = functools.partial(run_attribution_report, source, self.touchpoints)
+        return spec_of(report, options)
 
     def friction_spec(self, **options: Any) -> Any:
         """A :class:`analytics.friction.FrictionSpec` with the workspace's goals and thresholds;
@@ -435,9 +440,10 @@ class Workspace:
             "retry_within": f"{config.retry_seconds}s",
             "postpone_after": f"{config.postpone_hours}h",
         }
-        spec = FrictionSpec(**{**defaults, **options})
+        options = renamed(options, FRICTION_NAMES)
+        spec = spec_of(FrictionSpec, {**defaults, **options})
         if "by" in options:
-            check_keys_present(self.events, spec.by, "by")
+            check_keys_present(self.events, spec.by, "--by")
         if "goal" in options:
             check_step_names(self.events, spec.goal, role="as the goal")
         if spec.touchpoint is not None and spec.touchpoint not in (
@@ -481,7 +487,7 @@ class Workspace:
         from journeylens.analytics.funnels import FunnelSpec
 
         source = self._source(events, where=options.pop("where", ()))
-        spec = FunnelSpec(steps=steps, **options)
+        spec = spec_of(FunnelSpec, {"steps": steps, **options})
         self.check_funnel(spec)
         return run_funnel_change(source, spec, self._change_point(at)[0])
 
@@ -590,6 +596,8 @@ def open_workspace(path: str | Path | None = None, engine: str | None = None) ->
         )
     config = load_config(directory)
     chosen = engine or config.engine
+    if chosen not in ENGINES:
+        raise WorkspaceError(f"Unknown engine '{chosen}': use {' or '.join(ENGINES)}.")
     if chosen != config.engine and not _has_store(chosen, directory):
         # Each engine keeps its own tables: the other engine would read empty ones.
         raise WorkspaceError(

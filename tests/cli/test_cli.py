@@ -733,3 +733,11 @@ def test_a_second_mapping_after_one_map_flag_says_to_repeat_the_flag(tmp_path):
     assert json.loads(run("status", "--format", "json", workspace=ws).stdout)["events"] == 0
     fixed = ("--map", "ts=event_time", "--map", "event=event_type")
     assert "stored 1" in run("import", str(data), *fixed, workspace=ws).stdout
+
+
+def test_an_unknown_engine_is_named_as_such(tmp_path):
+    ws = tmp_path / "ws"
+    run("init", str(ws))
+    result = run("status", "--engine", "foo", workspace=ws, check=False)
+    assert result.returncode == 2
+    assert "Unknown engine 'foo': use duckdb or spark." in result.stderr
