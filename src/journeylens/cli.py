@@ -895,6 +895,7 @@ def attribution(
     """Which touchpoints earn conversions and revenue: rule-based, Markov, Shapley, lift, ROI."""
     from journeylens.analytics.attribution_report import (
         AttributionReport,
+        uncatalogued_touches,
         why_no_conversions,
         why_no_revenue,
         why_nothing_attributed,
@@ -975,6 +976,8 @@ def attribution(
             _note(result.unattributed())
             _note(result.unmeasured_lift())
             _note(result.lift_not_broken_down())
+        if level == "touchpoint":
+            _note(uncatalogued_touches(events, ws.touchpoints, chosen_goal))
         if roi or cut_list:
             _note(why_no_costs(ws.touchpoints))
         _note(ws.currency_note())

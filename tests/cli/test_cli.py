@@ -256,6 +256,20 @@ def test_attribution_credits_every_conversion_event_of_the_workspace(tmp_path):
     assert "Unknown event 'order' as the goal" in nowhere.stderr
 
 
+def test_attribution_names_touchpoints_the_catalog_does_not_list(tmp_path):
+    # The till names its own touchpoint, which the catalog lacks: no touch, and a note says so.
+    ws, data = workspace_with_file(
+        tmp_path,
+        "e.csv",
+        "user_id,ts,event,touchpoint\nann,2026-03-01T10:00:00Z,landing_page_view,\n"
+        "ann,2026-03-01T10:05:00Z,till_sale,pos_till\nann,2026-03-01T10:06:00Z,purchase,\n",
+    )
+    run("import", str(data), workspace=ws)
+    out = run("attribution", "--model", "linear", "--format", "json", workspace=ws)
+    assert [r["touchpoint"] for r in json.loads(out.stdout)] == ["landing_page"]
+    assert "1 event(s) at touchpoints the catalog does not list ('pos_till')" in out.stderr
+
+
 def test_attribution_of_an_impression_log_by_channel(tmp_path):
     # The shape of the attribution data sets tutorials use: a cookie, impressions that name a
     # channel, conversions with their value. The cookie is the visitor; the interaction needs a

@@ -389,6 +389,31 @@ def _no_goal_text(events: ibis.Table, goal: str | Sequence[str], what: str) -> s
     )
 
 
+def uncatalogued_touches(
+    events: ibis.Table, catalog: ibis.Table, goal: str | Sequence[str]
+) -> str | None:
+    """A note on the events at touchpoints their rows name but the catalog does not list:
+    attribution by touchpoint leaves them out (see :func:`.run_attribution`); None when there
+    are none (one small aggregate)."""
+    known = catalog.select("touchpoint").distinct()
+    stray = events.filter(
+        events.touchpoint.notnull(),
+        ~events.touchpoint.isin(known.touchpoint),
+        ~events.event.isin(goal_names(goal)),
+    )
+    counts = stray.group_by("touchpoint").aggregate(events=stray.count()).execute()
+    if counts.empty:
+        return None
+    counts = counts.sort_values(["events", "touchpoint"], ascending=[False, True])
+    names = ", ".join(f"'{t}'" for t in counts["touchpoint"].head(3))
+    more = f" and {len(counts) - 3} more" if len(counts) > 3 else ""
+    return (
+        f"{int(counts['events'].sum()):,} event(s) at touchpoints the catalog does not list "
+        f"({names}{more}) are no touches here: add them to the catalog to credit them "
+        "(journeylens touchpoints lists them)."
+    )
+
+
 def why_nothing_attributed(
     events: ibis.Table, goal: str | Sequence[str], lookback: str, level: str = "touchpoint"
 ) -> str:
