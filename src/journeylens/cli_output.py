@@ -36,13 +36,17 @@ def print_frame(frame: pd.DataFrame, title: str | None = None, rows: int = TABLE
     """``frame`` as a table of its first ``rows`` rows, and a line counting the rest."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     more = len(frame) - rows
     frame = readable(frame.head(rows))
-    table = Table(title=title, show_lines=False)
+    # Texts, not strings: a title or a header holds data (a breakdown's value, a property's
+    # name), which Rich would read as markup ("[/]" stops the table, "[red]" colours it).
+    table = Table(title=Text(printable(title)) if title else None, show_lines=False)
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
-        table.add_column(printable(str(column)), justify="right" if numeric else "left")
+        header = Text(printable(str(column)))
+        table.add_column(header, justify="right" if numeric else "left")
     # A column of numbers shows them alike: two decimals (514.00 above 0.00, not above 0), or
     # four significant digits where two decimals would hide them (p-values, tiny shares).
     decimals = [_two_decimals(str(column), frame[column]) for column in frame.columns]

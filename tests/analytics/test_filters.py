@@ -32,6 +32,15 @@ def test_glob_condition_matches_literally(table, pattern, expected):
     assert sorted(matched["campaign"]) == sorted(expected)
 
 
+@pytest.mark.parametrize(
+    "condition",
+    ['campaign="spring_sale"', "campaign='spring_sale'", "campaign=spring_sale"],
+)
+def test_a_quoted_value_compares_as_it_does_for_a_property(table, condition):
+    # As a step's [campaign="spring sale"]: the quotes are not part of the value.
+    assert Condition.parse(condition).apply(table).execute()["campaign"].tolist() == ["spring_sale"]
+
+
 def test_glob_to_regex_is_anchored():
     assert glob_to_regex("a.b*") == r"^a\.b.*$"
 

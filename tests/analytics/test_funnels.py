@@ -608,6 +608,20 @@ def test_figure_is_a_plotly_funnel(events: Events) -> None:
     assert list(figure.data[0].x) == [3, 2]
 
 
+def test_figure_labels_show_tags_in_names_as_text(events: Events) -> None:
+    # Plotly reads tags in labels (a link, a style): a name holding them is shown as written.
+    link, big = '<a href="https://example.com">pay</a>', "<span style='font-size:80px'>x</span>"
+    log = {"ann": [(link, "2026-01-01 00:00", {"device": big}), ("b&c", "+1m")]}
+    spec = FunnelSpec(steps=[f"'{link}'", "b&c"], by="device")
+    figure = run_funnel(events(log), spec).figure()
+    shown = [*figure.data[0].y, figure.data[0].name]
+    assert shown == [
+        "'&lt;a href=\"https://example.com\"&gt;pay&lt;/a&gt;'",  # the step as written
+        "b&amp;c",
+        "&lt;span style='font-size:80px'&gt;x&lt;/span&gt;",
+    ]
+
+
 def test_sql_is_kept_on_the_result(events: Events) -> None:
     result = run_funnel(events(SHOP), FunnelSpec(steps=["landing", "signup"]))
     assert "SELECT" in result.sql

@@ -565,3 +565,11 @@ def test_anchoring_at_the_conversion_without_any_goal_event_is_an_error():
     with pytest.raises(SpecError, match="No event in the data is a goal \\('purchase'\\)"):
         check_anchor(events, spec)
     check_anchor(events, PathsSpec(level="event", to_node="(conversion)", goal=("Pay",)))
+
+
+def test_sankey_labels_show_tags_in_names_as_text(con: Any) -> None:
+    events = con.create_table(
+        "events", journeys({"p": [("<b>home</b>", "2026-01-01"), ("cart<br>", "+1s")]})
+    )
+    figure = run_transitions(events, PathsSpec(level="event", include_end=False)).figure()
+    assert list(figure.data[0].node.label) == ["&lt;b&gt;home&lt;/b&gt;", "cart&lt;br&gt;"]

@@ -55,6 +55,15 @@ def test_table_cells_show_line_breaks_tabs_escapes_and_bidi_overrides_as_escapes
     assert not any(c in out for c in "\t\u202e\x1b")
 
 
+def test_a_title_or_header_holding_brackets_is_shown_as_written(capsys):
+    # A breakdown's value in the title, a property's name as a header: no markup is read.
+    print_frame(pd.DataFrame({"[bold]plan[/]": ["[red]x"]}), "device = [/] and [red]red")
+    out = capsys.readouterr().out
+    assert "device = [/] and" in out  # the title wraps to the table's width
+    assert "[red]red" in out
+    assert "[bold]plan[/]" in out
+
+
 def test_a_column_of_numbers_shows_them_alike(capsys):
     # Two decimals throughout; p-values and columns of tiny values keep their digits.
     frame = pd.DataFrame(

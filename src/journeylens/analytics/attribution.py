@@ -70,7 +70,7 @@ from journeylens.analytics.breakdown import (
     segment_columns,
 )
 from journeylens.analytics.filters import in_range
-from journeylens.analytics.result import Result, frame_records, json_ready
+from journeylens.analytics.result import Result, frame_records, json_ready, plot_labels
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
 from journeylens.journey.steps import parse_duration
@@ -329,7 +329,7 @@ class AttributionResult(Result):
         measure = self.spec.value
         figure = go.Figure()
         for model, rows in self.attribution.groupby("model", sort=False):
-            figure.add_bar(x=rows[self.spec.level], y=rows[measure], name=str(model))
+            figure.add_bar(x=plot_labels(rows[self.spec.level]), y=rows[measure], name=str(model))
         figure.update_layout(
             barmode="group", xaxis_title=self.spec.level, yaxis_title=f"attributed {measure}"
         )

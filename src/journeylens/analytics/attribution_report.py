@@ -26,7 +26,7 @@ from journeylens.analytics.attribution import (
     run_attribution,
 )
 from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
-from journeylens.analytics.result import Result, frame_records
+from journeylens.analytics.result import Result, frame_records, plot_labels
 from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
 from journeylens.collect.columns import loose_name
 from journeylens.errors import SpecError, did_you_mean
@@ -139,7 +139,7 @@ class AttributionReport(Result):
         figure = go.Figure()
         credit = self.records[self.records["model"] != "incrementality"]
         for model, rows in credit.groupby("model", sort=False):
-            figure.add_bar(x=rows[self.level], y=rows[self.value], name=str(model))
+            figure.add_bar(x=plot_labels(rows[self.level]), y=rows[self.value], name=str(model))
         figure.update_layout(barmode="group", xaxis_title=self.level, yaxis_title=self.value)
         return figure
 

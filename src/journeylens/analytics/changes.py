@@ -25,7 +25,7 @@ from journeylens.analytics.friction import (
     segment_label,
 )
 from journeylens.analytics.funnels import FunnelSpec, run_funnel, two_proportion_test
-from journeylens.analytics.result import Result, frame_records, json_ready
+from journeylens.analytics.result import Result, frame_records, json_ready, plot_labels
 from journeylens.errors import SpecError
 
 __all__ = [
@@ -131,7 +131,9 @@ class FrictionChangeResult(Result):
     def figure(self) -> Any:
         import plotly.graph_objects as go
 
-        labels = [f"{r.touchpoint} · {r.signal}" for r in self.display_frame().itertuples()]
+        labels = plot_labels(
+            f"{r.touchpoint} · {r.signal}" for r in self.display_frame().itertuples()
+        )
         fig = go.Figure()
         for side in ("before", "after"):
             fig.add_trace(go.Bar(name=side, x=list(self.rows[f"{side}_rate"]), y=labels))
@@ -287,7 +289,7 @@ class FunnelChangeResult(Result):
         fig = go.Figure()
         for name, side in (("before", self.before), ("after", self.after)):
             frame = side.to_frame()
-            fig.add_trace(go.Funnel(name=name, y=list(frame.step), x=list(frame.people)))
+            fig.add_trace(go.Funnel(name=name, y=plot_labels(frame.step), x=list(frame.people)))
         fig.update_layout(title=f"Funnel before and after {self.at:%Y-%m-%d}")
         return fig
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from journeylens.analytics.breakdown import SEGMENT, largest_first
 from journeylens.analytics.paths import fetch
-from journeylens.analytics.result import Result, frame_records, json_ready
+from journeylens.analytics.result import Result, frame_records, json_ready, plot_labels
 from journeylens.analytics.stages import (
     breakdown_field,
     check_stages,
@@ -145,7 +145,7 @@ class ConformanceResult(Result):
         import plotly.graph_objects as go
 
         top = self.deviations.head(15).iloc[::-1]
-        data = go.Bar(x=list(top["people"]), y=list(top["deviation"]), orientation="h")
+        data = go.Bar(x=list(top["people"]), y=plot_labels(top["deviation"]), orientation="h")
         return go.Figure(data, layout={"title": {"text": "Deviations from the designed order"}})
 
 

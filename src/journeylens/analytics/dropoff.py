@@ -24,7 +24,7 @@ import pandas as pd
 
 from journeylens.analytics.filters import in_range
 from journeylens.analytics.funnels import FunnelSpec, build_funnel_people
-from journeylens.analytics.result import Result, frame_records, json_ready
+from journeylens.analytics.result import Result, frame_records, json_ready, plot_labels
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
 from journeylens.journey.steps import Step, check_step_names, parse_step, step_predicate
@@ -326,7 +326,10 @@ class DropoffResult(Result):
 
         overall = self.frame[self.frame["segment"].isna()] if self.spec.funnel.by else self.frame
         fig = go.Figure(
-            [go.Bar(name=kind, x=list(overall["step"]), y=list(overall[kind])) for kind in KINDS]
+            [
+                go.Bar(name=kind, x=plot_labels(overall["step"]), y=list(overall[kind]))
+                for kind in KINDS
+            ]
         )
         fig.update_layout(barmode="stack", title="Drop-off: changed, postponed or abandoned")
         return fig

@@ -26,6 +26,7 @@ from journeylens.journey.steps import (
     glob_test,
     property_condition,
     property_key,
+    unquoted,
 )
 from journeylens.store.portable import KEY_PART
 
@@ -61,14 +62,14 @@ class Condition:
             # As for columns, != keeps the events without the property.
             return table.filter(test.fill_null(True) if self.op == "!=" else test)
         column = table[self.column]
-        value: object = self.value
+        value: object = unquoted(self.value)  # quoted as a step's value may be
         if column.type().is_numeric():
             try:
                 value = float(self.value)
             except ValueError as exc:
                 raise SpecError(f"Filter '{self}': '{self.value}' is not a number.") from exc
         elif column.type().is_timestamp() and self.op != "~":
-            value = naive_utc(self.value, "filter time")
+            value = naive_utc(str(value), "filter time")
         elif self.op in (">", ">=", "<", "<="):
             # As a step's filter: text compares with =, != and ~ only ('device>mobile' would
             # compare letters, 'device>3' would keep every row).

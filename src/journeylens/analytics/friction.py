@@ -32,7 +32,7 @@ from journeylens.analytics._friction_signals import (
     build_segment_counts,
 )
 from journeylens.analytics.filters import in_range
-from journeylens.analytics.result import Result, frame_records, json_ready
+from journeylens.analytics.result import Result, frame_records, json_ready, plot_labels
 from journeylens.analytics.sequence import sequence_columns
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
@@ -474,7 +474,9 @@ class FrictionResult(Result):
         """Horizontal bars: the score of each friction point."""
         import plotly.graph_objects as go
 
-        labels = [f"{r.touchpoint} · {r.segment}" for r in self.display_frame().itertuples()]
+        labels = plot_labels(
+            f"{r.touchpoint} · {r.segment}" for r in self.display_frame().itertuples()
+        )
         fig = go.Figure(go.Bar(x=list(self.rows.get("score", [])), y=labels, orientation="h"))
         fig.update_layout(title="Friction points", yaxis={"autorange": "reversed"})
         return fig

@@ -26,7 +26,7 @@ import pandas as pd
 from journeylens.analytics.breakdown import NONE_LABEL, SEGMENT, with_top_values
 from journeylens.analytics.filters import in_range
 from journeylens.analytics.packing import Layout, pack, unpack
-from journeylens.analytics.result import Result, frame_records, json_ready
+from journeylens.analytics.result import Result, frame_records, json_ready, plot_labels
 from journeylens.analytics.sequence import event_order, has_sequence_keys, sequence_columns
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
@@ -966,13 +966,13 @@ class FunnelResult(Result):
         for name, frame in series.items():
             fig.add_trace(
                 go.Funnel(
-                    name=name,
-                    y=list(frame["step"]),
+                    name=plot_labels([name])[0],
+                    y=plot_labels(frame["step"]),
                     x=list(frame["people"]),
                     textinfo="value+percent initial",
                 )
             )
-        fig.update_layout(title="Funnel", legend_title=self.spec.by or "")
+        fig.update_layout(title="Funnel", legend_title=plot_labels([self.spec.by or ""])[0])
         return fig
 
 
@@ -1182,7 +1182,9 @@ class ConversionDriversResult(Result):
     def figure(self) -> Any:
         import plotly.graph_objects as go
 
-        labels = [f"{k}={v}" for k, v in zip(self.frame["kind"], self.frame["value"], strict=True)]
+        labels = plot_labels(
+            f"{k}={v}" for k, v in zip(self.frame["kind"], self.frame["value"], strict=True)
+        )
         odds = [math.log(x) for x in self.frame["odds_ratio"]]
         fig = go.Figure(go.Bar(x=odds, y=labels, orientation="h"))
         fig.update_layout(title=f"Drivers of step {self.step}", xaxis_title="log odds ratio")

@@ -35,7 +35,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analytics.filters import in_range
-from journeylens.analytics.result import Result, frame_records
+from journeylens.analytics.result import Result, frame_records, plot_labels
 from journeylens.analytics.sequence import order_value, person_column, text_order
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
@@ -140,7 +140,12 @@ class IncrementalityResult(Result):
             "arrayminus": frame["lift"] - frame["lift_low"],
         }
         figure = go.Figure(
-            go.Bar(x=frame["lift"], y=frame["touchpoint"], orientation="h", error_x=error)
+            go.Bar(
+                x=frame["lift"],
+                y=plot_labels(frame["touchpoint"]),
+                orientation="h",
+                error_x=error,
+            )
         )
         figure.update_layout(xaxis_title="lift (percentage points)", yaxis_title="touchpoint")
         return figure

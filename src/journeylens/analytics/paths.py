@@ -40,7 +40,7 @@ from journeylens.analytics.paths_breakdown import (
     with_overall,
     with_segment,
 )
-from journeylens.analytics.result import Result, frame_records
+from journeylens.analytics.result import Result, frame_records, plot_labels
 from journeylens.analytics.sequence import KEYS, has_sequence_keys, sequence_columns, text_order
 from journeylens.errors import SpecError, did_you_mean
 from journeylens.instants import naive_utc_or_none
@@ -708,11 +708,11 @@ def sankey(links: Sequence[tuple[tuple[int, str], tuple[int, str], int]], title:
         nodes.setdefault(target, len(nodes))
     data = go.Sankey(
         arrangement="snap",
-        node={"label": [name for _, name in nodes], "pad": 12},
+        node={"label": plot_labels(name for _, name in nodes), "pad": 12},
         link={
             "source": [nodes[s] for s, _, _ in links],
             "target": [nodes[t] for _, t, _ in links],
             "value": [n for _, _, n in links],
         },
     )
-    return go.Figure(data, layout={"title": {"text": title}})
+    return go.Figure(data, layout={"title": {"text": plot_labels([title])[0]}})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -64,4 +66,15 @@ class Result(ABC):
 
     @abstractmethod
     def figure(self) -> Any:
-        """A Plotly figure of the result."""
+        """A Plotly figure of the result (its labels through :func:`plot_labels`)."""
+
+
+def plot_labels(values: Iterable[object]) -> list[str]:
+    """Values (event names, touchpoints, a breakdown's values) as a figure's labels: Plotly reads
+    tags in labels (``<a href>`` a link, ``<span style>``, ``<br>``), so ``&``, ``<`` and ``>``
+    are written as the entities it shows as those characters.
+
+    >>> plot_labels(['<a href="x">pay</a>', "R&D", 3])
+    ['&lt;a href="x"&gt;pay&lt;/a&gt;', 'R&amp;D', '3']
+    """
+    return [html.escape(str(value), quote=False) for value in values]

@@ -36,7 +36,7 @@ from journeylens.analytics.attribution import (
     run_attribution,
 )
 from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
-from journeylens.analytics.result import Result, frame_records
+from journeylens.analytics.result import Result, frame_records, plot_labels
 from journeylens.errors import SpecError
 from journeylens.store.portable import epoch_seconds
 
@@ -199,7 +199,7 @@ class RoiResult(Result):
     def figure(self) -> go.Figure:
         figure = go.Figure()
         for model, rows in self.roi.groupby("model", sort=False):
-            figure.add_bar(x=rows[self.level], y=rows["roas"], name=str(model))
+            figure.add_bar(x=plot_labels(rows[self.level]), y=rows["roas"], name=str(model))
         figure.update_layout(barmode="group", yaxis_title="ROAS (revenue / cost)")
         return figure
 
@@ -275,7 +275,7 @@ class CutListResult(Result):
     def figure(self) -> go.Figure:
         figure = go.Figure()
         for reason, rows in self.cuts.groupby("reason", sort=False):
-            figure.add_bar(x=rows["touchpoint"], y=rows["savings"], name=str(reason))
+            figure.add_bar(x=plot_labels(rows["touchpoint"]), y=rows["savings"], name=str(reason))
         figure.update_layout(yaxis_title="savings over the range")
         return figure
 

@@ -44,7 +44,7 @@ from journeylens.analytics.breakdown import (
 )
 from journeylens.analytics.breakdown import breakdown_field as shared_breakdown_field
 from journeylens.analytics.paths import UNMAPPED, fetch
-from journeylens.analytics.result import Result, json_ready
+from journeylens.analytics.result import Result, json_ready, plot_labels
 from journeylens.analytics.sequence import has_sequence_keys, order_value
 from journeylens.errors import SpecError
 from journeylens.journey.steps import key_text
@@ -303,7 +303,7 @@ class StageFlowResult(Result):
         import plotly.graph_objects as go
 
         data = go.Funnel(
-            y=list(self.stages["stage"]),
+            y=plot_labels(self.stages["stage"]),
             x=list(self.stages["people"]),
             textinfo="value+percent previous",
         )

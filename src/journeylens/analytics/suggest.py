@@ -37,7 +37,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analytics._friction_signals import is_error
-from journeylens.analytics.result import Result, frame_records
+from journeylens.analytics.result import Result, frame_records, plot_labels
 from journeylens.analytics.sequence import has_sequence_keys, order_value, text_order
 from journeylens.config import Config, Touchpoint
 
@@ -80,7 +80,9 @@ class CatalogSuggestions(Result):
 
     def figure(self) -> go.Figure:
         frame = self.suggestions.sort_values("volume")
-        return go.Figure(go.Bar(x=frame["volume"], y=frame["touchpoint"], orientation="h"))
+        return go.Figure(
+            go.Bar(x=frame["volume"], y=plot_labels(frame["touchpoint"]), orientation="h")
+        )
 
 
 def name_words(name: str) -> frozenset[str]:

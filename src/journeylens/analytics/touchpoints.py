@@ -39,7 +39,7 @@ from journeylens.analytics.breakdown import (
     with_top_values,
 )
 from journeylens.analytics.paths import fetch
-from journeylens.analytics.result import Result, frame_records
+from journeylens.analytics.result import Result, frame_records, plot_labels
 from journeylens.analytics.sequence import person_column
 from journeylens.config import Config
 from journeylens.journey.steps import key_text
@@ -104,7 +104,12 @@ class TouchpointReport(Result):
     def figure(self) -> go.Figure:
         frame = self.catalog.sort_values("people")
         return go.Figure(
-            go.Bar(x=frame["people"], y=frame["touchpoint"], orientation="h", name="people")
+            go.Bar(
+                x=frame["people"],
+                y=plot_labels(frame["touchpoint"]),
+                orientation="h",
+                name="people",
+            )
         )
 
 

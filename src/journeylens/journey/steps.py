@@ -147,12 +147,13 @@ def parse_duration(text: str, what: str = "") -> int:
     return seconds
 
 
-def _unquoted(raw: str) -> str:
+def unquoted(raw: str) -> str:
+    """A filter's value without the quotes around it (``"spring sale"``, ``'pro'``)."""
     return raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
 
 
 def _value(raw: str) -> str | float:
-    if _unquoted(raw) != raw:
+    if unquoted(raw) != raw:
         return raw[1:-1]
     try:
         number = float(raw)
@@ -201,7 +202,7 @@ def _parse_filters(rest: str, text: str, what: str = "step") -> tuple[str, tuple
                 'e.g. "Add to cart [blue]".'
             )
         raw = match["value"]
-        value = _value(raw) if match["op"] != "~" else _unquoted(raw)  # a glob is text
+        value = _value(raw) if match["op"] != "~" else unquoted(raw)  # a glob is text
         item = Filter(match["key"], match["op"], value, raw.strip("\"'"))
         _check_filter(item, text, what)
         filters.append(item)
@@ -427,7 +428,7 @@ def property_condition(table: ir.Table, key: str, op: str, raw: str, text: str) 
     """``properties.key op raw`` as a step's ``[key op raw]`` compares it: a value written as
     a number compares numerically, with JSON numbers and numeric text alike (``text``: the
     condition as written, for errors)."""
-    value = _value(raw) if op != "~" else _unquoted(raw)
+    value = _value(raw) if op != "~" else unquoted(raw)
     item = Filter(key, op, value, raw.strip("\"'"))
     _check_filter(item, text, "filter")
     return _filter_expr(table, item)
