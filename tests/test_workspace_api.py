@@ -13,6 +13,7 @@ from unittest import mock
 import pytest
 
 from journeylens import init_workspace
+from journeylens.analytics.paths import PathsSpec
 from journeylens.errors import SpecError, UnknownNameError
 from journeylens.workspace import Workspace
 
@@ -40,6 +41,12 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         (lambda ws: ws.paths(fromm="x"), SpecError, "Unknown option 'fromm'"),
         (lambda ws: ws.friction(topp=3), SpecError, "Did you mean 'top'?"),
         (lambda ws: ws.attribution(modell="linear"), SpecError, "Did you mean 'models'?"),
+        (lambda ws: ws.attribution(roi=True, lookbak="1d"), SpecError, "Unknown option"),
+        (lambda ws: ws.attribution(roi=True, cut_list=True), SpecError, "not both"),
+        (lambda ws: ws.attribution(models=[]), SpecError, "No model given"),
+        (lambda ws: ws.stages(by="device", top=None), SpecError, "top must be a whole number"),
+        (lambda ws: ws.paths(by="device", top_values=None), SpecError, "top must be"),
+        (lambda ws: ws.paths(PathsSpec(level="event"), since="2026-01-01"), SpecError, "not both"),
     ],
 )
 def test_a_name_the_data_does_not_have_is_an_error(ws, call, error, message) -> None:
@@ -174,3 +181,27 @@ def test_the_command_lines_option_names_are_taken_too(ws) -> None:
     to_end = ws.paths(to="(conversion)", ends=True).to_dict()
     assert to_end == ws.paths(to_node="(conversion)", include_end=True).to_dict()
     assert to_end
+
+
+def test_the_python_defaults_follow_the_command_lines(ws) -> None:
+    # friction(all=True) lists every segment as --all does; paths(top=N) keeps the graph's N
+    # most frequent transitions as --top does; a numpy time is a time.
+    import numpy as np
+
+    every = ws.friction(all=True).to_frame()
+    assert len(every) > 20
+    assert len(ws.paths(level="event", top=3).to_frame()) == 3
+    since = np.datetime64("2026-06-01")
+    assert ws.stages(since=since).to_dict() == ws.stages(since="2026-06-01").to_dict()
+
+
+def test_roi_takes_the_markov_order(ws) -> None:
+    first = ws.attribution(roi=True, models=["markov"]).to_frame()
+    third = ws.attribution(roi=True, models=["markov"], markov_order=3).to_frame()
+    assert not first.equals(third)
+
+
+def test_the_lift_alone_draws_its_bars(ws) -> None:
+    figure = ws.attribution(model="incrementality", bootstrap=100).figure()
+    assert figure.data
+    assert figure.data[0].type == "bar"

@@ -1040,6 +1040,7 @@ def friction(
     from journeylens.analytics.changes import run_friction_change
     from journeylens.analytics.friction import run_friction
     from journeylens.cli_output import emit
+    from journeylens.errors import SpecError
 
     _check_format(fmt)
     options: dict[str, Any] = {
@@ -1058,6 +1059,11 @@ def friction(
     with _open(workspace, engine) as ws:
         changing = annotation is not None or compare_at is not None
         at, annotated = _change_point(ws, annotation, compare_at) if changing else (None, None)
+        if annotated and touchpoint and touchpoint != annotated:
+            raise SpecError(
+                f"--annotation is about '{annotated}', not '{touchpoint}': leave out "
+                "--touchpoint, or use --compare-at with the annotation's date."
+            )
         if annotated:  # the annotation's touchpoint, checked as --touchpoint is
             options["touchpoint"] = annotated
         spec = ws.friction_spec(**options)

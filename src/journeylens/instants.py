@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import numpy as np
+import pandas as pd
+
 from journeylens.errors import SpecError
 
 
@@ -21,7 +24,11 @@ def naive_utc(when: datetime | date | str, what: str = "time") -> datetime:
     datetime.datetime(2026, 9, 1, 0, 0)
     >>> naive_utc("2026-09-01"), naive_utc(date(2026, 9, 1)) == naive_utc("2026-09-01T00:00Z")
     (datetime.datetime(2026, 9, 1, 0, 0), True)
+    >>> naive_utc(np.datetime64("2026-09-01T10:00"))
+    datetime.datetime(2026, 9, 1, 10, 0)
     """
+    if isinstance(when, np.datetime64):  # a value taken out of a pandas or numpy column
+        when = pd.Timestamp(when).to_pydatetime()
     if isinstance(when, str):
         try:
             when = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))

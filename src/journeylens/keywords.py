@@ -41,11 +41,16 @@ def spec_of(
     """``factory(**options)`` (a dataclass, or a function of keywords), the command line's
     ``names`` taken too."""
     given = renamed(options, names or {})
+    check_options(factory, given)
+    return factory(**given)
+
+
+def check_options(factory: Callable[..., Any], options: Mapping[str, Any]) -> None:
+    """Raise for a key of ``options`` that is none of ``factory``'s keywords."""
     fields = list(inspect.signature(factory).parameters)
-    for key in given:
+    for key in options:
         if key not in fields:
             raise SpecError(
                 f"Unknown option {key!r}.{did_you_mean(key, fields)} The options: "
                 f"{', '.join(fields)}."
             )
-    return factory(**given)

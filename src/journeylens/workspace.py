@@ -36,7 +36,7 @@ from journeylens.journey.currency import in_report_currency, revenue_currencies
 from journeylens.journey.rebuild import rebuild
 from journeylens.journey.steps import with_revenue_from
 from journeylens.journey.templates import DEFAULT_TEMPLATE, load_template
-from journeylens.keywords import FRICTION_NAMES, PATHS_NAMES, renamed, spec_of
+from journeylens.keywords import FRICTION_NAMES, PATHS_NAMES, check_options, renamed, spec_of
 from journeylens.store import Store, connect
 
 ENV_WORKSPACE = "JOURNEYLENS_WORKSPACE"
@@ -328,6 +328,11 @@ class Workspace:
         options = renamed(options, PATHS_NAMES)
         if spec is not None and not isinstance(spec, PathsSpec):
             raise SpecError(f"paths() takes a PathsSpec or keyword options, not {spec!r}.")
+        if spec is not None and options:
+            raise SpecError(
+                f"paths() takes a PathsSpec or keyword options, not both ({', '.join(options)}): "
+                "give them as the spec's fields."
+            )
         if spec is None:
             anchored = options.get("from_node") is not None or options.get("to_node") is not None
             defaults = {"include_end": anchored, "goal": self.config.conversion_events}
@@ -336,7 +341,9 @@ class Workspace:
         source = self._source(events, where=where)
         if spec.from_node is not None or spec.to_node is not None:
             return run_top_paths(source, spec)
-        return run_transitions(source, spec, whole=events is None and not where)
+        graph = run_transitions(source, spec, whole=events is None and not where)
+        # As --top keeps the graph's most frequent transitions (top paths count 20 by default).
+        return graph.most_frequent(options["top"]) if "top" in options else graph
 
     def check_paths(self, spec: Any, named_goal: bool) -> None:
         """Raise for a paths anchor that no stored event has, for a goal named (``named_goal``)
@@ -393,6 +400,10 @@ class Workspace:
             options["models"] = options.pop("model")
         if isinstance(options.get("models"), str):
             options["models"] = [options["models"]]
+        if "models" in options and not options["models"]:
+            raise SpecError("No model given: name one (linear, markov, ...) or 'all'.")
+        if roi and cut_list:
+            raise SpecError("Give roi or cut_list, not both: the cut list is read from the ROI.")
         source = self._source(
             events, options.pop("since", None), options.pop("until", None), options.pop("where", ())
         )
@@ -404,6 +415,8 @@ class Workspace:
         if (key := options.pop("revenue_from", None)) is not None:
             source = with_revenue_from(source, key, options["goal"])
         options.setdefault("stages", tuple(self.config.stage_keys))
+        report = functools.partial(run_attribution_report, source, self.touchpoints)
+        check_options(report, options)
         if roi or cut_list:
             if options.get("by") is not None:
                 raise SpecError(
@@ -421,11 +434,10 @@ class Workspace:
             why = cut_list and why_no_conversions(source, options["goal"], "nothing to cut")
             if why:
                 raise SpecError(f"{why} The cut list compares the conversion of people.")
-            names = ("goal", "lookback", "bootstrap", "seed", "stages", "models", "half_life")
-            keep = {k: options[k] for k in names if k in options}
+            names = ("goal", "lookback", "bootstrap", "seed", "stages", "models")
+            keep = {k: options[k] for k in (*names, "half_life", "markov_order") if k in options}
             return run_roi_report(source, self.touchpoints, cut_list=cut_list, **keep)
-        report = functools.partial(run_attribution_report, source, self.touchpoints)
-        return spec_of(report, options)
+        return report(**options)
 
     def friction_spec(self, **options: Any) -> Any:
         """A :class:`analytics.friction.FrictionSpec` with the workspace's goals and thresholds;
@@ -458,6 +470,8 @@ class Workspace:
         from journeylens.analytics.friction import run_friction
 
         source = self._source(events, where=options.pop("where", ()))
+        if renamed(options, FRICTION_NAMES).get("include_all"):
+            options.setdefault("top", None)  # as --all: every segment, unless a top is given
         return run_friction(source, self.friction_spec(**options), self.feedback)
 
     def friction_change(
@@ -473,6 +487,11 @@ class Workspace:
 
         when, annotated = self._change_point(at)
         source = self._source(events, where=options.pop("where", ()))
+        if annotated and touchpoint and touchpoint != annotated:
+            raise SpecError(
+                f"The annotation is about '{annotated}', not '{touchpoint}': leave out the "
+                "touchpoint, or compare at the annotation's date with it."
+            )
         # The annotation's touchpoint, checked as a touchpoint named is.
         chosen = annotated or touchpoint
         spec = self.friction_spec(**options, **({"touchpoint": chosen} if chosen else {}))

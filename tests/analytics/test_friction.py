@@ -275,7 +275,8 @@ def test_effort_counts_hard_ces_and_failed_success_answers() -> None:
 
 def test_an_answer_counts_in_its_persons_unit_at_the_touchpoint() -> None:
     # Survey exports rarely carry the device or a plan: u1 paid on mobile (pro), u2 on desktop
-    # (free); their answers count there. p0 has no event there: its answer, its own device.
+    # (free); their answers count there. u3 has no event there (or is filtered out): nowhere.
+    # An anonymous answer counts under its own device.
     from journeylens.analytics.friction import count_segments
 
     con = ibis.duckdb.connect()
@@ -285,32 +286,33 @@ def test_an_answer_counts_in_its_persons_unit_at_the_touchpoint() -> None:
             {
                 "u1": [("pay", "2026-01-01", {"device": "mobile", "plan": "pro"})],
                 "u2": [("pay", "2026-01-01", {"device": "desktop", "plan": "free"})],
+                "u3": [("cart", "2026-01-01", {"device": "mobile", "plan": "pro"})],
                 **LATE,
             }
         ),
     )
-    answers = feedback([("pay", "ces", 2, None), ("pay", "ces", 6, None)])
-    answers = answers.set_column(
-        answers.schema.get_field_index("person_id"), "person_id", pa.array(["u1", "u2"])
-    )
-    extra = feedback([("pay", "ces", 1, "tablet")])  # p0: no event of theirs
-    both = con.create_table("feedback", pa.concat_tables([answers, extra]))
+    given = [("pay", "ces", 2, None), ("pay", "ces", 6, None), ("pay", "ces", 1, "mobile")]
+    given += [("pay", "ces", 1, "desktop")]
+    answers = feedback(given)
+    people = pa.array(["u1", "u2", "u3", None], pa.string())
+    answers = answers.set_column(answers.schema.get_field_index("person_id"), "person_id", people)
+    both = con.create_table("feedback", answers)
     spec = FrictionSpec(**{**LOOSE, "by": ["device", "plan"]})
-    counts = count_segments(events, both, spec, datetime(2026, 3, 2))
-    found = {
-        (r.dimension, r.value): (r.responses, r.effort)
-        for r in counts[counts["touchpoint"] == "pay"].itertuples()
-    }
-    assert found == {
+
+    def found(table: ibis.Table) -> dict[tuple[str, str], tuple[int, int]]:
+        counts = count_segments(table, both, spec, datetime(2026, 3, 2))
+        at_pay = counts[counts["touchpoint"] == "pay"]
+        return {(r.dimension, r.value): (r.responses, r.effort) for r in at_pay.itertuples()}
+
+    assert found(events) == {
         ("device", "mobile"): (1, 1),
-        ("device", "desktop"): (1, 0),
+        ("device", "desktop"): (2, 1),  # u2's, and the anonymous one
         ("plan", "pro"): (1, 1),
         ("plan", "free"): (1, 0),
     }
-    # p0's own tablet (and its plan, none) count where a segment has units.
-    segments = count_segments(events, both, spec, datetime(2026, 3, 2), everyone=True)
-    everyone = segments[(segments["touchpoint"] == "pay") & (segments["dimension"] == "everyone")]
-    assert everyone[["responses", "effort"]].values.tolist() == [[3, 2]]
+    # The events analysed decide whose answers count: without u1's, not u1's answer.
+    desktop = found(events.filter(events.person_id != "u1"))
+    assert desktop == {("device", "desktop"): (2, 1), ("plan", "free"): (1, 0)}
 
 
 def cohort(prefix: str, n: int, quitters: int, device: str, start: datetime) -> dict[str, Any]:

@@ -55,6 +55,9 @@ def test_annotate_then_compare_friction_and_funnel_before_and_after(ws: Path) ->
         )
     )  # fmt: skip
     assert {"before_conversion", "after_conversion", "p_value"} <= set(funnel["change"])
+    other = ["friction", "-w", str(ws), "--annotation", annotation, "--touchpoint", "cart"]
+    refused = CliRunner().invoke(app, other)
+    assert "--annotation is about 'payment', not 'cart'" in str(refused.exception)
     invoke("annotate", "--remove", annotation, "-w", str(ws))
 
 

@@ -516,9 +516,10 @@ def build_effort_counts(
 
     An answer counts in the segment of its person's unit at its touchpoint: the values of the
     dimension on their ``events`` there (in each value, where they had several, as the units
-    are counted). An answer no unit takes (anonymous, or by someone without an event there)
-    counts in its own value where the feedback has the dimension, else in ``(none)``.
-    ``values``: each dimension's value on an event (text), by its key.
+    are counted); an answer by someone with no event there (among ``events``, filtered as the
+    analysis is) counts nowhere. An anonymous answer counts in its own value where the
+    feedback has the dimension, else in ``(none)``. ``values``: each dimension's value on an
+    event (text), by its key.
     """
     f = feedback.filter(feedback.touchpoint.notnull(), feedback.metric.isin(("ces", "success")))
     effort = ((f.metric == "ces") & (f.score <= EFFORT_CES_MAX)) | (
@@ -540,8 +541,7 @@ def build_effort_counts(
         long, ["person_id", "touchpoint"]
     )
     taken = taken.select("touchpoint", "dimension", "value", "effort")
-    keys = units.select("person_id", "touchpoint").distinct()
-    alone = answers.anti_join(keys, ["person_id", "touchpoint"])
+    alone = answers.filter(answers.person_id.isnull())
     alone = _long(alone, dims).select("touchpoint", "dimension", "value", "effort")
     both = taken.union(alone)
     return both.group_by("touchpoint", "dimension", "value").aggregate(

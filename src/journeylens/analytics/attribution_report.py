@@ -25,7 +25,11 @@ from journeylens.analytics.attribution import (
     AttributionSpec,
     run_attribution,
 )
-from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
+from journeylens.analytics.incrementality import (
+    IncrementalityResult,
+    IncrementalitySpec,
+    run_incrementality,
+)
 from journeylens.analytics.result import Result, frame_records, plot_labels
 from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
 from journeylens.collect.columns import loose_name
@@ -136,8 +140,13 @@ class AttributionReport(Result):
         return _side_by_side(credit, lift, self.level, self.value)
 
     def figure(self) -> go.Figure:
+        """The credit of each model side by side; the lift alone (with its interval) where
+        only incrementality was asked for."""
         figure = go.Figure()
         credit = self.records[self.records["model"] != "incrementality"]
+        lift = next((p for p in self.parts if isinstance(p, IncrementalityResult)), None)
+        if credit.empty and lift is not None:
+            return lift.figure()
         for model, rows in credit.groupby("model", sort=False):
             figure.add_bar(x=plot_labels(rows[self.level]), y=rows[self.value], name=str(model))
         figure.update_layout(barmode="group", xaxis_title=self.level, yaxis_title=self.value)
@@ -241,6 +250,7 @@ def run_roi_report(
     stages: Sequence[str] = (),
     models: Sequence[str] | str = ("all",),
     half_life: str = "7d",
+    markov_order: int = 1,
 ) -> Result:
     """ROI per touchpoint and model (of ``models``), or (``cut_list``) the touchpoints to cut
     (``stages`` as for :func:`run_attribution_report`)."""
@@ -248,7 +258,12 @@ def run_roi_report(
     credit = [m for m in wanted if m != "incrementality"] or ["all"]
     spec = RoiSpec(
         attribution=AttributionSpec(
-            credit, goal=goal, lookback=lookback, seed=seed, half_life=half_life
+            credit,
+            goal=goal,
+            lookback=lookback,
+            seed=seed,
+            half_life=half_life,
+            markov_order=markov_order,
         ),
         incrementality=IncrementalitySpec(goal=goal, bootstrap=bootstrap, seed=seed, stages=stages),
     )

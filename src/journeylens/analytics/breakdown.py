@@ -69,7 +69,7 @@ def largest_first(frame: pd.DataFrame, size: str) -> pd.DataFrame:
 
 
 def breakdown_field(
-    events: ir.Table, by: str | None, fields: Sequence[str], clash: str, top: int | None = None
+    events: ir.Table, by: str | None, fields: Sequence[str], clash: str, top: int = 10
 ) -> str | None:
     """The field a breakdown's value goes in (the key, a property without ``properties.``), or
     a :class:`SpecError` for ``top`` < 1, a key that names one of the records' ``fields``
@@ -85,8 +85,8 @@ def breakdown_field(
     """
     if by is None:
         return None
-    if top is not None and top < 1:
-        raise SpecError(f"top must be at least 1, not {top}.")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise SpecError(f"top must be a whole number of at least 1, not {top!r}.")
     field = property_key(by)
     if field in fields:
         raise SpecError(

@@ -395,7 +395,7 @@ def _segments(events: ir.Table, spec: PathsSpec, keyed: bool) -> ir.Table:
 def _breakdown_field(events: ir.Table, spec: PathsSpec) -> str | None:
     """The field of ``spec.by`` in the records (see :func:`.breakdown.breakdown_field`)."""
     fields = [*EDGE_COLUMNS, *PATH_COLUMNS]
-    return breakdown_field(events, spec.by, fields, "the paths field '{field}'")
+    return breakdown_field(events, spec.by, fields, "the paths field '{field}'", spec.top_values)
 
 
 def _build_flows(events: ir.Table, spec: PathsSpec, keyed: bool) -> ir.Table:
