@@ -927,6 +927,110 @@ def test_unknown_columns_are_kept_in_properties(ws, tmp_path):
     assert json.loads(events(ws)["properties"][0]) == {"plan": "pro"}
 
 
+def lines_file(path: Path, rows: list[dict[str, str | None]]) -> Path:
+    """``rows`` (of text values) as the CSV, JSON Lines, JSON array, XES, workbook or Parquet
+    file ``path``: each row on its own line, under a header where the format has one."""
+    suffix = path.suffix
+    if suffix == ".jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    elif suffix == ".json":
+        path.write_text("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")
+    elif suffix == ".xes":
+        attributes = (
+            "".join(f'<string key="{k}" value="{v}"/>' for k, v in row.items()) for row in rows
+        )
+        tags = "".join(f"<event>{event}</event>\n" for event in attributes)
+        path.write_text(f'<?xml version="1.0"?>\n<log><trace>\n{tags}</trace></log>\n')
+    elif suffix == ".xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        book.active.append(list(rows[0]))
+        for row in rows:
+            book.active.append(list(row.values()))
+        book.save(path)
+    elif suffix == ".parquet":
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    else:
+        write_frame(pd.DataFrame(rows), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("suffix", "row_group_size"), [("parquet", 1), ("parquet", 100), ("csv", 0), ("jsonl", 0)]
+)
+def test_columns_named_alike_but_for_case_are_both_kept_as_given(
+    ws, tmp_path, suffix, row_group_size
+):
+    # DuckDB tells names apart without case: the store's own scan of such a Parquet file
+    # stopped with "Duplicate struct entry name".
+    rows = [
+        {"ts": "2026-03-04T10:00:00Z", "event": "view", "user_id": "u", "USER_ID": "U"}
+        | {"Plan": "A", "plan": "b"},
+        {"ts": "2026-03-04T10:01:00Z", "event": "buy", "user_id": "u", "USER_ID": None}
+        | {"Plan": "C", "plan": None},
+    ]
+    path = tmp_path / f"alike.{suffix}"
+    if suffix == "parquet":  # in one row group, or many (which the store scans in ranges)
+        pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=row_group_size)
+    else:
+        lines_file(path, rows)
+    assert ws.import_files([path]).stored == 2
+    frame = events(ws)
+    assert frame["user_id"].tolist() == ["u", "u"]
+    assert frame["properties"].map(json.loads).tolist() == [
+        {"USER_ID": "U", "Plan": "A", "plan": "b"},
+        {"Plan": "C"},
+    ]
+
+
+def test_only_parquet_files_the_store_cannot_tell_apart_are_arranged_in_python(tmp_path):
+    # The store's own scan is the fast way: a file without such names keeps it.
+    from journeylens.collect.importer import _scannable
+    from journeylens.collect.readers import open_file
+
+    def scannable(*names: str) -> bool:
+        path = tmp_path / "names.parquet"
+        pq.write_table(pa.table({name: ["x"] for name in ("ts", "event", *names)}), path)
+        with open_file(path) as reader:
+            return _scannable(reader)
+
+    assert scannable("user_id", "plan", "line", "Straße")
+    assert not scannable("user_id", "Plan", "plan")
+    assert not scannable("user_id", "USER_ID")
+    assert not scannable("user_id", "_line")
+    assert not scannable("user_id", "_LINE")
+    assert not scannable("user_id", "__line")
+    assert not scannable("user_id", "FILE_ROW_NUMBER")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "second_line"),
+    [("csv", 3), ("xlsx", 3), ("parquet", 2), ("jsonl", 2), ("json", 2), ("xes", 4)],
+)
+def test_a_column_named_line_is_kept_and_lines_still_count(ws, tmp_path, suffix, second_line):
+    # ``_line`` is the readers' own column for a row's line: a file's stopped the import with
+    # "Field "_line" exists 2 times", or lost its value.
+    rows = [
+        {"ts": "2026-03-04T10:00:00Z", "event": "view", "user_id": "u", "_line": "7"}
+        | {"__line": "x"},
+        {"ts": "not a time", "event": "view", "user_id": "u", "_line": "8", "__line": "y"},
+    ]
+    path = lines_file(tmp_path / f"lines.{suffix}", rows)
+    summary = ws.import_files([path])
+    assert (summary.stored, summary.rejected) == (1, 1)
+    assert json.loads(events(ws)["properties"][0]) == {"_line": "7", "__line": "x"}
+    bad = rejected(ws)
+    assert bad["line"].tolist() == [second_line]
+    assert json.loads(bad["row"][0])["_line"] == "8"
+
+
+def test_a_column_named_line_can_be_mapped(ws, tmp_path):
+    path = write(tmp_path / "m.csv", "ts,_line,user_id\n2026-01-01,signup,u\n")
+    ws.import_files([path], mapping={"event": "_line"})
+    assert events(ws)["event"].tolist() == ["signup"]
+
+
 def test_map_renames_source_columns(ws, tmp_path):
     path = write(tmp_path / "m.csv", "created,name,customer\n2026-01-01,x,u\n")
     ws.import_files([path], mapping={"ts": "created", "event": "name", "user_id": "customer"})

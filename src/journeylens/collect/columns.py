@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 
 import pyarrow as pa
@@ -157,6 +158,45 @@ EXPORT_ALIASES: dict[str, dict[str, str]] = {
     "Submit Date (UTC)": {"#": "feedback_id"},
     "Collector ID": {"Respondent ID": "feedback_id"},
 }
+
+
+# The column the readers add to a batch: the line of the file its row came from. A file's own
+# column of that name (or ``__line``, ...) is held in the batch with one more ``_`` before its
+# name, and has its name back where the row is arranged: its values stay the row's (in
+# ``properties``, in the row as given), and the line stays the line.
+LINE = "_line"
+_LINE_NAMES = re.compile(r"_+line")
+
+
+def held_name(name: str) -> str:
+    """The name under which a batch holds the file's column ``name``: ``_line`` and the names
+    like it with one more ``_`` (none is then :data:`LINE`, nor another's), others as given.
+
+    Examples
+    --------
+    >>> held_name("_line"), held_name("__line"), held_name("line"), held_name("_Line")
+    ('__line', '___line', 'line', '_Line')
+    """
+    return "_" + name if _LINE_NAMES.fullmatch(name) else name
+
+
+def given_name(name: str) -> str:
+    """The file's name for a batch's column ``name`` other than :data:`LINE` (see
+    :func:`held_name`).
+
+    Examples
+    --------
+    >>> given_name("__line"), given_name("___line"), given_name("line")
+    ('_line', '__line', 'line')
+    """
+    return name[1:] if name != LINE and _LINE_NAMES.fullmatch(name) else name
+
+
+def given_columns(batch: pa.Table) -> pa.Table:
+    """The file's columns of a batch, under their names in the file (without :data:`LINE`)."""
+    columns = batch.drop_columns([LINE])
+    names = [given_name(name) for name in columns.column_names]
+    return columns if names == columns.column_names else columns.rename_columns(names)
 
 
 # Marks an arranged batch whose records need not share their keys (JSON Lines, XES): a key a
@@ -514,7 +554,9 @@ def arrange(
     and, where ``keys_vary`` (records of one file need not have the same keys), ``KEYS_VARY``.
     There a :class:`ColumnPlan` reads each record by its own keys (its ``per_record``).
     """
-    original = [c for c in batch.column_names if c != "_line"]
+    lines = batch.column(LINE)
+    batch = given_columns(batch)
+    original = batch.column_names
     # Records without a key (``{}``) still need a field: the engine takes no empty struct. A
     # null member is no member of the row as given (see ``validate``).
     given = [_as_given(batch.column(c)) for c in original] or [pa.nulls(batch.num_rows, pa.null())]
@@ -535,7 +577,7 @@ def arrange(
         columns[canonical] = pa.repeat(pa.scalar(value, pa.string()), batch.num_rows)
     for name in INPUT_COLUMNS[kind]:  # a column the file lacks is typed null: see ABSENT
         columns.setdefault(name, pa.nulls(batch.num_rows, ABSENT))
-    columns["_line"] = batch.column("_line")
+    columns[LINE] = lines
     if extra:
         columns["_extra"] = pa.StructArray.from_arrays(
             [_combined(values) for values in extra.values()], names=list(extra)
@@ -559,7 +601,7 @@ def _read_per_record(
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         plan[source]: batch.column(source) for source in fixed
     }
-    given = {c: batch.column(c).combine_chunks() for c in batch.column_names if c != "_line"}
+    given = {c: batch.column(c).combine_chunks() for c in batch.column_names}
     taken: dict[str, pa.Array] = {}  # source → the records whose canonical column it gave
     none = pa.repeat(pa.scalar(False), batch.num_rows)
     for canonical, sources in plan.per_record.items():

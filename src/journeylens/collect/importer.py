@@ -30,9 +30,12 @@ import pyarrow.parquet as pq
 from journeylens.collect.archives import as_given, in_message, remove_folders, unpack_archives
 from journeylens.collect.columns import (
     INPUT_COLUMNS,
+    LINE,
     arrange,
     arranged_sql,
     constant_params,
+    given_name,
+    held_name,
     plan_columns,
 )
 from journeylens.collect.readers import FileReader, object_keys, open_file, parquet_tables
@@ -227,9 +230,20 @@ def store_dir(store: Store) -> Path:
 
 
 def _scannable(reader: FileReader) -> bool:
-    """Whether the store's engine can read the file itself (a Parquet file whose columns do
-    not clash with the row number and ``_line`` the reading adds)."""
-    return reader.format == "parquet" and not {ROW_NUMBER, "_line"} & set(reader.columns)
+    """Whether the store's engine can read the file itself: a Parquet file whose columns it
+    tells apart from each other and from the row number and ``_line`` the reading adds, and
+    which the reading does not rename (see ``columns.held_name``).
+
+    The engine compares names without case: it would take ``plan`` for ``Plan``, and it
+    refuses a struct (the row as given) with both. Such a file is arranged in Python, as CSV
+    is, which keeps both as given. (``casefold`` folds more than the engine does, which folds
+    ASCII letters only: a file it tells apart may be read in Python, never the other way.)
+    """
+    if reader.format != "parquet":
+        return False
+    names = [name.casefold() for name in (*reader.columns, ROW_NUMBER, LINE)]
+    renamed = any(held_name(name) != name for name in reader.columns)
+    return len(set(names)) == len(names) and not renamed
 
 
 def _parquet_sources(
@@ -345,7 +359,7 @@ def _plan_from_batch(
 ) -> dict[str, str]:
     """JSON Lines has no header: plan a batch's columns from its keys (records of one file may
     have other keys further on: an anonymous visitor's events without ``userId``)."""
-    columns = [c for c in batch.column_names if c != "_line"]
+    columns = [given_name(c) for c in batch.column_names if c != LINE]
     reader.nested_keys = object_keys(batch)
     return plan_columns(
         str(reader.path), kind, columns, mapping, constants, reader.nested_keys, later_part

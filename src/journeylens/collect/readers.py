@@ -3,7 +3,8 @@
 Every batch carries ``_line``: the line of the file the row came from (the header is line 1
 of a CSV, and a row starts on the line after the line breaks inside the quoted values before
 it; a JSON Lines file counts every line, and a ``.json`` file holding one array numbers its
-elements; a Parquet row's "line" is its row number). CSV values arrive as strings (journeylens
+elements; a Parquet row's "line" is its row number). A file's own ``_line`` column is held
+as ``__line`` (see ``columns.held_name``). CSV values arrive as strings (journeylens
 parses them, so a bad value rejects one row, not the file); Parquet keeps its column types.
 """
 
@@ -30,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from journeylens.collect.columns import ALIASES, loose_name
+from journeylens.collect.columns import ALIASES, LINE, given_name, held_name, loose_name
 from journeylens.collect.encoding import check_text, scratch_file
 from journeylens.collect.local import local_engine
 from journeylens.collect.spreadsheets import TextForm, sheet_batches, sheet_header
@@ -387,8 +388,9 @@ def _is_import_id(cell: str) -> bool:
 def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
     source, encoding = reader.text()
     # One thread: only then does a row with the wrong number of fields come with its line.
+    names = [held_name(name) for name in reader.columns]
     read = pacsv.ReadOptions(
-        column_names=reader.columns,
+        column_names=names,
         skip_rows=reader.header_line,
         block_size=CSV_BLOCK_BYTES,
         encoding=encoding,
@@ -408,7 +410,7 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
     # kept as given, where pyarrow's defaults would read a dozen such markers as missing. Ids and
     # numbers that spell a missing value are read so later (``PLACEHOLDER_IDS``, validate).
     convert = pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in reader.columns},
+        column_types=dict.fromkeys(names, pa.string()),
         null_values=[""],
         strings_can_be_null=True,
         check_utf8=True,
@@ -514,7 +516,7 @@ class _CsvLines:
         if count:
             self.next_row += count
             self.next_line = int(starts[-1] + breaks[-1]) + 1
-        return table.append_column("_line", pa.array(starts[kept]))
+        return table.append_column(LINE, pa.array(starts[kept]))
 
     def _claim_bad_lines(self, starts: np.ndarray, breaks: np.ndarray) -> None:
         """A bad line inside a multi-line row rejects the row, under the row's first line."""
@@ -545,7 +547,8 @@ def _has_break(chunk: pa.Array) -> bool:
 
 def _xlsx_batches(reader: FileReader) -> Iterator[pa.Table]:
     labels: int | None = None  # rows under the header that label it, as in a CSV export
-    sheet = reader.path, reader.columns, reader.header_line, BATCH_ROWS, reader.form
+    names = [held_name(name) for name in reader.columns]
+    sheet = reader.path, names, reader.header_line, BATCH_ROWS, reader.form
     for batch in sheet_batches(*sheet):
         if labels is None:
             width, first = len(reader.columns), range(min(2, batch.num_rows))
@@ -674,14 +677,14 @@ def _json_columns(con: duckdb.DuckDBPyConnection, reader: FileReader) -> pa.Tabl
     # with a decimal point somewhere keep their type, so that none is read as text.
     numbers = _decimals(con, keys, found) if reader.form.decimal_comma else set()
     columns = {
-        key: found.column(i).cast(pa.json_())
+        held_name(key): found.column(i).cast(pa.json_())
         if key in structured
         else found.column(i).cast(pa.float64())
         if key in numbers
         else found.column(i)
         for i, key in enumerate(keys)
     }
-    columns["_line"] = found.column(len(keys))
+    columns[LINE] = found.column(len(keys))
     return pa.table(columns)
 
 
@@ -818,9 +821,13 @@ def _array_elements(reader: FileReader, member: str | None = None) -> Iterator[p
 
 
 def _with_lines(table: pa.Table, first_line: int) -> pa.Table:
-    """``table`` with each row's ``_line``: the lines from ``first_line`` on."""
+    """``table`` with each row's ``_line``: the lines from ``first_line`` on (and a column of
+    the file named so under its held name: see ``columns.held_name``)."""
     lines = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
-    return table.append_column("_line", pa.array(lines))
+    names = [held_name(name) for name in table.column_names]
+    if names != table.column_names:
+        table = table.rename_columns(names)
+    return table.append_column(LINE, pa.array(lines))
 
 
 def object_keys(batch: pa.Table, sample: int = 1000) -> dict[str, set[str]]:
@@ -831,7 +838,7 @@ def object_keys(batch: pa.Table, sample: int = 1000) -> dict[str, set[str]]:
         column = batch.column(name)
         if not isinstance(column.type, pa.JsonType):
             continue
-        found = keys.setdefault(name, set())
+        found = keys.setdefault(given_name(name), set())
         for text in column.slice(0, sample).cast(pa.string()).to_pylist():
             value = _decoded(text) if text is not None else None
             if isinstance(value, dict):

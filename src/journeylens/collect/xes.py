@@ -8,8 +8,9 @@ these names, each event by its own keys (see ``columns.record_order``: one event
 ``time`` attribute decides nothing for the others); the log's own vocabulary (its ``type``,
 ``stage``, ``revenue``, ...) stays in ``properties`` (see ``columns.NOT_OURS``). A value is the
 text of the attribute's ``value``; lists and containers (which have none), their children and an
-attribute's own attributes are left out. ``_line`` is the line of the event's start tag. The
-log's own attributes, global defaults, extensions and classifiers are not events and are skipped.
+attribute's own attributes are left out. ``_line`` is the line of the event's start tag (an
+attribute keyed ``_line`` is held as ``__line``: see ``columns.held_name``). The log's own
+attributes, global defaults, extensions and classifiers are not events and are skipped.
 
 XML that is not well-formed cannot be read past its first error: the events before it are read,
 and the error (its line, and what is wrong) is returned for the ``rejected`` table.
@@ -24,6 +25,8 @@ from pathlib import Path
 from xml.parsers import expat
 
 import pyarrow as pa
+
+from journeylens.collect.columns import LINE, held_name
 
 __all__ = ["CASE_PREFIX", "XmlError", "count_events", "xes_batches"]
 
@@ -56,10 +59,10 @@ class _Log:
         parent = self.path[-1] if self.path else None
         self.path.append(name)
         if name == "event" and parent in ("trace", "log"):
-            self.event = {"_line": line}
+            self.event = {LINE: line}
         elif name in ATTRIBUTES and "key" in attributes and "value" in attributes:
             if parent == "event" and self.event is not None:
-                self.event.setdefault(attributes["key"], attributes["value"])
+                self.event.setdefault(held_name(attributes["key"]), attributes["value"])
             elif parent == "trace" and len(self.path) == 3:
                 self.trace.setdefault(attributes["key"], attributes["value"])
 
@@ -120,9 +123,9 @@ def _error(path: Path, exc: expat.ExpatError) -> XmlError:
 
 
 def _table(rows: list[dict[str, str | int]]) -> pa.Table:
-    keys = list(dict.fromkeys(key for row in rows for key in row if key != "_line"))
+    keys = list(dict.fromkeys(key for row in rows for key in row if key != LINE))
     columns = {key: pa.array([row.get(key) for row in rows], pa.string()) for key in keys}
-    columns["_line"] = pa.array([row["_line"] for row in rows], pa.int64())
+    columns[LINE] = pa.array([row[LINE] for row in rows], pa.int64())
     return pa.table(columns)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
-from journeylens.collect.columns import loosely_named
+from journeylens.collect.columns import LINE, given_name, loosely_named
 from journeylens.collect.importer import ImportSummary, replace_rejections
 from journeylens.collect.readers import open_file
 from journeylens.config import Config, Touchpoint, parse_touchpoint
@@ -99,7 +99,8 @@ def _rows(path: Path, mapping: Mapping[str, str]) -> Any:
     with open_file(path) as reader:
         renames: dict[str, str] | None = None
         for given in (row for batch in reader.batches() for row in batch.to_pylist()):
-            line = given.pop("_line")
+            line = given.pop(LINE)
+            given = {given_name(key): value for key, value in given.items()}
             if renames is None:  # a header's names, or a JSON Lines file's first record's keys
                 renames = _renames(reader.columns or list(given), mapping)
                 _check_near_misses(path, reader.columns or list(given), renames)
