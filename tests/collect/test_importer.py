@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import unicodedata
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -1056,7 +1057,45 @@ def test_stage_by_label_in_any_language_and_unknown_stage_rejected(ws, tmp_path)
     assert events(ws)["stage"].tolist() == ["awareness"]
     bad = rejected(ws)
     assert bad["reason"].tolist() == ["unknown_stage"]
-    assert "awareness" in bad["detail"][0]
+    assert bad["detail"][0] == (
+        "unknown stage 'nowhere'; known: awareness, consideration, decision, delight, or their "
+        "labels in en, sv, nb, fi, ro, zh (any case)"
+    )
+
+
+def test_a_decomposed_label_names_its_stage_as_the_composed_one_does(ws, tmp_path):
+    # Some systems write "Ö" as "O" and a combining diaeresis (NFD).
+    label = "Övervägande"  # the template's own Swedish label for consideration
+    decomposed = unicodedata.normalize("NFD", label)
+    rows = [decomposed, label, f" {decomposed.upper()} "]
+    path = write(
+        tmp_path / "nfd.csv",
+        "ts,event,user_id,stage\n"
+        + "".join(f"2026-03-01T10:00:00Z,x,d{i},{stage}\n" for i, stage in enumerate(rows)),
+    )
+    assert ws.import_files([path]).stored == 3
+    assert events(ws)["stage"].tolist() == ["consideration"] * 3
+
+
+def test_a_label_whose_case_folds_apart_from_its_lower_case_names_its_stage(ws, tmp_path):
+    # "Straße".casefold() is "strasse" but its lower case "straße": both name the stage, as
+    # does "STRASSE", which a catalog's stage names it by too (Config.resolve_stage).
+    stages = list(ws.config.stages)
+    stages[0] = dataclasses.replace(stages[0], labels={**stages[0].labels, "sv": "Straße"})
+    ws.config = dataclasses.replace(ws.config, stages=tuple(stages))
+    save_config(ws.config, ws.path)
+    path = write(
+        tmp_path / "ss.csv",
+        "ts,event,user_id,stage\n"
+        + "".join(
+            f"2026-03-01T10:00:00Z,x,s{i},{stage}\n"
+            for i, stage in enumerate(["Straße", "straße", "STRASSE", "STRAẞE", "Strase"])
+        ),
+    )
+    assert ws.import_files([path]).stored == 4
+    assert events(ws)["stage"].tolist() == ["awareness"] * 4
+    assert ws.config.resolve_stage("STRASSE") == "awareness"
+    assert rejected(ws)[["line", "reason"]].values.tolist() == [[6, "unknown_stage"]]
 
 
 def test_json_lines_read_in_blocks_keep_every_line_and_its_number(ws, tmp_path, monkeypatch):

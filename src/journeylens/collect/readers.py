@@ -32,7 +32,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from journeylens.collect.columns import ALIASES, LINE, given_name, held_name, loose_name
-from journeylens.collect.encoding import check_text, scratch_file
+from journeylens.collect.encoding import check_text, scratch_file, text_codec
 from journeylens.collect.local import local_engine
 from journeylens.collect.spreadsheets import TextForm, sheet_batches, sheet_header
 from journeylens.collect.xes import XmlError, count_events, xes_batches
@@ -217,6 +217,8 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
     if fmt == "xlsx":
         names, header, rows = sheet_header(path)
         return FileReader(path, fmt, names, size, rows_estimate=rows, header_line=header)
+    if fmt == "xes" and encoding:
+        text_codec(encoding, path)  # a name the XML parser knows, before anything is unpacked
     unpacked = _gunzip(path, scratch) if is_gzipped(path) else None
     if fmt == "xes":  # XML: its declaration names the encoding, which the parser reads
         reader = FileReader(path, fmt, [], size, encoding or "", unpacked=unpacked)

@@ -34,7 +34,7 @@ from journeylens.collect.exports import (
     with_params,
 )
 from journeylens.collect.local import local_engine
-from journeylens.config import Config
+from journeylens.config import LANGUAGES, Config
 from journeylens.errors import ImportFileError
 from journeylens.schema import (
     DIMENSIONS,
@@ -238,6 +238,23 @@ def _epoch(number: str) -> str:
         f"WHEN {number} > 1e11 THEN make_timestamp(CAST({number} * 1000 AS BIGINT)) "
         f"ELSE make_timestamp(CAST({number} * 1000000 AS BIGINT)) END"
     )
+
+
+def _stage_name(text: str) -> str:
+    """SQL: a stage's key or label as the SQL text ``text`` is looked up: trimmed, composed
+    (NFC, so a decomposed "Övervägande" is the label) and in lower case. The workspace's names
+    go through the same SQL (see :class:`BatchValidator`)."""
+    return f"lower(nfc_normalize(trim({text})))"
+
+
+def _stage_key(text: str) -> str:
+    """SQL: the key of the stage the SQL text ``text`` names, NULL for none. A lookup, not a
+    join (see ``_one_of``). Text found as it is (composed, as nearly all is) skips the
+    normalising, which takes three times the rest of the lookup on a label beyond ASCII; a row
+    without a stage skips the lookup (at 4M rows: 0.004 s against 0.03 s)."""
+    found = f"list_position($stage_names, lower(trim({text})))"
+    normalised = f"list_position($stage_names, {_stage_name(text)})"
+    return f"CASE WHEN {text} IS NOT NULL THEN $stage_keys[coalesce({found}, {normalised})] END"
 
 
 def _one_of(text: str, values: tuple[str, ...]) -> str:
@@ -917,8 +934,7 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         f"coalesce({_timestamp('received_at', types['received_at'], limits)}, "
         "$received + to_microseconds($line_base + b._line)) AS received_at",
         f"{_text('stage')} AS stage_text",
-        # The stage by its key or a label: a lookup, not a join (see ``_one_of``).
-        "$stage_keys[list_position($stage_names, lower(trim(CAST(b.stage AS VARCHAR))))] AS stage",
+        f"{_stage_key('CAST(b.stage AS VARCHAR)')} AS stage",
         f"lower({_text('interaction')}) AS interaction",
         f"{props} AS properties_text",
         f"{_properties(types)} AS properties",
@@ -1121,11 +1137,10 @@ class BatchValidator:
         self.limits = limits
         self.con = local_engine()
         self.con.execute(f"SET TimeZone = '{limits.timezone}'")  # validated against zoneinfo
-        names = [(s.key.casefold(), s.key) for s in config.stages]
-        names += [(label.casefold(), s.key) for s in config.stages for label in s.labels.values()]
-        self.stage_names = [name for name, _ in names]
-        self.stage_keys = [key for _, key in names]
-        self.stage_list = ", ".join(config.stage_keys)
+        self.stage_names, self.stage_keys = self._stage_lookup(config)
+        languages = [code for code in LANGUAGES if any(code in s.labels for s in config.stages)]
+        labels = f", or their labels in {', '.join(languages)} (any case)" if languages else ""
+        self.stage_list = ", ".join(config.stage_keys) + labels
         self._queries: dict[tuple[object, ...], tuple[str, str]] = {}
         # Times no reading understood (a sample, for the --ts-format hint: see ``timeformats``).
         self.unread_times: list[str] = []
@@ -1133,6 +1148,21 @@ class BatchValidator:
         # line, the lines of the import's earlier files (``line_base``) counted first.
         self.received = datetime.now(UTC).replace(tzinfo=None)
         self.line_base = 0
+
+    def _stage_lookup(self, config: Config) -> tuple[list[str], list[str]]:
+        """(names, keys): each stage's key and labels as a row's stage is looked up (see
+        :func:`_stage_name`), and case-folded as ``Config.resolve_stage`` compares a catalog's
+        ("STRASSE" is the label 'Straße'), with the key of the stage each names."""
+        named = [(name, s.key) for s in config.stages for name in (s.key, *s.labels.values())]
+        lowered = self.con.execute(
+            f"SELECT list_transform($names, lambda n: {_stage_name('n')})",
+            {"names": [name for name, _ in named]},
+        ).fetchall()[0][0]
+        pairs = list(zip(lowered, [key for _, key in named], strict=True))
+        lookup: dict[str, str] = {}
+        for name, key in [*pairs, *((name.casefold(), key) for name, key in pairs)]:
+            lookup.setdefault(name, key)
+        return list(lookup), list(lookup.values())
 
     def check(self, batch: pa.Table) -> tuple[pa.Table, pa.Table]:
         """Parse ``batch`` (from :func:`columns.arrange`): (good rows, rejected rows).
