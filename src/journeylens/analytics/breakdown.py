@@ -85,8 +85,10 @@ def breakdown_field(
     """
     if by is None:
         return None
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise SpecError(f"top must be a whole number of at least 1, not {top!r}.")
+    if isinstance(top, bool) or not isinstance(top, int):
+        raise SpecError(f"top must be a whole number, not {top!r}.")
+    if top < 1:
+        raise SpecError(f"top must be at least 1, not {top}.")
     field = property_key(by)
     if field in fields:
         raise SpecError(
