@@ -14,7 +14,7 @@ import pytest
 
 from journeylens import init_workspace
 from journeylens.analytics.paths import PathsSpec
-from journeylens.errors import SpecError, UnknownNameError
+from journeylens.errors import SpecError, UnknownNameError, WorkspaceError
 from journeylens.workspace import Workspace
 
 STEPS = ("landing_page_view", "product_view", "purchase")
@@ -205,3 +205,12 @@ def test_the_lift_alone_draws_its_bars(ws) -> None:
     figure = ws.attribution(model="incrementality", bootstrap=100).figure()
     assert figure.data
     assert figure.data[0].type == "bar"
+
+
+def test_a_closed_workspace_says_so(tmp_path) -> None:
+    workspace = init_workspace(tmp_path / "closed")
+    with workspace:
+        workspace.status()
+    with pytest.raises(WorkspaceError, match="is closed: open it again"):
+        workspace.status()
+    workspace.close()  # again: nothing to do

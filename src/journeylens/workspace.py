@@ -14,7 +14,7 @@ import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ibis
 
@@ -40,6 +40,23 @@ from journeylens.keywords import FRICTION_NAMES, PATHS_NAMES, check_options, ren
 from journeylens.store import Store, connect
 
 ENV_WORKSPACE = "JOURNEYLENS_WORKSPACE"
+
+
+class _ClosedStore:
+    """Stands in for a closed workspace's store: using it says so (instead of the engine's
+    "connection already closed"); closing it again does nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def __getattr__(self, name: str) -> Any:
+        raise WorkspaceError(
+            f"The workspace '{self._path}' is closed: open it again with "
+            f"journeylens.open_workspace('{self._path}')."
+        )
+
+    def close(self) -> None:
+        return None
 
 
 class Workspace:
@@ -349,10 +366,10 @@ class Workspace:
         """Raise for a paths anchor that no stored event has, for a goal named (``named_goal``)
         that none is, and for an anchor at ``(conversion)`` with no goal event at all."""
         from journeylens.analytics.paths import check_anchor
-        from journeylens.journey.steps import check_step_names
+        from journeylens.journey.steps import check_event_names
 
         if named_goal:
-            check_step_names(self.events, spec.goal, role="as the goal")
+            check_event_names(self.events, spec.goal, role="as the goal")
         check_anchor(self.events, spec)
 
     def conformance(
@@ -392,7 +409,7 @@ class Workspace:
             run_roi_report,
             why_no_conversions,
         )
-        from journeylens.journey.steps import check_step_names
+        from journeylens.journey.steps import check_event_names
 
         if "model" in options:
             if "models" in options:
@@ -409,8 +426,7 @@ class Workspace:
         )
         if "goal" in options:  # a goal the user names must exist (the default may not, yet)
             options["goal"] = goal_names(options["goal"])
-            steps = [f"event:{name}" for name in options["goal"]]
-            check_step_names(self.events, steps, role="as the goal")
+            check_event_names(self.events, options["goal"], role="as the goal")
         options.setdefault("goal", list(self.config.conversion_events))
         if (key := options.pop("revenue_from", None)) is not None:
             source = with_revenue_from(source, key, options["goal"])
@@ -443,7 +459,7 @@ class Workspace:
         """A :class:`analytics.friction.FrictionSpec` with the workspace's goals and thresholds;
         a ``by`` property, ``goal`` or ``touchpoint`` the data does not have is an error."""
         from journeylens.analytics.friction import FrictionSpec
-        from journeylens.journey.steps import check_keys_present, check_step_names
+        from journeylens.journey.steps import check_event_names, check_keys_present
 
         config = self.config
         defaults = {
@@ -457,7 +473,7 @@ class Workspace:
         if "by" in options:
             check_keys_present(self.events, spec.by, "--by")
         if "goal" in options:
-            check_step_names(self.events, spec.goal, role="as the goal")
+            check_event_names(self.events, spec.goal, role="as the goal")
         if spec.touchpoint is not None and spec.touchpoint not in (
             known := self.touchpoint_names()
         ):
@@ -535,7 +551,9 @@ class Workspace:
         return sorted({t.touchpoint for t in self.config.touchpoints} | set(seen.dropna()))
 
     def close(self) -> None:
+        """Close the store; any later use of the workspace is an error saying it is closed."""
         self.store.close()
+        self.store = cast("Store", _ClosedStore(self.path))
 
     def __enter__(self) -> Workspace:
         return self

@@ -755,3 +755,22 @@ def test_an_unknown_engine_is_named_as_such(tmp_path):
     result = run("status", "--engine", "foo", workspace=ws, check=False)
     assert result.returncode == 2
     assert "Unknown engine 'foo': use duckdb or spark." in result.stderr
+
+
+def test_a_goal_is_a_name_as_written_brackets_and_stars_too(tmp_path):
+    # "[x]" is an event's name, not a filter; "purch*" names no event (goals are no patterns).
+    ws, data = workspace_with_file(
+        tmp_path,
+        "e.csv",
+        "user_id,ts,event,channel\nann,2026-03-01T10:00:00Z,visit,search\n"
+        "ann,2026-03-01T10:05:00Z,[x],\n",
+    )
+    run("import", str(data), workspace=ws)
+    args = ("--goal", "[x]", "--format", "json")
+    credit = run("attribution", "--level", "channel", "--model", "linear", *args, workspace=ws)
+    assert [r["channel"] for r in json.loads(credit.stdout)] == ["search"]
+    assert run("friction", *args, workspace=ws).returncode == 0
+    paths = json.loads(run("paths", "--level", "event", "--ends", *args, workspace=ws).stdout)
+    assert ("visit", "(conversion)") in {(r["from"], r["to"]) for r in paths}
+    star = run("attribution", "--goal", "purch*", workspace=ws, check=False)
+    assert "Unknown event 'purch*' as the goal" in star.stderr

@@ -646,6 +646,18 @@ def _step_place(number: int, text: str, steps: int) -> str:
     return f"in step {number} ('{text}')" if number <= steps else f"in --exclude ('{text}')"
 
 
+def check_event_names(events: ir.Table, names: Sequence[str], role: str) -> None:
+    """Raise :class:`SpecError` for a name that no event has, taken as it is written (as
+    goals are: ``[x]`` is a name, not a filter; ``purch*`` no pattern). One small query."""
+    known = distinct_values(events, "event")
+    for name in names:
+        if name not in known:
+            raise SpecError(
+                f"Unknown event '{name}' {role}.{did_you_mean(name, known)} "
+                "No event in the data has it."
+            )
+
+
 def check_step_names(
     events: ir.Table, texts: Sequence[str], role: str | None = None, exclusions: int = 0
 ) -> None:
