@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -241,8 +241,16 @@ class Workspace:
         condition, as the command line's ``--since``, ``--until`` and ``--where``."""
         from journeylens.analytics.filters import apply_filters
 
+        if events is not None and not isinstance(events, ibis.Table):
+            raise SpecError(
+                f"events must be an Ibis table (ws.events filtered, say), not "
+                f"{type(events).__name__}."
+            )
         source = self.events if events is None else events
-        conditions = [where] if isinstance(where, str) else list(where or ())
+        given = [where] if isinstance(where, str) else where or ()
+        conditions = list(given) if isinstance(given, Iterable) else [given]
+        if not all(isinstance(c, str) for c in conditions):
+            raise SpecError(f"where takes conditions as text (['device=mobile']), not {where!r}.")
         return apply_filters(source, since, until, conditions)
 
     def status(self) -> Any:

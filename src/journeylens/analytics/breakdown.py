@@ -85,6 +85,8 @@ def breakdown_field(
     """
     if by is None:
         return None
+    if not isinstance(by, str):
+        raise SpecError(f"A breakdown is by one key (by='device'), not {by!r}.")
     if isinstance(top, bool) or not isinstance(top, int):
         raise SpecError(f"top must be a whole number, not {top!r}.")
     if top < 1:
