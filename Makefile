@@ -5,6 +5,10 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 WORKSPACE ?= demo-workspace
 DEMO_EVENTS ?= 200000
+# A download cut short is retried and resumed (pip older than 25.1 ignores the resume setting).
+export PIP_RETRIES ?= 10
+export PIP_RESUME_RETRIES ?= 10
+export PIP_DEFAULT_TIMEOUT ?= 60
 
 .PHONY: install peers system-deps run test lint bench bench-scale clean
 
