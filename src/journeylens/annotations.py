@@ -68,6 +68,17 @@ def get_annotation(store: Store, annotation_id: str) -> dict[str, Any]:
     return {str(k): v for k, v in found.iloc[0].to_dict().items()}
 
 
+def compared_touchpoint(annotated: str | None, touchpoint: str | None) -> str | None:
+    """The touchpoint a before/after comparison is about: the annotation's (``annotated``),
+    else the one named; a :class:`SpecError` when both are given and differ."""
+    if annotated and touchpoint and touchpoint != annotated:
+        raise SpecError(
+            f"--annotation is about '{annotated}', not '{touchpoint}': leave out "
+            "--touchpoint, or use --compare-at with the annotation's date."
+        )
+    return annotated or touchpoint
+
+
 def remove_annotation(store: Store, annotation_id: str) -> None:
     """Delete one annotation (an error when there is no such id)."""
     get_annotation(store, annotation_id)

@@ -1039,8 +1039,8 @@ def friction(
     """Friction points: touchpoint × segment where people abandon, fail, retry or loop more."""
     from journeylens.analytics.changes import run_friction_change
     from journeylens.analytics.friction import run_friction
+    from journeylens.annotations import compared_touchpoint
     from journeylens.cli_output import emit
-    from journeylens.errors import SpecError
 
     _check_format(fmt)
     options: dict[str, Any] = {
@@ -1059,13 +1059,8 @@ def friction(
     with _open(workspace, engine) as ws:
         changing = annotation is not None or compare_at is not None
         at, annotated = _change_point(ws, annotation, compare_at) if changing else (None, None)
-        if annotated and touchpoint and touchpoint != annotated:
-            raise SpecError(
-                f"--annotation is about '{annotated}', not '{touchpoint}': leave out "
-                "--touchpoint, or use --compare-at with the annotation's date."
-            )
-        if annotated:  # the annotation's touchpoint, checked as --touchpoint is
-            options["touchpoint"] = annotated
+        # The annotation's touchpoint, checked as --touchpoint is.
+        options["touchpoint"] = compared_touchpoint(annotated, touchpoint)
         spec = ws.friction_spec(**options)
         events = _filtered(ws, None, None, where)
         if at is not None:

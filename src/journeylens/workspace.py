@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -411,8 +412,8 @@ class Workspace:
         line's ``--since``/``--until``/``--where``. ``by``/``top``: a breakdown of the credit
         models (see :func:`analytics.attribution.run_attribution`); not with ROI or the cut
         list."""
+        from journeylens.analytics._touches import goal_names
         from journeylens.analytics.attribution_report import (
-            goal_names,
             run_attribution_report,
             run_roi_report,
             why_no_conversions,
@@ -458,8 +459,8 @@ class Workspace:
             why = cut_list and why_no_conversions(source, options["goal"], "nothing to cut")
             if why:
                 raise SpecError(f"{why} The cut list compares the conversion of people.")
-            names = ("goal", "lookback", "bootstrap", "seed", "stages", "models")
-            keep = {k: options[k] for k in (*names, "half_life", "markov_order") if k in options}
+            roi_options = inspect.signature(run_roi_report).parameters
+            keep = {k: v for k, v in options.items() if k in roi_options}
             return run_roi_report(source, self.touchpoints, cut_list=cut_list, **keep)
         return report(**options)
 
@@ -477,6 +478,8 @@ class Workspace:
             "postpone_after": f"{config.postpone_hours}h",
         }
         options = renamed(options, FRICTION_NAMES)
+        if options.get("include_all"):
+            options.setdefault("top", None)  # as --all: every segment, unless a top is given
         spec = spec_of(FrictionSpec, {**defaults, **options})
         if "by" in options:
             check_keys_present(self.events, spec.by, "--by")
@@ -494,8 +497,6 @@ class Workspace:
         from journeylens.analytics.friction import run_friction
 
         source = self._source(events, where=options.pop("where", ()))
-        if renamed(options, FRICTION_NAMES).get("include_all"):
-            options.setdefault("top", None)  # as --all: every segment, unless a top is given
         return run_friction(source, self.friction_spec(**options), self.feedback)
 
     def friction_change(
@@ -508,16 +509,12 @@ class Workspace:
         """Friction signals before and after ``at`` (a date, a datetime or an annotation's id),
         for one touchpoint or all (options as for :meth:`friction`)."""
         from journeylens.analytics.changes import run_friction_change
+        from journeylens.annotations import compared_touchpoint
 
         when, annotated = self._change_point(at)
         source = self._source(events, where=options.pop("where", ()))
-        if annotated and touchpoint and touchpoint != annotated:
-            raise SpecError(
-                f"The annotation is about '{annotated}', not '{touchpoint}': leave out the "
-                "touchpoint, or compare at the annotation's date with it."
-            )
         # The annotation's touchpoint, checked as a touchpoint named is.
-        chosen = annotated or touchpoint
+        chosen = compared_touchpoint(annotated, touchpoint)
         spec = self.friction_spec(**options, **({"touchpoint": chosen} if chosen else {}))
         return run_friction_change(source, spec, when, chosen, self.feedback)
 

@@ -256,6 +256,11 @@ def summed(value: ir.NumericValue, table: ir.Table) -> ir.NumericValue:
     return (value * table.weight).sum() if WEIGHT in table.columns else value.sum()
 
 
+def goal_names(goal: str | Sequence[str]) -> tuple[str, ...]:
+    """The conversion events ``goal`` names: one name, or several."""
+    return (goal,) if isinstance(goal, str) else tuple(goal)
+
+
 def conversion_events(events: ir.Table, goals: Sequence[str]) -> ir.Table:
     """The goal events of known people (every conversion, attributed or not).
 

@@ -57,6 +57,7 @@ from journeylens.analytics._touches import (
     WEIGHT,
     build_touches,
     conversion_events,
+    goal_names,
     goal_segments,
     journeys_of,
     summed,
@@ -240,7 +241,7 @@ class AttributionSpec:
             raise SpecError(f"Invalid shapley_samples {self.shapley_samples!r}: use 1 or more.")
         if self.seed < 0:
             raise SpecError(f"Invalid seed {self.seed!r}: use 0 or more.")
-        goals = (self.goal,) if isinstance(self.goal, str) else tuple(self.goal)
+        goals = goal_names(self.goal)
         if not goals:
             raise SpecError("No goal given: name the conversion event, e.g. 'purchase'.")
         for name in ("u_shape", "j_shape", "inverse_j"):

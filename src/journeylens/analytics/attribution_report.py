@@ -16,7 +16,7 @@ import ibis
 import pandas as pd
 import plotly.graph_objects as go
 
-from journeylens.analytics._touches import is_touch
+from journeylens.analytics._touches import goal_names, is_touch
 from journeylens.analytics.attribution import (
     ALL_MODELS,
     MODELS,
@@ -373,11 +373,6 @@ def money_like_keys(properties: Iterable[str]) -> list[str]:
             if loose_name(key) in MONEY_NAMES and json_value_number(value) is not None:
                 seen[key] = seen.get(key, 0) + 1
     return sorted(seen, key=lambda k: (-seen[k], k))
-
-
-def goal_names(goal: str | Sequence[str]) -> list[str]:
-    """The conversion events ``goal`` names: one name, or several."""
-    return [goal] if isinstance(goal, str) else list(goal)
 
 
 def named(goal: str | Sequence[str]) -> str:

@@ -26,7 +26,13 @@ import pandas as pd
 from journeylens.analytics.breakdown import NONE_LABEL, SEGMENT, with_top_values
 from journeylens.analytics.filters import in_range
 from journeylens.analytics.packing import Layout, pack, unpack
-from journeylens.analytics.result import Result, frame_records, json_ready, plot_labels
+from journeylens.analytics.result import (
+    Result,
+    frame_records,
+    json_ready,
+    plot_label,
+    plot_labels,
+)
 from journeylens.analytics.sequence import event_order, has_sequence_keys, sequence_columns
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
@@ -966,13 +972,13 @@ class FunnelResult(Result):
         for name, frame in series.items():
             fig.add_trace(
                 go.Funnel(
-                    name=plot_labels([name])[0],
+                    name=plot_label(name),
                     y=plot_labels(frame["step"]),
                     x=list(frame["people"]),
                     textinfo="value+percent initial",
                 )
             )
-        fig.update_layout(title="Funnel", legend_title=plot_labels([self.spec.by or ""])[0])
+        fig.update_layout(title="Funnel", legend_title=plot_label(self.spec.by or ""))
         return fig
 
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from journeylens.analytics._touches import goal_names
 from journeylens.analytics.filters import in_range
 from journeylens.analytics.result import Result, frame_records, plot_labels
 from journeylens.analytics.sequence import order_value, person_column, text_order
@@ -111,10 +112,9 @@ class IncrementalitySpec:
             )
         if not 0 < self.confidence < 1:
             raise SpecError(f"Invalid confidence {self.confidence!r}: use a number in (0, 1).")
-        goals = (self.goal,) if isinstance(self.goal, str) else tuple(self.goal)
         object.__setattr__(self, "strata", strata)
         object.__setattr__(self, "stages", tuple(self.stages))
-        object.__setattr__(self, "goals", goals)
+        object.__setattr__(self, "goals", goal_names(self.goal))
 
 
 @dataclass

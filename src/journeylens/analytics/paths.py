@@ -40,7 +40,7 @@ from journeylens.analytics.paths_breakdown import (
     with_overall,
     with_segment,
 )
-from journeylens.analytics.result import Result, frame_records, plot_labels
+from journeylens.analytics.result import Result, frame_records, plot_label, plot_labels
 from journeylens.analytics.sequence import KEYS, has_sequence_keys, sequence_columns, text_order
 from journeylens.errors import SpecError, did_you_mean
 from journeylens.instants import naive_utc_or_none
@@ -715,4 +715,4 @@ def sankey(links: Sequence[tuple[tuple[int, str], tuple[int, str], int]], title:
             "value": [n for _, _, n in links],
         },
     )
-    return go.Figure(data, layout={"title": {"text": plot_labels([title])[0]}})
+    return go.Figure(data, layout={"title": {"text": plot_label(title)}})

@@ -69,12 +69,17 @@ class Result(ABC):
         """A Plotly figure of the result (its labels through :func:`plot_labels`)."""
 
 
-def plot_labels(values: Iterable[object]) -> list[str]:
-    """Values (event names, touchpoints, a breakdown's values) as a figure's labels: Plotly reads
-    tags in labels (``<a href>`` a link, ``<span style>``, ``<br>``), so ``&``, ``<`` and ``>``
-    are written as the entities it shows as those characters.
+def plot_label(value: object) -> str:
+    """A value (an event name, a touchpoint, a breakdown's value) as a figure's label: Plotly
+    reads tags in labels (``<a href>`` a link, ``<span style>``, ``<br>``), so ``&``, ``<`` and
+    ``>`` are written as the entities it shows as those characters.
 
-    >>> plot_labels(['<a href="x">pay</a>', "R&D", 3])
-    ['&lt;a href="x"&gt;pay&lt;/a&gt;', 'R&amp;D', '3']
+    >>> plot_label('<a href="x">pay</a>'), plot_label("R&D"), plot_label(3)
+    ('&lt;a href="x"&gt;pay&lt;/a&gt;', 'R&amp;D', '3')
     """
-    return [html.escape(str(value), quote=False) for value in values]
+    return html.escape(str(value), quote=False)
+
+
+def plot_labels(values: Iterable[object]) -> list[str]:
+    """Each of ``values`` as :func:`plot_label`."""
+    return [plot_label(value) for value in values]
