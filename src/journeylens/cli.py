@@ -229,7 +229,7 @@ def import_(
         if kind == "feedback" and (new := _anonymous_answers(ws) - anonymous):
             _note(
                 f"{_count(new, 'answer')} stored without a person: no anonymous_id or user_id "
-                "on their rows. They count in the scores but join no journey; if the file "
+                "on their rows. They are kept among the answers but join no journey; if the file "
                 "names its respondents in another column: --map user_id=COLUMN."
             )
     if fmt == "json":
