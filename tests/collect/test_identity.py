@@ -148,3 +148,61 @@ def test_anonymous_ids_written_as_unlinked_user_ids_are_found():
     assert unlinked_shared_ids(ibis.memtable(frame)) == (2, ["1", "2"])
     clean = pd.DataFrame([r[:5] for r in ROWS], columns=columns).replace("", None)
     assert unlinked_shared_ids(ibis.memtable(clean.assign(ts=pd.to_datetime(clean.ts)))) == (0, [])
+
+
+# A visitor pays on a phone as 'X' and answers the payment's survey logged in as 'U'; the day
+# after, 'U' lands on a laptop. Only the answer carries both ids.
+VISIT = (
+    "ts,event,anonymous_id,user_id,device\n"
+    "2026-01-02T09:00:00Z,checkout_payment,X,,mobile\n"
+    "2026-01-03T09:00:00Z,landing_page_view,,U,desktop\n"
+)
+ANSWER = (
+    "feedback_id,ts,anonymous_id,user_id,metric,score,touchpoint\n"
+    "q1,2026-01-02T09:10:00Z,X,U,ces,1,payment\n"
+)
+
+
+def import_texts(ws, tmp_path: Path, texts: list[tuple[str, str]]) -> None:
+    """Import each ``(kind, text)`` in turn, one file each."""
+    for number, (kind, text) in enumerate(texts):
+        path = tmp_path / f"{kind}{number}.csv"
+        path.write_text(text, encoding="utf-8")
+        ws.import_files([path], kind=kind)
+
+
+@pytest.mark.parametrize("answer_first", [False, True], ids=["events-first", "answer-first"])
+def test_an_answer_with_both_ids_links_the_anonymous_events_to_the_user(
+    make_workspace, tmp_path, answer_first
+):
+    texts = [("events", VISIT), ("feedback", ANSWER)]
+    ws = make_workspace()
+    import_texts(ws, tmp_path, texts[::-1] if answer_first else texts)
+    events = ws.store.execute(ws.events.order_by("ts"))
+    assert events.person_id.tolist() == ["U", "U"]
+    assert events.session_id.tolist() == ["U#1", "U#2"]  # a day apart: two sessions
+    assert events.person_seq.tolist() == [1, 2]
+    assert events.person_key.nunique() == 1
+    assert ws.store.execute(ws.feedback).person_id.tolist() == ["U"]
+    assert ws.status().people == 1
+
+
+@pytest.mark.parametrize(("answered", "owner"), [("09:30", "carol"), ("10:30", "bob")])
+def test_an_id_linked_by_an_event_and_an_answer_goes_to_the_first_user_by_time(
+    make_workspace, tmp_path, answered, owner
+):
+    # kiosk logs in as bob at 10:00; an answer on it names carol before or after.
+    visit = (
+        "ts,event,anonymous_id,user_id\n"
+        "2026-03-01T09:00:00Z,product_view,kiosk,\n"
+        "2026-03-01T10:00:00Z,identify,kiosk,bob\n"
+    )
+    answer = (
+        "feedback_id,ts,anonymous_id,user_id,metric,score\n"
+        f"q1,2026-03-01T{answered}:00Z,kiosk,carol,nps,3\n"
+    )
+    ws = make_workspace()
+    import_texts(ws, tmp_path, [("events", visit), ("feedback", answer)])
+    events = ws.store.execute(ws.events.order_by("ts"))
+    assert events.person_id.tolist() == [owner, "bob"]
+    assert ws.store.execute(ws.feedback).person_id.tolist() == ["carol"]

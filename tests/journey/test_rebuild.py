@@ -273,3 +273,43 @@ def test_events_stored_before_rows_kept_flags_are_placed_again_by_what_the_catal
             ["-", "-", "-"],
             ["kiosk", "-", "store"],
         ]
+
+
+def test_an_answer_that_links_ids_moves_the_stored_events_by_an_append(tmp_path):
+    events = write_events(
+        tmp_path / "browse.csv",
+        [
+            ("k1", 0, "landing_page_view", "track", "a1", None),
+            ("k2", 5, "pricing_view", "track", "a1", None),
+            ("k3", 9, "purchase", "track", None, "u1"),
+            ("k4", 0, "blog_view", "track", "a2", None),
+        ],
+    )
+    plain = tmp_path / "plain.csv"
+    plain.write_text("feedback_id,ts,anonymous_id,metric,score\nf1,2026-05-01T09:01:00Z,a2,nps,7\n")
+    linking = tmp_path / "linking.csv"
+    linking.write_text(
+        "feedback_id,ts,anonymous_id,user_id,metric,score\nf2,2026-05-01T09:06:00Z,a1,u1,nps,9\n"
+    )
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.import_files([events])
+        with (
+            counted() as ran,
+            mock.patch.object(rebuild, "build_id_map", wraps=rebuild.build_id_map) as mapped,
+        ):
+            ws.import_files([plain], kind="feedback")
+            assert mapped.call_count == 0  # an answer without both ids links nothing
+            ws.import_files([linking], kind="feedback")
+        assert (ran["append"].call_count, ran["rebuild_all"].call_count) == (2, 0)
+        appended = placed(ws)
+        ws.rebuild()
+        pd.testing.assert_frame_equal(
+            appended[["event_id", *PLACED]], placed(ws)[["event_id", *PLACED]]
+        )
+        answers = ws.store.execute(ws.feedback.order_by("feedback_id"))
+    by_event = appended.set_index("event_id")
+    assert by_event.loc[["k1", "k2", "k3"], "person_id"].tolist() == ["u1"] * 3
+    assert by_event.loc[["k1", "k2", "k3"], "person_seq"].tolist() == [1, 2, 3]
+    assert by_event.loc[["k1", "k3"], "session_id"].tolist() == ["u1#1", "u1#1"]
+    assert answers.person_id.tolist() == ["a2", "u1"]
+    assert_keys_name_people(appended)

@@ -2,10 +2,11 @@
 
 Rules, in the engine:
 
-1. A row that carries both an ``anonymous_id`` and a ``user_id`` (an ``identify`` call, or any
-   event sent after login) links that anonymous id to that user. An anonymous id linked to several
-   users (a shared computer) belongs to the *first* user it was linked to (earliest ``ts``, ties by
-   user id), as Mixpanel and Amplitude do.
+1. A row that carries both an ``anonymous_id`` and a ``user_id`` (an ``identify`` call, any
+   event sent after login, or a feedback answer) links that anonymous id to that user. An
+   anonymous id linked to several users (a shared computer) belongs to the *first* user it was
+   linked to (earliest ``ts``, ties by user id), events and answers alike, as Mixpanel and
+   Amplitude do.
 2. An ``alias`` row (``anonymous_id`` holds Segment's ``previousId``, or the existing id of
    Mixpanel's ``$create_alias``) links the previous id, which may itself be a user id, to the new
    ``user_id``: both users become one person, named by the new id. This map resolves one alias
@@ -20,11 +21,14 @@ import ibis
 from ibis import _
 
 
-def build_id_map(events: ibis.Table) -> ibis.Table:
-    """``(alias_id, canonical_id)``: every id that resolves to a different person id."""
-    linked = events.filter(_.anonymous_id.notnull() & _.user_id.notnull())
-    by_anonymous = _first_links(linked.filter(_.type != "alias"))
-    by_alias = _first_links(linked.filter(_.type == "alias"))
+def build_id_map(events: ibis.Table, answers: ibis.Table | None = None) -> ibis.Table:
+    """``(alias_id, canonical_id)``: every id that resolves to a different person id, by the
+    links of ``events`` and of feedback ``answers`` (ordinary links: an answer is no alias)."""
+    links = _links(events, events.type == "alias")
+    if answers is not None:
+        links = links.union(_links(answers, ibis.literal(False)))
+    by_anonymous = _first_links(links.filter(~links.is_alias))
+    by_alias = _first_links(links.filter(links.is_alias))
     # An alias outranks an ordinary link for the same id.
     merged = by_alias.union(
         by_anonymous.anti_join(by_alias, by_anonymous.alias_id == by_alias.alias_id)
@@ -37,6 +41,12 @@ def build_id_map(events: ibis.Table) -> ibis.Table:
         alias_id=joined.alias_id,
         canonical_id=ibis.coalesce(joined.hop_to, joined.canonical_id),
     ).distinct()
+
+
+def _links(rows: ibis.Table, alias: ibis.BooleanValue) -> ibis.Table:
+    """``anonymous_id, user_id, ts, is_alias`` of the ``rows`` that carry both ids, narrow."""
+    narrow = rows.select("anonymous_id", "user_id", "ts", is_alias=alias)
+    return narrow.filter(narrow.anonymous_id.notnull() & narrow.user_id.notnull())
 
 
 def _first_links(linked: ibis.Table) -> ibis.Table:

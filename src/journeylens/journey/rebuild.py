@@ -8,9 +8,9 @@ Two ways to the same placement:
   engines that cannot update rows in place.
 - :func:`append` stores new rows placed, then updates only the stored rows whose person,
   session or place in their sequence changed: the rows of every person who gained events or
-  whose ids were linked by them. Its cost follows the new rows, not the stored ones (the
-  identity of every event is still resolved once, on narrow rows). It runs in one transaction:
-  a failure leaves the tables as they were.
+  whose ids were linked by them (or by new answers that carry both ids). Its cost follows the
+  new rows, not the stored ones (the identity of every event is still resolved once, on narrow
+  rows). It runs in one transaction: a failure leaves the tables as they were.
 
 ``person_key``: :func:`rebuild_all` numbers people 1, 2, ... in ``person_id`` order;
 :func:`append` keeps every known person's key and numbers new people after the largest.
@@ -79,7 +79,8 @@ def rebuild(store: Store, config: Config, incoming: Mapping[str, ibis.Table] | N
                 appended = append(store, config, incoming)
             if appended:
                 return
-            incoming["events"] = store.table("_new_rows")  # as ``append`` read them, once
+            if "events" in incoming:
+                incoming["events"] = store.table("_new_rows")  # as ``append`` read them, once
         rebuild_all(store, config, incoming)
     finally:
         for name in SCRATCH:
@@ -106,9 +107,10 @@ def rebuild_all(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
             incoming,
             lambda t: with_inferred_flags(t, mapping, conditional, config.touchpoints),
         )
+    feedback = _with_incoming(store, "feedback", incoming)
     # Identity and sessions are computed once into narrow scratch tables, which the rewrite of
     # each table joins: the engine never re-derives them per use.
-    _store_id_map(store, build_id_map(events))
+    _store_id_map(store, build_id_map(events, feedback))
     id_map = store.table("_id_map")
     store.materialize("_event_keys", build_event_keys(events, id_map, config.session_gap_minutes))
     conditional = conditional_matches(config.touchpoints)
@@ -120,7 +122,6 @@ def rebuild_all(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
         config.touchpoints,
     )
     store.replace("events", enriched)
-    feedback = _with_incoming(store, "feedback", incoming)
     store.replace("feedback", build_enriched_feedback(feedback, id_map, store.table("touchpoints")))
     # On every engine: without it, each open of the workspace would place the events again.
     _remember(store, config, id_map)
@@ -129,43 +130,71 @@ def rebuild_all(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
 def append(store: Store, config: Config, incoming: Mapping[str, ibis.Table]) -> bool:
     """Store ``incoming`` rows and update the stored rows they change (see the module).
 
-    Declines (False, nothing written; the new events stay in ``_new_rows``) when the new
-    events would change more stored rows than ``APPEND_MAX_UPDATES`` or ``APPEND_MAX_SHARE``.
+    Declines (False, nothing written; the new events stay in ``_new_rows``) when the new rows
+    would change more stored rows than ``APPEND_MAX_UPDATES`` or ``APPEND_MAX_SHARE``.
     """
-    events = store.table("events")
-    if "events" in incoming:
-        store.materialize("_new_rows", _conformed(incoming["events"], "events"))
-        new = store.table("_new_rows")
-        _store_event_map(store, config, new)
-        conditional = conditional_matches(config.touchpoints)
-        placed = place_events(new, store.table("_event_map"), conditional, config.touchpoints)
-        everything = events.union(placed)
-        _store_id_map(store, build_id_map(everything))
-        id_map = store.table("_id_map")
-        store.materialize("_relinked", relinked_ids(id_map, store.table(IDENTITY)))
-        store.materialize("_touched", touched_people(everything, id_map, store.table("_relinked")))
-        touched = store.table("_touched")
-        rows = people_rows(everything, touched)
-        updates = store.count(rows)
-        if updates > min(APPEND_MAX_UPDATES, APPEND_MAX_SHARE * store.count("events")):
-            return False
-        store.materialize("_people_rows", rows)
-        rows = store.table("_people_rows")
-        store.write("events", placed)
-        last_key = store.execute(events.aggregate(k=events.person_key.max()))["k"][0]
-        first_new_key = 1 if pd.isna(last_key) else int(last_key) + 1
-        gap = config.session_gap_minutes
-        keys = build_changed_keys(rows, id_map, touched, gap, first_new_key)
-        store.update("events", keys, "event_id")
-        _update_feedback_people(store, id_map)  # ids the new events linked
-        _remember(store, config, id_map)
-    else:
-        id_map = store.table(IDENTITY)  # the events did not change, nor did their identity
-    if "feedback" in incoming:
-        answers = _conformed(incoming["feedback"], "feedback")
+    answers = _conformed(incoming["feedback"], "feedback") if "feedback" in incoming else None
+    if ("events" in incoming or _answers_link_ids(store, answers)) and not _place_people(
+        store, config, incoming
+    ):
+        return False
+    if answers is not None:  # placed by the identity they are part of (``_remember``'s)
         catalog = store.table("touchpoints")
-        store.write("feedback", build_enriched_feedback(answers, id_map, catalog))
+        store.write("feedback", build_enriched_feedback(answers, store.table(IDENTITY), catalog))
     return True
+
+
+def _answers_link_ids(store: Store, answers: ibis.Table | None) -> bool:
+    """Whether any of the new ``answers`` carries both ids: a link that may move events."""
+    if answers is None:
+        return False
+    return bool(
+        store.count(answers.filter(answers.anonymous_id.notnull() & answers.user_id.notnull()))
+    )
+
+
+def _place_people(store: Store, config: Config, incoming: Mapping[str, ibis.Table]) -> bool:
+    """Store the new events placed, resolve identity again with every event and answer (the
+    new ones too), and update the stored events and answers whose person, session or place
+    changed. False, nothing written, past the limits (see :func:`append`)."""
+    events = store.table("events")
+    placed = _placed_new_events(store, config, incoming)
+    everything = events if placed is None else events.union(placed)
+    answers = _with_incoming(store, "feedback", incoming)
+    _store_id_map(store, build_id_map(everything, answers))
+    id_map = store.table("_id_map")
+    store.materialize("_relinked", relinked_ids(id_map, store.table(IDENTITY)))
+    store.materialize("_touched", touched_people(everything, id_map, store.table("_relinked")))
+    touched = store.table("_touched")
+    rows = people_rows(everything, touched)
+    updates = store.count(rows)
+    if updates > min(APPEND_MAX_UPDATES, APPEND_MAX_SHARE * store.count("events")):
+        return False
+    store.materialize("_people_rows", rows)
+    rows = store.table("_people_rows")
+    if placed is not None:
+        store.write("events", placed)
+    last_key = store.execute(events.aggregate(k=events.person_key.max()))["k"][0]
+    first_new_key = 1 if pd.isna(last_key) else int(last_key) + 1
+    gap = config.session_gap_minutes
+    keys = build_changed_keys(rows, id_map, touched, gap, first_new_key)
+    store.update("events", keys, "event_id")
+    _update_feedback_people(store, id_map)  # ids the new rows linked
+    _remember(store, config, id_map)
+    return True
+
+
+def _placed_new_events(
+    store: Store, config: Config, incoming: Mapping[str, ibis.Table]
+) -> ibis.Table | None:
+    """The incoming events, kept in ``_new_rows``, placed on the catalog (None: no events)."""
+    if "events" not in incoming:
+        return None
+    store.materialize("_new_rows", _conformed(incoming["events"], "events"))
+    new = store.table("_new_rows")
+    _store_event_map(store, config, new)
+    conditional = conditional_matches(config.touchpoints)
+    return place_events(new, store.table("_event_map"), conditional, config.touchpoints)
 
 
 def _appendable(store: Store, config: Config, incoming: Mapping[str, ibis.Table]) -> bool:
