@@ -212,6 +212,7 @@ def import_(
     constants = parse_map(set_ or [], "--set")
     with _open(workspace, engine) as ws, _progress(files) as advance:
         anonymous = _anonymous_answers(ws) if kind == "feedback" else 0
+        placeless = _uncatalogued_answers(ws) if kind == "feedback" else {}
         summary = ws.import_files(
             files, kind, mapping, timezone, encoding, advance, ts_format, decimal_comma, constants
         )
@@ -232,6 +233,8 @@ def import_(
                 "on their rows. They are kept among the answers but join no journey; if the file "
                 "names its respondents in another column: --map user_id=COLUMN."
             )
+        if kind == "feedback":
+            _note(_uncatalogued_note(ws, placeless))
     if fmt == "json":
         import json
 
@@ -270,6 +273,37 @@ def _warn_shadowed(touchpoints: Sequence[Any]) -> None:
 def _anonymous_answers(ws: Workspace) -> int:
     """Feedback answers stored without a person."""
     return ws.store.count(ws.feedback.filter(ws.feedback.person_id.isnull()))
+
+
+def _uncatalogued_answers(ws: Workspace) -> dict[str, int]:
+    """Feedback answers per touchpoint they name that the catalog does not list."""
+    from journeylens.analytics.touchpoints import build_uncatalogued_answers
+
+    frame = build_uncatalogued_answers(ws.feedback, ws.touchpoints).execute()
+    return dict(zip(frame["touchpoint"], frame["answers"].astype(int), strict=True))
+
+
+def _uncatalogued_note(ws: Workspace, before: dict[str, int]) -> str | None:
+    """After a feedback import: the answers it stored at touchpoints the catalog does not list
+    (they count at no touchpoint or stage), per touchpoint, with the catalog's touchpoint that
+    differs only in case."""
+    new = {t: n - before.get(t, 0) for t, n in _uncatalogued_answers(ws).items()}
+    new = {t: n for t, n in sorted(new.items(), key=lambda item: (-item[1], item[0])) if n > 0}
+    if not new:
+        return None
+    folded = {t.touchpoint.casefold(): t.touchpoint for t in ws.config.touchpoints}
+    named = []
+    for touchpoint, n in list(new.items())[:5]:
+        near = folded.get(touchpoint.casefold())
+        hint = f"; did you mean '{near}'?" if near else ""
+        named.append(f"'{touchpoint}' ({_count(n, 'answer')}{hint})")
+    more = ", ..." if len(new) > 5 else ""
+    return (
+        f"{_count(sum(new.values()), 'answer')} stored at a touchpoint the catalog does not "
+        f"list: {', '.join(named)}{more}. They count in the scores but at no touchpoint or "
+        "stage (touchpoints match as written, case included); add the touchpoint to the "
+        "catalog (journeylens import catalog.csv --kind touchpoints) or use one it lists."
+    )
 
 
 def _count(n: int, noun: str) -> str:
@@ -439,7 +473,12 @@ def touchpoints(
         return
     with _open(workspace, engine) as ws:
         report = run_touchpoint_report(
-            _filtered(ws, since, until, where), ws.touchpoints, ws.config, by=by, top=top
+            _filtered(ws, since, until, where),
+            ws.touchpoints,
+            ws.config,
+            by=by,
+            top=top,
+            feedback=ws.feedback_for(where or (), since, until),
         )
     if by is not None and fmt == "csv":  # the CSV: each value's rows, the key first
         emit(_FrameResult(report.breakdown_frame()), fmt)
@@ -1063,8 +1102,9 @@ def friction(
         options["touchpoint"] = compared_touchpoint(annotated, touchpoint)
         spec = ws.friction_spec(**options)
         events = _filtered(ws, None, None, where)
+        answers = ws.feedback_for(where or ())
         if at is not None:
-            change = run_friction_change(events, spec, at, spec.touchpoint, ws.feedback)
+            change = run_friction_change(events, spec, at, spec.touchpoint, answers)
             emit(change, fmt, f"Friction before and after {at:%Y-%m-%d}")
             _note(change.undecided_note())
             if change.rows.empty:
@@ -1073,7 +1113,7 @@ def friction(
                     f"{at:%Y-%m-%d}: there is no rate to compare."
                 )
             return
-        result = run_friction(events, spec, ws.feedback)
+        result = run_friction(events, spec, answers)
         if (since or until) and result.overview.get("end") is None:
             _note(_nothing_selected(events, since, until, bool(where)))
         _note(ws.currency_note())

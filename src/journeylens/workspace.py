@@ -248,11 +248,19 @@ class Workspace:
                 f"{type(events).__name__}."
             )
         source = self.events if events is None else events
-        given = [where] if isinstance(where, str) else where or ()
-        conditions = list(given) if isinstance(given, Iterable) else [given]
-        if not all(isinstance(c, str) for c in conditions):
-            raise SpecError(f"where takes conditions as text (['device=mobile']), not {where!r}.")
-        return apply_filters(source, since, until, conditions)
+        return apply_filters(source, since, until, _conditions(where))
+
+    def feedback_for(
+        self, where: str | Sequence[str] = (), since: Any = None, until: Any = None
+    ) -> ibis.Table:
+        """The feedback answers read with the events filtered by ``where`` (as the command
+        line's ``--where``): those of known people, whose events place them, and the anonymous
+        ones whose own values pass (see :func:`analytics.filters.answers_where`); given
+        within ``since <= ts < until``."""
+        from journeylens.analytics.filters import answers_where, apply_filters
+
+        answers = answers_where(self.feedback, self.events, _conditions(where))
+        return apply_filters(answers, since, until)
 
     def status(self) -> Any:
         from journeylens.analytics.status import run_status
@@ -291,7 +299,10 @@ class Workspace:
         from journeylens.analytics.touchpoints import run_touchpoint_report
 
         source = self._source(events, since, until, where)
-        return run_touchpoint_report(source, self.touchpoints, self.config, by=by, top=top)
+        answers = self.feedback_for(where, since, until)
+        return run_touchpoint_report(
+            source, self.touchpoints, self.config, by=by, top=top, feedback=answers
+        )
 
     def funnel(self, *steps: str, events: ibis.Table | None = None, **options: Any) -> Any:
         """A funnel over ``steps`` (see :class:`analytics.funnels.FunnelSpec` for options;
@@ -496,8 +507,9 @@ class Workspace:
         line's ``--where`` conditions)."""
         from journeylens.analytics.friction import run_friction
 
-        source = self._source(events, where=options.pop("where", ()))
-        return run_friction(source, self.friction_spec(**options), self.feedback)
+        where = options.pop("where", ())
+        source = self._source(events, where=where)
+        return run_friction(source, self.friction_spec(**options), self.feedback_for(where))
 
     def friction_change(
         self,
@@ -512,11 +524,12 @@ class Workspace:
         from journeylens.annotations import compared_touchpoint
 
         when, annotated = self._change_point(at)
-        source = self._source(events, where=options.pop("where", ()))
+        where = options.pop("where", ())
+        source = self._source(events, where=where)
         # The annotation's touchpoint, checked as a touchpoint named is.
         chosen = compared_touchpoint(annotated, touchpoint)
         spec = self.friction_spec(**options, **({"touchpoint": chosen} if chosen else {}))
-        return run_friction_change(source, spec, when, chosen, self.feedback)
+        return run_friction_change(source, spec, when, chosen, self.feedback_for(where))
 
     def funnel_change(
         self, *steps: str, at: Any, events: ibis.Table | None = None, **options: Any
@@ -565,6 +578,15 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _conditions(where: str | Sequence[str]) -> list[str]:
+    """``where`` as a list of conditions (text), as the command line's ``--where``."""
+    given = [where] if isinstance(where, str) else where or ()
+    conditions = list(given) if isinstance(given, Iterable) else [given]
+    if not all(isinstance(c, str) for c in conditions):
+        raise SpecError(f"where takes conditions as text (['device=mobile']), not {where!r}.")
+    return conditions
 
 
 def resolve_path(path: str | Path | None) -> Path:

@@ -215,7 +215,16 @@ def _friction(ws: Workspace) -> list[pd.DataFrame]:
     end = ranked.overview["end"]
     counts = count_segments(ws.events, ws.feedback, spec, end, everyone=True, strata=True)
     order = ["touchpoint", "dimension", "value", "stratum"]
-    return [counts.sort_values(order, ignore_index=True), ranked.to_frame()]
+    # The answers a --where keeps, and those of each period of a change (by the event each
+    # answers: a join on an inequality).
+    mobile = ws.friction(where="device=mobile", by=["channel"], include_all=True, min_count=1)
+    middle = (ranked.overview["start"] + (end - ranked.overview["start"]) / 2).floor("D")
+    at = middle.to_pydatetime()
+    change = ws.friction_change(at, by=["device"], within="1d", min_count=1).to_frame()
+    change = change.assign(segment=change["segment"].astype(str))
+    change = change.sort_values(["touchpoint", "segment", "signal"], ignore_index=True)
+    frames = [counts.sort_values(order, ignore_index=True), ranked.to_frame(), mobile.to_frame()]
+    return [*frames, change]
 
 
 def _conformance(ws: Workspace) -> list[pd.DataFrame]:

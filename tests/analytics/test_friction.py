@@ -284,7 +284,8 @@ def test_effort_counts_hard_ces_and_failed_success_answers() -> None:
 def test_an_answer_counts_in_its_persons_unit_at_the_touchpoint() -> None:
     # Survey exports rarely carry the device or a plan: u1 paid on mobile (pro), u2 on desktop
     # (free); their answers count there. u3 has no event there (or is filtered out): nowhere.
-    # An anonymous answer counts under its own device.
+    # An anonymous answer counts under its own device, and under (none) of a plan (the
+    # feedback has no plan), a segment no unit has.
     from journeylens.analytics.friction import count_segments
 
     con = ibis.duckdb.connect()
@@ -317,10 +318,15 @@ def test_an_answer_counts_in_its_persons_unit_at_the_touchpoint() -> None:
         ("device", "desktop"): (2, 1),  # u2's, and the anonymous one
         ("plan", "pro"): (1, 1),
         ("plan", "free"): (1, 0),
+        ("plan", NONE): (1, 1),
     }
     # The events analysed decide whose answers count: without u1's, not u1's answer.
     desktop = found(events.filter(events.person_id != "u1"))
-    assert desktop == {("device", "desktop"): (2, 1), ("plan", "free"): (1, 0)}
+    assert desktop == {
+        ("device", "desktop"): (2, 1),
+        ("plan", "free"): (1, 0),
+        ("plan", NONE): (1, 1),
+    }
 
 
 def cohort(prefix: str, n: int, quitters: int, device: str, start: datetime) -> dict[str, Any]:

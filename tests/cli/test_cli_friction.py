@@ -125,3 +125,86 @@ def test_a_touchpoint_without_events_compares_to_an_empty_table(ws: Path) -> Non
         "--where", "touchpoint!=tv_radio",
     )  # fmt: skip
     assert "signal" in out
+
+
+EVENTS_CSV = """ts,event,user_id,device
+2026-01-01T10:00:00Z,checkout_payment,m1,mobile
+2026-01-01T10:00:00Z,checkout_payment,d1,desktop
+2026-02-01T10:00:00Z,landing_page_view,z,desktop
+"""
+# m1 and d1 find paying easy; two anonymous answers are hard, one of them on mobile.
+ANSWERS_CSV = """feedback_id,ts,user_id,metric,score,touchpoint,device
+f1,2026-01-01T10:05:00Z,m1,ces,6,payment,
+f2,2026-01-01T10:05:00Z,d1,ces,6,payment,
+f3,2026-01-01T10:06:00Z,,ces,1,payment,
+f4,2026-01-01T10:07:00Z,,ces,1,payment,mobile
+"""
+
+
+@pytest.fixture(scope="module")
+def answered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two payers and four CES answers at payment, two of them anonymous."""
+    folder = tmp_path_factory.mktemp("answered")
+    (folder / "events.csv").write_text(EVENTS_CSV)
+    (folder / "answers.csv").write_text(ANSWERS_CSV)
+    path = folder / "ws"
+    init_workspace(path).close()
+    invoke("import", str(folder / "events.csv"), "-w", str(path))
+    invoke("import", str(folder / "answers.csv"), "--kind", "feedback", "-w", str(path))
+    return path
+
+
+def effort_rows(ws: Path, *args: str) -> dict[str, tuple[int, int, float | None]]:
+    """Per segment value at payment: responses, high effort, the effort baseline rate."""
+    out = invoke("friction", "-w", str(ws), "--all", "--touchpoint", "payment", "-f", "json", *args)
+    return {
+        r["value"]: (r["responses"], r["effort"], r["effort_baseline_rate"])
+        for r in json.loads(out)
+    }
+
+
+def test_every_breakdown_counts_every_answer_and_a_where_only_those_it_keeps(
+    answered: Path,
+) -> None:
+    # By device the anonymous answer without a device is (none), a segment of answers alone.
+    by_device = effort_rows(answered, "--by", "device")
+    assert by_device["mobile"][:2] == (2, 1)
+    assert by_device["mobile"][2] == pytest.approx(0.5)
+    assert by_device["desktop"][:2] == (1, 0)
+    assert by_device["desktop"][2] == pytest.approx(2 / 3)
+    assert by_device["(none)"][:2] == (1, 1)
+    assert effort_rows(answered, "--by", "campaign")["(none)"][:2] == (4, 2)
+    # --where device=desktop: d1's answer alone (the anonymous ones are on mobile or on none).
+    desktop = effort_rows(answered, "--by", "campaign", "--where", "device=desktop")
+    assert desktop == {"(none)": (1, 0, None)}
+    from journeylens.workspace import open_workspace
+
+    with open_workspace(answered) as workspace:
+        rows = workspace.friction(
+            by=["campaign"], where="device=desktop", touchpoint="payment", include_all=True
+        ).to_dict()
+    assert [(r["responses"], r["effort"]) for r in rows] == [(1, 0)]
+
+
+def test_an_import_names_the_answers_touchpoints_the_catalog_lacks(answered: Path) -> None:
+    # 'Payment' differs from the catalog's 'payment' only in case: said, and nothing changed.
+    survey = answered.parent / "later.csv"
+    survey.write_text(
+        "feedback_id,ts,user_id,metric,score,touchpoint\n"
+        "g1,2026-01-01T10:05:00Z,m1,ces,2,Payment\n"
+        "g2,2026-01-01T10:06:00Z,d1,ces,2,Payment\n"
+        "g3,2026-01-01T10:07:00Z,d1,ces,2,kiosk\n"
+    )
+    out = invoke("import", str(survey), "--kind", "feedback", "-w", str(answered))
+    assert (
+        "3 answers stored at a touchpoint the catalog does not list: 'Payment' (2 answers; "
+        "did you mean 'payment'?), 'kiosk' (1 answer)."
+    ) in out
+    again = invoke("import", str(survey), "--kind", "feedback", "-w", str(answered))
+    assert "does not list" not in again  # nothing new stored
+    report = json.loads(invoke("touchpoints", "-w", str(answered), "-f", "json"))
+    assert report["uncatalogued_touchpoints"] == [
+        {"touchpoint": "Payment", "events": 0, "people": 0, "answers": 2},
+        {"touchpoint": "kiosk", "events": 0, "people": 0, "answers": 1},
+    ]
+    assert effort_rows(answered, "--by", "campaign")["(none)"][:2] == (4, 2)

@@ -166,8 +166,8 @@ def test_touchpoints_the_data_names_but_the_catalog_lacks_are_listed(tmp_path: P
         workspace.rebuild()
     report = json.loads(run(path, "--format", "json").stdout)
     assert report["uncatalogued_touchpoints"] == [
-        {"touchpoint": "web_form", "events": 2, "people": 2},
-        {"touchpoint": "partner_widget", "events": 1, "people": 1},
+        {"touchpoint": "web_form", "events": 2, "people": 2, "answers": 0},
+        {"touchpoint": "partner_widget", "events": 1, "people": 1, "answers": 0},
     ]
     home = next(row for row in report["touchpoints"] if row["touchpoint"] == "home")
     assert (home["events"], home["people"]) == (1, 1)

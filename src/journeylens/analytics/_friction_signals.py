@@ -37,6 +37,7 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.analytics.codes import COMBINED, Coded, code_columns, decode
+from journeylens.analytics.filters import in_range
 from journeylens.analytics.packing import pack, unpack
 from journeylens.analytics.sequence import event_order, has_sequence_keys
 from journeylens.journey.steps import glob_test
@@ -510,16 +511,21 @@ def _long(table: ir.Table, dims: Sequence[str]) -> ir.Table:
 
 
 def build_effort_counts(
-    feedback: ir.Table, events: ir.Table, dims: Sequence[str], values: Mapping[str, ir.Value]
+    feedback: ir.Table,
+    events: ir.Table,
+    dims: Sequence[str],
+    values: Mapping[str, ir.Value],
+    period: tuple[datetime | None, datetime | None] = (None, None),
 ) -> ir.Table:
     """Per ``touchpoint, dimension, value``: CES/success ``responses`` and high-``effort`` ones.
 
     An answer counts in the segment of its person's unit at its touchpoint: the values of the
     dimension on their ``events`` there (in each value, where they had several, as the units
-    are counted); an answer by someone with no event there (among ``events``, filtered as the
-    analysis is) counts nowhere. An anonymous answer counts in its own value where the
-    feedback has the dimension, else in ``(none)``. ``values``: each dimension's value on an
-    event (text), by its key.
+    are counted); an answer by someone with no event there (among ``events`` in the
+    ``period``, filtered as the analysis is) counts nowhere. An anonymous answer counts in its
+    own value where the feedback has the dimension, else in ``(none)``. An answer counts in the
+    ``period`` (``since <= ts < until``) of the event it answers (:func:`_answered`).
+    ``values``: each dimension's value on an event (text), by its key.
     """
     f = feedback.filter(feedback.touchpoint.notnull(), feedback.metric.isin(("ces", "success")))
     effort = ((f.metric == "ces") & (f.score <= EFFORT_CES_MAX)) | (
@@ -528,14 +534,16 @@ def build_effort_counts(
     # The answer's own values, under the dimensions' names (feedback has a ``dimension`` of
     # its own: the aspect asked about).
     own = {d: f[d] if d in f.columns else ibis.null("string") for d in dims}
-    answers = f.select("person_id", "touchpoint", effort=_flag(effort), **own)
+    answers = f.select("person_id", "touchpoint", "ts", effort=_flag(effort), **own)
     # Only the answering people's events at the answered touchpoints (few of the events).
     pairs = answers.select(a_person=answers.person_id, a_touchpoint=answers.touchpoint)
     pairs = pairs.distinct()
-    placed = events.select("person_id", "touchpoint", **values)
+    placed = events.select("person_id", "touchpoint", "ts", **values)
     placed = placed.filter(placed.touchpoint.isin(pairs.a_touchpoint))
     on = [placed.person_id == pairs.a_person, placed.touchpoint == pairs.a_touchpoint]
-    units = placed.semi_join(pairs, on).distinct()
+    placed = placed.semi_join(pairs, on)
+    answers = in_range(_answered(answers, placed), *period, column="_answered")
+    units = in_range(placed, *period).drop("ts").distinct()
     long = _long(units, dims).select("person_id", "touchpoint", "dimension", "value")
     taken = answers.select("person_id", "touchpoint", "effort").join(
         long, ["person_id", "touchpoint"]
@@ -547,6 +555,30 @@ def build_effort_counts(
     return both.group_by("touchpoint", "dimension", "value").aggregate(
         responses=both.count(), effort=both.effort.sum()
     )
+
+
+def _answered(answers: ir.Table, placed: ir.Table) -> ir.Table:
+    """``answers`` with ``_answered``: the time of the event each answers, its person's last
+    event at its touchpoint at or before it (a survey follows the interaction), else its own
+    (anonymous, or before any such event). ``placed``: the people's events there."""
+    keys = answers.filter(answers.person_id.notnull())
+    keys = keys.select(k_person=keys.person_id, k_touchpoint=keys.touchpoint, k_ts=keys.ts)
+    keys = keys.distinct()
+    seen = placed.select(e_person=placed.person_id, e_touchpoint=placed.touchpoint, e_ts=placed.ts)
+    same = [
+        keys.k_person == seen.e_person,
+        keys.k_touchpoint == seen.e_touchpoint,
+        seen.e_ts <= keys.k_ts,
+    ]
+    before = keys.join(seen, same)
+    last = before.group_by("k_person", "k_touchpoint", "k_ts").aggregate(e_last=before.e_ts.max())
+    match = [
+        answers.person_id == last.k_person,
+        answers.touchpoint == last.k_touchpoint,
+        answers.ts == last.k_ts,
+    ]
+    joined = answers.left_join(last, match)
+    return joined.select(*answers.columns, _answered=joined.e_last.fill_null(joined.ts))
 
 
 def build_overview(events: ir.Table, goals: Sequence[str]) -> ir.Table:

@@ -4,7 +4,9 @@ A change (an annotation's date, or any ``at``) splits the data into two periods 
 length: *after* runs from ``at`` to the end of the data, *before* is as long and ends at ``at``
 (both shortened to the shorter side when the data starts less than that before ``at``). Each
 period is analysed as if the data ended at the period's end, so a journey cut by ``at`` is
-"in progress", never abandoned. Rates are compared with a two-sided two-proportion z-test.
+"in progress", never abandoned. A feedback answer counts in the period of the event it
+answers (see :func:`._friction_signals.build_effort_counts`). Rates are compared with a
+two-sided two-proportion z-test.
 """
 
 from __future__ import annotations
@@ -220,9 +222,12 @@ def run_friction_change(
     """
     start, end = _span(in_range(events, spec.since, spec.until))
     first, last = periods(start, end, at)
+    # An after-period that runs to the end of the data selects the same events without that
+    # bound, and keeps the answers given after the last event (surveys follow it).
+    open_end = spec.until if last > end else last
     sides = []
-    for since, until in ((first, at), (at, last)):
-        side = replace(spec, since=since, until=until)
+    for since, until, bound in ((first, at, at), (at, last, open_end)):
+        side = replace(spec, since=since, until=bound)
         sides.append(count_segments(events, feedback, side, until, everyone=True))
     if touchpoint is not None:
         sides = [side[side.touchpoint == touchpoint] for side in sides]

@@ -13,11 +13,12 @@ bound as literals, never spliced into SQL.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import ibis
+import ibis.expr.types as ir
 
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc, naive_utc_or_none
@@ -51,8 +52,17 @@ class Condition:
         return cls(match[1], match[2], match[3])
 
     def apply(self, table: ibis.Table) -> ibis.Table:
+        """The rows of ``table`` that pass."""
+        return table.filter(self.test(table))
+
+    def on_property(self, columns: Collection[str]) -> bool:
+        """Whether the condition reads a JSON property of a table with these ``columns``."""
+        return self.column.startswith("properties.") or self.column not in columns
+
+    def test(self, table: ibis.Table) -> ir.BooleanValue:
+        """Whether a row of ``table`` passes."""
         key = None
-        if self.column.startswith("properties.") or self.column not in table.columns:
+        if self.on_property(table.columns):
             # A property, named alone as --by names it or as properties.KEY; an error names the
             # near columns and properties when no event has it (a typo would match nothing).
             check_keys_present(table, [self.column], f"in filter '{self}'")
@@ -60,7 +70,7 @@ class Condition:
         if key is not None:
             test = property_condition(table, key, self.op, self.value, str(self))
             # As for columns, != keeps the events without the property.
-            return table.filter(test.fill_null(True) if self.op == "!=" else test)
+            return test.fill_null(True) if self.op == "!=" else test
         column = table[self.column]
         value: object = unquoted(self.value)  # quoted as a step's value may be
         if column.type().is_numeric():
@@ -86,7 +96,7 @@ class Condition:
             "<=": lambda c, v: c <= v,
             "~": lambda c, v: glob_test(c.cast("string"), str(v)),
         }
-        return table.filter(ops[self.op](column, value))
+        return ops[self.op](column, value)
 
     def __str__(self) -> str:
         return f"{self.column}{self.op}{self.value}"
@@ -117,3 +127,26 @@ def apply_filters(
     for text in where:
         table = Condition.parse(text).apply(table)
     return table
+
+
+def answers_where(feedback: ibis.Table, events: ibis.Table, where: Sequence[str]) -> ibis.Table:
+    """The feedback answers read with the ``events`` filtered by ``where``.
+
+    An answer of a known person is kept: its person's events, which ``where`` filters, place
+    it. An anonymous answer is kept when its own values pass every condition, as an event's
+    would; a column the feedback does not have (``campaign``, a property) is missing on it,
+    which passes only ``!=``.
+    """
+    own = [_answer_test(Condition.parse(text), feedback, events.columns) for text in where]
+    if not own:
+        return feedback
+    return feedback.filter(feedback.person_id.notnull() | ibis.and_(*own))
+
+
+def _answer_test(
+    condition: Condition, answers: ibis.Table, columns: Collection[str]
+) -> ir.BooleanValue:
+    """Whether an answer's own values pass ``condition`` (read as on events of ``columns``)."""
+    if condition.on_property(columns) or condition.column not in answers.columns:
+        return ibis.literal(condition.op == "!=")
+    return condition.test(answers)

@@ -98,7 +98,8 @@ class FrictionSpec:
     touchpoint
         Only this touchpoint's segments (the signals still read every event).
     since, until
-        Only events with ``since <= ts < until`` (naive UTC).
+        Only events with ``since <= ts < until`` (naive UTC); a feedback answer counts by the
+        time of the event it answers.
 
     Examples
     --------
@@ -216,19 +217,17 @@ def build_friction_counts(
 def effort_counts(
     feedback: ir.Table | None, events: ir.Table, spec: FrictionSpec, everyone: bool = False
 ) -> ir.Table | None:
-    """CES/success answers per segment: each in its person's unit at its touchpoint (see
-    :func:`._friction_signals.build_effort_counts`)."""
+    """CES/success answers per segment: each in its person's unit at its touchpoint, in the
+    time range of the event it answers (see :func:`._friction_signals.build_effort_counts`)."""
     if feedback is None:
         return None
-    answers = in_range(feedback, spec.since, spec.until)
-    placed = in_range(events, spec.since, spec.until)
-    values: dict[str, ir.Value] = {key: key_text(placed, key) for key in spec.by}
+    values: dict[str, ir.Value] = {key: key_text(events, key) for key in spec.by}
     dims = list(spec.by)
     if everyone:
-        answers = answers.mutate(**{EVERYONE: ibis.literal("all")})
+        feedback = feedback.mutate(**{EVERYONE: ibis.literal("all")})
         values[EVERYONE] = ibis.literal("all")
         dims.append(EVERYONE)
-    return build_effort_counts(answers, placed, dims, values)
+    return build_effort_counts(feedback, events, dims, values, (spec.since, spec.until))
 
 
 def with_baselines(counts: pd.DataFrame) -> pd.DataFrame:
@@ -504,20 +503,23 @@ def count_segments(
     """The unit counts per segment with the effort answers merged in (small: one row each).
 
     With ``strata`` one row per segment and position stratum; the answers, which have no
-    position, are a stratum of their own (:data:`ANSWERS`).
+    position, are a stratum of their own (:data:`ANSWERS`). The answers count at the
+    touchpoints counted (with units among the events analysed), in every segment they fall in:
+    one that no unit has (an anonymous answer's own value, or ``(none)``) is a row of answers
+    alone, with no units.
     """
     counts = build_friction_counts(events, spec, end, everyone=everyone).execute()
     effort = effort_counts(feedback, events, spec, everyone)
     empty = pd.DataFrame(columns=[*SEGMENT, "responses", "effort"])
     answers = effort.execute() if effort is not None else empty
     answers = answers.astype({"responses": "int64", "effort": "int64"})
-    answers = answers.merge(counts[SEGMENT].drop_duplicates(), on=SEGMENT)
+    answers = answers[answers["touchpoint"].isin(counts["touchpoint"])]
     if strata:
         merged = pd.concat([counts, answers.assign(stratum=ANSWERS)], ignore_index=True)
     else:
         totals = counts.groupby(SEGMENT, as_index=False)[list(COUNTS)].sum()
-        merged = totals.merge(answers, on=SEGMENT, how="left")
-    extra = ["responses", "effort", *(COUNTS if strata else ())]
+        merged = totals.merge(answers, on=SEGMENT, how="outer")
+    extra = ["responses", "effort", *COUNTS]
     return merged.fillna(dict.fromkeys(extra, 0)).astype(dict.fromkeys(extra, "int64"))
 
 
@@ -533,7 +535,9 @@ def run_friction(
     spec
         What to look for (see :class:`FrictionSpec`).
     feedback
-        The feedback table, for the effort signal (CES and success answers).
+        The feedback table, for the effort signal (CES and success answers); under a
+        ``where`` that filtered the events, the answers it keeps
+        (:func:`.filters.answers_where`).
 
     Examples
     --------

@@ -46,11 +46,13 @@ from journeylens.journey.steps import key_text
 
 BREAKDOWN_FIELDS = ("touchpoint", "stage", "events", "people")  # after the key, in each record
 CATALOG_FIELDS = ("touchpoint", "stage", "channel", "kind", "owner", "cost", "cost_period")
+UNCATALOGUED_FIELDS = ("touchpoint", "events", "people", "answers")
 
 __all__ = [
     "BREAKDOWN_FIELDS",
     "TouchpointReport",
     "build_touchpoint_breakdown",
+    "build_uncatalogued_answers",
     "run_touchpoint_report",
 ]
 
@@ -58,9 +60,10 @@ __all__ = [
 @dataclass
 class TouchpointReport(Result):
     """``catalog``: one row per touchpoint; ``unmapped``: event names no touchpoint matches;
-    ``uncatalogued``: touchpoints the events carry (given in the data) that the catalog lacks;
-    ``breakdown`` (with ``by``): events and people per value of ``by`` and touchpoint, the
-    value first in a column named ``by``."""
+    ``uncatalogued``: touchpoints the events or the feedback answers carry (given in the data)
+    that the catalog lacks, with their ``events``, ``people`` and ``answers``; ``breakdown``
+    (with ``by``): events and people per value of ``by`` and touchpoint, the value first in a
+    column named ``by``."""
 
     catalog: pd.DataFrame
     unmapped: pd.DataFrame
@@ -68,9 +71,9 @@ class TouchpointReport(Result):
     stages_without_events: list[str]
     breakdown: pd.DataFrame | None = None
     by: str | None = None  # the breakdown's field (its first column), if any
-    # Touchpoints the events name (given in the data) that the catalog does not list.
+    # Touchpoints the events or answers name (given in the data) that the catalog does not list.
     uncatalogued: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["touchpoint", "events", "people"])
+        default_factory=lambda: pd.DataFrame(columns=list(UNCATALOGUED_FIELDS))
     )
     queries: tuple[Any, ...] = ()
 
@@ -119,8 +122,10 @@ def run_touchpoint_report(
     config: Config,
     by: str | None = None,
     top: int = 10,
+    feedback: ibis.Table | None = None,
 ) -> TouchpointReport:
-    """Join the catalog to per-touchpoint volume and reach; list unmapped events.
+    """Join the catalog to per-touchpoint volume and reach; list unmapped events, and the
+    touchpoints the events or the ``feedback`` answers name that the catalog does not list.
 
     With ``by`` (a column, or a property as ``market`` or ``properties.market``), also the
     events and people per value and catalogued touchpoint in ``breakdown``: each event under
@@ -156,8 +161,11 @@ def run_touchpoint_report(
     counted = volume.execute()
     frame = listed.execute().merge(counted, on="touchpoint", how="left")
     frame[["events", "people"]] = frame[["events", "people"]].fillna(0)
-    uncatalogued = counted[~counted["touchpoint"].isin(frame["touchpoint"])]
-    uncatalogued = uncatalogued.sort_values(["events", "touchpoint"], ascending=[False, True])
+    answers = None if feedback is None else build_uncatalogued_answers(feedback, catalog)
+    uncatalogued = _uncatalogued(
+        counted[~counted["touchpoint"].isin(frame["touchpoint"])],
+        None if answers is None else answers.execute(),
+    )
     order = {key: i for i, key in enumerate(config.stage_keys)}
     frame = frame.assign(_o=frame["stage"].map(order)).sort_values(
         ["_o", "people"], ascending=[True, False]
@@ -174,6 +182,8 @@ def run_touchpoint_report(
     staged = set(frame["stage"])
     used = set(frame.loc[frame["events"] > 0, "stage"])
     queries: tuple[Any, ...] = (volume, listed, unmapped_expr)
+    if answers is not None:
+        queries = (*queries, answers)
     breakdown = None
     if by is not None and by_field is not None:
         expr = build_touchpoint_breakdown(events, catalog, by, top, person)
@@ -182,15 +192,34 @@ def run_touchpoint_report(
     return TouchpointReport(
         catalog=frame,
         unmapped=unmapped,
-        uncatalogued=uncatalogued.reset_index(drop=True).astype(
-            {"events": "int64", "people": "int64"}
-        ),
+        uncatalogued=uncatalogued,
         stages_without_touchpoints=[s for s in config.stage_keys if s not in staged],
         stages_without_events=[s for s in config.stage_keys if s in staged and s not in used],
         breakdown=breakdown,
         by=by_field,
         queries=queries,
     )
+
+
+def build_uncatalogued_answers(feedback: ir.Table, catalog: ir.Table) -> ir.Table:
+    """``touchpoint, answers``: the feedback answers at each touchpoint they name that the
+    catalog does not list (touchpoints match as written, case included)."""
+    named = feedback.filter(feedback.touchpoint.notnull())
+    listed = catalog.select(c_touchpoint=catalog.touchpoint)
+    missing = named.anti_join(listed, named.touchpoint == listed.c_touchpoint)
+    return missing.group_by("touchpoint").aggregate(answers=missing.count())
+
+
+def _uncatalogued(events: pd.DataFrame, answers: pd.DataFrame | None) -> pd.DataFrame:
+    """The uncatalogued touchpoints of the events and of the answers in one frame: most events
+    first, then most answers."""
+    if answers is None:
+        answers = pd.DataFrame(columns=["touchpoint", "answers"])
+    both = events.merge(answers, on="touchpoint", how="outer")
+    counts = ["events", "people", "answers"]
+    both = both.fillna(dict.fromkeys(counts, 0)).astype(dict.fromkeys(counts, "int64"))
+    both = both.sort_values(["events", "answers", "touchpoint"], ascending=[False, False, True])
+    return both[list(UNCATALOGUED_FIELDS)].reset_index(drop=True)
 
 
 def build_touchpoint_breakdown(
