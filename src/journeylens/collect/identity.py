@@ -10,7 +10,9 @@ Rules, in the engine:
 2. An ``alias`` row (``anonymous_id`` holds Segment's ``previousId``, or the existing id of
    Mixpanel's ``$create_alias``) links the previous id, which may itself be a user id, to the new
    ``user_id``: both users become one person, named by the new id. This map resolves one alias
-   of an alias; the rebuild follows longer chains to their last id (``journey.rebuild``).
+   of an alias; the rebuild follows longer chains to their last id (``journey.rebuild``). A
+   chain that loops back (``u1 → u2 → u3 → u1``) has no last id: every id of the loop, and
+   every id linked into it, is one person, named by the loop's least id.
 3. ``person_id`` is the resolved user if there is one, else the anonymous id, so anonymous events
    before the login, on any device, join the person's journey.
 """
@@ -23,7 +25,28 @@ from ibis import _
 
 def build_id_map(events: ibis.Table, answers: ibis.Table | None = None) -> ibis.Table:
     """``(alias_id, canonical_id)``: every id that resolves to a different person id, by the
-    links of ``events`` and of feedback ``answers`` (ordinary links: an answer is no alias)."""
+    links of ``events`` and of feedback ``answers`` (ordinary links: an answer is no alias),
+    with one alias of an alias followed (see :func:`build_links`)."""
+    links, by_alias = _links_and_aliases(events, answers)
+    # One more hop: a link to a user who was later aliased resolves to the alias target.
+    hop = by_alias.select(hop_from=by_alias.alias_id, hop_to=by_alias.canonical_id)
+    joined = links.left_join(hop, links.canonical_id == hop.hop_from)
+    return joined.select(
+        alias_id=joined.alias_id,
+        canonical_id=ibis.coalesce(joined.hop_to, joined.canonical_id),
+    ).distinct()
+
+
+def build_links(events: ibis.Table, answers: ibis.Table | None = None) -> ibis.Table:
+    """``(alias_id, canonical_id)``: every linked id with the one id it links to, one step,
+    no hop followed: the graph whose loops :func:`build_id_map`'s hop may shorten."""
+    return _links_and_aliases(events, answers)[0]
+
+
+def _links_and_aliases(
+    events: ibis.Table, answers: ibis.Table | None
+) -> tuple[ibis.Table, ibis.Table]:
+    """The one-step links (:func:`build_links`) and the alias links among them."""
     links = _links(events, events.type == "alias")
     if answers is not None:
         links = links.union(_links(answers, ibis.literal(False)))
@@ -33,14 +56,7 @@ def build_id_map(events: ibis.Table, answers: ibis.Table | None = None) -> ibis.
     merged = by_alias.union(
         by_anonymous.anti_join(by_alias, by_anonymous.alias_id == by_alias.alias_id)
     )
-    merged = merged.filter(merged.alias_id != merged.canonical_id)
-    # One more hop: a link to a user who was later aliased resolves to the alias target.
-    hop = by_alias.select(hop_from=by_alias.alias_id, hop_to=by_alias.canonical_id)
-    joined = merged.left_join(hop, merged.canonical_id == hop.hop_from)
-    return joined.select(
-        alias_id=joined.alias_id,
-        canonical_id=ibis.coalesce(joined.hop_to, joined.canonical_id),
-    ).distinct()
+    return merged.filter(merged.alias_id != merged.canonical_id), by_alias
 
 
 def _links(rows: ibis.Table, alias: ibis.BooleanValue) -> ibis.Table:

@@ -25,7 +25,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from journeylens.collect.identity import build_id_map, with_person_id
+from journeylens.collect.identity import build_id_map, build_links, with_person_id
 from journeylens.config import Config
 from journeylens.journey.catalog import catalog_table, conditional_matches, mapping_table
 from journeylens.journey.enrich import (
@@ -51,6 +51,8 @@ SCRATCH = (
     "_event_map",
     "_id_map",
     "_id_map_next",
+    "_id_loops",
+    "_id_loops_next",
     "_event_keys",
     "_new_rows",
     "_relinked",
@@ -110,7 +112,7 @@ def rebuild_all(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
     feedback = _with_incoming(store, "feedback", incoming)
     # Identity and sessions are computed once into narrow scratch tables, which the rewrite of
     # each table joins: the engine never re-derives them per use.
-    _store_id_map(store, build_id_map(events, feedback))
+    _store_id_map(store, events, feedback)
     id_map = store.table("_id_map")
     store.materialize("_event_keys", build_event_keys(events, id_map, config.session_gap_minutes))
     conditional = conditional_matches(config.touchpoints)
@@ -161,7 +163,7 @@ def _place_people(store: Store, config: Config, incoming: Mapping[str, ibis.Tabl
     placed = _placed_new_events(store, config, incoming)
     everything = events if placed is None else events.union(placed)
     answers = _with_incoming(store, "feedback", incoming)
-    _store_id_map(store, build_id_map(everything, answers))
+    _store_id_map(store, everything, answers)
     id_map = store.table("_id_map")
     store.materialize("_relinked", relinked_ids(id_map, store.table(IDENTITY)))
     store.materialize("_touched", touched_people(everything, id_map, store.table("_relinked")))
@@ -217,28 +219,78 @@ def _appendable(store: Store, config: Config, incoming: Mapping[str, ibis.Table]
     return new <= APPEND_MAX_SHARE * stored
 
 
-def _store_id_map(store: Store, id_map: ibis.Table) -> None:
-    """``id_map`` as ``_id_map``, its alias chains followed to their ends.
+def _store_id_map(store: Store, events: ibis.Table, answers: ibis.Table) -> None:
+    """The identity of ``events`` and ``answers`` as ``_id_map``, its alias chains followed to
+    their ends.
 
     An id aliased to an id that was itself aliased on (``u1 → u2 → u3 → u4``) resolves to the
     last: each round maps every target through the map once more, which doubles the length
-    of chain resolved, until no target is itself mapped (at most ``CHAIN_ROUNDS`` rounds; a
-    cycle of aliases drops out, its ids each their own person).
+    of chain resolved, until no target is itself mapped (at most ``CHAIN_ROUNDS`` rounds). A
+    round that leaves as many targets mapped as the one before closed no chain: the ids still
+    open lead into loops (``u1 → u2 → u3 → u1``), which no round closes (:func:`_name_loops`).
+    Data without loops pays nothing for them.
     """
-    store.materialize("_id_map", id_map)
+    store.materialize("_id_map", build_id_map(events, answers))
+    was_open = -1
     for _ in range(CHAIN_ROUNDS):
         current = store.table("_id_map")
         then = current.select(_hop_from=current.alias_id, _hop_to=current.canonical_id)
-        open_chains = current.semi_join(then, current.canonical_id == then._hop_from)
-        if not store.count(open_chains):
+        still_open = store.count(current.semi_join(then, current.canonical_id == then._hop_from))
+        if not still_open:
             return
+        if still_open == was_open:
+            _name_loops(store, build_links(events, answers), still_open)
+            return
+        was_open = still_open
         joined = current.left_join(then, current.canonical_id == then._hop_from)
         target = ibis.coalesce(joined._hop_to, joined.canonical_id)
-        followed = joined.select(alias_id=joined.alias_id, canonical_id=target)
-        kept = followed.filter(followed.alias_id != followed.canonical_id)
-        store.materialize("_id_map_next", kept.distinct())
-        store.drop("_id_map")
-        store.rename("_id_map_next", "_id_map")
+        # Only an id on a loop can map to itself: it stays, and keeps its loop open to name.
+        _rewrite(store, "_id_map", joined.select(alias_id=joined.alias_id, canonical_id=target))
+
+
+def _name_loops(store: Store, links: ibis.Table, looped: int) -> None:
+    """Map the ``looped`` ids of ``_id_map`` that lead into a loop to the loop's least id.
+
+    A loop has no last id, so all its ids, and the ids linked into it, are one person, named
+    the same whichever id of it one starts from: the least id of the loop, which a walk of
+    ``looped`` steps from any of them passes in full (:func:`_walk_loops`).
+    """
+    current = store.table("_id_map")
+    mapped = current.select(_mapped=current.alias_id)
+    open_ids = current.semi_join(mapped, current.canonical_id == mapped._mapped)
+    looping = open_ids.select(_looping=open_ids.alias_id)
+    _walk_loops(store, links.semi_join(looping, links.alias_id == looping._looping), looped)
+    walk = store.table("_id_loops")
+    ends = walk.select(_end=walk.alias_id, _name=walk.least)
+    named = walk.join(ends, walk.canonical_id == ends._end)
+    named = named.select(alias_id=named.alias_id, canonical_id=named._name)
+    settled = current.anti_join(looping, current.alias_id == looping._looping)
+    _rewrite(store, "_id_map", settled.union(named.filter(named.alias_id != named.canonical_id)))
+
+
+def _walk_loops(store: Store, steps: ibis.Table, looped: int) -> None:
+    """``_id_loops``: from each id of ``steps`` (one link each, ``looped`` ids that lead into
+    loops), the id ``looped`` or more links on and the least id passed on the way.
+
+    One link at a time, as the map's hops (which skip ids) would miss ids of the loop; each
+    round doubles the links walked. Past ``looped`` links a walk stands on its loop, and the
+    walk from there has passed all of the loop.
+    """
+    store.materialize("_id_loops", steps.mutate(least=steps.canonical_id))
+    for _ in range((looped - 1).bit_length()):  # 2**rounds >= looped
+        walk = store.table("_id_loops")
+        then = walk.select(_from=walk.alias_id, _to=walk.canonical_id, _least=walk.least)
+        joined = walk.join(then, walk.canonical_id == then._from)
+        least = ibis.least(joined.least, joined._least)
+        walked = joined.select(alias_id=joined.alias_id, canonical_id=joined._to, least=least)
+        _rewrite(store, "_id_loops", walked)
+
+
+def _rewrite(store: Store, name: str, expr: ibis.Table) -> None:
+    """The scratch table ``name`` replaced by the rows of ``expr``, which may read it."""
+    store.materialize(f"{name}_next", expr)
+    store.drop(name)
+    store.rename(f"{name}_next", name)
 
 
 def _remember(store: Store, config: Config, id_map: ibis.Table) -> None:
