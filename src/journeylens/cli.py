@@ -216,6 +216,8 @@ def import_(
         summary = ws.import_files(
             files, kind, mapping, timezone, encoding, advance, ts_format, decimal_comma, constants
         )
+        for note in summary.notes:
+            _note(note)
         if kind == "events" and summary.stored:
             _warn_unmapped(ws.events, "touchpoint", "stages, attribution and friction read it")
             _warn_shared_ids(ws.events)

@@ -669,6 +669,17 @@ def test_import_notes_anonymous_ids_that_read_as_unlinked_users(tmp_path):
     assert "1 anonymous id is written as a user id ('1') though no row links them" in out.stderr
 
 
+def test_import_notes_rows_read_past_their_trailing_separator(tmp_path):
+    ws, data = workspace_with_file(
+        tmp_path,
+        "export.csv",
+        "ts,event,user_id\n2026-01-05T00:00:00Z,a,d0,\n2026-01-05T00:01:00Z,b,d0,\n",
+    )
+    out = run("import", str(data), "--format", "json", workspace=ws)
+    assert json.loads(out.stdout)["stored"] == 2
+    assert f"Note: {data}: every row ends in a separator the header does not" in out.stderr
+
+
 def test_answers_stored_without_a_person_are_noted_with_the_way_to_name_one(tmp_path):
     ws, data = workspace_with_file(
         tmp_path,

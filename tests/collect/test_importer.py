@@ -224,6 +224,85 @@ def test_a_csv_row_with_the_wrong_number_of_fields_rejects_only_itself(ws, tmp_p
     assert events(ws)["event"].tolist() == ["good", "also_good"]
 
 
+@pytest.mark.parametrize(
+    "rows",
+    [
+        ["2026-01-05T00:00:00Z,a,d0,", "2026-01-05T00:01:00Z,b,d0,x"],  # one more: not all empty
+        ["2026-01-05T00:00:00Z,a", "2026-01-05T00:01:00Z,b"],  # one fewer
+    ],
+)
+def test_a_csv_whose_every_row_has_another_number_of_fields_rejects_every_row(
+    ws, tmp_path, monkeypatch, rows
+):
+    # No row of the header's fields: no batch was read, and the rows the parser skipped were
+    # dropped unseen (read 0 rows). Small blocks: the rows end past the last batch too.
+    from journeylens.collect import readers
+
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 64)
+    many = [*rows, *rows, *rows]
+    summary = ws.import_files([write(tmp_path / "e.csv", "ts,event,user_id\n" + "\n".join(many))])
+    assert (summary.rows, summary.stored, summary.rejected) == (6, 0, 6)
+    got = rejected(ws)[["line", "reason", "row"]].values.tolist()
+    assert got == [[n, "wrong_field_count", row] for n, row in enumerate(many, start=2)]
+    assert summary.notes == []
+
+
+def _ending_in(separator: str, quote: str = "") -> str:
+    """A file whose header has four columns and each row five, the last one empty."""
+    rows = [
+        ["ts", "event", "user_id", "plan"],
+        ["2026-01-05T00:00:00Z", "a", "d0", "pro", ""],
+        ["2026-01-05T00:01:00Z", "b", "d1", "", ""],
+    ]
+    return "".join(separator.join(f"{quote}{v}{quote}" for v in row) + "\r\n" for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("comma.csv", _ending_in(",")),
+        ("semicolon.csv", _ending_in(";")),
+        ("tab.tsv", _ending_in("\t")),
+        ("quoted.csv", _ending_in(",", '"')),
+    ],
+)
+def test_rows_that_all_end_in_a_trailing_separator_read_as_the_header_columns(
+    ws, tmp_path, name, text
+):
+    # Every row has one empty field past the header's columns: the separator each row ends in.
+    path = write(tmp_path / name, text)
+    summary = ws.import_files([path])
+    assert (summary.rows, summary.stored, summary.rejected) == (2, 2, 0)
+    frame = events(ws)
+    assert frame[["event", "user_id"]].values.tolist() == [["a", "d0"], ["b", "d1"]]
+    assert [json.loads(p) if p else None for p in frame["properties"]] == [{"plan": "pro"}, None]
+    assert summary.notes == [
+        f"{path}: every row ends in a separator the header does not (one empty field past "
+        "its 4 columns); the rows were read as the header's columns."
+    ]
+    assert summary.to_dict()["notes"] == summary.notes
+
+
+def test_a_header_trailing_separator_that_no_row_has_names_no_column(ws, tmp_path):
+    text = "ts,event,user_id,\n2026-01-05T00:00:00Z,a,d0\n2026-01-05T00:01:00Z,b,d1\n"
+    summary = ws.import_files([write(tmp_path / "e.csv", text)])
+    assert (summary.stored, summary.rejected, summary.notes) == (2, 0, [])
+    assert events(ws)["user_id"].tolist() == ["d0", "d1"]
+
+
+def test_a_trailing_separator_on_some_rows_only_rejects_the_rows_unlike_the_header(ws, tmp_path):
+    text = (
+        "ts,event,user_id\n2026-01-05T00:00:00Z,a,d0,\n2026-01-05T00:01:00Z,b,d1\n"
+        "2026-01-05T00:02:00Z,c,d2,\n"
+    )
+    summary = ws.import_files([write(tmp_path / "e.csv", text)])
+    assert (summary.stored, summary.rejected, summary.notes) == (1, 2, [])
+    assert rejected(ws)[["line", "reason"]].values.tolist() == [
+        [2, "wrong_field_count"],
+        [4, "wrong_field_count"],
+    ]
+
+
 def test_csv_lines_count_the_line_breaks_inside_quoted_values(ws, tmp_path):
     path = write(
         tmp_path / "multiline.csv",

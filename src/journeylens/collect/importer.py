@@ -38,7 +38,13 @@ from journeylens.collect.columns import (
     held_name,
     plan_columns,
 )
-from journeylens.collect.readers import FileReader, object_keys, open_file, parquet_tables
+from journeylens.collect.readers import (
+    FileReader,
+    object_keys,
+    open_file,
+    parquet_tables,
+    reading_note,
+)
 from journeylens.collect.spreadsheets import TextForm
 from journeylens.collect.timeformats import readable_with
 from journeylens.collect.validate import DERIVED_ID, BatchValidator, Limits, Source, Target
@@ -75,6 +81,8 @@ class ImportSummary:
     seconds: float = 0.0
     # --ts-format layouts that read the times no reading understood (see ``timeformats``).
     ts_format_hints: list[str] = field(default_factory=list)
+    # What the import read otherwise than as written, per file (see ``readers.reading_note``).
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +97,7 @@ class ImportSummary:
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows / self.seconds) if self.seconds else None,
             "ts_format_hints": list(self.ts_format_hints),
+            "notes": list(self.notes),
         }
 
 
@@ -189,6 +198,8 @@ def import_files(
                 if progress:
                     progress(batch.num_rows)
             stager.next_file()
+            if note := reading_note(reader, given):
+                summary.notes.append(note)
             for reason, lines, detail in (
                 ("invalid_encoding", reader.bad_lines, None),
                 ("invalid_json", reader.invalid_json, None),

@@ -82,6 +82,9 @@ class FileReader:
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
     header_line: int = 1  # a CSV file's header line (2 after Excel's ``sep=;`` line)
     label_rows: int = 0  # rows under a CSV file's header that label it (see ``_label_rows``)
+    # A trailing separator that a CSV file's rows or header has and the other lacks: "rows"
+    # or "header" (see ``_trailing_separator``).
+    trailing: str | None = None
     # Keys seen inside columns that hold objects: a Parquet struct's fields, or the keys of
     # the objects in a JSON Lines file's first batch (see ``exports.lifted_columns``).
     nested_keys: dict[str, set[str]] = field(default_factory=dict)
@@ -236,12 +239,24 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
         reader.rows_estimate = max(text.lines - (1 if fmt == "csv" else 0), 0)
     reader.quotes = text.quotes
     try:
-        reader.columns = _csv_header(reader) if fmt == "csv" else []
-        reader.label_rows = _label_rows(reader) if fmt == "csv" else 0
+        if fmt == "csv":
+            _read_csv_shape(reader)
     except ImportFileError:
         reader.close()
         raise
     return reader
+
+
+def _read_csv_shape(reader: FileReader) -> None:
+    """A CSV file's header, label rows and trailing separator (see ``_trailing_separator``)."""
+    header = _csv_header(reader)
+    # An empty header cell (a trailing separator, a spreadsheet's blank column) is named by
+    # its place, as spreadsheets do: ``column5``.
+    reader.columns = [n or f"column{i}" for i, n in enumerate(header, start=1)]
+    reader.label_rows = _label_rows(reader)
+    reader.trailing = _trailing_separator(reader, header)
+    if reader.trailing == "header":
+        reader.columns = reader.columns[:-1]
 
 
 def _gunzip(path: Path, scratch: Path | None) -> Path:
@@ -280,6 +295,7 @@ _COMMENT = re.compile(r"#(?![,;\t|])")
 
 
 def _csv_header(reader: FileReader) -> list[str]:
+    """The names in a CSV file's header line, stripped (an empty cell as ``""``)."""
     source, encoding = reader.text()
     encoding = "utf-8-sig" if encoding == "utf8" else encoding
     with source.open(encoding=encoding, newline="") as handle:
@@ -301,10 +317,7 @@ def _csv_header(reader: FileReader) -> list[str]:
         raise ImportFileError(f"{reader.path}: the {where} is empty; expected a header row.")
     header = first.rstrip("\r\n")
     reader.delimiter = named.group(1) if named else sniff_delimiter(header, reader.path)
-    names = next(_parse_csv_line(header, reader.delimiter))
-    # An empty header cell (a trailing separator, a spreadsheet's blank column) is named by
-    # its place, as spreadsheets do: ``column5``.
-    return [n.strip() or f"column{i}" for i, n in enumerate(names, start=1)]
+    return [name.strip() for name in next(_parse_csv_line(header, reader.delimiter))]
 
 
 TITLE_LINES = 10  # a report's title lines above its table, at most
@@ -341,16 +354,79 @@ SURVEYMONKEY_LABELS = frozenset({"Response", "Open-Ended Response"})
 
 def _label_rows(reader: FileReader) -> int:
     """The rows under a CSV file's header that label its columns (see :func:`label_rows`)."""
+    return label_rows(reader.columns, _first_rows(reader, 2))
+
+
+def _first_rows(reader: FileReader, count: int) -> list[list[str]]:
+    """The first ``count`` rows under a CSV file's header, as Python's csv reads them (none
+    when a field is too long for it: the file's rows will say)."""
     source, encoding = reader.text()
     encoding = "utf-8-sig" if encoding == "utf8" else encoding
     with source.open(encoding=encoding, errors="replace", newline="") as handle:
         for _ in range(reader.header_line):
             handle.readline()
         try:
-            rows = list(itertools.islice(csv.reader(handle, delimiter=reader.delimiter), 2))
-        except csv.Error:  # a field too long for a label: the file's rows will say
-            return 0
-    return label_rows(reader.columns, rows)
+            return list(itertools.islice(csv.reader(handle, delimiter=reader.delimiter), count))
+        except csv.Error:
+            return []
+
+
+def _trailing_separator(reader: FileReader, header: Sequence[str]) -> str | None:
+    """Which of a CSV file's header and rows ends in a separator the other lacks, as some
+    exports write them: "rows" when every row has one field more than the header and that
+    last field is empty (the rows are read as the header's columns), "header" when the
+    header's last name is empty and every row has one field fewer (that nameless column is no
+    column). None for any other file: a row with another number of fields than the header is
+    rejected. The first row raises the question; a scan of every row answers it."""
+    first = _first_rows(reader, 1)
+    if reader.label_rows or not first:
+        return None
+    width = len(first[0])
+    if width == len(header) + 1 and not first[0][-1]:
+        return "rows" if _every_row_fits(reader, width, empty_last=True) else None
+    if width == len(header) - 1 and not header[-1]:
+        return "header" if _every_row_fits(reader, width) else None
+    return None
+
+
+def reading_note(reader: FileReader, shown: Path) -> str | None:
+    """What the import of ``reader``'s file (shown as ``shown``) read otherwise than as
+    written, for the user to know: its rows' trailing separator; None for anything else."""
+    if reader.trailing != "rows":
+        return None
+    return (
+        f"{shown}: every row ends in a separator the header does not (one empty field past "
+        f"its {len(reader.columns)} columns); the rows were read as the header's columns."
+    )
+
+
+def _every_row_fits(reader: FileReader, width: int, empty_last: bool = False) -> bool:
+    """Whether every row of the CSV file has ``width`` fields (and, with ``empty_last``, an
+    empty last one), by a pyarrow scan that stops at the first row that does not."""
+    source, encoding = reader.text()
+    names = [f"f{i}" for i in range(width)]
+    read = pacsv.ReadOptions(
+        column_names=names,
+        skip_rows=reader.header_line,
+        block_size=CSV_BLOCK_BYTES,
+        encoding=encoding,
+    )
+    parse = pacsv.ParseOptions(delimiter=reader.delimiter, newlines_in_values=True)
+    convert = pacsv.ConvertOptions(
+        column_types={names[-1]: pa.string()},
+        include_columns=names[-1:],
+        null_values=[""],
+        strings_can_be_null=True,
+    )
+    try:
+        with pacsv.open_csv(source, read, parse, convert) as stream:
+            return all(not empty_last or _all_null(batch.column(0)) for batch in stream)
+    except pa.ArrowInvalid:
+        return False
+
+
+def _all_null(column: pa.Array) -> bool:
+    return column.null_count == len(column)
 
 
 def label_rows(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
@@ -391,8 +467,11 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
     source, encoding = reader.text()
     # One thread: only then does a row with the wrong number of fields come with its line.
     names = [held_name(name) for name in reader.columns]
+    # Rows that end in a trailing separator the header lacks: their empty last field is read
+    # under a spare name and left out.
+    spare = ["_" * (max(map(len, names), default=0) + 1)] if reader.trailing == "rows" else []
     read = pacsv.ReadOptions(
-        column_names=names,
+        column_names=names + spare,
         skip_rows=reader.header_line,
         block_size=CSV_BLOCK_BYTES,
         encoding=encoding,
@@ -413,6 +492,7 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
     # numbers that spell a missing value are read so later (``PLACEHOLDER_IDS``, validate).
     convert = pacsv.ConvertOptions(
         column_types=dict.fromkeys(names, pa.string()),
+        include_columns=names,
         null_values=[""],
         strings_can_be_null=True,
         check_utf8=True,
@@ -444,6 +524,8 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
         ragged.clear()
         skipped = min(labels, held.num_rows)
         held, labels = held.slice(skipped), labels - skipped
+    if ragged:  # rows past the last batch (or in a file without any row of the header's fields)
+        lines.number(pa.table({}), ragged)
     if held is not None:
         yield _without_unclosed(reader, held) if _odd_quotes(reader) else held
 
