@@ -327,7 +327,8 @@ def _warn_unmapped(events: Any, column: str = "stage", why: str = "") -> None:
 
 
 def _warn_shared_ids(events: Any) -> None:
-    """On standard error: anonymous ids that are also user ids no row links them to."""
+    """On standard error: anonymous ids that are also user ids no row links them to, used
+    before those users' first rows."""
     from journeylens.collect.identity import unlinked_shared_ids
 
     n, examples = unlinked_shared_ids(events)
@@ -335,9 +336,10 @@ def _warn_shared_ids(events: Any) -> None:
         listed = ", ".join(repr(e) for e in examples)
         _note(
             f"{n:,} anonymous id{'s are' if n > 1 else ' is'} written as a user id ({listed}"
-            f"{', ...' if n > len(examples) else ''}) though no row links them: each is read as "
-            "that user. If the two id columns count separately (visitor 1, customer 1), prefix "
-            "one column's values in the file and import again into a new workspace."
+            f"{', ...' if n > len(examples) else ''}) and used before that user id's first row, "
+            "though no row links them: each is read as that user. If the two id columns count "
+            "separately (visitor 1, customer 1), prefix one column's values in the file and "
+            "import again into a new workspace."
         )
 
 

@@ -666,7 +666,36 @@ def test_import_notes_anonymous_ids_that_read_as_unlinked_users(tmp_path):
         "2026-01-02T09:00:00Z,login,7,1\n",
     )
     out = run("import", str(data), workspace=ws)
-    assert "1 anonymous id is written as a user id ('1') though no row links them" in out.stderr
+    assert (
+        "1 anonymous id is written as a user id ('1') and used before that user id's first row, "
+        "though no row links them" in out.stderr
+    )
+
+
+# PostHog: the visitor's distinct_id, then the user's once $identify links them.
+POSTHOG_LOGIN = """\
+{"uuid":"u1","event":"$pageview","distinct_id":"anon-x","timestamp":"2026-01-05T10:00:00Z"}
+{"uuid":"u2","event":"$identify","distinct_id":"carol@x.com","timestamp":"2026-01-05T10:02:00Z",\
+"properties":{"$anon_distinct_id":"anon-x"}}
+{"uuid":"u3","event":"signup_done","distinct_id":"carol@x.com","timestamp":"2026-01-05T10:03:00Z"}
+"""
+# Mixpanel: the device's id, then the user's; a server's event names no device.
+MIXPANEL_LOGIN = """\
+{"event":"Viewed","properties":{"time":1767607200,"$insert_id":"i1","distinct_id":"$device:d1",\
+"$device_id":"d1"}}
+{"event":"$identify","properties":{"time":1767607320,"$insert_id":"i2","distinct_id":"carol@x.com",\
+"$anon_distinct_id":"$device:d1","$device_id":"d1","$user_id":"carol@x.com"}}
+{"event":"Paid","properties":{"time":1767607380,"$insert_id":"i3","distinct_id":"carol@x.com"}}
+"""
+
+
+@pytest.mark.parametrize("text", [POSTHOG_LOGIN, MIXPANEL_LOGIN], ids=["posthog", "mixpanel"])
+def test_import_notes_no_distinct_id_that_names_its_user_once_identified(tmp_path, text):
+    ws, data = workspace_with_file(tmp_path, "export.jsonl", text)
+    out = run("import", str(data), workspace=ws)
+    assert "Read 3 rows: stored 3" in out.stdout
+    assert "written as a user id" not in out.stderr
+    assert json.loads(run("status", "--format", "json", workspace=ws).stdout)["people"] == 1
 
 
 def test_import_notes_rows_read_past_their_trailing_separator(tmp_path):

@@ -294,8 +294,9 @@ def test_duckdb_and_spark_store_the_same_events(imported, imported_loops):
 
 def test_anonymous_ids_written_as_unlinked_user_ids_are_found():
     # Visitor 1 and customer 1 (separate counters) are read as one; 'u9' logs in as itself
-    # (PostHog's distinct_id once identified) and an alias names a previous user id: both
-    # fine. The rows of ROWS, with their aliases, have none.
+    # (PostHog's distinct_id once identified), carol's anonymous id names her only from her
+    # first row as a user on, and an alias names a previous user id: all fine. The rows of
+    # ROWS, with their aliases, have none.
     columns = ["ts", "event", "type", "anonymous_id", "user_id"]
     rows = [
         ("2026-01-01 10:00", "page_view", "track", "1", None),
@@ -306,6 +307,10 @@ def test_anonymous_ids_written_as_unlinked_user_ids_are_found():
         ("2026-01-03 11:00", "page_view", "track", "u9", None),
         ("2026-01-03 12:00", "alias", "alias", "old", "new"),
         ("2026-01-03 12:00", "login", "track", "d", "old"),
+        # PostHog: carol's distinct_id is her anonymous id from the $identify on.
+        ("2026-01-04 10:00", "$pageview", "track", "anon-x", None),
+        ("2026-01-04 10:02", "$identify", "track", "anon-x", "carol"),
+        ("2026-01-04 10:03", "signup_done", "track", "carol", None),
     ]
     frame = pd.DataFrame(rows, columns=columns).assign(ts=lambda f: pd.to_datetime(f.ts))
     assert unlinked_shared_ids(ibis.memtable(frame)) == (2, ["1", "2"])

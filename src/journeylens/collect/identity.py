@@ -86,21 +86,24 @@ def with_person_id(events: ibis.Table, id_map: ibis.Table) -> ibis.Table:
 
 
 def unlinked_shared_ids(events: ibis.Table, examples: int = 3) -> tuple[int, list[str]]:
-    """Anonymous ids written the same as a user id that no row links to that user: how many,
-    and the first few.
+    """Anonymous ids written the same as a user id that no row links to that user, used before
+    that user id's first row: how many, and the first few.
 
     Ids are one namespace, so such an id is read as that user (see the module); where a file's
     two id columns count separately (visitor ``1`` and customer ``1``), that merges strangers.
+    An id used as an anonymous id only from its user's first row on is the user's own, as
+    Mixpanel's and PostHog's ``distinct_id`` is once the visitor is identified: no doubt there.
     One query over the ids; the caller says so.
     """
     # An alias row's anonymous id is the previous id, often a user id: it links, it is no visitor.
     anonymous = events.filter(_.anonymous_id.notnull(), _.type.isnull() | (_.type != "alias"))
     linked = anonymous.filter(_.user_id.notnull() & (_.anonymous_id == _.user_id))
-    users = events.filter(_.user_id.notnull()).select(shared=_.user_id).distinct()
-    lone = anonymous.select(shared=_.anonymous_id).distinct()
-    lone = lone.semi_join(users, "shared").anti_join(
-        linked.select(shared=_.anonymous_id).distinct(), "shared"
+    users = (
+        events.filter(_.user_id.notnull()).group_by(shared=_.user_id).aggregate(named=_.ts.min())
     )
+    seen = anonymous.group_by(shared=_.anonymous_id).aggregate(first=_.ts.min())
+    lone = seen.join(users, "shared").filter(_.first < _.named).select("shared")
+    lone = lone.anti_join(linked.select(shared=_.anonymous_id).distinct(), "shared")
     n = int(lone.count().execute())
     if not n:
         return 0, []
