@@ -570,6 +570,25 @@ def test_a_trend_counts_a_unit_in_every_period_it_entered(events: Events) -> Non
     assert frame["complete"].tolist() == [True, False]
 
 
+def test_a_trend_period_is_complete_once_its_latest_entry_had_its_window(events: Events) -> None:
+    # The default 14-day window. Jan 5's last entry is p2's at 02:00, whose window closes
+    # exactly at the end of the data (p9, Jan 19 02:00): settled, though the day's last second
+    # is later. With p3 entering a second after p2 (and again a day on), neither day is.
+    log = {
+        "p1": [("a", "2026-01-05 00:00"), ("b", "+1h")],
+        "p2": [("a", "2026-01-05 02:00")],
+        "p3": [("a", "2026-01-05 02:00:01"), ("a", "+1d")],
+        "p9": [("z", "2026-01-19 02:00")],
+    }
+    spec = FunnelSpec(steps=["a", "b"])
+    frame = run_funnel_trend(events({k: v for k, v in log.items() if k != "p3"}), spec).to_frame()
+    assert [str(p.date()) for p in frame["period"]] == ["2026-01-05"]
+    assert frame["complete"].tolist() == [True]
+    frame = run_funnel_trend(events(log), spec).to_frame()
+    assert [str(p.date()) for p in frame["period"]] == ["2026-01-05", "2026-01-06"]
+    assert frame["complete"].tolist() == [False, False]
+
+
 def test_conversion_drivers_odds_ratios(events: Events) -> None:
     log = {
         "ann": [("a", "2026-01-01 00:00"), ("help", "+1m"), ("b", "+1m")],

@@ -1075,13 +1075,17 @@ _WEEK_SHIFT = 3 * 86400
 DRIVER_COLUMNS = ("channel", "device", "interaction", "campaign", "source")
 
 
-def _last_closed_entry(events: ir.Table, spec: FunnelSpec) -> int | None:
-    """The latest entry (epoch seconds) whose window had closed by the end of the data (the last
-    event, or ``until``): entries after it may still convert. None without events."""
-    last = in_range(events, spec.since, spec.until).ts.max().execute()
-    if last is None or pd.isna(last):
-        return None
-    return int(pd.Timestamp(last).timestamp()) - spec.window
+def _settled_periods(events: ir.Table, spec: FunnelSpec, every: str) -> ir.Table:
+    """``(period, complete)``: whether the window of the period's latest entry (its last step-1
+    event) had closed by the end of the data (the last event): entries later than that may
+    still convert. A window that closes exactly at the end of data is settled."""
+    rows = _rows(events, spec, ids=False)
+    entries = rows.filter(rows.m0)
+    end = epoch_seconds(in_range(events, spec.since, spec.until).ts.max()).as_scalar()
+    latest = entries.group_by(period=_period_start(entries.sec, every)).aggregate(
+        latest=entries.sec.max()
+    )
+    return latest.select("period", complete=latest.latest + spec.window <= end)
 
 
 def _period_start(seconds: ir.IntegerValue, every: str) -> ir.IntegerValue:
@@ -1120,8 +1124,8 @@ def run_funnel_trend(events: ir.Table, spec: FunnelSpec, every: str = "day") -> 
     (within the window, which may end after the period), as PostHog's and Mixpanel's trends count.
     Counted by one attempt overall, the other periods would lose their entrants. With
     ``count="attempts"`` each attempt is in the period of its own entry. ``complete`` is False for a
-    period with entries whose window had not closed by the end of the data: its conversion may still
-    rise.
+    period with entries whose window had not closed by the end of the data (its latest entry's:
+    see ``_settled_periods``): its conversion may still rise.
 
     Examples
     --------
@@ -1139,14 +1143,9 @@ def run_funnel_trend(events: ir.Table, spec: FunnelSpec, every: str = "day") -> 
     _choice("every", every, tuple(PERIODS))
     people = build_funnel_people(events, spec, every=every)
     done = people.reach == len(spec.steps)
-    expr = (
-        people.group_by("period")
-        .aggregate(entrants=ibis._.count(), conversions=done.sum())
-        .order_by("period")
-    )
+    counts = people.group_by("period").aggregate(entrants=ibis._.count(), conversions=done.sum())
+    expr = counts.join(_settled_periods(events, spec, every), "period").order_by("period")
     raw = expr.execute()
-    size = PERIODS[every]
-    closed = _last_closed_entry(events, spec)
     rows = []
     for record in raw.to_dict(orient="records"):
         n, x = int(record["entrants"]), int(record["conversions"])
@@ -1160,7 +1159,7 @@ def run_funnel_trend(events: ir.Table, spec: FunnelSpec, every: str = "day") -> 
                 "conversion": x / n,
                 "ci_low": low,
                 "ci_high": high,
-                "complete": closed is not None and start + size - 1 <= closed,
+                "complete": bool(record["complete"]),
             }
         )
     columns = ["period", "entrants", "conversions", "conversion", "ci_low", "ci_high", "complete"]
