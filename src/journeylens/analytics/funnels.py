@@ -279,12 +279,8 @@ def _rows(events: ir.Table, spec: FunnelSpec, ids: bool = True) -> ir.Table:
     apart, ``person_id`` does not ride along (counting needs no names, and text is dear to
     carry through sorts).
     """
-    if not has_sequence_keys(events):
-        events = events.drop(*[c for c in ("person_key", "person_seq") if c in events.columns])
-    keys = _keys(events, spec)
-    carried = _carried(events, spec) if ids else []
-    # Every event of a known person carries the key where the keys are kept: the same rows.
-    t = in_range(events.filter(*[events[k].notnull() for k in keys]), spec.since, spec.until)
+    t, keys = _unit_events(events, spec)
+    carried = _carried(t, spec) if ids else []
     strict = spec.order == "strict"  # strict needs positions among all events
     matched = [*spec.parsed_steps, *spec.parsed_exclude]
     coarse = None if strict else any_step_predicate(matched, t)
@@ -307,6 +303,17 @@ def _rows(events: ir.Table, spec: FunnelSpec, ids: bool = True) -> ir.Table:
     if not strict:
         t = t.mutate(pos=t.person_seq if "person_seq" in t.columns else _numbered(t, keys))
     return t.select(*keys, *carried, "pos", "sec", *value, *flags)
+
+
+def _unit_events(events: ir.Table, spec: FunnelSpec) -> tuple[ir.Table, list[str]]:
+    """The events of known units within ``since``/``until``, and the unit's key columns."""
+    if not has_sequence_keys(events):
+        events = events.drop(*[c for c in ("person_key", "person_seq") if c in events.columns])
+    keys = _keys(events, spec)
+    # Every event of a known person carries the key where the keys are kept: the same rows.
+    return in_range(
+        events.filter(*[events[k].notnull() for k in keys]), spec.since, spec.until
+    ), keys
 
 
 def _breakdown_value(rows: ir.Table) -> ir.StringValue:
@@ -1079,8 +1086,8 @@ def _settled_periods(events: ir.Table, spec: FunnelSpec, every: str) -> ir.Table
     """``(period, complete)``: whether the window of the period's latest entry (its last step-1
     event) had closed by the end of the data (the last event): entries later than that may
     still convert. A window that closes exactly at the end of data is settled."""
-    rows = _rows(events, spec, ids=False)
-    entries = rows.filter(rows.m0)
+    t, _ = _unit_events(events, spec)
+    entries = t.filter(step_predicate(spec.parsed_steps[0], t)).select(sec=epoch_seconds(t.ts))
     end = epoch_seconds(in_range(events, spec.since, spec.until).ts.max()).as_scalar()
     latest = entries.group_by(period=_period_start(entries.sec, every)).aggregate(
         latest=entries.sec.max()
