@@ -187,6 +187,27 @@ def test_a_catalog_file_row_whose_condition_does_not_parse_is_rejected(make_work
     assert placed["touchpoint"].tolist() == ["pricing"]
 
 
+def test_a_catalog_row_with_another_number_of_fields_is_rejected(make_workspace, tmp_path):
+    ws = make_workspace()
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "touchpoint,match,stage\n"
+        "chat,chat_start,delight\n"
+        "quiz,quiz_start,consideration,extra\n"
+        "faq,faq_view,delight\n"
+    )
+    summary = ws.import_files([catalog], kind="touchpoints")
+    assert (summary.rows, summary.stored) == (3, 2)
+    assert summary.rejected_by_reason == {"wrong_field_count": 1}
+    rejected = ws.store.execute(ws.rejected)
+    assert rejected[["kind", "line", "reason"]].values.tolist() == [
+        ["touchpoints", 3, "wrong_field_count"]
+    ]
+    assert rejected["row"].tolist() == ["quiz,quiz_start,consideration,extra"]
+    assert {"chat", "faq"} <= {t.touchpoint for t in ws.config.touchpoints}
+    assert "quiz" not in {t.touchpoint for t in ws.config.touchpoints}
+
+
 def test_a_spreadsheet_catalog_with_its_own_headers(make_workspace, tmp_path):
     # Headers as a team's spreadsheet writes them: any case, spaces, "Events" for the match.
     ws = make_workspace()

@@ -200,18 +200,11 @@ def import_files(
             stager.next_file()
             if note := reading_note(reader, given):
                 summary.notes.append(note)
-            for reason, lines, detail in (
-                ("invalid_encoding", reader.bad_lines, None),
-                ("invalid_json", reader.invalid_json, None),
-                ("wrong_field_count", reader.wrong_fields, None),
-                ("unclosed_quote", reader.unclosed_quote, None),
-                *(("invalid_xml", {e.line: e.text}, _xml_detail(e)) for e in reader.xml_errors),
-            ):
-                if lines:
-                    rows = _whole_lines(lines, kind, given, reason, stager.at, detail)
-                    store.write(rejected_staging, rows)
-                    reasons[reason] += len(lines)
-                    summary.rows += len(lines)
+            for reason, lines, detail in unread_lines(reader):
+                rows = whole_lines(lines, kind, given, reason, stager.at, detail)
+                store.write(rejected_staging, rows)
+                reasons[reason] += len(lines)
+                summary.rows += len(lines)
         summary.rejected = sum(reasons.values())
         summary.rejected_by_reason = dict(reasons.most_common())
         summary.ts_format_hints = readable_with(validator.unread_times)
@@ -431,21 +424,37 @@ def _xml_detail(error: XmlError) -> str:
     )
 
 
-def _whole_lines(
-    lines: Mapping[int, str],
-    kind: str,
-    path: Path,
-    reason: str,
-    at: datetime,
-    detail: str | None = None,
+def unread_lines(reader: FileReader) -> list[tuple[str, Mapping[int, str], str]]:
+    """``(reason, {line: text}, detail)`` of the lines a read file could not give as rows
+    (bad encoding or JSON, another number of fields than the header, an unclosed quote, an XML
+    error), each reason that has any."""
+    found = [
+        (
+            "invalid_encoding",
+            reader.bad_lines,
+            "the line is not valid UTF-8; shown with \\x escapes",
+        ),
+        ("invalid_json", reader.invalid_json, "the line is not a JSON object"),
+        (
+            "wrong_field_count",
+            reader.wrong_fields,
+            "the row has another number of fields than the header",
+        ),
+        (
+            "unclosed_quote",
+            reader.unclosed_quote,
+            "a quoted value in this row is never closed, so the rest of the file was read as "
+            "this one row; close the quote and import the file again",
+        ),
+        *(("invalid_xml", {e.line: e.text}, _xml_detail(e)) for e in reader.xml_errors),
+    ]
+    return [(reason, lines, detail) for reason, lines, detail in found if lines]
+
+
+def whole_lines(
+    lines: Mapping[int, str], kind: str, path: Path, reason: str, at: datetime, detail: str
 ) -> pa.Table:
-    details = {
-        "invalid_encoding": "the line is not valid UTF-8; shown with \\x escapes",
-        "invalid_json": "the line is not a JSON object",
-        "wrong_field_count": "the row has another number of fields than the header",
-        "unclosed_quote": "a quoted value in this row is never closed, so the rest of the file "
-        "was read as this one row; close the quote and import the file again",
-    }
+    """The ``rejected`` rows of whole ``lines`` of ``path`` (see :func:`unread_lines`)."""
     n = len(lines)
     return pa.table(
         {
@@ -455,7 +464,7 @@ def _whole_lines(
             "line": pa.array(list(lines), type=pa.int64()),
             "field": pa.nulls(n, pa.string()),
             "reason": [reason] * n,
-            "detail": [detail or details[reason]] * n,
+            "detail": [detail] * n,
             "row": [text[:65_536] for text in lines.values()],
         },
         schema=arrow_schema(REJECTED),

@@ -22,7 +22,12 @@ import ibis
 import pyarrow as pa
 
 from journeylens.collect.columns import LINE, given_name, loosely_named
-from journeylens.collect.importer import ImportSummary, replace_rejections
+from journeylens.collect.importer import (
+    ImportSummary,
+    replace_rejections,
+    unread_lines,
+    whole_lines,
+)
 from journeylens.collect.readers import open_file
 from journeylens.config import Config, Touchpoint, parse_touchpoint
 from journeylens.errors import ConfigError, ImportFileError
@@ -40,9 +45,11 @@ def import_catalog(
     summary = ImportSummary("touchpoints", [str(p) for p in paths])
     catalog = {t.touchpoint: t for t in config.touchpoints}
     rejected: list[dict[str, Any]] = []
+    whole: list[pa.Table] = []
     reasons: Counter[str] = Counter()
     for path in paths:
-        for line, row in _rows(path, mapping):
+        unread: list[tuple[str, Mapping[int, str], str]] = []
+        for line, row in _rows(path, mapping, unread):
             summary.rows += 1
             try:
                 touchpoint = parse_touchpoint(config, _clean(row), f"{path} line {line}")
@@ -52,10 +59,15 @@ def import_catalog(
                 continue
             catalog[touchpoint.touchpoint] = touchpoint
             summary.stored += 1
+        for reason, lines, detail in unread:
+            summary.rows += len(lines)
+            reasons[reason] += len(lines)
+            whole.append(whole_lines(lines, "touchpoints", path, reason, _rejection_time(), detail))
     # Imported again, a file keeps none of its earlier rejections, as events files do.
     rows = pa.Table.from_pylist(rejected, schema=arrow_schema(REJECTED))
+    rows = pa.concat_tables([rows, *whole])
     replace_rejections(store, paths, ibis.memtable(rows))
-    summary.rejected = len(rejected)
+    summary.rejected = rows.num_rows
     summary.rejected_by_reason = dict(reasons)
     summary.seconds = time.perf_counter() - started
     merged: tuple[Touchpoint, ...] = tuple(catalog.values())
@@ -94,7 +106,12 @@ def _check_near_misses(path: Path, columns: Sequence[str], renames: Mapping[str,
             )
 
 
-def _rows(path: Path, mapping: Mapping[str, str]) -> Any:
+def _rows(
+    path: Path, mapping: Mapping[str, str], unread: list[tuple[str, Mapping[int, str], str]]
+) -> Any:
+    """``(line, row)`` of each row read; the lines that could not be read as rows (another
+    number of fields than the header, bad JSON or encoding, an unclosed quote) are added to
+    ``unread`` once the file is read (see :func:`.importer.unread_lines`)."""
     checked = False
     with open_file(path) as reader:
         renames: dict[str, str] | None = None
@@ -114,6 +131,7 @@ def _rows(path: Path, mapping: Mapping[str, str]) -> Any:
                     )
                 checked = True
             yield line, row
+        unread.extend(unread_lines(reader))
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
@@ -127,11 +145,16 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _rejection_time() -> datetime:
+    """The time of a rejection, UTC without its zone (as ``rejected`` stores it)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def _rejected(
     path: Path, line: int, row: dict[str, Any], reason: str, field: str | None
 ) -> dict[str, Any]:
     return {
-        "rejected_at": datetime.now(UTC).replace(tzinfo=None),
+        "rejected_at": _rejection_time(),
         "kind": "touchpoints",
         "source": str(path),
         "line": line,
