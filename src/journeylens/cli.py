@@ -1107,17 +1107,23 @@ def friction(
         spec = ws.friction_spec(**options)
         events = _filtered(ws, None, None, where)
         answers = ws.feedback_for(where or ())
+        data = ws.events if where else None  # the data ends where it ends, whatever --where
         if at is not None:
-            change = run_friction_change(events, spec, at, spec.touchpoint, answers)
+            change = run_friction_change(events, spec, at, spec.touchpoint, answers, data)
             emit(change, fmt, f"Friction before and after {at:%Y-%m-%d}")
             _note(change.undecided_note())
             if change.rows.empty:
+                which = (
+                    f"The touchpoint {spec.touchpoint!r} does not have"
+                    if spec.touchpoint
+                    else "No touchpoint has"
+                )
                 _note(
-                    f"No touchpoint has {spec.min_count} units or more on both sides of "
+                    f"{which} {spec.min_count} units or more on both sides of "
                     f"{at:%Y-%m-%d}: there is no rate to compare."
                 )
             return
-        result = run_friction(events, spec, answers)
+        result = run_friction(events, spec, answers, data)
         if (since or until) and result.overview.get("end") is None:
             _note(_nothing_selected(events, since, until, bool(where)))
         _note(ws.currency_note())

@@ -508,8 +508,9 @@ class Workspace:
         from journeylens.analytics.friction import run_friction
 
         where = options.pop("where", ())
-        source = self._source(events, where=where)
-        return run_friction(source, self.friction_spec(**options), self.feedback_for(where))
+        source, data = self._source(events, where=where), self._source(events)
+        spec, answers = self.friction_spec(**options), self.feedback_for(where)
+        return run_friction(source, spec, answers, data if where else None)
 
     def friction_change(
         self,
@@ -525,11 +526,12 @@ class Workspace:
 
         when, annotated = self._change_point(at)
         where = options.pop("where", ())
-        source = self._source(events, where=where)
+        source, data = self._source(events, where=where), self._source(events)
         # The annotation's touchpoint, checked as a touchpoint named is.
         chosen = compared_touchpoint(annotated, touchpoint)
         spec = self.friction_spec(**options, **({"touchpoint": chosen} if chosen else {}))
-        return run_friction_change(source, spec, when, chosen, self.feedback_for(where))
+        answers = self.feedback_for(where)
+        return run_friction_change(source, spec, when, chosen, answers, data if where else None)
 
     def funnel_change(
         self, *steps: str, at: Any, events: ibis.Table | None = None, **options: Any

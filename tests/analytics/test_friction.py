@@ -342,7 +342,8 @@ def cohort(prefix: str, n: int, quitters: int, device: str, start: datetime) -> 
     return out
 
 
-def test_planted_abandonment_ranks_with_its_lost_purchases_and_sentence() -> None:
+@pytest.mark.parametrize("period", ["30d", " 30d "])  # as any duration may be written
+def test_planted_abandonment_ranks_with_its_lost_purchases_and_sentence(period: str) -> None:
     # 40 mobile payers, 20 stop (50%); 40 desktop payers, 4 stop (10%). Data from 1 Jan to
     # 31 Jan (30 days). Excess abandonment on mobile: 40 × (0.5 − 0.1) = 16 people; everyone who
     # continued bought, so ~16 lost purchases in 30 days, worth 16 × 100 = 1600.
@@ -353,7 +354,7 @@ def test_planted_abandonment_ranks_with_its_lost_purchases_and_sentence() -> Non
         "zed": [("landing", "2026-01-31")],
     }
     events = ibis.duckdb.connect().create_table("events", journeys(people))
-    result = run_friction(events, FrictionSpec(by=["device"]))
+    result = run_friction(events, FrictionSpec(by=["device"], period=period))
     top = result.to_dict()[0]
     assert (top["touchpoint"], top["segment"]) == ("pay", {"device": "mobile"})
     assert top["abandonment_rate"] == 0.5
@@ -453,6 +454,62 @@ def test_the_baseline_is_the_rest_at_the_same_journey_positions() -> None:
     found = rows(events, min_count=30, min_affected=10)
     assert found["pay", "mobile"]["abandonment_excess"] == 0
     assert not found["pay", "mobile"]["abandonment_significant"]
+
+
+def late_payers(mobile_quitters: int) -> ibis.Table:
+    """500 mobile payers (``mobile_quitters`` stop) and 500 desktop ones (165 stop), all at
+    their first touchpoint; 60 more on mobile pay third, after cart and product, and all stop.
+    No desktop payer pays that late."""
+    start = datetime(2026, 1, 1)
+    people = {
+        **cohort("m", 500, mobile_quitters, "mobile", start),
+        **cohort("d", 500, 165, "desktop", start),
+    }
+    for i in range(60):
+        when = (start + timedelta(hours=i, minutes=30)).isoformat()
+        people[f"l{i}"] = [
+            ("cart", when, MOBILE),
+            ("product", "+1m", MOBILE),
+            ("pay", "+1m", MOBILE),
+        ]
+    return ibis.duckdb.connect().create_table("events", journeys({**people, **LATE}))
+
+
+def test_the_rate_and_lift_are_those_of_the_positions_compared() -> None:
+    # Where both reach pay (first), mobile abandons 200 of 500 (40%) against 165 of 500 (33%):
+    # a lift of 1.21, under min_lift (1.25). The 60 late mobile payers (all stop) have no
+    # desktop payer to compare with: 260 of 560 (46%) would read as a lift of 1.41.
+    found = rows(late_payers(200), min_count=30, min_affected=10)["pay", "mobile"]
+    assert (found["decided"], found["abandoned"]) == (560, 260)
+    assert found["abandonment_rate"] == pytest.approx(0.4)
+    assert found["abandonment_baseline_rate"] == pytest.approx(0.33)
+    assert found["abandonment_lift"] == pytest.approx(0.4 / 0.33)
+    assert not found["abandonment_significant"]
+    assert run_friction(late_payers(200), FrictionSpec(by=["device"])).to_dict() == []
+    # With 250 of 500 stopping, the sentence says 50%, the rate where both are compared.
+    (top,) = run_friction(late_payers(250), FrictionSpec(by=["device"])).to_dict()
+    assert top["explanation"].startswith("pay on mobile: 50% abandon vs 33% elsewhere; ")
+
+
+def test_a_where_does_not_move_the_end_of_the_data(tmp_path: Any) -> None:
+    # ann pays on mobile on 1 Jan, bob on desktop on 20 Jan: the data ends on 20 Jan, also
+    # under --where device=mobile, so ann's unit is decided (she left), not open.
+    from journeylens.analytics.changes import run_friction_change
+    from journeylens.workspace import init_workspace
+
+    people = {"ann": [("pay", "2026-01-01", MOBILE)], "bob": [("pay", "2026-01-20", DESKTOP)]}
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.store.write("events", journeys(people))
+        (row,) = ws.friction(where=["device=mobile"], **LOOSE).to_dict()
+        assert (row["people"], row["decided"], row["abandoned"]) == (1, 1, 1)
+    # Before and after a change, the periods end at the data's end (13 Jan), not at the last
+    # mobile event (12 Jan): two days either side of 11 Jan.
+    events = change_events()
+    mobile = events.filter(events.device == "mobile")
+    spec = FrictionSpec(by=["device"], within="1h")
+    result = run_friction_change(mobile, spec, datetime(2026, 1, 11), "pay", unfiltered=events)
+    assert result.before == (datetime(2026, 1, 9), datetime(2026, 1, 11))
+    assert {r["before_units"] for r in result.to_dict()} == {40}
 
 
 # --- the same ranking on every engine ------------------------------------------------------

@@ -159,3 +159,53 @@ def test_an_answer_before_any_event_there_counts_by_its_own_time(late: bool) -> 
     spec = FrictionSpec(by=["device"], since=since, **LOOSE)
     rows = {r["value"]: r for r in run_friction(events, spec, feedback).to_dict()}
     assert rows["mobile"]["responses"] == (0 if late else 1)
+
+
+def test_an_answer_counts_once_in_each_value_of_each_dimension() -> None:
+    # p1 paid on mobile twice, once on the web and once in the app; p2 on desktop on the web.
+    # p1's hard answer counts once under mobile and once in each of p1's channels; with no
+    # interaction given, both answers count once under (none), not once per combination.
+    web, app = {"device": "mobile", "channel": "web"}, {"device": "mobile", "channel": "app"}
+    people = {
+        "p1": [("pay", "2026-01-01T10:00", web), ("pay", "+1m", app)],
+        "p2": [("pay", "2026-01-01T10:00", {"device": "desktop", "channel": "web"})],
+        "zed": [("landing", "2026-02-01", {"device": "desktop"})],
+    }
+    con = ibis.duckdb.connect()
+    events = con.create_table("events", journeys(people))
+    given = (("p1", "2026-01-01T10:05", 2, None), ("p2", "2026-01-01T10:05", 6, None))
+    feedback = con.create_table("feedback", answers(*given))
+    spec = FrictionSpec(by=["channel", "device", "interaction"], **LOOSE)
+    found = {
+        (r["dimension"], r["value"]): (r["responses"], r["effort"])
+        for r in run_friction(events, spec, feedback).to_dict()
+    }
+    assert found == {
+        ("channel", "web"): (2, 1),
+        ("channel", "app"): (1, 1),
+        ("device", "mobile"): (1, 1),
+        ("device", "desktop"): (1, 0),
+        ("interaction", NONE): (2, 1),
+    }
+
+
+def test_before_and_after_everyone_counts_each_answer_once() -> None:
+    # Before 11 Jan b0 and b1 pay on mobile, then on desktop; after it a0 and a1 on mobile
+    # alone. Each answers once: two answers on each side, whatever the devices.
+    at = datetime(2026, 1, 11)
+    people: dict[str, Any] = {"zed": [("landing", "2026-01-13")]}
+    given = []
+    for prefix, start, devices in (("b", "2026-01-09", 2), ("a", "2026-01-11", 1)):
+        for i in range(2):
+            steps = [("pay", f"{start}T1{i}:00", {"device": "mobile"})]
+            steps += [("pay", "+1m", {"device": "desktop"})] * (devices - 1)
+            people[f"{prefix}{i}"] = [*steps, ("purchase", "+2m")]
+            given.append((f"{prefix}{i}", f"{start}T1{i}:05", 2, None))
+    con = ibis.duckdb.connect()
+    events = con.create_table("events", journeys(people))
+    feedback = con.create_table("feedback", answers(*given))
+    spec = FrictionSpec(by=["device"], within="1h", min_count=1)
+    result = run_friction_change(events, spec, at, "pay", feedback)
+    everyone = {r["signal"]: r for r in result.to_dict() if r["segment"] == {}}
+    assert (everyone["effort"]["before_units"], everyone["effort"]["after_units"]) == (2, 2)
+    assert (everyone["error"]["before_units"], everyone["error"]["after_units"]) == (2, 2)

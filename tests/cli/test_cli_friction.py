@@ -208,3 +208,14 @@ def test_an_import_names_the_answers_touchpoints_the_catalog_lacks(answered: Pat
         {"touchpoint": "kiosk", "events": 0, "people": 0, "answers": 1},
     ]
     assert effort_rows(answered, "--by", "campaign")["(none)"][:2] == (4, 2)
+
+
+def test_a_comparison_of_one_touchpoint_without_units_enough_names_it(answered: Path) -> None:
+    args = ["friction", "-w", str(answered), "--compare-at", "2026-01-15"]
+    one = CliRunner().invoke(app, [*args, "--touchpoint", "payment"])
+    assert one.exit_code == 0, one.output
+    assert (
+        "Note: The touchpoint 'payment' does not have 30 units or more on both sides of "
+        "2026-01-15: there is no rate to compare."
+    ) in one.stderr
+    assert "Note: No touchpoint has 30 units or more" in CliRunner().invoke(app, args).stderr

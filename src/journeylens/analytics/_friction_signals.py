@@ -521,10 +521,11 @@ def build_effort_counts(
 
     An answer counts in the segment of its person's unit at its touchpoint: the values of the
     dimension on their ``events`` there (in each value, where they had several, as the units
-    are counted); an answer by someone with no event there (among ``events`` in the
-    ``period``, filtered as the analysis is) counts nowhere. An anonymous answer counts in its
-    own value where the feedback has the dimension, else in ``(none)``. An answer counts in the
-    ``period`` (``since <= ts < until``) of the event it answers (:func:`_answered`).
+    are counted: once per value of each dimension); an answer by someone with no event there
+    (among ``events`` in the ``period``, filtered as the analysis is) counts nowhere. An
+    anonymous answer counts in its own value where the feedback has the dimension, else in
+    ``(none)``. An answer counts in the ``period`` (``since <= ts < until``) of the event it
+    answers (:func:`_answered`).
     ``values``: each dimension's value on an event (text), by its key.
     """
     f = feedback.filter(feedback.touchpoint.notnull(), feedback.metric.isin(("ces", "success")))
@@ -543,8 +544,10 @@ def build_effort_counts(
     on = [placed.person_id == pairs.a_person, placed.touchpoint == pairs.a_touchpoint]
     placed = placed.semi_join(pairs, on)
     answers = in_range(_answered(answers, placed), *period, column="_answered")
-    units = in_range(placed, *period).drop("ts").distinct()
-    long = _long(units, dims).select("person_id", "touchpoint", "dimension", "value")
+    units = in_range(placed, *period).drop("ts")
+    # One unit per value of each dimension, not per combination of the values: who paid on
+    # mobile on the web and in the app is one mobile unit.
+    long = _long(units, dims).select("person_id", "touchpoint", "dimension", "value").distinct()
     taken = answers.select("person_id", "touchpoint", "effort").join(
         long, ["person_id", "touchpoint"]
     )

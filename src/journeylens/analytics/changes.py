@@ -24,6 +24,7 @@ from journeylens.analytics.friction import (
     SIGNALS,
     FrictionSpec,
     count_segments,
+    data_span,
     segment_label,
 )
 from journeylens.analytics.funnels import FunnelSpec, run_funnel, two_proportion_test
@@ -60,12 +61,10 @@ def periods(start: datetime, end: datetime, at: datetime) -> tuple[datetime, dat
 
 
 def _span(events: ir.Table) -> tuple[datetime, datetime]:
-    frame = events.aggregate(start=events.ts.min(), end=events.ts.max()).execute()
-    if frame["start"].isna().iloc[0]:
+    span = data_span(events)
+    if span is None:
         raise SpecError("There are no events to compare before and after.")
-    return pd.Timestamp(frame["start"].iloc[0]).to_pydatetime(), pd.Timestamp(
-        frame["end"].iloc[0]
-    ).to_pydatetime()
+    return span
 
 
 def compare_rates(x1: int, n1: int, x2: int, n2: int) -> dict[str, Any]:
@@ -215,12 +214,16 @@ def run_friction_change(
     at: datetime,
     touchpoint: str | None = None,
     feedback: ir.Table | None = None,
+    unfiltered: ir.Table | None = None,
 ) -> FrictionChangeResult:
     """Friction signals before and after ``at`` (for one ``touchpoint``, or all of them).
 
-    Every touchpoint is also compared as a whole (``segment == {}``).
+    Every touchpoint is also compared as a whole (``segment == {}``). The periods span the
+    data: ``unfiltered``, the events before a ``where`` filtered ``events`` (default:
+    ``events``), within ``since``/``until``.
     """
-    start, end = _span(in_range(events, spec.since, spec.until))
+    data = events if unfiltered is None else unfiltered
+    start, end = _span(in_range(data, spec.since, spec.until))
     first, last = periods(start, end, at)
     # An after-period that runs to the end of the data selects the same events without that
     # bound, and keeps the answers given after the last event (surveys follow it).
@@ -238,7 +241,7 @@ def run_friction_change(
         after=(at, last),
         rows=_compare(both, spec),
         undecided=_undecided(both, spec.min_count),
-        window=spec.within,
+        window=str(spec.durations["within"]),
     )
 
 

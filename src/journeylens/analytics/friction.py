@@ -36,7 +36,7 @@ from journeylens.analytics.result import Result, frame_records, json_ready, plot
 from journeylens.analytics.sequence import sequence_columns
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
-from journeylens.journey.steps import check_key, key_text, parse_duration
+from journeylens.journey.steps import Duration, check_key, key_text
 
 __all__ = [
     "EVERYONE",
@@ -124,6 +124,8 @@ class FrictionSpec:
     since: datetime | None = None
     until: datetime | None = None
     window: int = field(init=False, repr=False, compare=False)
+    # Each duration option as read, once (``"period"``: ``Duration(30, "d")``).
+    durations: dict[str, Duration] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "since", naive_utc_or_none(self.since, "since"))
@@ -141,9 +143,12 @@ class FrictionSpec:
             raise SpecError(f"Friction dimensions repeat: {list(self.by)}.")
         if not self.goal:
             raise SpecError("Friction needs a goal event, e.g. purchase.")
-        object.__setattr__(self, "window", parse_duration(self.within, "within"))
-        for name in ("retry_within", "postpone_after", "period"):
-            parse_duration(getattr(self, name), name)
+        durations = {
+            name: Duration.parse(getattr(self, name), name)
+            for name in ("within", "retry_within", "postpone_after", "period")
+        }
+        object.__setattr__(self, "durations", durations)
+        object.__setattr__(self, "window", durations["within"].seconds)
         # top=None lists every segment; top=0 would list none, silently.
         if min(self.min_count, self.min_affected, 1 if self.top is None else self.top) < 1:
             raise SpecError(
@@ -161,8 +166,8 @@ class FrictionSpec:
     def rules(self) -> SignalRules:
         return SignalRules(
             window=self.window,
-            retry=parse_duration(self.retry_within),
-            postpone=parse_duration(self.postpone_after),
+            retry=self.durations["retry_within"].seconds,
+            postpone=self.durations["postpone_after"].seconds,
             goals=tuple(self.goal),
             error_patterns=tuple(self.error_patterns),
         )
@@ -301,10 +306,12 @@ def compare_signals(counts: pd.DataFrame, spec: FrictionSpec) -> pd.DataFrame:
     """Per signal: ``<s>_rate``, ``<s>_baseline_rate``, ``<s>_lift``, ``<s>_excess``,
     ``<s>_p_value`` (adjusted) and ``<s>_significant``, from :func:`stratified` counts.
 
-    The baseline rate is the baseline's rate in each stratum weighted by the segment's units
-    there (the rate the segment would have if it behaved like the baseline at the same
-    positions); the test is the pooled two-proportion z-test summed over the strata (with one
-    stratum, exactly the pooled two-proportion z-test).
+    Both rates cover the strata compared, those the segment and the baseline both reach
+    (where they share none, all their units): the segment's rate there, and the baseline's
+    rate in each weighted by the segment's units there (the rate the segment would have if it
+    behaved like the baseline at the same positions). Units at positions the baseline never
+    reaches move neither, nor the lift. The test is the pooled two-proportion z-test summed
+    over the strata (with one stratum, exactly the pooled two-proportion z-test).
     """
     out = counts.copy()
     raw: dict[str, np.ndarray] = {}
@@ -312,16 +319,17 @@ def compare_signals(counts: pd.DataFrame, spec: FrictionSpec) -> pd.DataFrame:
         x1, n1 = out[hit].to_numpy(float), out[over].to_numpy(float)
         x2, n2 = out[f"rest_{hit}"].to_numpy(float), out[f"rest_{over}"].to_numpy(float)
         n1c, n2c = out[f"_{name}_n1"].to_numpy(float), out[f"_{name}_n2"].to_numpy(float)
-        expected = out[f"_{name}_expected"].to_numpy(float)
+        x1c, expected = out[f"_{name}_x1"].to_numpy(float), out[f"_{name}_expected"].to_numpy(float)
+        compared = n1c > 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            rate = x1 / n1
-            base = np.where(n1c > 0, expected / n1c, x2 / n2)
+            rate = np.where(compared, x1c / n1c, x1 / n1)
+            base = np.where(compared, expected / n1c, x2 / n2)
             lift = np.where(base > 0, rate / base, np.where(rate > 0, np.inf, 1.0))
         # No lift where either side has no units: nothing to compare.
         out[f"{name}_lift"] = np.where((n1 > 0) & (n2 > 0), lift, np.nan)
         out[f"{name}_rate"] = np.where(n1 > 0, rate, np.nan)
         out[f"{name}_baseline_rate"] = np.where(n2 > 0, base, np.nan)
-        out[f"{name}_excess"] = out[f"_{name}_x1"].to_numpy(float) - expected
+        out[f"{name}_excess"] = x1c - expected
         enough = (n1c >= spec.min_count) & (n2c >= spec.min_count)
         p = _upper_p(out[f"_{name}_dev"].to_numpy(float), out[f"_{name}_var"].to_numpy(float))
         raw[name] = np.where(enough, p, np.nan)
@@ -360,13 +368,6 @@ def segment_label(dimension: str, value: str) -> str:
     return shown if dimension == "device" and value != NONE else f"{dimension}={shown}"
 
 
-def period_text(period: str) -> str:
-    """``30d`` → ``30 days``, ``1w`` → ``1 week``."""
-    units = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week"}
-    number, unit = int(period[:-1]), units[period[-1]]
-    return f"{number} {unit}{'' if number == 1 else 's'}"
-
-
 def explain(row: Any, spec: FrictionSpec) -> str:
     """One sentence: the touchpoint and segment, each significant signal, the loss."""
     signals = [s for s in SIGNALS if row[f"{s}_significant"]]
@@ -379,7 +380,7 @@ def explain(row: Any, spec: FrictionSpec) -> str:
         plural = "" if lost == 1 else "s"
         worth = row["lost_revenue"]
         money = f" worth ~{worth:,.0f}" if pd.notna(worth) and worth >= 1 else ""
-        parts.append(f"~{lost:,} lost {goal}{plural}{money} in {period_text(spec.period)}")
+        parts.append(f"~{lost:,} lost {goal}{plural}{money} in {spec.durations['period'].words()}")
     return f"{where}: {'; '.join(parts)}"
 
 
@@ -389,7 +390,7 @@ def estimate_losses(
     """Excess abandonment × the conversion rate of those who continue, per ``period``."""
     out = tested.copy()
     span = max((overview["end"] - overview["start"]).total_seconds(), 1.0)
-    scale = parse_duration(spec.period) / span
+    scale = spec.durations["period"].seconds / span
     with np.errstate(divide="ignore", invalid="ignore"):
         own = out["continued_converted"] / out["continued"]
         rest = out["rest_continued_converted"] / out["rest_continued"]
@@ -430,7 +431,8 @@ class FrictionResult(Result):
     ``errors``, ``looped``, ``postponed``, ``converted``, ``responses``, ``effort``) and per
     signal (abandonment, error, retry, loop, postponement, effort) ``<signal>_rate``,
     ``<signal>_baseline_rate``, ``<signal>_lift``, ``<signal>_excess``, ``<signal>_p_value``
-    and ``<signal>_significant``.
+    and ``<signal>_significant``; both rates cover the position strata compared (see
+    :func:`compare_signals`).
     """
 
     spec: FrictionSpec
@@ -524,7 +526,10 @@ def count_segments(
 
 
 def run_friction(
-    events: ir.Table, spec: FrictionSpec, feedback: ir.Table | None = None
+    events: ir.Table,
+    spec: FrictionSpec,
+    feedback: ir.Table | None = None,
+    unfiltered: ir.Table | None = None,
 ) -> FrictionResult:
     """Rank friction points: touchpoint × segment worse than the same touchpoint elsewhere.
 
@@ -538,6 +543,9 @@ def run_friction(
         The feedback table, for the effort signal (CES and success answers); under a
         ``where`` that filtered the events, the answers it keeps
         (:func:`.filters.answers_where`).
+    unfiltered
+        The events before that ``where`` (default: ``events``): the data's span, whose end
+        decides the units, is theirs (within ``since``/``until``), as without the filter.
 
     Examples
     --------
@@ -548,7 +556,7 @@ def run_friction(
     >>> run_friction(events, FrictionSpec(by=["device"])).to_dict()
     []
     """
-    overview = _overview(events, spec)
+    overview = _overview(events, spec, unfiltered)
     if overview["end"] is None:
         return FrictionResult(spec=spec, rows=_empty(), overview=overview)
     counts = count_segments(events, feedback, spec, overview["end"], strata=True)
@@ -556,12 +564,31 @@ def run_friction(
     return FrictionResult(spec=spec, rows=rows, overview=overview)
 
 
-def _overview(events: ir.Table, spec: FrictionSpec) -> dict[str, Any]:
+def _overview(
+    events: ir.Table, spec: FrictionSpec, unfiltered: ir.Table | None = None
+) -> dict[str, Any]:
+    """The goals' count and revenue in ``events``, and the data's ``start`` and ``end``: those
+    of ``unfiltered`` where given (read only then), with ``end`` None when ``events`` are
+    empty."""
     frame = build_overview(in_range(events, spec.since, spec.until), spec.goal).execute()
     record = {k: json_ready(v) for k, v in frame.iloc[0].to_dict().items()}
     for key in ("start", "end"):
         record[key] = None if pd.isna(frame[key].iloc[0]) else pd.Timestamp(frame[key].iloc[0])
+    if record["end"] is not None and unfiltered is not None and unfiltered is not events:
+        span = data_span(in_range(unfiltered, spec.since, spec.until))
+        if span is not None:  # it holds ``events``
+            record["start"], record["end"] = pd.Timestamp(span[0]), pd.Timestamp(span[1])
     return record
+
+
+def data_span(events: ir.Table) -> tuple[datetime, datetime] | None:
+    """The first and the last ``ts`` of ``events`` (None when there is no event)."""
+    frame = events.aggregate(start=events.ts.min(), end=events.ts.max()).execute()
+    if frame["start"].isna().iloc[0]:
+        return None
+    return pd.Timestamp(frame["start"].iloc[0]).to_pydatetime(), pd.Timestamp(
+        frame["end"].iloc[0]
+    ).to_pydatetime()
 
 
 def rank(counts: pd.DataFrame, overview: dict[str, Any], spec: FrictionSpec) -> pd.DataFrame:

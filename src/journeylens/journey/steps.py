@@ -35,6 +35,13 @@ from journeylens.store.portable import (
 KIND_COLUMNS: dict[str, str] = {"event": "event", "touchpoint": "touchpoint", "stage": "stage"}
 
 DURATION_UNITS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION_WORDS: dict[str, str] = {
+    "s": "second",
+    "m": "minute",
+    "h": "hour",
+    "d": "day",
+    "w": "week",
+}
 
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge,
@@ -104,6 +111,54 @@ class Step:
 MAX_DURATION = 36_500 * 86_400  # 100 years: longer windows overflow the engines' time arithmetic
 
 
+@dataclass(frozen=True)
+class Duration:
+    """A duration as written: a positive whole ``number`` of a ``unit`` (s, m, h, d or w).
+
+    Examples
+    --------
+    >>> d = Duration.parse(" 30d ")
+    >>> d.seconds, d.words(), str(d)
+    (2592000, '30 days', '30d')
+    >>> Duration.parse("1w").words()
+    '1 week'
+    """
+
+    number: int
+    unit: str
+
+    @classmethod
+    def parse(cls, text: str, what: str = "") -> Duration:
+        """Read ``text`` (spaces around it and between number and unit allowed); a
+        :class:`SpecError` naming ``what`` (the option, ``within``) when it is no positive
+        duration or longer than :data:`MAX_DURATION`."""
+        match = _DURATION.match(text) if isinstance(text, str) else None
+        given = f" for {what}" if what else ""
+        if not match or int(match[1]) == 0:
+            raise SpecError(
+                f"Invalid duration {text!r}{given}: write a positive whole number and a unit "
+                "(s, m, h, d or w), for example '30m', '2h', '7d' or '1w'."
+            )
+        duration = cls(int(match[1]), match[2])
+        if duration.seconds > MAX_DURATION:
+            raise SpecError(
+                f"Invalid duration {text!r}{given}: at most {MAX_DURATION // 86400}d "
+                "(100 years), which already spans any data."
+            )
+        return duration
+
+    def __str__(self) -> str:
+        return f"{self.number}{self.unit}"
+
+    @property
+    def seconds(self) -> int:
+        return self.number * DURATION_UNITS[self.unit]
+
+    def words(self) -> str:
+        """``30 days``, ``1 week``."""
+        return f"{self.number} {DURATION_WORDS[self.unit]}{'' if self.number == 1 else 's'}"
+
+
 def parse_duration(text: str, what: str = "") -> int:
     """Parse a duration such as ``30s``, ``30m``, ``2h``, ``7d`` or ``1w`` into whole seconds.
 
@@ -117,7 +172,7 @@ def parse_duration(text: str, what: str = "") -> int:
     Returns
     -------
     int
-        The duration in seconds.
+        The duration in seconds (see :class:`Duration`).
 
     Raises
     ------
@@ -131,20 +186,7 @@ def parse_duration(text: str, what: str = "") -> int:
     >>> parse_duration("14d")
     1209600
     """
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    given = f" for {what}" if what else ""
-    if not match or int(match[1]) == 0:
-        raise SpecError(
-            f"Invalid duration {text!r}{given}: write a positive whole number and a unit "
-            "(s, m, h, d or w), for example '30m', '2h', '7d' or '1w'."
-        )
-    seconds = int(match[1]) * DURATION_UNITS[match[2]]
-    if seconds > MAX_DURATION:
-        raise SpecError(
-            f"Invalid duration {text!r}{given}: at most {MAX_DURATION // 86400}d (100 years), "
-            "which already spans any data."
-        )
-    return seconds
+    return Duration.parse(text, what).seconds
 
 
 def unquoted(raw: str) -> str:
