@@ -219,3 +219,45 @@ def test_a_closed_workspace_says_so(tmp_path) -> None:
     with pytest.raises(WorkspaceError, match="is closed: open it again"):
         workspace.status()
     workspace.close()  # again: nothing to do
+
+
+def test_a_funnel_change_under_where_spans_the_whole_data(tmp_path) -> None:
+    # Mobile events end on 12 Jan, desktop ones on 20 Jan: the periods either side of 11 Jan
+    # span the data (to 20 Jan: 10 days before, 9 after), also under where device=mobile,
+    # on the command line as in Python.
+    from journeylens.instants import naive_utc
+
+    rows = ["ts,event,user_id,device"]
+    for i in range(1, 13):
+        rows.append(f"2026-01-{i:02d}T10:00:00Z,view,m{i},mobile")
+        rows.append(f"2026-01-{i:02d}T10:05:00Z,buy,m{i},mobile")
+    rows.append("2026-01-20T10:00:00Z,view,d1,desktop")
+    data = tmp_path / "e.csv"
+    data.write_text("\n".join(rows) + "\n")
+    with init_workspace(tmp_path / "ws", "three_stage") as ws:
+        ws.import_files([data])
+        result = ws.funnel_change("view", "buy", at="2026-01-11", where="device=mobile")
+        after_end = result.windows[1][1]
+    assert after_end > naive_utc("2026-01-20T10:00:00", "t")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "journeylens.cli",
+            "funnel",
+            "view",
+            "buy",
+            "--compare-at",
+            "2026-01-11",
+            "--where",
+            "device=mobile",
+            "-w",
+            str(tmp_path / "ws"),
+            "-f",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout)["after"]["until"] > "2026-01-20T10:00:00"

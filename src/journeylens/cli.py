@@ -749,6 +749,7 @@ def funnel(
     ] = None,
 ) -> None:
     """A conversion funnel counted per person, with windows, exclusions and breakdowns."""
+    from journeylens.analytics.filters import apply_filters
     from journeylens.analytics.funnels import (
         FunnelSpec,
         dropped_people,
@@ -795,7 +796,9 @@ def funnel(
             emit(run_conversion_drivers(events, spec, drivers), fmt, "Conversion drivers")
             return
         if annotation is not None or compare_at is not None:
-            _funnel_change(ws, events, spec, annotation, compare_at, fmt)
+            # The periods span the data within --since/--until, whatever --where.
+            data = apply_filters(ws.events, since, until, ()) if where else None
+            _funnel_change(ws, events, spec, annotation, compare_at, fmt, data)
             return
         result = run_funnel(events, spec)
         if fmt == "csv" and by is not None:
@@ -845,12 +848,13 @@ def _funnel_change(
     annotation: str | None,
     compare_at: datetime | None,
     fmt: str,
+    data: Any = None,
 ) -> None:
     from journeylens.analytics.changes import run_funnel_change
     from journeylens.cli_output import emit
 
     at, _ = _change_point(ws, annotation, compare_at)
-    result = run_funnel_change(events, spec, at)
+    result = run_funnel_change(events, spec, at, data)
     emit(result, fmt, f"Funnel before and after {at:%Y-%m-%d}")
     if fmt == "table":
         c = result.change

@@ -541,10 +541,11 @@ class Workspace:
         from journeylens.analytics.changes import run_funnel_change
         from journeylens.analytics.funnels import FunnelSpec
 
-        source = self._source(events, where=options.pop("where", ()))
+        where = options.pop("where", ())
+        source, data = self._source(events, where=where), self._source(events)
         spec = spec_of(FunnelSpec, {"steps": steps, **options})
         self.check_funnel(spec)
-        return run_funnel_change(source, spec, self._change_point(at)[0])
+        return run_funnel_change(source, spec, self._change_point(at)[0], data if where else None)
 
     def _change_point(self, at: Any) -> tuple[Any, str | None]:
         """``at`` as a naive UTC time, and the touchpoint when it is an annotation's id."""

@@ -302,13 +302,18 @@ class FunnelChangeResult(Result):
         return fig
 
 
-def run_funnel_change(events: ir.Table, spec: FunnelSpec, at: datetime) -> FunnelChangeResult:
+def run_funnel_change(
+    events: ir.Table, spec: FunnelSpec, at: datetime, unfiltered: ir.Table | None = None
+) -> FunnelChangeResult:
     """The funnel in the period before ``at`` and the one after, and the conversion change.
 
     Each period's funnel sees only that period's events: an attempt still open at the period's
-    end counts as not (yet) converted, alike on both sides.
+    end counts as not (yet) converted, alike on both sides. The periods span the data:
+    ``unfiltered``, the events before a ``where`` filtered ``events`` (default: ``events``),
+    within ``since``/``until``.
     """
-    start, end = _span(in_range(events, spec.since, spec.until))
+    data = events if unfiltered is None else unfiltered
+    start, end = _span(in_range(data, spec.since, spec.until))
     first, last = periods(start, end, at)
     before = run_funnel(in_range(events, first, at), spec)
     after = run_funnel(in_range(events, at, last), spec)
