@@ -152,6 +152,9 @@ CASES: dict[str, Case] = {
     "funnel_exclusion_drop": funnel(*STEPS, exclude=["payment_error"]),
     "funnel_exclusion_restart": funnel(*STEPS, exclude=["payment_error"], exclusion="restart"),
     "funnel_attempts": funnel(*STEPS, count="attempts", within="1d"),
+    "funnel_attempts_restart": funnel(
+        *STEPS, count="attempts", exclude=["payment_error"], exclusion="restart"
+    ),
     "funnel_sessions": funnel("landing_page_view", "pricing_view", count="sessions"),
     "funnel_step_windows": funnel(*STEPS, step_within=[None, "1h", "1d"]),
     "funnel_property_step": funnel("landing_page_view", "purchase[revenue>50]", "[plan=pro]"),

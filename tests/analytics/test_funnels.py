@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 
 import ibis
@@ -13,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from journeylens.analytics import funnels
+from journeylens.analytics._funnel_reference import reference_counts
 from journeylens.analytics.funnels import (
     FunnelSpec,
     build_funnel,
@@ -271,6 +273,30 @@ def test_attempts_count_reentry_after_completion_and_expiry(events: Events) -> N
     }
     spec = FunnelSpec(steps=["a", "b"], within="1h", count="attempts")
     assert people(run_funnel(events(log), spec)) == [3, 2]
+
+
+def test_with_restart_an_exclusion_closes_the_attempt_and_the_next_a_opens_one(
+    events: Events,
+) -> None:
+    log = {
+        # x ends attempt 1 (at a); the a after it opens attempt 2, which reaches b.
+        "u1": [("a", "2026-03-01 10:00"), ("x", "+1m"), ("a", "+1m"), ("b", "+1m")],
+        # attempt 1 completes at b; x ends attempt 2 (the second a); the third a converts.
+        "u2": [("a", "2026-03-01 10:00"), *[(name, "+1m") for name in "baxab"]],
+    }
+    spec = FunnelSpec(steps=["a", "b"], exclude=["x"], exclusion="restart", count="attempts")
+    table = events(log)
+    assert people(run_funnel(table, spec)) == [5, 3]
+    assert people(run_funnel(table, replace(spec, count="people"))) == [2, 2]
+    rows = _reference_log(log)
+    assert reference_counts(rows, spec) == [5, 3]
+    assert reference_counts([r for r in rows if r[0] == "u1"], spec) == [2, 1]
+
+
+def _reference_log(log: dict) -> list[tuple]:
+    """The journeys as the reference reads them: (person, ts, event id, row)."""
+    rows = journeys(log).to_pylist()
+    return [(r["person_id"], r["ts"], r["event_id"], r) for r in rows]
 
 
 def test_thousands_of_attempts_in_one_second_walk_in_bounded_plans(

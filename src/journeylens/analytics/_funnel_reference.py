@@ -54,9 +54,10 @@ The counted attempt.
 
     With ``count="attempts"`` every attempt is a unit of its own, Mixpanel's *totals*: the first
     step-1 event opens an attempt; while it is open, further step-1 events belong to it. It closes
-    at its last step when it completes the funnel, otherwise when its window expires. The first
-    step-1 event after it closes (after the last step's position, or more than ``within`` after the
-    entry) opens the next attempt.
+    at its last step when it completes the funnel; at the exclusion that ended it (``restart``, as
+    above); otherwise when its window expires. The first step-1 event after it closes (after the
+    last step's or the exclusion's position, or more than ``within`` after the entry) opens the
+    next attempt.
 
 Exclusions.
     ``drop`` (PostHog): a counted attempt with an exclusion event strictly between its entry and its
@@ -95,6 +96,7 @@ class Attempt:
     times: tuple[int, ...]
     excluded: bool
     cut: bool = False
+    closed_at: int | None = None  # the exclusion's position where one ended it
 
     @property
     def reach(self) -> int:
@@ -153,18 +155,18 @@ class _Unit:
             positions.append(j)
             times.append(max(times[-1], sec[j]))
         k = len(positions)  # the step it stopped at, if it did
+        x = next((i for i in range(entry + 1, len(self.events)) if self.excl[i]), None)
         cut = spec.exclusion == "restart" and k < n
-        cut = cut and self.ends(entry, k, self.next_step(k, positions[-1], entry), times[-1])
+        cut = cut and self.ends(entry, x, k, self.next_step(k, positions[-1], entry), times[-1])
         last = max(positions)
         excluded = spec.exclusion == "drop" and self.excluded_between(entry, last)
-        return Attempt(entry, tuple(positions), tuple(times), excluded, cut)
+        return Attempt(entry, tuple(positions), tuple(times), excluded, cut, x if cut else None)
 
-    def ends(self, entry: int, k: int, j: int | None, previous: int) -> bool:
-        """Whether the first exclusion after ``entry`` ends the attempt waiting for step ``k``
-        (whose event is ``j``; step ``k − 1`` was at ``previous`` seconds)."""
+    def ends(self, entry: int, x: int | None, k: int, j: int | None, previous: int) -> bool:
+        """Whether ``x``, the first exclusion after ``entry``, ends the attempt waiting for step
+        ``k`` (whose event is ``j``; step ``k − 1`` was at ``previous`` seconds)."""
         if self.spec.order == "strict":  # consecutive steps leave no room for one
             return False
-        x = next((i for i in range(entry + 1, len(self.events)) if self.excl[i]), None)
         if x is None or (j is not None and j <= x):
             return False
         limit = self.spec.step_windows[k]
@@ -190,6 +192,8 @@ class _Unit:
     def _after(self, attempt: Attempt, entry: int) -> bool:
         if attempt.reach == len(self.spec.parsed_steps):
             return entry > max(attempt.positions)
+        if attempt.closed_at is not None:
+            return entry > attempt.closed_at
         return self.sec[entry] - self.sec[attempt.entry] > self.spec.window
 
     def segment(self, attempt: Attempt) -> str | None:

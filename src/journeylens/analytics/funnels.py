@@ -514,6 +514,8 @@ def _evaluate(a: ir.Table, spec: FunnelSpec) -> ir.Table:
         "last",
         "excluded",
         "cut",
+        "nx",
+        "nx_sec",
         *[a[f"g{k}"] for k in range(1, n)],
         **cols,
     )
@@ -572,20 +574,21 @@ def _next_attempts(evaluated: ir.Table, spec: FunnelSpec) -> ir.Table:
     """For each attempt, the entry that opens the next one (null when none).
 
     Probe rows sort where the attempt closes — just after its last step when it completed, just
-    after ``entry + within`` otherwise — among the entry rows; the next entry is the first entry
-    row following the probe.
+    after the exclusion that ended it (``restart``), just after ``entry + within`` otherwise —
+    among the entry rows; the next entry is the first entry row following the probe.
     """
     keys, n, a = _keys(evaluated, spec), len(spec.steps), evaluated
-    done = a.reach == n
+    done, cut = a.reach == n, a.cut  # a cut attempt never completed
     zero = ibis.literal(0, "int64")
     entries = a.select(
         *keys, o_sec=a.t0.cast("int64"), o_tie=zero, o_pos=a.e * 2, src=a.e, is_entry=True
     )
+    closes = ibis.cases((done, a[f"t{n - 1}"]), (cut, a.nx_sec), else_=a.t0 + spec.window)
     probes = a.select(
         *keys,
-        o_sec=ibis.ifelse(done, a[f"t{n - 1}"], a.t0 + spec.window).cast("int64"),
-        o_tie=ibis.ifelse(done, 0, 1).cast("int64"),
-        o_pos=ibis.ifelse(done, a["last"] * 2 + 1, 0).cast("int64"),
+        o_sec=closes.cast("int64"),
+        o_tie=ibis.ifelse(done | cut, 0, 1).cast("int64"),
+        o_pos=ibis.cases((done, a["last"] * 2 + 1), (cut, a.nx * 2 + 1), else_=0).cast("int64"),
         src=a.e,
         is_entry=False,
     )
