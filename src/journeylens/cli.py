@@ -576,7 +576,9 @@ def paths(
     min_share: Annotated[
         float | None, typer.Option(help="Group nodes under this share of events as '(other)'.")
     ] = None,
-    max_depth: Annotated[int, typer.Option(help="Nodes per top path.")] = 5,
+    max_depth: Annotated[
+        int, typer.Option(help="Nodes per top path and Sankey steps (2 to 50).")
+    ] = 5,
     top: Annotated[
         int | None,
         typer.Option(

@@ -271,6 +271,8 @@ CASES |= {
         paths.run_transitions(ws.events, PathsSpec(to_node="(end)", level="channel")).to_frame(),
     ],
     "top_paths_from": _paths(PathsSpec(from_node="pricing_page", max_depth=4)),
+    # Deeper than any journey: the node columns past the longest are nulls.
+    "top_paths_deep": _paths(PathsSpec(to_node="(conversion)", max_depth=50, top=5)),
     "top_paths_to_conversion": _paths(PathsSpec(to_node="(conversion)", max_depth=4)),
     "top_paths_to_end": _paths(PathsSpec(to_node="(end)", level="channel", top=50)),
     "conformance": _conformance,

@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journeylens.analytics.paths import (
+    MAX_DEPTH,
     PathsSpec,
     build_sequences,
+    build_top_paths,
     check_anchor,
     fetch,
     run_top_paths,
@@ -340,6 +342,24 @@ def test_top_paths_to_a_node_start_at_the_first_event_when_short(shop: Any) -> N
     assert paths == {("home", "cart"): 2, ("home", "cart", "home", "cart"): 1}
 
 
+def test_top_paths_compute_no_more_nodes_than_the_longest_journey(shop: Any) -> None:
+    # bo's 5 events are the longest journey: a path has at most 6 nodes (5 and an end), so
+    # depth 50 computes 6 columns (5 lags, not 49) and finds the paths of depth 6.
+    for table in (shop, shop.drop("person_key", "person_seq")):
+        sql = ibis.to_sql(build_top_paths(table, PathsSpec(to_node="cart", max_depth=50)))
+        assert sql.upper().count("LAG(") == 5
+        deep = run_top_paths(table, PathsSpec(from_node="home", max_depth=50)).to_frame()
+        six = run_top_paths(table, PathsSpec(from_node="home", max_depth=6)).to_frame()
+        assert deep.equals(six)
+        assert deep["steps"].max() == 6  # bo: home cart home cart (conversion) (end)
+
+
+def test_a_path_deeper_than_the_limit_is_refused_naming_it() -> None:
+    with pytest.raises(SpecError, match=r"max_depth must be from 2 .* to 50 .*got 1000"):
+        PathsSpec(to_node="(conversion)", max_depth=1000)
+    assert PathsSpec(from_node="home", max_depth=MAX_DEPTH).max_depth == 50
+
+
 def test_top_limits_the_number_of_paths(shop: Any) -> None:
     assert len(run_top_paths(shop, PathsSpec(from_node="home", max_depth=3, top=2)).paths) == 2
 
@@ -387,6 +407,7 @@ def test_sankey_flows_run_only_when_read(con: Any) -> None:
         {"min_share": 1.5},
         {"top": 0},
         {"max_depth": 1},
+        {"max_depth": 51},
         {"from_node": "a", "to_node": "b"},
         {"from_node": "(end)"},
         {"since": datetime(2026, 2, 1), "until": datetime(2026, 1, 1)},

@@ -485,6 +485,14 @@ def test_paths_from_an_unknown_node_is_an_error_with_a_suggestion(demo_ws):
     assert "Did you mean 'checkout'" in result.stderr
 
 
+def test_paths_deeper_than_the_limit_are_one_line_naming_it(demo_ws):
+    args = ("paths", "--to", "(conversion)", "--max-depth", "1000")
+    result = run(*args, workspace=demo_ws, check=False)
+    assert result.returncode == 2
+    assert "max_depth must be from 2 (a path has two nodes) to 50" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_paths_to_a_conversion_no_event_is_and_a_misspelt_goal_are_errors(demo_ws):
     result = run(
         "paths", "--to", "(conversion)", "--goal", "purchace", workspace=demo_ws, check=False

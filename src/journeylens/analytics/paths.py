@@ -71,10 +71,14 @@ SYNTHETIC = (END, CONVERSION)
 # than coding costs (a pass for the distinct nodes and a join with them). ``(end)`` follows a
 # sequence without being in one: it has this code, which no node has.
 END_CODE = -1
+# The most nodes a top path may have: each node is a column the engine computes at every event
+# (a lag or lead), and a path or Sankey of more nodes is no longer read.
+MAX_DEPTH = 50
 
 __all__ = [
     "CONVERSION",
     "END",
+    "MAX_DEPTH",
     "OTHER",
     "UNMAPPED",
     "PathsSpec",
@@ -106,6 +110,7 @@ class PathsSpec:
         Keep this many most frequent nodes; the rest become ``"(other)"``.
     max_depth
         Nodes in a top path, counting its start (or its end) node; also the steps in the Sankey.
+        From 2 to :data:`MAX_DEPTH` (50).
     from_node, to_node
         Top paths starting from, or leading to, this node (one of them). The transition graph
         keeps only the edges out of ``from_node`` / into ``to_node`` (their probabilities and
@@ -160,9 +165,10 @@ class PathsSpec:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise SpecError(f"{name} must be at least 1, got {value}.")
-        if self.max_depth < 2:
+        if not 2 <= self.max_depth <= MAX_DEPTH:
             raise SpecError(
-                f"max_depth must be at least 2 (a path has two nodes), got {self.max_depth}."
+                f"max_depth must be from 2 (a path has two nodes) to {MAX_DEPTH} (a longer path "
+                f"is not read), got {self.max_depth}."
             )
         if self.from_node is not None and self.to_node is not None:
             raise SpecError("Give from_node or to_node, not both.")
@@ -524,10 +530,39 @@ def _edge_frame(graph: pd.DataFrame) -> pd.DataFrame:
     return edges
 
 
-def _path_columns(seq: ir.Table, spec: PathsSpec) -> tuple[ir.BooleanValue, list[ir.Value]]:
-    """The anchor rows and the ``max_depth`` node columns of the path at each anchor."""
+def _longest(events: ir.Table, spec: PathsSpec, keyed: bool) -> int:
+    """At least the most events in one person's sequence (one small query): the largest stored
+    ``person_seq`` where the events carry it (a person's events are numbered from 1), else
+    the most events of one person."""
+    t = analysed_events(events, spec, keyed)
+    if keyed:
+        longest = t.person_seq.max()
+    else:
+        longest = t.group_by("person_id").aggregate(n=t.count()).n.max()
+    return int(longest.execute() or 0)
+
+
+def _path_depth(events: ir.Table, spec: PathsSpec, keyed: bool) -> int:
+    """The node columns a top path computes: ``max_depth``, but no more than the longest
+    sequence and its ``(end)``. Each is a window over every event, so one-event journeys asked
+    for 50 nodes cost two windows, not 50 (the others are nulls, see :func:`_path_columns`)."""
+    return max(2, min(spec.max_depth, _longest(events, spec, keyed) + 1))
+
+
+def _path_columns(
+    seq: ir.Table, spec: PathsSpec, depth: int
+) -> tuple[ir.BooleanValue, list[ir.Value]]:
+    """The anchor rows and the ``max_depth`` node columns of the path at each anchor, of which
+    the ``depth`` nearest the anchor are computed and the rest, past any journey, are null."""
+    anchor, steps = _computed_path_columns(seq, spec, depth)
+    beyond = [ibis.null("string")] * (spec.max_depth - len(steps))
+    return anchor, [*steps, *beyond] if spec.from_node is not None else [*beyond, *steps]
+
+
+def _computed_path_columns(
+    seq: ir.Table, spec: PathsSpec, depth: int
+) -> tuple[ir.BooleanValue, list[ir.Value]]:
     w = _person_window(seq)
-    depth = spec.max_depth
     if spec.from_node is not None:
         leads = [seq.node, *(seq.node.lead(i).over(w) for i in range(1, depth))]
         steps: list[ir.Value] = [leads[0]]
@@ -563,7 +598,7 @@ def build_top_paths(events: ir.Table, spec: PathsSpec, by_value: bool = False) -
         raise SpecError("Top paths need a from_node or a to_node.")
     keyed = _keyed(events)
     seq = build_sequences(events, spec, keyed)
-    anchor, steps = _path_columns(seq, spec)
+    anchor, steps = _path_columns(seq, spec, _path_depth(events, spec, keyed))
     names = [f"s{i}" for i in range(len(steps))]
     person = seq.person_key if keyed else seq.person_id  # as the segments tell people
     marked = seq.select(person=person, is_anchor=anchor, **dict(zip(names, steps, strict=True)))
