@@ -920,6 +920,13 @@ def attribution(
     cut_list: Annotated[
         bool, typer.Option("--cut-list", help="Touchpoints that cost money and change nothing.")
     ] = False,
+    min_cost_share: Annotated[
+        float | None,
+        typer.Option(
+            help="With --cut-list: weigh the lift of touchpoints from this share of all costs "
+            "(default 0.01, or the average touchpoint's cost where that is less; 0: all)."
+        ),
+    ] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for lift intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed for sampling (same seed, same numbers).")] = 0,
     paths: Annotated[
@@ -949,7 +956,7 @@ def attribution(
         why_no_revenue,
         why_nothing_attributed,
     )
-    from journeylens.analytics.roi import why_no_costs
+    from journeylens.analytics.roi import CutListResult, why_no_costs
     from journeylens.cli_output import emit
 
     _check_format(fmt)
@@ -960,6 +967,7 @@ def attribution(
         event_options = {
             "--roi": roi,
             "--cut-list": cut_list,
+            "--min-cost-share": min_cost_share is not None,
             "--since": since,
             "--until": until,
             "--where": where,
@@ -985,7 +993,9 @@ def attribution(
     with _open(workspace, engine) as ws:
         events = _filtered(ws, since, until, where)
         # The workspace's goal unless one is named (a named goal must be in the data).
-        chosen = {"goal": goal} if goal else {}
+        chosen: dict[str, Any] = {"goal": goal} if goal else {}
+        if min_cost_share is not None:
+            chosen["min_cost_share"] = min_cost_share
         result = ws.attribution(
             events,
             models=model or ["all"],
@@ -1029,6 +1039,8 @@ def attribution(
             _note(uncatalogued_touches(events, ws.touchpoints, chosen_goal))
         if roi or cut_list:
             _note(why_no_costs(ws.touchpoints))
+        if isinstance(result, CutListResult):
+            _note(result.skipped_note())
         _note(ws.currency_note())
 
 

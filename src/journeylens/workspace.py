@@ -422,7 +422,8 @@ class Workspace:
         ``revenue`` column has none (``price``). ``since``/``until``/``where``: the command
         line's ``--since``/``--until``/``--where``. ``by``/``top``: a breakdown of the credit
         models (see :func:`analytics.attribution.run_attribution`); not with ROI or the cut
-        list."""
+        list. ``min_cost_share``: with the cut list, the share of all costs from which a
+        touchpoint's lift is weighed (see :func:`analytics.roi.material_floor`)."""
         from journeylens.analytics._touches import goal_names
         from journeylens.analytics.attribution_report import (
             run_attribution_report,
@@ -441,6 +442,12 @@ class Workspace:
             raise SpecError("No model given: name one (linear, markov, ...) or 'all'.")
         if roi and cut_list:
             raise SpecError("Give roi or cut_list, not both: the cut list is read from the ROI.")
+        floor = options.pop("min_cost_share", None)
+        if floor is not None and not cut_list:
+            raise SpecError(
+                "min_cost_share says which costed touchpoints the cut list weighs: give it with "
+                "cut_list=True (--cut-list)."
+            )
         source = self._source(
             events, options.pop("since", None), options.pop("until", None), options.pop("where", ())
         )
@@ -472,6 +479,8 @@ class Workspace:
                 raise SpecError(f"{why} The cut list compares the conversion of people.")
             roi_options = inspect.signature(run_roi_report).parameters
             keep = {k: v for k, v in options.items() if k in roi_options}
+            if floor is not None:
+                keep["min_cost_share"] = floor
             return run_roi_report(source, self.touchpoints, cut_list=cut_list, **keep)
         return report(**options)
 

@@ -10,7 +10,13 @@ import pytest
 
 from journeylens.analytics.attribution import AttributionSpec
 from journeylens.analytics.incrementality import IncrementalitySpec
-from journeylens.analytics.roi import RoiSpec, cost_per_touchpoint, run_cut_list, run_roi
+from journeylens.analytics.roi import (
+    CutListResult,
+    RoiSpec,
+    cost_per_touchpoint,
+    run_cut_list,
+    run_roi,
+)
 from journeylens.errors import SpecError
 from journeylens.testing import journeys
 
@@ -96,6 +102,44 @@ def test_cut_list_tells_harmful_uncertain_and_never_converting_apart():
     assert drop.startswith("lowers conversion by ")
     assert "-" not in drop
     assert all(isinstance(r["exposed_people"], int | None) for r in cuts.to_dict())
+
+
+def _cut_list_with(costs: dict[str, float], **spec: float) -> CutListResult:
+    """The cut list of :func:`cut_list_people` with these costs a day (ad, banner and podcast
+    are touched; other names only cost)."""
+    catalog = pd.DataFrame(
+        {"touchpoint": list(costs), "cost": list(costs.values()), "cost_period": "day"}
+    )
+    roi = RoiSpec(incrementality=IncrementalitySpec(strata=[], bootstrap=300), **spec)
+    return run_cut_list(ibis.memtable(journeys(cut_list_people())), roi, ibis.memtable(catalog))
+
+
+def test_among_over_a_hundred_equal_costs_each_is_weighed():
+    # banner and 120 more touchpoints cost 50 each: 1% of all costs is 1.21 banners, but a
+    # touchpoint costing the average is no trivial cost: banner is still harmful.
+    cuts = _cut_list_with({"banner": 50.0} | {f"tp{i}": 50.0 for i in range(120)})
+    assert cuts.to_frame().set_index("touchpoint").loc["banner", "reason"] == "harmful"
+    assert cuts.skipped == 0
+    assert cuts.skipped_note() is None
+
+
+def test_touchpoints_under_the_cost_floor_are_skipped_and_counted_in_a_note():
+    # ad 10, banner 50, podcast 20 and an untouched billboard 2,000 a day: 1% of the 2,080
+    # is 20.8 (under the average, 520), so ad and podcast are not weighed and podcast is not
+    # "uncertain" as it is at 1% of 80.
+    costs = {"ad": 10.0, "banner": 50.0, "podcast": 20.0, "billboard": 2000.0}
+    cuts = _cut_list_with(costs)
+    rows = cuts.to_frame().set_index("touchpoint")
+    assert rows["reason"].to_dict() == {"banner": "harmful", "newsletter": "never_converts"}
+    assert cuts.skipped == 2
+    assert cuts.floor == pytest.approx(rows.loc["banner", "cost"] * 20.8 / 50)  # over the range
+    note = cuts.skipped_note()
+    assert note is not None
+    assert note.startswith("2 costed touchpoint(s) cost under ")
+    assert "--min-cost-share" in note
+    every = _cut_list_with(costs, min_cost_share=0.0)
+    assert every.to_frame().set_index("touchpoint").loc["podcast", "reason"] == "uncertain"
+    assert every.skipped == 0
 
 
 def _ad_against_mail(n: int, ad_buys: Callable[[int], bool]) -> pd.DataFrame:

@@ -180,6 +180,44 @@ def test_the_cut_list_without_any_conversion_is_refused_and_lift_says_why(tmp_pa
     assert named.returncode == 0, named.stderr
 
 
+def _workspace_of(tmp_path: Path, events: list[str], catalog: str | None = None) -> Path:
+    """A workspace holding these CSV event rows (after the header), and this catalog CSV."""
+    (tmp_path / "events.csv").write_text("ts,event,user_id\n" + "\n".join(events) + "\n")
+    ws = tmp_path / "ws"
+    assert _cli("init", str(ws), workspace=ws).returncode == 0
+    if catalog is not None:
+        (tmp_path / "catalog.csv").write_text(catalog)
+        imported = _cli(
+            "import", str(tmp_path / "catalog.csv"), "--kind", "touchpoints", workspace=ws
+        )
+        assert imported.returncode == 0
+    assert _cli("import", str(tmp_path / "events.csv"), workspace=ws).returncode == 0
+    return ws
+
+
+def test_the_cut_list_counts_the_costed_touchpoints_under_its_floor_in_a_note(tmp_path):
+    # ads cost 300, a billboard no event reaches 100,000: 1% of all costs is 1,003, so the
+    # ads' lift is not weighed, and a note says so and how to weigh it.
+    events = [f"2026-01-0{i + 1}T10:00:00Z,ad_seen,u{i}" for i in range(6)]
+    events += [f"2026-01-0{i + 1}T11:00:00Z,purchase,u{i}" for i in range(3)]
+    catalog = (
+        "touchpoint,match,stage,kind,cost,cost_period\nads,ad_seen,awareness,paid,300,total\n"
+        "billboard,billboard_seen,awareness,paid,100000,total\n"
+    )
+    ws = _workspace_of(tmp_path, events, catalog)
+    args = ("attribution", "--cut-list", "--bootstrap", "100", "--format", "json")
+    cut = _cli(*args, workspace=ws)
+    assert cut.returncode == 0, cut.stderr
+    assert "Note: 1 costed touchpoint(s) cost under 1,003.00 over the range" in cut.stderr
+    assert "--min-cost-share" in cut.stderr
+    every = _cli(*args, "--min-cost-share", "0", workspace=ws)
+    assert every.returncode == 0, every.stderr
+    assert "costed touchpoint(s)" not in every.stderr
+    roi = _cli("attribution", "--roi", "--min-cost-share", "0", workspace=ws)
+    assert roi.returncode == 2
+    assert "min_cost_share says which costed touchpoints the cut list weighs" in roi.stderr
+
+
 def test_the_summary_says_why_a_conversion_has_no_credit(tmp_path):
     (tmp_path / "one.csv").write_text("ts,event,user_id\n2026-01-01T10:00:00Z,purchase,u1\n")
     ws = tmp_path / "ws"

@@ -251,9 +251,11 @@ def run_roi_report(
     models: Sequence[str] | str = ("all",),
     half_life: str = "7d",
     markov_order: int = 1,
+    min_cost_share: float = RoiSpec.min_cost_share,
 ) -> Result:
     """ROI per touchpoint and model (of ``models``), or (``cut_list``) the touchpoints to cut
-    (``stages`` as for :func:`run_attribution_report`)."""
+    (``stages`` as for :func:`run_attribution_report`; ``min_cost_share``, see
+    :class:`.RoiSpec`)."""
     wanted = [models] if isinstance(models, str) else list(models)
     credit = [m for m in wanted if m != "incrementality"] or ["all"]
     spec = RoiSpec(
@@ -266,6 +268,7 @@ def run_roi_report(
             markov_order=markov_order,
         ),
         incrementality=IncrementalitySpec(goal=goal, bootstrap=bootstrap, seed=seed, stages=stages),
+        min_cost_share=min_cost_share,
     )
     if cut_list:
         return run_cut_list(events, spec, catalog)

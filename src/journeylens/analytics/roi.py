@@ -15,8 +15,10 @@ The cut list names touchpoints a team could stop paying for, and why:
 - ``never_converts``: it is among the first ``early_positions`` touches of at least
   ``min_reach`` of people, yet no converting journey contains it.
 
-The first three only for touchpoints whose cost is at least ``min_cost_share`` of the total.
-Each row carries ``savings``: its cost over the range.
+The first three only for touchpoints whose cost is not trivial: at least ``min_cost_share`` of
+the total, or at least the average costed touchpoint's cost where that is less (see
+:func:`material_floor`); :meth:`CutListResult.skipped_note` counts the others. Each row carries
+``savings``: its cost over the range.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
     "RoiResult",
     "RoiSpec",
     "cost_per_touchpoint",
+    "material_floor",
     "run_cut_list",
     "run_roi",
     "why_no_costs",
@@ -63,7 +66,8 @@ class RoiSpec:
     attribution, incrementality
         The attribution (at ``touchpoint`` or ``campaign`` level) and incrementality to use.
     min_cost_share
-        A touchpoint's cost is non-trivial from this share of the total cost.
+        A touchpoint's cost is non-trivial from this share of the total cost (or from the
+        average costed touchpoint's cost, where that is less: see :func:`material_floor`).
     min_lift
         The smallest lift (percentage points) worth paying for.
     early_positions, min_reach
@@ -129,6 +133,25 @@ def cost_per_touchpoint(
     scale = period.map(lambda p: 1.0 if p == "total" else days / PERIOD_DAYS[p])
     cost = catalog["cost"].fillna(0.0).astype(float) * scale
     return pd.Series(cost.to_numpy(), index=catalog[key]).groupby(level=0).sum()
+
+
+def material_floor(cost: pd.Series, share: float) -> float:
+    """The least cost at which the cut list weighs a touchpoint's lift: ``share`` of all costs,
+    but never more than the average costed touchpoint's cost. 1% of the total is a trivial
+    cost among a few touchpoints, but past 100 costed ones it is more than each of 500 equal
+    costs, none of which is trivial.
+
+    Examples
+    --------
+    >>> material_floor(pd.Series([5.0, 995.0]), 0.01)  # 1% of 1,000
+    10.0
+    >>> round(material_floor(pd.Series([1000.0] * 500), 0.01))  # the average, not 5,000
+    1000
+    """
+    paid = cost[cost > 0]
+    if paid.empty:
+        return 0.0
+    return float(min(share * paid.sum(), paid.mean()))
 
 
 def why_no_costs(catalog: ir.Table) -> str | None:
@@ -261,16 +284,33 @@ def _with_unearning(
 @dataclass
 class CutListResult(Result):
     """Touchpoints to consider cutting: ``touchpoint``, ``cost``, ``lift``, ``lift_low``,
-    ``lift_high``, ``reason``, ``savings``, ``explanation``; the costliest first."""
+    ``lift_high``, ``reason``, ``savings``, ``explanation``; the costliest first.
+
+    ``skipped``: the costed touchpoints whose lift was not weighed, as they cost under
+    ``floor`` (see :func:`material_floor`, of ``min_cost_share``)."""
 
     cuts: pd.DataFrame
     queries: tuple[Any, ...] = ()
+    skipped: int = 0
+    floor: float = 0.0
+    min_cost_share: float = 0.01
 
     def to_frame(self) -> pd.DataFrame:
         return self.cuts
 
     def to_dict(self) -> list[dict[str, Any]]:
         return frame_records(self.cuts)
+
+    def skipped_note(self) -> str | None:
+        """Why costed touchpoints may be missing: those under the floor, or None."""
+        if not self.skipped:
+            return None
+        return (
+            f"{self.skipped:,} costed touchpoint(s) cost under {self.floor:,.2f} over the range "
+            f"(min_cost_share, {self.min_cost_share:.1%} of all costs, or the average costed "
+            "touchpoint's cost where that is less), so their lift was not weighed: lower it "
+            "with --min-cost-share (0 weighs every costed touchpoint)."
+        )
 
     def figure(self) -> go.Figure:
         figure = go.Figure()
@@ -337,10 +377,13 @@ def run_cut_list(
     frame = reach.merge(lifts, on="touchpoint", how="left")
     frame["cost"] = frame["touchpoint"].map(cost).fillna(0.0)
     frame["early_share"] = frame["early_people"] / frame["people"].clip(lower=1)
-    threshold = spec.min_cost_share * cost.sum()
+    floor = material_floor(cost, spec.min_cost_share)
+    paid = frame["cost"] > 0
+    # A hair under the floor counts: the average of equal costs may be a rounding above each.
+    material = paid & (frame["cost"] >= floor * (1 - 1e-9))
     frame["reason"] = [
-        _reason(row, spec, row["cost"] > 0 and row["cost"] >= threshold)
-        for _, row in frame.iterrows()
+        _reason(row, spec, weighed)
+        for (_, row), weighed in zip(frame.iterrows(), material, strict=True)
     ]
     cuts = frame.loc[frame["reason"].notna()].copy()
     cuts["savings"] = cuts["cost"]
@@ -366,4 +409,10 @@ def run_cut_list(
         "early_people",
     ]
     cuts = cuts[columns].sort_values(["savings", "touchpoint"], ascending=[False, True])
-    return CutListResult(cuts.reset_index(drop=True))
+    skipped = int((paid & ~material).sum())
+    return CutListResult(
+        cuts.reset_index(drop=True),
+        skipped=skipped,
+        floor=floor,
+        min_cost_share=spec.min_cost_share,
+    )
