@@ -368,6 +368,24 @@ def test_planted_abandonment_ranks_with_its_lost_purchases_and_sentence(period: 
     assert len(result.to_dict()) == 1  # desktop is better, not worse: no row
 
 
+def test_lost_revenue_averages_the_goals_that_carry_a_revenue_zero_included() -> None:
+    # As above, but of the 36 desktop buyers 10 order for free (revenue 0) and 6 carry no
+    # revenue: 50 purchases carry one, worth 20 × 100 (mobile) + 20 × 100 = 4000, so a
+    # purchase is worth 80 (not 100, as if 0 were no revenue; nor 4000 / 56).
+    start = datetime(2026, 1, 1)
+    desktop = cohort("d", 40, 4, "desktop", start)
+    for i in range(4, 20):
+        pay, (name, when, extra) = desktop[f"d{i}"]
+        free = {**extra, "revenue": 0.0} if i < 14 else {"device": "desktop"}
+        desktop[f"d{i}"] = [pay, (name, when, free)]
+    people = {**cohort("m", 40, 20, "mobile", start), **desktop}
+    people["zed"] = [("landing", "2026-01-31")]
+    events = ibis.duckdb.connect().create_table("events", journeys(people))
+    top = run_friction(events, FrictionSpec(by=["device"])).to_dict()[0]
+    assert top["lost_conversions"] == pytest.approx(16.0)
+    assert top["lost_revenue"] == pytest.approx(16 * 80.0)
+
+
 def test_small_segments_do_not_flood_the_list() -> None:
     # Same rates, but 8 people per device: nothing is significant, so nothing is listed.
     start = datetime(2026, 1, 1)

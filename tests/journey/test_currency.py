@@ -73,6 +73,19 @@ def test_attribution_sums_revenue_in_the_report_currency(make_workspace):
     assert status.currency_note == ws.currency_note()
 
 
+def test_status_counts_the_events_with_revenue_above_zero_and_says_so(make_workspace):
+    # A free order's 0 is an order worth 0 (friction's average order counts it) but no money in
+    # a currency: status lists per currency the events whose revenue is above 0.
+    ws = make_workspace("five_stage")
+    sek = [{"revenue": r, "currency": "SEK"} for r in (0.0, 50.0)]
+    log = {"ann": [("purchase", "2026-01-01", sek[0]), ("purchase", "+1h", sek[1])]}
+    ws.store.write("events", journeys(log))
+    ws.rebuild()
+    status = ws.status()
+    assert status.revenue_by_currency == {"SEK": {"events": 1, "revenue": 50.0}}
+    assert status.to_frame().set_index("what")["count"]["events with revenue above 0 in SEK"] == 1
+
+
 def test_the_demo_reports_revenue_in_euros(make_workspace):
     ws = make_workspace("five_stage")
     ws.load_demo(events=5_000, seed=3)

@@ -585,7 +585,9 @@ def _answered(answers: ir.Table, placed: ir.Table) -> ir.Table:
 
 
 def build_overview(events: ir.Table, goals: Sequence[str]) -> ir.Table:
-    """One row: ``start``, ``end`` (first/last ``ts``), ``orders`` and ``revenue`` of goals."""
+    """One row: ``start``, ``end`` (first/last ``ts``), ``orders`` and ``revenue`` of goals, and
+    ``paid``, the goals that carry a revenue (0 included: a free order is worth 0; a goal
+    without one is of unknown worth), which an order's average value divides by."""
     goal = events.event.isin(list(goals))
     return events.aggregate(
         start=events.ts.min(),

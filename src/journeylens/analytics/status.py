@@ -28,7 +28,8 @@ class StatusResult(Result):
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     first_event: Any = None
     last_event: Any = None
-    # Per currency of the events with revenue, as stored: {"SEK": {"events": n, "revenue": x}}.
+    # Per currency of the events with revenue above 0 (money in that currency; a free order's 0
+    # is in none), as stored: {"SEK": {"events": n, "revenue": x}}.
     revenue_by_currency: dict[str | None, dict[str, float]] = field(default_factory=dict)
     report_currency: str | None = None
     currency_note: str | None = None
@@ -64,7 +65,7 @@ class StatusResult(Result):
         ]
         rows += [(f"rejected: {reason}", n) for reason, n in self.rejected_by_reason.items()]
         rows += [
-            (f"events with revenue in {code or '(no currency)'}", int(totals["events"]))
+            (f"events with revenue above 0 in {code or '(no currency)'}", int(totals["events"]))
             for code, totals in self.revenue_by_currency.items()
         ]
         return pd.DataFrame(rows, columns=["what", "count"])
