@@ -952,8 +952,8 @@ def attribution(
     from journeylens.analytics.attribution_report import (
         AttributionReport,
         uncatalogued_touches,
-        why_no_conversions,
         why_no_revenue,
+        why_no_touches,
         why_nothing_attributed,
     )
     from journeylens.analytics.roi import CutListResult, why_no_costs
@@ -1028,7 +1028,7 @@ def attribution(
         if not roi and not cut_list and credit_models and not result.attributed():
             _note(why_nothing_attributed(events, chosen_goal, lookback, level))
         elif not roi and not cut_list and not credit_models:
-            _note(why_no_conversions(events, chosen_goal, "no lift can be measured"))
+            _note(why_no_touches(events, chosen_goal, level, "no lift can be measured"))
         elif roi or value == "revenue":
             _note(why_no_revenue(events, chosen_goal, revenue_from))
         if isinstance(result, AttributionReport):

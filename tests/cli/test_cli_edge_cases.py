@@ -218,6 +218,16 @@ def test_the_cut_list_counts_the_costed_touchpoints_under_its_floor_in_a_note(tm
     assert "min_cost_share says which costed touchpoints the cut list weighs" in roi.stderr
 
 
+def test_incrementality_alone_says_why_no_touchpoint_has_a_lift(tmp_path):
+    # Views and a purchase, none at a touchpoint: as --model all says, not an empty table alone.
+    events = ["2026-01-01T10:00:00Z,view,u1", "2026-01-01T11:00:00Z,purchase,u1"]
+    ws = _workspace_of(tmp_path, [*events, "2026-01-01T10:00:00Z,view,u2"])
+    for model in ("incrementality", "all"):
+        result = _cli("attribution", "--model", model, "--format", "json", workspace=ws)
+        assert result.returncode == 0
+        assert "Note: No event but the goal's ('purchase') has a touchpoint" in result.stderr
+
+
 def test_the_summary_says_why_a_conversion_has_no_credit(tmp_path):
     (tmp_path / "one.csv").write_text("ts,event,user_id\n2026-01-01T10:00:00Z,purchase,u1\n")
     ws = tmp_path / "ws"

@@ -450,6 +450,19 @@ def why_nothing_attributed(
     >>> why_nothing_attributed(segment, "purchase", "30d").split(". ")[1]
     "Events that look like a conversion: 'Order Completed'"
     """
+    late = f"No conversion has a touch within the lookback ({lookback}): try a longer --lookback."
+    return why_no_touches(events, goal, level) or late
+
+
+def why_no_touches(
+    events: ibis.Table,
+    goal: str | Sequence[str],
+    level: str = "touchpoint",
+    what: str = "there is nothing to attribute",
+) -> str | None:
+    """Why no journey has a touch, so neither credit nor lift (``what`` cannot be had without a
+    goal event) is measured: no event, no goal event, or no event but the goal's with a touch
+    at ``level``; None when some event has one (one small aggregate)."""
     other = ~events.event.isin(goal_names(goal))
     has_channel = "channel" in events.columns
     counts = events.aggregate(
@@ -462,7 +475,7 @@ def why_nothing_attributed(
     if int(counts["events"].iloc[0]) == 0:
         return "There are no events: nothing to attribute."
     if goals == 0:
-        return _no_goal_text(events, goal, "there is nothing to attribute")
+        return _no_goal_text(events, goal, what)
     if touched == 0:
         what = "a touchpoint" if level == "touchpoint" else f"a touchpoint or a {level}"
         # The goal's own events are the conversions, never touches, whatever they carry.
@@ -476,4 +489,4 @@ def why_nothing_attributed(
             f"{others}: the catalog maps none of the other events, so no journey "
             f"has a touch. {UNMAPPED_HINT}"
         )
-    return f"No conversion has a touch within the lookback ({lookback}): try a longer --lookback."
+    return None
