@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from journeylens.collect import readers
 from journeylens.config import save_config
 from journeylens.errors import ImportFileError
 from journeylens.workspace import Workspace, init_workspace, open_workspace
@@ -564,6 +565,19 @@ def test_the_field_separator_is_found_from_the_header(ws, tmp_path, name, separa
     frame = events(ws)
     assert frame["event"].tolist() == ["pricing_view", "purchase"]
     assert frame["campaign"].tolist()[0] == "spring, north"
+
+
+@pytest.mark.parametrize("names", [[f"col_{i:05d}" for i in range(14_000)], ["n" * 140_000]])
+def test_a_header_longer_than_pythons_csv_field_limit_is_read(ws, tmp_path, names):
+    # Python's csv refuses a field over 131,072 characters: the whole header, split by a
+    # separator it does not hold, or one long name.
+    header = ",".join(["ts", "event", "user_id", *names])
+    assert len(header) > 131_072
+    path = write(tmp_path / "wide.csv", f"{header}\n2026-03-01 10:00:00,view,u1,1\n")
+    with readers.open_file(path) as reader:
+        assert reader.columns == ["ts", "event", "user_id", *names]
+    if len(names) == 1:
+        assert ws.import_files([path]).stored == 1
 
 
 def test_excels_separator_line_names_the_separator_and_lines_count_from_it(ws, tmp_path):

@@ -282,7 +282,7 @@ def sniff_delimiter(header: str, path: Path) -> str:
     semicolons."""
     tab_first = ".tsv" in [s.lower() for s in path.suffixes]
     candidates = ("\t", ",", ";", "|") if tab_first else (",", ";", "\t", "|")
-    fields = {c: len(next(_parse_csv_line(header, c))) for c in candidates}
+    fields = {c: len(_parse_csv_line(header, c)) for c in candidates}
     return max(candidates, key=lambda c: fields[c])  # the first of the most fields
 
 
@@ -317,7 +317,7 @@ def _csv_header(reader: FileReader) -> list[str]:
         raise ImportFileError(f"{reader.path}: the {where} is empty; expected a header row.")
     header = first.rstrip("\r\n")
     reader.delimiter = named.group(1) if named else sniff_delimiter(header, reader.path)
-    return [name.strip() for name in next(_parse_csv_line(header, reader.delimiter))]
+    return [name.strip() for name in _parse_csv_line(header, reader.delimiter)]
 
 
 TITLE_LINES = 10  # a report's title lines above its table, at most
@@ -325,7 +325,7 @@ TITLE_LINES = 10  # a report's title lines above its table, at most
 
 def _fields(line: str, path: Path) -> int:
     """How many fields the line holds, split by the separator that splits it most."""
-    return len(next(_parse_csv_line(line.rstrip("\r\n"), sniff_delimiter(line, path))))
+    return len(_parse_csv_line(line.rstrip("\r\n"), sniff_delimiter(line, path)))
 
 
 def _past_titles(handle: TextIO, first: str, path: Path) -> tuple[int, str]:
@@ -341,8 +341,16 @@ def _past_titles(handle: TextIO, first: str, path: Path) -> tuple[int, str]:
     return 0, first
 
 
-def _parse_csv_line(line: str, delimiter: str) -> Iterator[list[str]]:
-    yield from csv.reader([line], delimiter=delimiter)
+def _parse_csv_line(line: str, delimiter: str) -> list[str]:
+    """The fields of one line, however long: Python's csv refuses a field longer than its
+    limit (131,072 characters, a guard against reading a file on as one field), but this line
+    is in memory already, so the limit is raised to its length while it is split."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(line)))
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    finally:
+        csv.field_size_limit(limit)
 
 
 # SurveyMonkey's export (known by these columns) writes a row of sub-headers under its header:
