@@ -108,8 +108,9 @@ def test_empty_file_is_refused_with_a_clear_message(ws, tmp_path):
         ws.import_files([path])
 
 
-def test_header_only_file_stores_nothing_and_says_so(ws, tmp_path):
-    summary = ws.import_files([write(tmp_path / "h.csv", HEADER)])
+@pytest.mark.parametrize("text", [HEADER, HEADER.rstrip("\n"), "sep=;\nts;event;user_id"])
+def test_header_only_file_stores_nothing_and_says_so(ws, tmp_path, text):
+    summary = ws.import_files([write(tmp_path / "h.csv", text)])
     assert (summary.rows, summary.stored, summary.rejected) == (0, 0, 0)
 
 

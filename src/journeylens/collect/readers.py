@@ -510,7 +510,8 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
             source, read_options=read, parse_options=parse, convert_options=convert
         )
     except pa.ArrowInvalid as exc:
-        if "Empty CSV file" in str(exc):
+        # No row: pyarrow cannot skip a header that no line break ends.
+        if "Empty CSV file" in str(exc) or not _rest_of_file(reader, reader.header_line + 1, 1):
             return
         raise ImportFileError(f"{reader.path}: cannot read as CSV ({exc}).") from exc
     lines = _CsvLines(reader)
