@@ -636,6 +636,25 @@ def test_commas_in_the_header_keep_the_comma_separator(ws, tmp_path):
     assert json.loads(events(ws)["properties"][0]) == {"note; more": "x; y"}
 
 
+@pytest.mark.parametrize(("separator", "called"), [(";", "semicolon"), ("\t", "tab")])
+def test_the_separator_that_splits_the_rows_as_the_header_beats_commas_in_a_name(
+    ws, tmp_path, separator, called
+):
+    # Split at its commas, the header has as many names as at its real separator.
+    name = "Belopp (SEK, inkl. moms, exkl. frakt, netto)"
+    rows = [["ts", "event", "user_id", name], ["2026-03-01 10:00:00", "view", "u1", "12,50"]]
+    text = "".join(separator.join(row) + "\n" for row in rows)
+    assert ws.import_files([write(tmp_path / "e.csv", text)]).stored == 1
+    assert json.loads(events(ws)["properties"][0]) == {name: "12,50"}
+    header = write(tmp_path / "header.csv", text.splitlines()[0])  # no rows to tell
+    with pytest.raises(
+        ImportFileError,
+        match=r"missing required column 'ts'.* split at each comma into 4 columns; split at "
+        f"each {called}, it has a column 'ts'",
+    ):
+        ws.import_files([header])
+
+
 def test_a_decimal_comma_is_read_when_asked_and_never_guessed(ws, tmp_path):
     rows = ["12,50", "1.234,50", "7", "12.50", "1,234"]
     text = "event_id;ts;event;user_id;revenue\n" + "".join(

@@ -44,6 +44,7 @@ from journeylens.collect.readers import (
     open_file,
     parquet_tables,
     reading_note,
+    separator_note,
 )
 from journeylens.collect.spreadsheets import TextForm
 from journeylens.collect.timeformats import readable_with
@@ -118,7 +119,10 @@ def open_files(
         for path in paths:
             readers.append(reader := open_file(Path(path), encoding, scratch))
             columns, nested = reader.columns, reader.nested_keys
-            plans.append(plan_columns(str(path), kind, columns, mapping, constants, nested))
+            try:
+                plans.append(plan_columns(str(path), kind, columns, mapping, constants, nested))
+            except ImportFileError as exc:
+                raise ImportFileError(f"{exc}{separator_note(reader, str(exc))}") from exc
     except BaseException:  # the copies made to read the files so far go too
         for reader in readers:
             reader.close()

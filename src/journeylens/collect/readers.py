@@ -275,15 +275,58 @@ def _gunzip(path: Path, scratch: Path | None) -> Path:
     return copy
 
 
-def sniff_delimiter(header: str, path: Path) -> str:
-    """The field separator of a CSV file, from its header line: of comma, semicolon, tab and
-    bar, the one that splits the header into the most fields (a ``.tsv`` file prefers tab,
-    any other a comma, when they split it alike). Spreadsheets in many locales save CSV with
-    semicolons."""
+SNIFF_ROWS = 5  # rows under a CSV file's header that its separator must split alike
+SNIFF_LINE_CHARS = 1 << 20  # of each of them, read at most
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
+
+
+def sniff_delimiter(header: str, path: Path, rows: Sequence[str] = ()) -> str:
+    """The field separator of a CSV file: of comma, semicolon, tab and bar, the one that
+    splits the header and its first ``rows`` (their lines) into the same number of fields, the
+    most fields if several do; when none does (or without rows), the one that splits the
+    header into the most fields (a ``.tsv`` file prefers tab, any other a comma, when they
+    split it alike). A header's name may hold another separator ("Revenue (USD, net)"): its
+    rows tell. Spreadsheets in many locales save CSV with semicolons."""
     tab_first = ".tsv" in [s.lower() for s in path.suffixes]
     candidates = ("\t", ",", ";", "|") if tab_first else (",", ";", "\t", "|")
     fields = {c: len(_parse_csv_line(header, c)) for c in candidates}
-    return max(candidates, key=lambda c: fields[c])  # the first of the most fields
+    alike = [c for c in candidates if fields[c] > 1 and _splits_alike(rows, c, fields[c])]
+    return max(alike or candidates, key=lambda c: fields[c])  # the first of the most fields
+
+
+def _splits_alike(rows: Sequence[str], delimiter: str, width: int) -> bool:
+    """Whether ``delimiter`` splits every one of ``rows`` (lines; a quoted value may run on to
+    the next) into ``width`` fields; False without rows."""
+    try:
+        split = [row for row in _csv_rows(rows, delimiter) if row]
+    except csv.Error:
+        return False
+    if "".join(rows).count('"') % 2:  # the last row's quoted value runs on past the lines read
+        split = split[:-1]
+    return bool(split) and all(len(row) == width for row in split)
+
+
+def _sample_rows(handle: TextIO) -> list[str]:
+    """The next ``SNIFF_ROWS`` lines that are not blank, each cut at ``SNIFF_LINE_CHARS``."""
+    lines = (handle.readline(SNIFF_LINE_CHARS) for _ in range(SNIFF_ROWS))
+    return [line for line in lines if line.strip()]
+
+
+def separator_note(reader: FileReader, message: str) -> str:
+    """For an error ``message`` about a CSV file's columns, the separator its header was split
+    at, when another would split a name in it into one the message quotes ('ts'); else ""."""
+    if reader.format != "csv":
+        return ""
+    for other, name in SEPARATORS.items():
+        parts = {p.strip() for c in reader.columns for p in _parse_csv_line(c, other)}
+        quoted = [p for p in parts - set(reader.columns) if f"'{p}'" in message]
+        if quoted:
+            used = SEPARATORS.get(reader.delimiter, repr(reader.delimiter))
+            return (
+                f" The header was split at each {used} into {len(reader.columns)} columns; "
+                f"split at each {name}, it has a column '{quoted[0]}'."
+            )
+    return ""
 
 
 # The first line Excel writes (and reads) to name a CSV file's field separator: ``sep=;``.
@@ -312,11 +355,12 @@ def _csv_header(reader: FileReader) -> list[str]:
         if not named and _fields(first, reader.path) == 1:
             titles, first = _past_titles(handle, first, reader.path)
             reader.header_line += titles
+        rows = _sample_rows(handle)
     if not first.strip():
         where = "line after sep=" if named else "first line"
         raise ImportFileError(f"{reader.path}: the {where} is empty; expected a header row.")
     header = first.rstrip("\r\n")
-    reader.delimiter = named.group(1) if named else sniff_delimiter(header, reader.path)
+    reader.delimiter = named.group(1) if named else sniff_delimiter(header, reader.path, rows)
     return [name.strip() for name in _parse_csv_line(header, reader.delimiter)]
 
 
@@ -342,13 +386,17 @@ def _past_titles(handle: TextIO, first: str, path: Path) -> tuple[int, str]:
 
 
 def _parse_csv_line(line: str, delimiter: str) -> list[str]:
-    """The fields of one line, however long: Python's csv refuses a field longer than its
-    limit (131,072 characters, a guard against reading a file on as one field), but this line
-    is in memory already, so the limit is raised to its length while it is split."""
+    return next(iter(_csv_rows([line], delimiter)), [])
+
+
+def _csv_rows(lines: Sequence[str], delimiter: str) -> list[list[str]]:
+    """The rows of ``lines``, however long their fields: Python's csv refuses a field longer
+    than its limit (131,072 characters, a guard against reading a file on as one field), but
+    these lines are in memory already, so the limit is raised to their length meanwhile."""
     limit = csv.field_size_limit()
-    csv.field_size_limit(max(limit, len(line)))
+    csv.field_size_limit(max(limit, sum(map(len, lines))))
     try:
-        return next(csv.reader([line], delimiter=delimiter), [])
+        return list(csv.reader(lines, delimiter=delimiter))
     finally:
         csv.field_size_limit(limit)
 
