@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from journeylens.collect import readers
+from journeylens.collect.columns import parse_map
 from journeylens.config import save_config
 from journeylens.errors import ImportFileError
 from journeylens.workspace import Workspace, init_workspace, open_workspace
@@ -86,6 +87,12 @@ def test_one_column_mapped_twice_is_one_error_naming_both(ws, tmp_path):
     mapping = {"ts": "ts", "received_at": "ts"}
     with pytest.raises(ImportFileError, match="--map ts=ts and --map received_at=ts"):
         ws.import_files([path], mapping=mapping)
+
+
+@pytest.mark.parametrize("option", ["--map", "--set"])
+def test_one_column_given_twice_on_the_command_line_is_one_error_naming_both(option):
+    with pytest.raises(ImportFileError, match=f"{option} event=what and {option} event=src"):
+        parse_map(["event=what", "event=src"], option)
 
 
 def test_a_bad_file_among_several_stops_before_anything_is_written(ws, tmp_path):

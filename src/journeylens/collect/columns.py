@@ -229,7 +229,13 @@ def parse_map(pairs: Sequence[str], option: str = "--map") -> dict[str, str]:
         if not sep or not canonical.strip() or not source.strip():
             what = "value" if option == "--set" else "source"
             raise ImportFileError(f"{option} '{pair}': expected canonical={what}, e.g. {example}.")
-        mapping[canonical.strip()] = source.strip()
+        canonical, source = canonical.strip(), source.strip()
+        if canonical in mapping:
+            raise ImportFileError(
+                f"{option} {canonical}={mapping[canonical]} and {option} {canonical}={source}: "
+                f"a column takes one {'value' if option == '--set' else 'source'}; drop one."
+            )
+        mapping[canonical] = source
     return mapping
 
 
