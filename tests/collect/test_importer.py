@@ -207,8 +207,9 @@ def test_importing_a_file_again_replaces_its_earlier_rejections(make_workspace, 
     # Fixed, the file leaves no rejection behind; the same file twice is rejected once.
     write(tmp_path / "euro.csv", "timestamp;event;customer_id;revenue\n25.11.2025 09:15;x;k;\n")
     workspace.import_files([euro], ts_format="%d.%m.%Y %H:%M")
-    workspace.import_files([other, other])
+    twice = workspace.import_files([other, other.parent / "." / other.name])
     assert workspace.rejected.source.execute().tolist() == [str(other)]
+    assert (twice.rows, twice.rejected) == (1, 1)  # read once, as stored
 
 
 def test_a_csv_row_with_the_wrong_number_of_fields_rejects_only_itself(ws, tmp_path):

@@ -178,8 +178,12 @@ def import_files(
     store.create_scratch(rejected_staging, arrow_schema(REJECTED))
     stager = _Stager(store, validator, kind, staging, rejected_staging)
     reasons = stager.reasons
+    read: set[Path] = set()
     try:
         for index, (reader, plan) in enumerate(opened):
+            if (where := reader.path.resolve()) in read:
+                continue  # a file given twice (``a.csv ./a.csv``) is read once
+            read.add(where)
             given = as_given(reader.path, folders)  # the rejected rows' source
             if stager.native is not None and _scannable(reader):
                 for source, rows in _parquet_sources(reader, plan, kind, constants):
