@@ -671,13 +671,17 @@ def conformance(
     top: TopOpt = 10,
 ) -> None:
     """Who follows the designed stage order, who skips stages, who goes back."""
+    import pandas as pd
+
     from journeylens.analytics.conformance import run_conformance
     from journeylens.cli_output import emit, print_frame
 
     with _open(workspace, engine) as ws:
         events = _filtered(ws, since, until, where)
         result = run_conformance(events, ws.config.stage_keys, by=by, top=top)
-        emit(result, _check_format(fmt), "Stage-order conformance")
+        if fmt == "table":  # the totals first: who follows the order, then how others leave it
+            print_frame(pd.DataFrame([result.summary]), "Who follows the designed stage order")
+        emit(result, _check_format(fmt), "Deviations from the designed stage order")
         if fmt == "table" and result.breakdown is not None:
             print_frame(result.breakdown, f"By {by}: who follows the designed order")
         _warn_unmapped(events)

@@ -117,6 +117,18 @@ def test_no_staged_events_gives_zeros(con: Any) -> None:
     }
 
 
+@pytest.mark.parametrize("field", ["skipped", "in_order", "in_order_without_skips", "people"])
+def test_a_breakdown_named_as_a_total_is_refused(con: Any, field: str) -> None:
+    from journeylens.errors import SpecError
+
+    events = con.create_table(
+        "events",
+        journeys({"p": [("ad", "2026-01-01", {**A, field: "yes"}), ("buy", "+1h", D)]}),
+    )
+    with pytest.raises(SpecError, match="share a name"):
+        run_conformance(events, STAGES, by=field)
+
+
 EPOCH = datetime(2026, 1, 1)
 stage_logs = st.lists(
     st.tuples(st.sampled_from(["p1", "p2", "p3"]), st.integers(0, 50), st.integers(0, 3)),

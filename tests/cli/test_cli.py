@@ -597,6 +597,9 @@ def test_conformance_json(demo_ws):
     data = json.loads(run("conformance", "--format", "json", workspace=demo_ws).stdout)
     assert data["people"] >= data["in_order"] > 0
     assert data["deviations"]
+    table = run("conformance", workspace=demo_ws).stdout  # the totals too, not only deviations
+    assert "Who follows the designed stage order" in table
+    assert f"{data['in_order']:,}" in table or str(data["in_order"]) in table
 
 
 def test_funnel_dropoff_json_records_and_audience(demo_ws):

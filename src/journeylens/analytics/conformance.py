@@ -27,6 +27,7 @@ from journeylens.analytics.breakdown import SEGMENT, largest_first
 from journeylens.analytics.paths import fetch
 from journeylens.analytics.result import Result, frame_records, json_ready, plot_labels
 from journeylens.analytics.stages import (
+    STAGE_FIELDS,
     breakdown_field,
     check_stages,
     segment_columns,
@@ -34,6 +35,9 @@ from journeylens.analytics.stages import (
     staged_events,
     with_segments,
 )
+
+# The totals of a conformance result, and the fields of each value's record in its breakdown.
+TOTALS = ("people", "in_order", "in_order_without_skips", "skipped", "went_back")
 
 __all__ = [
     "ConformanceResult",
@@ -183,7 +187,7 @@ def run_conformance(
     (2, 1, 'awareness → decision (skipped consideration)')
     """
     keys = check_stages(stages)
-    field = breakdown_field(events, by, top)
+    field = breakdown_field(events, by, top, (*STAGE_FIELDS, *TOTALS), "a conformance field")
     staged = staged_events(events, keys, since, until, by)
     if by is not None:
         staged = with_segments(staged, top)

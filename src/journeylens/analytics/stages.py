@@ -423,7 +423,13 @@ def _with_ended(frame: pd.DataFrame, touch: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(ended_here=[int(ended.get(s, 0)) for s in frame["stage"]])
 
 
-def breakdown_field(events: ir.Table, by: str | None, top: int) -> str | None:
+def breakdown_field(
+    events: ir.Table,
+    by: str | None,
+    top: int,
+    fields: Sequence[str] = STAGE_FIELDS,
+    clash: str = "a stage field",
+) -> str | None:
     """The field of a stage breakdown's value (see :func:`.breakdown.breakdown_field`): not
-    one of the stage records' fields."""
-    return shared_breakdown_field(events, by, STAGE_FIELDS, "a stage field", top)
+    one of the records' ``fields`` (the stage records' by default)."""
+    return shared_breakdown_field(events, by, fields, clash, top)
