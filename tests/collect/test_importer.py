@@ -463,6 +463,24 @@ def test_a_zone_named_on_one_row_does_not_shift_the_naive_rows_after_it(ws, tmp_
     }
 
 
+@pytest.mark.parametrize("groups", [1, 2])
+def test_int96_parquet_times_are_utc_whatever_the_timezone(ws, tmp_path, groups):
+    # Spark and Impala write INT96 times as UTC instants: --timezone is for naive times only.
+    # One row group is read as Arrow batches, several by the engine's own scan.
+    table = pa.table(
+        {
+            "ts": pa.array([datetime(2026, 3, 1, 12, 0, 0, 123456)] * 2, pa.timestamp("us")),
+            "event": ["a", "b"],
+            "user_id": ["u", "u"],
+        }
+    )
+    path = tmp_path / "spark.parquet"
+    pq.write_table(table, path, use_deprecated_int96_timestamps=True, row_group_size=2 // groups)
+    assert pq.ParquetFile(path).schema.column(0).physical_type == "INT96"
+    ws.import_files([path], timezone="America/New_York")
+    assert events(ws)["ts"].astype(str).tolist() == ["2026-03-01 12:00:00.123456"] * 2
+
+
 def test_a_parquet_date_is_midnight_in_the_import_s_time_zone(ws, tmp_path):
     frame = pd.DataFrame({"ts": [date(2026, 3, 1)], "event": ["a"], "anonymous_id": ["x"]}).astype(
         {"ts": "object"}
@@ -491,6 +509,13 @@ def test_other_spellings_of_a_time_are_read_without_a_format(ws, tmp_path):
         "gforms_pm": ("2026/03/02 2:30:05 PM GMT-3", "2026-03-02 17:30:05"),
         "gforms_half": ("2026/03/02 12:30:05 AM GMT+5:30", "2026-03-01 19:00:05"),
         "gforms_utc": ("2026/03/02 2:30:05 PM GMT", "2026-03-02 14:30:05"),
+        "utc_offset": ("2026-03-01 12:00:00 UTC+05:30", "2026-03-01 06:30:00"),
+        "utc_behind": ("2026-03-01 12:00:00 UTC-03:30", "2026-03-01 15:30:00"),
+        "gmt_dashes": ("2026-03-01 12:00:00 GMT+5:30", "2026-03-01 06:30:00"),
+        "lower_case": ("2026-03-01t12:00:00z", "2026-03-01 12:00:00"),
+        "comma": ("2026-03-01T12:00:00,250Z", "2026-03-01 12:00:00.250"),
+        "spaced_z": ("2026-03-01T12:00:00 Z", "2026-03-01 12:00:00"),
+        "spaced_hours": ("2026-03-01 12:00:00 -08", "2026-03-01 20:00:00"),
     }
     unread = [
         "1/3/2026 12:00",
@@ -505,6 +530,29 @@ def test_other_spellings_of_a_time_are_read_without_a_format(ws, tmp_path):
     assert summary.rejected_by_reason == {"unparseable_timestamp": len(unread)}
     got = events(ws).set_index("event_id")["ts"].to_dict()
     assert got == {k: pd.Timestamp(utc) for k, (_, utc) in spellings.items()}
+
+
+def test_an_offset_no_place_has_is_rejected_not_misread(ws, tmp_path):
+    # DuckDB reads +99:99 as 100 hours 39 minutes, +05:75 as 6:15: such rows are unreadable,
+    # and the offsets places have, to +14:00 and -12:00 (and Nepal's +05:45), are read.
+    impossible = ["+99:99", "+24:00", "+0575", "+25:00", "+05:75", "+14:01", "-1430", " UTC+15"]
+    possible = {"+14:00": "2026-02-28 22:00:00", "-12:00": "2026-03-02 00:00:00"}
+    possible |= {"+0545": "2026-03-01 06:15:00", " UTC-12:45": "2026-03-02 00:45:00"}
+    given = [*impossible, *possible]
+    text = "event_id,ts,event,user_id\n" + "".join(
+        f"{i},2026-03-01T12:00:00{offset},x,u\n" for i, offset in enumerate(given)
+    )
+    summary = ws.import_files([write(tmp_path / "offsets.csv", text)], timezone="Europe/Oslo")
+    assert summary.rejected_by_reason == {"unparseable_timestamp": len(impossible)}
+    got = rejected(ws)
+    assert got[["line", "field"]].values.tolist() == [[i + 2, "ts"] for i in range(len(impossible))]
+    assert "offset from UTC is no real one" in got["detail"][0]
+    stored = events(ws).set_index("event_id")["ts"].astype(str).to_dict()
+    assert stored == {str(given.index(o)): utc for o, utc in possible.items()}
+    # A format that reads an offset (%z) refuses them too.
+    zoned = write(tmp_path / "z.csv", "ts,event,user_id\n01.03.2026 12:00 +9999,x,u\n")
+    summary = ws.import_files([zoned], ts_format="%d.%m.%Y %H:%M %z")
+    assert summary.rejected_by_reason == {"unparseable_timestamp": 1}
 
 
 def test_a_timestamp_format_reads_local_and_offset_times(ws, tmp_path):
@@ -616,6 +664,37 @@ def test_comment_lines_above_the_header_are_skipped_and_lines_count_on(ws, tmp_p
     numbered = "#,ts,event,anonymous_id\n1,2026-01-05T11:00:00Z,c,x\n"
     assert ws.import_files([write(tmp_path / "numbered.csv", numbered)]).stored == 1
     assert json.loads(events(ws)["properties"].iloc[-1]) == {"#": "1"}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("preamble", ["", "# report\n\n"])
+def test_blank_lines_in_a_csv_file_count_as_lines(ws, tmp_path, newline, preamble):
+    # pyarrow skips blank lines; the rows after them are numbered as an editor shows them. A
+    # blank line inside a quoted value is part of its row.
+    lines = [
+        "ts,event,anonymous_id,note",
+        "2026-01-05T10:00:00Z,a,x,",
+        "",
+        "bad1,b,x,",  # line 4 below the header
+        "",
+        "",
+        'bad2,c,x,"two',
+        "",
+        'lines"',
+        "2026-01-05T10:01:00Z,d,x,,too many",  # line 10
+        "",
+        "bad3,e,x,",  # line 12
+    ]
+    text = preamble.replace("\n", newline) + newline.join(lines) + newline
+    ws.import_files([write(tmp_path / "blank.csv", text)])
+    skipped = preamble.count("\n")
+    got = rejected(ws)[["line", "reason"]].values.tolist()
+    assert got == [
+        [4 + skipped, "unparseable_timestamp"],
+        [7 + skipped, "unparseable_timestamp"],
+        [10 + skipped, "wrong_field_count"],
+        [12 + skipped, "unparseable_timestamp"],
+    ]
 
 
 def test_a_reports_title_lines_above_the_header_are_skipped_and_lines_count_on(ws, tmp_path):
@@ -1625,6 +1704,23 @@ def test_epoch_numbers_are_read_in_their_unit(ws, tmp_path):
     summary = ws.import_files([tmp_path / "ga4.parquet", write(tmp_path / "epoch.csv", text)])
     assert (summary.stored, summary.rejected) == (8, 0)
     assert set(events(ws)["ts"]) == {pd.Timestamp("2026-01-01 10:00:00")}
+
+
+def test_epoch_nanoseconds_are_exact_and_a_short_epoch_is_implausible(ws, tmp_path):
+    # Nanoseconds cut to the microsecond as an ISO fraction is (a double would round them
+    # to .123457), as a Parquet integer and as text; eight digits are an epoch before 1990.
+    nanoseconds = 1772366400123456789  # 2026-03-01 12:00:00.123456789 UTC
+    table = pa.table(
+        {"ts": pa.array([nanoseconds], pa.int64()), "event": ["typed"], "user_id": ["u"]}
+    )
+    pq.write_table(table, tmp_path / "ns.parquet")
+    text = f"ts,event,user_id\n{nanoseconds},text,u\n2026-03-01T12:00:00.123456789Z,iso,u\n"
+    text += "99999999,short,u\n"
+    summary = ws.import_files([tmp_path / "ns.parquet", write(tmp_path / "ns.csv", text)])
+    assert summary.rejected_by_reason == {"implausible_timestamp": 1}
+    assert rejected(ws)["line"].tolist() == [4]
+    stored = events(ws).set_index("event")["ts"].to_dict()
+    assert set(stored.values()) == {pd.Timestamp("2026-03-01 12:00:00.123456")}
 
 
 AGENTS = {
@@ -2940,9 +3036,9 @@ def test_a_language_tag_is_stored_as_its_primary_subtag(ws, tmp_path):
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_values_of_spaces_alone_are_missing_and_spaced_values_are_kept(ws, tmp_path, suffix):
-    # Spaces of any kind (ASCII, no-break, ideographic) alone are an empty value: line 2's
-    # user id is missing, line 3 has no id at all. Values with text are stored as given, the
-    # spaces around them too (line 4's event); a tab is not a space to trim (line 5's user id).
+    # White space of any kind (spaces: ASCII, no-break, ideographic; a tab) alone is an empty
+    # value: line 2's user id is missing, line 3 has no id at all, line 5 only its anonymous
+    # one. Values with text are stored as given, the spaces around them too (line 4's event).
     frame = pd.DataFrame(
         {
             "ts": ["2026-01-01T10:00:00Z"] * 4,
@@ -2955,6 +3051,29 @@ def test_values_of_spaces_alone_are_missing_and_spaced_values_are_kept(ws, tmp_p
     assert (summary.stored, summary.rejected_by_reason) == (3, {"missing_id": 1})
     stored = ws.events.order_by("anonymous_id").execute()
     assert stored["anonymous_id"].tolist() == ["a1", "a3", "a4"]
-    assert stored["user_id"].tolist()[:2] == [None, None]
-    assert stored["user_id"].tolist()[2] == "\t"
+    assert stored["user_id"].tolist() == [None, None, None]
     assert stored["event"].tolist() == ["view", " view ", "view"]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_tabs_and_line_breaks_around_an_id_are_white_space_like_spaces(ws, tmp_path, suffix):
+    # A tab alone is no id (visitors v1 and v2 are not one person "\t"), nor is a placeholder
+    # with a tab or a line break around it; an id with text keeps it as given, as with spaces.
+    users = ["\t", "\t", "\tundefined", "undefined\r\n", "\u00a0\tnull\u2028", "\tbo"]
+    frame = pd.DataFrame(
+        {
+            "ts": [f"2026-03-01T1{i}:00:00Z" for i in range(len(users))],
+            "event": ["view"] * len(users),
+            "anonymous_id": [f"v{i + 1}" for i in range(len(users))],
+            "user_id": users,
+        }
+    )
+    path = tmp_path / f"ids{suffix}"
+    if suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True)
+    else:
+        frame.to_csv(path, index=False)
+    assert ws.import_files([path]).stored == len(users)
+    stored = events(ws)
+    assert stored["user_id"].tolist() == [None] * 5 + ["\tbo"]
+    assert stored["person_id"].tolist() == ["v1", "v2", "v3", "v4", "v5", "\tbo"]

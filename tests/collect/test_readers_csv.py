@@ -66,3 +66,46 @@ def test_every_row_reads_as_python_writes_it(case):
             expected.append({**record, "_line": line})
         line += written.count("\n")
     assert got == expected
+
+
+blank_cases = st.tuples(
+    st.lists(st.tuples(values, values, values, st.integers(0, 2)), min_size=1, max_size=30),
+    st.sampled_from(["\n", "\r\n"]),
+    st.sampled_from([64, 256, 16 << 20]),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(blank_cases)
+def test_blank_lines_between_rows_count_as_lines(case):
+    # Blank lines (which pyarrow skips) between the rows, values that hold blank lines of
+    # their own: every row's ``_line`` is the line an editor shows it on.
+    generated, newline, block = case
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["first", "second", "third"])
+    expected, line = [], 2
+    for *row, blanks in generated:
+        buffer.write(newline * blanks)
+        line += blanks
+        writer.writerow(row)
+        record = dict(zip(("first", "second", "third"), row, strict=True))
+        expected.append({k: v or None for k, v in record.items()} | {"_line": line})
+        line += csv_lines(row)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rows.csv"
+        path.write_bytes(buffer.getvalue().encode("utf-8"))
+        readers.CSV_BLOCK_BYTES, saved = block, readers.CSV_BLOCK_BYTES
+        try:
+            with readers.open_file(path) as reader:
+                got = [row for table in reader.batches() for row in table.to_pylist()]
+        finally:
+            readers.CSV_BLOCK_BYTES = saved
+    assert got == expected
+
+
+def csv_lines(row: list[str]) -> int:
+    """The lines Python's csv module writes ``row`` on."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(row)
+    return buffer.getvalue().count("\n")

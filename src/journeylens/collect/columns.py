@@ -671,7 +671,7 @@ def arranged_sql(
     ``_line``, read by the engine), with ``constants`` bound as :func:`constant_params`; and
     the arranged column types."""
     original = list(schema.names)
-    items = {canonical: _quoted(source) for source, canonical in plan.items()}
+    items = {canonical: quoted(source) for source, canonical in plan.items()}
     types = {canonical: schema.field(source).type for source, canonical in plan.items()}
     for canonical in constants or {}:
         items[canonical] = f"CAST($set_{canonical} AS VARCHAR)"
@@ -690,21 +690,22 @@ def arranged_sql(
     if extra and "properties" not in plan.values():
         # Without a properties column, unknown columns that are all empty add nothing: null
         # spares the row a JSON merge that would come out empty anyway.
-        empty = " AND ".join(f"{_quoted(c)} IS NULL" for c in extra)
+        empty = " AND ".join(f"{quoted(c)} IS NULL" for c in extra)
         items["_extra"] = f"CASE WHEN {empty} THEN NULL ELSE {items['_extra']} END"
     items["_raw"] = _struct(original)
-    select = ", ".join(f"{sql} AS {_quoted(name)}" for name, sql in items.items())
+    select = ", ".join(f"{sql} AS {quoted(name)}" for name, sql in items.items())
     return f"(SELECT {select} FROM {relation})", types
 
 
-def _quoted(name: str) -> str:
+def quoted(name: str) -> str:
+    """``name`` as a SQL identifier (quotes doubled)."""
     return '"' + name.replace('"', '""') + '"'
 
 
 def _struct(names: Sequence[str], keys: Sequence[str] | None = None) -> str:
     """SQL for a struct of the columns ``names``, its fields named ``keys`` (default: alike)."""
     fields = ", ".join(
-        "'" + key.replace("'", "''") + f"': {_quoted(n)}"
+        "'" + key.replace("'", "''") + f"': {quoted(n)}"
         for n, key in zip(names, keys or names, strict=True)
     )
     return "{" + fields + "}"

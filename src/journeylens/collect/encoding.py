@@ -66,6 +66,8 @@ class TextCheck:
     cleaned: Path | None = None
     lines: int | None = None  # newline count, when the check read the whole file
     quotes: int | None = None  # '"' count (a CSV's quotes pair up), when it read it as UTF-8
+    # Whether a line end follows another (a blank line), when it read it as UTF-8.
+    blank_lines: bool | None = None
 
 
 def check_text(
@@ -88,7 +90,7 @@ def check_text(
         )
     counts = _utf8_counts(path)
     if counts is not None:
-        return TextCheck("utf8", lines=counts[0], quotes=counts[1])
+        return TextCheck("utf8", lines=counts[0], quotes=counts[1], blank_lines=counts[2])
     return _mixed(path, scratch, shown)
 
 
@@ -217,21 +219,28 @@ def _wide(head: bytes) -> str | None:
     return None
 
 
-def _utf8_counts(path: Path) -> tuple[int, int] | None:
-    """The numbers of line ends and of quote characters if the whole file is valid UTF-8,
-    else None."""
+def _utf8_counts(path: Path) -> tuple[int, int, bool] | None:
+    """The numbers of line ends and of quote characters, and whether a line end follows
+    another (a blank line), if the whole file is valid UTF-8, else None."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     lines = quotes = 0
+    blank, tail = False, b""  # the end of the chunk before: a blank line may span two
     with path.open("rb") as handle:
         try:
             while chunk := handle.read(CHUNK):
                 decoder.decode(chunk)
                 lines += chunk.count(b"\n")
                 quotes += chunk.count(b'"')
+                blank = blank or _has_blank_line(tail + chunk[:2]) or _has_blank_line(chunk)
+                tail = chunk[-2:]
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             return None
-    return lines, quotes
+    return lines, quotes, blank
+
+
+def _has_blank_line(data: bytes) -> bool:
+    return b"\n\n" in data or b"\n\r\n" in data
 
 
 def _mixed(path: Path, scratch: Path | None, shown: Path) -> TextCheck:
@@ -252,13 +261,14 @@ def _mixed(path: Path, scratch: Path | None, shown: Path) -> TextCheck:
             "--encoding NAME; nothing was imported."
         )
     cleaned = scratch_file(scratch, path.suffix)
-    quotes = 0
+    quotes, blank = 0, False
     with path.open("rb") as source, cleaned.open("wb") as target:
         for raw in source:
             line = raw.decode("utf-8", errors="replace").encode("utf-8")
             quotes += line.count(b'"')
+            blank = blank or line in (b"\n", b"\r\n")
             target.write(line)
-    return TextCheck("utf8", bad, cleaned, lines=total, quotes=quotes)
+    return TextCheck("utf8", bad, cleaned, lines=total, quotes=quotes, blank_lines=blank)
 
 
 def _guess(path: Path) -> str:

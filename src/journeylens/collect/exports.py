@@ -289,6 +289,24 @@ def sql_strings(values: Sequence[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+# White space as Unicode counts it (its White_Space property), a regex class: tab to carriage
+# return, the next-line control, and the space, line and paragraph separators (the no-break,
+# ideographic and other spaces among them). DuckDB's ``trim`` removes only the spaces.
+WHITE_SPACE = r"[\t-\r\x{85}\p{Z}]"
+
+
+def blank(text: str) -> str:
+    """SQL: whether the SQL text ``text`` is white space alone (:data:`WHITE_SPACE`), or
+    empty. Only text that starts with a byte below ``!`` (a space, a tab, a line break) or
+    above ASCII (the lead byte of the other spaces) can be: other text pays no pattern."""
+    return f"({text} < '!' OR {text} >= chr(128)) AND regexp_full_match({text}, '{WHITE_SPACE}*')"
+
+
+def trimmed(text: str) -> str:
+    """SQL: the SQL text ``text`` without the white space around it (:data:`WHITE_SPACE`)."""
+    return f"regexp_replace({text}, '^{WHITE_SPACE}+|{WHITE_SPACE}+$', '', 'g')"
+
+
 # PostHog's $identify event: the anonymous distinct_id that the event's distinct_id now owns.
 IDENTIFY_LINK = "$anon_distinct_id"
 # Mixpanel's SDKs name an anonymous visitor ``$device:<id>`` in ``distinct_id`` (and in an
@@ -321,7 +339,7 @@ def identify_link(types: Mapping[str, pa.DataType], properties: str) -> str | No
     dtype = types.get("properties")
     if dtype is None or pa.types.is_null(dtype):
         return None
-    found = without_device_prefix(f"trim({json_at(properties, IDENTIFY_LINK)})")
+    found = without_device_prefix(trimmed(json_at(properties, IDENTIFY_LINK)))
     return f"CASE WHEN contains({properties}, '{IDENTIFY_LINK}') THEN nullif({found}, '') END"
 
 
@@ -355,9 +373,9 @@ def alias_link(
         return None
 
     def on_alias(value: str) -> str:
-        return f"CASE WHEN {event} = '{CREATE_ALIAS}' THEN nullif(trim({value}), '') END"
+        return f"CASE WHEN {event} = '{CREATE_ALIAS}' THEN nullif({trimmed(value)}, '') END"
 
-    existing = without_device_prefix(f"trim({json_at(properties, 'distinct_id')})")
+    existing = without_device_prefix(trimmed(json_at(properties, "distinct_id")))
     return on_alias(existing), on_alias(json_at(properties, "alias"))
 
 

@@ -37,11 +37,14 @@ from journeylens.collect.columns import (
     given_name,
     held_name,
     plan_columns,
+    quoted,
 )
 from journeylens.collect.readers import (
     FileReader,
+    int96_columns,
     object_keys,
     open_file,
+    parquet_schema,
     parquet_tables,
     reading_note,
     separator_note,
@@ -269,11 +272,12 @@ def _parquet_sources(
     a time), whose record batches the threads share.
     """
     parquet = pq.ParquetFile(reader.path)  # its footer, read once
-    schema = parquet.schema_arrow
+    schema = parquet_schema(parquet)
     params = constant_params(constants)
     if parquet.metadata.num_row_groups > 1:
         relation = (
-            f"(SELECT *, {ROW_NUMBER} + 1 AS _line FROM read_parquet($path, {ROW_NUMBER} = true) "
+            f"(SELECT *{_int96_in_utc(parquet)}, {ROW_NUMBER} + 1 AS _line "
+            f"FROM read_parquet($path, {ROW_NUMBER} = true) "
             f"WHERE {ROW_NUMBER} >= $first_row AND {ROW_NUMBER} < $end_row)"
         )
         sql, types = arranged_sql(schema, plan, kind, relation, constants)
@@ -284,6 +288,14 @@ def _parquet_sources(
     sql, types = arranged_sql(schema, plan, kind, BATCH_VIEW, constants)
     for rows in parquet_tables(reader.path, SCAN_ROWS):
         yield Source(sql, types, rows.num_rows, params), rows
+
+
+def _int96_in_utc(parquet: pq.ParquetFile) -> str:
+    """The ``REPLACE`` clause that reads the file's INT96 times as instants in UTC, as
+    :func:`readers.parquet_schema` types them (the engine reads them as naive times)."""
+    names = [quoted(name) for name in int96_columns(parquet)]
+    utc = ", ".join(f"timezone('UTC', {name}) AS {name}" for name in names)
+    return f" REPLACE ({utc})" if utc else ""
 
 
 def _row_ranges(metadata: pq.FileMetaData) -> Iterator[tuple[int, int]]:

@@ -1,11 +1,12 @@
 """Stream input files as Arrow batches, never the whole file in memory.
 
 Every batch carries ``_line``: the line of the file the row came from (the header is line 1
-of a CSV, and a row starts on the line after the line breaks inside the quoted values before
-it; a JSON Lines file counts every line, and a ``.json`` file holding one array numbers its
-elements; a Parquet row's "line" is its row number). A file's own ``_line`` column is held
-as ``__line`` (see ``columns.held_name``). CSV values arrive as strings (journeylens
-parses them, so a bad value rejects one row, not the file); Parquet keeps its column types.
+of a CSV, and a row starts on the line after the line breaks inside the quoted values and the
+blank lines before it; a JSON Lines file counts every line, and a ``.json`` file holding one
+array numbers its elements; a Parquet row's "line" is its row number). A file's own ``_line``
+column is held as ``__line`` (see ``columns.held_name``). CSV values arrive as strings
+(journeylens parses them, so a bad value rejects one row, not the file); Parquet keeps its
+column types, but for INT96 times, UTC instants (see :func:`parquet_schema`).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class FileReader:
     xml_errors: list[XmlError] = field(default_factory=list)
     rows_estimate: int | None = None
     quotes: int | None = None  # quote characters in the file, when the encoding check counted
+    blank_lines: bool | None = None  # whether a line may be blank, when the check looked
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
     header_line: int = 1  # a CSV file's header line (2 after Excel's ``sep=;`` line)
     label_rows: int = 0  # rows under a CSV file's header that label it (see ``_label_rows``)
@@ -237,7 +239,7 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
     reader.unpacked = unpacked
     if text.lines is not None:
         reader.rows_estimate = max(text.lines - (1 if fmt == "csv" else 0), 0)
-    reader.quotes = text.quotes
+    reader.quotes, reader.blank_lines = text.quotes, text.blank_lines
     try:
         if fmt == "csv":
             _read_csv_shape(reader)
@@ -631,15 +633,20 @@ class _CsvLines:
     """The line each CSV row starts on, batch after batch.
 
     pyarrow numbers rows (the header is row 1, or 2 after ``sep=``); a quoted value may hold
-    line breaks, so a row starts that many lines later for every break in the rows before it.
-    Rows skipped for their number of fields (``ragged``, by row number) move to
-    ``reader.wrong_fields`` by line, and a line not valid UTF-8 inside a row's quoted value
-    (``reader.bad_lines``) is that row's.
+    line breaks, so a row starts that many lines later for every break in the rows before it,
+    and a blank line (which pyarrow skips) moves the rows after it down one more (see
+    :func:`_blank_lines`). Rows skipped for their number of fields (``ragged``, by row number)
+    move to ``reader.wrong_fields`` by line, and a line not valid UTF-8 inside a row's quoted
+    value (``reader.bad_lines``) is that row's.
     """
 
     def __init__(self, reader: FileReader) -> None:
         self.reader = reader
         self.next_row = self.next_line = reader.header_line + 1
+        # Per blank line below the header, the lines before it that are not blank ones: a row
+        # that many lines or more into the file without blank lines is below it.
+        blank = np.zeros(0, np.int64) if reader.blank_lines is False else _blank_lines(reader)
+        self.below_blank = blank - np.arange(1, blank.size + 1, dtype=np.int64)
 
     def number(self, table: pa.Table, ragged: Mapping[int, str]) -> pa.Table:
         skipped = sorted(ragged)
@@ -649,14 +656,15 @@ class _CsvLines:
         breaks = np.zeros(count, dtype=np.int64)
         breaks[kept] = _line_breaks(table)
         breaks[~kept] = [ragged[n].count("\n") for n in skipped]
-        starts = self.next_line + np.arange(count, dtype=np.int64) + np.cumsum(breaks) - breaks
+        unblank = self.next_line + np.arange(count, dtype=np.int64) + np.cumsum(breaks) - breaks
+        if count:
+            self.next_row += count
+            self.next_line = int(unblank[-1] + breaks[-1]) + 1
+        starts = unblank + np.searchsorted(self.below_blank, unblank, side="left")
         for start, n in zip(starts[~kept].tolist(), skipped, strict=True):
             self.reader.wrong_fields[start] = ragged[n]
         if self.reader.bad_lines and breaks.any():
             self._claim_bad_lines(starts, breaks)
-        if count:
-            self.next_row += count
-            self.next_line = int(starts[-1] + breaks[-1]) + 1
         return table.append_column(LINE, pa.array(starts[kept]))
 
     def _claim_bad_lines(self, starts: np.ndarray, breaks: np.ndarray) -> None:
@@ -669,6 +677,51 @@ class _CsvLines:
             if start < line <= ends[row]:
                 text = bad.pop(line)
                 bad[start] = f"{bad[start]}\n{text}" if start in bad else text
+
+
+def _blank_lines(reader: FileReader) -> np.ndarray:
+    """The blank lines below a CSV file's header (empty, or a lone carriage return) outside
+    quoted values, in order: pyarrow skips them. A block without any is passed over at memory
+    speed; one with them pays for an array of its line ends."""
+    found = [np.zeros(0, np.int64)]
+    lines = quotes = 0  # in the blocks before
+    for block in _text_blocks(*reader.text()):
+        if block.startswith((b"\n", b"\r\n")) or b"\n\n" in block or b"\n\r\n" in block:
+            found.append(lines + _blank_in(block, quotes))
+        lines += block.count(b"\n")
+        quotes += block.count(b'"')
+    blank = np.concatenate(found)
+    return blank[blank > reader.header_line]
+
+
+def _blank_in(block: bytes, quotes: int) -> np.ndarray:
+    """The blank lines of ``block`` (whole lines, ``quotes`` quote characters before it)
+    outside quoted values, numbered from 1."""
+    data = np.frombuffer(b"\n" + block + b"\n", dtype=np.uint8)  # each line between two ends
+    ends = np.flatnonzero(data == 10)[:-1]
+    ends = ends[ends + 1 < data.size - 1]  # the line after each end, but the one added
+    after, later = data[ends + 1], data[ends + 2]
+    blank = (after == 10) | ((after == 13) & (later == 10))
+    inside = (quotes + np.searchsorted(np.flatnonzero(data == 34), ends)) % 2 == 1
+    return np.flatnonzero(blank & ~inside) + 1
+
+
+def _text_blocks(path: Path, encoding: str) -> Iterator[bytes]:
+    """The text file ``path`` as UTF-8 in blocks of whole lines (the last may end without a
+    line end)."""
+    decoder = None if encoding == "utf8" else codecs.getincrementaldecoder(encoding)("replace")
+    rest = b""
+    with path.open("rb") as handle:
+        while raw := handle.read(CSV_BLOCK_BYTES):
+            text = rest + (raw if decoder is None else decoder.decode(raw).encode("utf-8"))
+            cut = text.rfind(b"\n") + 1
+            rest = text[cut:]
+            if cut:
+                yield text[:cut]
+    if decoder is not None:
+        rest += decoder.decode(b"", final=True).encode("utf-8")
+    if rest:
+        yield rest
 
 
 def _line_breaks(table: pa.Table) -> np.ndarray:
@@ -710,11 +763,34 @@ def _parquet_batches(reader: FileReader) -> Iterator[pa.Table]:
 
 def parquet_tables(path: Path, rows: int) -> Iterator[pa.Table]:
     """The Parquet file as tables of up to ``rows`` rows with ``_line`` (the row number,
-    from 1)."""
+    from 1), of the types :func:`parquet_schema` gives."""
+    parquet = pq.ParquetFile(path)
+    schema = parquet_schema(parquet)
     line = 1
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-        yield _with_lines(pa.Table.from_batches([batch]), line)
+    for batch in parquet.iter_batches(batch_size=rows):
+        table = pa.Table.from_batches([batch])
+        yield _with_lines(table if table.schema == schema else table.cast(schema), line)
         line += batch.num_rows
+
+
+def parquet_schema(parquet: pq.ParquetFile) -> pa.Schema:
+    """The Parquet file's Arrow schema, a time stored as INT96 (Spark's and Impala's legacy
+    type, see :func:`int96_columns`) an instant in UTC, as they write it, where pyarrow reads
+    it as a naive time."""
+    schema = parquet.schema_arrow
+    for name in int96_columns(parquet):
+        index = schema.get_field_index(name)
+        dtype = schema.field(index).type if index >= 0 else None
+        if dtype is not None and pa.types.is_timestamp(dtype):
+            utc = pa.timestamp(dtype.unit, tz="UTC")
+            schema = schema.set(index, schema.field(index).with_type(utc))
+    return schema
+
+
+def int96_columns(parquet: pq.ParquetFile) -> list[str]:
+    """The Parquet file's columns (not nested in another) stored as INT96."""
+    columns = [parquet.schema.column(i) for i in range(len(parquet.schema))]
+    return [c.name for c in columns if c.physical_type == "INT96" and c.path == c.name]
 
 
 def _jsonl_batches(reader: FileReader) -> Iterator[pa.Table]:

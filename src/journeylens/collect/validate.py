@@ -22,6 +22,7 @@ from journeylens.collect.columns import KEYS_VARY
 from journeylens.collect.exports import (
     WHEN_ABSENT,
     alias_link,
+    blank,
     device_category,
     extra_json_text,
     identify_link,
@@ -31,6 +32,7 @@ from journeylens.collect.exports import (
     nested_lookups,
     params_object,
     sql_strings,
+    trimmed,
     with_params,
 )
 from journeylens.collect.local import local_engine
@@ -110,15 +112,10 @@ def _zoned(ts_format: str) -> bool:
 
 
 def _text(col: str) -> str:
-    """A column as text, with empty strings (and strings of spaces) as missing.
-
-    Only text that starts with a byte below ``!`` (a space, a control character) or above
-    ASCII (a lead byte: NBSP and the other Unicode spaces are multi-byte) can trim to nothing:
-    other text skips the trim, which would cost more than the rest of a column's checks.
-    """
+    """A column as text, with empty strings (and strings of white space: spaces, tabs, line
+    breaks, no-break spaces; see :func:`exports.blank`) as missing."""
     text = f"CAST(b.{col} AS VARCHAR)"
-    blank = f"({text} < '!' OR {text} >= chr(128)) AND trim({text}) = ''"
-    return f"CASE WHEN {blank} THEN NULL ELSE {text} END"
+    return f"CASE WHEN {blank(text)} THEN NULL ELSE {text} END"
 
 
 def _naive(instant: str) -> str:
@@ -141,20 +138,25 @@ def _timestamp(col: str, dtype: pa.DataType, limits: Limits) -> str:
             return f"CAST(b.{col} AS TIMESTAMP)"
         zone = "current_setting('TimeZone')"
         return _naive(f"timezone({zone}, CAST(b.{col} AS TIMESTAMP))")
-    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype):
-        return _epoch(f"CAST(b.{col} AS DOUBLE)")
-    text = _text(col)
+    if pa.types.is_integer(dtype):
+        return _epoch(f"CAST(b.{col} AS {_EXACT})", exact=True)
+    if pa.types.is_floating(dtype):
+        return _epoch(f"CAST(b.{col} AS DOUBLE)", exact=False)
+    text = f"trim({_text(col)})"
     if ts_format is not None:
-        parsed = f"try_strptime(trim({text}), $ts_format)"
+        parsed = f"try_strptime({text}, $ts_format)"
         if _zoned(ts_format):
-            return _naive(parsed)
+            return _naive(_unless_impossible_offset(text, parsed))
         if utc:
             return parsed
         return _naive(f"timezone(current_setting('TimeZone'), {parsed})")
+    # Nine to nineteen digits are an epoch; fewer that no reading takes for a date
+    # (``99999999``) are one too, before 1990: implausible rather than unreadable.
+    epoch = _epoch(f"TRY_CAST({text} AS {_EXACT})", exact=True)
     return (
-        f"CASE WHEN regexp_full_match(trim({text}), '[0-9]{{9,19}}(\\.[0-9]+)?') "
-        f"THEN {_epoch(f'TRY_CAST(trim({text}) AS DOUBLE)')} "
-        f"ELSE {_naive(_instant(f'trim({text})'))} END"
+        f"coalesce(CASE WHEN NOT regexp_full_match({text}, '[0-9]{{9,19}}(\\.[0-9]+)?') "
+        f"THEN {_naive(_instant(text))} END, "
+        f"CASE WHEN regexp_full_match({text}, '[0-9]{{1,19}}(\\.[0-9]+)?') THEN {epoch} END)"
     )
 
 
@@ -178,31 +180,69 @@ def _instant(text: str) -> str:
     ``coalesce`` reads the later ones only where the first gave nothing, so well-formed files
     pay nothing for them."""
     mail, gmt = sql_strings(MAIL_TIME_FORMATS), sql_strings(GMT_TIME_FORMATS)
-    return (
-        f"coalesce({_zone_apart(text, text)}, {_zone_apart(text, _iso_respelled(text))}, "
+    respelled = _iso_respelled(text)
+    read = (
+        f"coalesce({_zone_apart(text, text, _offset_after_utc(text))}, "
+        f"{_zone_apart(text, respelled, respelled)}, "
         f"try_strptime({text}, [{mail}]), try_strptime({_gmt_respelled(text)}, [{gmt}]))"
     )
+    return _unless_impossible_offset(text, read)
 
 
-def _zone_apart(text: str, spelled: str) -> str:
-    """SQL that casts ``spelled`` (``text`` respelled) to TIMESTAMPTZ, the rows whose ``text``
-    may name a zone (two letters in a row: ``America/New_York``, ``UTC``) by one cast and the
-    others by another. DuckDB's cast keeps the zone a row names for the rows after it in the
-    same batch: a naive ``08:00`` after a ``12:00 America/New_York`` read as New York time,
-    not in the import's time zone (DuckDB 1.5). A cast that never sees a zone name cannot."""
+# An offset no place has, at the end of a time (before a zone in brackets): beyond 14 hours,
+# or minutes or seconds of 60 or more. Extended (``+05:30``; after ``UTC``/``GMT`` the hours
+# may be one digit) and basic (``+0530``: the hours always two digits) apart, so that neither
+# reads the other's digits (``+063000`` is 06:30:00, not 0 hours and 63 minutes).
+_IMPOSSIBLE_OFFSET = (
+    r"[+-]((1[5-9]|[2-9][0-9])(:?[0-9]{2}){0,2}"
+    r"|[0-9]{1,2}:[6-9][0-9](:[0-9]{2})?|[0-9]{1,2}:[0-9]{2}:[6-9][0-9]"
+    r"|14:(0[1-9]|[1-5][0-9])(:[0-9]{2})?|14:00:(0[1-9]|[1-5][0-9])"
+    r"|[0-9]{2}[6-9][0-9]([0-9]{2})?|[0-9]{4}[6-9][0-9]"
+    r"|14(0[1-9]|[1-5][0-9])([0-9]{2})?|1400(0[1-9]|[1-5][0-9]))(\[[^\]]*\])?$"
+)
+
+
+def _unless_impossible_offset(text: str, instant: str) -> str:
+    """SQL: the TIMESTAMPTZ ``instant`` read from the SQL text ``text``, NULL when ``text``
+    ends in an offset no place has (:data:`_IMPOSSIBLE_OFFSET`: ``+24:00``, ``+05:75``,
+    ``+99:99``), which DuckDB reads as so many minutes. Only text with a plus, or a minus
+    after a colon, and no ``Z`` at its end (a time with an offset) pays for the pattern."""
+    offset = (
+        f"NOT suffix({text}, 'Z') AND (contains({text}, '+') OR {text} LIKE '%:%-%') "
+        f"AND regexp_matches({text}, '{_IMPOSSIBLE_OFFSET}')"
+    )
+    return f"CASE WHEN {offset} THEN NULL ELSE {instant} END"
+
+
+def _zone_apart(text: str, spelled: str, named: str) -> str:
+    """SQL that casts ``text`` respelled to TIMESTAMPTZ: the rows whose ``text`` may name a
+    zone (two letters in a row: ``America/New_York``, ``UTC``) as ``named`` by one cast, the
+    others as ``spelled`` by another. DuckDB's cast keeps the zone a row names for the rows
+    after it in the same batch: a naive ``08:00`` after a ``12:00 America/New_York`` read as
+    New York time, not in the import's time zone (DuckDB 1.5). A cast that never sees a zone
+    name cannot."""
     return (
         f"CASE WHEN regexp_matches({text}, '[A-Za-z]{{2}}') "
-        f"THEN TRY_CAST({spelled} AS TIMESTAMPTZ) ELSE TRY_CAST({spelled} AS TIMESTAMPTZ) END"
+        f"THEN TRY_CAST({named} AS TIMESTAMPTZ) ELSE TRY_CAST({spelled} AS TIMESTAMPTZ) END"
     )
+
+
+def _offset_after_utc(text: str) -> str:
+    """SQL: ``text`` with an offset written after ``UTC`` or ``GMT`` (``12:00 UTC+05:30``,
+    ``12:00 GMT-3``) as ISO 8601 writes it (``12:00+05:30``, ``12:00-03``): DuckDB's cast
+    reads ``UTC+05:30`` as five hours, its minutes dropped, and ``GMT-3`` not at all."""
+    iso = rf"regexp_replace({_gmt_respelled(text)}, '(\d) ([+-]\d{{2}}(:?\d{{2}})?)$', '\1\2')"
+    return f"CASE WHEN regexp_matches({text}, ' (GMT|UTC)[+-][0-9]') THEN {iso} ELSE {text} END"
 
 
 def _gmt_respelled(text: str) -> str:
-    """SQL that rewrites an offset written after ``GMT`` (``GMT+1``, ``GMT-3``, ``GMT+5:30``;
-    ``GMT`` alone is UTC) as strptime's ``%z`` reads it (``+01``, ``-03``, ``+05:30``)."""
+    """SQL that rewrites an offset written after ``GMT`` or ``UTC`` (``GMT+1``, ``GMT-3``,
+    ``UTC+5:30``; ``GMT`` alone is UTC) as strptime's ``%z`` reads it (``+01``, ``-03``,
+    ``+05:30``)."""
     steps = (
-        (r" GMT$", " +00"),
-        (r" GMT([+-])([0-9])(:?[0-9]{2})?$", r" \10\2\3"),
-        (r" GMT([+-](0[0-9]|1[0-4])(:?[0-9]{2})?)$", r" \1"),  # none beyond 14 hours
+        (r" (GMT|UTC)$", " +00"),
+        (r" (GMT|UTC)([+-])([0-9])(:?[0-9]{2})?$", r" \20\3\4"),
+        (r" (GMT|UTC)([+-](0[0-9]|1[0-4])(:?[0-9]{2})?)$", r" \2"),  # none beyond 14 hours
     )
     for pattern, replacement in steps:
         text = f"regexp_replace({text}, '{pattern}', '{replacement}')"
@@ -212,13 +252,18 @@ def _gmt_respelled(text: str) -> str:
 def _iso_respelled(text: str) -> str:
     """SQL that rewrites ISO 8601 spellings DuckDB does not read into ones it does: the basic
     format (``20260101T100000Z``, and a date alone: ``20260101``), minutes before an offset or a
-    zone (``T10:00+01:00``), a space before the offset (``10:00:00 +0200``, as Ruby and git
-    write it) and a zone name in brackets, as Java writes it: after an offset it is dropped (the
-    offset fixes the instant), else it is the time's zone (``10:00[Europe/Paris]``)."""
+    zone (``T10:00+01:00``), a space before the offset or ``Z`` (``10:00:00 +0200``, as Ruby and
+    git write it, ``10:00:00 -08``, ``10:00:00 Z``), ``t`` and ``z`` in lower case and a comma
+    before the fraction of a second (``10:00:00,5``), as RFC 3339 and ISO 8601 allow, and a
+    zone name in brackets, as Java writes it: after an offset it is dropped (the offset fixes
+    the instant), else it is the time's zone (``10:00[Europe/Paris]``)."""
     steps = (
         (r"(Z|[+-]\d{2}(:?\d{2})?)\[[^\]]*\]$", r"\1"),
         (r"\[([^\]]+)\]$", r" \1"),
-        (r"(\d)\s+([+-]\d{2}:?\d{2})$", r"\1\2"),
+        (r"^(\d{4}-?\d{2}-?\d{2})t(\d)", r"\1T\2"),
+        (r"(:\d{2}),(\d)", r"\1.\2"),
+        (r"(\d)\s*[zZ]$", r"\1Z"),
+        (r"(\d)\s+([+-]\d{2}(:?\d{2})?)$", r"\1\2"),
         (r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})", r"\1-\2-\3T\4:\5:\6"),
         (r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3"),
         (r"([T ]\d{2}:\d{2})(Z|[+-]| [A-Za-z])", r"\1:00\2"),
@@ -228,16 +273,21 @@ def _iso_respelled(text: str) -> str:
     return text
 
 
-def _epoch(number: str) -> str:
+_EXACT = "DECIMAL(38, 9)"  # an epoch number read exactly: 19 digits, nanoseconds of a second
+
+
+def _epoch(number: str, exact: bool) -> str:
     """An epoch number as a timestamp, its unit read from its size: ten digits are seconds,
     thirteen milliseconds (JavaScript's ``Date.now()``), sixteen microseconds (GA4's
-    ``event_timestamp``), nineteen nanoseconds (pandas, Spark)."""
-    return (
-        f"CASE WHEN {number} > 1e17 THEN make_timestamp(CAST({number} / 1000 AS BIGINT)) "
-        f"WHEN {number} > 1e14 THEN make_timestamp(CAST({number} AS BIGINT)) "
-        f"WHEN {number} > 1e11 THEN make_timestamp(CAST({number} * 1000 AS BIGINT)) "
-        f"ELSE make_timestamp(CAST({number} * 1000000 AS BIGINT)) END"
+    ``event_timestamp``), nineteen nanoseconds (pandas, Spark). An ``exact`` one (a
+    :data:`_EXACT` decimal) is cut to the microsecond, as a fraction of a second in ISO 8601
+    is; a DOUBLE is rounded to it (its last digits are not exact)."""
+    unit = (
+        f"CASE WHEN {number} > 1e17 THEN 0.001 WHEN {number} > 1e14 THEN 1 "
+        f"WHEN {number} > 1e11 THEN 1000 ELSE 1000000 END"
     )
+    micros = f"trunc({number} * {unit})" if exact else f"{number} * {unit}"
+    return f"make_timestamp(TRY_CAST({micros} AS BIGINT))"
 
 
 def _stage_name(text: str) -> str:
@@ -307,7 +357,10 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             "p.ts IS NULL",
             UNREAD_TIME,
             "ts",
-            "'cannot read ''' || left(p.ts_text, 80) || ''' ' || $ts_reading",
+            f"CASE WHEN regexp_matches(trim(p.ts_text), '{_IMPOSSIBLE_OFFSET}') "
+            "THEN 'cannot read ''' || left(p.ts_text, 80) || ''': its offset from UTC is no "
+            "real one (offsets run from -14:00 to +14:00, their minutes below 60)' "
+            "ELSE 'cannot read ''' || left(p.ts_text, 80) || ''' ' || $ts_reading END",
         ),
         (
             "p.ts > $latest",
@@ -843,16 +896,16 @@ def _type(types: Mapping[str, pa.DataType]) -> str:
 
 
 def _unless_placeholder(text: str) -> str:
-    """The id ``text`` (SQL), NULL when it is one of ``import.placeholder_ids``; a whole number
-    written as a float (``17850.0``: pandas writes a column of ids with gaps so) is the number,
-    the same person as ``17850`` elsewhere. A suffix test first: other ids pay no regex."""
+    """The id ``text`` (SQL), NULL when it is one of ``import.placeholder_ids`` (any case,
+    white space around it: see :func:`exports.trimmed`); a whole number written as a float
+    (``17850.0``: pandas writes a column of ids with gaps so) is the number, the same person
+    as ``17850`` elsewhere (a suffix test first: other ids pay no pattern for it)."""
     whole = (
-        f"CASE WHEN suffix({text}, '.0') AND regexp_full_match({text}, '-?[0-9]+[.]0') "
-        f"THEN regexp_extract({text}, '^-?[0-9]+') ELSE {text} END"
+        f"CASE WHEN suffix({text}, '.0') "
+        f"THEN regexp_replace({text}, '^(-?[0-9]+)[.]0$', '\\1') ELSE {text} END"
     )
-    return (
-        f"CASE WHEN list_contains($placeholder_ids, lower(trim({text}))) THEN NULL ELSE {whole} END"
-    )
+    placeholder = f"list_contains($placeholder_ids, lower({trimmed(text)}))"
+    return f"CASE WHEN {placeholder} THEN NULL ELSE {whole} END"
 
 
 def _extra_text(types: Mapping[str, pa.DataType]) -> str:
