@@ -1016,6 +1016,8 @@ def attribution(
             revenue_from=revenue_from,
             by=by,
             top=top,
+            since=since,  # the events are filtered already; ROI prorates costs over the range
+            until=until,
         )
         title = "Cut list" if cut_list else "ROI" if roi else f"Attribution of {value}"
         if by is not None and fmt == "csv":  # the CSV: each value's records, the key first

@@ -448,9 +448,8 @@ class Workspace:
                 "min_cost_share says which costed touchpoints the cut list weighs: give it with "
                 "cut_list=True (--cut-list)."
             )
-        source = self._source(
-            events, options.pop("since", None), options.pop("until", None), options.pop("where", ())
-        )
+        since, until = options.pop("since", None), options.pop("until", None)
+        source = self._source(events, since, until, options.pop("where", ()))
         if "goal" in options:  # a goal the user names must exist (the default may not, yet)
             options["goal"] = goal_names(options["goal"])
             check_event_names(self.events, options["goal"], role="as the goal")
@@ -481,6 +480,8 @@ class Workspace:
             keep = {k: v for k, v in options.items() if k in roi_options}
             if floor is not None:
                 keep["min_cost_share"] = floor
+            # The range costs are prorated over: --since/--until, not only the events' span.
+            keep.update(since=since, until=until)
             return run_roi_report(source, self.touchpoints, cut_list=cut_list, **keep)
         return report(**options)
 

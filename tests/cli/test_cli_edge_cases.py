@@ -3,6 +3,7 @@ far larger than the data needs."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -237,3 +238,17 @@ def test_the_summary_says_why_a_conversion_has_no_credit(tmp_path):
     assert summary.returncode == 0
     assert "No event but the goal's ('purchase') has a touchpoint" in summary.stdout
     assert "No conversion (purchase) to attribute" not in summary.stdout
+
+
+def test_roi_prorates_costs_over_since_and_until_not_the_events_span(tmp_path):
+    # ads cost 70 a week: --since 2026-03-01 --until 2026-03-29 is 28 days, 280, though the
+    # events kept span one day; with --since alone, the range ends at the last event (04-10).
+    events = ["2026-03-02T00:00:00Z,ad_seen,u1", "2026-03-03T00:00:00Z,purchase,u1"]
+    events.append("2026-04-10T00:00:00Z,ad_seen,u2")
+    catalog = "touchpoint,match,stage,kind,cost,cost_period\nads,ad_seen,awareness,paid,70,week\n"
+    ws = _workspace_of(tmp_path, events, catalog)
+    args = ("attribution", "--roi", "--model", "linear", "--format", "json")
+    for bounds, cost in ((("--until", "2026-03-29"), 280.0), ((), 400.0)):
+        roi = _cli(*args, "--since", "2026-03-01", *bounds, workspace=ws)
+        assert roi.returncode == 0, roi.stderr
+        assert [row["cost"] for row in json.loads(roi.stdout)] == [cost]

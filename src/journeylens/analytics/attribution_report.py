@@ -252,10 +252,13 @@ def run_roi_report(
     half_life: str = "7d",
     markov_order: int = 1,
     min_cost_share: float = RoiSpec.min_cost_share,
+    since: Any = None,
+    until: Any = None,
 ) -> Result:
     """ROI per touchpoint and model (of ``models``), or (``cut_list``) the touchpoints to cut
     (``stages`` as for :func:`run_attribution_report`; ``min_cost_share``, see
-    :class:`.RoiSpec`)."""
+    :class:`.RoiSpec`). ``since``/``until``: the range costs are prorated over (either side
+    not given is the events' first or last time)."""
     wanted = [models] if isinstance(models, str) else list(models)
     credit = [m for m in wanted if m != "incrementality"] or ["all"]
     spec = RoiSpec(
@@ -266,6 +269,8 @@ def run_roi_report(
             seed=seed,
             half_life=half_life,
             markov_order=markov_order,
+            since=since,
+            until=until,
         ),
         incrementality=IncrementalitySpec(goal=goal, bootstrap=bootstrap, seed=seed, stages=stages),
         min_cost_share=min_cost_share,
