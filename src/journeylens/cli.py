@@ -1047,6 +1047,7 @@ def attribution(
             _note(why_no_costs(ws.touchpoints))
         if isinstance(result, CutListResult):
             _note(result.skipped_note())
+            _note(result.unweighed_note())
         _note(ws.currency_note())
 
 

@@ -235,3 +235,22 @@ def test_costs_show_when_no_touchpoint_earned_anything():
         ("linear", "ad", -1.0),
         ("linear", "banner", -1.0),
     ]
+
+
+def test_costed_touchpoints_without_a_lift_or_any_event_are_named_in_a_note():
+    # Everyone meets the ad first, so no one comparable went without it: its lift is blank;
+    # no event reaches the billboard. Neither is on the list, and the note names both.
+    people = {f"buyer{i}": [("ad", "2026-01-01"), ("purchase", "+1d")] for i in range(20)}
+    people.update({f"lurker{i}": [("ad", "2026-01-01")] for i in range(20)})
+    catalog = pd.DataFrame(
+        {"touchpoint": ["ad", "billboard"], "cost": [10.0, 100.0], "cost_period": "day"}
+    )
+    spec = RoiSpec(incrementality=IncrementalitySpec(strata=[], bootstrap=100))
+    cuts = run_cut_list(ibis.memtable(journeys(people)), spec, ibis.memtable(catalog))
+    assert cuts.to_frame().empty
+    assert (cuts.unmeasured, cuts.never_reached) == (("ad",), ("billboard",))
+    note = cuts.unweighed_note()
+    assert note is not None
+    assert "1 costed touchpoint(s) have no measurable lift (ad)" in note
+    assert "1 costed touchpoint(s) are reached by no event (billboard)" in note
+    assert _cut_list_with({"banner": 50.0}).unweighed_note() is None

@@ -213,7 +213,9 @@ def test_the_cut_list_counts_the_costed_touchpoints_under_its_floor_in_a_note(tm
     assert "--min-cost-share" in cut.stderr
     every = _cli(*args, "--min-cost-share", "0", workspace=ws)
     assert every.returncode == 0, every.stderr
-    assert "costed touchpoint(s)" not in every.stderr
+    assert "cost under" not in every.stderr
+    # The billboard, reached by no event, is named whatever the floor.
+    assert "1 costed touchpoint(s) are reached by no event (billboard)" in every.stderr
     roi = _cli("attribution", "--roi", "--min-cost-share", "0", workspace=ws)
     assert roi.returncode == 2
     assert "min_cost_share says which costed touchpoints the cut list weighs" in roi.stderr

@@ -30,7 +30,7 @@ from journeylens.analytics.incrementality import (
     IncrementalitySpec,
     run_incrementality,
 )
-from journeylens.analytics.result import Result, frame_records, plot_labels
+from journeylens.analytics.result import Result, frame_records, listed, plot_labels
 from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
 from journeylens.collect.columns import loose_name
 from journeylens.errors import SpecError, did_you_mean
@@ -125,9 +125,8 @@ class AttributionReport(Result):
         blank = lift.loc[lift["lift"].isna(), self.level].astype(str).tolist()
         if not blank:
             return None
-        shown = ", ".join(blank[:5]) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
         return (
-            f"No lift for {shown}: everyone at the point where they met it had it (no "
+            f"No lift for {listed(blank)}: everyone at the point where they met it had it (no "
             "comparable people without it), so there is nothing to compare with."
         )
 

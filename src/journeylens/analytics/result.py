@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -35,6 +35,18 @@ def json_ready(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalar
         return json_ready(value.item())
     return value
+
+
+def listed(names: Sequence[str], most: int = 5) -> str:
+    """The first ``most`` names, and how many more.
+
+    Examples
+    --------
+    >>> listed(["a", "b", "c"], most=2)
+    'a, b and 1 more'
+    """
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

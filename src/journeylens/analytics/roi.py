@@ -38,7 +38,7 @@ from journeylens.analytics.attribution import (
     run_attribution,
 )
 from journeylens.analytics.incrementality import IncrementalitySpec, run_incrementality
-from journeylens.analytics.result import Result, frame_records, plot_labels
+from journeylens.analytics.result import Result, frame_records, listed, plot_labels
 from journeylens.errors import SpecError
 from journeylens.store.portable import epoch_seconds
 
@@ -287,13 +287,17 @@ class CutListResult(Result):
     ``lift_high``, ``reason``, ``savings``, ``explanation``; the costliest first.
 
     ``skipped``: the costed touchpoints whose lift was not weighed, as they cost under
-    ``floor`` (see :func:`material_floor`, of ``min_cost_share``)."""
+    ``floor`` (see :func:`material_floor`, of ``min_cost_share``). ``unmeasured``: those at
+    or over it whose lift could not be measured (no comparable people went without them);
+    ``never_reached``: the costed ones no event reaches."""
 
     cuts: pd.DataFrame
     queries: tuple[Any, ...] = ()
     skipped: int = 0
     floor: float = 0.0
     min_cost_share: float = 0.01
+    unmeasured: tuple[str, ...] = ()
+    never_reached: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.cuts
@@ -311,6 +315,24 @@ class CutListResult(Result):
             "touchpoint's cost where that is less), so their lift was not weighed: lower it "
             "with --min-cost-share (0 weighs every costed touchpoint)."
         )
+
+    def unweighed_note(self) -> str | None:
+        """Why costed touchpoints at or over the floor may be missing: no lift could be
+        measured, or no event reaches them; or None."""
+        parts = []
+        if self.unmeasured:
+            parts.append(
+                f"{len(self.unmeasured):,} costed touchpoint(s) have no measurable lift "
+                f"({listed(self.unmeasured)}): everyone at the point where they met it had it, so "
+                "there is no one comparable without it to weigh it against."
+            )
+        if self.never_reached:
+            parts.append(
+                f"{len(self.never_reached):,} costed touchpoint(s) are reached by no event "
+                f"({listed(self.never_reached)}): nothing to weigh, their whole cost buys nothing "
+                "in this range (see --roi)."
+            )
+        return " ".join(parts) or None
 
     def figure(self) -> go.Figure:
         figure = go.Figure()
@@ -410,9 +432,12 @@ def run_cut_list(
     ]
     cuts = cuts[columns].sort_values(["savings", "touchpoint"], ascending=[False, True])
     skipped = int((paid & ~material).sum())
+    unmeasured = frame.loc[material & frame["lift"].isna() & frame["reason"].isna(), "touchpoint"]
     return CutListResult(
         cuts.reset_index(drop=True),
         skipped=skipped,
         floor=floor,
         min_cost_share=spec.min_cost_share,
+        unmeasured=tuple(sorted(map(str, unmeasured))),
+        never_reached=tuple(sorted(map(str, set(cost.index[cost > 0]) - set(frame["touchpoint"])))),
     )
