@@ -483,7 +483,7 @@ class Workspace:
             # The range costs are prorated over: --since/--until, not only the events' span.
             keep.update(since=since, until=until)
             return run_roi_report(source, self.touchpoints, cut_list=cut_list, **keep)
-        return report(**options)
+        return report(**options, since=since, until=until)
 
     def friction_spec(self, **options: Any) -> Any:
         """A :class:`analytics.friction.FrictionSpec` with the workspace's goals and thresholds;

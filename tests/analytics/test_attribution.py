@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import ibis
 import pytest
 
@@ -117,6 +119,23 @@ def test_a_report_names_the_conversions_it_could_not_attribute():
     assert (
         run_attribution_report(events, None, models=["linear"], lookback="60d").unattributed()
         is None
+    )
+
+
+def test_the_note_on_unattributed_conversions_names_since_where_it_cut_the_touches():
+    from journeylens.analytics.attribution_report import run_attribution_report
+
+    # From 2026-01-04, bob's ad and mail are not read: his purchase has no touch, whatever the
+    # lookback.
+    events = ibis.memtable(journeys(PEOPLE))
+    since = datetime(2026, 1, 4)
+    kept = events.filter(events.ts >= since)
+    report = run_attribution_report(kept, None, models=["linear"], lookback="365d", since=since)
+    note = report.unattributed()
+    assert note is not None
+    assert note.endswith(
+        "are not in the table; touches before --since 2026-01-04 00:00:00 are not read: an "
+        "earlier --since (or a longer --lookback) reaches further back."
     )
 
 

@@ -104,16 +104,25 @@ class AttributionReport(Result):
     def unattributed(self) -> str | None:
         """A note on the conversions no model could credit (no touch within the lookback),
         or None when every one was attributed."""
-        totals = next((p.totals for p in self.parts if isinstance(p, AttributionResult)), None)
-        if not totals or totals["unattributed"] <= 0:
+        result = next((p for p in self.parts if isinstance(p, AttributionResult)), None)
+        if result is None or result.totals["unattributed"] <= 0:
             return None
+        totals = result.totals
         count = totals["unattributed"]
         share = count / (count + totals["conversions"])
         revenue = totals.get("unattributed_revenue", 0.0)
         worth = f", revenue {revenue:,.2f}" if revenue > 0 else ""
+        # With --since, the touches before it are filtered out, whatever the lookback.
+        since = result.spec.since
+        reach = (
+            f"; touches before --since {since:%Y-%m-%d %H:%M:%S} are not read: an earlier "
+            "--since (or a longer --lookback) reaches further back."
+            if since is not None
+            else ": a longer --lookback reaches further back."
+        )
         return (
             f"{count:,.0f} conversion(s) ({share:.1%}{worth}) had no touch within the lookback "
-            "and are not in the table: a longer --lookback reaches further back."
+            f"and are not in the table{reach}"
         )
 
     def unmeasured_lift(self) -> str | None:
@@ -180,13 +189,16 @@ def run_attribution_report(
     stages: Sequence[str] = (),
     by: str | None = None,
     top: int = 10,
+    since: Any = None,
+    until: Any = None,
 ) -> AttributionReport:
     """Run the requested models (``"all"`` = every credit model plus incrementality).
 
     ``stages``: the journey's stage keys in order, for incrementality's landmarks (inferred from
     the data when empty). ``by``/``top``: a breakdown of the credit models (see
     :func:`.run_attribution`); incrementality, asked for by name, is refused with it, and
-    ``"all"`` keeps the lift of all the data beside the breakdown."""
+    ``"all"`` keeps the lift of all the data beside the breakdown. ``since``/``until``: only
+    events within them (a note on the conversions left unattributed then names ``since``)."""
     wanted = [models] if isinstance(models, str) else list(models)
     everything = "all" in wanted
     for name in wanted:
@@ -221,6 +233,8 @@ def run_attribution_report(
             half_life=half_life,
             markov_order=markov_order,
             seed=seed,
+            since=since,
+            until=until,
         )
         result = run_attribution(events, spec, catalog, by=by, top=top)
         parts.append(result)
