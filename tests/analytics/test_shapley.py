@@ -386,3 +386,19 @@ def test_a_coalition_past_the_lattice_reads_each_subsets_rate_as_documented():
         exact = [i for i in held if local[i] == int(subset)]
         want = rates[exact[0]] if exact else (rates[held].max(0) if held else np.zeros(2))
         assert got[index].tolist() == pytest.approx(want.tolist()), (index, subset)
+
+
+def test_an_exact_null_players_credit_is_zero_not_a_rounding():
+    # push adds nothing to any coalition: its Shapley value is a difference of equal sums,
+    # -4e-17 before it is snapped (the table showed -0.00); ad's 0.9999999999999999 stays.
+    people = {
+        "hal": [("home", "2026-03-02"), ("purchase", "+1h")],
+        "ann": [("ad", "2026-03-02"), ("push", "+1d"), ("home", "+1d"), ("purchase", "+1h")],
+        "bob": [("ad", "2026-03-02"), ("mail", "+1d"), ("purchase", "+1d")],
+        "cy": [("blog", "2026-03-02"), ("ad", "+1d"), ("purchase", "+1d")],
+    }
+    result = run_attribution(ibis.memtable(journeys(people)), AttributionSpec("shapley"))
+    credit = result.to_frame().set_index("touchpoint")["conversions"]
+    assert credit["push"] == 0.0
+    assert str(credit["push"]) == "0.0"
+    assert credit.sum() == pytest.approx(4)

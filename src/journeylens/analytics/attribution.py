@@ -403,13 +403,19 @@ def _long(frame: pd.DataFrame, models: Sequence[str], level: str) -> pd.DataFram
                 **segments,
                 "model": m,
                 level: frame["key"],
-                "conversions": frame[f"{m}_conversions"].astype(float),
-                "revenue": frame[f"{m}_revenue"].astype(float),
+                "conversions": _snapped(frame[f"{m}_conversions"].astype(float)),
+                "revenue": _snapped(frame[f"{m}_revenue"].astype(float)),
             }
         )
         for m in models
     ]
     return pd.concat(parts, ignore_index=True)
+
+
+def _snapped(credit: pd.Series) -> pd.Series:
+    """``credit`` with the values within :data:`ROUNDING` of its total at 0: an exact null
+    player's Shapley value is a difference of equal sums, ``-4.4e-16`` where it is nothing."""
+    return credit.mask(credit.abs() <= ROUNDING * credit.abs().sum(), 0.0)
 
 
 def _run_markov(
