@@ -247,6 +247,20 @@ def test_a_report_says_why_a_lift_is_blank():
     assert credit_only.unmeasured_lift() is None
 
 
+@pytest.mark.parametrize("models", [["incrementality"], ["linear", "incrementality"], ["all"]])
+def test_people_counts_are_whole_numbers_beside_the_credit_models(models):
+    from journeylens.analytics.attribution_report import run_attribution_report
+
+    table, _ = generated_events()
+    report = run_attribution_report(ibis.memtable(table), None, models=models, bootstrap=100)
+    lift = [r for r in report.to_dict() if r["model"] == "incrementality"]
+    credit = [r for r in report.to_dict() if r["model"] != "incrementality"]
+    assert lift
+    for key in ("exposed_people", "matched_people"):
+        assert all(type(r[key]) is int for r in lift)
+        assert all(r.get(key) is None for r in credit)
+
+
 @pytest.mark.parametrize("since", [None, datetime(2026, 1, 10)])
 def test_first_events_by_the_stored_sequence_match_the_numbering_window(since):
     # With person_key and person_seq filled, each person's first event is the one with the

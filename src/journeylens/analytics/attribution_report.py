@@ -38,6 +38,7 @@ from journeylens.journey.catalog import UNMAPPED_HINT
 from journeylens.journey.steps import distinct_values, json_value_number, with_revenue_from
 
 REPORT_MODELS = (*MODELS, "incrementality")  # the credit models and the lift
+PEOPLE_COUNTS = frozenset({"exposed_people", "matched_people"})
 
 
 @dataclass
@@ -246,6 +247,8 @@ def run_attribution_report(
         parts.append(lift)
         frames.append(lift.to_frame().assign(model="incrementality"))
     records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for column in PEOPLE_COUNTS & set(records.columns):  # counts, blank on the credit rows
+        records[column] = records[column].astype("Int64")
     breakdown = next(
         (p.breakdown for p in parts if isinstance(p, AttributionResult) and p.breakdown), None
     )
