@@ -105,6 +105,12 @@ def _filtered(ws: Workspace, since: datetime | None, until: datetime | None, whe
     return events
 
 
+WHOLE_COSTS = (
+    "Costs are the catalog's whole costs per touchpoint, not the --where segment's share: its "
+    "ROI weighs the segment's credit against everything spent."
+)
+
+
 def _nothing_selected(
     events: Any, since: datetime | None, until: datetime | None, where: bool
 ) -> str:
@@ -1045,6 +1051,7 @@ def attribution(
             _note(uncatalogued_touches(events, ws.touchpoints, chosen_goal))
         if roi or cut_list:
             _note(why_no_costs(ws.touchpoints))
+            _note(WHOLE_COSTS if where else None)
         if isinstance(result, CutListResult):
             _note(result.skipped_note())
             _note(result.unweighed_note())

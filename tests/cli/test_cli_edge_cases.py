@@ -254,3 +254,16 @@ def test_roi_prorates_costs_over_since_and_until_not_the_events_span(tmp_path):
         roi = _cli(*args, "--since", "2026-03-01", *bounds, workspace=ws)
         assert roi.returncode == 0, roi.stderr
         assert [row["cost"] for row in json.loads(roi.stdout)] == [cost]
+
+
+def test_roi_and_the_cut_list_with_where_say_the_costs_are_the_whole_catalogs(tmp_path):
+    events = [f"2026-03-0{i + 1}T00:00:00Z,ad_seen,u{i}" for i in range(4)]
+    events += [f"2026-03-0{i + 1}T01:00:00Z,purchase,u{i}" for i in range(2)]
+    catalog = "touchpoint,match,stage,kind,cost,cost_period\nads,ad_seen,awareness,paid,70,week\n"
+    ws = _workspace_of(tmp_path, events, catalog)
+    for view in ("--roi", "--cut-list"):
+        narrowed = _cli("attribution", view, "--where", "user_id=u1", workspace=ws)
+        assert narrowed.returncode == 0, narrowed.stderr
+        assert "Note: Costs are the catalog's whole costs per touchpoint" in narrowed.stderr
+    whole = _cli("attribution", "--roi", workspace=ws)
+    assert "whole costs" not in whole.stderr
