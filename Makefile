@@ -36,8 +36,11 @@ run: install
 	$(VENV)/bin/journeylens demo --workspace $(WORKSPACE) --events $(DEMO_EVENTS) --seed 7
 	$(VENV)/bin/journeylens summary --workspace $(WORKSPACE)
 
+# The suite runs on TEST_WORKERS processes (one per core of the 2-core machine it is sized for).
+TEST_WORKERS ?= 2
+
 test: install peers system-deps
-	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(VENV)/bin/python -m pytest
+	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(VENV)/bin/python -m pytest -n $(TEST_WORKERS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
