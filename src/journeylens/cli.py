@@ -299,16 +299,17 @@ def _uncatalogued_note(ws: Workspace, before: dict[str, int]) -> str | None:
     new = {t: n for t, n in sorted(new.items(), key=lambda item: (-item[1], item[0])) if n > 0}
     if not new:
         return None
+    from journeylens.analytics.result import listed
+
     folded = {t.touchpoint.casefold(): t.touchpoint for t in ws.config.touchpoints}
     named = []
-    for touchpoint, n in list(new.items())[:5]:
+    for touchpoint, n in new.items():
         near = folded.get(touchpoint.casefold())
         hint = f"; did you mean '{near}'?" if near else ""
         named.append(f"'{touchpoint}' ({_count(n, 'answer')}{hint})")
-    more = ", ..." if len(new) > 5 else ""
     return (
         f"{_count(sum(new.values()), 'answer')} stored at a touchpoint the catalog does not "
-        f"list: {', '.join(named)}{more}. They count in the scores but at no touchpoint or "
+        f"list: {listed(named)}. They are kept but count at no touchpoint or "
         "stage (touchpoints match as written, case included); add the touchpoint to the "
         "catalog (journeylens import catalog.csv --kind touchpoints) or use one it lists."
     )

@@ -250,6 +250,14 @@ class Workspace:
         source = self.events if events is None else events
         return apply_filters(source, since, until, _conditions(where))
 
+    def _sources(
+        self, events: ibis.Table | None, where: str | Sequence[str]
+    ) -> tuple[ibis.Table, ibis.Table | None]:
+        """``events`` filtered by ``where`` (see :meth:`_source`), and those before it, whose
+        span is the data's (None without a ``where``: the same events)."""
+        source = self._source(events, where=where)
+        return source, (self._source(events) if where else None)
+
     def feedback_for(
         self, where: str | Sequence[str] = (), since: Any = None, until: Any = None
     ) -> ibis.Table:
@@ -518,9 +526,9 @@ class Workspace:
         from journeylens.analytics.friction import run_friction
 
         where = options.pop("where", ())
-        source, data = self._source(events, where=where), self._source(events)
+        source, data = self._sources(events, where)
         spec, answers = self.friction_spec(**options), self.feedback_for(where)
-        return run_friction(source, spec, answers, data if where else None)
+        return run_friction(source, spec, answers, data)
 
     def friction_change(
         self,
@@ -536,12 +544,12 @@ class Workspace:
 
         when, annotated = self._change_point(at)
         where = options.pop("where", ())
-        source, data = self._source(events, where=where), self._source(events)
+        source, data = self._sources(events, where)
         # The annotation's touchpoint, checked as a touchpoint named is.
         chosen = compared_touchpoint(annotated, touchpoint)
         spec = self.friction_spec(**options, **({"touchpoint": chosen} if chosen else {}))
         answers = self.feedback_for(where)
-        return run_friction_change(source, spec, when, chosen, answers, data if where else None)
+        return run_friction_change(source, spec, when, chosen, answers, data)
 
     def funnel_change(
         self, *steps: str, at: Any, events: ibis.Table | None = None, **options: Any
@@ -551,11 +559,10 @@ class Workspace:
         from journeylens.analytics.changes import run_funnel_change
         from journeylens.analytics.funnels import FunnelSpec
 
-        where = options.pop("where", ())
-        source, data = self._source(events, where=where), self._source(events)
+        source, data = self._sources(events, options.pop("where", ()))
         spec = spec_of(FunnelSpec, {"steps": steps, **options})
         self.check_funnel(spec)
-        return run_funnel_change(source, spec, self._change_point(at)[0], data if where else None)
+        return run_funnel_change(source, spec, self._change_point(at)[0], data)
 
     def _change_point(self, at: Any) -> tuple[Any, str | None]:
         """``at`` as a naive UTC time, and the touchpoint when it is an annotation's id."""

@@ -439,11 +439,10 @@ def uncatalogued_touches(
     if counts.empty:
         return None
     counts = counts.sort_values(["events", "touchpoint"], ascending=[False, True])
-    names = ", ".join(f"'{t}'" for t in counts["touchpoint"].head(3))
-    more = f" and {len(counts) - 3} more" if len(counts) > 3 else ""
+    names = listed([f"'{t}'" for t in counts["touchpoint"]], most=3)
     return (
         f"{int(counts['events'].sum()):,} event(s) at touchpoints the catalog does not list "
-        f"({names}{more}) are no touches here: add them to the catalog to credit them "
+        f"({names}) are no touches here: add them to the catalog to credit them "
         "(journeylens touchpoints lists them)."
     )
 

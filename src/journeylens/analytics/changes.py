@@ -60,11 +60,21 @@ def periods(start: datetime, end: datetime, at: datetime) -> tuple[datetime, dat
     return at - length, at + length + timedelta(microseconds=1)
 
 
-def _span(events: ir.Table) -> tuple[datetime, datetime]:
-    span = data_span(events)
+def _periods(
+    events: ir.Table,
+    unfiltered: ir.Table | None,
+    since: datetime | None,
+    until: datetime | None,
+    at: datetime,
+) -> tuple[datetime, datetime, datetime]:
+    """``(before_start, after_end, end)``: the two periods either side of ``at`` (see
+    :func:`periods`) over the data's span, ``unfiltered`` (the events before a ``where``
+    filtered ``events``; default: ``events``) within ``since``/``until``, and its end."""
+    span = data_span(in_range(events if unfiltered is None else unfiltered, since, until))
     if span is None:
         raise SpecError("There are no events to compare before and after.")
-    return span
+    start, end = span
+    return (*periods(start, end, at), end)
 
 
 def compare_rates(x1: int, n1: int, x2: int, n2: int) -> dict[str, Any]:
@@ -222,9 +232,7 @@ def run_friction_change(
     data: ``unfiltered``, the events before a ``where`` filtered ``events`` (default:
     ``events``), within ``since``/``until``.
     """
-    data = events if unfiltered is None else unfiltered
-    start, end = _span(in_range(data, spec.since, spec.until))
-    first, last = periods(start, end, at)
+    first, last, end = _periods(events, unfiltered, spec.since, spec.until, at)
     # An after-period that runs to the end of the data selects the same events without that
     # bound, and keeps the answers given after the last event (surveys follow it).
     open_end = spec.until if last > end else last
@@ -312,9 +320,7 @@ def run_funnel_change(
     ``unfiltered``, the events before a ``where`` filtered ``events`` (default: ``events``),
     within ``since``/``until``.
     """
-    data = events if unfiltered is None else unfiltered
-    start, end = _span(in_range(data, spec.since, spec.until))
-    first, last = periods(start, end, at)
+    first, last, _ = _periods(events, unfiltered, spec.since, spec.until, at)
     before = run_funnel(in_range(events, first, at), spec)
     after = run_funnel(in_range(events, at, last), spec)
     counts = []

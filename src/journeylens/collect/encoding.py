@@ -231,7 +231,7 @@ def _utf8_counts(path: Path) -> tuple[int, int, bool] | None:
                 decoder.decode(chunk)
                 lines += chunk.count(b"\n")
                 quotes += chunk.count(b'"')
-                blank = blank or _has_blank_line(tail + chunk[:2]) or _has_blank_line(chunk)
+                blank = blank or has_blank_line(tail + chunk[:2]) or has_blank_line(chunk)
                 tail = chunk[-2:]
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
@@ -239,7 +239,8 @@ def _utf8_counts(path: Path) -> tuple[int, int, bool] | None:
     return lines, quotes, blank
 
 
-def _has_blank_line(data: bytes) -> bool:
+def has_blank_line(data: bytes) -> bool:
+    """Whether a line end in ``data`` follows another (a blank line, ``\\r\\n`` ends too)."""
     return b"\n\n" in data or b"\n\r\n" in data
 
 

@@ -33,7 +33,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from journeylens.collect.columns import ALIASES, LINE, given_name, held_name, loose_name
-from journeylens.collect.encoding import check_text, scratch_file, text_codec
+from journeylens.collect.encoding import check_text, has_blank_line, scratch_file, text_codec
 from journeylens.collect.local import local_engine
 from journeylens.collect.spreadsheets import TextForm, sheet_batches, sheet_header
 from journeylens.collect.xes import XmlError, count_events, xes_batches
@@ -686,7 +686,7 @@ def _blank_lines(reader: FileReader) -> np.ndarray:
     found = [np.zeros(0, np.int64)]
     lines = quotes = 0  # in the blocks before
     for block in _text_blocks(*reader.text()):
-        if block.startswith((b"\n", b"\r\n")) or b"\n\n" in block or b"\n\r\n" in block:
+        if block.startswith((b"\n", b"\r\n")) or has_blank_line(block):
             found.append(lines + _blank_in(block, quotes))
         lines += block.count(b"\n")
         quotes += block.count(b'"')
