@@ -52,6 +52,10 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         (lambda ws: ws.stages(events="x"), SpecError, "events must be an Ibis table"),
         (lambda ws: ws.paths(by="device", top_values=None), SpecError, "top must be"),
         (lambda ws: ws.paths(PathsSpec(level="event"), since="2026-01-01"), SpecError, "not both"),
+        (lambda ws: ws.paths(to="(end)", ends=False), SpecError, "'(end)' follows each journey"),
+        (lambda ws: ws.paths(from_="(conversion)", ends=False), SpecError, "drop --no-ends"),
+        (lambda ws: ws.paths(from_="(other)"), SpecError, "'(other)' groups rare nodes"),
+        (lambda ws: ws.paths(level="event", to="(unmapped)"), SpecError, "No event has an empty"),
     ],
 )
 def test_a_name_the_data_does_not_have_is_an_error(ws, call, error, message) -> None:

@@ -578,6 +578,52 @@ def test_an_anchor_that_is_no_node_of_the_data_is_named_with_a_suggestion(con: A
     check_anchor(events, PathsSpec(level="event", to_node="purchase", include_end=False))
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"to_node": "(end)", "include_end": False}, r"'\(end\)' follows each journey only"),
+        ({"from_node": "(conversion)", "include_end": False}, r"'\(conversion\)' is a path end"),
+        ({"to_node": "(conversion)", "include_end": False}, r"drop --no-ends"),
+        ({"to_node": "(conversion)", "goal": ()}, r"no goal event is named"),
+        ({"from_node": "(other)"}, r"'\(other\)' groups rare nodes.*--min-share or --top-nodes"),
+        ({"to_node": "(other)", "min_share": 0.0}, r"'\(other\)' groups rare nodes"),
+    ],
+)
+def test_an_anchor_the_options_make_impossible_is_refused_saying_why(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    # Each was an empty result: no '(end)' or '(conversion)' without the ends, no '(other)'
+    # without a grouping.
+    with pytest.raises(SpecError, match=message):
+        PathsSpec(**kwargs)
+
+
+def test_anchors_the_options_make_possible_are_taken() -> None:
+    assert PathsSpec(from_node="(conversion)").from_node == "(conversion)"
+    assert PathsSpec(to_node="(other)", top_nodes=3).to_node == "(other)"
+    assert PathsSpec(from_node="(other)", min_share=0.01).from_node == "(other)"
+
+
+def test_anchoring_at_unmapped_where_every_event_is_mapped_is_an_error(con: Any) -> None:
+    mapped = con.create_table(
+        "mapped", journeys({"ana": [("home", "2026-01-01"), ("purchase", "+1m")]})
+    )
+    for spec in (PathsSpec(from_node="(unmapped)"), PathsSpec(to_node="(unmapped)")):
+        with pytest.raises(SpecError, match=r"No event has an empty touchpoint here"):
+            check_anchor(mapped, spec)
+    # Only a goal event lacks a touchpoint: with the ends it is '(conversion)', without them
+    # '(unmapped)'.
+    goal_only = con.create_table(
+        "goal_only",
+        journeys({"bo": [("home", "2026-01-01"), ("purchase", "+1m", {"touchpoint": None})]}),
+    )
+    with pytest.raises(SpecError, match=r"No event but a goal event has an empty touchpoint"):
+        check_anchor(goal_only, PathsSpec(to_node="(unmapped)"))
+    check_anchor(goal_only, PathsSpec(to_node="(unmapped)", include_end=False))
+    path = run_top_paths(goal_only, PathsSpec(to_node="(unmapped)", include_end=False)).to_dict()
+    assert [r["path"] for r in path] == [["home", "(unmapped)"]]
+
+
 def test_anchoring_at_the_conversion_without_any_goal_event_is_an_error():
     from journeylens.analytics.paths import check_anchor
 

@@ -485,6 +485,22 @@ def test_paths_from_an_unknown_node_is_an_error_with_a_suggestion(demo_ws):
     assert "Did you mean 'checkout'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--from", "(conversion)", "--no-ends"), "'(conversion)' is a path end"),
+        (("--to", "(end)", "--no-ends"), "'(end)' follows each journey only with the ends"),
+        (("--to", "(other)"), "'(other)' groups rare nodes: give --min-share or --top-nodes"),
+        (("--level", "event", "--from", "(unmapped)"), "No event has an empty event here"),
+    ],
+)
+def test_paths_at_a_node_that_cannot_occur_is_one_line_saying_why(demo_ws, args, message):
+    result = run("paths", *args, workspace=demo_ws, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_paths_deeper_than_the_limit_are_one_line_naming_it(demo_ws):
     args = ("paths", "--to", "(conversion)", "--max-depth", "1000")
     result = run(*args, workspace=demo_ws, check=False)

@@ -114,7 +114,8 @@ class PathsSpec:
     from_node, to_node
         Top paths starting from, or leading to, this node (one of them). The transition graph
         keeps only the edges out of ``from_node`` / into ``to_node`` (their probabilities and
-        shares still of all pairs).
+        shares still of all pairs). A node the options rule out is refused: ``"(end)"`` and
+        ``"(conversion)"`` without ``include_end``, ``"(other)"`` without a grouping.
     top
         How many top paths, and how many flows per step in the Sankey.
     include_end
@@ -174,6 +175,9 @@ class PathsSpec:
             raise SpecError("Give from_node or to_node, not both.")
         if self.from_node == END:
             raise SpecError("Nothing follows '(end)': use to_node='(end)' for paths to leaving.")
+        never = _never_a_node(self, self.from_node if self.to_node is None else self.to_node)
+        if never is not None:
+            raise SpecError(never)
         if self.since and self.until and self.since >= self.until:
             raise SpecError(f"since ({self.since}) must be before until ({self.until}).")
 
@@ -182,15 +186,44 @@ class PathsSpec:
         return tuple(self.goal)
 
 
+def _never_a_node(spec: PathsSpec, anchor: str | None) -> str | None:
+    """Why no sequence of ``spec`` holds ``anchor``, a node only options make (None when one
+    may): the ends (rule 4) and the grouping (rule 3) are off, or no goal is named."""
+    if anchor == END and not spec.include_end:
+        return (
+            f"'{END}' follows each journey only with the ends, and they are off "
+            "(include_end=False): drop --no-ends for the paths to leaving."
+        )
+    if anchor == CONVERSION and not spec.include_end:
+        flag = "--from" if spec.from_node is not None else "--to"
+        goal = f" {flag} {spec.goals[0]}" if spec.goals else ""
+        return (
+            f"'{CONVERSION}' is a path end, shown only with the ends, and they are off "
+            "(include_end=False): drop --no-ends, or anchor at the goal event itself "
+            f"(--level event{goal})."
+        )
+    if anchor == CONVERSION and not spec.goals:
+        return f"'{CONVERSION}' is a goal event, and no goal event is named: name one (--goal)."
+    if anchor == OTHER and not spec.min_share and spec.top_nodes is None:
+        return (
+            f"'{OTHER}' groups rare nodes: give --min-share or --top-nodes (min_share above 0, "
+            "top_nodes), or anchor at a node itself."
+        )
+    return None
+
+
 def check_anchor(events: ir.Table, spec: PathsSpec) -> None:
     """Raise :class:`SpecError` when ``from_node``/``to_node`` is no node of ``events`` (one
     small query for the distinct values of the level's column), so a typo is not an empty
     result: "No touchpoint 'chekout' in the data. Did you mean 'checkout'?". The command line
     and the workspace check against all events, before any filter: a node missing from a
-    filtered part of the data is an empty result, not an error."""
+    filtered part of the data is an empty result, not an error. ``(unmapped)`` is checked as
+    well: an event with an empty level column must make it."""
     anchors = [node for node in (spec.from_node, spec.to_node) if node is not None]
     if CONVERSION in anchors:
         _check_some_goal(events, spec.goal)
+    if UNMAPPED in anchors:
+        _check_some_unmapped(events, spec)
     anchors = [node for node in anchors if node not in (*SYNTHETIC, UNMAPPED, OTHER)]
     if not anchors:
         return
@@ -221,10 +254,33 @@ def _check_some_goal(events: ir.Table, goals: Sequence[str]) -> None:
     )
 
 
+def _check_some_unmapped(events: ir.Table, spec: PathsSpec) -> None:
+    """Raise :class:`SpecError` when no event becomes ``(unmapped)`` (rule 2): none has an
+    empty level column, or, with the ends, none but goal events, which are ``(conversion)``."""
+    empty = events.filter(events[spec.level].isnull())
+    goals_apart = spec.include_end and bool(spec.goals)
+    if _any(empty.filter(~empty.event.isin(spec.goals)) if goals_apart else empty):
+        return
+    if goals_apart and _any(empty):
+        raise SpecError(
+            f"No event but a goal event has an empty {spec.level} here, and goal events are "
+            f"'{CONVERSION}' with the ends: leave them out (--no-ends) to see those as "
+            f"'{UNMAPPED}'."
+        )
+    raise SpecError(
+        f"No event has an empty {spec.level} here, so none is '{UNMAPPED}' (the node of such "
+        f"an event): anchor at one of the data's {spec.level} values."
+    )
+
+
 def _only_goals(events: ir.Table, spec: PathsSpec, node: str) -> bool:
-    """Whether no event other than a goal carries ``node`` (one query that stops early)."""
-    others = events.filter(events[spec.level] == node, ~events.event.isin(list(spec.goal)))
-    return not others.limit(1).count().execute()
+    """Whether no event other than a goal carries ``node``."""
+    return not _any(events.filter(events[spec.level] == node, ~events.event.isin(spec.goals)))
+
+
+def _any(rows: ir.Table) -> bool:
+    """Whether ``rows`` has a row (one query that stops at the first)."""
+    return bool(rows.limit(1).count().execute())
 
 
 def fetch(expr: ir.Table) -> pd.DataFrame:
