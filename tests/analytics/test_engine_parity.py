@@ -271,6 +271,15 @@ CASES |= {
         paths.run_transitions(ws.events, PathsSpec(to_node="(end)", level="channel")).to_frame(),
     ],
     "top_paths_from": _paths(PathsSpec(from_node="pricing_page", max_depth=4)),
+    # checkout, 2% of events, is grouped away by either option but stays itself as the anchor.
+    "paths_anchor_grouped_away": lambda ws: [
+        paths.run_top_paths(
+            ws.events, PathsSpec(from_node="checkout", top_nodes=6, max_depth=4)
+        ).to_frame(),
+        paths.run_transitions(
+            ws.events, PathsSpec(to_node="checkout", min_share=0.05), whole=True
+        ).to_frame(),
+    ],
     # Deeper than any journey: the node columns past the longest are nulls.
     "top_paths_deep": _paths(PathsSpec(to_node="(conversion)", max_depth=50, top=5)),
     "top_paths_to_conversion": _paths(PathsSpec(to_node="(conversion)", max_depth=4)),

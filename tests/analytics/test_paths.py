@@ -235,6 +235,67 @@ def test_a_node_named_other_stays_apart_from_the_grouped_ones(con: Any) -> None:
     }
 
 
+@pytest.fixture
+def rare_checkout(con: Any) -> Any:
+    # 12 events: home ×6, cart ×2, and once each help, checkout, search and an event with no
+    # touchpoint, (unmapped). top_nodes=2 and min_share=0.15 keep home and cart (2/12) alone.
+    return con.create_table(
+        "events",
+        journeys(
+            {
+                "p": [
+                    ("home", "2026-01-01 10:00"),
+                    ("cart", "+1m"),
+                    ("help", "+1m"),
+                    ("checkout", "+1m"),
+                    ("home", "+1m"),
+                ],
+                "q": [
+                    ("home", "2026-01-01 10:00"),
+                    ("cart", "+1m"),
+                    ("mystery", "+1m", {"touchpoint": None}),
+                    ("home", "+1m"),
+                ],
+                "r": [("home", "2026-01-01 10:00"), ("search", "+1m")],
+            }
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"from_node": "checkout", "top_nodes": 2}, ["checkout", "home", "(end)"]),
+        ({"to_node": "checkout", "min_share": 0.15}, ["cart", "(other)", "checkout"]),
+        ({"from_node": "(unmapped)", "min_share": 0.15}, ["(unmapped)", "home", "(end)"]),
+        ({"to_node": "(unmapped)", "top_nodes": 2}, ["home", "cart", "(unmapped)"]),
+    ],
+)
+def test_a_rare_anchor_stays_itself_when_rare_nodes_are_grouped(
+    rare_checkout: Any, options: dict[str, Any], expected: list[str]
+) -> None:
+    # The anchor is never '(other)': its paths were empty. help, as rare, is still grouped.
+    result = run_top_paths(rare_checkout, PathsSpec(max_depth=3, **options))
+    assert [(r["path"], r["count"], r["share"]) for r in result.to_dict()] == [(expected, 1, 1.0)]
+
+
+def test_a_rare_anchor_keeps_its_edges_and_only_it_leaves_other(rare_checkout: Any) -> None:
+    # 11 pairs with the ends (p 5, q 4, r 2). '(other)' is help, (unmapped) and search: 3 pairs
+    # out of it, one of them help → checkout; checkout itself is no longer among them.
+    graph = edges(run_transitions(rare_checkout, PathsSpec(to_node="checkout", top_nodes=2)))
+    assert list(graph) == [("(other)", "checkout")]
+    edge = graph["(other)", "checkout"]
+    assert (edge["count"], edge["probability"]) == (1, pytest.approx(1 / 3))
+    assert (edge["probability_in"], edge["share"]) == (1.0, pytest.approx(1 / 11))
+    # Every other node is what the grouping makes of it without an anchor.
+    for grouping in ({"top_nodes": 2}, {"min_share": 0.15}):
+        specs = (PathsSpec(from_node="checkout", **grouping), PathsSpec(**grouping))
+        frames = [fetch(build_sequences(rare_checkout, spec)) for spec in specs]
+        nodes = [frame.sort_values("event_id")["node"].tolist() for frame in frames]
+        assert [a if a != "checkout" else "(other)" for a in nodes[0]] == nodes[1]
+        assert nodes[0].count("checkout") == 1
+
+
 def test_since_until_cut_the_window(con: Any) -> None:
     events = con.create_table(
         "events", journeys({"p": [("a", "2026-01-01"), ("b", "2026-01-02"), ("c", "2026-01-03")]})

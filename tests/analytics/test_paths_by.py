@@ -195,6 +195,20 @@ def test_rare_nodes_are_grouped_once_over_every_value(events) -> None:
     assert set(graph_of(result, "(none)")) == {("cart", "(other)")}
 
 
+def test_a_rare_anchor_stays_itself_in_every_value(events) -> None:
+    # top_nodes=2 keeps home and cart; search (cy's, mobile) is the anchor, so it stays search.
+    spec = PathsSpec(by="device", from_node="search", top_nodes=2, max_depth=3)
+    records = run_top_paths(events, spec).to_dict()
+    assert [(r["device"], r["path"], r["count"]) for r in records] == [
+        ("mobile", ["search", "home", "(end)"], 1)
+    ]
+    graph = run_transitions(events, PathsSpec(by="device", to_node="search", top_nodes=2))
+    assert [(r["device"], r["from"], r["count"]) for r in graph.to_dict()] == [
+        ("mobile", "home", 1)
+    ]
+    assert graph_of(graph)["home", "search"]["people"] == 1
+
+
 def test_top_paths_from_a_node_per_value(events) -> None:
     # home occurs 5 times: in mobile ana's once, cy's twice; in desktop bo's twice.
     result = run_top_paths(events, PathsSpec(by="device", from_node="home", max_depth=3))

@@ -8,7 +8,8 @@ Rules, in the order they apply:
 1. Events outside ``[since, until)`` and events without a ``ts`` or ``person_id`` are left out.
 2. An event whose level column is empty becomes ``"(unmapped)"``: it stays in the sequence, so
    the pairs around it are real pairs (funnels count the same events the same way).
-3. With ``min_share`` or ``top_nodes``, rare nodes become ``"(other)"`` (by their count of events).
+3. With ``min_share`` or ``top_nodes``, rare nodes become ``"(other)"`` (by their count of events),
+   all but the anchor (``from_node`` / ``to_node``), which stays itself.
 4. With ``include_end``, a goal event (``goal``, default ``"purchase"``) becomes
    ``"(conversion)"`` and each person's last event is followed by ``"(end)"``.
 5. With ``collapse_repeats``, a node equal to the one before it is dropped (``a a b`` → ``a b``).
@@ -107,7 +108,9 @@ class PathsSpec:
     min_share
         Nodes with less than this share of all events become ``"(other)"``.
     top_nodes
-        Keep this many most frequent nodes; the rest become ``"(other)"``.
+        Keep this many most frequent nodes; the rest become ``"(other)"``. Neither grouping
+        takes the anchor (``from_node`` / ``to_node``): however rare, it stays itself, and the
+        other nodes are grouped as without it.
     max_depth
         Nodes in a top path, counting its start (or its end) node; also the steps in the Sankey.
         From 2 to :data:`MAX_DEPTH` (50).
@@ -175,7 +178,7 @@ class PathsSpec:
             raise SpecError("Give from_node or to_node, not both.")
         if self.from_node == END:
             raise SpecError("Nothing follows '(end)': use to_node='(end)' for paths to leaving.")
-        never = _never_a_node(self, self.from_node if self.to_node is None else self.to_node)
+        never = _never_a_node(self, self.anchor)
         if never is not None:
             raise SpecError(never)
         if self.since and self.until and self.since >= self.until:
@@ -184,6 +187,11 @@ class PathsSpec:
     @property
     def goals(self) -> tuple[str, ...]:
         return tuple(self.goal)
+
+    @property
+    def anchor(self) -> str | None:
+        """The node the paths start from or lead to (``from_node`` or ``to_node``), if any."""
+        return self.from_node if self.to_node is None else self.to_node
 
 
 def _never_a_node(spec: PathsSpec, anchor: str | None) -> str | None:
@@ -303,7 +311,9 @@ def _keyed(events: ir.Table, whole: bool = False) -> bool:
 
 
 def _grouped(seq: ir.Table, spec: PathsSpec) -> ir.Table:
-    """Map rare nodes to ``"(other)"`` (by their count of events)."""
+    """Map rare nodes to ``"(other)"`` (by their count of events), but not the anchor: paths
+    from a rare node are asked for all the same. The others' ranks and shares count it, so
+    they are grouped as without an anchor."""
     counts = seq.group_by("node").aggregate(n=seq.count())
     rank = ibis.row_number().over(order_by=[counts.n.desc(), counts.node])
     share = counts.n / counts.n.sum().over()
@@ -312,6 +322,8 @@ def _grouped(seq: ir.Table, spec: PathsSpec) -> ir.Table:
         keep = keep & (rank < spec.top_nodes)
     if spec.min_share is not None:
         keep = keep & (share >= spec.min_share)
+    if spec.anchor is not None:
+        keep = keep | (counts.node == spec.anchor)
     names = counts.select(node_=counts.node, grouped=keep.ifelse(counts.node, OTHER))
     joined = seq.join(names, seq.node == names.node_)
     return joined.select(*sequence_columns(seq), "event", node=joined.grouped)
@@ -715,8 +727,7 @@ class TopPathsResult(Result):
             for i in range(len(path) - 1):
                 key = ((start + i, path[i]), (start + i + 1, path[i + 1]))
                 links[key] = links.get(key, 0) + int(count)
-        anchor = self.spec.from_node or self.spec.to_node
-        title = f"Top paths {'from' if self.spec.from_node else 'to'} {anchor}"
+        title = f"Top paths {'from' if self.spec.from_node else 'to'} {self.spec.anchor}"
         return sankey([(a, b, n) for (a, b), n in links.items()], title=title)
 
 
