@@ -203,6 +203,13 @@ def import_(
             "(as spreadsheets save them in many European locales).",
         ),
     ] = False,
+    sheet: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Sheet of the Excel workbooks to read, by name or glob pattern, e.g. March "
+            "or '*' (repeatable; default: the first sheet).",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     engine: EngineOpt = None,
     fmt: FormatOpt = "table",
@@ -216,11 +223,21 @@ def import_(
     files = expand_paths(files)  # a directory's files, for the progress bar's count
     mapping = parse_map(map_ or [])
     constants = parse_map(set_ or [], "--set")
-    with _open(workspace, engine) as ws, _progress(files) as advance:
+    sheets = sheet or []
+    with _open(workspace, engine) as ws, _progress(files, sheets) as advance:
         anonymous = _anonymous_answers(ws) if kind == "feedback" else 0
         placeless = _uncatalogued_answers(ws) if kind == "feedback" else {}
         summary = ws.import_files(
-            files, kind, mapping, timezone, encoding, advance, ts_format, decimal_comma, constants
+            files,
+            kind,
+            mapping,
+            timezone,
+            encoding,
+            advance,
+            ts_format,
+            decimal_comma,
+            constants,
+            sheets,
         )
         for note in summary.notes:
             _note(note)
@@ -374,8 +391,8 @@ def _note(text: str | None) -> None:
 class _progress:
     """A progress bar on a terminal; nothing when output is redirected."""
 
-    def __init__(self, files: list[Path]) -> None:
-        self.files = files
+    def __init__(self, files: list[Path], sheets: Sequence[str] = ()) -> None:
+        self.files, self.sheets = files, sheets
         self.bar: Any = None
 
     def __enter__(self) -> Any:
@@ -383,7 +400,7 @@ class _progress:
             return None
         from rich.progress import Progress
 
-        from journeylens.collect.readers import is_gzipped, open_file
+        from journeylens.collect.readers import is_gzipped, open_readers
 
         total = 0
         for path in self.files:
@@ -391,8 +408,9 @@ class _progress:
                 total = 0
                 break
             try:
-                with open_file(path) as reader:
-                    total += reader.rows_estimate or 0
+                for reader in open_readers(path, sheets=self.sheets):
+                    with reader:
+                        total += reader.rows_estimate or 0
             except Exception:  # noqa: BLE001 - the import itself reports unreadable files
                 total = 0
                 break

@@ -147,11 +147,14 @@ class Workspace:
         ts_format: str | None = None,
         decimal_comma: bool = False,
         constants: Mapping[str, str] | None = None,
+        sheets: Sequence[str] = (),
     ) -> ImportSummary:
         """Import events or feedback files, then place them on the journey.
 
         Catalog files (``kind="touchpoints"``) are merged into the workspace config instead.
         ``constants`` give columns the files lack one value on every row (``{"metric": "nps"}``).
+        ``sheets``: the sheets of each Excel workbook to read, by name or glob pattern
+        (``["March", "April"]``, ``["*"]``), instead of its first.
         """
         files = expand_paths(paths)
         if kind == "touchpoints":
@@ -159,7 +162,7 @@ class Workspace:
 
             if constants:
                 raise ImportFileError("--set applies to events and feedback files only.")
-            summary, config = import_catalog(self.store, self.config, files, mapping or {})
+            summary, config = import_catalog(self.store, self.config, files, mapping or {}, sheets)
             self.set_catalog(config.touchpoints)
             return summary
         summary = import_files(
@@ -176,6 +179,7 @@ class Workspace:
             ts_format=ts_format,
             decimal_comma=decimal_comma,
             constants=constants,
+            sheets=sheets,
         )
         return summary
 

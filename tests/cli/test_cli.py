@@ -180,6 +180,26 @@ def test_import_reads_a_european_spreadsheet_csv(tmp_path):
         assert (json.loads(out)["stored"], json.loads(out)["rejected"]) == expected
 
 
+def test_import_reads_the_sheets_named_and_notes_those_it_leaves(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "March"
+    book.active.append(["ts", "event", "user_id"])
+    book.active.append(["2024-03-01T12:00:00Z", "visit", "u1"])
+    april = book.create_sheet("April")
+    april.append(["ts", "event", "user_id"])
+    april.append(["2024-04-01T12:00:00Z", "visit", "u2"])
+    book.save(tmp_path / "book.xlsx")
+    ws = tmp_path / "ws"
+    run("init", str(ws))
+    first = run("import", str(tmp_path / "book.xlsx"), workspace=ws)
+    assert "read its first sheet, 'March', alone" in first.stderr
+    args = ("import", str(tmp_path / "book.xlsx"), "--sheet", "March", "--sheet", "April")
+    out = json.loads(run(*args, "--format", "json", workspace=ws).stdout)
+    assert (out["stored"], out["already_stored"], out["notes"]) == (1, 1, [])
+
+
 def test_import_sets_a_column_the_file_lacks(tmp_path):
     ws, data = workspace_with_file(
         tmp_path, "nps.csv", "ts,user_id,score\n2026-01-02T09:00:00Z,u1,9\n"

@@ -41,13 +41,16 @@ from journeylens.collect.columns import (
 )
 from journeylens.collect.readers import (
     FileReader,
+    check_sheets_read,
     int96_columns,
     object_keys,
-    open_file,
+    open_readers,
     parquet_schema,
     parquet_tables,
-    reading_note,
+    reading_notes,
     separator_note,
+    sheet_source,
+    unread_sheets,
 )
 from journeylens.collect.spreadsheets import TextForm
 from journeylens.collect.timeformats import readable_with
@@ -68,6 +71,7 @@ SCAN_ROWS = 1 << 20  # rows per statement when the store reads a Parquet file
 CHUNK_ROWS = 1 << 16  # rows per Arrow record batch: the unit the store's threads share
 BATCH_VIEW = "_journeylens_import_batch"
 ORDER_FILE_SHIFT = 40  # a staged row's ``_order``: its file's index above this bit, its line below
+TIME_COLUMNS = ("ts", "received_at")  # read as times: a workbook's numbers there are dates
 
 
 @dataclass
@@ -85,7 +89,8 @@ class ImportSummary:
     seconds: float = 0.0
     # --ts-format layouts that read the times no reading understood (see ``timeformats``).
     ts_format_hints: list[str] = field(default_factory=list)
-    # What the import read otherwise than as written, per file (see ``readers.reading_note``).
+    # What the import read otherwise than as written, or left unread, per file (see
+    # ``readers.reading_notes``).
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,25 +117,44 @@ def open_files(
     encoding: str | None,
     scratch: Path,
     constants: Mapping[str, str] | None = None,
+    sheets: Sequence[str] = (),
 ) -> list[tuple[FileReader, dict[str, str]]]:
-    """Open every file and plan its columns before anything is written."""
+    """Open every file (a workbook's sheets to read, each as a file: see ``sheets`` in
+    :func:`import_files`) and plan its columns before anything is written."""
     if kind not in TARGETS:
         raise ImportFileError(f"Unknown import kind '{kind}'; use events, feedback or touchpoints.")
     readers: list[FileReader] = []
     plans = []
     try:
         for path in paths:
-            readers.append(reader := open_file(Path(path), encoding, scratch))
-            columns, nested = reader.columns, reader.nested_keys
-            try:
-                plans.append(plan_columns(str(path), kind, columns, mapping, constants, nested))
-            except ImportFileError as exc:
-                raise ImportFileError(f"{exc}{separator_note(reader, str(exc))}") from exc
+            for reader in open_readers(Path(path), encoding, scratch, sheets):
+                readers.append(reader)
+                plans.append(_plan(reader, Path(path), kind, mapping, constants))
+        check_sheets_read(readers, sheets)
     except BaseException:  # the copies made to read the files so far go too
         for reader in readers:
             reader.close()
         raise
     return list(zip(readers, plans, strict=True))
+
+
+def _plan(
+    reader: FileReader,
+    path: Path,
+    kind: str,
+    mapping: Mapping[str, str],
+    constants: Mapping[str, str] | None,
+) -> dict[str, str]:
+    """The file's column plan; a workbook's time columns are set to read numbers as dates."""
+    shown, columns, nested = sheet_source(reader, path), reader.columns, reader.nested_keys
+    try:
+        plan = plan_columns(str(shown), kind, columns, mapping, constants, nested)
+    except ImportFileError as exc:
+        hint = separator_note(reader, str(exc)) + unread_sheets(reader)
+        raise ImportFileError(f"{exc}{hint}") from exc
+    times = (at for at, name in enumerate(columns) if plan.get(name) in TIME_COLUMNS)
+    reader.dates.columns = frozenset(times)
+    return plan
 
 
 def import_files(
@@ -147,6 +171,7 @@ def import_files(
     ts_format: str | None = None,
     decimal_comma: bool = False,
     constants: Mapping[str, str] | None = None,
+    sheets: Sequence[str] = (),
 ) -> ImportSummary:
     """Import ``paths`` into the ``kind`` table of ``store``; see the module docstring.
 
@@ -156,14 +181,17 @@ def import_files(
     timestamps given as text follow, instead of ISO 8601 or epoch numbers. ``decimal_comma``:
     numbers given as text are written ``1.234,50``. ``constants``: ``canonical → value`` for
     columns the files do not have (``{"metric": "nps"}``), the same on every row.
+    ``sheets``: the names or glob patterns of the sheets of each workbook to read (each must
+    select one with values), instead of its first (see ``spreadsheets.workbook_sheets``).
     """
     started = time.perf_counter()
     mapping = dict(mapping or {})
     constants = dict(constants or {})
     folders: dict[Path, Path] = {}  # where archives were unpacked, and from: removed at the end
     try:
-        files = unpack_archives(paths, scratch or store_dir(store), folders)
-        opened = open_files(files, kind, mapping, encoding, scratch or store_dir(store), constants)
+        scratch = scratch or store_dir(store)
+        files = unpack_archives(paths, scratch, folders)
+        opened = open_files(files, kind, mapping, encoding, scratch, constants, sheets)
     except ImportFileError as exc:
         remove_folders(folders)
         raise ImportFileError(in_message(str(exc), folders)) from exc
@@ -181,13 +209,14 @@ def import_files(
     store.create_scratch(rejected_staging, arrow_schema(REJECTED))
     stager = _Stager(store, validator, kind, staging, rejected_staging)
     reasons = stager.reasons
-    read: set[Path] = set()
+    read: set[tuple[Path, str | None]] = set()
     try:
         for index, (reader, plan) in enumerate(opened):
-            if (where := reader.path.resolve()) in read:
+            if (where := _where(reader)) in read:
                 continue  # a file given twice (``a.csv ./a.csv``) is read once
             read.add(where)
-            given = as_given(reader.path, folders)  # the rejected rows' source
+            shown = as_given(reader.path, folders)
+            given = sheet_source(reader, shown)  # the rejected rows' source
             if stager.native is not None and _scannable(reader):
                 for source, rows in _parquet_sources(reader, plan, kind, constants):
                     if rows is None:
@@ -209,8 +238,7 @@ def import_files(
                 if progress:
                     progress(batch.num_rows)
             stager.next_file()
-            if note := reading_note(reader, given):
-                summary.notes.append(note)
+            summary.notes.extend(reading_notes(reader, shown))
             for reason, lines, detail in unread_lines(reader):
                 rows = whole_lines(lines, kind, given, reason, stager.at, detail)
                 store.write(rejected_staging, rows)
@@ -224,7 +252,7 @@ def import_files(
         (finish or (lambda rows: store.write(table, rows)))(new)
         summary.stored = store.count(table) - before
         summary.already_stored = summary.already_stored - summary.stored
-        given_files = [as_given(reader.path, folders) for reader, _ in opened]
+        given_files = [sheet_source(r, as_given(r.path, folders)) for r, _ in opened]
         _commit_rejected(store, rejected_staging, given_files)
     except ImportFileError as exc:
         raise ImportFileError(in_message(str(exc), folders)) from exc
@@ -237,6 +265,11 @@ def import_files(
         remove_folders(folders)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _where(reader: FileReader) -> tuple[Path, str | None]:
+    """The file read, and the sheet of a workbook: what a file given twice has twice."""
+    return reader.path.resolve(), reader.sheet.title if reader.sheet else None
 
 
 def store_dir(store: Store) -> Path:

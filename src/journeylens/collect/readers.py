@@ -20,7 +20,7 @@ import re
 import shutil
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -35,7 +35,14 @@ import pyarrow.parquet as pq
 from journeylens.collect.columns import ALIASES, LINE, given_name, held_name, loose_name
 from journeylens.collect.encoding import check_text, has_blank_line, scratch_file, text_codec
 from journeylens.collect.local import local_engine
-from journeylens.collect.spreadsheets import TextForm, sheet_batches, sheet_header
+from journeylens.collect.spreadsheets import (
+    ExcelDates,
+    Sheet,
+    TextForm,
+    quoted_names,
+    sheet_batches,
+    workbook_sheets,
+)
 from journeylens.collect.xes import XmlError, count_events, xes_batches
 from journeylens.errors import ImportFileError
 
@@ -92,6 +99,9 @@ class FileReader:
     nested_keys: dict[str, set[str]] = field(default_factory=dict)
     # How the import reads text numbers and times: what the file types is given in that form.
     form: TextForm = field(default_factory=TextForm)
+    sheet: Sheet | None = None  # a workbook's sheet this reader reads
+    # A workbook's time columns, whose numbers are Excel dates: set by the import, then filled.
+    dates: ExcelDates = field(default_factory=ExcelDates)
 
     @property
     def data(self) -> Path:
@@ -196,8 +206,22 @@ def _holds_json_lines(path: Path) -> bool:
     return head.lstrip(codecs.BOM_UTF8).lstrip(b" \t\r\n").startswith(b"{")
 
 
-def open_file(path: Path, encoding: str | None = None, scratch: Path | None = None) -> FileReader:
-    """Open ``path`` for streaming, checking that it exists, is not empty and is readable text."""
+def open_readers(
+    path: Path, encoding: str | None = None, scratch: Path | None = None, sheets: Sequence[str] = ()
+) -> list[FileReader]:
+    """``path`` opened for streaming (see :func:`open_file`): a workbook as a reader of each
+    sheet to read, the first or those ``sheets`` select (see :func:`workbook_sheets`)."""
+    path = Path(path)
+    if _suffix(path) != ".xlsx" or not path.is_file() or not path.stat().st_size:
+        return [open_file(path, encoding, scratch)]
+    return [open_file(path, encoding, scratch, sheet) for sheet in workbook_sheets(path, sheets)]
+
+
+def open_file(
+    path: Path, encoding: str | None = None, scratch: Path | None = None, sheet: Sheet | None = None
+) -> FileReader:
+    """Open ``path`` for streaming, checking that it exists, is not empty and is readable text;
+    a workbook's ``sheet``, by default its first."""
     path = Path(path)
     if not path.is_file():
         raise ImportFileError(f"{path}: no such file.")
@@ -220,8 +244,10 @@ def open_file(path: Path, encoding: str | None = None, scratch: Path | None = No
         }
         return reader
     if fmt == "xlsx":
-        names, header, rows = sheet_header(path)
-        return FileReader(path, fmt, names, size, rows_estimate=rows, header_line=header)
+        sheet = sheet or workbook_sheets(path)[0]
+        reader = FileReader(path, fmt, sheet.columns, size, rows_estimate=sheet.rows)
+        reader.header_line, reader.sheet = sheet.header, sheet
+        return reader
     if fmt == "xes" and encoding:
         text_codec(encoding, path)  # a name the XML parser knows, before anything is unpacked
     unpacked = _gunzip(path, scratch) if is_gzipped(path) else None
@@ -447,15 +473,69 @@ def _trailing_separator(reader: FileReader, header: Sequence[str]) -> str | None
     return None
 
 
-def reading_note(reader: FileReader, shown: Path) -> str | None:
+def reading_notes(reader: FileReader, shown: Path) -> list[str]:
     """What the import of ``reader``'s file (shown as ``shown``) read otherwise than as
-    written, for the user to know: its rows' trailing separator; None for anything else."""
+    written, or left unread, for the user to know: a CSV file's rows' trailing separator; a
+    workbook's sheets with values that were not read, and numbers read as Excel dates."""
+    notes = [_trailing_note(reader, shown), _unread_note(reader, shown), _dates_note(reader, shown)]
+    return [note for note in notes if note]
+
+
+def _trailing_note(reader: FileReader, shown: Path) -> str | None:
     if reader.trailing != "rows":
         return None
     return (
         f"{shown}: every row ends in a separator the header does not (one empty field past "
         f"its {len(reader.columns)} columns); the rows were read as the header's columns."
     )
+
+
+def _unread_note(reader: FileReader, shown: Path) -> str | None:
+    if reader.sheet is None or not reader.sheet.unread:
+        return None
+    return f"{shown}: read its first sheet, '{reader.sheet.title}', alone.{unread_sheets(reader)}"
+
+
+def unread_sheets(reader: FileReader) -> str:
+    """For a note or an error on a workbook whose first sheet alone was read, its other sheets
+    with values; else ""."""
+    if reader.sheet is None or not reader.sheet.unread:
+        return ""
+    return (
+        f" The workbook's other sheets with values, {quoted_names(reader.sheet.unread)}, were "
+        "not read: name the sheets to read with --sheet (repeatable; a glob pattern such as "
+        "--sheet '*' reads every sheet)."
+    )
+
+
+def _dates_note(reader: FileReader, shown: Path) -> str | None:
+    dates = reader.dates
+    if dates.first is None:
+        return None
+    numbers = sum(dates.counts.values())
+    counted = f"{numbers:,} number was" if numbers == 1 else f"{numbers:,} numbers were"
+    columns = quoted_names([reader.columns[at] for at in sorted(dates.counts)])
+    number, read = dates.first
+    return (
+        f"{sheet_source(reader, shown)}: {counted} read as the Excel dates they are, in "
+        f"{columns}, in cells without a date format (as a date format would show them: "
+        f"{number!r} is {read.isoformat(sep=' ')})."
+    )
+
+
+def sheet_source(reader: FileReader, shown: Path) -> Path:
+    """The file (shown as ``shown``) as its rows' source: a workbook of several sheets with
+    the sheet read, ``book.xlsx[March]``."""
+    sheet = reader.sheet
+    return Path(f"{shown}[{sheet.title}]") if sheet is not None and sheet.several else shown
+
+
+def check_sheets_read(readers: Sequence[FileReader], sheets: Sequence[str]) -> None:
+    """Refuse ``--sheet`` for an import without a workbook: it would name nothing."""
+    if sheets and not any(reader.sheet is not None for reader in readers):
+        raise ImportFileError(
+            "--sheet names sheets of Excel workbooks (.xlsx); none of the files is one."
+        )
 
 
 def _every_row_fits(reader: FileReader, width: int, empty_last: bool = False) -> bool:
@@ -741,9 +821,9 @@ def _has_break(chunk: pa.Array) -> bool:
 
 def _xlsx_batches(reader: FileReader) -> Iterator[pa.Table]:
     labels: int | None = None  # rows under the header that label it, as in a CSV export
-    names = [held_name(name) for name in reader.columns]
-    sheet = reader.path, names, reader.header_line, BATCH_ROWS, reader.form
-    for batch in sheet_batches(*sheet):
+    assert reader.sheet is not None
+    sheet = replace(reader.sheet, columns=[held_name(name) for name in reader.columns])
+    for batch in sheet_batches(reader.path, sheet, BATCH_ROWS, reader.form, reader.dates):
         if labels is None:
             width, first = len(reader.columns), range(min(2, batch.num_rows))
             cells = [[batch.column(i)[row].as_py() or "" for i in range(width)] for row in first]

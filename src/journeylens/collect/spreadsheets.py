@@ -1,6 +1,8 @@
-"""Excel workbooks (``.xlsx``): the first sheet as text columns, read like a CSV file.
+"""Excel workbooks (``.xlsx``): a sheet as text columns, read like a CSV file.
 
-The first non-empty row is the header, unless the first rows hold a single value each and a
+An import reads the first sheet, or the sheets it names (``--sheet``: see
+:func:`workbook_sheets`), each as a file of its own. The first non-empty row is the header,
+unless the first rows hold a single value each and a
 row of more values follows them (a report's title lines above its table): that row is then the
 header. Each later row is a record, ``_line`` its row number in
 the sheet. A value in a column without a header is kept under ``column<n>``. Cells become the
@@ -10,23 +12,38 @@ Excel stores no zone), booleans as ``true``/``false``, empty cells as missing. F
 as their last computed values. An import that reads text its own way (:class:`TextForm`: the
 options ``--decimal-comma`` and ``--ts-format``) gets number and date cells written that way, as
 a CSV export in that locale would write them, beside the cells that are text already.
+
+A number in a column the import reads as a time (:class:`ExcelDates`), in a cell without a
+date format, is the date Excel stores as that number (its serial: days since 1899-12-30, or
+since 1904-01-01 in a workbook of the 1904 date system), from 1 (1900-01-01) to 9999-12-31,
+as the cell would show with a date format: 45292.5 is 2024-01-01 12:00. An epoch number of a
+time since 1990 has nine digits or more, far above them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from journeylens.errors import ImportFileError
+from journeylens.errors import ImportFileError, did_you_mean
 
-__all__ = ["TextForm", "sheet_batches", "sheet_header"]
+__all__ = [
+    "ExcelDates",
+    "Sheet",
+    "TextForm",
+    "quoted_names",
+    "sheet_batches",
+    "workbook_sheets",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +54,52 @@ class TextForm:
 
     decimal_comma: bool = False
     ts_format: str | None = None
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A worksheet to read: its title, column names, header's row and rows below it; whether
+    its workbook has other sheets (its rows' source then names it: ``book.xlsx[March]``), and
+    the workbook's sheets with values that the import leaves unread (when it names none)."""
+
+    title: str
+    columns: list[str]
+    header: int
+    rows: int
+    several: bool = False
+    unread: tuple[str, ...] = ()
+
+
+@dataclass
+class ExcelDates:
+    """The columns (by position) whose numbers are Excel dates: those the import reads as
+    times; and, filled while reading, how many numbers each held, and the first of them with
+    the date it is."""
+
+    columns: frozenset[int] = frozenset()
+    counts: Counter[int] = field(default_factory=Counter)
+    first: tuple[float, datetime] | None = None
+
+    def read(self, cells: list[Any], epoch: datetime) -> None:
+        """Put in ``cells`` (a row) the date each number of the time columns is."""
+        for at in self.columns:
+            cell = cells[at]
+            if _is_serial(cell, epoch):
+                from openpyxl.utils.datetime import from_excel  # as a date cell is read
+
+                cells[at] = from_excel(cell, epoch)
+                self.counts[at] += 1
+                self.first = self.first or (cell, cells[at])
+
+
+# Excel's last day; its serial is the last a workbook's date system reads.
+LAST_DAY = datetime(9999, 12, 31)
+
+
+def _is_serial(cell: Any, epoch: datetime) -> bool:
+    """Whether a cell is a number in the range of Excel's dates (from day 1)."""
+    number = isinstance(cell, int | float) and not isinstance(cell, bool)
+    return number and 1 <= cell < (LAST_DAY - epoch).days + 1
 
 
 def _open(path: Path) -> Any:
@@ -56,36 +119,111 @@ def _filled(sheet: Any) -> Iterator[tuple[int, tuple[Any, ...]]]:
             yield number, values
 
 
-def sheet_header(path: Path) -> tuple[list[str], int, int]:
-    """The first sheet's column names, the header's row number and the rows below it.
+def workbook_sheets(path: Path, wanted: Sequence[str] = ()) -> list[Sheet]:
+    """The sheets of the workbook ``path`` to read, in the workbook's order: those ``wanted``
+    (names or glob patterns, see :func:`_matching`) select, else the first.
+
+    Each of ``wanted`` must select a sheet that holds a value, and the first sheet must hold
+    one: else an error lists the sheets. A sheet without any value is never read (nothing in
+    it is lost). Without ``wanted``, each sheet's ``unread`` names the other sheets that hold
+    values, for a note.
+    """
+    book = _open(path)
+    try:
+        sheets = book.worksheets
+        titles = [sheet.title for sheet in sheets]
+        filled = [sheet.title for sheet in sheets if next(_filled(sheet), None) is not None]
+        chosen = (
+            _selected(path, titles, filled, wanted) if wanted else [_first(path, titles, filled)]
+        )
+        unread = () if wanted else tuple(t for t in filled if t not in chosen)
+        return [Sheet(t, *_shape(path, book[t]), len(sheets) > 1, unread) for t in chosen]
+    finally:
+        book.close()
+
+
+def _first(path: Path, titles: list[str], filled: list[str]) -> str:
+    """The first sheet's title, when it holds a value."""
+    if titles and titles[0] in filled:
+        return titles[0]
+    if filled:
+        raise ImportFileError(
+            f"{path}: the first sheet, '{titles[0]}', is empty; nothing was imported. The "
+            f"sheets with values are {quoted_names(filled)}: name those to read with --sheet."
+        )
+    raise ImportFileError(f"{path}: the first sheet is empty; nothing was imported.")
+
+
+def _selected(path: Path, titles: list[str], filled: list[str], wanted: Sequence[str]) -> list[str]:
+    """The titles of the sheets with values that ``wanted`` select, in the workbook's order."""
+    chosen: set[str] = set()
+    for name in wanted:
+        found = _matching(name, filled)
+        if not found:
+            raise ImportFileError(_no_sheet(path, name, titles, filled))
+        chosen.update(found)
+    return [title for title in titles if title in chosen]
+
+
+def _matching(name: str, titles: list[str]) -> list[str]:
+    """The ``titles`` that ``name`` selects: as written, or as a glob pattern (``*``,
+    ``2024-*``: Excel allows none of ``*?[]`` in a sheet's name); failing that, in any case,
+    as Excel compares sheets' names (a workbook of Excel's has no two that differ in case
+    alone).
+
+    >>> _matching("march", ["March", "April"]), _matching("*", ["March", "April"])
+    (['March'], ['March', 'April'])
+    """
+    found = [title for title in titles if fnmatchcase(title, name)]
+    folded = name.casefold()
+    return found or [title for title in titles if fnmatchcase(title.casefold(), folded)]
+
+
+def _no_sheet(path: Path, name: str, titles: list[str], filled: list[str]) -> str:
+    """The error for a ``--sheet`` that selects no sheet with values."""
+    empty = _matching(name, titles)
+    if empty:
+        return (
+            f"{path}: --sheet {name} selects only empty sheets ({quoted_names(empty)}); the "
+            f"sheets with values are {quoted_names(filled)}. Nothing was imported."
+        )
+    return (
+        f"{path}: no sheet '{name}'.{did_you_mean(name, titles)} The workbook's sheets are "
+        f"{quoted_names(titles)}. Nothing was imported."
+    )
+
+
+def quoted_names(names: Sequence[str]) -> str:
+    """Sheets' names, quoted: ``'March', 'April'`` (``none`` for no name)."""
+    return ", ".join(f"'{name}'" for name in names) or "none"
+
+
+def _shape(path: Path, sheet: Any) -> tuple[list[str], int, int]:
+    """The sheet's column names, the header's row number and the rows below it.
 
     One pass over the sheet: the columns run to the last cell that holds a value in any row
     (a sheet's stated size also counts cells that are only formatted); a column without a
     header is named ``column<n>``, so no value is dropped."""
-    book = _open(path)
-    try:
-        filled = _filled(book.worksheets[0])
-        first = next(filled, None)
-        if first is None:
-            raise ImportFileError(f"{path}: the first sheet is empty; nothing was imported.")
-        header, titles = first
-        width, records = _last_value(titles), 0
-        titled = _count(titles) == 1  # every row so far holds one value: maybe a title
-        for number, values in filled:
-            if titled and _count(values) > 1:  # the rows above were the title
-                header, titles, width, records, titled = (
-                    number,
-                    values,
-                    _last_value(values),
-                    0,
-                    False,
-                )
-                continue
-            titled = titled and _count(values) == 1
-            width = max(width, _last_value(values))
-            records += 1
-    finally:
-        book.close()
+    filled = _filled(sheet)
+    first = next(filled, None)
+    if first is None:
+        raise ImportFileError(f"{path}: the sheet '{sheet.title}' is empty; nothing was imported.")
+    header, titles = first
+    width, records = _last_value(titles), 0
+    titled = _count(titles) == 1  # every row so far holds one value: maybe a title
+    for number, values in filled:
+        if titled and _count(values) > 1:  # the rows above were the title
+            header, titles, width, records, titled = (
+                number,
+                values,
+                _last_value(values),
+                0,
+                False,
+            )
+            continue
+        titled = titled and _count(values) == 1
+        width = max(width, _last_value(values))
+        records += 1
     padded = list(titles[:width]) + [None] * (width - len(titles))
     names = [_text(v) or f"column{i}" for i, v in enumerate(padded, start=1)]
     return names, header, records
@@ -107,19 +245,25 @@ def _last_value(values: tuple[Any, ...]) -> int:
 
 
 def sheet_batches(
-    path: Path, columns: list[str], header: int, rows: int, form: TextForm = TextForm()
+    path: Path,
+    sheet: Sheet,
+    rows: int,
+    form: TextForm = TextForm(),
+    dates: ExcelDates | None = None,
 ) -> Iterator[pa.Table]:
-    """The records below the header as tables of up to ``rows`` text rows with ``_line``,
-    cells written in ``form``."""
-    width = len(columns)
+    """The records below the sheet's header as tables of up to ``rows`` text rows with
+    ``_line`` (columns named as ``sheet.columns``), cells written in ``form``, the numbers of
+    ``dates``' columns read as the dates they are."""
+    width, columns, dates = len(sheet.columns), sheet.columns, dates or ExcelDates()
     values: list[list[str | None]] = [[] for _ in range(width)]
     lines: list[int] = []
     book = _open(path)
     try:
-        for number, cells in _filled(book.worksheets[0]):
-            if number <= header:
+        for number, cells in _filled(book[sheet.title]):
+            if number <= sheet.header:
                 continue
             padded = list(cells[:width]) + [None] * (width - len(cells))
+            dates.read(padded, book.epoch)
             for column, cell in zip(values, padded, strict=True):
                 column.append(_text(cell, form))
             lines.append(number)

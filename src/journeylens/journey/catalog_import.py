@@ -1,4 +1,4 @@
-"""Merge touchpoint catalog files (CSV, Parquet, JSON Lines) into the workspace config.
+"""Merge touchpoint catalog files (CSV, Parquet, JSON Lines, Excel) into the workspace config.
 
 A catalog file has one row per touchpoint: ``touchpoint``, ``match`` (event names or glob
 patterns separated by ``|``), ``stage`` (a key or a label in any supported language), and
@@ -28,7 +28,14 @@ from journeylens.collect.importer import (
     unread_lines,
     whole_lines,
 )
-from journeylens.collect.readers import open_file
+from journeylens.collect.readers import (
+    FileReader,
+    check_sheets_read,
+    open_readers,
+    reading_notes,
+    sheet_source,
+    unread_sheets,
+)
 from journeylens.config import Config, Touchpoint, parse_touchpoint
 from journeylens.errors import ConfigError, ImportFileError
 from journeylens.schema import REJECTED, TOUCHPOINTS, arrow_schema
@@ -38,35 +45,47 @@ CATALOG_COLUMNS = tuple(TOUCHPOINTS.names)
 
 
 def import_catalog(
-    store: Store, config: Config, paths: Sequence[Path], mapping: Mapping[str, str]
+    store: Store,
+    config: Config,
+    paths: Sequence[Path],
+    mapping: Mapping[str, str],
+    sheets: Sequence[str] = (),
 ) -> tuple[ImportSummary, Config]:
-    """Read catalog files, validate each row, and return the merged config."""
+    """Read catalog files (a workbook's first sheet, or the ``sheets`` named, each as a file),
+    validate each row, and return the merged config."""
     started = time.perf_counter()
     summary = ImportSummary("touchpoints", [str(p) for p in paths])
     catalog = {t.touchpoint: t for t in config.touchpoints}
     rejected: list[dict[str, Any]] = []
     whole: list[pa.Table] = []
     reasons: Counter[str] = Counter()
-    for path in paths:
+    readers: list[FileReader] = []
+    for reader in (reader for path in paths for reader in open_readers(path, sheets=sheets)):
+        readers.append(reader)
+        source = sheet_source(reader, reader.path)
         unread: list[tuple[str, Mapping[int, str], str]] = []
-        for line, row in _rows(path, mapping, unread):
+        for line, row in _rows(reader, source, mapping, unread):
             summary.rows += 1
             try:
-                touchpoint = parse_touchpoint(config, _clean(row), f"{path} line {line}")
+                touchpoint = parse_touchpoint(config, _clean(row), f"{source} line {line}")
             except ConfigError as exc:
                 reasons["invalid_touchpoint"] += 1
-                rejected.append(_rejected(path, line, row, str(exc), exc.field))
+                rejected.append(_rejected(source, line, row, str(exc), exc.field))
                 continue
             catalog[touchpoint.touchpoint] = touchpoint
             summary.stored += 1
         for reason, lines, detail in unread:
             summary.rows += len(lines)
             reasons[reason] += len(lines)
-            whole.append(whole_lines(lines, "touchpoints", path, reason, _rejection_time(), detail))
+            at = _rejection_time()
+            whole.append(whole_lines(lines, "touchpoints", source, reason, at, detail))
+        summary.notes.extend(reading_notes(reader, reader.path))
+    check_sheets_read(readers, sheets)
     # Imported again, a file keeps none of its earlier rejections, as events files do.
     rows = pa.Table.from_pylist(rejected, schema=arrow_schema(REJECTED))
     rows = pa.concat_tables([rows, *whole])
-    replace_rejections(store, paths, ibis.memtable(rows))
+    sources = [sheet_source(reader, reader.path) for reader in readers]
+    replace_rejections(store, sources, ibis.memtable(rows))
     summary.rejected = rows.num_rows
     summary.rejected_by_reason = dict(reasons)
     summary.seconds = time.perf_counter() - started
@@ -107,13 +126,17 @@ def _check_near_misses(path: Path, columns: Sequence[str], renames: Mapping[str,
 
 
 def _rows(
-    path: Path, mapping: Mapping[str, str], unread: list[tuple[str, Mapping[int, str], str]]
+    reader: FileReader,
+    path: Path,
+    mapping: Mapping[str, str],
+    unread: list[tuple[str, Mapping[int, str], str]],
 ) -> Any:
-    """``(line, row)`` of each row read; the lines that could not be read as rows (another
-    number of fields than the header, bad JSON or encoding, an unclosed quote) are added to
-    ``unread`` once the file is read (see :func:`.importer.unread_lines`)."""
+    """``(line, row)`` of each row ``reader`` reads (its file shown as ``path``); the lines
+    that could not be read as rows (another number of fields than the header, bad JSON or
+    encoding, an unclosed quote) are added to ``unread`` once the file is read (see
+    :func:`.importer.unread_lines`)."""
     checked = False
-    with open_file(path) as reader:
+    with reader:
         renames: dict[str, str] | None = None
         for given in (row for batch in reader.batches() for row in batch.to_pylist()):
             line = given.pop(LINE)
@@ -128,6 +151,7 @@ def _rows(
                     raise ImportFileError(
                         f"{path}: missing required column '{missing[0]}' for a touchpoint "
                         f"catalog; columns are {', '.join(CATALOG_COLUMNS)}."
+                        f"{unread_sheets(reader)}"
                     )
                 checked = True
             yield line, row
