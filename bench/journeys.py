@@ -14,6 +14,9 @@ Eventstream), with its peak memory (max RSS). Contenders:
   of touchpoints (counts, people, probabilities, median seconds); friction (touchpoint × channel,
   device and interaction).
 - a DuckDB scan of the same columns, the floor any analysis over them pays;
+- one window over the same events in each person's order (the next event's time, by
+  ``person_key`` in ``person_seq`` order), the floor any analysis of sequences pays (every
+  transition graph and friction reads at least one such pass);
 - a hand-vectorised pandas funnel (first entry, each next step the first after the previous,
   within 7 days of the entry), at 4 and 12 steps, which counts the same people per step as
   journeylens; and retentioneering's funnel (4 steps, no window; its line also gives the ratio
@@ -167,6 +170,12 @@ def run_ours(workspace: str, which: str) -> None:
         result = int(graph["count"].sum())
     elif which == "friction":
         result = len(ws.friction().to_frame())
+    elif which == "window":
+        sql = (
+            "SELECT count(after) FROM (SELECT lead(ts) OVER (PARTITION BY person_key "
+            "ORDER BY person_seq) AS after FROM events)"
+        )
+        result = ws.store.raw.execute(sql).fetchall()[0][0]
     else:
         sql = (
             "SELECT count(*), count(DISTINCT event), count(DISTINCT touchpoint), min(ts), "
@@ -234,7 +243,7 @@ def run(events: int, peers: Path, skip: set[str], repeat: int = 1) -> None:
     print(f"\n{events:,} demo events ({workspace}){rounds}")
     python = peers / "bin" / "python"
     contenders: dict[str, Callable[[], dict[str, object]]] = {
-        which: functools.partial(ours, workspace, which) for which in ("scan", *ANALYSES)
+        which: functools.partial(ours, workspace, which) for which in ("scan", "window", *ANALYSES)
     }
     if python.exists():
         for names in PEERS_OF.values():
@@ -249,6 +258,11 @@ def run(events: int, peers: Path, skip: set[str], repeat: int = 1) -> None:
     figures = {name: median_of(found) for name, found in runs.items()}
     print(line("DuckDB scan of the columns", figures["scan"]))
     scan_s = float(figures["scan"]["work"])  # type: ignore[arg-type]
+    window_s = float(figures["window"]["work"])  # type: ignore[arg-type]
+    print(
+        line("one window in person order", figures["window"])
+        + f"   ({window_s / scan_s:.1f}× the scan)"
+    )
     for which in ANALYSES:
         seconds = float(figures[which]["work"])  # type: ignore[arg-type]
         ratio = f"   ({seconds / scan_s:.1f}× the scan)"
