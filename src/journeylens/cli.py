@@ -400,11 +400,11 @@ class _progress:
             return None
         from rich.progress import Progress
 
-        from journeylens.collect.readers import is_gzipped, open_readers
+        from journeylens.collect.readers import compressed_as, open_readers
 
         total = 0
         for path in self.files:
-            if is_gzipped(path):  # its rows are known only once it is unpacked
+            if compressed_as(path) == "gzip":  # its rows are known only once it is unpacked
                 total = 0
                 break
             try:

@@ -225,11 +225,15 @@ def test_a_csv_row_with_the_wrong_number_of_fields_rejects_only_itself(ws, tmp_p
     summary = ws.import_files([path])
     assert (summary.rows, summary.stored) == (5, 2)
     assert summary.rejected_by_reason == {"wrong_field_count": 2, "unparseable_timestamp": 1}
-    got = rejected(ws)[["line", "reason", "row"]].values.tolist()
-    assert got == [
+    got = rejected(ws)[["line", "reason", "row", "detail"]].values.tolist()
+    assert [row[:3] for row in got] == [
         [3, "wrong_field_count", "2026-01-01T10:01:00Z,extra,a,,,,surprise"],
         [4, "wrong_field_count", "2026-01-01T10:02:00Z,short"],
         [5, "unparseable_timestamp", got[2][2]],
+    ]
+    assert [row[3] for row in got[:2]] == [
+        "the row has 7 fields, the header 5",
+        "the row has 2 fields, the header 5",
     ]
     assert events(ws)["event"].tolist() == ["good", "also_good"]
 
@@ -254,7 +258,38 @@ def test_a_csv_whose_every_row_has_another_number_of_fields_rejects_every_row(
     assert (summary.rows, summary.stored, summary.rejected) == (6, 0, 6)
     got = rejected(ws)[["line", "reason", "row"]].values.tolist()
     assert got == [[n, "wrong_field_count", row] for n, row in enumerate(many, start=2)]
+    fields = len(rows[0].split(","))
+    assert set(rejected(ws)["detail"]) == {f"the row has {fields} fields, the header 3"}
     assert summary.notes == []
+
+
+@pytest.mark.parametrize(
+    ("name", "again", "row"),
+    [
+        ("joined.csv", "event,ts,user_id\n", "event,ts,user_id"),
+        ("spaced.csv", '"event", ts ,user_id \r\n', "event, ts ,user_id "),  # trimmed
+        ("marked.csv", "\ufeffevent,ts,user_id\n", "\ufeffevent,ts,user_id"),  # cat of two
+        ("joined.tsv", "event\tts\tuser_id\n", "event\tts\tuser_id"),
+    ],
+)
+def test_the_header_again_mid_file_is_rejected_as_repeated_header(ws, tmp_path, name, again, row):
+    # Files joined with ``cat``: the second one's header is no event with a bad time.
+    separator = "\t" if name.endswith(".tsv") else ","
+    first = "event,ts,user_id\nview,2026-01-01T10:00:00Z,u1\n".replace(",", separator)
+    second = "view,2026-01-02T10:00:00Z,u2\nbuy,2026-01-02T10:05:00Z,u2\n".replace(",", separator)
+    summary = ws.import_files([write(tmp_path / name, first + again + second)])
+    assert (summary.rows, summary.stored, summary.rejected) == (4, 3, 1)
+    assert summary.rejected_by_reason == {"repeated_header": 1}
+    assert summary.ts_format_hints == []
+    got = rejected(ws)[["line", "reason", "detail", "row"]].values.tolist()
+    assert got == [[3, "repeated_header", "the header row again (files joined together?)", row]]
+    assert events(ws)["user_id"].tolist() == ["u1", "u2", "u2"]
+
+
+def test_a_row_like_the_header_in_some_fields_only_is_a_row(ws, tmp_path):
+    text = "event,ts,user_id,plan\nevent,2026-01-01T10:00:00Z,user_id,plan\nevent,ts,user_id,\n"
+    summary = ws.import_files([write(tmp_path / "e.csv", text)])
+    assert (summary.stored, summary.rejected_by_reason) == (1, {"unparseable_timestamp": 1})
 
 
 def _ending_in(separator: str, quote: str = "") -> str:
@@ -307,9 +342,9 @@ def test_a_trailing_separator_on_some_rows_only_rejects_the_rows_unlike_the_head
     )
     summary = ws.import_files([write(tmp_path / "e.csv", text)])
     assert (summary.stored, summary.rejected, summary.notes) == (1, 2, [])
-    assert rejected(ws)[["line", "reason"]].values.tolist() == [
-        [2, "wrong_field_count"],
-        [4, "wrong_field_count"],
+    assert rejected(ws)[["line", "reason", "detail"]].values.tolist() == [
+        [2, "wrong_field_count", "the row has 4 fields, the header 3"],
+        [4, "wrong_field_count", "the row has 4 fields, the header 3"],
     ]
 
 
@@ -972,6 +1007,62 @@ def test_gzipped_files_import_as_their_contents(ws, tmp_path):
     assert ws.store.count("events") == 4
     leftovers = [p.name for p in ws.path.iterdir() if p.name.startswith("journeylens-")]
     assert leftovers == []
+
+
+def test_a_compressed_file_named_without_its_compression_is_read_by_its_first_bytes(ws, tmp_path):
+    # Exports often come gzipped under their plain name (``gzip -c a.csv > b.csv``), or zipped.
+    text = HEADER + "2026-01-01T10:00:00Z,first,a,,\nyesterday,bad,a,,\n"
+    csv_file = tmp_path / "b.csv"
+    csv_file.write_bytes(gzip.compress(text.encode()))
+    line = '{"ts": "2026-01-01T12:00:00Z", "event": "from_json", "anonymous_id": "a"}\n'
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_bytes(gzip.compress(line.encode()))
+    zipped = tmp_path / "export.csv"
+    with zipfile.ZipFile(zipped, "w") as packed:
+        packed.writestr("day1.csv", HEADER + "2026-01-02T10:00:00Z,zipped,a,,\n")
+    summary = ws.import_files([csv_file, jsonl, zipped])
+    assert (summary.stored, summary.rejected) == (3, 1)
+    assert sorted(events(ws)["event"]) == ["first", "from_json", "zipped"]
+    assert rejected(ws)[["source", "line", "reason"]].values.tolist() == [
+        [str(csv_file), 3, "unparseable_timestamp"]
+    ]
+    assert summary.notes == [
+        f"{zipped}: the file is a zip archive, though its name does not end in .zip; the "
+        "files it holds were read.",
+        f"{csv_file}: the file is gzip-compressed, though its name does not end in .gz; it "
+        "was read decompressed.",
+        f"{jsonl}: the file is gzip-compressed, though its name does not end in .gz; it was "
+        "read decompressed.",
+    ]
+    assert [p.name for p in ws.path.iterdir() if p.name.startswith("journeylens-")] == []
+
+
+def test_a_file_compressed_in_a_way_import_does_not_read_is_refused_naming_it(ws, tmp_path):
+    import bz2
+    import lzma
+
+    from openpyxl import Workbook
+
+    text = (HEADER + "2026-01-01T10:00:00Z,first,a,,\n").encode()
+    book = Workbook()
+    book.active.append(["ts", "event", "user_id"])
+    book.save(tmp_path / "sheet.xlsx")
+    frame = pd.DataFrame({"ts": ["2026-01-01"], "event": ["e"], "user_id": ["u"]})
+    parquet = write_frame(frame, tmp_path / "plain.parquet")
+    cases = {
+        "b.csv": (bz2.compress(text), "bzip2-compressed, which journeylens does not"),
+        "x.jsonl": (lzma.compress(text), "xz-compressed, which journeylens does not"),
+        "e.parquet": (gzip.compress(parquet.read_bytes()), "gzip-compressed; a Parquet file"),
+        "e.parquet.gz": (gzip.compress(parquet.read_bytes()), "gzip-compressed; a Parquet"),
+        "s.xlsx": (gzip.compress((tmp_path / "sheet.xlsx").read_bytes()), "gzip-compressed; an"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ImportFileError, match=rf"{name}: the file is {message}"):
+            ws.import_files([tmp_path / name])
+    # A workbook is a zip archive, and reads as a workbook; a Parquet file as Parquet.
+    assert ws.import_files([tmp_path / "sheet.xlsx", parquet]).notes == []
+    assert ws.store.count("events") == 1
 
 
 @pytest.mark.parametrize("way", ["csv", "parquet", "arrow"])

@@ -98,10 +98,13 @@ def test_an_xes_log_imports_alike_on_every_engine(make_workspace, tmp_path):
     ]
 
 
-def test_a_gzipped_xes_log_imports_alike(ws, tmp_path):
-    path = tmp_path / "log.xes.gz"
+@pytest.mark.parametrize("name", ["log.xes.gz", "log.xes"])  # gzipped, named so or not
+def test_a_gzipped_xes_log_imports_alike(ws, tmp_path, name):
+    path = tmp_path / name
     path.write_bytes(gzip.compress(LOG.encode()))
-    assert ws.import_files([path]).stored == 3
+    summary = ws.import_files([path])
+    assert summary.stored == 3
+    assert len(summary.notes) == (name == "log.xes")
 
 
 def test_xml_that_breaks_off_keeps_the_events_before_and_rejects_the_rest(ws, tmp_path):

@@ -204,6 +204,7 @@ def test_a_catalog_row_with_another_number_of_fields_is_rejected(make_workspace,
         ["touchpoints", 3, "wrong_field_count"]
     ]
     assert rejected["row"].tolist() == ["quiz,quiz_start,consideration,extra"]
+    assert rejected["detail"].tolist() == ["the row has 4 fields, the header 3"]
     assert {"chat", "faq"} <= {t.touchpoint for t in ws.config.touchpoints}
     assert "quiz" not in {t.touchpoint for t in ws.config.touchpoints}
 

@@ -4,7 +4,9 @@ Tools export in archives: Amplitude's export is a ``.zip`` of gzipped JSON Lines
 hour. An archive given to ``import`` (or found in a directory given to it) is unpacked, member
 by member and streamed, into a folder named after it, whose data files are then imported in
 name order as a directory's would be (:func:`journeylens.collect.readers.expand_paths`). The
-folder is removed when the import ends. A member whose name would leave the folder (``../x``,
+folder is removed when the import ends. An archive named as a data file (``export.csv``) is
+known by its first bytes (:func:`journeylens.collect.readers.is_archive`) and unpacked alike,
+with a note (:func:`archive_notes`). A member whose name would leave the folder (``../x``,
 an absolute path) is refused, not unpacked. A member is named by the archive's path and its
 own (``exports/calls.zip/calls.csv``: :func:`as_given`) in rejected rows and messages, the same
 at every import of the archive, so importing it again replaces its rejected rows.
@@ -62,6 +64,17 @@ def _unpack(path: Path, folder: Path) -> None:
                     shutil.copyfileobj(packed, out, 16 << 20)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise ImportFileError(f"{path}: not a readable zip archive ({exc}).") from exc
+
+
+def archive_notes(folders: Mapping[Path, Path]) -> list[str]:
+    """A note on each archive unpacked into ``folders`` that is named otherwise than ``.zip``
+    (see :func:`journeylens.collect.readers.is_archive`)."""
+    return [
+        f"{archive}: the file is a zip archive, though its name does not end in .zip; the "
+        "files it holds were read."
+        for archive in folders.values()
+        if archive.suffix.lower() != ".zip"
+    ]
 
 
 def remove_folders(folders: Iterable[Path]) -> None:

@@ -27,7 +27,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from journeylens.collect.archives import as_given, in_message, remove_folders, unpack_archives
+from journeylens.collect.archives import (
+    archive_notes,
+    as_given,
+    in_message,
+    remove_folders,
+    unpack_archives,
+)
 from journeylens.collect.columns import (
     INPUT_COLUMNS,
     LINE,
@@ -72,6 +78,9 @@ CHUNK_ROWS = 1 << 16  # rows per Arrow record batch: the unit the store's thread
 BATCH_VIEW = "_journeylens_import_batch"
 ORDER_FILE_SHIFT = 40  # a staged row's ``_order``: its file's index above this bit, its line below
 TIME_COLUMNS = ("ts", "received_at")  # read as times: a workbook's numbers there are dates
+# Why lines of a file were not read as rows: one detail for them all, or one per line.
+Detail = str | Mapping[int, str]
+Unread = tuple[str, Mapping[int, str], Detail]  # reason, {line: text}, detail
 
 
 @dataclass
@@ -202,7 +211,7 @@ def import_files(
         reader.form = TextForm(decimal_comma, ts_format)
     table, schema, _ = TARGETS[kind]
     staging, rejected_staging = f"_staging_{table}", "_staging_rejected"
-    summary = ImportSummary(kind, [str(p) for p in paths])
+    summary = ImportSummary(kind, [str(p) for p in paths], notes=archive_notes(folders))
     limits = Limits.from_config(config, timezone, ts_format, decimal_comma)
     validator = BatchValidator(kind, config, limits)
     store.create_scratch(staging, _staging_schema(schema))
@@ -477,21 +486,22 @@ def _xml_detail(error: XmlError) -> str:
     )
 
 
-def unread_lines(reader: FileReader) -> list[tuple[str, Mapping[int, str], str]]:
+def unread_lines(reader: FileReader) -> list[Unread]:
     """``(reason, {line: text}, detail)`` of the lines a read file could not give as rows
-    (bad encoding or JSON, another number of fields than the header, an unclosed quote, an XML
-    error), each reason that has any."""
-    found = [
+    (bad encoding or JSON, another number of fields than the header, the header again, an
+    unclosed quote, an XML error), each reason that has any."""
+    found: list[Unread] = [
         (
             "invalid_encoding",
             reader.bad_lines,
             "the line is not valid UTF-8; shown with \\x escapes",
         ),
         ("invalid_json", reader.invalid_json, "the line is not a JSON object"),
+        ("wrong_field_count", reader.wrong_fields, _field_counts(reader)),
         (
-            "wrong_field_count",
-            reader.wrong_fields,
-            "the row has another number of fields than the header",
+            "repeated_header",
+            reader.repeated_header,
+            "the header row again (files joined together?)",
         ),
         (
             "unclosed_quote",
@@ -504,10 +514,20 @@ def unread_lines(reader: FileReader) -> list[tuple[str, Mapping[int, str], str]]
     return [(reason, lines, detail) for reason, lines, detail in found if lines]
 
 
+def _field_counts(reader: FileReader) -> dict[int, str]:
+    """The detail of each row with another number of fields than the header, by line."""
+    header = len(reader.header)
+    return {
+        line: f"the row has {count} field{'' if count == 1 else 's'}, the header {header}"
+        for line, count in reader.field_counts.items()
+    }
+
+
 def whole_lines(
-    lines: Mapping[int, str], kind: str, path: Path, reason: str, at: datetime, detail: str
+    lines: Mapping[int, str], kind: str, path: Path, reason: str, at: datetime, detail: Detail
 ) -> pa.Table:
-    """The ``rejected`` rows of whole ``lines`` of ``path`` (see :func:`unread_lines`)."""
+    """The ``rejected`` rows of whole ``lines`` of ``path`` (see :func:`unread_lines`), with
+    one ``detail`` for all or one per line."""
     n = len(lines)
     return pa.table(
         {
@@ -517,7 +537,7 @@ def whole_lines(
             "line": pa.array(list(lines), type=pa.int64()),
             "field": pa.nulls(n, pa.string()),
             "reason": [reason] * n,
-            "detail": [detail] * n,
+            "detail": [detail] * n if isinstance(detail, str) else [detail[k] for k in lines],
             "row": [text[:65_536] for text in lines.values()],
         },
         schema=arrow_schema(REJECTED),

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import gzip
+import io
 import itertools
 import json
 import re
@@ -77,9 +79,13 @@ class FileReader:
     # The bytes of the file: ``path`` itself, or its decompressed copy when it is gzipped.
     unpacked: Path | None = None
     invalid_json: dict[int, str] = field(default_factory=dict)  # filled while reading
-    # CSV rows whose number of fields differs from the header's, by their first line: filled
-    # while reading.
+    # CSV rows whose number of fields differs from the header's, by their first line, and
+    # their numbers of fields: filled while reading.
     wrong_fields: dict[int, str] = field(default_factory=dict)
+    field_counts: dict[int, int] = field(default_factory=dict)
+    # CSV rows that repeat the header (files joined with ``cat``), by line: filled while
+    # reading (see :func:`_without_repeated_header`).
+    repeated_header: dict[int, str] = field(default_factory=dict)
     # A CSV row with a quoted value that is never closed, which runs to the end of the file, by
     # its first line: filled while reading.
     unclosed_quote: dict[int, str] = field(default_factory=dict)
@@ -90,6 +96,7 @@ class FileReader:
     blank_lines: bool | None = None  # whether a line may be blank, when the check looked
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
     header_line: int = 1  # a CSV file's header line (2 after Excel's ``sep=;`` line)
+    header: list[str] = field(default_factory=list)  # its names as written, stripped
     label_rows: int = 0  # rows under a CSV file's header that label it (see ``_label_rows``)
     # A trailing separator that a CSV file's rows or header has and the other lacks: "rows"
     # or "header" (see ``_trailing_separator``).
@@ -134,13 +141,41 @@ class FileReader:
         self.close()
 
 
+# The first bytes of a compressed file, by its compression: a file named without its
+# compression's suffix (``gzip -c a.csv > b.csv``) is told by them.
+_MAGIC = {
+    "gzip": re.compile(rb"\x1f\x8b\x08"),
+    "zip": re.compile(rb"PK\x03\x04"),
+    "bzip2": re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)"),
+    "xz": re.compile(rb"\xfd7zXZ\x00"),
+    "zstd": re.compile(rb"\x28\xb5\x2f\xfd"),
+}
+# The formats whose files are read as they are written, never through a decompressed copy.
+_BINARY = {"parquet": "a Parquet file", "xlsx": "an Excel workbook"}
+
+
 def is_gzipped(path: Path) -> bool:
     return path.suffix.lower() == ".gz"
 
 
+def compressed_as(path: Path) -> str | None:
+    """The compression ``path`` holds by its first bytes (see ``_MAGIC``): "gzip", "zip",
+    "bzip2", "xz" or "zstd"; None for another file, or none."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(10)
+    except OSError:
+        return None
+    return next((name for name, magic in _MAGIC.items() if magic.match(head)), None)
+
+
 def is_archive(path: Path) -> bool:
-    """A zip archive of data files (unpacked by ``collect.archives``)."""
-    return path.suffix.lower() == ".zip"
+    """A zip archive of data files (unpacked by ``collect.archives``): a ``.zip`` file, or a
+    file named as a data file that holds one (but a workbook, which is a zip archive)."""
+    if path.suffix.lower() == ".zip":
+        return True
+    fmt = FORMATS.get(_suffix(path) or "")
+    return fmt not in (None, "xlsx") and compressed_as(path) == "zip"
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
@@ -212,7 +247,8 @@ def open_readers(
     """``path`` opened for streaming (see :func:`open_file`): a workbook as a reader of each
     sheet to read, the first or those ``sheets`` select (see :func:`workbook_sheets`)."""
     path = Path(path)
-    if _suffix(path) != ".xlsx" or not path.is_file() or not path.stat().st_size:
+    # A workbook is a zip archive: open_file refuses another file named .xlsx, saying why.
+    if _suffix(path) != ".xlsx" or compressed_as(path) != "zip":
         return [open_file(path, encoding, scratch)]
     return [open_file(path, encoding, scratch, sheet) for sheet in workbook_sheets(path, sheets)]
 
@@ -229,28 +265,12 @@ def open_file(
     size = path.stat().st_size
     if size == 0:
         raise ImportFileError(f"{path}: the file is empty; nothing was imported.")
-    if fmt == "parquet":
-        try:
-            parquet = pq.ParquetFile(path)  # its footer, read once
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise ImportFileError(f"{path}: not a readable Parquet file ({exc}).") from exc
-        schema = parquet.schema_arrow
-        rows = parquet.metadata.num_rows
-        reader = FileReader(path, fmt, schema.names, size, rows_estimate=rows)
-        reader.nested_keys = {
-            f.name: {f.type.field(i).name for i in range(f.type.num_fields)}
-            for f in schema
-            if pa.types.is_struct(f.type)
-        }
-        return reader
-    if fmt == "xlsx":
-        sheet = sheet or workbook_sheets(path)[0]
-        reader = FileReader(path, fmt, sheet.columns, size, rows_estimate=sheet.rows)
-        reader.header_line, reader.sheet = sheet.header, sheet
-        return reader
+    gzipped = _read_decompressed(path, fmt)
+    if fmt in _BINARY:
+        return _binary_file(path, fmt, size, sheet)
     if fmt == "xes" and encoding:
         text_codec(encoding, path)  # a name the XML parser knows, before anything is unpacked
-    unpacked = _gunzip(path, scratch) if is_gzipped(path) else None
+    unpacked = _gunzip(path, scratch) if gzipped else None
     if fmt == "xes":  # XML: its declaration names the encoding, which the parser reads
         reader = FileReader(path, fmt, [], size, encoding or "", unpacked=unpacked)
         reader.rows_estimate = count_events(reader.data)
@@ -275,9 +295,49 @@ def open_file(
     return reader
 
 
+def _read_decompressed(path: Path, fmt: str) -> bool:
+    """Whether ``path`` is read through a decompressed copy: a text file named ``.gz`` or
+    holding gzip under another name (``gzip -c a.csv > b.csv``). A file compressed otherwise,
+    and a Parquet file or workbook compressed at all, is refused, naming its compression."""
+    packed = compressed_as(path)
+    if packed is None or (fmt == "xlsx" and packed == "zip"):  # a workbook is a zip archive
+        return fmt not in _BINARY and is_gzipped(path)
+    if packed == "gzip" and fmt not in _BINARY:
+        return True
+    if packed == "zip":
+        why = "a zip archive; unzip it and import the files it holds"
+    elif fmt in _BINARY:
+        why = f"{packed}-compressed; {_BINARY[fmt]} is read uncompressed: decompress it first"
+    else:
+        why = f"{packed}-compressed, which journeylens does not read: decompress (or gzip) it first"
+    raise ImportFileError(f"{path}: the file is {why}; nothing was imported.")
+
+
+def _binary_file(path: Path, fmt: str, size: int, sheet: Sheet | None) -> FileReader:
+    """A Parquet file or an Excel workbook's ``sheet`` (by default its first), open: its
+    columns (and a Parquet file's nested keys) and rows."""
+    if fmt == "xlsx":
+        sheet = sheet or workbook_sheets(path)[0]
+        reader = FileReader(path, fmt, sheet.columns, size, rows_estimate=sheet.rows)
+        reader.header_line, reader.sheet = sheet.header, sheet
+        return reader
+    try:
+        parquet = pq.ParquetFile(path)  # its footer, read once
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ImportFileError(f"{path}: not a readable Parquet file ({exc}).") from exc
+    schema = parquet.schema_arrow
+    reader = FileReader(path, fmt, schema.names, size, rows_estimate=parquet.metadata.num_rows)
+    reader.nested_keys = {
+        f.name: {f.type.field(i).name for i in range(f.type.num_fields)}
+        for f in schema
+        if pa.types.is_struct(f.type)
+    }
+    return reader
+
+
 def _read_csv_shape(reader: FileReader) -> None:
     """A CSV file's header, label rows and trailing separator (see ``_trailing_separator``)."""
-    header = _csv_header(reader)
+    header = reader.header = _csv_header(reader)
     # An empty header cell (a trailing separator, a spreadsheet's blank column) is named by
     # its place, as spreadsheets do: ``column5``.
     reader.columns = [n or f"column{i}" for i, n in enumerate(header, start=1)]
@@ -290,7 +350,7 @@ def _read_csv_shape(reader: FileReader) -> None:
 def _gunzip(path: Path, scratch: Path | None) -> Path:
     """A decompressed copy of the gzipped ``path`` in ``scratch`` (streamed, never whole in
     memory); the caller removes it."""
-    copy = scratch_file(scratch, path.stem)
+    copy = scratch_file(scratch, path.stem if is_gzipped(path) else path.name)
     try:
         with gzip.open(path, "rb") as packed, copy.open("wb") as target:
             shutil.copyfileobj(packed, target, 16 << 20)
@@ -475,10 +535,25 @@ def _trailing_separator(reader: FileReader, header: Sequence[str]) -> str | None
 
 def reading_notes(reader: FileReader, shown: Path) -> list[str]:
     """What the import of ``reader``'s file (shown as ``shown``) read otherwise than as
-    written, or left unread, for the user to know: a CSV file's rows' trailing separator; a
-    workbook's sheets with values that were not read, and numbers read as Excel dates."""
-    notes = [_trailing_note(reader, shown), _unread_note(reader, shown), _dates_note(reader, shown)]
+    written, or left unread, for the user to know: a file gzipped under another name; a CSV
+    file's rows' trailing separator; a workbook's sheets with values that were not read, and
+    numbers read as Excel dates."""
+    notes = [
+        _gzip_note(reader, shown),
+        _trailing_note(reader, shown),
+        _unread_note(reader, shown),
+        _dates_note(reader, shown),
+    ]
     return [note for note in notes if note]
+
+
+def _gzip_note(reader: FileReader, shown: Path) -> str | None:
+    if reader.unpacked is None or is_gzipped(reader.path):
+        return None
+    return (
+        f"{shown}: the file is gzip-compressed, though its name does not end in .gz; it was "
+        "read decompressed."
+    )
 
 
 def _trailing_note(reader: FileReader, shown: Path) -> str | None:
@@ -616,10 +691,11 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
         use_threads=False,
     )
 
-    ragged: dict[int, str] = {}  # by row number, as pyarrow counts rows (the header is 1)
+    # By row number, as pyarrow counts rows (the header is 1).
+    ragged: dict[int, pacsv.InvalidRow] = {}
 
     def wrong_fields(row: pacsv.InvalidRow) -> str:
-        ragged[row.number or 0] = row.text
+        ragged[row.number or 0] = row
         return "skip"
 
     parse = pacsv.ParseOptions(
@@ -662,11 +738,43 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
         held = lines.number(pa.Table.from_batches([batch]), ragged)
         ragged.clear()
         skipped = min(labels, held.num_rows)
-        held, labels = held.slice(skipped), labels - skipped
+        held, labels = _without_repeated_header(reader, held.slice(skipped)), labels - skipped
     if ragged:  # rows past the last batch (or in a file without any row of the header's fields)
         lines.number(pa.table({}), ragged)
     if held is not None:
         yield _without_unclosed(reader, held) if _odd_quotes(reader) else held
+
+
+def _without_repeated_header(reader: FileReader, table: pa.Table) -> pa.Table:
+    """``table`` without its rows that repeat the header, each field the header's name there
+    (stripped, as the header is, and past a byte-order mark: files joined with ``cat``),
+    which go to ``reader.repeated_header`` as CSV text. A batch none of whose rows holds the
+    first name in its column (nearly every one) is passed over after that one search."""
+    names = reader.header[: len(reader.columns)]
+    first = next((i for i, name in enumerate(names) if name), None)
+    if first is None or not pc.any(pc.match_substring(table.column(first), names[first])).as_py():
+        return table
+    again = functools.reduce(
+        pc.and_, [_names(table.column(i), name, i == 0) for i, name in enumerate(names)]
+    )
+    for row in table.filter(again).to_pylist():
+        cells = [row[column] or "" for column in table.column_names[: len(names)]]
+        reader.repeated_header[row[LINE]] = _csv_text(cells, reader.delimiter)
+    return table.filter(pc.invert(again))
+
+
+def _names(column: pa.ChunkedArray, name: str, first: bool) -> pa.ChunkedArray:
+    """Per value of ``column``, whether it is the header's ``name`` there (an empty name:
+    an empty value)."""
+    if first:
+        column = pc.utf8_ltrim(column, "\ufeff")
+    return pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), name), not name)
+
+
+def _csv_text(cells: Sequence[str], delimiter: str) -> str:
+    text = io.StringIO()
+    csv.writer(text, delimiter=delimiter, lineterminator="").writerow(cells)
+    return text.getvalue()
 
 
 def _odd_quotes(reader: FileReader) -> bool:
@@ -694,6 +802,7 @@ def _without_unclosed(reader: FileReader, table: pa.Table) -> pa.Table:
     if last_ragged > last_kept:  # the row ran on with another number of fields
         if "\n" in reader.wrong_fields[last_ragged]:
             reader.wrong_fields.pop(last_ragged)
+            reader.field_counts.pop(last_ragged)
             reader.unclosed_quote[last_ragged] = _rest_of_file(reader, last_ragged)
         return table
     if not table.num_rows or not _line_breaks(table.slice(table.num_rows - 1)).any():
@@ -728,21 +837,22 @@ class _CsvLines:
         blank = np.zeros(0, np.int64) if reader.blank_lines is False else _blank_lines(reader)
         self.below_blank = blank - np.arange(1, blank.size + 1, dtype=np.int64)
 
-    def number(self, table: pa.Table, ragged: Mapping[int, str]) -> pa.Table:
+    def number(self, table: pa.Table, ragged: Mapping[int, pacsv.InvalidRow]) -> pa.Table:
         skipped = sorted(ragged)
         count = table.num_rows + len(skipped)
         rows = np.arange(self.next_row, self.next_row + count, dtype=np.int64)
         kept = ~np.isin(rows, skipped)
         breaks = np.zeros(count, dtype=np.int64)
         breaks[kept] = _line_breaks(table)
-        breaks[~kept] = [ragged[n].count("\n") for n in skipped]
+        breaks[~kept] = [ragged[n].text.count("\n") for n in skipped]
         unblank = self.next_line + np.arange(count, dtype=np.int64) + np.cumsum(breaks) - breaks
         if count:
             self.next_row += count
             self.next_line = int(unblank[-1] + breaks[-1]) + 1
         starts = unblank + np.searchsorted(self.below_blank, unblank, side="left")
         for start, n in zip(starts[~kept].tolist(), skipped, strict=True):
-            self.reader.wrong_fields[start] = ragged[n]
+            self.reader.wrong_fields[start] = ragged[n].text
+            self.reader.field_counts[start] = ragged[n].actual_columns
         if self.reader.bad_lines and breaks.any():
             self._claim_bad_lines(starts, breaks)
         return table.append_column(LINE, pa.array(starts[kept]))

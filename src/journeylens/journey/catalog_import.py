@@ -24,6 +24,7 @@ import pyarrow as pa
 from journeylens.collect.columns import LINE, given_name, loosely_named
 from journeylens.collect.importer import (
     ImportSummary,
+    Unread,
     replace_rejections,
     unread_lines,
     whole_lines,
@@ -63,7 +64,7 @@ def import_catalog(
     for reader in (reader for path in paths for reader in open_readers(path, sheets=sheets)):
         readers.append(reader)
         source = sheet_source(reader, reader.path)
-        unread: list[tuple[str, Mapping[int, str], str]] = []
+        unread: list[Unread] = []
         for line, row in _rows(reader, source, mapping, unread):
             summary.rows += 1
             try:
@@ -125,16 +126,11 @@ def _check_near_misses(path: Path, columns: Sequence[str], renames: Mapping[str,
             )
 
 
-def _rows(
-    reader: FileReader,
-    path: Path,
-    mapping: Mapping[str, str],
-    unread: list[tuple[str, Mapping[int, str], str]],
-) -> Any:
+def _rows(reader: FileReader, path: Path, mapping: Mapping[str, str], unread: list[Unread]) -> Any:
     """``(line, row)`` of each row ``reader`` reads (its file shown as ``path``); the lines
-    that could not be read as rows (another number of fields than the header, bad JSON or
-    encoding, an unclosed quote) are added to ``unread`` once the file is read (see
-    :func:`.importer.unread_lines`)."""
+    that could not be read as rows (another number of fields than the header, the header
+    again, bad JSON or encoding, an unclosed quote) are added to ``unread`` once the file is
+    read (see :func:`.importer.unread_lines`)."""
     checked = False
     with reader:
         renames: dict[str, str] | None = None
