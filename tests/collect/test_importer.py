@@ -567,6 +567,33 @@ def test_other_spellings_of_a_time_are_read_without_a_format(ws, tmp_path):
     assert got == {k: pd.Timestamp(utc) for k, (_, utc) in spellings.items()}
 
 
+def test_an_offset_after_utc_is_read_whole_in_a_time_without_seconds(ws, tmp_path):
+    # Without seconds, as with them: the offset's minutes count (not 07:00), GMT+1 is read,
+    # and an offset no place has is still refused.
+    spellings = {  # given: UTC
+        "2026-01-05T12:00 UTC+05:30": "2026-01-05 06:30:00",
+        "2026-01-05 12:00 UTC+05:30": "2026-01-05 06:30:00",
+        "2026-01-05t12:00 UTC+05:30": "2026-01-05 06:30:00",
+        "2026-01-05t12:00:00 UTC+05:30": "2026-01-05 06:30:00",
+        "2026-01-05T12:00 UTC+0530": "2026-01-05 06:30:00",
+        "2026-01-05T12:00 UTC-12:45": "2026-01-06 00:45:00",
+        "2026-01-05T12:00 GMT+1": "2026-01-05 11:00:00",
+        "2026-01-05 12:00 GMT-3": "2026-01-05 15:00:00",
+        "2026-01-05T12:00 GMT+5:30": "2026-01-05 06:30:00",
+        "2026-01-05T12:00 UTC": "2026-01-05 12:00:00",
+        "2026-01-05 12:00 GMT": "2026-01-05 12:00:00",
+        "2026-01-05 12:00Z": "2026-01-05 12:00:00",
+        "2026-01-05t12:00z": "2026-01-05 12:00:00",
+    }
+    unread = ["2026-01-05T12:00 UTC+99:99", "2026-01-05T12:00 UTC+05:75", "2026-01-05 12:00 GMT+15"]
+    given = [*spellings, *unread]
+    text = "event_id,ts,event,user_id\n" + "".join(f"{i},{v},x,u\n" for i, v in enumerate(given))
+    summary = ws.import_files([write(tmp_path / "t.csv", text)], timezone="Europe/Stockholm")
+    assert summary.rejected_by_reason == {"unparseable_timestamp": len(unread)}
+    stored = events(ws).set_index("event_id")["ts"].astype(str).to_dict()
+    assert stored == {str(given.index(v)): utc for v, utc in spellings.items()}
+
+
 def test_an_offset_no_place_has_is_rejected_not_misread(ws, tmp_path):
     # DuckDB reads +99:99 as 100 hours 39 minutes, +05:75 as 6:15: such rows are unreadable,
     # and the offsets places have, to +14:00 and -12:00 (and Nepal's +05:45), are read.

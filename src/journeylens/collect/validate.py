@@ -175,15 +175,17 @@ GMT_TIME_FORMATS = ("%Y/%m/%d %I:%M:%S %p %z", "%Y/%m/%d %H:%M:%S %z")
 def _instant(text: str) -> str:
     """SQL that reads the SQL text ``text`` as a TIMESTAMPTZ (NULL when it cannot): what DuckDB
     reads as one (ISO 8601 with any offset; naive time in the session's time zone), then, for
-    the rows it cannot read, other spellings of ISO 8601 (:func:`_iso_respelled`), mail
-    times (:data:`MAIL_TIME_FORMATS`) and Google Forms' (:data:`GMT_TIME_FORMATS`).
+    the rows it cannot read, other spellings of ISO 8601 (:func:`_iso_respelled`, then its
+    offset after ``UTC``/``GMT`` as :func:`_offset_after_utc` writes it: ``12:00 UTC+05:30``
+    is ``12:00:00+05:30``), mail times (:data:`MAIL_TIME_FORMATS`) and Google Forms'
+    (:data:`GMT_TIME_FORMATS`).
     ``coalesce`` reads the later ones only where the first gave nothing, so well-formed files
     pay nothing for them."""
     mail, gmt = sql_strings(MAIL_TIME_FORMATS), sql_strings(GMT_TIME_FORMATS)
     respelled = _iso_respelled(text)
     read = (
         f"coalesce({_zone_apart(text, text, _offset_after_utc(text))}, "
-        f"{_zone_apart(text, respelled, respelled)}, "
+        f"{_zone_apart(text, respelled, _offset_after_utc(respelled))}, "
         f"try_strptime({text}, [{mail}]), try_strptime({_gmt_respelled(text)}, [{gmt}]))"
     )
     return _unless_impossible_offset(text, read)
