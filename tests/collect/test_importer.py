@@ -986,6 +986,36 @@ def test_a_ten_megabyte_field_rejects_only_its_row(ws, tmp_path):
     assert len(bad["row"][0]) <= 65_536
 
 
+def test_properties_too_long_name_the_column_that_holds_the_most(ws, tmp_path):
+    # Unknown columns are kept in properties: its limit names the file's column, not
+    # "properties"; a flattened export's column by its name, the file's own properties as such.
+    ws.config = dataclasses.replace(ws.config, max_properties_chars=100)
+    save_config(ws.config, ws.path)
+    long = "p" * 98
+    plain = write(
+        tmp_path / "plain.csv",
+        f"ts,event,user_id,plan,country\n2026-03-01T10:00:00Z,x,u,{long},se\n"
+        "2026-03-01T10:00:00Z,x,u,pro,se\n",
+    )
+    flat = write(
+        tmp_path / "flat.csv",
+        f"ts,event,user_id,properties.plan,properties.x\n2026-03-01T10:00:00Z,x,u,{long},1\n",
+    )
+    row = {"ts": "2026-03-01T10:00:00Z", "event": "x", "user_id": "u"}
+    own = write(
+        tmp_path / "own.jsonl",
+        "".join(json.dumps({**row, "properties": p}) + "\n" for p in ({"plan": long}, [long])),
+    )
+    summary = ws.import_files([plain, flat, own])
+    assert (summary.stored, summary.rejected_by_reason) == (1, {"field_too_long": 4})
+    got = rejected(ws)
+    assert got["field"].tolist() == ["properties.plan", "properties", "properties", "plan"]
+    assert got["detail"].tolist()[2:] == [
+        "properties has 102 characters; the limit is 100",  # a list: no member to name
+        "properties has 124 characters, 100 of them in plan; the limit is 100",
+    ]
+
+
 def test_latin1_lines_in_a_utf8_file_are_rejected_and_the_rest_kept(ws, tmp_path):
     good = HEADER + "2026-01-01T10:00:00Z,café_visit,a,,\n"
     bad = "2026-01-01T10:00:00Z,caf\xe9_latin1,a,,\n".encode("latin-1")

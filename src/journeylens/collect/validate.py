@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from journeylens.collect.columns import KEYS_VARY
+from journeylens.collect.columns import KEYS_VARY, PROPERTIES_PREFIX
 from journeylens.collect.exports import (
     WHEN_ABSENT,
     alias_link,
@@ -352,13 +352,15 @@ TEXT_COLUMNS = {
 
 
 def _rules(kind: str) -> list[tuple[str, str, str, str]]:
-    """(condition, reason, field, detail SQL) in the order they are checked."""
+    """(condition, reason, field, detail) in the order they are checked: the condition, field
+    and detail as SQL over a parsed row ``p`` (with ``_row`` and ``_unknown`` when rejected)."""
+    longest = _longest_member("p.properties")
     ts_rules = [
-        ("p.ts_text IS NULL", "missing_timestamp", "ts", "'the timestamp is empty'"),
+        ("p.ts_text IS NULL", "missing_timestamp", "'ts'", "'the timestamp is empty'"),
         (
             "p.ts IS NULL",
             UNREAD_TIME,
-            "ts",
+            "'ts'",
             f"CASE WHEN regexp_matches(trim(p.ts_text), '{_IMPOSSIBLE_OFFSET}') "
             "THEN 'cannot read ''' || left(p.ts_text, 80) || ''': its offset from UTC is no "
             "real one (offsets run from -14:00 to +14:00, their minutes below 60)' "
@@ -367,13 +369,13 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
         (
             "p.ts > $latest",
             "future_timestamp",
-            "ts",
+            "'ts'",
             "'timestamp ' || CAST(p.ts AS VARCHAR) || ' UTC is in the future'",
         ),
         (
             "p.ts < $oldest",
             "implausible_timestamp",
-            "ts",
+            "'ts'",
             "'timestamp ' || CAST(p.ts AS VARCHAR) || ' is before 1990'",
         ),
     ]
@@ -381,7 +383,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
         (
             "p.anonymous_id IS NULL AND p.user_id IS NULL",
             "missing_id",
-            "anonymous_id",
+            "'anonymous_id'",
             "'neither anonymous_id nor user_id is set (placeholders such as undefined or "
             "null count as missing; see import.placeholder_ids)'",
         )
@@ -390,7 +392,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
         (
             f"length(p.{c}) > $max_field",
             "field_too_long",
-            c,
+            f"'{c}'",
             f"'{c} has ' || length(p.{c}) || ' characters; the limit is ' || $max_field",
         )
         for c in TEXT_COLUMNS[kind]
@@ -400,7 +402,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
         (
             "length(p.comment) > $max_props",
             "field_too_long",
-            "comment",
+            "'comment'",
             "'comment has ' || length(p.comment) || ' characters; the limit is ' || $max_props",
         )
     ]
@@ -408,57 +410,58 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
         (
             "p.properties_text IS NOT NULL AND NOT json_valid(p.properties_text)",
             "invalid_properties",
-            "properties",
+            "'properties'",
             "'properties is not valid JSON'",
         ),
         (
             "length(p.properties) > $max_props",
             "field_too_long",
-            "properties",
-            "'properties has ' || length(p.properties) || ' characters; the limit is ' "
-            "|| $max_props",
+            _kept_from(f"{longest}.k"),
+            "'properties has ' || length(p.properties) || ' characters' || "
+            f"coalesce(', ' || {longest}.n || ' of them in ' || {longest}.k, '') || "
+            "'; the limit is ' || $max_props",
         ),
     ]
     stage = [
         (
             "p.stage_text IS NOT NULL AND p.stage IS NULL",
             "unknown_stage",
-            "stage",
+            "'stage'",
             "'unknown stage ''' || left(p.stage_text, 80) || '''; known: ' || $stages",
         ),
         (
             f"p.interaction IS NOT NULL AND NOT {_one_of('p.interaction', INTERACTIONS)}",
             "unknown_interaction",
-            "interaction",
+            "'interaction'",
             f"'interaction must be one of {', '.join(INTERACTIONS)}'",
         ),
     ]
     if kind == "events":
         specific = [
-            ("p.event IS NULL", "missing_event", "event", "'the event name is empty'"),
+            ("p.event IS NULL", "missing_event", "'event'", "'the event name is empty'"),
             (
                 f"NOT {_one_of('p.type', EVENT_TYPES)}",
                 "unknown_type",
-                "type",
+                "'type'",
                 f"'type must be one of {', '.join(EVENT_TYPES)}'",
             ),
             (
                 "p.revenue_text IS NOT NULL AND p.revenue IS NULL",
                 "invalid_revenue",
-                "revenue",
+                "'revenue'",
                 "'cannot read ''' || left(p.revenue_text, 80) || ''' ' || $number_reading "
                 "|| CASE WHEN contains(p.revenue_text, ',') THEN $comma_hint ELSE '' END",
             ),
             (
                 "isinf(p.revenue)",
                 "invalid_revenue",
-                "revenue",
+                "'revenue'",
                 "'revenue ' || CAST(p.revenue AS VARCHAR) || ' is not a finite amount'",
             ),
             (
                 "p.revenue < 0",
                 "negative_revenue",
-                "revenue",
+                "'revenue'",
                 "'revenue ' || CAST(p.revenue AS VARCHAR) || ' is negative; "
                 "record refunds as a refund event'",
             ),
@@ -471,7 +474,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
         (
             f"p.metric IS NULL OR NOT {_one_of('p.metric', FEEDBACK_METRICS)}",
             "unknown_metric",
-            "metric",
+            "'metric'",
             "CASE WHEN p.metric IS NULL THEN 'the metric is empty; ' ELSE 'unknown metric ''' "
             "|| left(p.metric, 80) || '''; ' END || "
             f"'metric must be one of {', '.join(FEEDBACK_METRICS)}'",
@@ -479,39 +482,60 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
         (
             "p.score IS NULL",
             "invalid_score",
-            "score",
+            "'score'",
             "CASE WHEN p.score_text IS NULL THEN 'the score is empty' "
             "ELSE 'cannot read ''' || left(p.score_text, 80) || ''' as a score' END",
         ),
         (
             f"NOT (CASE p.metric {scales} END)",
             "score_out_of_range",
-            "score",
+            "'score'",
             "'score ' || CAST(p.score AS VARCHAR) || ' is outside the scale of ' || p.metric",
         ),
         (
             "p.metric = 'nps' AND p.score <> floor(p.score)",
             "score_out_of_range",
-            "score",
+            "'score'",
             "'score ' || CAST(p.score AS VARCHAR) || ' is not on the scale of nps: "
             "an answer is a whole number from 0 to 10'",
         ),
         (
             f"p.dimension IS NOT NULL AND NOT {_one_of('p.dimension', DIMENSIONS)}",
             "unknown_dimension",
-            "dimension",
+            "'dimension'",
             "'unknown dimension ''' || left(p.dimension, 80) || '''; "
             f"dimension must be one of {', '.join(DIMENSIONS)}'",
         ),
         (
             "p.sentiment_text IS NOT NULL AND (p.sentiment IS NULL OR abs(p.sentiment) > 1)",
             "invalid_sentiment",
-            "sentiment",
+            "'sentiment'",
             "'sentiment must be a number from -1 to 1'",
         ),
     ]
     # An answer needs no person: anonymous answers count (see ``columns.ANONYMOUS_KINDS``).
     return ts_rules + specific + length + comment + properties + stage
+
+
+def _longest_member(obj: str) -> str:
+    """SQL: ``{'n': characters, 'k': key}`` of the member of the JSON object ``obj`` whose
+    value is written longest; NULL when ``obj`` is no object."""
+    members = f"map_entries(TRY_CAST(CAST({obj} AS JSON) AS MAP(VARCHAR, JSON)))"
+    sized = "lambda e: {'n': coalesce(length(e.value), 0), 'k': e.key}"
+    return f"list_reverse_sort(list_transform({members}, {sized}))[1]"
+
+
+def _kept_from(key: str) -> str:
+    """SQL: the file's column that a rejected row ``p`` keeps in ``properties`` under the key
+    ``key``: an unknown column of that name with a value, a flattened export's
+    ``properties.<key>`` (see :func:`.columns.flattened_properties`), else ``properties``."""
+    unknown = "json_keys(json_merge_patch('{}', to_json(p._unknown)))"
+    flattened = f"{_sql_text(PROPERTIES_PREFIX)} || {key}"
+    return (
+        f"CASE WHEN list_contains({unknown}, {key}) THEN {key} "
+        f"WHEN list_contains(json_keys(p._row), {flattened}) THEN {flattened} "
+        "ELSE 'properties' END"
+    )
 
 
 def _screen(kind: str) -> str:
@@ -916,6 +940,12 @@ def _extra_text(types: Mapping[str, pa.DataType]) -> str:
     return "b._extra_json" if _is_wide(types) else "to_json(b._extra)"
 
 
+def _unknown(types: Mapping[str, pa.DataType]) -> str:
+    """The unknown columns as they come (a struct; of a wide batch, its JSON made at the scan):
+    only a rejected row's are written as JSON (see :func:`_kept_from`)."""
+    return "b._extra_json" if _is_wide(types) else "b._extra"
+
+
 def _extra_json(types: Mapping[str, pa.DataType]) -> str:
     """The unknown columns as one JSON object, GA4's ``event_params`` list as an object."""
     params = params_object(types)
@@ -1140,7 +1170,7 @@ def _queries(
         source, types = _with_nested(source, types)
     rules = _rules(kind)
     reason = " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _, _ in rules)
-    field = " ".join(f"WHEN {cond} THEN '{name}'" for cond, _, name, _ in rules)
+    field = " ".join(f"WHEN {cond} THEN {name}" for cond, _, name, _ in rules)
     detail = " ".join(f"WHEN {cond} THEN {msg}" for cond, _, _, msg in rules)
 
     def checked(raw: str) -> str:
@@ -1151,8 +1181,8 @@ WITH p AS (
 ), checked AS (SELECT p.*, {_screen(kind)} AS _bad FROM p)"""
 
     good = f"{checked('')}\nSELECT * EXCLUDE (_bad) FROM checked WHERE _bad = 0"
-    bad = f"""{checked(f", {_given_row(types)} AS _row")}
-SELECT p.* EXCLUDE (_bad, _row),
+    bad = f"""{checked(f", {_given_row(types)} AS _row, {_unknown(types)} AS _unknown")}
+SELECT p.* EXCLUDE (_bad, _row, _unknown),
   CASE {reason} END AS _reason,
   CASE {field} END AS _field,
   CASE {detail} END AS _detail,
