@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journeylens.collect import readers
+from journeylens.errors import ImportFileError
 from journeylens.workspace import init_workspace
 
 # Keys with the characters a JSON path or pointer would read as syntax, and some that are not.
@@ -152,3 +156,77 @@ def test_a_record_without_the_files_id_name_or_user_is_not_given_a_loose_one(tmp
     assert (summary.stored, summary.rejected_by_reason) == (3, {"missing_event": 1})
     assert frame["user_id"].tolist() == ["u1", None, None]
     assert frame["event_id"].iloc[0] == "m1"
+
+
+def read_records(path: Path) -> tuple[list[dict], dict[int, str]]:
+    """The rows ``path`` reads as, and the elements that are no object."""
+    with readers.open_file(path, scratch=path.parent) as reader:
+        rows = [row for table in reader.batches() for row in table.to_pylist()]
+    return rows, reader.invalid_json
+
+
+def api_answer(n: int) -> tuple[list[object], dict[str, object]]:
+    """``n`` records (and one element that is no record), and an API's answer wrapping them."""
+    records: list[object] = [
+        {"timestamp": f"2026-01-01T10:{i % 60:02d}:00Z", "event": "$pageview", "uuid": str(i)}
+        for i in range(n)
+    ]
+    records.insert(1, 5)
+    return records, {"next": "https://app.example.com/api?after=2", "results": records}
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_an_api_answer_reads_as_its_array_of_records_would(tmp_path, indent):
+    records, answer = api_answer(3)
+    (tmp_path / "array.json").write_text(json.dumps(records, indent=indent))
+    (tmp_path / "answer.json").write_text(json.dumps(answer, indent=indent))
+    assert read_records(tmp_path / "answer.json") == read_records(tmp_path / "array.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answer.json", "array.json"]
+
+
+def test_a_broken_record_in_an_api_answer_is_one_error_naming_the_file(tmp_path):
+    path = tmp_path / "answer.json"
+    path.write_text('{"results": [{"event": "a"}, {"event": tru}], "next": null}')
+    with pytest.raises(ImportFileError) as caught:
+        read_records(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: not a valid JSON array in 'results' (")
+    assert f'"{path}"' in message  # not the copy it was read from, which is gone
+    assert [p.name for p in tmp_path.iterdir()] == ["answer.json"]
+
+
+# The peak memory of reading a file in a new interpreter (VmHWM: ru_maxrss survives exec).
+PEAK_SCRIPT = """
+import sys
+from pathlib import Path
+from journeylens.collect.readers import open_file
+with open_file(Path(sys.argv[1])) as reader:
+    rows = sum(batch.num_rows for batch in reader.batches())
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+print(rows, int(status.split()[0]) // 1024)
+"""
+
+
+def reading_peak_mb(path: Path) -> tuple[int, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows, peak = done.stdout.split()
+    return int(rows), int(peak)
+
+
+def test_an_api_answer_is_read_in_the_memory_its_array_of_records_takes(tmp_path):
+    # 200,000 records (16 MB): read whole, the answer took 510 MB where the array of the same
+    # records, streamed, took 240 MB; the answer's array is streamed as well.
+    records, answer = api_answer(200_000)
+    (tmp_path / "array.json").write_text(json.dumps(records))
+    (tmp_path / "answer.json").write_text(json.dumps(answer))
+    rows, array_peak = reading_peak_mb(tmp_path / "array.json")
+    assert rows == len(records) - 1  # the element 5 is no record
+    answer_rows, answer_peak = reading_peak_mb(tmp_path / "answer.json")
+    assert answer_rows == rows
+    assert answer_peak < array_peak + 48

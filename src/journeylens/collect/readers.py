@@ -45,6 +45,7 @@ from journeylens.collect.spreadsheets import (
     sheet_batches,
     workbook_sheets,
 )
+from journeylens.collect.wrapped import Member, copy_array, object_members
 from journeylens.collect.xes import XmlError, count_events, xes_batches
 from journeylens.errors import ImportFileError
 
@@ -109,6 +110,7 @@ class FileReader:
     sheet: Sheet | None = None  # a workbook's sheet this reader reads
     # A workbook's time columns, whose numbers are Excel dates: set by the import, then filled.
     dates: ExcelDates = field(default_factory=ExcelDates)
+    scratch: Path | None = None  # where copies made to read the file go (else the temp dir)
 
     @property
     def data(self) -> Path:
@@ -282,7 +284,7 @@ def open_file(
             unpacked.unlink(missing_ok=True)
         raise
     reader = FileReader(path, fmt, [], size, text.encoding, text.bad_lines, text.cleaned)
-    reader.unpacked = unpacked
+    reader.unpacked, reader.scratch = unpacked, scratch
     if text.lines is not None:
         reader.rows_estimate = max(text.lines - (1 if fmt == "csv" else 0), 0)
     reader.quotes, reader.blank_lines = text.quotes, text.blank_lines
@@ -1008,10 +1010,15 @@ def _json_blocks(reader: FileReader) -> Iterator[pa.Table]:
     array, numbered from 1."""
     source, encoding = reader.text()
     if _suffix(reader.path) == ".json" and _is_json_array(source, encoding):
-        yield from _array_elements(reader)
+        yield from _array_elements(reader, reader.data)
         return
     if _suffix(reader.path) == ".json" and (member := _records_member(reader)) is not None:
-        yield from _array_elements(reader, member)
+        copy = scratch_file(reader.scratch, ".json")
+        try:
+            copy_array(reader.data, member, copy)
+            yield from _array_elements(reader, copy, f" in '{member.key}'")
+        finally:
+            copy.unlink(missing_ok=True)
         return
     first = 1
     for text in _line_blocks(source, encoding):
@@ -1150,9 +1157,9 @@ def _is_json_array(path: Path, encoding: str) -> bool:
     return False
 
 
-# One JSON document of a file, as DuckDB's reader reads it (an object of up to 256 MB).
-_DOCUMENTS = (
-    "read_json(?, format = '{shape}', records = false, columns = {{json: 'JSON'}}, "
+# The elements of a file's JSON array, as DuckDB's reader streams them (each up to 256 MB).
+_ELEMENTS = (
+    "read_json(?, format = 'array', records = false, columns = {json: 'JSON'}, "
     "maximum_object_size = 268435456)"
 )
 # The keys that make an object an event (a record), not a wrapper of records.
@@ -1161,69 +1168,44 @@ _RECORD_KEYS = frozenset(
 )
 
 
-def _records_member(reader: FileReader) -> str | None:
+def _records_member(reader: FileReader) -> Member | None:
     """The member of a ``.json`` file's one object that holds its records, as an API's answer
     wraps them (``{"results": [{...}, ...], "next": ...}``): the longest array of objects,
     when the object itself has no time or event name (an event's own list, a purchase's
-    ``products``, is no wrapper). None for anything else (JSON Lines, one event)."""
+    ``products``, is no wrapper). None for anything else (JSON Lines, one event, text that is
+    not JSON: read as lines, which names the bad ones)."""
     if reader.bad_lines or reader.encoding != "utf8":
         return None
-    documents = _DOCUMENTS.format(shape="unstructured")
-    path = [str(reader.data)]
-    try:
-        with local_engine() as con:
-            count = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {documents} LIMIT 2)", path)
-            if count.fetchone() != (1,):
-                return None
-            members = con.execute(
-                "SELECT k, json_type(json, '/' || p), json_array_length(json, '/' || p), "
-                f"json_type(json, '/' || p || '/0') FROM {documents}, "
-                "unnest(json_keys(json)) AS t(k), LATERAL (SELECT replace(replace(k, '~', "
-                "'~0'), '/', '~1') AS p)",
-                path,
-            ).fetchall()
-    except duckdb.Error:
-        return None  # not JSON documents: read as lines, which names the bad ones
-    if any(loose_name(key) in _RECORD_KEYS for key, *_ in members):
+    members = object_members(reader.data)
+    if members is None or any(loose_name(m.key) in _RECORD_KEYS for m in members):
         return None
-    lists = [
-        (length, key)
-        for key, kind, length, first in members
-        if kind == "ARRAY" and first == "OBJECT"
-    ]
-    return max(lists)[1] if lists else None
+    lists = [m for m in members if m.array and m.objects]
+    return max(lists, key=lambda m: (m.length, m.key)) if lists else None
 
 
-def _array_elements(reader: FileReader, member: str | None = None) -> Iterator[pa.Table]:
-    """The elements of a JSON array file (or of the array ``member`` of its one object, see
-    :func:`_records_member`) in blocks of ``_line`` and ``text``, streamed by DuckDB's JSON
-    reader."""
+def _array_elements(reader: FileReader, array: Path, within: str = "") -> Iterator[pa.Table]:
+    """The elements of the JSON array file ``array`` (the file itself, or a copy of the array
+    of records its one object holds, ``within`` it: see :func:`_records_member`) in blocks
+    of ``_line`` and ``text``, streamed by DuckDB's JSON reader."""
     if reader.bad_lines or reader.encoding != "utf8":
         where = f"line {min(reader.bad_lines)} is" if reader.bad_lines else "it is"
         raise ImportFileError(
             f"{reader.path}: a JSON array file must be UTF-8 and {where} not; convert it to "
             "UTF-8 (or to JSON Lines); nothing was imported."
         )
-    if member is None:
-        query = f"SELECT json::VARCHAR AS text FROM {_DOCUMENTS.format(shape='array')}"
-        params: list[str] = [str(reader.data)]
-    else:
-        query = (
-            "SELECT unnest(json_extract(json, ?)::JSON[])::VARCHAR AS text "
-            f"FROM {_DOCUMENTS.format(shape='unstructured')}"
-        )
-        params = [_pointer(member), str(reader.data)]
+    query = f"SELECT json::VARCHAR AS text FROM {_ELEMENTS}"
     number = 1
     try:
         with local_engine() as con:
-            batches = con.execute(query, params).fetch_record_batch(BATCH_ROWS // 4)
+            batches = con.execute(query, [str(array)]).fetch_record_batch(BATCH_ROWS // 4)
             for batch in batches:
                 yield _with_lines(pa.Table.from_batches([batch]), number)
                 number += batch.num_rows
     except duckdb.Error as exc:
         after = f" after element {number - 1}" if number > 1 else ""
+        told = str(exc).replace(str(array), str(reader.path))  # a copy is named as the file
         raise ImportFileError(
-            f"{reader.path}: not a valid JSON array{after} ({exc}); nothing was imported."
+            f"{reader.path}: not a valid JSON array{within}{after} ({told}); nothing was imported."
         ) from exc
 
 
