@@ -208,9 +208,9 @@ def _part(packed: ir.IntegerValue, name: str) -> ir.IntegerValue:
 def _event_flags(
     row: Mapping[str, ir.Value], rules: SignalRules, end: datetime
 ) -> dict[str, ir.IntegerValue]:
-    """An event's own signals as the bits of ``signals`` (see :data:`FLAGS`), with its
-    ``retry`` and ``error`` also as counts; ``retry`` here is only a repeat of the event just
-    before. ``row``: the event's values that they read, by name."""
+    """An event's own signals as the bits of ``signals`` (see :data:`FLAGS`); ``retry`` here
+    is only a repeat of the event just before. ``row``: the event's values that they read, by
+    name."""
     end_sec = int((end - EPOCH).total_seconds())
     sec, err, goal = row["sec"], row["err"], row["goal"]
     gap_next = row["gap_next"]
@@ -226,7 +226,7 @@ def _event_flags(
         "converted": row["next_goal"] - sec <= rules.window,
         "goal": goal,
     }
-    return {"signals": _signals(flags), "retry": _flag(repeat), "error": _flag(err)}
+    return {"signals": _signals(flags)}
 
 
 def _anchors(seq: ir.Table) -> ir.Table:
@@ -255,7 +255,7 @@ def build_event_signals(seq: ir.Table, anchors: ir.Table) -> ir.Table:
     :func:`build_burst_retries`.
     """
     t = _placed(seq, anchors)
-    return t.select("person", "touchpoint", COMBINED, "grp", *SIGNAL_COLUMNS)
+    return t.select("person", "touchpoint", COMBINED, "grp", "signals")
 
 
 def _flag(condition: ir.BooleanValue) -> ir.IntegerValue:
@@ -277,12 +277,7 @@ def has(signals: ir.IntegerValue, flag: str) -> ir.BooleanValue:
 def _only(table: ir.Table, flag: str) -> ir.Table:
     """Rows that contribute one signal to their unit and nothing else."""
     return table.select(
-        "person",
-        "touchpoint",
-        COMBINED,
-        "grp",
-        signals=ibis.literal(BIT[flag], "int32"),
-        **{name: ibis.literal(int(name == flag)) for name in TALLIES.values()},
+        "person", "touchpoint", COMBINED, "grp", signals=ibis.literal(BIT[flag], "int32")
     )
 
 
@@ -355,8 +350,8 @@ def build_loops(seq: ir.Table, visits: ir.Table, rules: SignalRules) -> ir.Table
     return _only(looped, "loop")
 
 
-TALLIES = {"retries": "retry", "errors": "error"}  # counted, from the 0/1 column of each row
-SIGNAL_COLUMNS = ("signals", *TALLIES.values())
+# Counted per unit: its rows with the flag (an event's own retry or error, or a burst's retry).
+TALLIES = {"retries": "retry", "errors": "error"}
 UNIT = ("person", "touchpoint", "value", "signals", *TALLIES, "first")
 SEGMENT_KEYS = ("touchpoint", "dimension", "value")
 
@@ -366,8 +361,7 @@ def _merged(table: ir.Table, keys: Sequence[Any], **extra: ir.Scalar) -> ir.Tabl
     position."""
     return table.group_by(list(keys)).aggregate(
         signals=bit_or(table.signals),
-        # Each row counts 0 or 1 of a tally: a filtered count is cheaper than a sum.
-        **{tally: table.count(where=table[flag] == 1) for tally, flag in TALLIES.items()},
+        **{tally: table.count(where=has(table.signals, flag)) for tally, flag in TALLIES.items()},
         first=table.grp.min(),
         **extra,
     )
