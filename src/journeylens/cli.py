@@ -967,6 +967,13 @@ def attribution(
             "(ChannelAttribution's data, conversion-path reports).",
         ),
     ] = None,
+    sheet: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --paths: the sheet of an Excel workbook to read, by name or glob pattern "
+            "(repeatable; default: the first sheet).",
+        ),
+    ] = None,
     by: Annotated[
         str | None,
         typer.Option(
@@ -1015,10 +1022,14 @@ def attribution(
                 "path-counts file has neither times, people nor events; its names are channels)."
             )
         result = run_path_attribution(
-            paths, model or ["all"], value, half_life, markov_order, seed=seed
+            paths, model or ["all"], value, half_life, markov_order, seed=seed, sheets=sheet or []
         )
         emit(result, fmt, "Attribution of path counts")
         return
+    if sheet:
+        from journeylens.errors import SpecError
+
+        raise SpecError("--sheet names the sheets of a --paths workbook to read.")
     with _open(workspace, engine) as ws:
         events = _filtered(ws, since, until, where)
         # The workspace's goal unless one is named (a named goal must be in the data).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -200,3 +201,91 @@ def test_counted_journeys_attribute_within_the_engines_memory_limit(tmp_path):
     totals, peak_mb = done.stdout.splitlines()[-2:]  # after the engine's progress bar, if any
     assert totals == "18000.0 96000.0"
     assert int(peak_mb) < PEAK_MB
+
+
+HEADER = "path,total_conversions,total_conversion_value,total_null\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        (
+            "p.csv",
+            HEADER.encode() + b"a > b,1,5,0\nb,1,2\nc,1,1,0\nd,1\n",
+            r"p\.csv, line 3: could not be read \(wrong_field_count: the row has 3 fields, the "
+            r"header 4\); 2 lines could not be read\. Nothing was attributed\.",
+        ),
+        (
+            "p.csv",
+            (HEADER + "a,1,5,0\n" + HEADER + "b,1,2,0\n").encode(),
+            r"line 3: could not be read \(repeated_header: the header row again",
+        ),
+        (
+            "p.csv",
+            HEADER.encode() + b"a,1,5,0\nb\xe9,1,2,0\n" + "caf\u00e9,1,1,0\n".encode() * 4,
+            r"line 3: could not be read \(invalid_encoding: ",
+        ),
+        (
+            "p.csv",
+            (HEADER + 'a,1,5,0\n"b,1,2,0\nc,1,1,0\n').encode(),
+            r"line 3: could not be read \(unclosed_quote: ",
+        ),
+        (
+            "p.jsonl",
+            b'{"path": "a", "total_conversions": 1}\n{"path": "b", \n',
+            r"p\.jsonl, line 2: could not be read \(invalid_json: ",
+        ),
+    ],
+    ids=["wrong_field_count", "repeated_header", "invalid_encoding", "unclosed_quote", "json"],
+)
+def test_a_line_the_reader_could_not_read_stops_the_run_naming_it(tmp_path, name, data, message):
+    # Counts are totals: a row left out would skew every model as a wrong count would.
+    file = tmp_path / name
+    file.write_bytes(data)
+    with pytest.raises(ImportFileError, match=message):
+        read_path_counts(file)
+
+
+def _workbook(path, sheets):
+    """A workbook of ``sheets`` (title → rows under COLUMNS; None: an empty sheet)."""
+    with pd.ExcelWriter(path) as writer:
+        for title, rows in sheets.items():
+            frame = pd.DataFrame() if rows is None else pd.DataFrame(rows, columns=COLUMNS)
+            frame.to_excel(writer, sheet_name=title, index=False)
+    return path
+
+
+COLUMNS = ["path", "total_conversions", "total_conversion_value", "total_null"]
+
+
+def test_a_workbooks_other_sheets_with_values_stop_the_run_naming_them(tmp_path):
+    book = _workbook(
+        tmp_path / "p.xlsx",
+        {"March": [["a > b", 2, 10, 1]], "Empty": None, "April": [["b", 1, 5, 0]]},
+    )
+    message = (
+        r"p\.xlsx: its first sheet, 'March', is not its only sheet with values; nothing was "
+        r"attributed\. The workbook's other sheets with values, 'April', were not read"
+    )
+    with pytest.raises(ImportFileError, match=message):
+        read_path_counts(book)
+    assert read_path_counts(book, sheets=["april"]).frame["path"].tolist() == [["b"]]
+    both = read_path_counts(book, sheets=["*"]).frame
+    assert both["path"].tolist() == [["a", "b"], ["b"]]
+    assert both["conversions"].tolist() == [2, 1]
+
+
+def test_a_bad_value_in_a_named_sheet_names_the_sheet(tmp_path):
+    book = _workbook(tmp_path / "p.xlsx", {"March": [["a", 1, 1, 0]], "April": [["b", -1, 0, 0]]})
+    with pytest.raises(ImportFileError, match=r"p\.xlsx\[April\], line 2, column 'total_conv"):
+        read_path_counts(book, sheets=["April"])
+
+
+def test_a_one_sheet_workbook_and_a_gzipped_file_read_as_before(tmp_path):
+    book = _workbook(tmp_path / "p.xlsx", {"Paths": [["a > b", 2, 10, 1]], "Notes": None})
+    assert read_path_counts(book).frame["conversions"].tolist() == [2]
+    packed = tmp_path / "p.csv.gz"
+    packed.write_bytes(gzip.compress((HEADER + "a > b,2,10,1\n").encode()))
+    assert read_path_counts(packed).frame["path"].tolist() == [["a", "b"]]
+    with pytest.raises(ImportFileError, match="--sheet names sheets of Excel workbooks"):
+        read_path_counts(packed, sheets=["April"])

@@ -395,6 +395,20 @@ def test_attribution_reads_a_path_counts_file_without_a_workspace(tmp_path):
     assert "--since, --where, --lookback: options for a workspace's events" in refused.stderr
 
 
+def test_a_path_counts_file_with_an_unreadable_line_is_one_line_error(tmp_path):
+    data = tmp_path / "paths.csv"
+    data.write_text("path,total_conversions,total_null\nsearch,2,3\nemail,1\n")
+    refused = run("attribution", "--paths", str(data), check=False)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"Error: {data}, line 3: could not be read (wrong_field_count: the row has 2 fields, "
+        "the header 3). Nothing was attributed."
+    ]
+    refused = run("attribution", "--sheet", "April", check=False)
+    assert refused.returncode == 2
+    assert "--sheet names the sheets of a --paths workbook" in refused.stderr
+
+
 def test_user_errors_are_one_line_and_exit_2(tmp_path):
     result = run("status", "--workspace", str(tmp_path / "missing"), check=False)
     assert result.returncode == 2

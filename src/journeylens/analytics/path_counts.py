@@ -36,7 +36,14 @@ from journeylens.analytics.attribution import (
     attribute_touches,
 )
 from journeylens.collect.columns import loosely_named
-from journeylens.collect.readers import open_file
+from journeylens.collect.importer import unread_lines
+from journeylens.collect.readers import (
+    FileReader,
+    check_sheets_read,
+    open_readers,
+    sheet_source,
+    unread_sheets,
+)
 from journeylens.errors import ImportFileError, SpecError
 from journeylens.store.duckdb import DuckDBStore
 
@@ -72,16 +79,35 @@ class PathCounts:
     source: str
 
 
-def read_path_counts(path: Path) -> PathCounts:
-    """Read a path-counts file (CSV, TSV, Parquet or JSON Lines, gzipped or not).
+def read_path_counts(path: Path, sheets: Sequence[str] = ()) -> PathCounts:
+    """Read a path-counts file (CSV, TSV, Parquet, JSON Lines or an Excel workbook, gzipped or
+    not).
 
     The ``path`` column and one of ``conversions`` or ``nulls`` are required; ``value`` is 0
     when absent. Counts must be whole numbers ≥ 0 and values numbers ≥ 0, and a row with value
     needs conversions to carry it; a row that breaks this stops the run with an error naming the
-    file, line, column and value (counts are totals: one wrong row would skew every model).
+    file, line, column and value (counts are totals: one wrong row would skew every model). So
+    does a line that could not be read as a row, and a workbook whose sheets with values are not
+    all read: its first sheet is read, or those ``sheets`` select (names or glob patterns, as
+    ``import --sheet``), their rows together.
     """
-    with open_file(Path(path)) as reader:
-        batches = list(reader.batches())
+    path = Path(path)
+    readers = open_readers(path, sheets=sheets)
+    try:
+        check_sheets_read(readers, sheets)
+        for reader in readers:
+            _check_sheets(reader, path)
+        frames = [_counts(reader, sheet_source(reader, path)) for reader in readers]
+    finally:
+        for reader in readers:
+            reader.close()
+    return PathCounts(pd.concat(frames, ignore_index=True), str(path))
+
+
+def _counts(reader: FileReader, path: Path) -> pd.DataFrame:
+    """The checked rows of the file ``reader`` reads, shown as ``path``."""
+    batches = list(reader.batches())
+    _check_all_read(reader, path)
     table = pa.concat_tables(batches) if batches else pa.table({})
     raw = table.to_pandas()
     columns = _columns(list(raw.columns), str(path))
@@ -111,7 +137,35 @@ def read_path_counts(path: Path) -> PathCounts:
             "nothing was attributed."
         )
     _check_value_has_conversions(frame, raw, columns, path)
-    return PathCounts(frame, str(path))
+    return frame
+
+
+def _check_sheets(reader: FileReader, path: Path) -> None:
+    """Refuse a workbook whose first sheet alone would be read while others hold values."""
+    if reader.sheet is None or not reader.sheet.unread:
+        return
+    raise ImportFileError(
+        f"{path}: its first sheet, '{reader.sheet.title}', is not its only sheet with values; "
+        f"nothing was attributed.{unread_sheets(reader)}"
+    )
+
+
+def _check_all_read(reader: FileReader, path: Path) -> None:
+    """Refuse a file with lines that could not be read as rows (see :func:`.unread_lines`):
+    left out, they would skew every model as a wrong count would."""
+    unread = sorted(
+        (line, reason, detail if isinstance(detail, str) else detail.get(line, ""))
+        for reason, lines, detail in unread_lines(reader)
+        for line in lines
+    )
+    if not unread:
+        return
+    line, reason, detail = unread[0]
+    more = f"; {len(unread)} lines could not be read" if len(unread) > 1 else ""
+    raise ImportFileError(
+        f"{path}, line {line}: could not be read ({reason}: {detail}){more}. Nothing was "
+        "attributed."
+    )
 
 
 def _check_value_has_conversions(
@@ -285,16 +339,17 @@ def run_path_attribution(
     half_life: str = "7d",
     markov_order: int = 1,
     seed: int = 0,
+    sheets: Sequence[str] = (),
 ) -> AttributionResult:
     """Every credit-sharing model in ``models`` on the journeys of a path-counts file, per
-    channel (the names in the paths)."""
+    channel (the names in the paths); a workbook's ``sheets`` (see :func:`read_path_counts`)."""
     wanted = list(ALL_MODELS) if "all" in models else list(models)
     if "incrementality" in wanted:
         raise SpecError(
             "Incrementality compares people exposed to a touchpoint with comparable people who "
             "were not: it needs events, not path counts."
         )
-    counts = read_path_counts(path)
+    counts = read_path_counts(path, sheets)
     spec = AttributionSpec(
         wanted if len(wanted) > 1 else wanted[0],
         level="channel",
