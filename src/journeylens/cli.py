@@ -974,6 +974,10 @@ def attribution(
             "(repeatable; default: the first sheet).",
         ),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="With --paths: the file's text encoding, if not UTF-8 (e.g. cp1252)."),
+    ] = None,
     by: Annotated[
         str | None,
         typer.Option(
@@ -1022,14 +1026,26 @@ def attribution(
                 "path-counts file has neither times, people nor events; its names are channels)."
             )
         result = run_path_attribution(
-            paths, model or ["all"], value, half_life, markov_order, seed=seed, sheets=sheet or []
+            paths,
+            model or ["all"],
+            value,
+            half_life,
+            markov_order,
+            seed=seed,
+            sheets=sheet or [],
+            encoding=encoding,
         )
         emit(result, fmt, "Attribution of path counts")
         return
-    if sheet:
+    if sheet or encoding:
         from journeylens.errors import SpecError
 
-        raise SpecError("--sheet names the sheets of a --paths workbook to read.")
+        if sheet:
+            raise SpecError("--sheet names the sheets of a --paths workbook to read.")
+        raise SpecError(
+            "--encoding names the text encoding of a --paths file (a workspace's events were "
+            "read in theirs when imported)."
+        )
     with _open(workspace, engine) as ws:
         events = _filtered(ws, since, until, where)
         # The workspace's goal unless one is named (a named goal must be in the data).

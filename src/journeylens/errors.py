@@ -37,9 +37,33 @@ class WorkspaceError(FileNotFoundError, JourneyLensError):
 
 
 class ImportFileError(ValueError, JourneyLensError):
-    """A whole input file cannot be imported (missing column, wrong encoding, unreadable)."""
+    """A whole input file cannot be imported (missing column, wrong encoding, unreadable).
+
+    A reader's refusal of a whole file (:meth:`nothing_done`) ends saying what the command did
+    not do, and keeps its ``reason``: another command that reads files (``attribution
+    --paths``) says it in its own words (:meth:`worded_for`)."""
 
     code = "import_file_error"
+    reason: str | None = None
+
+    @classmethod
+    def nothing_done(cls, reason: str, done: str = "imported") -> ImportFileError:
+        """``reason`` and "; nothing was <done>." (". Nothing was <done>." after a sentence).
+
+        >>> str(ImportFileError.nothing_done("a.csv: the file is empty"))
+        'a.csv: the file is empty; nothing was imported.'
+        >>> str(ImportFileError.nothing_done("a.csv: no sheet 'May'.", "attributed"))
+        "a.csv: no sheet 'May'. Nothing was attributed."
+        """
+        ending = f" Nothing was {done}." if reason.endswith(".") else f"; nothing was {done}."
+        error = cls(reason + ending)
+        error.reason = reason
+        return error
+
+    def worded_for(self, done: str) -> ImportFileError:
+        """A reader's refusal as a command that ``done`` (``attributed``) words it; another
+        error as it is."""
+        return self if self.reason is None else self.nothing_done(self.reason, done)
 
 
 class SpecError(ValueError, JourneyLensError):

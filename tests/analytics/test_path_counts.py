@@ -223,12 +223,13 @@ HEADER = "path,total_conversions,total_conversion_value,total_null\n"
         (
             "p.csv",
             HEADER.encode() + b"a,1,5,0\nb\xe9,1,2,0\n" + "caf\u00e9,1,1,0\n".encode() * 4,
-            r"line 3: could not be read \(invalid_encoding: ",
+            r"line 3: could not be read \(invalid_encoding: the line is not valid UTF-8; shown "
+            r"with \\x escapes: b\\xe9,1,2,0\)\.",
         ),
         (
             "p.csv",
             (HEADER + 'a,1,5,0\n"b,1,2,0\nc,1,1,0\n').encode(),
-            r"line 3: could not be read \(unclosed_quote: ",
+            r"line 3: could not be read \(unclosed_quote: .* close the quote and run again\)\.",
         ),
         (
             "p.jsonl",
@@ -244,6 +245,19 @@ def test_a_line_the_reader_could_not_read_stops_the_run_naming_it(tmp_path, name
     file.write_bytes(data)
     with pytest.raises(ImportFileError, match=message):
         read_path_counts(file)
+
+
+def test_a_file_in_another_encoding_reads_in_the_encoding_named(tmp_path):
+    file = tmp_path / "p.csv"
+    file.write_bytes(b"path,total_conversions\na > b,3\nc > \xff d,2\n")
+    advice = r"re-run with --encoding NAME; nothing was attributed\.$"
+    with pytest.raises(ImportFileError, match=advice):
+        read_path_counts(file)
+    read = read_path_counts(file, encoding="cp1252").frame
+    assert read["path"].tolist() == [["a", "b"], ["c", "\u00ff d"]]
+    unknown = r"unknown encoding 'cp125'\..*nothing was attributed\.$"
+    with pytest.raises(ImportFileError, match=unknown):
+        read_path_counts(file, encoding="cp125")
 
 
 def _workbook(path, sheets):

@@ -409,6 +409,22 @@ def test_a_path_counts_file_with_an_unreadable_line_is_one_line_error(tmp_path):
     assert "--sheet names the sheets of a --paths workbook" in refused.stderr
 
 
+def test_attribution_reads_a_path_counts_file_in_the_encoding_named(tmp_path):
+    data = tmp_path / "paths.csv"
+    data.write_bytes(b"path,total_conversions\nsearch,2\ncaf\xe9,1\n")
+    refused = run("attribution", "--paths", str(data), check=False)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith(
+        "Convert it to UTF-8 or re-run with --encoding NAME; nothing was attributed."
+    )
+    args = ("--model", "first_touch", "--format", "json", "--encoding", "cp1252")
+    out = run("attribution", "--paths", str(data), *args)
+    assert {r["channel"] for r in json.loads(out.stdout)} == {"search", "caf\u00e9"}
+    refused = run("attribution", "--encoding", "cp1252", check=False)
+    assert refused.returncode == 2
+    assert "--encoding names the text encoding of a --paths file" in refused.stderr
+
+
 def test_user_errors_are_one_line_and_exit_2(tmp_path):
     result = run("status", "--workspace", str(tmp_path / "missing"), check=False)
     assert result.returncode == 2

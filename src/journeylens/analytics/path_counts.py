@@ -79,7 +79,9 @@ class PathCounts:
     source: str
 
 
-def read_path_counts(path: Path, sheets: Sequence[str] = ()) -> PathCounts:
+def read_path_counts(
+    path: Path, sheets: Sequence[str] = (), encoding: str | None = None
+) -> PathCounts:
     """Read a path-counts file (CSV, TSV, Parquet, JSON Lines or an Excel workbook, gzipped or
     not).
 
@@ -89,19 +91,28 @@ def read_path_counts(path: Path, sheets: Sequence[str] = ()) -> PathCounts:
     file, line, column and value (counts are totals: one wrong row would skew every model). So
     does a line that could not be read as a row, and a workbook whose sheets with values are not
     all read: its first sheet is read, or those ``sheets`` select (names or glob patterns, as
-    ``import --sheet``), their rows together.
+    ``import --sheet``), their rows together. A text file not in UTF-8 is read in the
+    ``encoding`` named (as ``import --encoding``).
     """
     path = Path(path)
-    readers = open_readers(path, sheets=sheets)
+    try:
+        return PathCounts(pd.concat(_read(path, sheets, encoding), ignore_index=True), str(path))
+    except ImportFileError as exc:
+        if exc.reason is None:  # an error of this module's, in its words already
+            raise
+        raise exc.worded_for("attributed") from exc
+
+
+def _read(path: Path, sheets: Sequence[str], encoding: str | None) -> list[pd.DataFrame]:
+    readers = open_readers(path, encoding, sheets=sheets)
     try:
         check_sheets_read(readers, sheets)
         for reader in readers:
             _check_sheets(reader, path)
-        frames = [_counts(reader, sheet_source(reader, path)) for reader in readers]
+        return [_counts(reader, sheet_source(reader, path)) for reader in readers]
     finally:
         for reader in readers:
             reader.close()
-    return PathCounts(pd.concat(frames, ignore_index=True), str(path))
 
 
 def _counts(reader: FileReader, path: Path) -> pd.DataFrame:
@@ -154,13 +165,15 @@ def _check_all_read(reader: FileReader, path: Path) -> None:
     """Refuse a file with lines that could not be read as rows (see :func:`.unread_lines`):
     left out, they would skew every model as a wrong count would."""
     unread = sorted(
-        (line, reason, detail if isinstance(detail, str) else detail.get(line, ""))
-        for reason, lines, detail in unread_lines(reader)
-        for line in lines
+        (line, reason, detail if isinstance(detail, str) else detail.get(line, ""), text)
+        for reason, lines, detail in unread_lines(reader, again="run again")
+        for line, text in lines.items()
     )
     if not unread:
         return
-    line, reason, detail = unread[0]
+    line, reason, detail, text = unread[0]
+    if reason == "invalid_encoding":  # its detail says the line is shown
+        detail = f"{detail}: {text}"
     more = f"; {len(unread)} lines could not be read" if len(unread) > 1 else ""
     raise ImportFileError(
         f"{path}, line {line}: could not be read ({reason}: {detail}){more}. Nothing was "
@@ -340,16 +353,18 @@ def run_path_attribution(
     markov_order: int = 1,
     seed: int = 0,
     sheets: Sequence[str] = (),
+    encoding: str | None = None,
 ) -> AttributionResult:
     """Every credit-sharing model in ``models`` on the journeys of a path-counts file, per
-    channel (the names in the paths); a workbook's ``sheets`` (see :func:`read_path_counts`)."""
+    channel (the names in the paths); a workbook's ``sheets`` and a text file's ``encoding``
+    (see :func:`read_path_counts`)."""
     wanted = list(ALL_MODELS) if "all" in models else list(models)
     if "incrementality" in wanted:
         raise SpecError(
             "Incrementality compares people exposed to a touchpoint with comparable people who "
             "were not: it needs events, not path counts."
         )
-    counts = read_path_counts(path, sheets)
+    counts = read_path_counts(path, sheets, encoding)
     spec = AttributionSpec(
         wanted if len(wanted) > 1 else wanted[0],
         level="channel",

@@ -54,8 +54,7 @@ WIDE_MOST, WIDE_FEW = 0.25, 0.05  # shares of NUL bytes at each of those places
 # What to do about an encoding name that reads no file.
 _NAME_ONE = (
     "Name the one the file was saved in (such as cp1252, latin-1, utf-16-le, shift_jis), or "
-    "leave out --encoding: UTF-8 is read as it is and another encoding named; nothing was "
-    "imported."
+    "leave out --encoding: UTF-8 is read as it is and another encoding named"
 )
 
 
@@ -84,9 +83,9 @@ def check_text(
         return TextCheck("utf8" if marked == "utf-8-sig" else marked)
     wide = _wide(head)
     if wide is not None:
-        raise ImportFileError(
+        raise ImportFileError.nothing_done(
             f"{shown}: not UTF-8 text (it looks like {wide}, without a byte-order mark). "
-            f"Convert it to UTF-8 or re-run with --encoding {wide}; nothing was imported."
+            f"Convert it to UTF-8 or re-run with --encoding {wide}"
         )
     counts = _utf8_counts(path)
     if counts is not None:
@@ -112,11 +111,11 @@ def text_codec(encoding: str, shown: Path) -> str:
         # Python's names join words with "_"; "-" is how encodings are written (utf-16-le).
         wanted = encodings.normalize_encoding(encoding).lower()
         close = did_you_mean(wanted, _text_codecs()).replace("_", "-")
-        raise ImportFileError(
+        raise ImportFileError.nothing_done(
             f"{shown}: unknown encoding '{encoding}'.{close} {_NAME_ONE}"
         ) from exc
     if not _reads_files(info):
-        raise ImportFileError(
+        raise ImportFileError.nothing_done(
             f"{shown}: '{encoding}' is not an encoding of text files. {_NAME_ONE}"
         )
     return info.name
@@ -182,9 +181,7 @@ def _not_valid(path: Path, shown: Path, where: str, encoding: str, why: str) -> 
         advice = f"It looks like {found[0]}, which is read without --encoding: re-run without it"
     else:
         advice = f"It looks like {found[0]}: re-run with --encoding {found[0]}"
-    return ImportFileError(
-        f"{shown}{where}: not valid {encoding} ({why}). {advice}; nothing was imported."
-    )
+    return ImportFileError.nothing_done(f"{shown}{where}: not valid {encoding} ({why}). {advice}")
 
 
 def _looks_like(path: Path) -> list[str]:
@@ -257,9 +254,9 @@ def _mixed(path: Path, scratch: Path | None, shown: Path) -> TextCheck:
             except UnicodeDecodeError:
                 bad[total] = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
     if 1 in bad or len(bad) > MIXED_LIMIT * beyond_ascii:
-        raise ImportFileError(
+        raise ImportFileError.nothing_done(
             f"{shown}: not UTF-8 text{_guess(path)}. Convert it to UTF-8 or re-run with "
-            "--encoding NAME; nothing was imported."
+            "--encoding NAME"
         )
     cleaned = scratch_file(scratch, path.suffix)
     quotes, blank = 0, False

@@ -486,10 +486,11 @@ def _xml_detail(error: XmlError) -> str:
     )
 
 
-def unread_lines(reader: FileReader) -> list[Unread]:
+def unread_lines(reader: FileReader, again: str = "import the file again") -> list[Unread]:
     """``(reason, {line: text}, detail)`` of the lines a read file could not give as rows
     (bad encoding or JSON, another number of fields than the header, the header again, an
-    unclosed quote, an XML error), each reason that has any."""
+    unclosed quote, an XML error), each reason that has any; ``again``: what to do once the
+    file is mended. A line not valid UTF-8 is shown with ``\\x`` escapes."""
     found: list[Unread] = [
         (
             "invalid_encoding",
@@ -507,7 +508,7 @@ def unread_lines(reader: FileReader) -> list[Unread]:
             "unclosed_quote",
             reader.unclosed_quote,
             "a quoted value in this row is never closed, so the rest of the file was read as "
-            "this one row; close the quote and import the file again",
+            f"this one row; close the quote and {again}",
         ),
         *(("invalid_xml", {e.line: e.text}, _xml_detail(e)) for e in reader.xml_errors),
     ]

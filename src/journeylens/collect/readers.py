@@ -266,7 +266,7 @@ def open_file(
     fmt = detect_format(path)
     size = path.stat().st_size
     if size == 0:
-        raise ImportFileError(f"{path}: the file is empty; nothing was imported.")
+        raise ImportFileError.nothing_done(f"{path}: the file is empty")
     gzipped = _read_decompressed(path, fmt)
     if fmt in _BINARY:
         return _binary_file(path, fmt, size, sheet)
@@ -312,7 +312,7 @@ def _read_decompressed(path: Path, fmt: str) -> bool:
         why = f"{packed}-compressed; {_BINARY[fmt]} is read uncompressed: decompress it first"
     else:
         why = f"{packed}-compressed, which journeylens does not read: decompress (or gzip) it first"
-    raise ImportFileError(f"{path}: the file is {why}; nothing was imported.")
+    raise ImportFileError.nothing_done(f"{path}: the file is {why}")
 
 
 def _binary_file(path: Path, fmt: str, size: int, sheet: Sheet | None) -> FileReader:
@@ -361,7 +361,7 @@ def _gunzip(path: Path, scratch: Path | None) -> Path:
         raise ImportFileError(f"{path}: not a readable gzip file ({exc}).") from exc
     if copy.stat().st_size == 0:
         copy.unlink()
-        raise ImportFileError(f"{path}: the file is empty; nothing was imported.")
+        raise ImportFileError.nothing_done(f"{path}: the file is empty")
     return copy
 
 
@@ -1189,9 +1189,9 @@ def _array_elements(reader: FileReader, array: Path, within: str = "") -> Iterat
     of ``_line`` and ``text``, streamed by DuckDB's JSON reader."""
     if reader.bad_lines or reader.encoding != "utf8":
         where = f"line {min(reader.bad_lines)} is" if reader.bad_lines else "it is"
-        raise ImportFileError(
+        raise ImportFileError.nothing_done(
             f"{reader.path}: a JSON array file must be UTF-8 and {where} not; convert it to "
-            "UTF-8 (or to JSON Lines); nothing was imported."
+            "UTF-8 (or to JSON Lines)"
         )
     query = f"SELECT json::VARCHAR AS text FROM {_ELEMENTS}"
     number = 1
@@ -1204,8 +1204,8 @@ def _array_elements(reader: FileReader, array: Path, within: str = "") -> Iterat
     except duckdb.Error as exc:
         after = f" after element {number - 1}" if number > 1 else ""
         told = str(exc).replace(str(array), str(reader.path))  # a copy is named as the file
-        raise ImportFileError(
-            f"{reader.path}: not a valid JSON array{within}{after} ({told}); nothing was imported."
+        raise ImportFileError.nothing_done(
+            f"{reader.path}: not a valid JSON array{within}{after} ({told})"
         ) from exc
 
 

@@ -147,11 +147,11 @@ def _first(path: Path, titles: list[str], filled: list[str]) -> str:
     if titles and titles[0] in filled:
         return titles[0]
     if filled:
-        raise ImportFileError(
-            f"{path}: the first sheet, '{titles[0]}', is empty; nothing was imported. The "
-            f"sheets with values are {quoted_names(filled)}: name those to read with --sheet."
+        raise ImportFileError.nothing_done(
+            f"{path}: the first sheet, '{titles[0]}', is empty. The sheets with values are "
+            f"{quoted_names(filled)}: name those to read with --sheet."
         )
-    raise ImportFileError(f"{path}: the first sheet is empty; nothing was imported.")
+    raise ImportFileError.nothing_done(f"{path}: the first sheet is empty")
 
 
 def _selected(path: Path, titles: list[str], filled: list[str], wanted: Sequence[str]) -> list[str]:
@@ -160,7 +160,7 @@ def _selected(path: Path, titles: list[str], filled: list[str], wanted: Sequence
     for name in wanted:
         found = _matching(name, filled)
         if not found:
-            raise ImportFileError(_no_sheet(path, name, titles, filled))
+            raise ImportFileError.nothing_done(_no_sheet(path, name, titles, filled))
         chosen.update(found)
     return [title for title in titles if title in chosen]
 
@@ -185,11 +185,11 @@ def _no_sheet(path: Path, name: str, titles: list[str], filled: list[str]) -> st
     if empty:
         return (
             f"{path}: --sheet {name} selects only empty sheets ({quoted_names(empty)}); the "
-            f"sheets with values are {quoted_names(filled)}. Nothing was imported."
+            f"sheets with values are {quoted_names(filled)}."
         )
     return (
         f"{path}: no sheet '{name}'.{did_you_mean(name, titles)} The workbook's sheets are "
-        f"{quoted_names(titles)}. Nothing was imported."
+        f"{quoted_names(titles)}."
     )
 
 
@@ -207,7 +207,7 @@ def _shape(path: Path, sheet: Any) -> tuple[list[str], int, int]:
     filled = _filled(sheet)
     first = next(filled, None)
     if first is None:
-        raise ImportFileError(f"{path}: the sheet '{sheet.title}' is empty; nothing was imported.")
+        raise ImportFileError.nothing_done(f"{path}: the sheet '{sheet.title}' is empty")
     header, titles = first
     width, records = _last_value(titles), 0
     titled = _count(titles) == 1  # every row so far holds one value: maybe a title
