@@ -36,7 +36,7 @@ from journeylens.analytics.attribution import (
     attribute_touches,
 )
 from journeylens.collect.columns import loosely_named
-from journeylens.collect.importer import unread_lines
+from journeylens.collect.importer import detail_at, unread_lines
 from journeylens.collect.readers import (
     FileReader,
     check_sheets_read,
@@ -165,7 +165,7 @@ def _check_all_read(reader: FileReader, path: Path) -> None:
     """Refuse a file with lines that could not be read as rows (see :func:`.unread_lines`):
     left out, they would skew every model as a wrong count would."""
     unread = sorted(
-        (line, reason, detail if isinstance(detail, str) else detail.get(line, ""), text)
+        (line, reason, detail_at(detail, line), text)
         for reason, lines, detail in unread_lines(reader, again="run again")
         for line, text in lines.items()
     )

@@ -524,6 +524,11 @@ def _field_counts(reader: FileReader) -> dict[int, str]:
     }
 
 
+def detail_at(detail: Detail, line: int) -> str:
+    """The detail of an unread ``line``: the one of all the lines, or its own."""
+    return detail if isinstance(detail, str) else detail[line]
+
+
 def whole_lines(
     lines: Mapping[int, str], kind: str, path: Path, reason: str, at: datetime, detail: Detail
 ) -> pa.Table:
@@ -538,7 +543,7 @@ def whole_lines(
             "line": pa.array(list(lines), type=pa.int64()),
             "field": pa.nulls(n, pa.string()),
             "reason": [reason] * n,
-            "detail": [detail] * n if isinstance(detail, str) else [detail[k] for k in lines],
+            "detail": [detail_at(detail, line) for line in lines],
             "row": [text[:65_536] for text in lines.values()],
         },
         schema=arrow_schema(REJECTED),
