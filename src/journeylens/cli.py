@@ -166,7 +166,8 @@ def import_(
         list[Path],
         typer.Argument(
             help="CSV, TSV, Parquet, JSON Lines, JSON array, XES event log or Excel (.xlsx) "
-            "files, or directories of them; the text ones may be gzipped (.csv.gz, .jsonl.gz)."
+            "files, or directories or .zip archives of them; the text ones may be gzipped "
+            "(.csv.gz, .jsonl.gz)."
         ),
     ],
     kind: Annotated[str, typer.Option(help="events, feedback or touchpoints.")] = "events",
@@ -192,7 +193,7 @@ def import_(
         str | None,
         typer.Option(
             help="strptime format of timestamps given as text, e.g. '%m/%d/%Y %H:%M' "
-            "(default: ISO 8601 or epoch seconds/milliseconds)."
+            "(default: ISO 8601, or epoch seconds, milliseconds, microseconds or nanoseconds)."
         ),
     ] = None,
     decimal_comma: Annotated[
@@ -718,7 +719,8 @@ def funnel(
         list[str],
         typer.Argument(
             help="Steps in order: event:NAME, touchpoint:NAME, stage:NAME, optionally with "
-            "filters like event:purchase[revenue>100]; a bare name is an event; a NAME with * "
+            # A backslash keeps the help's markup from taking "[revenue>100]" for a style tag.
+            "filters like event:purchase\\[revenue>100]; a bare name is an event; a NAME with * "
             "or ? is a glob (event:page_view:/product/*) unless quoted."
         ),
     ],
@@ -945,7 +947,9 @@ def attribution(
     ] = None,
     half_life: Annotated[str, typer.Option(help="Half-life of time decay.")] = "7d",
     markov_order: Annotated[int, typer.Option(help="Markov chain order (1-3).")] = 1,
-    roi: Annotated[bool, typer.Option("--roi", help="Cost, CPA and ROAS per touchpoint.")] = False,
+    roi: Annotated[
+        bool, typer.Option("--roi", help="Cost, CPA, ROAS and ROI per model and touchpoint.")
+    ] = False,
     cut_list: Annotated[
         bool, typer.Option("--cut-list", help="Touchpoints that cost money and change nothing.")
     ] = False,

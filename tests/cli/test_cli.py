@@ -468,6 +468,33 @@ def test_help_starts_fast_and_lists_commands():
     assert elapsed < 5, f"--help took {elapsed:.1f}s"
 
 
+def test_python_m_journeylens_is_the_command_line(tmp_path):
+    # As the installed script: the commands, and a user error in one line with exit code 2.
+    module = [sys.executable, "-m", "journeylens"]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env.pop("JOURNEYLENS_WORKSPACE", None)
+    shown = subprocess.run([*module, "--help"], capture_output=True, text=True, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "funnel" in shown.stdout
+    assert "attribution" in shown.stdout
+    missing = str(tmp_path / "nowhere")
+    failed = subprocess.run(
+        [*module, "status", "-w", missing], capture_output=True, text=True, env=env
+    )
+    assert failed.returncode == 2
+    assert failed.stderr.startswith("Error: ")
+    assert failed.stderr.count("\n") == 1
+
+
+def test_funnel_help_shows_a_step_filter_as_written():
+    # The help's markup took "[revenue>100]" for a style tag and left "event:purchase;".
+    env = {**os.environ, "COLUMNS": "400", "PYTHONIOENCODING": "utf-8"}
+    shown = subprocess.run(
+        [*JOURNEYLENS, "funnel", "--help"], capture_output=True, text=True, env=env, check=True
+    )
+    assert "filters like event:purchase[revenue>100]; a bare name" in shown.stdout
+
+
 def test_analytics_never_imports_the_web_or_terminal_layers():
     code = (
         "import sys, journeylens.analytics.status, journeylens.workspace;"
