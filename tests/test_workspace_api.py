@@ -39,6 +39,8 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         (lambda ws: ws.funnel(*STEPS, exclude="refnd"), SpecError, "in --exclude ('refnd')"),
         (lambda ws: ws.funnel(*STEPS, withn="7d"), SpecError, "Did you mean 'within'?"),
         (lambda ws: ws.paths(fromm="x"), SpecError, "Unknown option 'fromm'"),
+        (lambda ws: ws.funnel(*STEPS, wher="device=mobile"), SpecError, "Did you mean 'where'?"),
+        (lambda ws: ws.attribution(sinse="2026-01-01"), SpecError, "Did you mean 'since'?"),
         (lambda ws: ws.friction(topp=3), SpecError, "Did you mean 'top'?"),
         (lambda ws: ws.attribution(modell="linear"), SpecError, "Did you mean 'models'?"),
         (lambda ws: ws.attribution(roi=True, lookbak="1d"), SpecError, "Unknown option"),

@@ -1298,8 +1298,7 @@ def demo(
 
 @app.command()
 def summary(workspace: WorkspaceOpt = None, engine: EngineOpt = None) -> None:
-    """A journey summary: what the workspace holds, the stage funnel, the top touchpoints,
-    where conversions come from and the worst friction."""
+    """A journey summary: holdings, stage funnel, top touchpoints, attribution, worst friction."""
     from journeylens.analytics.stages import run_stage_flow
     from journeylens.analytics.touchpoints import run_touchpoint_report
     from journeylens.cli_output import emit, print_frame

@@ -18,7 +18,7 @@ journeylens.errors.SpecError: Unknown option 'include_ed'. Did you mean 'include
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from journeylens.errors import SpecError, did_you_mean
@@ -28,6 +28,8 @@ T = TypeVar("T")
 # The command line's names of options whose Python name differs, per analysis.
 PATHS_NAMES = {"from_": "from_node", "to": "to_node", "ends": "include_end"}
 FRICTION_NAMES = {"all": "include_all"}
+# What the workspace's analyses take besides their spec's fields (``funnel(where=...)``).
+WHERE = ("where",)
 
 
 def renamed(options: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
@@ -36,21 +38,29 @@ def renamed(options: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, A
 
 
 def spec_of(
-    factory: Callable[..., T], options: Mapping[str, Any], names: Mapping[str, str] | None = None
+    factory: Callable[..., T],
+    options: Mapping[str, Any],
+    names: Mapping[str, str] | None = None,
+    also: Sequence[str] = WHERE,
 ) -> T:
     """``factory(**options)`` (a dataclass, or a function of keywords), the command line's
-    ``names`` taken too."""
+    ``names`` taken too; ``also``: the caller's own options, named among the options when
+    one is unknown."""
     given = renamed(options, names or {})
-    check_options(factory, given)
+    check_options(factory, given, also)
     return factory(**given)
 
 
-def check_options(factory: Callable[..., Any], options: Mapping[str, Any]) -> None:
-    """Raise for a key of ``options`` that is none of ``factory``'s keywords."""
+def check_options(
+    factory: Callable[..., Any], options: Mapping[str, Any], also: Sequence[str] = WHERE
+) -> None:
+    """Raise for a key of ``options`` that is none of ``factory``'s keywords (the error names
+    them and ``also``, the caller's own)."""
     fields = list(inspect.signature(factory).parameters)
     for key in options:
         if key not in fields:
+            named = [*fields, *(name for name in also if name not in fields)]
             raise SpecError(
-                f"Unknown option {key!r}.{did_you_mean(key, fields)} The options: "
-                f"{', '.join(fields)}."
+                f"Unknown option {key!r}.{did_you_mean(key, named)} The options: "
+                f"{', '.join(named)}."
             )

@@ -41,6 +41,8 @@ from journeylens.keywords import FRICTION_NAMES, PATHS_NAMES, check_options, ren
 from journeylens.store import Store, connect
 
 ENV_WORKSPACE = "JOURNEYLENS_WORKSPACE"
+# What attribution() takes besides the report's keywords (named when an option is unknown).
+ATTRIBUTION_OWN = ("where", "since", "until", "revenue_from", "min_cost_share", "roi", "cut_list")
 
 
 class _ClosedStore:
@@ -470,7 +472,7 @@ class Workspace:
             source = with_revenue_from(source, key, options["goal"])
         options.setdefault("stages", tuple(self.config.stage_keys))
         report = functools.partial(run_attribution_report, source, self.touchpoints)
-        check_options(report, options)
+        check_options(report, options, ATTRIBUTION_OWN)
         if roi or cut_list:
             if options.get("by") is not None:
                 raise SpecError(

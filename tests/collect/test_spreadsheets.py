@@ -163,7 +163,7 @@ def test_excel_dates_are_read_in_the_timezone_and_noted(ws, tmp_path):
     summary = ws.import_files([book], timezone="Europe/Stockholm", ts_format="%d/%m/%Y %H:%M")
     assert str(ws.events.execute()["ts"].iloc[0]) == "2024-01-01 11:00:00"
     assert summary.notes == [
-        f"{book}: 1 number was read as the Excel dates they are, in 'timestamp', in cells "
+        f"{book}: 1 number was read as the Excel date it is, in 'timestamp', in cells "
         "without a date format (as a date format would show them: 45292.5 is 2024-01-01 "
         "12:00:00)."
     ]

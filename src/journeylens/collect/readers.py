@@ -590,11 +590,15 @@ def _dates_note(reader: FileReader, shown: Path) -> str | None:
     if dates.first is None:
         return None
     numbers = sum(dates.counts.values())
-    counted = f"{numbers:,} number was" if numbers == 1 else f"{numbers:,} numbers were"
+    counted = (
+        "1 number was read as the Excel date it is"
+        if numbers == 1
+        else f"{numbers:,} numbers were read as the Excel dates they are"
+    )
     columns = quoted_names([reader.columns[at] for at in sorted(dates.counts)])
     number, read = dates.first
     return (
-        f"{sheet_source(reader, shown)}: {counted} read as the Excel dates they are, in "
+        f"{sheet_source(reader, shown)}: {counted}, in "
         f"{columns}, in cells without a date format (as a date format would show them: "
         f"{number!r} is {read.isoformat(sep=' ')})."
     )
