@@ -24,12 +24,14 @@ def coalitions(rows: list[tuple[str, int, int, float]]) -> pd.DataFrame:
     )
 
 
-def brute_force(frame: pd.DataFrame) -> dict[str, float]:
-    """Shapley over every order of the players, v(S) = Σ_T n(T)·rate(T ∩ S) as documented."""
+def brute_force(frame: pd.DataFrame, games: pd.Series | None = None) -> dict[str, float]:
+    """Shapley over every order of the players, v(S) = Σ_T n(T)·rate(T ∩ S) as documented, the
+    sum over the coalitions where ``games`` (default: every one; "" is the empty coalition)."""
     rate = {
-        frozenset(c.split(SEP)): k / n
+        frozenset(filter(None, c.split(SEP))): k / n
         for c, n, k in frame[["coalition", "journeys", "conversions"]].itertuples(index=False)
     }
+    counted = frame["journeys"] if games is None else frame["journeys"].where(games, 0)
 
     def f(group: frozenset[str]) -> float:
         if group in rate:
@@ -37,7 +39,7 @@ def brute_force(frame: pd.DataFrame) -> dict[str, float]:
         return max((r for s, r in rate.items() if s <= group), default=0.0)
 
     def v(members: frozenset[str]) -> float:
-        return sum(n * f(t & members) for t, n in zip(rate, frame["journeys"], strict=True))
+        return sum(n * f(t & members) for t, n in zip(rate, counted, strict=True) if n)
 
     players = sorted(set().union(*rate))
     totals = dict.fromkeys(players, 0.0)
@@ -300,6 +302,19 @@ def test_subset_max_is_the_maximum_over_each_subset(shape, axis):
     assert (lattice == expected).all()
 
 
+def mask_rows(masks: set[int], rng: np.random.Generator) -> pd.DataFrame:
+    """Coalitions by mask with random journeys, conversions and revenue."""
+    n = rng.integers(1, 50, len(masks))
+    return pd.DataFrame(
+        {
+            "mask_0": np.array(sorted(masks), dtype=np.int64),
+            "journeys": n,
+            "conversions": rng.integers(0, n + 1),
+            "revenue": rng.random(len(masks)) * 500,
+        }
+    )
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_shared_subsets_give_what_the_lattices_give(seed):
     # 24 players, coalitions of up to 12 sharing many subsets, one of them empty (journeys
@@ -312,15 +327,7 @@ def test_shared_subsets_give_what_the_lattices_give(seed):
         members = rng.choice(24, int(rng.integers(1, 13)), replace=False)
         masks.add(int(np.bitwise_or.reduce(np.left_shift(1, members))))
         masks.add(int(np.bitwise_or.reduce(np.left_shift(1, members[: len(members) // 2]))))
-    n = rng.integers(1, 50, len(masks))
-    rows = pd.DataFrame(
-        {
-            "mask_0": np.array(sorted(masks), dtype=np.int64),
-            "journeys": n,
-            "conversions": rng.integers(0, n + 1),
-            "revenue": rng.random(len(masks)) * 500,
-        }
-    )
+    rows = mask_rows(masks, rng)
     game = _shapley._Game.of_masks(rows, players)
     every = np.arange(len(game.sizes))
     assert _shapley._shares_subsets(game, every)
@@ -333,12 +340,105 @@ def test_shared_subsets_give_what_the_lattices_give(seed):
     )
 
 
+def blocks_of_width(monkeypatch: pytest.MonkeyPatch, low: int) -> None:
+    """The shared subsets laid out with ``low`` players in each block, whatever they hold."""
+    monkeypatch.setattr(_shapley, "LOW_MAX", low)
+    monkeypatch.setattr(_shapley, "LOW_MIN", 0)
+    monkeypatch.setattr(_shapley, "SPREAD", float("inf"))
+
+
+@pytest.mark.parametrize("low", [0, 1, 3, 6, 20])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_blocks_of_any_width_give_what_the_lattices_give(monkeypatch, seed, low):
+    # 20 players, coalitions of 1 to 12 members and the empty one: each subset a block of its
+    # own (low 0), blocks of 2, 8 or 64 parts, or one block of all 2^20 (low 20).
+    rng = np.random.default_rng(seed)
+    masks = {0}
+    for size in rng.integers(1, 13, 120):
+        members = rng.choice(20, int(size), replace=False)
+        masks.add(int(np.bitwise_or.reduce(np.left_shift(1, members))))
+    game = _shapley._Game.of_masks(mask_rows(masks, rng), [f"p{i:02d}" for i in range(20)])
+    every = np.arange(len(game.sizes))
+    blocks_of_width(monkeypatch, low)
+    assert _shapley._Blocks.of(game.words[0], 20).low == low
+    shared = _shapley._shared_games(game, every)
+    assert shared == pytest.approx(_shapley._small_games(game, every), rel=1e-12, abs=1e-9)
+
+
+EDGES = {
+    "a single coalition": lambda sizes: sizes == 5,
+    "the empty coalition": lambda sizes: sizes == 0,
+    "every coalition of one member": lambda sizes: sizes == 1,
+    "every coalition": lambda sizes: sizes >= 0,
+}
+
+
+@pytest.mark.parametrize("low", [0, 2, 6])
+@pytest.mark.parametrize("edge", EDGES)
+def test_blocks_solve_the_games_of_few_coalitions_as_brute_force(monkeypatch, edge, low):
+    # Six players, coalitions of none to five members; the games of some of them solved on
+    # their shared subsets, each subset's rate read from every observed coalition.
+    rng = np.random.default_rng(3)
+    names = list("abcdef")
+    masks = {0, 1, 2, 4, 8, 16, 32, 0b11, 0b110, 0b1001, 0b110000, 0b10101, 0b111000, 0b11111}
+    rows = mask_rows(masks, rng)
+    game = _shapley._Game.of_masks(rows, names)
+    chosen = np.flatnonzero(EDGES[edge](game.sizes))
+    blocks_of_width(monkeypatch, low)
+    shared = _shapley._shared_games(game, chosen)
+    assert shared == pytest.approx(_shapley._small_games(game, chosen), rel=1e-12, abs=1e-12)
+    by_name = coalitions(
+        [
+            (",".join(n for i, n in enumerate(names) if mask >> i & 1), journeys, won, 0.0)
+            for mask, journeys, won in rows[["mask_0", "journeys", "conversions"]].to_numpy()
+        ]
+    )
+    chosen_masks = set(game.words[0][chosen].tolist())
+    expected = brute_force(by_name, rows["mask_0"].isin(chosen_masks))
+    assert dict(zip(names, shared[:, 0], strict=True)) == pytest.approx(expected, abs=1e-12)
+
+
+def random_coalitions(rng: np.random.Generator, chances: np.ndarray) -> np.ndarray:
+    """One coalition's mask per row of ``chances``, holding player ``i`` with chance ``[:, i]``."""
+    held = rng.random(chances.shape) < chances
+    return held.astype(np.int64) @ (np.int64(1) << np.arange(chances.shape[1]))
+
+
+def test_blocks_are_wide_where_the_coalitions_share_their_first_players():
+    # Coalitions holding most of eight common players and a few of 28 others: blocks of the
+    # common ones are nearly full. Coalitions of about three players out of 36 fill no block.
+    rng = np.random.default_rng(2)
+    common = random_coalitions(rng, np.where(np.arange(36) < 8, 0.9, 0.1) * np.ones((300, 1)))
+    wide = _shapley._Blocks.of(common, 36)
+    assert wide.low >= _shapley.LOW_MIN
+    assert set(wide.order[:8]) == set(range(8))  # the common ones first
+    spread = random_coalitions(rng, np.full((300, 36), 3 / 36))
+    assert _shapley._Blocks.of(spread, 36).low == 0
+
+
+def test_blocks_too_many_cells_fall_back_to_one_subset_each(monkeypatch):
+    # Blocks of all 2^12 parts of twelve players, one per subset of the thirteenth (2 blocks,
+    # 2^12 + 1 subsets): past SHARED_MAX cells, the subsets go one by one; past it with them
+    # too, None.
+    masks = np.array([(1 << 12) - 1, 1 << 12], dtype=np.int64)
+    blocks_of_width(monkeypatch, 12)
+    assert _shapley._Blocks.of(masks, 13).cells == 2 << 12
+    monkeypatch.setattr(_shapley, "SHARED_MAX", (2 << 12) - 1)
+    one_each = _shapley._Blocks.of(masks, 13)
+    assert (one_each.low, one_each.cells) == (0, (1 << 12) + 1)
+    monkeypatch.setattr(_shapley, "SHARED_MAX", 1 << 12)
+    assert _shapley._Blocks.of(masks, 13) is None
+
+
 def test_the_down_set_holds_every_subset_once(monkeypatch):
     masks = np.array([0b1011, 0b0110], dtype=np.int64)
     expected = sorted({s for m in (0b1011, 0b0110) for s in range(16) if s & ~m == 0})
     assert _shapley._down_set(masks, 4).tolist() == expected
     monkeypatch.setattr(_shapley, "SHARED_MAX", len(expected) - 1)  # one subset too many
     assert _shapley._down_set(masks, 4) is None
+    monkeypatch.setattr(_shapley, "SHARED_MAX", 2 * len(expected))  # each a block of 2 cells
+    assert _shapley._down_set(masks, 4, low=1) is not None
+    assert _shapley._down_set(masks, 4, low=2) is None
 
 
 def test_coalitions_sharing_too_few_subsets_are_solved_lattice_by_lattice(monkeypatch):

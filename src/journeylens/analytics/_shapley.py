@@ -63,9 +63,17 @@ HASH_SEED = 20260101  # the players' keys past 62 of them (see ``_player_keys``)
 # hold more than this many cells per coalition and player: a coalition's lattice doubles with
 # each member, its share of the shared subsets grows far slower.
 SHARED_CELLS = 10
-# At most this many shared subsets (each holds a few arrays of them, and a pair per member):
-# beyond, the coalitions share too little, and their lattices, solved in bounded chunks, go on.
+# At most this many cells for the shared subsets (each holds a few arrays of them, and a pair
+# per member): beyond, the coalitions share too little, and their lattices, solved in bounded
+# chunks, go on.
 SHARED_MAX = 1 << 23
+# The shared subsets' blocks (see ``_Blocks``): at most LOW_MAX players laid out densely in
+# each, their cells at most SPREAD per cell of the coalitions' lattices by a count that shares
+# nothing (see ``_low_players``), and at least LOW_MIN: blocks of 2 to 8 cells cost more than
+# each subset alone (800,500 coalitions of up to 8 of 36: 7.0 CPU-s in blocks of 4, 4.5 alone).
+LOW_MAX = 12
+LOW_MIN = 4
+SPREAD = 2
 THREADS = min(4, os.cpu_count() or 1)  # for independent numpy work, which lets go of the GIL
 
 
@@ -427,10 +435,12 @@ def _shares_subsets(game: _Game, rows: np.ndarray) -> bool:
     """Whether to solve the games of coalitions ``rows`` on the subsets they share
     (:func:`_shared_games`) rather than lattice by lattice (:func:`_small_games`): where their
     lattices hold more than ``SHARED_CELLS`` cells per coalition and player, and the masks are
-    one int64 word. Both give the same values; measured on 36 touchpoints, the demo's 10M
-    events (74,474 coalitions of up to 15, 262M lattice cells): 6.0 s lattice by lattice, 2.3 s
-    shared; ``bench/attribution.py``'s (800,500 coalitions of up to 8, 72M cells): 2.0 s and
-    2.6 s."""
+    one int64 word. Both give the same values. Measured on 36 touchpoints (CPU-seconds, medians
+    of 3, a busy 2-core machine): the demo's 10M events (74,474 coalitions of up to 15, 262M
+    lattice cells, 4.2M shared subsets in 4.7M cells of blocks of 6 players) 58–92 s lattice
+    by lattice, 1.3 s shared (5.9 s each subset alone); ``bench/attribution.py``'s (800,500
+    coalitions of up to 8, 72M lattice cells, 3.0M shared subsets, each alone) 5.7 s and 4.0 s
+    (8.5 s and 6.0 s wall; 2.0 s and 2.6 s wall in an earlier, quieter measure)."""
     if len(game.words) != 1 or not len(rows):
         return False
     cells = np.ldexp(1.0, game.sizes[rows]).sum()
@@ -439,82 +449,155 @@ def _shares_subsets(game: _Game, rows: np.ndarray) -> bool:
 
 def _shared_games(game: _Game, rows: np.ndarray) -> np.ndarray | None:
     """Every value's credit (conversions, revenue) from the games of coalitions ``rows``, all
-    at once on the subsets they share (masks of one int64 word); None where they have more
-    than ``SHARED_MAX`` subsets.
+    at once on the subsets they share (masks of one int64 word); None where those take more
+    than ``SHARED_MAX`` cells.
 
     ``T``'s game is ``n(T) · f(T ∩ S)``, ``f`` the rates with each unseen subset given its best
     seen part (as on the lattices). With ``m`` the Möbius transform of ``f`` (``f(U) =
     Σ_{V ⊆ U} m(V)``), player ``j``'s Shapley value in it is ``n(T) · Σ_{j ∈ V ⊆ T} m(V) / |V|``,
     so over all of them ``Σ_{V ∋ j} m(V) · N(V) / |V|``, where ``N(V)`` counts the journeys of
     the coalitions that hold ``V``. ``V`` runs over the subsets of the coalitions, which they
-    largely share: far fewer than their lattices' cells. The best seen parts, ``m`` and ``N``
-    are each one pass per player over the pairs ``(V, V without the player)``."""
-    masks = game.words[0]
-    down = _down_set(masks[rows], len(game.players))
-    if down is None:
+    largely share: far fewer than their lattices' cells. They are laid out in blocks (see
+    :class:`_Blocks`); the best seen parts, ``m`` and ``N`` are each one pass per player.
+
+    A cell of a block that is no such subset takes part in the passes but never reaches one
+    that is: every subset of a subset is one (the best parts and ``m`` flow from a set to those
+    holding it), and no coalition holds the cell, so its ``N`` stays exactly 0 and its finite
+    ``m`` adds nothing to the credit."""
+    blocks = _Blocks.of(game.words[0][rows], len(game.players))
+    if blocks is None:
         return None
-    found, present = _places(down, masks)
-    seen = np.flatnonzero(present)  # every observed coalition among the subsets
-    at = found[seen]
-    held = np.bincount(found[rows], game.journeys[rows], len(down))
-    # Each player's pairs, then N and each measure's parts, are independent passes, and numpy
-    # lets go of the GIL in them: side by side.
+    cells, present = blocks.places(game.words[0])
+    seen = np.flatnonzero(present)  # the observed coalitions with a block
+    held = np.bincount(cells[rows], game.journeys[rows], blocks.cells)
+    # N and each measure's parts are independent passes, and numpy lets go of the GIL in them.
     with ThreadPoolExecutor(THREADS) as pool:
-        pairs = list(pool.map(lambda i: _pairs(down, np.int64(1) << i), range(len(game.players))))
-        journeys = pool.submit(_journeys_holding, held, pairs)
+        journeys = pool.submit(blocks.superset_sums, held.reshape(blocks.shape))
         measures = range(game.rates.shape[1])
-        parts = list(
-            pool.map(lambda j: _moebius_parts(len(down), at, game.rates[seen, j], pairs), measures)
-        )
-        scale = journeys.result() / np.maximum(np.bitwise_count(down), 1)
-        credit = list(pool.map(lambda m: [(m[h] * scale[h]).sum() for h, _ in pairs], parts))
-    return np.column_stack(credit)
+        parts = list(pool.map(lambda j: blocks.parts(cells[seen], game.rates[seen, j]), measures))
+        scale = journeys.result() / blocks.sizes
+        credit = list(pool.map(lambda m: blocks.credit(m * scale), parts))
+    total = np.empty((len(game.players), len(credit)))
+    total[blocks.order] = np.column_stack(credit)
+    return total
+
+
+class _Blocks:
+    """The subsets of some coalitions, laid out for passes over the players: the players
+    reordered (``order``: the player of each new bit), the ``low`` first, each subset goes in
+    a block of ``2^low`` cells, one per part of it among the low players (bit ``i``: the
+    ``i``-th low player), keyed by its other members (``keys``, the high bits shifted down,
+    sorted). The passes over a low player are strided runs inside every block; over a high one,
+    whole blocks pair with the blocks without the player (``pairs``). With ``low`` 0, every
+    subset is a block of its own and each pass looks its pairs up one by one.
+
+    The blocks hold every part of the low players, so some cells are no subset: ``low`` is the
+    most that keeps them few (see :func:`_low_players`)."""
+
+    def __init__(self, order: np.ndarray, low: int, keys: np.ndarray) -> None:
+        self.order, self.low, self.keys = order, low, keys
+        self.shape = (len(keys), 1 << low)
+        self.cells = len(keys) << low
+        self.sizes = np.maximum(np.bitwise_count(keys)[:, None] + _lattice(low)[0][None, :], 1)
+        # Each high player's pairs are independent look-ups: side by side.
+        with ThreadPoolExecutor(THREADS) as pool:
+            bits = range(len(order) - low)
+            self.pairs = list(pool.map(lambda b: _pairs(keys, np.int64(1) << b), bits))
+
+    @classmethod
+    def of(cls, masks: np.ndarray, players: int) -> _Blocks | None:
+        """The blocks of the subsets of ``masks`` (int64); None past ``SHARED_MAX`` cells."""
+        order = _dense_first(masks, players)
+        local = _local_index(masks, order)
+        for low in dict.fromkeys((_low_players(local, players), 0)):
+            keys = _down_set(np.unique(local >> low), players - low, low)
+            if keys is not None:
+                return cls(order, low, keys)
+        return None
+
+    def places(self, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each of ``masks``' cell (flat), and whether it has one (its block is there)."""
+        local = _local_index(masks, self.order)
+        block, present = _places(self.keys, local >> self.low)
+        return (block << self.low) | (local & ((1 << self.low) - 1)), present
+
+    def passes(self, cells: np.ndarray, op: np.ufunc, upward: bool) -> None:
+        """One pass per player over ``cells`` (shaped as the blocks), in place: where
+        ``upward``, each set holding the player becomes ``op`` of itself and the set without
+        it, else each set without it ``op`` of itself and the set with it."""
+        to, of = (1, 0) if upward else (0, 1)  # the sets without the player, then with it
+        for b in range(self.low):
+            split = cells.reshape(len(cells), -1, 2, 1 << b)
+            op(split[:, :, to], split[:, :, of], out=split[:, :, to])
+        for pair in self.pairs:
+            part = cells[pair[to]]
+            op(part, cells[pair[of]], out=part)
+            cells[pair[to]] = part
+
+    def superset_sums(self, held: np.ndarray) -> np.ndarray:
+        """``N(V)``: from the journeys of each subset's own coalition, those of every coalition
+        that holds it (``held`` is overwritten)."""
+        self.passes(held, np.add, upward=False)
+        return held
+
+    def parts(self, at: np.ndarray, own: np.ndarray) -> np.ndarray:
+        """``m`` for one measure: each subset's best seen part (a seen subset its own rate
+        ``own``, at flat cells ``at``; 0 where none), then its Möbius transform."""
+        rates = np.zeros(self.shape)
+        rates.flat[at] = own
+        self.passes(rates, np.maximum, upward=True)
+        rates.flat[at] = own
+        self.passes(rates, np.subtract, upward=True)
+        return rates
+
+    def credit(self, cells: np.ndarray) -> list[float]:
+        """Per player (in the new order), the sum of ``cells`` over the sets that hold it."""
+        by_part, by_block = cells.sum(axis=0), cells.sum(axis=1)
+        parts = np.arange(1 << self.low)
+        low = [float(by_part[(parts >> b) & 1 == 1].sum()) for b in range(self.low)]
+        return low + [float(by_block[holding].sum()) for _, holding in self.pairs]
+
+
+def _dense_first(masks: np.ndarray, players: int) -> np.ndarray:
+    """The players by the cells of the coalitions' lattices that hold them, most first: those
+    whose parts fill the blocks best."""
+    cells = np.ldexp(1.0, np.bitwise_count(masks).astype(np.int64) - 1)
+    held = [cells[(masks >> i) & 1 == 1].sum() for i in range(players)]
+    return np.argsort(-np.array(held), kind="stable")
+
+
+def _low_players(local: np.ndarray, players: int) -> int:
+    """How many players (the first bits of ``local``) to lay out in blocks: the most, up to
+    ``LOW_MAX``, whose blocks would hold at most ``SPREAD`` cells per cell of the coalitions'
+    lattices were no subset shared (each coalition's lattice spread over blocks of every part
+    of those players); 0 below ``LOW_MIN``. Shared subsets fill the blocks further: on the
+    demo's coalitions (36 touchpoints), 6 players, 2.0 cells counted so, 1.1 per subset."""
+    lattices = np.ldexp(1.0, np.bitwise_count(local).astype(np.int64))
+    for low in range(min(LOW_MAX, players), LOW_MIN - 1, -1):
+        parts = np.bitwise_count(local & ((1 << low) - 1)).astype(np.int64)
+        if np.ldexp(lattices, low - parts).sum() <= SPREAD * lattices.sum():
+            return low
+    return 0
 
 
 def _pairs(down: np.ndarray, bit: np.int64) -> tuple[np.ndarray, np.ndarray]:
-    """The places in ``down`` of the sets holding ``bit`` and of the same sets without it
+    """The places in ``down`` of the sets holding ``bit`` without it, and of those sets
     (int32: half the memory)."""
     holding = np.flatnonzero((down & bit) != 0)
-    return holding.astype(np.int32), np.searchsorted(down, down[holding] ^ bit).astype(np.int32)
+    return np.searchsorted(down, down[holding] ^ bit).astype(np.int32), holding.astype(np.int32)
 
 
-def _journeys_holding(
-    held: np.ndarray, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
-) -> np.ndarray:
-    """``N(V)``: from the journeys of each subset's own coalition, those of every coalition
-    that holds it, one pass per player (``held`` is overwritten)."""
-    for holding, without in pairs:
-        held[without] += held[holding]
-    return held
-
-
-def _moebius_parts(
-    size: int, at: np.ndarray, own: np.ndarray, pairs: Sequence[tuple[np.ndarray, np.ndarray]]
-) -> np.ndarray:
-    """``m`` for one measure: each subset's best seen part (a seen subset its own rate ``own``,
-    at ``at``; 0 where none), then its Möbius transform, one pass per player each."""
-    rates = np.zeros(size)
-    rates[at] = own
-    for holding, without in pairs:
-        part = rates[holding]
-        np.maximum(part, rates[without], out=part)
-        rates[holding] = part
-    rates[at] = own
-    for holding, without in pairs:
-        rates[holding] -= rates[without]
-    return rates
-
-
-def _down_set(masks: np.ndarray, players: int) -> np.ndarray | None:
+def _down_set(masks: np.ndarray, players: int, low: int = 0) -> np.ndarray | None:
     """Every subset of ``masks`` (int64 bit masks), the empty one too, sorted: player by player,
-    each set holding the player is joined by itself without it. None past ``SHARED_MAX``."""
+    each set holding the player is joined by itself without it. None past ``SHARED_MAX`` cells,
+    each set a block of ``2^low``."""
     down = np.unique(np.append(masks, 0))
     for i in range(players):
         bit = np.int64(1) << i
         without = down[(down & bit) != 0] ^ bit  # in order: the sets lose the same bit
         at, present = _places(down, without)
         new = ~present
-        if len(down) + np.count_nonzero(new) > SHARED_MAX:
+        if (len(down) + np.count_nonzero(new)) << low > SHARED_MAX:
             return None
         if new.any():
             down = np.insert(down, at[new], without[new])
