@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from journeylens.collect import readers
 from journeylens.errors import ImportFileError
 from journeylens.workspace import Workspace, init_workspace
 
@@ -171,3 +172,58 @@ def test_a_workbook_export_skips_its_label_rows_as_its_csv_export_does(ws, tmp_p
     assert (summary.rows, summary.stored, summary.rejected) == (2, 1, 1)
     assert [line for line, *_ in rejected(ws)] == [4]
     assert ws.feedback.execute()["feedback_id"].tolist() == ["114117837423"]
+
+
+QUALTRICS_HEADER = (
+    "StartDate,RecordedDate,ResponseId,RecipientEmail,Q1,Q2\n"
+    'Start Date,Recorded Date,Response ID,Recipient Email,"How likely\n...?",Why?\n'
+    '"{""ImportId"":""startDate"",""timeZone"":""America/Denver""}",'
+    '"{""ImportId"":""recordedDate""}","{""ImportId"":""_recordId""}",'
+    '"{""ImportId"":""recipientEmail""}","{""ImportId"":""QID1""}","{""ImportId"":""QID2_TEXT""}"\n'
+)
+SURVEYMONKEY_HEADER = (
+    "Respondent ID,Collector ID,End Date,Email Address,How likely are you to recommend us?,"
+    "Why?,Which did you use?,\n"
+    ",,,,Response,Open-Ended Response,Website,App\n"
+)
+
+
+def _qualtrics(n: int) -> str:
+    return f"2026-03-0{n} 10:00:00,2026-03-0{n} 10:02:12,R_{n},p{n}@example.com,{n + 5},Fast\n"
+
+
+def _surveymonkey(n: int) -> str:
+    return f"11411783742{n},431525456,2026-03-0{n} 10:01:45,p{n}@example.com,{n + 5},Bra,Website,\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "mapping", "again"),
+    [
+        (QUALTRICS_HEADER, _qualtrics, {"score": "Q1", "comment": "Q2"}, 7),
+        (
+            SURVEYMONKEY_HEADER,
+            _surveymonkey,
+            {"ts": "End Date", "score": "How likely are you to recommend us?", "comment": "Why?"},
+            5,
+        ),
+    ],
+    ids=["qualtrics", "surveymonkey"],
+)
+@pytest.mark.parametrize("block", [None, 400, 440, 480, 560])
+def test_survey_exports_joined_skip_the_label_rows_under_each_header(
+    ws, tmp_path, monkeypatch, header, row, mapping, again, block
+):
+    # Two exports of a survey joined with ``cat``: the second header is rejected as the header
+    # again, and its label rows are skipped as the first one's are, not read as answers (their
+    # question texts and import ids as times and scores). Small blocks: a batch ends in the
+    # second header or its first label row.
+    if block:
+        monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", block)
+    text = header + row(1) + row(2) + header + row(3) + row(4)
+    path = write(tmp_path / "joined.csv", text)
+    summary = ws.import_files([path], "feedback", mapping, constants={"metric": "nps"})
+    assert (summary.rows, summary.stored, summary.rejected) == (5, 4, 1)
+    assert [(line, reason) for line, _, reason, _ in rejected(ws)] == [(again, "repeated_header")]
+    answers = ws.feedback.order_by("ts").execute()
+    assert answers["person_id"].tolist() == [f"p{n}@example.com" for n in (1, 2, 3, 4)]
+    assert answers["score"].tolist() == [6.0, 7.0, 8.0, 9.0]

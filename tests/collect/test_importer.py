@@ -263,6 +263,21 @@ def test_a_csv_whose_every_row_has_another_number_of_fields_rejects_every_row(
     assert summary.notes == []
 
 
+def test_rows_of_another_count_in_later_blocks_are_rejected_on_their_lines(
+    ws, tmp_path, monkeypatch
+):
+    # pyarrow parses a block ahead of the batch it gives: a row of another count in the next
+    # block is reported before this batch is read, and waits for its own (the import failed).
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 128)
+    rows = [f"2026-01-01T10:{i:02d}:00Z,view,u{i}" for i in range(40)]
+    rows[3] += ",x"
+    rows[30] += ",x"
+    summary = ws.import_files([write(tmp_path / "e.csv", "ts,event,user_id\n" + "\n".join(rows))])
+    assert (summary.stored, summary.rejected_by_reason) == (38, {"wrong_field_count": 2})
+    assert rejected(ws)[["line", "row"]].values.tolist() == [[5, rows[3]], [32, rows[30]]]
+    assert len(events(ws)) == 38
+
+
 @pytest.mark.parametrize(
     ("name", "again", "row"),
     [
@@ -284,6 +299,39 @@ def test_the_header_again_mid_file_is_rejected_as_repeated_header(ws, tmp_path, 
     got = rejected(ws)[["line", "reason", "detail", "row"]].values.tolist()
     assert got == [[3, "repeated_header", "the header row again (files joined together?)", row]]
     assert events(ws)["user_id"].tolist() == ["u1", "u2", "u2"]
+
+
+@pytest.mark.parametrize(
+    ("header", "end", "notes"),
+    [
+        ("ts,event,user_id,", ",", 0),  # every line ends in a separator
+        ("ts,event,user_id", ",", 1),  # every row, but not the header
+        ("ts,event,user_id,", "", 0),  # the header, but no row
+    ],
+    ids=["every_line", "rows", "header"],
+)
+@pytest.mark.parametrize("block", [None, 64])
+def test_the_header_again_in_a_file_with_trailing_separators_is_a_repeated_header(
+    ws, tmp_path, monkeypatch, header, end, notes, block
+):
+    # Two such files joined with ``cat``: the second header is no row of another count, and
+    # the rows around it are read as they would be without it. Small blocks: the header again
+    # is past the last batch too.
+    if block:
+        monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", block)
+    rows = [
+        f"2026-01-01T10:00:00Z,view,u1{end}",
+        header,
+        f"2026-01-02T10:00:00Z,view,u2{end}",
+        f"2026-01-02T10:05:00Z,buy,u2{end}",
+    ]
+    path = write(tmp_path / "joined.csv", "\n".join([header, *rows]) + "\n")
+    summary = ws.import_files([path])
+    assert (summary.rows, summary.stored, summary.rejected) == (4, 3, 1)
+    got = rejected(ws)[["line", "reason", "row"]].values.tolist()
+    assert got == [[3, "repeated_header", header]]
+    assert events(ws)["user_id"].tolist() == ["u1", "u2", "u2"]
+    assert len(summary.notes) == notes
 
 
 def test_a_row_like_the_header_in_some_fields_only_is_a_row(ws, tmp_path):

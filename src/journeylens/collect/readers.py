@@ -85,7 +85,7 @@ class FileReader:
     wrong_fields: dict[int, str] = field(default_factory=dict)
     field_counts: dict[int, int] = field(default_factory=dict)
     # CSV rows that repeat the header (files joined with ``cat``), by line: filled while
-    # reading (see :func:`_without_repeated_header`).
+    # reading (see :class:`_HeaderRows`).
     repeated_header: dict[int, str] = field(default_factory=dict)
     # A CSV row with a quoted value that is never closed, which runs to the end of the file, by
     # its first line: filled while reading.
@@ -630,7 +630,12 @@ def _every_row_fits(reader: FileReader, width: int, empty_last: bool = False) ->
         block_size=CSV_BLOCK_BYTES,
         encoding=encoding,
     )
-    parse = pacsv.ParseOptions(delimiter=reader.delimiter, newlines_in_values=True)
+    # A row that repeats the header (files joined with ``cat``) is no row of another count.
+    parse = pacsv.ParseOptions(
+        delimiter=reader.delimiter,
+        newlines_in_values=True,
+        invalid_row_handler=lambda row: "skip" if _is_header_text(reader, row.text) else "error",
+    )
     convert = pacsv.ConvertOptions(
         column_types={names[-1]: pa.string()},
         include_columns=names[-1:],
@@ -727,7 +732,7 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
             return
         raise ImportFileError(f"{reader.path}: cannot read as CSV ({exc}).") from exc
     lines = _CsvLines(reader)
-    labels = reader.label_rows  # the first rows: no data (see ``_label_rows``)
+    headers = _HeaderRows(reader)
     held: pa.Table | None = None  # the last batch waits: its last row may be unclosed
     while True:
         try:
@@ -741,32 +746,104 @@ def _csv_batches(reader: FileReader) -> Iterator[pa.Table]:
             ) from exc
         if held is not None:
             yield held
-        held = lines.number(pa.Table.from_batches([batch]), ragged)
-        ragged.clear()
-        skipped = min(labels, held.num_rows)
-        held, labels = _without_repeated_header(reader, held.slice(skipped)), labels - skipped
+        held = headers.without(lines.number(pa.Table.from_batches([batch]), ragged))
     if ragged:  # rows past the last batch (or in a file without any row of the header's fields)
-        lines.number(pa.table({}), ragged)
+        lines.number(pa.table({}), ragged, rest=True)
+    waiting = headers.rest()
+    if waiting is not None and held is not None:
+        held = pa.concat_tables([held, waiting])
     if held is not None:
         yield _without_unclosed(reader, held) if _odd_quotes(reader) else held
 
 
-def _without_repeated_header(reader: FileReader, table: pa.Table) -> pa.Table:
-    """``table`` without its rows that repeat the header, each field the header's name there
-    (stripped, as the header is, and past a byte-order mark: files joined with ``cat``),
-    which go to ``reader.repeated_header`` as CSV text. A batch none of whose rows holds the
-    first name in its column (nearly every one) is passed over after that one search."""
+class _HeaderRows:
+    """A CSV file's rows that hold no data: the label rows under its header (see
+    :func:`label_rows`), and the rows that repeat the header (files joined with ``cat``), which
+    go to ``reader.repeated_header``. In a survey export whose header has label rows, those
+    under a repeated header are skipped as the first ones are: they are the joined file's.
+
+    Batch after batch: a header repeated in a batch's last two rows waits for the next batch,
+    whose first rows may be its label rows.
+    """
+
+    def __init__(self, reader: FileReader) -> None:
+        self.reader = reader
+        self.labels = reader.label_rows  # the first rows of the file, still to skip
+        self.waiting: pa.Table | None = None  # from a repeated header on, to read again
+
+    def without(self, table: pa.Table) -> pa.Table:
+        """The batch ``table`` (numbered) without such rows, but the rows that wait."""
+        skipped = min(self.labels, table.num_rows)
+        table, self.labels = table.slice(skipped), self.labels - skipped
+        if self.waiting is not None:
+            table, self.waiting = pa.concat_tables([self.waiting, table]), None
+        return self._cleaned(table, last=False)
+
+    def rest(self) -> pa.Table | None:
+        """The rows still waiting past the last batch, without such rows; None without any."""
+        waiting, self.waiting = self.waiting, None
+        return None if waiting is None else self._cleaned(waiting, last=True)
+
+    def _cleaned(self, table: pa.Table, last: bool) -> pa.Table:
+        again = _header_again(self.reader, table)
+        if again is None:
+            return table
+        drop = again.copy()
+        for at in np.flatnonzero(again).tolist() if self.reader.label_rows else ():
+            if table.num_rows - at < 3 and not last:
+                self.waiting, table, drop = table.slice(at), table.slice(0, at), drop[:at]
+                break
+            drop[at + 1 : at + 1 + _labels_under(self.reader, table, at)] = True
+        width = len(self.reader.columns)
+        for row in table.filter(pa.array(again[: table.num_rows])).to_pylist():
+            cells = [row[column] or "" for column in table.column_names[:width]]
+            self.reader.repeated_header[row[LINE]] = _csv_text(cells, self.reader.delimiter)
+        return table.filter(pa.array(~drop))
+
+
+def _labels_under(reader: FileReader, table: pa.Table, at: int) -> int:
+    """The label rows (see :func:`label_rows`) under the header repeated in ``table``'s row
+    ``at``."""
+    names = table.column_names[: len(reader.columns)]
+    rows = [[row[name] or "" for name in names] for row in table.slice(at + 1, 2).to_pylist()]
+    return label_rows(reader.columns, rows)
+
+
+def _header_again(reader: FileReader, table: pa.Table) -> np.ndarray | None:
+    """Per row of ``table``, whether it repeats the header, each field the header's name there
+    (stripped, as the header is, and past a byte-order mark: files joined with ``cat``); None
+    when none does. A batch none of whose rows holds the first name in its column (nearly
+    every one) is passed over after that one search."""
     names = reader.header[: len(reader.columns)]
     first = next((i for i, name in enumerate(names) if name), None)
     if first is None or not pc.any(pc.match_substring(table.column(first), names[first])).as_py():
-        return table
+        return None
     again = functools.reduce(
         pc.and_, [_names(table.column(i), name, i == 0) for i, name in enumerate(names)]
     )
-    for row in table.filter(again).to_pylist():
-        cells = [row[column] or "" for column in table.column_names[: len(names)]]
-        reader.repeated_header[row[LINE]] = _csv_text(cells, reader.delimiter)
-    return table.filter(pc.invert(again))
+    found = again.to_numpy(zero_copy_only=False)
+    return found if found.any() else None
+
+
+def _is_header_text(reader: FileReader, text: str) -> bool:
+    """Whether ``text``, a CSV row with another number of fields than the header, is the
+    header again but for a separator at the end of one of them (see
+    :func:`_trailing_separator`): the rows of a file joined with ``cat`` from files whose rows,
+    or header, end in one."""
+    names = reader.header
+    if not any(names) or next(name for name in names if name) not in text:
+        return False  # nearly every such row: no row parsed
+    try:
+        cells = [cell.strip() for cell in _parse_csv_line(text.rstrip("\r\n"), reader.delimiter)]
+    except csv.Error:
+        return False
+    if cells:
+        cells[0] = cells[0].lstrip("\ufeff").strip()
+    return _but_empty_last(cells) == _but_empty_last(names)
+
+
+def _but_empty_last(cells: Sequence[str]) -> list[str]:
+    return list(cells[:-1] if cells and not cells[-1] else cells)
 
 
 def _names(column: pa.ChunkedArray, name: str, first: bool) -> pa.ChunkedArray:
@@ -832,7 +909,8 @@ class _CsvLines:
     and a blank line (which pyarrow skips) moves the rows after it down one more (see
     :func:`_blank_lines`). Rows skipped for their number of fields (``ragged``, by row number)
     move to ``reader.wrong_fields`` by line, and a line not valid UTF-8 inside a row's quoted
-    value (``reader.bad_lines``) is that row's.
+    value (``reader.bad_lines``) is that row's. pyarrow parses a block ahead of the batch it
+    gives, so ``ragged`` may hold rows of the next batches too: they wait for theirs.
     """
 
     def __init__(self, reader: FileReader) -> None:
@@ -843,8 +921,12 @@ class _CsvLines:
         blank = np.zeros(0, np.int64) if reader.blank_lines is False else _blank_lines(reader)
         self.below_blank = blank - np.arange(1, blank.size + 1, dtype=np.int64)
 
-    def number(self, table: pa.Table, ragged: Mapping[int, pacsv.InvalidRow]) -> pa.Table:
-        skipped = sorted(ragged)
+    def number(
+        self, table: pa.Table, ragged: dict[int, pacsv.InvalidRow], rest: bool = False
+    ) -> pa.Table:
+        """``table``, the next batch, with each row's line; the skipped rows among its rows (or,
+        with ``rest``, all that are left: past the last batch) taken out of ``ragged``."""
+        skipped = sorted(ragged) if rest else self._skipped_within(table.num_rows, ragged)
         count = table.num_rows + len(skipped)
         rows = np.arange(self.next_row, self.next_row + count, dtype=np.int64)
         kept = ~np.isin(rows, skipped)
@@ -857,11 +939,32 @@ class _CsvLines:
             self.next_line = int(unblank[-1] + breaks[-1]) + 1
         starts = unblank + np.searchsorted(self.below_blank, unblank, side="left")
         for start, n in zip(starts[~kept].tolist(), skipped, strict=True):
-            self.reader.wrong_fields[start] = ragged[n].text
-            self.reader.field_counts[start] = ragged[n].actual_columns
+            self._claim_ragged(start, ragged.pop(n))
         if self.reader.bad_lines and breaks.any():
             self._claim_bad_lines(starts, breaks)
         return table.append_column(LINE, pa.array(starts[kept]))
+
+    def _skipped_within(self, kept: int, ragged: Mapping[int, pacsv.InvalidRow]) -> list[int]:
+        """The skipped rows among the batch's rows, which are numbered on from ``next_row``:
+        ``kept`` rows and these."""
+        end, within = self.next_row + kept, []
+        for n in sorted(ragged):
+            if n >= end:
+                break
+            within.append(n)
+            end += 1
+        return within
+
+    def _claim_ragged(self, start: int, row: pacsv.InvalidRow) -> None:
+        """A row with another number of fields than the header: the header again but for a
+        trailing separator (see :func:`_is_header_text`), else a row of the wrong count."""
+        reader = self.reader
+        if _is_header_text(reader, row.text):
+            cells = _parse_csv_line(row.text.rstrip("\r\n"), reader.delimiter)
+            reader.repeated_header[start] = _csv_text(cells, reader.delimiter)
+        else:
+            reader.wrong_fields[start] = row.text
+            reader.field_counts[start] = row.actual_columns
 
     def _claim_bad_lines(self, starts: np.ndarray, breaks: np.ndarray) -> None:
         """A bad line inside a multi-line row rejects the row, under the row's first line."""
