@@ -1919,6 +1919,42 @@ def test_epoch_nanoseconds_are_exact_and_a_short_epoch_is_implausible(ws, tmp_pa
     assert set(stored.values()) == {pd.Timestamp("2026-03-01 12:00:00.123456")}
 
 
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        (1772366400.123456, "2026-03-01 12:00:00.123456"),  # seconds: binary .12345602...
+        (1772366400.000001, "2026-03-01 12:00:00.000001"),
+        (1772366400999.9995, "2026-03-01 12:00:00.999999"),  # milliseconds, cut
+        (1703434161786.8154, "2023-12-24 16:09:21.786815"),  # times 1000 as a double: .5 µs
+        (1713953676790.7434, "2024-04-24 10:14:36.790743"),
+    ],
+)
+def test_a_float_epoch_is_the_number_written_to_the_microsecond(ws, tmp_path, number, expected):
+    # A Parquet double (pandas' float64 seconds or milliseconds) is read as the decimal it is
+    # written as, the same time as that number in a CSV or JSON file gives.
+    table = pa.table({"ts": pa.array([number], pa.float64()), "event": ["typed"], "user_id": ["u"]})
+    pq.write_table(table, tmp_path / "float.parquet")
+    record = {"ts": number, "event": "json", "user_id": "u"}
+    summary = ws.import_files(
+        [
+            tmp_path / "float.parquet",
+            write(tmp_path / "float.csv", f"ts,event,user_id\n{number!r},text,u\n"),
+            write(tmp_path / "float.jsonl", json.dumps(record) + "\n"),
+        ]
+    )
+    assert (summary.stored, summary.rejected) == (3, 0)
+    stored = events(ws).set_index("event")["ts"].astype(str).to_dict()
+    assert stored == {"typed": expected, "text": expected, "json": expected}
+
+
+def test_an_epoch_in_text_is_cut_past_its_ninth_decimal_too(ws, tmp_path):
+    # Nine decimals were read exactly and the tenth rounded them: .9999999999 s was a second on.
+    text = "ts,event,user_id\n1767261600.9999999999,s,u\n1767261600999.9999999999,ms,u\n"
+    summary = ws.import_files([write(tmp_path / "e.csv", text)])
+    assert (summary.stored, summary.rejected) == (2, 0)
+    assert set(events(ws)["ts"].astype(str)) == {"2026-01-01 10:00:00.999999"}
+
+
 AGENTS = {
     "iphone": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1",
     "pixel": "Mozilla/5.0 (Linux; Android 14; Pixel 8) Chrome/120.0 Mobile Safari/537.36",

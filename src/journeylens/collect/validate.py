@@ -139,9 +139,9 @@ def _timestamp(col: str, dtype: pa.DataType, limits: Limits) -> str:
         zone = "current_setting('TimeZone')"
         return _naive(f"timezone({zone}, CAST(b.{col} AS TIMESTAMP))")
     if pa.types.is_integer(dtype):
-        return _epoch(f"CAST(b.{col} AS {_EXACT})", exact=True)
+        return _epoch(f"CAST(b.{col} AS HUGEINT)")
     if pa.types.is_floating(dtype):
-        return _epoch(f"CAST(b.{col} AS DOUBLE)", exact=False)
+        return _float_epoch(f"CAST(b.{col} AS DOUBLE)")
     text = f"trim({_text(col)})"
     if ts_format is not None:
         parsed = f"try_strptime({text}, $ts_format)"
@@ -152,11 +152,11 @@ def _timestamp(col: str, dtype: pa.DataType, limits: Limits) -> str:
         return _naive(f"timezone(current_setting('TimeZone'), {parsed})")
     # Nine to nineteen digits are an epoch; fewer that no reading takes for a date
     # (``99999999``) are one too, before 1990: implausible rather than unreadable.
-    epoch = _epoch(f"TRY_CAST({text} AS {_EXACT})", exact=True)
     return (
         f"coalesce(CASE WHEN NOT regexp_full_match({text}, '[0-9]{{9,19}}(\\.[0-9]+)?') "
         f"THEN {_naive(_instant(text))} END, "
-        f"CASE WHEN regexp_full_match({text}, '[0-9]{{1,19}}(\\.[0-9]+)?') THEN {epoch} END)"
+        f"CASE WHEN regexp_full_match({text}, '[0-9]{{1,19}}(\\.[0-9]+)?') "
+        f"THEN {_epoch_digits(text)} END)"
     )
 
 
@@ -275,21 +275,48 @@ def _iso_respelled(text: str) -> str:
     return text
 
 
-_EXACT = "DECIMAL(38, 9)"  # an epoch number read exactly: 19 digits, nanoseconds of a second
+def _epoch(whole: str, nanos: str = "0", size: str | None = None) -> str:
+    """An epoch number as a timestamp, from its whole part ``whole`` (SQL, an integer) and the
+    nanoseconds of its fraction ``nanos`` (SQL, 0 to 999999999), its unit read from its size:
+    ten digits are seconds, thirteen milliseconds (JavaScript's ``Date.now()``), sixteen
+    microseconds (GA4's ``event_timestamp``), nineteen nanoseconds (pandas, Spark); cut to the
+    microsecond, as a fraction of a second in ISO 8601 is. ``size``: SQL for the number that
+    compares as it does, where cheaper (a DOUBLE). In integers, so exactly: a DECIMAL wide
+    enough for nineteen digits and nine decimals takes DuckDB some 20 µs to parse."""
 
+    def over(limit: int) -> str:
+        if size is not None:
+            return f"{size} > {limit}"
+        return f"({whole} > {limit} OR ({whole} = {limit} AND {nanos} > 0))"
 
-def _epoch(number: str, exact: bool) -> str:
-    """An epoch number as a timestamp, its unit read from its size: ten digits are seconds,
-    thirteen milliseconds (JavaScript's ``Date.now()``), sixteen microseconds (GA4's
-    ``event_timestamp``), nineteen nanoseconds (pandas, Spark). An ``exact`` one (a
-    :data:`_EXACT` decimal) is cut to the microsecond, as a fraction of a second in ISO 8601
-    is; a DOUBLE is rounded to it (its last digits are not exact)."""
-    unit = (
-        f"CASE WHEN {number} > 1e17 THEN 0.001 WHEN {number} > 1e14 THEN 1 "
-        f"WHEN {number} > 1e11 THEN 1000 ELSE 1000000 END"
+    micros = (
+        f"CASE WHEN {over(10**17)} THEN {whole} // 1000 WHEN {over(10**14)} THEN {whole} "
+        f"WHEN {over(10**11)} THEN {whole} * 1000 + {nanos} // 1000000 "
+        f"ELSE {whole} * 1000000 + {nanos} // 1000 END"
     )
-    micros = f"trunc({number} * {unit})" if exact else f"{number} * {unit}"
     return f"make_timestamp(TRY_CAST({micros} AS BIGINT))"
+
+
+def _epoch_digits(text: str, size: str | None = None) -> str:
+    """An epoch number written as digits (SQL text: ``[0-9]{1,19}(\\.[0-9]+)?``) as a
+    timestamp (see :func:`_epoch`)."""
+    whole = f"TRY_CAST(split_part({text}, '.', 1) AS HUGEINT)"
+    nanos = f"CAST(rpad(left(split_part({text}, '.', 2), 9), 9, '0') AS BIGINT)"
+    return _epoch(whole, nanos, size)
+
+
+def _float_epoch(value: str) -> str:
+    """An epoch number as a DOUBLE (SQL) as a timestamp: the decimal it is written as (the
+    shortest that reads back as it), as the same number in a CSV or JSON file is, where its
+    binary value times the unit rounds again (1703434161786.8154 ms as .786816 s). One of 17
+    digits or more (nanoseconds; written with an exponent), negative or not a number is its
+    whole part: a double holds nanoseconds only to some hundred."""
+    shown = f"CAST({value} AS VARCHAR)"
+    written = f"regexp_full_match({shown}, '[0-9]{{1,16}}\\.[0-9]+')"
+    return (
+        f"coalesce(CASE WHEN {written} THEN {_epoch_digits(shown, value)} END, "
+        f"{_epoch(f'TRY_CAST({value} AS HUGEINT)', size=value)})"
+    )
 
 
 def _stage_name(text: str) -> str:
