@@ -2803,6 +2803,107 @@ def test_a_flattened_export_s_properties_columns_are_the_properties(tmp_path, su
     }
 
 
+def _mixpanel_events() -> list[dict]:
+    """A visit on a device, the login that names its user, and a purchase, as Mixpanel exports
+    them: every field but the event in ``properties``."""
+    base = {"$device_id": "dev1", "$os": "iOS", "mp_lib": "web"}
+    return [
+        {
+            "event": "Page Viewed",
+            "properties": {
+                **base,
+                "time": 1772359200,
+                "distinct_id": "$device:dev1",
+                "$insert_id": "i1",
+                "$current_url": "https://shop.example.com/",
+                "utm_source": "facebook",
+                "utm_medium": "social",
+            },
+        },
+        {
+            "event": "Purchase",
+            "properties": {
+                **base,
+                "time": 1772359260,
+                "distinct_id": "u-101",
+                "$user_id": "u-101",
+                "$insert_id": "i2",
+                "revenue": 49.5,
+                "currency": "EUR",
+            },
+        },
+    ]
+
+
+def _posthog_events() -> list[dict]:
+    """An anonymous visit and a purchase of one person, as PostHog's events export holds them."""
+
+    def event(n: int, name: str, url: str, **properties: str) -> dict:
+        return {
+            "event": name,
+            "distinct_id": "0190-anon",
+            "timestamp": f"2026-03-01T10:0{n}:00.250000Z",
+            "properties": {"$current_url": url, "$device_type": "Tablet", **properties},
+            "person": {"properties": {"email": "ann@example.com"}},
+            "person_id": "0190-person",
+            "uuid": f"0190-e{n}",
+        }
+
+    return [
+        event(0, "$pageview", "https://shop.example.com/", utm_source="newsletter"),
+        event(1, "purchase", "https://shop.example.com/thanks", **{"$browser": "Safari"}),
+    ]
+
+
+CANONICAL = ["event_id", "ts", "event", "anonymous_id", "user_id", "person_id", "device"]
+CANONICAL += ["source", "medium", "channel", "revenue", "currency", "touchpoint"]
+
+
+@pytest.mark.parametrize(
+    ("records", "expected"),
+    [
+        (
+            _mixpanel_events(),
+            [
+                ["i1", "dev1", None, "u-101", "mobile", "facebook", "social"],
+                ["i2", "dev1", "u-101", "u-101", "mobile", None, None],
+            ],
+        ),
+        (
+            _posthog_events(),
+            [
+                [
+                    "0190-e0",
+                    "0190-anon",
+                    "0190-person",
+                    "0190-person",
+                    "tablet",
+                    "newsletter",
+                    None,
+                ],
+                ["0190-e1", "0190-anon", "0190-person", "0190-person", "tablet", None, "web"],
+            ],
+        ),
+    ],
+    ids=["mixpanel", "posthog"],
+)
+def test_a_flattened_csv_export_reads_as_its_json_export(tmp_path, records, expected):
+    # Mixpanel's and PostHog's CSV exports flatten the nested fields into columns named with dots
+    # (properties.time, properties.$insert_id, person.properties.email): each canonical column is
+    # what the JSON export of the same events gives (Mixpanel's was refused: no 'ts' column).
+    json_path = write(tmp_path / "export.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    pd.json_normalize(records).to_csv(tmp_path / "export.csv", index=False)
+    stored = {}
+    for path in (json_path, tmp_path / "export.csv"):
+        with init_workspace(tmp_path / f"ws-{path.suffix}") as workspace:
+            summary = workspace.import_files([path])
+            assert (summary.stored, summary.rejected) == (2, 0)
+            stored[path.suffix] = events(workspace)[CANONICAL]
+    pd.testing.assert_frame_equal(stored[".csv"], stored[".jsonl"])
+    shown = ["event_id", "anonymous_id", "user_id", "person_id", "device", "source", "channel"]
+    assert stored[".csv"][shown].values.tolist() == expected
+
+
 def test_posthog_and_amplitude_exports_give_device_and_campaign(ws, tmp_path):
     posthog = pd.DataFrame(
         {

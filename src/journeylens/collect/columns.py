@@ -344,7 +344,7 @@ def plan_columns(
     if columns and not later_part:
         present = set(plan.values()) | set(constants)
         if kind == "events":
-            present |= lifted_columns(nested_keys or {})
+            present |= lifted_columns(_with_flattened(nested_keys or {}, columns, plan))
         if kind == "events" and SEGMENT in in_file and "type" in present:
             present.add("event")  # Segment's page, screen, identify... calls: named by type
         # A column read as another canonical one (a survey's "Response ID") is no hint.
@@ -361,6 +361,16 @@ def plan_columns(
         and (order := record_order(canonical, named, exported_names, canonical in foreign))
     }
     return ColumnPlan(plan, per_record)
+
+
+def _with_flattened(
+    nested_keys: Mapping[str, Collection[str]], columns: Sequence[str], plan: Mapping[str, str]
+) -> dict[str, Collection[str]]:
+    """``nested_keys`` and the keys of the columns a flattened export named ``properties.<key>``
+    (see :func:`flattened_properties`): a Mixpanel CSV export's ``properties.time`` is its time.
+    """
+    flat = flattened_properties(columns, plan).values()
+    return {**nested_keys, "properties": {*nested_keys.get("properties", ()), *flat}}
 
 
 def _loose_fallback(name: str) -> bool:
