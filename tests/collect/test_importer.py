@@ -642,6 +642,61 @@ def test_an_offset_after_utc_is_read_whole_in_a_time_without_seconds(ws, tmp_pat
     assert stored == {str(given.index(v)): utc for v, utc in spellings.items()}
 
 
+def assert_times_read(ws, tmp_path, read, unread=(), timezone="Europe/Oslo"):
+    """Import the times ``read`` and ``unread`` (one row each) and check that each of ``read``
+    is stored as the UTC time it maps to, and each of ``unread`` rejected as unparseable."""
+    given = [*read, *unread]
+    text = "event_id,ts,event,user_id\n" + "".join(f'{i},"{v}",x,u\n' for i, v in enumerate(given))
+    ws.import_files([write(tmp_path / "times.csv", text)], timezone=timezone)
+    stored = events(ws).set_index("event_id")["ts"].astype(str).to_dict()
+    reasons = dict(zip(rejected(ws)["line"], rejected(ws)["reason"], strict=True))
+    assert {v: stored.get(str(i)) for i, v in enumerate(given) if v in read} == read
+    assert {v: reasons.get(i + 2) for i, v in enumerate(given) if v in unread} == dict.fromkeys(
+        unread, "unparseable_timestamp"
+    )
+
+
+def test_an_offset_after_utc_is_read_to_its_seconds(ws, tmp_path):
+    # UTC+05:30:00 was stored as 07:00 (DuckDB's cast reads the hours alone), without a word.
+    read = {
+        "2026-01-05 12:00:00 UTC+05:30:00": "2026-01-05 06:30:00",
+        "2026-01-05 12:00 UTC+05:30:00": "2026-01-05 06:30:00",
+        "2026-01-05T12:00:00 GMT+5:30:00": "2026-01-05 06:30:00",
+        "2026-01-05 12:00:00 UTC-03:30:00": "2026-01-05 15:30:00",
+        "2026-01-05 12:00:00 UTC+05:30:30": "2026-01-05 06:29:30",  # as +05:30:30 is read
+        "2026/01/05 10:00:00 AM GMT+05:30:00": "2026-01-05 04:30:00",
+    }
+    unread = ["2026-01-05 12:00:00 UTC+05:30:60", "2026-01-05 12:00:00 UTC+14:00:01"]
+    assert_times_read(ws, tmp_path, read, unread)
+
+
+def test_utc_or_gmt_before_an_offset_is_read_in_any_case(ws, tmp_path):
+    # Lower case (utc+05:30, gmt+1) was rejected, where UTC+05:30 and GMT+1 are read.
+    read = {
+        "2026-01-05 12:00:00 utc+05:30": "2026-01-05 06:30:00",
+        "2026-01-05 12:00 utc+05:30": "2026-01-05 06:30:00",
+        "2026-01-05 12:00:00 gmt+1": "2026-01-05 11:00:00",
+        "2026-01-05 12:00 Gmt-3": "2026-01-05 15:00:00",
+        "2026-01-05 12:00:00 Utc+0530": "2026-01-05 06:30:00",
+        "2026/01/05 10:00:00 am gmt+1": "2026-01-05 09:00:00",
+        "2026/01/05 2:30:05 pm gmt": "2026-01-05 14:30:05",
+    }
+    unread = ["2026-01-05 12:00:00 utc+15", "2026-01-05 12:00 gmt+05:75"]
+    assert_times_read(ws, tmp_path, read, unread)
+
+
+def test_mail_dates_without_seconds_are_read(ws, tmp_path):
+    # RFC 2822 makes the seconds optional: such dates were rejected.
+    read = {
+        "Tue, 1 Jul 2025 10:00 +0000": "2025-07-01 10:00:00",
+        "Tue, 01 Jul 2025 10:00 +0530": "2025-07-01 04:30:00",
+        "1 Jul 2025 10:00 GMT": "2025-07-01 10:00:00",
+        "1 Jul 2025 10:00 -0800": "2025-07-01 18:00:00",
+        "Tue, 1 Jul 2025 10:00:30 +0000": "2025-07-01 10:00:30",
+    }
+    assert_times_read(ws, tmp_path, read)
+
+
 def test_an_offset_no_place_has_is_rejected_not_misread(ws, tmp_path):
     # DuckDB reads +99:99 as 100 hours 39 minutes, +05:75 as 6:15: such rows are unreadable,
     # and the offsets places have, to +14:00 and -12:00 (and Nepal's +05:45), are read.

@@ -160,12 +160,13 @@ def _timestamp(col: str, dtype: pa.DataType, limits: Limits) -> str:
     )
 
 
-# Date-times as mail and HTTP write them (RFC 2822, RFC 7231), with an offset or a zone name.
-MAIL_TIME_FORMATS = (
-    "%a, %d %b %Y %H:%M:%S %z",
-    "%a, %d %b %Y %H:%M:%S %Z",
-    "%d %b %Y %H:%M:%S %z",
-    "%d %b %Y %H:%M:%S %Z",
+# Date-times as mail and HTTP write them (RFC 2822, RFC 7231), with an offset or a zone name,
+# with seconds or without (RFC 2822 makes them optional: ``Tue, 1 Jul 2025 10:00 +0000``).
+MAIL_TIME_FORMATS = tuple(
+    f"{day}%d %b %Y %H:%M{seconds} {zone}"
+    for day in ("%a, ", "")
+    for seconds in (":%S", "")
+    for zone in ("%z", "%Z")
 )
 
 # Google Forms' export: ``2026/03/01 2:30:05 PM GMT+1`` (read after :func:`_gmt_respelled`).
@@ -229,22 +230,29 @@ def _zone_apart(text: str, spelled: str, named: str) -> str:
     )
 
 
+# ``UTC`` or ``GMT`` before an offset, in any case (``utc+05:30``, ``Gmt+1``).
+_UTC = "(?i:GMT|UTC)"
+# An offset's minutes and seconds, after its hours: ``:30``, ``30``, ``:30:00``, none.
+_MINUTES = "(:?[0-9]{2}){0,2}"
+
+
 def _offset_after_utc(text: str) -> str:
-    """SQL: ``text`` with an offset written after ``UTC`` or ``GMT`` (``12:00 UTC+05:30``,
-    ``12:00 GMT-3``) as ISO 8601 writes it (``12:00+05:30``, ``12:00-03``): DuckDB's cast
-    reads ``UTC+05:30`` as five hours, its minutes dropped, and ``GMT-3`` not at all."""
-    iso = rf"regexp_replace({_gmt_respelled(text)}, '(\d) ([+-]\d{{2}}(:?\d{{2}})?)$', '\1\2')"
-    return f"CASE WHEN regexp_matches({text}, ' (GMT|UTC)[+-][0-9]') THEN {iso} ELSE {text} END"
+    """SQL: ``text`` with an offset written after ``UTC`` or ``GMT``, in any case, to its
+    seconds (``12:00 UTC+05:30``, ``12:00 gmt-3``, ``12:00 UTC+05:30:00``) as ISO 8601 writes
+    it (``12:00+05:30``, ``12:00-03``, ``12:00+05:30:00``): DuckDB's cast reads ``UTC+05:30``
+    and ``UTC+05:30:00`` as five hours, their minutes dropped, and ``GMT-3`` not at all."""
+    iso = rf"regexp_replace({_gmt_respelled(text)}, '(\d) ([+-][0-9]{{2}}{_MINUTES})$', '\1\2')"
+    return f"CASE WHEN regexp_matches({text}, ' {_UTC}[+-][0-9]') THEN {iso} ELSE {text} END"
 
 
 def _gmt_respelled(text: str) -> str:
-    """SQL that rewrites an offset written after ``GMT`` or ``UTC`` (``GMT+1``, ``GMT-3``,
-    ``UTC+5:30``; ``GMT`` alone is UTC) as strptime's ``%z`` reads it (``+01``, ``-03``,
-    ``+05:30``)."""
+    """SQL that rewrites an offset written after ``GMT`` or ``UTC``, in any case (``GMT+1``,
+    ``gmt-3``, ``UTC+5:30``, ``UTC+05:30:00``; ``GMT`` alone is UTC) as strptime's ``%z`` reads
+    it (``+01``, ``-03``, ``+05:30``, ``+05:30:00``)."""
     steps = (
-        (r" (GMT|UTC)$", " +00"),
-        (r" (GMT|UTC)([+-])([0-9])(:?[0-9]{2})?$", r" \20\3\4"),
-        (r" (GMT|UTC)([+-](0[0-9]|1[0-4])(:?[0-9]{2})?)$", r" \2"),  # none beyond 14 hours
+        (rf" {_UTC}$", " +00"),
+        (rf" {_UTC}([+-])([0-9])({_MINUTES})$", r" \10\2\3"),
+        (rf" {_UTC}([+-](0[0-9]|1[0-4]){_MINUTES})$", r" \1"),  # none beyond 14 hours
     )
     for pattern, replacement in steps:
         text = f"regexp_replace({text}, '{pattern}', '{replacement}')"
