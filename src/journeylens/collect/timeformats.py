@@ -1,7 +1,8 @@
 """Which ``--ts-format`` would read the times an import could not: a hint, never a guess applied.
 
 Times that are neither ISO 8601 nor epoch numbers are tried against common layouts (US and
-European dates, two-digit years, month names, dots and dashes, 12-hour clocks) with the same
+European dates, two-digit years, month names, dots and dashes, 12-hour clocks, a comma before
+the clock as JavaScript's ``toLocaleString()`` writes it, C's ``asctime()``) with the same
 parser the import uses. Layouts that read every sampled time to a plausible date are offered;
 when both month-first and day-first read them (no day above 12 in the sample), both are, and the
 user picks.
@@ -16,8 +17,16 @@ import duckdb
 
 __all__ = ["LAYOUTS", "readable_with"]
 
-_CLOCKS = (" %H:%M:%S", " %H:%M", " %I:%M:%S %p", " %I:%M %p", "")
+_CLOCKS = (
+    *(
+        f"{between}{clock}"
+        for between in (" ", ", ")
+        for clock in ("%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p")
+    ),
+    "",
+)
 _DATES = (
+    "%Y-%m-%d",  # with a 12-hour clock: the import reads it with a 24-hour one
     "%m/%d/%Y",
     "%d/%m/%Y",
     "%m/%d/%y",
@@ -37,7 +46,7 @@ _DATES = (
     "%b %d %Y",
     "%Y%m%d",
 )
-LAYOUTS = tuple(date + clock for date in _DATES for clock in _CLOCKS)
+LAYOUTS = (*(date + clock for date in _DATES for clock in _CLOCKS), "%a %b %d %H:%M:%S %Y")
 OLDEST_YEAR = 1990
 
 
@@ -53,6 +62,8 @@ def readable_with(samples: Sequence[str], now: datetime | None = None) -> list[s
     ['%m/%d/%Y', '%d/%m/%Y']
     >>> readable_with(["31.12.2025 23:59:01"])
     ['%d.%m.%Y %H:%M:%S']
+    >>> readable_with(["Jul 1, 2025, 10:00:00 AM"])
+    ['%b %d, %Y, %I:%M:%S %p']
     >>> readable_with(["not a time"])
     []
     """
