@@ -8,6 +8,7 @@ import json
 import unicodedata
 import zipfile
 from datetime import date, datetime
+from itertools import count
 from pathlib import Path
 from time import perf_counter
 
@@ -643,20 +644,30 @@ def test_an_offset_after_utc_is_read_whole_in_a_time_without_seconds(ws, tmp_pat
     assert stored == {str(given.index(v)): utc for v, utc in spellings.items()}
 
 
-def assert_times_read(ws, tmp_path, read, unread=(), timezone="Europe/Oslo"):
-    """Import the times ``read`` and ``unread`` (one row each) and check that each of ``read``
-    is stored as the UTC time it maps to, and each of ``unread`` rejected as unparseable."""
-    given = [*read, *unread]
-    text = "event_id,ts,event,user_id\n" + "".join(f'{i},"{v}",x,u\n' for i, v in enumerate(given))
-    ws.import_files([write(tmp_path / "times.csv", text)], timezone=timezone)
+IMPORTS = count()
+
+
+def import_times(ws, tmp_path, times, **options):
+    """Import ``times`` (one row each, in a file of their own): by time, the UTC time stored,
+    else the rejected row's (reason, detail)."""
+    name = f"times{next(IMPORTS)}"
+    rows = "".join(f'{name}-{i},"{t}",x,u\n' for i, t in enumerate(times))
+    path = write(tmp_path / f"{name}.csv", "event_id,ts,event,user_id\n" + rows)
+    ws.import_files([path], **options)
     stored = events(ws).set_index("event_id")["ts"].to_dict()
-    reasons = dict(zip(rejected(ws)["line"], rejected(ws)["reason"], strict=True))
-    assert {v: stored.get(str(i)) for i, v in enumerate(given) if v in read} == {
-        v: pd.Timestamp(utc) for v, utc in read.items()
+    bad = rejected(ws).query("source.str.endswith(@path.name)").set_index("line")
+    return {
+        t: stored.get(f"{name}-{i}") or tuple(bad.loc[i + 2, ["reason", "detail"]])
+        for i, t in enumerate(times)
     }
-    assert {v: reasons.get(i + 2) for i, v in enumerate(given) if v in unread} == dict.fromkeys(
-        unread, "unparseable_timestamp"
-    )
+
+
+def assert_times_read(ws, tmp_path, read, unread=(), timezone="Europe/Oslo"):
+    """Import the times ``read`` and ``unread`` and check that each of ``read`` is stored as
+    the UTC time it maps to, and each of ``unread`` rejected as unparseable."""
+    got = import_times(ws, tmp_path, [*read, *unread], timezone=timezone)
+    assert {t: got[t] for t in read} == {t: pd.Timestamp(utc) for t, utc in read.items()}
+    assert [got[t][0] for t in unread] == ["unparseable_timestamp"] * len(unread)
 
 
 def test_an_offset_after_utc_is_read_to_its_seconds(ws, tmp_path):
@@ -739,6 +750,68 @@ def test_times_with_a_space_before_the_offset_import_as_fast_as_iso(tmp_path):
 
     iso = seconds("iso", "2026-03-01T12:00:00+02:00")
     assert seconds("ruby", "2026-03-01 12:00:00 +0200") < 3 * iso + 1
+
+
+def test_abbreviations_duckdb_reads_as_other_zones_are_read_as_they_stand(ws, tmp_path):
+    # DuckDB read these as the JDK's old ids: BST as Bangladesh (04:00 UTC), AST as Alaska,
+    # NST as New Zealand, SST as the Solomon Islands, lower case too: hours off, without a word.
+    read = {
+        "2025-07-01 10:00:00 BST": "2025-07-01 09:00:00",
+        "2025-07-01 10:00:00 bst": "2025-07-01 09:00:00",
+        "2025-07-01T10:00:00.250 BST": "2025-07-01 09:00:00.250",
+        "2025-07-01 10:00:00 AST": "2025-07-01 14:00:00",
+        "2025-07-01 10:00:00 NST": "2025-07-01 13:30:00",
+        "2025-07-01 10:00:00 SST": "2025-07-01 21:00:00",
+    }
+    assert_times_read(ws, tmp_path, read)
+
+
+def test_abbreviations_duckdb_does_not_read_are_read_as_they_stand(ws, tmp_path):
+    # Python's %Z, Java's Date.toString() and date wrote times that were rejected.
+    read = {
+        "2025-07-01 10:00:00 EDT": "2025-07-01 14:00:00",
+        "2025-07-01 10:00 CEST": "2025-07-01 08:00:00",
+        "2025-07-01 10:00:00 AEST": "2025-07-01 00:00:00",
+        "2025/07/01 10:00:00 AM NZST": "2025-06-30 22:00:00",
+        "Tue Jul 01 10:00:00 BST 2025": "2025-07-01 09:00:00",  # Java's Date.toString()
+        "Tue Jul  1 10:00:00 EDT 2025": "2025-07-01 14:00:00",  # date
+        "Tue Jul 01 10:00:00 UTC 2025": "2025-07-01 10:00:00",
+        "Tue, 1 Jul 2025 10:00:00 EDT": "2025-07-01 14:00:00",  # mail
+        "2025-07-01 10:00:00 +0800 CST": "2025-07-01 02:00:00",  # Go: the offset counts
+    }
+    assert_times_read(ws, tmp_path, read)
+
+
+def test_an_abbreviation_of_several_offsets_is_read_only_in_a_zone_that_uses_it(ws, tmp_path):
+    # CST was read as Chicago's, 14 hours off for a time written in China; IST as India's.
+    times = ["2025-01-10 10:00:00 CST", "2025-07-01 10:00:00 CDT", "2025-07-01 10:00:00 IST"]
+    got = import_times(ws, tmp_path, times)
+    assert got[times[0]] == (
+        "unparseable_timestamp",
+        "cannot read '2025-01-10 10:00:00 CST': its zone's abbreviation 'CST' stands for -06:00 "
+        "in North America, -05:00 in Cuba, +08:00 in China and Taiwan (import with --timezone "
+        "naming the zone the times are in to read it as there)",
+    )
+    assert all("stands for" in got[t][1] for t in times)
+    chicago = import_times(ws, tmp_path, times, timezone="America/Chicago")
+    assert chicago[times[0]] == pd.Timestamp("2025-01-10 16:00:00")
+    assert chicago[times[1]] == pd.Timestamp("2025-07-01 15:00:00")
+    assert "stands for" in chicago[times[2]][1]
+    shanghai = import_times(ws, tmp_path, times[:1], timezone="Asia/Shanghai")
+    assert shanghai == {times[0]: pd.Timestamp("2025-01-10 02:00:00")}
+    # In Moscow MSK has been +04:00 and +03:00: the time is read as Moscow's local time.
+    moscow = ["2013-07-01 10:00:00 MSK", "2025-07-01 10:00:00 MSK"]
+    got = import_times(ws, tmp_path, moscow, timezone="Europe/Moscow")
+    assert list(got.values()) == [pd.Timestamp("2013-07-01 06:00"), pd.Timestamp("2025-07-01 7:00")]
+
+
+def test_a_format_with_a_zone_name_reads_an_abbreviation_as_it_stands(ws, tmp_path):
+    # DuckDB's %Z read BST as Bangladesh.
+    times = ["01/07/2025 10:00 BST", "01/01/2025 10:00 GMT", "01/07/2025 10:00 CST"]
+    got = import_times(ws, tmp_path, times, ts_format="%d/%m/%Y %H:%M %Z")
+    assert got[times[0]] == pd.Timestamp("2025-07-01 09:00:00")
+    assert got[times[1]] == pd.Timestamp("2025-01-01 10:00:00")
+    assert "stands for -06:00 in North America" in got[times[2]][1]
 
 
 def test_an_offset_no_place_has_is_rejected_not_misread(ws, tmp_path):

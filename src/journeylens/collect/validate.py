@@ -36,6 +36,7 @@ from journeylens.collect.exports import (
     with_params,
 )
 from journeylens.collect.local import local_engine
+from journeylens.collect.zones import AMBIGUOUS, offsets_in
 from journeylens.config import LANGUAGES, Config
 from journeylens.errors import ImportFileError
 from journeylens.schema import (
@@ -145,6 +146,10 @@ def _timestamp(col: str, dtype: pa.DataType, limits: Limits) -> str:
     text = f"trim({_text(col)})"
     if ts_format is not None:
         parsed = f"try_strptime({text}, $ts_format)"
+        if "%Z" in ts_format:
+            # DuckDB's %Z reads BST as Bangladesh: a zone's abbreviation is read as its offset.
+            offset = f"try_strptime({_abbreviation_respelled(text)}, $ts_format_offset)"
+            parsed = f"CASE WHEN {_zone_offset(text)} IS NULL THEN {parsed} ELSE {offset} END"
         if _zoned(ts_format):
             return _naive(f"CASE WHEN {_impossible_offset(text)} THEN NULL ELSE {parsed} END")
         if utc:
@@ -175,6 +180,11 @@ MAIL_TIME_FORMATS = tuple(
     for zone in ("%z", "%Z")
 )
 
+# Java's ``Date.toString()`` and ``date``: ``Tue Jul 01 10:00:00 BST 2025`` (its zone's
+# abbreviation read as its offset by :func:`_abbreviation_respelled`). ``%z`` first: in a list,
+# DuckDB gives up at a ``%Z`` that cannot read an offset, before trying the ``%z`` after it.
+JAVA_TIME_FORMATS = ("%a %b %d %H:%M:%S %z %Y", "%a %b %d %H:%M:%S %Z %Y")
+
 # Times with an offset after ``GMT``, read after :func:`_gmt_respelled`: Google Forms' export
 # (``2026/03/01 2:30:05 PM GMT+1``) and JavaScript's ``Date.toString()`` (``Tue Jul 01 2025
 # 10:00:00 GMT+0200 (Central European Summer Time)``, its zone's name dropped by
@@ -188,28 +198,67 @@ GMT_TIME_FORMATS = (
 
 def _instant(text: str) -> str:
     """SQL that reads the SQL text ``text`` as a TIMESTAMPTZ (NULL when it cannot): what DuckDB
-    reads as one (ISO 8601 with any offset; naive time in the session's time zone), then, for
-    the rows it cannot read, with a zone's name after its offset dropped
-    (:func:`_zone_name_dropped`), other spellings of ISO 8601 (:func:`_iso_respelled`, then its
-    offset after ``UTC``/``GMT`` as :func:`_offset_after_utc` writes it: ``12:00 UTC+05:30``
-    is ``12:00:00+05:30``), mail times (:data:`MAIL_TIME_FORMATS`) and times with an offset
-    after ``GMT`` (:data:`GMT_TIME_FORMATS`).
+    reads as one (ISO 8601 with any offset or zone; naive time in the session's time zone),
+    with a zone's name after its offset dropped (:func:`_zone_name_dropped`) and a zone's
+    abbreviation as its offset (:func:`_abbreviation_respelled`), then, for the rows it cannot
+    read, other spellings of ISO 8601 (:func:`_iso_respelled`, then its offset after
+    ``UTC``/``GMT`` as :func:`_offset_after_utc` writes it: ``12:00 UTC+05:30`` is
+    ``12:00:00+05:30``), mail times (:data:`MAIL_TIME_FORMATS`), Java's
+    (:data:`JAVA_TIME_FORMATS`) and times with an offset after ``GMT``
+    (:data:`GMT_TIME_FORMATS`).
     ``coalesce`` reads the later ones only where the first gave nothing, so well-formed files
     pay nothing for them."""
-    mail, gmt = sql_strings(MAIL_TIME_FORMATS), sql_strings(GMT_TIME_FORMATS)
-    unnamed = _zone_name_dropped(text)
-    respelled = _iso_respelled(unnamed)
+    formats = sql_strings(MAIL_TIME_FORMATS + JAVA_TIME_FORMATS)
+    gmt = sql_strings(GMT_TIME_FORMATS)
+    zoned = _abbreviation_respelled(_zone_name_dropped(text))
+    respelled = _iso_respelled(zoned)
     # DuckDB's cast takes a third of a millisecond to fail on an offset after a space
-    # (``12:00:00 +0200``, as Ruby and git write it: it looks it up as a zone's name), where
-    # the respelled text is read at once: such text skips the first cast.
-    spaced = f"contains({text}, ' +') OR contains({text}, ' -')"
-    first = _zone_apart(text, text, _offset_after_utc(text))
+    # (``12:00:00 +0200``, as Ruby and git write it, or an abbreviation's: it looks it up as a
+    # zone's name), where the respelled text is read at once: such text skips the first cast.
+    # Text ending in `` UTC`` (as BigQuery writes it) is cast as it is: respelling it made its
+    # import a fifth slower.
+    named = f"CASE WHEN suffix({text}, ' UTC') THEN {text} ELSE {_offset_after_utc(zoned)} END"
+    first = _zone_apart(text, _unless_spaced(text), _unless_spaced(named))
     read = (
-        f"coalesce(CASE WHEN {spaced} THEN NULL ELSE {first} END, "
+        f"coalesce({first}, "
         f"{_zone_apart(text, respelled, _offset_after_utc(respelled))}, "
-        f"try_strptime({unnamed}, [{mail}]), try_strptime({_gmt_respelled(unnamed)}, [{gmt}]))"
+        f"try_strptime({zoned}, [{formats}]), try_strptime({_gmt_respelled(zoned)}, [{gmt}]))"
     )
     return f"CASE WHEN {_impossible_offset(text)} THEN NULL ELSE {read} END"
+
+
+def _unless_spaced(text: str) -> str:
+    """SQL: ``text``, NULL where an offset follows a space (see :func:`_instant`)."""
+    return f"CASE WHEN regexp_matches({text}, ' [+-][0-9]') THEN NULL ELSE {text} END"
+
+
+# A zone's abbreviation at the end of a time, after a digit or AM/PM, or before its year
+# (Java's and ``date``'s ``Tue Jul 01 10:00:00 BST 2025``).
+_ABBREVIATION = "([0-9]|[AaPp][Mm]) ([A-Za-z]{3,4})( [0-9]{4})?$"
+
+
+def _abbreviation(text: str) -> str:
+    """SQL: the zone abbreviation ending the SQL text ``text`` (:data:`_ABBREVIATION`), in
+    capitals (DuckDB reads ``bst`` as ``BST``), ``""`` for none."""
+    return f"upper(regexp_extract({text}, '{_ABBREVIATION}', 2))"
+
+
+def _zone_offset(text: str) -> str:
+    """SQL: the offset the zone abbreviation ending the SQL text ``text`` stands for in this
+    import, after a space (``$zone_offsets``, from :func:`zones.offsets_in`: ``" +01:00"``;
+    ``""`` for one the import's own zone has had several offsets with, ``" ?"`` for one it
+    cannot tell), NULL for text without one it knows."""
+    return f"$zone_offsets[list_position($zone_names, {_abbreviation(text)})]"
+
+
+def _abbreviation_respelled(text: str) -> str:
+    """SQL: ``text`` with its zone's abbreviation as the offset it stands for
+    (:func:`_zone_offset`): ``10:00 BST`` as ``10:00 +01:00``, ``10:00 MSK`` as a naive
+    ``10:00`` in an import in Moscow's zone, and ``10:00 CST`` as ``10:00 ?`` (read by
+    nothing) in an import in a zone that does not tell which ``CST`` it is."""
+    written = rf"{_zone_offset(text)} || '\1'"  # NULL without an abbreviation it knows
+    replaced = f"regexp_replace({text}, ' [A-Za-z]{{3,4}}(( [0-9]{{4}})?)$', {written})"
+    return f"coalesce({replaced}, {text})"
 
 
 # An offset no place has, at the end of a time (before a zone in brackets): beyond 14 hours,
@@ -251,10 +300,8 @@ _NAME_AFTER_OFFSET = (
 
 def _zone_name_dropped(text: str) -> str:
     """SQL: ``text`` without a zone's name after its offset (:data:`_NAME_AFTER_OFFSET`): the
-    offset fixes the instant, as in a Java time with a zone in brackets. Text without a space
-    (ISO 8601) has none and skips the pattern."""
-    dropped = f"regexp_replace({text}, '{_NAME_AFTER_OFFSET}', '\\1')"
-    return f"CASE WHEN contains({text}, ' ') THEN {dropped} ELSE {text} END"
+    offset fixes the instant, as in a Java time with a zone in brackets."""
+    return f"regexp_replace({text}, '{_NAME_AFTER_OFFSET}', '\\1')"
 
 
 def _zone_apart(text: str, spelled: str, named: str) -> str:
@@ -424,6 +471,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
     """(condition, reason, field, detail) in the order they are checked: the condition, field
     and detail as SQL over a parsed row ``p`` (with ``_row`` and ``_unknown`` when rejected)."""
     longest = _longest_member("p.properties")
+    unnamed = _zone_name_dropped("trim(p.ts_text)")
     ts_rules = [
         ("p.ts_text IS NULL", "missing_timestamp", "'ts'", "'the timestamp is empty'"),
         (
@@ -433,6 +481,11 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             f"CASE WHEN {_impossible_offset('trim(p.ts_text)')} "
             "THEN 'cannot read ''' || left(p.ts_text, 80) || ''': its offset from UTC is no "
             "real one (offsets run from -14:00 to +14:00, their minutes below 60)' "
+            f"WHEN {_zone_offset(unnamed)} = ' ?' "
+            "THEN 'cannot read ''' || left(p.ts_text, 80) || ''': its zone''s abbreviation "
+            f"''' || {_abbreviation(unnamed)} || ''' stands for ' || "
+            f"$zone_meanings[list_position($zone_names, {_abbreviation(unnamed)})] || "
+            "' (import with --timezone naming the zone the times are in to read it as there)' "
             "ELSE 'cannot read ''' || left(p.ts_text, 80) || ''' ' || $ts_reading END",
         ),
         (
@@ -1292,6 +1345,7 @@ class BatchValidator:
         self.con = local_engine()
         self.con.execute(f"SET TimeZone = '{limits.timezone}'")  # validated against zoneinfo
         self.stage_names, self.stage_keys = self._stage_lookup(config)
+        self.zone_offsets = offsets_in(limits.timezone)
         languages = [code for code in LANGUAGES if any(code in s.labels for s in config.stages)]
         labels = f", or their labels in {', '.join(languages)} (any case)" if languages else ""
         self.stage_list = ", ".join(config.stage_keys) + labels
@@ -1413,6 +1467,10 @@ class BatchValidator:
             "yes_no_words": list(YES_NO_WORDS),
             "yes_no_tops": list(YES_NO_WORDS.values()),
             "ts_format": self.limits.ts_format,
+            "ts_format_offset": (self.limits.ts_format or "").replace("%Z", "%z"),
+            "zone_names": list(self.zone_offsets),
+            "zone_offsets": [f" {o}" if o else o for o in self.zone_offsets.values()],
+            "zone_meanings": [AMBIGUOUS.get(name, "") for name in self.zone_offsets],
             "ts_reading": (
                 f"with the format '{self.limits.ts_format}'"
                 if self.limits.ts_format is not None
