@@ -634,7 +634,7 @@ def _every_row_fits(reader: FileReader, width: int, empty_last: bool = False) ->
     parse = pacsv.ParseOptions(
         delimiter=reader.delimiter,
         newlines_in_values=True,
-        invalid_row_handler=lambda row: "skip" if _is_header_text(reader, row.text) else "error",
+        invalid_row_handler=lambda row: "skip" if _header_cells(reader, row.text) else "error",
     )
     convert = pacsv.ConvertOptions(
         column_types={names[-1]: pa.string()},
@@ -825,21 +825,22 @@ def _header_again(reader: FileReader, table: pa.Table) -> np.ndarray | None:
     return found if found.any() else None
 
 
-def _is_header_text(reader: FileReader, text: str) -> bool:
-    """Whether ``text``, a CSV row with another number of fields than the header, is the
-    header again but for a separator at the end of one of them (see
+def _header_cells(reader: FileReader, text: str) -> list[str] | None:
+    """The fields of ``text``, a CSV row with another number of fields than the header, where
+    it is the header again but for a separator at the end of one of them (see
     :func:`_trailing_separator`): the rows of a file joined with ``cat`` from files whose rows,
-    or header, end in one."""
+    or header, end in one. None for any other row."""
     names = reader.header
     if not any(names) or next(name for name in names if name) not in text:
-        return False  # nearly every such row: no row parsed
+        return None  # nearly every such row: no row parsed
     try:
-        cells = [cell.strip() for cell in _parse_csv_line(text.rstrip("\r\n"), reader.delimiter)]
+        cells = _parse_csv_line(text.rstrip("\r\n"), reader.delimiter)
     except csv.Error:
-        return False
-    if cells:
-        cells[0] = cells[0].lstrip("\ufeff").strip()
-    return _but_empty_last(cells) == _but_empty_last(names)
+        return None
+    stripped = [cell.strip() for cell in cells]
+    if stripped:
+        stripped[0] = stripped[0].lstrip("\ufeff").strip()
+    return cells if _but_empty_last(stripped) == _but_empty_last(names) else None
 
 
 def _but_empty_last(cells: Sequence[str]) -> list[str]:
@@ -957,10 +958,10 @@ class _CsvLines:
 
     def _claim_ragged(self, start: int, row: pacsv.InvalidRow) -> None:
         """A row with another number of fields than the header: the header again but for a
-        trailing separator (see :func:`_is_header_text`), else a row of the wrong count."""
+        trailing separator (see :func:`_header_cells`), else a row of the wrong count."""
         reader = self.reader
-        if _is_header_text(reader, row.text):
-            cells = _parse_csv_line(row.text.rstrip("\r\n"), reader.delimiter)
+        cells = _header_cells(reader, row.text)
+        if cells is not None:
             reader.repeated_header[start] = _csv_text(cells, reader.delimiter)
         else:
             reader.wrong_fields[start] = row.text
