@@ -254,3 +254,25 @@ def test_unattributed_revenue_is_the_leftover_to_the_precision_of_the_sums():
     # A value of 1e20 rounds its sums by 65,536: a conversion without revenue leaves none.
     assert leftover_revenue(1e20 + 131_072, 1e20, 1) == 0.0
     assert leftover_revenue(1_000_050.0, 1_000_000.0, 2) == 50.0
+
+
+def test_coded_keys_give_the_result_the_names_give(monkeypatch):
+    """Journeys are built on codes of the touchpoints' names; where two names share a code the
+    run falls back to the names themselves, and either way every model gives the same credit."""
+    from journeylens.analytics import _touches
+
+    table = ibis.memtable(journeys(PEOPLE))
+    spec = AttributionSpec([*ALL_MODELS, "shapley_ordered"], markov_order=2)
+    coded = run_attribution(table, spec)
+    codes = _touches.key_codes(table).execute()
+    assert _touches.TouchKeys.of(codes) is not None
+    # Codes by length: "ad" and the other two-letter names would share one.
+    monkeypatch.setattr(_touches, "value_code", lambda value: value.length().cast("int64"))
+    clashing = _touches.key_codes(table).execute()
+    assert _touches.TouchKeys.of(clashing) is None
+    named = run_attribution(table, spec)
+    columns = ["model", "touchpoint", "conversions", "revenue"]
+    left, right = (r.to_frame()[columns].round(9) for r in (coded, named))
+    assert left.equals(right)
+    assert coded.transition_matrix.equals(named.transition_matrix)
+    assert set(coded.transition_matrix["from"]) >= {"(start)", "ad", "ad>blog"}

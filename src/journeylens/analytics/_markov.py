@@ -22,7 +22,9 @@ effects, so they sum to the totals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -41,55 +43,123 @@ SHOWN_SEP = ">"
 MAX_STATES = 6000
 
 
-def _state(touches: ir.Table, order: int, back: int = 0) -> ir.StringValue:
-    """The state at the touch ``back`` places earlier: its key and up to ``order - 1`` before it,
-    within the journey (``prev_<b>`` is the key ``b`` touches earlier, there when ``pos > b``)."""
-    state = touches.key if back == 0 else touches[f"prev_{back}"]
-    for b in range(back + 1, back + order):
-        state = ibis.ifelse(touches.pos > b, touches[f"prev_{b}"] + SEP + state, state)
-    return state
+def _state(touches: ir.Table, order: int, back: int = 0) -> list[ir.Value]:
+    """The state at the touch ``back`` places earlier, as ``order`` columns, its newest value
+    first: the key, then up to ``order - 1`` before it within the journey (``prev_<b>`` is the
+    key ``b`` touches earlier, there when ``pos > b``), null past the journey's start."""
+    keys = [touches.key, *(touches[f"prev_{b}"] for b in range(1, back + order))]
+    return [
+        keys[b] if b == 0 else ibis.ifelse(touches.pos > b, keys[b], ibis.null(keys[b].type()))
+        for b in range(back, back + order)
+    ]
 
 
 def build_transitions(touches: ir.Table, order: int = 1) -> ir.Table:
-    """Transition counts ``from``, ``to``, ``count``, ``revenue`` between chain states.
+    """Transition counts between chain states, as the touches' keys: ``from_0`` … and ``to_0``
+    … (each state's values, newest first, null past its length; every ``from`` null: the
+    state ``(start)``), ``end`` (1 into ``(conversion)``, 0 into ``(null)``, else null), then
+    ``count`` and ``revenue``. :func:`transition_counts` names the states.
 
     ``touches`` needs the lags ``prev_1`` … ``prev_<order>`` (``build_touches(..., lags=order)``):
     each touch gives one transition from the state before it, so this is one aggregate, no window.
-    Where the touches carry a breakdown's ``segment``, the counts are per segment (its first
-    column): every segment's chain in the same query.
+    The states are grouped by the keys as they are (codes where the touches are coded) and only
+    the counts are named. Where the touches carry a breakdown's ``segment``, the counts are per
+    segment (its first column): every segment's chain in the same query.
 
     Examples
     --------
     >>> from journeylens.testing import journeys
     >>> from journeylens.analytics._touches import build_touches
     >>> table = ibis.memtable(journeys({"ann": [("ad", "2026-01-01"), ("purchase", "+1d")]}))
-    >>> frame = build_transitions(build_touches(table, ["purchase"], 10**7, lags=1)).execute()
+    >>> rows = build_transitions(build_touches(table, ["purchase"], 10**7, lags=1)).execute()
+    >>> frame = transition_counts(rows)
     >>> sorted(zip(frame["from"], frame["to"]))
     [('(start)', 'ad'), ('ad', '(conversion)')]
     """
-    state = _state(touches, order)
     segments = segment_columns(touches)
+    key = touches.key.type()
+
+    def step(src: list[ir.Value], dst: list[ir.Value], end: ir.Value, revenue: ir.Value) -> Any:
+        return {
+            **{f"from_{b}": value for b, value in enumerate(src)},
+            **{f"to_{b}": value for b, value in enumerate(dst)},
+            "end": end,
+            "revenue": revenue,
+        }
+
     steps = touches.select(
         *segments,
-        src=ibis.ifelse(touches.pos == 1, START, _state(touches, order, back=1)),
-        dst=state,
-        revenue=ibis.literal(0.0),
+        **step(
+            _state(touches, order, back=1),
+            _state(touches, order),
+            ibis.null("int8"),
+            ibis.literal(0.0),
+        ),
         **weight_of(touches),
     )
     last = touches.filter(touches.pos == touches.n)
     ends = last.select(
         *segments,
-        src=_state(last, order),
-        dst=ibis.ifelse(last.converted == 1, CONVERSION, NULL),
-        revenue=last.revenue,
+        **step(
+            _state(last, order),
+            [ibis.null(key)] * order,
+            last.converted.cast("int8"),
+            last.revenue,
+        ),
         **weight_of(last),
     )
     both = steps.union(ends)
-    return (
-        both.group_by([*segments, "src", "dst"])
-        .aggregate(count=journeys_of(both), revenue=summed(both.revenue, both))
-        .rename({"from": "src", "to": "dst"})
+    states = [c for c in both.columns if c.startswith(("from_", "to_"))]
+    return both.group_by([*segments, *states, "end"]).aggregate(
+        count=journeys_of(both), revenue=summed(both.revenue, both)
     )
+
+
+def transition_counts(
+    rows: pd.DataFrame, names: Callable[[pd.Series], pd.Series] | None = None
+) -> pd.DataFrame:
+    """The rows of :func:`build_transitions` with their states named: ``from``, ``to`` (a
+    state's values oldest first, joined by ``SEP``; ``(start)``, ``(conversion)``, ``(null)``),
+    ``count``, ``revenue``, after the segment where there is one. ``names`` gives each key's
+    name (the keys are the names where it is not given).
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"from_0": [None, 7], "to_0": [7, None], "end": [None, 1],
+    ...                      "count": [3, 3], "revenue": [0.0, 9.0]})
+    >>> named = transition_counts(rows, lambda keys: keys.map({7: "ad"}))
+    >>> named[["from", "to"]].values.tolist()
+    [['(start)', 'ad'], ['ad', '(conversion)']]
+    """
+    ends = rows["end"]
+    return pd.DataFrame(
+        {
+            **{c: rows[c] for c in segment_columns(rows)},
+            "from": _named_states(rows, "from_", names).fillna(START),
+            "to": _named_states(rows, "to_", names)
+            .mask(ends == 1, CONVERSION)
+            .mask(ends == 0, NULL),
+            "count": rows["count"],
+            "revenue": rows["revenue"],
+        }
+    ).reset_index(drop=True)
+
+
+def _named_states(
+    rows: pd.DataFrame, prefix: str, names: Callable[[pd.Series], pd.Series] | None
+) -> pd.Series:
+    """The states in the columns ``<prefix>0`` … (newest value first) as text, oldest value
+    first, joined by ``SEP``; null where the state has no value."""
+    newest_first = sorted(
+        (c for c in rows.columns if c.startswith(prefix)), key=lambda c: int(c[len(prefix) :])
+    )
+    state = pd.Series(None, index=rows.index, dtype=object)
+    for column in reversed(newest_first):
+        keys = rows[column].dropna()
+        value = (names(keys) if names else keys).astype(str).reindex(rows.index)
+        joined = state.where(state.isna(), state + SEP + value)
+        state = joined.where(state.notna(), value).where(value.notna(), state)
+    return state
 
 
 def components(state: str) -> frozenset[str]:

@@ -77,12 +77,12 @@ SPREAD = 2
 THREADS = min(4, os.cpu_count() or 1)  # for independent numpy work, which lets go of the GIL
 
 
-def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
+def build_coalitions(touches: ir.Table, players: Sequence[Any]) -> ir.Table:
     """Journeys, conversions and revenue per coalition, the coalition as bit masks over
-    ``players`` (sorted): ``mask_0`` holds players 0-61 (bit ``i`` for player ``i``), ``mask_1``
-    players 62-123, and so on. Two hash aggregates (a bitwise OR per journey); no lists, no sort.
-    Where the touches carry a breakdown's ``segment``, the coalitions are per segment (its first
-    column).
+    ``players`` (sorted by name; their keys as the touches hold them): ``mask_0`` holds
+    players 0-61 (bit ``i`` for player ``i``), ``mask_1`` players 62-123, and so on. Two hash
+    aggregates (a bitwise OR per journey); no lists, no sort. Where the touches carry a
+    breakdown's ``segment``, the coalitions are per segment (its first column).
 
     Examples
     --------
@@ -116,7 +116,7 @@ def build_coalitions(touches: ir.Table, players: Sequence[str]) -> ir.Table:
     )
 
 
-def with_players(table: ir.Table, players: Sequence[str]) -> ir.Table:
+def with_players(table: ir.Table, players: Sequence[Any]) -> ir.Table:
     """``table`` with its ``key``'s place among ``players`` as ``_index`` (0-based), and as
     the mask word ``_word`` and bit ``_bit`` it sets (null for a key that is none of them).
 
@@ -127,7 +127,7 @@ def with_players(table: ir.Table, players: Sequence[str]) -> ir.Table:
     lookup = ibis.memtable(
         pa.table(
             {
-                "_player": pa.array(players, pa.string()),
+                "_player": pa.array(players, table.key.type().to_pyarrow()),
                 "_index": pa.array(places, pa.int64()),
                 "_word": pa.array([i // WORD for i in places], pa.int64()),
                 "_bit": pa.array([1 << (i % WORD) for i in places], pa.int64()),

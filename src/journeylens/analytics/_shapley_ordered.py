@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 from math import comb
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -40,14 +41,14 @@ from journeylens.analytics.breakdown import segment_columns
 DIGIT_BITS = 6  # bits per position in a sequence code: players 1-63 (0 = no player)
 
 
-def _layout(players: Sequence[str]) -> tuple[int, int, int]:
+def _layout(players: Sequence[Any]) -> tuple[int, int, int]:
     """Bits per position, positions per int64 word, and words for the longest sequence."""
     bits = max(DIGIT_BITS, len(players).bit_length())
     per_word = 63 // bits
     return bits, per_word, max(1, -(-len(players) // per_word))
 
 
-def build_sequences(touches: ir.Table, players: Sequence[str]) -> ir.Table:
+def build_sequences(touches: ir.Table, players: Sequence[Any]) -> ir.Table:
     """Journeys, conversions and revenue per sequence of distinct values in first-touch order.
 
     The sequence is coded in ``seq_0``, ``seq_1``, … : position ``r`` (0-based) holds the

@@ -55,11 +55,13 @@ from journeylens.analytics._touches import (
     BY_VALUE,
     LEVELS,
     WEIGHT,
+    TouchKeys,
     build_touches,
     conversion_events,
     goal_names,
     goal_segments,
     journeys_of,
+    key_codes,
     summed,
     with_goal_values,
     with_journey_segments,
@@ -342,11 +344,11 @@ def _filtered(events: ir.Table, spec: AttributionSpec) -> ir.Table:
 
 
 def build_journey_touches(
-    events: ir.Table, spec: AttributionSpec, by: str | None = None
+    events: ir.Table, spec: AttributionSpec, by: str | None = None, coded: bool = False
 ) -> ir.Table:
     """The touches of every journey (converting or not) for ``spec``, as an engine expression
-    (with ``by``, each touch's and its conversion's value of that key: see
-    :func:`.build_touches`).
+    (with ``by``, each touch's and its conversion's value of that key; with ``coded``, the
+    keys' codes: see :func:`.build_touches`).
 
     Examples
     --------
@@ -363,6 +365,7 @@ def build_journey_touches(
         spec.direct_channels,
         lags=spec.markov_order if "markov" in spec.models else 0,
         by=by,
+        coded=coded,
     )
 
 
@@ -419,10 +422,10 @@ def _snapped(credit: pd.Series) -> pd.Series:
 
 
 def _run_markov(
-    touches: ir.Table, spec: AttributionSpec, totals: dict[str, float]
+    touches: ir.Table, spec: AttributionSpec, totals: dict[str, float], keys: TouchKeys
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, ir.Table]:
     expression = _markov.build_transitions(touches, spec.markov_order)
-    counts = expression.execute()
+    counts = _markov.transition_counts(_fetched(expression), keys.named)
     effects = _chain(counts, spec).removal_effects()
     return _markov_credit(effects, totals), _markov.transition_matrix(counts), effects, expression
 
@@ -450,9 +453,9 @@ def _markov_credit(effects: pd.DataFrame, totals: Mapping[str, float]) -> pd.Dat
 
 
 def _run_shapley(
-    touches: ir.Table, spec: AttributionSpec, players: list[str]
+    touches: ir.Table, spec: AttributionSpec, players: list[str], keys: TouchKeys
 ) -> tuple[pd.DataFrame, ir.Table]:
-    expression = _shapley.build_coalitions(touches, players)
+    expression = _shapley.build_coalitions(touches, keys.keys(players))
     values = _shapley.coalition_values(
         expression.execute(), players, spec.shapley_samples, spec.seed
     )
@@ -473,9 +476,9 @@ def _ordered_credit(positions: pd.DataFrame, keys: Sequence[str] = ("key",)) -> 
 
 
 def _run_shapley_ordered(
-    touches: ir.Table, players: list[str]
+    touches: ir.Table, players: list[str], keys: TouchKeys
 ) -> tuple[pd.DataFrame, pd.DataFrame, ir.Table]:
-    expression = _shapley_ordered.build_sequences(touches, players)
+    expression = _shapley_ordered.build_sequences(touches, keys.keys(players))
     positions = _shapley_ordered.code_values(expression.execute(), players)
     return _ordered_credit(positions), positions, expression
 
@@ -583,13 +586,15 @@ def run_attribution(
             events.touchpoint.isnull() | events.touchpoint.isin(known.touchpoint)
         )
     # Journeys feed several small queries: materialise them once, without the columns the models
-    # never read (fewer strings to write).
-    journeys = build_journey_touches(events, spec, by).drop("t", "direct")
+    # never read (fewer strings to write), their keys as codes (see ``build_touches``) unless
+    # two of the values share one.
+    keys = TouchKeys.of(key_codes(_filtered(events, spec), spec.level).execute())
+    journeys = build_journey_touches(events, spec, by, coded=keys is not None).drop("t", "direct")
     goals = conversion_events(_filtered(events, spec), spec.goals)
     if by is not None:
         journeys = with_journey_segments(journeys, top)
         goals = with_goal_values(goals, by)
-    return attribute_touches(journeys, spec, goals, field)
+    return attribute_touches(journeys, spec, goals, field, keys)
 
 
 def attribute_touches(
@@ -597,6 +602,7 @@ def attribute_touches(
     spec: AttributionSpec,
     goals: ir.Table | None = None,
     field: str | None = None,
+    keys: TouchKeys | None = None,
 ) -> AttributionResult:
     """Every model in ``spec`` on journeys given as touches (the columns of
     :func:`.build_touches`, without ``t`` and ``direct``, perhaps with a ``weight``: how many
@@ -606,39 +612,43 @@ def attribute_touches(
     Touches with a ``segment`` (one per journey, see :func:`.with_journey_segments`) are also
     attributed within each segment, into ``result.breakdown`` with the segment named ``field``
     (default ``"segment"``); ``goals`` with a ``by_value`` (:func:`.with_goal_values`) split
-    the unattributed conversions among the segments too."""
+    the unattributed conversions among the segments too. ``keys``: what the touches' ``key``
+    holds (codes with their names, see :func:`.build_touches`; the names where not given)."""
+    keys = keys or TouchKeys()
     with touches.cache() as cached:
         if SEGMENT not in cached.columns:
-            return _run(cached, spec, goals)
-        result = _run(cached.drop(SEGMENT), spec, goals)
-        breakdown, queries = _run_segments(cached, spec, goals, result, field or SEGMENT)
+            return _run(cached, spec, goals, keys)
+        result = _run(cached.drop(SEGMENT), spec, goals, keys)
+        breakdown, queries = _run_segments(cached, spec, goals, result, field or SEGMENT, keys)
         result.breakdown = breakdown
         result.queries = (*result.queries, *queries)
         return result
 
 
-def _run(touches: ir.Table, spec: AttributionSpec, goals: ir.Table | None) -> AttributionResult:
+def _run(
+    touches: ir.Table, spec: AttributionSpec, goals: ir.Table | None, keys: TouchKeys
+) -> AttributionResult:
     totals = _totals(touches, goals)
     frames: list[pd.DataFrame] = []
     queries: list[ir.Table] = []
     matrix = effects = None
     if any(m in RULE_MODELS for m in spec.models):
         expression = build_rule_attribution(touches, spec)
-        frames.append(expression.execute())
+        frames.append(_named_keys(expression.execute(), keys))
         queries.append(expression)
     if "markov" in spec.models:
-        markov, matrix, effects, query = _run_markov(touches, spec, totals)
+        markov, matrix, effects, query = _run_markov(touches, spec, totals, keys)
         frames.append(markov)
         queries.append(query)
     shapleys = {"shapley", "shapley_ordered"} & set(spec.models)
-    players = _players(touches, effects) if shapleys else []
+    players = _players(touches, effects, keys) if shapleys else []
     if "shapley" in spec.models:
-        shapley, query = _run_shapley(touches, spec, players)
+        shapley, query = _run_shapley(touches, spec, players, keys)
         frames.append(shapley)
         queries.append(query)
     positions = None
     if "shapley_ordered" in spec.models:
-        ordered, positions, query = _run_shapley_ordered(touches, players)
+        ordered, positions, query = _run_shapley_ordered(touches, players, keys)
         frames.append(ordered)
         queries.append(query)
         positions = positions.rename(columns={"key": spec.level})
@@ -654,12 +664,23 @@ def _run(touches: ir.Table, spec: AttributionSpec, goals: ir.Table | None) -> At
     )
 
 
-def _players(touches: ir.Table, effects: pd.DataFrame | None) -> list[str]:
-    """Every value of a touch, sorted: the Markov chain's values where it ran (its states are
-    made of every touch's value), else one query."""
+def _players(touches: ir.Table, effects: pd.DataFrame | None, keys: TouchKeys) -> list[str]:
+    """Every value of a touch by name, sorted: the Markov chain's values where it ran (its
+    states are made of every touch's value), else one query."""
     if effects is not None:
         return sorted(effects["key"])
-    return sorted(touches.select("key").distinct().execute()["key"])
+    return sorted(keys.named(touches.select("key").distinct().execute()["key"]))
+
+
+def _named_keys(frame: pd.DataFrame, keys: TouchKeys) -> pd.DataFrame:
+    """``frame`` with its ``key`` by name."""
+    return frame.assign(key=keys.named(frame["key"]))
+
+
+def _fetched(expression: ir.Table) -> pd.DataFrame:
+    """``expression``'s rows, integers exact where some are null (as Python integers, not the
+    floats ``execute`` gives a column with nulls: a 63-bit code does not fit in one)."""
+    return expression.to_pyarrow().to_pandas(integer_object_nulls=True)
 
 
 def _sort_key(spec: AttributionSpec) -> Callable[[pd.Series], pd.Series]:
@@ -708,6 +729,7 @@ def _run_segments(
     goals: ir.Table | None,
     overall: AttributionResult,
     field: str,
+    keys: TouchKeys,
 ) -> tuple[AttributionBreakdown, tuple[ir.Table, ...]]:
     """Every model within each segment of ``touches``: one query per model for every segment
     (grouped by it), then each segment's chain and games solved on their own."""
@@ -723,20 +745,21 @@ def _run_segments(
     extra: dict[str, pd.DataFrame] = {}
     if any(m in RULE_MODELS for m in spec.models):
         queries.append(build_rule_attribution(touches, spec))
-        frames.append(queries[-1].execute())
+        frames.append(_named_keys(queries[-1].execute(), keys))
     if "markov" in spec.models:
         queries.append(_markov.build_transitions(touches, spec.markov_order))
+        counts = _markov.transition_counts(_fetched(queries[-1]), keys.named)
         credit, extra["transition_matrix"], extra["removal_effects"] = _segment_markov(
-            queries[-1].execute(), spec, shares
+            counts, spec, shares
         )
         frames.append(credit)
     # Every value with a touch is in the whole data's Shapley credit: its players serve here.
     players = sorted(set(overall.attribution[spec.level]))
     if "shapley" in spec.models:
-        queries.append(_shapley.build_coalitions(touches, players))
+        queries.append(_shapley.build_coalitions(touches, keys.keys(players)))
         frames.append(_segment_shapley(queries[-1].execute(), players, spec))
     if "shapley_ordered" in spec.models:
-        queries.append(_shapley_ordered.build_sequences(touches, players))
+        queries.append(_shapley_ordered.build_sequences(touches, keys.keys(players)))
         credit, extra["shapley_positions"] = _segment_ordered(queries[-1].execute(), players)
         frames.append(credit)
     totals = largest_first(totals, "journeys").reset_index(drop=True)
