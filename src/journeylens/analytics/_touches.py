@@ -207,43 +207,51 @@ def build_touches(
     goal_value = (
         {GOAL_BY_VALUE: stream[BY_VALUE].max(where=stream.conv == 1)} if by is not None else {}
     )
+    touch, goal = stream.conv == 0, stream.conv == 1
+    # Per journey, its end and its touches' span: the touches kept are its last ones (those
+    # within the lookback of its end), consecutive ordinals up to ``last``.
     ends = stream.group_by(group).aggregate(
-        end_t=stream.t.max(where=stream.conv == 1),
-        c_rev=stream.revenue.max(where=stream.conv == 1),
-        last_t=stream.t.max(where=stream.conv == 0),
+        goal_t=stream.t.max(where=goal),
+        c_rev=stream.revenue.max(where=goal),
+        last_t=stream.t.max(where=touch),
+        first_t=stream.t.min(where=touch),
+        first=stream.ordinal.min(where=touch),
+        last=stream.ordinal.max(where=touch),
+        last_non_direct=stream.ordinal.max(where=touch & ~stream.direct),
         **goal_value,
     )
-    raw = stream.filter(stream.conv == 0).drop("conv", "revenue")
-    joined = raw.inner_join(ends, [raw.person == ends.person, raw.journey == ends.journey])
-    touches = joined.mutate(
-        end_t=joined.end_t.fill_null(joined.last_t),
-        converted=joined.end_t.notnull().cast("int8"),
-        revenue=joined.c_rev.fill_null(0.0),
-    ).drop("c_rev", "last_t")
-    touches = touches.filter(touches.end_t - touches.t <= lookback)
-    # The touches kept are the journey's last ones: consecutive ordinals from `first`.
-    spans = touches.group_by(group).aggregate(
-        first=touches.ordinal.min(),
-        n=touches.count().cast("int32"),
-        latest_t=touches.t.max(),
-        last_non_direct=touches.ordinal.max(where=~touches.direct),
+    ends = ends.mutate(end_t=ends.goal_t.fill_null(ends.last_t))
+    # Only the few journeys that began before the lookback lose touches: their first kept
+    # one is found among their own touches (10M demo events: 2.4% of the journeys), not by a
+    # second aggregate and join over every touch.
+    cut = ends.filter(ends.end_t - ends.first_t > lookback).select(*group, "end_t")
+    cut_touches = stream.filter(touch).inner_join(cut, group)
+    kept_firsts = (
+        cut_touches.filter(cut_touches.end_t - cut_touches.t <= lookback)
+        .group_by(group)
+        .aggregate(kept_first=cut_touches.ordinal.min())
     )
-    both = touches.inner_join(
-        spans, [touches.person == spans.person, touches.journey == spans.journey]
-    )
+    spans = ends.left_join(kept_firsts, group)
+    spans = spans.mutate(first=spans.kept_first.fill_null(spans["first"]))
+    raw = stream.filter(touch).drop("conv", "revenue")
+    both = raw.inner_join(spans, group)
+    both = both.filter(both.end_t - both.t <= lookback)
+    first, last = both["first"], both["last"]
     return both.select(
         "person",
         "journey",
         "t",
         "key",
         "direct",
-        "converted",
-        "revenue",
-        pos=(both.ordinal - both.first + 1).cast("int32"),
-        n=both.n,
+        converted=both.goal_t.notnull().cast("int8"),
+        revenue=both.c_rev.fill_null(0.0),
+        pos=(both.ordinal - first + 1).cast("int32"),
+        n=(last - first + 1).cast("int32"),
         dt=(both.end_t - both.t).cast(seconds),
-        latest_dt=(both.end_t - both.latest_t).cast(seconds),
-        last_non_direct_pos=(both.last_non_direct - both.first + 1).fill_null(0).cast("int32"),
+        latest_dt=(both.end_t - both.last_t).cast(seconds),
+        last_non_direct_pos=ibis.ifelse(
+            both.last_non_direct >= first, both.last_non_direct - first + 1, 0
+        ).cast("int32"),
         **{f"prev_{b}": both[f"prev_{b}"] for b in range(1, lags + 1)},
         **{c: both[c] for c in (BY_VALUE, GOAL_BY_VALUE) if by is not None},
     )
