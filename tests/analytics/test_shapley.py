@@ -302,6 +302,39 @@ def test_subset_max_is_the_maximum_over_each_subset(shape, axis):
     assert (lattice == expected).all()
 
 
+def test_member_index_is_the_local_index_a_byte_at_a_time():
+    # Masks over three words (past 62 players), members spread over all of them.
+    rng = np.random.default_rng(11)
+    words = [rng.integers(0, 1 << _shapley.WORD, 300) for _ in range(3)]
+    for size in (0, 1, 9, 40):
+        bits = sorted(rng.choice(3 * _shapley.WORD, size, replace=False).tolist())
+        expected = _shapley._local_index(_shapley._joined(words), bits).astype(np.int64)
+        assert (_shapley._member_index(words, bits) == expected).all()
+
+
+def test_a_sampled_lattice_ends_in_order_as_the_lattice_solved_alone():
+    # 18 members: the lattice filled rotated, its 8 lowest bits turned to the top 4 at a time.
+    rng = np.random.default_rng(12)
+    masks = {(1 << 18) - 1} | {int(m) for m in rng.integers(1, 1 << 18, 3000)}
+    game = _shapley._Game.of_masks(mask_rows(masks, rng), [f"p{i:02d}" for i in range(18)])
+    inside = game.inside(len(game.sizes) - 1)
+    local = game.masks[inside]
+    expected = _shapley._best_places(game, local, inside, (1 << 18,))
+    assert (_shapley._lattice_places(game, local, inside, 18) == expected).all()
+
+
+def test_rates_share_a_place_and_fit_uint16_up_to_65536():
+    ranks = _shapley._Ranks(np.array([0.5, 0.0, 0.25, 0.5]))
+    assert ranks.values.tolist() == [0.0, 0.25, 0.5]
+    assert ranks.of.tolist() == [2, 0, 1, 2]
+    assert ranks.zero == 0
+    assert ranks.dtype == np.uint16
+    assert _shapley._Ranks(np.arange(1, 1 << 16) / (1 << 16)).dtype == np.uint16
+    many = _shapley._Ranks(np.arange(1, 1 << 17) / (1 << 17))
+    assert many.dtype == np.int32
+    assert many.of.max() == (1 << 17) - 1
+
+
 def mask_rows(masks: set[int], rng: np.random.Generator) -> pd.DataFrame:
     """Coalitions by mask with random journeys, conversions and revenue."""
     n = rng.integers(1, 50, len(masks))
@@ -480,7 +513,7 @@ def test_a_coalition_past_the_lattice_reads_each_subsets_rate_as_documented():
     rates = game.rates[inside]
     subsets = rng.integers(0, 1 << 30, size=(50, 30))
     subsets[0, :5] = local[:5]  # observed coalitions themselves
-    got = f(subsets)
+    got = np.moveaxis(f(subsets), 0, -1)  # the measures last
     for index, subset in np.ndenumerate(subsets):
         held = [i for i, m in enumerate(local) if m & ~int(subset) == 0]
         exact = [i for i in held if local[i] == int(subset)]
