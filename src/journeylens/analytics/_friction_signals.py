@@ -69,9 +69,8 @@ EPOCH = datetime(1970, 1, 1)
 # with like within each.
 POSITION_STRATA = (1, 2, 4, 8, 16)
 # What the sequence pass lags and leads of an event, packed in one integer (see ``.packing``):
-# codes are 1, 2, ... and 0 stands for none. And the two counts it keeps running, summed packed.
+# codes are 1, 2, ... and 0 stands for none.
 NEIGHBOUR = (("err", 1), ("goal", 1), ("touchpoint", 30), ("event", 31))
-RUNNING = (("kept", 32), ("grp", 31))
 VISIT = (("touchpoint", 31), ("pos", 32))  # what the loop pass lags of the visit before
 
 
@@ -166,8 +165,10 @@ def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
     err, goal = _part(t._here, "err") == 1, _part(t._here, "goal") == 1
     event = _part(t._here, "event").nullif(0).cast("int32")
     touchpoint = _part(t._here, "touchpoint").nullif(0).cast("int32")
-    so_far = pack(RUNNING, kept=err.ifelse(0, 1), grp=touchpoint.notnull().ifelse(1, 0))
-    so_far = so_far.sum().over(running)
+    # Counts and a minimum of the rows that meet a condition, not sums or minima of values
+    # made for them: DuckDB keeps filtered aggregates over a frame for a fraction of the cost
+    # (on 10M events, two running counts cost less than one running sum of both packed).
+    grp, kept = t.count(where=touchpoint.notnull()), t.count(where=~err)
     prev_touchpoint = _part(previous, "touchpoint").nullif(0)
     row = {
         "sec": t.sec,
@@ -176,8 +177,9 @@ def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
         "gap_prev": t.sec - t.sec.lag().over(w),
         "gap_next": t.sec.lead().over(w) - t.sec,
         # Forwards over the rows still to come, so it shares the sort of the other windows.
-        "next_goal": goal.ifelse(t.sec, ibis.null("int64")).min().over(ahead),
-        "same_event": (_part(previous, "event").nullif(0) == event).fill_null(False),
+        "next_goal": t.sec.min(where=goal).over(ahead),
+        # Null where there is no previous event: a flag reads null as false (see ``_flag``).
+        "same_event": _part(previous, "event").nullif(0) == event,
         "prev_err": _part(previous, "err") == 1,
     }
     return t.select(
@@ -192,10 +194,10 @@ def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
         prev_err=row["prev_err"],
         next_err=_part(following, "err") == 1,
         prev_placed=prev_touchpoint.notnull(),
-        moved=(prev_touchpoint != touchpoint).fill_null(False),
+        moved=prev_touchpoint != touchpoint,  # null after no touchpoint: not kept by a filter
         next_placed=_part(following, "touchpoint") > 0,
-        grp=unpack(so_far, RUNNING, "grp").cast("int32"),
-        kept=unpack(so_far, RUNNING, "kept").cast("int32"),
+        grp=grp.over(running).cast("int32"),
+        kept=kept.over(running).cast("int32"),
         **_event_flags(row, rules, end),
     )
 
@@ -258,14 +260,16 @@ def build_event_signals(seq: ir.Table, anchors: ir.Table) -> ir.Table:
     return t.select("person", "touchpoint", COMBINED, "grp", "signals")
 
 
-def _flag(condition: ir.BooleanValue) -> ir.IntegerValue:
-    return condition.fill_null(False).ifelse(1, 0)
+def _flag(condition: ir.BooleanValue, value: int = 1) -> ir.IntegerValue:
+    """``value`` where ``condition`` holds, else 0 (also where it is null: ``ifelse`` reads null
+    as false, without the ``coalesce`` that cost a tenth of a second per flag on 10M events)."""
+    return condition.ifelse(value, 0)
 
 
 def _signals(flags: dict[str, ir.BooleanValue]) -> ir.IntegerValue:
     """The flags as the bits of one integer: a unit merges them with one ``bit_or``, where a
     maximum per flag cost an aggregate each."""
-    bits = [_flag(condition) * BIT[name] for name, condition in flags.items()]
+    bits = [_flag(condition, BIT[name]) for name, condition in flags.items()]
     return functools.reduce(operator.add, bits).cast("int32")
 
 
@@ -339,7 +343,7 @@ def build_loops(seq: ir.Table, visits: ir.Table, rules: SignalRules) -> ir.Table
         & (sec - sec.lag(3).over(w) <= rules.window)
     )
     before_pos = unpack(before, VISIT, "pos").cast(visits.pos.type())
-    marked = visits.mutate(end=ends.fill_null(False), before=before_pos)
+    marked = visits.mutate(end=ends, before=before_pos)  # a null end is not kept
     marked = marked.filter(marked.end)
     at = ibis.union(
         marked.select(l_person=marked.person, l_pos=marked.pos),
@@ -536,7 +540,9 @@ def build_effort_counts(
     placed = events.select("person_id", "touchpoint", "ts", **values)
     placed = placed.filter(placed.touchpoint.isin(pairs.a_touchpoint))
     on = [placed.person_id == pairs.a_person, placed.touchpoint == pairs.a_touchpoint]
-    placed = placed.semi_join(pairs, on)
+    # Distinct, which changes neither reader (one takes the latest time, the other distinct
+    # units): a step both read, so the events are scanned and joined once, not once for each.
+    placed = placed.semi_join(pairs, on).distinct()
     answers = in_range(_answered(answers, placed), *period, column="_answered")
     units = in_range(placed, *period).drop("ts")
     # One unit per value of each dimension, not per combination of the values: who paid on
