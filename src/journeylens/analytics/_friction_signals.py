@@ -169,7 +169,8 @@ def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
     # made for them: DuckDB keeps filtered aggregates over a frame for a fraction of the cost
     # (on 10M events, two running counts cost less than one running sum of both packed).
     grp, kept = t.count(where=touchpoint.notnull()), t.count(where=~err)
-    prev_touchpoint = _part(previous, "touchpoint").nullif(0)
+    # The touchpoint of the event before: null where there is none, 0 where it has none.
+    prev_touchpoint = _part(previous, "touchpoint")
     row = {
         "sec": t.sec,
         "err": err,
@@ -193,8 +194,10 @@ def _sequence(t: ir.Table, rules: SignalRules, end: datetime) -> ir.Table:
         gap_prev=row["gap_prev"],
         prev_err=row["prev_err"],
         next_err=_part(following, "err") == 1,
-        prev_placed=prev_touchpoint.notnull(),
-        moved=prev_touchpoint != touchpoint,  # null after no touchpoint: not kept by a filter
+        # The person's first event, or one after an event at another touchpoint (read only at
+        # events with a touchpoint); after one without, the touchpoint before is further back.
+        moved=prev_touchpoint.isnull() | ((prev_touchpoint != 0) & (prev_touchpoint != touchpoint)),
+        after_none=prev_touchpoint == 0,
         next_placed=_part(following, "touchpoint") > 0,
         grp=grp.over(running).cast("int32"),
         kept=kept.over(running).cast("int32"),
@@ -319,8 +322,9 @@ def _visits(seq: ir.Table, anchors: ir.Table) -> ir.Table:
     what the loop pass reads, so its sort carries no dimensions."""
     own = seq.filter(seq.touchpoint.notnull())
     moved = own.filter(own.moved)
-    # After events without a touchpoint, the touchpoint before is that of the previous group.
-    gap = own.filter(~own.prev_placed)
+    # After events without a touchpoint (few), the touchpoint before is that of the previous
+    # group, if there is one.
+    gap = own.filter(own.after_none)
     gap = gap.left_join(anchors, [gap.person == anchors.a_person, gap.grp - 1 == anchors.a_grp])
     gap = gap.filter(gap.a_touchpoint.isnull() | (gap.a_touchpoint != gap.touchpoint))
     columns = ("person", "pos", "touchpoint", "sec")
