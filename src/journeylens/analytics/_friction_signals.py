@@ -387,7 +387,7 @@ def _single(visited: ir.Table) -> ir.Table:
     """The units of people whose events at a touchpoint share their segment values (nearly
     all): one per person and touchpoint, its ``value`` the combination."""
     single = visited.filter(visited._lo == visited._hi)
-    return _decided(single.mutate(value=single._lo).select(*UNIT))
+    return single.mutate(value=single._lo).select(*UNIT)
 
 
 def _mixed_rows(rows: ir.Table, visited: ir.Table) -> ir.Table:
@@ -396,10 +396,6 @@ def _mixed_rows(rows: ir.Table, visited: ir.Table) -> ir.Table:
     mixed = mixed.select(m_person=mixed.person, m_touchpoint=mixed.touchpoint)
     same = [rows.person == mixed.m_person, rows.touchpoint == mixed.m_touchpoint]
     return rows.join(mixed, same).select(*rows.columns)
-
-
-def _decided(per: ir.Table) -> ir.Table:
-    return per.mutate(decided=has(per.signals, "open").ifelse(0, 1))
 
 
 def _dimension_counts(rows: ir.Table, visited: ir.Table, values: ir.Table) -> ir.Table:
@@ -416,7 +412,7 @@ def _dimension_counts(rows: ir.Table, visited: ir.Table, values: ir.Table) -> ir
     mixed = _mixed_rows(rows, visited)
     mixed = mixed.join(values, mixed[COMBINED] == values.c_combo)
     merged = _merged(mixed, ["person", "touchpoint", "dimension", mixed.c_value.name("value")])
-    split = _counts(_decided(merged.select(*UNIT, "dimension")), SEGMENT_KEYS)
+    split = _counts(merged.select(*UNIT, "dimension"), SEGMENT_KEYS)
     both = single.union(split.select(*single.columns))
     summed = both.group_by(*SEGMENT_KEYS, "stratum").aggregate(
         **{c: both[c].sum().cast("int64") for c in COUNTS}
@@ -431,24 +427,36 @@ def _stratum(first: ir.IntegerValue) -> ir.IntegerValue:
 
 
 def _counts(per: ir.Table, keys: Sequence[str]) -> ir.Table:
-    """Per ``keys`` and stratum of units: the unit counts."""
-    decided = per.decided == 1
-    signals = {flag: has(per.signals, flag) for flag in FLAGS}
+    """Per ``keys`` and stratum of units: the unit counts.
+
+    The units are first counted per combination of their signal bits (a few dozen kinds), with
+    their tallies summed; each count is then a sum over those few rows. Counting each flag over
+    every unit instead (a dozen filtered counts per unit) took three times as long.
+    """
+    kinds = per.group_by(*keys, stratum=_stratum(per.first), signals=per.signals).aggregate(
+        units=per.count(), retries=per.retries.sum(), errors=per.errors.sum()
+    )
+    signals = {flag: has(kinds.signals, flag) for flag in FLAGS}
+    decided = ~signals["open"]
     abandoned = decided & signals["exit"] & ~signals["goal"]
     continued = decided & ~abandoned
-    return per.group_by(*keys, stratum=_stratum(per.first)).aggregate(
-        people=per.count(),
-        decided=per.count(where=decided),
-        abandoned=per.count(where=abandoned),
-        retried=per.count(where=signals["retry"]),
-        retries=per.retries.sum(),
-        errored=per.count(where=signals["error"]),
-        errors=per.errors.sum(),
-        looped=per.count(where=signals["loop"]),
-        postponed=per.count(where=signals["postponed"]),
-        converted=per.count(where=decided & signals["converted"]),
-        continued=per.count(where=continued),
-        continued_converted=per.count(where=continued & signals["converted"]),
+
+    def units(where: ir.BooleanValue | None = None) -> ir.IntegerValue:
+        return kinds.units.sum(where=where).fill_null(0)  # 0, not null, where none has it
+
+    return kinds.group_by(*keys, "stratum").aggregate(
+        people=units(),
+        decided=units(decided),
+        abandoned=units(abandoned),
+        retried=units(signals["retry"]),
+        retries=kinds.retries.sum(),
+        errored=units(signals["error"]),
+        errors=kinds.errors.sum(),
+        looped=units(signals["loop"]),
+        postponed=units(signals["postponed"]),
+        converted=units(decided & signals["converted"]),
+        continued=units(continued),
+        continued_converted=units(continued & signals["converted"]),
     )
 
 
