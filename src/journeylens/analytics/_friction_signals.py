@@ -235,32 +235,40 @@ def _event_flags(
     return {"signals": _signals(flags)}
 
 
-def _anchors(seq: ir.Table) -> ir.Table:
+def _near(seq: ir.Table) -> ir.Table:
+    """The few events the steps beside the main one read (errors and the events next to them,
+    events next to one without a touchpoint): the sequence is read once for them all, not once
+    for each (each such step's filter is a part of this one)."""
+    beside_none = seq.touchpoint.notnull() & (seq.after_none | (seq.next_placed == False))  # noqa: E712
+    return seq.filter(seq.err | seq.prev_err | seq.next_err | beside_none)
+
+
+def _anchors(near: ir.Table) -> ir.Table:
     """Events with a touchpoint followed by one without: whose touchpoint (and segment) later
-    events borrow."""
-    a = seq.filter(seq.touchpoint.notnull(), seq.next_placed == False)  # noqa: E712
+    events borrow. ``near``: the events of :func:`_near`."""
+    a = near.filter(near.touchpoint.notnull(), near.next_placed == False)  # noqa: E712
     return a.select(a_person=a.person, a_grp=a.grp, a_touchpoint=a.touchpoint, a_combo=a[COMBINED])
 
 
-def _placed(seq: ir.Table, anchors: ir.Table) -> ir.Table:
+def _placed(seq: ir.Table, near: ir.Table, anchors: ir.Table) -> ir.Table:
     """Events at their touchpoint: their own, or for an error without one, the one before it,
     in that event's segment (an error page names no channel of its own: it happened to the
     visitor of the touchpoint before it, as that visitor)."""
-    stray = seq.filter(seq.touchpoint.isnull(), seq.err)
+    stray = near.filter(near.touchpoint.isnull(), near.err)
     borrowed = stray.join(
         anchors, [stray.person == anchors.a_person, stray.grp == anchors.a_grp]
     ).mutate(touchpoint=anchors.a_touchpoint, **{COMBINED: anchors.a_combo})
     return seq.filter(seq.touchpoint.notnull()).union(borrowed.select(*seq.columns))
 
 
-def build_event_signals(seq: ir.Table, anchors: ir.Table) -> ir.Table:
+def build_event_signals(seq: ir.Table, near: ir.Table, anchors: ir.Table) -> ir.Table:
     """One row per placed event: ``person, touchpoint, combo`` (its segment values, see
     :func:`_narrow`) and the signal columns.
 
     ``retry`` here is only a repeat of the event just before; repeats across errors are
     :func:`build_burst_retries`.
     """
-    t = _placed(seq, anchors)
+    t = _placed(seq, near, anchors)
     return t.select("person", "touchpoint", COMBINED, "grp", "signals")
 
 
@@ -289,18 +297,19 @@ def _only(table: ir.Table, flag: str) -> ir.Table:
     )
 
 
-def build_burst_retries(seq: ir.Table, rules: SignalRules) -> ir.Table:
+def build_burst_retries(near: ir.Table, rules: SignalRules) -> ir.Table:
     """Retries across errors: ``pay, payment_error, pay``, every gap within ``retry``.
 
     Such a repeat's earlier event is the non-error event whose ``kept`` is one less; the errors
-    between share that ``kept``. All three sets are small: events next to errors.
+    between share that ``kept``. All three sets are small: events next to errors, read from
+    ``near`` (:func:`_near`).
     """
-    after = seq.filter(
-        seq.touchpoint.notnull(), ~seq.err, seq.prev_err, seq.gap_prev <= rules.retry
+    after = near.filter(
+        near.touchpoint.notnull(), ~near.err, near.prev_err, near.gap_prev <= rules.retry
     )
-    before = seq.filter(~seq.err, seq.next_err)
+    before = near.filter(~near.err, near.next_err)
     before = before.select(b_person=before.person, b_kept=before.kept, b_event=before.event)
-    errors = seq.filter(seq.err)
+    errors = near.filter(near.err)
     slow = errors.gap_prev.isnull() | (errors.gap_prev > rules.retry)
     runs = errors.group_by(r_person=errors.person, r_kept=errors.kept).aggregate(
         slow=_flag(slow).max()
@@ -318,14 +327,13 @@ def build_burst_retries(seq: ir.Table, rules: SignalRules) -> ir.Table:
     return _only(repeats, "retry")
 
 
-def _visits(seq: ir.Table, anchors: ir.Table) -> ir.Table:
+def _visits(seq: ir.Table, near: ir.Table, anchors: ir.Table) -> ir.Table:
     """Events with a touchpoint other than that of the touchpoint event before them: only
     what the loop pass reads, so its sort carries no dimensions."""
-    own = seq.filter(seq.touchpoint.notnull())
-    moved = own.filter(own.moved)
-    # After events without a touchpoint (few), the touchpoint before is that of the previous
-    # group, if there is one.
-    gap = own.filter(own.after_none)
+    moved = seq.filter(seq.touchpoint.notnull(), seq.moved)
+    # After events without a touchpoint (few, among ``near``), the touchpoint before is that
+    # of the previous group, if there is one.
+    gap = near.filter(near.touchpoint.notnull(), near.after_none)
     gap = gap.left_join(anchors, [gap.person == anchors.a_person, gap.grp - 1 == anchors.a_grp])
     gap = gap.filter(gap.a_touchpoint.isnull() | (gap.a_touchpoint != gap.touchpoint))
     columns = ("person", "pos", "touchpoint", "sec")
@@ -483,9 +491,10 @@ def build_segment_counts(
     """
     coded = _narrow(events, dims, rules)
     seq = _sequence(coded.rows, rules, end)
-    anchors = _anchors(seq)
-    rows = build_event_signals(seq, anchors).union(build_burst_retries(seq, rules))
-    rows = rows.union(build_loops(seq, _visits(seq, anchors), rules))
+    near = _near(seq)
+    anchors = _anchors(near)
+    rows = build_event_signals(seq, near, anchors).union(build_burst_retries(near, rules))
+    rows = rows.union(build_loops(seq, _visits(seq, near, anchors), rules))
     if touchpoints is not None:
         rows = rows.filter(rows.touchpoint.isin(coded.codes_of("touchpoint", touchpoints)))
     counts = _dimension_counts(rows, _visited(rows), _values(coded, dims))
