@@ -209,12 +209,12 @@ def import_files(
         raise
     for reader, _ in opened:  # what the files type is given as the import reads text
         reader.form = TextForm(decimal_comma, ts_format)
-    table, schema, _ = TARGETS[kind]
+    table = TARGETS[kind][0]
     staging, rejected_staging = f"_staging_{table}", "_staging_rejected"
     summary = ImportSummary(kind, [str(p) for p in paths], notes=archive_notes(folders))
     limits = Limits.from_config(config, timezone, ts_format, decimal_comma)
     validator = BatchValidator(kind, config, limits)
-    store.create_scratch(staging, _staging_schema(schema))
+    store.create_scratch(staging, _staging_schema(kind))
     store.create_scratch(rejected_staging, arrow_schema(REJECTED))
     stager = _Stager(store, validator, kind, staging, rejected_staging)
     reasons = stager.reasons
@@ -256,6 +256,7 @@ def import_files(
         summary.rejected = sum(reasons.values())
         summary.rejected_by_reason = dict(reasons.most_common())
         summary.ts_format_hints = readable_with(validator.unread_times)
+        _drop_empty_columns(store, kind, staging)
         new = _dedupe(store, kind, staging, summary)
         before = store.count(table)
         (finish or (lambda rows: store.write(table, rows)))(new)
@@ -386,7 +387,7 @@ class _Stager:
             self.file_lines = max(self.file_lines, int(last))
         if self.native is None:
             good, bad = self.validator.check(arranged)
-            self.store.write(self.staging, _staged(good, TARGETS[self.kind][1], index))
+            self.store.write(self.staging, _staged(good, self.kind, index))
             if bad.num_rows:
                 self.store.write(self.rejected, _rejected(bad, self.kind, path, self.at))
                 self.reasons.update(bad.column("_reason").to_pylist())
@@ -439,15 +440,18 @@ def _drop_lines(batch: pa.Table, lines: Mapping[int, str]) -> pa.Table:
     return batch.filter(keep)
 
 
-def _staging_schema(schema: ibis.Schema) -> pa.Schema:
-    """The stored columns, whether the id was derived, and ``_order``: the file (its index in
-    the import) in the high bits, the line below ``ORDER_FILE_SHIFT``."""
+def _staging_schema(kind: str) -> pa.Schema:
+    """The columns a file fills (``columns.INPUT_COLUMNS``: not those the rebuild derives, null
+    until then, which would only take memory), whether the id was derived, and ``_order``: the
+    file (its index in the import) in the high bits, the line below ``ORDER_FILE_SHIFT``."""
+    stored = arrow_schema(TARGETS[kind][1])
+    given = [stored.field(name) for name in INPUT_COLUMNS[kind]]
     derived = pa.field(DERIVED_ID, pa.bool_())
-    return arrow_schema(schema).append(derived).append(pa.field("_order", pa.int64()))
+    return pa.schema([*given, derived, pa.field("_order", pa.int64())])
 
 
-def _staged(good: pa.Table, schema: ibis.Schema, file_index: int) -> pa.Table:
-    target = _staging_schema(schema)
+def _staged(good: pa.Table, kind: str, file_index: int) -> pa.Table:
+    target = _staging_schema(kind)
     order = pc.add(
         pc.multiply(pa.scalar(file_index, pa.int64()), 1 << ORDER_FILE_SHIFT), good.column("_line")
     )
@@ -554,6 +558,29 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _drop_empty_columns(store: Store, kind: str, staging: str) -> None:
+    """Drop the staged columns no row has a value in (columns the files lack: a touchpoint,
+    UTM tags), where the store drops a column without rewriting the others. The rows are
+    stored with those null all the same (see :func:`_in_columns_of`), and the staged rows, held
+    until they are stored, take less memory, which the engine would otherwise spill to disk and
+    read back (10M events of 13 filled columns: 1.5 GB instead of 2.1 GB). The keys stay.
+
+    A query per column, for its first value: it stops there (a column with values has one in
+    its first rows), and DuckDB, which knows a column holds none, reads none of it."""
+    if not store.drops_columns:
+        return
+    staged = store.table(staging)
+    kept = {*_key_columns(kind), DERIVED_ID, "_order"}
+    candidates = [name for name in staged.columns if name not in kept]
+    empty = [c for c in candidates if not store.count(staged.filter(staged[c].notnull()).limit(1))]
+    store.drop_columns(staging, empty)
+
+
+def _key_columns(kind: str) -> tuple[str, ...]:
+    """The columns :func:`row_key` reads."""
+    return ("event_id",) if kind == "events" else ANSWER_KEY
+
+
 def _dedupe(store: Store, kind: str, staging: str, summary: ImportSummary) -> ibis.Table:
     """The staged rows to store: the first per key (:func:`row_key`), without keys already
     stored.
@@ -582,7 +609,18 @@ def _dedupe(store: Store, kind: str, staging: str, summary: ImportSummary) -> ib
     existing = store.table(table)
     if store.count(table):  # into an empty table (a first import) every row is new
         unique = unique.anti_join(existing, row_key(unique, kind) == row_key(existing, kind))
-    return unique.select(*existing.columns)
+    return _in_columns_of(unique, existing)
+
+
+def _in_columns_of(rows: ibis.Table, table: ibis.Table) -> ibis.Table:
+    """``rows`` in the columns of ``table``, typed as there: those it lacks (derived, or
+    dropped as empty) are null."""
+    return rows.select(
+        **{
+            name: rows[name] if name in rows.columns else ibis.null(dtype)
+            for name, dtype in table.schema().items()
+        }
+    )
 
 
 def row_key(table: ibis.Table, kind: str) -> ir.StringValue:

@@ -19,7 +19,22 @@ def build_session_ids(
     events: ibis.Table, gap_minutes: int, people: ibis.Table | None = None
 ) -> ibis.Table:
     """``event_id, person_id, ts, received_at`` → the same with ``session_id``, ``person_key``
-    and ``person_seq`` (the person's events numbered from 1 in ``(ts, received_at, event_id)``
+    and ``person_seq`` (see :func:`build_session_numbers`)."""
+    numbered = build_session_numbers(events, gap_minutes, people)
+    return numbered.mutate(session_id=session_id(_.person_id, _.session_n)).drop("session_n")
+
+
+def session_id(person_id: ibis.StringValue, number: ibis.IntegerValue) -> ibis.StringValue:
+    """``<person_id>#<n>``: the ``n``-th session of the person."""
+    return person_id.concat("#", number.cast("string"))
+
+
+def build_session_numbers(
+    events: ibis.Table, gap_minutes: int, people: ibis.Table | None = None
+) -> ibis.Table:
+    """``event_id, person_id, ts, received_at`` → the same with ``session_n`` (the person's
+    sessions numbered from 1 in time order: :func:`session_id` names them), ``person_key`` and
+    ``person_seq`` (the person's events numbered from 1 in ``(ts, received_at, event_id)``
     order: events at the same time in the order they were received, a file's in its order).
 
     ``people`` (``person_id, person_key``) gives the people's keys; by default they are
@@ -39,7 +54,7 @@ def build_session_ids(
     # person_seq numbers the same order: one integer to sort on, where the order's columns
     # (a text event id among them) cost a second sort of whole keys.
     running = ibis.cumulative_window(group_by=_.person_id, order_by=_.person_seq)
-    numbered = starts.mutate(_session_n=_._session_start.sum().over(running))
+    numbered = starts.mutate(session_n=_._session_start.sum().over(running))
     if people is None:
         # From the numbered rows, not ``events``: the query's shared part is then these narrow
         # rows, not the rows ``events`` was made from (wide ones, where ids were resolved).
@@ -47,6 +62,4 @@ def build_session_ids(
         people = people.mutate(person_key=ibis.row_number().over(order_by=people.person_id) + 1)
     people = people.select(_key_person=people.person_id, person_key=people.person_key)
     numbered = numbered.join(people, numbered.person_id == people._key_person)
-    return numbered.mutate(session_id=_.person_id.concat("#", _._session_n.cast("string"))).drop(
-        "_session_start", "_session_n", "_key_person"
-    )
+    return numbered.drop("_session_start", "_key_person")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import ibis
 
 from journeylens.collect.identity import with_person_id
-from journeylens.collect.sessions import build_session_ids
+from journeylens.collect.sessions import build_session_ids, build_session_numbers, session_id
 from journeylens.config import Touchpoint
 from journeylens.journey.catalog import ConditionalMatch, conditional_placement
 from journeylens.journey.traffic import tagged_channel
@@ -23,17 +23,19 @@ DERIVED_KEYS = ("event_id", *DERIVED_EVENT_COLUMNS)  # the columns a rebuild key
 
 
 def build_event_keys(events: ibis.Table, id_map: ibis.Table, gap_minutes: int) -> ibis.Table:
-    """``event_id, person_id, session_id, person_key, person_seq`` of every event.
+    """``event_id, person_id, session_n, person_key, person_seq`` of every event (``session_n``
+    numbers the person's sessions: :func:`build_enriched_events` names them).
 
     Narrow rows only: the windows sort four columns, not whole events. The rebuild stores this
-    once and joins it back (see :func:`build_enriched_events`).
+    once and joins it back (see :func:`build_enriched_events`); the session's name, as long as
+    the person's, is made there, as the row is written, not kept in between.
     """
     narrow = events.select("event_id", "ts", "received_at", "anonymous_id", "user_id")
     narrow = with_person_id(narrow, id_map)
-    keys = build_session_ids(
+    keys = build_session_numbers(
         narrow.select("event_id", "person_id", "ts", "received_at"), gap_minutes
     )
-    return keys.select(*DERIVED_KEYS)
+    return keys.select("event_id", "person_id", "session_n", "person_key", "person_seq")
 
 
 def build_enriched_events(
@@ -51,6 +53,7 @@ def build_enriched_events(
     keys = keys.rename(_key_event="event_id")
     derived = [c for c in EVENTS.names if c in DERIVED_EVENT_COLUMNS]
     with_keys = events.drop(*derived).join(keys, events.event_id == keys._key_event)
+    with_keys = with_keys.mutate(session_id=session_id(with_keys.person_id, with_keys.session_n))
     return place_events(with_keys, mapping, conditional, catalog)
 
 

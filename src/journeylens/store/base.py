@@ -25,6 +25,8 @@ class Store(ABC):
     con: Any
     # Whether ``update`` and ``transaction`` work: rows changed in place, not rewritten.
     updates_in_place: bool = False
+    # Whether ``drop_columns`` works: a column dropped without rewriting the others.
+    drops_columns: bool = False
 
     def table(self, name: str) -> ibis.Table:
         return self.con.table(name)
@@ -103,6 +105,11 @@ class Store(ABC):
     @abstractmethod
     def rename(self, old: str, new: str) -> None:
         """Rename a table."""
+
+    def drop_columns(self, name: str, columns: Sequence[str]) -> None:
+        """Drop ``columns`` of the working table ``name``, freeing their memory without
+        rewriting the other columns. Only where ``drops_columns``."""
+        raise NotImplementedError(f"{self.engine} rewrites tables to drop columns")
 
     def checkpoint(self) -> None:  # noqa: B027 - engines without a write-ahead log do nothing
         """Make what was written durable."""

@@ -91,6 +91,7 @@ class DuckDBStore(Store):
 
     engine = "duckdb"
     updates_in_place = True
+    drops_columns = True
 
     def __init__(self, directory: Path, read_only: bool = False) -> None:
         self.path = directory / DATABASE_FILE
@@ -216,6 +217,11 @@ class DuckDBStore(Store):
     def rename(self, old: str, new: str) -> None:
         # Table names are journeylens's own, never user input.
         self.raw.execute(f'ALTER TABLE "{old}" RENAME TO "{new}"')
+
+    def drop_columns(self, name: str, columns: Sequence[str]) -> None:
+        # Table and column names are journeylens's own, never user input.
+        for column in columns:
+            self.raw.execute(f'ALTER TABLE "{name}" DROP COLUMN "{column}"')
 
     def checkpoint(self) -> None:
         self.raw.execute("CHECKPOINT")
