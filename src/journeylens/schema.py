@@ -153,3 +153,14 @@ def arrow_schema(schema: ibis.Schema) -> pa.Schema:
         else:
             fields.append(pa.field(name, dt.dtype(dtype).to_pyarrow()))
     return pa.schema(fields)
+
+
+def in_schema(table: ibis.Table, schema: ibis.Schema) -> ibis.Table:
+    """``table`` in the columns of ``schema``, in its order and types: a column ``table`` lacks
+    (added since it was written, derived later, or never filled) is null."""
+    return table.select(
+        **{
+            name: table[name] if name in table.columns else ibis.null(dtype)
+            for name, dtype in schema.items()
+        }
+    )

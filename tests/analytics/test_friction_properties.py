@@ -112,14 +112,4 @@ def _engine(con: Any, records: list[dict[str, Any]], end: datetime) -> dict:
 def test_the_engine_counts_the_units_the_reference_counts(con: Any, log: list, after: int) -> None:
     records = _records(log)
     end = max(r["ts"] for r in records) + timedelta(seconds=after)
-    expected = reference_counts(
-        records,
-        DIMS,
-        RULES.window,
-        RULES.retry,
-        RULES.postpone,
-        RULES.goals,
-        RULES.error_patterns,
-        end,
-    )
-    assert _engine(con, records, end) == expected
+    assert _engine(con, records, end) == reference_counts(records, DIMS, RULES, end)

@@ -49,11 +49,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from journeylens.analytics._friction_signals import COUNTS  # the names of the counts only
-
-NONE = "(none)"
-EPOCH = datetime(1970, 1, 1)
-BOUNDS = (1, 2, 4, 8, 16)
+# Names and bounds only: the rules themselves are this module's own.
+from journeylens.analytics._friction_signals import (
+    COUNTS,
+    EPOCH,
+    NONE,
+    POSITION_STRATA,
+    SignalRules,
+)
 
 
 @dataclass
@@ -87,14 +90,7 @@ def _value(raw: Any) -> str:
 
 
 def reference_counts(
-    events: Sequence[Mapping[str, Any]],
-    dims: Sequence[str],
-    window: int,
-    retry: int,
-    postpone: int,
-    goals: Sequence[str],
-    error_patterns: Sequence[str],
-    end: datetime,
+    events: Sequence[Mapping[str, Any]], dims: Sequence[str], rules: SignalRules, end: datetime
 ) -> dict[tuple[str, str, str, int], dict[str, int]]:
     """``(touchpoint, dimension, value, stratum)`` → the unit counts, from event records
     (``person_id, ts, received_at, event_id, event, touchpoint`` and the ``dims``)."""
@@ -106,15 +102,16 @@ def reference_counts(
     units: dict[tuple[str, str, str, str], list[_Row]] = defaultdict(list)
     for person, records in people.items():
         records = sorted(records, key=lambda r: (r["ts"], r["received_at"], r["event_id"]))
-        sequence = [_event(r, dims, goals, error_patterns) for r in records]
-        for row in _rows(sequence, window, retry, postpone, end_sec):
+        sequence = [_event(r, dims, rules) for r in records]
+        for row in _rows(sequence, rules, end_sec):
             for dim in dims:
                 units[(person, row.touchpoint, dim, row.values[dim])].append(row)
     counts: dict[tuple[str, str, str, int], dict[str, int]] = {}
     for (_, touchpoint, dim, value), rows in units.items():
         flags = set().union(*(row.flags for row in rows))
         first = min(row.grp for row in rows)
-        stratum = next((i for i, bound in enumerate(BOUNDS) if first <= bound), len(BOUNDS))
+        bounds = POSITION_STRATA
+        stratum = next((i for i, bound in enumerate(bounds) if first <= bound), len(bounds))
         tally = counts.setdefault((touchpoint, dim, value, stratum), dict.fromkeys(COUNTS, 0))
         decided = "open" not in flags
         abandoned = decided and "exit" in flags and "goal" not in flags
@@ -134,28 +131,22 @@ def reference_counts(
     return counts
 
 
-def _event(
-    record: Mapping[str, Any],
-    dims: Sequence[str],
-    goals: Sequence[str],
-    error_patterns: Sequence[str],
-) -> _Event:
+def _event(record: Mapping[str, Any], dims: Sequence[str], rules: SignalRules) -> _Event:
     name = record["event"]
-    err = name is not None and any(fnmatch.fnmatchcase(name, p) for p in error_patterns)
+    err = name is not None and any(fnmatch.fnmatchcase(name, p) for p in rules.error_patterns)
     return _Event(
         sec=_seconds(record["ts"]),
         event=name,
         touchpoint=record["touchpoint"],
         values={dim: _value(record.get(dim)) for dim in dims},
         err=err,
-        goal=name is not None and name in goals,
+        goal=name is not None and name in rules.goals,
     )
 
 
-def _rows(
-    sequence: list[_Event], window: int, retry: int, postpone: int, end_sec: int
-) -> list[_Row]:
+def _rows(sequence: list[_Event], rules: SignalRules, end_sec: int) -> list[_Row]:
     """One person's rows: each placed event, each burst retry, each loop visit."""
+    window, retry, postpone = rules.window, rules.retry, rules.postpone
     count = 0
     for e in sequence:
         count += e.touchpoint is not None

@@ -64,7 +64,7 @@ from journeylens.collect.validate import DERIVED_ID, BatchValidator, Limits, Sou
 from journeylens.collect.xes import XmlError
 from journeylens.config import Config
 from journeylens.errors import ImportFileError
-from journeylens.schema import ANSWER_KEY, EVENTS, FEEDBACK, REJECTED, arrow_schema
+from journeylens.schema import ANSWER_KEY, EVENTS, FEEDBACK, REJECTED, arrow_schema, in_schema
 from journeylens.store import Store
 
 TARGETS = {
@@ -561,7 +561,7 @@ def _now() -> datetime:
 def _drop_empty_columns(store: Store, kind: str, staging: str) -> None:
     """Drop the staged columns no row has a value in (columns the files lack: a touchpoint,
     UTM tags), where the store drops a column without rewriting the others. The rows are
-    stored with those null all the same (see :func:`_in_columns_of`), and the staged rows, held
+    stored with those null all the same (see :func:`_dedupe`), and the staged rows, held
     until they are stored, take less memory, which the engine would otherwise spill to disk and
     read back (10M events of 13 filled columns: 1.5 GB instead of 2.1 GB). The keys stay.
 
@@ -574,11 +574,6 @@ def _drop_empty_columns(store: Store, kind: str, staging: str) -> None:
     candidates = [name for name in staged.columns if name not in kept]
     empty = [c for c in candidates if not store.count(staged.filter(staged[c].notnull()).limit(1))]
     store.drop_columns(staging, empty)
-
-
-def _key_columns(kind: str) -> tuple[str, ...]:
-    """The columns :func:`row_key` reads."""
-    return ("event_id",) if kind == "events" else ANSWER_KEY
 
 
 def _dedupe(store: Store, kind: str, staging: str, summary: ImportSummary) -> ibis.Table:
@@ -609,27 +604,23 @@ def _dedupe(store: Store, kind: str, staging: str, summary: ImportSummary) -> ib
     existing = store.table(table)
     if store.count(table):  # into an empty table (a first import) every row is new
         unique = unique.anti_join(existing, row_key(unique, kind) == row_key(existing, kind))
-    return _in_columns_of(unique, existing)
-
-
-def _in_columns_of(rows: ibis.Table, table: ibis.Table) -> ibis.Table:
-    """``rows`` in the columns of ``table``, typed as there: those it lacks (derived, or
-    dropped as empty) are null."""
-    return rows.select(
-        **{
-            name: rows[name] if name in rows.columns else ibis.null(dtype)
-            for name, dtype in table.schema().items()
-        }
-    )
+    # In the stored columns: those the rows lack (derived, or dropped as empty) are null.
+    return in_schema(unique, existing.schema())
 
 
 def row_key(table: ibis.Table, kind: str) -> ir.StringValue:
+    """What tells rows of ``kind`` apart (:func:`_key_columns`), as one text."""
+    columns = _key_columns(kind)
+    if len(columns) == 1:
+        return table[columns[0]]
+    first, *rest = (table[c].cast("string").fill_null("") for c in columns)
+    return first.concat(*(part for column in rest for part in ("\x1f", column)))
+
+
+def _key_columns(kind: str) -> tuple[str, ...]:
     """What tells rows of ``kind`` apart: an event's id; an answer's id, metric and dimension
     (``schema.ANSWER_KEY``: a survey response's id holds an answer per metric)."""
-    if kind == "events":
-        return table.event_id
-    first, *rest = (table[c].cast("string").fill_null("") for c in ANSWER_KEY)
-    return first.concat(*(part for column in rest for part in ("\x1f", column)))
+    return ("event_id",) if kind == "events" else ANSWER_KEY
 
 
 def _id_counts(store: Store, staged: ibis.Table, kind: str) -> tuple[int, int, bool]:

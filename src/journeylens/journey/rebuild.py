@@ -39,7 +39,7 @@ from journeylens.journey.enrich import (
     touched_people,
     with_inferred_flags,
 )
-from journeylens.schema import ANSWER_KEY, TABLES
+from journeylens.schema import ANSWER_KEY, TABLES, in_schema
 from journeylens.store import Store
 
 # An append updates at most this many stored rows, and at most this share of them: beyond,
@@ -375,10 +375,4 @@ def _with_incoming(
 def _conformed(table: ibis.Table, name: str) -> ibis.Table:
     """``table`` in the canonical column order, with columns added since it was written (a
     workspace from an earlier version) as nulls, which the rebuild then derives."""
-    schema = TABLES[name]
-    return table.select(
-        **{
-            column: table[column] if column in table.columns else ibis.null(dtype)
-            for column, dtype in schema.items()
-        }
-    )
+    return in_schema(table, TABLES[name])
