@@ -207,16 +207,19 @@ def build_friction_counts(
     end: datetime,
     touchpoints: Sequence[str] | None = None,
     everyone: bool = False,
+    start: datetime | None = None,
 ) -> ir.Table:
     """Per ``touchpoint, dimension, value``: the unit counts (see ``_friction_signals``).
 
     With ``everyone`` each touchpoint is also counted as a whole (dimension ``everyone``).
+    ``end``: the end of the data; ``start``, where known, its start (no event is earlier).
     """
     table = segmented(in_range(events, spec.since, spec.until), spec.by, everyone)
     dims = [*spec.by, EVERYONE] if everyone else list(spec.by)
     if touchpoints is None and spec.touchpoint is not None:
         touchpoints = [spec.touchpoint]
-    return build_segment_counts(table, dims, spec.rules, end, touchpoints)
+    first = max((t for t in (start, spec.since) if t is not None), default=None)
+    return build_segment_counts(table, dims, spec.rules, end, touchpoints, first)
 
 
 def effort_counts(
@@ -501,6 +504,7 @@ def count_segments(
     end: datetime,
     everyone: bool = False,
     strata: bool = False,
+    start: datetime | None = None,
 ) -> pd.DataFrame:
     """The unit counts per segment with the effort answers merged in (small: one row each).
 
@@ -508,9 +512,9 @@ def count_segments(
     position, are a stratum of their own (:data:`ANSWERS`). The answers count at the
     touchpoints counted (with units among the events analysed), in every segment they fall in:
     one that no unit has (an anonymous answer's own value, or ``(none)``) is a row of answers
-    alone, with no units.
+    alone, with no units. ``end`` and ``start``: as :func:`build_friction_counts` reads them.
     """
-    counts = build_friction_counts(events, spec, end, everyone=everyone).execute()
+    counts = build_friction_counts(events, spec, end, everyone=everyone, start=start).execute()
     effort = effort_counts(feedback, events, spec, everyone)
     empty = pd.DataFrame(columns=[*SEGMENT, "responses", "effort"])
     answers = effort.execute() if effort is not None else empty
@@ -559,7 +563,9 @@ def run_friction(
     overview = _overview(events, spec, unfiltered)
     if overview["end"] is None:
         return FrictionResult(spec=spec, rows=_empty(), overview=overview)
-    counts = count_segments(events, feedback, spec, overview["end"], strata=True)
+    counts = count_segments(
+        events, feedback, spec, overview["end"], strata=True, start=overview["start"]
+    )
     rows = rank(counts, overview, spec)
     return FrictionResult(spec=spec, rows=rows, overview=overview)
 
