@@ -124,6 +124,16 @@ def test_gaps_are_whole_seconds_as_on_every_engine() -> None:
     assert found["pay", "mobile"]["retries"] == 1
 
 
+def test_data_spanning_more_than_68_years_counts_as_any_other() -> None:
+    # Times are held in 32 bits only where the data spans less than 2**31 seconds: events of
+    # 1950 beside those of 2026 take the 64-bit path, with the same signals.
+    old = {"ida": [("cart", "1950-01-01", MOBILE), ("pay", "+2d", MOBILE)]}
+    recent = {"jo": [("cart", "2026-01-01", MOBILE), ("pay", "+2d", MOBILE)]}
+    found = rows(table({**old, **recent}))
+    assert (found["cart", "mobile"]["people"], found["cart", "mobile"]["postponed"]) == (2, 2)
+    assert found["pay", "mobile"]["abandoned"] == 2
+
+
 def test_retry_is_the_same_event_again_within_seconds_errors_between_allowed() -> None:
     # eve: pay, payment_error 5 s, pay 5 s → one retry and one error at pay (the error event has
     # no touchpoint of its own: it is placed at the touchpoint before it).
