@@ -2,7 +2,8 @@
 
 Every test that takes ``engine`` runs once on DuckDB and once on Spark; the Spark run carries the
 ``spark`` marker (``-m "not spark"`` for a quick run). The Spark session starts on the first Spark
-test and is shared by the whole run (see :func:`journeylens.store.spark.spark_session`).
+test and is shared by the whole run (see :func:`journeylens.store.spark.spark_session`); in a
+parallel run, all of them run on one worker.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from journeylens.workspace import Workspace, init_workspace
 ENGINES = [pytest.param("duckdb"), pytest.param("spark", marks=pytest.mark.spark)]
 
 MakeWorkspace = Callable[..., Workspace]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The Spark tests run on one worker of a parallel run (``--dist loadgroup``): each worker
+    that runs one starts a Spark session of its own, which takes tens of seconds."""
+    for item in items:
+        if item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.xdist_group("spark"))
 
 
 @pytest.fixture(scope="session", params=ENGINES)
