@@ -20,9 +20,11 @@ ENGINES = [pytest.param("duckdb"), pytest.param("spark", marks=pytest.mark.spark
 MakeWorkspace = Callable[..., Workspace]
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The Spark tests run on one worker of a parallel run (``--dist loadgroup``): each worker
-    that runs one starts a Spark session of its own, which takes tens of seconds."""
+    that runs one starts a Spark session of its own, which takes tens of seconds. First among
+    the hooks, so that xdist, which groups the tests in its own hook, finds the marks."""
     for item in items:
         if item.get_closest_marker("spark"):
             item.add_marker(pytest.mark.xdist_group("spark"))
