@@ -565,15 +565,20 @@ def _drop_empty_columns(store: Store, kind: str, staging: str) -> None:
     until they are stored, take less memory, which the engine would otherwise spill to disk and
     read back (10M events of 13 filled columns: 1.5 GB instead of 2.1 GB). The keys stay.
 
-    A query per column, for its first value: it stops there (a column with values has one in
-    its first rows), and DuckDB, which knows a column holds none, reads none of it."""
+    One query, a subquery per column for its first value: each stops there (a column with
+    values has one in its first rows), and DuckDB, which knows a column holds none, reads none
+    of it. (A query per column, each compiled and sent alone, cost a small import about 5%.)"""
     if not store.drops_columns:
         return
     staged = store.table(staging)
     kept = {*_key_columns(kind), DERIVED_ID, "_order"}
     candidates = [name for name in staged.columns if name not in kept]
-    empty = [c for c in candidates if not store.count(staged.filter(staged[c].notnull()).limit(1))]
-    store.drop_columns(staging, empty)
+    if not candidates:
+        return
+    firsts = {c: staged.filter(staged[c].notnull()).limit(1).count() for c in candidates}
+    one_row = ibis.memtable({"_": [0]})
+    found = store.execute(one_row.select(**{c: n.as_scalar() for c, n in firsts.items()}))
+    store.drop_columns(staging, [c for c in candidates if not found[c].iloc[0]])
 
 
 def _dedupe(store: Store, kind: str, staging: str, summary: ImportSummary) -> ibis.Table:
