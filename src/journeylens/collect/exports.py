@@ -32,6 +32,7 @@ Each function returns DuckDB SQL over an arranged batch ``b`` (see ``columns.arr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 
 import pyarrow as pa
@@ -305,6 +306,33 @@ def blank(text: str) -> str:
 def trimmed(text: str) -> str:
     """SQL: the SQL text ``text`` without the white space around it (:data:`WHITE_SPACE`)."""
     return f"regexp_replace({text}, '^{WHITE_SPACE}+|{WHITE_SPACE}+$', '', 'g')"
+
+
+# The characters other than A-Z whose lower case (DuckDB's ``lower``) is an ASCII letter: the
+# dotted capital I and the Kelvin sign.
+LOWERS_TO_ASCII = {"i": "\u0130", "k": "\u212a"}
+
+
+def lower_match(values: Sequence[str]) -> str:
+    r"""A pattern (RE2, for ``regexp_full_match``) that every text whose lower case, white
+    space around it left out (:func:`trimmed`), is one of ``values`` (lower case) matches: a
+    cheap test before the exact one, which most text fails at its first characters.
+
+    Each ASCII letter matches its two cases (and what else lowers to it); a character beyond
+    ASCII matches any one character (lower case keeps the number of characters).
+
+    >>> lower_match(["n/a", "nil"])
+    '[\\t-\\r\\x{85}\\p{Z}]*(?:[nN]/[aA]|[nN][iI\\x{130}][lL])[\\t-\\r\\x{85}\\p{Z}]*'
+    """
+
+    def one(char: str) -> str:
+        if char.isascii() and char.isalpha():
+            extra = "".join(f"\\x{{{ord(c):x}}}" for c in LOWERS_TO_ASCII.get(char, ""))
+            return f"[{char}{char.upper()}{extra}]"
+        return re.escape(char) if char.isascii() else "."
+
+    alternatives = "|".join("".join(one(c) for c in value) for value in values)
+    return f"{WHITE_SPACE}*(?:{alternatives}){WHITE_SPACE}*"
 
 
 # PostHog's $identify event: the anonymous distinct_id that the event's distinct_id now owns.

@@ -29,6 +29,7 @@ from journeylens.collect.exports import (
     is_structured,
     json_at,
     json_text,
+    lower_match,
     nested_lookups,
     params_object,
     sql_strings,
@@ -1052,7 +1053,10 @@ def _unless_placeholder(text: str) -> str:
         f"CASE WHEN suffix({text}, '.0') "
         f"THEN regexp_replace({text}, '^(-?[0-9]+)[.]0$', '\\1') ELSE {text} END"
     )
-    placeholder = f"list_contains($placeholder_ids, lower({trimmed(text)}))"
+    # The exact test only where a cheap pattern matches (most ids fail it at their first
+    # characters): trimming and lowering every id took a quarter of the staging's checks.
+    exact = f"list_contains($placeholder_ids, lower({trimmed(text)}))"
+    placeholder = f"CASE WHEN regexp_full_match({text}, $placeholder_pattern) THEN {exact} END"
     return f"CASE WHEN {placeholder} THEN NULL ELSE {whole} END"
 
 
@@ -1459,6 +1463,7 @@ class BatchValidator:
             "max_field": self.limits.max_field_chars,
             "max_props": self.limits.max_properties_chars,
             "placeholder_ids": list(self.limits.placeholder_ids),
+            "placeholder_pattern": lower_match(self.limits.placeholder_ids),
             "stages": self.stage_list,
             "stage_names": self.stage_names,
             "stage_keys": self.stage_keys,
