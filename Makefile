@@ -36,10 +36,9 @@ run: install
 	$(VENV)/bin/journeylens demo --workspace $(WORKSPACE) --events $(DEMO_EVENTS) --seed 7
 	$(VENV)/bin/journeylens summary --workspace $(WORKSPACE)
 
-# The suite runs on TEST_WORKERS processes, the Spark tests all on one of them (see
-# tests/conftest.py). Three on the 2-core machine it is sized for: the Spark JVM and the
-# command-line tests' child processes leave a worker waiting for part of the run.
-TEST_WORKERS ?= 3
+# The suite runs on TEST_WORKERS processes (one per core of the 2-core machine it is sized for),
+# the Spark tests all on one of them (see tests/conftest.py).
+TEST_WORKERS ?= 2
 
 test: install peers system-deps
 	JOURNEYLENS_PEERS_VENV=$(CURDIR)/$(PEERS) $(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
