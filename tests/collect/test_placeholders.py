@@ -5,10 +5,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from journeylens.collect.exports import LOWERS_TO_ASCII, lower_match, trimmed
+from journeylens.collect.exports import LOWERS_TO_ASCII, lower_match, lowered_in
 from journeylens.config import PLACEHOLDER_IDS
 
-EXACT = f"list_contains($values, lower({trimmed('$text')}))"
+EXACT = lowered_in("$text", "$values")
 
 
 def exact_and_pattern(text: str, values: list[str]) -> tuple[bool, bool]:

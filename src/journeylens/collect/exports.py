@@ -308,15 +308,21 @@ def trimmed(text: str) -> str:
     return f"regexp_replace({text}, '^{WHITE_SPACE}+|{WHITE_SPACE}+$', '', 'g')"
 
 
+def lowered_in(text: str, values: str) -> str:
+    """SQL: whether the SQL text ``text``, white space around it left out (:func:`trimmed`),
+    is in lower case one of the SQL list ``values`` (of lower-case text)."""
+    return f"list_contains({values}, lower({trimmed(text)}))"
+
+
 # The characters other than A-Z whose lower case (DuckDB's ``lower``) is an ASCII letter: the
 # dotted capital I and the Kelvin sign.
 LOWERS_TO_ASCII = {"i": "\u0130", "k": "\u212a"}
 
 
 def lower_match(values: Sequence[str]) -> str:
-    r"""A pattern (RE2, for ``regexp_full_match``) that every text whose lower case, white
-    space around it left out (:func:`trimmed`), is one of ``values`` (lower case) matches: a
-    cheap test before the exact one, which most text fails at its first characters.
+    r"""A pattern (RE2, for ``regexp_full_match``) that every text :func:`lowered_in`
+    ``values`` matches: a cheap test before that exact one, which most text fails at its first
+    characters.
 
     Each ASCII letter matches its two cases (and what else lowers to it); a character beyond
     ASCII matches any one character (lower case keeps the number of characters).

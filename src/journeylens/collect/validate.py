@@ -30,10 +30,10 @@ from journeylens.collect.exports import (
     json_at,
     json_text,
     lower_match,
+    lowered_in,
     nested_lookups,
     params_object,
     sql_strings,
-    trimmed,
     with_params,
 )
 from journeylens.collect.local import local_engine
@@ -1055,7 +1055,7 @@ def _unless_placeholder(text: str) -> str:
     )
     # The exact test only where a cheap pattern matches (most ids fail it at their first
     # characters): trimming and lowering every id took a quarter of the staging's checks.
-    exact = f"list_contains($placeholder_ids, lower({trimmed(text)}))"
+    exact = lowered_in(text, "$placeholder_ids")
     placeholder = f"CASE WHEN regexp_full_match({text}, $placeholder_pattern) THEN {exact} END"
     return f"CASE WHEN {placeholder} THEN NULL ELSE {whole} END"
 
