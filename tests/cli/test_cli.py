@@ -461,7 +461,7 @@ def test_init_over_a_file_is_one_clear_error(tmp_path):
 
 def test_help_starts_fast_and_lists_commands():
     started = time.perf_counter()
-    out = run("--help").stdout
+    out = run_cli("--help", child=True, check=True).stdout
     elapsed = time.perf_counter() - started
     for command in ("init", "import", "status", "stages", "touchpoints", "demo"):
         assert command in out

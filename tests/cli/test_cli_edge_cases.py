@@ -4,9 +4,7 @@ far larger than the data needs."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import ibis
@@ -19,7 +17,7 @@ from journeylens.analytics.incrementality import IncrementalitySpec, run_increme
 from journeylens.analytics.roi import RoiSpec, run_cut_list, run_roi
 from journeylens.cli_output import print_frame
 from journeylens.errors import SpecError
-from journeylens.testing import journeys
+from journeylens.testing import journeys, run_cli
 
 PEOPLE = {
     "ann": [("ad", "2026-01-01"), ("purchase", "+1d", {"revenue": 120.0})],
@@ -113,9 +111,7 @@ def test_bootstrap_drawn_in_chunks_gives_the_same_interval(monkeypatch):
 
 
 def _cli(*args: str, workspace: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "JOURNEYLENS_WORKSPACE": str(workspace)}
-    command = [sys.executable, "-m", "journeylens.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    return run_cli(*args, workspace=workspace)
 
 
 @pytest.fixture(scope="module")
