@@ -1361,14 +1361,16 @@ def _numbered(sentences: Iterable[str]) -> list[str]:
     return [printable(f"{i}. {text}") for i, text in enumerate(sentences, 1)]
 
 
-def main() -> None:
-    """Entry point: run the app, turning journeylens errors into one line and exit code 2."""
-    debug = "--debug" in sys.argv
+def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
+    """Entry point: run the app on ``args`` (by default the process's arguments), turning
+    journeylens errors into one line and exit code 2. ``prog_name``: the name the help and the
+    errors give the command (by default, as the process was started)."""
+    args = list(sys.argv[1:] if args is None else args)
+    debug = "--debug" in args
     if debug:
-        sys.argv.remove("--debug")
-    sys.argv[1:] = workspace_after_command(sys.argv[1:])
+        args.remove("--debug")
     try:
-        code = app(standalone_mode=False)
+        code = app(args=workspace_after_command(args), prog_name=prog_name, standalone_mode=False)
     except Exception as exc:  # noqa: BLE001 - the one place errors meet the user
         _fail(exc, debug)
     except SystemExit as exc:  # pragma: no cover - typer's own exits

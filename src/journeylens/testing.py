@@ -208,8 +208,9 @@ def run_cli(
 
     By default the command runs in this process (:func:`journeylens.cli.main` with arguments,
     environment, standard streams and warning filters of its own), which spares a second of
-    start-up per call. ``child=True`` starts ``python -m journeylens.cli`` instead, for what
-    only a process shows (its start-up, signals); ``timeout`` bounds that child.
+    start-up per call, and names itself ``journeylens`` as the installed script does.
+    ``child=True`` starts ``python -m journeylens.cli`` instead (which names itself so), for
+    what only a process shows (its start-up, signals); ``timeout`` bounds that child.
     """
     result = _run_child(args, workspace, timeout) if child else _run_here(args, workspace)
     if check and result.returncode != 0:
@@ -238,7 +239,6 @@ def _run_here(args: Sequence[str], workspace: Path | None) -> subprocess.Complet
         environment[WORKSPACE_ENV] = str(workspace)
     with (
         mock.patch.dict(os.environ, environment, clear=True),
-        mock.patch.object(sys, "argv", ["journeylens", *args]),
         mock.patch.object(sys, "stdin", _stream()),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
@@ -246,7 +246,7 @@ def _run_here(args: Sequence[str], workspace: Path | None) -> subprocess.Complet
     ):
         _interpreter_warning_filters()
         try:
-            cli.main()
+            cli.main(args, prog_name="journeylens")  # as the installed script names itself
             code = 0
         except SystemExit as exc:
             code = _exit_status(exc.code, err)
