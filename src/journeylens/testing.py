@@ -191,9 +191,6 @@ def journey_paths(events: Any, spec: Any) -> Any:
     return journeys_.groupby("path", as_index=False)[["conv", "null", "value"]].sum()
 
 
-WORKSPACE_ENV = "JOURNEYLENS_WORKSPACE"
-
-
 def run_cli(
     *args: str,
     workspace: Path | None = None,
@@ -218,13 +215,21 @@ def run_cli(
     return result
 
 
+def _environment(workspace: Path | None) -> dict[str, str]:
+    """This process's environment with ``workspace`` as the command's workspace, or none: never
+    the caller's own."""
+    from journeylens.workspace import ENV_WORKSPACE  # the workspace's imports, only when run
+
+    env = {k: v for k, v in os.environ.items() if k != ENV_WORKSPACE}
+    if workspace is not None:
+        env[ENV_WORKSPACE] = str(workspace)
+    return env
+
+
 def _run_child(
     args: Sequence[str], workspace: Path | None, timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    env.pop(WORKSPACE_ENV, None)
-    if workspace is not None:
-        env[WORKSPACE_ENV] = str(workspace)
+    env = {**_environment(workspace), "PYTHONIOENCODING": "utf-8"}
     command = [sys.executable, "-m", "journeylens.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 
@@ -234,11 +239,8 @@ def _run_here(args: Sequence[str], workspace: Path | None) -> subprocess.Complet
     from journeylens import cli
 
     out, err = _stream(), _stream()
-    environment = {k: v for k, v in os.environ.items() if k != WORKSPACE_ENV}
-    if workspace is not None:
-        environment[WORKSPACE_ENV] = str(workspace)
     with (
-        mock.patch.dict(os.environ, environment, clear=True),
+        mock.patch.dict(os.environ, _environment(workspace), clear=True),
         mock.patch.object(sys, "stdin", _stream()),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),

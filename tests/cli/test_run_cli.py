@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from journeylens.testing import WORKSPACE_ENV, run_cli
+from journeylens.testing import run_cli
+from journeylens.workspace import ENV_WORKSPACE
 
 # The child names itself by how it was started; the command run here, as the installed script.
 CHILD_NAME = "python -m journeylens.cli"
@@ -52,7 +53,7 @@ def _named(text: str) -> list[str]:
 def test_the_process_is_left_as_it_was(workspace: Path, monkeypatch, tmp_path) -> None:
     # The caller's workspace variable is neither read nor changed, nor are the arguments, the
     # streams or the warning filters (which a test run may set to raise).
-    monkeypatch.setenv(WORKSPACE_ENV, str(tmp_path / "another"))
+    monkeypatch.setenv(ENV_WORKSPACE, str(tmp_path / "another"))
     before = (dict(os.environ), list(sys.argv), sys.stdout, sys.stderr, list(warnings.filters))
     used = run_cli("status", "--format", "json", workspace=workspace, check=True)
     assert '"events": 0' in used.stdout
