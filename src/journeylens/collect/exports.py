@@ -308,6 +308,13 @@ def trimmed(text: str) -> str:
     return f"regexp_replace({text}, '^{WHITE_SPACE}+|{WHITE_SPACE}+$', '', 'g')"
 
 
+def one_of(text: str, values: tuple[str, ...]) -> str:
+    """Whether the SQL text ``text`` is one of ``values`` (journeylens's own constants). A
+    function, where ``IN`` a list of constants becomes a join that carries every column of the
+    batch: a file of a thousand columns then ran out of memory."""
+    return f"list_contains([{sql_strings(values)}], {text})"
+
+
 def lowered_in(text: str, values: str) -> str:
     """SQL: whether the SQL text ``text``, white space around it left out (:func:`trimmed`),
     is in lower case one of the SQL list ``values`` (of lower-case text)."""

@@ -32,11 +32,28 @@ from journeylens.collect.exports import (
     lower_match,
     lowered_in,
     nested_lookups,
+    one_of,
     params_object,
-    sql_strings,
     with_params,
 )
 from journeylens.collect.local import local_engine
+from journeylens.collect.numbers import (
+    RATING_WORDS,
+    YES_NO_WORDS,
+    marked_currency,
+    number_before_label,
+    out_of,
+    rating,
+    read_number,
+    unless_missing,
+)
+from journeylens.collect.timestamps import (
+    abbreviation,
+    impossible_offset,
+    read_time,
+    zone_name_dropped,
+    zone_offset,
+)
 from journeylens.collect.zones import AMBIGUOUS, offsets_in
 from journeylens.config import LANGUAGES, Config
 from journeylens.errors import ImportFileError
@@ -108,11 +125,6 @@ def check_ts_format(ts_format: str) -> None:
         raise ImportFileError(f"Invalid --ts-format {ts_format!r}: {error}") from None
 
 
-def _zoned(ts_format: str) -> bool:
-    """Whether a format reads an offset or zone (``%z``/``%Z``), so its times are instants."""
-    return "%z" in ts_format or "%Z" in ts_format
-
-
 def _text(col: str) -> str:
     """A column as text, with empty strings (and strings of white space: spaces, tabs, line
     breaks, no-break spaces; see :func:`exports.blank`) as missing.
@@ -140,293 +152,11 @@ def _with_texts(source: str, columns: Iterable[str], replace: bool = False) -> s
     return f"(SELECT {listed} FROM {source})"
 
 
-def _naive(instant: str) -> str:
-    """A TIMESTAMPTZ as naive UTC, by epoch arithmetic (no time-zone library per row)."""
-    return f"make_timestamp(epoch_us({instant}))"
-
-
 def _timestamp(col: str, dtype: pa.DataType, limits: Limits) -> str:
-    """SQL that parses ``col`` to a naive UTC timestamp (NULL when it cannot).
-
-    With ``limits.ts_format``, text is read with that strptime format (bound as
-    ``$ts_format``) and nothing else; typed values are read as without it.
-    """
-    utc, ts_format = limits.utc, limits.ts_format
-    if pa.types.is_timestamp(dtype) and dtype.tz is not None:
-        return _naive(f"CAST(b.{col} AS TIMESTAMPTZ)")
-    if pa.types.is_timestamp(dtype) or pa.types.is_date(dtype):
-        # A naive timestamp is wall-clock time in the import's --timezone; a date, its midnight.
-        if utc:
-            return f"CAST(b.{col} AS TIMESTAMP)"
-        zone = "current_setting('TimeZone')"
-        return _naive(f"timezone({zone}, CAST(b.{col} AS TIMESTAMP))")
-    if pa.types.is_integer(dtype):
-        return _epoch(f"CAST(b.{col} AS HUGEINT)")
-    if pa.types.is_floating(dtype):
-        return _float_epoch(f"CAST(b.{col} AS DOUBLE)")
+    """SQL that reads the batch's ``col`` to a naive UTC timestamp (NULL when it cannot; see
+    :func:`.timestamps.read_time`)."""
     text = f"trim({_text(col)})"
-    if ts_format is not None:
-        parsed = f"try_strptime({text}, $ts_format)"
-        if "%Z" in ts_format:
-            # DuckDB's %Z reads BST as Bangladesh: a zone's abbreviation is read as its offset.
-            offset = f"try_strptime({_abbreviation_respelled(text)}, $ts_format_offset)"
-            parsed = f"CASE WHEN {_zone_offset(text)} IS NULL THEN {parsed} ELSE {offset} END"
-        if _zoned(ts_format):
-            return _naive(f"CASE WHEN {_impossible_offset(text)} THEN NULL ELSE {parsed} END")
-        if utc:
-            return parsed
-        return _naive(f"timezone(current_setting('TimeZone'), {parsed})")
-    # Nine to nineteen digits are an epoch; fewer that no reading takes for a date
-    # (``99999999``) are one too, before 1990: implausible rather than unreadable.
-    return (
-        f"coalesce(CASE WHEN NOT regexp_full_match({text}, '[0-9]{{9,19}}(\\.[0-9]+)?') "
-        f"THEN {_naive(_instant(text))} END, "
-        f"CASE WHEN regexp_full_match({text}, '[0-9]{{1,19}}(\\.[0-9]+)?') "
-        f"THEN {_epoch_digits(text)} END)"
-    )
-
-
-# ``UTC`` or ``GMT`` before an offset, in any case (``utc+05:30``, ``Gmt+1``).
-_UTC = "(?i:GMT|UTC)"
-# An offset's minutes and seconds, after its hours: ``:30``, ``30``, ``:30:00``, none.
-_MINUTES = "(:?[0-9]{2}){0,2}"
-
-
-# Date-times as mail and HTTP write them (RFC 2822, RFC 7231), with an offset or a zone name,
-# with seconds or without (RFC 2822 makes them optional: ``Tue, 1 Jul 2025 10:00 +0000``).
-MAIL_TIME_FORMATS = tuple(
-    f"{day}%d %b %Y %H:%M{seconds} {zone}"
-    for day in ("%a, ", "")
-    for seconds in (":%S", "")
-    for zone in ("%z", "%Z")
-)
-
-# Java's ``Date.toString()`` and ``date``: ``Tue Jul 01 10:00:00 BST 2025`` (its zone's
-# abbreviation read as its offset by :func:`_abbreviation_respelled`). ``%z`` first: in a list,
-# DuckDB gives up at a ``%Z`` that cannot read an offset, before trying the ``%z`` after it.
-JAVA_TIME_FORMATS = ("%a %b %d %H:%M:%S %z %Y", "%a %b %d %H:%M:%S %Z %Y")
-
-# Times with an offset after ``GMT``, read after :func:`_gmt_respelled`: Google Forms' export
-# (``2026/03/01 2:30:05 PM GMT+1``) and JavaScript's ``Date.toString()`` (``Tue Jul 01 2025
-# 10:00:00 GMT+0200 (Central European Summer Time)``, its zone's name dropped by
-# :func:`_zone_name_dropped`).
-GMT_TIME_FORMATS = (
-    "%Y/%m/%d %I:%M:%S %p %z",
-    "%Y/%m/%d %H:%M:%S %z",
-    "%a %b %d %Y %H:%M:%S %z",
-)
-
-
-def _instant(text: str) -> str:
-    """SQL that reads the SQL text ``text`` as a TIMESTAMPTZ (NULL when it cannot): what DuckDB
-    reads as one (ISO 8601 with any offset or zone; naive time in the session's time zone),
-    with a zone's name after its offset dropped (:func:`_zone_name_dropped`) and a zone's
-    abbreviation as its offset (:func:`_abbreviation_respelled`), then, for the rows it cannot
-    read, other spellings of ISO 8601 (:func:`_iso_respelled`, then its offset after
-    ``UTC``/``GMT`` as :func:`_offset_after_utc` writes it: ``12:00 UTC+05:30`` is
-    ``12:00:00+05:30``), mail times (:data:`MAIL_TIME_FORMATS`), Java's
-    (:data:`JAVA_TIME_FORMATS`) and times with an offset after ``GMT``
-    (:data:`GMT_TIME_FORMATS`).
-    ``coalesce`` reads the later ones only where the first gave nothing, so well-formed files
-    pay nothing for them."""
-    formats = sql_strings(MAIL_TIME_FORMATS + JAVA_TIME_FORMATS)
-    gmt = sql_strings(GMT_TIME_FORMATS)
-    zoned = _abbreviation_respelled(_zone_name_dropped(text))
-    respelled = _iso_respelled(zoned)
-    # DuckDB's cast takes a third of a millisecond to fail on an offset after a space
-    # (``12:00:00 +0200``, as Ruby and git write it, or an abbreviation's: it looks it up as a
-    # zone's name), where the respelled text is read at once: such text skips the first cast.
-    # Text ending in `` UTC`` (as BigQuery writes it) is cast as it is: respelling it made its
-    # import a fifth slower.
-    named = f"CASE WHEN suffix({text}, ' UTC') THEN {text} ELSE {_offset_after_utc(zoned)} END"
-    first = _zone_apart(text, _unless_spaced(text), _unless_spaced(named))
-    read = (
-        f"coalesce({first}, "
-        f"{_zone_apart(text, respelled, _offset_after_utc(respelled))}, "
-        f"try_strptime({zoned}, [{formats}]), try_strptime({_gmt_respelled(zoned)}, [{gmt}]))"
-    )
-    return f"CASE WHEN {_impossible_offset(text)} THEN NULL ELSE {read} END"
-
-
-def _unless_spaced(text: str) -> str:
-    """SQL: ``text``, NULL where an offset follows a space (see :func:`_instant`)."""
-    return f"CASE WHEN regexp_matches({text}, ' [+-][0-9]') THEN NULL ELSE {text} END"
-
-
-# A zone's abbreviation at the end of a time, after a digit or AM/PM, or before its year
-# (Java's and ``date``'s ``Tue Jul 01 10:00:00 BST 2025``).
-_ABBREVIATION = "([0-9]|[AaPp][Mm]) ([A-Za-z]{3,4})( [0-9]{4})?$"
-
-
-def _abbreviation(text: str) -> str:
-    """SQL: the zone abbreviation ending the SQL text ``text`` (:data:`_ABBREVIATION`), in
-    capitals (DuckDB reads ``bst`` as ``BST``), ``""`` for none."""
-    return f"upper(regexp_extract({text}, '{_ABBREVIATION}', 2))"
-
-
-def _zone_offset(text: str) -> str:
-    """SQL: the offset the zone abbreviation ending the SQL text ``text`` stands for in this
-    import, after a space (``$zone_offsets``, from :func:`zones.offsets_in`: ``" +01:00"``;
-    ``""`` for one the import's own zone has had several offsets with, ``" ?"`` for one it
-    cannot tell), NULL for text without one it knows."""
-    return f"$zone_offsets[list_position($zone_names, {_abbreviation(text)})]"
-
-
-def _abbreviation_respelled(text: str) -> str:
-    """SQL: ``text`` with its zone's abbreviation as the offset it stands for
-    (:func:`_zone_offset`): ``10:00 BST`` as ``10:00 +01:00``, ``10:00 MSK`` as a naive
-    ``10:00`` in an import in Moscow's zone, and ``10:00 CST`` as ``10:00 ?`` (read by
-    nothing) in an import in a zone that does not tell which ``CST`` it is."""
-    written = rf"{_zone_offset(text)} || '\1'"  # NULL without an abbreviation it knows
-    replaced = f"regexp_replace({text}, ' [A-Za-z]{{3,4}}(( [0-9]{{4}})?)$', {written})"
-    return f"coalesce({replaced}, {text})"
-
-
-# An offset no place has, at the end of a time (before a zone in brackets): beyond 14 hours,
-# or minutes or seconds of 60 or more. Extended (``+05:30``; after ``UTC``/``GMT`` the hours
-# may be one digit) and basic (``+0530``: the hours always two digits) apart, so that neither
-# reads the other's digits (``+063000`` is 06:30:00, not 0 hours and 63 minutes).
-_IMPOSSIBLE_OFFSET = (
-    r"[+-]((1[5-9]|[2-9][0-9])(:?[0-9]{2}){0,2}"
-    r"|[0-9]{1,2}:[6-9][0-9](:[0-9]{2})?|[0-9]{1,2}:[0-9]{2}:[6-9][0-9]"
-    r"|14:(0[1-9]|[1-5][0-9])(:[0-9]{2})?|14:00:(0[1-9]|[1-5][0-9])"
-    r"|[0-9]{2}[6-9][0-9]([0-9]{2})?|[0-9]{4}[6-9][0-9]"
-    r"|14(0[1-9]|[1-5][0-9])([0-9]{2})?|1400(0[1-9]|[1-5][0-9]))(\[[^\]]*\])?$"
-)
-
-
-def _impossible_offset(text: str) -> str:
-    """SQL: whether the SQL text ``text`` ends in an offset no place has
-    (:data:`_IMPOSSIBLE_OFFSET`: ``+24:00``, ``+05:75``, ``+99:99``), which DuckDB reads as so
-    many minutes, or has one before a zone's name (:func:`_zone_name_dropped`: ``+9999 UTC``).
-    Only text with a plus, or a minus after a colon, and no ``Z`` at its end (a time with an
-    offset) pays for the pattern."""
-    return (
-        f"NOT suffix({text}, 'Z') AND (contains({text}, '+') OR {text} LIKE '%:%-%') "
-        f"AND regexp_matches({_zone_name_dropped(text)}, '{_IMPOSSIBLE_OFFSET}')"
-    )
-
-
-# A zone's name after a time's offset, which the offset makes redundant: Go's
-# ``+0000 UTC`` (``+0545 +0545`` for a zone without one, and ``m=+0.01`` after it from
-# ``time.Now()``), mail's ``+0000 (UTC)`` and JavaScript's ``GMT+0200 (Central European
-# Summer Time)``. Only after the seconds or minutes of a time (``:00``), so that a date's day
-# (``2026-01-05 EST``) is never taken for an offset.
-_NAME_AFTER_OFFSET = (
-    rf"(:[0-9]{{2}}(?:[.,][0-9]+)? ?{_UTC}?[+-][0-9]{{2}}{_MINUTES})"
-    r"(?: \([^)]*\)| [A-Za-z][A-Za-z0-9_/+-]*| [+-][0-9]{2}(?::?[0-9]{2})?)"
-    r"(?: m=[+-]?[0-9.]+)?$"
-)
-
-
-def _zone_name_dropped(text: str) -> str:
-    """SQL: ``text`` without a zone's name after its offset (:data:`_NAME_AFTER_OFFSET`): the
-    offset fixes the instant, as in a Java time with a zone in brackets."""
-    return f"regexp_replace({text}, '{_NAME_AFTER_OFFSET}', '\\1')"
-
-
-def _zone_apart(text: str, spelled: str, named: str) -> str:
-    """SQL that casts ``text`` respelled to TIMESTAMPTZ: the rows whose ``text`` may name a
-    zone (two letters in a row: ``America/New_York``, ``UTC``) as ``named`` by one cast, the
-    others as ``spelled`` by another. DuckDB's cast keeps the zone a row names for the rows
-    after it in the same batch: a naive ``08:00`` after a ``12:00 America/New_York`` read as
-    New York time, not in the import's time zone (DuckDB 1.5). A cast that never sees a zone
-    name cannot."""
-    return (
-        f"CASE WHEN regexp_matches({text}, '[A-Za-z]{{2}}') "
-        f"THEN TRY_CAST({named} AS TIMESTAMPTZ) ELSE TRY_CAST({spelled} AS TIMESTAMPTZ) END"
-    )
-
-
-def _offset_after_utc(text: str) -> str:
-    """SQL: ``text`` with an offset written after ``UTC`` or ``GMT``, in any case, to its
-    seconds (``12:00 UTC+05:30``, ``12:00 gmt-3``, ``12:00 UTC+05:30:00``) as ISO 8601 writes
-    it (``12:00+05:30``, ``12:00-03``, ``12:00+05:30:00``): DuckDB's cast reads ``UTC+05:30``
-    and ``UTC+05:30:00`` as five hours, their minutes dropped, and ``GMT-3`` not at all."""
-    iso = rf"regexp_replace({_gmt_respelled(text)}, '(\d) ([+-][0-9]{{2}}{_MINUTES})$', '\1\2')"
-    return f"CASE WHEN regexp_matches({text}, ' {_UTC}[+-][0-9]') THEN {iso} ELSE {text} END"
-
-
-def _gmt_respelled(text: str) -> str:
-    """SQL that rewrites an offset written after ``GMT`` or ``UTC``, in any case (``GMT+1``,
-    ``gmt-3``, ``UTC+5:30``, ``UTC+05:30:00``; ``GMT`` alone is UTC) as strptime's ``%z`` reads
-    it (``+01``, ``-03``, ``+05:30``, ``+05:30:00``)."""
-    steps = (
-        (rf" {_UTC}$", " +00"),
-        (rf" {_UTC}([+-])([0-9])({_MINUTES})$", r" \10\2\3"),
-        (rf" {_UTC}([+-](0[0-9]|1[0-4]){_MINUTES})$", r" \1"),  # none beyond 14 hours
-    )
-    for pattern, replacement in steps:
-        text = f"regexp_replace({text}, '{pattern}', '{replacement}')"
-    return text
-
-
-def _iso_respelled(text: str) -> str:
-    """SQL that rewrites ISO 8601 spellings DuckDB does not read into ones it does: the basic
-    format (``20260101T100000Z``, and a date alone: ``20260101``), minutes before an offset or a
-    zone (``T10:00+01:00``), a space before the offset or ``Z`` (``10:00:00 +0200``, as Ruby and
-    git write it, ``10:00:00 -08``, ``10:00:00 Z``), ``t`` and ``z`` in lower case and a comma
-    before the fraction of a second (``10:00:00,5``), as RFC 3339 and ISO 8601 allow, and a
-    zone name in brackets, as Java writes it: after an offset it is dropped (the offset fixes
-    the instant), else it is the time's zone (``10:00[Europe/Paris]``)."""
-    steps = (
-        (r"(Z|[+-]\d{2}(:?\d{2})?)\[[^\]]*\]$", r"\1"),
-        (r"\[([^\]]+)\]$", r" \1"),
-        (r"^(\d{4}-?\d{2}-?\d{2})t(\d)", r"\1T\2"),
-        (r"(:\d{2}),(\d)", r"\1.\2"),
-        (r"(\d)\s*[zZ]$", r"\1Z"),
-        (rf"(\d)\s+([+-]\d{{2}}{_MINUTES})$", r"\1\2"),
-        (r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})", r"\1-\2-\3T\4:\5:\6"),
-        (r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3"),
-        (r"([T ]\d{2}:\d{2})(Z|[+-]| [A-Za-z])", r"\1:00\2"),
-    )
-    for pattern, replacement in steps:
-        text = f"regexp_replace({text}, '{pattern}', '{replacement}')"
-    return text
-
-
-def _epoch(whole: str, nanos: str = "0", size: str | None = None) -> str:
-    """An epoch number as a timestamp, from its whole part ``whole`` (SQL, an integer) and the
-    nanoseconds of its fraction ``nanos`` (SQL, 0 to 999999999), its unit read from its size:
-    ten digits are seconds, thirteen milliseconds (JavaScript's ``Date.now()``), sixteen
-    microseconds (GA4's ``event_timestamp``), nineteen nanoseconds (pandas, Spark); cut to the
-    microsecond, as a fraction of a second in ISO 8601 is. ``size``: SQL for the number that
-    compares as it does, where cheaper (a DOUBLE). In integers, so exactly: a DECIMAL wide
-    enough for nineteen digits and nine decimals takes DuckDB some 20 µs to parse."""
-
-    def over(limit: int) -> str:
-        if size is not None:
-            return f"{size} > {limit}"
-        return f"({whole} > {limit} OR ({whole} = {limit} AND {nanos} > 0))"
-
-    micros = (
-        f"CASE WHEN {over(10**17)} THEN {whole} // 1000 WHEN {over(10**14)} THEN {whole} "
-        f"WHEN {over(10**11)} THEN {whole} * 1000 + {nanos} // 1000000 "
-        f"ELSE {whole} * 1000000 + {nanos} // 1000 END"
-    )
-    return f"make_timestamp(TRY_CAST({micros} AS BIGINT))"
-
-
-def _epoch_digits(text: str, size: str | None = None) -> str:
-    """An epoch number written as digits (SQL text: ``[0-9]{1,19}(\\.[0-9]+)?``) as a
-    timestamp (see :func:`_epoch`)."""
-    whole = f"TRY_CAST(split_part({text}, '.', 1) AS HUGEINT)"
-    nanos = f"CAST(rpad(left(split_part({text}, '.', 2), 9), 9, '0') AS BIGINT)"
-    return _epoch(whole, nanos, size)
-
-
-def _float_epoch(value: str) -> str:
-    """An epoch number as a DOUBLE (SQL) as a timestamp: the decimal it is written as (the
-    shortest that reads back as it), as the same number in a CSV or JSON file is, where its
-    binary value times the unit rounds again (1703434161786.8154 ms as .786816 s). One of 17
-    digits or more (nanoseconds; written with an exponent), negative or not a number is its
-    whole part: a double holds nanoseconds only to some hundred."""
-    shown = f"CAST({value} AS VARCHAR)"
-    written = f"regexp_full_match({shown}, '[0-9]{{1,16}}\\.[0-9]+')"
-    return (
-        f"coalesce(CASE WHEN {written} THEN {_epoch_digits(shown, value)} END, "
-        f"{_epoch(f'TRY_CAST({value} AS HUGEINT)', size=value)})"
-    )
+    return read_time(f"b.{col}", text, dtype, limits.utc, limits.ts_format)
 
 
 def _stage_name(text: str) -> str:
@@ -438,19 +168,12 @@ def _stage_name(text: str) -> str:
 
 def _stage_key(text: str) -> str:
     """SQL: the key of the stage the SQL text ``text`` names, NULL for none. A lookup, not a
-    join (see ``_one_of``). Text found as it is (composed, as nearly all is) skips the
+    join (see ``one_of``). Text found as it is (composed, as nearly all is) skips the
     normalising, which takes three times the rest of the lookup on a label beyond ASCII; a row
     without a stage skips the lookup (at 4M rows: 0.004 s against 0.03 s)."""
     found = f"list_position($stage_names, lower(trim({text})))"
     normalised = f"list_position($stage_names, {_stage_name(text)})"
     return f"CASE WHEN {text} IS NOT NULL THEN $stage_keys[coalesce({found}, {normalised})] END"
-
-
-def _one_of(text: str, values: tuple[str, ...]) -> str:
-    """Whether the SQL text ``text`` is one of ``values`` (journeylens's own constants). A
-    function, where ``IN`` a list of constants becomes a join that carries every column of the
-    batch: a file of a thousand columns then ran out of memory."""
-    return f"list_contains([{sql_strings(values)}], {text})"
 
 
 # Columns each kind keeps as text, checked for length.
@@ -492,20 +215,20 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
     """(condition, reason, field, detail) in the order they are checked: the condition, field
     and detail as SQL over a parsed row ``p`` (with ``_row`` and ``_unknown`` when rejected)."""
     longest = _longest_member("p.properties")
-    unnamed = _zone_name_dropped("trim(p.ts_text)")
+    unnamed = zone_name_dropped("trim(p.ts_text)")
     ts_rules = [
         ("p.ts_text IS NULL", "missing_timestamp", "'ts'", "'the timestamp is empty'"),
         (
             "p.ts IS NULL",
             UNREAD_TIME,
             "'ts'",
-            f"CASE WHEN {_impossible_offset('trim(p.ts_text)')} "
+            f"CASE WHEN {impossible_offset('trim(p.ts_text)')} "
             "THEN 'cannot read ''' || left(p.ts_text, 80) || ''': its offset from UTC is no "
             "real one (offsets run from -14:00 to +14:00, their minutes below 60)' "
-            f"WHEN {_zone_offset(unnamed)} = ' ?' "
+            f"WHEN {zone_offset(unnamed)} = ' ?' "
             "THEN 'cannot read ''' || left(p.ts_text, 80) || ''': its zone''s abbreviation "
-            f"''' || {_abbreviation(unnamed)} || ''' stands for ' || "
-            f"$zone_meanings[list_position($zone_names, {_abbreviation(unnamed)})] || "
+            f"''' || {abbreviation(unnamed)} || ''' stands for ' || "
+            f"$zone_meanings[list_position($zone_names, {abbreviation(unnamed)})] || "
             "' (import with --timezone naming the zone the times are in to read it as there)' "
             "ELSE 'cannot read ''' || left(p.ts_text, 80) || ''' ' || $ts_reading END",
         ),
@@ -573,7 +296,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             "'unknown stage ''' || left(p.stage_text, 80) || '''; known: ' || $stages",
         ),
         (
-            f"p.interaction IS NOT NULL AND NOT {_one_of('p.interaction', INTERACTIONS)}",
+            f"p.interaction IS NOT NULL AND NOT {one_of('p.interaction', INTERACTIONS)}",
             "unknown_interaction",
             "'interaction'",
             f"'interaction must be one of {', '.join(INTERACTIONS)}'",
@@ -583,7 +306,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
         specific = [
             ("p.event IS NULL", "missing_event", "'event'", "'the event name is empty'"),
             (
-                f"NOT {_one_of('p.type', EVENT_TYPES)}",
+                f"NOT {one_of('p.type', EVENT_TYPES)}",
                 "unknown_type",
                 "'type'",
                 f"'type must be one of {', '.join(EVENT_TYPES)}'",
@@ -615,7 +338,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
     )
     specific = [
         (
-            f"p.metric IS NULL OR NOT {_one_of('p.metric', FEEDBACK_METRICS)}",
+            f"p.metric IS NULL OR NOT {one_of('p.metric', FEEDBACK_METRICS)}",
             "unknown_metric",
             "'metric'",
             "CASE WHEN p.metric IS NULL THEN 'the metric is empty; ' ELSE 'unknown metric ''' "
@@ -643,7 +366,7 @@ def _rules(kind: str) -> list[tuple[str, str, str, str]]:
             "an answer is a whole number from 0 to 10'",
         ),
         (
-            f"p.dimension IS NOT NULL AND NOT {_one_of('p.dimension', DIMENSIONS)}",
+            f"p.dimension IS NOT NULL AND NOT {one_of('p.dimension', DIMENSIONS)}",
             "unknown_dimension",
             "'dimension'",
             "'unknown dimension ''' || left(p.dimension, 80) || '''; "
@@ -724,7 +447,7 @@ def _is_json(dtype: pa.DataType) -> bool:
 def _given_number(col: str, dtype: pa.DataType) -> str:
     """:func:`_given` for a number, where NaN and the text of a missing number are missing."""
     if _is_text(dtype) or _is_json(dtype):
-        return _unless_missing(_given(col, dtype))
+        return unless_missing(_given(col, dtype))
     if pa.types.is_floating(dtype):
         return f"CASE WHEN b.{col} IS NULL OR isnan(b.{col}) THEN NULL ELSE 'typed' END"
     return _given(col, dtype)
@@ -734,168 +457,21 @@ def _is_text(dtype: pa.DataType) -> bool:
     return pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_null(dtype)
 
 
-# How files spell a missing number: R (NA), spreadsheets (#N/A), databases (NULL), pandas (nan).
-MISSING_NUMBER_TEXT = ("na", "n/a", "#n/a", "null", "none", "nan", "-nan")
-
-
-def _unless_missing(text: str) -> str:
-    """The SQL text ``text``, NULL when it spells a missing number (:data:`MISSING_NUMBER_TEXT`,
-    any case): such a number is missing, not unreadable."""
-    missing = _one_of(f"lower(trim({text}))", MISSING_NUMBER_TEXT)
-    return f"CASE WHEN {missing} THEN NULL ELSE {text} END"
-
-
 def _number(
     col: str, dtype: pa.DataType, decimal_comma: bool, money: bool = False, labelled: bool = False
 ) -> str:
     """SQL that reads ``col`` as a number (NULL when it cannot, or is NaN); see
-    :func:`_read_number`. ``labelled``: a number may come with its label after it, as survey
+    :func:`read_number`. ``labelled``: a number may come with its label after it, as survey
     tools export answers (``10 - Extremely likely``, ``5 (Very satisfied)``)."""
     if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
         return f"nullif(CAST(b.{col} AS DOUBLE), 'NaN'::DOUBLE)"
-    number = _read_number(_text(col), decimal_comma, money)
+    number = read_number(_text(col), decimal_comma, money)
     if not labelled:
         return number
     text = f"trim({_text(col)})"
-    label = f"TRY_CAST(regexp_extract({text}, '{_LABELLED}', 1) AS DOUBLE)"
+    label = number_before_label(text)
     # Only text that is no number pays for the pattern.
     return f"coalesce({number}, CASE WHEN TRY_CAST({text} AS DOUBLE) IS NULL THEN {label} END)"
-
-
-# A number and its label after a dash, colon, equals sign or bracket: "10 - Extremely likely".
-_LABELLED = r"^([-+]?[0-9]+(\.[0-9]+)?)\s*[-–—:=(]\s*[^-–—0-9\s]"
-
-
-# A two-way rating as tools export it (Zendesk's satisfaction: "Good", "Bad, I'm unsatisfied",
-# "Good with comment"), any case: True is the top of the metric's scale, False its bottom. Only
-# the metrics a yes or a no answers (``RATED_METRICS``) read it: an NPS of "Good" stays unread.
-RATING_WORDS: dict[str, bool] = {
-    "good": True,
-    "bad": False,
-    "good, i'm satisfied": True,
-    "bad, i'm unsatisfied": False,
-    "good with comment": True,
-    "bad with comment": False,
-}
-RATED_METRICS = ("csat", "success")
-# A yes or a no (any case), as survey tools export a yes/no question ("Did you find what you
-# came for?"), in the languages journeylens speaks: the answer of a ``success`` only (1 or 0);
-# a CSAT of "Yes" stays unread.
-YES_NO_WORDS: dict[str, bool] = {
-    "yes": True,
-    "no": False,
-    "true": True,
-    "false": False,
-    "ja": True,  # sv, nb
-    "nej": False,  # sv
-    "nei": False,  # nb
-    "kyllä": True,  # fi
-    "ei": False,  # fi
-    "da": True,  # ro
-    "nu": False,  # ro
-    "是": True,  # zh
-    "否": False,  # zh
-}
-
-
-def _rating(metric: str, text: str) -> str:
-    """SQL: the score the rating word (``RATING_WORDS``; for a ``success``, also
-    ``YES_NO_WORDS``) in the SQL text ``text`` gives the metric ``metric`` (SQL): the top or
-    the bottom of its scale; NULL for other text."""
-    word = f"replace(lower(trim({text})), '\u2019', '''')"  # "I’m" as "I'm"
-    top = f"$rating_tops[list_position($rating_words, {word})]"
-    yes = f"$yes_no_tops[list_position($yes_no_words, {word})]"
-    answers = {"csat": top, "success": f"coalesce({top}, {yes})"}
-    ends = " ".join(
-        f"WHEN '{m}' THEN CASE {answers[m]} WHEN true THEN {FEEDBACK_SCALES[m][1]} "
-        f"WHEN false THEN {FEEDBACK_SCALES[m][0]} END"
-        for m in RATED_METRICS
-    )
-    return f"CASE {metric} {ends} END"
-
-
-# A score written out of its scale's top: "9/10", "4 / 5".
-_OUT_OF = r"^([0-9]+([.][0-9]+)?)\s*/\s*([0-9]+)$"
-
-
-def _out_of(metric: str, text: str) -> str:
-    """SQL: the score ``text`` (SQL) writes out of the top of the metric's scale (``9/10`` of
-    an NPS, ``4/5`` of a CSAT); NULL for other text, or out of another number (``4/5`` of an
-    NPS: which scale it was given on is unknown)."""
-    number = f"TRY_CAST(regexp_extract(trim({text}), '{_OUT_OF}', 1) AS DOUBLE)"
-    top = f"TRY_CAST(regexp_extract(trim({text}), '{_OUT_OF}', 3) AS DOUBLE)"
-    tops = " ".join(f"WHEN '{m}' THEN {hi}" for m, (_, hi) in FEEDBACK_SCALES.items())
-    return f"CASE WHEN {top} = CASE {metric} {tops} END THEN {number} END"
-
-
-# A currency written beside an amount: an ISO code (USD 12.50, 12.50 SEK) or a symbol (€9.99,
-# 9,99 €). "$", "¥" and "kr" stand for several currencies: the amount is read, its currency not.
-_MARK = r"US\$|[A-Z]{3}|[$€£¥₹₩]|kr\.?"
-_SYMBOL_CURRENCY = {"US$": "USD", "€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW"}
-# The spaces locales write between groups of three digits (1 234,50): a space, a no-break
-# space, a narrow no-break space (French, Swedish) and a thin space; a regex character class.
-_GROUP_SPACE = "[ \u00a0\u202f\u2009]"
-_SPACE = "[\\s\u00a0\u202f\u2009]"  # any of them or other white space, in a regex
-
-
-def _without_mark(text: str) -> str:
-    """SQL: the amount ``text`` without the currency written before or after it."""
-    lead = rf"regexp_replace({text}, '^([-+]?){_SPACE}*({_MARK}){_SPACE}*', '\1')"
-    return rf"regexp_replace({lead}, '{_SPACE}*({_MARK})$', '')"
-
-
-def marked_currency(text: str) -> str:
-    """SQL: the currency an amount's text names beside it (``USD`` for ``12.50 USD`` or
-    ``US$12.50``, ``EUR`` for ``€9.99``), NULL for none or a symbol of several currencies."""
-    mark = (
-        rf"coalesce(nullif(regexp_extract(trim({text}), '^[-+]?{_SPACE}*({_MARK})', 1), ''), "
-        rf"nullif(regexp_extract(trim({text}), '({_MARK})$', 1), ''))"
-    )
-    symbols = " ".join(f"WHEN '{s}' THEN '{c}'" for s, c in _SYMBOL_CURRENCY.items())
-    named = (
-        f"CASE WHEN regexp_full_match({mark}, '[A-Z]{{3}}') THEN {mark} "
-        f"ELSE CASE {mark} {symbols} END END"
-    )
-    # A plain number (nearly every amount) names no currency: no pattern is tried on it.
-    return (
-        f"CASE WHEN trim({text}) <> '' AND TRY_CAST(trim({text}) AS DOUBLE) IS NULL "
-        f"THEN {named} END"
-    )
-
-
-def _read_number(text: str, decimal_comma: bool, money: bool = False) -> str:
-    """SQL that reads the SQL text ``text`` as a number (NULL when it cannot). With
-    ``decimal_comma``, as ``1.234,50`` or ``1234,5`` are written in many European locales: a
-    comma before the decimals, points only between groups of three digits (``12.50`` is
-    refused, not misread as 1250). Either way, spaces may separate groups of three digits
-    (``1 234,50``, ``1 234.50``; see ``_GROUP_SPACE``: ``1 2`` stays unread). A ``money``
-    amount may have its currency beside it (``$12.50``, ``12,50 €``, ``USD 1,234.00``) and,
-    with a decimal point, commas between groups of three digits (``1,234.00``; ``1,234`` alone
-    stays unread: it is 1.234 in half the world)."""
-    text = f"trim({text})"
-    if money:  # a plain number first: only the others pay for the patterns
-        plain = _read_number(text, decimal_comma)
-        amount = _without_mark(text)
-        if not decimal_comma:  # commas between thousands only before a decimal point
-            grouped = r"^[-+]?[0-9]{1,3}(,[0-9]{3})+\.[0-9]+$|^[^,]*$"
-            amount = f"replace(regexp_extract({amount}, '{grouped}', 0), ',', '')"
-        money_number = _read_number(amount, decimal_comma)
-        # Only text that is no number at all (not even NaN, as pandas writes a missing one).
-        other = f"TRY_CAST({text} AS DOUBLE) IS NULL AND {text} <> ''"
-        return f"CASE WHEN {other} THEN coalesce({plain}, {money_number}) ELSE {plain} END"
-    spaced = f"[0-9]{{1,3}}({_GROUP_SPACE}[0-9]{{3}})+"
-    unspaced = f"regexp_replace({text}, '{_GROUP_SPACE}', '', 'g')"
-    if not decimal_comma:  # only text that is no number pays for the pattern
-        grouped = f"regexp_full_match({text}, '[-+]?{spaced}([.][0-9]+)?')"
-        return (
-            f"coalesce(nullif(TRY_CAST({text} AS DOUBLE), 'NaN'::DOUBLE), "
-            f"CASE WHEN {grouped} THEN TRY_CAST({unspaced} AS DOUBLE) END)"
-        )
-    return (
-        f"CASE WHEN regexp_full_match({text}, "
-        f"'[-+]?([0-9]{{1,3}}([.][0-9]{{3}})+|{spaced}|[0-9]+)(,[0-9]+)?') "
-        f"THEN TRY_CAST(replace(replace({unspaced}, '.', ''), ',', '.') AS DOUBLE) END"
-    )
 
 
 def _event_name(types: Mapping[str, pa.DataType]) -> str:
@@ -1177,10 +753,10 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         revenue = _nested("revenue", types) or "NULL"
         items += [
             f"{_type(types)} AS type",
-            f"coalesce({_given_number('revenue', types['revenue'])}, {_unless_missing(revenue)}) "
+            f"coalesce({_given_number('revenue', types['revenue'])}, {unless_missing(revenue)}) "
             "AS revenue_text",
             f"coalesce({_number('revenue', types['revenue'], comma, money=True)}, "
-            f"{_read_number(_nested('revenue', types, comma) or 'NULL', comma, money=True)}) "
+            f"{read_number(_nested('revenue', types, comma) or 'NULL', comma, money=True)}) "
             "AS revenue",
         ]
     else:
@@ -1237,7 +813,7 @@ def _score(dtype: pa.DataType, decimal_comma: bool) -> str:
     if not _is_text(dtype):
         return number
     metric, text = _key("metric"), _text("score")
-    return f"coalesce({number}, {_rating(metric, text)}, {_out_of(metric, text)})"
+    return f"coalesce({number}, {rating(metric, text)}, {out_of(metric, text)})"
 
 
 def _given_row(types: Mapping[str, pa.DataType]) -> str:
