@@ -1668,7 +1668,7 @@ def test_a_label_whose_case_folds_apart_from_its_lower_case_names_its_stage(ws, 
 
 def test_json_lines_read_in_blocks_keep_every_line_and_its_number(ws, tmp_path, monkeypatch):
     # Blocks of a few characters: lines cross block ends, and one line is longer than a block.
-    monkeypatch.setattr("journeylens.collect.readers.JSON_BLOCK_CHARS", 40)
+    monkeypatch.setattr("journeylens.collect.jsonfiles.JSON_BLOCK_CHARS", 40)
     row = '{{"ts":"2026-01-01T10:0{0}:00Z","event":"e{0}","anonymous_id":"p"{1}}}'
     lines = [
         row.format(0, ', "k/1": "s", "k~2": "t", "q\\"": "u"') + "\r\n",
@@ -1696,7 +1696,7 @@ def test_json_lines_read_in_blocks_keep_every_line_and_its_number(ws, tmp_path, 
 def test_json_lines_whose_later_blocks_have_other_keys(ws, tmp_path, monkeypatch):
     # A JSON Lines file has no header: its first block's keys are not the file's. Further on,
     # an anonymous visitor's records lack userId, and another tool's id name turns up.
-    monkeypatch.setattr("journeylens.collect.readers.JSON_BLOCK_CHARS", 300)
+    monkeypatch.setattr("journeylens.collect.jsonfiles.JSON_BLOCK_CHARS", 300)
     known = '{{"ts": "2026-01-01T10:0{0}:00Z", "event": "view", "userId": "u", "plan": "pro"}}\n'
     visitor = '{{"ts": "2026-01-02T10:0{0}:00Z", "event": "view", "device_id": "d{0}"}}\n'
     text = "".join(known.format(i) for i in range(4)) + "".join(visitor.format(i) for i in range(4))

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journeylens.collect import readers
+from journeylens.collect import jsonfiles, readers
 from journeylens.errors import ImportFileError
 from journeylens.workspace import init_workspace
 
@@ -71,12 +71,12 @@ def test_every_line_reads_as_python_reads_it(generated, ascii_only, block):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "lines.jsonl"
         path.write_text(text, encoding="utf-8")
-        readers.JSON_BLOCK_CHARS, saved = block, readers.JSON_BLOCK_CHARS
+        jsonfiles.JSON_BLOCK_CHARS, saved = block, jsonfiles.JSON_BLOCK_CHARS
         try:
             with readers.open_file(path) as reader:
                 tables = list(reader.batches())
         finally:
-            readers.JSON_BLOCK_CHARS = saved
+            jsonfiles.JSON_BLOCK_CHARS = saved
     rows = [row for table in tables for row in table.to_pylist()]
     objects = {n: body for n, (kind, body) in enumerate(generated, 1) if kind == "object"}
     assert [row["_line"] for row in rows] == sorted(objects)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -178,6 +179,16 @@ def held_name(name: str) -> str:
     ('__line', '___line', 'line', '_Line')
     """
     return "_" + name if _LINE_NAMES.fullmatch(name) else name
+
+
+def with_lines(table: pa.Table, first_line: int) -> pa.Table:
+    """``table`` with each row's ``_line``: the lines from ``first_line`` on (and a column of
+    the file named so under its held name: see ``columns.held_name``)."""
+    lines = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
+    names = [held_name(name) for name in table.column_names]
+    if names != table.column_names:
+        table = table.rename_columns(names)
+    return table.append_column(LINE, pa.array(lines))
 
 
 def given_name(name: str) -> str:

@@ -45,11 +45,11 @@ from journeylens.collect.columns import (
     plan_columns,
     quoted,
 )
+from journeylens.collect.jsonfiles import object_keys
 from journeylens.collect.readers import (
     FileReader,
     check_sheets_read,
     int96_columns,
-    object_keys,
     open_readers,
     parquet_schema,
     parquet_tables,
