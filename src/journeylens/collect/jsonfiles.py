@@ -33,19 +33,19 @@ if TYPE_CHECKING:
 __all__ = ["JSON_BLOCK_CHARS", "json_batches", "object_keys"]
 
 JSON_BLOCK_CHARS = 16 << 20
-ELEMENT_ROWS = 65_536  # a JSON array's elements per batch (a quarter of a CSV's rows)
 
 
-def json_batches(reader: FileReader) -> Iterator[pa.Table]:
+def json_batches(reader: FileReader, array_rows: int) -> Iterator[pa.Table]:
     """Each block of records as a table of text columns, one per key, parsed by DuckDB.
 
     A value is its text (a string unquoted, a number or boolean as written in JSON, an object
     or array as compact JSON); a key whose values in the block are all objects or arrays is
     typed JSON, so it stays an object (not a string holding one) where it lands in
     ``properties``. A record that is not a JSON object goes to ``reader.invalid_json``.
+    ``array_rows``: the elements of a file's JSON array per block.
     """
     with local_engine() as con:
-        for block in _json_blocks(reader):
+        for block in _json_blocks(reader, array_rows):
             con.register("_json_block", block)
             try:
                 table = _json_columns(con, reader)
@@ -55,19 +55,19 @@ def json_batches(reader: FileReader) -> Iterator[pa.Table]:
                 yield table
 
 
-def _json_blocks(reader: FileReader) -> Iterator[pa.Table]:
+def _json_blocks(reader: FileReader, array_rows: int) -> Iterator[pa.Table]:
     """The file's records in blocks of ``_line`` and ``text``: a JSON Lines file's lines
     (blank ones and lines not valid text left out), or the elements of a file holding one JSON
     array, numbered from 1."""
     source, encoding = reader.text()
     if reader.suffix == ".json" and _is_json_array(source, encoding):
-        yield from _array_elements(reader, reader.data)
+        yield from _array_elements(reader, reader.data, array_rows)
         return
     if reader.suffix == ".json" and (member := _records_member(reader)) is not None:
         copy = scratch_file(reader.scratch, ".json")
         try:
             copy_array(reader.data, member, copy)
-            yield from _array_elements(reader, copy, f" in '{member.key}'")
+            yield from _array_elements(reader, copy, array_rows, f" in '{member.key}'")
         finally:
             copy.unlink(missing_ok=True)
         return
@@ -234,10 +234,12 @@ def _records_member(reader: FileReader) -> Member | None:
     return max(lists, key=lambda m: (m.length, m.key)) if lists else None
 
 
-def _array_elements(reader: FileReader, array: Path, within: str = "") -> Iterator[pa.Table]:
+def _array_elements(
+    reader: FileReader, array: Path, rows: int, within: str = ""
+) -> Iterator[pa.Table]:
     """The elements of the JSON array file ``array`` (the file itself, or a copy of the array
     of records its one object holds, ``within`` it: see :func:`_records_member`) in blocks
-    of ``_line`` and ``text``, streamed by DuckDB's JSON reader."""
+    of ``_line`` and ``text``, ``rows`` at a time, streamed by DuckDB's JSON reader."""
     if reader.bad_lines or reader.encoding != "utf8":
         where = f"line {min(reader.bad_lines)} is" if reader.bad_lines else "it is"
         raise ImportFileError.nothing_done(
@@ -248,7 +250,7 @@ def _array_elements(reader: FileReader, array: Path, within: str = "") -> Iterat
     number = 1
     try:
         with local_engine() as con:
-            batches = con.execute(query, [str(array)]).fetch_record_batch(ELEMENT_ROWS)
+            batches = con.execute(query, [str(array)]).fetch_record_batch(rows)
             for batch in batches:
                 yield with_lines(pa.Table.from_batches([batch]), number)
                 number += batch.num_rows
