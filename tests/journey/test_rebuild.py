@@ -144,6 +144,26 @@ def test_a_login_in_a_later_import_moves_earlier_events_and_answers(tmp_path):
     assert_keys_name_people(frame)
 
 
+def test_a_file_imported_again_stores_and_moves_nothing(tmp_path):
+    events = write_events(
+        tmp_path / "visits.csv",
+        [
+            ("r1", 0, "landing_page_view", "track", "a1", None),
+            ("r2", 3, "identify", "identify", "a1", "u1"),
+            ("r3", 50, "purchase", "track", None, "u1"),
+        ],
+    )
+    with init_workspace(tmp_path / "ws") as ws:
+        ws.import_files([events])
+        before = placed(ws)
+        with counted() as ran, mock.patch.object(ws.store, "update") as updates:
+            summary = ws.import_files([events])
+        assert (ran["append"].call_count, ran["rebuild_all"].call_count) == (1, 0)
+        assert (summary.stored, summary.already_stored, updates.call_count) == (0, 3, 0)
+        pd.testing.assert_frame_equal(placed(ws), before)
+        assert before.person_id.tolist() == ["u1"] * 3
+
+
 def test_a_catalog_edited_in_the_config_file_places_every_event_again(tmp_path):
     first = write_events(
         tmp_path / "one.csv",

@@ -10,7 +10,8 @@ Two ways to the same placement:
   session or place in their sequence changed: the rows of every person who gained events or
   whose ids were linked by them (or by new answers that carry both ids). Its cost follows the
   new rows, not the stored ones (the identity of every event is still resolved once, on narrow
-  rows). It runs in one transaction: a failure leaves the tables as they were.
+  rows), and where every incoming event was stored already (a file imported again) it stops
+  there. It runs in one transaction: a failure leaves the tables as they were.
 
 ``person_key``: :func:`rebuild_all` numbers people 1, 2, ... in ``person_id`` order;
 :func:`append` keeps every known person's key and numbers new people after the largest.
@@ -161,6 +162,8 @@ def _place_people(store: Store, config: Config, incoming: Mapping[str, ibis.Tabl
     changed. False, nothing written, past the limits (see :func:`append`)."""
     events = store.table("events")
     placed = _placed_new_events(store, config, incoming)
+    if placed is not None and "feedback" not in incoming and not store.count("_new_rows"):
+        return True  # every event was stored already (a file imported again): nothing moves
     everything = events if placed is None else events.union(placed)
     answers = _with_incoming(store, "feedback", incoming)
     _store_id_map(store, everything, answers)
