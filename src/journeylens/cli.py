@@ -782,14 +782,10 @@ def funnel(
     ] = None,
 ) -> None:
     """A conversion funnel counted per person, with windows, exclusions and breakdowns."""
+    from journeylens.analytics.conversion_drivers import run_conversion_drivers
     from journeylens.analytics.filters import apply_filters
-    from journeylens.analytics.funnels import (
-        FunnelSpec,
-        dropped_people,
-        run_conversion_drivers,
-        run_funnel,
-        run_funnel_trend,
-    )
+    from journeylens.analytics.funnel_trends import run_funnel_trend
+    from journeylens.analytics.funnels import FunnelSpec, dropped_people, run_funnel
     from journeylens.cli_output import emit, print_frame
     from journeylens.errors import SpecError
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from journeylens.analytics import funnels, paths
+from journeylens.analytics import conversion_drivers, funnel_trends, funnels, paths
 from journeylens.analytics.attribution import RULE_MODELS as RULES
 from journeylens.analytics.attribution import AttributionSpec, run_attribution
 from journeylens.analytics.conformance import run_conformance
@@ -184,12 +184,12 @@ ATTRIBUTION = [
 
 def _trend(every: str) -> Case:
     spec = FunnelSpec(steps=STEPS, within="7d")
-    return lambda ws: [funnels.run_funnel_trend(ws.events, spec, every).to_frame()]
+    return lambda ws: [funnel_trends.run_funnel_trend(ws.events, spec, every).to_frame()]
 
 
 def _drivers(ws: Workspace) -> list[pd.DataFrame]:
     spec = FunnelSpec(steps=STEPS, within="7d")
-    return [funnels.run_conversion_drivers(ws.events, spec, 3, min_count=2).to_frame()]
+    return [conversion_drivers.run_conversion_drivers(ws.events, spec, 3, min_count=2).to_frame()]
 
 
 def _dropped(ws: Workspace) -> list[pd.DataFrame]:

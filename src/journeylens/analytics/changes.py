@@ -27,7 +27,8 @@ from journeylens.analytics.friction import (
     data_span,
     segment_label,
 )
-from journeylens.analytics.funnels import FunnelSpec, run_funnel, two_proportion_test
+from journeylens.analytics.funnels import FunnelSpec, run_funnel
+from journeylens.analytics.proportions import two_proportion_test
 from journeylens.analytics.result import Result, frame_records, json_ready, plot_labels
 from journeylens.errors import SpecError
 

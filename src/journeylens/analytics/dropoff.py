@@ -24,6 +24,7 @@ import pandas as pd
 
 from journeylens.analytics.filters import in_range
 from journeylens.analytics.funnels import FunnelSpec, build_funnel_people
+from journeylens.analytics.proportions import ratio
 from journeylens.analytics.result import Result, frame_records, json_ready, plot_labels
 from journeylens.errors import SpecError
 from journeylens.instants import naive_utc_or_none
@@ -261,10 +262,6 @@ def dropoff_people(
 COLUMNS = ["step", "step_index", "segment", "dropped", *KINDS]
 
 
-def _ratio(top: int, bottom: int) -> float | None:
-    return top / bottom if bottom else None
-
-
 def _records(raw: pd.DataFrame, spec: DropoffSpec, segment: str | None) -> list[dict[str, Any]]:
     mine = raw[raw["segment"].isna()] if segment is None else raw[raw["segment"] == segment]
     found = {int(r["step"]): r for r in mine.to_dict(orient="records")}
@@ -275,8 +272,8 @@ def _records(raw: pd.DataFrame, spec: DropoffSpec, segment: str | None) -> list[
         settled = counts["dropped"] - counts["in_progress"]
         record = {"step": spec.funnel.steps[index - 1], "step_index": index, "segment": segment}
         record |= counts
-        record["in_progress_share"] = _ratio(counts["in_progress"], counts["dropped"])
-        record |= {f"{name}_share": _ratio(counts[name], settled) for name in SETTLED}
+        record["in_progress_share"] = ratio(counts["in_progress"], counts["dropped"])
+        record |= {f"{name}_share": ratio(counts[name], settled) for name in SETTLED}
         records.append(record)
     return records
 

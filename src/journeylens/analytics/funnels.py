@@ -26,6 +26,7 @@ import pandas as pd
 from journeylens.analytics.breakdown import NONE_LABEL, SEGMENT, with_top_values
 from journeylens.analytics.filters import in_range
 from journeylens.analytics.packing import Layout, pack, unpack
+from journeylens.analytics.proportions import ratio, two_proportion_test, wilson
 from journeylens.analytics.result import (
     Result,
     frame_records,
@@ -48,18 +49,14 @@ from journeylens.journey.steps import (
 from journeylens.store.portable import epoch_seconds, read_once
 
 __all__ = [
-    "ConversionDriversResult",
     "FunnelResult",
     "FunnelSpec",
-    "FunnelTrendResult",
     "build_funnel",
     "build_funnel_people",
     "dropped_people",
     "parse_duration",
     "parse_step",
-    "run_conversion_drivers",
     "run_funnel",
-    "run_funnel_trend",
 ]
 
 ORDERS = ("ordered", "strict", "any")
@@ -67,9 +64,13 @@ EXCLUSIONS = ("drop", "restart")
 COUNTS = ("people", "attempts", "sessions")
 ENTRIES = ("first", "best")
 QUANTILES = {"p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9}
+PERIODS = {"day": 86400, "week": 7 * 86400}
+# 1970-01-01 was a Thursday: shift by three days so weeks start on Monday.
+_WEEK_SHIFT = 3 * 86400
 
 
-def _choice(name: str, value: Any, allowed: Sequence[str]) -> None:
+def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
+    """A ``SpecError`` naming the ``allowed`` values where ``value`` is none of them."""
     if value not in allowed:
         options = ", ".join(repr(a) for a in allowed)
         raise SpecError(f"Invalid {name} {value!r}: use one of {options}.")
@@ -152,10 +153,10 @@ class FunnelSpec:
         object.__setattr__(self, "parsed_steps", _parse_all(self.steps, "Step"))
         object.__setattr__(self, "parsed_exclude", _parse_all(self.exclude, "Exclusion"))
         object.__setattr__(self, "window", parse_duration(self.within, "within"))
-        _choice("order", self.order, ORDERS)
-        _choice("exclusion", self.exclusion, EXCLUSIONS)
-        _choice("count", self.count, COUNTS)
-        _choice("entry", self.entry, ENTRIES)
+        check_choice("order", self.order, ORDERS)
+        check_choice("exclusion", self.exclusion, EXCLUSIONS)
+        check_choice("count", self.count, COUNTS)
+        check_choice("entry", self.entry, ENTRIES)
         self._check_exclusions()
         object.__setattr__(self, "step_windows", self._step_windows())
         self._check_breakdown()
@@ -279,7 +280,7 @@ def _rows(events: ir.Table, spec: FunnelSpec, ids: bool = True) -> ir.Table:
     apart, ``person_id`` does not ride along (counting needs no names, and text is dear to
     carry through sorts).
     """
-    t, keys = _unit_events(events, spec)
+    t, keys = unit_events(events, spec)
     carried = _carried(t, spec) if ids else []
     strict = spec.order == "strict"  # strict needs positions among all events
     matched = [*spec.parsed_steps, *spec.parsed_exclude]
@@ -305,7 +306,7 @@ def _rows(events: ir.Table, spec: FunnelSpec, ids: bool = True) -> ir.Table:
     return t.select(*keys, *carried, "pos", "sec", *value, *flags)
 
 
-def _unit_events(events: ir.Table, spec: FunnelSpec) -> tuple[ir.Table, list[str]]:
+def unit_events(events: ir.Table, spec: FunnelSpec) -> tuple[ir.Table, list[str]]:
     """The events of known units within ``since``/``until``, and the unit's key columns."""
     if not has_sequence_keys(events):
         events = events.drop(*[c for c in ("person_key", "person_seq") if c in events.columns])
@@ -671,6 +672,13 @@ def _step_position(counted: ir.Table, step: int) -> ir.IntegerValue:
     return ibis.ifelse(counted.reach >= step, position, ibis.null())
 
 
+def period_start(seconds: ir.IntegerValue, every: str) -> ir.IntegerValue:
+    """Epoch seconds of the start of the UTC day or Monday week holding ``seconds``."""
+    size, shift = PERIODS[every], (_WEEK_SHIFT if every == "week" else 0)
+    shifted = seconds + shift
+    return shifted - shifted % size - shift
+
+
 def build_funnel_people(
     events: ir.Table, spec: FunnelSpec, ids: bool = True, every: str | None = None
 ) -> ir.Table:
@@ -702,7 +710,7 @@ def build_funnel_people(
     evaluated = _evaluate(chains, spec)
     within = []
     if every is not None:
-        evaluated = evaluated.mutate(period=_period_start(evaluated.t0, every))
+        evaluated = evaluated.mutate(period=period_start(evaluated.t0, every))
         within = ["period"]
     counted = _segment(_counted(evaluated, spec, within), rows, spec)
     times = [f"t{k}" for k in range(len(spec.steps))]
@@ -768,86 +776,6 @@ def build_funnel(events: ir.Table, spec: FunnelSpec) -> ir.Table:
 
 # --- results -------------------------------------------------------------------------------------
 
-Z95 = 1.959963984540054
-
-
-def wilson(successes: int, trials: int) -> tuple[float | None, float | None]:
-    """The Wilson score 95% interval of a proportion (None, None without trials).
-
-    Examples
-    --------
-    >>> low, high = wilson(8, 10)
-    >>> round(low, 3), round(high, 3)
-    (0.49, 0.943)
-    >>> wilson(7, 7)[1], wilson(0, 7)[0]
-    (1.0, 0.0)
-    """
-    if trials <= 0:
-        return None, None
-    p, z2 = successes / trials, Z95 * Z95
-    denominator = 1 + z2 / trials
-    centre = (p + z2 / (2 * trials)) / denominator
-    half = Z95 * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denominator
-    # At 0 and at every trial the bound is exactly 0 or 1 (the arithmetic leaves 1e-17s).
-    low = 0.0 if successes <= 0 else max(0.0, centre - half)
-    high = 1.0 if successes >= trials else min(1.0, centre + half)
-    return low, high
-
-
-# Below this expected count in a cell of the 2×2 table, the normal approximation fails.
-EXPECTED_MIN = 5
-
-
-def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float | None, float | None]:
-    """Two-sided test of ``x1/n1`` against ``x2/n2``; returns (z, p-value), Nones when
-    undefined (a side without units, or nobody or everybody converting on both).
-
-    The pooled two-proportion z-test where every expected count of the 2×2 table is at least
-    :data:`EXPECTED_MIN`; else Fisher's exact test (its p-value, and no z): two people against
-    seven are too few for a normal approximation.
-
-    Examples
-    --------
-    >>> z, p = two_proportion_test(30, 100, 50, 100)
-    >>> round(z, 2), round(p, 4)
-    (-2.89, 0.0039)
-    >>> z, p = two_proportion_test(1, 2, 0, 7)  # z would say p = 0.047
-    >>> z, round(p, 3)
-    (None, 0.222)
-    """
-    if n1 <= 0 or n2 <= 0:
-        return None, None
-    pooled = (x1 + x2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return None, None
-    hits = x1 + x2
-    if min(n1, n2) * min(pooled, 1 - pooled) < EXPECTED_MIN:
-        return None, _fisher_exact(x1, n1, n2, hits)
-    z = (x1 / n1 - x2 / n2) / se
-    return z, math.erfc(abs(z) / math.sqrt(2))
-
-
-def _fisher_exact(x1: int, n1: int, n2: int, hits: int) -> float:
-    """Two-sided Fisher's exact p-value of ``x1`` of ``n1`` against ``hits - x1`` of ``n2``:
-    the probability, with the margins fixed, of every table no likelier than the one seen."""
-
-    def log_p(x: int) -> float:  # hypergeometric: x of the n1 among the hits
-        return _log_comb(n1, x) + _log_comb(n2, hits - x) - _log_comb(n1 + n2, hits)
-
-    low, high = max(0, hits - n2), min(n1, hits)
-    seen = log_p(x1)
-    tables = (math.exp(lp) for x in range(low, high + 1) if (lp := log_p(x)) <= seen + 1e-9)
-    return min(1.0, math.fsum(tables))
-
-
-def _log_comb(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-
-
-def _ratio(top: float, bottom: float) -> float | None:
-    return top / bottom if bottom else None
-
 
 def _step_frame(by_step: dict[int, dict[Any, Any]], spec: FunnelSpec) -> pd.DataFrame:
     """Complete per-step rows for one segment from its engine rows by step number (steps nobody
@@ -862,8 +790,8 @@ def _step_frame(by_step: dict[int, dict[Any, Any]], spec: FunnelSpec) -> pd.Data
             "step": label,
             "step_number": number,
             "people": people,
-            "conversion_from_start": _ratio(people, start),
-            "conversion_from_previous": _ratio(people, previous) if number > 1 else _ratio(1, 1),
+            "conversion_from_start": ratio(people, start),
+            "conversion_from_previous": ratio(people, previous) if number > 1 else ratio(1, 1),
             "dropped": previous - people if number > 1 else 0,
             "median_seconds_to_convert": by_step[number]["median_seconds_to_convert"]
             if hit and number > 1
@@ -941,8 +869,8 @@ class FunnelResult(Result):
                     "value": value,
                     "entrants": n1,
                     "conversions": x1,
-                    "conversion": _ratio(x1, n1),
-                    "rest_conversion": _ratio(x2, n2),
+                    "conversion": ratio(x1, n1),
+                    "rest_conversion": ratio(x2, n2),
                     "z": z,
                     "p_value": p,
                     "significant": p is not None and p < 0.05,
@@ -1075,235 +1003,3 @@ def dropped_people(events: ir.Table, spec: FunnelSpec, step: int) -> ir.Table:
     units = [c for c in people.columns if c in (*spec.unit_columns, "attempt")]
     # In the units' order, so that an export is the same on every engine and every run.
     return people.filter(people.reach == step - 1).select(*units, "segment").order_by(units)
-
-
-# --- trends and drivers --------------------------------------------------------------------------
-
-PERIODS = {"day": 86400, "week": 7 * 86400}
-# 1970-01-01 was a Thursday: shift by three days so weeks start on Monday.
-_WEEK_SHIFT = 3 * 86400
-DRIVER_COLUMNS = ("channel", "device", "interaction", "campaign", "source")
-
-
-def _settled_periods(events: ir.Table, spec: FunnelSpec, every: str) -> ir.Table:
-    """``(period, complete)``: whether the window of the period's latest entry (its last step-1
-    event) had closed by the end of the data (the last event): entries later than that may
-    still convert. A window that closes exactly at the end of data is settled."""
-    t, _ = _unit_events(events, spec)
-    entries = t.filter(step_predicate(spec.parsed_steps[0], t)).select(sec=epoch_seconds(t.ts))
-    end = epoch_seconds(in_range(events, spec.since, spec.until).ts.max()).as_scalar()
-    latest = entries.group_by(period=_period_start(entries.sec, every)).aggregate(
-        latest=entries.sec.max()
-    )
-    return latest.select("period", complete=latest.latest + spec.window <= end)
-
-
-def _period_start(seconds: ir.IntegerValue, every: str) -> ir.IntegerValue:
-    """Epoch seconds of the start of the UTC day or Monday week holding ``seconds``."""
-    size, shift = PERIODS[every], (_WEEK_SHIFT if every == "week" else 0)
-    shifted = seconds + shift
-    return shifted - shifted % size - shift
-
-
-@dataclass
-class FunnelTrendResult(Result):
-    """Conversion (entry to last step) per entry period: ``period``, ``entrants``,
-    ``conversions``, ``conversion``, ``ci_low``, ``ci_high``."""
-
-    spec: FunnelSpec
-    every: str
-    frame: pd.DataFrame
-    queries: tuple[Any, ...] = ()
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.frame
-
-    def figure(self) -> Any:
-        import plotly.graph_objects as go
-
-        fig = go.Figure(go.Scatter(x=self.frame["period"], y=self.frame["conversion"]))
-        fig.update_layout(title=f"Conversion by {self.every} of entry", yaxis_tickformat=".0%")
-        return fig
-
-
-def run_funnel_trend(events: ir.Table, spec: FunnelSpec, every: str = "day") -> FunnelTrendResult:
-    """Funnel conversion per period of entry (UTC day, or week starting Monday).
-
-    A unit enters every period in which it has a step-1 event, and converts there when its counted
-    attempt among those entering in that period (see ``FunnelSpec.entry``) reaches the last step
-    (within the window, which may end after the period), as PostHog's and Mixpanel's trends count.
-    Counted by one attempt overall, the other periods would lose their entrants. With
-    ``count="attempts"`` each attempt is in the period of its own entry. ``complete`` is False for a
-    period with entries whose window had not closed by the end of the data (its latest entry's:
-    see ``_settled_periods``): its conversion may still rise.
-
-    Examples
-    --------
-    >>> import ibis
-    >>> from journeylens.testing import journeys
-    >>> con = ibis.duckdb.connect()
-    >>> events = con.create_table("e", journeys({
-    ...     "ann": [("landing", "2026-01-01 10:00"), ("signup", "+1h")],
-    ...     "bob": [("landing", "2026-01-02 11:00")],
-    ... }))
-    >>> trend = run_funnel_trend(events, FunnelSpec(steps=["landing", "signup"]))
-    >>> trend.to_frame()["conversion"].tolist()
-    [1.0, 0.0]
-    """
-    _choice("every", every, tuple(PERIODS))
-    people = build_funnel_people(events, spec, every=every)
-    done = people.reach == len(spec.steps)
-    counts = people.group_by("period").aggregate(entrants=ibis._.count(), conversions=done.sum())
-    expr = counts.join(_settled_periods(events, spec, every), "period").order_by("period")
-    raw = expr.execute()
-    rows = []
-    for record in raw.to_dict(orient="records"):
-        n, x = int(record["entrants"]), int(record["conversions"])
-        low, high = wilson(x, n)
-        start = int(record["period"])
-        rows.append(
-            {
-                "period": pd.Timestamp(start, unit="s"),
-                "entrants": n,
-                "conversions": x,
-                "conversion": x / n,
-                "ci_low": low,
-                "ci_high": high,
-                "complete": bool(record["complete"]),
-            }
-        )
-    columns = ["period", "entrants", "conversions", "conversion", "ci_low", "ci_high", "complete"]
-    frame = pd.DataFrame.from_records(rows, columns=columns)
-    return FunnelTrendResult(spec, every, frame, (expr,))
-
-
-@dataclass
-class ConversionDriversResult(Result):
-    """Events and property values most associated with converting and with dropping at a step.
-
-    Rows: ``direction`` (``converts`` or ``drops``), ``kind`` (``event`` or a column name),
-    ``value``, ``units`` (units with the feature), ``converted`` (of them), ``conversion_with``,
-    ``conversion_without`` and ``odds_ratio`` (with 0.5 added to each cell, Haldane).
-    """
-
-    spec: FunnelSpec
-    step: int
-    frame: pd.DataFrame
-    queries: tuple[Any, ...] = ()
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.frame
-
-    def figure(self) -> Any:
-        import plotly.graph_objects as go
-
-        labels = plot_labels(
-            f"{k}={v}" for k, v in zip(self.frame["kind"], self.frame["value"], strict=True)
-        )
-        odds = [math.log(x) for x in self.frame["odds_ratio"]]
-        fig = go.Figure(go.Bar(x=odds, y=labels, orientation="h"))
-        fig.update_layout(title=f"Drivers of step {self.step}", xaxis_title="log odds ratio")
-        return fig
-
-
-def _features(events: ir.Table, spec: FunnelSpec) -> ir.Table:
-    named = [s for s in spec.parsed_steps if s.kind == "event" and s.name]
-    steps = any_step_predicate(named, events) if named else None  # by name, not filters
-    parts = [
-        events.filter(events.event.notnull(), ~steps if steps is not None else True).select(
-            *spec.unit_columns, "ts", kind=ibis.literal("event"), value=events.event
-        )
-    ]
-    for column in DRIVER_COLUMNS:
-        parts.append(
-            events.filter(events[column].notnull()).select(
-                *spec.unit_columns, "ts", kind=ibis.literal(column), value=events[column]
-            )
-        )
-    return ibis.union(*parts)
-
-
-def run_conversion_drivers(
-    events: ir.Table, spec: FunnelSpec, step: int, min_count: int = 5, top: int = 10
-) -> ConversionDriversResult:
-    """What goes with converting to ``step``, and with dropping before it (odds ratios).
-
-    The population is the units that reached step ``step - 1``; a unit converts when it reached
-    ``step``. A unit *has* a feature when, between its step-1 event and its step ``step`` event
-    (or the end of its window when it dropped), it did an event (other than the funnel's own
-    events) or had a ``channel``, ``device``, ``interaction``, ``campaign`` or ``source`` value.
-    Features held by fewer than ``min_count`` units, or missing in fewer (a value every unit
-    has: no one to compare with), are left out; the ``top`` highest odds ratios are reported as
-    ``converts`` and the ``top`` lowest as ``drops``.
-
-    Examples
-    --------
-    >>> import ibis
-    >>> from journeylens.testing import journeys
-    >>> con = ibis.duckdb.connect()
-    >>> events = con.create_table("e", journeys({
-    ...     "ann": [("landing", "2026-01-01 10:00"), ("help", "+1m"), ("signup", "+1h")],
-    ...     "bob": [("landing", "2026-01-01 11:00"), ("pricing", "+1m")],
-    ... }))
-    >>> spec = FunnelSpec(steps=["landing", "signup"])
-    >>> drivers = run_conversion_drivers(events, spec, 2, min_count=1)
-    >>> drivers.to_frame()[["direction", "value"]].values.tolist()
-    [['converts', 'help'], ['drops', 'pricing']]
-    """
-    if isinstance(step, bool) or not isinstance(step, int) or not 2 <= step <= len(spec.steps):
-        raise SpecError(f"Invalid step {step!r}: use a step number from 2 to {len(spec.steps)}.")
-    people = build_funnel_people(events, spec).filter(ibis._.reach >= step - 1)
-    unit = [*spec.unit_columns, *(["attempt"] if spec.count == "attempts" else [])]
-    converted = people.reach >= step
-    end = ibis.ifelse(converted, people[f"t{step - 1}"], people.t0 + spec.window)
-    people = people.select(*unit, "t0", end=end.cast("int64"), converted=converted)
-    feats = _features(events, spec).view()
-    sec = epoch_seconds(feats.ts)
-    on = [people[k] == feats[k] for k in spec.unit_columns]
-    joined = people.join(feats, [*on, sec >= people.t0, sec <= people.end])
-    have = joined.select(*[people[c] for c in unit], people.converted, feats.kind, feats.value)
-    have = have.distinct()
-    expr = (
-        have.group_by(["kind", "value"])
-        .aggregate(units=have.count(), converted=have.converted.sum())
-        .filter(ibis._.units >= min_count)
-    )
-    totals = people.aggregate(n=people.count(), c=people.converted.sum())
-    stats, sizes = expr.execute(), totals.execute()
-    n, c = int(sizes["n"].iloc[0]), int(sizes["c"].iloc[0] or 0)
-    frame = _odds(stats[stats["units"] <= n - min_count], n, c, top)
-    return ConversionDriversResult(spec, step, frame, (expr,))
-
-
-def _odds(stats: pd.DataFrame, n: int, c: int, top: int) -> pd.DataFrame:
-    rows = []
-    for record in stats.to_dict(orient="records"):
-        units, a = int(record["units"]), int(record["converted"])
-        b, cc = c - a, units - a
-        d = (n - c) - cc
-        odds = ((a + 0.5) * (d + 0.5)) / ((b + 0.5) * (cc + 0.5))
-        rows.append(
-            {
-                "kind": record["kind"],
-                "value": record["value"],
-                "units": units,
-                "converted": a,
-                "conversion_with": a / units,
-                "conversion_without": _ratio(b, n - units),
-                "odds_ratio": odds,
-            }
-        )
-    columns = [
-        "direction",
-        "kind",
-        "value",
-        "units",
-        "converted",
-        "conversion_with",
-        "conversion_without",
-        "odds_ratio",
-    ]
-    ranked = sorted(rows, key=lambda r: (-r["odds_ratio"], r["kind"], r["value"]))
-    ups = [dict(r, direction="converts") for r in ranked if r["odds_ratio"] > 1][:top]
-    downs = [dict(r, direction="drops") for r in reversed(ranked) if r["odds_ratio"] < 1][:top]
-    return pd.DataFrame.from_records(ups + downs, columns=columns)
