@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from journeylens.collect import readers
+from journeylens.collect import csvfiles
 from journeylens.errors import ImportFileError
 from journeylens.workspace import Workspace, init_workspace
 
@@ -218,7 +218,7 @@ def test_survey_exports_joined_skip_the_label_rows_under_each_header(
     # question texts and import ids as times and scores). Small blocks: a batch ends in the
     # second header or its first label row.
     if block:
-        monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", block)
+        monkeypatch.setattr(csvfiles, "CSV_BLOCK_BYTES", block)
     text = header + row(1) + row(2) + header + row(3) + row(4)
     path = write(tmp_path / "joined.csv", text)
     summary = ws.import_files([path], "feedback", mapping, constants={"metric": "nps"})

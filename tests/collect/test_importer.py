@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from journeylens.collect import readers
+from journeylens.collect import csvfiles, readers
 from journeylens.collect.columns import parse_map
 from journeylens.config import save_config
 from journeylens.errors import ImportFileError
@@ -252,9 +252,7 @@ def test_a_csv_whose_every_row_has_another_number_of_fields_rejects_every_row(
 ):
     # No row of the header's fields: no batch was read, and the rows the parser skipped were
     # dropped unseen (read 0 rows). Small blocks: the rows end past the last batch too.
-    from journeylens.collect import readers
-
-    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 64)
+    monkeypatch.setattr(csvfiles, "CSV_BLOCK_BYTES", 64)
     many = [*rows, *rows, *rows]
     summary = ws.import_files([write(tmp_path / "e.csv", "ts,event,user_id\n" + "\n".join(many))])
     assert (summary.rows, summary.stored, summary.rejected) == (6, 0, 6)
@@ -270,7 +268,7 @@ def test_rows_of_another_count_in_later_blocks_are_rejected_on_their_lines(
 ):
     # pyarrow parses a block ahead of the batch it gives: a row of another count in the next
     # block is reported before this batch is read, and waits for its own (the import failed).
-    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 128)
+    monkeypatch.setattr(csvfiles, "CSV_BLOCK_BYTES", 128)
     rows = [f"2026-01-01T10:{i:02d}:00Z,view,u{i}" for i in range(40)]
     rows[3] += ",x"
     rows[30] += ",x"
@@ -320,7 +318,7 @@ def test_the_header_again_in_a_file_with_trailing_separators_is_a_repeated_heade
     # the rows around it are read as they would be without it. Small blocks: the header again
     # is past the last batch too.
     if block:
-        monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", block)
+        monkeypatch.setattr(csvfiles, "CSV_BLOCK_BYTES", block)
     rows = [
         f"2026-01-01T10:00:00Z,view,u1{end}",
         header,
@@ -3417,9 +3415,8 @@ def test_an_imports_rejected_rows_list_by_line_whatever_batch_read_them(ws, tmp_
     # A file read in many batches: its rejected rows share the import's time, so the listing
     # (newest import first) starts at the file's first bad line, not at the last batch's.
     from journeylens.analytics.rejected import run_rejected
-    from journeylens.collect import readers
 
-    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 256)
+    monkeypatch.setattr(csvfiles, "CSV_BLOCK_BYTES", 256)
     rows = "".join(
         f"2026-01-0{1 + i % 9}T10:00:00Z,view,u{i}\nlater,view,u{i}\n" for i in range(40)
     )

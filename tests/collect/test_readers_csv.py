@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journeylens.collect import readers
+from journeylens.collect import csvfiles, readers
 
 # The only value read as missing: an empty field ("NA", "null" and the like are text).
 MISSING = {""}
@@ -43,7 +43,7 @@ def test_every_row_reads_as_python_writes_it(case):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rows.csv"
         path.write_bytes(text.encode("utf-8"))
-        readers.CSV_BLOCK_BYTES, saved = block, readers.CSV_BLOCK_BYTES  # batches end mid-file
+        csvfiles.CSV_BLOCK_BYTES, saved = block, csvfiles.CSV_BLOCK_BYTES  # batches end mid-file
         try:
             with readers.open_file(path) as reader:
                 assert reader.columns == ["first", "second", "third"]
@@ -51,7 +51,7 @@ def test_every_row_reads_as_python_writes_it(case):
                 assert not reader.wrong_fields
                 assert not reader.unclosed_quote
         finally:
-            readers.CSV_BLOCK_BYTES = saved
+            csvfiles.CSV_BLOCK_BYTES = saved
     got = [row for table in tables for row in table.to_pylist()]
     expected, line = [], 2  # the header is line 1
     for row in generated:
@@ -95,12 +95,12 @@ def test_blank_lines_between_rows_count_as_lines(case):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rows.csv"
         path.write_bytes(buffer.getvalue().encode("utf-8"))
-        readers.CSV_BLOCK_BYTES, saved = block, readers.CSV_BLOCK_BYTES
+        csvfiles.CSV_BLOCK_BYTES, saved = block, csvfiles.CSV_BLOCK_BYTES
         try:
             with readers.open_file(path) as reader:
                 got = [row for table in reader.batches() for row in table.to_pylist()]
         finally:
-            readers.CSV_BLOCK_BYTES = saved
+            csvfiles.CSV_BLOCK_BYTES = saved
     assert got == expected
 
 

@@ -45,6 +45,7 @@ from journeylens.collect.columns import (
     plan_columns,
     quoted,
 )
+from journeylens.collect.csvfiles import separator_note
 from journeylens.collect.jsonfiles import object_keys
 from journeylens.collect.readers import (
     FileReader,
@@ -54,7 +55,6 @@ from journeylens.collect.readers import (
     parquet_schema,
     parquet_tables,
     reading_notes,
-    separator_note,
     sheet_source,
     unread_sheets,
 )
