@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,23 +18,26 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from journeylens.collect.calls import (
+    CONTEXT_CAMPAIGN,
+    call_type,
+    device_value,
+    displaced_id,
+    event_name,
+    from_context,
+    ids,
+    nested_value,
+    properties_text,
+)
 from journeylens.collect.columns import KEYS_VARY, PROPERTIES_PREFIX
 from journeylens.collect.exports import (
     WHEN_ABSENT,
-    alias_link,
-    blank,
-    device_category,
-    extra_json_text,
-    identify_link,
-    is_structured,
-    json_at,
-    json_text,
+    batch_text,
     lower_match,
-    lowered_in,
-    nested_lookups,
     one_of,
     params_object,
     with_params,
+    with_texts,
 )
 from journeylens.collect.local import local_engine
 from journeylens.collect.numbers import (
@@ -125,37 +128,10 @@ def check_ts_format(ts_format: str) -> None:
         raise ImportFileError(f"Invalid --ts-format {ts_format!r}: {error}") from None
 
 
-def _text(col: str) -> str:
-    """A column as text, with empty strings (and strings of white space: spaces, tabs, line
-    breaks, no-break spaces; see :func:`exports.blank`) as missing.
-
-    A column :func:`_with_texts` adds to the batch ``b``: the parsing reads each text in many
-    places, and naming it keeps its SQL from being repeated there (the staging query was twice
-    as long, and the engine took twice as long to plan it, which a small import pays in full).
-    """
-    return f'b."{TEXT_PREFIX}{col}"'
-
-
-TEXT_PREFIX = "__text_"  # the batch's columns as text (see ``_text``)
-
-
-def _with_texts(source: str, columns: Iterable[str], replace: bool = False) -> str:
-    """``source`` with ``columns`` also as text (:func:`_text`), or with their text replaced
-    (where their values were replaced); the engine computes only those the parsing reads."""
-    texts = []
-    for col in columns:
-        text = f'CAST("{col}" AS VARCHAR)'
-        texts.append(f'CASE WHEN {blank(text)} THEN NULL ELSE {text} END AS "{TEXT_PREFIX}{col}"')
-    if not texts:
-        return source
-    listed = f"* REPLACE ({', '.join(texts)})" if replace else f"*, {', '.join(texts)}"
-    return f"(SELECT {listed} FROM {source})"
-
-
 def _timestamp(col: str, dtype: pa.DataType, limits: Limits) -> str:
     """SQL that reads the batch's ``col`` to a naive UTC timestamp (NULL when it cannot; see
     :func:`.timestamps.read_time`)."""
-    text = f"trim({_text(col)})"
+    text = f"trim({batch_text(col)})"
     return read_time(f"b.{col}", text, dtype, limits.utc, limits.ts_format)
 
 
@@ -432,7 +408,7 @@ def _given(col: str, dtype: pa.DataType) -> str:
     so for them only their presence matters and no per-row text is built; but an object or a
     list (a JSON export's nested value) is no number or time: its text names it when rejected."""
     if _is_text(dtype):
-        return _text(col)
+        return batch_text(col)
     if _is_json(dtype):
         return f"CAST(to_json(b.{col}) AS VARCHAR)"
     return f"CASE WHEN b.{col} IS NULL THEN NULL ELSE 'typed' END"
@@ -465,195 +441,13 @@ def _number(
     tools export answers (``10 - Extremely likely``, ``5 (Very satisfied)``)."""
     if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
         return f"nullif(CAST(b.{col} AS DOUBLE), 'NaN'::DOUBLE)"
-    number = read_number(_text(col), decimal_comma, money)
+    number = read_number(batch_text(col), decimal_comma, money)
     if not labelled:
         return number
-    text = f"trim({_text(col)})"
+    text = f"trim({batch_text(col)})"
     label = number_before_label(text)
     # Only text that is no number pays for the pattern.
     return f"coalesce({number}, CASE WHEN TRY_CAST({text} AS DOUBLE) IS NULL THEN {label} END)"
-
-
-def _event_name(types: Mapping[str, pa.DataType]) -> str:
-    """The event name; when the row has none, Segment's naming for its call type: a page or
-    screen call is ``Viewed <name> Page`` (``<name> Screen``), or ``Loaded a Page`` (``a
-    Screen``) without a name; identify, alias and group calls are named by their type."""
-    name = "NULL"
-    if "name" in _segment_fields(types):
-        name = "CASE WHEN trim(CAST(b._extra.name AS VARCHAR)) <> '' THEN b._extra.name END"
-    call = f"lower(trim({_text('type')}))"
-    return (
-        f"coalesce({_text('event')}, CASE {call} "
-        f"WHEN 'page' THEN coalesce('Viewed ' || {name} || ' Page', 'Loaded a Page') "
-        f"WHEN 'screen' THEN coalesce('Viewed ' || {name} || ' Screen', 'Loaded a Screen') "
-        "WHEN 'identify' THEN 'identify' WHEN 'alias' THEN 'alias' WHEN 'group' THEN 'group' "
-        "END)"
-    )
-
-
-def _properties_text(types: Mapping[str, pa.DataType]) -> str:
-    """The ``properties`` column as JSON text; a Parquet struct or map is written as JSON,
-    without the members it holds as null (a struct has every field on every row: a key one
-    row had is no property of the others)."""
-    dtype = types.get("properties")
-    if is_structured(dtype):
-        return f"json_merge_patch('{{}}', {json_text('b.properties', dtype)})"
-    return _text("properties")
-
-
-def _nested(
-    column: str, types: Mapping[str, pa.DataType], decimal_comma: bool = False
-) -> str | None:
-    """``column``'s value from the row's nested values (see :mod:`.exports`); None when the
-    file has none of its sources. ``decimal_comma``: JSON numbers written so (see
-    :func:`.exports.nested_lookups`)."""
-    lookups = nested_lookups(column, types, _properties_text(types), decimal_comma)
-    return f"coalesce({', '.join(lookups)})" if lookups else None
-
-
-# Segment's context.campaign (the page's UTM parameters): canonical column → its key there.
-CONTEXT_CAMPAIGN = {"source": "source", "medium": "medium", "campaign": "name"}
-
-
-def _from_context(column: str, types: Mapping[str, pa.DataType]) -> str:
-    """``column`` as given, else from the unknown ``context`` column's ``campaign``."""
-    if "context" not in _segment_fields(types):
-        return _text(column)
-    context = extra_json_text(types, "context")
-    return f"coalesce({_text(column)}, {json_at(context, 'campaign.' + CONTEXT_CAMPAIGN[column])})"
-
-
-def _device(types: Mapping[str, pa.DataType]) -> str:
-    """``device`` as given, else from Segment's ``context``: ``mobile`` for a phone app
-    (``device.type`` ios or android), else from the browser's ``userAgent``: ``tablet`` (iPad,
-    Tablet, PlayBook, Silk, or Android without Mobi), ``mobile`` (Mobi, iPhone, iPod), else
-    ``desktop`` (an iPad asking for desktop pages says Macintosh and is read as desktop)."""
-    category = device_category(types)
-    if category is not None:
-        return category
-    if "context" not in _segment_fields(types):
-        return _text("device")
-    context = extra_json_text(types, "context")
-    app = json_at(context, "device.type")
-    agent = json_at(context, "userAgent")
-
-    def says(pattern: str) -> str:
-        return f"regexp_matches({agent}, '{pattern}', 'i')"
-
-    tablet = f"{says('iPad|Tablet|PlayBook|Silk')} OR ({says('Android')} AND NOT {says('Mobi')})"
-    return (
-        f"coalesce({_text('device')}, "
-        f"CASE WHEN lower({app}) IN ('ios', 'android') THEN 'mobile' END, "
-        f"CASE WHEN {tablet} THEN 'tablet' WHEN {says('Mobi|iPhone|iPod')} THEN 'mobile' "
-        f"WHEN {agent} IS NOT NULL THEN 'desktop' END)"
-    )
-
-
-def _segment_fields(types: Mapping[str, pa.DataType]) -> frozenset[str]:
-    """Which of Segment's ``name`` (a page or screen call's name, when ``event`` took the event
-    name), ``context`` and ``previousId`` (when ``anonymousId`` took ``anonymous_id``) are among
-    the unknown columns (``_extra``)."""
-    extra = types.get("_extra")
-    if extra is None or not pa.types.is_struct(extra):
-        return frozenset()
-    fields = ("name", "context", "previousId")
-    return frozenset(f for f in fields if extra.get_field_index(f) >= 0)
-
-
-def _previous_id(types: Mapping[str, pa.DataType]) -> str | None:
-    """SQL for an alias call's ``previousId``, as Segment sends it beside the device's
-    ``anonymousId``, NULL on other rows; None when the file has no ``previousId`` beside
-    ``anonymousId``."""
-    if "previousId" not in _segment_fields(types):
-        return None
-    previous = "CAST(b._extra.previousId AS VARCHAR)"
-    return (
-        f"CASE WHEN lower(trim({_text('type')})) = 'alias' "
-        f"AND trim({previous}) <> '' THEN {previous} END"
-    )
-
-
-def _anonymous_id(types: Mapping[str, pa.DataType]) -> str:
-    """The anonymous id; for an alias call, the ``previousId`` it links to the user."""
-    previous = _previous_id(types)
-    if previous is None:
-        return _text("anonymous_id")
-    return f"coalesce({previous}, {_text('anonymous_id')})"
-
-
-def _displaced_id(types: Mapping[str, pa.DataType]) -> str | None:
-    """SQL for an alias call's own ``anonymousId``, which its ``previousId`` displaced from
-    ``anonymous_id``: kept in ``properties`` (later events of the device carry it beside the
-    user id, and link it). NULL on other rows; None when the file has no ``previousId``."""
-    previous = _previous_id(types)
-    if previous is None:
-        return None
-    return f"CASE WHEN {previous} IS NOT NULL THEN {_text('anonymous_id')} END"
-
-
-def _ids(kind: str, types: Mapping[str, pa.DataType]) -> list[str]:
-    """``anonymous_id`` and ``user_id``, placeholders (``undefined``) read as missing.
-
-    An event that names the anonymous id it links (PostHog's ``$identify``) has that id as
-    the anonymous one and its own id as the user's, where it has no user id of its own (none,
-    or its own id again): a row with PostHog's ``person_id`` has its ids merged already, and
-    keeps them like every other row. Mixpanel's ``$create_alias`` has its existing id as the
-    anonymous one and the new id as the user's.
-    """
-    anonymous = _unless_placeholder(
-        _anonymous_id(types) if kind == "events" else _text("anonymous_id")
-    )
-    user = _unless_placeholder(_text("user_id"))
-    if kind == "events":
-        anonymous, user = _linked(types, anonymous, user)
-    return [f"{anonymous} AS anonymous_id", f"{user} AS user_id"]
-
-
-def _linked(types: Mapping[str, pa.DataType], anonymous: str, user: str) -> tuple[str, str]:
-    """``(anonymous_id, user_id)`` SQL of an event, given the row's own ids, with the ids that
-    a PostHog ``$identify`` or a Mixpanel ``$create_alias`` links (see :func:`_ids`)."""
-    properties = _properties_text(types)
-    link = identify_link(types, properties)
-    if link is not None:
-        link = _unless_placeholder(link)
-        links = f"{link} IS NOT NULL AND ({user} IS NULL OR {user} = {anonymous})"
-        anonymous, user = (
-            f"CASE WHEN {links} THEN {link} ELSE {anonymous} END",
-            f"CASE WHEN {links} THEN {anonymous} ELSE {user} END",
-        )
-    alias = alias_link(types, properties, _text("event"))
-    if alias is not None:
-        existing, new = (_unless_placeholder(id_) for id_ in alias)
-        anonymous = (
-            f"CASE WHEN {new} IS NULL THEN {anonymous} ELSE coalesce({existing}, {anonymous}) END"
-        )
-        user = f"coalesce({new}, {user})"
-    return anonymous, user
-
-
-def _type(types: Mapping[str, pa.DataType]) -> str:
-    """The call's type in lower case, ``track`` without one; Mixpanel's ``$create_alias`` is
-    an alias call."""
-    alias = alias_link(types, _properties_text(types), _text("event"))
-    new = "NULL" if alias is None else _unless_placeholder(alias[1])
-    aliased = f"CASE WHEN {new} IS NOT NULL THEN 'alias' END"
-    return f"coalesce(lower({_text('type')}), {aliased}, 'track')"
-
-
-def _unless_placeholder(text: str) -> str:
-    """The id ``text`` (SQL), NULL when it is one of ``import.placeholder_ids`` (any case,
-    white space around it: see :func:`exports.trimmed`); a whole number written as a float
-    (``17850.0``: pandas writes a column of ids with gaps so) is the number, the same person
-    as ``17850`` elsewhere (a suffix test first: other ids pay no pattern for it)."""
-    whole = (
-        f"CASE WHEN suffix({text}, '.0') "
-        f"THEN regexp_replace({text}, '^(-?[0-9]+)[.]0$', '\\1') ELSE {text} END"
-    )
-    # The exact test only where a cheap pattern matches (most ids fail it at their first
-    # characters): trimming and lowering every id took a quarter of the staging's checks.
-    exact = lowered_in(text, "$placeholder_ids")
-    placeholder = f"CASE WHEN regexp_full_match({text}, $placeholder_pattern) THEN {exact} END"
-    return f"CASE WHEN {placeholder} THEN NULL ELSE {whole} END"
 
 
 def _extra_text(types: Mapping[str, pa.DataType]) -> str:
@@ -696,12 +490,12 @@ def _with_nested(
     """``source`` with the columns the file lacks taken from its nested values where it has
     them (see :mod:`.exports`), and the column types after that."""
     absent = [c for c in WHEN_ABSENT if c in types and pa.types.is_null(types[c])]
-    found = {c: sql for c in absent if (sql := _nested(c, types)) is not None}
+    found = {c: sql for c in absent if (sql := nested_value(c, types)) is not None}
     if not found:
         return source, dict(types)
     replaced = ", ".join(f"{sql} AS {column}" for column, sql in found.items())
     lifted = f"(SELECT * REPLACE ({replaced}) FROM {source} AS b)"
-    lifted = _with_texts(lifted, found, replace=True)
+    lifted = with_texts(lifted, found, replace=True)
     return lifted, {**types, **dict.fromkeys(found, pa.string())}
 
 
@@ -714,26 +508,26 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         coded += (*CONTEXT_CAMPAIGN, "device")
     else:
         coded += ("language", "dimension")
-    items = [f"{_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
+    items = [f"{batch_text(c)} AS {c}" for c in TEXT_COLUMNS[kind] if c not in coded]
     if kind == "feedback":
-        items.append(f"{_language(_text('language'))} AS language")
+        items.append(f"{_language(batch_text('language'))} AS language")
         items.append(f"{_key('dimension')} AS dimension")
-    items += _ids(kind, types)
+    items += ids(kind, types)
     if kind == "events":
-        items.append(f"{_device(types)} AS device")
-        items.append(f"{_event_name(types)} AS event")
-        currency = _nested("currency", types) or "NULL"
-        marked = marked_currency(_text("revenue")) if _is_text(types["revenue"]) else "NULL"
-        items.append(f"coalesce({_text('currency')}, {currency}, {marked}) AS currency")
-        items += [f"{_from_context(c, types)} AS {c}" for c in CONTEXT_CAMPAIGN]
+        items.append(f"{device_value(types)} AS device")
+        items.append(f"{event_name(types)} AS event")
+        currency = nested_value("currency", types) or "NULL"
+        marked = marked_currency(batch_text("revenue")) if _is_text(types["revenue"]) else "NULL"
+        items.append(f"coalesce({batch_text('currency')}, {currency}, {marked}) AS currency")
+        items += [f"{from_context(c, types)} AS {c}" for c in CONTEXT_CAMPAIGN]
     # A row without an id gets a stable hash of the row as given, so re-imports match (identical
     # rows of one file are told apart when staged rows are de-duplicated: see ``importer``).
     items.append(
-        f"CASE WHEN {_text(id_col)} IS NULL THEN substr(md5({_given_row(types)}), 1, 32) "
-        f"ELSE {_text(id_col)} END AS {id_col}"
+        f"CASE WHEN {batch_text(id_col)} IS NULL THEN substr(md5({_given_row(types)}), 1, 32) "
+        f"ELSE {batch_text(id_col)} END AS {id_col}"
     )
-    items.append(f"{_text(id_col)} IS NULL AS {DERIVED_ID}")
-    props = _properties_text(types)
+    items.append(f"{batch_text(id_col)} IS NULL AS {DERIVED_ID}")
+    props = properties_text(types)
     items += [
         f"{_given('ts', types['ts'])} AS ts_text",
         f"{_timestamp('ts', types['ts'], limits)} AS ts",
@@ -741,22 +535,22 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
         # before: the files' order, then each file's, orders events at one time.
         f"coalesce({_timestamp('received_at', types['received_at'], limits)}, "
         "$received + to_microseconds($line_base + b._line)) AS received_at",
-        f"{_text('stage')} AS stage_text",
+        f"{batch_text('stage')} AS stage_text",
         f"{_stage_key('CAST(b.stage AS VARCHAR)')} AS stage",
-        f"lower({_text('interaction')}) AS interaction",
+        f"lower({batch_text('interaction')}) AS interaction",
         f"{props} AS properties_text",
         f"{_properties(types)} AS properties",
         "b._line AS _line",
     ]
     comma = limits.decimal_comma
     if kind == "events":
-        revenue = _nested("revenue", types) or "NULL"
+        revenue = nested_value("revenue", types) or "NULL"
         items += [
-            f"{_type(types)} AS type",
+            f"{call_type(types)} AS type",
             f"coalesce({_given_number('revenue', types['revenue'])}, {unless_missing(revenue)}) "
             "AS revenue_text",
             f"coalesce({_number('revenue', types['revenue'], comma, money=True)}, "
-            f"{read_number(_nested('revenue', types, comma) or 'NULL', comma, money=True)}) "
+            f"{read_number(nested_value('revenue', types, comma) or 'NULL', comma, money=True)}) "
             "AS revenue",
         ]
     else:
@@ -773,14 +567,14 @@ def _parsed(kind: str, types: Mapping[str, pa.DataType], limits: Limits) -> str:
 def _properties(types: Mapping[str, pa.DataType]) -> str:
     """SQL: the row's properties, its unknown columns merged in (see :func:`_extra_patch`),
     and an alias call's ``anonymousId`` that its ``previousId`` displaced (see
-    :func:`_displaced_id`); NULL for none."""
-    props = _properties_text(types)
+    :func:`displaced_id`); NULL for none."""
+    props = properties_text(types)
     given = f"CASE WHEN json_valid({props}) THEN {props} END"
     merged = (
         f"NULLIF(CASE WHEN {_extra_text(types)} IS NULL THEN {given} "
         f"ELSE json_merge_patch(coalesce({given}, '{{}}'), {_extra_patch(types)}) END, '{{}}')"
     )
-    displaced = _displaced_id(types)
+    displaced = displaced_id(types)
     if displaced is None:
         return merged
     kept = f"json_object('anonymousId', {displaced})"
@@ -803,7 +597,7 @@ def _language(text: str) -> str:
 def _key(col: str) -> str:
     """SQL: a value of a closed list of keys (a metric, a dimension) as its key: in lower
     case, without the spaces around it (``NPS``, `` ces ``, ``Ease``)."""
-    return f"lower(trim({_text(col)}))"
+    return f"lower(trim({batch_text(col)}))"
 
 
 def _score(dtype: pa.DataType, decimal_comma: bool) -> str:
@@ -812,7 +606,7 @@ def _score(dtype: pa.DataType, decimal_comma: bool) -> str:
     number = _number("score", dtype, decimal_comma, labelled=True)
     if not _is_text(dtype):
         return number
-    metric, text = _key("metric"), _text("score")
+    metric, text = _key("metric"), batch_text("score")
     return f"coalesce({number}, {rating(metric, text)}, {out_of(metric, text)})"
 
 
@@ -888,7 +682,7 @@ def _queries(
     """
     given = source
     # Each of the batch's columns as text (journeylens's own, ``_line`` and the like, aside).
-    source = _with_texts(_SOURCE, [c for c in types if not c.startswith("_")])
+    source = with_texts(_SOURCE, [c for c in types if not c.startswith("_")])
     if kind == "events":
         source, types = with_params(source, types)
         source, types = _with_nested(source, types)
