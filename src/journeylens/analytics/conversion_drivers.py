@@ -53,6 +53,9 @@ class ConversionDriversResult(Result):
 
 
 def _features(events: ir.Table, spec: FunnelSpec) -> ir.Table:
+    """Every feature a unit's events show, one row per event and feature (``kind, value`` with
+    the unit's columns and ``ts``): the event's name (for events no step names) and each of
+    :data:`DRIVER_COLUMNS` it has a value in."""
     named = [s for s in spec.parsed_steps if s.kind == "event" and s.name]
     steps = any_step_predicate(named, events) if named else None  # by name, not filters
     parts = [
@@ -122,6 +125,9 @@ def run_conversion_drivers(
 
 
 def _odds(stats: pd.DataFrame, n: int, c: int, top: int) -> pd.DataFrame:
+    """The features' 2×2 tables (``n`` units, ``c`` converted) as odds ratios with 0.5 added
+    to each cell, the ``top`` highest above 1 (``converts``) and the ``top`` lowest below 1
+    (``drops``)."""
     rows = []
     for record in stats.to_dict(orient="records"):
         units, a = int(record["units"]), int(record["converted"])
