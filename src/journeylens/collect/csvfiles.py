@@ -87,6 +87,18 @@ def separator_note(reader: FileReader, message: str) -> str:
     return ""
 
 
+def read_csv_shape(reader: FileReader) -> None:
+    """A CSV file's header, label rows and trailing separator (see ``_trailing_separator``)."""
+    header = reader.header = _csv_header(reader)
+    # An empty header cell (a trailing separator, a spreadsheet's blank column) is named by
+    # its place, as spreadsheets do: ``column5``.
+    reader.columns = [n or f"column{i}" for i, n in enumerate(header, start=1)]
+    reader.label_rows = _label_rows(reader)
+    reader.trailing = _trailing_separator(reader, header)
+    if reader.trailing == "header":
+        reader.columns = reader.columns[:-1]
+
+
 # The first line Excel writes (and reads) to name a CSV file's field separator: ``sep=;``.
 _EXCEL_SEPARATOR = re.compile(r"sep=(.)")
 # A comment above the header, as analytics tools' report exports begin (Google Analytics:
@@ -95,7 +107,7 @@ _EXCEL_SEPARATOR = re.compile(r"sep=(.)")
 _COMMENT = re.compile(r"#(?![,;\t|])")
 
 
-def csv_header(reader: FileReader) -> list[str]:
+def _csv_header(reader: FileReader) -> list[str]:
     """The names in a CSV file's header line, stripped (an empty cell as ``""``)."""
     source, encoding = reader.text()
     encoding = "utf-8-sig" if encoding == "utf8" else encoding
@@ -166,7 +178,7 @@ SURVEYMONKEY = ("Respondent ID", "Collector ID")
 SURVEYMONKEY_LABELS = frozenset({"Response", "Open-Ended Response"})
 
 
-def label_rows_of(reader: FileReader) -> int:
+def _label_rows(reader: FileReader) -> int:
     """The rows under a CSV file's header that label its columns (see :func:`label_rows`)."""
     return label_rows(reader.columns, _first_rows(reader, 2))
 
@@ -185,7 +197,7 @@ def _first_rows(reader: FileReader, count: int) -> list[list[str]]:
             return []
 
 
-def trailing_separator(reader: FileReader, header: Sequence[str]) -> str | None:
+def _trailing_separator(reader: FileReader, header: Sequence[str]) -> str | None:
     """Which of a CSV file's header and rows ends in a separator the other lacks, as some
     exports write them: "rows" when every row has one field more than the header and that
     last field is empty (the rows are read as the header's columns), "header" when the
@@ -412,7 +424,7 @@ def _header_again(reader: FileReader, table: pa.Table) -> np.ndarray | None:
 def _header_cells(reader: FileReader, text: str) -> list[str] | None:
     """The fields of ``text``, a CSV row with another number of fields than the header, where
     it is the header again but for a separator at the end of one of them (see
-    :func:`trailing_separator`): the rows of a file joined with ``cat`` from files whose rows,
+    :func:`_trailing_separator`): the rows of a file joined with ``cat`` from files whose rows,
     or header, end in one. None for any other row."""
     names = reader.header
     if not any(names) or next(name for name in names if name) not in text:

@@ -28,13 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from journeylens.collect.columns import held_name, with_lines
-from journeylens.collect.csvfiles import (
-    csv_batches,
-    csv_header,
-    label_rows,
-    label_rows_of,
-    trailing_separator,
-)
+from journeylens.collect.csvfiles import csv_batches, label_rows, read_csv_shape
 from journeylens.collect.encoding import check_text, scratch_file, text_codec
 from journeylens.collect.jsonfiles import json_batches
 from journeylens.collect.spreadsheets import (
@@ -95,9 +89,9 @@ class FileReader:
     delimiter: str = ","  # a CSV file's field separator (see ``sniff_delimiter``)
     header_line: int = 1  # a CSV file's header line (2 after Excel's ``sep=;`` line)
     header: list[str] = field(default_factory=list)  # its names as written, stripped
-    label_rows: int = 0  # rows under a CSV file's header that label it (see ``label_rows_of``)
+    label_rows: int = 0  # rows under a CSV file's header that label it (see ``csvfiles``)
     # A trailing separator that a CSV file's rows or header has and the other lacks: "rows"
-    # or "header" (see ``trailing_separator``).
+    # or "header" (see ``csvfiles.read_csv_shape``).
     trailing: str | None = None
     # Keys seen inside columns that hold objects: a Parquet struct's fields, or the keys of
     # the objects in a JSON Lines file's first batch (see ``exports.lifted_columns``).
@@ -292,7 +286,7 @@ def open_file(
     reader.quotes, reader.blank_lines = text.quotes, text.blank_lines
     try:
         if fmt == "csv":
-            _read_csv_shape(reader)
+            read_csv_shape(reader)
     except ImportFileError:
         reader.close()
         raise
@@ -337,18 +331,6 @@ def _binary_file(path: Path, fmt: str, size: int, sheet: Sheet | None) -> FileRe
         if pa.types.is_struct(f.type)
     }
     return reader
-
-
-def _read_csv_shape(reader: FileReader) -> None:
-    """A CSV file's header, label rows and trailing separator (see ``trailing_separator``)."""
-    header = reader.header = csv_header(reader)
-    # An empty header cell (a trailing separator, a spreadsheet's blank column) is named by
-    # its place, as spreadsheets do: ``column5``.
-    reader.columns = [n or f"column{i}" for i, n in enumerate(header, start=1)]
-    reader.label_rows = label_rows_of(reader)
-    reader.trailing = trailing_separator(reader, header)
-    if reader.trailing == "header":
-        reader.columns = reader.columns[:-1]
 
 
 def _gunzip(path: Path, scratch: Path | None) -> Path:
